@@ -1,0 +1,141 @@
+/* conf: the configuration contract of SPEC §6, read with GKeyFile and validated whole at
+ * start-up. Every unknown group or key and every bad value is an error that names the file,
+ * the group and the key (PAHT_ERROR_CONFIG); the programs exit 2 on it.
+ *
+ * Also here: the two data files the province edits, the holidays file and the agencies file,
+ * since a mistake in them is a configuration error too.
+ *
+ * Relative paths in the file are relative to the folder of the configuration file.
+ * Secrets come only from password_file (refused unless a regular file of mode 0600 or 0400)
+ * or from the environment (PAHT_IMAP_PASSWORD, PAHT_SMTP_PASSWORD), never the command line.
+ */
+#ifndef PAHT_CONF_H
+#define PAHT_CONF_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+    int start_minute; /* minutes after local midnight, inclusive */
+    int end_minute;   /* exclusive */
+} WorkPeriod;
+
+typedef enum {
+    HOLIDAY_OFF,  /* a workday with no work (holiday, bridge day) */
+    HOLIDAY_WORK, /* a weekend day worked in exchange (làm bù) */
+} HolidayKind;
+
+typedef struct {
+    GDate first; /* inclusive */
+    GDate last;  /* inclusive */
+    HolidayKind kind;
+    char *name;
+} Holiday;
+
+typedef struct {
+    char *code;        /* "xd" from [agency xd] */
+    char *name;        /* Sở Xây dựng */
+    char *contact;     /* the agency's contact mailbox (văn thư / đầu mối) */
+    char *leader;      /* the leader's mailbox */
+    char *leader_name; /* signs the Phụ lục I result letter */
+} Agency;
+
+typedef struct {
+    char *url;    /* as written */
+    char *scheme; /* "imap", "imaps", "smtp", "smtps" */
+    char *host;
+    int port;
+    char *path;            /* IMAP: the watched folder ("INBOX"); SMTP: unused (EHLO name) */
+    gboolean implicit_tls; /* imaps:// and smtps:// */
+} ServerUrl;
+
+typedef struct {
+    char *file; /* the configuration file, absolute */
+    char *dir;  /* its folder: base of relative paths */
+
+    struct {
+        char *name;        /* sender name in letters */
+        char *place;       /* "Sóc Trăng, ngày ... tháng ... năm ..." */
+        char *code_prefix; /* PAHT -> PAHT-2026-000123 */
+        char *database;
+        char *data_dir;
+        char *templates_dir;
+        char *agencies_file;
+        char *keywords_file; /* classification word lists (optional; built-in list if unset) */
+        gint64 max_message_bytes;
+        int auto_replies_per_day;
+        char *ioc_alert_to;
+        char *portal;                /* the province's PAHT portal, named in letters */
+        char *hotline;               /* 1022 */
+        char *app_name;              /* the citizen app, "Công dân Sóc Trăng" */
+        int log_level;               /* LogLevel */
+        int message_timeout_seconds; /* each message's own time limit */
+    } gateway;
+
+    struct {
+        ServerUrl server;
+        char *user;
+        char *password; /* from password_file or PAHT_IMAP_PASSWORD; NULL without secrets */
+        char *processed_folder;
+        char *quarantine_folder;
+        int poll_seconds;
+        gboolean idle;
+        gboolean tls_verify;
+        char *ca_file; /* NULL: the system's trust store */
+        int timeout_seconds;
+    } imap;
+
+    struct {
+        ServerUrl server;
+        char *user; /* NULL: no AUTH */
+        char *password;
+        char *from;     /* our address: envelope and From: */
+        char *reply_to; /* with {token} replaced by the report's reply token */
+        gboolean tls_verify;
+        char *ca_file;
+        int timeout_seconds;
+        char *bounce_secret; /* HMAC key for VERP bounce tokens, from bounce_secret_file */
+    } smtp;
+
+    struct {
+        char *timezone; /* "Asia/Ho_Chi_Minh" */
+        GTimeZone *zone;
+        WorkPeriod *periods; /* sorted, non-overlapping */
+        int n_periods;
+        guint8 workdays; /* bit (1 << n) for GDateWeekday n (1 = Monday .. 7 = Sunday) */
+        char *holidays_file;
+        GPtrArray *holidays; /* Holiday * */
+    } calendar;
+
+    GPtrArray *agencies; /* Agency *, in file order */
+} Config;
+
+typedef enum {
+    CONFIG_LOAD_DEFAULT = 0,
+    CONFIG_LOAD_SECRETS = 1 << 0, /* read passwords too (pahtd); pahtctl never needs them */
+} ConfigLoadFlags;
+
+/* NULL and a PAHT_ERROR_CONFIG error naming file, group and key on any problem */
+Config *config_load(const char *path, ConfigLoadFlags flags, GError **error);
+void config_free(Config *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
+
+/* the agency with this code (case-insensitive), or NULL */
+const Agency *config_find_agency(const Config *config, const char *code);
+
+/* holidays file (SPEC §6): "DATE[..DATE] off|work NAME", '#' comments. Errors name the line. */
+GPtrArray *holidays_load(const char *path, GError **error);
+/* agencies file: one [agency CODE] group each with name, contact, leader, leader_name */
+GPtrArray *agencies_load(const char *path, GError **error);
+
+/* "imap://host:143/INBOX" etc.; FALSE with a message in *why */
+gboolean server_url_parse(const char *url, const char *const *schemes, ServerUrl *out, char **why);
+void server_url_clear(ServerUrl *url);
+
+/* a plain address check for configuration values: local@domain with no spaces */
+gboolean config_is_email(const char *value);
+
+G_END_DECLS
+
+#endif

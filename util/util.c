@@ -1,0 +1,385 @@
+/* util: errors, logging, clock, private files, hashing and text helpers. */
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+GQuark paht_error_quark(void)
+{
+    return g_quark_from_static_string("paht-error-quark");
+}
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+static char *log_program = NULL;
+static LogLevel log_max_level = LOG_LEVEL_INFO;
+static int log_use_prefix = -1; /* -1: decide on first use */
+
+void log_init(const char *program_name)
+{
+    g_free(log_program);
+    log_program = g_strdup(program_name);
+    /* journald sets JOURNAL_STREAM for services; a terminal gets readable words instead */
+    log_use_prefix = g_getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
+    const char *env = g_getenv("PAHT_LOG_LEVEL");
+    LogLevel level;
+    if (env && log_level_from_string(env, &level))
+        log_max_level = level;
+}
+
+void log_set_level(LogLevel max_level)
+{
+    log_max_level = max_level;
+}
+
+gboolean log_level_from_string(const char *name, LogLevel *out)
+{
+    static const struct {
+        const char *name;
+        LogLevel level;
+    } names[] = {{"error", LOG_LEVEL_ERROR},
+                 {"warning", LOG_LEVEL_WARNING},
+                 {"notice", LOG_LEVEL_NOTICE},
+                 {"info", LOG_LEVEL_INFO},
+                 {"debug", LOG_LEVEL_DEBUG}};
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (g_ascii_strcasecmp(name, names[i].name) == 0) {
+            *out = names[i].level;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+void log_message(LogLevel level, const char *fmt, ...)
+{
+    if (level > log_max_level)
+        return;
+    if (log_use_prefix < 0)
+        log_use_prefix = g_getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    /* one line per message: a newline inside would start a new journal entry without prefix */
+    g_strdelimit(text, "\r\n", ' ');
+    static const char *const words[] = {"", "", "", "error", "warning", "notice", "info", "debug"};
+    if (log_use_prefix)
+        fprintf(stderr, "<%d>%s\n", (int)level, text);
+    else
+        fprintf(stderr, "%s: %s: %s\n", log_program ? log_program : "paht", words[level], text);
+}
+
+char *log_redact_address(const char *address)
+{
+    if (!address || !*address)
+        return g_strdup("<>");
+    const char *at = strrchr(address, '@');
+    if (!at)
+        return g_strdup("***");
+    return g_strdup_printf("%c***%s", address[0] == '@' ? '?' : address[0], at);
+}
+
+/* ---- clock -------------------------------------------------------------------------------- */
+
+gboolean clock_parse_rfc3339(const char *text, gint64 *unix_time)
+{
+    if (!text || !*text)
+        return FALSE;
+    /* GDateTime accepts ISO 8601 generally; RFC 3339 requires a date, a time and an offset */
+    if (strlen(text) < 20 || (text[10] != 'T' && text[10] != 't' && text[10] != ' '))
+        return FALSE;
+    g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
+    if (!dt)
+        return FALSE;
+    const char *tail = text + strlen(text) - 1;
+    if (*tail != 'Z' && *tail != 'z' &&
+        !(strlen(text) >= 6 && text[strlen(text) - 3] == ':' &&
+          (text[strlen(text) - 6] == '+' || text[strlen(text) - 6] == '-')))
+        return FALSE;
+    *unix_time = g_date_time_to_unix(dt);
+    return TRUE;
+}
+
+gint64 clock_now_unix(void)
+{
+    const char *env = g_getenv("PAHT_NOW");
+    gint64 t;
+    if (env && *env && clock_parse_rfc3339(env, &t))
+        return t;
+    return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+GDateTime *clock_now_utc(void)
+{
+    return g_date_time_new_from_unix_utc(clock_now_unix());
+}
+
+char *clock_format_rfc3339(gint64 unix_time, GTimeZone *zone)
+{
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(unix_time);
+    if (!zone)
+        return g_date_time_format(utc, "%Y-%m-%dT%H:%M:%SZ");
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, zone);
+    return g_date_time_format(local, "%Y-%m-%dT%H:%M:%S%:z");
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+static gboolean set_errno_error(GError **error, const char *what, const char *path)
+{
+    int saved = errno;
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "%s %s: %s", what, path,
+                g_strerror(saved));
+    return FALSE;
+}
+
+gboolean fs_make_private_dir(const char *path, GError **error)
+{
+    if (g_mkdir_with_parents(path, 0700) != 0)
+        return set_errno_error(error, "cannot create folder", path);
+    return TRUE;
+}
+
+gboolean fs_sync_dir(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return set_errno_error(error, "cannot open folder", path);
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return set_errno_error(error, "cannot sync folder", path);
+    return TRUE;
+}
+
+int fs_open_private_temp(const char *dir, const char *prefix, char **path_out, GError **error)
+{
+    char *path = g_strdup_printf("%s/%sXXXXXX", dir, prefix);
+    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_errno_error(error, "cannot create temporary file in", dir);
+        g_free(path);
+        return -1;
+    }
+    *path_out = path;
+    return fd;
+}
+
+gboolean fs_write_file_atomic(const char *path, const void *data, gsize len, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *prefix = g_strdup_printf(".%s.", base);
+    g_autofree char *temp = NULL;
+    int fd = fs_open_private_temp(dir, prefix, &temp, error);
+    if (fd < 0)
+        return FALSE;
+    const char *p = data;
+    gsize left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        p += n;
+        left -= (gsize)n;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(temp, path) != 0)
+        goto fail;
+    return fs_sync_dir(dir, error);
+fail:
+    set_errno_error(error, "cannot write", path);
+    if (fd >= 0)
+        close(fd);
+    unlink(temp);
+    return FALSE;
+}
+
+char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error)
+{
+    char sub[3] = {sha256_hex[0], sha256_hex[1], 0};
+    g_autofree char *folder = g_build_filename(dir, sub, NULL);
+    if (!fs_make_private_dir(folder, error))
+        return NULL;
+    g_autofree char *name = g_strconcat(sha256_hex, suffix ? suffix : "", NULL);
+    return g_build_filename(folder, name, NULL);
+}
+
+gboolean fs_commit_content(const char *temp_path, const char *final_path, GError **error)
+{
+    struct stat st;
+    if (stat(final_path, &st) == 0) {
+        /* same digest, same content: keep the one already durable */
+        unlink(temp_path);
+        return TRUE;
+    }
+    int fd = open(temp_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return set_errno_error(error, "cannot open", temp_path);
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return set_errno_error(error, "cannot sync", temp_path);
+    if (rename(temp_path, final_path) != 0)
+        return set_errno_error(error, "cannot rename onto", final_path);
+    g_autofree char *dir = g_path_get_dirname(final_path);
+    return fs_sync_dir(dir, error);
+}
+
+/* ---- hashing and randomness --------------------------------------------------------------- */
+
+char *sha256_file(const char *path, gint64 *size_out, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_errno_error(error, "cannot open", path);
+        return NULL;
+    }
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    guchar buf[65536];
+    gint64 total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            set_errno_error(error, "cannot read", path);
+            close(fd);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        g_checksum_update(sum, buf, n);
+        total += n;
+    }
+    close(fd);
+    if (size_out)
+        *size_out = total;
+    return g_strdup(g_checksum_get_string(sum));
+}
+
+char *sha256_bytes(const void *data, gsize len)
+{
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, len);
+}
+
+char *random_hex(gsize n_bytes)
+{
+    guchar *buf = g_malloc(n_bytes);
+    gsize got = 0;
+    while (got < n_bytes) {
+        ssize_t n = getrandom(buf + got, n_bytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            g_error("getrandom failed: %s", g_strerror(errno)); /* no entropy: cannot go on */
+        got += (gsize)n;
+    }
+    GString *hex = g_string_sized_new(n_bytes * 2);
+    for (gsize i = 0; i < n_bytes; i++)
+        g_string_append_printf(hex, "%02x", buf[i]);
+    g_free(buf);
+    return g_string_free(hex, FALSE);
+}
+
+/* ---- text --------------------------------------------------------------------------------- */
+
+char *text_nfc(const char *utf8)
+{
+    if (!utf8)
+        return NULL;
+    if (!g_utf8_validate(utf8, -1, NULL))
+        return NULL;
+    return g_utf8_normalize(utf8, -1, G_NORMALIZE_NFC);
+}
+
+char *text_clean_line(const char *utf8)
+{
+    g_autofree char *nfc = text_nfc(utf8);
+    if (!nfc)
+        return NULL;
+    GString *out = g_string_sized_new(strlen(nfc));
+    gboolean pending_space = FALSE;
+    for (const char *p = nfc; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_isspace(c) || c == 0x00A0 || c == 0x200B || g_unichar_iscntrl(c)) {
+            pending_space = out->len > 0;
+            continue;
+        }
+        if (pending_space)
+            g_string_append_c(out, ' ');
+        pending_space = FALSE;
+        g_string_append_unichar(out, c);
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *text_fold(const char *utf8)
+{
+    if (!utf8)
+        return NULL;
+    g_autofree char *valid = g_utf8_make_valid(utf8, -1);
+    g_autofree char *nfd = g_utf8_normalize(valid, -1, G_NORMALIZE_NFD);
+    if (!nfd)
+        return g_strdup("");
+    GString *out = g_string_sized_new(strlen(nfd));
+    for (const char *p = nfd; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        GUnicodeType type = g_unichar_type(c);
+        if (type == G_UNICODE_NON_SPACING_MARK || type == G_UNICODE_SPACING_MARK ||
+            type == G_UNICODE_ENCLOSING_MARK)
+            continue;
+        if (c == 0x0111 || c == 0x0110) /* đ Đ: not a decomposable letter */
+            c = 'd';
+        g_string_append_unichar(out, g_unichar_tolower(c));
+    }
+    return g_string_free(out, FALSE);
+}
+
+gboolean text_is_header_safe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if (*p < 0x20 && *p != '\t')
+            return FALSE;
+        if (*p == 0x7f)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+char *text_header_sanitize(const char *s)
+{
+    if (!s)
+        return g_strdup("");
+    char *copy = g_strdup(s);
+    for (unsigned char *p = (unsigned char *)copy; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    }
+    /* also the Unicode line separators some mailers honour */
+    g_autofree char *valid = g_utf8_make_valid(copy, -1);
+    g_free(copy);
+    GString *out = g_string_new(NULL);
+    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (c == 0x2028 || c == 0x2029 || c == 0x0085)
+            c = ' ';
+        g_string_append_unichar(out, c);
+    }
+    return g_strstrip(g_string_free(out, FALSE));
+}
