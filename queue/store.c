@@ -1,0 +1,674 @@
+/* The store: opening the database, its schema migrations, transactions, and the records of
+ * the mailbox position and of every raw message. */
+#include "queue/store_internal.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- schema -------------------------------------------------------------------------------
+ * Numbered migrations: migration N takes the schema from user_version N-1 to N. Never edit
+ * one that has shipped; add the next. */
+
+static const char *const migrations[] = {
+    /* 1: the first slice: raw messages, reports, attachments, events, outbox */
+    "CREATE TABLE mailbox_state("
+    "  mailbox TEXT PRIMARY KEY,"
+    "  uidvalidity INTEGER NOT NULL,"
+    "  uidnext INTEGER NOT NULL,"
+    "  highestmodseq INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE report("
+    "  id INTEGER PRIMARY KEY,"
+    "  code TEXT NOT NULL UNIQUE,"
+    "  token TEXT NOT NULL UNIQUE,"
+    "  state TEXT NOT NULL,"
+    "  overdue INTEGER NOT NULL DEFAULT 0,"
+    "  classification TEXT NOT NULL,"
+    "  rule TEXT,"
+    "  confidential INTEGER NOT NULL DEFAULT 0,"
+    "  missing TEXT NOT NULL DEFAULT '',"
+    "  subject TEXT,"
+    "  body TEXT,"
+    "  message_id TEXT,"
+    "  citizen_name TEXT, citizen_address TEXT, citizen_id_number TEXT,"
+    "  citizen_phone TEXT, citizen_email TEXT,"
+    "  location_text TEXT, location_lat REAL, location_lon REAL,"
+    "  occurred_at TEXT,"
+    "  agency TEXT,"
+    "  coordinators TEXT NOT NULL DEFAULT '',"
+    "  received_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  raw_id INTEGER"
+    ") STRICT;"
+    "CREATE INDEX report_state ON report(state, received_at);"
+    "CREATE INDEX report_message_id ON report(message_id);"
+
+    "CREATE TABLE raw_message("
+    "  id INTEGER PRIMARY KEY,"
+    "  mailbox TEXT, uidvalidity INTEGER, uid INTEGER,"
+    "  message_id TEXT,"
+    "  sha256 TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN"
+    "    ('fetched', 'processed', 'moved', 'unparsed', 'quarantined')),"
+    "  classification TEXT,"
+    "  report_id INTEGER REFERENCES report(id),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX raw_message_uid ON raw_message(mailbox, uidvalidity, uid)"
+    "  WHERE mailbox IS NOT NULL;"
+    "CREATE INDEX raw_message_content ON raw_message(sha256);"
+    "CREATE INDEX raw_message_message_id ON raw_message(message_id);"
+    "CREATE INDEX raw_message_unfinished ON raw_message(mailbox, state)"
+    "  WHERE state IN ('fetched', 'processed', 'unparsed');"
+
+    "CREATE TABLE attachment("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  raw_id INTEGER,"
+    "  filename TEXT NOT NULL,"
+    "  content_type TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  content_id TEXT,"
+    "  dangerous INTEGER NOT NULL DEFAULT 0,"
+    "  size INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  path TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX attachment_report ON attachment(report_id);"
+
+    "CREATE TABLE event("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  detail TEXT"
+    ") STRICT;"
+    "CREATE INDEX event_report ON event(report_id, id);"
+
+    "CREATE TABLE deadline("
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  name TEXT NOT NULL,"
+    "  due INTEGER NOT NULL,"
+    "  PRIMARY KEY (report_id, name)"
+    ") STRICT;"
+
+    "CREATE TABLE code_sequence("
+    "  prefix TEXT NOT NULL,"
+    "  year INTEGER NOT NULL,"
+    "  last INTEGER NOT NULL,"
+    "  PRIMARY KEY (prefix, year)"
+    ") STRICT;"
+
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY,"
+    "  dedupe_key TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL,"
+    "  report_id INTEGER REFERENCES report(id),"
+    "  rcpt TEXT NOT NULL,"
+    "  mail_from TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  message BLOB NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  lease_token TEXT,"
+    "  lease_until INTEGER,"
+    "  last_reply TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  sent_at INTEGER"
+    ") STRICT;"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state = 'queued';"
+    "CREATE INDEX outbox_lease ON outbox(lease_until) WHERE state = 'sending';"
+    "CREATE INDEX outbox_report ON outbox(report_id);"
+    "CREATE INDEX outbox_message_id ON outbox(message_id);"
+    "CREATE INDEX outbox_state ON outbox(state, id);",
+};
+
+/* ---- errors and statements ----------------------------------------------------------------- */
+
+gboolean store_fail(Store *store, GError **error, const char *what)
+{
+    int code = sqlite3_extended_errcode(store->db);
+    int primary = code & 0xff;
+    PahtErrorCode ours;
+    switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_INTERRUPT:
+    case SQLITE_NOMEM:
+        ours = PAHT_ERROR_TEMPORARY;
+        break;
+    default:
+        ours = PAHT_ERROR_PERMANENT;
+        break;
+    }
+    g_set_error(error, PAHT_ERROR, ours, "database %s: %s: %s", store->path, what,
+                sqlite3_errmsg(store->db));
+    return FALSE;
+}
+
+sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error)
+{
+    sqlite3_stmt *stmt = g_hash_table_lookup(store->statements, sql);
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        return stmt;
+    }
+    /* the SQL texts are string literals of this module: the pointer is a stable key */
+    if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
+        SQLITE_OK) {
+        store_fail(store, error, "prepare");
+        return NULL;
+    }
+    g_hash_table_insert(store->statements, (gpointer)sql, stmt);
+    return stmt;
+}
+
+gboolean store_exec(Store *store, const char *sql, GError **error)
+{
+    char *message = NULL;
+    if (sqlite3_exec(store->db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        sqlite3_free(message);
+        return store_fail(store, error, "execute");
+    }
+    return TRUE;
+}
+
+char *column_text(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? g_strdup((const char *)text) : NULL;
+}
+
+void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value)
+{
+    if (value)
+        sqlite3_bind_text(stmt, index, value, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
+/* ---- transactions --------------------------------------------------------------------------
+ * BEGIN IMMEDIATE takes the write lock at once: a plain BEGIN that later writes can fail with
+ * SQLITE_BUSY without waiting for the busy timeout (notes/libraries.md). */
+
+gboolean store_begin(Store *store, GError **error)
+{
+    const char *sql = store->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested";
+    if (!store_exec(store, sql, error))
+        return FALSE;
+    store->depth++;
+    return TRUE;
+}
+
+gboolean store_commit(Store *store, GError **error)
+{
+    g_return_val_if_fail(store->depth > 0, FALSE);
+    const char *sql = store->depth == 1 ? "COMMIT" : "RELEASE nested";
+    if (!store_exec(store, sql, error)) {
+        store_rollback(store);
+        return FALSE;
+    }
+    store->depth--;
+    return TRUE;
+}
+
+void store_rollback(Store *store)
+{
+    if (store->depth <= 0)
+        return;
+    if (store->depth == 1)
+        sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+    else
+        sqlite3_exec(store->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
+    store->depth--;
+}
+
+/* ---- open and migrate ---------------------------------------------------------------------- */
+
+int store_schema_version(Store *store)
+{
+    sqlite3_stmt *stmt = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return version;
+}
+
+static gboolean store_migrate(Store *store, GError **error)
+{
+    const int target = (int)G_N_ELEMENTS(migrations);
+    if (store_schema_version(store) == target)
+        return TRUE;
+    if (!store_begin(store, error))
+        return FALSE;
+    /* read again under the write lock: another process may have migrated meanwhile */
+    int version = store_schema_version(store);
+    if (version > target) {
+        store_rollback(store);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "database %s has schema version %d, newer than this program (%d): "
+                    "upgrade paht-mail",
+                    store->path, version, target);
+        return FALSE;
+    }
+    for (int v = version; v < target; v++) {
+        if (!store_exec(store, migrations[v], error)) {
+            store_rollback(store);
+            return FALSE;
+        }
+        g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", v + 1);
+        if (!store_exec(store, set, error)) {
+            store_rollback(store);
+            return FALSE;
+        }
+        if (version > 0)
+            log_notice("database %s migrated to schema version %d", store->path, v + 1);
+    }
+    return store_commit(store, error);
+}
+
+static void finalize_statement(gpointer stmt)
+{
+    sqlite3_finalize(stmt);
+}
+
+static gboolean ensure_private_file(const char *path, GError **error)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (st.st_mode & 0077) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                        "database %s is readable by others (mode %04o): it holds citizens' "
+                        "personal data; chmod 600 %s",
+                        path, (unsigned)(st.st_mode & 07777), path);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (errno != ENOENT) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "database %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    g_autofree char *dir = g_path_get_dirname(path);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR) && !fs_make_private_dir(dir, error))
+        return FALSE;
+    /* create it 0600 ourselves: SQLite would use 0644 & ~umask, and gives the -wal and -shm
+     * files the mode of the database file */
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "cannot create database %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (fd >= 0)
+        close(fd);
+    return TRUE;
+}
+
+Store *store_open(const char *path, GError **error)
+{
+    if (!ensure_private_file(path, error))
+        return NULL;
+    Store *store = g_new0(Store, 1);
+    store->path = g_strdup(path);
+    store->statements =
+        g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, finalize_statement);
+    if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        if (store->db)
+            store_fail(store, error, "open");
+        else
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot open database %s", path);
+        store_close(store);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(store->db, 1);
+    sqlite3_busy_timeout(store->db, 15000);
+
+    /* WAL so that pahtctl reads while pahtd writes; synchronous=FULL because IMAP moves and
+     * SMTP sends happen after a commit and cannot be undone: the commit must be durable */
+    sqlite3_stmt *stmt = NULL;
+    gboolean wal = FALSE;
+    if (sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        wal = g_ascii_strcasecmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
+    sqlite3_finalize(stmt);
+    if (!wal) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "database %s: cannot switch to WAL mode (a network file system?)", path);
+        store_close(store);
+        return NULL;
+    }
+    if (!store_exec(store, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", error) ||
+        !store_migrate(store, error)) {
+        store_close(store);
+        return NULL;
+    }
+    return store;
+}
+
+void store_close(Store *store)
+{
+    if (!store)
+        return;
+    if (store->depth > 0) {
+        store->depth = 1;
+        store_rollback(store);
+    }
+    g_hash_table_destroy(store->statements);
+    sqlite3_close(store->db);
+    g_free(store->path);
+    g_free(store);
+}
+
+/* ---- mailbox position ---------------------------------------------------------------------- */
+
+gboolean mailbox_state_get(Store *store, const char *mailbox, MailboxState *out, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "SELECT uidvalidity, uidnext, highestmodseq FROM mailbox_state WHERE mailbox = ?",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        out->uidvalidity = (guint32)sqlite3_column_int64(stmt, 0);
+        out->uidnext = (guint32)sqlite3_column_int64(stmt, 1);
+        out->highestmodseq = (guint64)sqlite3_column_int64(stmt, 2);
+        sqlite3_reset(stmt);
+        return TRUE;
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        store_fail(store, error, "read mailbox state");
+    return FALSE;
+}
+
+gboolean mailbox_state_set(Store *store, const char *mailbox, const MailboxState *state,
+                           GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "INSERT INTO mailbox_state(mailbox, uidvalidity, uidnext, highestmodseq, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(mailbox) DO UPDATE SET"
+        " uidvalidity = ?2, uidnext = ?3, highestmodseq = ?4, updated_at = ?5",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, state->uidvalidity);
+    sqlite3_bind_int64(stmt, 3, state->uidnext);
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)state->highestmodseq);
+    sqlite3_bind_int64(stmt, 5, clock_now_unix());
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, "write mailbox state");
+    return TRUE;
+}
+
+/* ---- raw messages -------------------------------------------------------------------------- */
+
+void raw_message_free(RawMessage *raw)
+{
+    if (!raw)
+        return;
+    g_free(raw->mailbox);
+    g_free(raw->message_id);
+    g_free(raw->sha256);
+    g_free(raw->path);
+    g_free(raw->state);
+    g_free(raw->classification);
+    g_free(raw->error);
+    g_free(raw);
+}
+
+#define RAW_COLUMNS                                                                                \
+    "id, mailbox, uidvalidity, uid, message_id, sha256, path, size, received_at, state,"           \
+    " classification, report_id, attempts, error"
+
+static RawMessage *raw_from_row(sqlite3_stmt *stmt)
+{
+    RawMessage *raw = g_new0(RawMessage, 1);
+    raw->id = sqlite3_column_int64(stmt, 0);
+    raw->mailbox = column_text(stmt, 1);
+    raw->uidvalidity = (guint32)sqlite3_column_int64(stmt, 2);
+    raw->uid = (guint32)sqlite3_column_int64(stmt, 3);
+    raw->message_id = column_text(stmt, 4);
+    raw->sha256 = column_text(stmt, 5);
+    raw->path = column_text(stmt, 6);
+    raw->size = sqlite3_column_int64(stmt, 7);
+    raw->received_at = sqlite3_column_int64(stmt, 8);
+    raw->state = column_text(stmt, 9);
+    raw->classification = column_text(stmt, 10);
+    raw->report_id = sqlite3_column_int64(stmt, 11);
+    raw->attempts = sqlite3_column_int(stmt, 12);
+    raw->error = column_text(stmt, 13);
+    return raw;
+}
+
+/* one row or NULL; *error set only on a database failure */
+static RawMessage *raw_query_one(Store *store, sqlite3_stmt *stmt, GError **error)
+{
+    int rc = sqlite3_step(stmt);
+    RawMessage *raw = NULL;
+    if (rc == SQLITE_ROW)
+        raw = raw_from_row(stmt);
+    else if (rc != SQLITE_DONE)
+        store_fail(store, error, "read raw message");
+    sqlite3_reset(stmt);
+    return raw;
+}
+
+RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity,
+                                 guint32 uid, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT " RAW_COLUMNS " FROM raw_message"
+                                         " WHERE mailbox = ? AND uidvalidity = ? AND uid = ?",
+                                         error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, uidvalidity);
+    sqlite3_bind_int64(stmt, 3, uid);
+    return raw_query_one(store, stmt, error);
+}
+
+RawMessage *raw_message_find_content(Store *store, const char *message_id, const char *sha256,
+                                     GError **error)
+{
+    /* the same bytes are the same message; the Message-ID (when given) narrows it further,
+     * since broken mailers reuse Message-IDs but never whole contents */
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT " RAW_COLUMNS " FROM raw_message"
+                                         " WHERE sha256 = ?2 AND (?1 IS NULL OR message_id = ?1)"
+                                         " ORDER BY id LIMIT 1",
+                                         error);
+    if (!stmt)
+        return NULL;
+    bind_text_or_null(stmt, 1, message_id);
+    sqlite3_bind_text(stmt, 2, sha256, -1, SQLITE_TRANSIENT);
+    return raw_query_one(store, stmt, error);
+}
+
+gboolean raw_message_has_message_id(Store *store, const char *message_id, GError **error)
+{
+    sqlite3_stmt *stmt =
+        store_statement(store, "SELECT 1 FROM raw_message WHERE message_id = ? LIMIT 1", error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_fail(store, error, "look up Message-ID");
+    return rc == SQLITE_ROW;
+}
+
+RawMessage *raw_message_get(Store *store, gint64 id, GError **error)
+{
+    sqlite3_stmt *stmt =
+        store_statement(store, "SELECT " RAW_COLUMNS " FROM raw_message WHERE id = ?", error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, id);
+    RawMessage *raw = raw_query_one(store, stmt, error);
+    if (!raw && error && !*error)
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND, "no raw message %" G_GINT64_FORMAT,
+                    id);
+    return raw;
+}
+
+gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "INSERT INTO raw_message(mailbox, uidvalidity, uid, message_id, sha256, path, size,"
+        " received_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'fetched', 1)",
+        error);
+    if (!stmt)
+        return 0;
+    bind_text_or_null(stmt, 1, raw->mailbox);
+    if (raw->mailbox) {
+        sqlite3_bind_int64(stmt, 2, raw->uidvalidity);
+        sqlite3_bind_int64(stmt, 3, raw->uid);
+    }
+    bind_text_or_null(stmt, 4, raw->message_id);
+    sqlite3_bind_text(stmt, 5, raw->sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 6, raw->path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 7, raw->size);
+    sqlite3_bind_int64(stmt, 8, raw->received_at);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        store_fail(store, error, "record raw message");
+        return 0;
+    }
+    return sqlite3_last_insert_rowid(store->db);
+}
+
+static gboolean step_one_change(Store *store, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, what);
+    if (sqlite3_changes(store->db) != 1) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND, "%s: no such row", what);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean raw_message_set_state(Store *store, gint64 id, const char *state, const char *error_text,
+                               GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "UPDATE raw_message SET state = ?2, error = COALESCE(?3, error) WHERE id = ?1",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 3, error_text);
+    return step_one_change(store, stmt, "update raw message", error);
+}
+
+gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "UPDATE raw_message SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && attempts_out)
+        *attempts_out = sqlite3_column_int(stmt, 0);
+    /* step to the end so the RETURNING statement completes its write */
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, "count attempt");
+    return TRUE;
+}
+
+gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guint32 uidvalidity,
+                              guint32 uid, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "UPDATE raw_message SET mailbox = ?2, uidvalidity = ?3, uid = ?4 WHERE id = ?1",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, uidvalidity);
+    sqlite3_bind_int64(stmt, 4, uid);
+    return step_one_change(store, stmt, "relocate raw message", error);
+}
+
+gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classification,
+                                    gint64 report_id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "UPDATE raw_message SET state = 'processed',"
+                                         " classification = ?2, report_id = ?3, error = NULL"
+                                         " WHERE id = ?1",
+                                         error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, classification, -1, SQLITE_TRANSIENT);
+    if (report_id > 0)
+        sqlite3_bind_int64(stmt, 3, report_id);
+    else
+        sqlite3_bind_null(stmt, 3);
+    return step_one_change(store, stmt, "mark raw message processed", error);
+}
+
+GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT " RAW_COLUMNS " FROM raw_message"
+                                         " WHERE mailbox = ? AND state IN"
+                                         " ('fetched', 'processed', 'unparsed') ORDER BY id",
+                                         error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)raw_message_free);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        g_ptr_array_add(list, raw_from_row(stmt));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        g_ptr_array_unref(list);
+        store_fail(store, error, "list unfinished raw messages");
+        return NULL;
+    }
+    return list;
+}

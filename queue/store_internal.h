@@ -1,0 +1,26 @@
+/* Private to queue/: the store's connection and its statement cache. */
+#ifndef PAHT_QUEUE_STORE_INTERNAL_H
+#define PAHT_QUEUE_STORE_INTERNAL_H
+
+#include "queue/queue.h"
+#include <sqlite3.h>
+
+struct Store {
+    sqlite3 *db;
+    char *path;
+    int depth;              /* open transactions: 0 none, 1 BEGIN, >1 savepoints */
+    GHashTable *statements; /* SQL text -> sqlite3_stmt *, prepared once */
+};
+
+/* A cached statement, reset and with bindings cleared; NULL + error on failure. */
+sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error);
+/* Translates the last SQLite error of the connection into the project's error set. */
+gboolean store_fail(Store *store, GError **error, const char *what);
+/* sqlite3_exec for statements without results */
+gboolean store_exec(Store *store, const char *sql, GError **error);
+
+/* column helpers: NULL-safe copies */
+char *column_text(sqlite3_stmt *stmt, int col);
+void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value);
+
+#endif

@@ -1,0 +1,425 @@
+/* The store on real SQLite files: schema, privacy, tracking codes, raw messages, reports and
+ * the outbox's exactly-once rules. */
+#include "queue/queue.h"
+#include "util/util.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    char *dir;
+    char *path;
+    Store *store;
+    GTimeZone *zone;
+} Fixture;
+
+static void remove_dir(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *p = g_build_filename(path, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR))
+            remove_dir(p);
+        else
+            g_remove(p);
+    }
+    g_rmdir(path);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("paht-store-XXXXXX", NULL);
+    f->path = g_build_filename(f->dir, "db", "paht.db", NULL);
+    GError *error = NULL;
+    f->store = store_open(f->path, &error);
+    g_assert_no_error(error);
+    f->zone = g_time_zone_new_identifier("Asia/Ho_Chi_Minh");
+    g_unsetenv("PAHT_NOW");
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    store_close(f->store);
+    remove_dir(f->dir);
+    g_free(f->dir);
+    g_free(f->path);
+    g_time_zone_unref(f->zone);
+    g_unsetenv("PAHT_NOW");
+}
+
+static Draft *complete_draft(void)
+{
+    Draft *d = draft_new();
+    d->subject = g_strdup("Đèn đường hỏng");
+    d->text = g_strdup("Đèn đường trước nhà số 12 bị hỏng.");
+    d->message_id = g_strdup("abc@mail.example");
+    d->classification = g_strdup("report");
+    d->citizen.name = g_strdup("Nguyễn Văn An");
+    d->citizen.address = g_strdup("12 Lê Lợi, Phường 1");
+    d->citizen.id_number = g_strdup("094201001234");
+    d->citizen.phone = g_strdup("0912345678");
+    d->citizen.email = g_strdup("an@example.vn");
+    d->location.text = g_strdup("Đường Lê Lợi");
+    return d;
+}
+
+static gint64 t(const char *rfc3339)
+{
+    gint64 v = 0;
+    g_assert_true(clock_parse_rfc3339(rfc3339, &v));
+    return v;
+}
+
+static void test_created_private_wal_migrated(Fixture *f, gconstpointer data)
+{
+    struct stat st;
+    g_assert_cmpint(g_stat(f->path, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_autofree char *dir = g_path_get_dirname(f->path);
+    g_assert_cmpint(g_stat(dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0700);
+    g_assert_cmpint(store_schema_version(f->store), >=, 1);
+
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    g_assert_cmpstr((const char *)sqlite3_column_text(stmt, 0), ==, "wal");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+static void test_world_readable_database_refused(Fixture *f, gconstpointer data)
+{
+    store_close(f->store);
+    f->store = NULL;
+    g_assert_cmpint(g_chmod(f->path, 0644), ==, 0);
+    GError *error = NULL;
+    Store *s = store_open(f->path, &error);
+    g_assert_null(s);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, "chmod 600"));
+    g_clear_error(&error);
+    g_chmod(f->path, 0600);
+    f->store = store_open(f->path, &error);
+    g_assert_no_error(error);
+}
+
+static void test_tracking_codes_per_year_in_province_zone(Fixture *f, gconstpointer data)
+{
+    g_autoptr(Draft) d = complete_draft();
+    GError *error = NULL;
+    ReportRef a = {0}, b = {0}, c = {0};
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &a, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-12-31T16:59:59Z"), 0, &b, &error));
+    /* 17:30 UTC on 31 December is already 00:30 on 1 January in Sóc Trăng */
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-12-31T17:30:00Z"), 0, &c, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(a.code, ==, "PAHT-2026-000001");
+    g_assert_cmpstr(b.code, ==, "PAHT-2026-000002");
+    g_assert_cmpstr(c.code, ==, "PAHT-2027-000001");
+    g_assert_cmpstr(a.token, !=, b.token);
+    g_assert_cmpuint(strlen(a.token), ==, 20);
+    report_ref_clear(&a);
+    report_ref_clear(&b);
+    report_ref_clear(&c);
+}
+
+static void test_report_roundtrip_and_states(Fixture *f, gconstpointer data)
+{
+    g_autoptr(Draft) d = complete_draft();
+    DraftAttachment *att = g_new0(DraftAttachment, 1);
+    att->filename = g_strdup("ảnh hiện trường.jpg");
+    att->content_type = g_strdup("image/jpeg");
+    att->kind = g_strdup("image");
+    att->size = 1234;
+    att->sha256 = g_strdup("aa00");
+    att->path = g_strdup("/var/lib/paht/att/aa/aa00");
+    g_ptr_array_add(d->attachments, att);
+    GError *error = NULL;
+    ReportRef ref = {0};
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+
+    g_autoptr(Report) r = report_load(f->store, "paht-2026-000001", &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(r->id, ==, ref.id);
+    g_assert_cmpstr(r->state, ==, "draft");
+    g_assert_cmpstr(r->missing[0], ==, NULL);
+    g_assert_cmpstr(r->citizen.name, ==, "Nguyễn Văn An");
+    g_assert_cmpstr(r->citizen.id_number, ==, "094201001234");
+    g_assert_cmpstr(r->subject, ==, "Đèn đường hỏng");
+    g_assert_cmpuint(r->attachments->len, ==, 1);
+    StoredAttachment *sa = g_ptr_array_index(r->attachments, 0);
+    g_assert_cmpstr(sa->filename, ==, "ảnh hiện trường.jpg");
+    g_assert_cmpint(sa->size, ==, 1234);
+    g_assert_cmpuint(r->events->len, ==, 1);
+    ReportEvent *e = g_ptr_array_index(r->events, 0);
+    g_assert_cmpstr(e->kind, ==, "received");
+    report_ref_clear(&ref);
+
+    /* without a phone and a location the report is incomplete, and says what is missing */
+    g_clear_pointer(&d->citizen.phone, g_free);
+    g_clear_pointer(&d->location.text, g_free);
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T03:00:00Z"), 0, &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_autoptr(Report) r2 = report_load_id(f->store, ref.id, &error);
+    g_assert_cmpstr(r2->state, ==, "incomplete");
+    g_assert_cmpstr(r2->missing[0], ==, "phone");
+    g_assert_cmpstr(r2->missing[1], ==, "location");
+    g_assert_null(r2->missing[2]);
+    report_ref_clear(&ref);
+
+    /* a complaint lacking the same fields waits for the IOC as a draft */
+    g_free(d->classification);
+    d->classification = g_strdup("complaint");
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T04:00:00Z"), 0, &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_autoptr(Report) r3 = report_load_id(f->store, ref.id, &error);
+    g_assert_cmpstr(r3->state, ==, "draft");
+    report_ref_clear(&ref);
+
+    g_autoptr(GPtrArray) drafts = report_list_drafts(f->store, &error);
+    g_assert_cmpuint(drafts->len, ==, 3);
+    ReportSummary *first = g_ptr_array_index(drafts, 0);
+    g_assert_cmpstr(first->code, ==, "PAHT-2026-000001");
+    g_assert_cmpint(first->n_attachments, ==, 1);
+
+    Report *none = report_load(f->store, "PAHT-2026-999999", &error);
+    g_assert_null(none);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+}
+
+static void test_rollback_leaves_nothing(Fixture *f, gconstpointer data)
+{
+    g_autoptr(Draft) d = complete_draft();
+    GError *error = NULL;
+    ReportRef ref = {0};
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    /* a nested step that fails is undone on its own */
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(event_add(f->store, ref.id, "test", "nested", NULL, &error));
+    store_rollback(f->store);
+    store_rollback(f->store);
+    report_ref_clear(&ref);
+    g_autoptr(GPtrArray) drafts = report_list_drafts(f->store, &error);
+    g_assert_cmpuint(drafts->len, ==, 0);
+    /* the code sequence rolled back too: the next report takes number 1 */
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(
+        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_assert_cmpstr(ref.code, ==, "PAHT-2026-000001");
+    report_ref_clear(&ref);
+}
+
+static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    RawMessage raw = {.mailbox = "INBOX",
+                      .uidvalidity = 7,
+                      .uid = 42,
+                      .message_id = "m1@example.vn",
+                      .sha256 = "ff01",
+                      .path = "/x/ff01.eml",
+                      .size = 100,
+                      .received_at = 1};
+    gint64 id = raw_message_insert(f->store, &raw, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(id, >, 0);
+    /* the same mailbox position cannot be recorded twice */
+    g_assert_cmpint(raw_message_insert(f->store, &raw, &error), ==, 0);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT);
+    g_clear_error(&error);
+
+    g_autoptr(RawMessage) by_uid = raw_message_find_uid(f->store, "INBOX", 7, 42, &error);
+    g_assert_nonnull(by_uid);
+    g_assert_cmpstr(by_uid->state, ==, "fetched");
+    g_assert_cmpint(by_uid->attempts, ==, 1);
+    g_assert_null(raw_message_find_uid(f->store, "INBOX", 8, 42, &error));
+    g_assert_no_error(error);
+
+    g_autoptr(RawMessage) by_content = raw_message_find_content(f->store, NULL, "ff01", &error);
+    g_assert_cmpint(by_content->id, ==, id);
+    g_autoptr(RawMessage) by_both =
+        raw_message_find_content(f->store, "m1@example.vn", "ff01", &error);
+    g_assert_cmpint(by_both->id, ==, id);
+    g_assert_null(raw_message_find_content(f->store, "other@example.vn", "ff01", &error));
+    g_assert_true(raw_message_has_message_id(f->store, "m1@example.vn", &error));
+    g_assert_false(raw_message_has_message_id(f->store, "m2@example.vn", &error));
+
+    int attempts = 0;
+    g_assert_true(raw_message_count_attempt(f->store, id, &attempts, &error));
+    g_assert_cmpint(attempts, ==, 2);
+
+    g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(f->store, "INBOX", &error);
+    g_assert_cmpuint(unfinished->len, ==, 1);
+    g_assert_true(raw_message_mark_processed(f->store, id, "auto", 0, &error));
+    g_assert_true(raw_message_relocate(f->store, id, "INBOX", 9, 3, &error));
+    g_autoptr(RawMessage) moved = raw_message_find_uid(f->store, "INBOX", 9, 3, &error);
+    g_assert_cmpstr(moved->state, ==, "processed");
+    g_assert_cmpstr(moved->classification, ==, "auto");
+    g_assert_true(raw_message_set_state(f->store, id, "moved", NULL, &error));
+    g_autoptr(GPtrArray) none = raw_message_list_unfinished(f->store, "INBOX", &error);
+    g_assert_cmpuint(none->len, ==, 0);
+
+    /* files given to pahtctl ingest have no mailbox: any number of them */
+    RawMessage local = {.sha256 = "ee02", .path = "/x/ee02.eml", .size = 5, .received_at = 1};
+    g_assert_cmpint(raw_message_insert(f->store, &local, &error), >, 0);
+    local.sha256 = "ee03";
+    g_assert_cmpint(raw_message_insert(f->store, &local, &error), >, 0);
+    g_assert_no_error(error);
+}
+
+static void test_mailbox_state(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    MailboxState s = {0};
+    g_assert_false(mailbox_state_get(f->store, "INBOX", &s, &error));
+    g_assert_no_error(error);
+    MailboxState w = {.uidvalidity = 123, .uidnext = 456, .highestmodseq = 789};
+    g_assert_true(mailbox_state_set(f->store, "INBOX", &w, &error));
+    w.uidnext = 500;
+    g_assert_true(mailbox_state_set(f->store, "INBOX", &w, &error));
+    g_assert_true(mailbox_state_get(f->store, "INBOX", &s, &error));
+    g_assert_cmpuint(s.uidvalidity, ==, 123);
+    g_assert_cmpuint(s.uidnext, ==, 500);
+    g_assert_cmpuint(s.highestmodseq, ==, 789);
+}
+
+static gint64 enqueue(Fixture *f, const char *key, gboolean *created)
+{
+    g_autoptr(GBytes) body = g_bytes_new_static("Subject: x\r\n\r\nhello\r\n", 21);
+    OutboxNew item = {.dedupe_key = key,
+                      .kind = "ack",
+                      .rcpt = "an@example.vn",
+                      .mail_from = "paht@soctrang.gov.vn",
+                      .message_id = "paht.1@soctrang.gov.vn",
+                      .message = body};
+    gint64 id = 0;
+    GError *error = NULL;
+    g_assert_true(outbox_enqueue(f->store, &item, &id, created, &error));
+    g_assert_no_error(error);
+    return id;
+}
+
+static void test_outbox_enqueued_once(Fixture *f, gconstpointer data)
+{
+    gboolean created = FALSE;
+    gint64 a = enqueue(f, "ack:1", &created);
+    g_assert_true(created);
+    gint64 b = enqueue(f, "ack:1", &created);
+    g_assert_false(created);
+    g_assert_cmpint(a, ==, b);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    g_assert_cmpuint(all->len, ==, 1);
+    g_autoptr(GBytes) msg = outbox_message(f->store, a, &error);
+    g_assert_cmpuint(g_bytes_get_size(msg), ==, 21);
+}
+
+static void test_outbox_lease_rules(Fixture *f, gconstpointer data)
+{
+    g_setenv("PAHT_NOW", "2026-11-28T01:00:00Z", TRUE);
+    gint64 id = enqueue(f, "ack:2", NULL);
+    GError *error = NULL;
+    gint64 now = t("2026-11-28T02:00:00Z");
+    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, now, 300, &error);
+    g_assert_nonnull(c1);
+    g_assert_cmpint(c1->id, ==, id);
+    g_assert_cmpint(c1->attempts, ==, 1);
+    g_assert_cmpuint(g_bytes_get_size(c1->message), ==, 21);
+    /* leased: nobody else gets it */
+    g_assert_null(outbox_claim_next(f->store, now + 10, 300, &error));
+    g_assert_no_error(error);
+    /* the holder died: after the lease, someone else takes it over */
+    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, now + 301, 300, &error);
+    g_assert_nonnull(c2);
+    g_assert_cmpint(c2->attempts, ==, 2);
+    g_assert_cmpstr(c1->lease_token, !=, c2->lease_token);
+    /* the first holder comes back too late: its completion is refused */
+    g_assert_false(outbox_complete(f->store, c1, OUTBOX_SENT, "250 ok", 0, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+    /* temporary failure: queued again for later, not claimable before */
+    g_assert_true(
+        outbox_complete(f->store, c2, OUTBOX_RETRY, "451 4.3.0 later", now + 1000, &error));
+    g_assert_null(outbox_claim_next(f->store, now + 999, 300, &error));
+    g_autoptr(OutboxClaim) c3 = outbox_claim_next(f->store, now + 1000, 300, &error);
+    g_assert_nonnull(c3);
+    g_assert_cmpint(c3->attempts, ==, 3);
+    /* our side broken: held, the attempt not counted */
+    g_assert_true(outbox_complete(f->store, c3, OUTBOX_HOLD, "login refused", now + 2000, &error));
+    g_autoptr(OutboxClaim) c4 = outbox_claim_next(f->store, now + 2000, 300, &error);
+    g_assert_cmpint(c4->attempts, ==, 3);
+    g_assert_true(outbox_complete(f->store, c4, OUTBOX_SENT, "250 2.0.0 Ok", 0, &error));
+    g_assert_null(outbox_claim_next(f->store, now + 99999, 300, &error));
+    g_autoptr(GPtrArray) sent = outbox_list(f->store, "sent", &error);
+    g_assert_cmpuint(sent->len, ==, 1);
+    OutboxEntry *e = g_ptr_array_index(sent, 0);
+    g_assert_cmpstr(e->last_reply, ==, "250 2.0.0 Ok");
+
+    /* permanent failure: failed for good, with the server's words */
+    enqueue(f, "ack:3", NULL);
+    g_autoptr(OutboxClaim) c5 = outbox_claim_next(f->store, now, 300, &error);
+    g_assert_true(
+        outbox_complete(f->store, c5, OUTBOX_FAILED, "550 5.1.1 unknown user", 0, &error));
+    g_assert_null(outbox_claim_next(f->store, now + 99999, 300, &error));
+    g_autoptr(GPtrArray) failed = outbox_list(f->store, "failed", &error);
+    g_assert_cmpuint(failed->len, ==, 1);
+    OutboxEntry *fe = g_ptr_array_index(failed, 0);
+    g_assert_cmpstr(fe->last_reply, ==, "550 5.1.1 unknown user");
+    g_assert_no_error(error);
+}
+
+static void test_outbox_oldest_first(Fixture *f, gconstpointer data)
+{
+    g_setenv("PAHT_NOW", "2026-11-28T09:00:00+07:00", TRUE);
+    gint64 first = enqueue(f, "a", NULL);
+    g_setenv("PAHT_NOW", "2026-11-28T08:00:00+07:00", TRUE);
+    gint64 second = enqueue(f, "b", NULL);
+    GError *error = NULL;
+    gint64 later = t("2026-11-28T10:00:00+07:00");
+    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, later, 300, &error);
+    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, later, 300, &error);
+    /* due time decides, not insertion order */
+    g_assert_cmpint(c1->id, ==, second);
+    g_assert_cmpint(c2->id, ==, first);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    log_init("test");
+    log_set_level(LOG_LEVEL_ERROR);
+#define ADD(name, fn) g_test_add("/store/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("created-private-wal-migrated", test_created_private_wal_migrated);
+    ADD("world-readable-database-refused", test_world_readable_database_refused);
+    ADD("tracking-codes-per-year-in-province-zone", test_tracking_codes_per_year_in_province_zone);
+    ADD("report-roundtrip-and-states", test_report_roundtrip_and_states);
+    ADD("rollback-leaves-nothing", test_rollback_leaves_nothing);
+    ADD("raw-messages-recorded-once", test_raw_messages_recorded_once);
+    ADD("mailbox-state", test_mailbox_state);
+    ADD("outbox-enqueued-once", test_outbox_enqueued_once);
+    ADD("outbox-lease-rules", test_outbox_lease_rules);
+    ADD("outbox-oldest-first", test_outbox_oldest_first);
+    return g_test_run();
+}
