@@ -1,0 +1,519 @@
+/* parse: text bytes in whatever charset the mail declares -> NFC UTF-8.
+ *
+ * Vietnamese mail arrives as UTF-8 (most), windows-1258 (Outlook: tones as combining marks
+ * after the base letter, so the result must be NFC-normalised), VISCII (old software),
+ * ISO-8859-1 (foreign clients), or with no charset at all. glibc's iconv converts CP1258 and
+ * VISCII correctly; we call it directly rather than through g_mime_text_part_get_text, which
+ * hands back the raw bytes when the charset is missing or unknown.
+ *
+ * Heuristics (SPEC §3.3):
+ * - no charset, an unknown one, or 8-bit bytes labelled us-ascii: valid UTF-8 is UTF-8,
+ *   anything else windows-1258 (the Vietnamese Windows code page, and an 8-bit charset that
+ *   accepts almost every byte);
+ * - declared windows-1258 but the bytes are valid UTF-8 with multi-byte sequences: UTF-8.
+ *   Outlook labels UTF-8 replies this way. The reverse mistake is practically impossible:
+ *   in CP1258, Vietnamese letters and the tone marks lie in 0xC0-0xFF, and UTF-8 needs every
+ *   lead byte followed by continuation bytes 0x80-0xBF, which CP1258 uses for punctuation
+ *   and symbols only; real CP1258 Vietnamese text is never valid UTF-8;
+ * - the same for ISO-8859-1 and windows-1252 labels: Vietnamese cannot be written in them,
+ *   and genuine Western text is valid UTF-8 only in the mojibake pairs ("Ã©") themselves;
+ * - declared UTF-8 but not valid: if it has no valid multi-byte sequence at all it is 8-bit
+ *   text (read as windows-1258); otherwise the bad bytes become U+FFFD. */
+#include "parse/parse_private.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <string.h>
+
+typedef enum {
+    FAMILY_NONE, /* missing or unknown: guess */
+    FAMILY_UTF8,
+    FAMILY_ASCII,
+    FAMILY_CP1258,
+    FAMILY_WESTERN, /* ISO-8859-1, windows-1252: mislabelled UTF-8 is common there too */
+    FAMILY_WIDE,    /* UTF-16/32, UTF-7: not ASCII compatible, NUL bytes are data */
+    FAMILY_OTHER,   /* anything iconv knows */
+} CharsetFamily;
+
+static CharsetFamily charset_family(const char *declared, char **name_out)
+{
+    *name_out = NULL;
+    if (!declared)
+        return FAMILY_NONE;
+    g_autofree char *name = g_ascii_strdown(declared, -1);
+    g_strstrip(g_strdelimit(name, "\"'", ' '));
+    if (!*name)
+        return FAMILY_NONE;
+    static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"};
+    static const char *const ascii[] = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us"};
+    static const char *const cp1258[] = {"windows-1258", "cp1258", "x-cp1258", "cp-1258",
+                                         "windows1258"};
+    static const char *const unknown[] = {"unknown-8bit", "x-unknown", "x-user-defined",
+                                          "unknown",      "default",   "8bit"};
+    for (gsize i = 0; i < G_N_ELEMENTS(utf8); i++) {
+        if (strcmp(name, utf8[i]) == 0)
+            return FAMILY_UTF8;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(ascii); i++) {
+        if (strcmp(name, ascii[i]) == 0)
+            return FAMILY_ASCII;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(cp1258); i++) {
+        if (strcmp(name, cp1258[i]) == 0)
+            return FAMILY_CP1258;
+    }
+    static const char *const western[] = {"iso-8859-1",   "iso8859-1", "latin1",     "l1",
+                                          "windows-1252", "cp1252",    "iso-8859-15"};
+    for (gsize i = 0; i < G_N_ELEMENTS(western); i++) {
+        if (strcmp(name, western[i]) == 0) {
+            *name_out = g_steal_pointer(&name);
+            return FAMILY_WESTERN;
+        }
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(unknown); i++) {
+        if (strcmp(name, unknown[i]) == 0)
+            return FAMILY_NONE;
+    }
+    if (g_str_has_prefix(name, "utf-16") || g_str_has_prefix(name, "utf-32") ||
+        g_str_has_prefix(name, "ucs-2") || g_str_has_prefix(name, "ucs-4") ||
+        strcmp(name, "utf-7") == 0 || strcmp(name, "unicode") == 0) {
+        *name_out = g_steal_pointer(&name);
+        return FAMILY_WIDE;
+    }
+    *name_out = g_steal_pointer(&name);
+    return FAMILY_OTHER;
+}
+
+/* a charset name fit for a warning: a short token, else nothing */
+static const char *printable_charset(const char *name)
+{
+    if (!name || strlen(name) > 40)
+        return "(unprintable)";
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.' && *p != ':')
+            return "(unprintable)";
+    }
+    return name;
+}
+
+static gboolean has_high_bytes(const char *data, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        if ((guchar)data[i] >= 0x80)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* counts valid multi-byte UTF-8 sequences in possibly invalid data */
+static gsize count_utf8_multibyte(const char *data, gsize len)
+{
+    gsize count = 0;
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        if ((guchar)*p < 0x80) {
+            p++;
+            continue;
+        }
+        gunichar c = g_utf8_get_char_validated(p, end - p);
+        if (c == (gunichar)-1 || c == (gunichar)-2) {
+            p++;
+            continue;
+        }
+        count++;
+        p = g_utf8_next_char(p);
+    }
+    return count;
+}
+
+/* iconv to UTF-8; an invalid sequence becomes U+FFFD and conversion goes on. FALSE if iconv
+ * does not know the charset. */
+static gboolean iconv_to_utf8(const char *charset, const char *data, gsize len, GString *out,
+                              guint *invalid)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1) {
+        /* GMime knows aliases iconv does not (ks_c_5601-1987, x-mac-..., ...) */
+        cd = g_mime_iconv_open("UTF-8", charset);
+        if (cd == (iconv_t)-1)
+            return FALSE;
+        g_mime_iconv_close(cd);
+        cd = iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
+        if (cd == (iconv_t)-1)
+            return FALSE;
+    }
+    char buf[8192];
+    char *in = (char *)data;
+    size_t inleft = len;
+    while (inleft > 0) {
+        char *outp = buf;
+        size_t outleft = sizeof buf;
+        size_t rc = iconv(cd, &in, &inleft, &outp, &outleft);
+        int saved = errno;
+        g_string_append_len(out, buf, (gssize)(outp - buf));
+        if (rc != (size_t)-1)
+            continue;
+        if (saved == E2BIG)
+            continue;
+        /* EILSEQ or EINVAL (incomplete sequence at the end): skip one byte */
+        g_string_append(out, "\xEF\xBF\xBD");
+        (*invalid)++;
+        in++;
+        inleft--;
+        iconv(cd, NULL, NULL, NULL, NULL);
+    }
+    /* stateful converters (CP1258 holds back a base letter waiting for a tone mark) */
+    char *outp = buf;
+    size_t outleft = sizeof buf;
+    iconv(cd, NULL, NULL, &outp, &outleft);
+    g_string_append_len(out, buf, (gssize)(outp - buf));
+    iconv_close(cd);
+    return TRUE;
+}
+
+static char *from_cp1258(const char *data, gsize len, guint *invalid)
+{
+    GString *out = g_string_sized_new(len + len / 2 + 1);
+    if (!iconv_to_utf8("CP1258", data, len, out, invalid)) {
+        /* glibc always has CP1258; if not, keep what is readable */
+        g_string_free(out, TRUE);
+        return g_utf8_make_valid(data, (gssize)len);
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char *declared)
+{
+    if (!data || len == 0)
+        return g_strdup("");
+    g_autofree char *name = NULL;
+    CharsetFamily family = charset_family(declared, &name);
+
+    /* NUL bytes are not text (and stop C strings): dropped, except in UTF-16/32 */
+    g_autofree char *without_nul = NULL;
+    if (family != FAMILY_WIDE && memchr(data, '\0', len)) {
+        without_nul = g_malloc(len + 1);
+        gsize n = 0;
+        for (gsize i = 0; i < len; i++) {
+            if (data[i])
+                without_nul[n++] = data[i];
+        }
+        without_nul[n] = '\0';
+        data = without_nul;
+        len = n;
+        parse_warn(ctx, "NUL bytes removed from the text");
+    }
+
+    if (family != FAMILY_WIDE && !has_high_bytes(data, len))
+        return g_strndup(data, len); /* ASCII is ASCII in every charset we read this way */
+
+    gboolean valid_utf8 = g_utf8_validate(data, (gssize)len, NULL);
+    guint invalid = 0;
+    char *result = NULL;
+    switch (family) {
+    case FAMILY_UTF8:
+        if (valid_utf8)
+            return g_strndup(data, len);
+        if (count_utf8_multibyte(data, len) == 0) {
+            parse_warn(ctx, "text declared UTF-8 is not UTF-8; read as windows-1258");
+            result = from_cp1258(data, len, &invalid);
+        } else {
+            parse_warn(ctx, "invalid UTF-8 in the text replaced");
+            return g_utf8_make_valid(data, (gssize)len);
+        }
+        break;
+    case FAMILY_CP1258:
+        if (valid_utf8) {
+            /* Outlook's mislabelled UTF-8 (see the top of this file) */
+            parse_warn(ctx, "text declared windows-1258 is UTF-8; read as UTF-8");
+            return g_strndup(data, len);
+        }
+        result = from_cp1258(data, len, &invalid);
+        break;
+    case FAMILY_ASCII:
+    case FAMILY_NONE:
+        if (valid_utf8)
+            return g_strndup(data, len);
+        parse_warn(ctx, family == FAMILY_ASCII
+                            ? "8-bit text declared us-ascii; read as windows-1258"
+                            : "text without a known charset read as windows-1258");
+        result = from_cp1258(data, len, &invalid);
+        break;
+    case FAMILY_WESTERN:
+        if (valid_utf8) {
+            /* Vietnamese does not fit in these charsets; valid UTF-8 here is UTF-8 */
+            parse_warn(ctx, "text declared %s is UTF-8; read as UTF-8", printable_charset(name));
+            return g_strndup(data, len);
+        }
+        G_GNUC_FALLTHROUGH;
+    case FAMILY_WIDE:
+    case FAMILY_OTHER: {
+        GString *out = g_string_sized_new(len + len / 2 + 1);
+        if (iconv_to_utf8(name, data, len, out, &invalid)) {
+            result = g_string_free(out, FALSE);
+            break;
+        }
+        g_string_free(out, TRUE);
+        parse_warn(ctx, "unknown charset %s; text read as %s", printable_charset(name),
+                   valid_utf8 ? "UTF-8" : "windows-1258");
+        if (valid_utf8)
+            return g_strndup(data, len);
+        result = from_cp1258(data, len, &invalid);
+        break;
+    }
+    }
+    if (invalid > 0)
+        parse_warn(ctx, "invalid bytes for the text's charset replaced");
+    if (!g_utf8_validate(result, -1, NULL)) {
+        char *valid = g_utf8_make_valid(result, -1);
+        g_free(result);
+        result = valid;
+    }
+    return result;
+}
+
+/* ---- normalisation -------------------------------------------------------------------------- */
+
+/* GLib 2.74's g_utf8_normalize is quadratic in the number of compositions (each one moves the
+ * rest of the buffer), seen: 0.4 ms for 20 KB of already-NFC Vietnamese, hours for a hostile
+ * megabyte. Text that is NFC already needs nothing, and NFC of a text is the NFC of its
+ * pieces when the pieces are cut before characters that never combine with what precedes
+ * them. So we normalise only the small pieces around characters that might change. */
+
+/* NFC by itself and never composed with a following character's predecessor: Latin,
+ * Latin-1, IPA, spacing modifiers and the precomposed Vietnamese letters (U+1E00-U+1EFF) */
+static gboolean nfc_stable(gunichar c)
+{
+    return c < 0x300 || (c >= 0x1e00 && c <= 0x1eff) || (c >= 0x2010 && c <= 0x2027) ||
+           (c >= 0x2030 && c <= 0x205e) || (c >= 0x20a0 && c <= 0x20c0);
+}
+
+/* a piece may start at c: a starter that is never the second character of a composition
+ * (those are combining marks and the Hangul vowel and trailing jamo) */
+static gboolean nfc_boundary_before(gunichar c)
+{
+    if (c < 0x80)
+        return TRUE;
+    if (g_unichar_combining_class(c) != 0)
+        return FALSE;
+    GUnicodeType type = g_unichar_type(c);
+    if (type == G_UNICODE_NON_SPACING_MARK || type == G_UNICODE_SPACING_MARK ||
+        type == G_UNICODE_ENCLOSING_MARK)
+        return FALSE;
+    return !((c >= 0x1161 && c <= 0x1175) || (c >= 0x11a8 && c <= 0x11c2));
+}
+
+static void append_nfc(GString *out, const char *start, const char *end)
+{
+    char *nfc = g_utf8_normalize(start, end - start, G_NORMALIZE_NFC);
+    if (nfc)
+        g_string_append(out, nfc);
+    else
+        g_string_append_len(out, start, end - start);
+    g_free(nfc);
+}
+
+char *utf8_nfc(const char *s, gssize len)
+{
+    gsize n = len < 0 ? strlen(s) : (gsize)len;
+    const char *end = s + n;
+    GString *out = NULL;
+    const char *copied = s;     /* s..copied is in out already */
+    const char *boundary = s;   /* the latest place a piece may start */
+    const char *pending = NULL; /* start of a piece that needs normalising */
+    for (const char *p = s; p < end;) {
+        guchar b = (guchar)*p;
+        gunichar c = b < 0x80 ? b : g_utf8_get_char(p);
+        if (nfc_boundary_before(c)) {
+            if (pending) {
+                if (!out)
+                    out = g_string_sized_new(n + 16);
+                g_string_append_len(out, copied, pending - copied);
+                append_nfc(out, pending, p);
+                copied = p;
+                pending = NULL;
+            }
+            boundary = p;
+        }
+        if (!pending && !nfc_stable(c))
+            pending = boundary;
+        p = b < 0x80 ? p + 1 : g_utf8_next_char(p);
+    }
+    if (!out)
+        return pending ? g_utf8_normalize(s, (gssize)n, G_NORMALIZE_NFC) : g_strndup(s, n);
+    g_string_append_len(out, copied, (pending ? pending : end) - copied);
+    if (pending)
+        append_nfc(out, pending, end);
+    return g_string_free(out, FALSE);
+}
+
+char *text_normalise(const char *in, gssize len)
+{
+    if (!in)
+        return g_strdup("");
+    gsize n = len < 0 ? strlen(in) : (gsize)len;
+    GString *out = g_string_sized_new(n + 1);
+    gsize line_end = 0; /* out->len just after the last non-blank character of the line */
+    gboolean ascii = TRUE;
+    int marks = 0; /* combining marks in a row */
+    const char *p = in, *end = in + n;
+    while (p < end) {
+        guchar c = (guchar)*p;
+        if (c > 0x20 && c < 0x7f) {
+            /* a run of visible ASCII, the common case */
+            const char *run = p;
+            while (p < end && (guchar)*p > 0x20 && (guchar)*p < 0x7f)
+                p++;
+            g_string_append_len(out, run, p - run);
+            line_end = out->len;
+            marks = 0;
+            continue;
+        }
+        if (c < 0x80) {
+            marks = 0;
+            p++;
+            if (c == '\r' || c == '\n') {
+                if (c == '\r' && p < end && *p == '\n')
+                    p++;
+                g_string_truncate(out, line_end);
+                g_string_append_c(out, '\n');
+                line_end = out->len;
+            } else if (c == ' ' || c == '\t') {
+                g_string_append_c(out, (char)c);
+            } else if (c >= 0x20 && c != 0x7f) {
+                g_string_append_c(out, (char)c);
+                line_end = out->len;
+            }
+            /* other C0 controls and DEL dropped */
+            continue;
+        }
+        gunichar u = g_utf8_get_char_validated(p, end - p);
+        if (u == (gunichar)-1 || u == (gunichar)-2) {
+            g_string_append(out, "\xEF\xBF\xBD");
+            line_end = out->len;
+            ascii = FALSE;
+            p++;
+            continue;
+        }
+        const char *next = g_utf8_next_char(p);
+        if (g_unichar_combining_class(u) != 0) {
+            /* UAX #15 stream-safe text: no more than 30 marks on one letter ("zalgo" text
+             * and attacks on canonical ordering, which sorts runs of marks quadratically) */
+            if (++marks > 30) {
+                p = next;
+                continue;
+            }
+        } else {
+            marks = 0;
+        }
+        if (u == 0x2028 || u == 0x2029) {
+            g_string_truncate(out, line_end);
+            g_string_append_c(out, '\n');
+            line_end = out->len;
+        } else if (u == 0x00A0) {
+            g_string_append_c(out, ' '); /* no-break space: a space for every later use */
+        } else if (u == 0xFEFF || (u >= 0x80 && u < 0xA0)) {
+            /* byte order mark, C1 controls: dropped */
+        } else {
+            g_string_append_len(out, p, next - p);
+            line_end = out->len;
+            ascii = FALSE;
+        }
+        p = next;
+    }
+    g_string_truncate(out, line_end);
+    while (out->len > 0 && out->str[out->len - 1] == '\n')
+        g_string_truncate(out, out->len - 1);
+    gsize lead = 0;
+    while (lead < out->len && out->str[lead] == '\n')
+        lead++;
+    if (lead > 0)
+        g_string_erase(out, 0, (gssize)lead);
+    if (ascii)
+        return g_string_free(out, FALSE);
+    char *nfc = utf8_nfc(out->str, (gssize)out->len);
+    g_string_free(out, TRUE);
+    return nfc;
+}
+
+/* RFC 3676 §4: a line ending in a space continues on the next one (unless it is the
+ * signature separator "-- "); space-stuffed lines lose their first space; quote depth must
+ * match for lines to join. */
+char *text_unflow(const char *text, gboolean delsp)
+{
+    GString *out = g_string_sized_new(strlen(text) + 1);
+    const char *p = text;
+    int previous_depth = -1;
+    gboolean joining = FALSE;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        gsize len = nl ? (gsize)(nl - p) : strlen(p);
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        const char *line = p;
+        int depth = 0;
+        while (depth < (int)len && line[depth] == '>')
+            depth++;
+        const char *content = line + depth;
+        gsize content_len = len - (gsize)depth;
+        if (content_len > 0 && content[0] == ' ') {
+            content++;
+            content_len--;
+        }
+        if (joining && depth != previous_depth)
+            g_string_append_c(out, '\n');
+        if ((!joining || depth != previous_depth) && depth > 0) {
+            g_string_append_len(out, line, depth);
+            g_string_append_c(out, ' ');
+        }
+        gboolean signature = content_len == 3 && memcmp(content, "-- ", 3) == 0;
+        gboolean flowed = content_len > 0 && content[content_len - 1] == ' ' && !signature;
+        gsize keep = content_len;
+        if (flowed && delsp)
+            keep--;
+        g_string_append_len(out, content, (gssize)keep);
+        if (!flowed && nl)
+            g_string_append_c(out, '\n');
+        joining = flowed;
+        previous_depth = depth;
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *text_one_line(const char *s, gsize max_bytes)
+{
+    if (!s)
+        return g_strdup("");
+    /* NFC never makes text longer than 3 times, collapsing only shortens: this much input is
+     * enough for max_bytes of output */
+    gsize n = strnlen(s, max_bytes * 4 + 4);
+    g_autofree char *valid = g_utf8_make_valid(s, (gssize)n);
+    GString *out = g_string_sized_new(n + 1);
+    gboolean space = FALSE;
+    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_isspace(c) || c == 0x00a0 || c == 0x200b || c == 0x2028 || c == 0x2029 ||
+            c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xfeff) {
+            space = out->len > 0;
+            continue;
+        }
+        if (space)
+            g_string_append_c(out, ' ');
+        space = FALSE;
+        g_string_append_unichar(out, c);
+    }
+    char *nfc = utf8_nfc(out->str, (gssize)out->len);
+    g_string_free(out, TRUE);
+    gsize len = strlen(nfc);
+    if (len > max_bytes) {
+        len = max_bytes;
+        while (len > 0 && ((guchar)nfc[len] & 0xc0) == 0x80)
+            len--;
+        nfc[len] = '\0';
+        g_strchomp(nfc);
+    }
+    return nfc;
+}

@@ -1,0 +1,442 @@
+/* parse, step "content": the text of the report and its attachments (SPEC §3.3).
+ *
+ * Body: the first text/plain or text/html part that is not an attachment; in a
+ * multipart/alternative we choose ourselves, text/plain first (the sender's own words, no
+ * conversion), text/html when there is no plain text or it is empty. The other renderings of
+ * an alternative are not attachments. Inline text parts of the same kind that follow the body
+ * (iPhone mail splits the text around inline photos) continue it.
+ *
+ * Attachments: every other leaf part, in document order, including inline images with a
+ * Content-ID; winmail.dat is unpacked; attached messages are kept as .eml files.
+ *
+ * Forwards: when the mail is just a forward of one message (message/rfc822 as the body or the
+ * only other part, the forwarder's own text a short note at most), the forwarded message is
+ * the submission: its text and attachments are the report; the note is kept with the quoted
+ * text; the sender stays the forwarder (headers are the outer message's).
+ *
+ * Replies: the quoted earlier mail is cut into quoted_text (quote.c, and html.c for HTML). */
+#include "parse/parse_private.h"
+
+#include <string.h>
+
+#include "util/util.h"
+
+/* a forwarder's note longer than this is a message of its own, not a cover note */
+#define NOTE_MAX_CHARS 300
+#define NOTE_MAX_LINES 5
+
+typedef struct {
+    GMimePart *body; /* the chosen text part, or NULL */
+    gboolean body_html;
+    GPtrArray *texts;    /* GMimePart *: the body and its continuations, in order */
+    GPtrArray *messages; /* GMimeMessagePart *: attached or forwarded messages */
+    char *tnef_body;     /* the body text of a winmail.dat, if any */
+} Content;
+
+static void content_clear(Content *c)
+{
+    g_clear_pointer(&c->texts, g_ptr_array_unref);
+    g_clear_pointer(&c->messages, g_ptr_array_unref);
+    g_clear_pointer(&c->tnef_body, g_free);
+}
+
+/* ---- choosing the body ---------------------------------------------------------------------- */
+
+static gboolean is_body_candidate(GMimeObject *object, gboolean *html)
+{
+    if (!GMIME_IS_PART(object) || GMIME_IS_MESSAGE_PART(object))
+        return FALSE;
+    GMimeContentType *ct = g_mime_object_get_content_type(object);
+    if (!ct)
+        return FALSE;
+    gboolean is_plain = g_mime_content_type_is_type(ct, "text", "plain");
+    gboolean is_html = g_mime_content_type_is_type(ct, "text", "html");
+    if (!is_plain && !is_html)
+        return FALSE;
+    const char *disposition = g_mime_object_get_disposition(object);
+    if (disposition && g_ascii_strcasecmp(disposition, "attachment") == 0)
+        return FALSE;
+    const char *filename = g_mime_part_get_filename(GMIME_PART(object));
+    if (filename && *filename)
+        return FALSE;
+    if (part_encoded_length(GMIME_PART(object)) > PARSE_MAX_TEXT_BYTES)
+        return FALSE; /* kept as an attachment instead */
+    *html = is_html;
+    return TRUE;
+}
+
+static GMimePart *find_body(GMimeObject *object, int depth);
+
+static gboolean is_subtype(GMimeObject *object, const char *type, const char *subtype)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(object);
+    return ct && g_mime_content_type_is_type(ct, type, subtype);
+}
+
+/* the text of an alternative, and the branch it is in */
+static GMimePart *choose_alternative(GMimeMultipart *mp, int depth, GMimeObject **branch_out)
+{
+    GMimePart *plain = NULL, *html = NULL;
+    GMimeObject *plain_branch = NULL, *html_branch = NULL;
+    int n = g_mime_multipart_get_count(mp);
+    for (int i = 0; i < n; i++) {
+        GMimeObject *child = g_mime_multipart_get_part(mp, i);
+        GMimePart *text = find_body(child, depth + 1);
+        if (!text)
+            continue;
+        if (is_subtype(GMIME_OBJECT(text), "text", "html")) {
+            if (!html) {
+                html = text;
+                html_branch = child;
+            }
+        } else if (!plain) {
+            plain = text;
+            plain_branch = child;
+        }
+    }
+    /* "this message is in HTML" clients leave the plain part empty */
+    if (plain && html && part_encoded_length(plain) <= 2)
+        plain = NULL;
+    *branch_out = plain ? plain_branch : html_branch;
+    return plain ? plain : html;
+}
+
+static GMimePart *find_body(GMimeObject *object, int depth)
+{
+    if (!object || depth > 64)
+        return NULL;
+    if (GMIME_IS_MULTIPART(object)) {
+        if (GMIME_IS_MULTIPART_ENCRYPTED(object))
+            return NULL;
+        GMimeMultipart *mp = GMIME_MULTIPART(object);
+        if (is_subtype(object, "multipart", "alternative")) {
+            GMimeObject *branch = NULL;
+            return choose_alternative(mp, depth, &branch);
+        }
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++) {
+            GMimePart *text = find_body(g_mime_multipart_get_part(mp, i), depth + 1);
+            if (text)
+                return text;
+        }
+        return NULL;
+    }
+    gboolean html;
+    return is_body_candidate(object, &html) ? GMIME_PART(object) : NULL;
+}
+
+/* ---- walking the parts ---------------------------------------------------------------------- */
+
+/* renderings: inside an alternative's branch that was not chosen (its text is the same
+ * text again; its images are still attachments) */
+static gboolean walk(ParseContext *ctx, Content *c, GMimeObject *object, int depth,
+                     gboolean renderings, GError **error)
+{
+    if (!object || depth > 64)
+        return TRUE;
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(object);
+        GMimeObject *branch = NULL;
+        gboolean alternative = is_subtype(object, "multipart", "alternative");
+        if (alternative)
+            choose_alternative(mp, depth, &branch);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++) {
+            GMimeObject *child = g_mime_multipart_get_part(mp, i);
+            gboolean other = renderings || (alternative && branch && child != branch);
+            if (!walk(ctx, c, child, depth + 1, other, error))
+                return FALSE;
+        }
+        return TRUE;
+    }
+    if (GMIME_IS_MESSAGE_PART(object)) {
+        g_ptr_array_add(c->messages, object);
+        return TRUE;
+    }
+    if (!GMIME_IS_PART(object))
+        return TRUE;
+    GMimePart *part = GMIME_PART(object);
+    if (part == c->body)
+        return TRUE;
+    gboolean html;
+    if (is_body_candidate(object, &html)) {
+        if (renderings)
+            return TRUE;
+        if (c->body && html == c->body_html) {
+            g_ptr_array_add(c->texts, part);
+            return TRUE;
+        }
+    }
+    if (part_is_tnef(part)) {
+        char *body = NULL;
+        GError *local = NULL;
+        if (tnef_unpack(ctx, part, &body, &local)) {
+            if (body && *body && !c->tnef_body)
+                c->tnef_body = body;
+            else
+                g_free(body);
+            return TRUE;
+        }
+        if (local) {
+            g_propagate_error(error, local);
+            return FALSE;
+        }
+        /* not unpacked: an ordinary attachment */
+    }
+    return attachment_add_part(ctx, part, error);
+}
+
+/* ---- text ----------------------------------------------------------------------------------- */
+
+/* <meta charset="..."> or http-equiv content="...; charset=..." in the first bytes */
+static char *html_meta_charset(const guchar *data, gsize len)
+{
+    if (!data || len == 0)
+        return NULL;
+    gsize n = MIN(len, 4096);
+    g_autofree char *head = g_ascii_strdown((const char *)data, (gssize)n);
+    const char *p = strstr(head, "charset=");
+    if (!p)
+        return NULL;
+    p += 8;
+    while (*p == '"' || *p == '\'' || *p == ' ')
+        p++;
+    gsize k = 0;
+    while (k < 40 &&
+           (g_ascii_isalnum(p[k]) || p[k] == '-' || p[k] == '_' || p[k] == ':' || p[k] == '.'))
+        k++;
+    return k > 0 ? g_strndup(p, k) : NULL;
+}
+
+static void join(GString *s, const char *text)
+{
+    if (!text || !*text)
+        return;
+    if (s->len > 0)
+        g_string_append(s, "\n\n");
+    g_string_append(s, text);
+}
+
+/* the text of one part, normalised; *quoted_out the HTML quote when cut */
+static char *part_text(ParseContext *ctx, GMimePart *part, gboolean cut, char **quoted_out,
+                       GError **error)
+{
+    *quoted_out = NULL;
+    GByteArray *bytes = part_decode_to_bytes(part, 2 * (gsize)PARSE_MAX_TEXT_BYTES, error);
+    if (!bytes)
+        return NULL;
+    GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    gboolean html = g_mime_content_type_is_type(ct, "text", "html");
+    g_autofree char *charset = g_strdup(g_mime_content_type_get_parameter(ct, "charset"));
+    if (!charset && html)
+        charset = html_meta_charset(bytes->data, bytes->len);
+    g_autofree char *utf8 = charset_to_utf8(ctx, (const char *)bytes->data, bytes->len, charset);
+    g_byte_array_unref(bytes);
+
+    if (html) {
+        char *quoted = NULL;
+        g_autofree char *raw = html_to_text(utf8, strlen(utf8), cut, &quoted);
+        char *text = text_normalise(raw, -1);
+        if (quoted) {
+            char *quoted_text = text_normalise(quoted, -1);
+            if (!*text || quote_starts_with_forward(quoted_text)) {
+                /* never the whole text; and a forward is not a quote */
+                g_autofree char *whole = g_strconcat(raw, "\n", quoted, NULL);
+                g_free(text);
+                g_free(quoted_text);
+                text = text_normalise(whole, -1);
+            } else if (*quoted_text) {
+                *quoted_out = quoted_text;
+            } else {
+                g_free(quoted_text);
+            }
+            g_free(quoted);
+        }
+        return text;
+    }
+    const char *format = g_mime_content_type_get_parameter(ct, "format");
+    if (format && g_ascii_strcasecmp(format, "flowed") == 0) {
+        const char *delsp = g_mime_content_type_get_parameter(ct, "delsp");
+        g_autofree char *unflowed =
+            text_unflow(utf8, delsp && g_ascii_strcasecmp(delsp, "yes") == 0);
+        return text_normalise(unflowed, -1);
+    }
+    return text_normalise(utf8, -1);
+}
+
+static gboolean build_text(ParseContext *ctx, Content *c, gboolean cut, char **text_out,
+                           char **quoted_out, GError **error)
+{
+    GString *text = g_string_new(NULL);
+    GString *html_quoted = g_string_new(NULL);
+    for (guint i = 0; i < c->texts->len; i++) {
+        char *quoted = NULL;
+        char *one = part_text(ctx, c->texts->pdata[i], cut && i == 0, &quoted, error);
+        if (!one) {
+            g_string_free(text, TRUE);
+            g_string_free(html_quoted, TRUE);
+            return FALSE;
+        }
+        join(text, one);
+        join(html_quoted, quoted);
+        g_free(one);
+        g_free(quoted);
+    }
+    GString *quoted = g_string_new(NULL);
+    char *kept = NULL, *cut_text = NULL;
+    if (cut && quote_split(text->str, &kept, &cut_text)) {
+        g_string_free(text, TRUE);
+        join(quoted, cut_text);
+        g_free(cut_text);
+    } else {
+        kept = g_string_free(text, FALSE);
+    }
+    join(quoted, html_quoted->str);
+    g_string_free(html_quoted, TRUE);
+    *text_out = kept;
+    *quoted_out = quoted->len > 0 ? g_string_free(quoted, FALSE) : NULL;
+    if (!*quoted_out)
+        g_string_free(quoted, TRUE);
+    return TRUE;
+}
+
+/* ---- forwards ------------------------------------------------------------------------------- */
+
+/* a cover note: a few short lines, not counting the signature and the phone's footer */
+static gboolean is_cover_note(const char *text)
+{
+    if (!text || !*text)
+        return TRUE;
+    static const char *const footers[] = {
+        "sent from ",   "gui tu ", "get outlook for ", "download outlook ", "sent via ",
+        "duoc gui tu ", NULL};
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    gsize chars = 0, count = 0;
+    for (char **l = lines; *l; l++) {
+        if (strcmp(*l, "--") == 0 || strcmp(*l, "-- ") == 0)
+            break; /* RFC 3676 §4.3 signature separator */
+        g_autofree char *line = g_strstrip(g_strdup(*l));
+        if (!*line)
+            continue;
+        if (strlen(line) < 200) {
+            g_autofree char *folded = text_fold(line);
+            gboolean footer = FALSE;
+            for (const char *const *f = footers; *f && !footer; f++)
+                footer = g_str_has_prefix(folded, *f);
+            if (footer)
+                continue;
+        }
+        count++;
+        chars += (gsize)g_utf8_strlen(line, -1);
+        if (count > NOTE_MAX_LINES || chars > NOTE_MAX_CHARS)
+            return FALSE;
+    }
+    return count <= NOTE_MAX_LINES && chars <= NOTE_MAX_CHARS;
+}
+
+static GMimeMessagePart *forward_candidate(GMimeObject *root, GPtrArray *messages)
+{
+    if (!root || messages->len != 1)
+        return NULL;
+    GMimeMessagePart *only = messages->pdata[0];
+    if (GMIME_OBJECT(only) == root)
+        return only;
+    if (GMIME_IS_MULTIPART(root) && is_subtype(root, "multipart", "mixed") &&
+        g_mime_multipart_index_of(GMIME_MULTIPART(root), GMIME_OBJECT(only)) >= 0)
+        return only;
+    return NULL;
+}
+
+static void message_reply_state(ParseContext *ctx, GMimeMessage *message, gboolean top,
+                                gboolean *reply, gboolean *forward)
+{
+    if (top) {
+        *reply = ctx->is_reply;
+        *forward = ctx->is_forward;
+        return;
+    }
+    subject_reply_forward(g_mime_message_get_subject(message), reply, forward);
+    GMimeObject *object = GMIME_OBJECT(message);
+    if (g_mime_object_get_header(object, "In-Reply-To") ||
+        g_mime_object_get_header(object, "References"))
+        *reply = TRUE;
+}
+
+static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int depth,
+                                char **text_out, char **quoted_out, GError **error)
+{
+    *text_out = *quoted_out = NULL;
+    Content c = {0};
+    c.texts = g_ptr_array_new();
+    c.messages = g_ptr_array_new();
+    GMimeObject *root = g_mime_message_get_mime_part(message);
+    c.body = find_body(root, 0);
+    if (c.body) {
+        c.body_html = is_subtype(GMIME_OBJECT(c.body), "text", "html");
+        g_ptr_array_add(c.texts, c.body);
+    }
+    if (root && !walk(ctx, &c, root, 0, FALSE, error)) {
+        content_clear(&c);
+        return FALSE;
+    }
+
+    gboolean reply = FALSE, forward = FALSE;
+    message_reply_state(ctx, message, depth == 0, &reply, &forward);
+    char *text = NULL, *quoted = NULL;
+    if (!build_text(ctx, &c, reply && !forward, &text, &quoted, error)) {
+        content_clear(&c);
+        return FALSE;
+    }
+    if (!*text && c.tnef_body) {
+        g_free(text);
+        text = g_steal_pointer(&c.tnef_body);
+    }
+
+    GMimeMessagePart *forwarded = forward_candidate(root, c.messages);
+    GMimeMessage *inner = forwarded ? g_mime_message_part_get_message(forwarded) : NULL;
+    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx->draft)) {
+        char *inner_text = NULL, *inner_quoted = NULL;
+        if (!process_message(ctx, inner, depth + 1, &inner_text, &inner_quoted, error)) {
+            g_free(text);
+            g_free(quoted);
+            content_clear(&c);
+            return FALSE;
+        }
+        ctx->submission = inner;
+        /* the note and the forwarder's quote are kept, not shown as the report */
+        GString *kept = g_string_new(NULL);
+        join(kept, text);
+        join(kept, quoted);
+        join(kept, inner_quoted);
+        g_free(text);
+        g_free(quoted);
+        g_free(inner_quoted);
+        text = inner_text;
+        quoted = kept->len > 0 ? g_string_free(kept, FALSE) : NULL;
+        if (!quoted)
+            g_string_free(kept, TRUE);
+        g_ptr_array_remove(c.messages, forwarded);
+    }
+    for (guint i = 0; i < c.messages->len; i++) {
+        if (!attachment_add_message(ctx, c.messages->pdata[i], error)) {
+            g_free(text);
+            g_free(quoted);
+            content_clear(&c);
+            return FALSE;
+        }
+    }
+    content_clear(&c);
+    *text_out = text;
+    *quoted_out = quoted;
+    return TRUE;
+}
+
+gboolean parse_step_content(ParseContext *ctx, GError **error)
+{
+    char *text = NULL, *quoted = NULL;
+    if (!process_message(ctx, ctx->message, 0, &text, &quoted, error))
+        return FALSE;
+    ctx->draft->text = text ? text : g_strdup("");
+    ctx->draft->quoted_text = quoted;
+    return TRUE;
+}

@@ -1,0 +1,441 @@
+/* parse, step "headers": identifiers, subject, sender, recipients and date of the message.
+ *
+ * GMime bug #133 (fixed upstream after 3.2.13, still in Debian 12): when GMime meets adjacent
+ * B-encoded words of one charset it joins their base64 text before decoding, so a word that
+ * ends in '=' padding truncates everything after it ("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?="
+ * gave "Hello"). We decode each word ourselves, join the bytes and hand GMime one B-word per
+ * run: the padding problem disappears, and so does a UTF-8 character split across two words
+ * (legal per RFC 2047 §5 only within one word, common in practice). Words labelled
+ * windows-1258 whose bytes are UTF-8 are relabelled, like text parts (charset.c). */
+#include "parse/parse_private.h"
+
+#include <string.h>
+
+#include "util/util.h"
+
+#define MAX_REFERENCES  200
+#define MAX_RECIPIENTS  500
+#define MAX_HEADER_TEXT 2000 /* bytes of a decoded subject or name */
+
+/* ---- RFC 2047 encoded words ----------------------------------------------------------------- */
+
+typedef struct {
+    const char *start, *end; /* the whole "=?...?=" */
+    const char *charset;     /* without the RFC 2231 "*lang" suffix */
+    gsize charset_len;
+    char encoding; /* 'B' or 'Q' */
+    const char *text;
+    gsize text_len;
+} EncodedWord;
+
+/* RFC 2047 §2: encoded-word = "=?" charset "?" encoding "?" encoded-text "?=", no white space */
+static gboolean encoded_word_at(const char *p, EncodedWord *w)
+{
+    if (p[0] != '=' || p[1] != '?')
+        return FALSE;
+    const char *cs = p + 2;
+    const char *q = cs;
+    while (*q && *q != '?' && *q != ' ' && *q != '\t' && (unsigned char)*q > 0x20)
+        q++;
+    if (*q != '?' || q == cs)
+        return FALSE;
+    const char *star = memchr(cs, '*', (gsize)(q - cs));
+    w->charset = cs;
+    w->charset_len = (gsize)((star ? star : q) - cs);
+    if (w->charset_len == 0)
+        return FALSE;
+    char enc = g_ascii_toupper(q[1]);
+    if ((enc != 'B' && enc != 'Q') || q[2] != '?')
+        return FALSE;
+    w->encoding = enc;
+    const char *text = q + 3;
+    const char *t = text;
+    while (*t && !(t[0] == '?' && t[1] == '=') && (unsigned char)*t > 0x20)
+        t++;
+    if (t[0] != '?' || t[1] != '=')
+        return FALSE;
+    w->start = p;
+    w->text = text;
+    w->text_len = (gsize)(t - text);
+    w->end = t + 2;
+    return TRUE;
+}
+
+static void encoded_word_decode(const EncodedWord *w, GByteArray *out)
+{
+    if (w->encoding == 'B') {
+        gsize old = out->len;
+        g_byte_array_set_size(out, old + w->text_len / 4 * 3 + 3);
+        gint state = 0;
+        guint save = 0;
+        gsize n = g_base64_decode_step(w->text, w->text_len, out->data + old, &state, &save);
+        g_byte_array_set_size(out, old + n);
+        return;
+    }
+    /* Q: RFC 2047 §4.2, "_" is a space, "=XX" a byte */
+    for (gsize i = 0; i < w->text_len; i++) {
+        guint8 c = (guint8)w->text[i];
+        if (c == '_') {
+            c = ' ';
+        } else if (c == '=' && i + 2 < w->text_len && g_ascii_isxdigit(w->text[i + 1]) &&
+                   g_ascii_isxdigit(w->text[i + 2])) {
+            c = (guint8)(g_ascii_xdigit_value(w->text[i + 1]) * 16 +
+                         g_ascii_xdigit_value(w->text[i + 2]));
+            i += 2;
+        }
+        g_byte_array_append(out, &c, 1);
+    }
+}
+
+static gboolean is_windows_1258(const char *charset, gsize len)
+{
+    return (len == 12 && g_ascii_strncasecmp(charset, "windows-1258", 12) == 0) ||
+           (len == 6 && g_ascii_strncasecmp(charset, "cp1258", 6) == 0);
+}
+
+/* valid UTF-8 with at least one multi-byte character (see charset.c on Outlook) */
+static gboolean utf8_with_multibyte(const GByteArray *bytes)
+{
+    gboolean high = FALSE;
+    for (guint i = 0; i < bytes->len && !high; i++)
+        high = bytes->data[i] >= 0x80;
+    return high && g_utf8_validate((const char *)bytes->data, (gssize)bytes->len, NULL);
+}
+
+char *rfc2047_merge_adjacent(const char *value)
+{
+    if (!value)
+        return NULL;
+    if (!strstr(value, "=?"))
+        return g_strdup(value);
+    GString *out = g_string_sized_new(strlen(value) + 16);
+    const char *p = value;
+    while (*p) {
+        EncodedWord first;
+        if (!encoded_word_at(p, &first)) {
+            g_string_append_c(out, *p++);
+            continue;
+        }
+        /* a run of words of the same charset separated only by white space (RFC 2047 §6.2:
+         * that white space is not displayed) */
+        const char *run_end = first.end;
+        int words = 1;
+        const char *q = first.end;
+        for (;;) {
+            while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+                q++;
+            EncodedWord next;
+            if (!encoded_word_at(q, &next) || next.charset_len != first.charset_len ||
+                g_ascii_strncasecmp(next.charset, first.charset, first.charset_len) != 0)
+                break;
+            words++;
+            run_end = next.end;
+            q = next.end;
+        }
+        gboolean cp1258 = is_windows_1258(first.charset, first.charset_len);
+        if (words == 1 && !cp1258) {
+            g_string_append_len(out, first.start, first.end - first.start);
+            p = first.end;
+            continue;
+        }
+        GByteArray *bytes = g_byte_array_new();
+        const char *w = first.start;
+        while (w < run_end) {
+            EncodedWord word;
+            if (!encoded_word_at(w, &word)) {
+                w++; /* the white space between words */
+                continue;
+            }
+            encoded_word_decode(&word, bytes);
+            w = word.end;
+        }
+        g_autofree char *b64 = g_base64_encode(bytes->data, bytes->len);
+        g_string_append(out, "=?");
+        if (cp1258 && utf8_with_multibyte(bytes))
+            g_string_append(out, "UTF-8"); /* Outlook's mislabel, as in charset.c */
+        else
+            g_string_append_len(out, first.charset, (gssize)first.charset_len);
+        g_string_append(out, "?B?");
+        g_string_append(out, b64);
+        g_string_append(out, "?=");
+        g_byte_array_unref(bytes);
+        p = run_end;
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* ---- header values -------------------------------------------------------------------------- */
+
+static char *unfold(const char *raw)
+{
+    GString *out = g_string_sized_new(strlen(raw));
+    for (const char *p = raw; *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            continue; /* folding: the white space after the line break stays */
+        g_string_append_c(out, *p);
+    }
+    return g_strstrip(g_string_free(out, FALSE));
+}
+
+char *header_raw_merged(GMimeObject *object, const char *name)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(object);
+    GMimeHeader *header = list ? g_mime_header_list_get_header(list, name) : NULL;
+    if (!header)
+        return NULL;
+    const char *raw = g_mime_header_get_raw_value(header);
+    if (!raw)
+        return g_strdup("");
+    g_autofree char *unfolded = unfold(raw);
+    return rfc2047_merge_adjacent(unfolded);
+}
+
+char *header_decode_text(ParseContext *ctx, const char *raw)
+{
+    if (!raw)
+        return NULL;
+    /* a subject is a line; a megabyte of header is an attack, not a subject */
+    g_autofree char *bounded = g_strndup(raw, MAX_HEADER_TEXT * 4);
+    g_autofree char *decoded = g_mime_utils_header_decode_text(ctx->gmime_options, bounded);
+    return text_one_line(decoded, MAX_HEADER_TEXT);
+}
+
+char *address_lower_domain(const char *address)
+{
+    if (!address)
+        return NULL;
+    g_autofree char *clean = text_header_sanitize(address);
+    const char *at = strrchr(clean, '@');
+    if (!at)
+        return g_steal_pointer(&clean);
+    g_autofree char *domain = g_utf8_strdown(at + 1, -1);
+    return g_strdup_printf("%.*s@%s", (int)(at - clean), clean, domain);
+}
+
+/* strips <> and white space from one msg-id; NULL when nothing is left */
+static char *clean_message_id(const char *id)
+{
+    if (!id)
+        return NULL;
+    GString *out = g_string_new(NULL);
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>')
+            continue;
+        g_string_append_c(out, (char)*p);
+    }
+    if (out->len == 0 || out->len > 998) {
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    char *s = g_string_free(out, FALSE);
+    if (!g_utf8_validate(s, -1, NULL)) {
+        char *valid = g_utf8_make_valid(s, -1);
+        g_free(s);
+        return valid;
+    }
+    return s;
+}
+
+/* every msg-id of a header, in order */
+static void parse_ids(ParseContext *ctx, const char *name, GPtrArray *ids)
+{
+    g_autofree char *raw = header_raw_merged(GMIME_OBJECT(ctx->message), name);
+    if (!raw || !*raw)
+        return;
+    GMimeReferences *refs = g_mime_references_parse(ctx->gmime_options, raw);
+    int n = refs ? g_mime_references_length(refs) : 0;
+    for (int i = 0; i < n; i++) {
+        char *id = clean_message_id(g_mime_references_get_message_id(refs, i));
+        if (id)
+            g_ptr_array_add(ids, id);
+    }
+    if (refs)
+        g_mime_references_free(refs);
+    if (n == 0 && strchr(raw, '@') && !strpbrk(raw, " \t")) {
+        /* not in <> form but an id all the same ("abc@host"); prose is not */
+        char *id = clean_message_id(raw);
+        if (id)
+            g_ptr_array_add(ids, id);
+    }
+}
+
+static void add_addresses(ParseContext *ctx, InternetAddressList *list, GPtrArray *out,
+                          GHashTable *seen)
+{
+    int n = list ? internet_address_list_length(list) : 0;
+    for (int i = 0; i < n && out->len < MAX_RECIPIENTS; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            add_addresses(ctx, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out,
+                          seen);
+            continue;
+        }
+        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        if (!addr || !*addr)
+            continue;
+        g_autofree char *lower = address_lower_domain(addr);
+        g_autofree char *key = g_utf8_casefold(lower, -1);
+        if (g_hash_table_contains(seen, key))
+            continue;
+        g_hash_table_add(seen, g_steal_pointer(&key));
+        g_ptr_array_add(out, g_steal_pointer(&lower));
+    }
+}
+
+static InternetAddressMailbox *first_mailbox(InternetAddressList *list)
+{
+    int n = list ? internet_address_list_length(list) : 0;
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+            return INTERNET_ADDRESS_MAILBOX(ia);
+        InternetAddressMailbox *inner =
+            first_mailbox(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+static InternetAddressList *parse_address_header(ParseContext *ctx, GMimeObject *object,
+                                                 const char *name)
+{
+    g_autofree char *raw = header_raw_merged(object, name);
+    if (!raw || !*raw)
+        return NULL;
+    return internet_address_list_parse(ctx->gmime_options, raw);
+}
+
+static void read_recipients(ParseContext *ctx)
+{
+    static const char *const names[] = {"To", "Cc", "Delivered-To", "X-Original-To"};
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(ctx->message));
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int n = g_mime_header_list_get_count(list);
+    for (int i = 0; i < n && ctx->draft->recipients->len < MAX_RECIPIENTS; i++) {
+        GMimeHeader *header = g_mime_header_list_get_header_at(list, i);
+        const char *name = g_mime_header_get_name(header);
+        gboolean wanted = FALSE;
+        for (gsize k = 0; k < G_N_ELEMENTS(names) && !wanted; k++)
+            wanted = name && g_ascii_strcasecmp(name, names[k]) == 0;
+        if (!wanted)
+            continue;
+        const char *raw = g_mime_header_get_raw_value(header);
+        if (!raw)
+            continue;
+        g_autofree char *unfolded = unfold(raw);
+        InternetAddressList *addresses = internet_address_list_parse(ctx->gmime_options, unfolded);
+        if (!addresses)
+            continue;
+        add_addresses(ctx, addresses, ctx->draft->recipients, seen);
+        g_object_unref(addresses);
+    }
+}
+
+static char *read_return_path(GMimeObject *object)
+{
+    g_autofree char *raw = header_raw_merged(object, "Return-Path");
+    if (!raw)
+        return NULL;
+    char *value = raw;
+    char *lt = strchr(value, '<');
+    if (lt) {
+        char *gt = strchr(lt + 1, '>');
+        if (gt)
+            *gt = '\0';
+        value = lt + 1;
+    }
+    g_strstrip(value);
+    return address_lower_domain(value);
+}
+
+/* Subject prefixes: Re/Aw/Sv and Vietnamese Outlook "TL" (trả lời); Fwd/Fw and "TV"/"CT"
+ * (chuyển tiếp). Only the first prefix decides. */
+void subject_reply_forward(const char *subject, gboolean *reply, gboolean *forward)
+{
+    *reply = *forward = FALSE;
+    if (!subject)
+        return;
+    g_autofree char *folded = text_fold(subject);
+    const char *p = folded;
+    while (*p == ' ' || *p == '[')
+        p++;
+    static const char *const replies[] = {"re:", "re :", "aw:", "sv:", "tl:", "tra loi:"};
+    static const char *const forwards[] = {
+        "fwd:", "fw:", "fwd :", "fw :", "tv:", "ct:", "chuyen tiep:"};
+    for (gsize i = 0; i < G_N_ELEMENTS(replies); i++) {
+        if (g_str_has_prefix(p, replies[i]))
+            *reply = TRUE;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(forwards); i++) {
+        if (g_str_has_prefix(p, forwards[i]))
+            *forward = TRUE;
+    }
+}
+
+gboolean parse_step_headers(ParseContext *ctx, GError **error)
+{
+    Draft *d = ctx->draft;
+    GMimeObject *msg = GMIME_OBJECT(ctx->message);
+
+    d->message_id = clean_message_id(g_mime_message_get_message_id(ctx->message));
+    if (!d->message_id)
+        parse_warn(ctx, "no Message-ID header");
+
+    g_autoptr(GPtrArray) in_reply_to = g_ptr_array_new_with_free_func(g_free);
+    parse_ids(ctx, "In-Reply-To", in_reply_to);
+    if (in_reply_to->len > 0)
+        d->in_reply_to = g_strdup(in_reply_to->pdata[0]);
+
+    g_autoptr(GPtrArray) references = g_ptr_array_new_with_free_func(g_free);
+    parse_ids(ctx, "References", references);
+    /* keep the thread root and the most recent ones: that is where our own ids are */
+    for (guint i = 0; i < references->len; i++) {
+        if (i == 0 || i + (MAX_REFERENCES - 1) >= references->len)
+            g_ptr_array_add(d->references, g_strdup(references->pdata[i]));
+    }
+
+    g_autofree char *subject_raw = header_raw_merged(msg, "Subject");
+    d->subject = subject_raw ? header_decode_text(ctx, subject_raw) : g_strdup("");
+
+    InternetAddressList *from = parse_address_header(ctx, msg, "From");
+    InternetAddressMailbox *sender = first_mailbox(from);
+    if (sender) {
+        const char *addr = internet_address_mailbox_get_addr(sender);
+        if (addr && *addr)
+            d->from_address = address_lower_domain(addr);
+        const char *name = internet_address_get_name(INTERNET_ADDRESS(sender));
+        if (name && *name) {
+            d->from_name = text_one_line(name, MAX_HEADER_TEXT);
+            if (!*d->from_name)
+                g_clear_pointer(&d->from_name, g_free);
+        }
+    }
+    if (from)
+        g_object_unref(from);
+    if (!d->from_address)
+        parse_warn(ctx, "no usable From address");
+    d->citizen.email = g_strdup(d->from_address);
+
+    InternetAddressList *reply_to = parse_address_header(ctx, msg, "Reply-To");
+    InternetAddressMailbox *reply_box = first_mailbox(reply_to);
+    if (reply_box && internet_address_mailbox_get_addr(reply_box) &&
+        *internet_address_mailbox_get_addr(reply_box))
+        d->reply_to_address = address_lower_domain(internet_address_mailbox_get_addr(reply_box));
+    if (reply_to)
+        g_object_unref(reply_to);
+
+    d->return_path = read_return_path(msg);
+    read_recipients(ctx);
+
+    GDateTime *date = g_mime_message_get_date(ctx->message);
+    if (date && g_date_time_to_unix(date) > 0)
+        d->date = g_date_time_to_unix(date);
+    else
+        parse_warn(ctx, "no valid Date header");
+
+    subject_reply_forward(d->subject, &ctx->is_reply, &ctx->is_forward);
+    if (d->in_reply_to || d->references->len > 0)
+        ctx->is_reply = TRUE;
+    return TRUE;
+}

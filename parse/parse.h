@@ -1,0 +1,39 @@
+/* parse: one e-mail file -> one Draft (queue/queue.h), with GMime.
+ *
+ * parse knows nothing of IMAP or SQLite. It reads the message from a file (never the whole
+ * message in memory), decodes the headers (RFC 2047/2231), picks the best text body
+ * (text/plain, else text/html turned into text with libxml2), converts every charset to NFC
+ * UTF-8, streams every attachment into opts->attachments_dir with a safe name, extracts the
+ * citizen's fields (Điều 4) and classifies the message (SPEC §3.5, all but "reply", which needs
+ * the store and is decided by the gateway).
+ *
+ * Errors: PAHT_ERROR_INPUT when the file is not a message at all or breaks a hard limit
+ * (depth, parts); PAHT_ERROR_TEMPORARY for I/O. Broken but readable mail is not an error: it
+ * becomes a draft with warnings.
+ */
+#ifndef PAHT_PARSE_H
+#define PAHT_PARSE_H
+
+#include <glib.h>
+#include "queue/queue.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    const char *attachments_dir; /* existing private folder; attachments are created in it */
+    const char *our_address;     /* mail from our own address is "auto" (no loops) */
+    const char *keywords_file;   /* classification words; NULL = the built-in lists */
+    int max_parts;               /* 0 = 1000 */
+    int max_depth;               /* 0 = 32 */
+} ParseOptions;
+
+/* once per process, before any parse (initialises GMime) */
+void parse_init(void);
+
+/* Returns a draft (free with draft_free). Attachment files it created belong to the caller
+ * (listed in draft->attachments[i]->path); on error none are left behind. */
+Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **error);
+
+G_END_DECLS
+
+#endif

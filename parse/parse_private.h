@@ -1,0 +1,201 @@
+/* parse: what the files of the module share; nothing here is visible outside parse/.
+ *
+ * The work is a pipeline of steps over one ParseContext (parse.c runs them in order):
+ *
+ *   headers            headers.c           Message-ID, Subject, From, recipients, Date
+ *   content            content.c           body text, quoted text, attachments, forwards
+ *   classify headers   classify_headers.c  auto / bounce (and the DSN fields)
+ *
+ * Later steps (field extraction, keyword classification) are added as new files with a
+ * function of the ParseStep type and one line in the step table of parse.c. A step reads
+ * ctx->draft and ctx->submission and fills in more of the draft. Classification: a step that
+ * decides sets draft->classification and draft->rule; a step that finds them already set
+ * leaves them alone (first match wins, SPEC §3.5). parse.c sets "report" / "default" when no
+ * step decided.
+ */
+#ifndef PAHT_PARSE_PRIVATE_H
+#define PAHT_PARSE_PRIVATE_H
+
+#include <gmime/gmime.h>
+
+#include "parse/parse.h"
+
+G_BEGIN_DECLS
+
+/* decoded text parts larger than this (encoded size) are kept as attachments, not read as
+ * the body: nobody writes 8 MB of report by hand, and the text is held in memory */
+#define PARSE_MAX_TEXT_BYTES (8 * 1024 * 1024)
+/* a winmail.dat is unpacked in memory (libytnef works on a buffer) */
+#define PARSE_MAX_TNEF_BYTES (64 * 1024 * 1024)
+/* warnings kept per message; more are counted, not listed */
+#define PARSE_MAX_WARNINGS 50
+/* how many decoded bytes of each attachment are kept for content sniffing */
+#define PARSE_SNIFF_BYTES 4096
+
+typedef struct ParseContext {
+    Draft *draft;
+
+    /* options, defaults applied */
+    const char *attachments_dir;
+    const char *our_address;
+    const char *keywords_file;
+    int max_parts;
+    int max_depth;
+
+    GMimeParserOptions *gmime_options;
+    GMimeMessage *message;    /* the message as received */
+    GMimeMessage *submission; /* the forwarded message when the mail is just a forward of one
+                                 (SPEC §3.3), else == message; borrowed */
+    gboolean is_reply;        /* In-Reply-To, References or a reply prefix in the subject */
+    gboolean is_forward;      /* a forward prefix in the subject */
+
+    /* bookkeeping */
+    GPtrArray *created_files;  /* char *: every file made in attachments_dir, for cleanup */
+    guint file_counter;        /* next "part-NNNN" number to try */
+    GHashTable *used_names;    /* casefolded display names already given */
+    GHashTable *warning_set;   /* warnings already listed */
+    guint warnings_dropped;    /* beyond PARSE_MAX_WARNINGS */
+    gboolean nesting_overflow; /* GMime gave up descending (its own depth limit) */
+} ParseContext;
+
+typedef gboolean (*ParseStep)(ParseContext *ctx, GError **error);
+
+/* ---- steps ---------------------------------------------------------------------------------- */
+
+gboolean parse_step_headers(ParseContext *ctx, GError **error);
+gboolean parse_step_content(ParseContext *ctx, GError **error);
+gboolean parse_step_classify_headers(ParseContext *ctx, GError **error);
+
+/* ---- parse.c: shared helpers ---------------------------------------------------------------- */
+
+/* adds a warning for the operator; never pass personal data or message text */
+void parse_warn(ParseContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* sets draft->classification and draft->rule unless a step already decided */
+void parse_classify(ParseContext *ctx, const char *classification, const char *rule);
+
+/* ---- headers.c ------------------------------------------------------------------------------ */
+
+/* The unfolded value of the first header called name, with adjacent RFC 2047 encoded words of
+ * the same charset merged into one (the GMime bug #133 workaround); NULL if absent. Still
+ * encoded: hand it to g_mime_utils_header_decode_text or internet_address_list_parse. */
+char *header_raw_merged(GMimeObject *object, const char *name);
+
+/* merges adjacent same-charset encoded words of an unfolded header value (exposed for tests) */
+char *rfc2047_merge_adjacent(const char *value);
+
+/* decoded (RFC 2047, 8-bit fallback), valid UTF-8, NFC, on one line, trimmed */
+char *header_decode_text(ParseContext *ctx, const char *raw);
+
+/* "User@Example.COM" -> "User@example.com" (new string) */
+char *address_lower_domain(const char *address);
+
+/* reply ("Re:", "TL:") and forward ("Fwd:", "TV:") prefixes of a decoded subject */
+void subject_reply_forward(const char *subject, gboolean *reply, gboolean *forward);
+
+/* ---- charset.c ------------------------------------------------------------------------------ */
+
+/* Bytes in the declared charset (NULL or unknown: valid UTF-8 first, else windows-1258) to
+ * valid UTF-8. Not yet normalised. Warnings go to ctx. */
+char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char *declared);
+
+/* line ends to \n, control characters dropped, trailing white space stripped per line,
+ * leading and trailing blank lines dropped, NFC. In: valid UTF-8. */
+char *text_normalise(const char *utf8, gssize len);
+
+/* NFC of valid UTF-8, normalising only the pieces that can change (see charset.c) */
+char *utf8_nfc(const char *utf8, gssize len);
+
+/* one line for display: valid UTF-8, controls and white space runs as one space, trimmed,
+ * NFC; at most max_bytes long (cut on a character boundary) */
+char *text_one_line(const char *s, gsize max_bytes);
+
+/* RFC 3676 format=flowed: joins soft line breaks (CRLF or LF line ends) */
+char *text_unflow(const char *text, gboolean delsp);
+
+/* ---- html.c --------------------------------------------------------------------------------- */
+
+/* HTML (UTF-8) to plain text keeping line structure. When find_quote is set, *quoted_out gets
+ * the text of the quoted earlier mail (Gmail gmail_quote, Outlook divRplyFwdMsg, cite
+ * blockquotes) and the result stops before it; else *quoted_out is NULL. Neither is
+ * normalised yet. */
+char *html_to_text(const char *html, gsize len, gboolean find_quote, char **quoted_out);
+
+/* ---- quote.c -------------------------------------------------------------------------------- */
+
+/* Splits normalised reply text into what the sender wrote and the quoted earlier mail
+ * (SPEC §3.3). Returns FALSE (and leaves the outputs NULL) when nothing is cut; never cuts the
+ * whole text. */
+gboolean quote_split(const char *text, char **kept_out, char **quoted_out);
+
+/* TRUE if the text starts (within its first lines) with a forwarded-message marker */
+gboolean quote_starts_with_forward(const char *text);
+
+/* ---- decode.c ------------------------------------------------------------------------------- */
+
+/* receives decoded bytes; FALSE stops the copy (with *error set) */
+typedef gboolean (*DecodeSink)(const char *data, gsize len, gpointer user_data, GError **error);
+
+/* Streams the decoded content of part to sink. Base64 is decoded with GLib, which accepts '='
+ * padding in the middle of the data (GMime bug #150 truncates there); other encodings with
+ * GMime's own filters. */
+gboolean part_decode(GMimePart *part, DecodeSink sink, gpointer user_data, GError **error);
+
+/* the decoded content in memory; at most limit bytes (more: PAHT_ERROR_INPUT) */
+GByteArray *part_decode_to_bytes(GMimePart *part, gsize limit, GError **error);
+
+/* size of the part's encoded content, -1 if unknown */
+gint64 part_encoded_length(GMimePart *part);
+
+/* ---- sniff.c -------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *content_type; /* what the bytes are, or NULL if unknown */
+    const char *kind;         /* image | video | audio | document | other, or NULL */
+    gboolean executable;      /* MZ, ELF, Mach-O, "#!" */
+} SniffResult;
+
+void sniff_content(const guchar *head, gsize len, SniffResult *out);
+/* kind for a declared lowercase content type; NULL if it says nothing */
+const char *kind_from_content_type(const char *content_type);
+/* ".jpg" for "image/jpeg"; ".bin" if unknown */
+const char *extension_for_content_type(const char *content_type);
+/* TRUE for executable and script file name extensions (the last one counts) */
+gboolean filename_is_dangerous(const char *filename);
+/* TRUE for content types that announce programs and scripts */
+gboolean content_type_is_dangerous(const char *content_type);
+
+/* ---- attach.c ------------------------------------------------------------------------------- */
+
+/* streams part's decoded content into a new private file and adds a DraftAttachment */
+gboolean attachment_add_part(ParseContext *ctx, GMimePart *part, GError **error);
+/* the same for content already in memory (winmail.dat contents) */
+gboolean attachment_add_bytes(ParseContext *ctx, const guchar *data, gsize len,
+                              const char *raw_filename, const char *declared_type, GError **error);
+/* an attached (not forwarded) message, written out as .eml */
+gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GError **error);
+
+/* "safe, NFC, no path parts" display name; unique within the draft (exposed for tests) */
+char *attachment_safe_filename(ParseContext *ctx, const char *raw, const char *content_type);
+
+/* removes every file created so far (on error) */
+void attachment_remove_created(ParseContext *ctx);
+
+/* ---- tnef.c --------------------------------------------------------------------------------- */
+
+/* Unpacks an Outlook winmail.dat into attachments. *body_out gets its body text (NFC) if it
+ * has one. FALSE with no error: not TNEF or not readable (the caller keeps the part as is). */
+gboolean tnef_unpack(ParseContext *ctx, GMimePart *part, char **body_out, GError **error);
+gboolean part_is_tnef(GMimePart *part);
+
+/* ---- classify_headers.c --------------------------------------------------------------------- */
+
+/* From MAILER-DAEMON or postmaster, or an empty Return-Path: machine mail about mail */
+gboolean parse_sender_is_mailer(const Draft *draft);
+
+/* RFC 3464 fields of a message/delivery-status body (exposed for tests) */
+void dsn_parse_fields(const char *text, char **status, char **recipient, char **diagnostic);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,562 @@
+/* parse: the pieces behind the steps (parse/parse_private.h), case by case. */
+#include <glib.h>
+#include <string.h>
+
+#include "parse/parse_private.h"
+#include "util/util.h"
+
+static ParseContext *context_new(void)
+{
+    ParseContext *ctx = g_new0(ParseContext, 1);
+    ctx->draft = draft_new();
+    ctx->used_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ctx->warning_set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ctx->created_files = g_ptr_array_new_with_free_func(g_free);
+    ctx->gmime_options = g_mime_parser_options_new();
+    const char *fallback[] = {"utf-8", "windows-1258", NULL}; /* as parse.c sets them */
+    g_mime_parser_options_set_fallback_charsets(ctx->gmime_options, fallback);
+    return ctx;
+}
+
+static void context_free(ParseContext *ctx)
+{
+    draft_free(ctx->draft);
+    g_hash_table_unref(ctx->used_names);
+    g_hash_table_unref(ctx->warning_set);
+    g_ptr_array_unref(ctx->created_files);
+    g_mime_parser_options_free(ctx->gmime_options);
+    g_free(ctx);
+}
+
+/* ---- RFC 2047 (GMime bug #133) ------------------------------------------------------------- */
+
+static char *decode_header(const char *raw)
+{
+    ParseContext *ctx = context_new();
+    g_autofree char *merged = rfc2047_merge_adjacent(raw);
+    char *text = header_decode_text(ctx, merged);
+    context_free(ctx);
+    return text;
+}
+
+static void test_rfc2047_merge(void)
+{
+    g_autofree char *merged = rfc2047_merge_adjacent("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=");
+    g_assert_cmpstr(merged, ==, "=?UTF-8?B?SGVsbG8gd29ybGQ=?=");
+    g_autofree char *hello = decode_header("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=");
+    g_assert_cmpstr(hello, ==, "Hello world");
+
+    /* "Thông báo" with "ô" (C3 B4) split across words, Q and B mixed, folded */
+    g_autofree char *vi = decode_header("=?utf-8?q?Th=C3?=\r\n =?UTF-8?B?tG5nIGLDoW8=?=");
+    g_assert_cmpstr(vi, ==, "Thông báo");
+
+    /* Outlook's UTF-8 labelled windows-1258, in a header too; real windows-1258 stays */
+    g_autofree char *mislabel = decode_header("=?windows-1258?Q?Vi=E1=BB=87t?= Nam");
+    g_assert_cmpstr(mislabel, ==, "Việt Nam");
+    g_autofree char *real = decode_header("=?windows-1258?Q?Vi=EA=F2t?=");
+    g_assert_cmpstr(real, ==, "Việt");
+
+    /* different charsets are separate words */
+    g_autofree char *mixed = rfc2047_merge_adjacent("=?UTF-8?B?SGk=?= =?ISO-8859-1?Q?caf=E9?=");
+    g_assert_cmpstr(mixed, ==, "=?UTF-8?B?SGk=?= =?ISO-8859-1?Q?caf=E9?=");
+    g_autofree char *mixed_text = decode_header("=?UTF-8?B?SGk=?= =?ISO-8859-1?Q?caf=E9?=");
+    g_assert_cmpstr(mixed_text, ==, "Hicafé");
+
+    /* text between words keeps them apart; plain text is untouched */
+    g_autofree char *apart = rfc2047_merge_adjacent("=?UTF-8?B?SGk=?= and =?UTF-8?B?SGk=?=");
+    g_assert_cmpstr(apart, ==, "=?UTF-8?B?SGk=?= and =?UTF-8?B?SGk=?=");
+    g_autofree char *plain = rfc2047_merge_adjacent("Phan anh =? not a word ?=");
+    g_assert_cmpstr(plain, ==, "Phan anh =? not a word ?=");
+
+    /* broken words are left to GMime's loose decoder */
+    g_autofree char *broken = rfc2047_merge_adjacent("=?UTF-8?X?abc?= =?UTF-8?B?SGk=");
+    g_assert_cmpstr(broken, ==, "=?UTF-8?X?abc?= =?UTF-8?B?SGk=");
+}
+
+static void test_header_decode_one_line(void)
+{
+    ParseContext *ctx = context_new();
+    g_autofree char *s =
+        header_decode_text(ctx, "  Ph\xe1\xba\xa3n \t\xc3\xa1nh\r\n  m\xe1\xbb\x9bi ");
+    g_assert_cmpstr(s, ==, "Phản ánh mới");
+    /* raw 8-bit windows-1258 in a header (no RFC 2047): the fallback charset */
+    g_autofree char *cp = header_decode_text(ctx, "Nu\xf4\xec"
+                                                  "c"); /* "nuốc": ô + U+0301 */
+    g_assert_cmpstr(cp, ==, "Nuốc");
+    g_autofree char *addr = address_lower_domain("Nguyen.Van.A@Gmail.COM");
+    g_assert_cmpstr(addr, ==, "Nguyen.Van.A@gmail.com");
+    context_free(ctx);
+}
+
+static void test_subject_prefixes(void)
+{
+    static const struct {
+        const char *subject;
+        gboolean reply, forward;
+    } cases[] = {
+        {"Re: [PAHT-2026-000123] x", TRUE, FALSE},
+        {"RE: x", TRUE, FALSE},
+        {"TL: Đề nghị", TRUE, FALSE},
+        {"Trả lời: x", TRUE, FALSE},
+        {"Fwd: Ổ gà", FALSE, TRUE},
+        {"FW: x", FALSE, TRUE},
+        {"Chuyển tiếp: x", FALSE, TRUE},
+        {"Phản ánh: Re: x", FALSE, FALSE},
+        {"Reo: x", FALSE, FALSE},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        gboolean reply, forward;
+        subject_reply_forward(cases[i].subject, &reply, &forward);
+        g_assert_cmpint(reply, ==, cases[i].reply);
+        g_assert_cmpint(forward, ==, cases[i].forward);
+    }
+}
+
+/* ---- charsets and normalisation ------------------------------------------------------------ */
+
+static void test_charset_conversions(void)
+{
+    ParseContext *ctx = context_new();
+    /* windows-1258 with combining tones -> NFC after normalisation */
+    const char cp[] = "Vi\xea\xf2t Nam \xf0\xe2\xcc"
+                      "i";
+    g_autofree char *a = charset_to_utf8(ctx, cp, sizeof cp - 1, "Windows-1258");
+    g_autofree char *an = text_normalise(a, -1);
+    g_assert_cmpstr(an, ==, "Việt Nam đầi");
+    /* VISCII and ISO-8859-1 */
+    g_autofree char *v = charset_to_utf8(ctx,
+                                         "Vi\xae"
+                                         "t",
+                                         4, "viscii");
+    g_assert_cmpstr(v, ==, "Việt");
+    g_autofree char *l = charset_to_utf8(ctx, "caf\xe9", 4, "\"iso-8859-1\"");
+    g_assert_cmpstr(l, ==, "café");
+    g_assert_cmpuint(ctx->draft->warnings->len, ==, 0);
+    /* UTF-8 labelled ISO-8859-1 is UTF-8 */
+    g_autofree char *l8 = charset_to_utf8(ctx, "Vi\xe1\xbb\x87t", 6, "ISO-8859-1");
+    g_assert_cmpstr(l8, ==, "Việt");
+    g_assert_true(g_ptr_array_find_with_equal_func(
+        ctx->draft->warnings, "text declared iso-8859-1 is UTF-8; read as UTF-8", g_str_equal,
+        NULL));
+    /* declared UTF-8, not UTF-8 at all: 8-bit text, read as windows-1258 */
+    g_autofree char *u = charset_to_utf8(ctx, "Vi\xea\xf2t", 5, "utf-8");
+    g_autofree char *un = text_normalise(u, -1);
+    g_assert_cmpstr(un, ==, "Việt");
+    /* UTF-8 with one bad byte: the byte becomes U+FFFD, the rest stays */
+    g_autofree char *bad = charset_to_utf8(ctx, "Vi\xe1\xbb\x87t \xff!", 9, "utf-8");
+    g_assert_cmpstr(bad, ==, "Việt \xef\xbf\xbd!");
+    /* unknown charset: valid UTF-8 stays UTF-8 */
+    g_autofree char *unknown = charset_to_utf8(ctx, "Vi\xe1\xbb\x87t", 6, "x-klingon");
+    g_assert_cmpstr(unknown, ==, "Việt");
+    g_assert_true(g_ptr_array_find_with_equal_func(
+        ctx->draft->warnings, "unknown charset x-klingon; text read as UTF-8", g_str_equal, NULL));
+    /* UTF-16 keeps its NUL bytes (they are data) */
+    g_autofree char *wide = charset_to_utf8(ctx, "V\0i\0\xc7\x1e", 6, "UTF-16LE");
+    g_assert_cmpstr(wide, ==, "Việ");
+    /* an invalid sequence in a multibyte charset is replaced, not fatal */
+    g_autofree char *sjis = charset_to_utf8(ctx, "a\x82", 2, "Shift_JIS");
+    g_assert_cmpstr(sjis, ==, "a\xef\xbf\xbd");
+    context_free(ctx);
+}
+
+static void test_text_normalise(void)
+{
+    g_autofree char *a =
+        text_normalise("\xef\xbb\xbf\r\n\r\nD\xc3\xb2ng 1  \t\r\nd\x01\xc3\xb2ng\xc2\xa0\xc2\xa0"
+                       "2\rd\xc3\xb2ng 3\xe2\x80\xa8"
+                       "cu\xe1\xbb\x91i\r\n\r\n\r\n",
+                       -1);
+    g_assert_cmpstr(a, ==, "Dòng 1\ndòng  2\ndòng 3\ncuối");
+    /* NFD in, NFC out */
+    g_autofree char *nfd = g_utf8_normalize("Nguyễn Thị Hồng", -1, G_NORMALIZE_NFD);
+    g_autofree char *b = text_normalise(nfd, -1);
+    g_assert_cmpstr(b, ==, "Nguyễn Thị Hồng");
+    /* at most 30 combining marks on one letter (UAX #15 stream-safe) */
+    GString *zalgo = g_string_new("a");
+    for (int i = 0; i < 100; i++)
+        g_string_append(zalgo, "\xcc\x81"); /* U+0301 */
+    g_string_append(zalgo, "b");
+    g_autofree char *c = text_normalise(zalgo->str, -1);
+    g_assert_cmpuint(g_utf8_strlen(c, -1), ==, 1 + 29 + 1); /* á + 29 marks + b */
+    g_string_free(zalgo, TRUE);
+}
+
+static void test_utf8_nfc_matches_glib(void)
+{
+    /* the piecewise NFC agrees with g_utf8_normalize on what needs changing */
+    static const char *const samples[] = {
+        "Vie\xcc\xa3\xcc\x82t Nam",                    /* decomposed, marks out of order */
+        "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 Hangul", /* conjoining jamo */
+        "\xe2\x84\xab \xe2\x84\xa6 \xef\xa4\x80",      /* Angstrom, Ohm, CJK compatibility */
+        "e\xcc\x81\xcc\xa3 \xe0\xa4\x95\xe0\xa4\xbc",  /* marks; Devanagari nukta */
+        "plain ascii",
+        "\xc3\xa1\xcc\x81",
+        "\xe1\xbb\x87\xcc\x81x",
+        "",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(samples); i++) {
+        g_autofree char *ours = utf8_nfc(samples[i], -1);
+        g_autofree char *glib = g_utf8_normalize(samples[i], -1, G_NORMALIZE_NFC);
+        g_assert_cmpstr(ours, ==, glib);
+    }
+}
+
+static void test_normalise_large_decomposed_text_is_linear(void)
+{
+    /* GLib's NFC alone is quadratic here (seconds to hours); ours must stay fast */
+    g_autofree char *line =
+        g_utf8_normalize("Người dân phản ánh việc lấn chiếm vỉa hè. ", -1, G_NORMALIZE_NFD);
+    GString *big = g_string_new(NULL);
+    while (big->len < 2 * 1024 * 1024)
+        g_string_append(big, line);
+    gint64 start = g_get_monotonic_time();
+    g_autofree char *out = text_normalise(big->str, (gssize)big->len);
+    gint64 elapsed = g_get_monotonic_time() - start;
+    g_autofree char *expected_line = g_utf8_normalize(line, -1, G_NORMALIZE_NFC);
+    g_assert_true(g_str_has_prefix(out, g_strstrip(expected_line)));
+    g_assert_cmpint(elapsed, <, 10 * G_USEC_PER_SEC);
+    g_string_free(big, TRUE);
+}
+
+static void test_unflow(void)
+{
+    g_autofree char *a = text_unflow("Dòng dài \r\nnối tiếp\r\n-- \r\nChữ ký\r\n", FALSE);
+    g_assert_cmpstr(a, ==, "Dòng dài nối tiếp\n-- \nChữ ký\n");
+    g_autofree char *b = text_unflow("abc \ndef\n", TRUE);
+    g_assert_cmpstr(b, ==, "abcdef\n");
+    g_autofree char *c = text_unflow("> trich \n> dan\nmoi\n", FALSE);
+    g_assert_cmpstr(c, ==, "> trich dan\nmoi\n");
+    /* space-stuffed lines lose one space */
+    g_autofree char *d = text_unflow(" From here\n", FALSE);
+    g_assert_cmpstr(d, ==, "From here\n");
+}
+
+/* ---- HTML ---------------------------------------------------------------------------------- */
+
+static char *html(const char *markup, gboolean find_quote, char **quoted)
+{
+    char *q = NULL;
+    char *raw = html_to_text(markup, strlen(markup), find_quote, &q);
+    char *text = text_normalise(raw, -1);
+    g_free(raw);
+    if (quoted)
+        *quoted = q ? text_normalise(q, -1) : NULL;
+    g_free(q);
+    return text;
+}
+
+static void test_html_layout(void)
+{
+    g_autofree char *a = html("<p>a<br>b</p><p>c</p><div><br></div><div>d</div>", FALSE, NULL);
+    g_assert_cmpstr(a, ==, "a\nb\nc\n\nd");
+    g_autofree char *b =
+        html("<table><tr><td>x</td><td>y</td></tr><tr><td>z</td></tr></table>", FALSE, NULL);
+    g_assert_cmpstr(b, ==, "x\ty\nz");
+    g_autofree char *c = html("<ol><li>một</li><li>hai</li></ol>sau", FALSE, NULL);
+    g_assert_cmpstr(c, ==, "một\nhai\nsau");
+    g_autofree char *d = html("<pre>  a\n    b</pre>x", FALSE, NULL);
+    g_assert_cmpstr(d, ==, "  a\n    b\nx");
+    g_autofree char *e = html("<a href=\"http://www.x.vn/\">www.x.vn</a> "
+                              "<a href=\"javascript:alert(1)\">bấm</a> "
+                              "<a href=\"https://t.vn/a\"><img src=x></a> "
+                              "<a href=\"https://t.vn/b\">xem</a>",
+                              FALSE, NULL);
+    g_assert_cmpstr(e, ==, "www.x.vn bấm xem (https://t.vn/b)");
+    g_autofree char *f = html("<head><title>T</title><style>x{}</style></head><script>s()</script>"
+                              "<span hidden>h</span><p style=\"DISPLAY : none\">n</p>"
+                              "&lt;ok&gt; &amp; &#7879; &nbsp;x",
+                              FALSE, NULL);
+    g_assert_cmpstr(f, ==, "<ok> & ệ  x");
+}
+
+static void test_html_never_loads_entities_or_files(void)
+{
+    g_autofree char *a = html("<!DOCTYPE html [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+                              "<p>&x;</p><p>an toàn</p>",
+                              FALSE, NULL);
+    g_assert_null(strstr(a, "root:"));
+    g_assert_nonnull(strstr(a, "an toàn"));
+}
+
+static void test_html_quote_markers(void)
+{
+    char *quoted = NULL;
+    g_autofree char *a =
+        html("<div>Trả lời mới</div><div class=\"gmail_quote gmail_quote_container\">"
+             "<div class=\"gmail_attr\">On Mon wrote:</div><blockquote>cũ</blockquote></div>",
+             TRUE, &quoted);
+    g_assert_cmpstr(a, ==, "Trả lời mới");
+    g_assert_cmpstr(quoted, ==, "On Mon wrote:\ncũ");
+    g_free(quoted);
+    g_autofree char *b = html("<p>mới</p><blockquote type=\"cite\">cũ</blockquote>", TRUE, &quoted);
+    g_assert_cmpstr(b, ==, "mới");
+    g_assert_cmpstr(quoted, ==, "cũ");
+    g_free(quoted);
+    /* not asked: nothing cut */
+    g_autofree char *c =
+        html("<p>mới</p><blockquote type=\"cite\">cũ</blockquote>", FALSE, &quoted);
+    g_assert_cmpstr(c, ==, "mới\ncũ");
+    g_assert_null(quoted);
+}
+
+static void test_html_deep_nesting(void)
+{
+    /* 100 levels (an Outlook thread) are read; libxml2 stops at its depth limit (256 without
+     * HTML_PARSE_HUGE, which we never set) and what came before is kept */
+    GString *deep = g_string_new("<p>trước</p>");
+    for (int i = 0; i < 100; i++)
+        g_string_append(deep, "<blockquote><div>");
+    g_string_append(deep, "sâu 100");
+    g_autofree char *a = html(deep->str, TRUE, NULL);
+    g_assert_cmpstr(a, ==, "trước\nsâu 100");
+    for (int i = 0; i < 20000; i++)
+        g_string_append(deep, "<div><span>");
+    g_string_append(deep, "sâu 20000");
+    g_autofree char *b = html(deep->str, FALSE, NULL);
+    g_assert_cmpstr(b, ==, "trước\nsâu 100");
+    g_string_free(deep, TRUE);
+}
+
+/* ---- quotes -------------------------------------------------------------------------------- */
+
+static void test_quote_split_cases(void)
+{
+    static const struct {
+        const char *text, *kept, *quoted;
+    } cases[] = {
+        /* top posting */
+        {"Mới\n\nOn Mon, Jan 12, 2026 at 9:14 AM IOC <paht@x.vn> wrote:\n> cũ\n> cũ 2", "Mới",
+         "On Mon, Jan 12, 2026 at 9:14 AM IOC <paht@x.vn> wrote:\n> cũ\n> cũ 2"},
+        /* bottom posting: the answer below the quote stays */
+        {"Vào 12/1/2026 IOC đã viết:\n> Đề nghị bổ sung.\n\nSố điện thoại: 0912345678",
+         "Số điện thoại: 0912345678", "Vào 12/1/2026 IOC đã viết:\n> Đề nghị bổ sung."},
+        /* only ">" lines */
+        {"Trả lời\n> cũ\n>\n> cũ", "Trả lời", "> cũ\n>\n> cũ"},
+        /* Outlook header block in Vietnamese after a line of underscores */
+        {"Dạ vâng.\n________________________________\nTừ: IOC <paht@x.vn>\nĐã gửi: Thứ Hai\n"
+         "Đến: a@b.vn\nChủ đề: PAHT\n\nNội dung cũ",
+         "Dạ vâng.",
+         "________________________________\nTừ: IOC <paht@x.vn>\nĐã gửi: Thứ Hai\nĐến: "
+         "a@b.vn\nChủ đề: PAHT\n\nNội dung cũ"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *kept = NULL;
+        g_autofree char *quoted = NULL;
+        g_assert_true(quote_split(cases[i].text, &kept, &quoted));
+        g_assert_cmpstr(kept, ==, cases[i].kept);
+        g_assert_cmpstr(quoted, ==, cases[i].quoted);
+    }
+}
+
+static void test_quote_split_refuses(void)
+{
+    static const char *const texts[] = {
+        /* everything quoted: never the whole text */
+        "On Mon, Jan 12, 2026 IOC <paht@x.vn> wrote:\n> cũ",
+        "> chỉ có trích dẫn",
+        /* a citizen's own "I wrote:" is not an attribution */
+        "Tôi đã viết:\nCống bị nghẹt.",
+        /* an inline forward is the submission, not a quote */
+        ("Chuyển anh xem.\n---------- Forwarded message ---------\nFrom: Dân <d@x.vn>\n"
+         "Date: Mon\nSubject: Ổ gà\nTo: p7@x.vn\n\nĐường có ổ gà."),
+        "Không có gì để cắt.",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(texts); i++) {
+        char *kept = NULL, *quoted = NULL;
+        g_assert_false(quote_split(texts[i], &kept, &quoted));
+        g_assert_null(kept);
+        g_assert_null(quoted);
+    }
+    g_assert_true(quote_starts_with_forward("\n---------- Thư được chuyển tiếp ---------\nTừ: x"));
+    g_assert_false(quote_starts_with_forward("Từ: x\nĐã gửi: y"));
+}
+
+/* ---- attachments --------------------------------------------------------------------------- */
+
+static void test_sniff(void)
+{
+    static const struct {
+        const char *head;
+        gsize len;
+        const char *type, *kind;
+        gboolean executable;
+    } cases[] = {
+        {"\xff\xd8\xff\xe0", 4, "image/jpeg", "image", FALSE},
+        {"\x89PNG\r\n\x1a\n", 8, "image/png", "image", FALSE},
+        {"GIF89a", 6, "image/gif", "image", FALSE},
+        {"RIFF\0\0\0\0WEBPVP8 ", 16, "image/webp", "image", FALSE},
+        {"\0\0\0\x18"
+         "ftypheic",
+         12, "image/heic", "image", FALSE},
+        {"\0\0\0\x18"
+         "ftypmif1",
+         12, "image/heif", "image", FALSE},
+        {"\0\0\0\x18"
+         "ftypisom",
+         12, "video/mp4", "video", FALSE},
+        {"\0\0\0\x14"
+         "ftypqt  ",
+         12, "video/quicktime", "video", FALSE},
+        {"\0\0\0\x14"
+         "ftyp3gp4",
+         12, "video/3gpp", "video", FALSE},
+        {"\0\0\0\x20"
+         "ftypM4A ",
+         12, "audio/mp4", "audio", FALSE},
+        {"RIFF\0\0\0\0AVI LIST", 16, "video/x-msvideo", "video", FALSE},
+        {"\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm", 12, "video/webm", "video", FALSE},
+        {"\x1a\x45\xdf\xa3\x9f\x42\x82\x88matroska", 16, "video/x-matroska", "video", FALSE},
+        {"ID3\x04", 4, "audio/mpeg", "audio", FALSE},
+        {"\xff\xfb\x90\x64", 4, "audio/mpeg", "audio", FALSE},
+        {"#!AMR\n", 6, "audio/amr", "audio", FALSE},
+        {"RIFF\0\0\0\0WAVEfmt ", 16, "audio/wav", "audio", FALSE},
+        {"OggS\0\x02", 6, "audio/ogg", "audio", FALSE},
+        {"%PDF-1.7", 8, "application/pdf", "document", FALSE},
+        {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "application/x-ole-storage", "document", FALSE},
+        {"{\\rtf1\\ansi", 11, "application/rtf", "document", FALSE},
+        {"MZ\x90\0", 4, "application/octet-stream", "other", TRUE},
+        {"\x7f"
+         "ELF\x02\x01",
+         6, "application/octet-stream", "other", TRUE},
+        {"\xcf\xfa\xed\xfe\x07", 5, "application/octet-stream", "other", TRUE},
+        {"#!/bin/sh\n", 10, "text/x-script", "other", TRUE},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        SniffResult r;
+        sniff_content((const guchar *)cases[i].head, cases[i].len, &r);
+        g_assert_cmpstr(r.content_type, ==, cases[i].type);
+        g_assert_cmpstr(r.kind, ==, cases[i].kind);
+        g_assert_cmpint(r.executable, ==, cases[i].executable);
+    }
+    /* zip containers by their first entries */
+    guchar zip[200] = "PK\x03\x04";
+    memcpy(zip + 30, "[Content_Types].xml....word/document.xml", 41);
+    SniffResult r;
+    sniff_content(zip, sizeof zip, &r);
+    g_assert_cmpstr(r.kind, ==, "document");
+    g_assert_true(g_str_has_suffix(r.content_type, "wordprocessingml.document"));
+    memcpy(zip + 30, "mimetypeapplication/vnd.oasis.opendocument.text", 47);
+    sniff_content(zip, sizeof zip, &r);
+    g_assert_cmpstr(r.content_type, ==, "application/vnd.oasis.opendocument.text");
+    memcpy(zip + 30, "META-INF/MANIFEST.MF\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+           47);
+    sniff_content(zip, sizeof zip, &r);
+    g_assert_true(r.executable);
+    /* plain text: a document, its declared type says which */
+    sniff_content((const guchar *)"Biên bản họp", strlen("Biên bản họp"), &r);
+    g_assert_null(r.content_type);
+    g_assert_cmpstr(r.kind, ==, "document");
+}
+
+static void test_dangerous_names(void)
+{
+    static const char *const yes[] = {"a.exe", "ANH.JPG.EXE", "x.scr", "y.js",  "z.vbs",
+                                      "s.sh",  "p.ps1",       "q.jar", "m.msi", "app.apk",
+                                      "l.lnk", "h.hta",       "d.dll", "c.cmd", "b.bat",
+                                      "w.wsf", "e.jse",       "v.vbe", "c.com", "p.pif"};
+    static const char *const no[] = {"a.jpg",    "anh.exe.jpg", "exe", "b.pdf",
+                                     "tep.docx", "x.",          "js"};
+    for (gsize i = 0; i < G_N_ELEMENTS(yes); i++)
+        g_assert_true(filename_is_dangerous(yes[i]));
+    for (gsize i = 0; i < G_N_ELEMENTS(no); i++)
+        g_assert_false(filename_is_dangerous(no[i]));
+    g_assert_true(content_type_is_dangerous("application/x-msdownload"));
+    g_assert_false(content_type_is_dangerous("image/jpeg"));
+}
+
+static void test_safe_filenames(void)
+{
+    ParseContext *ctx = context_new();
+    static const struct {
+        const char *raw, *type, *expected;
+    } cases[] = {
+        {"../../etc/passwd", NULL, "passwd"},
+        {"C:\\Users\\An\\Desktop\\ảnh.jpg", "image/jpeg", "ảnh.jpg"},
+        {".htaccess", NULL, "htaccess"},
+        {"...", "application/pdf", "tep-dinh-kem-1.pdf"},
+        {"", "image/heic", "tep-dinh-kem-1.heic"},
+        {NULL, "application/x-unknown", "tep-dinh-kem-1.bin"},
+        {"virus.exe. . .", NULL, "virus.exe"},
+        {"bi\xc3\xaan\tb\xe1\xba\xa3n\x01.pdf", NULL, "biên bản.pdf"},
+        {"a:b*c?d\"e<f>g|h.txt", NULL, "a_b_c_d_e_f_g_h.txt"},
+        {"\xff\xfe bad utf8.txt", NULL, "\xef\xbf\xbd\xef\xbf\xbd bad utf8.txt"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_hash_table_remove_all(ctx->used_names);
+        g_autofree char *name = attachment_safe_filename(ctx, cases[i].raw, cases[i].type);
+        g_assert_cmpstr(name, ==, cases[i].expected);
+    }
+    /* 150 bytes at most, cut on a character, the extension kept */
+    GString *lng = g_string_new(NULL);
+    for (int i = 0; i < 100; i++)
+        g_string_append(lng, "ảnh ");
+    g_string_append(lng, "cuối.jpeg");
+    g_hash_table_remove_all(ctx->used_names);
+    g_autofree char *a = attachment_safe_filename(ctx, lng->str, "image/jpeg");
+    g_assert_cmpuint(strlen(a), <=, 150);
+    g_assert_true(g_utf8_validate(a, -1, NULL));
+    g_assert_true(g_str_has_suffix(a, ".jpeg"));
+    g_assert_true(g_str_has_prefix(a, "ảnh ảnh"));
+    /* a duplicate of a long name still fits */
+    g_autofree char *b = attachment_safe_filename(ctx, lng->str, "image/jpeg");
+    g_assert_cmpuint(strlen(b), <=, 150);
+    g_assert_true(g_str_has_suffix(b, " (2).jpeg"));
+    g_string_free(lng, TRUE);
+    context_free(ctx);
+}
+
+/* ---- DSN ----------------------------------------------------------------------------------- */
+
+static void test_dsn_fields(void)
+{
+    char *status, *recipient, *diagnostic;
+    dsn_parse_fields("Reporting-MTA: dns; mx.example.vn\n\n"
+                     "Final-Recipient: rfc822; ok@example.vn\nAction: delivered\nStatus: 2.0.0\n\n"
+                     "Final-Recipient: rfc822; <Bad@Example.VN>\nAction: failed\n"
+                     "Status: 5.2.2 (mailbox full)\n"
+                     "Diagnostic-Code: smtp; 552 5.2.2 Mailbox\n   full\n",
+                     &status, &recipient, &diagnostic);
+    g_assert_cmpstr(status, ==, "5.2.2");
+    g_assert_cmpstr(recipient, ==, "Bad@example.vn");
+    g_assert_cmpstr(diagnostic, ==, "552 5.2.2 Mailbox full");
+    g_free(status);
+    g_free(recipient);
+    g_free(diagnostic);
+    /* delayed only: the first recipient; a status that is no status is dropped */
+    dsn_parse_fields("Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822;x@y.vn\n"
+                     "Action: delayed\nStatus: soon\n",
+                     &status, &recipient, &diagnostic);
+    g_assert_null(status);
+    g_assert_cmpstr(recipient, ==, "x@y.vn");
+    g_assert_null(diagnostic);
+    g_free(recipient);
+    dsn_parse_fields("no fields at all", &status, &recipient, &diagnostic);
+    g_assert_null(status);
+    g_assert_null(recipient);
+    g_assert_null(diagnostic);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    parse_init();
+    g_test_add_func("/parse/internals/rfc2047-merge", test_rfc2047_merge);
+    g_test_add_func("/parse/internals/header-one-line", test_header_decode_one_line);
+    g_test_add_func("/parse/internals/subject-prefixes", test_subject_prefixes);
+    g_test_add_func("/parse/internals/charsets", test_charset_conversions);
+    g_test_add_func("/parse/internals/normalise", test_text_normalise);
+    g_test_add_func("/parse/internals/nfc-matches-glib", test_utf8_nfc_matches_glib);
+    g_test_add_func("/parse/internals/nfc-linear", test_normalise_large_decomposed_text_is_linear);
+    g_test_add_func("/parse/internals/unflow", test_unflow);
+    g_test_add_func("/parse/internals/html-layout", test_html_layout);
+    g_test_add_func("/parse/internals/html-no-entities", test_html_never_loads_entities_or_files);
+    g_test_add_func("/parse/internals/html-quote-markers", test_html_quote_markers);
+    g_test_add_func("/parse/internals/html-deep-nesting", test_html_deep_nesting);
+    g_test_add_func("/parse/internals/quote-split", test_quote_split_cases);
+    g_test_add_func("/parse/internals/quote-split-refuses", test_quote_split_refuses);
+    g_test_add_func("/parse/internals/sniff", test_sniff);
+    g_test_add_func("/parse/internals/dangerous-names", test_dangerous_names);
+    g_test_add_func("/parse/internals/safe-filenames", test_safe_filenames);
+    g_test_add_func("/parse/internals/dsn-fields", test_dsn_fields);
+    return g_test_run();
+}
