@@ -1,0 +1,563 @@
+/* notify/letter.c: a letter from two templates, composed with GMime.
+ *
+ * Every value that may come from a citizen (names, the subject that quotes theirs, addresses,
+ * Message-IDs) reaches a header only through GMime's structured API, after it was decoded,
+ * stripped of control characters and validated here: a name can never add a header, and an
+ * address can never add a recipient (SPEC §7, §8 "header injection").
+ */
+#include "notify/notify_private.h"
+#include "util/util.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+/* RFC 5322 §3.6.4 lets References grow without bound; keep the first and the newest ones */
+#define LETTER_MAX_REFERENCES 20
+/* a template is a page of text; anything much larger is a mistake in templates_dir */
+#define LETTER_MAX_TEMPLATE_BYTES (1024 * 1024)
+
+/* GMime 3.2 declares no autoptr cleanups of its own */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMultipart, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeObject, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddressList, g_object_unref)
+
+static gpointer gmime_init_once(gpointer unused)
+{
+    g_mime_init();
+    return NULL;
+}
+
+static void ensure_gmime(void)
+{
+    static GOnce once = G_ONCE_INIT;
+    g_once(&once, gmime_init_once, NULL);
+}
+
+/* ---- addresses and header values ------------------------------------------------------------ */
+
+static gboolean is_atext(char c)
+{
+    return g_ascii_isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+gboolean notify_address_is_plain(const char *address)
+{
+    if (!address)
+        return FALSE;
+    gsize len = strlen(address);
+    const char *at = strchr(address, '@');
+    if (len < 3 || len > 254 || !at || strchr(at + 1, '@'))
+        return FALSE;
+    gsize local_len = (gsize)(at - address);
+    if (local_len == 0 || local_len > 64)
+        return FALSE;
+    /* local part: dot-atom (RFC 5322 §3.2.3), no quoted strings */
+    for (gsize i = 0; i < local_len; i++) {
+        char c = address[i];
+        if (c == '.') {
+            if (i == 0 || i + 1 == local_len || address[i + 1] == '.')
+                return FALSE;
+        } else if (!is_atext(c)) {
+            return FALSE;
+        }
+    }
+    /* domain: host name labels (letters, digits, hyphens), at least one dot */
+    const char *domain = at + 1;
+    if (!*domain || !strchr(domain, '.'))
+        return FALSE;
+    gsize label = 0;
+    for (const char *p = domain;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return FALSE;
+            if (*p == '\0')
+                break;
+            label = 0;
+        } else if (g_ascii_isalnum(*p) || (*p == '-' && label > 0)) {
+            label++;
+        } else {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* GMime parses it back as exactly one mailbox with the same address: no group, no list */
+static gboolean address_is_single_mailbox(const char *address)
+{
+    if (!notify_address_is_plain(address))
+        return FALSE;
+    g_autoptr(InternetAddressList) list = internet_address_list_parse(NULL, address);
+    if (!list || internet_address_list_length(list) != 1)
+        return FALSE;
+    InternetAddress *first = internet_address_list_get_address(list, 0);
+    return INTERNET_ADDRESS_IS_MAILBOX(first) &&
+           g_ascii_strcasecmp(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(first)),
+                              address) == 0;
+}
+
+/* A header value from a citizen, made one harmless line: encoded words are decoded first (so
+ * that "=?utf-8?q?x=0D=0ABcc:...?=" shows its CR LF and loses it), then control characters
+ * become spaces, white space is collapsed and the text is NFC. What still looks like an
+ * encoded word after that is broken up, so that no reader decodes it into anything else. */
+static char *header_text_clean(const char *value)
+{
+    char *current = text_header_sanitize(value ? value : "");
+    for (int round = 0; round < 4 && strstr(current, "=?"); round++) {
+        g_autofree char *decoded = g_mime_utils_header_decode_text(NULL, current);
+        char *sanitized = text_header_sanitize(decoded ? decoded : "");
+        gboolean unchanged = strcmp(sanitized, current) == 0;
+        g_free(current);
+        current = sanitized;
+        if (unchanged)
+            break;
+    }
+    char *clean = text_clean_line(current);
+    g_free(current);
+    if (!clean)
+        return g_strdup("");
+    if (!strstr(clean, "=?"))
+        return clean;
+    GString *out = g_string_new(NULL);
+    for (const char *p = clean; *p; p++) {
+        g_string_append_c(out, *p);
+        if (p[0] == '=' && p[1] == '?')
+            g_string_append_c(out, ' ');
+    }
+    g_free(clean);
+    return g_string_free(out, FALSE);
+}
+
+/* ---- RFC 2047 ------------------------------------------------------------------------------
+ * We encode header text ourselves, as Q words, instead of letting GMime choose B words: GMime
+ * 3.2.13 (Debian 12) truncates adjacent B words when one ends in "=" padding (upstream #133,
+ * libraries.md), and it produces exactly such words for Vietnamese subjects, so that a
+ * GMime-based reader, our own intake among them, saw "Đã tiếp nhận phản ánh: " and nothing
+ * more. Q words have no padding. Only [A-Za-z0-9] stay literal, so a word is valid in a
+ * phrase (display names) as well as in text (RFC 2047 §5). */
+
+#define ENCODED_WORD_MAX 75 /* RFC 2047 §2 */
+#define PLAIN_WORD_MAX   60 /* longer plain words are encoded too, so that lines can fold */
+
+static void append_q_words(GString *out, const char *text)
+{
+    const gsize room = ENCODED_WORD_MAX - strlen("=?UTF-8?Q?") - strlen("?=");
+    GString *word = g_string_new(NULL);
+    for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+        char encoded[32];
+        gsize n = 0;
+        for (const char *c = p; c < g_utf8_next_char(p); c++) {
+            unsigned char byte = (unsigned char)*c;
+            if (g_ascii_isalnum(byte))
+                encoded[n++] = (char)byte;
+            else if (byte == ' ')
+                encoded[n++] = '_';
+            else
+                n += (gsize)g_snprintf(encoded + n, sizeof encoded - n, "=%02X", byte);
+        }
+        encoded[n] = '\0';
+        if (word->len + n > room) { /* never split a character across words */
+            g_string_append_printf(out, "%s=?UTF-8?Q?%s?=", out->len ? " " : "", word->str);
+            g_string_truncate(word, 0);
+        }
+        g_string_append(word, encoded);
+    }
+    if (word->len)
+        g_string_append_printf(out, "%s=?UTF-8?Q?%s?=", out->len ? " " : "", word->str);
+    g_string_free(word, TRUE);
+}
+
+static gboolean word_needs_encoding(const char *word)
+{
+    if (strlen(word) > PLAIN_WORD_MAX || strstr(word, "=?"))
+        return TRUE;
+    for (const unsigned char *p = (const unsigned char *)word; *p; p++) {
+        if (*p < 0x21 || *p > 0x7e)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* unstructured text (Subject): plain ASCII words stay readable (the tracking code among
+ * them), runs of other words become Q words. Input: one clean line, single spaces. */
+static char *header_encode_text(const char *line)
+{
+    g_auto(GStrv) words = g_strsplit(line, " ", -1);
+    GString *out = g_string_new(NULL);
+    GString *run = g_string_new(NULL); /* words waiting to be encoded together */
+    for (int i = 0; words[i]; i++) {
+        if (!*words[i])
+            continue;
+        if (word_needs_encoding(words[i])) {
+            g_string_append_printf(run, "%s%s", run->len ? " " : "", words[i]);
+            continue;
+        }
+        if (run->len) {
+            append_q_words(out, run->str);
+            g_string_truncate(run, 0);
+        }
+        /* white space between a plain word and an encoded word is shown (RFC 2047 §6.2) */
+        g_string_append_printf(out, "%s%s", out->len ? " " : "", words[i]);
+    }
+    if (run->len)
+        append_q_words(out, run->str);
+    g_string_free(run, TRUE);
+    return g_string_free(out, FALSE);
+}
+
+/* a display name for InternetAddress: ASCII names are left to GMime (it quotes specials),
+ * others become Q words as a whole; NULL for an empty name */
+static char *header_encode_phrase(const char *name)
+{
+    if (!name || !*name)
+        return NULL;
+    g_auto(GStrv) words = g_strsplit(name, " ", -1);
+    for (int i = 0; words[i]; i++) {
+        if (word_needs_encoding(words[i])) {
+            GString *out = g_string_new(NULL);
+            append_q_words(out, name);
+            return g_string_free(out, FALSE);
+        }
+    }
+    return g_strdup(name);
+}
+
+/* A msg-id from a citizen's mail, without <>: visible ASCII, no brackets. NULL if unusable. */
+static char *message_id_clean(const char *id)
+{
+    if (!id)
+        return NULL;
+    g_autofree char *copy = g_strstrip(g_strdup(id));
+    char *start = copy;
+    gsize len = strlen(start);
+    if (len >= 2 && start[0] == '<' && start[len - 1] == '>') {
+        start[len - 1] = '\0';
+        start++;
+        len -= 2;
+    }
+    if (len == 0 || len > 250)
+        return NULL;
+    for (const char *p = start; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '<' || *p == '>')
+            return NULL;
+    }
+    return g_strdup(start);
+}
+
+/* "auto-replied" / "auto-generated" (RFC 3834 §5): a keyword, never free text */
+static const char *auto_submitted_value(const char *value)
+{
+    if (!value || !*value || strlen(value) > 40)
+        return "auto-generated";
+    for (const char *p = value; *p; p++) {
+        if (!g_ascii_islower(*p) && *p != '-')
+            return "auto-generated";
+    }
+    return value;
+}
+
+/* ---- templates ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *dir;
+    const char *extension; /* "txt" or "html" */
+} PartialFiles;
+
+static gboolean template_name_is_safe(const char *name)
+{
+    if (!name || !*name || strlen(name) > 64)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* the text of a template file: UTF-8, LF line ends, no BOM; PAHT_ERROR_CONFIG otherwise */
+static char *template_file_read(const char *path, GError **error)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    GError *read_error = NULL;
+    if (!g_file_get_contents(path, &data, &len, &read_error)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "template %s: %s", path,
+                    read_error->message);
+        g_error_free(read_error);
+        return NULL;
+    }
+    if (len > LETTER_MAX_TEMPLATE_BYTES || memchr(data, '\0', len) ||
+        !g_utf8_validate(data, (gssize)len, NULL)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "template %s: not a UTF-8 text file of at most %d bytes", path,
+                    LETTER_MAX_TEMPLATE_BYTES);
+        return NULL;
+    }
+    const char *start = data;
+    if (g_str_has_prefix(start, "\xEF\xBB\xBF")) /* saved by an editor that adds a BOM */
+        start += 3;
+    GString *out = g_string_sized_new(len);
+    for (const char *p = start; *p; p++) {
+        if (p[0] == '\r' && p[1] == '\n')
+            continue;
+        g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* {{> name}} in a letter: templates_dir/name.partial.txt or .html; a missing file is an
+ * error, not an empty text, so that a typo shows before a citizen gets a broken letter */
+static char *partial_file_lookup(const char *name, gpointer user_data, GError **error)
+{
+    const PartialFiles *files = user_data;
+    if (!template_name_is_safe(name)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "bad partial name \"%s\"", name);
+        return NULL;
+    }
+    g_autofree char *file = g_strdup_printf("%s.partial.%s", name, files->extension);
+    g_autofree char *path = g_build_filename(files->dir, file, NULL);
+    GError *read_error = NULL;
+    char *text = template_file_read(path, &read_error);
+    if (!text) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "%s", read_error->message);
+        g_error_free(read_error);
+    }
+    return text;
+}
+
+static char *render_file_part(const char *path, const char *text, int first_line, JsonNode *context,
+                              gboolean html, const PartialFiles *files, GError **error)
+{
+    GError *render_error = NULL;
+    char *out = template_render_full(text, context, html, first_line, partial_file_lookup,
+                                     (gpointer)files, &render_error);
+    if (!out) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "template %s: %s", path,
+                    render_error->message);
+        g_error_free(render_error);
+        return NULL;
+    }
+    return out;
+}
+
+/* body text for a MIME part: NFC, ends with a line end, CRLF (RFC 2046 §4.1.1 canonical form) */
+static char *body_canonical(const char *rendered)
+{
+    g_autofree char *nfc = text_nfc(rendered);
+    const char *text = nfc ? nfc : "";
+    GString *out = g_string_sized_new(strlen(text) + strlen(text) / 32 + 2);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\r')
+            continue; /* lone CRs from context values; line ends are added below */
+        if (*p == '\n')
+            g_string_append_c(out, '\r');
+        g_string_append_c(out, *p);
+    }
+    if (out->len == 0 || out->str[out->len - 1] != '\n')
+        g_string_append(out, "\r\n");
+    return g_string_free(out, FALSE);
+}
+
+static GMimeObject *text_part_new(const char *subtype, const char *text)
+{
+    GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
+    g_mime_text_part_set_text(part, text);
+    /* GMime says us-ascii for ASCII-only text; the templates promise UTF-8 */
+    g_mime_text_part_set_charset(part, "utf-8");
+    return GMIME_OBJECT(part);
+}
+
+/* ---- the letter ----------------------------------------------------------------------------- */
+
+void letter_free(Letter *letter)
+{
+    if (!letter)
+        return;
+    if (letter->message)
+        g_bytes_unref(letter->message);
+    g_free(letter->message_id);
+    g_free(letter->subject);
+    g_free(letter);
+}
+
+static void set_threading(GMimeObject *object, const LetterSpec *spec)
+{
+    g_autofree char *in_reply_to = message_id_clean(spec->in_reply_to);
+    g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func(g_free);
+    for (int i = 0; spec->references && spec->references[i]; i++) {
+        char *id = message_id_clean(spec->references[i]);
+        if (id)
+            g_ptr_array_add(refs, id);
+    }
+    /* RFC 5322 §3.6.4: References ends with the message answered */
+    if (in_reply_to &&
+        (refs->len == 0 || strcmp(g_ptr_array_index(refs, refs->len - 1), in_reply_to) != 0))
+        g_ptr_array_add(refs, g_strdup(in_reply_to));
+    if (refs->len > LETTER_MAX_REFERENCES)
+        g_ptr_array_remove_range(refs, 1, refs->len - LETTER_MAX_REFERENCES);
+
+    if (in_reply_to) {
+        g_autofree char *value = g_strdup_printf("<%s>", in_reply_to);
+        g_mime_object_set_header(object, "In-Reply-To", value, NULL);
+    }
+    if (refs->len > 0) {
+        GString *value = g_string_new(NULL);
+        for (guint i = 0; i < refs->len; i++)
+            g_string_append_printf(value, "%s<%s>", i ? " " : "",
+                                   (char *)g_ptr_array_index(refs, i));
+        g_mime_object_set_header(object, "References", value->str, NULL);
+        g_string_free(value, TRUE);
+    }
+}
+
+static gboolean bytes_are_7bit(GBytes *bytes)
+{
+    gsize len = 0;
+    const guint8 *data = g_bytes_get_data(bytes, &len);
+    for (gsize i = 0; i < len; i++) {
+        if (data[i] == 0 || data[i] >= 0x80)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+Letter *letter_compose(const LetterSpec *spec, GError **error)
+{
+    g_return_val_if_fail(spec != NULL, NULL);
+    ensure_gmime();
+
+    if (!address_is_single_mailbox(spec->to_address)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT,
+                    "recipient is not a single plain e-mail address");
+        return NULL;
+    }
+    if (!address_is_single_mailbox(spec->from_address)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "sender address \"%s\" is not a plain e-mail address",
+                    spec->from_address ? spec->from_address : "");
+        return NULL;
+    }
+    if (spec->reply_to && !address_is_single_mailbox(spec->reply_to)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "reply address \"%s\" is not a plain e-mail address", spec->reply_to);
+        return NULL;
+    }
+    if (!spec->templates_dir || !template_name_is_safe(spec->kind)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "bad letter kind \"%s\"",
+                    spec->kind ? spec->kind : "");
+        return NULL;
+    }
+
+    /* KIND.txt: "Subject: ...", a blank line, the plain-text body */
+    g_autofree char *text_name = g_strdup_printf("%s.txt", spec->kind);
+    g_autofree char *html_name = g_strdup_printf("%s.html", spec->kind);
+    g_autofree char *text_path = g_build_filename(spec->templates_dir, text_name, NULL);
+    g_autofree char *html_path = g_build_filename(spec->templates_dir, html_name, NULL);
+    g_autofree char *text_template = template_file_read(text_path, error);
+    if (!text_template)
+        return NULL;
+    g_autofree char *html_template = template_file_read(html_path, error);
+    if (!html_template)
+        return NULL;
+    char *first_end = strchr(text_template, '\n');
+    if (!g_str_has_prefix(text_template, "Subject:") || !first_end ||
+        (first_end[1] != '\n' && first_end[1] != '\0')) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "template %s: the first line must be \"Subject: ...\" and the second "
+                    "line blank",
+                    text_path);
+        return NULL;
+    }
+    *first_end = '\0';
+    const char *subject_template = text_template + strlen("Subject:");
+    const char *body_template = first_end[1] ? first_end + 2 : "";
+
+    PartialFiles text_partials = {spec->templates_dir, "txt"};
+    PartialFiles html_partials = {spec->templates_dir, "html"};
+    g_autofree char *subject_raw = render_file_part(text_path, subject_template, 1, spec->context,
+                                                    FALSE, &text_partials, error);
+    if (!subject_raw)
+        return NULL;
+    g_autofree char *text_raw =
+        render_file_part(text_path, body_template, 3, spec->context, FALSE, &text_partials, error);
+    if (!text_raw)
+        return NULL;
+    g_autofree char *html_raw =
+        render_file_part(html_path, html_template, 1, spec->context, TRUE, &html_partials, error);
+    if (!html_raw)
+        return NULL;
+
+    g_autofree char *subject = header_text_clean(subject_raw);
+    g_autofree char *from_name = header_text_clean(spec->from_name);
+    g_autofree char *to_name = header_text_clean(spec->to_name);
+    g_autofree char *text_body = body_canonical(text_raw);
+    g_autofree char *html_body = body_canonical(html_raw);
+
+    g_autoptr(GMimeMessage) message = g_mime_message_new(TRUE);
+    GMimeObject *object = GMIME_OBJECT(message);
+
+    /* addresses only through InternetAddress: GMime quotes and encodes the names */
+    g_autofree char *from_phrase = header_encode_phrase(from_name);
+    g_autofree char *to_phrase = header_encode_phrase(to_name);
+    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, from_phrase, spec->from_address);
+    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, to_phrase, spec->to_address);
+    if (spec->reply_to)
+        g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, spec->reply_to);
+    g_autofree char *subject_encoded = header_encode_text(subject);
+    g_mime_object_set_header(object, "Subject", subject_encoded, NULL);
+
+    g_autoptr(GTimeZone) zone = g_time_zone_new_offset(7 * 3600); /* Asia/Ho_Chi_Minh, no DST */
+    g_autoptr(GDateTime) utc =
+        g_date_time_new_from_unix_utc(spec->date > 0 ? spec->date : clock_now_unix());
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, zone);
+    g_mime_message_set_date(message, local);
+
+    const char *from_domain = strchr(spec->from_address, '@') + 1;
+    g_autofree char *random = random_hex(16);
+    g_autofree char *domain = g_ascii_strdown(from_domain, -1);
+    g_autofree char *message_id = g_strdup_printf("paht.%s@%s", random, domain);
+    g_mime_message_set_message_id(message, message_id);
+
+    set_threading(object, spec);
+
+    /* RFC 3834 and the headers other systems honour, so that no one answers an automatic
+     * letter (SPEC §7); X-PAHT-Loop lets our own intake recognise it (SPEC §3.5 "auto") */
+    g_mime_object_set_header(object, "Auto-Submitted", auto_submitted_value(spec->auto_submitted),
+                             NULL);
+    g_mime_object_set_header(object, "Precedence", "bulk", NULL);
+    g_mime_object_set_header(object, "X-Auto-Response-Suppress", "All", NULL);
+    g_mime_object_set_header(object, "X-PAHT-Loop", spec->from_address, NULL);
+
+    g_autoptr(GMimeMultipart) alternative = g_mime_multipart_new_with_subtype("alternative");
+    g_autoptr(GMimeObject) text_part = text_part_new("plain", text_body);
+    g_autoptr(GMimeObject) html_part = text_part_new("html", html_body);
+    g_mime_multipart_add(alternative, text_part);
+    g_mime_multipart_add(alternative, html_part);
+    g_mime_message_set_mime_part(message, GMIME_OBJECT(alternative));
+    /* quoted-printable or base64, whichever is shorter: the letter stays 7-bit clean */
+    g_mime_object_encode(object, GMIME_ENCODING_CONSTRAINT_7BIT);
+
+    GMimeFormatOptions *format = g_mime_format_options_new();
+    g_mime_format_options_set_newline_format(format, GMIME_NEWLINE_FORMAT_DOS);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
+    ssize_t written = g_mime_object_write_to_stream(object, format, stream);
+    g_mime_format_options_free(format);
+    if (written < 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot serialise the letter");
+        return NULL;
+    }
+    GByteArray *array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+    g_autoptr(GBytes) bytes = g_bytes_new(array->data, array->len);
+    if (!bytes_are_7bit(bytes)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "the letter is not 7-bit clean");
+        return NULL;
+    }
+
+    Letter *letter = g_new0(Letter, 1);
+    letter->message = g_steal_pointer(&bytes);
+    letter->message_id = g_steal_pointer(&message_id);
+    letter->subject = g_steal_pointer(&subject);
+    return letter;
+}

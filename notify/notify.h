@@ -1,0 +1,90 @@
+/* notify: the letters we send. Rendering templates (a small mustache dialect), composing the
+ * MIME letter with GMime (text + HTML, UTF-8, threaded, loop-safe headers), sending it over
+ * SMTP with libcurl (STARTTLS or implicit TLS, certificates verified).
+ *
+ * notify does not decide who gets what: the gateway does, and the outbox (queue) keeps it.
+ */
+#ifndef PAHT_NOTIFY_H
+#define PAHT_NOTIFY_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* ---- templates ------------------------------------------------------------------------------
+ * Mustache as in the public spec: {{name}} (escaped when html), {{{name}}} and {{& name}}
+ * (never escaped), {{#section}}...{{/section}} (false, null, "", 0, empty list, missing:
+ * skipped; list: repeated with each item as context; object: entered; true: once),
+ * {{^inverted}}...{{/...}}, {{! comments }}, dotted names (a.b.c) and {{.}}, {{=<% %>=}};
+ * standalone tags leave no blank line. Missing names render as nothing, and so does
+ * {{> partial}} here (letters read partials from templates_dir/NAME.partial.txt|html).
+ * PAHT_ERROR_INPUT for an unbalanced or malformed template, naming the line. */
+char *template_render(const char *template_text, JsonNode *context, gboolean html, GError **error);
+
+/* ---- letters --------------------------------------------------------------------------------
+ * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
+ * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */
+
+typedef struct {
+    const char *templates_dir;
+    const char *kind;  /* "ack", "incomplete", ... */
+    JsonNode *context; /* the values the templates use */
+    const char *from_name;
+    const char *from_address;
+    const char *to_name; /* may be NULL */
+    const char *to_address;
+    const char *reply_to;          /* NULL: none */
+    const char *in_reply_to;       /* the citizen's Message-ID, without <>; NULL: none */
+    const char *const *references; /* NULL-terminated, without <>; NULL: none */
+    const char *auto_submitted;    /* "auto-replied" (answers) or "auto-generated" */
+    gint64 date;                   /* unix time for the Date: header */
+} LetterSpec;
+
+typedef struct {
+    GBytes *message;  /* the whole letter, CRLF line ends, 7-bit clean */
+    char *message_id; /* without <> */
+    char *subject;    /* as rendered (UTF-8) */
+} Letter;
+
+/* Header values coming from citizens (names, subjects, addresses) are sanitised: they can
+ * never add a header or a recipient. PAHT_ERROR_CONFIG if a template is missing or broken
+ * (the message names the file and line) or from_address/reply_to is not a plain address;
+ * PAHT_ERROR_INPUT if to_address is not a single valid address. */
+Letter *letter_compose(const LetterSpec *spec, GError **error);
+void letter_free(Letter *letter);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Letter, letter_free)
+
+/* ---- SMTP ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *host;
+    int port;
+    gboolean implicit_tls; /* smtps://; otherwise STARTTLS is required, never optional */
+    gboolean tls_verify;   /* FALSE only by explicit configuration (logged as a warning) */
+    const char *ca_file;   /* NULL: the system trust store */
+    const char *user;      /* NULL: no AUTH */
+    const char *password;
+    int timeout_seconds;
+} SmtpOptions;
+
+typedef struct SmtpSender SmtpSender;
+
+/* copies what it needs from opts; connects lazily on the first send */
+SmtpSender *smtp_sender_new(const SmtpOptions *opts);
+/* Sends one letter to one recipient, reusing the connection of earlier sends. On failure the
+ * error code says what to do: PAHT_ERROR_TEMPORARY (4xx, connection refused, timeout: retry),
+ * PAHT_ERROR_PERMANENT (5xx: never retry), PAHT_ERROR_CONFIG (login refused, TLS verification
+ * failed: fix the configuration). *reply (may be NULL) gets the server's last reply line, or
+ * NULL when the server said nothing (refused, timeout). An envelope that is not a plain
+ * address is refused before connecting: PAHT_ERROR_PERMANENT for rcpt, _CONFIG for mail_from. */
+gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
+                          GBytes *message, char **reply, GError **error);
+/* how many connections this sender opened (tests and benchmarks) */
+int smtp_sender_connections(const SmtpSender *sender);
+void smtp_sender_free(SmtpSender *sender);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SmtpSender, smtp_sender_free)
+
+G_END_DECLS
+
+#endif
