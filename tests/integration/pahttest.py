@@ -1,0 +1,419 @@
+"""pahttest: helpers for the end-to-end tests of pahtd and pahtctl (Python standard library only).
+
+The tests run against the real mail stack of tests/harness/mailstack.py. Under CTest the shared
+stack is a fixture and its env file is in PAHT_MAILSTACK_ENV; the programs are in PAHT_BIN_DIR,
+the letter templates in PAHT_TEMPLATES_DIR and the source tree in PAHT_SOURCE_DIR.
+
+    stack = shared_stack()
+    gw = Gateway(stack, unique("paht"))                 # its own mailbox, database, folder
+    stack.deliver(gw.address, make_mail(citizen, gw.address, "Phản ánh ...", "..."))
+    gw.pahtd("--once")
+    wait_for(lambda: count(stack, citizen) == 1)
+
+Every test takes fresh addresses from unique(), so tests sharing one stack (even running at the
+same time) never see each other's mail.
+"""
+
+import atexit
+import datetime
+import email
+import email.policy
+import email.utils
+import imaplib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(_HERE, os.pardir, "harness"))
+
+from mailstack import MailStack, MailStackError  # noqa: E402  (path set just above)
+
+__all__ = [
+    "MailStack",
+    "MailStackError",
+    "SetupError",
+    "shared_stack",
+    "unique",
+    "messages",
+    "count",
+    "wait_for",
+    "Gateway",
+    "make_mail",
+    "VN_TZ",
+]
+
+VN_TZ = datetime.timezone(datetime.timedelta(hours=7), "ICT")
+
+
+class SetupError(RuntimeError):
+    """The test environment is incomplete (stack, binaries, variables): never a silent pass."""
+
+
+_shared = None
+
+
+def shared_stack():
+    """The stack CTest started for all integration tests (PAHT_MAILSTACK_ENV)."""
+    global _shared
+    if _shared is not None:
+        return _shared
+    path = os.environ.get("PAHT_MAILSTACK_ENV")
+    if not path:
+        raise SetupError(
+            "PAHT_MAILSTACK_ENV is not set: run the integration tests through CTest (its "
+            "mailstack_start fixture starts the stack), or start one with "
+            "tests/harness/mailstack.py start DIR and export PAHT_MAILSTACK_ENV=DIR/mailstack.env"
+        )
+    if not os.path.isfile(path):
+        raise SetupError(
+            f"PAHT_MAILSTACK_ENV={path} does not exist: the mail stack was not started "
+            "(did the mailstack_start fixture fail?)"
+        )
+    stack = MailStack.load(path)
+    if not (stack.dovecot_up() and stack.postfix_up()):
+        raise SetupError(f"the mail stack in {stack.dir} is not running: {stack.status()}")
+    _shared = stack
+    return stack
+
+
+def unique(prefix):
+    """A fresh local part, "prefix-3f9a1c": nobody else's mail lands there."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+def _mailbox(folder):
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def messages(stack, user, folder="INBOX"):
+    """USER's messages in FOLDER (oldest UID first) as email.message.EmailMessage, fetched
+    with BODY.PEEK[] (nothing gets \\Seen). A folder that does not exist gives []. Each message
+    carries its UID as the attribute imap_uid."""
+    conn = stack.imap(user)
+    try:
+        typ, _ = conn.select(_mailbox(folder), readonly=True)
+        if typ != "OK":
+            return []
+        typ, data = conn.uid("SEARCH", None, "ALL")
+        if typ != "OK" or not data or not data[0]:
+            return []
+        found = []
+        typ, data = conn.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            head, raw = item
+            tokens = head.decode("ascii", "replace").replace("(", " ").split()
+            uid = int(tokens[tokens.index("UID") + 1]) if "UID" in tokens else 0
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            msg.imap_uid = uid
+            found.append(msg)
+        found.sort(key=lambda m: m.imap_uid)
+        return found
+    finally:
+        try:
+            conn.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def count(stack, user, folder="INBOX"):
+    """How many messages USER has in FOLDER (0 if the folder does not exist)."""
+    conn = stack.imap(user)
+    try:
+        typ, data = conn.status(_mailbox(folder), "(MESSAGES)")
+        if typ != "OK":
+            return 0
+        text = data[0].decode("ascii", "replace")
+        return int(text.rsplit("MESSAGES", 1)[1].strip(" )"))
+    finally:
+        try:
+            conn.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def wait_for(predicate, timeout=20, interval=0.1, what=None):
+    """Call PREDICATE until it returns something true, and return that; AssertionError after
+    TIMEOUT seconds (naming WHAT, or the predicate)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            name = what or getattr(predicate, "__name__", "condition")
+            raise AssertionError(f"timed out after {timeout} s waiting for {name}")
+        time.sleep(interval)
+
+
+# ----------------------------------------------------------------------------- gateway
+
+_gateways = []
+
+
+@atexit.register
+def _cleanup_gateways():
+    """No pahtd outlives the test process; the folders go too unless PAHT_KEEP_TEST_DIRS=1."""
+    keep = os.environ.get("PAHT_KEEP_TEST_DIRS") == "1"
+    for gw in _gateways:
+        gw.close(remove=not keep)
+
+
+def _required_env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise SetupError(f"{name} is not set: run the integration tests through CTest")
+    return value
+
+
+class Gateway:
+    """One pahtd/pahtctl installation for a test: a private folder (0700) holding the
+    configuration (SPEC §6), the secrets, the database and the data folder, and a gateway
+    mailbox <name>@example.test on STACK.
+
+    OVERRIDES: {("group", "key"): value, or None to delete the key}, applied before writing.
+    """
+
+    def __init__(self, stack, name, overrides=None, tmpdir=None):
+        self.stack = stack
+        self.name = name
+        self.address = f"{name}@{stack.domain}"
+        self.ioc_address = f"{name}-ioc@{stack.domain}"
+        self.dir = tempfile.mkdtemp(prefix=f"paht-{name}-", dir=tmpdir)
+        os.chmod(self.dir, 0o700)
+        self.config_path = os.path.join(self.dir, "paht.conf")
+        self.database = os.path.join(self.dir, "paht.db")
+        self.data_dir = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "pahtd.log")
+        self._procs = []
+        _gateways.append(self)
+        os.mkdir(self.data_dir, 0o700)
+        for secret in ("imap.secret", "smtp.secret"):
+            self._write(secret, stack.password + "\n", 0o600)
+
+        self.config = {
+            "gateway": {
+                "name": "Trung tâm IOC tỉnh Sóc Trăng",
+                "place": "Sóc Trăng",
+                "code_prefix": "PAHT",
+                "database": self.database,
+                "data_dir": self.data_dir,
+                "templates_dir": _required_env("PAHT_TEMPLATES_DIR"),
+                "ioc_alert_to": self.ioc_address,
+            },
+            "imap": {
+                "url": f"imap://{stack.listen}:{stack.imap_port}/INBOX",
+                "user": self.address,
+                "password_file": os.path.join(self.dir, "imap.secret"),
+                "processed_folder": "PAHT/Processed",
+                "quarantine_folder": "PAHT/Quarantine",
+                "poll_seconds": "1",
+                "ca_file": stack.ca,
+            },
+            "smtp": {
+                "url": f"smtp://{stack.listen}:{stack.smtp_port}",
+                "user": self.address,
+                "password_file": os.path.join(self.dir, "smtp.secret"),
+                "from": self.address,
+                "reply_to": f"{name}+{{token}}@{stack.domain}",
+                "ca_file": stack.ca,
+            },
+            "calendar": {},
+        }
+        source = os.environ.get("PAHT_SOURCE_DIR")
+        holidays = os.path.join(source, "conf", "holidays.txt") if source else None
+        if holidays and os.path.isfile(holidays):
+            self.config["calendar"]["holidays_file"] = holidays
+        for (group, key), value in (overrides or {}).items():
+            if value is None:
+                self.config.get(group, {}).pop(key, None)
+            else:
+                self.config.setdefault(group, {})[key] = str(value)
+        self.write_config()
+
+    def _write(self, name, text, mode):
+        path = os.path.join(self.dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def write_config(self):
+        """(Re)write the configuration file from self.config (e.g. after changing it)."""
+        lines = ["# written by tests/integration/pahttest.py"]
+        for group, keys in self.config.items():
+            if not keys:
+                continue
+            lines.append(f"\n[{group}]")
+            for key, value in keys.items():
+                if "\n" in str(value):
+                    raise ValueError(f"[{group}] {key}: a value cannot hold a newline")
+                lines.append(f"{key} = {value}")
+        self._write("paht.conf", "\n".join(lines) + "\n", 0o600)
+
+    # ---- programs
+
+    @staticmethod
+    def binary(name):
+        path = os.path.join(_required_env("PAHT_BIN_DIR"), name)
+        if not os.access(path, os.X_OK):
+            raise SetupError(f"{path} does not exist or is not executable: build it first")
+        return path
+
+    @staticmethod
+    def _env(env):
+        merged = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = str(value)
+        return merged
+
+    def pahtd(self, *args, env=None, timeout=120):
+        """Run pahtd -c CONFIG ARGS to the end (text, output captured)."""
+        return subprocess.run(
+            [self.binary("pahtd"), "-c", self.config_path, *map(str, args)],
+            env=self._env(env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+
+    def pahtctl(self, *args, env=None, input=None, timeout=120):
+        """Run pahtctl -c CONFIG ARGS (text, output captured; INPUT goes to its stdin)."""
+        return subprocess.run(
+            [self.binary("pahtctl"), "-c", self.config_path, *map(str, args)],
+            env=self._env(env), input=input, capture_output=True, text=True,
+            timeout=timeout, check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+
+    def pahtctl_json(self, *args, env=None):
+        """pahtctl ARGS --json; asserts exit 0 and returns the parsed output."""
+        p = self.pahtctl(*args, "--json", env=env)
+        if p.returncode != 0:
+            raise AssertionError(
+                f"pahtctl {' '.join(map(str, args))} --json exited {p.returncode}: "
+                f"{p.stderr.strip()}"
+            )
+        try:
+            return json.loads(p.stdout)
+        except json.JSONDecodeError as e:
+            raise AssertionError(f"pahtctl {' '.join(map(str, args))} --json printed no JSON "
+                                 f"({e}): {p.stdout[:500]!r}")
+
+    def start_pahtd(self, *args, env=None):
+        """Start pahtd -c CONFIG ARGS in the background (output appended to self.log_path)."""
+        # 0600 like every file of the gateway (tests check that nothing is group/world-readable)
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        try:
+            proc = subprocess.Popen(
+                [self.binary("pahtd"), "-c", self.config_path, *map(str, args)],
+                env=self._env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+        finally:
+            log.close()
+        self._procs.append(proc)
+        return proc
+
+    def stop_pahtd(self, proc, sig=signal.SIGTERM, timeout=30):
+        """Send SIG and wait for the exit; returns the exit status (negative: killed by a
+        signal). AssertionError if it does not exit within TIMEOUT seconds (it is then killed)."""
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"pahtd did not exit within {timeout} s of signal {sig}")
+        finally:
+            if proc in self._procs:
+                self._procs.remove(proc)
+
+    def log(self):
+        """What the background pahtd processes wrote so far."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # ---- mail
+
+    def deliver(self, data, sender="citizen@example.test"):
+        """Put DATA (bytes) into the gateway's INBOX (LMTP)."""
+        self.stack.deliver(self.address, data, sender=sender)
+
+    def messages(self, folder="INBOX"):
+        return messages(self.stack, self.address, folder)
+
+    def count(self, folder="INBOX"):
+        return count(self.stack, self.address, folder)
+
+    # ---- cleanup
+
+    def close(self, remove=True):
+        """Kill pahtd processes still running and (REMOVE) delete the folder."""
+        for proc in list(self._procs):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self._procs.clear()
+        if remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+# ------------------------------------------------------------------------------- mail
+
+
+def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
+              message_id=None, html=None, cte=None):
+    """A citizen's mail as bytes (CRLF, UTF-8, RFC 2047 headers), as a mail client sends it.
+
+    FRM, TO: "Nguyễn Văn An <an@example.test>" or a bare address (TO may be a list).
+    ATTACHMENTS: [(filename, "type/subtype", bytes)] (names RFC 2231-encoded).
+    HEADERS: {name: value} or [(name, value)], added as given (e.g. In-Reply-To,
+    Auto-Submitted). DATE: a datetime (default: now, Vietnam time). HTML: an HTML alternative
+    of BODY. CTE: the text parts' transfer encoding ("8bit" by default for UTF-8 text,
+    "quoted-printable" or "base64").
+    """
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = frm
+    msg["To"] = ", ".join(to) if isinstance(to, (list, tuple)) else to
+    msg["Subject"] = subject
+    when = date or datetime.datetime.now(VN_TZ)
+    msg["Date"] = email.utils.format_datetime(when)
+    sender_domain = email.utils.parseaddr(frm)[1].rpartition("@")[2] or "example.test"
+    msg["Message-ID"] = message_id or email.utils.make_msgid(domain=sender_domain)
+    msg["MIME-Version"] = "1.0"
+    msg["User-Agent"] = "Thunderbird/115.3.1"
+    for name, value in (headers.items() if isinstance(headers, dict) else headers or []):
+        msg[name] = value
+    msg.set_content(body, charset="utf-8", cte=cte)
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte=cte)
+    for filename, content_type, data in attachments or []:
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=filename)
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # the email package repeats it in every part; clients don't
+    return msg.as_bytes(policy=email.policy.SMTP)
