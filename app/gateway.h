@@ -1,0 +1,89 @@
+/* gateway: the pipeline that pahtd and pahtctl share, and nothing they do not.
+ *
+ *   fetch (imap) -> record (queue) -> parse (parse) -> decide (queue) -> answer (notify)
+ *
+ * A Gateway holds the configuration (borrowed), the store, and the data folder layout:
+ *   data_dir/raw/ab/<sha256>.eml   every message as received, content-addressed
+ *   data_dir/att/ab/<sha256>       every attachment, content-addressed
+ *   data_dir/tmp/                  work in progress; emptied at start
+ * all private (0700 folders, 0600 files).
+ */
+#ifndef PAHT_GATEWAY_H
+#define PAHT_GATEWAY_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "conf/conf.h"
+#include "queue/queue.h"
+
+G_BEGIN_DECLS
+
+typedef struct Gateway Gateway;
+
+/* config is borrowed and must outlive the gateway */
+Gateway *gateway_open(const Config *config, GError **error);
+void gateway_close(Gateway *gateway);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Gateway, gateway_close)
+
+Store *gateway_store(Gateway *gateway);
+const Config *gateway_config(Gateway *gateway);
+
+/* ---- inbound --------------------------------------------------------------------------------- */
+
+typedef struct {
+    gint64 raw_id;
+    gint64 report_id; /* 0 when the message made no report (auto, bounce) */
+    char *code;       /* tracking code, or NULL */
+    char *classification;
+    gboolean duplicate; /* the same message was recorded before: nothing new was done */
+    gboolean unparsed;  /* kept aside: parse failed */
+} IngestResult;
+
+void ingest_result_clear(IngestResult *result);
+
+/* Runs the whole inbound pipeline on a message file outside IMAP (pahtctl ingest): records a
+ * private copy, parses it, creates the draft and enqueues the answers in one transaction.
+ * A file already recorded (same content) is reported as a duplicate and not processed again.
+ */
+gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *result,
+                             GError **error);
+
+/* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every
+ * new message, move each to the processed (or quarantine) folder after its commit.
+ * *processed counts messages handled in this pass. PAHT_ERROR_CONFIG when the server refuses
+ * us (certificate, login): the administrator must act. */
+gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
+
+/* ---- outbound -------------------------------------------------------------------------------- */
+
+/* Sends every letter that is due, over one SMTP connection. *sent and *failed count this
+ * pass. Errors only for the store; SMTP problems are recorded on the letters. */
+gboolean gateway_flush_outbox(Gateway *gateway, int *sent, int *failed, GError **error);
+
+/* ---- the daemon ------------------------------------------------------------------------------ */
+
+typedef struct {
+    gboolean once; /* one pass of everything, then return */
+    /* set from a signal handler; the loop checks it between messages */
+    volatile int *stop_requested;
+} RunOptions;
+
+/* pahtd's loop: sync the mailbox, flush the outbox, wait poll_seconds; until *stop_requested.
+ * Returns FALSE with an error only for what must stop the daemon (configuration refused). */
+gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error);
+
+/* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
+ * the classic source of duplicate tickets). Returns the lock fd, or -1 with an error naming
+ * the holder. Released when the process exits. */
+int gateway_lock_fetcher(const Config *config, GError **error);
+
+/* ---- presentation (pahtctl) ------------------------------------------------------------------ */
+
+JsonNode *report_to_json(const Report *report, GTimeZone *zone);
+JsonNode *report_summary_to_json(const ReportSummary *summary, GTimeZone *zone);
+JsonNode *outbox_entry_to_json(const OutboxEntry *entry, GTimeZone *zone);
+JsonNode *ingest_result_to_json(const char *file, const IngestResult *result);
+
+G_END_DECLS
+
+#endif

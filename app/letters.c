@@ -1,0 +1,190 @@
+/* Letters: who gets which letter for a decision, and the values its templates see. */
+#include "app/letters.h"
+#include "notify/notify.h"
+#include "util/util.h"
+
+#include <string.h>
+
+/* "08:15 ngày 28/11/2026" in the province's zone */
+static char *format_local_time(const Config *c, gint64 t)
+{
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
+    return g_date_time_format(local, "%H:%M ngày %d/%m/%Y");
+}
+
+/* "ngày 28 tháng 11 năm 2026": the date line of Vietnamese administrative letters */
+static char *format_long_date(const Config *c, gint64 t)
+{
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
+    return g_strdup_printf("ngày %d tháng %d năm %d", g_date_time_get_day_of_month(local),
+                           g_date_time_get_month(local), g_date_time_get_year(local));
+}
+
+static void add_string(JsonBuilder *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, value);
+}
+
+/* the part every letter shares: who we are, today's date */
+static void context_common(JsonBuilder *b, const Config *c, gint64 now)
+{
+    json_builder_set_member_name(b, "gateway");
+    json_builder_begin_object(b);
+    add_string(b, "name", c->gateway.name);
+    add_string(b, "place", c->gateway.place);
+    add_string(b, "email", c->smtp.from);
+    add_string(b, "portal", c->gateway.portal);
+    add_string(b, "hotline", c->gateway.hotline);
+    add_string(b, "app", c->gateway.app_name);
+    json_builder_end_object(b);
+    g_autofree char *today = format_long_date(c, now);
+    add_string(b, "today", today);
+}
+
+gboolean letters_never_answer(const Config *c, const char *address)
+{
+    if (!address || !*address)
+        return TRUE;
+    g_autofree char *lower = g_ascii_strdown(address, -1);
+    char *at = strrchr(lower, '@');
+    if (!at)
+        return TRUE;
+    *at = 0;
+    const char *domain = at + 1;
+    g_autofree char *local = g_strdup(lower);
+    char *plus = strchr(local, '+');
+    if (plus)
+        *plus = 0;
+    static const char *const exact[] = {"mailer-daemon", "postmaster", "abuse", "root", "nobody"};
+    for (gsize i = 0; i < G_N_ELEMENTS(exact); i++) {
+        if (g_str_equal(local, exact[i]))
+            return TRUE;
+    }
+    static const char *const prefixes[] = {"noreply",    "no-reply",     "no_reply",
+                                           "donotreply", "do-not-reply", "do_not_reply"};
+    for (gsize i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (g_str_has_prefix(local, prefixes[i]))
+            return TRUE;
+    }
+    /* our own address, with or without a +token: answering ourselves starts a loop */
+    g_autofree char *ours = g_ascii_strdown(c->smtp.from, -1);
+    char *our_at = strrchr(ours, '@');
+    if (our_at) {
+        *our_at = 0;
+        char *our_plus = strchr(ours, '+');
+        if (our_plus)
+            *our_plus = 0;
+        if (g_str_equal(ours, local) && g_str_equal(our_at + 1, domain))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static char *reply_address(const Config *c, const char *token)
+{
+    if (!c->smtp.reply_to)
+        return NULL;
+    GString *s = g_string_new(c->smtp.reply_to);
+    g_string_replace(s, "{token}", token, 0);
+    return g_string_free(s, FALSE);
+}
+
+/* the citizen's Message-ID chain plus their message: our answer threads under it */
+static char **references_for(const Draft *draft)
+{
+    GPtrArray *refs = g_ptr_array_new();
+    for (guint i = 0; i < draft->references->len; i++)
+        g_ptr_array_add(refs, g_strdup(g_ptr_array_index(draft->references, i)));
+    if (draft->message_id)
+        g_ptr_array_add(refs, g_strdup(draft->message_id));
+    g_ptr_array_add(refs, NULL);
+    return (char **)g_ptr_array_free(refs, FALSE);
+}
+
+gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRef *report,
+                                   const Draft *draft, gint64 received_at, GError **error)
+{
+    const char *to = draft->citizen.email ? draft->citizen.email : draft->from_address;
+    if (letters_never_answer(c, to)) {
+        return event_add(store, report->id, "pahtd", "no_answer",
+                         "the sender's address never gets automatic mail", error);
+    }
+    gint64 now = clock_now_unix();
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    context_common(b, c, now);
+    json_builder_set_member_name(b, "report");
+    json_builder_begin_object(b);
+    add_string(b, "code", report->code);
+    add_string(b, "subject",
+               draft->subject && *draft->subject ? draft->subject : "(không có tiêu đề)");
+    g_autofree char *received = format_local_time(c, received_at);
+    add_string(b, "received_at", received);
+    json_builder_set_member_name(b, "attachment_count");
+    json_builder_add_int_value(b, draft->attachments->len);
+    json_builder_set_member_name(b, "attachments");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < draft->attachments->len; i++) {
+        const DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
+        json_builder_begin_object(b);
+        add_string(b, "filename", a->filename);
+        add_string(b, "kind", a->kind);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "citizen");
+    json_builder_begin_object(b);
+    const char *name = draft->citizen.name ? draft->citizen.name : draft->from_name;
+    add_string(b, "name", name && *name ? name : NULL);
+    add_string(b, "email", to);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) context = json_builder_get_root(b);
+
+    g_autofree char *reply_to = reply_address(c, report->token);
+    g_auto(GStrv) references = references_for(draft);
+    LetterSpec spec = {
+        .templates_dir = c->gateway.templates_dir,
+        .kind = "ack",
+        .context = context,
+        .from_name = c->gateway.name,
+        .from_address = c->smtp.from,
+        .to_name = name,
+        .to_address = to,
+        .reply_to = reply_to,
+        .in_reply_to = draft->message_id,
+        .references = (const char *const *)references,
+        .auto_submitted = "auto-replied",
+        .date = now,
+    };
+    GError *compose_error = NULL;
+    g_autoptr(Letter) letter = letter_compose(&spec, &compose_error);
+    if (!letter) {
+        if (g_error_matches(compose_error, PAHT_ERROR, PAHT_ERROR_INPUT)) {
+            /* the sender's address cannot be written into a letter: nobody to answer */
+            gboolean ok =
+                event_add(store, report->id, "pahtd", "no_answer", compose_error->message, error);
+            g_error_free(compose_error);
+            return ok;
+        }
+        g_propagate_error(error, compose_error);
+        return FALSE;
+    }
+    g_autofree char *key = g_strdup_printf("ack:%" G_GINT64_FORMAT, report->id);
+    OutboxNew item = {
+        .dedupe_key = key,
+        .kind = "ack",
+        .report_id = report->id,
+        .rcpt = to,
+        .mail_from = c->smtp.from,
+        .message_id = letter->message_id,
+        .message = letter->message,
+    };
+    return outbox_enqueue(store, &item, NULL, NULL, error);
+}

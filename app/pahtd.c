@@ -1,0 +1,93 @@
+/* pahtd: the gateway daemon. Parses its options and runs the gateway; nothing else.
+ * Exit status: 0 done, 1 a temporary failure (--once: mailbox or database unreachable),
+ * 2 usage or configuration error (including a server that refuses our TLS or login). */
+#include "app/gateway.h"
+#include "util/util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_stop_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+int main(int argc, char **argv)
+{
+    /* GOption allocates the strings it parses: ours to free */
+    g_autofree char *config_path = NULL;
+    gboolean once = FALSE, check_config = FALSE;
+    GOptionEntry entries[] = {
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
+        {"once", 0, 0, G_OPTION_ARG_NONE, &once,
+         "sync the mailbox, process, flush the outbox, then exit", NULL},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+         "validate the configuration and exit", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    log_init("pahtd");
+    g_autoptr(GOptionContext) options = g_option_context_new("- PAHT mail gateway daemon");
+    g_option_context_add_main_entries(options, entries, NULL);
+    g_option_context_set_description(
+        options, "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(options, &argc, &argv, &error)) {
+        log_error("%s", error->message);
+        return 2;
+    }
+    if (argc > 1) {
+        log_error("unexpected argument \"%s\" (see --help)", argv[1]);
+        return 2;
+    }
+    g_autoptr(Config) config =
+        config_load(config_path ? config_path : "/etc/paht/paht.conf", CONFIG_LOAD_SECRETS, &error);
+    if (!config) {
+        log_error("%s", error->message);
+        return 2;
+    }
+    log_set_level((LogLevel)config->gateway.log_level);
+    if (check_config) {
+        printf("%s: configuration OK\n", config->file);
+        return 0;
+    }
+    if (!config->imap.tls_verify)
+        log_warning("imap tls_verify = false: the mail server's identity is NOT checked");
+    if (!config->smtp.tls_verify)
+        log_warning("smtp tls_verify = false: the mail server's identity is NOT checked");
+
+    int lock = gateway_lock_fetcher(config, &error);
+    if (lock < 0) {
+        log_error("%s", error->message);
+        return 2;
+    }
+    g_autoptr(Gateway) gateway = gateway_open(config, &error);
+    if (!gateway) {
+        log_error("%s", error->message);
+        return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    RunOptions run = {.once = once, .stop_requested = (volatile int *)&stop_requested};
+    if (!once)
+        log_notice("started: watching %s on %s", config->imap.server.path,
+                   config->imap.server.host);
+    if (!gateway_run(gateway, &run, &error)) {
+        log_error("%s", error->message);
+        return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
+    }
+    if (!once)
+        log_notice("stopped");
+    close(lock);
+    return 0;
+}
