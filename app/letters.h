@@ -1,18 +1,58 @@
-/* Private to app/: which letters a decision produces, and their context for the templates.
- * Every function enqueues in the caller's transaction. */
+/* Private to app/: which letters a decision produces, and the one path every letter takes
+ * into the outbox. Every function enqueues in the caller's transaction.
+ *
+ * A letter is built in three steps:
+ *   JsonBuilder *b = letters_context_new(config, now);   object begun, common members added
+ *   ... json_builder_set_member_name(b, "report"); ...    the letter's own values
+ *   letters_enqueue(config, store, &request, b, error);   ends the object, composes, enqueues
+ * The templates see: gateway {name, place, email, portal, hotline, app}, today ("ngày 28
+ * tháng 11 năm 2026"), plus what the caller added. */
 #ifndef PAHT_APP_LETTERS_H
 #define PAHT_APP_LETTERS_H
 
+#include <json-glib/json-glib.h>
 #include "conf/conf.h"
 #include "queue/queue.h"
 
-/* The answer to a citizen's new report (SPEC §3.6): the acknowledgement. Nothing is sent to
- * addresses that must never get automatic mail (SPEC §3.6). */
+typedef struct {
+    const char *kind;       /* the mail kind (SPEC §6) and the template name */
+    const char *template_name; /* NULL: the same as kind */
+    const char *dedupe_key; /* unique: the same letter is never enqueued twice */
+    gint64 report_id;       /* 0: none */
+    const char *to_name;    /* may be NULL */
+    const char *to_address;
+    const char *reply_token;         /* the report's token for Reply-To; NULL: none */
+    const char *in_reply_to;         /* the citizen's Message-ID; NULL: none */
+    const char *const *references;   /* NULL-terminated; NULL: none */
+    gboolean auto_reply;   /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
+    gint64 not_before;     /* 0: as soon as possible */
+} LetterRequest;
+
+/* a JsonBuilder with the letter object begun and the common members in it */
+JsonBuilder *letters_context_new(const Config *config, gint64 now);
+
+/* Ends the context object, composes the letter and enqueues it. An address no automatic
+ * mail may go to (letters_never_answer) enqueues nothing and returns TRUE with *enqueued
+ * FALSE; so does a to_address that cannot be written into a letter. */
+gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
+                         JsonBuilder *context, gboolean *enqueued, GError **error);
+
+/* An alert to the IOC (ioc_alert_to): title (one line, the subject), lines of text, and the
+ * report it concerns (0: none). dedupe_key makes it once-only. */
+gboolean letters_ioc_alert(const Config *config, Store *store, const char *dedupe_key,
+                           gint64 report_id, const char *title, const char *const *lines,
+                           GError **error);
+
+/* The answer to a citizen's new report (SPEC §3.6): the acknowledgement. */
 gboolean letters_answer_new_report(const Config *config, Store *store, const ReportRef *report,
                                    const Draft *draft, gint64 received_at, GError **error);
 
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */
 gboolean letters_never_answer(const Config *config, const char *address);
+
+/* "08:15 ngày 28/11/2026" and "ngày 28 tháng 11 năm 2026" in the province's zone */
+char *letters_format_time(const Config *config, gint64 t);
+char *letters_format_long_date(const Config *config, gint64 t);
 
 #endif

@@ -1,0 +1,163 @@
+/* inbound: record -> parse -> decide and answer, for one message already on disk. */
+#include "app/gateway_private.h"
+#include "app/letters.h"
+#include "parse/parse.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Stores the attachments parse streamed into its work folder at their content-addressed
+ * places (durable before the commit that refers to them). */
+static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
+{
+    for (guint i = 0; i < draft->attachments->len; i++) {
+        DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
+        g_autofree char *final = fs_content_path(gw->att_dir, a->sha256, NULL, error);
+        if (!final || !fs_commit_content(a->path, final, error))
+            return FALSE;
+        g_free(a->path);
+        a->path = g_steal_pointer(&final);
+    }
+    return TRUE;
+}
+
+/* The decision and the answers, in the caller's transaction. */
+static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 received_at,
+                       IngestResult *out, GError **error)
+{
+    const char *classification = draft->classification ? draft->classification : "report";
+    out->classification = g_strdup(classification);
+    /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5) */
+    if (g_str_equal(classification, "auto") || g_str_equal(classification, "bounce"))
+        return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
+
+    ReportRef ref = {0};
+    if (!report_create(gw->store, draft, gw->config->gateway.code_prefix, gw->config->calendar.zone,
+                       received_at, raw_id, &ref, error))
+        return FALSE;
+    out->report_id = ref.id;
+    out->code = g_strdup(ref.code);
+    gboolean ok =
+        letters_answer_new_report(gw->config, gw->store, &ref, draft, received_at, error) &&
+        raw_message_mark_processed(gw->store, raw_id, classification, ref.id, error);
+    report_ref_clear(&ref);
+    return ok;
+}
+
+gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+{
+    out->raw_id = raw->id;
+    g_autofree char *work = g_build_filename(gw->tmp_dir, "parse-XXXXXX", NULL);
+    if (!g_mkdtemp_full(work, 0700)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot create %s: %s", work,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    ParseOptions opts = {
+        .attachments_dir = work,
+        .our_address = gw->config->smtp.from,
+        .keywords_file = gw->config->gateway.keywords_file,
+    };
+    GError *parse_error = NULL;
+    g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, &parse_error);
+    if (!draft) {
+        gateway_remove_tree(work);
+        if (!g_error_matches(parse_error, PAHT_ERROR, PAHT_ERROR_INPUT)) {
+            g_propagate_error(error, parse_error);
+            return FALSE;
+        }
+        log_warning("message %" G_GINT64_FORMAT " cannot be parsed and is kept aside: %s", raw->id,
+                    parse_error->message);
+        gboolean ok =
+            raw_message_set_state(gw->store, raw->id, "unparsed", parse_error->message, error);
+        g_error_free(parse_error);
+        out->unparsed = TRUE;
+        out->classification = g_strdup("unparsed");
+        return ok;
+    }
+    gboolean ok = commit_attachments(gw, draft, error);
+    if (ok && (ok = store_begin(gw->store, error))) {
+        ok = decide(gw, raw->id, draft, raw->received_at, out, error) &&
+             store_commit(gw->store, error);
+        if (!ok)
+            store_rollback(gw->store);
+    }
+    gateway_remove_tree(work);
+    if (ok)
+        log_info("message %" G_GINT64_FORMAT " -> %s%s%s", raw->id, out->classification,
+                 out->code ? " " : "", out->code ? out->code : "");
+    return ok;
+}
+
+char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_out,
+                              gint64 *size_out, GError **error)
+{
+    g_autofree char *sha = sha256_file(temp_path, size_out, error);
+    if (!sha)
+        return NULL;
+    g_autofree char *final = fs_content_path(gw->raw_dir, sha, ".eml", error);
+    if (!final || !fs_commit_content(temp_path, final, error))
+        return NULL;
+    *sha256_out = g_steal_pointer(&sha);
+    return g_steal_pointer(&final);
+}
+
+gboolean gateway_ingest_file(Gateway *gw, const char *path, IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    /* a private copy first: the caller's file may change or vanish */
+    g_autofree char *temp = NULL;
+    int fd = fs_open_private_temp(gw->tmp_dir, "ingest-", &temp, error);
+    if (fd < 0)
+        return FALSE;
+    close(fd);
+    g_autoptr(GFile) src = g_file_new_for_path(path);
+    g_autoptr(GFile) dst = g_file_new_for_path(temp);
+    GError *local = NULL;
+    if (!g_file_copy(src, dst, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &local)) {
+        unlink(temp);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "%s", local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    g_autofree char *sha = NULL;
+    gint64 size = 0;
+    g_autofree char *stored = inbound_commit_raw_file(gw, temp, &sha, &size, error);
+    if (!stored) {
+        unlink(temp);
+        return FALSE;
+    }
+    g_autoptr(RawMessage) existing = raw_message_find_content(gw->store, NULL, sha, error);
+    if (!existing && error && *error)
+        return FALSE;
+    if (existing && !g_str_equal(existing->state, "fetched")) {
+        out->raw_id = existing->id;
+        out->report_id = existing->report_id;
+        out->duplicate = TRUE;
+        out->unparsed = g_str_equal(existing->state, "unparsed");
+        out->classification =
+            g_strdup(existing->classification ? existing->classification : existing->state);
+        if (existing->report_id > 0) {
+            g_autoptr(Report) r = report_load_id(gw->store, existing->report_id, NULL);
+            if (r)
+                out->code = g_strdup(r->code);
+        }
+        return TRUE;
+    }
+    RawMessage raw = {
+        .sha256 = sha,
+        .path = stored,
+        .size = size,
+        .received_at = clock_now_unix(),
+    };
+    if (existing) {
+        /* recorded before but never finished (a crash mid-parse): finish it now */
+        return inbound_process_raw(gw, existing, out, error);
+    }
+    raw.id = raw_message_insert(gw->store, &raw, error);
+    if (!raw.id)
+        return FALSE;
+    return inbound_process_raw(gw, &raw, out, error);
+}
