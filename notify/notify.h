@@ -80,6 +80,17 @@ SmtpSender *smtp_sender_new(const SmtpOptions *opts);
  * address is refused before connecting: PAHT_ERROR_PERMANENT for rcpt, _CONFIG for mail_from. */
 gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
                           GBytes *message, char **reply, GError **error);
+/* Which part of the SMTP dialogue the last send ended in: a failure is about that part. A 5xx
+ * to RCPT TO is about the recipient; one to MAIL FROM or before (greeting, EHLO) is about
+ * us, and smtp_sender_send reports it as PAHT_ERROR_CONFIG. */
+typedef enum {
+    SMTP_STAGE_SESSION, /* connection, TLS, greeting, EHLO, AUTH */
+    SMTP_STAGE_MAIL,    /* MAIL FROM: the envelope sender */
+    SMTP_STAGE_RCPT,    /* RCPT TO: the recipient */
+    SMTP_STAGE_DATA,    /* DATA and the letter itself */
+} SmtpStage;
+
+SmtpStage smtp_sender_last_stage(const SmtpSender *sender);
 /* how many connections this sender opened (tests and benchmarks) */
 int smtp_sender_connections(const SmtpSender *sender);
 void smtp_sender_free(SmtpSender *sender);
