@@ -50,7 +50,8 @@ char *outbound_envelope_address(const char *from, gint64 id, const char *message
  * the mac is not checked here */
 gint64 outbound_envelope_letter(const char *address, const char *our_from);
 /* TRUE for an RFC 3463 status that suspends the address (SPEC §8): 5.x.x except 5.2.2,
- * mailbox full, which is the citizen's to fix and no reason to stop writing to them */
+ * mailbox full, which is the citizen's to fix and no reason to stop writing to them, and
+ * except 5.3.x, 5.6.x and 5.7.x, which are about our letter or our mail, not the address */
 gboolean outbound_status_suspends(const char *status);
 /* A letter failed for good (an SMTP 5xx, a DSN), in the caller's transaction: an event on its
  * report and, when suspend, the address suspended for 60 days (never the IOC's, an agency's

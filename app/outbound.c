@@ -178,7 +178,13 @@ gint64 outbound_envelope_letter(const char *address, const char *our_from)
 
 gboolean outbound_status_suspends(const char *status)
 {
-    return status && status[0] == '5' && status[1] == '.' && !g_str_equal(status, "5.2.2");
+    if (!status || status[0] != '5' || status[1] != '.')
+        return FALSE;
+    /* RFC 3463 subjects: 5.3.x and 5.6.x are about our letter (size, content), 5.7.x about
+     * policy (the remote server refuses our mail, e.g. as spam): none says the address is
+     * wrong, and suspending on them would silence every citizen of a provider at once */
+    return !g_str_equal(status, "5.2.2") && !g_str_has_prefix(status, "5.3.") &&
+           !g_str_has_prefix(status, "5.6.") && !g_str_has_prefix(status, "5.7.");
 }
 
 /* "550 5.1.1 <x@y>: Recipient address rejected" -> "5.1.1" (RFC 3463 in RFC 2034 replies) */
@@ -363,19 +369,12 @@ static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
         a->reply = g_strdup(a->send_error->message);
     a->status = reply_enhanced_status(a->reply);
     switch (a->send_error->code) {
-    case PAHT_ERROR_PERMANENT: {
+    case PAHT_ERROR_PERMANENT:
         a->result.outcome = OUTBOX_FAILED;
-        /* the address is at fault when the server refused it by name (RCPT TO), or said so
-         * with an address or mailbox status (5.1.x, 5.2.x) later; a refused content (5.7.1
-         * spam, 5.3.4 size) after DATA fails the letter but says nothing of the address */
-        SmtpStage stage = smtp_sender_last_stage(smtp);
-        const char *effective = a->status ? a->status : "5.0.0";
-        gboolean about_address =
-            stage == SMTP_STAGE_RCPT || (a->status && (g_str_has_prefix(a->status, "5.1.") ||
-                                                       g_str_has_prefix(a->status, "5.2.")));
-        a->suspend = about_address && outbound_status_suspends(effective);
+        /* the address is at fault only when the server says so with an RFC 3463 status
+         * (5.1.1 unknown user ...): a bare "550" may be about anything */
+        a->suspend = outbound_status_suspends(a->status);
         break;
-    }
     case PAHT_ERROR_CONFIG:
         a->result.outcome = OUTBOX_HOLD;
         a->result.retry_at = now + OUTBOX_HOLD_SECONDS;

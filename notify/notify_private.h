@@ -25,8 +25,9 @@ char *template_render_full(const char *template_text, JsonNode *context, gboolea
 gboolean notify_address_is_plain(const char *address);
 
 /* What a failed send means (smtp.c; pure, for the unit tests): curl_code a CURLcode,
- * response the last SMTP reply code (0: none), stage where the dialogue stopped. */
-PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage);
+ * response the last SMTP reply code (0: none), stage where the dialogue stopped, reply the
+ * server's last line (may be NULL). */
+PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage, const char *reply);
 
 G_END_DECLS
 

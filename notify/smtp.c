@@ -201,7 +201,27 @@ static gboolean reply_code_is_config(long code)
     return code == 530 || code == 534 || code == 535 || code == 538;
 }
 
-PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage)
+/* A refusal of us rather than of the letter, whatever the stage: RFC 3463 X.1.7 and X.1.8
+ * (bad sender address or system), and Postfix's words for a sender the login may not use
+ * (reject_sender_login_mismatch, reported at RCPT TO by default) or for relaying without
+ * authentication. Failing letters for these would fail, and suspend, every address. */
+static gboolean reply_refuses_us(const char *reply)
+{
+    if (!reply)
+        return FALSE;
+    static const char *const words[] = {"sender address rejected", "relay access denied"};
+    g_autofree char *lower = g_ascii_strdown(reply, -1);
+    for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
+        if (strstr(lower, words[i]))
+            return TRUE;
+    }
+    /* "553 5.1.7 ..." / "550 5.1.8 ...": the enhanced code follows the reply code */
+    return strlen(lower) >= 9 && lower[3] == ' ' && lower[5] == '.' &&
+           g_str_has_prefix(lower + 6, "1.") && (lower[8] == '7' || lower[8] == '8') &&
+           (lower[9] == ' ' || lower[9] == '\0');
+}
+
+PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage, const char *reply)
 {
     if (curl_code_is_config((CURLcode)curl_code) || reply_code_is_config(response))
         return PAHT_ERROR_CONFIG;
@@ -211,6 +231,8 @@ PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage)
          * them all, and suspending every citizen's address, would be the wrong answer: hold
          * and tell the administrator. 552 to MAIL FROM is the message size (RFC 1870). */
         if ((stage == SMTP_STAGE_SESSION || stage == SMTP_STAGE_MAIL) && response != 552)
+            return PAHT_ERROR_CONFIG;
+        if (reply_refuses_us(reply))
             return PAHT_ERROR_CONFIG;
         return PAHT_ERROR_PERMANENT;
     }
@@ -269,7 +291,7 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
     }
 
     const char *detail = sender->curl_error[0] ? sender->curl_error : curl_easy_strerror(code);
-    PahtErrorCode kind = smtp_failure_kind((int)code, response, sender->stage);
+    PahtErrorCode kind = smtp_failure_kind((int)code, response, sender->stage, sender->last_reply);
     log_debug("smtp: letter to %s not sent via %s: curl %d, reply code %ld, stage %d", who,
               sender->host, (int)code, response, (int)sender->stage);
     if (response > 0)

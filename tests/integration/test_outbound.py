@@ -23,7 +23,10 @@ import email
 import email.policy
 import os
 import re
+import signal
 import sqlite3
+import subprocess
+import time
 import unittest
 
 import pahttest
@@ -231,6 +234,49 @@ class FailurePolicy(unittest.TestCase):
         mail = pahttest.messages(self.stack, gw.ioc_address)[0]
         self.assertIn("Cổng thư không gửi được thư đi", mail["Subject"])
         self.assertIn("535", text_of(mail))
+
+
+    def refuse_sender_on_submission(self, sender, owner):
+        """The private stack's submission port refuses SENDER to every login but OWNER
+        (Postfix reject_sender_login_mismatch; Postfix looks the sender up without its
+        +extension, and says no at RCPT TO, not at MAIL FROM)."""
+        conf = self.stack.postfix_conf
+        with open(os.path.join(conf, "senders"), "w") as f:
+            f.write(f"{sender} {owner}\n")
+        subprocess.run(["postmap", "-c", conf, f"hash:{conf}/senders"], check=True)
+        with open(os.path.join(conf, "main.cf"), "a") as f:
+            f.write(f"smtpd_sender_login_maps = hash:{conf}/senders\n")
+        with open(os.path.join(conf, "master.cf")) as f:
+            master = f.read()
+        rule = "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject\n"
+        master = master.replace(rule, rule + "  -o smtpd_sender_restrictions="
+                                "reject_sender_login_mismatch\n", 1)
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write(master)
+        old = time.time() - 5  # Postfix ignores files younger than a second
+        for name in ("main.cf", "master.cf", "senders", "senders.db"):
+            os.utime(os.path.join(conf, name), (old, old))
+        os.kill(self.stack.current_postfix_pid(), signal.SIGHUP)
+        time.sleep(1.5)
+
+    def test_sender_refused_at_rcpt_holds_letters_and_suspends_nobody(self):
+        gw = pahttest.Gateway(self.stack, pahttest.unique("paht"),
+                              overrides={("smtp", "url"): f"smtp://{self.stack.listen}:"
+                                                          f"{self.stack.submission_port}"})
+        self.refuse_sender_on_submission(gw.address, f"someone-else@{self.stack.domain}")
+        citizen = self.citizen()
+        ingest(gw, citizen, "Nắp cống bị mất", env=at())
+        run = gw.pahtd("--once", env=at())
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn("Sender address rejected", self.stack_log_tail())
+        ack = one_letter(gw, "ack", citizen)
+        self.assertEqual((ack["state"], ack["attempts"]), ("queued", 0))
+        self.assertIn("Sender address rejected", ack["last_reply"])
+        self.assertEqual(len(letters(gw, "ioc_alert")), 1)
+        self.assertEqual(db(gw).execute("SELECT count(*) FROM address_suspension").fetchone()[0], 0)
+
+    def stack_log_tail(self):
+        return postfix_log(self.stack)[-5000:]
 
 
 class Bounces(unittest.TestCase):

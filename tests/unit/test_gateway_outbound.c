@@ -208,7 +208,12 @@ static void test_envelope_address_round_trip(Fixture *f, gconstpointer data)
 static void test_status_suspends(Fixture *f, gconstpointer data)
 {
     g_assert_true(outbound_status_suspends("5.1.1"));
-    g_assert_true(outbound_status_suspends("5.7.1"));
+    g_assert_true(outbound_status_suspends("5.1.2"));
+    g_assert_true(outbound_status_suspends("5.4.4")); /* no route to the domain */
+    g_assert_true(outbound_status_suspends("5.0.0"));
+    g_assert_false(outbound_status_suspends("5.7.1")); /* policy: our mail, not the address */
+    g_assert_false(outbound_status_suspends("5.3.4")); /* our letter too large */
+    g_assert_false(outbound_status_suspends("5.6.0"));
     g_assert_false(outbound_status_suspends("5.2.2")); /* mailbox full */
     g_assert_false(outbound_status_suspends("4.2.2"));
     g_assert_false(outbound_status_suspends("2.0.0"));
