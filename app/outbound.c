@@ -394,8 +394,9 @@ static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
 }
 
 /* The server refuses us. Remembered in the store, so that the IOC hears of it once per outage
- * and this process stops trying for a while. */
-static gboolean outage_begin(FlushPass *pass, const char *why, GError **error)
+ * and this process stops trying for a while. why goes to the log (curl's words: no address);
+ * reply, the server's own line (it may name a recipient), only to the IOC. */
+static gboolean outage_begin(FlushPass *pass, const char *why, const char *reply, GError **error)
 {
     Gateway *gw = pass->gw;
     const Config *c = gw->config;
@@ -416,7 +417,7 @@ static gboolean outage_begin(FlushPass *pass, const char *why, GError **error)
     g_autofree char *key = g_strdup_printf("alert:smtp:%" G_GINT64_FORMAT, now);
     g_autofree char *server = g_strdup_printf("Máy chủ: %s (cấu hình [smtp] url = %s).",
                                               c->smtp.server.host, c->smtp.server.url);
-    g_autofree char *reason = g_strdup_printf("Lý do: %s", why);
+    g_autofree char *reason = g_strdup_printf("Lý do: %s", reply && *reply ? reply : why);
     const char *lines[] = {
         server,
         reason,
@@ -494,7 +495,7 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
     } else if (a->result.outcome == OUTBOX_RETRY) {
         pass->retried++;
     } else if (a->result.outcome == OUTBOX_HOLD) {
-        ok = outage_begin(pass, a->send_error->message, error);
+        ok = outage_begin(pass, a->send_error->message, a->reply, error);
         if (ok && !pass->config_error)
             pass->config_error = g_error_copy(a->send_error);
     }
