@@ -56,9 +56,18 @@ gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
 
 /* ---- outbound -------------------------------------------------------------------------------- */
 
-/* Sends every letter that is due, over one SMTP connection. *sent and *failed count this
- * pass. Errors only for the store; SMTP problems are recorded on the letters. */
+/* Sends every letter that is due, over one SMTP connection, then (at most hourly) one digest
+ * of the letters that failed to the IOC. *sent and *failed count this pass. SMTP problems are
+ * recorded on the letters; errors are for the store, and PAHT_ERROR_CONFIG when the server
+ * refuses us (login, certificate, our envelope sender): sending then stops, the letters wait
+ * without losing attempts and the IOC is alerted once per outage. */
 gboolean gateway_flush_outbox(Gateway *gateway, int *sent, int *failed, GError **error);
+
+/* pahtctl resend: a failed letter is queued again with a fresh retry window, and a suspension
+ * of its address is lifted (the operator vouches for the address). *suspension_lifted (may be
+ * NULL) tells whether there was one. PAHT_ERROR_REFUSED unless the letter failed. */
+gboolean gateway_resend_letter(Gateway *gateway, gint64 letter_id, gboolean *suspension_lifted,
+                               GError **error);
 
 /* ---- the daemon ------------------------------------------------------------------------------ */
 

@@ -29,6 +29,8 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
 {
     const char *classification = draft->classification ? draft->classification : "report";
     out->classification = g_strdup(classification);
+    if (g_str_equal(classification, "bounce") && !bounce_intake(gw, raw_id, draft, error))
+        return FALSE;
     /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5) */
     if (g_str_equal(classification, "auto") || g_str_equal(classification, "bounce"))
         return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);

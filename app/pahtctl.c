@@ -244,6 +244,37 @@ static int cmd_outbox(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+static int cmd_resend(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("resend takes one letter id (see pahtctl outbox --state failed)");
+    char *end = NULL;
+    gint64 id = g_ascii_strtoll(argv[1], &end, 10);
+    if (!end || *end || id <= 0)
+        return usage_error("\"%s\" is not a letter id", argv[1]);
+    GError *error = NULL;
+    gboolean lifted = FALSE;
+    if (!gateway_resend_letter(ctl->gateway, id, &lifted, &error))
+        return fail(error);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, id);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, "queued");
+        json_builder_set_member_name(b, "suspension_lifted");
+        json_builder_add_boolean_value(b, lifted);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return 0;
+    }
+    printf("letter %" G_GINT64_FORMAT " queued again: pahtd sends it on its next pass%s\n", id,
+           lifted ? "; the suspension of its address is lifted" : "");
+    return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -257,6 +288,7 @@ static const struct {
     {"show", cmd_show, NULL, "ID|CODE", "one report in full"},
     {"ingest", cmd_ingest, NULL, "FILE.eml...", "run the inbound pipeline on local files"},
     {"outbox", cmd_outbox, outbox_entries, "[--state S]", "letters and their delivery"},
+    {"resend", cmd_resend, NULL, "ID", "queue a failed letter again (lifts its suspension)"},
 };
 
 static void print_usage(void)

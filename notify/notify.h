@@ -80,6 +80,18 @@ SmtpSender *smtp_sender_new(const SmtpOptions *opts);
  * address is refused before connecting: PAHT_ERROR_PERMANENT for rcpt, _CONFIG for mail_from. */
 gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
                           GBytes *message, char **reply, GError **error);
+/* Which part of the SMTP dialogue the last send ended in. A 5xx to MAIL FROM or before
+ * (greeting, EHLO) is about us, and smtp_sender_send reports it as PAHT_ERROR_CONFIG, as it
+ * does a refusal of our sender or of relaying at any stage (Postfix refuses a sender at
+ * RCPT TO, "Sender address rejected", and says "Relay access denied" there too). */
+typedef enum {
+    SMTP_STAGE_SESSION, /* connection, TLS, greeting, EHLO, AUTH */
+    SMTP_STAGE_MAIL,    /* MAIL FROM: the envelope sender */
+    SMTP_STAGE_RCPT,    /* RCPT TO: the recipient */
+    SMTP_STAGE_DATA,    /* DATA and the letter itself */
+} SmtpStage;
+
+SmtpStage smtp_sender_last_stage(const SmtpSender *sender);
 /* how many connections this sender opened (tests and benchmarks) */
 int smtp_sender_connections(const SmtpSender *sender);
 void smtp_sender_free(SmtpSender *sender);

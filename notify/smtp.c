@@ -25,6 +25,7 @@ struct SmtpSender {
     GString *line;     /* a reply line still being received */
     char *last_reply;  /* the last complete reply line */
     gboolean quitting; /* curl sent QUIT: what follows is not about our letter */
+    SmtpStage stage;   /* the last command curl sent for this letter */
     char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -48,11 +49,26 @@ static size_t read_message(char *buffer, size_t size, size_t nitems, void *user_
 /* curl's protocol trace: CURLINFO_HEADER_IN carries the server's reply lines. Commands we
  * send (HEADER_OUT) are only looked at for QUIT; AUTH lines carry the password and are
  * never kept. */
+static gboolean command_is(const char *data, size_t size, const char *verb)
+{
+    size_t n = strlen(verb);
+    return size >= n && g_ascii_strncasecmp(data, verb, n) == 0;
+}
+
 static int trace(CURL *handle, curl_infotype type, char *data, size_t size, void *user_data)
 {
     SmtpSender *sender = user_data;
-    if (type == CURLINFO_HEADER_OUT && size >= 4 && g_ascii_strncasecmp(data, "QUIT", 4) == 0)
-        sender->quitting = TRUE;
+    if (type == CURLINFO_HEADER_OUT) {
+        if (command_is(data, size, "QUIT"))
+            sender->quitting = TRUE;
+        else if (command_is(data, size, "MAIL FROM:"))
+            sender->stage = SMTP_STAGE_MAIL;
+        else if (command_is(data, size, "RCPT TO:"))
+            sender->stage = SMTP_STAGE_RCPT;
+        else if (command_is(data, size, "DATA") &&
+                 (size == 4 || data[4] == '\r' || data[4] == '\n'))
+            sender->stage = SMTP_STAGE_DATA;
+    }
     if (type != CURLINFO_HEADER_IN || sender->quitting)
         return 0;
     for (size_t i = 0; i < size; i++) {
@@ -133,6 +149,11 @@ SmtpSender *smtp_sender_new(const SmtpOptions *opts)
     return sender;
 }
 
+SmtpStage smtp_sender_last_stage(const SmtpSender *sender)
+{
+    return sender ? sender->stage : SMTP_STAGE_SESSION;
+}
+
 int smtp_sender_connections(const SmtpSender *sender)
 {
     return sender ? sender->connections : 0;
@@ -180,6 +201,44 @@ static gboolean reply_code_is_config(long code)
     return code == 530 || code == 534 || code == 535 || code == 538;
 }
 
+/* A refusal of us rather than of the letter, whatever the stage: RFC 3463 X.1.7 and X.1.8
+ * (bad sender address or system), and Postfix's words for a sender the login may not use
+ * (reject_sender_login_mismatch, reported at RCPT TO by default) or for relaying without
+ * authentication. Failing letters for these would fail, and suspend, every address. */
+static gboolean reply_refuses_us(const char *reply)
+{
+    if (!reply)
+        return FALSE;
+    static const char *const words[] = {"sender address rejected", "relay access denied"};
+    g_autofree char *lower = g_ascii_strdown(reply, -1);
+    for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
+        if (strstr(lower, words[i]))
+            return TRUE;
+    }
+    /* "553 5.1.7 ..." / "550 5.1.8 ...": the enhanced code follows the reply code */
+    return strlen(lower) >= 9 && lower[3] == ' ' && lower[5] == '.' &&
+           g_str_has_prefix(lower + 6, "1.") && (lower[8] == '7' || lower[8] == '8') &&
+           (lower[9] == ' ' || lower[9] == '\0');
+}
+
+PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage, const char *reply)
+{
+    if (curl_code_is_config((CURLcode)curl_code) || reply_code_is_config(response))
+        return PAHT_ERROR_CONFIG;
+    if (response >= 500 && response <= 599) {
+        /* refused before any recipient was named (greeting, EHLO, MAIL FROM): the server
+         * refuses us, not this letter, and would refuse every letter the same way. Failing
+         * them all, and suspending every citizen's address, would be the wrong answer: hold
+         * and tell the administrator. 552 to MAIL FROM is the message size (RFC 1870). */
+        if ((stage == SMTP_STAGE_SESSION || stage == SMTP_STAGE_MAIL) && response != 552)
+            return PAHT_ERROR_CONFIG;
+        if (reply_refuses_us(reply))
+            return PAHT_ERROR_CONFIG;
+        return PAHT_ERROR_PERMANENT;
+    }
+    return PAHT_ERROR_TEMPORARY; /* 4xx, refused, reset, timeout: try again later */
+}
+
 gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
                           GBytes *message, char **reply, GError **error)
 {
@@ -204,6 +263,7 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
     sender->data = g_bytes_get_data(message, &sender->length);
     sender->position = 0;
     sender->quitting = FALSE;
+    sender->stage = SMTP_STAGE_SESSION;
     sender->curl_error[0] = '\0';
     g_string_truncate(sender->line, 0);
     g_clear_pointer(&sender->last_reply, g_free);
@@ -231,15 +291,9 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
     }
 
     const char *detail = sender->curl_error[0] ? sender->curl_error : curl_easy_strerror(code);
-    PahtErrorCode kind;
-    if (curl_code_is_config(code) || reply_code_is_config(response))
-        kind = PAHT_ERROR_CONFIG;
-    else if (response >= 500 && response <= 599)
-        kind = PAHT_ERROR_PERMANENT;
-    else
-        kind = PAHT_ERROR_TEMPORARY; /* 4xx, refused, reset, timeout: try again later */
-    log_debug("smtp: letter to %s not sent via %s: curl %d, reply code %ld", who, sender->host,
-              (int)code, response);
+    PahtErrorCode kind = smtp_failure_kind((int)code, response, sender->stage, sender->last_reply);
+    log_debug("smtp: letter to %s not sent via %s: curl %d, reply code %ld, stage %d", who,
+              sender->host, (int)code, response, (int)sender->stage);
     if (response > 0)
         g_set_error(error, PAHT_ERROR, kind, "SMTP %s: server replied %ld (%s)", sender->host,
                     response, detail);

@@ -274,6 +274,7 @@ typedef struct {
     GBytes *message;
     int attempts; /* including this one */
     gint64 created_at;
+    gint64 retry_since; /* start of the retry window: created_at, or the last resend */
 } OutboxClaim;
 
 void outbox_claim_free(OutboxClaim *claim);
@@ -282,6 +283,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxClaim, outbox_claim_free)
 /* Claims the next due letter with a lease (queued, or sending with an expired lease: the
  * sender died). NULL with no error when nothing is due. */
 OutboxClaim *outbox_claim_next(Store *store, gint64 now, int lease_seconds, GError **error);
+/* the same, recording who holds the lease ("host:pid:instance", see outbox_reclaim_leases) */
+OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                                   GError **error);
+
+/* Leases whose holder is known to be dead (is_dead(owner) TRUE; leases without an owner are
+ * left to expire) are made due now, so that a restarted sender resends the one letter in
+ * flight at once instead of after the lease. *released counts them (may be NULL). */
+typedef gboolean (*OutboxOwnerIsDead)(const char *owner, gpointer user_data);
+gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_dead,
+                               gpointer user_data, int *released, GError **error);
 
 typedef enum {
     OUTBOX_SENT,
@@ -296,18 +307,100 @@ gboolean outbox_complete(Store *store, const OutboxClaim *claim, OutboxOutcome o
                          const char *reply, gint64 retry_at, GError **error);
 
 typedef struct {
+    OutboxOutcome outcome;
+    const char *reply;         /* the server's words (or ours), kept on the row */
+    const char *status;        /* RFC 3463 code of a failure ("5.1.1"), or NULL */
+    const char *envelope_from; /* the envelope sender used (VERP); NULL: none recorded */
+    gint64 retry_at;           /* OUTBOX_RETRY and OUTBOX_HOLD */
+} OutboxResult;
+
+/* outbox_complete with everything the sender learnt. A failed letter waits for the next
+ * IOC digest (reported_at NULL). */
+gboolean outbox_finish(Store *store, const OutboxClaim *claim, const OutboxResult *result,
+                       GError **error);
+
+typedef struct {
     gint64 id;
     char *dedupe_key, *kind, *rcpt, *state, *message_id, *last_reply;
     gint64 report_id;
     int attempts;
     gint64 created_at, updated_at, sent_at, next_attempt_at;
+    char *mail_from;      /* envelope sender as enqueued (our address) */
+    char *envelope_from;  /* as last sent (VERP), or NULL */
+    char *failure_status; /* RFC 3463 code of the failure, or NULL */
+    gint64 reported_at;   /* when a failure went into an IOC digest; 0: not yet */
 } OutboxEntry;
 
 void outbox_entry_free(OutboxEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxEntry, outbox_entry_free)
 /* state NULL: all; newest last */
 GPtrArray *outbox_list(Store *store, const char *state, GError **error);
 /* the raw letter, for pahtctl preview and tests */
 GBytes *outbox_message(Store *store, gint64 id, GError **error);
+/* one letter; PAHT_ERROR_NOT_FOUND if there is none */
+OutboxEntry *outbox_get(Store *store, gint64 id, GError **error);
+/* the letter with this Message-ID (without <>), or NULL with no error */
+OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError **error);
+
+/* A DSN says a sent letter did not arrive: sent -> failed with the DSN's status, waiting for
+ * the next digest. *changed FALSE (no error) when the letter was not in state sent (already
+ * failed, or queued again by a resend: an old report must not fail a new attempt). */
+gboolean outbox_mark_bounced(Store *store, gint64 id, const char *status, const char *reply,
+                             gboolean *changed, GError **error);
+
+/* pahtctl resend: a failed letter is queued again, due now, with a fresh retry window.
+ * PAHT_ERROR_REFUSED for a letter in any other state, PAHT_ERROR_NOT_FOUND. */
+gboolean outbox_resend(Store *store, gint64 id, gint64 now, GError **error);
+
+/* Failed letters not yet reported to the IOC, oldest first, at most limit of them; letters to
+ * except_rcpt (the IOC itself) are never listed. *total counts them all. */
+GPtrArray *outbox_list_unreported(Store *store, const char *except_rcpt, int limit, int *total,
+                                  GError **error);
+/* marks every letter outbox_list_unreported would count as reported at now */
+gboolean outbox_mark_reported(Store *store, const char *except_rcpt, gint64 now, GError **error);
+/* created_at of the newest letter of this kind, 0 if none */
+gint64 outbox_newest_of_kind(Store *store, const char *kind, GError **error);
+
+/* ---- address suspension: after a permanent failure, nothing more goes to an address --------
+ * Addresses are compared in lowercase. */
+
+typedef struct {
+    char *address, *status, *reason;
+    gint64 until, outbox_id, created_at;
+} AddressSuspension;
+
+void address_suspension_free(AddressSuspension *suspension);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AddressSuspension, address_suspension_free)
+
+/* Suspends (or extends the suspension of) address until the given time. */
+gboolean address_suspend(Store *store, const char *address, gint64 until, const char *status,
+                         const char *reason, gint64 outbox_id, GError **error);
+/* the suspension in force at now, or NULL with no error */
+AddressSuspension *address_suspension_get(Store *store, const char *address, gint64 now,
+                                          GError **error);
+/* ends a suspension (pahtctl resend); *lifted tells whether one was in force at now */
+gboolean address_suspension_lift(Store *store, const char *address, gint64 now, gboolean *lifted,
+                                 GError **error);
+
+/* ---- bounces: every delivery status notification that reached us --------------------------- */
+
+typedef struct {
+    gint64 raw_id;          /* the DSN as received */
+    gint64 outbox_id;       /* the letter it reports on; 0: matched nothing */
+    const char *matched_by; /* "envelope" (VERP token), "message_id", or NULL */
+    const char *status, *recipient, *diagnostic;
+} BounceNew;
+
+gboolean bounce_record(Store *store, const BounceNew *bounce, GError **error);
+
+/* ---- outbound status: what the sender must remember between passes ------------------------ */
+
+/* FALSE with no error when name is not set; detail may be NULL */
+gboolean outbound_status_get(Store *store, const char *name, gint64 *value, char **detail,
+                             GError **error);
+gboolean outbound_status_set(Store *store, const char *name, gint64 value, const char *detail,
+                             GError **error);
+gboolean outbound_status_clear(Store *store, const char *name, GError **error);
 
 G_END_DECLS
 

@@ -134,6 +134,55 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_report ON outbox(report_id);"
     "CREATE INDEX outbox_message_id ON outbox(message_id);"
     "CREATE INDEX outbox_state ON outbox(state, id);",
+
+    /* 5: issue 6: outbound mail that arrives once or says why not.
+     * - letter bodies move to their own table: a claim or a completion rewrote the whole row,
+     *   body included (15 KB per state change, twice per letter), which halved the send rate;
+     * - the lease owner (host:pid:instance), so that a restarted pahtd takes back at once
+     *   the letter a dead one held; the envelope sender used (VERP, SPEC §8 bounces); the
+     *   RFC 3463 status of a failure; the start of the retry window (a resend restarts it);
+     *   when a failure was reported to the IOC (the digest);
+     * - addresses suspended after a permanent failure, every DSN received, and the
+     *   outbound status (an SMTP outage caused by our configuration). */
+    "CREATE TABLE outbox_body("
+    "  id INTEGER PRIMARY KEY REFERENCES outbox(id),"
+    "  message BLOB NOT NULL"
+    ") STRICT;"
+    "INSERT INTO outbox_body(id, message) SELECT id, message FROM outbox;"
+    "ALTER TABLE outbox DROP COLUMN message;"
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT;"
+    "ALTER TABLE outbox ADD COLUMN envelope_from TEXT;"
+    "ALTER TABLE outbox ADD COLUMN failure_status TEXT;"
+    "ALTER TABLE outbox ADD COLUMN retry_from INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN reported_at INTEGER;"
+    "CREATE INDEX outbox_unreported ON outbox(id) WHERE state = 'failed' AND reported_at IS NULL;"
+
+    "CREATE TABLE address_suspension("
+    "  address TEXT PRIMARY KEY," /* lowercase */
+    "  until INTEGER NOT NULL,"
+    "  status TEXT,"
+    "  reason TEXT,"
+    "  outbox_id INTEGER REFERENCES outbox(id),"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE bounce("
+    "  id INTEGER PRIMARY KEY,"
+    "  raw_id INTEGER REFERENCES raw_message(id),"
+    "  outbox_id INTEGER REFERENCES outbox(id),"
+    "  matched_by TEXT CHECK (matched_by IN ('envelope', 'message_id')),"
+    "  status TEXT,"
+    "  recipient TEXT,"
+    "  diagnostic TEXT,"
+    "  received_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX bounce_outbox ON bounce(outbox_id);"
+
+    "CREATE TABLE outbound_status("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL,"
+    "  detail TEXT"
+    ") STRICT;",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

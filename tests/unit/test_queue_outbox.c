@@ -1,0 +1,321 @@
+/* The outbound store on real SQLite files (issue 6): letter bodies apart from their state,
+ * leases that name their holder and are taken back from a dead one, outcomes with their
+ * status and envelope, bounces, resends, the digest's bookkeeping, address suspensions and
+ * the outbound status. */
+#include "queue/queue.h"
+#include "util/util.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+typedef struct {
+    char *dir;
+    char *path;
+    Store *store;
+} Fixture;
+
+static void remove_dir(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *p = g_build_filename(path, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR))
+            remove_dir(p);
+        else
+            g_remove(p);
+    }
+    g_rmdir(path);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("paht-outbox-XXXXXX", NULL);
+    f->path = g_build_filename(f->dir, "paht.db", NULL);
+    GError *error = NULL;
+    f->store = store_open(f->path, &error);
+    g_assert_no_error(error);
+    g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    store_close(f->store);
+    remove_dir(f->dir);
+    g_free(f->dir);
+    g_free(f->path);
+    g_unsetenv("PAHT_NOW");
+}
+
+static gint64 enqueue_to(Fixture *f, const char *key, const char *rcpt)
+{
+    static const char text[] = "Subject: x\r\n\r\nhello\r\n";
+    g_autoptr(GBytes) body = g_bytes_new_static(text, sizeof text - 1);
+    g_autofree char *message_id = g_strdup_printf("paht.%s@soctrang.gov.vn", key);
+    OutboxNew item = {.dedupe_key = key,
+                      .kind = "ack",
+                      .rcpt = rcpt,
+                      .mail_from = "paht@soctrang.gov.vn",
+                      .message_id = message_id,
+                      .message = body};
+    gint64 id = 0;
+    GError *error = NULL;
+    g_assert_true(outbox_enqueue(f->store, &item, &id, NULL, &error));
+    g_assert_no_error(error);
+    return id;
+}
+
+static OutboxEntry *get(Fixture *f, gint64 id)
+{
+    GError *error = NULL;
+    OutboxEntry *e = outbox_get(f->store, id, &error);
+    g_assert_no_error(error);
+    return e;
+}
+
+/* the body lives in its own table: state changes never rewrite it, and it is read back */
+static void test_body_apart_from_state(Fixture *f, gconstpointer data)
+{
+    gint64 id = enqueue_to(f, "k1", "an@example.vn");
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    /* no message column left in outbox */
+    g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT message FROM outbox", -1, &stmt, NULL), !=,
+                    SQLITE_OK);
+    g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT length(message) FROM outbox_body WHERE id = ?",
+                                       -1, &stmt, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_int64(stmt, 1, id);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    g_assert_cmpint(sqlite3_column_int(stmt, 0), ==, 21);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_assert_nonnull(c);
+    g_assert_cmpuint(g_bytes_get_size(c->message), ==, 21);
+    g_assert_cmpint(c->retry_since, ==, c->created_at);
+    g_autoptr(GBytes) again = outbox_message(f->store, id, &error);
+    g_assert_true(g_bytes_equal(again, c->message));
+}
+
+static gboolean owner_dead(const char *owner, gpointer dead_owner)
+{
+    return g_str_equal(owner, dead_owner);
+}
+
+/* a lease whose holder is dead is due again at once; a living holder's lease is kept */
+static void test_dead_holder_lease_taken_back(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    gint64 a = enqueue_to(f, "k1", "an@example.vn");
+    gint64 b = enqueue_to(f, "k2", "binh@example.vn");
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) ca = outbox_claim_next_for(f->store, now, 300, "h:1:dead", &error);
+    g_autoptr(OutboxClaim) cb = outbox_claim_next_for(f->store, now, 300, "h:2:alive", &error);
+    g_assert_cmpint(ca->id, ==, a);
+    g_assert_cmpint(cb->id, ==, b);
+    g_assert_null(outbox_claim_next_for(f->store, now + 1, 300, "h:3:new", &error));
+    g_assert_no_error(error);
+
+    int released = -1;
+    g_assert_true(
+        outbox_reclaim_leases(f->store, now + 1, owner_dead, "h:1:dead", &released, &error));
+    g_assert_cmpint(released, ==, 1);
+    g_autoptr(OutboxClaim) again = outbox_claim_next_for(f->store, now + 1, 300, "h:3:new", &error);
+    g_assert_nonnull(again);
+    g_assert_cmpint(again->id, ==, a);
+    g_assert_cmpint(again->attempts, ==, 2);
+    /* the dead holder cannot complete it any more; the new one can */
+    g_assert_false(outbox_complete(f->store, ca, OUTBOX_SENT, "250 ok", 0, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+    g_assert_true(outbox_complete(f->store, again, OUTBOX_SENT, "250 ok", 0, &error));
+    /* the living holder's letter stays taken */
+    g_assert_null(outbox_claim_next_for(f->store, now + 2, 300, "h:3:new", &error));
+    g_assert_no_error(error);
+}
+
+/* outcomes keep the status and the envelope; a hold gives the attempt back */
+static void test_finish_records_status_and_envelope(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    gint64 id = enqueue_to(f, "k1", "an@example.vn");
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, now, 300, &error);
+    OutboxResult hold = {.outcome = OUTBOX_HOLD,
+                         .reply = "535 5.7.8 auth failed",
+                         .status = "5.7.8",
+                         .envelope_from = "paht+b-1-0123456789abcdef@soctrang.gov.vn",
+                         .retry_at = now + 300};
+    g_assert_true(outbox_finish(f->store, c1, &hold, &error));
+    g_autoptr(OutboxEntry) e1 = get(f, id);
+    g_assert_cmpstr(e1->state, ==, "queued");
+    g_assert_cmpint(e1->attempts, ==, 0);
+    g_assert_cmpstr(e1->failure_status, ==, "5.7.8");
+    g_assert_cmpstr(e1->envelope_from, ==, "paht+b-1-0123456789abcdef@soctrang.gov.vn");
+
+    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, now + 300, 300, &error);
+    OutboxResult failed = {.outcome = OUTBOX_FAILED, .reply = "550 5.1.1 no", .status = "5.1.1"};
+    g_assert_true(outbox_finish(f->store, c2, &failed, &error));
+    g_autoptr(OutboxEntry) e2 = get(f, id);
+    g_assert_cmpstr(e2->state, ==, "failed");
+    g_assert_cmpstr(e2->failure_status, ==, "5.1.1");
+    g_assert_cmpstr(e2->last_reply, ==, "550 5.1.1 no");
+    /* an outcome without an envelope keeps the one recorded */
+    g_assert_cmpstr(e2->envelope_from, ==, "paht+b-1-0123456789abcdef@soctrang.gov.vn");
+    g_assert_cmpint(e2->reported_at, ==, 0);
+}
+
+/* a bounce fails only a sent letter; a resend requeues only a failed one, with a new window */
+static void test_bounce_and_resend_rules(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    gint64 id = enqueue_to(f, "k1", "an@example.vn");
+    GError *error = NULL;
+    gboolean changed = TRUE;
+    g_assert_true(outbox_mark_bounced(f->store, id, "5.1.1", "DSN", &changed, &error));
+    g_assert_false(changed); /* queued: an old bounce must not fail a new attempt */
+    g_assert_false(outbox_resend(f->store, id, now, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+
+    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, now, 300, &error);
+    g_assert_true(outbox_complete(f->store, c, OUTBOX_SENT, "250 ok", 0, &error));
+    g_assert_true(outbox_mark_bounced(f->store, id, "5.1.1", "bounced (DSN 5.1.1): unknown",
+                                      &changed, &error));
+    g_assert_true(changed);
+    g_autoptr(OutboxEntry) e = get(f, id);
+    g_assert_cmpstr(e->state, ==, "failed");
+    g_assert_cmpstr(e->failure_status, ==, "5.1.1");
+    g_assert_true(outbox_mark_bounced(f->store, id, "5.1.1", "again", &changed, &error));
+    g_assert_false(changed);
+
+    gint64 later = now + 5 * 24 * 3600;
+    g_assert_true(outbox_resend(f->store, id, later, &error));
+    g_autoptr(OutboxClaim) r = outbox_claim_next(f->store, later, 300, &error);
+    g_assert_nonnull(r);
+    g_assert_cmpint(r->id, ==, id);
+    g_assert_cmpint(r->attempts, ==, 1);
+    g_assert_cmpint(r->retry_since, ==, later); /* three more days from the resend */
+    g_assert_cmpint(r->created_at, ==, now);
+
+    g_assert_false(outbox_resend(f->store, 9999, now, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+}
+
+static void fail_letter(Fixture *f, gint64 id)
+{
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_assert_nonnull(c);
+    g_assert_cmpint(c->id, ==, id);
+    g_assert_true(outbox_complete(f->store, c, OUTBOX_FAILED, "550 no", 0, &error));
+    g_assert_no_error(error);
+}
+
+/* failures wait for a digest; letters to the IOC are never listed; marking takes all */
+static void test_unreported_failures(Fixture *f, gconstpointer data)
+{
+    gint64 a = enqueue_to(f, "k1", "an@example.vn");
+    gint64 b = enqueue_to(f, "k2", "IOC@soctrang.gov.vn");
+    gint64 c = enqueue_to(f, "k3", "binh@example.vn");
+    fail_letter(f, a);
+    fail_letter(f, b);
+    fail_letter(f, c);
+    GError *error = NULL;
+    int total = 0;
+    g_autoptr(GPtrArray) one =
+        outbox_list_unreported(f->store, "ioc@soctrang.gov.vn", 1, &total, &error);
+    g_assert_cmpint(total, ==, 2);
+    g_assert_cmpuint(one->len, ==, 1);
+    g_assert_cmpint(((OutboxEntry *)g_ptr_array_index(one, 0))->id, ==, a);
+    gint64 now = clock_now_unix();
+    g_assert_true(outbox_mark_reported(f->store, "ioc@soctrang.gov.vn", now, &error));
+    g_autoptr(GPtrArray) none =
+        outbox_list_unreported(f->store, "ioc@soctrang.gov.vn", 10, &total, &error);
+    g_assert_cmpint(total, ==, 0);
+    g_autoptr(OutboxEntry) ea = get(f, a);
+    g_autoptr(OutboxEntry) eb = get(f, b);
+    g_assert_cmpint(ea->reported_at, ==, now);
+    g_assert_cmpint(eb->reported_at, ==, 0);
+    g_assert_cmpint(outbox_newest_of_kind(f->store, "ack", &error), ==, now);
+    g_assert_cmpint(outbox_newest_of_kind(f->store, "digest", &error), ==, 0);
+    g_assert_no_error(error);
+}
+
+static void test_address_suspension(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    GError *error = NULL;
+    g_assert_null(address_suspension_get(f->store, "an@example.vn", now, &error));
+    g_assert_no_error(error);
+    g_assert_true(
+        address_suspend(f->store, "An@Example.VN", now + 100, "5.1.1", "unknown", 0, &error));
+    g_autoptr(AddressSuspension) s = address_suspension_get(f->store, "an@example.vn", now, &error);
+    g_assert_nonnull(s);
+    g_assert_cmpstr(s->address, ==, "an@example.vn");
+    g_assert_cmpint(s->until, ==, now + 100);
+    g_assert_cmpstr(s->status, ==, "5.1.1");
+    /* a shorter suspension never shortens one in force */
+    g_assert_true(address_suspend(f->store, "an@example.vn", now + 50, "5.1.2", "x", 0, &error));
+    g_autoptr(AddressSuspension) s2 =
+        address_suspension_get(f->store, "AN@example.vn", now, &error);
+    g_assert_cmpint(s2->until, ==, now + 100);
+    /* it ends by itself */
+    g_assert_null(address_suspension_get(f->store, "an@example.vn", now + 100, &error));
+    gboolean lifted = TRUE;
+    g_assert_true(address_suspension_lift(f->store, "an@example.vn", now + 100, &lifted, &error));
+    g_assert_false(lifted);
+    g_assert_true(address_suspension_lift(f->store, "AN@EXAMPLE.VN", now, &lifted, &error));
+    g_assert_true(lifted);
+    g_assert_null(address_suspension_get(f->store, "an@example.vn", now, &error));
+    g_assert_no_error(error);
+}
+
+static void test_bounce_record_and_status(Fixture *f, gconstpointer data)
+{
+    gint64 id = enqueue_to(f, "k1", "an@example.vn");
+    GError *error = NULL;
+    BounceNew matched = {.outbox_id = id, .matched_by = "envelope", .status = "5.1.1"};
+    BounceNew stray = {.status = "5.0.0", .recipient = "x@example.vn"};
+    g_assert_true(bounce_record(f->store, &matched, &error));
+    g_assert_true(bounce_record(f->store, &stray, &error));
+    BounceNew bad = {.matched_by = "guess"};
+    g_assert_false(bounce_record(f->store, &bad, &error)); /* CHECK constraint */
+    g_clear_error(&error);
+
+    gint64 value = 0;
+    g_autofree char *detail = NULL;
+    g_assert_false(outbound_status_get(f->store, "smtp_outage", &value, &detail, &error));
+    g_assert_no_error(error);
+    g_assert_true(outbound_status_set(f->store, "smtp_outage", 42, "535 refused", &error));
+    g_assert_true(outbound_status_set(f->store, "smtp_outage", 43, NULL, &error));
+    g_assert_true(outbound_status_get(f->store, "smtp_outage", &value, &detail, &error));
+    g_assert_cmpint(value, ==, 43);
+    g_assert_null(detail);
+    g_assert_true(outbound_status_clear(f->store, "smtp_outage", &error));
+    g_assert_false(outbound_status_get(f->store, "smtp_outage", &value, NULL, &error));
+    g_assert_no_error(error);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    log_init("test");
+    log_set_level(LOG_LEVEL_ERROR);
+#define ADD(name, fn)                                                                              \
+    g_test_add("/outbox/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("body-apart-from-state", test_body_apart_from_state);
+    ADD("dead-holder-lease-taken-back", test_dead_holder_lease_taken_back);
+    ADD("finish-records-status-and-envelope", test_finish_records_status_and_envelope);
+    ADD("bounce-and-resend-rules", test_bounce_and_resend_rules);
+    ADD("unreported-failures", test_unreported_failures);
+    ADD("address-suspension", test_address_suspension);
+    ADD("bounce-record-and-status", test_bounce_record_and_status);
+    return g_test_run();
+}
