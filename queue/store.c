@@ -134,6 +134,12 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_report ON outbox(report_id);"
     "CREATE INDEX outbox_message_id ON outbox(message_id);"
     "CREATE INDEX outbox_state ON outbox(state, id);",
+
+    /* 3: issue 4: who sent each report (a tracking code quoted in a subject joins only its
+     * sender's report, SPEC §3.5); letters by recipient (the automatic-answer rate limit,
+     * SPEC §3.6) */
+    "ALTER TABLE report ADD COLUMN sender TEXT;"
+    "CREATE INDEX outbox_rcpt ON outbox(rcpt COLLATE NOCASE, created_at);",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */
