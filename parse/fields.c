@@ -514,9 +514,10 @@ char *fields_parse_time(const char *written, gint64 reference)
         if (year > 0 && year < 100)
             year += 2000;
         if (year == 0) {
+            /* the last such day up to tomorrow: "28/12" written in January is last year's */
             year = g_date_time_get_year(ref);
-            /* "28/12" written in January is last year's */
-            if (month > g_date_time_get_month(ref) + 1)
+            int ref_month = g_date_time_get_month(ref), ref_day = g_date_time_get_day_of_month(ref);
+            if (month > ref_month || (month == ref_month && day > ref_day + 1))
                 year--;
         }
         have_date = year >= 1990 && year <= 2100 && g_date_valid_dmy((GDateDay)day, month, year);
@@ -541,7 +542,7 @@ char *fields_parse_time(const char *written, gint64 reference)
     /* "20h30", "20:30", "8 giờ sáng", "3g chiều", "20h" (never the date's digits) */
     int hour = -1, minute = 0;
     g_autoptr(GRegex) clock = g_regex_new(
-        "(?<![\\d/.,])(\\d{1,2})\\s*(?:h|g|gio|:)\\s*(\\d{1,2})?\\s*(?:p|phut|')?(?![\\d/])", 0, 0,
+        "(?<![\\d/.,])(\\d{1,2})\\s*(?:gio|h|g|:)\\s*(\\d{1,2})?\\s*(?:p|phut|')?(?![\\d/])", 0, 0,
         NULL);
     GError *ignored = NULL;
     gboolean found = g_regex_match_full(clock, folded, -1, 0, 0, &m, &ignored);
@@ -1293,7 +1294,8 @@ static const Phrase phrases[] = {
      FIELD_ADDRESS},
     {"\\bdia\\s+chi\\s+(?:nha\\s+)?(?:cua\\s+)?(?:toi|em|chau)?\\s*(?:la|o|tai)\\s+",
      FIELD_ADDRESS},
-    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+", FIELD_LOCATION},
+    /* "tại" (at) folds like "tai" of "tai nạn" (accident) */
+    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+(?!nan\\b|bien\\b|hoa\\b)", FIELD_LOCATION},
     {"\\b(?:tai|o)\\s+(?:khu\\s+vuc|vi\\s+tri|dia\\s+diem)\\s+", FIELD_LOCATION},
     {"\\b(?:tai|o)\\s+(?=doan\\s+(?:duong|song|kenh)\\b)", FIELD_LOCATION},
     {"\\b(?:vao\\s+)?luc\\s+", FIELD_TIME},
@@ -1358,6 +1360,69 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
     }
 }
 
+/* ---- the signature -------------------------------------------------------------------------- */
+
+static gboolean is_closing(const char *line)
+{
+    g_autofree char *folded = text_fold(line);
+    g_strstrip(folded);
+    static const char *const closings[] = {"tran trong",
+                                           "xin cam on",
+                                           "cam on",
+                                           "kinh thu",
+                                           "than ai",
+                                           "kinh bao",
+                                           "xin chan thanh cam on",
+                                           "chan thanh cam on",
+                                           "tran trong cam on",
+                                           "tran trong kinh chao",
+                                           "best regards",
+                                           "regards",
+                                           "thanks",
+                                           NULL};
+    for (const char *const *c = closings; *c; c++) {
+        if (g_str_has_prefix(folded, *c) && strlen(folded) <= strlen(*c) + 4)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* "Trân trọng,\nNguyễn Văn An" at the end of a mail, or a closing line that is the sender's
+ * own display name: a citizen signing with their full name */
+static void extract_signature_name(Draft *d, const char *text, gsize len)
+{
+    g_autofree char *copy = g_strndup(text, len);
+    g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
+    guint n = g_strv_length(lines);
+    g_autofree char *from = d->from_name ? text_fold(d->from_name) : NULL;
+    guint seen = 0;
+    for (guint i = n; i > 0 && seen < 8; i--) {
+        g_autofree char *line = text_clean_line(lines[i - 1]);
+        if (!line || !*line)
+            continue;
+        seen++;
+        if (g_str_equal(line, "--") || g_str_equal(line, "-- "))
+            continue;
+        g_autofree char *name = name_after(line, 0, strlen(line));
+        if (!name || strlen(name) != strlen(line))
+            continue; /* the whole line must be the name */
+        g_autofree char *folded = text_fold(name);
+        gboolean own = from && g_str_equal(folded, from);
+        gboolean after_closing = FALSE;
+        for (guint k = i - 1; k > 0 && !after_closing; k--) {
+            g_autofree char *previous = text_clean_line(lines[k - 1]);
+            if (!previous || !*previous)
+                continue;
+            after_closing = is_closing(previous);
+            break;
+        }
+        if (own || after_closing) {
+            d->citizen.name = g_steal_pointer(&name);
+            return;
+        }
+    }
+}
+
 /* ---- the step ------------------------------------------------------------------------------- */
 
 gboolean parse_step_fields(ParseContext *ctx, GError **error)
@@ -1379,6 +1444,8 @@ gboolean parse_step_fields(ParseContext *ctx, GError **error)
     extract_labelled(&x, &f, text);
     extract_running(&x, &f, text, len);
     folded_clear(&f);
+    if (!d->citizen.name)
+        extract_signature_name(d, text, len);
 
     if (!d->citizen.phone) {
         d->citizen.phone = find_phone(text, len, NULL);
