@@ -259,7 +259,10 @@ gboolean parse_keywords_check(const char *path, GError **error)
     return TRUE;
 }
 
-/* ---- matching ------------------------------------------------------------------------------- */
+/* ---- matching ------------------------------------------------------------------------------
+ * A text is searched once per phrase; what cancels a match (an exception covering it, a past
+ * marker in its sentence) is worked out once per text and category, so that hostile text
+ * repeating a phrase thousands of times costs time in proportion to its length. */
 
 typedef struct {
     gsize start, end;
@@ -292,55 +295,71 @@ static gboolean is_sentence_end(const char *text, gsize i)
     return (c == '.' || c == '!' || c == '?' || c == ';') && (text[i + 1] == ' ' || !text[i + 1]);
 }
 
-static void sentence_of(const char *text, Span match, Span *out)
-{
-    gsize start = match.start;
-    while (start > 0 && !is_sentence_end(text, start - 1))
-        start--;
-    gsize end = match.end;
-    while (text[end] && !is_sentence_end(text, end))
-        end++;
-    out->start = start;
-    out->end = end;
-}
+typedef struct {
+    const char *text;
+    gsize len;
+    guint8 *covered;   /* per byte: inside an exception phrase */
+    guint32 *sentence; /* per byte: which sentence it is in */
+    GHashTable *past;  /* sentence numbers holding a past marker */
+} Context;
 
-static gboolean cancelled(const Keywords *k, Category c, const char *text, Span match)
+static void context_init(Context *x, const Keywords *k, Category c, const char *text)
 {
+    x->text = text;
+    x->len = strlen(text);
+    x->covered = g_malloc0(x->len + 1);
+    x->sentence = g_new(guint32, x->len + 1);
+    guint32 number = 0;
+    for (gsize i = 0; i <= x->len; i++) {
+        x->sentence[i] = number;
+        if (i < x->len && is_sentence_end(text, i))
+            number++;
+    }
+    x->past = g_hash_table_new(g_direct_hash, g_direct_equal);
     GPtrArray *except = k->lists[c][SCOPE_EXCEPT];
     for (guint i = 0; i < except->len; i++) {
         const Phrase *p = except->pdata[i];
         g_autoptr(GArray) spans = find_all(text, p->folded);
         for (guint j = 0; j < spans->len; j++) {
             Span s = g_array_index(spans, Span, j);
-            if (s.start < match.end && match.start < s.end)
-                return TRUE;
+            memset(x->covered + s.start, 1, s.end - s.start);
         }
     }
     GPtrArray *past = k->lists[c][SCOPE_PAST];
-    if (past->len == 0)
-        return FALSE;
-    Span sentence;
-    sentence_of(text, match, &sentence);
     for (guint i = 0; i < past->len; i++) {
         const Phrase *p = past->pdata[i];
         g_autoptr(GArray) spans = find_all(text, p->folded);
         for (guint j = 0; j < spans->len; j++) {
             Span s = g_array_index(spans, Span, j);
-            if (s.start >= sentence.start && s.end <= sentence.end)
-                return TRUE;
+            g_hash_table_add(x->past, GUINT_TO_POINTER(x->sentence[s.start]));
         }
     }
-    return FALSE;
 }
 
-/* the first phrase of the list (in file order) found and not cancelled in text */
-static const Phrase *first_match(const Keywords *k, Category c, GPtrArray *list, const char *text)
+static void context_clear(Context *x)
+{
+    g_free(x->covered);
+    g_free(x->sentence);
+    g_hash_table_unref(x->past);
+}
+
+static gboolean cancelled(const Context *x, Span match)
+{
+    for (gsize i = match.start; i < match.end; i++) {
+        if (x->covered[i])
+            return TRUE;
+    }
+    return g_hash_table_contains(x->past, GUINT_TO_POINTER(x->sentence[match.start]));
+}
+
+/* the first phrase of the list (in file order) found and not cancelled in the text */
+static const Phrase *first_match(const Context *x, GPtrArray *list)
 {
     for (guint i = 0; i < list->len; i++) {
         const Phrase *p = list->pdata[i];
-        g_autoptr(GArray) spans = find_all(text, p->folded);
+        g_autoptr(GArray) spans = find_all(x->text, p->folded);
         for (guint j = 0; j < spans->len; j++) {
-            if (!cancelled(k, c, text, g_array_index(spans, Span, j)))
+            if (!cancelled(x, g_array_index(spans, Span, j)))
                 return p;
         }
     }
@@ -351,14 +370,19 @@ static const Phrase *first_match(const Keywords *k, Category c, GPtrArray *list,
 static const Phrase *category_match(const Keywords *k, Category c, const char *subject,
                                     const char *text, const char **where)
 {
-    const Phrase *p = first_match(k, c, k->lists[c][SCOPE_ANY], subject);
+    Context x;
+    context_init(&x, k, c, subject);
+    const Phrase *p = first_match(&x, k->lists[c][SCOPE_ANY]);
     if (!p)
-        p = first_match(k, c, k->lists[c][SCOPE_SUBJECT], subject);
+        p = first_match(&x, k->lists[c][SCOPE_SUBJECT]);
+    context_clear(&x);
     if (p) {
         *where = "subject";
         return p;
     }
-    p = first_match(k, c, k->lists[c][SCOPE_ANY], text);
+    context_init(&x, k, c, text);
+    p = first_match(&x, k->lists[c][SCOPE_ANY]);
+    context_clear(&x);
     *where = "text";
     return p;
 }

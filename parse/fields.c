@@ -38,6 +38,11 @@
 #define ADDRESS_MAX_CHARS 300
 #define PLACE_MAX_CHARS   500
 #define TIME_MAX_CHARS    120
+/* bounds on work for hostile text: labels read, candidates per running-text phrase, bytes
+ * looked at after one */
+#define LABELS_MAX        200
+#define RUNNING_MAX_TRIES 20
+#define RUNNING_MAX_BYTES 1200
 /* the EXIF block of a JPEG is an APP1 segment (at most 64 KB) near the start of the file */
 #define EXIF_READ_BYTES (192 * 1024)
 
@@ -368,7 +373,7 @@ static char *find_phone(const char *text, gsize len, gsize *end_out)
         int digits = 0;
         const char *best_end = NULL;
         char *best = NULL;
-        while (q < end && digits <= 15) {
+        while (q < end && digits <= 15 && q - p < 40) {
             if (g_ascii_isdigit(*q)) {
                 g_string_append_c(run, *q);
                 digits++;
@@ -1008,7 +1013,7 @@ static GArray *find_labels(const Folded *f)
     GError *ignored = NULL;
     gboolean found = g_regex_match_full(lm->regex, s, (gssize)len, 0, 0, &m, &ignored);
     g_clear_error(&ignored);
-    while (found) {
+    while (found && hits->len < LABELS_MAX) {
         gint start = 0, end = 0;
         g_match_info_fetch_pos(m, 1, &start, &end);
         g_autofree char *text = g_match_info_fetch(m, 1);
@@ -1049,7 +1054,7 @@ static char *label_value(const Folded *f, const char *original, GArray *hits, gu
     gsize from = folded_origin(f, hit->value_start), to = folded_origin(f, end);
     g_autofree char *value = g_strndup(original + from, to > from ? to - from : 0);
     g_autofree char *trimmed = trim_value(value, PLACE_MAX_CHARS);
-    if (trimmed || !hit->separator || !nl)
+    if (trimmed || !hit->separator || !nl || end != (gsize)(nl - s))
         return g_steal_pointer(&trimmed);
     /* "Họ và tên:" on one line, the name on the next */
     gsize line_start = end + 1;
@@ -1317,7 +1322,10 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
         GError *ignored = NULL;
         gboolean found = g_regex_match_full(re, f->s->str, (gssize)f->s->len, 0, 0, &m, &ignored);
         g_clear_error(&ignored);
-        for (; found; found = g_match_info_next(m, NULL)) {
+        /* the first few candidates only: hostile text repeating a phrase must not cost
+         * time in proportion to its square */
+        int tries = 0;
+        for (; found && tries < RUNNING_MAX_TRIES; found = g_match_info_next(m, NULL), tries++) {
             gint s = 0, e = 0;
             g_match_info_fetch_pos(m, 0, &s, &e);
             gsize from = folded_origin(f, (gsize)e);
@@ -1329,7 +1337,7 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
                 }
                 continue;
             }
-            gsize end_original = sentence_end(original, len, from);
+            gsize end_original = sentence_end(original, MIN(len, from + RUNNING_MAX_BYTES), from);
             /* the stop phrases are found on the folded text */
             gsize folded_end = (gsize)e;
             while (folded_end < f->s->len && folded_origin(f, folded_end) < end_original)
