@@ -550,6 +550,31 @@ static void test_auto_mail_is_not_read_for_fields(void)
     parsed_clear(&p);
 }
 
+/* A phrase repeated over a whole message once cost minutes (quadratic work per match): each
+ * of these must parse in an instant; CTest's timeout catches a return of the old behaviour. */
+static void test_hostile_repetition(void)
+{
+    static const struct {
+        const char *piece;
+        int times;
+    } cases[] = {
+        {"lúc 1 ", 40000},           {"tôi là nhà ở ", 20000},
+        {"Tên: a, ", 20000},         {"(", 200000},
+        {"0.000, 0.000 ", 20000},    {"Họ và tên:\n", 30000},
+        {"Trân trọng,\n", 30000},    {"nguy cơ sạt lở đất ", 15000},
+        {"hôm qua bị cướp ", 15000},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GString *body = g_string_new(NULL);
+        for (int k = 0; k < cases[i].times; k++)
+            g_string_append(body, cases[i].piece);
+        Parsed p = parse_body(body->str);
+        g_assert_nonnull(p.draft->classification);
+        parsed_clear(&p);
+        g_string_free(body, TRUE);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -572,5 +597,6 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/fields/time-of-incident", test_time_of_incident);
     g_test_add_func("/parse/fields/exif-gps", test_exif_gps);
     g_test_add_func("/parse/fields/auto-mail-not-read", test_auto_mail_is_not_read_for_fields);
+    g_test_add_func("/parse/fields/hostile-repetition", test_hostile_repetition);
     return g_test_run();
 }
