@@ -349,6 +349,26 @@ static void test_auto_reply_to_our_letter_is_not_a_reply(Fixture *f, gconstpoint
     ingest_result_clear(&a);
 }
 
+static void test_operator_answering_an_alert_is_not_the_citizen(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "thu@example.vn", .subject = "Báo cháy", .body = "Nhà kho đang cháy!"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep);
+    g_assert_nonnull(alert);
+    Mail answer = {.from = "truc.ban@soctrang.gov.vn",
+                   .subject = "Re: [PAHT] KHẨN CẤP: Báo cháy",
+                   .body = "Đã chuyển cho PCCC.",
+                   .in_reply_to = alert->message_id};
+    IngestResult a = ingest(f, &answer);
+    g_assert_cmpstr(a.classification, !=, "reply");
+    g_assert_cmpint(a.report_id, !=, r.report_id);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_null(event_of(rep, "citizen_reply"));
+    ingest_result_clear(&r);
+    ingest_result_clear(&a);
+}
+
 /* ---- replies ------------------------------------------------------------------------------------
  */
 
@@ -627,6 +647,7 @@ int main(int argc, char **argv)
     ADD("emergency", test_emergency_answered_at_once_and_ioc_alerted);
     ADD("complaint", test_complaint_not_acknowledged_refusal_suggested);
     ADD("auto-reply-not-a-reply", test_auto_reply_to_our_letter_is_not_a_reply);
+    ADD("operator-answering-alert", test_operator_answering_an_alert_is_not_the_citizen);
     ADD("reply-completes-incomplete", test_reply_completes_incomplete_report);
     ADD("reply-still-incomplete", test_reply_still_incomplete_asks_again);
     ADD("reply-by-token", test_reply_by_token_from_another_address);
