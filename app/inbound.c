@@ -23,7 +23,36 @@ static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
     return TRUE;
 }
 
-/* The decision and the answers, in the caller's transaction. */
+/* A citizen's reply to a report we know (SPEC §3.5): added to that report, never a new one. */
+static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
+                             const ReplyMatch *match, IngestResult *out, GError **error)
+{
+    ReplyOutcome outcome = {0};
+    if (!reply_add_to_report(gw->store, match->report_id, draft, raw_id, match->how, &outcome,
+                             error))
+        return FALSE;
+    gboolean ok = TRUE;
+    if (g_str_equal(outcome.state_before, "published") ||
+        g_str_equal(outcome.state_before, "closed")) {
+        /* MERGE(issue 5): a reply to a published or closed report is feedback on the result
+         * (Điều 10.1) or a satisfaction rating (Điều 10.3). Call here, in this transaction:
+         *     ok = lifecycle_citizen_reply(gw->config, gw->store, match->report_id, draft,
+         *                                  raw_id, error);
+         * Until then it is kept as the "citizen_reply" event added above. */
+    } else {
+        ok = letters_answer_reply(gw->config, gw->store, match, &outcome, draft, raw_id, error);
+    }
+    reply_outcome_clear(&outcome);
+    if (!ok)
+        return FALSE;
+    g_free(out->classification);
+    out->classification = g_strdup("reply");
+    out->report_id = match->report_id;
+    out->code = g_strdup(match->code);
+    return raw_message_mark_processed(gw->store, raw_id, "reply", match->report_id, error);
+}
+
+/* The decision and the answers, in the caller's transaction (SPEC §3.5-3.6). */
 static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 received_at,
                        IngestResult *out, GError **error)
 {
@@ -35,15 +64,47 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     if (g_str_equal(classification, "auto") || g_str_equal(classification, "bounce"))
         return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
 
-    ReportRef ref = {0};
-    if (!report_create(gw->store, draft, gw->config->gateway.code_prefix, gw->config->calendar.zone,
-                       received_at, raw_id, &ref, error))
+    /* reply comes before emergency, complaint and report (SPEC §3.5: first match wins) */
+    ReplyMatch match = {0};
+    if (!reply_find_report(gw->store, draft, gw->config->gateway.code_prefix,
+                           gw->config->smtp.reply_to, &match, error))
         return FALSE;
+    if (match.report_id > 0) {
+        gboolean ok = decide_reply(gw, raw_id, draft, &match, out, error);
+        reply_match_clear(&match);
+        return ok;
+    }
+
+    ReportRef ref = {0};
+    gboolean ok = report_create(gw->store, draft, gw->config->gateway.code_prefix,
+                                gw->config->calendar.zone, received_at, raw_id, &ref, error) &&
+                  report_set_sender(gw->store, ref.id, draft->from_address, error);
+    if (ok && match.refused_code) {
+        /* a stranger quoting someone else's tracking code: a report of its own */
+        g_autofree char *why = g_strdup_printf(
+            "the subject quotes %s, whose citizen is another address: not joined to it",
+            match.refused_code);
+        ok = event_add(gw->store, ref.id, "pahtd", "code_not_joined", why, error);
+    }
+    if (ok && g_str_equal(classification, "complaint")) {
+        /* Điều 1.1.c, 3.9: complaints and denunciations are not received by this system; the
+         * IOC confirms with "pahtctl reject ID --reason complaint" (the refusal letter says
+         * where such petitions go) */
+        g_autofree char *why = g_strdup_printf(
+            "refusal suggested: a complaint or denunciation (khiếu nại, tố cáo) is not a field "
+            "report (Điều 1.1.c, 3.9); %s",
+            draft->rule ? draft->rule : "");
+        ok = event_add(gw->store, ref.id, "pahtd", "refusal_suggested", why, error);
+    }
+    reply_match_clear(&match);
+    if (!ok) {
+        report_ref_clear(&ref);
+        return FALSE;
+    }
     out->report_id = ref.id;
     out->code = g_strdup(ref.code);
-    gboolean ok =
-        letters_answer_new_report(gw->config, gw->store, &ref, draft, received_at, error) &&
-        raw_message_mark_processed(gw->store, raw_id, classification, ref.id, error);
+    ok = letters_answer_new_report(gw->config, gw->store, &ref, draft, received_at, error) &&
+         raw_message_mark_processed(gw->store, raw_id, classification, ref.id, error);
     report_ref_clear(&ref);
     return ok;
 }

@@ -107,6 +107,56 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
+const char *const letters_auto_reply_kinds[] = {"ack", "incomplete", "emergency", NULL};
+
+/* SPEC §3.6: at most auto_replies_per_day automatic answers per address in 24 hours, counted
+ * from the outbox. Past it: no letter, an event on the report, and one IOC alert per address
+ * and (local) day, so that a loop with a broken responder or a flood from one sender costs
+ * the IOC one mail. *allowed FALSE when the letter must not go. */
+static gboolean rate_limit(const Config *c, Store *store, const LetterRequest *req,
+                           gboolean *allowed, GError **error)
+{
+    *allowed = TRUE;
+    gint64 now = clock_now_unix();
+    gint64 sent = 0;
+    if (!outbox_count_to(store, req->to_address, letters_auto_reply_kinds, now - 24 * 3600, &sent,
+                         error))
+        return FALSE;
+    int limit = c->gateway.auto_replies_per_day;
+    if (sent < limit)
+        return TRUE;
+    *allowed = FALSE;
+    g_autofree char *redacted = log_redact_address(req->to_address);
+    log_notice("%s to %s not sent: %" G_GINT64_FORMAT " automatic answers in 24 h (limit %d)",
+               req->kind, redacted, sent, limit);
+    if (req->report_id > 0) {
+        g_autofree char *why = g_strdup_printf("%s not sent: %" G_GINT64_FORMAT
+                                               " automatic answers already went to this address "
+                                               "in 24 hours (auto_replies_per_day = %d)",
+                                               req->kind, sent, limit);
+        if (!event_add(store, req->report_id, "pahtd", "rate_limited", why, error))
+            return FALSE;
+    }
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(now);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
+    g_autofree char *day = g_date_time_format(local, "%Y-%m-%d");
+    g_autofree char *lower = g_ascii_strdown(req->to_address, -1);
+    g_autofree char *key = g_strdup_printf("rate-limit:%s:%s", lower, day);
+    g_autofree char *line1 = g_strdup_printf("Địa chỉ: %s", req->to_address);
+    g_autofree char *line2 = g_strdup_printf(
+        "Trong 24 giờ qua hệ thống đã tự động trả lời địa chỉ này %" G_GINT64_FORMAT
+        " lần (giới hạn auto_replies_per_day = %d). Các thư tiếp theo của địa chỉ này vẫn "
+        "được tiếp nhận nhưng không được trả lời tự động cho đến khi hết giới hạn.",
+        sent, limit);
+    const char *lines[] = {line1, line2,
+                           "Có thể là một hệ thống trả lời tự động bị lỗi hoặc một người gửi "
+                           "rất nhiều thư: xin kiểm tra.",
+                           NULL};
+    return letters_ioc_alert(c, store, key, req->report_id,
+                             "Một địa chỉ đã vượt giới hạn thư trả lời tự động trong ngày", lines,
+                             error);
+}
+
 gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req,
                          JsonBuilder *context, gboolean *enqueued, GError **error)
 {
@@ -119,6 +169,13 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         g_autofree char *why =
             g_strdup_printf("%s not sent: the address never gets automatic mail", req->kind);
         return event_add(store, req->report_id, "pahtd", "no_answer", why, error);
+    }
+    if (req->auto_reply) {
+        gboolean allowed = TRUE;
+        if (!rate_limit(c, store, req, &allowed, error))
+            return FALSE;
+        if (!allowed)
+            return TRUE;
     }
     g_autoptr(JsonNode) root = json_builder_get_root(context);
     g_autofree char *reply_to = reply_address(c, req->reply_token);
@@ -201,50 +258,293 @@ gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key
     return letters_enqueue(c, store, &req, b, NULL, error);
 }
 
-gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRef *report,
-                                   const Draft *draft, gint64 received_at, GError **error)
+/* ---- answers to citizens ----------------------------------------------------------------------
+ */
+
+/* what every letter about one report shows: its code, subject, time, attachments, citizen */
+typedef struct {
+    gint64 report_id;
+    const char *code, *token, *subject;
+    gint64 received_at;
+    const char *name, *email;     /* the citizen: the letter's recipient */
+    const GPtrArray *attachments; /* DraftAttachment *, or NULL */
+    const GPtrArray *stored;      /* StoredAttachment *, or NULL */
+    const char *in_reply_to;      /* the citizen's message we answer */
+    const char *const *references;
+} ReportLetter;
+
+static void add_report_members(const Config *c, JsonBuilder *b, const ReportLetter *l)
 {
-    const char *to = draft->citizen.email ? draft->citizen.email : draft->from_address;
-    const char *name = draft->citizen.name ? draft->citizen.name : draft->from_name;
-    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
     json_builder_set_member_name(b, "report");
     json_builder_begin_object(b);
-    add_string(b, "code", report->code);
-    add_string(b, "subject",
-               draft->subject && *draft->subject ? draft->subject : "(không có tiêu đề)");
-    g_autofree char *received = letters_format_time(c, received_at);
+    add_string(b, "code", l->code);
+    add_string(b, "subject", l->subject && *l->subject ? l->subject : "(không có tiêu đề)");
+    g_autofree char *received = letters_format_time(c, l->received_at);
     add_string(b, "received_at", received);
+    guint n = l->attachments ? l->attachments->len : (l->stored ? l->stored->len : 0);
     json_builder_set_member_name(b, "attachment_count");
-    json_builder_add_int_value(b, draft->attachments->len);
+    json_builder_add_int_value(b, n);
     json_builder_set_member_name(b, "attachments");
     json_builder_begin_array(b);
-    for (guint i = 0; i < draft->attachments->len; i++) {
-        const DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
+    for (guint i = 0; i < n; i++) {
         json_builder_begin_object(b);
-        add_string(b, "filename", a->filename);
-        add_string(b, "kind", a->kind);
+        if (l->attachments) {
+            const DraftAttachment *a = g_ptr_array_index(l->attachments, i);
+            add_string(b, "filename", a->filename);
+            add_string(b, "kind", a->kind);
+        } else {
+            const StoredAttachment *a = g_ptr_array_index(l->stored, i);
+            add_string(b, "filename", a->filename);
+            add_string(b, "kind", a->kind);
+        }
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "citizen");
     json_builder_begin_object(b);
-    add_string(b, "name", name && *name ? name : NULL);
-    add_string(b, "email", to);
+    add_string(b, "name", l->name && *l->name ? l->name : NULL);
+    add_string(b, "email", l->email);
     json_builder_end_object(b);
+}
 
-    g_auto(GStrv) references = references_for(draft);
-    g_autofree char *key = g_strdup_printf("ack:%" G_GINT64_FORMAT, report->id);
+static gboolean enqueue_report_letter(const Config *c, Store *store, const ReportLetter *l,
+                                      const char *kind, const char *dedupe_key, JsonBuilder *b,
+                                      GError **error)
+{
     LetterRequest req = {
-        .kind = "ack",
-        .dedupe_key = key,
-        .report_id = report->id,
-        .to_name = name,
-        .to_address = to,
-        .reply_token = report->token,
-        .in_reply_to = draft->message_id,
-        .references = (const char *const *)references,
+        .kind = kind,
+        .dedupe_key = dedupe_key,
+        .report_id = l->report_id,
+        .to_name = l->name,
+        .to_address = l->email,
+        .reply_token = l->token,
+        .in_reply_to = l->in_reply_to,
+        .references = l->references,
         .auto_reply = TRUE,
     };
     return letters_enqueue(c, store, &req, b, NULL, error);
+}
+
+static gboolean send_ack(const Config *c, Store *store, const ReportLetter *l, GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    g_autofree char *key = g_strdup_printf("ack:%" G_GINT64_FORMAT, l->report_id);
+    return enqueue_report_letter(c, store, l, "ack", key, b, error);
+}
+
+/* Điều 4.2-4.3 in the words a citizen uses, and what to write */
+static const struct {
+    const char *field, *label, *words, *hint;
+} missing_words[] = {
+    {"name", "Họ và tên", "họ và tên", "họ và tên đầy đủ của Ông/Bà"},
+    {"address", "Địa chỉ liên hệ", "địa chỉ liên hệ",
+     "số nhà, tên đường hoặc ấp/khóm, phường/xã, huyện/thị xã/thành phố nơi Ông/Bà ở"},
+    {"id_number", "Số căn cước công dân", "số căn cước công dân",
+     "12 chữ số in trên thẻ căn cước công dân (hoặc 9 chữ số của chứng minh nhân dân cũ)"},
+    {"phone", "Số điện thoại", "số điện thoại",
+     "số di động (10 chữ số) hoặc số máy bàn kèm mã vùng, để cán bộ liên hệ xác minh khi cần"},
+    {"location", "Địa điểm xảy ra sự việc", "địa điểm xảy ra sự việc",
+     "càng rõ càng tốt: số nhà, tên đường, hẻm, ấp/khóm, phường/xã; có thể gửi kèm vị trí trên "
+     "Google Maps"},
+};
+
+/* "họ và tên, số điện thoại và địa điểm xảy ra sự việc" */
+static char *missing_sentence(char **missing)
+{
+    GPtrArray *words = g_ptr_array_new();
+    for (char **m = missing; m && *m; m++) {
+        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
+            if (g_str_equal(*m, missing_words[i].field))
+                g_ptr_array_add(words, (gpointer)missing_words[i].words);
+        }
+    }
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < words->len; i++) {
+        if (i > 0)
+            g_string_append(s, i + 1 == words->len ? " và " : ", ");
+        g_string_append(s, words->pdata[i]);
+    }
+    g_ptr_array_unref(words);
+    return g_string_free(s, FALSE);
+}
+
+static gboolean send_incomplete(const Config *c, Store *store, const ReportLetter *l,
+                                char **missing, gboolean again, const char *dedupe_key,
+                                GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    json_builder_set_member_name(b, "missing");
+    json_builder_begin_array(b);
+    for (char **m = missing; m && *m; m++) {
+        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
+            if (!g_str_equal(*m, missing_words[i].field))
+                continue;
+            json_builder_begin_object(b);
+            add_string(b, "field", missing_words[i].field);
+            add_string(b, "label", missing_words[i].label);
+            add_string(b, "words", missing_words[i].words);
+            add_string(b, "hint", missing_words[i].hint);
+            json_builder_end_object(b);
+        }
+    }
+    json_builder_end_array(b);
+    g_autofree char *sentence = missing_sentence(missing);
+    add_string(b, "missing_text", sentence);
+    json_builder_set_member_name(b, "again");
+    json_builder_add_boolean_value(b, again);
+    return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);
+}
+
+typedef struct {
+    const char *rule, *subject, *from, *name, *phone, *place, *text;
+    gboolean has_coordinates;
+    double lat, lon;
+} EmergencyFacts;
+
+/* Điều 6.2, 8.6: e-mail is not an emergency channel; the citizen is told to call 1022 now
+ * and the IOC is told at once, with what it needs to act without opening the draft */
+static gboolean send_emergency(const Config *c, Store *store, const ReportLetter *l,
+                               const EmergencyFacts *f, const char *suffix, GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    g_autofree char *key = g_strdup_printf("emergency:%s", suffix);
+    if (!enqueue_report_letter(c, store, l, "emergency", key, b, error))
+        return FALSE;
+
+    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", f->rule ? f->rule : "?"));
+    g_ptr_array_add(lines, g_strdup_printf("Người gửi: %s%s%s%s", f->name ? f->name : "",
+                                           f->name ? " <" : "", f->from ? f->from : "?",
+                                           f->name ? ">" : ""));
+    if (f->phone)
+        g_ptr_array_add(lines, g_strdup_printf("Số điện thoại: %s", f->phone));
+    if (f->place)
+        g_ptr_array_add(lines, g_strdup_printf("Địa điểm: %s", f->place));
+    if (f->has_coordinates)
+        g_ptr_array_add(lines, g_strdup_printf("Tọa độ: %.6f, %.6f (https://maps.google.com/?q="
+                                               "%.6f,%.6f)",
+                                               f->lat, f->lon, f->lat, f->lon));
+    if (f->text && *f->text) {
+        g_autofree char *excerpt =
+            g_utf8_substring(f->text, 0, MIN(g_utf8_strlen(f->text, -1), 800));
+        g_ptr_array_add(lines, g_strdup_printf("Nội dung: %s", excerpt));
+    }
+    g_ptr_array_add(lines, g_strdup("Người gửi đã được trả lời tự động: đề nghị gọi ngay Tổng "
+                                    "đài 1022. Xin xử lý theo quy trình khẩn cấp (khoản 6 Điều "
+                                    "8 Quy chế)."));
+    g_ptr_array_add(lines, NULL);
+    g_autofree char *title = g_strdup_printf(
+        "KHẨN CẤP: %s", f->subject && *f->subject ? f->subject : "phản ánh khẩn cấp qua thư");
+    g_autofree char *alert_key = g_strdup_printf("emergency-alert:%s", suffix);
+    gboolean ok = letters_ioc_alert(c, store, alert_key, l->report_id, title,
+                                    (const char *const *)lines->pdata, error);
+    g_ptr_array_unref(lines);
+    return ok;
+}
+
+gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRef *report,
+                                   const Draft *draft, gint64 received_at, GError **error)
+{
+    const char *classification = draft->classification ? draft->classification : "report";
+    if (g_str_equal(classification, "complaint"))
+        return TRUE; /* no acknowledgement: the IOC confirms the refusal (Điều 1.1.c, 3.9) */
+    g_auto(GStrv) references = references_for(draft);
+    ReportLetter l = {
+        .report_id = report->id,
+        .code = report->code,
+        .token = report->token,
+        .subject = draft->subject,
+        .received_at = received_at,
+        .name = draft->citizen.name ? draft->citizen.name : draft->from_name,
+        .email = draft->citizen.email ? draft->citizen.email : draft->from_address,
+        .attachments = draft->attachments,
+        .in_reply_to = draft->message_id,
+        .references = (const char *const *)references,
+    };
+    g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, report->id);
+    if (g_str_equal(classification, "emergency")) {
+        EmergencyFacts f = {
+            .rule = draft->rule,
+            .subject = draft->subject,
+            .from = draft->from_address,
+            .name = draft->citizen.name ? draft->citizen.name : draft->from_name,
+            .phone = draft->citizen.phone,
+            .place = draft->location.text,
+            .text = draft->text,
+            .has_coordinates = draft->location.has_coordinates,
+            .lat = draft->location.lat,
+            .lon = draft->location.lon,
+        };
+        return send_emergency(c, store, &l, &f, id, error);
+    }
+    g_auto(GStrv) missing = draft_missing_fields(draft);
+    if (missing[0]) {
+        g_autofree char *key = g_strdup_printf("incomplete:%s", id);
+        return send_incomplete(c, store, &l, missing, FALSE, key, error);
+    }
+    return send_ack(c, store, &l, error);
+}
+
+gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *match,
+                              const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
+                              GError **error)
+{
+    g_autoptr(Report) r = report_load_id(store, match->report_id, error);
+    if (!r)
+        return FALSE;
+    g_auto(GStrv) references = references_for(reply);
+    ReportLetter l = {
+        .report_id = r->id,
+        .code = r->code,
+        .token = r->token,
+        .subject = r->subject,
+        .received_at = r->received_at,
+        .name = r->citizen.name ? r->citizen.name : reply->from_name,
+        .email = r->citizen.email ? r->citizen.email : reply->from_address,
+        .stored = r->attachments,
+        .in_reply_to = reply->message_id,
+        .references = (const char *const *)references,
+    };
+    g_autofree char *suffix =
+        g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
+    if (g_strcmp0(reply->classification, "emergency") == 0) {
+        EmergencyFacts f = {
+            .rule = reply->rule,
+            .subject = reply->subject,
+            .from = reply->from_address,
+            .name = l.name,
+            .phone = r->citizen.phone,
+            .place = r->location.text,
+            .text = reply->text,
+            .has_coordinates = r->location.has_coordinates,
+            .lat = r->location.lat,
+            .lon = r->location.lon,
+        };
+        if (!send_emergency(c, store, &l, &f, suffix, error))
+            return FALSE;
+    }
+    if (outcome->completed)
+        return send_ack(c, store, &l, error);
+    if (g_str_equal(outcome->state_after, "incomplete")) {
+        g_autofree char *key = g_strdup_printf("incomplete:%s", suffix);
+        return send_incomplete(c, store, &l, outcome->missing, TRUE, key, error);
+    }
+    if (g_str_equal(outcome->state_before, "draft"))
+        return TRUE; /* the IOC reviews the draft with the reply in it */
+    /* with the IOC or an agency already: they must see it */
+    g_autofree char *key = g_strdup_printf("reply-alert:%s", suffix);
+    g_autofree char *line1 =
+        g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "?");
+    g_autofree char *excerpt =
+        reply->text ? g_utf8_substring(reply->text, 0, MIN(g_utf8_strlen(reply->text, -1), 800))
+                    : g_strdup("");
+    g_autofree char *line2 = g_strdup_printf("Nội dung: %s", excerpt);
+    g_autofree char *line3 = g_strdup_printf("Tệp đính kèm mới: %u", reply->attachments->len);
+    const char *lines[] = {line1, line2, line3, NULL};
+    return letters_ioc_alert(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
+                             error);
 }

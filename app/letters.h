@@ -15,17 +15,17 @@
 #include "queue/queue.h"
 
 typedef struct {
-    const char *kind;       /* the mail kind (SPEC §6) and the template name */
+    const char *kind;          /* the mail kind (SPEC §6) and the template name */
     const char *template_name; /* NULL: the same as kind */
-    const char *dedupe_key; /* unique: the same letter is never enqueued twice */
-    gint64 report_id;       /* 0: none */
-    const char *to_name;    /* may be NULL */
+    const char *dedupe_key;    /* unique: the same letter is never enqueued twice */
+    gint64 report_id;          /* 0: none */
+    const char *to_name;       /* may be NULL */
     const char *to_address;
-    const char *reply_token;         /* the report's token for Reply-To; NULL: none */
-    const char *in_reply_to;         /* the citizen's Message-ID; NULL: none */
-    const char *const *references;   /* NULL-terminated; NULL: none */
-    gboolean auto_reply;   /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
-    gint64 not_before;     /* 0: as soon as possible */
+    const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
+    const char *const *references; /* NULL-terminated; NULL: none */
+    gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
+    gint64 not_before;             /* 0: as soon as possible */
 } LetterRequest;
 
 /* a JsonBuilder with the letter object begun and the common members in it */
@@ -33,7 +33,9 @@ JsonBuilder *letters_context_new(const Config *config, gint64 now);
 
 /* Ends the context object, composes the letter and enqueues it. An address no automatic
  * mail may go to (letters_never_answer) enqueues nothing and returns TRUE with *enqueued
- * FALSE; so does a to_address that cannot be written into a letter. */
+ * FALSE; so does a to_address that cannot be written into a letter, and an automatic answer
+ * (auto_reply) past the address's limit of the day (an event on the report, and one IOC alert
+ * per address and day). */
 gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
                          JsonBuilder *context, gboolean *enqueued, GError **error);
 
@@ -43,9 +45,26 @@ gboolean letters_ioc_alert(const Config *config, Store *store, const char *dedup
                            gint64 report_id, const char *title, const char *const *lines,
                            GError **error);
 
-/* The answer to a citizen's new report (SPEC §3.6): the acknowledgement. */
+/* The answer to a citizen's new report (SPEC §3.6), by its classification: a complete report
+ * gets the acknowledgement; one missing Điều 4 details the "please complete" letter (Điều
+ * 7.1); an emergency the call-1022 answer at once plus an IOC alert (Điều 6.2, 8.6); a
+ * complaint no answer (the IOC confirms the refusal, Điều 1.1.c, 3.9). */
 gboolean letters_answer_new_report(const Config *config, Store *store, const ReportRef *report,
                                    const Draft *draft, gint64 received_at, GError **error);
+
+/* The answer to a citizen's reply added to a report (SPEC §3.5-3.6): the acknowledgement when
+ * the reply completed it, the "please complete" letter again when details are still missing,
+ * the call-1022 answer and an IOC alert when the reply is an emergency, an IOC alert when the
+ * report is already past the IOC's first review. Replies to published or closed reports are
+ * not answered here (ratings and feedback, Điều 10). raw_id makes the letters once-only. */
+gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMatch *match,
+                              const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
+                              GError **error);
+
+/* Mail kinds that are automatic answers to a citizen, counted by the rate limit
+ * ([gateway] auto_replies_per_day per address per 24 hours, SPEC §3.6). A new kind of
+ * automatic answer (LetterRequest.auto_reply) is added here. */
+extern const char *const letters_auto_reply_kinds[];
 
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */

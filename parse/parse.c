@@ -15,8 +15,7 @@
 #define DEFAULT_MAX_PARTS 1000
 #define DEFAULT_MAX_DEPTH 32
 
-/* The steps, in order (first match wins for classification, SPEC §3.5). Field extraction and
- * keyword classification go after "classify headers". */
+/* The steps, in order (first match wins for classification, SPEC §3.5). */
 static const struct {
     const char *name;
     ParseStep run;
@@ -24,6 +23,8 @@ static const struct {
     {"headers", parse_step_headers},
     {"content", parse_step_content},
     {"classify headers", parse_step_classify_headers},
+    {"fields", parse_step_fields},
+    {"classify", parse_step_classify},
 };
 
 static gpointer parse_init_once(gpointer data)

@@ -34,6 +34,11 @@ void parse_init(void);
  * (listed in draft->attachments[i]->path); on error none are left behind. */
 Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **error);
 
+/* Reads a keywords file (conf/keywords.conf format; NULL: the built-in lists) as parsing
+ * would: PAHT_ERROR_CONFIG naming the file and line when it is broken. For start-up checks;
+ * parse_message_file reads the file again whenever it changes. */
+gboolean parse_keywords_check(const char *keywords_file, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -5,6 +5,8 @@
  *   headers            headers.c           Message-ID, Subject, From, recipients, Date
  *   content            content.c           body text, quoted text, attachments, forwards
  *   classify headers   classify_headers.c  auto / bounce (and the DSN fields)
+ *   fields             fields.c            the citizen's details of Điều 4, location, time
+ *   classify           classify.c          emergency / complaint / report, confidential
  *
  * Later steps (field extraction, keyword classification) are added as new files with a
  * function of the ParseStep type and one line in the step table of parse.c. A step reads
@@ -65,6 +67,8 @@ typedef gboolean (*ParseStep)(ParseContext *ctx, GError **error);
 gboolean parse_step_headers(ParseContext *ctx, GError **error);
 gboolean parse_step_content(ParseContext *ctx, GError **error);
 gboolean parse_step_classify_headers(ParseContext *ctx, GError **error);
+gboolean parse_step_fields(ParseContext *ctx, GError **error);
+gboolean parse_step_classify(ParseContext *ctx, GError **error);
 
 /* ---- parse.c: shared helpers ---------------------------------------------------------------- */
 
@@ -195,6 +199,34 @@ gboolean parse_sender_is_mailer(const Draft *draft);
 
 /* RFC 3464 fields of a message/delivery-status body (exposed for tests) */
 void dsn_parse_fields(const char *text, char **status, char **recipient, char **diagnostic);
+
+/* ---- fields.c ------------------------------------------------------------------------------ */
+
+/* Điều 4.2: 12 digits with a known province code and a plausible century/sex digit and year
+ * of birth (not after the year of now), or the 9 digits of the old CMND */
+gboolean fields_id_number_valid(const char *digits, gint64 now);
+/* a written phone number in national digits-only form ("+84 912 345 678" -> "0912345678");
+ * NULL unless a Vietnamese mobile (03/05/07/08/09 + 8 digits) or landline (02x, 11 digits) */
+char *fields_normalise_phone(const char *written);
+/* coordinates in text: Google Maps links, "9.6025, 105.9739", "@9.6,105.97", DMS */
+gboolean fields_find_coordinates(const char *text, double *lat, double *lon);
+/* the time of the incident as RFC 3339 ("2026-11-26T20:30:00+07:00") or a date
+ * ("2026-11-26"); relative days ("tối qua") count from reference; NULL if no day is given */
+char *fields_parse_time(const char *written, gint64 reference);
+/* the GPS position in a JPEG's EXIF block (bounds-checked reader) */
+gboolean exif_gps_from_jpeg(const guchar *data, gsize len, double *lat, double *lon);
+
+/* ---- classify.c ----------------------------------------------------------------------------- */
+
+typedef struct Keywords Keywords;
+
+/* the keyword lists of a keywords.conf text; PAHT_ERROR_CONFIG naming origin and line */
+Keywords *keywords_parse(const char *data, gsize len, const char *origin, GError **error);
+void keywords_free(Keywords *keywords);
+/* the rule ('keyword emergency "đang cháy" (text)') a category's lists give for a mail, or
+ * NULL (category: "emergency", "complaint", "confidential") */
+char *keywords_match(const Keywords *keywords, const char *category, const char *subject,
+                     const char *text);
 
 G_END_DECLS
 

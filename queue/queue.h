@@ -402,6 +402,50 @@ gboolean outbound_status_set(Store *store, const char *name, gint64 value, const
                              GError **error);
 gboolean outbound_status_clear(Store *store, const char *name, GError **error);
 
+/* ---- citizens' replies and automatic answers (queue/reply.c) ------------------------------- */
+
+/* The report a message answers (SPEC §3.5), tried in this order: our own letters' Message-IDs
+ * in In-Reply-To / References (newest first), the citizen's own Message-ID of the report when
+ * the sender is that citizen, the report's token in a recipient address
+ * (reply_to_pattern "paht+{token}@soctrang.gov.vn"), the tracking code "PREFIX-YYYY-NNNNNN"
+ * in the subject when the sender is the report's citizen. A stranger quoting someone else's
+ * code joins nothing: refused_code names that code (the message becomes a new report). */
+typedef struct {
+    gint64 report_id; /* 0: not a reply to a report we know */
+    char *code, *token, *state;
+    char *how;          /* "In-Reply-To", "References", "token", "tracking code" */
+    char *refused_code; /* a code in the subject of a report the sender is not the citizen of */
+} ReplyMatch;
+
+void reply_match_clear(ReplyMatch *match);
+gboolean reply_find_report(Store *store, const Draft *draft, const char *code_prefix,
+                           const char *reply_to_pattern, ReplyMatch *out, GError **error);
+
+/* What adding a reply did to its report. */
+typedef struct {
+    char *state_before, *state_after;
+    gboolean completed; /* it was incomplete and the reply supplied what was missing */
+    char **missing;     /* after the reply (NULL-terminated) */
+} ReplyOutcome;
+
+void reply_outcome_clear(ReplyOutcome *outcome);
+
+/* Adds a citizen's reply to a report in the caller's transaction: its attachments (stored
+ * already), a "citizen_reply" event with its text (quote cut), and, while the report waits for
+ * the IOC (draft, incomplete), the text appended to the report's and every field it lacked
+ * merged in (fields it has stay as they are), the missing list recomputed and an incomplete
+ * report made a draft when nothing is missing any more (event "completed"). */
+gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft, gint64 raw_id,
+                             const char *how, ReplyOutcome *out, GError **error);
+
+/* The address whose message made the report (who may quote its code, SPEC §3.5) */
+gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error);
+
+/* Letters of these kinds to rcpt (case-insensitive) enqueued since `since` (the automatic
+ * answer rate limit, SPEC §3.6) */
+gboolean outbox_count_to(Store *store, const char *rcpt, const char *const *kinds, gint64 since,
+                         gint64 *count, GError **error);
+
 G_END_DECLS
 
 #endif

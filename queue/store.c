@@ -135,6 +135,11 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_message_id ON outbox(message_id);"
     "CREATE INDEX outbox_state ON outbox(state, id);",
 
+    /* 3: issue 4: who sent each report (a tracking code quoted in a subject joins only its
+     * sender's report, SPEC §3.5); letters by recipient (the automatic-answer rate limit,
+     * SPEC §3.6) */
+    "ALTER TABLE report ADD COLUMN sender TEXT;"
+    "CREATE INDEX outbox_rcpt ON outbox(rcpt COLLATE NOCASE, created_at);",
     /* 5: issue 6: outbound mail that arrives once or says why not.
      * - letter bodies move to their own table: a claim or a completion rewrote the whole row,
      *   body included (15 KB per state change, twice per letter), which halved the send rate;

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang libclang-rt-dev
   libetpan-dev libgmime-3.0-dev libglib2.0-dev libsqlite3-dev libcurl4-gnutls-dev
   libxml2-dev libjson-glib-dev libgnutls28-dev libsystemd-dev libytnef0-dev
   dovecot-imapd dovecot-lmtpd postfix openssl curl python3 sqlite3 ca-certificates

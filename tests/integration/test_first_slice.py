@@ -11,14 +11,21 @@ import unittest
 
 import pahttest
 
+# complete reports (Điều 4: name, address, ID, phone, place): each gets the acknowledgement
 CITIZENS = [
     ("Nguyễn Văn An", "Đèn đường hỏng trước chợ Phường 2",
      "Kính gửi Trung tâm IOC,\n\nĐèn đường trước cổng chợ Phường 2 đã hỏng hơn một tuần, "
-     "buổi tối rất tối và nguy hiểm.\n\nTrân trọng,\nNguyễn Văn An\n"),
+     "buổi tối rất tối và nguy hiểm.\n\nĐịa chỉ: 25 Trần Hưng Đạo, phường 2\n"
+     "CCCD: 094201001234\nĐiện thoại: 0912 345 678\nĐịa điểm: cổng chợ Phường 2\n\n"
+     "Trân trọng,\nNguyễn Văn An\n"),
     ("Trần Thị Bích Ngọc", "Rác thải tồn đọng trên đường Lê Lợi",
-     "Xin chào,\n\nRác thải tồn đọng ở góc đường Lê Lợi – Hai Bà Trưng, bốc mùi hôi thối.\n"),
+     "Xin chào,\n\nRác thải tồn đọng ở góc đường Lê Lợi – Hai Bà Trưng, bốc mùi hôi thối.\n"
+     "Họ tên: Trần Thị Bích Ngọc\nĐịa chỉ: 3 Lê Lợi, phường 6\nCCCD: 094301002345\n"
+     "SĐT: 0987 654 321\nĐịa điểm: góc đường Lê Lợi – Hai Bà Trưng\n"),
     ("Lê Hoàng Phúc", "Ống nước bị vỡ gây ngập",
-     "Ống nước trên đường Trần Hưng Đạo bị vỡ từ sáng nay, nước tràn ra mặt đường.\n"),
+     "Ống nước trên đường Trần Hưng Đạo bị vỡ từ sáng nay, nước tràn ra mặt đường.\n"
+     "Họ tên: Lê Hoàng Phúc\nĐịa chỉ: 120 Trần Hưng Đạo, phường 2\nCCCD: 094085003456\n"
+     "SĐT: 0939 111 222\nĐịa điểm: trước số 120 Trần Hưng Đạo\n"),
 ]
 
 

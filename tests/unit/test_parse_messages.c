@@ -196,10 +196,11 @@ static void test_plain_utf8_headers_and_text(void)
     g_assert_cmpstr(d->classification, ==, "report");
     g_assert_cmpstr(d->rule, ==, "default");
     g_assert_cmpstr(d->citizen.email, ==, "An.Nguyen.ST@gmail.com");
-    g_assert_null(d->citizen.name);
-    g_assert_null(d->citizen.phone);
+    /* the labelled lines (fields.c; more in test_parse_fields.c) */
+    g_assert_cmpstr(d->citizen.name, ==, "Nguyễn Văn An");
+    g_assert_cmpstr(d->citizen.phone, ==, "0912345678");
     g_assert_null(d->citizen.id_number);
-    g_assert_null(d->citizen.address);
+    g_assert_cmpstr(d->citizen.address, ==, "123 Lê Lợi, phường 6, TP Sóc Trăng");
     g_assert_cmpuint(d->attachments->len, ==, 0);
     g_assert_cmpuint(d->warnings->len, ==, 0);
     parsed_clear(&p);

@@ -1,0 +1,659 @@
+/* The decision and the answer for each kind of mail (SPEC §3.5-3.6), through the whole
+ * inbound pipeline on a real SQLite store: replies joining their report (and strangers not),
+ * an incomplete report completed by its reply, emergencies, complaints, the rate limit. */
+#include "app/gateway.h"
+#include "app/letters.h"
+#include "util/util.h"
+
+#include <glib/gstdio.h>
+#include <gmime/gmime.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+
+typedef struct {
+    char *dir;
+    Config *config;
+    Gateway *gw;
+    int serial;
+} Fixture;
+
+static char *templates_dir(void)
+{
+    const char *env = g_getenv("PAHT_TEMPLATES_DIR");
+    if (env)
+        return g_strdup(env);
+    g_autofree char *here = g_path_get_dirname(__FILE__);
+    return g_build_filename(here, "..", "..", "templates", NULL);
+}
+
+static void remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        const char *name;
+        while ((name = g_dir_read_name(dir))) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
+                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                remove_tree(child);
+            else
+                g_unlink(child);
+        }
+        g_dir_close(dir);
+    }
+    g_rmdir(path);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    g_setenv("PAHT_NOW", "2026-11-28T09:00:00+07:00", TRUE);
+    f->dir = g_dir_make_tmp("paht-answers-XXXXXX", NULL);
+    g_autofree char *templates = templates_dir();
+    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
+    g_autofree char *text = g_strconcat("[gateway]\ndatabase = paht.db\ndata_dir = data\n"
+                                        "templates_dir = ",
+                                        templates,
+                                        "\nioc_alert_to = ioc@soctrang.gov.vn\n"
+                                        "auto_replies_per_day = 5\n"
+                                        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\n"
+                                        "user = paht@soctrang.gov.vn\n"
+                                        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\n"
+                                        "from = paht@soctrang.gov.vn\n"
+                                        "reply_to = paht+{token}@soctrang.gov.vn\n",
+                                        NULL);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    GError *error = NULL;
+    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
+    g_assert_no_error(error);
+    f->gw = gateway_open(f->config, &error);
+    g_assert_no_error(error);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    gateway_close(f->gw);
+    config_free(f->config);
+    remove_tree(f->dir);
+    g_free(f->dir);
+    g_unsetenv("PAHT_NOW");
+}
+
+/* ---- mail ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *from, *to, *subject, *body;
+    const char *message_id, *in_reply_to, *references, *extra;
+} Mail;
+
+/* ingests the mail; returns the result (classification, report id, code) */
+static IngestResult ingest(Fixture *f, const Mail *m)
+{
+    f->serial++;
+    g_autofree char *id =
+        m->message_id ? g_strdup(m->message_id) : g_strdup_printf("m%d@example.vn", f->serial);
+    g_autofree char *subject = g_base64_encode((const guchar *)m->subject, strlen(m->subject));
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s, "From: %s\nTo: %s\nSubject: =?UTF-8?B?%s?=\n", m->from,
+                           m->to ? m->to : "paht@soctrang.gov.vn", subject);
+    g_string_append_printf(s, "Date: Sat, 28 Nov 2026 09:00:00 +0700\nMessage-ID: <%s>\n", id);
+    if (m->in_reply_to)
+        g_string_append_printf(s, "In-Reply-To: <%s>\n", m->in_reply_to);
+    if (m->references)
+        g_string_append_printf(s, "References: %s\n", m->references);
+    if (m->extra)
+        g_string_append(s, m->extra);
+    g_string_append(s, "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+                       "Content-Transfer-Encoding: 8bit\n\n");
+    g_string_append(s, m->body);
+    g_string_append_c(s, '\n');
+    g_auto(GStrv) lines = g_strsplit(s->str, "\n", -1);
+    g_string_free(s, TRUE);
+    g_autofree char *crlf = g_strjoinv("\r\n", lines);
+    g_autofree char *path = g_strdup_printf("%s/mail-%d.eml", f->dir, f->serial);
+    g_assert_true(g_file_set_contents(path, crlf, -1, NULL));
+    IngestResult r = {0};
+    GError *error = NULL;
+    g_assert_true(gateway_ingest_file(f->gw, path, &r, &error));
+    g_assert_no_error(error);
+    return r;
+}
+
+static Report *load(Fixture *f, gint64 id)
+{
+    GError *error = NULL;
+    Report *r = report_load_id(gateway_store(f->gw), id, &error);
+    g_assert_no_error(error);
+    return r;
+}
+
+static char *mail_kinds(const Report *r)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < r->mail->len; i++) {
+        const ReportMail *m = g_ptr_array_index(r->mail, i);
+        g_string_append_printf(s, "%s%s", i ? "," : "", m->kind);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static char *event_kinds(const Report *r)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < r->events->len; i++) {
+        const ReportEvent *e = g_ptr_array_index(r->events, i);
+        g_string_append_printf(s, "%s%s", i ? "," : "", e->kind);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static const ReportEvent *event_of(const Report *r, const char *kind)
+{
+    for (guint i = 0; i < r->events->len; i++) {
+        const ReportEvent *e = g_ptr_array_index(r->events, i);
+        if (g_str_equal(e->kind, kind))
+            return e;
+    }
+    return NULL;
+}
+
+static GMimeMessage *letter(Fixture *f, gint64 outbox_id)
+{
+    g_autoptr(GBytes) bytes = outbox_message(gateway_store(f->gw), outbox_id, NULL);
+    g_assert_nonnull(bytes);
+    gsize len = 0;
+    const char *data = g_bytes_get_data(bytes, &len);
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    g_assert_nonnull(msg);
+    return msg;
+}
+
+static char *letter_text(GMimeMessage *msg)
+{
+    GMimeObject *body = g_mime_message_get_body(msg);
+    GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
+    char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
+    /* the letter is CRLF on the wire */
+    char *out = text;
+    for (const char *p = text; *p; p++) {
+        if (*p != '\r')
+            *out++ = *p;
+    }
+    *out = '\0';
+    return text;
+}
+
+/* the report's letter of this kind (its outbox entry), or NULL */
+static OutboxEntry *outbox_of(Fixture *f, gint64 report_id, const char *kind, GPtrArray **keep)
+{
+    GError *error = NULL;
+    *keep = outbox_list(gateway_store(f->gw), NULL, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < (*keep)->len; i++) {
+        OutboxEntry *e = g_ptr_array_index(*keep, i);
+        if (e->report_id == report_id && g_str_equal(e->kind, kind))
+            return e;
+    }
+    return NULL;
+}
+
+static void set_state(Fixture *f, gint64 id, const char *state)
+{
+    g_autofree char *db = g_build_filename(f->dir, "paht.db", NULL);
+    sqlite3 *conn = NULL;
+    g_assert_cmpint(sqlite3_open(db, &conn), ==, SQLITE_OK);
+    sqlite3_busy_timeout(conn, 5000);
+    g_autofree char *sql =
+        g_strdup_printf("UPDATE report SET state = '%s' WHERE id = %" G_GINT64_FORMAT, state, id);
+    g_assert_cmpint(sqlite3_exec(conn, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+    sqlite3_close(conn);
+}
+
+static const char *const complete_fields = "Họ và tên: Nguyễn Văn An\n"
+                                           "Địa chỉ: 25 Trần Hưng Đạo, phường 2\n"
+                                           "CCCD: 094201001234\n"
+                                           "Điện thoại: 0912 345 678\n"
+                                           "Địa điểm: trước cổng chợ Phường 2\n";
+
+/* ---- answers to new mail ----------------------------------------------------------------------
+ */
+
+static void test_complete_report_gets_ack(Fixture *f, gconstpointer data)
+{
+    g_autofree char *body = g_strconcat("Đèn đường hỏng.\n\n", complete_fields, NULL);
+    Mail m = {.from = "an@example.vn", .subject = "Đèn đường hỏng", .body = body};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "report");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "draft");
+    g_assert_null(rep->missing[0]);
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "ack");
+    ingest_result_clear(&r);
+}
+
+static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "\"Nguyễn Văn An\" <an@example.vn>",
+              .subject = "Đèn đường hỏng",
+              .body = "Đèn đường hỏng.\nHọ tên: Nguyễn Văn An\nSĐT: 0912345678\n"
+                      "Địa chỉ: 25 Trần Hưng Đạo, phường 2\n",
+              .message_id = "first@example.vn"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "incomplete");
+    g_autofree char *missing = g_strjoinv(",", rep->missing);
+    g_assert_cmpstr(missing, ==, "id_number,location");
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "incomplete");
+
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, r.report_id, "incomplete", &keep);
+    g_assert_nonnull(e);
+    g_assert_cmpstr(e->rcpt, ==, "an@example.vn");
+    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT-2026-000001] Đề nghị bổ sung thông tin phản ánh: Đèn đường hỏng");
+    GMimeObject *obj = GMIME_OBJECT(msg);
+    g_assert_cmpstr(g_mime_object_get_header(obj, "Auto-Submitted"), ==, "auto-replied");
+    g_assert_cmpstr(g_mime_object_get_header(obj, "In-Reply-To"), ==, "<first@example.vn>");
+    g_autofree char *reply_to = g_strdup_printf("paht+%s@soctrang.gov.vn", rep->token);
+    g_assert_nonnull(strstr(g_mime_object_get_header(obj, "Reply-To"), reply_to));
+    g_autofree char *text = letter_text(msg);
+    /* each missing field in plain words, the fill-in block, the other channels */
+    g_assert_nonnull(strstr(text, "còn thiếu: số căn cước công dân và địa điểm xảy ra sự việc."));
+    g_assert_nonnull(strstr(text, "\nSố căn cước công dân: \nĐịa điểm xảy ra sự việc: \n"));
+    g_assert_null(strstr(text, "\nHọ và tên: \n")); /* only what is missing */
+    g_assert_nonnull(strstr(text, "https://paht.soctrang.gov.vn"));
+    g_assert_nonnull(strstr(text, "Công dân Sóc Trăng"));
+    g_assert_nonnull(strstr(text, "Tổng đài 1022"));
+    ingest_result_clear(&r);
+}
+
+static void test_emergency_answered_at_once_and_ioc_alerted(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "thu@example.vn",
+              .subject = "Báo cháy",
+              .body = "Nhà kho đầu hẻm 5 Mạc Đĩnh Chi đang cháy!\nSĐT: 0933 444 555\n"};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "emergency");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->classification, ==, "emergency");
+    g_assert_cmpstr(rep->rule, ==, "keyword emergency \"đang cháy\" (text)");
+    g_assert_cmpstr(rep->state, ==, "draft"); /* never "incomplete": the IOC acts now */
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "emergency,ioc_alert");
+
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, r.report_id, "emergency", &keep);
+    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT-2026-000001] KHẨN CẤP: xin gọi ngay Tổng đài 1022");
+    g_autofree char *text = letter_text(msg);
+    g_assert_nonnull(strstr(text, "XIN GỌI NGAY TỔNG ĐÀI 1022"));
+    g_assert_nonnull(strstr(text, "0299.1022"));
+    g_assert_nonnull(strstr(text, "khoản 2 Điều 6"));
+
+    g_autoptr(GPtrArray) keep2 = NULL;
+    OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep2);
+    g_assert_cmpstr(alert->rcpt, ==, "ioc@soctrang.gov.vn");
+    g_autoptr(GMimeMessage) a = letter(f, alert->id);
+    g_assert_cmpstr(g_mime_message_get_subject(a), ==,
+                    "[PAHT] KHẨN CẤP: Báo cháy (PAHT-2026-000001)");
+    g_autofree char *alert_text = letter_text(a);
+    g_assert_nonnull(strstr(alert_text, "Số điện thoại: 0933444555"));
+    g_assert_nonnull(strstr(alert_text, "đang cháy"));
+    ingest_result_clear(&r);
+}
+
+static void test_complaint_not_acknowledged_refusal_suggested(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "sang@example.vn",
+              .subject = "Đơn khiếu nại về việc thu hồi đất",
+              .body = "Tôi không đồng ý với quyết định thu hồi đất."};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "complaint");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "draft");
+    g_assert_cmpuint(rep->mail->len, ==, 0);
+    const ReportEvent *e = event_of(rep, "refusal_suggested");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(e->detail, "Điều 1.1.c, 3.9"));
+    g_assert_nonnull(strstr(e->detail, "keyword complaint \"đơn khiếu nại\" (subject)"));
+    ingest_result_clear(&r);
+}
+
+static void test_auto_reply_to_our_letter_is_not_a_reply(Fixture *f, gconstpointer data)
+{
+    Mail first = {.from = "an@example.vn", .subject = "Đèn", .body = "Đèn hỏng."};
+    IngestResult r = ingest(f, &first);
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, r.report_id, "incomplete", &keep);
+    Mail ooo = {.from = "an@example.vn",
+                .subject = "Trả lời tự động: Đèn",
+                .body = "Tôi đang nghỉ phép.",
+                .in_reply_to = e->message_id,
+                .extra = "Auto-Submitted: auto-replied\n"};
+    IngestResult a = ingest(f, &ooo);
+    g_assert_cmpstr(a.classification, ==, "auto");
+    g_assert_cmpint(a.report_id, ==, 0);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_null(event_of(rep, "citizen_reply"));
+    ingest_result_clear(&r);
+    ingest_result_clear(&a);
+}
+
+static void test_operator_answering_an_alert_is_not_the_citizen(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "thu@example.vn", .subject = "Báo cháy", .body = "Nhà kho đang cháy!"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep);
+    g_assert_nonnull(alert);
+    Mail answer = {.from = "truc.ban@soctrang.gov.vn",
+                   .subject = "Re: [PAHT] KHẨN CẤP: Báo cháy",
+                   .body = "Đã chuyển cho PCCC.",
+                   .in_reply_to = alert->message_id};
+    IngestResult a = ingest(f, &answer);
+    g_assert_cmpstr(a.classification, !=, "reply");
+    g_assert_cmpint(a.report_id, !=, r.report_id);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_null(event_of(rep, "citizen_reply"));
+    ingest_result_clear(&r);
+    ingest_result_clear(&a);
+}
+
+/* ---- replies ------------------------------------------------------------------------------------
+ */
+
+static void test_reply_completes_incomplete_report(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "\"Nguyễn Văn An\" <an@example.vn>",
+              .subject = "Đèn đường hỏng",
+              .body = "Đèn đường hỏng trước chợ.\nHọ tên: Nguyễn Văn An\n"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *please = outbox_of(f, r.report_id, "incomplete", &keep);
+    g_assert_nonnull(please);
+    /* Gmail: our letter's Message-ID in In-Reply-To, the letter quoted under the answer */
+    g_autofree char *body = g_strconcat(
+        "Địa chỉ liên hệ: 25 Trần Hưng Đạo, phường 2\nSố căn cước công dân: 094201001234\n"
+        "Số điện thoại: 0912 345 678\nĐịa điểm xảy ra sự việc: trước cổng chợ Phường 2\n\n"
+        "Vào Th 7, 28 thg 11, 2026 vào lúc 09:00 <paht@soctrang.gov.vn> đã viết:\n"
+        "> Họ và tên: Trần Văn Sai\n> Số điện thoại:\n",
+        NULL);
+    g_autofree char *refs = g_strdup_printf("<%s>", please->message_id);
+    Mail reply = {.from = "an@example.vn",
+                  .subject = "Re: [PAHT-2026-000001] Đề nghị bổ sung thông tin phản ánh",
+                  .body = body,
+                  .in_reply_to = please->message_id,
+                  .references = refs,
+                  .message_id = "reply@example.vn"};
+    IngestResult rr = ingest(f, &reply);
+    g_assert_cmpstr(rr.classification, ==, "reply");
+    g_assert_cmpint(rr.report_id, ==, r.report_id);
+    g_assert_cmpstr(rr.code, ==, "PAHT-2026-000001");
+
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "draft");
+    g_assert_null(rep->missing[0]);
+    /* what it had stays; the quote (our letter) is not read */
+    g_assert_cmpstr(rep->citizen.name, ==, "Nguyễn Văn An");
+    g_assert_cmpstr(rep->citizen.address, ==, "25 Trần Hưng Đạo, phường 2");
+    g_assert_cmpstr(rep->citizen.id_number, ==, "094201001234");
+    g_assert_cmpstr(rep->citizen.phone, ==, "0912345678");
+    g_assert_cmpstr(rep->location.text, ==, "trước cổng chợ Phường 2");
+    g_assert_nonnull(strstr(rep->text, "Đèn đường hỏng trước chợ."));
+    g_assert_nonnull(strstr(rep->text, "Số căn cước công dân: 094201001234"));
+    g_assert_null(strstr(rep->text, "Trần Văn Sai"));
+    g_autofree char *events = event_kinds(rep);
+    g_assert_cmpstr(events, ==, "received,citizen_reply,completed");
+    g_assert_true(g_str_has_prefix(event_of(rep, "citizen_reply")->detail,
+                                   "matched by In-Reply-To\n\nĐịa chỉ liên hệ:"));
+    /* and now the acknowledgement, threaded under the reply */
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "incomplete,ack");
+    g_autoptr(GPtrArray) keep2 = NULL;
+    OutboxEntry *ack = outbox_of(f, r.report_id, "ack", &keep2);
+    g_autoptr(GMimeMessage) msg = letter(f, ack->id);
+    g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), ==,
+                    "<reply@example.vn>");
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT-2026-000001] Đã tiếp nhận phản ánh: Đèn đường hỏng");
+
+    /* the same reply again (a redelivery) changes nothing */
+    g_autofree char *again = g_strdup_printf("%s/mail-%d.eml", f->dir, f->serial);
+    IngestResult dup = {0};
+    GError *error = NULL;
+    g_assert_true(gateway_ingest_file(f->gw, again, &dup, &error));
+    g_assert_true(dup.duplicate);
+    g_assert_cmpstr(dup.classification, ==, "reply");
+    g_assert_cmpstr(dup.code, ==, "PAHT-2026-000001");
+    g_autoptr(Report) same = load(f, r.report_id);
+    g_assert_cmpuint(same->events->len, ==, rep->events->len);
+    g_assert_cmpuint(same->mail->len, ==, 2);
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+    ingest_result_clear(&dup);
+}
+
+static void test_reply_still_incomplete_asks_again(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn", .subject = "Rác", .body = "Rác thải tồn đọng."};
+    IngestResult r = ingest(f, &m);
+    Mail reply = {.from = "an@example.vn",
+                  .subject = "Re: [PAHT-2026-000001] Đề nghị bổ sung thông tin phản ánh: Rác",
+                  .body = "Họ và tên: Trần Thị Bé\nSố điện thoại: 0987654321\n"};
+    IngestResult rr = ingest(f, &reply);
+    g_assert_cmpstr(rr.classification, ==, "reply");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "incomplete");
+    g_autofree char *missing = g_strjoinv(",", rep->missing);
+    g_assert_cmpstr(missing, ==, "address,id_number,location");
+    g_assert_cmpstr(rep->citizen.name, ==, "Trần Thị Bé");
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "incomplete,incomplete");
+    GPtrArray *all = outbox_list(gateway_store(f->gw), NULL, NULL);
+    OutboxEntry *second = g_ptr_array_index(all, all->len - 1);
+    g_autoptr(GMimeMessage) msg = letter(f, second->id);
+    g_autofree char *text = letter_text(msg);
+    g_assert_nonnull(strstr(text, "vẫn còn thiếu"));
+    g_assert_nonnull(
+        strstr(text, "còn thiếu: địa chỉ liên hệ, số căn cước công dân và địa điểm xảy ra"));
+    g_ptr_array_unref(all);
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+}
+
+static void test_reply_by_token_from_another_address(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn", .subject = "Rác", .body = "Rác thải tồn đọng."};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) before = load(f, r.report_id);
+    /* the citizen answers from their phone's other account, to the Reply-To address */
+    g_autofree char *to = g_strdup_printf("PAHT+%s@SocTrang.gov.vn", before->token);
+    Mail reply = {.from = "an.mobile@example.vn",
+                  .to = to,
+                  .subject = "Ảnh bổ sung",
+                  .body = "Thêm thông tin: rác ở cổng sau chợ."};
+    IngestResult rr = ingest(f, &reply);
+    g_assert_cmpstr(rr.classification, ==, "reply");
+    g_assert_cmpint(rr.report_id, ==, r.report_id);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_true(g_str_has_prefix(event_of(rep, "citizen_reply")->detail, "matched by token"));
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+}
+
+static void test_reply_from_stranger_does_not_join_report(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn", .subject = "Rác ở chợ", .body = "Rác thải tồn đọng."};
+    IngestResult r = ingest(f, &m);
+    /* the citizen may quote the code (from any case of their address) */
+    Mail own = {.from = "AN@Example.VN",
+                .subject = "Re: [paht-2026-000001] Rác ở chợ",
+                .body = "Vẫn chưa dọn."};
+    IngestResult o = ingest(f, &own);
+    g_assert_cmpstr(o.classification, ==, "reply");
+    g_assert_cmpint(o.report_id, ==, r.report_id);
+    /* someone else quoting the same code makes a report of their own */
+    Mail stranger = {.from = "stranger@example.vn",
+                     .subject = "Re: [PAHT-2026-000001] Rác ở chợ",
+                     .body = "Tôi cũng thấy rác ở chợ."};
+    IngestResult s = ingest(f, &stranger);
+    g_assert_cmpstr(s.classification, ==, "report");
+    g_assert_cmpint(s.report_id, !=, r.report_id);
+    g_assert_cmpstr(s.code, ==, "PAHT-2026-000002");
+    g_autoptr(Report) theirs = load(f, s.report_id);
+    const ReportEvent *e = event_of(theirs, "code_not_joined");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(e->detail, "PAHT-2026-000001"));
+    g_autoptr(Report) original = load(f, r.report_id);
+    g_assert_cmpuint(original->events->len, ==, 2); /* received + the citizen's own reply */
+    ingest_result_clear(&r);
+    ingest_result_clear(&o);
+    ingest_result_clear(&s);
+}
+
+static void test_citizen_answering_own_message_joins(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn",
+              .subject = "Rác",
+              .body = "Rác thải tồn đọng.",
+              .message_id = "own-first@example.vn"};
+    IngestResult r = ingest(f, &m);
+    Mail more = {.from = "an@example.vn",
+                 .subject = "Re: Rác",
+                 .body = "Thêm ảnh.",
+                 .in_reply_to = "own-first@example.vn"};
+    IngestResult mo = ingest(f, &more);
+    g_assert_cmpstr(mo.classification, ==, "reply");
+    g_assert_cmpint(mo.report_id, ==, r.report_id);
+    /* but not someone else answering in that thread */
+    Mail other = {.from = "neighbour@example.vn",
+                  .subject = "Re: Rác",
+                  .body = "Đúng vậy.",
+                  .in_reply_to = "own-first@example.vn"};
+    IngestResult ot = ingest(f, &other);
+    g_assert_cmpstr(ot.classification, ==, "report");
+    g_assert_cmpint(ot.report_id, !=, r.report_id);
+    ingest_result_clear(&r);
+    ingest_result_clear(&mo);
+    ingest_result_clear(&ot);
+}
+
+static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
+{
+    g_autofree char *body = g_strconcat("Đèn đường hỏng.\n", complete_fields, NULL);
+    Mail m = {.from = "an@example.vn", .subject = "Đèn", .body = body};
+    IngestResult r = ingest(f, &m);
+    set_state(f, r.report_id, "assigned");
+    Mail reply = {.from = "an@example.vn",
+                  .subject = "Re: [PAHT-2026-000001] Đã tiếp nhận phản ánh: Đèn",
+                  .body = "Đèn vẫn chưa sửa, thêm một cột nữa cũng hỏng.",
+                  .extra = "Content-Language: vi\n"};
+    IngestResult rr = ingest(f, &reply);
+    g_assert_cmpstr(rr.classification, ==, "reply");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "assigned");
+    g_assert_nonnull(event_of(rep, "citizen_reply"));
+    /* the body of an accepted report stays what the IOC accepted */
+    g_assert_null(strstr(rep->text, "thêm một cột"));
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "ack,ioc_alert");
+
+    /* published: the citizen's feedback or rating (issue 5) - kept, not answered here */
+    set_state(f, r.report_id, "published");
+    Mail rating = {
+        .from = "an@example.vn", .subject = "Re: [PAHT-2026-000001] Kết quả xử lý", .body = "1"};
+    IngestResult ra = ingest(f, &rating);
+    g_assert_cmpstr(ra.classification, ==, "reply");
+    g_autoptr(Report) after = load(f, r.report_id);
+    g_autofree char *kinds2 = mail_kinds(after);
+    g_assert_cmpstr(kinds2, ==, "ack,ioc_alert");
+    g_autofree char *events = event_kinds(after);
+    g_assert_cmpstr(events, ==, "received,citizen_reply,citizen_reply");
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+    ingest_result_clear(&ra);
+}
+
+/* ---- rate limit ---------------------------------------------------------------------------------
+ */
+
+static void test_rate_limit_per_sender(Fixture *f, gconstpointer data)
+{
+    for (int i = 0; i < 7; i++) {
+        g_autofree char *body = g_strdup_printf("Phản ánh số %d: đèn đường hỏng.", i);
+        Mail m = {.from = "flood@example.vn", .subject = "Đèn", .body = body};
+        IngestResult r = ingest(f, &m);
+        g_assert_cmpstr(r.classification, ==, "report");
+        g_autoptr(Report) rep = load(f, r.report_id);
+        if (i < 5) {
+            g_autofree char *kinds = mail_kinds(rep);
+            g_assert_cmpstr(kinds, ==, "incomplete");
+        } else {
+            const ReportEvent *e = event_of(rep, "rate_limited");
+            g_assert_nonnull(e);
+            g_assert_nonnull(strstr(e->detail, "auto_replies_per_day = 5"));
+        }
+        ingest_result_clear(&r);
+    }
+    /* another sender is not affected */
+    Mail other = {.from = "calm@example.vn", .subject = "Đèn", .body = "Đèn hỏng."};
+    IngestResult o = ingest(f, &other);
+    g_autoptr(Report) orep = load(f, o.report_id);
+    g_autofree char *okinds = mail_kinds(orep);
+    g_assert_cmpstr(okinds, ==, "incomplete");
+    ingest_result_clear(&o);
+
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(gateway_store(f->gw), NULL, &error);
+    int to_flood = 0, alerts = 0;
+    for (guint i = 0; i < all->len; i++) {
+        OutboxEntry *e = g_ptr_array_index(all, i);
+        to_flood += g_str_equal(e->rcpt, "flood@example.vn");
+        alerts += g_str_equal(e->kind, "ioc_alert");
+    }
+    g_assert_cmpint(to_flood, ==, 5);
+    g_assert_cmpint(alerts, ==, 1); /* once per address and day */
+
+    /* a day later the address is answered again */
+    g_setenv("PAHT_NOW", "2026-11-29T09:30:00+07:00", TRUE);
+    Mail later = {.from = "Flood@Example.vn", .subject = "Đèn", .body = "Ngày mới."};
+    IngestResult l = ingest(f, &later);
+    g_autoptr(Report) lrep = load(f, l.report_id);
+    g_autofree char *lkinds = mail_kinds(lrep);
+    g_assert_cmpstr(lkinds, ==, "incomplete");
+    ingest_result_clear(&l);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_mime_init();
+    log_init("test");
+    log_set_level(LOG_LEVEL_ERROR);
+#define ADD(name, fn)                                                                              \
+    g_test_add("/answers/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("complete-report-ack", test_complete_report_gets_ack);
+    ADD("incomplete-please-complete", test_incomplete_report_gets_please_complete);
+    ADD("emergency", test_emergency_answered_at_once_and_ioc_alerted);
+    ADD("complaint", test_complaint_not_acknowledged_refusal_suggested);
+    ADD("auto-reply-not-a-reply", test_auto_reply_to_our_letter_is_not_a_reply);
+    ADD("operator-answering-alert", test_operator_answering_an_alert_is_not_the_citizen);
+    ADD("reply-completes-incomplete", test_reply_completes_incomplete_report);
+    ADD("reply-still-incomplete", test_reply_still_incomplete_asks_again);
+    ADD("reply-by-token", test_reply_by_token_from_another_address);
+    ADD("stranger-quoting-code", test_reply_from_stranger_does_not_join_report);
+    ADD("citizen-answering-own-message", test_citizen_answering_own_message_joins);
+    ADD("reply-after-ioc", test_reply_after_the_ioc_took_it);
+    ADD("rate-limit", test_rate_limit_per_sender);
+    return g_test_run();
+}

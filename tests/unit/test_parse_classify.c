@@ -1,0 +1,298 @@
+/* parse, step "classify": emergency, complaint, report and the request for secrecy, by the
+ * province's keyword file; and the false alarms the phrase rules exist to avoid. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parse/parse_private.h"
+#include "util/util.h"
+
+static char *keywords_file_path(void)
+{
+    const char *dir = g_getenv("PAHT_SOURCE_DIR");
+    if (dir && *dir)
+        return g_build_filename(dir, "conf", "keywords.conf", NULL);
+    g_autofree char *here = g_path_get_dirname(__FILE__);
+    return g_build_filename(here, "..", "..", "conf", "keywords.conf", NULL);
+}
+
+typedef struct {
+    char *dir;
+    Draft *draft;
+} Parsed;
+
+static void remove_dir(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        const char *name;
+        while ((name = g_dir_read_name(dir))) {
+            g_autofree char *file = g_build_filename(path, name, NULL);
+            g_unlink(file);
+        }
+        g_dir_close(dir);
+    }
+    g_rmdir(path);
+}
+
+static char *message_file(const char *subject, const char *body, const char *extra_headers)
+{
+    g_autofree char *subject_word = g_base64_encode((const guchar *)subject, strlen(subject));
+    g_autofree char *message = g_strdup_printf(
+        "From: citizen@example.vn\nTo: paht@soctrang.gov.vn\nSubject: =?UTF-8?B?%s?=\n"
+        "Date: Sat, 28 Nov 2026 09:00:00 +0700\nMIME-Version: 1.0\n%s"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%s\n",
+        subject_word, extra_headers ? extra_headers : "", body);
+    g_auto(GStrv) lines = g_strsplit(message, "\n", -1);
+    g_autofree char *crlf = g_strjoinv("\r\n", lines);
+    char *path = NULL;
+    int fd = g_file_open_tmp("paht-classify-XXXXXX.eml", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(write(fd, crlf, strlen(crlf)) == (ssize_t)strlen(crlf));
+    close(fd);
+    return path;
+}
+
+static Draft *parse_with(const char *subject, const char *body, const char *keywords_file,
+                         const char *extra_headers, GError **error)
+{
+    g_autofree char *path = message_file(subject, body, extra_headers);
+    g_autofree char *dir = g_dir_make_tmp("paht-classify-XXXXXX", NULL);
+    ParseOptions opts = {.attachments_dir = dir, .keywords_file = keywords_file};
+    Draft *d = parse_message_file(path, &opts, error);
+    g_unlink(path);
+    remove_dir(dir);
+    return d;
+}
+
+static Draft *parse_mail(const char *subject, const char *body)
+{
+    GError *error = NULL;
+    Draft *d = parse_with(subject, body, NULL, NULL, &error);
+    g_assert_no_error(error);
+    return d;
+}
+
+static void assert_class(const char *subject, const char *body, const char *classification,
+                         const char *rule)
+{
+    g_autoptr(Draft) d = parse_mail(subject, body);
+    if (g_strcmp0(d->classification, classification) != 0 || g_strcmp0(d->rule, rule) != 0)
+        g_test_message("subject \"%s\", body \"%s\": %s / %s", subject, body, d->classification,
+                       d->rule);
+    g_assert_cmpstr(d->classification, ==, classification);
+    g_assert_cmpstr(d->rule, ==, rule);
+}
+
+/* ---- emergencies (Điều 8.6) ------------------------------------------------------------------ */
+
+static void test_emergencies(void)
+{
+    assert_class("Báo cháy", "Nhà kho đầu hẻm 5 đang cháy, khói bốc lên rất nhiều!", "emergency",
+                 "keyword emergency \"đang cháy\" (text)");
+    assert_class("Cháy lớn ở chợ Phường 1", "Xin cứu giúp.", "emergency",
+                 "keyword emergency \"cháy lớn\" (subject)");
+    /* folded: no diacritics, capitals, a phrase wrapped over two lines */
+    assert_class("BAO CHAY", "NHA KHO DANG CHAY", "emergency",
+                 "keyword emergency \"đang cháy\" (text)");
+    assert_class("x", "Chiếc xe tải đang\nbốc cháy giữa cầu.", "emergency",
+                 "keyword emergency \"đang bốc cháy\" (text)");
+    assert_class("Tai nạn", "Vừa xảy ra tai nạn ở chân cầu Quay, có người bị thương.", "emergency",
+                 "keyword emergency \"vừa xảy ra tai nạn\" (text)");
+    assert_class("x", "Có người đuối nước ở kênh Maspero!", "emergency",
+                 "keyword emergency \"đuối nước\" (text)");
+    assert_class("x", "Hai nhóm thanh niên đánh nhau, có hung khí.", "emergency",
+                 "keyword emergency \"đánh nhau\" (text)");
+    assert_class("x", "Tôi vừa bị cướp giật túi xách ở đường Lê Lợi.", "emergency",
+                 "keyword emergency \"cướp giật\" (text)");
+    assert_class("x", "Vỡ đê bao ấp 3, nước tràn vào nhà.", "emergency",
+                 "keyword emergency \"vỡ đê\" (text)");
+}
+
+static void test_not_emergencies(void)
+{
+    /* words that look like it and are not: each would be a false alarm to the IOC */
+    static const char *const bodies[] = {
+        "Trẻ em chơi buổi trưa bị cháy nắng vì công viên không có cây.",
+        "Bóng đèn đường bị cháy từ lâu, khu vực rất tối.",
+        "Dây điện chằng chịt có nguy cơ cháy nổ, đề nghị chỉnh trang.",
+        "Đề nghị kiểm tra thiết bị phòng cháy chữa cháy ở chợ.",
+        "Ổ gà lớn dễ gây tai nạn cho người đi xe máy.",
+        "Tuần trước tôi bị cướp giật điện thoại ở chợ đêm, đề nghị lắp camera.",
+        "Tình trạng cướp giật thường xuyên xảy ra ở đoạn đường này.",
+        "Bờ kênh có nguy cơ sạt lở đất vào nhà dân.",
+        "Đêm qua hai nhóm thanh niên đánh nhau trước quán, sáng nay vẫn còn mảnh chai.",
+        "Đường Nguyễn Huệ kẹt xe nghiêm trọng giờ tan tầm.",
+        "Diễn tập phòng chống cháy lớn tại chợ gây ồn.",
+        "Ông Tài bị thương ở chân từ lâu nên không đi lại được, xin hỗ trợ.",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bodies); i++)
+        assert_class("Phản ánh", bodies[i], "report", "default");
+    /* a whole word only */
+    assert_class("x", "Chúng tôi đánh nhauxx", "report", "default");
+}
+
+/* ---- complaints (Điều 1.1.c, 3.9) ------------------------------------------------------------ */
+
+static void test_complaints(void)
+{
+    assert_class("Đơn khiếu nại về việc thu hồi đất", "Tôi không đồng ý với quyết định.",
+                 "complaint", "keyword complaint \"đơn khiếu nại\" (subject)");
+    assert_class("Khiếu nại", "Về tiền bồi thường.", "complaint",
+                 "keyword complaint \"khiếu nại\" (subject)");
+    assert_class("Phản ánh cán bộ", "Nay tôi làm đơn tố cáo ông Trần Văn X đã nhận tiền.",
+                 "complaint", "keyword complaint \"đơn tố cáo\" (text)");
+    /* "khiếu nại" as a plain word in the text is not enough; a denial is not one */
+    assert_class("Rác thải", "Tôi đã khiếu nại nhiều lần nhưng rác vẫn không được dọn.", "report",
+                 "default");
+    assert_class("Không phải khiếu nại", "Chỉ phản ánh đèn đường hỏng.", "report", "default");
+    /* emergency first (SPEC §3.5 order) */
+    assert_class("Đơn tố cáo", "Nhà bên cạnh đang cháy!", "emergency",
+                 "keyword emergency \"đang cháy\" (text)");
+}
+
+/* ---- confidentiality (Điều 9.3.b) ------------------------------------------------------------ */
+
+static void test_confidential(void)
+{
+    g_autoptr(Draft) d = parse_mail("Karaoke", "Đề nghị giữ bí mật thông tin người phản ánh.");
+    g_assert_true(d->confidential);
+    g_assert_cmpstr(d->classification, ==, "report");
+    g_assert_cmpstr(d->rule, ==, "default; confidential: keyword \"giữ bí mật\" (text)");
+    g_autoptr(Draft) anonymous = parse_mail("Xin ẩn danh", "Quán nhậu lấn chiếm vỉa hè.");
+    g_assert_true(anonymous->confidential);
+    g_autoptr(Draft) emergency = parse_mail("x", "Đang cháy nhà, xin giấu tên tôi.");
+    g_assert_cmpstr(emergency->classification, ==, "emergency");
+    g_assert_true(emergency->confidential);
+    g_assert_cmpstr(
+        emergency->rule, ==,
+        "keyword emergency \"đang cháy\" (text); confidential: keyword \"xin giấu tên\" "
+        "(text)");
+    static const char *const open[] = {
+        "Tôi không cần giữ bí mật thông tin.",
+        "Tôi đồng ý công khai tên.",
+        "Vỉa hè bị lấn chiếm.",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(open); i++) {
+        g_autoptr(Draft) o = parse_mail("x", open[i]);
+        g_assert_false(o->confidential);
+        g_assert_cmpstr(o->rule, ==, "default");
+    }
+}
+
+/* ---- first match wins: automatic mail stays automatic ------------------------------------------
+ */
+
+static void test_auto_before_keywords(void)
+{
+    GError *error = NULL;
+    g_autoptr(Draft) d = parse_with("Trả lời tự động", "Tôi đang nghỉ phép. Nhà đang cháy.", NULL,
+                                    "Auto-Submitted: auto-replied\n", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(d->classification, ==, "auto");
+    g_assert_false(d->confidential);
+}
+
+/* ---- the keyword file -------------------------------------------------------------------------
+ */
+
+static void test_shipped_file_is_the_builtin_list(void)
+{
+    g_autofree char *path = keywords_file_path();
+    GError *error = NULL;
+    g_assert_true(parse_keywords_check(path, &error));
+    g_assert_no_error(error);
+    g_assert_true(parse_keywords_check(NULL, &error));
+    /* the same decision through the file and through the built-in copy */
+    g_autoptr(Draft) a = parse_with("x", "Nhà đang cháy", path, NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(Draft) b = parse_with("x", "Nhà đang cháy", NULL, NULL, &error);
+    g_assert_cmpstr(a->rule, ==, b->rule);
+}
+
+static void test_province_edits_the_file(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("paht-keywords-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "keywords.conf", NULL);
+    g_assert_true(g_file_set_contents(path,
+                                      "\xEF\xBB\xBF# tỉnh thêm\n[emergency]\nngập sâu quá đầu\n"
+                                      "[confidential]\nđừng nêu tên tôi\n",
+                                      -1, NULL));
+    GError *error = NULL;
+    g_autoptr(Draft) d =
+        parse_with("x", "Nước NGẬP SÂU QUÁ ĐẦU, đừng nêu tên tôi", path, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(d->classification, ==, "emergency");
+    g_assert_cmpstr(d->rule, ==,
+                    "keyword emergency \"ngập sâu quá đầu\" (text); confidential: keyword \"đừng "
+                    "nêu tên tôi\" (text)");
+    /* the built-in phrases are not in this file */
+    g_autoptr(Draft) fire = parse_with("x", "Nhà đang cháy", path, NULL, &error);
+    g_assert_cmpstr(fire->classification, ==, "report");
+
+    /* an edit is seen by the next message, without a restart */
+    g_assert_true(g_file_set_contents(path, "[emergency]\nnhà đang cháy rồi\n", -1, NULL));
+    g_autoptr(Draft) again = parse_with("x", "Nhà đang cháy rồi", path, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(again->rule, ==, "keyword emergency \"nhà đang cháy rồi\" (text)");
+
+    /* a broken file stops parsing with a configuration error naming file and line */
+    g_assert_true(g_file_set_contents(path, "[emergency]\ncháy lớn\n[khẩn cấp]\n", -1, NULL));
+    g_autoptr(Draft) none = parse_with("x", "Nhà đang cháy", path, NULL, &error);
+    g_assert_null(none);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, path));
+    g_assert_nonnull(strstr(error->message, "line 3"));
+    g_clear_error(&error);
+    g_assert_true(g_file_set_contents(path, "cháy lớn\n", -1, NULL));
+    g_assert_false(parse_keywords_check(path, &error));
+    g_assert_nonnull(strstr(error->message, "line 1"));
+    g_clear_error(&error);
+    g_assert_true(g_file_set_contents(path, "[emergency]\n\xC3\x28\n", -1, NULL));
+    g_assert_false(parse_keywords_check(path, &error));
+    g_assert_nonnull(strstr(error->message, "UTF-8"));
+    g_clear_error(&error);
+    g_unlink(path);
+    g_assert_false(parse_keywords_check(path, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_clear_error(&error);
+    g_rmdir(dir);
+}
+
+static void test_keywords_match_directly(void)
+{
+    GError *error = NULL;
+    const char *text = "[complaint]\nkhiếu nại\n[complaint.except]\nkhông khiếu nại\n"
+                       "[emergency]\ncướp\n[emergency.past]\nhôm qua\n";
+    Keywords *k = keywords_parse(text, strlen(text), "test", &error);
+    g_assert_no_error(error);
+    g_autofree char *a = keywords_match(k, "complaint", "", "Tôi khiếu nại.");
+    g_assert_cmpstr(a, ==, "keyword complaint \"khiếu nại\" (text)");
+    g_autofree char *b = keywords_match(k, "complaint", "", "Tôi không khiếu nại.");
+    g_assert_null(b);
+    /* a past marker cancels only in its own sentence */
+    g_autofree char *c = keywords_match(k, "emergency", "", "Hôm qua mưa. Bọn chúng đang cướp.");
+    g_assert_cmpstr(c, ==, "keyword emergency \"cướp\" (text)");
+    g_autofree char *e = keywords_match(k, "emergency", "", "Hôm qua bọn chúng cướp xe.");
+    g_assert_null(e);
+    /* paragraphs are sentences too */
+    g_autofree char *f = keywords_match(k, "emergency", "", "Hôm qua mưa\n\nBọn chúng cướp xe");
+    g_assert_cmpstr(f, ==, "keyword emergency \"cướp\" (text)");
+    keywords_free(k);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    parse_init();
+    g_test_add_func("/parse/classify/emergencies", test_emergencies);
+    g_test_add_func("/parse/classify/not-emergencies", test_not_emergencies);
+    g_test_add_func("/parse/classify/complaints", test_complaints);
+    g_test_add_func("/parse/classify/confidential", test_confidential);
+    g_test_add_func("/parse/classify/auto-first", test_auto_before_keywords);
+    g_test_add_func("/parse/classify/shipped-file", test_shipped_file_is_the_builtin_list);
+    g_test_add_func("/parse/classify/province-edits", test_province_edits_the_file);
+    g_test_add_func("/parse/classify/match", test_keywords_match_directly);
+    return g_test_run();
+}
