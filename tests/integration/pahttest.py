@@ -383,6 +383,14 @@ class Gateway:
 # ------------------------------------------------------------------------------- mail
 
 
+def complete_details(name="Nguyễn Văn An"):
+    """The Điều 4 details that make a report complete (it then gets the acknowledgement, not
+    the "please complete" letter), as a citizen writes them under the report."""
+    return (f"\nHọ và tên: {name}\nĐịa chỉ: 25 Trần Hưng Đạo, Phường 2, TP Sóc Trăng\n"
+            "CCCD: 094201001234\nĐiện thoại: 0912 345 678\n"
+            "Địa điểm: trước cổng chợ Phường 2\n")
+
+
 def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
               message_id=None, html=None, cte=None):
     """A citizen's mail as bytes (CRLF, UTF-8, RFC 2047 headers), as a mail client sends it.

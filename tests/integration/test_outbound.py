@@ -40,7 +40,8 @@ def at(**delta):
     return {"PAHT_NOW": (T0 + datetime.timedelta(**delta)).isoformat()}
 
 
-def ingest(gw, citizen, subject, body="Đèn đường trước chợ bị hỏng.\n", env=None, raw=None):
+def ingest(gw, citizen, subject, body="Đèn đường trước chợ bị hỏng.\n" + pahttest.complete_details(),
+           env=None, raw=None):
     """Runs one citizen mail through pahtctl ingest; returns the report code."""
     path = os.path.join(gw.dir, pahttest.unique("mail") + ".eml")
     data = raw if raw is not None else pahttest.make_mail(
