@@ -121,7 +121,8 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         return event_add(store, req->report_id, "pahtd", "no_answer", why, error);
     }
     g_autoptr(JsonNode) root = json_builder_get_root(context);
-    g_autofree char *reply_to = reply_address(c, req->reply_token);
+    g_autofree char *reply_to =
+        req->reply_to ? g_strdup(req->reply_to) : reply_address(c, req->reply_token);
     LetterSpec spec = {
         .templates_dir = c->gateway.templates_dir,
         .kind = req->template_name ? req->template_name : req->kind,
@@ -232,6 +233,16 @@ gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRe
     add_string(b, "name", name && *name ? name : NULL);
     add_string(b, "email", to);
     json_builder_end_object(b);
+    /* Điều 7.3: the IOC assigns within 4 working hours of arrival */
+    g_autoptr(Calendar) calendar = calendar_new_from_config(c);
+    gint64 assign = calendar_add_working_hours(calendar, received_at, LIFECYCLE_ASSIGN_HOURS);
+    if (assign > 0) {
+        g_autofree char *due = letters_format_time(c, assign);
+        json_builder_set_member_name(b, "deadline");
+        json_builder_begin_object(b);
+        add_string(b, "assign", due);
+        json_builder_end_object(b);
+    }
 
     g_auto(GStrv) references = references_for(draft);
     g_autofree char *key = g_strdup_printf("ack:%" G_GINT64_FORMAT, report->id);

@@ -15,17 +15,18 @@
 #include "queue/queue.h"
 
 typedef struct {
-    const char *kind;       /* the mail kind (SPEC §6) and the template name */
+    const char *kind;          /* the mail kind (SPEC §6) and the template name */
     const char *template_name; /* NULL: the same as kind */
-    const char *dedupe_key; /* unique: the same letter is never enqueued twice */
-    gint64 report_id;       /* 0: none */
-    const char *to_name;    /* may be NULL */
+    const char *dedupe_key;    /* unique: the same letter is never enqueued twice */
+    gint64 report_id;          /* 0: none */
+    const char *to_name;       /* may be NULL */
     const char *to_address;
-    const char *reply_token;         /* the report's token for Reply-To; NULL: none */
-    const char *in_reply_to;         /* the citizen's Message-ID; NULL: none */
-    const char *const *references;   /* NULL-terminated; NULL: none */
-    gboolean auto_reply;   /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
-    gint64 not_before;     /* 0: as soon as possible */
+    const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
+    const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
+    const char *const *references; /* NULL-terminated; NULL: none */
+    gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
+    gint64 not_before;             /* 0: as soon as possible */
 } LetterRequest;
 
 /* a JsonBuilder with the letter object begun and the common members in it */

@@ -610,15 +610,15 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
     g_auto(Head) h = {0};
     if (!head_load(store, report_id, &h, error))
         return FALSE;
-    if (g_str_equal(h.state, "incomplete"))
-        return refuse(error,
-                      "%s is incomplete (missing: %s): the citizen was asked to complete it "
-                      "(Điều 7.1); accept it once complete, or reject --reason incomplete",
-                      h.code, h.missing && *h.missing ? h.missing : "?");
-    static const char *const from[] = {"draft", "returned", NULL};
+    /* an incomplete draft may be accepted: the IOC verifies the report (Điều 7.1) and may have
+     * the missing details by phone, or find them in the text where the parser did not; the
+     * event records what the parser found missing */
+    static const char *const from[] = {"draft", "incomplete", "returned", NULL};
     if (!state_in(h.state, from))
-        return refuse(error, "%s is %s: only a draft or a returned report can be accepted", h.code,
-                      h.state);
+        return refuse(error,
+                      "%s is %s: only a draft, an incomplete draft or a returned report can be "
+                      "accepted",
+                      h.code, h.state);
     if (!check_agency(lc, agency, error))
         return FALSE;
     const Agency *main_agency = config_find_agency(lc->config, agency);
@@ -677,8 +677,13 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
             ok = exec_bound(store, stmt, "record assignment", error);
         }
     }
-    g_autofree char *accepted_detail =
-        category && *category ? g_strdup_printf("category: %s", category) : NULL;
+    GString *accepted = g_string_new(NULL);
+    if (category && *category)
+        g_string_append_printf(accepted, "category: %s", category);
+    if (g_str_equal(h.state, "incomplete"))
+        g_string_append_printf(accepted, "%sverified by the IOC; the parser found missing: %s",
+                               accepted->len ? "; " : "", h.missing ? h.missing : "");
+    g_autofree char *accepted_detail = g_string_free(accepted, accepted->len == 0);
     g_autofree char *assigned_detail =
         coordinated ? g_strdup_printf("%s; coordinating: %s", main_agency->code, coordinator_list)
                     : g_strdup(main_agency->code);
@@ -1241,4 +1246,41 @@ gboolean lifecycle_citizen_reply(Store *store, const Lifecycle *lc, gint64 repor
     if (outcome)
         *outcome = result;
     return TRUE;
+}
+
+/* ---- letters of a report, read back (pahtctl preview) ---------------------------------------- */
+
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store, "SELECT coalesce(max(id), 0) FROM outbox", error);
+    if (!stmt)
+        return FALSE;
+    int rc = sqlite3_step(stmt);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW)
+        return store_fail(store, error, "read the outbox");
+    return TRUE;
+}
+
+GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                             GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT message FROM outbox WHERE report_id = ?1 AND"
+                                         " kind = ?2 AND id > ?3 ORDER BY id LIMIT 1",
+                                         error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, after_id);
+    int rc = sqlite3_step(stmt);
+    GBytes *bytes = NULL;
+    if (rc == SQLITE_ROW)
+        bytes = g_bytes_new(sqlite3_column_blob(stmt, 0), (gsize)sqlite3_column_bytes(stmt, 0));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_fail(store, error, "read a letter");
+    return bytes;
 }

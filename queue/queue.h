@@ -439,6 +439,12 @@ gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report
 gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen,
                             GError **error);
 
+/* the newest letter's id (0: none), and the first letter of a kind for a report after an id
+ * (NULL with no error when there is none): what pahtctl preview reads back */
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
+GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                             GError **error);
+
 /* ---- outbox: every letter we send, enqueued once, sent at least once, recorded ------------- */
 
 typedef struct {

@@ -4,6 +4,8 @@
 #include "queue/queue.h"
 #include "util/util.h"
 
+#include <locale.h>
+
 static GPtrArray *holidays;
 static GTimeZone *zone;
 
@@ -355,6 +357,7 @@ static void test_holidays_file_matches_the_published_schedules(void)
 
 int main(int argc, char **argv)
 {
+    setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
     g_test_init(&argc, &argv, NULL);
     g_autofree char *path = holidays_path();
     GError *error = NULL;
