@@ -386,7 +386,8 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
         add_string(b, "text", rec->result_text);
     }
     add_string(b, "number", rec->letter_number ? rec->letter_number : "    ");
-    gint64 dated = rec->approved_at ? rec->approved_at : clock_now_unix();
+    /* dated and numbered when issued (published); a preview shows today's date */
+    gint64 dated = rec->published_at && rec->letter_number ? rec->published_at : clock_now_unix();
     g_autofree char *long_date = letters_format_long_date(c, dated);
     add_string(b, "date", long_date);
     add_time(b, c, "submitted_at", rec->result_at);

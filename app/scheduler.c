@@ -111,8 +111,10 @@ gboolean scheduler_run_cycle(Gateway *gw, SchedulerStats *stats)
             g_clear_error(&error);
             return FALSE;
         }
-        /* the same failures would come first again: leave them to the next cycle */
-        if (stats->failed > failed_before || due->len < SCHEDULER_BATCH)
+        /* the same failures would come first again: leave them to the next cycle. Otherwise
+         * look again: an action may have made the next stage due at once (a deadline whose
+         * day-before reminder the daemon slept through) */
+        if (stats->failed > failed_before)
             break;
     }
     if (stats->actions || stats->failed)

@@ -973,32 +973,25 @@ gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, 
     if (!g_str_equal(h.state, "result_submitted"))
         return refuse(error, "%s is %s: only a submitted result can be approved", h.code, h.state);
     gint64 now = clock_now_unix();
-    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(now);
-    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, calendar_zone(lc->calendar));
-    g_autofree char *number = NULL;
     if (!begin(store, error))
         return FALSE;
-    gboolean ok = set_state(store, &h, "approved", now, error) &&
-                  record_ensure(store, report_id, error) &&
-                  next_letter_number(store, h.agency, g_date_time_get_year(local), &number, error);
+    gboolean ok =
+        set_state(store, &h, "approved", now, error) && record_ensure(store, report_id, error);
     if (ok) {
         sqlite3_stmt *stmt = store_statement(store,
                                              "UPDATE report_lifecycle SET approved_by = ?2,"
-                                             " approved_at = ?3, letter_number = ?4"
-                                             " WHERE report_id = ?1",
+                                             " approved_at = ?3 WHERE report_id = ?1",
                                              error);
         ok = stmt != NULL;
         if (ok) {
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_text(stmt, 2, actor_of(lc), -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(stmt, 3, now);
-            sqlite3_bind_text(stmt, 4, number, -1, SQLITE_TRANSIENT);
             ok = exec_bound(store, stmt, "record approval", error);
         }
     }
-    g_autofree char *detail = g_strdup_printf("letter %s", number ? number : "?");
     /* Điều 8.5: the leader's approval ends the processing time */
-    ok = ok && event_add(store, report_id, actor_of(lc), "approved", detail, error) &&
+    ok = ok && event_add(store, report_id, actor_of(lc), "approved", NULL, error) &&
          deadline_close(store, report_id, "approve", "met", now, error) &&
          deadline_close(store, report_id, "result", "met", now, error) &&
          deadline_close(store, report_id, "clarify", "met", now, error) &&
@@ -1052,23 +1045,32 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
         return finish(store, ok, error);
     }
     const char *to = rec->rating ? "closed" : "published";
-    ok = set_state(store, &h, to, now, error);
+    /* the Phụ lục I letter is numbered when it is issued, as a văn thư numbers a signed
+     * document on the day it goes out: a result sent back never uses up a number */
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(now);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, calendar_zone(lc->calendar));
+    g_autofree char *number = NULL;
+    ok = set_state(store, &h, to, now, error) &&
+         next_letter_number(store, h.agency, g_date_time_get_year(local), &number, error);
     if (ok) {
         sqlite3_stmt *stmt = store_statement(store,
                                              "UPDATE report_lifecycle SET published_at = ?2,"
-                                             " publications = publications + 1"
-                                             " WHERE report_id = ?1",
+                                             " publications = publications + 1,"
+                                             " letter_number = ?3 WHERE report_id = ?1",
                                              error);
         ok = stmt != NULL;
         if (ok) {
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_int64(stmt, 2, now);
+            sqlite3_bind_text(stmt, 3, number, -1, SQLITE_TRANSIENT);
             ok = exec_bound(store, stmt, "record publication", error);
         }
     }
     /* Điều 9.3.b: a confidential report's result goes to its citizen only */
-    const char *detail = h.confidential ? "to the citizen only, not for publication (Điều 9.3.b)"
-                                        : "to the citizen and for publication (Điều 9.3.a)";
+    g_autofree char *detail =
+        g_strdup_printf("letter %s %s", number ? number : "?",
+                        h.confidential ? "to the citizen only, not for publication (Điều 9.3.b)"
+                                       : "to the citizen and for publication (Điều 9.3.a)");
     ok = ok && event_add(store, report_id, actor_of(lc), "published", detail, error) &&
          deadline_close(store, report_id, "publish", "met", now, error);
     return finish(store, ok, error);

@@ -330,7 +330,7 @@ typedef struct {
     gint64 result_at;
     char *approved_by;
     gint64 approved_at;
-    char *letter_number; /* "12/KQ-XD": the Phụ lục I letter's number, given on approval */
+    char *letter_number; /* "12/KQ-XD": the Phụ lục I letter's number, given on publication */
     gint64 published_at;
     int publications;    /* result letters sent (a clarification is published again) */
     char *feedback_text; /* the citizen's latest feedback (Điều 10.1) */
@@ -369,10 +369,11 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
  * result back at publication (Điều 9.4). */
 gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 report_id,
                                  const char *text, GError **error);
-/* result_submitted -> approved: the processing deadline is met (Điều 8.5), the letter gets
- * its number, the IOC's "publish" deadline opens (Điều 9.2) */
+/* result_submitted -> approved: the processing deadline is met (Điều 8.5), the IOC's
+ * "publish" deadline opens (Điều 9.2) */
 gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
-/* approved -> published (closed when the citizen has already rated). A result without answer
+/* approved -> published (closed when the citizen has already rated); the Phụ lục I letter gets
+ * its number ("N/KQ-AGENCY", a yearly sequence per agency). A result without answer
  * text is not published: it goes back to the agency (state as before the result) and
  * *sent_back is TRUE (Điều 9.4); that is a committed transition, not an error. */
 gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, gboolean *sent_back,

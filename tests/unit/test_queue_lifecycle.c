@@ -452,14 +452,14 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
     const ReportEvent *e = g_ptr_array_index(r->events, r->events->len - 1);
     g_assert_cmpstr(e->kind, ==, "approved");
     g_assert_cmpstr(e->actor, ==, "giamdoc.xd");
-    g_assert_cmpstr(e->detail, ==, "letter 1/KQ-XD");
+    g_assert_null(e->detail);
     assert_status(f, id, "approve", "met");
     assert_status(f, id, "result", "met");
     /* Điều 9.2: the IOC publishes within 4 working hours */
     assert_due(f, id, "publish", "2026-11-27T14:30:00+07:00");
     g_autoptr(LifecycleRecord) rec = lifecycle_record_load(f->store, id, &error);
     g_assert_cmpstr(rec->result_text, ==, "Ngày 25/11/2026, đã thay bóng đèn.");
-    g_assert_cmpstr(rec->letter_number, ==, "1/KQ-XD");
+    g_assert_null(rec->letter_number);
     g_assert_cmpstr(rec->approved_by, ==, "giamdoc.xd");
 
     now_is("2026-11-27T09:00:00+07:00");
@@ -470,7 +470,10 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
     g_assert_cmpstr(published->state, ==, "published");
     e = g_ptr_array_index(published->events, published->events->len - 1);
     g_assert_cmpstr(e->kind, ==, "published");
-    g_assert_nonnull(strstr(e->detail, "for publication"));
+    g_assert_cmpstr(e->detail, ==,
+                    "letter 1/KQ-XD to the citizen and for publication (Điều 9.3.a)");
+    g_autoptr(LifecycleRecord) numbered = lifecycle_record_load(f->store, id, &error);
+    g_assert_cmpstr(numbered->letter_number, ==, "1/KQ-XD");
     assert_status(f, id, "publish", "met");
     g_assert_false(published->overdue);
 
@@ -479,12 +482,13 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
     ok(lifecycle_accept(f->store, &f->lc, second, "xd", NULL, NULL, &error), error);
     ok(lifecycle_submit_result(f->store, &f->lc, second, "Đã xử lý.", &error), error);
     ok(lifecycle_approve(f->store, &f->lc, second, &error), error);
+    ok(lifecycle_publish(f->store, &f->lc, second, NULL, &error), error);
     g_autoptr(LifecycleRecord) rec2 = lifecycle_record_load(f->store, second, &error);
     g_assert_cmpstr(rec2->letter_number, ==, "2/KQ-XD");
-    ok(lifecycle_publish(f->store, &f->lc, second, NULL, &error), error);
     g_autoptr(Report) confidential = load(f, second);
     e = g_ptr_array_index(confidential->events, confidential->events->len - 1);
-    g_assert_cmpstr(e->detail, ==, "to the citizen only, not for publication (Điều 9.3.b)");
+    g_assert_cmpstr(e->detail, ==,
+                    "letter 2/KQ-XD to the citizen only, not for publication (Điều 9.3.b)");
 }
 
 static void test_publish_without_answer_text_is_sent_back(Fixture *f, gconstpointer data)
