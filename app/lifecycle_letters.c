@@ -385,7 +385,13 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     if (rec->result_text && *rec->result_text) {
         add_string(b, "text", rec->result_text);
     }
-    add_string(b, "number", rec->letter_number ? rec->letter_number : "    ");
+    /* not numbered before it is issued: a preview shows the blank the văn thư fills in */
+    g_autofree char *blank = NULL;
+    if (!rec->letter_number) {
+        g_autofree char *upper = g_ascii_strup(r->agency ? r->agency : "", -1);
+        blank = g_strdup_printf("    /KQ-%s", upper);
+    }
+    add_string(b, "number", rec->letter_number ? rec->letter_number : blank);
     /* dated and numbered when issued (published); a preview shows today's date */
     gint64 dated = rec->published_at && rec->letter_number ? rec->published_at : clock_now_unix();
     g_autofree char *long_date = letters_format_long_date(c, dated);
