@@ -319,6 +319,12 @@ static GOptionEntry preview_entries[] = {
     END_ENTRY,
 };
 
+static GOptionEntry stats_entries[] = {
+    {"period", 0, 0, G_OPTION_ARG_FILENAME, &opt_period,
+     "month:YYYY-MM, quarter:YYYY-Qn, half:YYYY-Hn or year:YYYY", "PERIOD"},
+    END_ENTRY,
+};
+
 static void lifecycle_options_free(void)
 {
     char **all[] = {&opt_actor, &opt_agency, &opt_coordinate, &opt_category, &opt_reason, &opt_note,
@@ -550,6 +556,93 @@ static int cmd_preview(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+static void stats_member(JsonBuilder *b, const char *name, gint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, value);
+}
+
+static JsonNode *stats_line_to_json(const Ctl *ctl, const StatsLine *l)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "agency");
+    const Agency *a = l->agency ? config_find_agency(ctl->config, l->agency) : NULL;
+    if (l->agency)
+        json_builder_add_string_value(b, l->agency);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, a ? a->name : l->agency ? l->agency : "");
+    stats_member(b, "received", l->received);
+    stats_member(b, "rejected", l->rejected);
+    stats_member(b, "in_progress", l->in_progress);
+    stats_member(b, "answered", l->answered);
+    stats_member(b, "on_time", l->on_time);
+    stats_member(b, "overdue", l->overdue);
+    json_builder_set_member_name(b, "ratings");
+    json_builder_begin_object(b);
+    stats_member(b, "very_satisfied", l->ratings[1]);
+    stats_member(b, "satisfied", l->ratings[2]);
+    stats_member(b, "dissatisfied", l->ratings[3]);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/* Điều 11.6, 11.8: received, on time, overdue, satisfaction, per agency */
+static int cmd_stats(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("stats takes no argument, got \"%s\"", argv[1]);
+    gint64 from = 0, to = 0;
+    g_autofree char *why = NULL;
+    if (!opt_period || !options_are_utf8())
+        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
+                           "year:YYYY");
+    if (!stats_period_parse(opt_period, ctl->config->calendar.zone, &from, &to, &why))
+        return usage_error("%s", why);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) lines = lifecycle_stats(ctl->store, from, to, &error);
+    if (!lines)
+        return fail(error);
+    GTimeZone *zone = ctl->config->calendar.zone;
+    g_autofree char *first = clock_format_rfc3339(from, zone);
+    g_autofree char *end = clock_format_rfc3339(to, zone);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "period");
+        json_builder_add_string_value(b, opt_period);
+        json_builder_set_member_name(b, "from");
+        json_builder_add_string_value(b, first);
+        json_builder_set_member_name(b, "to");
+        json_builder_add_string_value(b, end);
+        json_builder_set_member_name(b, "total");
+        json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, 0)));
+        json_builder_set_member_name(b, "agencies");
+        json_builder_begin_array(b);
+        for (guint i = 1; i < lines->len; i++)
+            json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, i)));
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return 0;
+    }
+    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
+           opt_period, first, end);
+    printf("%-10s %8s %8s %8s %8s %8s %8s   %s\n", "AGENCY", "RECEIVED", "REJECTED", "OPEN",
+           "ANSWERED", "ON TIME", "OVERDUE", "RATINGS 1/2/3");
+    for (guint i = 0; i < lines->len; i++) {
+        const StatsLine *l = g_ptr_array_index(lines, i);
+        printf("%-10s %8d %8d %8d %8d %8d %8d   %d/%d/%d\n", l->agency ? l->agency : "(all)",
+               l->received, l->rejected, l->in_progress, l->answered, l->on_time, l->overdue,
+               l->ratings[1], l->ratings[2], l->ratings[3]);
+    }
+    return 0;
+}
+
 static int cmd_due(Ctl *ctl, int argc, char **argv)
 {
     if (argc > 1)
@@ -618,6 +711,8 @@ static const struct {
      "a letter as it would be sent"},
     {"due", cmd_due, due_entries, "--from T --working-hours N|--working-days N",
      "the working-time calendar"},
+    {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
+     "received, on time, overdue, ratings, per agency (Điều 11)"},
 };
 
 static void print_usage(void)

@@ -404,6 +404,31 @@ typedef struct {
 gboolean lifecycle_citizen_reply(Store *store, const Lifecycle *lc, gint64 report_id,
                                  const char *text, CitizenReply *outcome, GError **error);
 
+/* ---- statistics (Điều 11.6, 11.8) ------------------------------------------------------------
+ * Periods of Decree 09/2019/NĐ-CP Art. 12: "month:2026-11" is 15/10/2026 to 14/11/2026,
+ * "quarter:2026-Q1" 15/12/2025 to 14/03/2026, "half:2026-H2" 15/06 to 14/12/2026, "year:2026"
+ * 15/12/2025 to 14/12/2026, inclusive, in the province's zone. [*from, *to) in unix time; FALSE
+ * with a reason in *why for anything else. */
+gboolean stats_period_parse(const char *text, GTimeZone *zone, gint64 *from, gint64 *to,
+                            char **why);
+
+/* The reports received in [from, to), counted as they stand now: the whole province first
+ * (agency NULL), then each agency that got any, by code. Auto-replies and bounces are no
+ * reports and are not counted. */
+typedef struct {
+    char *agency;    /* code, or NULL for the total */
+    int received;    /* reports received in the period (assigned to the agency, per agency) */
+    int rejected;    /* not accepted (Điều 3.6, 3.9) */
+    int in_progress; /* not answered yet */
+    int answered;    /* result published to the citizen */
+    int on_time;     /* answered without ever being overdue */
+    int overdue;     /* flagged overdue (Điều 8.5), answered or not */
+    int ratings[4];  /* [1] rất hài lòng, [2] hài lòng, [3] không hài lòng */
+} StatsLine;
+
+void stats_line_free(StatsLine *line);
+GPtrArray *lifecycle_stats(Store *store, gint64 from, gint64 to, GError **error);
+
 /* ---- deadlines for the scheduler ------------------------------------------------------------
  * Each open deadline carries the time of its next action (an index keeps the scheduler's look
  * at them independent of how many reports exist). Stages: 0 before (1 working day before the

@@ -785,6 +785,111 @@ static void test_due_query_uses_the_index(Fixture *f, gconstpointer data)
     g_string_free(plan, TRUE);
 }
 
+static void test_statistics_periods(Fixture *f, gconstpointer data)
+{
+    /* Decree 09/2019/NĐ-CP Art. 12: from the 15th of the month before to the 14th */
+    static const struct {
+        const char *period, *from, *to;
+    } cases[] = {
+        {"month:2026-11", "2026-10-15T00:00:00+07:00", "2026-11-15T00:00:00+07:00"},
+        {"month:2026-01", "2025-12-15T00:00:00+07:00", "2026-01-15T00:00:00+07:00"},
+        {"quarter:2026-Q1", "2025-12-15T00:00:00+07:00", "2026-03-15T00:00:00+07:00"},
+        {"quarter:2026-Q4", "2026-09-15T00:00:00+07:00", "2026-12-15T00:00:00+07:00"},
+        {"half:2026-H1", "2025-12-15T00:00:00+07:00", "2026-06-15T00:00:00+07:00"},
+        {"half:2026-H2", "2026-06-15T00:00:00+07:00", "2026-12-15T00:00:00+07:00"},
+        {"year:2026", "2025-12-15T00:00:00+07:00", "2026-12-15T00:00:00+07:00"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        gint64 from = 0, to = 0;
+        g_autofree char *why = NULL;
+        g_assert_true(
+            stats_period_parse(cases[i].period, f->config->calendar.zone, &from, &to, &why));
+        g_autofree char *a = clock_format_rfc3339(from, f->config->calendar.zone);
+        g_autofree char *b = clock_format_rfc3339(to, f->config->calendar.zone);
+        g_assert_cmpstr(a, ==, cases[i].from);
+        g_assert_cmpstr(b, ==, cases[i].to);
+    }
+    static const char *const bad[] = {"month:2026-13",
+                                      "quarter:2026-Q5",
+                                      "half:2026-H3",
+                                      "year:26",
+                                      "week:2026-01",
+                                      "month:2026-11x",
+                                      "",
+                                      "year:2026 "};
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        gint64 from = 0, to = 0;
+        g_autofree char *why = NULL;
+        if (stats_period_parse(bad[i], f->config->calendar.zone, &from, &to, &why))
+            g_error("\"%s\" accepted as a period", bad[i]);
+        g_assert_nonnull(why);
+    }
+}
+
+static void test_statistics_counts(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    /* received 14/11: last day of the November report */
+    now_is("2026-11-14T10:00:00+07:00");
+    gint64 late = new_report(f, FALSE, NULL);
+    now_is("2026-11-16T09:00:00+07:00"); /* December's report from here on */
+    ok(lifecycle_accept(f->store, &f->lc, late, "xd", NULL, NULL, &error), error);
+    now_is("2026-11-25T09:00:00+07:00");
+    gboolean marked;
+    ok(lifecycle_mark_overdue(f->store, &f->lc, late, "result", clock_now_unix(), &marked, &error),
+       error);
+    ok(lifecycle_submit_result(f->store, &f->lc, late, "Xong.", &error), error);
+    ok(lifecycle_approve(f->store, &f->lc, late, &error), error);
+    ok(lifecycle_publish(f->store, &f->lc, late, NULL, &error), error);
+    CitizenReply reply;
+    ok(lifecycle_citizen_reply(f->store, &f->lc, late, "3", &reply, &error), error);
+
+    now_is("2026-11-15T08:00:00+07:00");
+    gint64 quick = new_report(f, FALSE, NULL);
+    ok(lifecycle_accept(f->store, &f->lc, quick, "gtvt", NULL, NULL, &error), error);
+    ok(lifecycle_submit_result(f->store, &f->lc, quick, "Xong.", &error), error);
+    ok(lifecycle_approve(f->store, &f->lc, quick, &error), error);
+    ok(lifecycle_publish(f->store, &f->lc, quick, NULL, &error), error);
+    ok(lifecycle_citizen_reply(f->store, &f->lc, quick, "Rất hài lòng", &reply, &error), error);
+    gint64 open = new_report(f, FALSE, NULL);
+    ok(lifecycle_accept(f->store, &f->lc, open, "xd", NULL, NULL, &error), error);
+    gint64 spam = new_report(f, FALSE, NULL);
+    ok(lifecycle_reject(f->store, &f->lc, spam, "spam", NULL, &error), error);
+
+    gint64 from = 0, to = 0;
+    g_autofree char *why = NULL;
+    g_assert_true(stats_period_parse("month:2026-11", f->config->calendar.zone, &from, &to, &why));
+    g_autoptr(GPtrArray) november = lifecycle_stats(f->store, from, to, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(november->len, ==, 2);
+    StatsLine *all = g_ptr_array_index(november, 0);
+    g_assert_null(all->agency);
+    g_assert_cmpint(all->received, ==, 1);
+    g_assert_cmpint(all->answered, ==, 1);
+    g_assert_cmpint(all->on_time, ==, 0);
+    g_assert_cmpint(all->overdue, ==, 1);
+    g_assert_cmpint(all->ratings[3], ==, 1);
+
+    g_assert_true(stats_period_parse("month:2026-12", f->config->calendar.zone, &from, &to, &why));
+    g_autoptr(GPtrArray) december = lifecycle_stats(f->store, from, to, &error);
+    g_assert_cmpuint(december->len, ==, 3);
+    all = g_ptr_array_index(december, 0);
+    g_assert_cmpint(all->received, ==, 3);
+    g_assert_cmpint(all->rejected, ==, 1);
+    g_assert_cmpint(all->in_progress, ==, 1);
+    g_assert_cmpint(all->answered, ==, 1);
+    g_assert_cmpint(all->on_time, ==, 1);
+    g_assert_cmpint(all->ratings[1], ==, 1);
+    StatsLine *gtvt = g_ptr_array_index(december, 1);
+    StatsLine *xd = g_ptr_array_index(december, 2);
+    g_assert_cmpstr(gtvt->agency, ==, "gtvt");
+    g_assert_cmpint(gtvt->received, ==, 1);
+    g_assert_cmpint(gtvt->on_time, ==, 1);
+    g_assert_cmpstr(xd->agency, ==, "xd");
+    g_assert_cmpint(xd->received, ==, 1);
+    g_assert_cmpint(xd->in_progress, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
@@ -806,5 +911,7 @@ int main(int argc, char **argv)
     ADD("short-deadline-no-early-reminder", test_short_deadline_has_no_early_reminder);
     ADD("catch-up", test_catch_up_gives_new_drafts_their_deadline);
     ADD("due-query-uses-index", test_due_query_uses_the_index);
+    ADD("statistics-periods", test_statistics_periods);
+    ADD("statistics-counts", test_statistics_counts);
     return g_test_run();
 }
