@@ -915,7 +915,7 @@ gboolean gateway_citizen_reply(const Config *c, Store *s, const char *actor, gin
     if (!store_begin(s, error))
         return FALSE;
     CitizenReply reply = {0};
-    gboolean ok = lifecycle_citizen_reply(s, &a.lc, id, text, &reply, error);
+    gboolean ok = lifecycle_citizen_reply(s, id, text, &a.lc, &reply, error);
     if (ok && reply.feedback)
         ok = action_letters(&a, id, letters_feedback, error);
     if (!action_end(&a, ok, error))

@@ -718,8 +718,13 @@ static const struct {
 static void print_usage(void)
 {
     printf("Usage: pahtctl [-c FILE] [--json] COMMAND [ARGS]\n\nCommands:\n");
-    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strlen(commands[i].args) <= 14)
+            printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+        else /* a long synopsis gets its own line */
+            printf("  %-8s %s\n  %-8s %-14s %s\n", commands[i].name, commands[i].args, "", "",
+                   commands[i].summary);
+    }
     printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"
            "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
 }

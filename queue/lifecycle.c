@@ -1162,8 +1162,8 @@ static const char *rating_name(CitizenRating r)
     }
 }
 
-gboolean lifecycle_citizen_reply(Store *store, const Lifecycle *lc, gint64 report_id,
-                                 const char *text, CitizenReply *outcome, GError **error)
+gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
+                                 const Lifecycle *lc, CitizenReply *outcome, GError **error)
 {
     CitizenReply result = {0};
     if (outcome)

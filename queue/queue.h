@@ -401,8 +401,8 @@ typedef struct {
  * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
  * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
  * on to the agency (gateway_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
-gboolean lifecycle_citizen_reply(Store *store, const Lifecycle *lc, gint64 report_id,
-                                 const char *text, CitizenReply *outcome, GError **error);
+gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
+                                 const Lifecycle *lc, CitizenReply *outcome, GError **error);
 
 /* ---- statistics (Điều 11.6, 11.8) ------------------------------------------------------------
  * Periods of Decree 09/2019/NĐ-CP Art. 12: "month:2026-11" is 15/10/2026 to 14/11/2026,

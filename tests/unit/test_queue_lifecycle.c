@@ -577,13 +577,13 @@ static void test_rating_recorded_once(Fixture *f, gconstpointer data)
 {
     gint64 draft = new_report(f, FALSE, NULL);
     CitizenReply reply;
-    assert_refused(f, draft, lifecycle_citizen_reply(f->store, &f->lc, draft, "1", &reply, &error_),
+    assert_refused(f, draft, lifecycle_citizen_reply(f->store, draft, "1", &f->lc, &reply, &error_),
                    "Điều 10");
 
     gint64 id = published_report(f);
     now_is("2026-11-24T10:00:00+07:00");
     GError *error = NULL;
-    ok(lifecycle_citizen_reply(f->store, &f->lc, id, "Không hài lòng", &reply, &error), error);
+    ok(lifecycle_citizen_reply(f->store, id, "Không hài lòng", &f->lc, &reply, &error), error);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_DISSATISFIED);
     g_assert_false(reply.feedback);
     g_autoptr(Report) r = load(f, id);
@@ -596,7 +596,7 @@ static void test_rating_recorded_once(Fixture *f, gconstpointer data)
     g_assert_cmpint(rec->rating, ==, 3);
 
     /* a second rating changes nothing */
-    ok(lifecycle_citizen_reply(f->store, &f->lc, id, "1", &reply, &error), error);
+    ok(lifecycle_citizen_reply(f->store, id, "1", &f->lc, &reply, &error), error);
     g_assert_true(reply.already_rated);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_NONE);
     g_autoptr(LifecycleRecord) rec2 = lifecycle_record_load(f->store, id, &error);
@@ -611,9 +611,9 @@ static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
     now_is("2026-11-24T10:00:00+07:00");
     GError *error = NULL;
     CitizenReply reply;
-    ok(lifecycle_citizen_reply(f->store, &f->lc, id,
+    ok(lifecycle_citizen_reply(f->store, id,
                                "Đèn đã thay nhưng đến tối vẫn không sáng, đề nghị kiểm tra lại.",
-                               &reply, &error),
+                               &f->lc, &reply, &error),
        error);
     g_assert_true(reply.feedback);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_NONE);
@@ -626,7 +626,7 @@ static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(rec->feedback_text, "vẫn không sáng"));
 
     /* rating plus feedback: both */
-    ok(lifecycle_citizen_reply(f->store, &f->lc, id, "3\nVẫn chưa sáng.", &reply, &error), error);
+    ok(lifecycle_citizen_reply(f->store, id, "3\nVẫn chưa sáng.", &f->lc, &reply, &error), error);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_DISSATISFIED);
     g_assert_true(reply.feedback);
     assert_state(f, id, "published");
@@ -842,7 +842,7 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
     ok(lifecycle_approve(f->store, &f->lc, late, &error), error);
     ok(lifecycle_publish(f->store, &f->lc, late, NULL, &error), error);
     CitizenReply reply;
-    ok(lifecycle_citizen_reply(f->store, &f->lc, late, "3", &reply, &error), error);
+    ok(lifecycle_citizen_reply(f->store, late, "3", &f->lc, &reply, &error), error);
 
     now_is("2026-11-15T08:00:00+07:00");
     gint64 quick = new_report(f, FALSE, NULL);
@@ -850,7 +850,7 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
     ok(lifecycle_submit_result(f->store, &f->lc, quick, "Xong.", &error), error);
     ok(lifecycle_approve(f->store, &f->lc, quick, &error), error);
     ok(lifecycle_publish(f->store, &f->lc, quick, NULL, &error), error);
-    ok(lifecycle_citizen_reply(f->store, &f->lc, quick, "Rất hài lòng", &reply, &error), error);
+    ok(lifecycle_citizen_reply(f->store, quick, "Rất hài lòng", &f->lc, &reply, &error), error);
     gint64 open = new_report(f, FALSE, NULL);
     ok(lifecycle_accept(f->store, &f->lc, open, "xd", NULL, NULL, &error), error);
     gint64 spam = new_report(f, FALSE, NULL);
