@@ -652,6 +652,9 @@ static int cmd_due(Ctl *ctl, int argc, char **argv)
         return usage_error("due needs --from RFC3339 (e.g. 2026-11-27T16:30:00+07:00)");
     if ((opt_hours >= 0) == (opt_days >= 0))
         return usage_error("due needs one of --working-hours N and --working-days N (N >= 0)");
+    /* the calendar looks ten years ahead at most */
+    if (opt_hours > 8 * 1000 || opt_days > 1000)
+        return usage_error("due counts at most 1000 working days (8000 working hours)");
     g_autoptr(Calendar) calendar = calendar_new_from_config(ctl->config);
     gint64 due = opt_hours >= 0 ? calendar_add_working_hours(calendar, from, opt_hours)
                                 : calendar_add_working_days(calendar, from, opt_days);

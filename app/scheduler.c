@@ -74,20 +74,23 @@ gboolean scheduler_run_cycle(Gateway *gw, SchedulerStats *stats)
         return FALSE;
     }
     for (int batch = 0; batch < SCHEDULER_BATCHES; batch++) {
-        g_autoptr(GPtrArray) due = deadline_list_due(s, now, SCHEDULER_BATCH, &error);
-        if (!due) {
-            log_error("scheduler: %s", error->message);
-            g_clear_error(&error);
-            return FALSE;
-        }
-        if (due->len == 0)
-            break;
         /* one transaction per batch, one savepoint per action: an action that fails (a broken
-         * template) is rolled back alone and tried again next cycle */
+         * template) is rolled back alone and tried again next cycle. The list is read inside
+         * the transaction, so that an operator's extension cannot slip in between */
         if (!store_begin(s, &error)) {
             log_error("scheduler: %s", error->message);
             g_clear_error(&error);
             return FALSE;
+        }
+        g_autoptr(GPtrArray) due = deadline_list_due(s, now, SCHEDULER_BATCH, &error);
+        if (!due || due->len == 0) {
+            store_rollback(s);
+            if (!due) {
+                log_error("scheduler: %s", error->message);
+                g_clear_error(&error);
+                return FALSE;
+            }
+            break;
         }
         int failed_before = stats->failed;
         for (guint i = 0; i < due->len; i++) {

@@ -443,7 +443,14 @@ gboolean deadline_advance(Store *store, const Calendar *cal, const DeadlineActio
     int stage = a->stage + 1;
     gint64 next = stage_time(cal, a->name, a->due, a->set_at, stage);
     /* the daily stages missed while the daemon was down are skipped: one reminder today,
-     * not a burst of a week's worth */
+     * not a burst of a week's worth. Stage k acts k-1 working days after the due time: jump
+     * to the first one after now, then step over what rounding left */
+    if (stage >= 2 && next > 0 && next <= now) {
+        gint64 day = calendar_seconds_per_day(cal);
+        gint64 late = calendar_working_seconds_between(cal, a->due, now);
+        stage = MAX(stage, (int)MIN(late / day, 100000) + 2);
+        next = stage_time(cal, a->name, a->due, a->set_at, stage);
+    }
     while (stage >= 2 && next > 0 && next <= now) {
         stage++;
         next = stage_time(cal, a->name, a->due, a->set_at, stage);
