@@ -4,6 +4,7 @@
  * after its raw copy, its draft, its attachments and its answers are committed; a crash at
  * any point leaves it either unrecorded and still in the inbox, or recorded exactly once. */
 #include "app/gateway_private.h"
+#include "app/scheduler.h"
 #include "parse/parse.h"
 #include "util/util.h"
 
@@ -157,6 +158,7 @@ gboolean gateway_run(Gateway *gw, const RunOptions *options, GError **error)
     const Config *c = gw->config;
     gboolean mailbox_ok = TRUE;
     for (;;) {
+        scheduler_run_cycle(gw, NULL); /* first: it needs no server, and must never wait for one */
         int processed = 0;
         GError *sync_error = NULL;
         if (gateway_sync_mailbox(gw, &processed, &sync_error)) {

@@ -1,6 +1,7 @@
 /* inbound: record -> parse -> decide and answer, for one message already on disk. */
 #include "app/gateway_private.h"
 #include "app/letters.h"
+#include "app/lifecycle_letters.h"
 #include "parse/parse.h"
 #include "util/util.h"
 
@@ -34,11 +35,19 @@ static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
     gboolean ok = TRUE;
     if (g_str_equal(outcome.state_before, "published") ||
         g_str_equal(outcome.state_before, "closed")) {
-        /* MERGE(issue 5): a reply to a published or closed report is feedback on the result
-         * (Điều 10.1) or a satisfaction rating (Điều 10.3). Call here, in this transaction:
-         *     ok = lifecycle_citizen_reply(gw->config, gw->store, match->report_id, draft,
-         *                                  raw_id, error);
-         * Until then it is kept as the "citizen_reply" event added above. */
+        /* feedback on the result (Điều 10.1) or a satisfaction rating (Điều 10.3), in this
+         * transaction (a savepoint of its own) */
+        GError *refused = NULL;
+        ok = gateway_citizen_reply(gw->config, gw->store, "citizen", match->report_id,
+                                   draft->text ? draft->text : "", NULL, &refused);
+        if (!ok && g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_REFUSED)) {
+            /* e.g. a second rating: the reply stays recorded as its citizen_reply event */
+            log_info("reply to %s kept as an event: %s", match->code, refused->message);
+            g_clear_error(&refused);
+            ok = TRUE;
+        } else if (!ok) {
+            g_propagate_error(error, refused);
+        }
     } else {
         ok = letters_answer_reply(gw->config, gw->store, match, &outcome, draft, raw_id, error);
     }

@@ -178,7 +178,8 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
             return TRUE;
     }
     g_autoptr(JsonNode) root = json_builder_get_root(context);
-    g_autofree char *reply_to = reply_address(c, req->reply_token);
+    g_autofree char *reply_to =
+        req->reply_to ? g_strdup(req->reply_to) : reply_address(c, req->reply_token);
     LetterSpec spec = {
         .templates_dir = c->gateway.templates_dir,
         .kind = req->template_name ? req->template_name : req->kind,
@@ -306,6 +307,16 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     add_string(b, "name", l->name && *l->name ? l->name : NULL);
     add_string(b, "email", l->email);
     json_builder_end_object(b);
+    /* Điều 7.3: the IOC assigns within 4 working hours of arrival */
+    g_autoptr(Calendar) calendar = calendar_new_from_config(c);
+    gint64 assign = calendar_add_working_hours(calendar, l->received_at, LIFECYCLE_ASSIGN_HOURS);
+    if (assign > 0) {
+        g_autofree char *due = letters_format_time(c, assign);
+        json_builder_set_member_name(b, "deadline");
+        json_builder_begin_object(b);
+        add_string(b, "assign", due);
+        json_builder_end_object(b);
+    }
 }
 
 static gboolean enqueue_report_letter(const Config *c, Store *store, const ReportLetter *l,

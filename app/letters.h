@@ -22,6 +22,7 @@ typedef struct {
     const char *to_name;       /* may be NULL */
     const char *to_address;
     const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
     const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
     const char *const *references; /* NULL-terminated; NULL: none */
     gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */

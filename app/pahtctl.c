@@ -3,6 +3,7 @@
  * Exit status: 0 success, 1 a refused action (one-line reason on stderr), 2 usage or
  * configuration error. The CLI never talks SMTP: it records and enqueues; pahtd sends. */
 #include "app/gateway.h"
+#include "app/lifecycle_letters.h"
 #include "util/util.h"
 
 #include <stdarg.h>
@@ -244,6 +245,444 @@ static int cmd_outbox(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* ---- the report's lifecycle (SPEC §4) ------------------------------------------------------ */
+
+/* GOption allocates the strings it parses: freed by lifecycle_options_free. Free text is read
+ * as bytes (G_OPTION_ARG_FILENAME: no conversion through the locale's charset, which in a C
+ * locale refuses Vietnamese) and checked as UTF-8 by options_are_utf8. */
+static char *opt_actor, *opt_agency, *opt_coordinate, *opt_category, *opt_reason, *opt_note,
+    *opt_until, *opt_file, *opt_text, *opt_from, *opt_period;
+static int opt_hours = -1, opt_days = -1;
+static gboolean opt_raw, opt_html;
+
+#define ACTOR_ENTRY                                                                                \
+    {                                                                                              \
+        "actor", 0, 0, G_OPTION_ARG_FILENAME, &opt_actor, "who acts (default: the login name)",    \
+            "NAME"                                                                                 \
+    }
+#define END_ENTRY                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0, 0, NULL, NULL, NULL                                                            \
+    }
+
+static GOptionEntry accept_entries[] = {
+    {"agency", 0, 0, G_OPTION_ARG_FILENAME, &opt_agency, "the main agency's code", "CODE"},
+    {"coordinate", 0, 0, G_OPTION_ARG_FILENAME, &opt_coordinate, "coordinating agencies",
+     "CODE,..."},
+    {"category", 0, 0, G_OPTION_ARG_FILENAME, &opt_category, "the report's field", "NAME"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry reject_entries[] = {
+    {"reason", 0, 0, G_OPTION_ARG_FILENAME, &opt_reason,
+     "incomplete, complaint, out-of-scope, duplicate or spam", "REASON"},
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "a note for the citizen", "TEXT"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry return_entries[] = {
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "why, and whose competence it is", "TEXT"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry extend_entries[] = {
+    {"until", 0, 0, G_OPTION_ARG_FILENAME, &opt_until, "the committed date", "RFC3339"},
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "why, and the commitment", "TEXT"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry result_entries[] = {
+    {"file", 0, 0, G_OPTION_ARG_FILENAME, &opt_file, "the answer (UTF-8 text; - for stdin)",
+     "FILE"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry actor_entries[] = {
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry reply_entries[] = {
+    {"text", 0, 0, G_OPTION_ARG_FILENAME, &opt_text, "the citizen's words", "TEXT"},
+    {"file", 0, 0, G_OPTION_ARG_FILENAME, &opt_file, "the citizen's words from a file", "FILE"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry due_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &opt_from, "the start", "RFC3339"},
+    {"working-hours", 0, 0, G_OPTION_ARG_INT, &opt_hours, "working hours to add", "N"},
+    {"working-days", 0, 0, G_OPTION_ARG_INT, &opt_days, "working days to add", "N"},
+    END_ENTRY,
+};
+static GOptionEntry preview_entries[] = {
+    {"raw", 0, 0, G_OPTION_ARG_NONE, &opt_raw, "the letter's bytes, exactly as sent", NULL},
+    {"html", 0, 0, G_OPTION_ARG_NONE, &opt_html, "the HTML part instead of the text part", NULL},
+    END_ENTRY,
+};
+
+static GOptionEntry stats_entries[] = {
+    {"period", 0, 0, G_OPTION_ARG_FILENAME, &opt_period,
+     "month:YYYY-MM, quarter:YYYY-Qn, half:YYYY-Hn or year:YYYY", "PERIOD"},
+    END_ENTRY,
+};
+
+static void lifecycle_options_free(void)
+{
+    char **all[] = {&opt_actor, &opt_agency, &opt_coordinate, &opt_category, &opt_reason, &opt_note,
+                    &opt_until, &opt_file,   &opt_text,       &opt_from,     &opt_period};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        g_clear_pointer(all[i], g_free);
+}
+
+static gboolean options_are_utf8(void)
+{
+    const char *all[] = {opt_actor, opt_agency, opt_coordinate, opt_category, opt_reason,
+                         opt_note,  opt_until,  opt_text,       opt_from,     opt_period};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
+        if (all[i] && !g_utf8_validate(all[i], -1, NULL))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static const char *actor(void)
+{
+    return opt_actor && *opt_actor ? opt_actor : g_get_user_name();
+}
+
+/* the report an action names: its id, or an exit status (unknown report: 1) */
+static int report_id_of(Ctl *ctl, int argc, char **argv, const char *command, gint64 *id)
+{
+    if (!options_are_utf8())
+        return usage_error("%s: an option is not UTF-8 text", command);
+    if (argc != 2)
+        return usage_error("%s takes one report id or tracking code", command);
+    GError *error = NULL;
+    g_autoptr(Report) r = report_load(ctl->store, argv[1], &error);
+    if (!r)
+        return fail(error);
+    *id = r->id;
+    return 0;
+}
+
+/* after an action: the report as it is now (--json), or one line */
+static int print_after(Ctl *ctl, gint64 id, const char *what)
+{
+    GError *error = NULL;
+    g_autoptr(Report) r = report_load_id(ctl->store, id, &error);
+    if (!r)
+        return fail(error);
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = report_to_json(r, ctl->config->calendar.zone);
+        print_json(node);
+        return 0;
+    }
+    printf("%s: %s (state %s%s)\n", r->code, what, r->state, r->overdue ? ", OVERDUE" : "");
+    for (guint i = 0; i < r->deadlines->len; i++) {
+        const ReportDeadline *d = g_ptr_array_index(r->deadlines, i);
+        g_autofree char *due = clock_format_rfc3339(d->due, ctl->config->calendar.zone);
+        printf("  deadline %-10s %s\n", d->name, due);
+    }
+    return 0;
+}
+
+static int cmd_accept(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "accept", &id);
+    if (status)
+        return status;
+    if (!opt_agency)
+        return usage_error("accept needs --agency CODE");
+    g_auto(GStrv) coordinators = opt_coordinate ? g_strsplit(opt_coordinate, ",", -1) : NULL;
+    for (char **c = coordinators; c && *c; c++)
+        g_strstrip(*c);
+    GError *error = NULL;
+    if (!gateway_accept_report(ctl->config, ctl->store, actor(), id, opt_agency,
+                               (const char *const *)coordinators, opt_category, &error))
+        return fail(error);
+    return print_after(ctl, id, "accepted and assigned");
+}
+
+static int cmd_reject(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "reject", &id);
+    if (status)
+        return status;
+    if (!opt_reason)
+        return usage_error(
+            "reject needs --reason incomplete|complaint|out-of-scope|duplicate|spam");
+    GError *error = NULL;
+    if (!gateway_reject_report(ctl->config, ctl->store, actor(), id, opt_reason, opt_note, &error))
+        return fail(error);
+    return print_after(ctl, id, "rejected");
+}
+
+static int cmd_return(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "return", &id);
+    if (status)
+        return status;
+    GError *error = NULL;
+    if (!gateway_return_report(ctl->config, ctl->store, actor(), id, opt_note, &error))
+        return fail(error);
+    return print_after(ctl, id, "returned to the IOC");
+}
+
+static int cmd_extend(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "extend", &id);
+    if (status)
+        return status;
+    gint64 until = 0;
+    if (!opt_until || !clock_parse_rfc3339(opt_until, &until))
+        return usage_error("extend needs --until RFC3339 (e.g. 2026-12-10T17:00:00+07:00)");
+    GError *error = NULL;
+    if (!gateway_extend_report(ctl->config, ctl->store, actor(), id, until, opt_note, &error))
+        return fail(error);
+    return print_after(ctl, id, "extended");
+}
+
+static int cmd_result(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "result", &id);
+    if (status)
+        return status;
+    if (!opt_file)
+        return usage_error("result needs --file FILE (the answer, UTF-8 text)");
+    g_autofree char *text = NULL;
+    GError *error = NULL;
+    if (g_str_equal(opt_file, "-")) {
+        GString *in = g_string_new(NULL);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+            g_string_append_len(in, buf, (gssize)n);
+        text = g_string_free(in, FALSE);
+    } else if (!g_file_get_contents(opt_file, &text, NULL, &error)) {
+        fprintf(stderr, "pahtctl: %s\n", error->message);
+        g_error_free(error);
+        return 2;
+    }
+    if (!gateway_submit_result(ctl->config, ctl->store, actor(), id, text, &error))
+        return fail(error);
+    return print_after(ctl, id, "result submitted for approval");
+}
+
+static int cmd_approve(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "approve", &id);
+    if (status)
+        return status;
+    GError *error = NULL;
+    if (!gateway_approve_result(ctl->config, ctl->store, actor(), id, &error))
+        return fail(error);
+    return print_after(ctl, id, "result approved");
+}
+
+static int cmd_publish(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "publish", &id);
+    if (status)
+        return status;
+    GError *error = NULL;
+    if (!gateway_publish_result(ctl->config, ctl->store, actor(), id, &error))
+        return fail(error);
+    return print_after(ctl, id, "result published");
+}
+
+static int cmd_reply(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "reply", &id);
+    if (status)
+        return status;
+    g_autofree char *text = NULL;
+    GError *error = NULL;
+    if (opt_file && !g_file_get_contents(opt_file, &text, NULL, &error)) {
+        fprintf(stderr, "pahtctl: %s\n", error->message);
+        g_error_free(error);
+        return 2;
+    }
+    if (!text && opt_text)
+        text = g_strdup(opt_text);
+    if (!text)
+        return usage_error("reply needs --text TEXT or --file FILE");
+    CitizenReply outcome = {0};
+    if (!gateway_citizen_reply(ctl->config, ctl->store, opt_actor ? opt_actor : "citizen", id, text,
+                               &outcome, &error))
+        return fail(error);
+    const char *what = outcome.rated           ? "rating recorded"
+                       : outcome.already_rated ? "already rated: rating ignored"
+                                               : "feedback sent to the agency";
+    if (outcome.rated && outcome.feedback)
+        what = "rating recorded; feedback sent to the agency";
+    return print_after(ctl, id, what);
+}
+
+static int cmd_preview(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 3)
+        return usage_error("preview takes a letter kind and a report id or tracking code");
+    GError *error = NULL;
+    g_autoptr(Report) r = report_load(ctl->store, argv[2], &error);
+    if (!r)
+        return fail(error);
+    g_autoptr(GBytes) letter =
+        gateway_preview_letter(ctl->config, ctl->store, argv[1], r->id, &error);
+    if (!letter) {
+        if (error->code == PAHT_ERROR_INPUT) {
+            int status = usage_error("%s", error->message);
+            g_error_free(error);
+            return status;
+        }
+        return fail(error);
+    }
+    if (opt_raw) {
+        gsize len = 0;
+        const char *data = g_bytes_get_data(letter, &len);
+        fwrite(data, 1, len, stdout);
+        return 0;
+    }
+    g_autofree char *readable = gateway_letter_readable(letter, opt_html, &error);
+    if (!readable)
+        return fail(error);
+    fputs(readable, stdout);
+    return 0;
+}
+
+static void stats_member(JsonBuilder *b, const char *name, gint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, value);
+}
+
+static JsonNode *stats_line_to_json(const Ctl *ctl, const StatsLine *l)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "agency");
+    const Agency *a = l->agency ? config_find_agency(ctl->config, l->agency) : NULL;
+    if (l->agency)
+        json_builder_add_string_value(b, l->agency);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, a ? a->name : l->agency ? l->agency : "");
+    stats_member(b, "received", l->received);
+    stats_member(b, "rejected", l->rejected);
+    stats_member(b, "in_progress", l->in_progress);
+    stats_member(b, "answered", l->answered);
+    stats_member(b, "on_time", l->on_time);
+    stats_member(b, "overdue", l->overdue);
+    json_builder_set_member_name(b, "ratings");
+    json_builder_begin_object(b);
+    stats_member(b, "very_satisfied", l->ratings[1]);
+    stats_member(b, "satisfied", l->ratings[2]);
+    stats_member(b, "dissatisfied", l->ratings[3]);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/* Điều 11.6, 11.8: received, on time, overdue, satisfaction, per agency */
+static int cmd_stats(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("stats takes no argument, got \"%s\"", argv[1]);
+    gint64 from = 0, to = 0;
+    g_autofree char *why = NULL;
+    if (!opt_period || !options_are_utf8())
+        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
+                           "year:YYYY");
+    if (!stats_period_parse(opt_period, ctl->config->calendar.zone, &from, &to, &why))
+        return usage_error("%s", why);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) lines = lifecycle_stats(ctl->store, from, to, &error);
+    if (!lines)
+        return fail(error);
+    GTimeZone *zone = ctl->config->calendar.zone;
+    g_autofree char *first = clock_format_rfc3339(from, zone);
+    g_autofree char *end = clock_format_rfc3339(to, zone);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "period");
+        json_builder_add_string_value(b, opt_period);
+        json_builder_set_member_name(b, "from");
+        json_builder_add_string_value(b, first);
+        json_builder_set_member_name(b, "to");
+        json_builder_add_string_value(b, end);
+        json_builder_set_member_name(b, "total");
+        json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, 0)));
+        json_builder_set_member_name(b, "agencies");
+        json_builder_begin_array(b);
+        for (guint i = 1; i < lines->len; i++)
+            json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, i)));
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return 0;
+    }
+    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
+           opt_period, first, end);
+    printf("%-10s %8s %8s %8s %8s %8s %8s   %s\n", "AGENCY", "RECEIVED", "REJECTED", "OPEN",
+           "ANSWERED", "ON TIME", "OVERDUE", "RATINGS 1/2/3");
+    for (guint i = 0; i < lines->len; i++) {
+        const StatsLine *l = g_ptr_array_index(lines, i);
+        printf("%-10s %8d %8d %8d %8d %8d %8d   %d/%d/%d\n", l->agency ? l->agency : "(all)",
+               l->received, l->rejected, l->in_progress, l->answered, l->on_time, l->overdue,
+               l->ratings[1], l->ratings[2], l->ratings[3]);
+    }
+    return 0;
+}
+
+static int cmd_due(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("due takes no argument, got \"%s\"", argv[1]);
+    gint64 from = 0;
+    if (!opt_from || !clock_parse_rfc3339(opt_from, &from))
+        return usage_error("due needs --from RFC3339 (e.g. 2026-11-27T16:30:00+07:00)");
+    if ((opt_hours >= 0) == (opt_days >= 0))
+        return usage_error("due needs one of --working-hours N and --working-days N (N >= 0)");
+    /* the calendar looks ten years ahead at most */
+    if (opt_hours > 8 * 1000 || opt_days > 1000)
+        return usage_error("due counts at most 1000 working days (8000 working hours)");
+    g_autoptr(Calendar) calendar = calendar_new_from_config(ctl->config);
+    gint64 due = opt_hours >= 0 ? calendar_add_working_hours(calendar, from, opt_hours)
+                                : calendar_add_working_days(calendar, from, opt_days);
+    if (due < 0) {
+        fprintf(stderr, "pahtctl: the calendar has no working time in ten years: check "
+                        "[calendar] and the holidays file\n");
+        return 2;
+    }
+    g_autofree char *text = clock_format_rfc3339(due, ctl->config->calendar.zone);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        g_autofree char *start = clock_format_rfc3339(from, ctl->config->calendar.zone);
+        json_builder_set_member_name(b, "from");
+        json_builder_add_string_value(b, start);
+        json_builder_set_member_name(b, opt_hours >= 0 ? "working_hours" : "working_days");
+        json_builder_add_int_value(b, opt_hours >= 0 ? opt_hours : opt_days);
+        json_builder_set_member_name(b, "due");
+        json_builder_add_string_value(b, text);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return 0;
+    }
+    printf("%s\n", text);
+    return 0;
+}
+
 static int cmd_resend(Ctl *ctl, int argc, char **argv)
 {
     if (argc != 2)
@@ -289,13 +728,38 @@ static const struct {
     {"ingest", cmd_ingest, NULL, "FILE.eml...", "run the inbound pipeline on local files"},
     {"outbox", cmd_outbox, outbox_entries, "[--state S]", "letters and their delivery"},
     {"resend", cmd_resend, NULL, "ID", "queue a failed letter again (lifts its suspension)"},
+    {"accept", cmd_accept, accept_entries, "ID --agency CODE [--coordinate CODE,...]",
+     "accept a draft and assign it (Điều 7.3)"},
+    {"reject", cmd_reject, reject_entries, "ID --reason REASON [--note TEXT]",
+     "refuse a draft, with the letter for its reason"},
+    {"return", cmd_return, return_entries, "ID --note TEXT",
+     "agency: not our competence, back to the IOC (Điều 8.1)"},
+    {"extend", cmd_extend, extend_entries, "ID --until RFC3339 --note TEXT",
+     "agency: extend the deadline, once (Điều 8.3)"},
+    {"result", cmd_result, result_entries, "ID --file FILE", "agency: submit the answer"},
+    {"approve", cmd_approve, actor_entries, "ID", "leader: approve the result (Điều 8.4)"},
+    {"publish", cmd_publish, actor_entries, "ID",
+     "IOC: send the Phụ lục I letter to the citizen (Điều 9)"},
+    {"reply", cmd_reply, reply_entries, "ID --text TEXT|--file FILE",
+     "record the citizen's rating or feedback (Điều 10)"},
+    {"preview", cmd_preview, preview_entries, "KIND ID [--raw|--html]",
+     "a letter as it would be sent"},
+    {"due", cmd_due, due_entries, "--from T --working-hours N|--working-days N",
+     "the working-time calendar"},
+    {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
+     "received, on time, overdue, ratings, per agency (Điều 11)"},
 };
 
 static void print_usage(void)
 {
     printf("Usage: pahtctl [-c FILE] [--json] COMMAND [ARGS]\n\nCommands:\n");
-    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strlen(commands[i].args) <= 14)
+            printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+        else /* a long synopsis gets its own line */
+            printf("  %-8s %s\n  %-8s %-14s %s\n", commands[i].name, commands[i].args, "", "",
+                   commands[i].summary);
+    }
     printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"
            "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
 }
@@ -371,5 +835,6 @@ int main(int argc, char **argv)
     /* argv[0] stays the program name: commands see their arguments from argv[1] */
     int status = commands[found].run(&ctl, argc, argv);
     g_free(outbox_state);
+    lifecycle_options_free();
     return status;
 }

@@ -108,15 +108,17 @@ static gboolean fill_match(Store *store, gint64 id, const char *how, ReplyMatch 
     return TRUE;
 }
 
-/* by a Message-ID: one of our letters to a citizen (an operator answering an IOC alert is not
- * the citizen), or (from the citizen only) their own report */
+/* by a Message-ID: one of our letters to the report's citizen (an operator answering an IOC
+ * alert, or an agency answering its assignment or a reminder, is not the citizen), or (from
+ * the citizen only) their own report */
 static gboolean match_message_id(Store *store, const Draft *draft, const char *id, const char *how,
                                  ReplyMatch *out, GError **error)
 {
     gint64 report = 0;
     if (!query_id(store,
-                  "SELECT report_id FROM outbox WHERE message_id = ? AND report_id IS NOT NULL"
-                  " AND kind NOT IN ('ioc_alert', 'digest') ORDER BY id DESC LIMIT 1",
+                  "SELECT o.report_id FROM outbox o JOIN report r ON r.id = o.report_id"
+                  " WHERE o.message_id = ? AND o.rcpt = r.citizen_email COLLATE NOCASE"
+                  " ORDER BY o.id DESC LIMIT 1",
                   id, &report, error))
         return FALSE;
     if (report > 0)

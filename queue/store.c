@@ -140,6 +140,46 @@ static const char *const migrations[] = {
      * SPEC §3.6) */
     "ALTER TABLE report ADD COLUMN sender TEXT;"
     "CREATE INDEX outbox_rcpt ON outbox(rcpt COLLATE NOCASE, created_at);",
+    /* 4: issue 5: the lifecycle. Who owns each deadline and how far its reminders went (the
+     * scheduler finds due actions through deadline_next_action, never by scanning reports);
+     * the agency's result, its approval and publication, the citizen's feedback and rating;
+     * the scheduler's mark in the event table. */
+    "ALTER TABLE deadline ADD COLUMN owner TEXT NOT NULL DEFAULT 'agency';"
+    "ALTER TABLE deadline ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deadline ADD COLUMN status TEXT NOT NULL DEFAULT 'open'"
+    "  CHECK (status IN ('open', 'met', 'cancelled'));"
+    "ALTER TABLE deadline ADD COLUMN closed_at INTEGER;"
+    "ALTER TABLE deadline ADD COLUMN stage INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deadline ADD COLUMN next_action_at INTEGER;"
+    "CREATE INDEX deadline_next_action ON deadline(next_action_at)"
+    "  WHERE status = 'open' AND next_action_at IS NOT NULL;"
+
+    "CREATE TABLE report_lifecycle("
+    "  report_id INTEGER PRIMARY KEY REFERENCES report(id),"
+    "  category TEXT,"
+    "  assigned_at INTEGER,"
+    "  reject_reason TEXT,"
+    "  note TEXT,"
+    "  extended_until INTEGER,"
+    "  extension_note TEXT,"
+    "  result_text TEXT, result_by TEXT, result_at INTEGER,"
+    "  approved_by TEXT, approved_at INTEGER,"
+    "  letter_number TEXT,"
+    "  published_at INTEGER,"
+    "  publications INTEGER NOT NULL DEFAULT 0,"
+    "  feedback_text TEXT, feedback_at INTEGER,"
+    "  rating INTEGER CHECK (rating IN (1, 2, 3)), rated_at INTEGER"
+    ") STRICT;"
+    "CREATE INDEX report_received ON report(received_at);"
+
+    "CREATE TABLE scheduler_mark("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") STRICT;"
+    /* reports already waiting when this version is installed keep no IOC deadline: the
+     * catch-up starts from here instead of walking the whole history */
+    "INSERT INTO scheduler_mark(name, value)"
+    "  SELECT 'event', coalesce(max(id), 0) FROM event;",
     /* 5: issue 6: outbound mail that arrives once or says why not.
      * - letter bodies move to their own table: a claim or a completion rewrote the whole row,
      *   body included (15 KB per state change, twice per letter), which halved the send rate;

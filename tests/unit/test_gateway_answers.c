@@ -568,7 +568,8 @@ static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
     g_autofree char *kinds = mail_kinds(rep);
     g_assert_cmpstr(kinds, ==, "ack,ioc_alert");
 
-    /* published: the citizen's feedback or rating (issue 5) - kept, not answered here */
+    /* published: the citizen's rating (Điều 10.3) is recorded and closes the report; no
+     * letter answers it */
     set_state(f, r.report_id, "published");
     Mail rating = {
         .from = "an@example.vn", .subject = "Re: [PAHT-2026-000001] Kết quả xử lý", .body = "1"};
@@ -578,7 +579,8 @@ static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
     g_autofree char *kinds2 = mail_kinds(after);
     g_assert_cmpstr(kinds2, ==, "ack,ioc_alert");
     g_autofree char *events = event_kinds(after);
-    g_assert_cmpstr(events, ==, "received,citizen_reply,citizen_reply");
+    g_assert_cmpstr(events, ==, "received,citizen_reply,citizen_reply,rated");
+    g_assert_cmpstr(after->state, ==, "closed");
     ingest_result_clear(&r);
     ingest_result_clear(&rr);
     ingest_result_clear(&ra);

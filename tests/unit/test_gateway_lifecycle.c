@@ -1,0 +1,670 @@
+/* The lifecycle's letters and the scheduler, composed for real (templates/, GMime) into a real
+ * store: who gets what, what personal data goes with it (Điều 4.5, 9.3.b), the Phụ lục I
+ * result letter line by line, reminders inside working hours and never doubled, previews that
+ * enqueue nothing. The clock is PAHT_NOW; the calendar is the real 2026 one. */
+#include "app/gateway.h"
+#include "app/lifecycle_letters.h"
+#include "app/scheduler.h"
+#include "util/util.h"
+
+#include <locale.h>
+
+#include <glib/gstdio.h>
+#include <gmime/gmime.h>
+#include <sqlite3.h>
+#include <string.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+
+typedef struct {
+    char *dir;
+    Config *config;
+    Gateway *gateway;
+    Store *store;
+} Fixture;
+
+static char *source_path(const char *relative)
+{
+    const char *source = g_getenv("PAHT_SOURCE_DIR");
+    if (source)
+        return g_build_filename(source, relative, NULL);
+    g_autofree char *here = g_path_get_dirname(__FILE__);
+    return g_build_filename(here, "..", "..", relative, NULL);
+}
+
+static void remove_dir(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *p = g_build_filename(path, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+            remove_dir(p);
+        else
+            g_remove(p);
+    }
+    g_rmdir(path);
+}
+
+static void now_is(const char *rfc3339)
+{
+    g_setenv("PAHT_NOW", rfc3339, TRUE);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("paht-gw-lifecycle-XXXXXX", NULL);
+    g_autofree char *templates = source_path("templates");
+    g_autofree char *holidays = source_path("conf/holidays.txt");
+    g_autofree char *agencies = g_build_filename(f->dir, "agencies.conf", NULL);
+    g_assert_true(g_file_set_contents(agencies,
+                                      "[agency xd]\nname = Sở Xây dựng\n"
+                                      "contact = vanthu@sxd.example.vn\n"
+                                      "leader = giamdoc@sxd.example.vn\n"
+                                      "leader_name = Nguyễn Văn A\n"
+                                      "[agency gtvt]\nname = Sở Giao thông vận tải\n"
+                                      "contact = vanthu@sgtvt.example.vn\n"
+                                      "leader = giamdoc@sgtvt.example.vn\n"
+                                      "leader_name = Trần Thị B\n",
+                                      -1, NULL));
+    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
+    g_autofree char *text = g_strconcat(
+        "[gateway]\ndatabase = paht.db\ndata_dir = data\ntemplates_dir = ", templates,
+        "\nagencies_file = agencies.conf\nioc_alert_to = ioc@soctrang.gov.vn\n"
+        "portal = https://paht.soctrang.gov.vn\n"
+        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\nuser = paht@soctrang.gov.vn\n"
+        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\nfrom = paht@soctrang.gov.vn\n"
+        "reply_to = paht+{token}@soctrang.gov.vn\n"
+        "[calendar]\nholidays_file = ",
+        holidays, "\n", NULL);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    GError *error = NULL;
+    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
+    g_assert_no_error(error);
+    f->gateway = gateway_open(f->config, &error);
+    g_assert_no_error(error);
+    f->store = gateway_store(f->gateway);
+    now_is("2026-11-23T08:00:00+07:00");
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    gateway_close(f->gateway);
+    config_free(f->config);
+    remove_dir(f->dir);
+    g_free(f->dir);
+    g_unsetenv("PAHT_NOW");
+}
+
+static gint64 at(const char *rfc3339)
+{
+    gint64 v = 0;
+    g_assert_true(clock_parse_rfc3339(rfc3339, &v));
+    return v;
+}
+
+#define CITIZEN_TEXT                                                                                                    \
+    "Kính gửi Trung tâm IOC,\n\nĐèn đường trước nhà số 12 Lê Lợi bị hỏng hơn một tuần.\n\n" \
+    "Họ và tên: Nguyễn Văn An\nĐịa chỉ: 12 Lê Lợi, Phường 1\nCCCD: 0942 0100 1234\n"                  \
+    "Điện thoại: 0912 345 678\nEmail: an@example.vn\n"
+
+static gint64 new_report(Fixture *f, gboolean confidential)
+{
+    g_autoptr(Draft) d = draft_new();
+    d->subject = g_strdup("Đèn đường hỏng");
+    d->text = g_strdup(CITIZEN_TEXT);
+    d->message_id = g_strdup("citizen-1@example.vn");
+    d->classification = g_strdup("report");
+    d->confidential = confidential;
+    d->citizen.name = g_strdup("Nguyễn Văn An");
+    d->citizen.address = g_strdup("12 Lê Lợi, Phường 1");
+    d->citizen.id_number = g_strdup("094201001234");
+    d->citizen.phone = g_strdup("0912345678");
+    d->citizen.email = g_strdup("an@example.vn");
+    d->location.text = g_strdup("Đường Lê Lợi, Phường 1");
+    ReportRef ref = {0};
+    GError *error = NULL;
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
+                                &ref, &error));
+    g_assert_no_error(error);
+    g_assert_true(store_commit(f->store, &error));
+    gint64 id = ref.id;
+    report_ref_clear(&ref);
+    return id;
+}
+
+static void ok(gboolean result, GError *error)
+{
+    g_assert_no_error(error);
+    g_assert_true(result);
+}
+
+static GMimeMessage *parse_bytes(GBytes *bytes)
+{
+    gsize len = 0;
+    const char *data = g_bytes_get_data(bytes, &len);
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    g_assert_nonnull(msg);
+    return msg;
+}
+
+static char *part_text(GMimeMessage *msg, const char *subtype)
+{
+    GMimeObject *body = g_mime_message_get_body(msg);
+    g_assert_true(GMIME_IS_MULTIPART(body));
+    for (int i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(body)); i++) {
+        GMimeObject *part = g_mime_multipart_get_part(GMIME_MULTIPART(body), i);
+        if (g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
+            return g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+    }
+    g_assert_not_reached();
+    return NULL;
+}
+
+/* the letters of a report, oldest first: "kind rcpt" each */
+static GPtrArray *letters_of(Fixture *f, gint64 id)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    g_assert_no_error(error);
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (e->report_id == id)
+            g_ptr_array_add(out, g_strdup_printf("%s %s", e->kind, e->rcpt));
+    }
+    return out;
+}
+
+/* the text and HTML of the newest letter of a kind to an address */
+static void letter_parts(Fixture *f, gint64 id, const char *kind, const char *rcpt, char **text,
+                         char **html, char **subject)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    gint64 found = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (e->report_id == id && g_str_equal(e->kind, kind) && g_str_equal(e->rcpt, rcpt))
+            found = e->id;
+    }
+    if (!found)
+        g_error("no %s letter to %s", kind, rcpt);
+    g_autoptr(GBytes) bytes = outbox_message(f->store, found, &error);
+    g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
+    if (text)
+        *text = part_text(msg, "plain");
+    if (html)
+        *html = part_text(msg, "html");
+    if (subject)
+        *subject = g_strdup(g_mime_message_get_subject(msg));
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle))
+        g_error("\"%s\" missing from:\n%s", needle, haystack);
+}
+
+static void assert_lacks(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle))
+        g_error("\"%s\" must not appear in:\n%s", needle, haystack);
+}
+
+static const char *const personal[] = {"094201001234", "0942 0100 1234", "12 Lê Lợi, Phường 1"};
+static const char *const contact[] = {"Nguyễn Văn An", "0912345678", "0912 345 678",
+                                      "an@example.vn"};
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_accept_mails_citizen_and_agency(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", NULL, NULL, &error), error);
+    g_autoptr(GPtrArray) sent = letters_of(f, id);
+    g_assert_cmpuint(sent->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(sent, 0), ==, "acceptance an@example.vn");
+    g_assert_cmpstr(g_ptr_array_index(sent, 1), ==, "assignment vanthu@sxd.example.vn");
+
+    g_autofree char *text = NULL, *subject = NULL;
+    letter_parts(f, id, "acceptance", "an@example.vn", &text, NULL, &subject);
+    assert_contains(subject, "PAHT-2026-000001");
+    assert_contains(text, "Sở Xây dựng");
+    assert_contains(text, "chậm nhất 09:00 ngày 01/12/2026");
+
+    /* an ordinary report: the agency gets the citizen's name, phone and e-mail to verify on
+     * site, never the ID number or the postal address, not even through the text */
+    g_autofree char *atext = NULL, *ahtml = NULL;
+    letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", &atext, &ahtml, NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS(personal); i++) {
+        assert_lacks(atext, personal[i]);
+        assert_lacks(ahtml, personal[i]);
+    }
+    assert_contains(atext, "Nguyễn Văn An");
+    assert_contains(atext, "0912345678");
+    assert_contains(atext, "an@example.vn");
+    assert_contains(atext, "Đèn đường trước nhà số 12 Lê Lợi bị hỏng");
+    assert_contains(atext, "CCCD: [đã ẩn]");
+    assert_contains(atext, "chậm nhất 09:00 ngày 24/11/2026"); /* return */
+    assert_contains(atext, "chậm nhất 09:00 ngày 01/12/2026"); /* result */
+    assert_contains(atext, "pahtctl result PAHT-2026-000001 --file");
+}
+
+static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, TRUE);
+    now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    const char *const with[] = {"gtvt", NULL};
+    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", with, NULL, &error), error);
+    g_autoptr(GPtrArray) sent = letters_of(f, id);
+    g_assert_cmpuint(sent->len, ==, 3);
+    g_assert_cmpstr(g_ptr_array_index(sent, 2), ==, "assignment vanthu@sgtvt.example.vn");
+    static const char *const agencies[] = {"vanthu@sxd.example.vn", "vanthu@sgtvt.example.vn"};
+    for (gsize a = 0; a < G_N_ELEMENTS(agencies); a++) {
+        g_autofree char *text = NULL, *html = NULL;
+        letter_parts(f, id, "assignment", agencies[a], &text, &html, NULL);
+        for (gsize i = 0; i < G_N_ELEMENTS(personal); i++) {
+            assert_lacks(text, personal[i]);
+            assert_lacks(html, personal[i]);
+        }
+        for (gsize i = 0; i < G_N_ELEMENTS(contact); i++) {
+            assert_lacks(text, contact[i]);
+            assert_lacks(html, contact[i]);
+        }
+        assert_contains(text, "yêu cầu giữ bí mật");
+        assert_contains(text, "Đèn đường trước nhà số 12 Lê Lợi bị hỏng");
+    }
+    g_autofree char *coordinator = NULL;
+    letter_parts(f, id, "assignment", "vanthu@sgtvt.example.vn", &coordinator, NULL, NULL);
+    assert_contains(coordinator, "phối hợp xử lý");
+    assert_contains(coordinator, "chậm nhất 09:00 ngày 30/11/2026");
+
+    /* the rest of its life: result, approval, publication, feedback; no personal data in any
+     * letter that is not the citizen's own */
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã thay bóng đèn.", &error), error);
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    ok(gateway_publish_result(f->config, f->store, "ioc.lan", id, &error), error);
+    CitizenReply reply;
+    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
+                             "Đèn vẫn chưa sáng. Liên hệ tôi: 0912 345 678, CCCD 094201001234.",
+                             &reply, &error),
+       error);
+    g_assert_true(reply.feedback);
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    int to_citizen = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (g_str_equal(e->rcpt, "an@example.vn")) {
+            to_citizen++;
+            continue;
+        }
+        g_autoptr(GBytes) bytes = outbox_message(f->store, e->id, &error);
+        g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
+        g_autofree char *text = part_text(msg, "plain");
+        g_autofree char *html = part_text(msg, "html");
+        for (gsize k = 0; k < G_N_ELEMENTS(personal); k++) {
+            assert_lacks(text, personal[k]);
+            assert_lacks(html, personal[k]);
+        }
+        for (gsize k = 0; k < G_N_ELEMENTS(contact); k++) {
+            assert_lacks(text, contact[k]);
+            assert_lacks(html, contact[k]);
+        }
+    }
+    /* acceptance and result: the result letter goes to the citizen alone (Điều 9.3.b) */
+    g_assert_cmpint(to_citizen, ==, 2);
+    g_autofree char *publish = NULL;
+    letter_parts(f, id, "publish_request", "ioc@soctrang.gov.vn", &publish, NULL, NULL);
+    assert_contains(publish, "KHÔNG đăng trên Cổng thông tin");
+    g_autofree char *result = NULL;
+    letter_parts(f, id, "result", "an@example.vn", &result, NULL, NULL);
+    assert_contains(result, "chỉ gửi riêng cho Quý ông/bà và không được công bố");
+    g_autofree char *feedback = NULL;
+    letter_parts(f, id, "feedback", "vanthu@sxd.example.vn", &feedback, NULL, NULL);
+    assert_contains(feedback, "Đèn vẫn chưa sáng.");
+    assert_contains(feedback, "chậm nhất 09:00 ngày 25/11/2026"); /* 2 working days */
+}
+
+static void test_result_letter_has_every_line_of_phu_luc_1(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    now_is("2026-11-26T14:00:00+07:00");
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id,
+                             "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.",
+                             &error),
+       error);
+    now_is("2026-11-27T08:30:00+07:00");
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    now_is("2026-11-27T09:00:00+07:00");
+    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    g_autofree char *text = NULL, *html = NULL, *subject = NULL;
+    letter_parts(f, id, "result", "an@example.vn", &text, &html, &subject);
+    assert_contains(subject, "[PAHT-2026-000001] Kết quả xử lý phản ánh");
+    /* Phụ lục I, top to bottom */
+    static const char *const lines[] = {
+        "SỞ XÂY DỰNG",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Số: 1/KQ-XD",
+        "Sóc Trăng, ngày 27 tháng 11 năm 2026",
+        "Kính gửi: Quý ông/bà Nguyễn Văn An",
+        "Sở Xây dựng xin thông báo kết quả xử lý phản ánh của Quý ông/bà như sau:",
+        "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.",
+        "Chúng tôi cảm ơn Quý ông/bà và mong tiếp tục nhận được phản ánh.",
+        "Trân trọng./.",
+        "Nơi nhận:",
+        "- Như trên;",
+        "- Lưu: VT.",
+        "THỦ TRƯỞNG ĐƠN VỊ",
+        "Nguyễn Văn A",
+    };
+    const char *from = text;
+    const char *from_html = html;
+    for (gsize i = 0; i < G_N_ELEMENTS(lines); i++) {
+        assert_contains(text, lines[i]);
+        assert_contains(html, lines[i]);
+        /* in order down to "Trân trọng./." (the number sits beside the national motto, and
+         * "Nơi nhận" beside the signature); the rest after it */
+        gboolean ordered = i == 0 || i >= 4;
+        const char *next = strstr(from, lines[i]);
+        const char *next_html = strstr(from_html, lines[i]);
+        if (!next || !next_html)
+            g_error("\"%s\" is out of order in the letter", lines[i]);
+        if (ordered && i <= 9) {
+            from = next;
+            from_html = next_html;
+        }
+    }
+    /* then how to answer it (Điều 10) */
+    assert_contains(from, "1 - Rất hài lòng");
+    assert_contains(from, "2 - Hài lòng");
+    assert_contains(from, "3 - Không hài lòng");
+    assert_contains(from, "02 ngày làm việc");
+    g_autofree char *nfc = g_utf8_normalize(text, -1, G_NORMALIZE_NFC);
+    g_assert_cmpstr(nfc, ==, text);
+}
+
+static void test_rejection_letters_per_reason(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        const char *reason;
+        const char *says;
+    } cases[] = {
+        {"complaint", "Luật Khiếu nại năm 2011"},
+        {"out-of-scope", "không thuộc phạm vi tiếp nhận"},
+        {"duplicate", "trùng với một phản ánh đã được Hệ thống tiếp nhận"},
+        {"incomplete", "chưa có đủ thông tin theo yêu cầu tại Điều 4"},
+    };
+    GError *error = NULL;
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        gint64 id = new_report(f, FALSE);
+        ok(gateway_reject_report(f->config, f->store, "ioc", id, cases[i].reason, "Ghi chú <b>",
+                                 &error),
+           error);
+        g_autofree char *text = NULL, *html = NULL, *subject = NULL;
+        letter_parts(f, id, "rejection", "an@example.vn", &text, &html, &subject);
+        assert_contains(subject, "Thông báo không tiếp nhận phản ánh");
+        assert_contains(text, cases[i].says);
+        assert_contains(html, cases[i].says);
+        assert_contains(text, "Ghi chú của Trung tâm IOC tỉnh: Ghi chú <b>");
+        assert_contains(html, "Ghi chú &lt;b&gt;");
+        for (gsize j = 0; j < G_N_ELEMENTS(cases); j++) {
+            if (j != i)
+                assert_lacks(text, cases[j].says);
+        }
+    }
+    /* the complaint letter says where such petitions go (Điều 1.1.c) */
+    g_autofree char *complaint = NULL;
+    letter_parts(f, 1, "rejection", "an@example.vn", &complaint, NULL, NULL);
+    assert_contains(complaint, "điểm c khoản 1 Điều 1");
+    assert_contains(complaint, "Luật Tố cáo năm 2018");
+    assert_contains(complaint, "Trụ sở tiếp công dân");
+    /* spam: no answer at all */
+    gint64 spam = new_report(f, FALSE);
+    ok(gateway_reject_report(f->config, f->store, "ioc", spam, "spam", NULL, &error), error);
+    g_autoptr(GPtrArray) none = letters_of(f, spam);
+    g_assert_cmpuint(none->len, ==, 0);
+}
+
+static void test_publish_without_text_is_sent_back_to_leader(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "\n", &error), error);
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    assert_contains(error->message, "Điều 9.4");
+    assert_contains(error->message, "Sở Xây dựng");
+    g_clear_error(&error);
+    /* refused, and yet committed: the state went back and the leader has the letter */
+    g_autoptr(Report) r = report_load_id(f->store, id, &error);
+    g_assert_cmpstr(r->state, ==, "assigned");
+    g_autoptr(GPtrArray) sent = letters_of(f, id);
+    g_assert_cmpstr(g_ptr_array_index(sent, sent->len - 1), ==,
+                    "approval_request giamdoc@sxd.example.vn");
+    g_autofree char *text = NULL;
+    letter_parts(f, id, "approval_request", "giamdoc@sxd.example.vn", &text, NULL, NULL);
+    assert_contains(text, "không có nội dung trả lời phản ánh");
+    assert_contains(text, "khoản 4 Điều 9");
+    for (guint i = 0; i < sent->len; i++)
+        assert_lacks(g_ptr_array_index(sent, i), "result an@");
+}
+
+static gint64 outbox_size(Fixture *f)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    return all->len;
+}
+
+static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
+       error);
+    gint64 before = outbox_size(f);
+    static const char *const kinds[] = {
+        "ack",     "acceptance", "assignment",       "rejection",        "reminder",
+        "overdue", "extension",  "approval_request", "result_sent_back", "publish_request",
+        "result",  "feedback",   "returned",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        g_autoptr(GBytes) letter =
+            gateway_preview_letter(f->config, f->store, kinds[i], id, &error);
+        if (!letter)
+            g_error("preview %s: %s", kinds[i], error->message);
+        g_autoptr(GMimeMessage) msg = parse_bytes(letter);
+        assert_contains(g_mime_message_get_subject(msg), "PAHT-2026-000001");
+        g_autofree char *readable = gateway_letter_readable(letter, FALSE, &error);
+        assert_contains(readable, "Subject: [PAHT-2026-000001]");
+    }
+    g_assert_cmpint(outbox_size(f), ==, before);
+    /* the preview of a letter that was sent shows the same letter */
+    g_autoptr(GBytes) preview =
+        gateway_preview_letter(f->config, f->store, "assignment", id, &error);
+    g_autoptr(GMimeMessage) msg = parse_bytes(preview);
+    g_autofree char *subject = NULL;
+    letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", NULL, NULL, &subject);
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==, subject);
+    g_assert_null(gateway_preview_letter(f->config, f->store, "nonsense", id, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_INPUT);
+    g_clear_error(&error);
+}
+
+/* the outbox rows of a report: kind, rcpt, the time it may go out */
+static void dump(Fixture *f, gint64 id, GString *out)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (e->report_id != id)
+            continue;
+        g_autofree char *when = clock_format_rfc3339(e->next_attempt_at, f->config->calendar.zone);
+        g_string_append_printf(out, "%s %s %s\n", e->kind, e->rcpt, when);
+    }
+}
+
+static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    SchedulerStats stats;
+    /* nothing due yet */
+    now_is("2026-11-27T16:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 0);
+
+    /* one working day before: a reminder to the agency's contact */
+    now_is("2026-11-30T09:01:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 1);
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 0);
+
+    /* the deadline passes at 09:00 on Tuesday 1/12; the daemon looks at 17:30, after hours:
+     * overdue at once, the letters wait for the next working morning */
+    now_is("2026-12-01T17:30:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.overdue, ==, 1);
+    g_autoptr(Report) r = report_load_id(f->store, id, &error);
+    g_assert_true(r->overdue);
+
+    /* the next working day: leader and IOC again */
+    now_is("2026-12-02T09:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 1);
+
+    GString *got = g_string_new(NULL);
+    dump(f, id, got);
+    g_assert_cmpstr(got->str, ==,
+                    "acceptance an@example.vn 2026-11-23T09:00:00+07:00\n"
+                    "assignment vanthu@sxd.example.vn 2026-11-23T09:00:00+07:00\n"
+                    "reminder vanthu@sxd.example.vn 2026-11-30T09:01:00+07:00\n"
+                    "reminder vanthu@sxd.example.vn 2026-12-02T07:00:00+07:00\n"
+                    "overdue giamdoc@sxd.example.vn 2026-12-02T07:00:00+07:00\n"
+                    "overdue ioc@soctrang.gov.vn 2026-12-02T07:00:00+07:00\n"
+                    "overdue giamdoc@sxd.example.vn 2026-12-02T09:00:00+07:00\n"
+                    "overdue ioc@soctrang.gov.vn 2026-12-02T09:00:00+07:00\n");
+
+    /* a crash after the letters and before the deadline's progress was committed: the same
+     * actions run again and enqueue nothing new */
+    g_autofree char *db = g_strdup(f->config->gateway.database);
+    sqlite3 *raw = NULL;
+    g_assert_cmpint(sqlite3_open(db, &raw), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(raw,
+                                 "UPDATE deadline SET stage = 0, next_action_at = 0"
+                                 " WHERE name = 'result'",
+                                 NULL, NULL, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_close(raw);
+    for (int i = 0; i < 4; i++)
+        g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    GString *again = g_string_new(NULL);
+    dump(f, id, again);
+    g_assert_cmpstr(again->str, ==, got->str);
+    g_string_free(again, TRUE);
+    g_string_free(got, TRUE);
+
+    /* the overdue letter says how late */
+    g_autofree char *text = NULL, *subject = NULL;
+    letter_parts(f, id, "overdue", "giamdoc@sxd.example.vn", &text, NULL, &subject);
+    assert_contains(subject, "TRỄ HẠN 1 ngày làm việc");
+    assert_contains(text, "khoản 5 Điều 8");
+    assert_contains(text, "Kính gửi: Ông/Bà Nguyễn Văn A, lãnh đạo Sở Xây dựng");
+}
+
+static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    now_is("2026-11-27T09:00:00+07:00");
+    ok(gateway_extend_report(f->config, f->store, "nv.xd", id, at("2026-12-10T17:00:00+07:00"),
+                             "Cần khảo sát, thay cáp ngầm", &error),
+       error);
+    g_autofree char *text = NULL;
+    letter_parts(f, id, "extension", "an@example.vn", &text, NULL, NULL);
+    assert_contains(text, "chậm nhất 17:00 ngày 10/12/2026");
+    assert_contains(text, "Cần khảo sát, thay cáp ngầm");
+    assert_contains(text, "khoản 3 Điều 8");
+    /* the reminders follow the new date */
+    SchedulerStats stats;
+    now_is("2026-12-01T10:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 0);
+    /* one working day before 17:00 on 10/12 is 17:00 on 9/12, which is also 07:00 on 10/12:
+     * the first working minute that far ahead */
+    now_is("2026-12-09T17:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 0);
+    now_is("2026-12-10T07:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_cmpint(stats.actions, ==, 1);
+    g_assert_cmpint(stats.overdue, ==, 0);
+    /* once only */
+    g_assert_false(gateway_extend_report(f->config, f->store, "nv.xd", id,
+                                         at("2026-12-20T17:00:00+07:00"), "Lần nữa", &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+}
+
+static void test_feedback_and_rating_through_the_gateway(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    GError *error = NULL;
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã sửa.", &error), error);
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    gint64 before = outbox_size(f);
+    CitizenReply reply;
+    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Rất hài lòng", &reply, &error), error);
+    g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_VERY_SATISFIED);
+    g_assert_cmpint(outbox_size(f), ==, before); /* a rating goes to nobody */
+    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Không hài lòng", &reply, &error),
+       error);
+    g_assert_true(reply.already_rated);
+    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Cảm ơn, nhưng cột đèn bị nghiêng.",
+                             &reply, &error),
+       error);
+    g_assert_true(reply.feedback);
+    g_autoptr(GPtrArray) sent = letters_of(f, id);
+    g_assert_cmpstr(g_ptr_array_index(sent, sent->len - 1), ==, "feedback vanthu@sxd.example.vn");
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
+    g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn)                                                                              \
+    g_test_add("/gateway-lifecycle/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("accept-letters", test_accept_mails_citizen_and_agency);
+    ADD("confidential", test_confidential_report_keeps_the_citizen_hidden);
+    ADD("result-letter-phu-luc-1", test_result_letter_has_every_line_of_phu_luc_1);
+    ADD("rejection-per-reason", test_rejection_letters_per_reason);
+    ADD("publish-without-text", test_publish_without_text_is_sent_back_to_leader);
+    ADD("preview", test_preview_enqueues_nothing);
+    ADD("scheduler", test_scheduler_reminds_escalates_and_never_doubles);
+    ADD("extension", test_extension_letter_and_new_deadline);
+    ADD("feedback-rating", test_feedback_and_rating_through_the_gateway);
+    return g_test_run();
+}
