@@ -362,12 +362,23 @@ class Lifecycle(unittest.TestCase):
             self.assertIn(line, self.html(result))
         self.assertIn("+", result["Reply-To"])
 
-        # the citizen rates it by phone; the IOC records it (Điều 10.3), once
-        self.act(T8, "reply", a, "--text", "Rất hài lòng")
+        # the citizen answers the result letter by mail with a rating (Điều 10.3), from a
+        # phone: the rating on the first line, the quoted letter below
+        reply = pahttest.make_mail(
+            self.addr["citizen-a"], str(result["Reply-To"]), "Re: " + str(result["Subject"]),
+            "Rất hài lòng\n\nVào 09:00 ngày 2/12/2026, Trung tâm IOC đã viết:\n> "
+            + "\n> ".join(text.splitlines()[:5]) + "\n",
+            headers={"In-Reply-To": result["Message-ID"], "References": result["Message-ID"]})
+        self.stack.deliver(result["Reply-To"].addresses[0].addr_spec, reply,
+                           sender=self.addr["citizen-a"])
+        pahttest.wait_for(lambda: pahttest.count(self.stack, self.gw.address) >= 1)
+        self.daemon(T8)
         r = self.show("a")
         self.assertEqual(r["state"], "closed")
         self.assertEqual(r["events"][-1]["kind"], "rated")
         self.assertEqual(r["events"][-1]["detail"], "1 (Rất hài lòng)")
+        self.assertEqual(r["mail"][-1]["kind"], "result")  # a rating is not answered
+        # a second rating (here given by phone and recorded by the IOC) changes nothing
         run = self.ctl(T8, "reply", a, "--text", "3")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn("already rated", run.stdout)
