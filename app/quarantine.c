@@ -13,13 +13,18 @@
 
 #include <string.h>
 
-/* "52428800" -> "50 MB": what a citizen reads (1 MB = 1024 x 1024 bytes, as phones show) */
-static char *megabytes(gint64 bytes)
+/* "52428800" -> "50 MB", "200000" -> "195 KB": what a citizen reads (1 MB = 1024 KB = 1024 x
+ * 1024 bytes, as phones count) */
+static char *human_size(gint64 bytes)
 {
     double mb = (double)bytes / (1024.0 * 1024.0);
-    if (mb < 10)
-        return g_strdup_printf("%.1f MB", mb);
-    return g_strdup_printf("%.0f MB", mb);
+    if (mb >= 10)
+        return g_strdup_printf("%.0f MB", mb);
+    if (mb >= 1) {
+        char *text = g_strdup_printf("%.1f MB", mb);
+        return g_strdelimit(text, ".", ','); /* "1,5 MB": the Vietnamese decimal comma */
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT " KB", MAX((bytes + 1023) / 1024, 1));
 }
 
 gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **error)
@@ -32,7 +37,7 @@ gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **
                         raw->id);
     g_autofree char *reason =
         g_strdup_printf("Lý do: %s", raw->error && *raw->error ? raw->error : "không rõ");
-    g_autofree char *size = megabytes(raw->size);
+    g_autofree char *size = human_size(raw->size);
     g_autofree char *kept = g_strdup_printf(
         "Thư gốc (%s) được giữ nguyên trong thư mục \"%s\" của hộp thư và trong kho dữ liệu của "
         "hệ thống; chưa có thư trả lời nào được gửi cho người gửi.",
@@ -58,8 +63,8 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
             : g_strdup_printf("uid:%s/%u/%u", mailbox, (unsigned)uidvalidity, (unsigned)info->uid);
     g_autofree char *answer_key = g_strconcat("too_large:", identity, NULL);
     g_autofree char *alert_key = g_strconcat("too_large_alert:", identity, NULL);
-    g_autofree char *size = megabytes(info->size);
-    g_autofree char *limit = megabytes(c->gateway.max_message_bytes);
+    g_autofree char *size = human_size(info->size);
+    g_autofree char *limit = human_size(c->gateway.max_message_bytes);
     g_autofree char *received = letters_format_time(c, now);
 
     if (!store_begin(gw->store, error))

@@ -10,6 +10,7 @@ import os
 import re
 import smtplib
 import subprocess
+import time
 
 import pahttest
 
@@ -60,6 +61,26 @@ def maildir(stack, address):
     """The Maildir of ADDRESS on STACK (the harness keeps mail under DIR/mail/DOMAIN/LOCAL)."""
     local, _, domain = address.partition("@")
     return os.path.join(stack.dir, "mail", domain, local, "Maildir")
+
+
+def maildir_drop(stack, address, data):
+    """Put DATA into ADDRESS's INBOX the way a local delivery agent does, straight into
+    Maildir/new, with no Dovecot involved (it may be down): Dovecot finds it at its next look."""
+    box = maildir(stack, address)
+    owner = os.stat(os.path.join(stack.dir, "mail"))
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(box, sub), exist_ok=True)
+    for d in (os.path.dirname(os.path.dirname(box)), os.path.dirname(box), box,
+              *(os.path.join(box, s) for s in ("tmp", "new", "cur"))):
+        os.chown(d, owner.st_uid, owner.st_gid)
+        os.chmod(d, 0o700)
+    name = f"{time.time():.6f}.P{os.getpid()}_{os.urandom(4).hex()}.mailstack"
+    tmp = os.path.join(box, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chown(tmp, owner.st_uid, owner.st_gid)
+    os.chmod(tmp, 0o600)
+    os.rename(tmp, os.path.join(box, "new", name))
 
 
 def protocol_log(path):
