@@ -49,7 +49,9 @@ gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *r
                              GError **error);
 
 /* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every
- * new message, move each to the processed (or quarantine) folder after its commit.
+ * new message (each in the parser process, under its time limit), move each to the processed
+ * (or quarantine) folder after its commit. The connection stays open between passes; a pass
+ * with nothing new sends no IMAP command. Stops early, between messages, on SIGTERM.
  * *processed counts messages handled in this pass. PAHT_ERROR_CONFIG when the server refuses
  * us (certificate, login): the administrator must act. */
 gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);

@@ -254,7 +254,7 @@ static gboolean worker_start(Gateway *gw, GError **error)
                         c->file);
             return FALSE;
         }
-        log_debug("parser process %d started", (int)pid);
+        log_info("parser process %d ready", (int)pid);
         return TRUE;
     }
     if (got == READ_LINE && g_str_has_prefix(line, "ERROR ")) {

@@ -30,21 +30,24 @@ class CheapCycle(unittest.TestCase):
         cls.stack = MailStack.start(rawlog=True)
         cls.gw = pahttest.Gateway(cls.stack, pahttest.unique("paht"),
                                   overrides={("imap", "poll_seconds"): 1})
-        # 20,000 mails in PAHT/Processed, imported in one go (an mbox holding that folder)
-        root = os.path.join(cls.stack.dir, "import")
-        os.makedirs(os.path.join(root, "PAHT"), mode=0o755)
-        os.chmod(root, 0o755)
-        with open(os.path.join(root, "PAHT", "Processed"), "wb") as f:
-            for i in range(PROCESSED):
-                f.write(b"From citizen@example.test Sat Nov 28 09:00:00 2026\n"
-                        b"From: citizen%d@example.test\nTo: %s\nSubject: Phan anh cu %d\n"
+        # 20,000 mails in PAHT/Processed, written straight into its Maildir (Maildir++ keeps
+        # it in .PAHT.Processed) as a delivery agent would; Dovecot indexes them when asked
+        folder = os.path.join(daemontest.maildir(cls.stack, cls.gw.address), ".PAHT.Processed")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(folder, sub))
+        open(os.path.join(folder, "maildirfolder"), "w").close()
+        for i in range(PROCESSED):
+            with open(os.path.join(folder, "cur", f"1795900000.M{i}P1.mailstack:2,S"), "wb") as f:
+                f.write(b"From: citizen%d@example.test\nTo: %s\nSubject: Phan anh cu %d\n"
                         b"Message-ID: <old-%d@example.test>\n"
-                        b"Date: Sat, 28 Nov 2026 09:00:00 +0700\n\nNoi dung %d\n\n"
+                        b"Date: Sat, 28 Nov 2026 09:00:00 +0700\n\nNoi dung %d\n"
                         % (i % 97, cls.gw.address.encode(), i, i, i))
-        os.chmod(os.path.join(root, "PAHT"), 0o755)
-        os.chmod(os.path.join(root, "PAHT", "Processed"), 0o644)
-        daemontest.doveadm(cls.stack, "import", "-u", cls.gw.address,
-                           f"mbox:{root}:INDEX=MEMORY", "", "mailbox", "PAHT/Processed", "all")
+        owner = os.stat(os.path.join(cls.stack.dir, "mail"))
+        domain = os.path.join(cls.stack.dir, "mail", cls.stack.domain)
+        for root, _, files in os.walk(domain):
+            os.chown(root, owner.st_uid, owner.st_gid)
+            for name in files:
+                os.chown(os.path.join(root, name), owner.st_uid, owner.st_gid)
         assert cls.gw.count("PAHT/Processed") == PROCESSED
         # and one new mail, so that the daemon does real work before it goes quiet
         who = daemontest.citizen(cls.stack)

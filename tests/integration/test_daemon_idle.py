@@ -77,7 +77,8 @@ class Signals(unittest.TestCase):
         gw = pahttest.Gateway(stack, pahttest.unique("paht"),
                               overrides={("imap", "poll_seconds"): 600})
         proc = gw.start_pahtd()
-        pahttest.wait_for(lambda: "started" in gw.log(), what="pahtd started")
+        # the parser process reads the file when it starts: wait for it before editing
+        pahttest.wait_for(lambda: "parser process" in gw.log(), what="pahtd started")
 
         # a broken file: refused with a line naming the problem; the running one is kept
         gw.config["imap"]["pol_seconds"] = "5"
