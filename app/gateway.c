@@ -105,6 +105,12 @@ Gateway *gateway_open(const Config *config, GError **error)
     return g_steal_pointer(&gw);
 }
 
+void gateway_remove_dead_work(Gateway *gw)
+{
+    g_autofree char *tmp_root = g_path_get_dirname(gw->tmp_dir);
+    remove_stale_work(tmp_root);
+}
+
 void gateway_close(Gateway *gw)
 {
     if (!gw)
@@ -251,7 +257,7 @@ static void alert_outage(Gateway *gw, gint64 since, const char *what)
         return;
     }
     log_warning("mailbox %s unreachable for %" G_GINT64_FORMAT " min: the IOC is alerted (%s)",
-                c->imap.server.host, (clock_now_unix() - since) / 60, c->gateway.ioc_alert_to);
+                c->imap.user, (clock_now_unix() - since) / 60, c->gateway.ioc_alert_to);
 }
 
 static void mailbox_failed(Gateway *gw, MailboxHealth *h, const GError *e)
@@ -267,17 +273,17 @@ static void mailbox_failed(Gateway *gw, MailboxHealth *h, const GError *e)
         g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT, since);
         GError *local = NULL;
         if (!daemon_state_set(gw->store, STATE_DOWN_SINCE, text, &local)) {
-            log_debug("cannot record the outage: %s", local->message);
+            log_warning("cannot record the outage: %s", local->message);
             g_error_free(local);
         }
     }
     /* once per change of state: the first failure, or a different kind of failure */
     if (h->failures == 1)
-        log_error("mailbox %s: %s (retrying with backoff)", c->imap.server.host, e->message);
+        log_error("mailbox %s: %s (retrying with backoff)", c->imap.user, e->message);
     else if (e->code != h->last_code)
-        log_error("mailbox %s still failing, now: %s", c->imap.server.host, e->message);
+        log_error("mailbox %s still failing, now: %s", c->imap.user, e->message);
     else
-        log_debug("mailbox %s: %s; next try in %.0f s", c->imap.server.host, e->message, delay);
+        log_debug("mailbox %s: %s; next try in %.0f s", c->imap.user, e->message, delay);
     h->last_code = e->code;
     h->check_stored = TRUE;
     if (h->failures == 1) {
@@ -303,13 +309,12 @@ static void mailbox_fine(Gateway *gw, MailboxHealth *h)
     gint64 since = stored_down_since(gw);
     if (!since) {
         if (was_down)
-            log_notice("mailbox %s reachable again", c->imap.server.host);
+            log_notice("mailbox %s reachable again", c->imap.user);
         return;
     }
     g_autofree char *alerted = daemon_state_get(gw->store, STATE_DOWN_ALERTED, NULL);
     gint64 minutes = (clock_now_unix() - since) / 60;
-    log_notice("mailbox %s reachable again after %" G_GINT64_FORMAT " min", c->imap.server.host,
-               minutes);
+    log_notice("mailbox %s reachable again after %" G_GINT64_FORMAT " min", c->imap.user, minutes);
     GError *error = NULL;
     gboolean ok = store_begin(gw->store, &error);
     if (ok && alerted) {
@@ -390,8 +395,8 @@ static void wait_for_mail(Gateway *gw, const MailboxHealth *h)
         return; /* more to do at once */
     GError *error = NULL;
     if (connected && c->imap.idle && imap_client_can_idle(gw->imap)) {
-        int seconds = (int)((usec + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
-        if (!imap_client_idle(gw->imap, MAX(seconds, 1), gw->signal_fd, &error)) {
+        int ms = (int)MIN(usec / 1000, G_MAXINT);
+        if (!imap_client_idle(gw->imap, ms, gw->signal_fd, &error)) {
             log_info("mailbox: %s; connecting again", error->message);
             g_error_free(error);
             mailbox_disconnect(gw);

@@ -50,6 +50,9 @@ char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_
 
 /* gateway.c */
 void gateway_remove_tree(const char *path);
+/* removes the work folders of processes that died (a parser process killed mid-message leaves
+ * partial attachments: citizens' data, and possibly large) */
+void gateway_remove_dead_work(Gateway *gw);
 /* reads pending signals (never blocks): sets gw->stop / gw->reload; TRUE if stopping */
 gboolean gateway_stopping(Gateway *gw);
 /* tells systemd we are alive, when its watchdog is on and a ping is due */

@@ -187,6 +187,7 @@ static char *worker_lost(Gateway *gw, gboolean kill_first)
         kill(w->pid, SIGKILL);
     int status = reap(w->pid, kill_first ? 0 : WORKER_EXIT_SECONDS);
     worker_free(w);
+    gateway_remove_dead_work(gw);
     if (WIFSIGNALED(status))
         return g_strdup_printf("signal %d, %s", WTERMSIG(status), g_strsignal(WTERMSIG(status)));
     return g_strdup_printf("exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -1264,7 +1264,7 @@ gboolean imap_client_noop(ImapClient *client, GError **error)
     return TRUE;
 }
 
-gboolean imap_client_idle(ImapClient *client, int max_seconds, int wake_fd, GError **error)
+gboolean imap_client_idle(ImapClient *client, int max_ms, int wake_fd, GError **error)
 {
     g_return_val_if_fail(client != NULL, FALSE);
     if (!check_usable(client, error))
@@ -1282,10 +1282,7 @@ gboolean imap_client_idle(ImapClient *client, int max_seconds, int wake_fd, GErr
                     client->host);
         return FALSE;
     }
-    if (max_seconds < 0)
-        max_seconds = 0;
-    if (max_seconds > IDLE_MAX_SECONDS)
-        max_seconds = IDLE_MAX_SECONDS;
+    max_ms = CLAMP(max_ms, 0, IDLE_MAX_SECONDS * 1000);
 
     mailstream_low *low = mailstream_get_low(client->imap->imap_stream);
     time_t timeout = mailstream_low_get_timeout(low);
@@ -1306,7 +1303,7 @@ gboolean imap_client_idle(ImapClient *client, int max_seconds, int wake_fd, GErr
             {.fd = mailimap_idle_get_fd(client->imap), .events = POLLIN},
             {.fd = wake_fd, .events = POLLIN},
         };
-        int n = poll(fds, wake_fd >= 0 ? 2 : 1, max_seconds * 1000);
+        int n = poll(fds, wake_fd >= 0 ? 2 : 1, max_ms);
         if (n < 0 && errno != EINTR)
             log_debug("imap: poll while idling on %s: %s", client->host, g_strerror(errno));
         /* EINTR: a signal arrived; the caller looks at why once IDLE is done */

@@ -102,12 +102,13 @@ gboolean imap_client_can_idle(ImapClient *client);
  * the cheap "anything new?" when the server has no IDLE. */
 gboolean imap_client_noop(ImapClient *client, GError **error);
 
-/* Waits in IDLE for at most max_seconds, or until the server sends something, or until wake_fd
+/* Waits in IDLE for at most max_ms milliseconds, or until the server sends something, or until
+ * wake_fd
  * (-1: none) is readable (a signal arrived), then ends it with DONE: one command. Does nothing
  * when news is already pending (an IDLE would hide it). Look at imap_client_has_news afterwards.
  * The wait is bounded because a TLS record the library has read but not yet handed over is
  * invisible to poll(): whatever arrived is read at DONE at the latest. */
-gboolean imap_client_idle(ImapClient *client, int max_seconds, int wake_fd, GError **error);
+gboolean imap_client_idle(ImapClient *client, int max_ms, int wake_fd, GError **error);
 
 G_END_DECLS
 

@@ -119,7 +119,7 @@ static void test_idle_wakes_on_new_mail(void)
     g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                 &pid, &error));
     gint64 start = g_get_monotonic_time();
-    g_assert_true(imap_client_idle(client, 20, -1, &error));
+    g_assert_true(imap_client_idle(client, 20000, -1, &error));
     g_assert_no_error(error);
     gint64 waited = g_get_monotonic_time() - start;
     int status = 0;
@@ -136,7 +136,7 @@ static void test_idle_wakes_on_new_mail(void)
     g_assert_true(imap_client_noop(client, &error));
     g_assert_true(imap_client_has_news(client));
     start = g_get_monotonic_time();
-    g_assert_true(imap_client_idle(client, 20, -1, &error));
+    g_assert_true(imap_client_idle(client, 20000, -1, &error));
     g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
     g_assert_true(imap_client_has_news(client));
 }
@@ -147,7 +147,7 @@ static void test_idle_ends_on_wake_fd_and_time_limit(void)
     g_autoptr(GError) error = NULL;
     /* nothing arrives: the time limit ends it, and the session is still usable */
     gint64 start = g_get_monotonic_time();
-    g_assert_true(imap_client_idle(client, 1, -1, &error));
+    g_assert_true(imap_client_idle(client, 1000, -1, &error));
     g_assert_no_error(error);
     g_assert_cmpint(g_get_monotonic_time() - start, >=, G_USEC_PER_SEC / 2);
     g_assert_false(imap_client_has_news(client));
@@ -157,7 +157,7 @@ static void test_idle_ends_on_wake_fd_and_time_limit(void)
     g_assert_cmpint(pipe(wake), ==, 0);
     g_assert_cmpint(write(wake[1], "x", 1), ==, 1);
     start = g_get_monotonic_time();
-    g_assert_true(imap_client_idle(client, 20, wake[0], &error));
+    g_assert_true(imap_client_idle(client, 20000, wake[0], &error));
     g_assert_no_error(error);
     g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
     close(wake[0]);

@@ -49,6 +49,8 @@ class Quarantine(unittest.TestCase):
         self.assertEqual(self.gw.count("INBOX"), 0)
         self.assertEqual(self.gw.count("PAHT/Processed"), 2)
         self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
+        # the parsers that were killed left no partial work (citizens' data) behind
+        self.assertEqual(os.listdir(os.path.join(self.gw.data_dir, "tmp")), [])
 
     def test_2_each_kept_message_is_reported_once_with_its_reason(self):
         self.assertEqual(len(self.alerts), 3)
