@@ -315,7 +315,7 @@ static void print_usage(void)
 {
     printf("Usage: pahtctl [-c FILE] [--json] COMMAND [ARGS]\n\nCommands:\n");
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-        printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+        printf("  %-10s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
     printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"
            "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
 }

@@ -49,17 +49,28 @@ class Chaos(unittest.TestCase):
         self.assertEqual(gw.count("INBOX"), MAILS)
 
         rng = random.Random()
-        kills = 0
+        kills = early = 0
         deadline = time.monotonic() + 150
-        while gw.count("INBOX") > 0:
+        left = MAILS
+        while left > 0:
             self.assertLess(time.monotonic(), deadline, f"inbox not drained after {kills} kills")
             proc = gw.start_pahtd()
-            # long enough for a restart to finish the message it finds half done, short enough
-            # to land in every step of the pipeline over the run
-            time.sleep(rng.uniform(0.3, 1.2))
+            if rng.random() < 0.25:
+                # during start-up and recovery
+                time.sleep(rng.uniform(0, 0.3))
+                early += 1
+            else:
+                # at a random moment of the pipeline, once this run has finished at least one
+                # message: a message is never killed in every run that takes it up again (after
+                # MAX_PROCESSING_ATTEMPTS such runs it would be set aside, by design)
+                pahttest.wait_for(lambda: gw.count("INBOX") < left or proc.poll() is not None,
+                                  timeout=60, interval=0.02, what="progress after a restart")
+                time.sleep(rng.uniform(0, 0.6))
             gw.stop_pahtd(proc, sig=9)
+            self.assertEqual(proc.returncode, -9, gw.log()[-2000:])
             kills += 1
-        print(f"\n# {MAILS} mails drained with {kills} SIGKILLs")
+            left = gw.count("INBOX")
+        print(f"\n# {MAILS} mails drained with {kills} SIGKILLs ({early} during start-up)")
         self.assertGreater(kills, 3, "the run was too short to mean anything")
 
         # a restart finishes the job (the last kill may have come between a move and its
