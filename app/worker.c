@@ -218,7 +218,8 @@ static gboolean worker_start(Gateway *gw, GError **error)
         return FALSE;
     }
     if (pid == 0) {
-        if (dup2(sv[1], WORKER_FD) < 0)
+        if (sv[1] == WORKER_FD ? fcntl(WORKER_FD, F_SETFD, 0) < 0 /* dup2 would keep CLOEXEC */
+                               : dup2(sv[1], WORKER_FD) < 0)
             _exit(127);
         /* nothing else of ours goes along: no IMAP socket, no database, no lock */
         if (close_range(WORKER_FD + 1, ~0U, 0) != 0) {
