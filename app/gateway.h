@@ -49,7 +49,9 @@ gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *r
                              GError **error);
 
 /* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every
- * new message, move each to the processed (or quarantine) folder after its commit.
+ * new message (each in the parser process, under its time limit), move each to the processed
+ * (or quarantine) folder after its commit. The connection stays open between passes; a pass
+ * with nothing new sends no IMAP command. Stops early, between messages, on SIGTERM.
  * *processed counts messages handled in this pass. PAHT_ERROR_CONFIG when the server refuses
  * us (certificate, login): the administrator must act. */
 gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
@@ -73,13 +75,33 @@ gboolean gateway_resend_letter(Gateway *gateway, gint64 letter_id, gboolean *sus
 
 typedef struct {
     gboolean once; /* one pass of everything, then return */
-    /* set from a signal handler; the loop checks it between messages */
-    volatile int *stop_requested;
+    /* a signalfd (SIGTERM, SIGINT, SIGHUP, blocked by the caller) or -1. Signals are read
+     * from it, never caught by a handler: a handler would interrupt libetpan's I/O, which
+     * treats EINTR as a lost connection. SIGTERM/SIGINT: finish the message in hand, then
+     * return; SIGHUP: re-read config_path (refused and logged if it is bad). */
+    int signal_fd;
+    const char *config_path;
 } RunOptions;
 
-/* pahtd's loop: sync the mailbox, flush the outbox, wait poll_seconds; until *stop_requested.
- * Returns FALSE with an error only for what must stop the daemon (configuration refused). */
+/* pahtd's loop: sync the mailbox -> (scheduler) -> flush the outbox -> wait (IDLE, or
+ * poll_seconds then NOOP); until SIGTERM. A mailbox that cannot be reached is retried with
+ * exponential backoff while the outbox keeps running; after 30 minutes the IOC is told, and
+ * again when it is back. With systemd (NOTIFY_SOCKET) it reports readiness, status and
+ * watchdog pings. Returns FALSE with an error only for what must stop the daemon, and in
+ * --once mode when the mailbox or the outbox failed. */
 gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error);
+
+/* ---- isolation ------------------------------------------------------------------------------- */
+
+/* pahtctl reprocess: runs a message that was kept aside (unparsed or quarantined) through the
+ * pipeline again, in this process. result->unparsed says it failed again (the reason is on its
+ * raw message). PAHT_ERROR_NOT_FOUND for no such message; PAHT_ERROR_REFUSED when it was
+ * processed already or pahtd has not yet set it aside. */
+gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result, GError **error);
+
+/* pahtd --worker: the child process pahtd starts to parse messages (app/worker.c), talking
+ * over fd. Returns the exit status. */
+int gateway_worker_main(const char *config_path, int fd);
 
 /* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
  * the classic source of duplicate tickets). Returns the lock fd, or -1 with an error naming

@@ -107,7 +107,8 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack", "incomplete", "emergency", NULL};
+const char *const letters_auto_reply_kinds[] = {"ack", "incomplete", "emergency", "too_large",
+                                                NULL};
 
 /* SPEC §3.6: at most auto_replies_per_day automatic answers per address in 24 hours, counted
  * from the outbox. Past it: no letter, an event on the report, and one IOC alert per address

@@ -6,9 +6,11 @@
 #include "app/lifecycle_letters.h"
 #include "util/util.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const Config *config;
@@ -714,6 +716,55 @@ static int cmd_resend(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* a reprocessed message has its time limit here too: past it, the process ends and the
+ * message stays where it was (the transaction in progress is never committed) */
+static void on_reprocess_timeout(int signo)
+{
+    (void)signo;
+    static const char text[] = "pahtctl: reprocess: time limit (message_timeout_seconds) "
+                               "reached; the message stays in quarantine\n";
+    if (write(STDERR_FILENO, text, sizeof text - 1) < 0) {
+        /* nothing more can be done in a signal handler */
+    }
+    _exit(1);
+}
+
+static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("reprocess takes one message number (from the IOC alert)");
+    char *end = NULL;
+    gint64 id = g_ascii_strtoll(argv[1], &end, 10);
+    if (id <= 0 || !end || *end)
+        return usage_error("reprocess: \"%s\" is not a message number (e.g. 42, as in the IOC "
+                           "alert)",
+                           argv[1]);
+    signal(SIGALRM, on_reprocess_timeout);
+    alarm((unsigned)ctl->config->gateway.message_timeout_seconds);
+    IngestResult result = {0};
+    GError *error = NULL;
+    gboolean ok = gateway_reprocess(ctl->gateway, id, &result, &error);
+    alarm(0);
+    if (!ok)
+        return fail(error);
+    int status = 0;
+    if (result.unparsed) {
+        g_autoptr(RawMessage) raw = raw_message_get(ctl->store, id, NULL);
+        fprintf(stderr, "pahtctl: message %" G_GINT64_FORMAT " still cannot be processed: %s\n", id,
+                raw && raw->error ? raw->error : "unknown reason");
+        status = 1;
+    }
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = ingest_result_to_json(NULL, &result);
+        print_json(node);
+    } else if (!result.unparsed) {
+        printf("message %" G_GINT64_FORMAT ": %s %s\n", id, result.code ? result.code : "-",
+               result.classification);
+    }
+    ingest_result_clear(&result);
+    return status;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -748,6 +799,7 @@ static const struct {
      "the working-time calendar"},
     {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
      "received, on time, overdue, ratings, per agency (Điều 11)"},
+    {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
 };
 
 static void print_usage(void)
@@ -755,9 +807,9 @@ static void print_usage(void)
     printf("Usage: pahtctl [-c FILE] [--json] COMMAND [ARGS]\n\nCommands:\n");
     for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
         if (strlen(commands[i].args) <= 14)
-            printf("  %-8s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+            printf("  %-10s %-14s %s\n", commands[i].name, commands[i].args, commands[i].summary);
         else /* a long synopsis gets its own line */
-            printf("  %-8s %s\n  %-8s %-14s %s\n", commands[i].name, commands[i].args, "", "",
+            printf("  %-10s %s\n  %-10s %-14s %s\n", commands[i].name, commands[i].args, "", "",
                    commands[i].summary);
     }
     printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"

@@ -4,37 +4,38 @@
 #include "app/gateway.h"
 #include "util/util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_stop_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-}
+/* the socket to pahtd, in its parser process (app/worker.c) */
+#define WORKER_FD 3
 
 int main(int argc, char **argv)
 {
     /* GOption allocates the strings it parses: ours to free */
     g_autofree char *config_path = NULL;
-    gboolean once = FALSE, check_config = FALSE;
+    gboolean once = FALSE, check_config = FALSE, worker = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
         {"once", 0, 0, G_OPTION_ARG_NONE, &once,
          "sync the mailbox, process, flush the outbox, then exit", NULL},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "validate the configuration and exit", NULL},
+        {"worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &worker,
+         "internal: the parser process pahtd starts itself", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtd");
     g_autoptr(GOptionContext) options = g_option_context_new("- PAHT mail gateway daemon");
     g_option_context_add_main_entries(options, entries, NULL);
     g_option_context_set_description(
-        options, "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+        options, "SIGTERM finishes the message in hand and exits; SIGHUP reloads the "
+                 "configuration.\n"
+                 "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(options, &argc, &argv, &error)) {
         log_error("%s", error->message);
@@ -44,8 +45,12 @@ int main(int argc, char **argv)
         log_error("unexpected argument \"%s\" (see --help)", argv[1]);
         return 2;
     }
-    g_autoptr(Config) config =
-        config_load(config_path ? config_path : "/etc/paht/paht.conf", CONFIG_LOAD_SECRETS, &error);
+    const char *path = config_path ? config_path : "/etc/paht/paht.conf";
+    if (worker) {
+        log_init("pahtd[parser]");
+        return gateway_worker_main(path, WORKER_FD);
+    }
+    g_autoptr(Config) config = config_load(path, CONFIG_LOAD_SECRETS, &error);
     if (!config) {
         log_error("%s", error->message);
         return 2;
@@ -65,20 +70,30 @@ int main(int argc, char **argv)
         log_error("%s", error->message);
         return 2;
     }
+
+    /* Signals are read from a signalfd, never caught by a handler: a handler would interrupt
+     * libetpan's reads, which take EINTR for a lost connection. Blocked before any thread or
+     * child exists; the parser process inherits the mask and ignores them. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd < 0) {
+        log_error("cannot create a signalfd: %s", g_strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
     g_autoptr(Gateway) gateway = gateway_open(config, &error);
     if (!gateway) {
         log_error("%s", error->message);
         return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
     }
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    RunOptions run = {.once = once, .stop_requested = (volatile int *)&stop_requested};
+    RunOptions run = {.once = once, .signal_fd = signal_fd, .config_path = config->file};
     if (!once)
         log_notice("started: watching %s on %s", config->imap.server.path,
                    config->imap.server.host);
@@ -88,6 +103,7 @@ int main(int argc, char **argv)
     }
     if (!once)
         log_notice("stopped");
+    close(signal_fd);
     close(lock);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <libetpan/libetpan.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,12 @@
 #define PROTOCOL_LOG_MAX_LINE 4096
 /* more certificates than this in one chain is not a real server */
 #define MAX_CHAIN_LENGTH 16
+/* how long IDLE may wait for the server's "+ idling" before the session counts as lost: libetpan
+ * 1.9.4 reads on for a tagged reply that never comes when an untagged line precedes the
+ * continuation (upstream issue #393) */
+#define IDLE_START_TIMEOUT 15
+/* the longest single wait in IDLE: RFC 2177 asks clients to re-issue it before 29 minutes */
+#define IDLE_MAX_SECONDS (25 * 60)
 
 struct ImapClient {
     mailimap *imap;
@@ -655,6 +662,9 @@ gboolean imap_client_select(ImapClient *client, const char *mailbox, ImapMailbox
         return FALSE;
     }
     struct mailimap_selection_info *sel = client->imap->imap_selection_info;
+    /* the EXISTS of the SELECT reply is the mailbox as it is, not news: UIDNEXT says more */
+    if (sel)
+        sel->sel_has_exists = 0;
     if (info) {
         *info = (ImapMailboxInfo){0};
         if (sel) {
@@ -694,6 +704,9 @@ GArray *imap_client_search_from(ImapClient *client, guint32 first_uid, GError **
         return NULL;
     if (first_uid == 0)
         first_uid = 1;
+    /* what arrived until now is in this search's answer; an EXISTS during it sets it again */
+    if (client->imap->imap_selection_info)
+        client->imap->imap_selection_info->sel_has_exists = 0;
 
     struct mailimap_set *set = mailimap_set_new_interval(first_uid, 0); /* n:* */
     struct mailimap_search_key *key = mailimap_search_key_new_uid(set);
@@ -722,6 +735,7 @@ void imap_message_info_free(ImapMessageInfo *info)
     if (!info)
         return;
     g_free(info->message_id);
+    g_free(info->from_address);
     g_free(info);
 }
 
@@ -756,6 +770,24 @@ static char *clean_message_id(const char *raw)
     if (!*id || !g_utf8_validate(id, -1, NULL) || !text_is_header_safe(id))
         return NULL;
     return g_steal_pointer(&id);
+}
+
+/* the first address of the envelope's From (RFC 3501 §7.4.2: a group has no host name);
+ * NULL when there is none fit to write into a letter */
+static char *envelope_from_address(const struct mailimap_envelope *env)
+{
+    if (!env || !env->env_from || !env->env_from->frm_list)
+        return NULL;
+    clistiter *it = clist_begin(env->env_from->frm_list);
+    const struct mailimap_address *a = it ? clist_content(it) : NULL;
+    if (!a || !a->ad_mailbox_name || !a->ad_host_name || !*a->ad_mailbox_name || !*a->ad_host_name)
+        return NULL;
+    g_autofree char *host = g_ascii_strdown(a->ad_host_name, -1);
+    g_autofree char *address = g_strdup_printf("%s@%s", a->ad_mailbox_name, host);
+    if (!g_utf8_validate(address, -1, NULL) || !text_is_header_safe(address) ||
+        strpbrk(address, " \t\"<>,;") || strchr(address, '@') != strrchr(address, '@'))
+        return NULL;
+    return g_steal_pointer(&address);
 }
 
 static gboolean uid_wanted(const GArray *sorted_uids, guint32 uid)
@@ -823,6 +855,7 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
         gboolean has_size = FALSE;
         guint32 size = 0;
         const char *message_id = NULL;
+        const struct mailimap_envelope *envelope = NULL;
         for (clistiter *j = clist_begin(att->att_list); j; j = clist_next(j)) {
             struct mailimap_msg_att_item *item = clist_content(j);
             if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC || !item->att_data.att_static)
@@ -837,8 +870,9 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
                 has_size = TRUE;
                 break;
             case MAILIMAP_MSG_ATT_ENVELOPE:
-                if (st->att_data.att_env)
-                    message_id = st->att_data.att_env->env_message_id;
+                envelope = st->att_data.att_env;
+                if (envelope)
+                    message_id = envelope->env_message_id;
                 break;
             default:
                 break;
@@ -853,6 +887,7 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
         info->uid = uid;
         info->size = size;
         info->message_id = clean_message_id(message_id);
+        info->from_address = envelope_from_address(envelope);
         g_ptr_array_add(infos, info);
     }
     mailimap_fetch_list_free(result);
@@ -1199,4 +1234,86 @@ gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, G
 out:
     mailimap_set_free(set);
     return ok;
+}
+
+/* ---- waiting for new mail ----------------------------------------------------------------- */
+
+gboolean imap_client_has_news(ImapClient *client)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
+    return client->imap && client->imap->imap_selection_info &&
+           client->imap->imap_selection_info->sel_has_exists;
+}
+
+gboolean imap_client_can_idle(ImapClient *client)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
+    return client->imap && mailimap_has_idle(client->imap);
+}
+
+gboolean imap_client_noop(ImapClient *client, GError **error)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
+    if (!check_usable(client, error))
+        return FALSE;
+    int r = mailimap_noop(client->imap);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_TEMPORARY, error, "IMAP NOOP");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean imap_client_idle(ImapClient *client, int max_ms, int wake_fd, GError **error)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
+    if (!check_usable(client, error))
+        return FALSE;
+    if (!client->imap->imap_selection_info) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT, "IMAP IDLE on %s: no folder selected",
+                    client->host);
+        return FALSE;
+    }
+    /* mailimap_idle forgets what the flag holds: mail announced earlier must be fetched first */
+    if (imap_client_has_news(client))
+        return TRUE;
+    if (!imap_client_can_idle(client)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT, "IMAP server %s offers no IDLE",
+                    client->host);
+        return FALSE;
+    }
+    max_ms = CLAMP(max_ms, 0, IDLE_MAX_SECONDS * 1000);
+
+    mailstream_low *low = mailstream_get_low(client->imap->imap_stream);
+    time_t timeout = mailstream_low_get_timeout(low);
+    mailstream_low_set_timeout(
+        low, timeout > 0 && timeout < IDLE_START_TIMEOUT ? timeout : IDLE_START_TIMEOUT);
+    int r = mailimap_idle(client->imap);
+    mailstream_low_set_timeout(low, timeout);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_TEMPORARY, error, "IMAP IDLE");
+        client->broken = TRUE; /* the server may still be idling: nothing else can be sent */
+        return FALSE;
+    }
+
+    /* An EXISTS sent right behind "+ idling" may already sit in libetpan's buffer, where
+     * poll() cannot see it (notes/libraries.md) */
+    if (client->imap->imap_stream->read_buffer_len == 0) {
+        struct pollfd fds[2] = {
+            {.fd = mailimap_idle_get_fd(client->imap), .events = POLLIN},
+            {.fd = wake_fd, .events = POLLIN},
+        };
+        int n = poll(fds, wake_fd >= 0 ? 2 : 1, max_ms);
+        if (n < 0 && errno != EINTR)
+            log_debug("imap: poll while idling on %s: %s", client->host, g_strerror(errno));
+        /* EINTR: a signal arrived; the caller looks at why once IDLE is done */
+    }
+
+    r = mailimap_idle_done(client->imap);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_TEMPORARY, error, "IMAP IDLE (DONE)");
+        client->broken = TRUE;
+        return FALSE;
+    }
+    return TRUE;
 }

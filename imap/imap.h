@@ -7,6 +7,11 @@
  * memory), and moving processed mail to another folder (MOVE, else UID COPY + \Deleted +
  * UID EXPUNGE; without UIDPLUS the original is only flagged \Deleted, and a warning logged).
  *
+ * New mail is noticed cheaply, whatever the size of the mailbox: SELECT gives UIDNEXT once per
+ * connection; afterwards the server's EXISTS responses (RFC 3501 §7.3.1), received during IDLE
+ * (RFC 2177) or in answer to a NOOP, raise a "news" flag, and only then is UID SEARCH sent.
+ * An idle cycle therefore costs one command (IDLE ... DONE, or NOOP); no UID list is fetched.
+ *
  * Errors: PAHT_ERROR_CONFIG (certificate not trusted, login refused, server without
  * STARTTLS, a folder that cannot be selected or created), PAHT_ERROR_TEMPORARY (connection
  * lost, timeout, server busy), PAHT_ERROR_PERMANENT (the message is gone, a command refused
@@ -54,17 +59,22 @@ typedef struct {
 gboolean imap_client_select(ImapClient *client, const char *mailbox, ImapMailboxInfo *info,
                             GError **error);
 
-/* UIDs >= first_uid in the selected mailbox, ascending (the n:* quirk filtered out) */
+/* UIDs >= first_uid in the selected mailbox, ascending (the n:* quirk filtered out). Clears the
+ * news flag first: whatever arrived before the search is in its answer. */
 GArray *imap_client_search_from(ImapClient *client, guint32 first_uid, GError **error);
 
 typedef struct {
     guint32 uid;
-    gint64 size;      /* RFC822.SIZE */
-    char *message_id; /* from the envelope, without <>; NULL if none */
+    gint64 size;        /* RFC822.SIZE */
+    char *message_id;   /* from the envelope, without <>; NULL if none */
+    char *from_address; /* the envelope's first From address (local@domain, domain lowercase);
+                           NULL if none or unusable. Only for answering mail that is never
+                           downloaded (too large): the parser reads the real headers. */
 } ImapMessageInfo;
 
 void imap_message_info_free(ImapMessageInfo *info);
-/* size and Message-ID of these UIDs (one FETCH); UIDs that vanished are simply absent */
+/* size, Message-ID and From of these UIDs (one FETCH of UID RFC822.SIZE ENVELOPE); UIDs that
+ * vanished are simply absent */
 GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint n_uids,
                                   GError **error);
 
@@ -78,6 +88,27 @@ gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GErro
 /* Moves uid from the selected mailbox to folder (which must exist). A UID already gone
  * counts as moved. */
 gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, GError **error);
+
+/* ---- waiting for new mail -------------------------------------------------------------------
+ * The news flag: the server announced messages (an EXISTS response) since the last SELECT or
+ * UID SEARCH. Set by any command's untagged responses, by NOOP and by IDLE. */
+
+gboolean imap_client_has_news(ImapClient *client);
+
+/* RFC 2177 IDLE offered by the server (after login) */
+gboolean imap_client_can_idle(ImapClient *client);
+
+/* NOOP (RFC 3501 §6.1.2): the server reports what changed in the selected mailbox. One command:
+ * the cheap "anything new?" when the server has no IDLE. */
+gboolean imap_client_noop(ImapClient *client, GError **error);
+
+/* Waits in IDLE for at most max_ms milliseconds, or until the server sends something, or until
+ * wake_fd
+ * (-1: none) is readable (a signal arrived), then ends it with DONE: one command. Does nothing
+ * when news is already pending (an IDLE would hide it). Look at imap_client_has_news afterwards.
+ * The wait is bounded because a TLS record the library has read but not yet handed over is
+ * invisible to poll(): whatever arrived is read at DONE at the latest. */
+gboolean imap_client_idle(ImapClient *client, int max_ms, int wake_fd, GError **error);
 
 G_END_DECLS
 

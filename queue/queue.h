@@ -161,12 +161,20 @@ gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, G
 /* after a UIDVALIDITY change: the same message now lives at a new UID */
 gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guint32 uidvalidity,
                               guint32 uid, GError **error);
-/* marks the raw message processed, with what it became, in the caller's transaction */
+/* marks the raw message processed, with what it became, in the caller's transaction.
+ * PAHT_ERROR_REFUSED if it already is (someone else processed it meanwhile): roll back. */
 gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classification,
                                     gint64 report_id, GError **error);
 /* raw messages of a mailbox still waiting for a step after a crash (processed or unparsed
  * but not yet moved): RawMessage * list */
 GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError **error);
+
+/* ---- the daemon's own state -----------------------------------------------------------------
+ * A few values pahtd keeps across restarts (e.g. since when the mailbox is unreachable), by
+ * key. NULL (and no error) for a key never set; a NULL value deletes the key. */
+
+char *daemon_state_get(Store *store, const char *key, GError **error);
+gboolean daemon_state_set(Store *store, const char *key, const char *value, GError **error);
 
 /* ---- reports ------------------------------------------------------------------------------- */
 

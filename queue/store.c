@@ -135,6 +135,13 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_message_id ON outbox(message_id);"
     "CREATE INDEX outbox_state ON outbox(state, id);",
 
+    /* 2: issue 3: what the daemon must remember across restarts (a mailbox outage: since when,
+     * whether the IOC was told), one small row per key */
+    "CREATE TABLE daemon_state("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") STRICT;",
     /* 3: issue 4: who sent each report (a tracking code quoted in a subject joins only its
      * sender's report, SPEC §3.5); letters by recipient (the automatic-answer rate limit,
      * SPEC §3.6) */
@@ -731,7 +738,7 @@ gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classif
     sqlite3_stmt *stmt = store_statement(store,
                                          "UPDATE raw_message SET state = 'processed',"
                                          " classification = ?2, report_id = ?3, error = NULL"
-                                         " WHERE id = ?1",
+                                         " WHERE id = ?1 AND state NOT IN ('processed', 'moved')",
                                          error);
     if (!stmt)
         return FALSE;
@@ -741,7 +748,16 @@ gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classif
         sqlite3_bind_int64(stmt, 3, report_id);
     else
         sqlite3_bind_null(stmt, 3);
-    return step_one_change(store, stmt, "mark raw message processed", error);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, "mark raw message processed");
+    if (sqlite3_changes(store->db) != 1) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED,
+                    "raw message %" G_GINT64_FORMAT " is already processed (or gone)", id);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError **error)

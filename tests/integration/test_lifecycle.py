@@ -465,10 +465,15 @@ class Outage(unittest.TestCase):
         self.assertEqual(gw.pahtd("--once", env={"PAHT_NOW": later}).returncode, 1)
         pahttest.wait_for(lambda: pahttest.count(stack, leader) == 1, timeout=30)
         pahttest.wait_for(lambda: pahttest.count(stack, contact) == 2, timeout=30)
-        pahttest.wait_for(lambda: pahttest.count(stack, gw.ioc_address) == 1, timeout=30)
+        # the IOC: the overdue notice, and (the mailbox down since 09:05, now 11:00) the alert
+        # that the mailbox has been unreachable for more than 30 minutes
+        pahttest.wait_for(lambda: pahttest.count(stack, gw.ioc_address) == 2, timeout=30)
         time.sleep(0.5)
         self.assertEqual(pahttest.count(stack, leader), 1)
         self.assertEqual(pahttest.count(stack, contact), 2)
+        ioc = sorted(str(m["Subject"]) for m in pahttest.messages(stack, gw.ioc_address))
+        self.assertEqual(len(ioc), 2, ioc)
+        self.assertTrue(any("trễ hạn" in s.lower() or "quá hạn" in s.lower() for s in ioc), ioc)
 
 
 class Calendar(unittest.TestCase):

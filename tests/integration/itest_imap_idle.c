@@ -1,0 +1,234 @@
+/* Integration tests of imap/'s waiting for new mail against the real Dovecot of the test
+ * stack: the news flag (EXISTS), NOOP, IDLE woken by the server or by our own wake fd, and the
+ * envelope's From as the gateway reads it for mail it never downloads. Each run uses its own
+ * user (idletest-<random>); messages are put in with "doveadm save". */
+#include "imap/imap.h"
+#include "util/util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static GHashTable *stack; /* MAILSTACK_* settings */
+static char *user;
+static char *work_dir;
+
+static const char *setting(const char *key)
+{
+    const char *value = g_hash_table_lookup(stack, key);
+    if (!value)
+        g_error("%s missing from the mail stack env file", key);
+    return value;
+}
+
+static void load_stack(void)
+{
+    const char *path = g_getenv("PAHT_MAILSTACK_ENV");
+    if (!path || !*path)
+        g_error("PAHT_MAILSTACK_ENV is not set: run through ctest (fixture mailstack)");
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &error))
+        g_error("mail stack env file: %s", error->message);
+    stack = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        char *eq = strchr(lines[i], '=');
+        if (lines[i][0] != '#' && eq)
+            g_hash_table_insert(stack, g_strndup(lines[i], (gsize)(eq - lines[i])),
+                                g_strdup(g_strstrip(eq + 1)));
+    }
+}
+
+static ImapClient *connect_selected(void)
+{
+    ImapOptions opts = {
+        .host = setting("MAILSTACK_LISTEN"),
+        .port = atoi(setting("MAILSTACK_IMAP_PORT")),
+        .tls_verify = TRUE,
+        .ca_file = setting("MAILSTACK_CA"),
+        .user = user,
+        .password = setting("MAILSTACK_PASSWORD"),
+        .timeout_seconds = 20,
+    };
+    g_autoptr(GError) error = NULL;
+    ImapClient *client = imap_client_connect(&opts, &error);
+    g_assert_no_error(error);
+    g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
+    g_assert_no_error(error);
+    return client;
+}
+
+/* the doveadm command that saves FILE into the test user's INBOX, for a shell */
+static char *save_command(const char *name, const char *content)
+{
+    g_autofree char *path = g_build_filename(work_dir, name, NULL);
+    g_autoptr(GError) error = NULL;
+    g_file_set_contents(path, content, -1, &error);
+    g_assert_no_error(error);
+    return g_strdup_printf("doveadm -c '%s' save -u '%s' < '%s'", setting("MAILSTACK_DOVECOT_CONF"),
+                           user, path);
+}
+
+static void save_now(const char *name, const char *content)
+{
+    g_autofree char *command = save_command(name, content);
+    int status = system(command);
+    g_assert_cmpint(status, ==, 0);
+}
+
+static const char *const plain_message = "From: citizen@example.test\r\n"
+                                         "Subject: news\r\n"
+                                         "\r\n"
+                                         "body\r\n";
+
+static void test_news_from_noop(void)
+{
+    g_autoptr(ImapClient) client = connect_selected();
+    g_autoptr(GError) error = NULL;
+    /* SELECT's own EXISTS is the mailbox as it is, not news */
+    g_assert_false(imap_client_has_news(client));
+    g_assert_true(imap_client_noop(client, &error));
+    g_assert_false(imap_client_has_news(client));
+
+    save_now("noop.eml", plain_message);
+    g_assert_true(imap_client_noop(client, &error));
+    g_assert_no_error(error);
+    g_assert_true(imap_client_has_news(client));
+    /* a search takes the news: what it answers includes the new mail */
+    g_autoptr(GArray) uids = imap_client_search_from(client, 1, &error);
+    g_assert_cmpuint(uids->len, >=, 1);
+    g_assert_false(imap_client_has_news(client));
+}
+
+static void test_idle_wakes_on_new_mail(void)
+{
+    g_autoptr(ImapClient) client = connect_selected();
+    g_autoptr(GError) error = NULL;
+    g_assert_true(imap_client_can_idle(client));
+    g_autoptr(GArray) before = imap_client_search_from(client, 1, &error);
+
+    /* a message arrives a second after we start idling for up to 20 s */
+    g_autofree char *save = save_command("idle.eml", plain_message);
+    g_autofree char *delayed = g_strdup_printf("sleep 1; %s", save);
+    const char *argv[] = {"/bin/sh", "-c", delayed, NULL};
+    GPid pid;
+    g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                &pid, &error));
+    gint64 start = g_get_monotonic_time();
+    g_assert_true(imap_client_idle(client, 20000, -1, &error));
+    g_assert_no_error(error);
+    gint64 waited = g_get_monotonic_time() - start;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    g_spawn_close_pid(pid);
+    g_assert_true(imap_client_has_news(client));
+    /* woken by the server, not by the time limit (a generous bound) */
+    g_assert_cmpint(waited, <, 15 * G_USEC_PER_SEC);
+    g_autoptr(GArray) after = imap_client_search_from(client, 1, &error);
+    g_assert_cmpuint(after->len, ==, before->len + 1);
+
+    /* news still pending: IDLE would hide it, so it returns at once without idling */
+    save_now("pending.eml", plain_message);
+    g_assert_true(imap_client_noop(client, &error));
+    g_assert_true(imap_client_has_news(client));
+    start = g_get_monotonic_time();
+    g_assert_true(imap_client_idle(client, 20000, -1, &error));
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
+    g_assert_true(imap_client_has_news(client));
+}
+
+static void test_idle_ends_on_wake_fd_and_time_limit(void)
+{
+    g_autoptr(ImapClient) client = connect_selected();
+    g_autoptr(GError) error = NULL;
+    /* nothing arrives: the time limit ends it, and the session is still usable */
+    gint64 start = g_get_monotonic_time();
+    g_assert_true(imap_client_idle(client, 1000, -1, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, G_USEC_PER_SEC / 2);
+    g_assert_false(imap_client_has_news(client));
+
+    /* a signal (written to the wake fd) ends it at once */
+    int wake[2];
+    g_assert_cmpint(pipe(wake), ==, 0);
+    g_assert_cmpint(write(wake[1], "x", 1), ==, 1);
+    start = g_get_monotonic_time();
+    g_assert_true(imap_client_idle(client, 20000, wake[0], &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+    close(wake[0]);
+    close(wake[1]);
+    g_assert_true(imap_client_noop(client, &error));
+    g_assert_no_error(error);
+}
+
+static void test_envelope_from(void)
+{
+    static const struct {
+        const char *from_header; /* NULL: none */
+        const char *expected;    /* NULL: unusable */
+    } cases[] = {
+        {"=?UTF-8?B?Tmd1eeG7hW4gVsSDbiBBbg==?= <Nguyen.An@Mail.Example.VN>",
+         "Nguyen.An@mail.example.vn"},
+        {"plain@example.test", "plain@example.test"},
+        {"undisclosed-recipients:;", NULL},
+        {NULL, NULL},
+    };
+    g_autoptr(ImapClient) client = connect_selected();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) before = imap_client_search_from(client, 1, &error);
+    guint32 first = before->len ? g_array_index(before, guint32, before->len - 1) + 1 : 1;
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *name = g_strdup_printf("from-%zu.eml", i);
+        g_autofree char *content = g_strdup_printf(
+            "%s%s%sSubject: from %zu\r\nMessage-ID: <from-%zu@example.test>\r\n"
+            "\r\nbody\r\n",
+            cases[i].from_header ? "From: " : "", cases[i].from_header ? cases[i].from_header : "",
+            cases[i].from_header ? "\r\n" : "", i, i);
+        save_now(name, content);
+    }
+    g_assert_true(imap_client_noop(client, &error));
+    g_autoptr(GArray) uids = imap_client_search_from(client, first, &error);
+    g_assert_cmpuint(uids->len, ==, G_N_ELEMENTS(cases));
+    g_autoptr(GPtrArray) infos =
+        imap_client_fetch_info(client, &g_array_index(uids, guint32, 0), uids->len, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(infos->len, ==, G_N_ELEMENTS(cases));
+    for (guint i = 0; i < infos->len; i++) {
+        const ImapMessageInfo *info = g_ptr_array_index(infos, i);
+        g_assert_cmpstr(info->from_address, ==, cases[i].expected);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    log_init("itest_imap_idle");
+    signal(SIGPIPE, SIG_IGN);
+    load_stack();
+    g_autofree char *tag = random_hex(6);
+    user = g_strdup_printf("idletest-%s@%s", tag, setting("MAILSTACK_DOMAIN"));
+    g_autoptr(GError) error = NULL;
+    work_dir = g_dir_make_tmp("itest-idle-XXXXXX", &error);
+    g_assert_no_error(error);
+
+    g_test_add_func("/imap/wait/news-from-noop", test_news_from_noop);
+    g_test_add_func("/imap/wait/idle-wakes-on-new-mail", test_idle_wakes_on_new_mail);
+    g_test_add_func("/imap/wait/idle-ends-on-wake-fd-and-time-limit",
+                    test_idle_ends_on_wake_fd_and_time_limit);
+    g_test_add_func("/imap/envelope/from", test_envelope_from);
+    int status = g_test_run();
+
+    g_autoptr(GDir) dir = g_dir_open(work_dir, 0, NULL);
+    const char *name;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(work_dir, name, NULL);
+        unlink(path);
+    }
+    rmdir(work_dir);
+    return status;
+}

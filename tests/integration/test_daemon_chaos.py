@@ -1,0 +1,112 @@
+"""Chaos: 300 citizens' mails, and pahtd killed with SIGKILL at random moments until the inbox
+is drained. Every message must end recorded exactly once with its answer enqueued exactly once
+(SPEC §8): exactly 300 drafts, and in the end exactly 300 acknowledgements in the citizens'
+mailboxes, none twice.
+
+While the kills go on the SMTP server is unreachable, so every acknowledgement waits in the
+outbox: this test is about ingestion. (A kill between the SMTP server's "250 OK" and the
+outbox's commit is the at-least-once window of any mail sender; it belongs to the outbox, not
+to the mailbox.) The final run sends them all, with the clock moved a day on so that every
+retry is due and every lease a killed process held has expired.
+"""
+import collections
+import datetime
+import random
+import socket
+import time
+import unittest
+
+import daemontest
+import pahttest
+
+MAILS = 300
+CITIZENS = 20
+
+
+def closed_port():
+    """A loopback port nothing listens on: connections to it are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Chaos(unittest.TestCase):
+    def test_sigkill_at_random_moments_loses_and_doubles_nothing(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"), overrides={
+            ("imap", "poll_seconds"): 1,
+            ("smtp", "url"): f"smtp://127.0.0.1:{closed_port()}",
+            # each citizen writes many times here: the answer rate limit is not under test
+            ("gateway", "auto_replies_per_day"): 1000,
+        })
+        citizens = [daemontest.citizen(stack, "chaos") for _ in range(CITIZENS)]
+        subjects = [f"Phản ánh thử nghiệm số {i:03d}" for i in range(MAILS)]
+        mails = []
+        for i, subject in enumerate(subjects):
+            who = citizens[i % CITIZENS]
+            mails.append((who, pahttest.make_mail(
+                who, gw.address, subject,
+                f"Nội dung phản ánh số {i:03d}: đèn đường hỏng, rác thải, ổ gà.\n"
+                + pahttest.complete_details())))
+        daemontest.deliver_many(stack, gw.address, mails)
+        self.assertEqual(gw.count("INBOX"), MAILS)
+
+        rng = random.Random()
+        kills = early = 0
+        deadline = time.monotonic() + 150
+        left = MAILS
+        while left > 0:
+            self.assertLess(time.monotonic(), deadline, f"inbox not drained after {kills} kills")
+            proc = gw.start_pahtd()
+            if rng.random() < 0.25:
+                # during start-up and recovery
+                time.sleep(rng.uniform(0, 0.3))
+                early += 1
+            else:
+                # at a random moment of the pipeline, once this run has finished at least one
+                # message: a message is never killed in every run that takes it up again (after
+                # MAX_PROCESSING_ATTEMPTS such runs it would be set aside, by design)
+                pahttest.wait_for(lambda: gw.count("INBOX") < left or proc.poll() is not None,
+                                  timeout=60, interval=0.02, what="progress after a restart")
+                time.sleep(rng.uniform(0, 0.6))
+            gw.stop_pahtd(proc, sig=9)
+            self.assertEqual(proc.returncode, -9, gw.log()[-2000:])
+            kills += 1
+            left = gw.count("INBOX")
+        print(f"\n# {MAILS} mails drained with {kills} SIGKILLs ({early} during start-up)")
+        self.assertGreater(kills, 3, "the run was too short to mean anything")
+
+        # a restart finishes the job (the last kill may have come between a move and its
+        # record); then the outbox, now with a server, and a day later
+        gw.config["smtp"]["url"] = f"smtp://{stack.listen}:{stack.smtp_port}"
+        gw.write_config()
+        later = (datetime.datetime.now(pahttest.VN_TZ) + datetime.timedelta(days=1)).isoformat()
+        run = gw.pahtd("--once", env={"PAHT_NOW": later})
+        self.assertEqual(run.returncode, 0, run.stderr)
+
+        drafts = gw.pahtctl_json("drafts")
+        self.assertEqual(len(drafts), MAILS)
+        self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
+        self.assertEqual(len({d["code"] for d in drafts}), MAILS)
+        outbox = gw.pahtctl_json("outbox")
+        self.assertEqual(collections.Counter(o["kind"] for o in outbox), {"ack": MAILS})
+        self.assertEqual({o["state"] for o in outbox}, {"sent"})
+        self.assertEqual(gw.count("PAHT/Processed"), MAILS)
+        self.assertEqual(gw.count("PAHT/Quarantine"), 0)
+
+        def delivered():
+            return sum(pahttest.count(stack, who) for who in citizens)
+
+        pahttest.wait_for(lambda: delivered() >= MAILS, timeout=60, what="300 acknowledgements")
+        time.sleep(1)  # a duplicate, had one been sent, would have arrived by now
+        acks = collections.Counter()
+        for who in citizens:
+            for ack in pahttest.messages(stack, who):
+                acks[ack["Subject"].split("Đã tiếp nhận phản ánh: ", 1)[-1]] += 1
+        self.assertEqual(sum(acks.values()), MAILS)
+        self.assertEqual(set(acks), set(subjects))
+        self.assertEqual(max(acks.values()), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,144 @@
+"""The daemon as an administrator meets it, on real Dovecot and Postfix: mail delivered while
+pahtd idles is drafted and answered at once; polling costs one NOOP; SIGTERM finishes and exits
+0; SIGHUP reloads a good configuration and refuses a bad one; systemd hears READY, WATCHDOG
+and STOPPING."""
+import os
+import signal
+import socket
+import time
+import unittest
+
+import daemontest
+import pahttest
+
+
+class Idle(unittest.TestCase):
+    def test_mail_delivered_during_idle_is_drafted_and_acknowledged(self):
+        stack = pahttest.shared_stack()
+        # poll_seconds is ten minutes: only IDLE can bring the mail in within the timeouts below
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 600})
+        log = os.path.join(gw.dir, "imap.log")
+        proc = gw.start_pahtd(env={"PAHT_IMAP_PROTOCOL_LOG": log})
+        pahttest.wait_for(lambda: "IDLE" in map(daemontest.command_name,
+                                                daemontest.protocol_log(log)),
+                          timeout=30, what="pahtd idling")
+        who = daemontest.citizen(stack)
+        stack.deliver(gw.address, pahttest.make_mail(
+            f'"Nguyễn Thị Hoa" <{who}>', gw.address, "Cây đổ chắn đường Trần Hưng Đạo",
+            "Một cây lớn đổ chắn ngang đường Trần Hưng Đạo, xe không qua được.\n"), sender=who)
+        drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20,
+                                   what="the draft (IDLE wake-up)")
+        self.assertEqual(len(drafts), 1)
+        self.assertEqual(drafts[0]["classification"], "report")
+        self.assertEqual(drafts[0]["subject"], "Cây đổ chắn đường Trần Hưng Đạo")
+        pahttest.wait_for(lambda: pahttest.count(stack, who) == 1, timeout=20,
+                          what="the acknowledgement")
+        ack = pahttest.messages(stack, who)[0]
+        self.assertIn(drafts[0]["code"], ack["Subject"])
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 1)
+        # the mail came in by IDLE, not by a search of its own: one search, after the wake-up
+        commands = [daemontest.command_name(line) for line in daemontest.protocol_log(log)]
+        first_idle = commands.index("IDLE")
+        self.assertEqual(commands.count("UID SEARCH"), 1)
+        self.assertGreater(commands.index("UID SEARCH"), first_idle)
+
+        self.assertEqual(gw.stop_pahtd(proc), 0)
+        self.assertIn("stopped", gw.log())
+        # it logged out properly
+        self.assertEqual(daemontest.command_name(daemontest.protocol_log(log)[-1]), "LOGOUT")
+
+    def test_polling_costs_one_noop_per_cycle(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "idle"): "false", ("imap", "poll_seconds"): 1})
+        log = os.path.join(gw.dir, "imap.log")
+        proc = gw.start_pahtd(env={"PAHT_IMAP_PROTOCOL_LOG": log})
+        pahttest.wait_for(lambda: [daemontest.command_name(line) for line in
+                                   daemontest.protocol_log(log)].count("NOOP") >= 4,
+                          timeout=30, what="four polling cycles")
+        who = daemontest.citizen(stack)
+        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "Ổ gà đường 30/4",
+                                                     "Ổ gà lớn giữa đường.\n"), sender=who)
+        pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20, what="the draft")
+        self.assertEqual(gw.stop_pahtd(proc), 0)
+        commands = [daemontest.command_name(line) for line in daemontest.protocol_log(log)]
+        self.assertNotIn("IDLE", commands)
+        # after SELECT: NOOPs, and the one sync the new mail caused
+        steady = commands[commands.index("SELECT") + 1:]
+        others = [c for c in steady if c not in ("NOOP", "LOGOUT")]
+        self.assertEqual(others, ["UID SEARCH", "UID FETCH", "UID FETCH", "UID MOVE"], steady)
+
+
+class Signals(unittest.TestCase):
+    def test_sighup_reloads_a_good_configuration_and_refuses_a_bad_one(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 600})
+        proc = gw.start_pahtd()
+        # the parser process reads the file when it starts: wait for it before editing
+        pahttest.wait_for(lambda: "parser process" in gw.log(), what="pahtd started")
+
+        # a broken file: refused with a line naming the problem; the running one is kept
+        gw.config["imap"]["pol_seconds"] = "5"
+        gw.write_config()
+        proc.send_signal(signal.SIGHUP)
+        pahttest.wait_for(lambda: "configuration is refused" in gw.log(), what="the refusal")
+        self.assertIn("pol_seconds", gw.log())
+        who = daemontest.citizen(stack)
+        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "Thư thứ nhất", "Một.\n"),
+                      sender=who)
+        pahttest.wait_for(lambda: gw.count("PAHT/Processed") == 1, timeout=20,
+                          what="the first mail processed with the running configuration")
+
+        # a good change applies from the next message
+        del gw.config["imap"]["pol_seconds"]
+        gw.config["imap"]["processed_folder"] = "PAHT/Done"
+        gw.write_config()
+        proc.send_signal(signal.SIGHUP)
+        pahttest.wait_for(lambda: "configuration reloaded" in gw.log(), what="the reload")
+        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "Thư thứ hai", "Hai.\n"),
+                      sender=who)
+        pahttest.wait_for(lambda: gw.count("PAHT/Done") == 1, timeout=20,
+                          what="the second mail in the new folder")
+        self.assertEqual(gw.count("PAHT/Processed"), 1)
+        self.assertIsNone(proc.poll())
+        self.assertEqual(gw.stop_pahtd(proc), 0)
+        self.assertEqual(len(gw.pahtctl_json("drafts")), 2)
+
+    def test_systemd_hears_ready_watchdog_status_and_stopping(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 600})
+        path = os.path.join(gw.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        heard = []
+
+        def listen(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    heard.extend(sock.recv(4096).decode().splitlines())
+                except socket.timeout:
+                    pass
+
+        try:
+            # a watchdog of 2 s: pahtd, idling with poll_seconds 600, must still ping in time
+            proc = gw.start_pahtd(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+            listen(5)
+            self.assertEqual(heard[0], "READY=1", heard)
+            self.assertTrue(any(h.startswith("STATUS=Watching INBOX") for h in heard), heard)
+            self.assertIn("IDLE", [h for h in heard if h.startswith("STATUS=")][-1])
+            self.assertGreaterEqual(heard.count("WATCHDOG=1"), 4, heard)
+            gw.stop_pahtd(proc)
+            listen(0.5)
+            self.assertIn("STOPPING=1", heard)
+        finally:
+            sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,180 @@
+"""Mail that cannot be processed never blocks the mail behind it (SPEC §3): a message the parser
+refuses, one that makes it hang and one that crashes it are each kept, moved to quarantine and
+reported to the IOC, while the next message is processed; `pahtctl reprocess` runs a kept one
+again. Mail above max_message_bytes stays on the server, and its sender is answered once."""
+import json
+import os
+import unittest
+
+import daemontest
+import pahttest
+
+HANG = "XYZ-HANG"
+CRASH = "XYZ-CRASH"
+
+
+class Quarantine(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = pahttest.shared_stack()
+        # a short time limit: the hanging message costs the test 3 s
+        cls.gw = pahttest.Gateway(cls.stack, pahttest.unique("paht"),
+                                  overrides={("gateway", "message_timeout_seconds"): 3})
+        gw = cls.gw
+        cls.who = daemontest.citizen(cls.stack)
+        mail_dir = os.environ["PAHT_TEST_MAIL_DIR"]
+        with open(os.path.join(mail_dir, "nesting-bomb.eml"), "rb") as f:
+            bomb = f.read()
+        cls.subjects = ["Rác thải trước chợ", "bomb", f"Ngập nước {HANG}",
+                        f"Cây đổ {CRASH}", "Đèn đường hỏng"]
+        mails = [
+            pahttest.make_mail(cls.who, gw.address, cls.subjects[0], "Rác thải ùn ứ.\n" + pahttest.complete_details()),
+            bomb,
+            pahttest.make_mail(cls.who, gw.address, cls.subjects[2], "Nước ngập sâu.\n" + pahttest.complete_details()),
+            pahttest.make_mail(cls.who, gw.address, cls.subjects[3], "Cây đổ giữa đường.\n" + pahttest.complete_details()),
+            pahttest.make_mail(cls.who, gw.address, cls.subjects[4], "Đèn không sáng.\n" + pahttest.complete_details()),
+        ]
+        daemontest.deliver_many(cls.stack, gw.address, [(cls.who, m) for m in mails])
+        cls.first = gw.pahtd("--once", env={
+            "PAHT_TEST_FAULT": f"hang-on-subject:{HANG},crash-on-subject:{CRASH}"})
+        pahttest.wait_for(lambda: pahttest.count(cls.stack, gw.ioc_address) >= 3, timeout=30,
+                          what="three IOC alerts")
+        cls.alerts = pahttest.messages(cls.stack, gw.ioc_address)
+
+    def test_1_the_mail_behind_is_processed(self):
+        self.assertEqual(self.first.returncode, 0, self.first.stderr)
+        drafts = self.gw.pahtctl_json("drafts")
+        self.assertEqual(sorted(d["subject"] for d in drafts),
+                         sorted([self.subjects[0], self.subjects[4]]))
+        self.assertEqual(self.gw.count("INBOX"), 0)
+        self.assertEqual(self.gw.count("PAHT/Processed"), 2)
+        self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
+        # the parsers that were killed left no partial work (citizens' data) behind
+        self.assertEqual(os.listdir(os.path.join(self.gw.data_dir, "tmp")), [])
+
+    def test_2_each_kept_message_is_reported_once_with_its_reason(self):
+        self.assertEqual(len(self.alerts), 3)
+        reasons = [a.get_body(("plain",)).get_content() for a in self.alerts]
+        self.assertTrue(any("nested deeper" in r for r in reasons), reasons)
+        self.assertTrue(any("longer than 3 s" in r for r in reasons), reasons)
+        self.assertTrue(any("crashed" in r and "signal 6" in r for r in reasons), reasons)
+        for a in self.alerts:
+            self.assertIn("cách ly", a["Subject"])
+        self.assertEqual(len(set(daemontest.ids_in_alerts(self.alerts))), 3)
+        # the citizen got answers for the two drafts only: nothing for the kept messages
+        pahttest.wait_for(lambda: pahttest.count(self.stack, self.who) >= 2, timeout=20)
+        self.assertEqual(pahttest.count(self.stack, self.who), 2)
+        self.assertIn("kept aside", self.first.stderr)
+
+    def test_3_a_second_pass_does_nothing_again(self):
+        again = self.gw.pahtd("--once")
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(len(self.gw.pahtctl_json("drafts")), 2)
+        self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
+        self.assertEqual(len(pahttest.messages(self.stack, self.gw.ioc_address)), 3)
+
+    def test_4_reprocess_after_the_fix(self):
+        ids = daemontest.ids_in_alerts(self.alerts)
+        by_reason = {}
+        for a in self.alerts:
+            text = a.get_body(("plain",)).get_content()
+            n = daemontest.ids_in_alerts([a])[0]
+            by_reason["hang" if "longer than" in text else
+                      "crash" if "crashed" in text else "bomb"] = n
+        self.assertEqual(sorted(by_reason.values()), sorted(ids))
+
+        # the hang was a fault of the parser, now gone: the message becomes a report
+        out = self.gw.pahtctl("reprocess", by_reason["hang"], "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        result = json.loads(out.stdout)
+        self.assertRegex(result["code"], r"^PAHT-\d{4}-\d{6}$")
+        shown = self.gw.pahtctl_json("show", result["code"])
+        self.assertEqual(shown["subject"], self.subjects[2])
+        self.assertEqual([m["kind"] for m in shown["mail"]], ["ack"])
+        # once only
+        twice = self.gw.pahtctl("reprocess", by_reason["hang"])
+        self.assertEqual(twice.returncode, 1)
+        self.assertIn("processed already", twice.stderr)
+        self.assertIn(result["code"], twice.stderr)
+
+        # the parser still refuses the bomb: it stays in quarantine, with the reason
+        bomb = self.gw.pahtctl("reprocess", by_reason["bomb"])
+        self.assertEqual(bomb.returncode, 1)
+        self.assertIn("still cannot be processed", bomb.stderr)
+        self.assertIn("nested deeper", bomb.stderr)
+
+        # nonsense and unknown numbers
+        self.assertEqual(self.gw.pahtctl("reprocess", "abc").returncode, 2)
+        missing = self.gw.pahtctl("reprocess", "999999")
+        self.assertEqual(missing.returncode, 1)
+
+        # pahtd sends the new acknowledgement; nothing moves on the server
+        run = self.gw.pahtd("--once")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        pahttest.wait_for(lambda: pahttest.count(self.stack, self.who) == 3, timeout=20)
+        self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
+        self.assertEqual(len(self.gw.pahtctl_json("drafts")), 3)
+
+
+class TooLarge(unittest.TestCase):
+    def test_too_large_mail_stays_on_the_server_and_its_sender_is_answered_once(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("gateway", "max_message_bytes"): 200000})
+        big_sender = daemontest.citizen(stack, "big")
+        small_sender = daemontest.citizen(stack, "small")
+        big = pahttest.make_mail(f'"Lê Văn Tám" <{big_sender}>', gw.address,
+                                 "Video ngập lụt", "Xem video đính kèm.\n",
+                                 attachments=[("ngap.mp4", "video/mp4", os.urandom(300000))])
+        small = pahttest.make_mail(small_sender, gw.address, "Ổ gà", "Ổ gà trước nhà.\n" + pahttest.complete_details())
+        daemontest.deliver_many(stack, gw.address, [(big_sender, big), (small_sender, small)])
+        log = os.path.join(gw.dir, "imap.log")
+        env = {"PAHT_IMAP_PROTOCOL_LOG": log}
+        for _ in range(2):
+            run = gw.pahtd("--once", env=env)
+            self.assertEqual(run.returncode, 0, run.stderr)
+
+        # the small one is a report; the big one was never downloaded
+        self.assertEqual([d["subject"] for d in gw.pahtctl_json("drafts")], ["Ổ gà"])
+        fetches = [line for line in daemontest.protocol_log(log) if "BODY.PEEK[]" in line]
+        self.assertEqual(len(fetches), 1, fetches)
+        raw_dir = os.path.join(gw.data_dir, "raw")
+        stored = [f for _, _, files in os.walk(raw_dir) for f in files]
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1)
+        self.assertEqual(gw.count("PAHT/Processed"), 1)
+
+        # its sender is asked, politely and in Vietnamese, for fewer or smaller files
+        pahttest.wait_for(lambda: pahttest.count(stack, big_sender) == 1, timeout=20)
+        answer = pahttest.messages(stack, big_sender)[0]
+        self.assertIn("quá lớn", answer["Subject"])
+        sent = pahttest.messages(stack, gw.address, "PAHT/Quarantine")[0]
+        self.assertEqual(answer["In-Reply-To"].strip(), sent["Message-ID"].strip())
+        self.assertEqual(answer["Auto-Submitted"], "auto-replied")
+        text = answer.get_body(("plain",)).get_content()
+        self.assertIn("196 KB", text)  # the limit (200000 bytes), as a citizen reads it
+        self.assertIn("ít tệp đính kèm hơn hoặc với các tệp nhỏ hơn", text)
+        self.assertIn("1022", text)
+        # and the IOC is told
+        pahttest.wait_for(lambda: pahttest.count(stack, gw.ioc_address) == 1, timeout=20)
+        alert = pahttest.messages(stack, gw.ioc_address)[0]
+        self.assertIn("Thư quá lớn", alert["Subject"])
+        self.assertIn(big_sender, alert.get_body(("plain",)).get_content())
+
+        # dragged back to the inbox by someone: still answered only once
+        imap = stack.imap(gw.address)
+        try:
+            imap.select('"PAHT/Quarantine"')
+            self.assertEqual(imap.uid("MOVE", "1:*", "INBOX")[0], "OK")
+        finally:
+            imap.logout()
+        run = gw.pahtd("--once")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1)
+        outbox = gw.pahtctl_json("outbox")
+        self.assertEqual(sorted(o["kind"] for o in outbox), ["ack", "ioc_alert", "too_large"])
+
+
+if __name__ == "__main__":
+    unittest.main()
