@@ -1,0 +1,349 @@
+"""benchlib: what the figures of bench/run share (Python 3 standard library only).
+
+- timing child processes with the OS's accounting (wait4 in bench_measure: wall clock, CPU,
+  peak RSS);
+- filling mailboxes of the test stack fast, the way Maildir is meant to be filled: files into
+  new/, then one doveadm call that indexes them (the notes' table (a): ~3,000 mails/s, where
+  LMTP does ~140);
+- one gateway installation (configuration, secrets, database, data folder) per measurement;
+- reading a gateway's database read-only for checks.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SOURCE, "tests", "harness"))
+
+from mailstack import MAIL_USER, MailStack  # noqa: E402  (path set just above)
+
+# a trust store without the test stack's throwaway CA (see Gateway, smtp="held")
+HELD_CA = "/etc/ssl/certs/ca-certificates.crt"
+
+__all__ = ["MailStack", "Timing", "run_timed", "median", "Mailboxes", "Gateway", "db_query"]
+
+
+class BenchError(RuntimeError):
+    """A measurement could not be made as designed; the message says why."""
+
+
+# ------------------------------------------------------------------------------ timing
+
+
+class Timing:
+    """One finished child: wall seconds, CPU seconds (user + system), peak RSS in KiB."""
+
+    def __init__(self, wall, user, system, maxrss_kib, status, argv):
+        self.wall = wall
+        self.user = user
+        self.sys = system
+        self.cpu = user + system
+        self.maxrss_kib = maxrss_kib
+        self.status = status
+        self.argv = argv
+
+    def check(self, what, log=None):
+        if self.status != 0:
+            tail = ""
+            if log and os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    tail = "".join(f.readlines()[-15:])
+            raise BenchError(f"{what}: {' '.join(map(str, self.argv[:3]))} ... exited "
+                             f"{self.status}\n{tail}")
+        return self
+
+
+# bench_measure (bench/measure.c), set by bench/run once the build is known: children are
+# measured through it, because a child of this Python inherits its peak RSS (see measure.c)
+MEASURE = None
+
+
+def run_timed(argv, env=None, stdout=None, stderr=None, cwd=None, stdin=None):
+    """Run ARGV to its end; the time, CPU and peak RSS are those of that one process, from
+    the kernel (wait4 in bench_measure), not of the Python around it."""
+    if MEASURE is None:
+        raise BenchError("benchlib.MEASURE is not set: build bench/measure.c first")
+    argv = list(map(str, argv))
+    out = open(stdout, "wb") if isinstance(stdout, str) else stdout
+    err = open(stderr, "ab") if isinstance(stderr, str) else stderr
+    fd, report = tempfile.mkstemp(prefix="bench-measure-")
+    os.close(fd)
+    try:
+        proc = subprocess.run([MEASURE, report] + argv, env=env, stdout=out, stderr=err,
+                              stdin=stdin if stdin is not None else subprocess.DEVNULL, cwd=cwd)
+        if proc.returncode != 0:
+            raise BenchError(f"bench_measure could not run {argv[0]} (exit {proc.returncode})")
+        with open(report) as f:
+            wall, user, system, maxrss, status = f.read().split()
+    finally:
+        os.unlink(report)
+        for f, given in ((out, stdout), (err, stderr)):
+            if isinstance(given, str):
+                f.close()
+    return Timing(float(wall), float(user), float(system), int(maxrss), int(status), argv)
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def warm_page_cache(paths):
+    """Read PATHS once so that every contender starts with them in the page cache (the
+    benchmark compares programs, not the disk's cold reads)."""
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def group_cpu(leader):
+    """CPU seconds used so far by the process group LEADER leads (a mail server: its master,
+    the live workers, and the workers it has already reaped). Differences of two readings
+    say what the server spent on a run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is the state (field 3 of stat); pgrp is field 5, utime.. cstime 14..17
+        if int(fields[2]) != leader:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if int(pid) == leader:
+            total += int(fields[13]) + int(fields[14])
+    return total / tick
+
+
+# --------------------------------------------------------------------------- mailboxes
+
+
+class Mailboxes:
+    """Filling and inspecting mailboxes of a running stack without going through SMTP."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        pw = pwd.getpwnam(MAIL_USER)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.counter = 0
+
+    def address(self, user):
+        return self.stack.address(user)
+
+    def maildir(self, user, folder="INBOX"):
+        local, _, domain = self.address(user).partition("@")
+        root = os.path.join(self.stack.dir, "mail", domain, local, "Maildir")
+        if folder == "INBOX":
+            return root
+        # Maildir++ layout: "PAHT/Processed" is .PAHT.Processed with separator "/"
+        return os.path.join(root, "." + folder.replace("/", "."))
+
+    def _ensure(self, path):
+        made = []
+        p = path
+        while not os.path.isdir(p):
+            made.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(made):
+            os.mkdir(d, 0o700)
+            os.chown(d, self.uid, self.gid)
+        for sub in ("cur", "new", "tmp"):
+            d = os.path.join(path, sub)
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o700)
+                os.chown(d, self.uid, self.gid)
+
+    def drop(self, user, sources, folder="INBOX"):
+        """Put SOURCES (paths, or bytes) into USER's FOLDER as new mail, then index them
+        with doveadm so the first client does not pay for the discovery. Returns the count."""
+        box = self.maildir(user, folder)
+        self._ensure(os.path.dirname(box) if folder != "INBOX" else box)
+        self._ensure(box)
+        if folder != "INBOX":
+            marker = os.path.join(box, "maildirfolder")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                os.chown(marker, self.uid, self.gid)
+        new = os.path.join(box, "new")
+        pid = os.getpid()
+        now = int(time.time())
+        n = 0
+        for src in sources:
+            self.counter += 1
+            name = f"{now}.M{self.counter}P{pid}.bench"
+            dest = os.path.join(new, name)
+            if isinstance(src, (bytes, bytearray)):
+                with open(dest, "wb") as f:
+                    f.write(src)
+            else:
+                shutil.copyfile(src, dest)
+            os.chown(dest, self.uid, self.gid)
+            n += 1
+        if folder != "INBOX":
+            self.doveadm("mailbox", "subscribe", "-u", self.address(user), folder, check=False)
+        self.index(user, folder)
+        return n
+
+    def doveadm(self, *args, check=True):
+        p = subprocess.run(["doveadm", "-c", self.stack.dovecot_conf, *args],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise BenchError(f"doveadm {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()}")
+        return p.stdout
+
+    def index(self, user, folder="INBOX"):
+        self.doveadm("index", "-u", self.address(user), folder)
+
+    def status(self, user, folder="INBOX"):
+        """{'messages': n, 'uidnext': n} as the server sees it now."""
+        out = self.doveadm("-f", "flow", "mailbox", "status", "-u", self.address(user),
+                           "messages uidnext", folder)
+        return {k: int(v) for k, v in (item.split("=", 1) for item in out.split() if "=" in item)}
+
+    def remove_user(self, user):
+        """Forget a user's mail (frees the disk between repetitions)."""
+        local, _, domain = self.address(user).partition("@")
+        shutil.rmtree(os.path.join(self.stack.dir, "mail", domain, local), ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- gateway
+
+
+class Gateway:
+    """One pahtd/pahtctl installation: DIR/paht.conf, secrets, DIR/paht.db, DIR/data. The
+    gateway's mailbox is USER@example.test on STACK."""
+
+    def __init__(self, bench, directory, user, smtp="ok", extra=None):
+        self.bench = bench
+        stack = bench.stack
+        self.dir = directory
+        self.user = user
+        self.address = stack.address(user)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, 0o700)
+        os.chmod(directory, 0o700)
+        self.config_path = os.path.join(directory, "paht.conf")
+        self.database = os.path.join(directory, "paht.db")
+        self.data_dir = os.path.join(directory, "data")
+        self.log = os.path.join(directory, "pahtd.log")
+        self._secret("imap.secret", stack.password)
+        self._secret("smtp.secret", stack.password)
+        # smtp="held": the SMTP server's certificate is checked against a trust store that
+        # lacks the test CA, so a pass stops its outbox at the first letter (a configuration
+        # problem holds the queue) after one TLS handshake, about 10 ms. The ingest figures
+        # use it: they time "drafted with the answer enqueued", not the sending, which has its
+        # own figure. (A refused login would do the same but costs 0.5 s: the server's delay.)
+        smtp_ca = stack.ca if smtp == "ok" else HELD_CA
+        self.config = {
+            "gateway": {
+                "name": "Trung tâm IOC tỉnh Sóc Trăng",
+                "place": "Sóc Trăng",
+                "database": self.database,
+                "data_dir": self.data_dir,
+                "templates_dir": os.path.join(SOURCE, "templates"),
+                "agencies_file": os.path.join(SOURCE, "conf", "agencies.conf"),
+                "ioc_alert_to": stack.address("ioc"),
+                "max_message_bytes": str(1 << 30),
+            },
+            "imap": {
+                "url": f"imap://{stack.listen}:{stack.imap_port}/INBOX",
+                "user": self.address,
+                "password_file": "imap.secret",
+                "ca_file": stack.ca,
+            },
+            "smtp": {
+                "url": f"smtp://{stack.listen}:{stack.smtp_port}",
+                "user": self.address,
+                "password_file": "smtp.secret",
+                "from": self.address,
+                "reply_to": f"{user}+{{token}}@{stack.domain}",
+                "ca_file": smtp_ca,
+            },
+            "calendar": {"holidays_file": os.path.join(SOURCE, "conf", "holidays.txt")},
+        }
+        for (group, key), value in (extra or {}).items():
+            self.config.setdefault(group, {})[key] = str(value)
+        lines = ["# written by bench/benchlib.py"]
+        for group, keys in self.config.items():
+            lines.append(f"\n[{group}]")
+            lines += [f"{k} = {v}" for k, v in keys.items()]
+        self._write("paht.conf", "\n".join(lines) + "\n")
+
+    def _write(self, name, text, mode=0o600):
+        path = os.path.join(self.dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def _secret(self, name, value):
+        self._write(name, value + "\n")
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env.pop("PAHT_NOW", None)
+        env.pop("PAHT_IMAP_PROTOCOL_LOG", None)
+        env.update({k: str(v) for k, v in extra.items() if v is not None})
+        return env
+
+    def pahtd(self, *args, **env):
+        return run_timed([self.bench.binary("pahtd"), "-c", self.config_path, *args],
+                         env=self.env(**env), stdout=self.log, stderr=self.log)
+
+    def pahtctl(self, *args, stdout=None, **env):
+        return run_timed([self.bench.binary("pahtctl"), "-c", self.config_path, *args],
+                         env=self.env(**env), stdout=stdout or os.devnull, stderr=self.log)
+
+    def pahtctl_json(self, *args, **env):
+        out = os.path.join(self.dir, "pahtctl.out")
+        t = self.pahtctl(*args, "--json", stdout=out, **env)
+        with open(out, encoding="utf-8") as f:
+            text = f.read()
+        if t.status != 0:
+            return t.status, None
+        return 0, json.loads(text)
+
+    def query(self, sql, *params):
+        return db_query(self.database, sql, *params)
+
+    def snapshot(self, name):
+        """Copy the database (checkpointed) aside, to restore before each repetition."""
+        db = sqlite3.connect(self.database, timeout=60)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()  # explicitly: a connection left to the garbage collector keeps its locks
+        dest = os.path.join(os.path.dirname(self.dir), name)
+        shutil.copyfile(self.database, dest)
+        return dest
+
+    def restore(self, snapshot):
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.unlink(self.database + suffix)
+            except FileNotFoundError:
+                pass
+        shutil.copyfile(snapshot, self.database)
+        os.chmod(self.database, 0o600)
+
+
+def db_query(path, sql, *params):
+    """Rows of a read-only query on a gateway database (never writes, never locks long)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
