@@ -66,7 +66,7 @@ void attachment_remove_created(ParseContext *ctx)
 typedef struct {
     int fd;
     const char *path;
-    GChecksum *sum;
+    Sha256 *sum;
     gint64 size;
     guchar head[PARSE_SNIFF_BYTES];
     gsize head_len;
@@ -82,7 +82,7 @@ static gboolean file_sink(const char *data, gsize len, gpointer user_data, GErro
         memcpy(f->head + f->head_len, data, n);
         f->head_len += n;
     }
-    g_checksum_update(f->sum, (const guchar *)data, (gssize)len);
+    sha256_update(f->sum, data, len);
     f->size += (gint64)len;
     while (len > 0) {
         ssize_t n = write(f->fd, data, len);
@@ -138,7 +138,7 @@ static char *clean_display_name(const char *raw)
         return g_strdup("");
     /* a name is short; more than this is an attack (and would only be cut below) */
     g_autofree char *valid = g_utf8_make_valid(raw, (gssize)strnlen(raw, 4096));
-    g_autofree char *nfc = utf8_nfc(valid, -1);
+    g_autofree char *nfc = text_nfc_len(valid, -1);
     /* only the last path component, for both kinds of separator */
     const char *base = nfc;
     for (const char *p = nfc; *p; p++) {
@@ -329,7 +329,8 @@ static void record(ParseContext *ctx, FileSink *sink, char *path, const char *ra
     a->dangerous = sniffed.executable || filename_is_dangerous(a->filename) ||
                    content_type_is_dangerous(declared) || content_type_is_dangerous(type);
     a->size = sink->size;
-    a->sha256 = g_strdup(g_checksum_get_string(sink->sum));
+    a->sha256 = sha256_finish(sink->sum);
+    sink->sum = NULL;
     a->path = path;
     g_ptr_array_add(ctx->draft->attachments, a);
 }
@@ -342,12 +343,12 @@ gboolean attachment_add_part(ParseContext *ctx, GMimePart *part, GError **error)
     if (sink.fd < 0)
         return FALSE;
     sink.path = path;
-    sink.sum = g_checksum_new(G_CHECKSUM_SHA256);
+    sink.sum = sha256_new();
     gboolean ok = part_decode(part, file_sink, &sink, error);
     if (!file_sink_close(&sink, ok ? error : NULL))
         ok = FALSE;
     if (!ok) {
-        g_checksum_free(sink.sum);
+        sha256_free(sink.sum);
         g_free(path);
         return FALSE;
     }
@@ -359,11 +360,11 @@ gboolean attachment_add_part(ParseContext *ctx, GMimePart *part, GError **error)
         unlink(path);
         forget_created(ctx, path);
         g_free(path);
-        g_checksum_free(sink.sum);
+        sha256_free(sink.sum);
         return TRUE;
     }
     record(ctx, &sink, path, raw_filename, type, content_id);
-    g_checksum_free(sink.sum);
+    sha256_free(sink.sum);
     return TRUE;
 }
 
@@ -376,7 +377,7 @@ gboolean attachment_add_bytes(ParseContext *ctx, const guchar *data, gsize len,
     if (sink.fd < 0)
         return FALSE;
     sink.path = path;
-    sink.sum = g_checksum_new(G_CHECKSUM_SHA256);
+    sink.sum = sha256_new();
     gboolean ok = file_sink((const char *)data, len, &sink, error);
     if (!file_sink_close(&sink, ok ? error : NULL))
         ok = FALSE;
@@ -384,7 +385,7 @@ gboolean attachment_add_bytes(ParseContext *ctx, const guchar *data, gsize len,
         record(ctx, &sink, path, raw_filename, declared_type, NULL);
     else
         g_free(path);
-    g_checksum_free(sink.sum);
+    sha256_free(sink.sum);
     return ok;
 }
 
@@ -399,7 +400,7 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
     if (sink.fd < 0)
         return FALSE;
     sink.path = path;
-    sink.sum = g_checksum_new(G_CHECKSUM_SHA256);
+    sink.sum = sha256_new();
     /* GMime writes the message out (its parts are still read from the message file); a memory
      * stream in between would hold the whole message, so write through a file stream and
      * hash the file afterwards */
@@ -411,7 +412,7 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
         ok = FALSE;
     if (!ok) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write attachment %s", path);
-        g_checksum_free(sink.sum);
+        sha256_free(sink.sum);
         g_free(path);
         return FALSE;
     }
@@ -420,7 +421,7 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
     if (fd < 0) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot read attachment %s: %s", path,
                     g_strerror(errno));
-        g_checksum_free(sink.sum);
+        sha256_free(sink.sum);
         g_free(path);
         return FALSE;
     }
@@ -436,7 +437,7 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
             memcpy(sink.head + sink.head_len, buf, k);
             sink.head_len += k;
         }
-        g_checksum_update(sink.sum, (const guchar *)buf, n);
+        sha256_update(sink.sum, buf, (gsize)n);
         sink.size += n;
     }
     close(fd);
@@ -456,6 +457,6 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
         g_ptr_array_index(ctx->draft->attachments, ctx->draft->attachments->len - 1);
     g_free(a->kind);
     a->kind = g_strdup("other");
-    g_checksum_free(sink.sum);
+    sha256_free(sink.sum);
     return TRUE;
 }

@@ -20,6 +20,7 @@
  * - declared UTF-8 but not valid: if it has no valid multi-byte sequence at all it is 8-bit
  *   text (read as windows-1258); otherwise the bad bytes become U+FFFD. */
 #include "parse/parse_private.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -274,79 +275,6 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
 
 /* ---- normalisation -------------------------------------------------------------------------- */
 
-/* GLib 2.74's g_utf8_normalize is quadratic in the number of compositions (each one moves the
- * rest of the buffer), seen: 0.4 ms for 20 KB of already-NFC Vietnamese, hours for a hostile
- * megabyte. Text that is NFC already needs nothing, and NFC of a text is the NFC of its
- * pieces when the pieces are cut before characters that never combine with what precedes
- * them. So we normalise only the small pieces around characters that might change. */
-
-/* NFC by itself and never composed with a following character's predecessor: Latin,
- * Latin-1, IPA, spacing modifiers and the precomposed Vietnamese letters (U+1E00-U+1EFF) */
-static gboolean nfc_stable(gunichar c)
-{
-    return c < 0x300 || (c >= 0x1e00 && c <= 0x1eff) || (c >= 0x2010 && c <= 0x2027) ||
-           (c >= 0x2030 && c <= 0x205e) || (c >= 0x20a0 && c <= 0x20c0);
-}
-
-/* a piece may start at c: a starter that is never the second character of a composition
- * (those are combining marks and the Hangul vowel and trailing jamo) */
-static gboolean nfc_boundary_before(gunichar c)
-{
-    if (c < 0x80)
-        return TRUE;
-    if (g_unichar_combining_class(c) != 0)
-        return FALSE;
-    GUnicodeType type = g_unichar_type(c);
-    if (type == G_UNICODE_NON_SPACING_MARK || type == G_UNICODE_SPACING_MARK ||
-        type == G_UNICODE_ENCLOSING_MARK)
-        return FALSE;
-    return !((c >= 0x1161 && c <= 0x1175) || (c >= 0x11a8 && c <= 0x11c2));
-}
-
-static void append_nfc(GString *out, const char *start, const char *end)
-{
-    char *nfc = g_utf8_normalize(start, end - start, G_NORMALIZE_NFC);
-    if (nfc)
-        g_string_append(out, nfc);
-    else
-        g_string_append_len(out, start, end - start);
-    g_free(nfc);
-}
-
-char *utf8_nfc(const char *s, gssize len)
-{
-    gsize n = len < 0 ? strlen(s) : (gsize)len;
-    const char *end = s + n;
-    GString *out = NULL;
-    const char *copied = s;     /* s..copied is in out already */
-    const char *boundary = s;   /* the latest place a piece may start */
-    const char *pending = NULL; /* start of a piece that needs normalising */
-    for (const char *p = s; p < end;) {
-        guchar b = (guchar)*p;
-        gunichar c = b < 0x80 ? b : g_utf8_get_char(p);
-        if (nfc_boundary_before(c)) {
-            if (pending) {
-                if (!out)
-                    out = g_string_sized_new(n + 16);
-                g_string_append_len(out, copied, pending - copied);
-                append_nfc(out, pending, p);
-                copied = p;
-                pending = NULL;
-            }
-            boundary = p;
-        }
-        if (!pending && !nfc_stable(c))
-            pending = boundary;
-        p = b < 0x80 ? p + 1 : g_utf8_next_char(p);
-    }
-    if (!out)
-        return pending ? g_utf8_normalize(s, (gssize)n, G_NORMALIZE_NFC) : g_strndup(s, n);
-    g_string_append_len(out, copied, (pending ? pending : end) - copied);
-    if (pending)
-        append_nfc(out, pending, end);
-    return g_string_free(out, FALSE);
-}
-
 char *text_normalise(const char *in, gssize len)
 {
     if (!in)
@@ -431,7 +359,7 @@ char *text_normalise(const char *in, gssize len)
         g_string_erase(out, 0, (gssize)lead);
     if (ascii)
         return g_string_free(out, FALSE);
-    char *nfc = utf8_nfc(out->str, (gssize)out->len);
+    char *nfc = text_nfc_len(out->str, (gssize)out->len);
     g_string_free(out, TRUE);
     return nfc;
 }
@@ -505,7 +433,7 @@ char *text_one_line(const char *s, gsize max_bytes)
         space = FALSE;
         g_string_append_unichar(out, c);
     }
-    char *nfc = utf8_nfc(out->str, (gssize)out->len);
+    char *nfc = text_nfc_len(out->str, (gssize)out->len);
     g_string_free(out, TRUE);
     gsize len = strlen(nfc);
     if (len > max_bytes) {

@@ -107,9 +107,6 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
  * leading and trailing blank lines dropped, NFC. In: valid UTF-8. */
 char *text_normalise(const char *utf8, gssize len);
 
-/* NFC of valid UTF-8, normalising only the pieces that can change (see charset.c) */
-char *utf8_nfc(const char *utf8, gssize len);
-
 /* one line for display: valid UTF-8, controls and white space runs as one space, trimmed,
  * NFC; at most max_bytes long (cut on a character boundary) */
 char *text_one_line(const char *s, gsize max_bytes);

@@ -91,6 +91,15 @@ gboolean fs_commit_content(const char *temp_path, const char *final_path, GError
 
 /* ---- hashing and randomness --------------------------------------------------------------- */
 
+/* SHA-256 with GnuTLS (hardware-accelerated where the CPU offers it: five times GLib's speed
+ * on these machines, and every message and attachment is hashed) */
+typedef struct Sha256 Sha256;
+Sha256 *sha256_new(void);
+void sha256_update(Sha256 *sum, const void *data, gsize len);
+/* the lowercase hex digest; frees sum */
+char *sha256_finish(Sha256 *sum);
+void sha256_free(Sha256 *sum); /* without a digest (error paths) */
+
 /* a SHA-256 hex digest of a file, streamed */
 char *sha256_file(const char *path, gint64 *size_out, GError **error);
 char *sha256_bytes(const void *data, gsize len);
@@ -101,6 +110,10 @@ char *random_hex(gsize n_bytes);
 
 /* NFC-normalised copy of valid UTF-8 (NULL stays NULL); invalid UTF-8 returns NULL */
 char *text_nfc(const char *utf8);
+/* NFC of len bytes (-1: up to the NUL) of VALID UTF-8, in linear time: GLib 2.74's
+ * g_utf8_normalize is quadratic in the number of compositions, so only the small pieces that
+ * may change are given to it */
+char *text_nfc_len(const char *utf8, gssize len);
 /* trim, collapse runs of white space (including NBSP) to one space, NFC */
 char *text_clean_line(const char *utf8);
 /* for matching, not display: NFD, combining marks dropped, đ/Đ -> d, lowercase.

@@ -1,0 +1,107 @@
+/* util: the text helpers every module relies on, and SHA-256. */
+#include "util/util.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_utf8_nfc_matches_glib(void)
+{
+    /* the piecewise NFC agrees with g_utf8_normalize on what needs changing */
+    static const char *const samples[] = {
+        "Vie\xcc\xa3\xcc\x82t Nam",                    /* decomposed, marks out of order */
+        "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 Hangul", /* conjoining jamo */
+        "\xe2\x84\xab \xe2\x84\xa6 \xef\xa4\x80",      /* Angstrom, Ohm, CJK compatibility */
+        "e\xcc\x81\xcc\xa3 \xe0\xa4\x95\xe0\xa4\xbc",  /* marks; Devanagari nukta */
+        "plain ascii",
+        "\xc3\xa1\xcc\x81",
+        "\xe1\xbb\x87\xcc\x81x",
+        "",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(samples); i++) {
+        g_autofree char *ours = text_nfc_len(samples[i], -1);
+        g_autofree char *glib = g_utf8_normalize(samples[i], -1, G_NORMALIZE_NFC);
+        g_assert_cmpstr(ours, ==, glib);
+    }
+}
+
+static void test_text_nfc_refuses_invalid_utf8(void)
+{
+    g_assert_null(text_nfc("caf\xe9"));
+    g_assert_null(text_nfc(NULL));
+    g_autofree char *ok = text_nfc("Vie\xcc\xa3\xcc\x82t");
+    g_assert_cmpstr(ok, ==, "Vi\xe1\xbb\x87t"); /* Việt */
+}
+
+static void test_text_fold(void)
+{
+    g_autofree char *a = text_fold("Họ và Tên");
+    g_assert_cmpstr(a, ==, "ho va ten");
+    g_autofree char *b = text_fold("ĐỊA CHỈ");
+    g_assert_cmpstr(b, ==, "dia chi");
+    g_autofree char *c = text_fold("Số điện thoại");
+    g_assert_cmpstr(c, ==, "so dien thoai");
+}
+
+static void test_header_sanitize(void)
+{
+    g_autofree char *a = text_header_sanitize("An\r\nBcc: x@y.vn");
+    g_assert_cmpstr(a, ==, "An  Bcc: x@y.vn");
+    g_assert_false(text_is_header_safe("a\nb"));
+    g_assert_true(text_is_header_safe("Nguyễn Văn An"));
+    g_autofree char *b = text_header_sanitize("x\xe2\x80\xa8y"); /* U+2028 */
+    g_assert_cmpstr(b, ==, "x y");
+}
+
+static void test_sha256_known_answers(void)
+{
+    /* FIPS 180-2 test vectors */
+    g_autofree char *empty = sha256_bytes("", 0);
+    g_assert_cmpstr(empty, ==, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    g_autofree char *abc = sha256_bytes("abc", 3);
+    g_assert_cmpstr(abc, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* streamed in pieces, the same digest */
+    Sha256 *sum = sha256_new();
+    sha256_update(sum, "a", 1);
+    sha256_update(sum, "", 0);
+    sha256_update(sum, "bc", 2);
+    g_autofree char *pieces = sha256_finish(sum);
+    g_assert_cmpstr(pieces, ==, abc);
+    sha256_free(NULL);
+    sha256_free(sha256_new());
+}
+
+static void test_sha256_file_matches_bytes(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("paht-util-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "f", NULL);
+    GString *data = g_string_new(NULL);
+    for (int i = 0; i < 200000; i++)
+        g_string_append_c(data, (char)(i * 7));
+    g_assert_true(g_file_set_contents(path, data->str, (gssize)data->len, NULL));
+    gint64 size = 0;
+    GError *error = NULL;
+    g_autofree char *from_file = sha256_file(path, &size, &error);
+    g_assert_no_error(error);
+    g_autofree char *from_bytes = sha256_bytes(data->str, data->len);
+    g_assert_cmpstr(from_file, ==, from_bytes);
+    g_assert_cmpint(size, ==, 200000);
+    g_autofree char *glib =
+        g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data->str, data->len);
+    g_assert_cmpstr(from_file, ==, glib);
+    g_string_free(data, TRUE);
+    unlink(path);
+    g_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/util/nfc-matches-glib", test_utf8_nfc_matches_glib);
+    g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
+    g_test_add_func("/util/fold", test_text_fold);
+    g_test_add_func("/util/header-sanitize", test_header_sanitize);
+    g_test_add_func("/util/sha256-known-answers", test_sha256_known_answers);
+    g_test_add_func("/util/sha256-file", test_sha256_file_matches_bytes);
+    return g_test_run();
+}
