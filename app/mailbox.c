@@ -117,13 +117,81 @@ static gboolean move_message(Gateway *gw, const RawMessage *raw, GError **error)
     return raw_message_set_state(gw->store, raw->id, aside ? "quarantined" : "moved", NULL, error);
 }
 
+/* Moves out of the inbox, together, messages whose drafts and answers are committed: one
+ * UID MOVE per folder for the whole batch (a MOVE per message makes the server rework its
+ * index each time: most of the server's work in a big ingest), then their rows say so in one
+ * transaction. A crash in between leaves them "processed" in the inbox; the next pass finishes
+ * them (finish_unfinished), so the rule "moved only after the commit" holds. */
+typedef struct {
+    GArray *uids[2]; /* [0] processed folder, [1] quarantine */
+    GArray *ids[2];
+} MoveBatch;
+
+#define MOVE_BATCH_MAX 200
+
+static void move_batch_init(MoveBatch *b)
+{
+    for (int i = 0; i < 2; i++) {
+        b->uids[i] = g_array_new(FALSE, FALSE, sizeof(guint32));
+        b->ids[i] = g_array_new(FALSE, FALSE, sizeof(gint64));
+    }
+}
+
+static void move_batch_clear(MoveBatch *b)
+{
+    for (int i = 0; i < 2; i++) {
+        g_array_unref(b->uids[i]);
+        g_array_unref(b->ids[i]);
+    }
+}
+
+static guint move_batch_size(const MoveBatch *b)
+{
+    return b->uids[0]->len + b->uids[1]->len;
+}
+
+static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
+{
+    const Config *c = gw->config;
+    for (int i = 0; i < 2; i++) {
+        if (b->uids[i]->len == 0)
+            continue;
+        const char *folder = i == 0 ? c->imap.processed_folder : c->imap.quarantine_folder;
+        if (!imap_client_move_uids(gw->imap, &g_array_index(b->uids[i], guint32, 0),
+                                   b->uids[i]->len, folder, error))
+            return FALSE;
+        if (!store_begin(gw->store, error))
+            return FALSE;
+        for (guint k = 0; k < b->ids[i]->len; k++) {
+            if (!raw_message_set_state(gw->store, g_array_index(b->ids[i], gint64, k),
+                                       i == 0 ? "moved" : "quarantined", NULL, error)) {
+                store_rollback(gw->store);
+                return FALSE;
+            }
+        }
+        if (!store_commit(gw->store, error))
+            return FALSE;
+        g_array_set_size(b->uids[i], 0);
+        g_array_set_size(b->ids[i], 0);
+    }
+    return TRUE;
+}
+
 /* Takes a recorded message (at raw->uid in the selected mailbox) to its end. The row's
- * state says where it stands; nothing done before is done again. */
-static gboolean advance_message(Gateway *gw, RawMessage *raw, GError **error)
+ * state says where it stands; nothing done before is done again. With a batch, the move is
+ * left to the batch. */
+static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
 {
     if (g_str_equal(raw->state, "fetched") && !process_fetched(gw, raw, error))
         return FALSE;
-    return move_message(gw, raw, error);
+    if (!batch)
+        return move_message(gw, raw, error);
+    gboolean aside = !is_done(raw);
+    if (aside && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    g_array_append_val(batch->uids[aside], raw->uid);
+    g_array_append_val(batch->ids[aside], raw->id);
+    return TRUE;
 }
 
 /* A recorded message whose UID belongs to an earlier UIDVALIDITY: it cannot be addressed on
@@ -154,7 +222,7 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
             return TRUE;
         RawMessage *raw = g_ptr_array_index(unfinished, i);
         GError *one = NULL;
-        gboolean ok = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &one)
+        gboolean ok = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, NULL, &one)
                                                       : settle_old_epoch(gw, raw, &one);
         if (ok) {
             (*handled)++;
@@ -228,9 +296,10 @@ static RawMessage *fetch_and_record(Gateway *gw, const char *mailbox, guint32 ui
     return raw;
 }
 
-/* One UID found by the search: record it (unless known), process it, move it. */
+/* One UID found by the search: record it (unless known), process it, and leave its move to
+ * the batch. */
 static gboolean sync_one(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                         const ImapMessageInfo *info, GError **error)
+                         const ImapMessageInfo *info, MoveBatch *batch, GError **error)
 {
     GError *local = NULL;
     g_autoptr(RawMessage) raw =
@@ -249,7 +318,7 @@ static gboolean sync_one(Gateway *gw, const char *mailbox, guint32 uidvalidity,
         if (!raw)
             return FALSE;
     }
-    return advance_message(gw, raw, error);
+    return advance_message(gw, raw, batch, error);
 }
 
 /* The new UIDs from first on: each recorded, processed and moved, in order. *next: the first
@@ -266,15 +335,20 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
         imap_client_fetch_info(gw->imap, &g_array_index(uids, guint32, 0), uids->len, error);
     if (!infos)
         return FALSE;
-    for (guint i = 0; i < infos->len; i++) {
+    MoveBatch batch;
+    move_batch_init(&batch);
+    gboolean ok = TRUE;
+    for (guint i = 0; i < infos->len && ok; i++) {
         if (gateway_stopping(gw))
-            return TRUE; /* SIGTERM: the message in hand is finished; the rest can wait */
+            break; /* SIGTERM: the message in hand is finished; the rest can wait */
         gateway_keepalive(gw);
         const ImapMessageInfo *m = g_ptr_array_index(infos, i);
         GError *one = NULL;
-        if (sync_one(gw, mailbox, uidvalidity, m, &one)) {
+        if (sync_one(gw, mailbox, uidvalidity, m, &batch, &one)) {
             *next = m->uid + 1;
             (*handled)++;
+            if (move_batch_size(&batch) >= MOVE_BATCH_MAX)
+                ok = move_batch_flush(gw, &batch, error);
             continue;
         }
         if (g_error_matches(one, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
@@ -285,9 +359,21 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
             continue;
         }
         g_propagate_error(error, one);
-        return FALSE;
+        ok = FALSE;
     }
-    return TRUE;
+    /* what is committed goes out of the inbox now, even after a failure further on */
+    if (move_batch_size(&batch) > 0) {
+        GError *move_error = NULL;
+        if (!move_batch_flush(gw, &batch, &move_error)) {
+            if (ok)
+                g_propagate_error(error, move_error);
+            else
+                g_error_free(move_error);
+            ok = FALSE;
+        }
+    }
+    move_batch_clear(&batch);
+    return ok;
 }
 
 gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)

@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -247,6 +248,7 @@ class Gateway:
         # use it: they time "drafted with the answer enqueued", not the sending, which has its
         # own figure. (A refused login would do the same but costs 0.5 s: the server's delay.)
         smtp_ca = stack.ca if smtp == "ok" else HELD_CA
+        self.held = smtp != "ok"
         self.config = {
             "gateway": {
                 "name": "Trung tâm IOC tỉnh Sóc Trăng",
@@ -276,11 +278,25 @@ class Gateway:
         }
         for (group, key), value in (extra or {}).items():
             self.config.setdefault(group, {})[key] = str(value)
+        self.write_config()
+
+    def write_config(self):
+        """(Re)writes paht.conf from self.config."""
         lines = ["# written by bench/benchlib.py"]
         for group, keys in self.config.items():
             lines.append(f"\n[{group}]")
             lines += [f"{k} = {v}" for k, v in keys.items()]
         self._write("paht.conf", "\n".join(lines) + "\n")
+
+    def daemon(self, seconds, **env):
+        """pahtd running (not --once) for SECONDS, then SIGTERM; returns its exit status."""
+        with open(self.log, "ab") as log:
+            proc = subprocess.Popen([self.bench.binary("pahtd"), "-c", self.config_path],
+                                    env=self.env(**env), stdout=log, stderr=log,
+                                    stdin=subprocess.DEVNULL)
+            time.sleep(seconds)
+            proc.send_signal(signal.SIGTERM)
+            return proc.wait(timeout=60)
 
     def _write(self, name, text, mode=0o600):
         path = os.path.join(self.dir, name)
@@ -300,8 +316,19 @@ class Gateway:
         return env
 
     def pahtd(self, *args, **env):
-        return run_timed([self.bench.binary("pahtd"), "-c", self.config_path, *args],
-                         env=self.env(**env), stdout=self.log, stderr=self.log)
+        start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        t = run_timed([self.bench.binary("pahtd"), "-c", self.config_path, *args],
+                      env=self.env(**env), stdout=self.log, stderr=self.log)
+        if self.held and t.status == 2 and "--once" in args:
+            # a held outbox is a configuration failure on purpose (the server's certificate is
+            # not trusted), which pahtd --once reports with exit 2: that, and only that, is
+            # the expected end of the pass
+            with open(self.log, errors="replace") as f:
+                f.seek(start)
+                tail = f.read()
+            if "refuses the gateway's configuration, sending stopped" in tail:
+                t.status = 0
+        return t
 
     def pahtctl(self, *args, stdout=None, **env):
         return run_timed([self.bench.binary("pahtctl"), "-c", self.config_path, *args],

@@ -1139,9 +1139,13 @@ gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GErro
             }
         }
         log_notice("imap: created folder \"%s\" on %s", folder, client->host);
+    } else {
+        /* it exists: its subscription is whatever the staff chose; one command saved on
+         * every connection */
+        return TRUE;
     }
-    /* subscribing is what makes the folder visible in most mail clients; a refusal is not
-     * worth failing for */
+    /* subscribing is what makes the new folder visible in most mail clients; a refusal is
+     * not worth failing for */
     int r = mailimap_subscribe(client->imap, name);
     if (r != MAILIMAP_NO_ERROR) {
         if (is_connection_failure(r)) {
@@ -1155,11 +1159,11 @@ gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GErro
 }
 
 /* the outcome of a UID COPY or UID MOVE that the server refused */
-static gboolean move_refused(ImapClient *c, int r, guint32 uid, const char *folder,
+static gboolean move_refused(ImapClient *c, int r, const char *uids, const char *folder,
                              const char *command, GError **error)
 {
     if (is_connection_failure(r)) {
-        set_command_error(c, r, PAHT_ERROR_TEMPORARY, error, "IMAP %s %u", command, uid);
+        set_command_error(c, r, PAHT_ERROR_TEMPORARY, error, "IMAP %s %s", command, uids);
         return FALSE;
     }
     /* RFC 5530: the message was expunged meanwhile, which is what moving wanted */
@@ -1171,34 +1175,65 @@ static gboolean move_refused(ImapClient *c, int r, guint32 uid, const char *fold
                     "IMAP folder \"%s\" does not exist on %s: %s", folder, c->host, text);
         return FALSE;
     }
-    set_command_error(c, r, PAHT_ERROR_PERMANENT, error, "IMAP %s %u to \"%s\"", command, uid,
+    set_command_error(c, r, PAHT_ERROR_PERMANENT, error, "IMAP %s %s to \"%s\"", command, uids,
                       folder);
     return FALSE;
 }
 
 gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, GError **error)
 {
-    g_return_val_if_fail(client != NULL && uid != 0 && folder != NULL, FALSE);
+    return imap_client_move_uids(client, &uid, 1, folder, error);
+}
+
+/* "7", or "7:9,12" for the log and errors */
+static char *uids_text(const guint32 *uids, guint n)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < n && s->len < 200; i++)
+        g_string_append_printf(s, "%s%u", i ? "," : "", uids[i]);
+    if (s->len >= 200)
+        g_string_append(s, ",...");
+    return g_string_free(s, FALSE);
+}
+
+gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                               const char *folder, GError **error)
+{
+    g_return_val_if_fail(client != NULL && folder != NULL, FALSE);
+    if (n_uids == 0)
+        return TRUE;
     if (!check_usable(client, error))
         return FALSE;
     g_autofree char *name = mailbox_to_server(client, folder, error);
     if (!name)
         return FALSE;
 
-    struct mailimap_set *set = mailimap_set_new_single(uid);
+    /* one set, consecutive UIDs as ranges: one command whatever the count (a MOVE per message
+     * makes the server rework its index each time) */
+    struct mailimap_set *set = mailimap_set_new_empty();
+    for (guint i = 0; i < n_uids;) {
+        guint j = i;
+        while (j + 1 < n_uids && uids[j + 1] == uids[j] + 1)
+            j++;
+        if (j > i)
+            mailimap_set_add_interval(set, uids[i], uids[j]);
+        else
+            mailimap_set_add_single(set, uids[i]);
+        i = j + 1;
+    }
+    g_autofree char *what = uids_text(uids, n_uids);
     gboolean ok = FALSE;
     int r;
-
     if (mailimap_has_extension(client->imap, "MOVE")) {
         /* RFC 6851: atomic, and a UID that is already gone is simply "OK" */
         r = mailimap_uid_move(client->imap, set, name);
-        ok = r == MAILIMAP_NO_ERROR || move_refused(client, r, uid, folder, "UID MOVE", error);
+        ok = r == MAILIMAP_NO_ERROR || move_refused(client, r, what, folder, "UID MOVE", error);
         goto out;
     }
 
     r = mailimap_uid_copy(client->imap, set, name);
     if (r != MAILIMAP_NO_ERROR) {
-        ok = move_refused(client, r, uid, folder, "UID COPY", error);
+        ok = move_refused(client, r, what, folder, "UID COPY", error);
         goto out;
     }
     struct mailimap_flag_list *flags = mailimap_flag_list_new_empty();
@@ -1208,14 +1243,14 @@ gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, G
     mailimap_store_att_flags_free(store);
     if (r != MAILIMAP_NO_ERROR) {
         set_command_error(client, r, PAHT_ERROR_PERMANENT, error,
-                          "IMAP UID STORE %u +FLAGS (\\Deleted)", uid);
+                          "IMAP UID STORE %s +FLAGS (\\Deleted)", what);
         goto out;
     }
     if (mailimap_has_uidplus(client->imap)) {
         /* RFC 4315 §2.1: expunges this UID only, never other clients' \Deleted mail */
         r = mailimap_uid_expunge(client->imap, set);
         if (r != MAILIMAP_NO_ERROR) {
-            set_command_error(client, r, PAHT_ERROR_PERMANENT, error, "IMAP UID EXPUNGE %u", uid);
+            set_command_error(client, r, PAHT_ERROR_PERMANENT, error, "IMAP UID EXPUNGE %s", what);
             goto out;
         }
     } else {

@@ -88,6 +88,9 @@ gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GErro
 /* Moves uid from the selected mailbox to folder (which must exist). A UID already gone
  * counts as moved. */
 gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, GError **error);
+/* The same for many UIDs of the selected mailbox (ascending), in one command. */
+gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                               const char *folder, GError **error);
 
 /* ---- waiting for new mail -------------------------------------------------------------------
  * The news flag: the server announced messages (an EXISTS response) since the last SELECT or

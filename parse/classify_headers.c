@@ -148,7 +148,8 @@ static char *typed_value(const char *value)
 static char *status_code(const char *value)
 {
     /* RFC 3463: class "." subject "." detail */
-    g_autoptr(GRegex) re = g_regex_new("^\\s*([245]\\.\\d{1,3}\\.\\d{1,3})", 0, 0, NULL);
+    static GRegex *status;
+    GRegex *re = parse_regex(&status, "^\\s*([245]\\.\\d{1,3}\\.\\d{1,3})", 0);
     g_autoptr(GMatchInfo) match = NULL;
     if (!g_regex_match(re, value, 0, &match))
         return NULL;
@@ -285,8 +286,9 @@ static char *message_id_from_text(const char *text)
 {
     if (!text)
         return NULL;
-    g_autoptr(GRegex) re = g_regex_new("^\\s*Message-ID:\\s*<([^>\\s]{1,500})>",
-                                       G_REGEX_CASELESS | G_REGEX_MULTILINE, 0, NULL);
+    static GRegex *message_id;
+    GRegex *re = parse_regex(&message_id, "^\\s*Message-ID:\\s*<([^>\\s]{1,500})>",
+                             G_REGEX_CASELESS | G_REGEX_MULTILINE);
     g_autoptr(GMatchInfo) match = NULL;
     if (!g_regex_match(re, text, 0, &match))
         return NULL;

@@ -448,8 +448,9 @@ static char *leading_digits(const char *value)
 
 static char *find_email(const char *value)
 {
-    g_autoptr(GRegex) re = g_regex_new(
-        "[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+", 0, 0, NULL);
+    static GRegex *email;
+    GRegex *re = parse_regex(
+        &email, "[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+", 0);
     g_autoptr(GMatchInfo) match = NULL;
     if (!g_regex_match(re, value, 0, &match))
         return NULL;
@@ -499,11 +500,13 @@ char *fields_parse_time(const char *written, gint64 reference)
 
     int day = 0, month = 0, year = 0;
     gboolean have_date = FALSE;
-    g_autoptr(GRegex) long_date = g_regex_new(
-        "ngay\\s+(\\d{1,2})\\s+thang\\s+(\\d{1,2})(?:\\s+nam\\s+(\\d{4}))?", 0, 0, NULL);
-    g_autoptr(GRegex) short_date = g_regex_new(
+    static GRegex *long_date_re, *short_date_re;
+    GRegex *long_date = parse_regex(
+        &long_date_re, "ngay\\s+(\\d{1,2})\\s+thang\\s+(\\d{1,2})(?:\\s+nam\\s+(\\d{4}))?", 0);
+    GRegex *short_date = parse_regex(
+        &short_date_re,
         "(?<![\\d.,])(\\d{1,2})\\s*[/.-]\\s*(\\d{1,2})(?:\\s*[/.-]\\s*(\\d{4}|\\d{2}))?(?![\\d])",
-        0, 0, NULL);
+        0);
     g_autoptr(GMatchInfo) m = NULL;
     gint date_start = -1, date_end = -1;
     gboolean dated = g_regex_match(long_date, folded, 0, &m);
@@ -530,8 +533,10 @@ char *fields_parse_time(const char *written, gint64 reference)
     g_clear_pointer(&m, g_match_info_free);
     if (!have_date) {
         /* "hôm nay", "sáng nay", "tối qua", "hôm kia" */
-        g_autoptr(GRegex) relative = g_regex_new(
-            "\\b(?:hom|sang|toi|chieu|trua|dem|khuya)\\s+(nay|qua)\\b|\\b(hom kia)\\b", 0, 0, NULL);
+        static GRegex *relative_re;
+        GRegex *relative = parse_regex(
+            &relative_re,
+            "\\b(?:hom|sang|toi|chieu|trua|dem|khuya)\\s+(nay|qua)\\b|\\b(hom kia)\\b", 0);
         if (g_regex_match(relative, folded, 0, &m)) {
             g_autofree char *which = g_match_info_fetch(m, 1);
             int back = which && g_str_equal(which, "qua") ? 1 : (which && *which ? 0 : 2);
@@ -546,9 +551,10 @@ char *fields_parse_time(const char *written, gint64 reference)
 
     /* "20h30", "20:30", "8 giờ sáng", "3g chiều", "20h" (never the date's digits) */
     int hour = -1, minute = 0;
-    g_autoptr(GRegex) clock = g_regex_new(
-        "(?<![\\d/.,])(\\d{1,2})\\s*(?:gio|h|g|:)\\s*(\\d{1,2})?\\s*(?:p|phut|')?(?![\\d/])", 0, 0,
-        NULL);
+    static GRegex *clock_re;
+    GRegex *clock = parse_regex(
+        &clock_re,
+        "(?<![\\d/.,])(\\d{1,2})\\s*(?:gio|h|g|:)\\s*(\\d{1,2})?\\s*(?:p|phut|')?(?![\\d/])", 0);
     GError *ignored = NULL;
     gboolean found = g_regex_match_full(clock, folded, -1, 0, 0, &m, &ignored);
     while (found) {
@@ -606,29 +612,48 @@ static double match_double(GMatchInfo *m, int group)
     return g_ascii_strtod(s, NULL);
 }
 
+/* a bare "9.6025, 105.9739" needs two decimal numbers with 3+ decimals: a cheap scan first,
+ * since most texts have no such thing and the pattern would be tried at every digit */
+static gboolean has_decimal_pair(const char *text)
+{
+    int found = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p != '.' || p == text || !g_ascii_isdigit(p[-1]))
+            continue;
+        int decimals = 0;
+        while (g_ascii_isdigit(p[1 + decimals]))
+            decimals++;
+        if (decimals >= 3 && ++found == 2)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 gboolean fields_find_coordinates(const char *text, double *lat, double *lon)
 {
     if (!text)
         return FALSE;
     /* strongest first: a Google Maps place pin, then the query, then the view centre, then a
      * bare pair, then degrees-minutes-seconds as Google Maps prints them */
-    static const char *const pairs[] = {
-        "!3d(-?\\d{1,2}\\.\\d+)!4d(-?\\d{1,3}\\.\\d+)",
-        "[?&](?:q|query|ll|center|destination|daddr|sll)=(?:loc:)?\\s*(-?\\d{1,2}\\.\\d+)\\s*(?:,|%"
-        "2C)"
-        "\\s*\\+?(-?\\d{1,3}\\.\\d+)",
-        "/maps/(?:search|place|dir)/(?:[^/@\\s]*/"
-        ")?\\+?(-?\\d{1,2}\\.\\d+)(?:,|%2C)\\+?(-?\\d{1,3}\\."
-        "\\d+)",
-        "\\bgeo:(-?\\d{1,2}\\.\\d+),(-?\\d{1,3}\\.\\d+)",
-        "@(-?\\d{1,2}\\.\\d+),\\s*(-?\\d{1,3}\\.\\d+)",
-        "(?<![\\d.])(-?\\d{1,2}\\.\\d{3,})\\s*[,;]\\s*(-?\\d{1,3}\\.\\d{3,})(?![\\d])",
+    static const struct {
+        const char *needle; /* a literal the pattern needs: no needle, no regex run */
+        const char *pattern;
+    } pairs[] = {
+        {"!3d", "!3d(-?\\d{1,2}\\.\\d+)!4d(-?\\d{1,3}\\.\\d+)"},
+        {"=", "[?&](?:q|query|ll|center|destination|daddr|sll)=(?:loc:)?\\s*(-?\\d{1,2}\\.\\d+)"
+              "\\s*(?:,|%2C)\\s*\\+?(-?\\d{1,3}\\.\\d+)"},
+        {"/maps/", "/maps/(?:search|place|dir)/(?:[^/@\\s]*/)?\\+?(-?\\d{1,2}\\.\\d+)(?:,|%2C)"
+                   "\\+?(-?\\d{1,3}\\.\\d+)"},
+        {"geo:", "\\bgeo:(-?\\d{1,2}\\.\\d+),(-?\\d{1,3}\\.\\d+)"},
+        {"@", "@(-?\\d{1,2}\\.\\d+),\\s*(-?\\d{1,3}\\.\\d+)"},
+        {NULL, "(?<![\\d.])(-?\\d{1,2}\\.\\d{3,})\\s*[,;]\\s*(-?\\d{1,3}\\.\\d{3,})(?![\\d])"},
     };
+    static GRegex *compiled[G_N_ELEMENTS(pairs)];
     for (gsize i = 0; i < G_N_ELEMENTS(pairs); i++) {
-        g_autoptr(GRegex) re = g_regex_new(pairs[i], G_REGEX_CASELESS, 0, NULL);
-        g_autoptr(GMatchInfo) m = NULL;
-        if (!re)
+        if (pairs[i].needle ? !strcasestr(text, pairs[i].needle) : !has_decimal_pair(text))
             continue;
+        GRegex *re = parse_regex(&compiled[i], pairs[i].pattern, G_REGEX_CASELESS);
+        g_autoptr(GMatchInfo) m = NULL;
         GError *ignored = NULL;
         gboolean found = g_regex_match_full(re, text, -1, 0, 0, &m, &ignored);
         g_clear_error(&ignored);
@@ -642,12 +667,17 @@ gboolean fields_find_coordinates(const char *text, double *lat, double *lon)
             found = g_match_info_next(m, NULL);
         }
     }
-    g_autoptr(GRegex) dms = g_regex_new(
+    /* degrees-minutes-seconds need the degree sign */
+    if (!strstr(text, "\xc2\xb0"))
+        return FALSE;
+    static GRegex *dms_re;
+    GRegex *dms = parse_regex(
+        &dms_re,
         "(\\d{1,2})\\s*°\\s*(\\d{1,2})\\s*['′’]\\s*(\\d{1,2}(?:[.,]\\d+)?)\\s*(?:[\"″”]|'')\\s*(["
         "NS])"
         "[\\s,;]*(\\d{1,3})\\s*°\\s*(\\d{1,2})\\s*['′’]\\s*(\\d{1,2}(?:[.,]\\d+)?)\\s*(?:[\"″”]|'')"
         "\\s*([EW])",
-        G_REGEX_CASELESS, 0, NULL);
+        G_REGEX_CASELESS);
     g_autoptr(GMatchInfo) m = NULL;
     if (dms && g_regex_match(dms, text, 0, &m)) {
         double a = match_double(m, 1) + match_double(m, 2) / 60.0 + match_double(m, 3) / 3600.0;
@@ -1241,11 +1271,13 @@ static gsize clause_stop(const char *folded, gsize from, gsize to)
 /* place words that make a phrase an address or a location */
 static gboolean has_place_word(const char *folded_value)
 {
-    g_autoptr(GRegex) re = g_regex_new(
+    static GRegex *place;
+    GRegex *re = parse_regex(
+        &place,
         "\\b(?:duong|pho|phuong|xa|ap|khom|khu pho|huyen|thi xa|thi tran|thanh pho|tp|quan|hem|"
         "kiet|ngo|so nha|to dan pho|thon|xom|khu|cho|cau|nga ba|nga tu|truong|benh vien|kenh|"
         "song|quoc lo|tinh lo|ql|tl|p|q|tx|tt)\\b|\\d",
-        G_REGEX_OPTIMIZE, 0, NULL);
+        0);
     return g_regex_match(re, folded_value, 0, NULL);
 }
 
@@ -1317,7 +1349,8 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
             (field == FIELD_LOCATION && d->location.text) ||
             (field == FIELD_TIME && d->occurred_at))
             continue;
-        g_autoptr(GRegex) re = g_regex_new(phrases[i].pattern, G_REGEX_MULTILINE, 0, NULL);
+        static GRegex *compiled[G_N_ELEMENTS(phrases)];
+        GRegex *re = parse_regex(&compiled[i], phrases[i].pattern, G_REGEX_MULTILINE);
         g_autoptr(GMatchInfo) m = NULL;
         GError *ignored = NULL;
         gboolean found = g_regex_match_full(re, f->s->str, (gssize)f->s->len, 0, 0, &m, &ignored);

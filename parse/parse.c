@@ -369,3 +369,15 @@ fail:
     context_clear(&ctx);
     return NULL;
 }
+
+GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags)
+{
+    if (g_once_init_enter(slot)) {
+        GError *error = NULL;
+        GRegex *re = g_regex_new(pattern, flags | G_REGEX_OPTIMIZE, 0, &error);
+        if (!re)
+            g_error("parse: bad built-in pattern %s: %s", pattern, error->message);
+        g_once_init_leave(slot, re);
+    }
+    return *slot;
+}

@@ -227,4 +227,9 @@ char *keywords_match(const Keywords *keywords, const char *category, const char 
 
 G_END_DECLS
 
+/* A regex compiled once per process (on first use, thread-safe) and kept: parsing runs its
+ * patterns on every message, and compiling them each time cost more than matching.
+ * G_REGEX_OPTIMIZE is added (PCRE's JIT). The pattern must be valid (asserted). */
+GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags);
+
 #endif

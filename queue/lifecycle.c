@@ -953,22 +953,9 @@ static gboolean next_letter_number(Store *store, const char *agency, int year, c
 {
     g_autofree char *upper = g_ascii_strup(agency ? agency : "CQ", -1);
     g_autofree char *prefix = g_strdup_printf("KQ-%s", upper);
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "INSERT INTO code_sequence(prefix, year, last) VALUES (?1, ?2, 1)"
-                        " ON CONFLICT(prefix, year) DO UPDATE SET last = last + 1 RETURNING last",
-                        error);
-    if (!stmt)
+    gint64 last = 0;
+    if (!store_sequence_next(store, prefix, year, &last, error))
         return FALSE;
-    sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(stmt, 2, year);
-    int rc = sqlite3_step(stmt);
-    gint64 last = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    while (rc == SQLITE_ROW)
-        rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return store_fail(store, error, "number the result letter");
     *out = g_strdup_printf("%" G_GINT64_FORMAT "/%s", last, prefix);
     return TRUE;
 }

@@ -219,35 +219,6 @@ gboolean reply_find_report(Store *store, const Draft *draft, const char *code_pr
 
 /* ---- adding the reply ------------------------------------------------------------------------ */
 
-static gboolean add_attachment(Store *store, gint64 report_id, gint64 raw_id,
-                               const DraftAttachment *a, GError **error)
-{
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "INSERT INTO attachment(report_id, raw_id, filename, content_type, kind, content_id,"
-        " dangerous, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    if (raw_id > 0)
-        sqlite3_bind_int64(stmt, 2, raw_id);
-    sqlite3_bind_text(stmt, 3, a->filename, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 4, a->content_type ? a->content_type : "application/octet-stream", -1,
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 5, a->kind ? a->kind : "other", -1, SQLITE_TRANSIENT);
-    bind_text_or_null(stmt, 6, a->content_id);
-    sqlite3_bind_int(stmt, 7, a->dangerous ? 1 : 0);
-    sqlite3_bind_int64(stmt, 8, a->size);
-    sqlite3_bind_text(stmt, 9, a->sha256, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, 10, a->path, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return store_fail(store, error, "record attachment");
-    return TRUE;
-}
-
 static const char *first_set(const char *a, const char *b)
 {
     return a && *a ? a : (b && *b ? b : NULL);
@@ -261,7 +232,7 @@ gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft,
     if (!r)
         return FALSE;
     for (guint i = 0; i < draft->attachments->len; i++) {
-        if (!add_attachment(store, report_id, raw_id, draft->attachments->pdata[i], error))
+        if (!store_attachment_insert(store, report_id, raw_id, draft->attachments->pdata[i], error))
             return FALSE;
     }
     const char *text = draft->text && *draft->text ? draft->text : NULL;

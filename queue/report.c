@@ -11,8 +11,8 @@ void report_ref_clear(ReportRef *ref)
     ref->id = 0;
 }
 
-/* the next tracking number of this prefix and year, in the caller's transaction */
-static gboolean next_code(Store *store, const char *prefix, int year, char **code, GError **error)
+gboolean store_sequence_next(Store *store, const char *prefix, int year, gint64 *out,
+                             GError **error)
 {
     sqlite3_stmt *stmt =
         store_statement(store,
@@ -24,12 +24,21 @@ static gboolean next_code(Store *store, const char *prefix, int year, char **cod
     sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(stmt, 2, year);
     int rc = sqlite3_step(stmt);
-    gint64 last = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
     while (rc == SQLITE_ROW)
         rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
-        return store_fail(store, error, "allocate tracking code");
+        return store_fail(store, error, "next number of a sequence");
+    return TRUE;
+}
+
+/* the next tracking number of this prefix and year, in the caller's transaction */
+static gboolean next_code(Store *store, const char *prefix, int year, char **code, GError **error)
+{
+    gint64 last = 0;
+    if (!store_sequence_next(store, prefix, year, &last, error))
+        return FALSE;
     *code = g_strdup_printf("%s-%04d-%06" G_GINT64_FORMAT, prefix, year, last);
     return TRUE;
 }
@@ -54,8 +63,8 @@ gboolean event_add(Store *store, gint64 report_id, const char *actor, const char
     return TRUE;
 }
 
-static gboolean insert_attachment(Store *store, gint64 report_id, gint64 raw_id,
-                                  const DraftAttachment *a, GError **error)
+gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
+                                 const DraftAttachment *a, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(
         store,
@@ -142,7 +151,8 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
     gint64 id = sqlite3_last_insert_rowid(store->db);
 
     for (guint i = 0; i < draft->attachments->len; i++) {
-        if (!insert_attachment(store, id, raw_id, g_ptr_array_index(draft->attachments, i), error))
+        if (!store_attachment_insert(store, id, raw_id, g_ptr_array_index(draft->attachments, i),
+                                     error))
             return FALSE;
     }
     if (!event_add(store, id, "pahtd", "received", state, error))

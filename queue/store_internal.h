@@ -19,6 +19,14 @@ gboolean store_fail(Store *store, GError **error, const char *what);
 /* sqlite3_exec for statements without results */
 gboolean store_exec(Store *store, const char *sql, GError **error);
 
+/* the next number of a yearly sequence (tracking codes, result letter numbers), in the
+ * caller's transaction */
+gboolean store_sequence_next(Store *store, const char *prefix, int year, gint64 *out,
+                             GError **error);
+/* one attachment row of a report (the file is already at a->path) */
+gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
+                                 const DraftAttachment *a, GError **error);
+
 /* column helpers: NULL-safe copies */
 char *column_text(sqlite3_stmt *stmt, int col);
 void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value);

@@ -43,6 +43,33 @@ static void test_text_fold(void)
     g_assert_cmpstr(c, ==, "so dien thoai");
 }
 
+/* the table-driven fold agrees with the definition: NFD, marks dropped, đ -> d, lowercase */
+static void test_text_fold_matches_definition(void)
+{
+    GString *all = g_string_new(NULL);
+    for (gunichar c = 0x20; c < 0x3000; c++) {
+        if (g_unichar_validate(c) && !g_unichar_iscntrl(c))
+            g_string_append_unichar(all, c);
+    }
+    g_string_append(all, "\xea\xb0\x80 \xef\xac\x81 \xf0\x9d\x90\x80"); /* Hangul, ﬁ, math A */
+    g_autofree char *ours = text_fold(all->str);
+    g_autofree char *nfd = g_utf8_normalize(all->str, -1, G_NORMALIZE_NFD);
+    GString *expected = g_string_new(NULL);
+    for (const char *p = nfd; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        GUnicodeType t = g_unichar_type(c);
+        if (t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_SPACING_MARK ||
+            t == G_UNICODE_ENCLOSING_MARK)
+            continue;
+        if (c == 0x0111 || c == 0x0110)
+            c = 'd';
+        g_string_append_unichar(expected, g_unichar_tolower(c));
+    }
+    g_assert_cmpstr(ours, ==, expected->str);
+    g_string_free(all, TRUE);
+    g_string_free(expected, TRUE);
+}
+
 static void test_header_sanitize(void)
 {
     g_autofree char *a = text_header_sanitize("An\r\nBcc: x@y.vn");
@@ -100,6 +127,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/nfc-matches-glib", test_utf8_nfc_matches_glib);
     g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
     g_test_add_func("/util/fold", test_text_fold);
+    g_test_add_func("/util/fold-matches-definition", test_text_fold_matches_definition);
     g_test_add_func("/util/header-sanitize", test_header_sanitize);
     g_test_add_func("/util/sha256-known-answers", test_sha256_known_answers);
     g_test_add_func("/util/sha256-file", test_sha256_file_matches_bytes);
