@@ -69,6 +69,11 @@ void mailbox_disconnect(Gateway *gw);
  * back with out->unparsed: not an error. Errors: the worker cannot start, or the database or
  * configuration failed for this message (it stays "fetched" and is tried again). */
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
+/* The same in two halves, so that the daemon can fetch the next message while the parser
+ * works on this one: one message at a time is in the parser's hands, and every submit must
+ * be collected (its time limit runs from the submit). */
+gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
+gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
 /* starts the worker now if there is none: pahtd does so at start and after a reload, so that
  * the child reads the configuration file when pahtd did (a file edited later and refused on
  * SIGHUP does not reach it). A failure is logged; the next message tries again. */

@@ -69,12 +69,15 @@ static gboolean is_done(const RawMessage *raw)
     return g_str_equal(raw->state, "processed") || g_str_equal(raw->state, "moved");
 }
 
-/* Processes a recorded message that is still "fetched", in the worker. One found so at start
- * is one the previous pahtd died on; after MAX_PROCESSING_ATTEMPTS of those it is set aside
- * without another try. (Within one process the worker catches crashes and hangs itself, and a
- * clean failure such as a busy database is simply tried again: it does not count.) */
-static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
+/* Processing a recorded message that is still "fetched", in the worker, in two halves: the
+ * daemon fetches the next message meanwhile. One found so at start is one the previous pahtd
+ * died on; after MAX_PROCESSING_ATTEMPTS of those it is set aside without another try.
+ * (Within one process the worker catches crashes and hangs itself, and a clean failure such
+ * as a busy database is simply tried again: it does not count.) *submitted tells whether the
+ * worker has it (then process_end must follow) or it was set aside at once. */
+static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted, GError **error)
 {
+    *submitted = FALSE;
     int attempts = raw->attempts;
     if (gw->recovering && raw->attempts > 0 &&
         !raw_message_count_attempt(gw->store, raw->id, &attempts, error))
@@ -85,14 +88,24 @@ static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
         if (!raw_message_set_state(gw->store, raw->id, "unparsed",
                                    "processing did not finish after repeated attempts", error))
             return FALSE;
-    } else {
-        IngestResult result = {0};
-        gboolean ok = worker_process(gw, raw, &result, error);
-        ingest_result_clear(&result);
-        if (!ok)
-            return FALSE;
+        g_free(raw->state);
+        raw->state = g_strdup("unparsed");
+        return TRUE;
     }
-    /* what it became, as recorded (state, reason) */
+    if (!worker_submit(gw, raw->id, error))
+        return FALSE;
+    *submitted = TRUE;
+    return TRUE;
+}
+
+/* the worker's answer for raw, and what the message became, as recorded (state, reason) */
+static gboolean process_end(Gateway *gw, RawMessage *raw, GError **error)
+{
+    IngestResult result = {0};
+    gboolean ok = worker_collect(gw, raw->id, &result, error);
+    ingest_result_clear(&result);
+    if (!ok)
+        return FALSE;
     RawMessage *now = raw_message_get(gw->store, raw->id, error);
     if (!now)
         return FALSE;
@@ -102,6 +115,14 @@ static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
     raw->error = g_steal_pointer(&now->error);
     raw_message_free(now);
     return TRUE;
+}
+
+static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
+{
+    gboolean submitted = FALSE;
+    if (!process_begin(gw, raw, &submitted, error))
+        return FALSE;
+    return !submitted || process_end(gw, raw, error);
 }
 
 /* The last step of a message that is still in the inbox at raw->uid: out, then recorded. */
@@ -177,21 +198,14 @@ static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
     return TRUE;
 }
 
-/* Takes a recorded message (at raw->uid in the selected mailbox) to its end. The row's
- * state says where it stands; nothing done before is done again. With a batch, the move is
- * left to the batch. */
-static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
+/* Takes a recorded message (at raw->uid in the selected mailbox) to its end, alone (what a
+ * crash left half done). The row's state says where it stands; nothing done before is done
+ * again. */
+static gboolean advance_message(Gateway *gw, RawMessage *raw, GError **error)
 {
     if (g_str_equal(raw->state, "fetched") && !process_fetched(gw, raw, error))
         return FALSE;
-    if (!batch)
-        return move_message(gw, raw, error);
-    gboolean aside = !is_done(raw);
-    if (aside && !quarantine_alert_unparsed(gw, raw, error))
-        return FALSE;
-    g_array_append_val(batch->uids[aside], raw->uid);
-    g_array_append_val(batch->ids[aside], raw->id);
-    return TRUE;
+    return move_message(gw, raw, error);
 }
 
 /* A recorded message whose UID belongs to an earlier UIDVALIDITY: it cannot be addressed on
@@ -222,7 +236,7 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
             return TRUE;
         RawMessage *raw = g_ptr_array_index(unfinished, i);
         GError *one = NULL;
-        gboolean ok = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, NULL, &one)
+        gboolean ok = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &one)
                                                       : settle_old_epoch(gw, raw, &one);
         if (ok) {
             (*handled)++;
@@ -296,14 +310,15 @@ static RawMessage *fetch_and_record(Gateway *gw, const char *mailbox, guint32 ui
     return raw;
 }
 
-/* One UID found by the search: record it (unless known), process it, and leave its move to
- * the batch. */
-static gboolean sync_one(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                         const ImapMessageInfo *info, MoveBatch *batch, GError **error)
+/* One UID found by the search: recorded (unless known). *out: the message's row, to be
+ * processed and moved by the caller; NULL when nothing more is to be done (too large: set
+ * aside on the server). */
+static gboolean sync_record(Gateway *gw, const char *mailbox, guint32 uidvalidity,
+                            const ImapMessageInfo *info, RawMessage **out, GError **error)
 {
+    *out = NULL;
     GError *local = NULL;
-    g_autoptr(RawMessage) raw =
-        raw_message_find_uid(gw->store, mailbox, uidvalidity, info->uid, &local);
+    RawMessage *raw = raw_message_find_uid(gw->store, mailbox, uidvalidity, info->uid, &local);
     if (local) {
         g_propagate_error(error, local);
         return FALSE;
@@ -318,7 +333,19 @@ static gboolean sync_one(Gateway *gw, const char *mailbox, guint32 uidvalidity,
         if (!raw)
             return FALSE;
     }
-    return advance_message(gw, raw, batch, error);
+    *out = raw;
+    return TRUE;
+}
+
+/* the move of a message whose processing is over (or was never needed) goes to the batch */
+static gboolean batch_add(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
+{
+    gboolean aside = !is_done(raw);
+    if (aside && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    g_array_append_val(batch->uids[aside], raw->uid);
+    g_array_append_val(batch->ids[aside], raw->id);
+    return TRUE;
 }
 
 /* The new UIDs from first on: each recorded, processed and moved, in order. *next: the first
@@ -338,28 +365,80 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
     MoveBatch batch;
     move_batch_init(&batch);
     gboolean ok = TRUE;
+    /* one message in the parser while the next is fetched: the server and the parser work
+     * at the same time. *next only passes a message once it is wholly handled. */
+    RawMessage *pending = NULL;
+    guint32 pending_next = 0;
     for (guint i = 0; i < infos->len && ok; i++) {
         if (gateway_stopping(gw))
             break; /* SIGTERM: the message in hand is finished; the rest can wait */
         gateway_keepalive(gw);
         const ImapMessageInfo *m = g_ptr_array_index(infos, i);
         GError *one = NULL;
-        if (sync_one(gw, mailbox, uidvalidity, m, &batch, &one)) {
+        RawMessage *raw = NULL;
+        gboolean recorded = sync_record(gw, mailbox, uidvalidity, m, &raw, &one);
+        if (pending) {
+            /* the message in the parser first: its outcome stands whatever this one did */
+            ok = process_end(gw, pending, error) && batch_add(gw, pending, &batch, error);
+            g_clear_pointer(&pending, raw_message_free);
+            if (!ok) {
+                g_clear_error(&one);
+                g_clear_pointer(&raw, raw_message_free);
+                break;
+            }
+            *next = pending_next;
+            (*handled)++;
+        }
+        if (!recorded) {
+            if (g_error_matches(one, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
+                /* gone from the server under us (another client moved it): nothing to do */
+                log_notice("UID %u vanished before it could be handled: %s", m->uid, one->message);
+                g_error_free(one);
+                *next = m->uid + 1;
+                continue;
+            }
+            g_propagate_error(error, one);
+            ok = FALSE;
+            break;
+        }
+        if (!raw) { /* set aside on the server (too large) */
             *next = m->uid + 1;
             (*handled)++;
-            if (move_batch_size(&batch) >= MOVE_BATCH_MAX)
-                ok = move_batch_flush(gw, &batch, error);
             continue;
         }
-        if (g_error_matches(one, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
-            /* gone from the server under us (another client moved it): nothing to do */
-            log_notice("UID %u vanished before it could be handled: %s", m->uid, one->message);
-            g_error_free(one);
-            *next = m->uid + 1;
-            continue;
+        gboolean submitted = FALSE;
+        if (g_str_equal(raw->state, "fetched") && !process_begin(gw, raw, &submitted, error)) {
+            raw_message_free(raw);
+            ok = FALSE;
+            break;
         }
-        g_propagate_error(error, one);
-        ok = FALSE;
+        if (submitted) {
+            pending = raw;
+            pending_next = m->uid + 1;
+        } else {
+            ok = batch_add(gw, raw, &batch, error);
+            raw_message_free(raw);
+            if (ok) {
+                *next = m->uid + 1;
+                (*handled)++;
+            }
+        }
+        if (ok && move_batch_size(&batch) >= MOVE_BATCH_MAX)
+            ok = move_batch_flush(gw, &batch, error);
+    }
+    if (pending) {
+        /* every submit is collected, also after a failure or a stop */
+        GError *last = NULL;
+        if (process_end(gw, pending, &last) && batch_add(gw, pending, &batch, &last)) {
+            *next = pending_next;
+            (*handled)++;
+        } else if (ok) {
+            g_propagate_error(error, last);
+            ok = FALSE;
+        } else {
+            g_clear_error(&last);
+        }
+        raw_message_free(pending);
     }
     /* what is committed goes out of the inbox now, even after a failure further on */
     if (move_batch_size(&batch) > 0) {

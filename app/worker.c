@@ -59,7 +59,8 @@
 struct Worker {
     pid_t pid;
     int fd;
-    GString *input; /* bytes read and not yet a whole line */
+    GString *input;  /* bytes read and not yet a whole line */
+    gint64 deadline; /* of the message in hand (monotonic microseconds) */
 };
 
 /* ---- lines over the socket ---------------------------------------------------------------- */
@@ -321,10 +322,9 @@ static gboolean parse_done(const char *line, gint64 raw_id, IngestResult *out)
     return TRUE;
 }
 
-gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
 {
-    memset(out, 0, sizeof *out);
-    g_autofree char *request = g_strdup_printf("PROCESS %" G_GINT64_FORMAT "\n", raw->id);
+    g_autofree char *request = g_strdup_printf("PROCESS %" G_GINT64_FORMAT "\n", raw_id);
     for (int attempt = 0;; attempt++) {
         if (!gw->worker && !worker_start(gw, error))
             return FALSE;
@@ -339,21 +339,30 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
         }
         log_warning("the idle parser process was gone (%s); starting another", how);
     }
+    /* the time limit runs from here, whatever the daemon does meanwhile */
+    gw->worker->deadline = g_get_monotonic_time() +
+                           (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    return TRUE;
+}
 
+gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
     int limit = gw->config->gateway.message_timeout_seconds;
-    gint64 deadline = g_get_monotonic_time() + (gint64)limit * G_USEC_PER_SEC;
     g_autofree char *line = NULL;
-    ReadOutcome got = read_line(gw->worker->fd, gw->worker->input, deadline, gw, &line);
-    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw->id, out))
+    ReadOutcome got =
+        gw->worker ? read_line(gw->worker->fd, gw->worker->input, gw->worker->deadline, gw, &line)
+                   : READ_EOF;
+    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out))
         return TRUE;
     if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
         g_auto(GStrv) f = g_strsplit(line, " ", 4);
         int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
         if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
-            return settle_lost_message(gw, raw->id, "processed elsewhere", out, error);
+            return settle_lost_message(gw, raw_id, "processed elsewhere", out, error);
         g_set_error(error, PAHT_ERROR,
                     code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? code : PAHT_ERROR_TEMPORARY,
-                    "message %" G_GINT64_FORMAT ": %s", raw->id,
+                    "message %" G_GINT64_FORMAT ": %s", raw_id,
                     g_strv_length(f) == 4 ? f[3] : line);
         return FALSE;
     }
@@ -361,15 +370,21 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
         /* not our protocol: the child cannot be trusted with the next message */
         worker_lost(gw, TRUE);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw->id);
+                    "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
         return FALSE;
     }
-    g_autofree char *how = worker_lost(gw, got == READ_TIMEOUT);
+    g_autofree char *how = gw->worker ? worker_lost(gw, got == READ_TIMEOUT) : g_strdup("gone");
     g_autofree char *why =
         got == READ_TIMEOUT
             ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
             : g_strdup_printf("processing crashed (%s)", how);
-    return settle_lost_message(gw, raw->id, why, out, error);
+    return settle_lost_message(gw, raw_id, why, out, error);
+}
+
+gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    return worker_submit(gw, raw->id, error) && worker_collect(gw, raw->id, out, error);
 }
 
 /* ---- the child's side --------------------------------------------------------------------- */

@@ -326,7 +326,8 @@ class Gateway:
             with open(self.log, errors="replace") as f:
                 f.seek(start)
                 tail = f.read()
-            if "refuses the gateway's configuration, sending stopped" in tail:
+            if ("refuses the gateway's configuration, sending stopped" in tail
+                    or "smtp: still refused by" in tail):
                 t.status = 0
         return t
 
