@@ -819,6 +819,7 @@ static void print_usage(void)
 int main(int argc, char **argv)
 {
     log_init("pahtctl");
+    memory_tune();
     int command_index = 0;
     for (int i = 1; i < argc; i++) {
         if (g_str_equal(argv[i], "-c") || g_str_equal(argv[i], "--config")) {

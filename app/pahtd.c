@@ -30,6 +30,7 @@ int main(int argc, char **argv)
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtd");
+    memory_tune();
     g_autoptr(GOptionContext) options = g_option_context_new("- PAHT mail gateway daemon");
     g_option_context_add_main_entries(options, entries, NULL);
     g_option_context_set_description(

@@ -2,6 +2,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <gnutls/crypto.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -85,6 +86,12 @@ char *log_redact_address(const char *address)
     if (!at)
         return g_strdup("***");
     return g_strdup_printf("%c***%s", address[0] == '@' ? '?' : address[0], at);
+}
+
+void memory_tune(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 1024 * 1024);
 }
 
 /* ---- clock -------------------------------------------------------------------------------- */
