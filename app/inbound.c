@@ -118,24 +118,35 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     return ok;
 }
 
+/* Attachments the parser wrote to the work folder and that did not reach the content store
+ * (a failed commit): removed, so that the work folder only ever holds the message at hand. */
+static void discard_uncommitted(Gateway *gw, const Draft *draft)
+{
+    gsize prefix = strlen(gw->tmp_dir);
+    for (guint i = 0; i < draft->attachments->len; i++) {
+        const DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
+        if (a->path && strncmp(a->path, gw->tmp_dir, prefix) == 0 && a->path[prefix] == '/')
+            unlink(a->path);
+    }
+}
+
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
 {
     out->raw_id = raw->id;
-    g_autofree char *work = g_build_filename(gw->tmp_dir, "parse-XXXXXX", NULL);
-    if (!g_mkdtemp_full(work, 0700)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot create %s: %s", work,
-                    g_strerror(errno));
-        return FALSE;
-    }
+    /* The parser writes attachments straight into this process's private work folder (no
+     * folder per message): each attachment is renamed into the content store, and no inode
+     * is made and deleted per message only to hold them. (On ext4 without a journal, every
+     * inode deleted in the last minutes is skipped, one by one, by each new file's
+     * allocation: a folder made and removed per message made a big ingest quadratic.) */
     ParseOptions opts = {
-        .attachments_dir = work,
+        .attachments_dir = gw->tmp_dir,
         .our_address = gw->config->smtp.from,
         .keywords_file = gw->config->gateway.keywords_file,
     };
     GError *parse_error = NULL;
     g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, &parse_error);
     if (!draft) {
-        gateway_remove_tree(work);
+        /* the parser removed what it had written */
         if (!g_error_matches(parse_error, PAHT_ERROR, PAHT_ERROR_INPUT)) {
             g_propagate_error(error, parse_error);
             return FALSE;
@@ -156,7 +167,7 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
         if (!ok)
             store_rollback(gw->store);
     }
-    gateway_remove_tree(work);
+    discard_uncommitted(gw, draft);
     if (ok)
         log_info("message %" G_GINT64_FORMAT " -> %s%s%s", raw->id, out->classification,
                  out->code ? " " : "", out->code ? out->code : "");
@@ -184,14 +195,10 @@ gboolean gateway_ingest_file(Gateway *gw, const char *path, IngestResult *out, G
     int fd = fs_open_private_temp(gw->tmp_dir, "ingest-", &temp, error);
     if (fd < 0)
         return FALSE;
+    gboolean copied = fs_copy_to_fd(path, fd, error);
     close(fd);
-    g_autoptr(GFile) src = g_file_new_for_path(path);
-    g_autoptr(GFile) dst = g_file_new_for_path(temp);
-    GError *local = NULL;
-    if (!g_file_copy(src, dst, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &local)) {
+    if (!copied) {
         unlink(temp);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "%s", local->message);
-        g_error_free(local);
         return FALSE;
     }
     g_autofree char *sha = NULL;

@@ -896,40 +896,20 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
 }
 
 typedef struct {
-    int fd;
+    FdWriter *out;
     gint64 written;
-    int write_errno; /* 0, or why writing to fd failed */
+    int write_errno; /* 0, or why writing to the file failed */
 } BodySink;
 
-static gboolean write_all(int fd, const char *data, size_t len, int *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            *err = errno;
-            return FALSE;
-        }
-        if (n == 0) {
-            *err = EIO;
-            return FALSE;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return TRUE;
-}
-
-/* called by libetpan's parser for each piece of the literal as it is read (at most 64 KB),
- * instead of collecting the whole body in memory */
+/* called by libetpan's parser for each piece of the literal as it is read (a TLS record or
+ * so), instead of collecting the whole body in memory */
 static bool body_to_fd(int msg_att_type, struct mailimap_msg_att_body_section *section,
                        const char *bytes, size_t length, void *context)
 {
     BodySink *sink = context;
     if (msg_att_type != MAILIMAP_MSG_ATT_BODY_SECTION)
         return true;
-    if (!write_all(sink->fd, bytes, length, &sink->write_errno))
+    if (!fd_writer_write(sink->out, bytes, length, &sink->write_errno))
         return false; /* libetpan then gives up on the response */
     sink->written += (gint64)length;
     return true;
@@ -978,7 +958,8 @@ gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64
     if (!check_usable(client, error))
         return FALSE;
 
-    BodySink sink = {fd, 0, 0};
+    g_autoptr(FdWriter) out = fd_writer_new(fd);
+    BodySink sink = {out, 0, 0};
     struct mailimap_set *set = mailimap_set_new_single(uid);
     struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
     /* BODY.PEEK[]: the whole message without setting \Seen (RFC 3501 §6.4.5) */
@@ -988,6 +969,8 @@ gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64
     mailimap_set_msg_body_handler(client->imap, body_to_fd, &sink);
     int r = mailimap_uid_fetch(client->imap, set, type, &result);
     mailimap_set_msg_body_handler(client->imap, NULL, NULL);
+    if (!sink.write_errno)
+        fd_writer_flush(out, &sink.write_errno);
     mailimap_fetch_type_free(type);
     mailimap_set_free(set);
     if (written)

@@ -65,6 +65,7 @@ void attachment_remove_created(ParseContext *ctx)
 
 typedef struct {
     int fd;
+    FdWriter *out;
     const char *path;
     Sha256 *sum;
     gint64 size;
@@ -84,30 +85,43 @@ static gboolean file_sink(const char *data, gsize len, gpointer user_data, GErro
     }
     sha256_update(f->sum, data, len);
     f->size += (gint64)len;
-    while (len > 0) {
-        ssize_t n = write(f->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write attachment %s: %s",
-                        f->path, g_strerror(errno));
-            return FALSE;
-        }
-        data += n;
-        len -= (gsize)n;
+    int err = 0;
+    if (!fd_writer_write(f->out, data, len, &err)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write attachment %s: %s",
+                    f->path, g_strerror(err));
+        return FALSE;
     }
     return TRUE;
 }
 
+/* error: NULL when the part already failed (only the fd is released then) */
 static gboolean file_sink_close(FileSink *f, GError **error)
 {
-    int rc = close(f->fd);
-    f->fd = -1;
-    if (rc != 0) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write attachment %s: %s",
-                    f->path, g_strerror(errno));
-        return FALSE;
+    int err = 0;
+    gboolean ok = !error || fd_writer_flush(f->out, &err);
+    g_clear_pointer(&f->out, fd_writer_free);
+    if (close(f->fd) != 0 && ok) {
+        err = errno;
+        ok = FALSE;
     }
+    f->fd = -1;
+    if (!ok && error)
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write attachment %s: %s",
+                    f->path, g_strerror(err));
+    return ok;
+}
+
+/* a new private file for one attachment, its writer and its running digest; *path_out owned
+ * by the caller */
+static gboolean file_sink_open(ParseContext *ctx, FileSink *sink, char **path_out, GError **error)
+{
+    memset(sink, 0, sizeof *sink);
+    sink->fd = create_private_file(ctx, path_out, error);
+    if (sink->fd < 0)
+        return FALSE;
+    sink->out = fd_writer_new(sink->fd);
+    sink->path = *path_out;
+    sink->sum = sha256_new();
     return TRUE;
 }
 
@@ -338,12 +352,9 @@ static void record(ParseContext *ctx, FileSink *sink, char *path, const char *ra
 gboolean attachment_add_part(ParseContext *ctx, GMimePart *part, GError **error)
 {
     char *path = NULL;
-    FileSink sink = {0};
-    sink.fd = create_private_file(ctx, &path, error);
-    if (sink.fd < 0)
+    FileSink sink;
+    if (!file_sink_open(ctx, &sink, &path, error))
         return FALSE;
-    sink.path = path;
-    sink.sum = sha256_new();
     gboolean ok = part_decode(part, file_sink, &sink, error);
     if (!file_sink_close(&sink, ok ? error : NULL))
         ok = FALSE;
@@ -372,12 +383,9 @@ gboolean attachment_add_bytes(ParseContext *ctx, const guchar *data, gsize len,
                               const char *raw_filename, const char *declared_type, GError **error)
 {
     char *path = NULL;
-    FileSink sink = {0};
-    sink.fd = create_private_file(ctx, &path, error);
-    if (sink.fd < 0)
+    FileSink sink;
+    if (!file_sink_open(ctx, &sink, &path, error))
         return FALSE;
-    sink.path = path;
-    sink.sum = sha256_new();
     gboolean ok = file_sink((const char *)data, len, &sink, error);
     if (!file_sink_close(&sink, ok ? error : NULL))
         ok = FALSE;
@@ -395,12 +403,9 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
     if (!inner)
         return TRUE;
     char *path = NULL;
-    FileSink sink = {0};
-    sink.fd = create_private_file(ctx, &path, error);
-    if (sink.fd < 0)
+    FileSink sink;
+    if (!file_sink_open(ctx, &sink, &path, error))
         return FALSE;
-    sink.path = path;
-    sink.sum = sha256_new();
     /* GMime writes the message out (its parts are still read from the message file); a memory
      * stream in between would hold the whole message, so write through a file stream and
      * hash the file afterwards */

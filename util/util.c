@@ -189,17 +189,8 @@ gboolean fs_write_file_atomic(const char *path, const void *data, gsize len, GEr
     int fd = fs_open_private_temp(dir, prefix, &temp, error);
     if (fd < 0)
         return FALSE;
-    const char *p = data;
-    gsize left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto fail;
-        p += n;
-        left -= (gsize)n;
-    }
+    if (!fs_write_all(fd, data, len))
+        goto fail;
     if (fsync(fd) != 0)
         goto fail;
     if (close(fd) != 0) {
@@ -216,6 +207,112 @@ fail:
         close(fd);
     unlink(temp);
     return FALSE;
+}
+
+gboolean fs_write_all(int fd, const void *data, gsize len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return FALSE;
+        if (n == 0) {
+            errno = EIO;
+            return FALSE;
+        }
+        p += n;
+        len -= (gsize)n;
+    }
+    return TRUE;
+}
+
+#define FD_WRITER_SIZE (64 * 1024)
+
+struct FdWriter {
+    int fd;
+    gsize used;
+    char buf[FD_WRITER_SIZE];
+};
+
+FdWriter *fd_writer_new(int fd)
+{
+    FdWriter *w = g_malloc(sizeof *w);
+    w->fd = fd;
+    w->used = 0;
+    return w;
+}
+
+gboolean fd_writer_flush(FdWriter *w, int *err)
+{
+    gsize used = w->used;
+    w->used = 0;
+    if (used > 0 && !fs_write_all(w->fd, w->buf, used)) {
+        *err = errno;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean fd_writer_write(FdWriter *w, const void *data, gsize len, int *err)
+{
+    if (w->used + len <= sizeof w->buf) {
+        memcpy(w->buf + w->used, data, len);
+        w->used += len;
+        return TRUE;
+    }
+    if (!fd_writer_flush(w, err))
+        return FALSE;
+    if (len >= sizeof w->buf) {
+        /* big enough to go straight to the file */
+        if (!fs_write_all(w->fd, data, len)) {
+            *err = errno;
+            return FALSE;
+        }
+        return TRUE;
+    }
+    memcpy(w->buf, data, len);
+    w->used = len;
+    return TRUE;
+}
+
+void fd_writer_free(FdWriter *w)
+{
+    g_free(w);
+}
+
+gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error)
+{
+    int in = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        int saved = errno;
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "cannot open %s: %s", src_path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    char buf[64 * 1024];
+    gboolean ok = TRUE;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "cannot read %s: %s", src_path,
+                        g_strerror(saved));
+            ok = FALSE;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (!fs_write_all(fd, buf, (gsize)n)) {
+            ok = set_errno_error(error, "cannot write a copy of", src_path);
+            break;
+        }
+    }
+    close(in);
+    return ok;
 }
 
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error)

@@ -89,6 +89,26 @@ gboolean fs_write_file_atomic(const char *path, const void *data, gsize len, GEr
 gboolean fs_sync_dir(const char *path, GError **error);
 /* open a new private temp file "dir/prefixXXXXXX"; returns the fd, *path_out the name */
 int fs_open_private_temp(const char *dir, const char *prefix, char **path_out, GError **error);
+/* write(2) until all of data is written (EINTR retried); FALSE with errno set otherwise */
+gboolean fs_write_all(int fd, const void *data, gsize len);
+
+/* Buffered writing to a file descriptor, for data that arrives in small pieces (network
+ * reads, decoder output): the file gets 64 KiB writes. Small appends are not only more system
+ * calls: ext4 zeroes the rest of each new block a write starts, so 4 KB appends make the kernel
+ * clear nearly every page once before filling it. Errors are errno values (0: none). */
+typedef struct FdWriter FdWriter;
+FdWriter *fd_writer_new(int fd);
+/* appends; FALSE and *err when a write failed (what was buffered is then lost) */
+gboolean fd_writer_write(FdWriter *w, const void *data, gsize len, int *err);
+/* writes out what is buffered */
+gboolean fd_writer_flush(FdWriter *w, int *err);
+/* frees the buffer without flushing; the fd is the caller's */
+void fd_writer_free(FdWriter *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FdWriter, fd_writer_free)
+
+/* copies the file at src_path into the open fd (from its current offset); the fd stays open.
+ * A source that cannot be read is PAHT_ERROR_INPUT, a write that fails PAHT_ERROR_TEMPORARY. */
+gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error);
 /* dir/ab/abcdef... for a SHA-256 hex digest, with the two-level folder created */
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error);
 /* rename a finished temp file onto its content-addressed place (same file system); if the

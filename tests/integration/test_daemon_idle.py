@@ -59,9 +59,19 @@ class Idle(unittest.TestCase):
                                    daemontest.protocol_log(log)].count("NOOP") >= 4,
                           timeout=30, what="four polling cycles")
         who = daemontest.citizen(stack)
-        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "Ổ gà đường 30/4",
-                                                     "Ổ gà lớn giữa đường.\n"), sender=who)
-        pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20, what="the draft")
+        photo = b"\xff\xd8\xff\xe0" + os.urandom(4000) + b"\xff\xd9"
+        # the same photo twice: the second copy finds its content already stored
+        stack.deliver(gw.address, pahttest.make_mail(
+            who, gw.address, "Ổ gà đường 30/4", "Ổ gà lớn giữa đường.\n",
+            attachments=[("o-ga.jpg", "image/jpeg", photo), ("o-ga-2.jpg", "image/jpeg", photo)]),
+            sender=who)
+        drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20, what="the draft")
+        shown = gw.pahtctl_json("show", drafts[0]["code"])
+        self.assertEqual([a["size"] for a in shown["attachments"]], [len(photo)] * 2)
+        # the running daemon's work folders keep nothing of a finished message
+        work = os.path.join(gw.data_dir, "tmp")
+        left = [os.path.join(d, f) for d, _, files in os.walk(work) for f in files]
+        self.assertEqual(left, [])
         self.assertEqual(gw.stop_pahtd(proc), 0)
         commands = [daemontest.command_name(line) for line in daemontest.protocol_log(log)]
         self.assertNotIn("IDLE", commands)

@@ -1,6 +1,8 @@
-/* util: the text helpers every module relies on, and SHA-256. */
+/* util: the text helpers every module relies on, SHA-256, and buffered file writing. */
 #include "util/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,6 +123,61 @@ static void test_sha256_file_matches_bytes(void)
     g_rmdir(dir);
 }
 
+static void test_fd_writer_keeps_order_and_bytes(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("paht-util-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "w", NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    /* pieces smaller than the buffer, one that straddles it, one bigger than it, and empty */
+    static const gsize sizes[] = {1, 4000, 0, 61535, 3, 70000, 200000, 17, 65536, 5};
+    GString *expected = g_string_new(NULL);
+    FdWriter *w = fd_writer_new(fd);
+    guint32 seed = 1;
+    for (gsize i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        g_autofree char *piece = g_malloc(sizes[i] + 1);
+        for (gsize k = 0; k < sizes[i]; k++) {
+            seed = seed * 1103515245u + 12345u;
+            piece[k] = (char)(seed >> 16);
+        }
+        int err = 0;
+        g_assert_true(fd_writer_write(w, piece, sizes[i], &err));
+        g_assert_cmpint(err, ==, 0);
+        g_string_append_len(expected, piece, (gssize)sizes[i]);
+    }
+    int err = 0;
+    g_assert_true(fd_writer_flush(w, &err));
+    fd_writer_free(w);
+    close(fd);
+    g_autofree char *got = NULL;
+    gsize got_len = 0;
+    g_assert_true(g_file_get_contents(path, &got, &got_len, NULL));
+    g_assert_cmpuint(got_len, ==, expected->len);
+    g_assert_true(memcmp(got, expected->str, got_len) == 0);
+    g_string_free(expected, TRUE);
+    unlink(path);
+    g_rmdir(dir);
+}
+
+static void test_fd_writer_reports_write_errors(void)
+{
+    /* a descriptor open for reading only: the write fails with EBADF, at the flush for a
+     * small piece and at once for one bigger than the buffer */
+    int fd = open("/dev/null", O_RDONLY);
+    g_assert_cmpint(fd, >=, 0);
+    FdWriter *w = fd_writer_new(fd);
+    int err = 0;
+    g_assert_true(fd_writer_write(w, "abc", 3, &err));
+    g_assert_false(fd_writer_flush(w, &err));
+    g_assert_cmpint(err, ==, EBADF);
+    g_autofree char *big = g_malloc0(100000);
+    err = 0;
+    g_assert_false(fd_writer_write(w, big, 100000, &err));
+    g_assert_cmpint(err, ==, EBADF);
+    fd_writer_free(w);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -131,5 +188,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/header-sanitize", test_header_sanitize);
     g_test_add_func("/util/sha256-known-answers", test_sha256_known_answers);
     g_test_add_func("/util/sha256-file", test_sha256_file_matches_bytes);
+    g_test_add_func("/util/fd-writer", test_fd_writer_keeps_order_and_bytes);
+    g_test_add_func("/util/fd-writer-errors", test_fd_writer_reports_write_errors);
     return g_test_run();
 }
