@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* how long a statement waits for another process's lock before it fails */
+#define STORE_BUSY_TIMEOUT_MS 15000
+
 /* ---- schema -------------------------------------------------------------------------------
  * Numbered migrations: migration N takes the schema from user_version N-1 to N. Never edit
  * one that has shipped; add the next. */
@@ -426,6 +429,37 @@ static gboolean ensure_private_file(const char *path, GError **error)
     return TRUE;
 }
 
+/* The switch needs the database to itself, and SQLite answers a switch it cannot make now
+ * with the old mode rather than an error, without waiting: a pahtctl opening the brand-new
+ * database while pahtd creates it (or two first openers) would see "delete". So it is asked
+ * again for as long as a lock is waited for elsewhere; only a file system that cannot do WAL
+ * (no shared memory, e.g. some network file systems) keeps refusing. */
+static gboolean switch_to_wal(Store *store, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + STORE_BUSY_TIMEOUT_MS * G_GINT64_CONSTANT(1000);
+    g_autofree char *mode = NULL;
+    for (;;) {
+        sqlite3_stmt *stmt = NULL;
+        g_clear_pointer(&mode, g_free);
+        if (sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL) ==
+                SQLITE_OK &&
+            sqlite3_step(stmt) == SQLITE_ROW)
+            mode = g_strdup((const char *)sqlite3_column_text(stmt, 0));
+        else
+            mode = g_strdup(sqlite3_errmsg(store->db));
+        sqlite3_finalize(stmt);
+        if (mode && g_ascii_strcasecmp(mode, "wal") == 0)
+            return TRUE;
+        if (g_get_monotonic_time() >= deadline)
+            break;
+        g_usleep(10 * 1000);
+    }
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                "database %s: cannot switch to WAL mode (%s; a network file system?)", store->path,
+                mode ? mode : "?");
+    return FALSE;
+}
+
 Store *store_open(const char *path, GError **error)
 {
     if (!ensure_private_file(path, error))
@@ -444,19 +478,11 @@ Store *store_open(const char *path, GError **error)
         return NULL;
     }
     sqlite3_extended_result_codes(store->db, 1);
-    sqlite3_busy_timeout(store->db, 15000);
+    sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
 
     /* WAL so that pahtctl reads while pahtd writes; synchronous=FULL because IMAP moves and
      * SMTP sends happen after a commit and cannot be undone: the commit must be durable */
-    sqlite3_stmt *stmt = NULL;
-    gboolean wal = FALSE;
-    if (sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        wal = g_ascii_strcasecmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
-    sqlite3_finalize(stmt);
-    if (!wal) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                    "database %s: cannot switch to WAL mode (a network file system?)", path);
+    if (!switch_to_wal(store, error)) {
         store_close(store);
         return NULL;
     }

@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct {
     char *dir;
@@ -405,6 +407,52 @@ static void test_outbox_oldest_first(Fixture *f, gconstpointer data)
     g_assert_cmpint(c2->id, ==, first);
 }
 
+/* pahtd creating its database while pahtctl opens it (or two first openers): every process
+ * opens it, in WAL mode, with the schema made once. Forked processes all released at once on
+ * fresh databases, several rounds, because the losing interleaving is a matter of timing. */
+static void test_first_openers_race(Fixture *f, gconstpointer data)
+{
+    enum { ROUNDS = 12, OPENERS = 6 };
+    for (int round = 0; round < ROUNDS; round++) {
+        g_autofree char *name = g_strdup_printf("race-%d.db", round);
+        g_autofree char *path = g_build_filename(f->dir, name, NULL);
+        int go[2];
+        g_assert_cmpint(pipe(go), ==, 0);
+        pid_t pids[OPENERS];
+        for (int i = 0; i < OPENERS; i++) {
+            pids[i] = fork();
+            g_assert_cmpint(pids[i], >=, 0);
+            if (pids[i] == 0) {
+                close(go[1]);
+                char c;
+                /* wait for the start: the parent closes its end */
+                while (read(go[0], &c, 1) > 0)
+                    ;
+                GError *error = NULL;
+                Store *s = store_open(path, &error);
+                if (!s) {
+                    g_printerr("opener %d: %s\n", i, error->message);
+                    _exit(1);
+                }
+                store_close(s);
+                _exit(0);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (int i = 0; i < OPENERS; i++) {
+            int status = 0;
+            g_assert_cmpint(waitpid(pids[i], &status, 0), ==, pids[i]);
+            g_assert_true(WIFEXITED(status));
+            g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        }
+        GError *error = NULL;
+        Store *s = store_open(path, &error);
+        g_assert_no_error(error);
+        store_close(s);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -413,6 +461,7 @@ int main(int argc, char **argv)
 #define ADD(name, fn) g_test_add("/store/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("created-private-wal-migrated", test_created_private_wal_migrated);
     ADD("world-readable-database-refused", test_world_readable_database_refused);
+    ADD("first-openers-race", test_first_openers_race);
     ADD("tracking-codes-per-year-in-province-zone", test_tracking_codes_per_year_in_province_zone);
     ADD("report-roundtrip-and-states", test_report_roundtrip_and_states);
     ADD("rollback-leaves-nothing", test_rollback_leaves_nothing);
