@@ -106,8 +106,14 @@ class Chaos(unittest.TestCase):
         self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
         self.assertEqual(len({d["code"] for d in drafts}), MAILS)
         outbox = gw.pahtctl_json("outbox")
-        self.assertEqual(collections.Counter(o["kind"] for o in outbox), {"ack": MAILS})
-        self.assertEqual({o["state"] for o in outbox}, {"sent"})
+        acks_out = [o for o in outbox if o["kind"] == "ack"]
+        self.assertEqual(len(acks_out), MAILS)
+        self.assertEqual({o["state"] for o in acks_out}, {"sent"})
+        # a day later may be a working day (it depends on today's date): the scheduler may
+        # then remind the IOC of the drafts nobody accepted yet, never write to a citizen
+        others = [o for o in outbox if o["kind"] != "ack"]
+        self.assertLessEqual({o["kind"] for o in others}, {"reminder"})
+        self.assertFalse({o["to"] for o in others} & set(citizens), others[:3])
         self.assertEqual(gw.count("PAHT/Processed"), MAILS)
         self.assertEqual(gw.count("PAHT/Quarantine"), 0)
 
