@@ -411,7 +411,8 @@ class LettersOnTheWire(unittest.TestCase):
             "Bcc: " + victim + "\r\nĐèn đường hỏng.\r\n"
         ).encode()
         ingest(gw, None, None, raw=raw)
-        self.assertEqual(gw.pahtd("--once").returncode, 0)
+        run = gw.pahtd("--once")
+        self.assertEqual(run.returncode, 0, run.stderr)
         pahttest.wait_for(lambda: pahttest.count(self.stack, citizen) == 1, timeout=30)
         msg = pahttest.messages(self.stack, citizen)[0]
         self.assertIsNone(msg["Bcc"])
