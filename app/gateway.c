@@ -39,24 +39,6 @@ void ingest_result_clear(IngestResult *r)
 
 /* ---- setup ----------------------------------------------------------------------------------- */
 
-void gateway_remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                gateway_remove_tree(child);
-            else
-                unlink(child);
-        }
-        g_dir_close(dir);
-    }
-    rmdir(path);
-}
-
 /* Work folders are per process ("tmp/<pid>.XXXXXX") so that pahtctl and pahtd never clean
  * up each other's work; those of processes that died are removed here. */
 static void remove_stale_work(const char *tmp_root)
@@ -73,7 +55,7 @@ static void remove_stale_work(const char *tmp_root)
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         g_autofree char *path = g_build_filename(tmp_root, name, NULL);
-        gateway_remove_tree(path);
+        fs_remove_tree(path);
     }
     g_dir_close(dir);
 }
@@ -121,7 +103,7 @@ void gateway_close(Gateway *gw)
     smtp_sender_free(gw->smtp);
     store_close(gw->store);
     if (gw->tmp_dir)
-        gateway_remove_tree(gw->tmp_dir);
+        fs_remove_tree(gw->tmp_dir);
     g_free(gw->raw_dir);
     g_free(gw->att_dir);
     g_free(gw->tmp_dir);

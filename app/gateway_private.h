@@ -49,7 +49,6 @@ char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_
                               gint64 *size_out, GError **error);
 
 /* gateway.c */
-void gateway_remove_tree(const char *path);
 /* removes the work folders of processes that died (a parser process killed mid-message leaves
  * partial attachments: citizens' data, and possibly large) */
 void gateway_remove_dead_work(Gateway *gw);

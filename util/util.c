@@ -155,6 +155,24 @@ gboolean fs_make_private_dir(const char *path, GError **error)
     return TRUE;
 }
 
+void fs_remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        const char *name;
+        while ((name = g_dir_read_name(dir))) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
+                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                fs_remove_tree(child);
+            else
+                unlink(child);
+        }
+        g_dir_close(dir);
+    }
+    rmdir(path);
+}
+
 gboolean fs_sync_dir(const char *path, GError **error)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -85,6 +85,9 @@ gboolean fs_make_private_dir(const char *path, GError **error);
 /* write data to path atomically and durably: temp file in the same folder, fsync, rename,
  * fsync the folder. Mode 0600. */
 gboolean fs_write_file_atomic(const char *path, const void *data, gsize len, GError **error);
+/* removes a folder and everything in it, best effort; symbolic links inside are removed, never
+ * followed */
+void fs_remove_tree(const char *path);
 /* fsync a folder so that a rename or unlink inside it survives a crash */
 gboolean fs_sync_dir(const char *path, GError **error);
 /* open a new private temp file "dir/prefixXXXXXX"; returns the fd, *path_out the name */

@@ -29,24 +29,6 @@ static char *templates_dir(void)
     return g_build_filename(here, "..", "..", "templates", NULL);
 }
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                remove_tree(child);
-            else
-                g_unlink(child);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_setenv("PAHT_NOW", "2026-11-28T09:00:00+07:00", TRUE);
@@ -76,7 +58,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     gateway_close(f->gw);
     config_free(f->config);
-    remove_tree(f->dir);
+    fs_remove_tree(f->dir);
     g_free(f->dir);
     g_unsetenv("PAHT_NOW");
 }

@@ -32,20 +32,6 @@ static char *source_path(const char *relative)
     return g_build_filename(here, "..", "..", relative, NULL);
 }
 
-static void remove_dir(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *p = g_build_filename(path, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-            remove_dir(p);
-        else
-            g_remove(p);
-    }
-    g_rmdir(path);
-}
-
 static void now_is(const char *rfc3339)
 {
     g_setenv("PAHT_NOW", rfc3339, TRUE);
@@ -91,7 +77,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     gateway_close(f->gateway);
     config_free(f->config);
-    remove_dir(f->dir);
+    fs_remove_tree(f->dir);
     g_free(f->dir);
     g_unsetenv("PAHT_NOW");
 }

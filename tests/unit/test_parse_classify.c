@@ -22,20 +22,6 @@ typedef struct {
     Draft *draft;
 } Parsed;
 
-static void remove_dir(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *file = g_build_filename(path, name, NULL);
-            g_unlink(file);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 static char *message_file(const char *subject, const char *body, const char *extra_headers)
 {
     g_autofree char *subject_word = g_base64_encode((const guchar *)subject, strlen(subject));
@@ -62,7 +48,7 @@ static Draft *parse_with(const char *subject, const char *body, const char *keyw
     ParseOptions opts = {.attachments_dir = dir, .keywords_file = keywords_file};
     Draft *d = parse_message_file(path, &opts, error);
     g_unlink(path);
-    remove_dir(dir);
+    fs_remove_tree(dir);
     return d;
 }
 

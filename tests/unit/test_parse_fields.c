@@ -15,20 +15,6 @@ typedef struct {
     Draft *draft;
 } Parsed;
 
-static void remove_dir(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *file = g_build_filename(path, name, NULL);
-            g_unlink(file);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 static Parsed parse_bytes(const char *data, gsize len)
 {
     Parsed p = {g_dir_make_tmp("paht-fields-XXXXXX", NULL), NULL};
@@ -64,7 +50,7 @@ static Parsed parse_body(const char *body)
 static void parsed_clear(Parsed *p)
 {
     draft_free(p->draft);
-    remove_dir(p->dir);
+    fs_remove_tree(p->dir);
     g_free(p->dir);
 }
 

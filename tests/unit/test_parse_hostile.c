@@ -32,20 +32,6 @@ static guint dir_count(const char *path)
     return n;
 }
 
-static void remove_dir(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *file = g_build_filename(path, name, NULL);
-            g_unlink(file);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 typedef struct {
     char *dir;
     Draft *draft;
@@ -93,7 +79,7 @@ static void result_clear(Result *r)
 {
     draft_free(r->draft);
     g_clear_error(&r->error);
-    remove_dir(r->dir);
+    fs_remove_tree(r->dir);
     g_free(r->dir);
 }
 

@@ -43,20 +43,6 @@ static guint dir_count(const char *path)
     return n;
 }
 
-static void remove_dir(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *file = g_build_filename(path, name, NULL);
-            g_unlink(file);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 typedef struct {
     char *dir;
     Draft *draft;
@@ -99,7 +85,7 @@ static Parsed parse_text(const char *message, const char *our_address)
 static void parsed_clear(Parsed *p)
 {
     draft_free(p->draft);
-    remove_dir(p->dir);
+    fs_remove_tree(p->dir);
     g_free(p->dir);
 }
 

@@ -27,20 +27,6 @@ static char *source_path(const char *relative)
     return g_build_filename(here, "..", "..", relative, NULL);
 }
 
-static void remove_dir(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *p = g_build_filename(path, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR))
-            remove_dir(p);
-        else
-            g_remove(p);
-    }
-    g_rmdir(path);
-}
-
 static void now_is(const char *rfc3339)
 {
     g_setenv("PAHT_NOW", rfc3339, TRUE);
@@ -90,7 +76,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     store_close(f->store);
     calendar_free(f->calendar);
     config_free(f->config);
-    remove_dir(f->dir);
+    fs_remove_tree(f->dir);
     g_free(f->dir);
     g_unsetenv("PAHT_NOW");
 }

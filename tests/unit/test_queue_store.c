@@ -17,20 +17,6 @@ typedef struct {
     GTimeZone *zone;
 } Fixture;
 
-static void remove_dir(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *p = g_build_filename(path, name, NULL);
-        if (g_file_test(p, G_FILE_TEST_IS_DIR))
-            remove_dir(p);
-        else
-            g_remove(p);
-    }
-    g_rmdir(path);
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     f->dir = g_dir_make_tmp("paht-store-XXXXXX", NULL);
@@ -45,7 +31,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     store_close(f->store);
-    remove_dir(f->dir);
+    fs_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->path);
     g_time_zone_unref(f->zone);
