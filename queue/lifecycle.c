@@ -106,6 +106,15 @@ static gboolean head_load(Store *store, gint64 id, Head *out, GError **error)
     return FALSE;
 }
 
+/* a refusal unless the report is in one of states: "CODE is STATE: only" */
+static gboolean require_state(const Head *h, const char *const *states, const char *only,
+                              GError **error)
+{
+    if (state_in(h->state, states))
+        return TRUE;
+    return refuse(error, "%s is %s: %s", h->code, h->state, only);
+}
+
 /* state from -> to; REFUSED if someone else moved it meanwhile */
 static gboolean set_state(Store *store, const Head *h, const char *to, gint64 now, GError **error)
 {
@@ -622,11 +631,10 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
      * the missing details by phone, or find them in the text where the parser did not; the
      * event records what the parser found missing */
     static const char *const from[] = {"draft", "incomplete", "returned", NULL};
-    if (!state_in(h.state, from))
-        return refuse(error,
-                      "%s is %s: only a draft, an incomplete draft or a returned report can be "
-                      "accepted",
-                      h.code, h.state);
+    if (!require_state(&h, from,
+                       "only a draft, an incomplete draft or a returned report can be accepted",
+                       error))
+        return FALSE;
     if (!check_agency(lc, agency, error))
         return FALSE;
     const Agency *main_agency = config_find_agency(lc->config, agency);
@@ -741,11 +749,9 @@ gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, c
     if (!head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const from[] = {"draft", "incomplete", "returned", NULL};
-    if (!state_in(h.state, from))
-        return refuse(error,
-                      "%s is %s: only a draft, an incomplete or a returned report can be "
-                      "rejected",
-                      h.code, h.state);
+    if (!require_state(&h, from, "only a draft, an incomplete or a returned report can be rejected",
+                       error))
+        return FALSE;
     gint64 now = clock_now_unix();
     if (!begin(store, error))
         return FALSE;
@@ -777,9 +783,8 @@ gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, c
     if (!head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const from[] = {"assigned", "coordinating", "extended", NULL};
-    if (!state_in(h.state, from))
-        return refuse(error, "%s is %s: only a report being processed can be returned", h.code,
-                      h.state);
+    if (!require_state(&h, from, "only a report being processed can be returned", error))
+        return FALSE;
     if (is_blank(note))
         return refuse(error, "a return needs --note: why the report is not the agency's "
                              "competence, and whose it is if known (Điều 8.1)");
@@ -835,9 +840,8 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
                       h.code, old);
     }
     static const char *const from[] = {"assigned", "coordinating", NULL};
-    if (!state_in(h.state, from))
-        return refuse(error, "%s is %s: only a report being processed can be extended", h.code,
-                      h.state);
+    if (!require_state(&h, from, "only a report being processed can be extended", error))
+        return FALSE;
     if (is_blank(note))
         return refuse(error, "an extension needs --note: why, and the commitment to finish by "
                              "the new date (Điều 8.3)");
@@ -1171,11 +1175,9 @@ gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *tex
     if (!head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const published[] = {"published", "closed", NULL};
-    if (!state_in(h.state, published))
-        return refuse(error,
-                      "%s is %s: feedback and ratings answer a published result "
-                      "(Điều 10)",
-                      h.code, h.state);
+    if (!require_state(&h, published, "feedback and ratings answer a published result (Điều 10)",
+                       error))
+        return FALSE;
     g_autoptr(LifecycleRecord) rec = lifecycle_record_load(store, report_id, error);
     if (!rec)
         return FALSE;
