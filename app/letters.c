@@ -1,5 +1,6 @@
 /* Letters: who gets which letter for a decision, and the values its templates see. */
 #include "app/letters.h"
+#include "app/json_members.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -21,29 +22,21 @@ char *letters_format_long_date(const Config *c, gint64 t)
                            g_date_time_get_month(local), g_date_time_get_year(local));
 }
 
-static void add_string(JsonBuilder *b, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, value);
-}
-
 JsonBuilder *letters_context_new(const Config *c, gint64 now)
 {
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "gateway");
     json_builder_begin_object(b);
-    add_string(b, "name", c->gateway.name);
-    add_string(b, "place", c->gateway.place);
-    add_string(b, "email", c->smtp.from);
-    add_string(b, "portal", c->gateway.portal);
-    add_string(b, "hotline", c->gateway.hotline);
-    add_string(b, "app", c->gateway.app_name);
+    json_member_string_if(b, "name", c->gateway.name);
+    json_member_string_if(b, "place", c->gateway.place);
+    json_member_string_if(b, "email", c->smtp.from);
+    json_member_string_if(b, "portal", c->gateway.portal);
+    json_member_string_if(b, "hotline", c->gateway.hotline);
+    json_member_string_if(b, "app", c->gateway.app_name);
     json_builder_end_object(b);
     g_autofree char *today = letters_format_long_date(c, now);
-    add_string(b, "today", today);
+    json_member_string_if(b, "today", today);
     return b;
 }
 
@@ -230,9 +223,9 @@ gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key
     g_autoptr(JsonBuilder) b = letters_context_new(c, now);
     json_builder_set_member_name(b, "alert");
     json_builder_begin_object(b);
-    add_string(b, "title", title);
+    json_member_string_if(b, "title", title);
     g_autofree char *when = letters_format_time(c, now);
-    add_string(b, "at", when);
+    json_member_string_if(b, "at", when);
     json_builder_set_member_name(b, "lines");
     json_builder_begin_array(b);
     for (const char *const *l = lines; l && *l; l++)
@@ -246,9 +239,9 @@ gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key
             return FALSE;
         json_builder_set_member_name(b, "report");
         json_builder_begin_object(b);
-        add_string(b, "code", report->code);
-        add_string(b, "state", report->state);
-        add_string(b, "subject", report->subject);
+        json_member_string_if(b, "code", report->code);
+        json_member_string_if(b, "state", report->state);
+        json_member_string_if(b, "subject", report->subject);
         json_builder_end_object(b);
     }
     LetterRequest req = {
@@ -279,10 +272,11 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
 {
     json_builder_set_member_name(b, "report");
     json_builder_begin_object(b);
-    add_string(b, "code", l->code);
-    add_string(b, "subject", l->subject && *l->subject ? l->subject : "(không có tiêu đề)");
+    json_member_string_if(b, "code", l->code);
+    json_member_string_if(b, "subject",
+                          l->subject && *l->subject ? l->subject : "(không có tiêu đề)");
     g_autofree char *received = letters_format_time(c, l->received_at);
-    add_string(b, "received_at", received);
+    json_member_string_if(b, "received_at", received);
     guint n = l->attachments ? l->attachments->len : (l->stored ? l->stored->len : 0);
     json_builder_set_member_name(b, "attachment_count");
     json_builder_add_int_value(b, n);
@@ -292,12 +286,12 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
         json_builder_begin_object(b);
         if (l->attachments) {
             const DraftAttachment *a = g_ptr_array_index(l->attachments, i);
-            add_string(b, "filename", a->filename);
-            add_string(b, "kind", a->kind);
+            json_member_string_if(b, "filename", a->filename);
+            json_member_string_if(b, "kind", a->kind);
         } else {
             const StoredAttachment *a = g_ptr_array_index(l->stored, i);
-            add_string(b, "filename", a->filename);
-            add_string(b, "kind", a->kind);
+            json_member_string_if(b, "filename", a->filename);
+            json_member_string_if(b, "kind", a->kind);
         }
         json_builder_end_object(b);
     }
@@ -305,8 +299,8 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     json_builder_end_object(b);
     json_builder_set_member_name(b, "citizen");
     json_builder_begin_object(b);
-    add_string(b, "name", l->name && *l->name ? l->name : NULL);
-    add_string(b, "email", l->email);
+    json_member_string_if(b, "name", l->name && *l->name ? l->name : NULL);
+    json_member_string_if(b, "email", l->email);
     json_builder_end_object(b);
     /* Điều 7.3: the IOC assigns within 4 working hours of arrival */
     g_autoptr(Calendar) calendar = calendar_new_from_config(c);
@@ -315,7 +309,7 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
         g_autofree char *due = letters_format_time(c, assign);
         json_builder_set_member_name(b, "deadline");
         json_builder_begin_object(b);
-        add_string(b, "assign", due);
+        json_member_string_if(b, "assign", due);
         json_builder_end_object(b);
     }
 }
@@ -395,16 +389,16 @@ static gboolean send_incomplete(const Config *c, Store *store, const ReportLette
             if (!g_str_equal(*m, missing_words[i].field))
                 continue;
             json_builder_begin_object(b);
-            add_string(b, "field", missing_words[i].field);
-            add_string(b, "label", missing_words[i].label);
-            add_string(b, "words", missing_words[i].words);
-            add_string(b, "hint", missing_words[i].hint);
+            json_member_string_if(b, "field", missing_words[i].field);
+            json_member_string_if(b, "label", missing_words[i].label);
+            json_member_string_if(b, "words", missing_words[i].words);
+            json_member_string_if(b, "hint", missing_words[i].hint);
             json_builder_end_object(b);
         }
     }
     json_builder_end_array(b);
     g_autofree char *sentence = missing_sentence(missing);
-    add_string(b, "missing_text", sentence);
+    json_member_string_if(b, "missing_text", sentence);
     json_builder_set_member_name(b, "again");
     json_builder_add_boolean_value(b, again);
     return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);

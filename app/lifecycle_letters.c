@@ -3,6 +3,7 @@
  * themselves are queue/lifecycle.c's; this file puts each one and its letters in one
  * transaction. */
 #include "app/lifecycle_letters.h"
+#include "app/json_members.h"
 #include "app/letters.h"
 #include "util/util.h"
 
@@ -52,32 +53,12 @@ static gboolean ctx_load(Ctx *x, const Config *c, Store *s, const Calendar *cal,
 /* ---- values -----------------------------------------------------------------------------------
  */
 
-static void add_string(JsonBuilder *b, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, value);
-}
-
-static void add_bool(JsonBuilder *b, const char *name, gboolean value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_boolean_value(b, value);
-}
-
-static void add_int(JsonBuilder *b, const char *name, gint64 value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, value);
-}
-
 static void add_time(JsonBuilder *b, const Config *c, const char *name, gint64 t)
 {
     if (t <= 0)
         return;
     g_autofree char *text = letters_format_time(c, t);
-    add_string(b, name, text);
+    json_member_string_if(b, name, text);
 }
 
 /* "1,2 MB": Vietnamese writes a decimal comma */
@@ -285,13 +266,13 @@ static void add_agency(JsonBuilder *b, const char *member, const Agency *a)
         return;
     json_builder_set_member_name(b, member);
     json_builder_begin_object(b);
-    add_string(b, "code", a->code);
-    add_string(b, "name", a->name);
+    json_member_string_if(b, "code", a->code);
+    json_member_string_if(b, "name", a->name);
     g_autofree char *upper = g_utf8_strup(a->name, -1);
     g_autofree char *upper_nfc = text_nfc(upper);
-    add_string(b, "name_upper", upper_nfc);
-    add_string(b, "contact", a->contact);
-    add_string(b, "leader_name", a->leader_name);
+    json_member_string_if(b, "name_upper", upper_nfc);
+    json_member_string_if(b, "contact", a->contact);
+    json_member_string_if(b, "leader_name", a->leader_name);
     json_builder_end_object(b);
 }
 
@@ -306,33 +287,34 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
 
     json_builder_set_member_name(b, "report");
     json_builder_begin_object(b);
-    add_string(b, "code", r->code);
-    add_string(b, "subject", r->subject && *r->subject ? r->subject : "(không có tiêu đề)");
+    json_member_string_if(b, "code", r->code);
+    json_member_string_if(b, "subject",
+                          r->subject && *r->subject ? r->subject : "(không có tiêu đề)");
     add_time(b, c, "received_at", r->received_at);
     if (who == TO_AGENCY) {
         g_autofree char *text = redact_personal(r->text, &r->citizen, r->confidential);
-        add_string(b, "text", text && *text ? text : "(thư không có nội dung chữ)");
+        json_member_string_if(b, "text", text && *text ? text : "(thư không có nội dung chữ)");
         g_autofree char *location = redact_personal(r->location.text, &r->citizen, r->confidential);
-        add_string(b, "location", location);
+        json_member_string_if(b, "location", location);
         if (r->location.has_coordinates) {
             g_autofree char *gps = g_strdup_printf("%.6f, %.6f", r->location.lat, r->location.lon);
-            add_string(b, "gps", gps);
+            json_member_string_if(b, "gps", gps);
         }
-        add_string(b, "occurred_at", r->occurred_at);
+        json_member_string_if(b, "occurred_at", r->occurred_at);
     }
-    add_bool(b, "confidential", r->confidential);
-    add_string(b, "category", rec->category);
-    add_int(b, "attachment_count", r->attachments ? r->attachments->len : 0);
+    json_member_bool(b, "confidential", r->confidential);
+    json_member_string_if(b, "category", rec->category);
+    json_member_int(b, "attachment_count", r->attachments ? r->attachments->len : 0);
     json_builder_set_member_name(b, "attachments");
     json_builder_begin_array(b);
     for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
         const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
         json_builder_begin_object(b);
-        add_string(b, "filename", a->filename);
-        add_string(b, "kind", a->kind);
+        json_member_string_if(b, "filename", a->filename);
+        json_member_string_if(b, "kind", a->kind);
         g_autofree char *size = format_size(a->size);
-        add_string(b, "size", size);
-        add_bool(b, "dangerous", a->dangerous);
+        json_member_string_if(b, "size", size);
+        json_member_bool(b, "dangerous", a->dangerous);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -342,10 +324,11 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     if (who == TO_CITIZEN || (who == TO_AGENCY && !r->confidential)) {
         json_builder_set_member_name(b, "citizen");
         json_builder_begin_object(b);
-        add_string(b, "name", r->citizen.name && *r->citizen.name ? r->citizen.name : NULL);
-        add_string(b, "email", r->citizen.email);
+        json_member_string_if(b, "name",
+                              r->citizen.name && *r->citizen.name ? r->citizen.name : NULL);
+        json_member_string_if(b, "email", r->citizen.email);
         if (who == TO_AGENCY)
-            add_string(b, "phone", r->citizen.phone);
+            json_member_string_if(b, "phone", r->citizen.phone);
         json_builder_end_object(b);
     }
 
@@ -356,14 +339,14 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     for (char **code = r->coordinators; code && *code; code++) {
         const Agency *a = config_find_agency(c, *code);
         json_builder_begin_object(b);
-        add_string(b, "code", *code);
-        add_string(b, "name", a ? a->name : *code);
+        json_member_string_if(b, "code", *code);
+        json_member_string_if(b, "name", a ? a->name : *code);
         json_builder_end_object(b);
         g_string_append_printf(names, "%s%s", names->len ? ", " : "", a ? a->name : *code);
     }
     json_builder_end_array(b);
-    add_bool(b, "coordinated", names->len > 0);
-    add_string(b, "coordinator_names", names->str);
+    json_member_bool(b, "coordinated", names->len > 0);
+    json_member_string_if(b, "coordinator_names", names->str);
     g_string_free(names, TRUE);
 
     json_builder_set_member_name(b, "deadline");
@@ -376,14 +359,14 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
 
     json_builder_set_member_name(b, "ioc");
     json_builder_begin_object(b);
-    add_string(b, "email", c->gateway.ioc_alert_to);
+    json_member_string_if(b, "email", c->gateway.ioc_alert_to);
     json_builder_end_object(b);
 
     /* the agency's answer as the Phụ lục I letter shows it */
     json_builder_set_member_name(b, "result");
     json_builder_begin_object(b);
     if (rec->result_text && *rec->result_text) {
-        add_string(b, "text", rec->result_text);
+        json_member_string_if(b, "text", rec->result_text);
     }
     /* not numbered before it is issued: a preview shows the blank the văn thư fills in */
     g_autofree char *blank = NULL;
@@ -391,13 +374,13 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
         g_autofree char *upper = g_ascii_strup(r->agency ? r->agency : "", -1);
         blank = g_strdup_printf("    /KQ-%s", upper);
     }
-    add_string(b, "number", rec->letter_number ? rec->letter_number : blank);
+    json_member_string_if(b, "number", rec->letter_number ? rec->letter_number : blank);
     /* dated and numbered when issued (published); a preview shows today's date */
     gint64 dated = rec->published_at && rec->letter_number ? rec->published_at : clock_now_unix();
     g_autofree char *long_date = letters_format_long_date(c, dated);
-    add_string(b, "date", long_date);
+    json_member_string_if(b, "date", long_date);
     add_time(b, c, "submitted_at", rec->result_at);
-    add_string(b, "by", rec->result_by);
+    json_member_string_if(b, "by", rec->result_by);
     add_time(b, c, "approved_at", rec->approved_at);
     json_builder_end_object(b);
 
@@ -405,7 +388,7 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
         json_builder_set_member_name(b, "extension");
         json_builder_begin_object(b);
         add_time(b, c, "until", rec->extended_until);
-        add_string(b, "note", rec->extension_note);
+        json_member_string_if(b, "note", rec->extension_note);
         json_builder_end_object(b);
     }
     return b;
@@ -493,9 +476,9 @@ static gboolean letters_accepted(const Ctx *x, GError **error)
         g_autoptr(JsonBuilder) b = context_new(x, TO_AGENCY);
         json_builder_set_member_name(b, "recipient");
         json_builder_begin_object(b);
-        add_string(b, "name", a->name);
-        add_bool(b, "coordinator", i >= 0);
-        add_bool(b, "main", i < 0);
+        json_member_string_if(b, "name", a->name);
+        json_member_bool(b, "coordinator", i >= 0);
+        json_member_bool(b, "main", i < 0);
         json_builder_end_object(b);
         g_autofree char *k =
             dedupe_key(x, "assignment:%" G_GINT64_FORMAT ":%d:%s", r->id, round, a->code);
@@ -515,12 +498,12 @@ static gboolean letters_rejected(const Ctx *x, GError **error)
     g_autoptr(JsonBuilder) b = context_new(x, TO_CITIZEN);
     json_builder_set_member_name(b, "rejection");
     json_builder_begin_object(b);
-    add_string(b, "reason", reason);
-    add_bool(b, "incomplete", g_str_equal(reason, "incomplete"));
-    add_bool(b, "complaint", g_str_equal(reason, "complaint"));
-    add_bool(b, "out_of_scope", g_str_equal(reason, "out-of-scope"));
-    add_bool(b, "duplicate", g_str_equal(reason, "duplicate"));
-    add_string(b, "note", rec->note);
+    json_member_string_if(b, "reason", reason);
+    json_member_bool(b, "incomplete", g_str_equal(reason, "incomplete"));
+    json_member_bool(b, "complaint", g_str_equal(reason, "complaint"));
+    json_member_bool(b, "out_of_scope", g_str_equal(reason, "out-of-scope"));
+    json_member_bool(b, "duplicate", g_str_equal(reason, "duplicate"));
+    json_member_string_if(b, "note", rec->note);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "missing");
     json_builder_begin_array(b);
@@ -538,7 +521,7 @@ static gboolean letters_rejected(const Ctx *x, GError **error)
         }
     }
     json_builder_end_array(b);
-    add_bool(b, "has_missing", x->report->missing && x->report->missing[0]);
+    json_member_bool(b, "has_missing", x->report->missing && x->report->missing[0]);
     g_autofree char *key = dedupe_key(x, "rejection:%" G_GINT64_FORMAT, x->report->id);
     return to_citizen(x, "rejection", NULL, key, b, error);
 }
@@ -549,8 +532,8 @@ static gboolean letters_returned(const Ctx *x, const char *actor, GError **error
     g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
     json_builder_set_member_name(b, "returned");
     json_builder_begin_object(b);
-    add_string(b, "note", x->record->note);
-    add_string(b, "by", actor);
+    json_member_string_if(b, "note", x->record->note);
+    json_member_string_if(b, "by", actor);
     json_builder_end_object(b);
     g_autofree char *key =
         dedupe_key(x, "returned:%" G_GINT64_FORMAT ":%d", r->id, event_count(r, "returned"));
@@ -598,7 +581,7 @@ static gboolean letters_approved(const Ctx *x, GError **error)
 static gboolean letters_published(const Ctx *x, GError **error)
 {
     g_autoptr(JsonBuilder) b = context_new(x, TO_CITIZEN);
-    add_bool(b, "clarification", x->record->publications > 1);
+    json_member_bool(b, "clarification", x->record->publications > 1);
     g_autofree char *key = dedupe_key(x, "result:%" G_GINT64_FORMAT ":%d", x->report->id,
                                       MAX(x->record->publications, 1));
     return to_citizen(x, "result", NULL, key, b, error);
@@ -614,7 +597,7 @@ static gboolean letters_feedback(const Ctx *x, GError **error)
     json_builder_set_member_name(b, "feedback");
     json_builder_begin_object(b);
     g_autofree char *text = redact_personal(x->record->feedback_text, &r->citizen, r->confidential);
-    add_string(b, "text", text);
+    json_member_string_if(b, "text", text);
     add_time(b, x->config, "at", x->record->feedback_at);
     json_builder_end_object(b);
     g_autofree char *key =
@@ -645,27 +628,27 @@ static void add_reminder(JsonBuilder *b, const Ctx *x, const DeadlineAction *a, 
     json_builder_begin_object(b);
     for (gsize i = 0; i < G_N_ELEMENTS(deadline_words); i++) {
         if (g_str_equal(deadline_words[i].name, a->name)) {
-            add_string(b, "label", deadline_words[i].label);
-            add_string(b, "basis", deadline_words[i].basis);
+            json_member_string_if(b, "label", deadline_words[i].label);
+            json_member_string_if(b, "basis", deadline_words[i].basis);
         }
     }
-    add_string(b, "deadline", a->name);
+    json_member_string_if(b, "deadline", a->name);
     add_time(b, x->config, "due", a->due);
-    add_bool(b, "before", a->stage == 0);
-    add_bool(b, "at", a->stage == 1);
-    add_bool(b, "after", a->stage >= 2);
-    add_int(b, "days_late", a->stage >= 2 ? a->stage - 1 : 0);
-    add_bool(b, "marks_overdue", lifecycle_deadline_marks_overdue(a->name));
-    add_bool(b, "to_ioc", g_str_equal(role, "ioc"));
-    add_bool(b, "to_leader", g_str_equal(role, "leader"));
-    add_bool(b, "to_contact", g_str_equal(role, "contact"));
-    add_bool(b, "to_coordinator", g_str_equal(role, "coordinator"));
-    add_bool(b, "ioc_deadline", g_str_equal(a->owner, "ioc"));
-    add_bool(b, "waiting_approval", g_str_equal(x->report->state, "result_submitted"));
+    json_member_bool(b, "before", a->stage == 0);
+    json_member_bool(b, "at", a->stage == 1);
+    json_member_bool(b, "after", a->stage >= 2);
+    json_member_int(b, "days_late", a->stage >= 2 ? a->stage - 1 : 0);
+    json_member_bool(b, "marks_overdue", lifecycle_deadline_marks_overdue(a->name));
+    json_member_bool(b, "to_ioc", g_str_equal(role, "ioc"));
+    json_member_bool(b, "to_leader", g_str_equal(role, "leader"));
+    json_member_bool(b, "to_contact", g_str_equal(role, "contact"));
+    json_member_bool(b, "to_coordinator", g_str_equal(role, "coordinator"));
+    json_member_bool(b, "ioc_deadline", g_str_equal(a->owner, "ioc"));
+    json_member_bool(b, "waiting_approval", g_str_equal(x->report->state, "result_submitted"));
     /* reminder.what.result etc.: the templates say what to do for each deadline */
     json_builder_set_member_name(b, "what");
     json_builder_begin_object(b);
-    add_bool(b, a->name, TRUE);
+    json_member_bool(b, a->name, TRUE);
     json_builder_end_object(b);
     json_builder_end_object(b);
 }

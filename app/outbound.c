@@ -20,6 +20,7 @@
  * at most once an hour, never as one mail each.
  */
 #include "app/gateway_private.h"
+#include "app/json_members.h"
 #include "app/letters.h"
 #include "util/util.h"
 
@@ -578,14 +579,6 @@ static const char *kind_name(const char *kind)
     return kind;
 }
 
-static void add_member(JsonBuilder *b, const char *name, const char *value)
-{
-    if (!value)
-        return;
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, value);
-}
-
 /* One letter to the IOC listing the letters that failed since the last digest, with the
  * suspended addresses (the citizen must be reached another way). At most one an hour:
  * failures in between wait for the next one. Listing and marking share the transaction, so a
@@ -621,7 +614,7 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
     json_builder_set_member_name(b, "count");
     json_builder_add_int_value(b, total);
     g_autofree char *at = letters_format_time(c, now);
-    add_member(b, "at", at);
+    json_member_string_if(b, "at", at);
     int suspended = 0;
     json_builder_set_member_name(b, "letters");
     json_builder_begin_array(b);
@@ -631,21 +624,21 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "id");
         json_builder_add_int_value(b, e->id);
-        add_member(b, "kind", e->kind);
-        add_member(b, "kind_name", kind_name(e->kind));
-        add_member(b, "to", e->rcpt);
+        json_member_string_if(b, "kind", e->kind);
+        json_member_string_if(b, "kind_name", kind_name(e->kind));
+        json_member_string_if(b, "to", e->rcpt);
         g_autofree char *when = letters_format_time(c, e->updated_at);
-        add_member(b, "failed_at", when);
-        add_member(b, "reason", e->last_reply ? e->last_reply : "?");
+        json_member_string_if(b, "failed_at", when);
+        json_member_string_if(b, "reason", e->last_reply ? e->last_reply : "?");
         if (e->report_id > 0) {
             g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
-            add_member(b, "report", r ? r->code : NULL);
+            json_member_string_if(b, "report", r ? r->code : NULL);
         }
         GError *local = NULL;
         g_autoptr(AddressSuspension) s = address_suspension_get(gw->store, e->rcpt, now, &local);
         if (s) {
             g_autofree char *day = format_day(c, s->until);
-            add_member(b, "suspended_until", day);
+            json_member_string_if(b, "suspended_until", day);
             suspended++;
         } else if (local) {
             g_propagate_error(error, local);

@@ -3,6 +3,7 @@
  * Exit status: 0 success, 1 a refused action (one-line reason on stderr), 2 usage or
  * configuration error. The CLI never talks SMTP: it records and enqueues; pahtd sends. */
 #include "app/gateway.h"
+#include "app/json_members.h"
 #include "app/lifecycle_letters.h"
 #include "util/util.h"
 
@@ -558,35 +559,25 @@ static int cmd_preview(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
-static void stats_member(JsonBuilder *b, const char *name, gint64 value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, value);
-}
-
 static JsonNode *stats_line_to_json(const Ctl *ctl, const StatsLine *l)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "agency");
     const Agency *a = l->agency ? config_find_agency(ctl->config, l->agency) : NULL;
-    if (l->agency)
-        json_builder_add_string_value(b, l->agency);
-    else
-        json_builder_add_null_value(b);
+    json_member_string(b, "agency", l->agency);
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, a ? a->name : l->agency ? l->agency : "");
-    stats_member(b, "received", l->received);
-    stats_member(b, "rejected", l->rejected);
-    stats_member(b, "in_progress", l->in_progress);
-    stats_member(b, "answered", l->answered);
-    stats_member(b, "on_time", l->on_time);
-    stats_member(b, "overdue", l->overdue);
+    json_member_int(b, "received", l->received);
+    json_member_int(b, "rejected", l->rejected);
+    json_member_int(b, "in_progress", l->in_progress);
+    json_member_int(b, "answered", l->answered);
+    json_member_int(b, "on_time", l->on_time);
+    json_member_int(b, "overdue", l->overdue);
     json_builder_set_member_name(b, "ratings");
     json_builder_begin_object(b);
-    stats_member(b, "very_satisfied", l->ratings[1]);
-    stats_member(b, "satisfied", l->ratings[2]);
-    stats_member(b, "dissatisfied", l->ratings[3]);
+    json_member_int(b, "very_satisfied", l->ratings[1]);
+    json_member_int(b, "satisfied", l->ratings[2]);
+    json_member_int(b, "dissatisfied", l->ratings[3]);
     json_builder_end_object(b);
     json_builder_end_object(b);
     return json_builder_get_root(b);

@@ -1,8 +1,9 @@
 /* What pahtctl shows: the JSON shapes of SPEC §6. Times are RFC 3339 in the province's zone. */
 #include "app/gateway.h"
+#include "app/json_members.h"
 #include "util/util.h"
 
-static void member_string(JsonBuilder *b, const char *name, const char *value)
+void json_member_string(JsonBuilder *b, const char *name, const char *value)
 {
     json_builder_set_member_name(b, name);
     if (value)
@@ -11,7 +12,13 @@ static void member_string(JsonBuilder *b, const char *name, const char *value)
         json_builder_add_null_value(b);
 }
 
-static void member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *zone)
+void json_member_string_if(JsonBuilder *b, const char *name, const char *value)
+{
+    if (value)
+        json_member_string(b, name, value);
+}
+
+void json_member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *zone)
 {
     json_builder_set_member_name(b, name);
     if (t > 0) {
@@ -22,7 +29,7 @@ static void member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *z
     }
 }
 
-static void member_strv(JsonBuilder *b, const char *name, char **values)
+void json_member_strv(JsonBuilder *b, const char *name, char **values)
 {
     json_builder_set_member_name(b, name);
     json_builder_begin_array(b);
@@ -31,13 +38,13 @@ static void member_strv(JsonBuilder *b, const char *name, char **values)
     json_builder_end_array(b);
 }
 
-static void member_bool(JsonBuilder *b, const char *name, gboolean value)
+void json_member_bool(JsonBuilder *b, const char *name, gboolean value)
 {
     json_builder_set_member_name(b, name);
     json_builder_add_boolean_value(b, value);
 }
 
-static void member_int(JsonBuilder *b, const char *name, gint64 value)
+void json_member_int(JsonBuilder *b, const char *name, gint64 value)
 {
     json_builder_set_member_name(b, name);
     json_builder_add_int_value(b, value);
@@ -47,31 +54,31 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    member_int(b, "id", r->id);
-    member_string(b, "code", r->code);
-    member_string(b, "state", r->state);
-    member_bool(b, "overdue", r->overdue);
-    member_string(b, "classification", r->classification);
-    member_string(b, "rule", r->rule);
-    member_strv(b, "missing", r->missing);
-    member_bool(b, "confidential", r->confidential);
-    member_time(b, "received_at", r->received_at, zone);
-    member_time(b, "updated_at", r->updated_at, zone);
-    member_string(b, "subject", r->subject);
-    member_string(b, "text", r->text);
+    json_member_int(b, "id", r->id);
+    json_member_string(b, "code", r->code);
+    json_member_string(b, "state", r->state);
+    json_member_bool(b, "overdue", r->overdue);
+    json_member_string(b, "classification", r->classification);
+    json_member_string(b, "rule", r->rule);
+    json_member_strv(b, "missing", r->missing);
+    json_member_bool(b, "confidential", r->confidential);
+    json_member_time(b, "received_at", r->received_at, zone);
+    json_member_time(b, "updated_at", r->updated_at, zone);
+    json_member_string(b, "subject", r->subject);
+    json_member_string(b, "text", r->text);
 
     json_builder_set_member_name(b, "citizen");
     json_builder_begin_object(b);
-    member_string(b, "name", r->citizen.name);
-    member_string(b, "address", r->citizen.address);
-    member_string(b, "id_number", r->citizen.id_number);
-    member_string(b, "phone", r->citizen.phone);
-    member_string(b, "email", r->citizen.email);
+    json_member_string(b, "name", r->citizen.name);
+    json_member_string(b, "address", r->citizen.address);
+    json_member_string(b, "id_number", r->citizen.id_number);
+    json_member_string(b, "phone", r->citizen.phone);
+    json_member_string(b, "email", r->citizen.email);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "location");
     json_builder_begin_object(b);
-    member_string(b, "text", r->location.text);
+    json_member_string(b, "text", r->location.text);
     json_builder_set_member_name(b, "lat");
     if (r->location.has_coordinates)
         json_builder_add_double_value(b, r->location.lat);
@@ -83,32 +90,32 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
     else
         json_builder_add_null_value(b);
     json_builder_end_object(b);
-    member_string(b, "occurred_at", r->occurred_at);
+    json_member_string(b, "occurred_at", r->occurred_at);
 
     json_builder_set_member_name(b, "attachments");
     json_builder_begin_array(b);
     for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
         const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
         json_builder_begin_object(b);
-        member_string(b, "filename", a->filename);
-        member_string(b, "content_type", a->content_type);
-        member_int(b, "size", a->size);
-        member_string(b, "sha256", a->sha256);
-        member_string(b, "kind", a->kind);
-        member_bool(b, "dangerous", a->dangerous);
-        member_string(b, "content_id", a->content_id);
+        json_member_string(b, "filename", a->filename);
+        json_member_string(b, "content_type", a->content_type);
+        json_member_int(b, "size", a->size);
+        json_member_string(b, "sha256", a->sha256);
+        json_member_string(b, "kind", a->kind);
+        json_member_bool(b, "dangerous", a->dangerous);
+        json_member_string(b, "content_id", a->content_id);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
 
-    member_string(b, "agency", r->agency);
-    member_strv(b, "coordinators", r->coordinators);
+    json_member_string(b, "agency", r->agency);
+    json_member_strv(b, "coordinators", r->coordinators);
 
     json_builder_set_member_name(b, "deadlines");
     json_builder_begin_object(b);
     for (guint i = 0; r->deadlines && i < r->deadlines->len; i++) {
         const ReportDeadline *d = g_ptr_array_index(r->deadlines, i);
-        member_time(b, d->name, d->due, zone);
+        json_member_time(b, d->name, d->due, zone);
     }
     json_builder_end_object(b);
 
@@ -117,10 +124,10 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
     for (guint i = 0; r->events && i < r->events->len; i++) {
         const ReportEvent *e = g_ptr_array_index(r->events, i);
         json_builder_begin_object(b);
-        member_time(b, "at", e->at, zone);
-        member_string(b, "actor", e->actor);
-        member_string(b, "kind", e->kind);
-        member_string(b, "detail", e->detail);
+        json_member_time(b, "at", e->at, zone);
+        json_member_string(b, "actor", e->actor);
+        json_member_string(b, "kind", e->kind);
+        json_member_string(b, "detail", e->detail);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -130,10 +137,10 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
     for (guint i = 0; r->mail && i < r->mail->len; i++) {
         const ReportMail *m = g_ptr_array_index(r->mail, i);
         json_builder_begin_object(b);
-        member_int(b, "id", m->id);
-        member_string(b, "kind", m->kind);
-        member_string(b, "to", m->rcpt);
-        member_string(b, "state", m->state);
+        json_member_int(b, "id", m->id);
+        json_member_string(b, "kind", m->kind);
+        json_member_string(b, "to", m->rcpt);
+        json_member_string(b, "state", m->state);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -145,21 +152,21 @@ JsonNode *report_summary_to_json(const ReportSummary *s, GTimeZone *zone)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    member_int(b, "id", s->id);
-    member_string(b, "code", s->code);
-    member_string(b, "state", s->state);
-    member_bool(b, "overdue", s->overdue);
-    member_string(b, "classification", s->classification);
-    member_strv(b, "missing", s->missing);
-    member_bool(b, "confidential", s->confidential);
-    member_time(b, "received_at", s->received_at, zone);
-    member_string(b, "subject", s->subject);
+    json_member_int(b, "id", s->id);
+    json_member_string(b, "code", s->code);
+    json_member_string(b, "state", s->state);
+    json_member_bool(b, "overdue", s->overdue);
+    json_member_string(b, "classification", s->classification);
+    json_member_strv(b, "missing", s->missing);
+    json_member_bool(b, "confidential", s->confidential);
+    json_member_time(b, "received_at", s->received_at, zone);
+    json_member_string(b, "subject", s->subject);
     json_builder_set_member_name(b, "citizen");
     json_builder_begin_object(b);
-    member_string(b, "name", s->citizen_name);
-    member_string(b, "email", s->citizen_email);
+    json_member_string(b, "name", s->citizen_name);
+    json_member_string(b, "email", s->citizen_email);
     json_builder_end_object(b);
-    member_int(b, "attachments", s->n_attachments);
+    json_member_int(b, "attachments", s->n_attachments);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
@@ -168,22 +175,22 @@ JsonNode *outbox_entry_to_json(const OutboxEntry *e, GTimeZone *zone)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    member_int(b, "id", e->id);
-    member_string(b, "kind", e->kind);
+    json_member_int(b, "id", e->id);
+    json_member_string(b, "kind", e->kind);
     json_builder_set_member_name(b, "report_id");
     if (e->report_id > 0)
         json_builder_add_int_value(b, e->report_id);
     else
         json_builder_add_null_value(b);
-    member_string(b, "to", e->rcpt);
-    member_string(b, "state", e->state);
-    member_int(b, "attempts", e->attempts);
-    member_string(b, "last_reply", e->last_reply);
-    member_string(b, "message_id", e->message_id);
-    member_time(b, "created_at", e->created_at, zone);
-    member_time(b, "sent_at", e->sent_at, zone);
-    member_time(b, "next_attempt_at", g_str_equal(e->state, "queued") ? e->next_attempt_at : 0,
-                zone);
+    json_member_string(b, "to", e->rcpt);
+    json_member_string(b, "state", e->state);
+    json_member_int(b, "attempts", e->attempts);
+    json_member_string(b, "last_reply", e->last_reply);
+    json_member_string(b, "message_id", e->message_id);
+    json_member_time(b, "created_at", e->created_at, zone);
+    json_member_time(b, "sent_at", e->sent_at, zone);
+    json_member_time(b, "next_attempt_at", g_str_equal(e->state, "queued") ? e->next_attempt_at : 0,
+                     zone);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
@@ -192,16 +199,16 @@ JsonNode *ingest_result_to_json(const char *file, const IngestResult *r)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    member_string(b, "file", file);
+    json_member_string(b, "file", file);
     json_builder_set_member_name(b, "id");
     if (r->report_id > 0)
         json_builder_add_int_value(b, r->report_id);
     else
         json_builder_add_null_value(b);
-    member_string(b, "code", r->code);
-    member_string(b, "classification", r->classification);
-    member_bool(b, "duplicate", r->duplicate);
-    member_int(b, "raw_id", r->raw_id);
+    json_member_string(b, "code", r->code);
+    json_member_string(b, "classification", r->classification);
+    json_member_bool(b, "duplicate", r->duplicate);
+    json_member_int(b, "raw_id", r->raw_id);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
