@@ -37,6 +37,17 @@ void ingest_result_clear(IngestResult *r)
     memset(r, 0, sizeof *r);
 }
 
+gboolean gateway_check_bounce_key(const Config *config, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GBytes) key = outbound_bounce_key(config, FALSE, &local);
+    if (local) {
+        g_propagate_prefixed_error(error, local, "[smtp] bounce key: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* ---- setup ----------------------------------------------------------------------------------- */
 
 /* Work folders are per process ("tmp/<pid>.XXXXXX") so that pahtctl and pahtd never clean

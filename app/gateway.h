@@ -103,6 +103,10 @@ gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result
  * over fd. Returns the exit status. */
 int gateway_worker_main(const char *config_path, int fd);
 
+/* The key that signs envelope senders ([smtp] bounce_secret_file, else data_dir/bounce.key)
+ * can be used: absent, or a private file (0600/0400). PAHT_ERROR_CONFIG otherwise. */
+gboolean gateway_check_bounce_key(const Config *config, GError **error);
+
 /* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
  * the classic source of duplicate tickets). Returns the lock fd, or -1 with an error naming
  * the holder. Released when the process exits. */

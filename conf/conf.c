@@ -76,6 +76,9 @@ static const KeySpec keys[] = {
     {"smtp", "ca_file", KEY_PATH, FALSE, NULL, 0, 0, AT(smtp.ca_file)},
     {"smtp", "timeout_seconds", KEY_INT, FALSE, "60", 1, 3600, AT(smtp.timeout_seconds)},
     {"smtp", "bounce_secret_file", KEY_SECRET, FALSE, NULL, 0, 0, AT(smtp.bounce_secret)},
+    /* the same key again, as a path: the parser process and pahtctl, which read no
+     * passwords, read this one file when a bounce needs it (issue 11.13) */
+    {"smtp", "bounce_secret_file", KEY_PATH, FALSE, NULL, 0, 0, AT(smtp.bounce_secret_file)},
 
     {"calendar", "timezone", KEY_SPECIAL, FALSE, "Asia/Ho_Chi_Minh", 0, 0, 0},
     {"calendar", "hours", KEY_SPECIAL, FALSE, "07:00-11:00,13:00-17:00", 0, 0, 0},
@@ -738,6 +741,7 @@ void config_free(Config *c)
     g_free(c->smtp.reply_to);
     g_free(c->smtp.ca_file);
     secret_free(c->smtp.bounce_secret);
+    g_free(c->smtp.bounce_secret_file);
     g_free(c->calendar.timezone);
     if (c->calendar.zone)
         g_time_zone_unref(c->calendar.zone);
