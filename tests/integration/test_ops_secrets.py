@@ -1,5 +1,7 @@
 """Secrets stay where they belong (issue 11, item 13), on the real mail stack.
 
+- The parser process, which reads hostile mail, gets a filtered environment: never the
+  PAHT_IMAP_PASSWORD / PAHT_SMTP_PASSWORD pahtd was given (it used to inherit everything).
 - The key that signs envelope senders is used only from a private file: data_dir/bounce.key
   readable by others is refused (it used to be read without a mode check).
 - The parser verifies bounce tokens with the configured [smtp] bounce_secret_file (it used to
@@ -8,7 +10,9 @@
 import hashlib
 import hmac
 import os
+import re
 import secrets
+import signal
 import sqlite3
 import unittest
 
@@ -33,6 +37,48 @@ def ingest(gw, citizen, subject):
                                    "Biển báo bị đổ.\n" + pahttest.complete_details()))
     out = gw.pahtctl_json("ingest", path)
     assert len(out) == 1 and out[0].get("code"), out
+
+
+def environ_of(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        entries = [e for e in f.read().split(b"\0") if e]
+    return dict(e.decode("utf-8", "replace").partition("=")[::2] for e in entries)
+
+
+class ParserEnvironment(unittest.TestCase):
+    def test_parser_process_gets_no_passwords_from_the_environment(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("sec"),
+                              overrides={("imap", "password_file"): None,
+                                         ("smtp", "password_file"): None})
+        canary = secrets.token_hex(8)
+        env = {"PAHT_IMAP_PASSWORD": stack.password, "PAHT_SMTP_PASSWORD": stack.password,
+               "PAHT_CANARY": canary, "PAHT_LOG_LEVEL": "info", "LC_ALL": "C.UTF-8"}
+        proc = gw.start_pahtd(env=env)
+        try:
+            found = pahttest.wait_for(
+                lambda: re.search(r"parser process (\d+) ready", gw.log()), timeout=30,
+                what="the parser process")
+            parser = environ_of(int(found.group(1)))
+            daemon = environ_of(proc.pid)
+            self.assertEqual(daemon["PAHT_IMAP_PASSWORD"], stack.password)  # pahtd has them
+            # (never printed: a failure must not put the passwords in the test log)
+            for name in ("PAHT_IMAP_PASSWORD", "PAHT_SMTP_PASSWORD", "PAHT_CANARY", "HOME",
+                         "PAHT_MAILSTACK_ENV"):
+                self.assertFalse(name in parser, f"{name} reached the parser process")
+            self.assertFalse(any(stack.password in v for v in parser.values()),
+                             "the password reached the parser process")
+            # what it needs it keeps: the log level, the locale
+            self.assertEqual(parser["PAHT_LOG_LEVEL"], "info")
+            self.assertEqual(parser["LC_ALL"], "C.UTF-8")
+            # and it works: a mail is parsed and drafted
+            stack.deliver(gw.address, pahttest.make_mail(
+                "dan@example.vn", gw.address, "Đèn đường hỏng", "Đèn hỏng.\n"))
+            drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=60,
+                                       what="the draft")
+            self.assertEqual([d["subject"] for d in drafts], ["Đèn đường hỏng"])
+        finally:
+            self.assertEqual(gw.stop_pahtd(proc, signal.SIGTERM), 0, gw.log())
 
 
 class BounceKey(unittest.TestCase):
