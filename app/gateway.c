@@ -71,7 +71,7 @@ static void remove_stale_work(const char *tmp_root)
     g_dir_close(dir);
 }
 
-Gateway *gateway_open(const Config *config, GError **error)
+Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GError **error)
 {
     g_autoptr(Gateway) gw = g_new0(Gateway, 1);
     gw->config = config;
@@ -92,11 +92,16 @@ Gateway *gateway_open(const Config *config, GError **error)
         return NULL;
     }
     gw->tmp_dir = g_steal_pointer(&template);
-    gw->store = store_open(config->gateway.database, error);
+    gw->store = store_open_with(config->gateway.database, policy, error);
     if (!gw->store)
         return NULL;
     parse_init();
     return g_steal_pointer(&gw);
+}
+
+Gateway *gateway_open(const Config *config, GError **error)
+{
+    return gateway_open_with(config, STORE_SCHEMA_MIGRATE, error);
 }
 
 void gateway_remove_dead_work(Gateway *gw)

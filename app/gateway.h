@@ -20,8 +20,12 @@ G_BEGIN_DECLS
 
 typedef struct Gateway Gateway;
 
-/* config is borrowed and must outlive the gateway */
+/* config is borrowed and must outlive the gateway. Makes the folders of data_dir and opens
+ * the database: gateway_open brings an older schema up to date (pahtd);
+ * gateway_open_with(STORE_SCHEMA_EXACT) refuses a database of another schema version than
+ * this program's (pahtctl). */
 Gateway *gateway_open(const Config *config, GError **error);
+Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GError **error);
 void gateway_close(Gateway *gateway);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Gateway, gateway_close)
 

@@ -756,6 +756,31 @@ static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
     return status;
 }
 
+/* Only pahtd (at start) and this command change the schema of a database (issue 11.5); main
+ * opened the database with it brought up to date, holding the fetcher's lock */
+static int cmd_migrate(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("migrate takes no argument, got \"%s\"", argv[1]);
+    int found = store_schema_version_found(ctl->store);
+    int now = store_schema_version(ctl->store);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_member_string(b, "database", ctl->config->gateway.database);
+        json_member_int(b, "from", found);
+        json_member_int(b, "to", now);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+    } else if (found == now) {
+        printf("%s: schema version %d, up to date\n", ctl->config->gateway.database, now);
+    } else {
+        printf("%s: schema version %d upgraded to %d\n", ctl->config->gateway.database, found, now);
+    }
+    return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -791,6 +816,7 @@ static const struct {
     {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
      "received, on time, overdue, ratings, per agency (Điều 11)"},
     {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
+    {"migrate", cmd_migrate, NULL, "", "upgrade the database's schema (pahtd stopped)"},
 };
 
 static void print_usage(void)
@@ -872,7 +898,20 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((LogLevel)config->gateway.log_level);
-    g_autoptr(Gateway) gateway = gateway_open(config, &error);
+    /* only migrate may change the schema: every other command refuses a database of another
+     * version than its own (issue 11.5) */
+    gboolean migrates = commands[found].run == cmd_migrate;
+    int lock = -1;
+    if (migrates && (lock = gateway_lock_fetcher(config, &error)) < 0) {
+        fprintf(stderr,
+                "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd), or just restart "
+                "it: pahtd brings the schema up to date when it starts\n",
+                error->message);
+        g_error_free(error);
+        return 2;
+    }
+    g_autoptr(Gateway) gateway =
+        gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT, &error);
     if (!gateway)
         return fail(error);
     Ctl ctl = {.config = config, .gateway = gateway, .store = gateway_store(gateway), .json = json};
@@ -880,5 +919,7 @@ int main(int argc, char **argv)
     int status = commands[found].run(&ctl, argc, argv);
     g_free(outbox_state);
     lifecycle_options_free();
+    if (lock >= 0)
+        close(lock);
     return status;
 }
