@@ -71,11 +71,17 @@ gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **
     g_autoptr(OutboxEntry) letter = NULL;
     const char *matched_by = NULL;
 
-    /* pahtctl reads no secrets: without the key, a letter's recorded envelope still
-     * verifies the token */
+    /* the key that signed the tokens: [smtp] bounce_secret_file, else the gateway's own
+     * (read here, in the parser process or pahtctl, with its mode checked). Without it, a
+     * letter's recorded envelope still verifies the token; only letters sent before
+     * envelopes were recorded need the key. */
     GError *key_error = NULL;
     g_autoptr(GBytes) key = outbound_bounce_key(gw->config, FALSE, &key_error);
-    g_clear_error(&key_error);
+    if (key_error) {
+        log_warning("bounce in message %" G_GINT64_FORMAT ": the envelope key is not used: %s",
+                    raw_id, key_error->message);
+        g_clear_error(&key_error);
+    }
     for (guint i = 0; !letter && draft->recipients && i < draft->recipients->len; i++) {
         if (!match_envelope(gw, g_ptr_array_index(draft->recipients, i), key, &letter, error))
             return FALSE;

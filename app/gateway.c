@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -35,6 +36,123 @@ void ingest_result_clear(IngestResult *r)
     g_clear_pointer(&r->code, g_free);
     g_clear_pointer(&r->classification, g_free);
     memset(r, 0, sizeof *r);
+}
+
+/* ---- one owner for every file (issue 11.4) --------------------------------------------------
+ * The database and data_dir belong to the service user (paht). A folder made by anyone else
+ * (root, after "sudo pahtctl ingest") is one the daemon cannot write into later: EACCES, and
+ * the inbox stalls. So root becomes the owner before it opens anything, another user is
+ * refused, and what an earlier version left behind is found at start, not at the first
+ * write. */
+
+/* whether path itself was examined (not an ancestor standing in for it) */
+static gboolean owner_of(const char *path, uid_t *uid, gboolean *exists)
+{
+    g_autofree char *found = NULL;
+    if (!fs_owner(path, uid, &found))
+        return FALSE;
+    g_autofree char *canonical = g_canonicalize_filename(path, NULL);
+    *exists = g_str_equal(found, canonical);
+    return TRUE;
+}
+
+/* the database, then data_dir, decide; when neither exists yet (or a user outside them cannot
+ * see them), whoever owns the folder the database is, or will be, made in */
+static gboolean install_owner(const Config *c, uid_t *owner, GError **error)
+{
+    const char *db = c->gateway.database, *data = c->gateway.data_dir;
+    uid_t db_uid = 0, data_uid = 0;
+    gboolean db_exists = FALSE, data_exists = FALSE;
+    if (!owner_of(db, &db_uid, &db_exists) || !owner_of(data, &data_uid, &data_exists)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "cannot examine %s or %s: %s", db, data,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (db_exists && data_exists && db_uid != data_uid) {
+        g_autofree char *db_user = user_name_of(db_uid);
+        g_autofree char *data_user = user_name_of(data_uid);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "the database %s belongs to %s but data_dir %s to %s: both must belong to "
+                    "the user pahtd runs as (e.g. chown -R %s: %s %s*)",
+                    db, db_user, data, data_user, db_user, data, db);
+        return FALSE;
+    }
+    *owner = db_exists || !data_exists ? db_uid : data_uid;
+    return TRUE;
+}
+
+gboolean gateway_become_owner(const Config *config, char **run_as, GError **error)
+{
+    uid_t owner = 0;
+    if (!install_owner(config, &owner, error))
+        return FALSE;
+    uid_t me = geteuid();
+    if (me == owner)
+        return TRUE;
+    g_autofree char *name = user_name_of(owner);
+    if (me == 0) {
+        /* before anything is opened: every file made from here on is the owner's */
+        if (!process_become_user(owner, error))
+            return FALSE;
+        log_debug("running as %s, the owner of %s", name, config->gateway.database);
+        return TRUE;
+    }
+    g_autofree char *mine = user_name_of(me);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                "%s and %s belong to %s, and this runs as %s: run it as %s, or what it writes "
+                "would be %s's and the daemon could not use it",
+                config->gateway.database, config->gateway.data_dir, name, mine, name, mine);
+    if (run_as)
+        *run_as = g_steal_pointer(&name);
+    return FALSE;
+}
+
+static gboolean foreign_file_found(const Config *c, const char *foreign, GError **error)
+{
+    struct stat st;
+    uid_t owner = lstat(foreign, &st) == 0 ? st.st_uid : 0;
+    g_autofree char *theirs = user_name_of(owner);
+    g_autofree char *ours = user_name_of(geteuid());
+    gboolean in_data = g_str_has_prefix(foreign, c->gateway.data_dir);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                "%s belongs to %s, not to %s, who owns the database and data_dir: the gateway "
+                "cannot write into it (was pahtctl run as %s by an earlier version?). Give it "
+                "back: chown -R %s: %s%s",
+                foreign, theirs, ours, theirs, ours,
+                in_data ? c->gateway.data_dir : c->gateway.database, in_data ? "" : "*");
+    return FALSE;
+}
+
+/* the database's own files: the lock, the WAL and its index */
+static gboolean database_files_owned(const Config *c, GError **error)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", ".lock"};
+    for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        g_autofree char *path = g_strconcat(c->gateway.database, suffixes[i], NULL);
+        g_autofree char *foreign = fs_find_foreign(path, geteuid(), 0);
+        if (foreign)
+            return foreign_file_found(c, foreign, error);
+    }
+    return TRUE;
+}
+
+/* data_dir, its folders (raw, att, tmp) and theirs (raw/ab ...): the files inside are not
+ * walked, there may be millions, and a folder is where a write fails */
+static gboolean data_dir_owned(const Config *c, GError **error)
+{
+    g_autofree char *foreign = fs_find_foreign(c->gateway.data_dir, geteuid(), 2);
+    return foreign ? foreign_file_found(c, foreign, error) : database_files_owned(c, error);
+}
+
+gboolean gateway_check_bounce_key(const Config *config, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GBytes) key = outbound_bounce_key(config, FALSE, &local);
+    if (local) {
+        g_propagate_prefixed_error(error, local, "[smtp] bounce key: ");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -60,7 +178,7 @@ static void remove_stale_work(const char *tmp_root)
     g_dir_close(dir);
 }
 
-Gateway *gateway_open(const Config *config, GError **error)
+Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GError **error)
 {
     g_autoptr(Gateway) gw = g_new0(Gateway, 1);
     gw->config = config;
@@ -71,7 +189,7 @@ Gateway *gateway_open(const Config *config, GError **error)
     g_autofree char *tmp_root = g_build_filename(config->gateway.data_dir, "tmp", NULL);
     if (!fs_make_private_dir(config->gateway.data_dir, error) ||
         !fs_make_private_dir(gw->raw_dir, error) || !fs_make_private_dir(gw->att_dir, error) ||
-        !fs_make_private_dir(tmp_root, error))
+        !fs_make_private_dir(tmp_root, error) || !data_dir_owned(config, error))
         return NULL;
     remove_stale_work(tmp_root);
     g_autofree char *template = g_strdup_printf("%s/%d.XXXXXX", tmp_root, (int)getpid());
@@ -81,11 +199,16 @@ Gateway *gateway_open(const Config *config, GError **error)
         return NULL;
     }
     gw->tmp_dir = g_steal_pointer(&template);
-    gw->store = store_open(config->gateway.database, error);
+    gw->store = store_open_with(config->gateway.database, policy, error);
     if (!gw->store)
         return NULL;
     parse_init();
     return g_steal_pointer(&gw);
+}
+
+Gateway *gateway_open(const Config *config, GError **error)
+{
+    return gateway_open_with(config, STORE_SCHEMA_MIGRATE, error);
 }
 
 void gateway_remove_dead_work(Gateway *gw)
@@ -113,6 +236,10 @@ void gateway_close(Gateway *gw)
 
 int gateway_lock_fetcher(const Config *config, GError **error)
 {
+    /* a fresh install with a database in a folder of its own: the lock goes there, first */
+    g_autofree char *folder = g_path_get_dirname(config->gateway.database);
+    if (!fs_make_private_dir(folder, error) || !database_files_owned(config, error))
+        return -1;
     g_autofree char *path = g_strconcat(config->gateway.database, ".lock", NULL);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {

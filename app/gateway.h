@@ -20,8 +20,13 @@ G_BEGIN_DECLS
 
 typedef struct Gateway Gateway;
 
-/* config is borrowed and must outlive the gateway */
+/* config is borrowed and must outlive the gateway. Makes the folders of data_dir and opens
+ * the database; refused (PAHT_ERROR_CONFIG, saying what to chown) when data_dir, its folders
+ * or the database's files belong to another user than this process. gateway_open brings an
+ * older schema up to date (pahtd); gateway_open_with(STORE_SCHEMA_EXACT) refuses a database
+ * of another schema version than this program's (pahtctl). */
 Gateway *gateway_open(const Config *config, GError **error);
+Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GError **error);
 void gateway_close(Gateway *gateway);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Gateway, gateway_close)
 
@@ -103,9 +108,22 @@ gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result
  * over fd. Returns the exit status. */
 int gateway_worker_main(const char *config_path, int fd);
 
+/* Issue 11.4: the database and data_dir belong to one user, the service user (paht), and so
+ * must every file the programs make there. A process of that user goes on; root becomes that
+ * user for good (groups, group, uid), before it opens anything; any other user is refused
+ * (PAHT_ERROR_CONFIG) with *run_as (may be NULL) set to the owner's name (for a "sudo -u
+ * OWNER ..." hint). Also refused: a database and a data_dir that belong to two users. Call
+ * after config_load, before gateway_lock_fetcher and gateway_open. */
+gboolean gateway_become_owner(const Config *config, char **run_as, GError **error);
+
+/* The key that signs envelope senders ([smtp] bounce_secret_file, else data_dir/bounce.key)
+ * can be used: absent, or a private file (0600/0400). PAHT_ERROR_CONFIG otherwise. */
+gboolean gateway_check_bounce_key(const Config *config, GError **error);
+
 /* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
- * the classic source of duplicate tickets). Returns the lock fd, or -1 with an error naming
- * the holder. Released when the process exits. */
+ * the classic source of duplicate tickets), next to the database (its folder is made if
+ * needed). Returns the lock fd, or -1 with an error naming the holder. Released when the
+ * process exits. */
 int gateway_lock_fetcher(const Config *config, GError **error);
 
 /* ---- presentation (pahtctl) ------------------------------------------------------------------ */

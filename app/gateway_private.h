@@ -95,9 +95,11 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
  * HMAC-SHA256(key, "b-<id>-<Message-ID>"), so that a bounce names its letter and a stranger
  * cannot fail someone else's letter. */
 
-/* The HMAC key: [smtp] bounce_secret_file when pahtd read it; else the gateway's own key in
- * data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE and it is missing.
- * NULL with no error when there is none and create is FALSE. */
+/* The HMAC key: [smtp] bounce_secret_file (as pahtd read it at start, else read now: the
+ * parser process and pahtctl read no passwords, but this key they need); without that key,
+ * the gateway's own in data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE
+ * and it is missing. Either file is refused unless mode 0600/0400 (PAHT_ERROR_CONFIG). NULL
+ * with no error when there is none and create is FALSE. */
 GBytes *outbound_bounce_key(const Config *config, gboolean create, GError **error);
 /* the envelope sender for letter id; NULL when from has no room for the token (local part
  * longer than 64 characters with it) or is not an address */

@@ -88,26 +88,37 @@ static gboolean owner_is_dead(const char *owner, gpointer unused)
 
 /* ---- envelope senders (VERP) ----------------------------------------------------------------- */
 
+/* a key read from a secret file (SPEC §6: mode 0600/0400, checked on the file read) */
+static GBytes *bounce_key_from(const char *path, GError **error)
+{
+    char *text = fs_read_secret_file(path, error);
+    if (!text)
+        return NULL;
+    if (strlen(text) < 32) {
+        g_free(text);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "%s: too short to be a key (at least 32 characters)", path);
+        return NULL;
+    }
+    gsize len = strlen(text);
+    return g_bytes_new_take(text, len);
+}
+
 GBytes *outbound_bounce_key(const Config *c, gboolean create, GError **error)
 {
     if (c->smtp.bounce_secret && *c->smtp.bounce_secret)
         return g_bytes_new(c->smtp.bounce_secret, strlen(c->smtp.bounce_secret));
+    /* configured but not read with the passwords (the parser process, pahtctl): this key and
+     * no other, never the gateway's own, which would not verify what pahtd signed */
+    if (c->smtp.bounce_secret_file)
+        return bounce_key_from(c->smtp.bounce_secret_file, error);
     g_autofree char *path = g_build_filename(c->gateway.data_dir, "bounce.key", NULL);
-    g_autofree char *text = NULL;
     GError *local = NULL;
-    if (g_file_get_contents(path, &text, NULL, &local)) {
-        g_strstrip(text);
-        if (strlen(text) < 32) {
-            g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                        "%s: too short to be a key; remove it and a new one is made", path);
-            return NULL;
-        }
-        gsize len = strlen(text);
-        return g_bytes_new_take(g_steal_pointer(&text), len);
-    }
-    if (!g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s", local->message);
-        g_error_free(local);
+    GBytes *key = bounce_key_from(path, &local);
+    if (key)
+        return key;
+    if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, local);
         return NULL;
     }
     g_error_free(local);

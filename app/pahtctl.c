@@ -7,6 +7,7 @@
 #include "app/lifecycle_letters.h"
 #include "util/util.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,6 +76,21 @@ static int usage_error(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "pahtctl: %s (see pahtctl --help)\n", text);
     return 2;
+}
+
+/* the service user root became (main), NULL when pahtctl runs as who started it */
+static char *became_owner = NULL;
+
+/* A file named on the command line is read as the owner of the database, not as root: one
+ * of root's own private files cannot be read then, which deserves more than "Permission
+ * denied". */
+static void explain_unreadable(const char *path)
+{
+    if (became_owner && path && access(path, R_OK) != 0 && errno == EACCES)
+        fprintf(stderr,
+                "pahtctl: pahtctl runs as %s, the owner of the database, and %s may not read %s: "
+                "make it readable to %s (or copy it to /tmp)\n",
+                became_owner, became_owner, path, became_owner);
 }
 
 /* ---- commands -------------------------------------------------------------------------------- */
@@ -187,6 +203,7 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
         GError *error = NULL;
         if (!gateway_ingest_file(ctl->gateway, argv[i], &result, &error)) {
             fprintf(stderr, "pahtctl: %s: %s\n", argv[i], error->message);
+            explain_unreadable(argv[i]);
             if (ctl->json) {
                 g_autoptr(JsonBuilder) b = json_builder_new();
                 json_builder_begin_object(b);
@@ -347,9 +364,21 @@ static gboolean options_are_utf8(void)
     return TRUE;
 }
 
+/* who ran the command, noted before pahtctl becomes the service user (main): the person
+ * behind sudo when there is one, since "root" or "paht" says nothing of who acted */
+static const char *invoking_user = NULL;
+
+static void note_invoking_user(void)
+{
+    const char *sudo_user = g_getenv("SUDO_USER");
+    invoking_user = sudo_user && *sudo_user && g_utf8_validate(sudo_user, -1, NULL)
+                        ? sudo_user
+                        : g_get_user_name();
+}
+
 static const char *actor(void)
 {
-    return opt_actor && *opt_actor ? opt_actor : g_get_user_name();
+    return opt_actor && *opt_actor ? opt_actor : invoking_user;
 }
 
 /* the report an action names: its id, or an exit status (unknown report: 1) */
@@ -467,6 +496,7 @@ static int cmd_result(Ctl *ctl, int argc, char **argv)
         text = g_string_free(in, FALSE);
     } else if (!g_file_get_contents(opt_file, &text, NULL, &error)) {
         fprintf(stderr, "pahtctl: %s\n", error->message);
+        explain_unreadable(opt_file);
         g_error_free(error);
         return 2;
     }
@@ -509,6 +539,7 @@ static int cmd_reply(Ctl *ctl, int argc, char **argv)
     GError *error = NULL;
     if (opt_file && !g_file_get_contents(opt_file, &text, NULL, &error)) {
         fprintf(stderr, "pahtctl: %s\n", error->message);
+        explain_unreadable(opt_file);
         g_error_free(error);
         return 2;
     }
@@ -756,6 +787,31 @@ static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
     return status;
 }
 
+/* Only pahtd (at start) and this command change the schema of a database (issue 11.5); main
+ * opened the database with it brought up to date, holding the fetcher's lock */
+static int cmd_migrate(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("migrate takes no argument, got \"%s\"", argv[1]);
+    int found = store_schema_version_found(ctl->store);
+    int now = store_schema_version(ctl->store);
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_member_string(b, "database", ctl->config->gateway.database);
+        json_member_int(b, "from", found);
+        json_member_int(b, "to", now);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+    } else if (found == now) {
+        printf("%s: schema version %d, up to date\n", ctl->config->gateway.database, now);
+    } else {
+        printf("%s: schema version %d upgraded to %d\n", ctl->config->gateway.database, found, now);
+    }
+    return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -791,6 +847,7 @@ static const struct {
     {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
      "received, on time, overdue, ratings, per agency (Điều 11)"},
     {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
+    {"migrate", cmd_migrate, NULL, "", "upgrade the database's schema (pahtd stopped)"},
 };
 
 static void print_usage(void)
@@ -811,6 +868,7 @@ int main(int argc, char **argv)
 {
     log_init("pahtctl");
     memory_tune();
+    g_autofree char *command_line = command_line_quoted(argc, argv);
     int command_index = 0;
     for (int i = 1; i < argc; i++) {
         if (g_str_equal(argv[i], "-c") || g_str_equal(argv[i], "--config")) {
@@ -872,13 +930,43 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((LogLevel)config->gateway.log_level);
-    g_autoptr(Gateway) gateway = gateway_open(config, &error);
+    note_invoking_user();
+    /* sudo pahtctl ...: root becomes the owner of the database before it opens anything, so
+     * that every file it makes is the daemon's too (issue 11.4) */
+    g_autofree char *run_as = NULL;
+    uid_t was = geteuid();
+    if (!gateway_become_owner(config, &run_as, &error)) {
+        fprintf(stderr, "pahtctl: %s\n", error->message);
+        if (run_as)
+            fprintf(stderr, "pahtctl: run it as that user: sudo -u %s %s\n", run_as, command_line);
+        g_error_free(error);
+        return 2;
+    }
+    if (geteuid() != was)
+        became_owner = user_name_of(geteuid());
+    /* only migrate may change the schema: every other command refuses a database of another
+     * version than its own (issue 11.5) */
+    gboolean migrates = commands[found].run == cmd_migrate;
+    int lock = -1;
+    if (migrates && (lock = gateway_lock_fetcher(config, &error)) < 0) {
+        fprintf(stderr,
+                "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd), or just restart "
+                "it: pahtd brings the schema up to date when it starts\n",
+                error->message);
+        g_error_free(error);
+        return 2;
+    }
+    g_autoptr(Gateway) gateway =
+        gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT, &error);
     if (!gateway)
         return fail(error);
     Ctl ctl = {.config = config, .gateway = gateway, .store = gateway_store(gateway), .json = json};
     /* argv[0] stays the program name: commands see their arguments from argv[1] */
     int status = commands[found].run(&ctl, argc, argv);
     g_free(outbox_state);
+    g_free(became_owner);
     lifecycle_options_free();
+    if (lock >= 0)
+        close(lock);
     return status;
 }

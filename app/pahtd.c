@@ -31,6 +31,7 @@ int main(int argc, char **argv)
     };
     log_init("pahtd");
     memory_tune();
+    g_autofree char *command_line = command_line_quoted(argc, argv);
     g_autoptr(GOptionContext) options = g_option_context_new("- PAHT mail gateway daemon");
     g_option_context_add_main_entries(options, entries, NULL);
     g_option_context_set_description(
@@ -57,6 +58,20 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((LogLevel)config->gateway.log_level);
+    /* started by hand as root: the daemon becomes the owner of the database (paht) before it
+     * opens or makes anything, as systemd would have started it */
+    g_autofree char *run_as = NULL;
+    if (!check_config && !gateway_become_owner(config, &run_as, &error)) {
+        log_error("%s", error->message);
+        if (run_as)
+            log_error("start it with systemctl start pahtd, or as that user: sudo -u %s %s", run_as,
+                      command_line);
+        return 2;
+    }
+    if (!gateway_check_bounce_key(config, &error)) {
+        log_error("%s", error->message);
+        return 2;
+    }
     if (check_config) {
         printf("%s: configuration OK\n", config->file);
         return 0;

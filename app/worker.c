@@ -8,7 +8,11 @@
  *   SIGHUP.
  * - The child is our own binary started again (/proc/self/exe --worker), not a bare fork():
  *   it opens its own SQLite connection (a connection must never cross fork()), begins with a
- *   clean GMime, and holds none of the parent's IMAP socket or TLS state.
+ *   clean GMime, and holds none of the parent's IMAP socket or TLS state. It reads hostile
+ *   mail, so it holds no password either: it reads the configuration without them, and gets
+ *   an environment filtered by an allow-list (never PAHT_IMAP_PASSWORD/PAHT_SMTP_PASSWORD).
+ *   The one secret it needs, the key that verifies bounce tokens, it reads itself when a
+ *   bounce comes (outbound_bounce_key: [smtp] bounce_secret_file, mode-checked).
  * - The parent does all IMAP work and waits for each answer with the message's time limit. On
  *   a timeout it kills the child, on a crash it reaps it; either way the message is marked
  *   unparsed (kept: raw file and row) and goes to quarantine, and the next message gets a new
@@ -194,6 +198,45 @@ static char *worker_lost(Gateway *gw, gboolean kill_first)
     return g_strdup_printf("exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+/* The parser process reads hostile mail: it gets only the environment it needs (issue
+ * 11.13), never what pahtd was given besides, PAHT_IMAP_PASSWORD and PAHT_SMTP_PASSWORD
+ * above all. The names it keeps: */
+static const char *const worker_environment[] = {
+    /* the clock, logging, the tests' faults, log lines in journald's form */
+    "PAHT_NOW", "PAHT_LOG_LEVEL", "PAHT_TEST_FAULT", "JOURNAL_STREAM",
+    /* time zone and locale (iconv, GMime), SQLite's temporary files */
+    "TZ", "LANG", "LANGUAGE", "LC_*", "TMPDIR",
+    /* debugging builds */
+    "G_DEBUG", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"};
+
+static gboolean worker_keeps(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq)
+        return FALSE;
+    gsize len = (gsize)(eq - entry);
+    for (gsize i = 0; i < G_N_ELEMENTS(worker_environment); i++) {
+        const char *name = worker_environment[i];
+        gsize n = strlen(name);
+        if (name[n - 1] == '*' ? len >= n && strncmp(entry, name, n - 1) == 0
+                               : len == n && strncmp(entry, name, n) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* the environment of a new parser process: ours, filtered (the strings are borrowed) */
+static const char **worker_environ(void)
+{
+    GPtrArray *kept = g_ptr_array_new();
+    for (char **e = environ; e && *e; e++) {
+        if (worker_keeps(*e))
+            g_ptr_array_add(kept, *e);
+    }
+    g_ptr_array_add(kept, NULL);
+    return (const char **)g_ptr_array_free(kept, FALSE);
+}
+
 static gboolean worker_start(Gateway *gw, GError **error)
 {
     const Config *c = gw->config;
@@ -206,6 +249,7 @@ static gboolean worker_start(Gateway *gw, GError **error)
     /* everything the child needs is prepared before fork(): between fork() and exec() only
      * async-signal-safe calls are allowed */
     char *argv[] = {(char *)"pahtd", (char *)"--worker", (char *)"-c", c->file, NULL};
+    g_autofree const char **envp = worker_environ();
     pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
@@ -234,7 +278,7 @@ static gboolean worker_start(Gateway *gw, GError **error)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127); /* the parent died before PR_SET_PDEATHSIG took effect */
-        execv("/proc/self/exe", argv);
+        execve("/proc/self/exe", argv, (char **)envp);
         _exit(127);
     }
     close(sv[1]);

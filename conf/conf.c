@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef enum {
     KEY_STRING,   /* any non-empty text */
@@ -77,6 +76,9 @@ static const KeySpec keys[] = {
     {"smtp", "ca_file", KEY_PATH, FALSE, NULL, 0, 0, AT(smtp.ca_file)},
     {"smtp", "timeout_seconds", KEY_INT, FALSE, "60", 1, 3600, AT(smtp.timeout_seconds)},
     {"smtp", "bounce_secret_file", KEY_SECRET, FALSE, NULL, 0, 0, AT(smtp.bounce_secret)},
+    /* the same key again, as a path: the parser process and pahtctl, which read no
+     * passwords, read this one file when a bounce needs it (issue 11.13) */
+    {"smtp", "bounce_secret_file", KEY_PATH, FALSE, NULL, 0, 0, AT(smtp.bounce_secret_file)},
 
     {"calendar", "timezone", KEY_SPECIAL, FALSE, "Asia/Ho_Chi_Minh", 0, 0, 0},
     {"calendar", "hours", KEY_SPECIAL, FALSE, "07:00-11:00,13:00-17:00", 0, 0, 0},
@@ -133,38 +135,13 @@ static char *resolve_path(const Config *c, const char *value)
 static char *read_secret_file(const Config *c, const char *group, const char *key, const char *path,
                               GError **error)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        config_fail(error, c, group, key, "cannot read %s: %s", path, g_strerror(errno));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        config_fail(error, c, group, key, "%s is not a regular file", path);
-        return NULL;
-    }
-    mode_t mode = st.st_mode & 07777;
-    if (mode != 0600 && mode != 0400) {
-        config_fail(error, c, group, key,
-                    "%s has mode %04o; a secret file must be 0600 or 0400 (chmod 600 %s)", path,
-                    (unsigned)mode, path);
-        return NULL;
-    }
-    g_autofree char *content = NULL;
     GError *local = NULL;
-    if (!g_file_get_contents(path, &content, NULL, &local)) {
+    char *secret = fs_read_secret_file(path, &local);
+    if (!secret) {
         config_fail(error, c, group, key, "%s", local->message);
         g_error_free(local);
-        return NULL;
     }
-    char *nl = strpbrk(content, "\r\n");
-    if (nl)
-        *nl = 0;
-    g_strchomp(content);
-    if (!*content) {
-        config_fail(error, c, group, key, "%s is empty", path);
-        return NULL;
-    }
-    return g_steal_pointer(&content);
+    return secret;
 }
 
 gboolean server_url_parse(const char *url, const char *const *schemes, ServerUrl *out, char **why)
@@ -764,6 +741,7 @@ void config_free(Config *c)
     g_free(c->smtp.reply_to);
     g_free(c->smtp.ca_file);
     secret_free(c->smtp.bounce_secret);
+    g_free(c->smtp.bounce_secret_file);
     g_free(c->calendar.timezone);
     if (c->calendar.zone)
         g_time_zone_unref(c->calendar.zone);

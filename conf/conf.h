@@ -95,7 +95,8 @@ typedef struct {
         gboolean tls_verify;
         char *ca_file;
         int timeout_seconds;
-        char *bounce_secret; /* HMAC key for VERP bounce tokens, from bounce_secret_file */
+        char *bounce_secret;      /* HMAC key for VERP bounce tokens, from bounce_secret_file */
+        char *bounce_secret_file; /* its path (absolute), whether read or not; NULL: not set */
     } smtp;
 
     struct {

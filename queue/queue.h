@@ -96,13 +96,31 @@ char **draft_missing_fields(const Draft *draft);
 
 typedef struct Store Store;
 
-/* Opens (creating 0600 and migrating as needed) the database. A database file readable by
- * others is refused (PAHT_ERROR_CONFIG): it holds citizens' personal data. */
+/* What opening does with a schema of another version than this program's. Only pahtd (and
+ * an explicit pahtctl migrate) changes the schema of a database in use (issue 11.5): a
+ * pahtctl of another version than the running pahtd would otherwise migrate the database
+ * under it, or run its statements on tables it does not know. */
+typedef enum {
+    STORE_SCHEMA_MIGRATE, /* bring an older schema up to this program's (pahtd) */
+    STORE_SCHEMA_EXACT,   /* refuse an older one too (pahtctl); an empty database, one nobody
+                             has used yet, is given this program's schema */
+} StoreSchemaPolicy;
+
+/* Opens (creating 0600 as needed) the database, its schema as policy says. A database file
+ * readable by others is refused (PAHT_ERROR_CONFIG): it holds citizens' personal data. A
+ * schema newer than this program's is refused under either policy, an older one under
+ * STORE_SCHEMA_EXACT (PAHT_ERROR_CONFIG, the message says what to run). */
+Store *store_open_with(const char *path, StoreSchemaPolicy policy, GError **error);
+/* store_open_with(path, STORE_SCHEMA_MIGRATE, error) */
 Store *store_open(const char *path, GError **error);
 void store_close(Store *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
 
+/* the schema version of the database now, and the one this program writes */
 int store_schema_version(Store *store);
+int store_schema_latest(void);
+/* the version the database had when it was opened, before any migration (0: new) */
+int store_schema_version_found(Store *store);
 
 gboolean store_begin(Store *store, GError **error);
 gboolean store_commit(Store *store, GError **error);

@@ -357,21 +357,50 @@ int store_schema_version(Store *store)
     return version;
 }
 
-static gboolean store_migrate(Store *store, GError **error)
+int store_schema_latest(void)
 {
-    const int target = (int)G_N_ELEMENTS(migrations);
-    if (store_schema_version(store) == target)
+    return (int)G_N_ELEMENTS(migrations);
+}
+
+int store_schema_version_found(Store *store)
+{
+    return store->found_version;
+}
+
+/* why a version cannot be used as it is, or NULL */
+static char *schema_refusal(const Store *store, int version, StoreSchemaPolicy policy, int target)
+{
+    if (version > target)
+        return g_strdup_printf("database %s has schema version %d, newer than this program's "
+                               "(%d): it was written by a newer paht-mail; upgrade this one",
+                               store->path, version, target);
+    if (version > 0 && version < target && policy == STORE_SCHEMA_EXACT)
+        return g_strdup_printf("database %s has schema version %d, older than this program's "
+                               "(%d): pahtd upgrades it when it starts (systemctl restart "
+                               "pahtd), or stop pahtd and run pahtctl migrate",
+                               store->path, version, target);
+    return NULL;
+}
+
+static gboolean store_migrate(Store *store, StoreSchemaPolicy policy, int target, GError **error)
+{
+    store->found_version = store_schema_version(store);
+    if (store->found_version == target)
         return TRUE;
     if (!store_begin(store, error))
         return FALSE;
     /* read again under the write lock: another process may have migrated meanwhile */
     int version = store_schema_version(store);
-    if (version > target) {
+    store->found_version = version;
+    if (version < 0) {
+        store_fail(store, error, "read the schema version");
         store_rollback(store);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                    "database %s has schema version %d, newer than this program (%d): "
-                    "upgrade paht-mail",
-                    store->path, version, target);
+        return FALSE;
+    }
+    g_autofree char *refusal = schema_refusal(store, version, policy, target);
+    if (refusal) {
+        store_rollback(store);
+        g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_CONFIG, refusal);
         return FALSE;
     }
     for (int v = version; v < target; v++) {
@@ -460,7 +489,7 @@ static gboolean switch_to_wal(Store *store, GError **error)
     return FALSE;
 }
 
-Store *store_open(const char *path, GError **error)
+Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GError **error)
 {
     if (!ensure_private_file(path, error))
         return NULL;
@@ -487,11 +516,21 @@ Store *store_open(const char *path, GError **error)
         return NULL;
     }
     if (!store_exec(store, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", error) ||
-        !store_migrate(store, error)) {
+        !store_migrate(store, policy, target, error)) {
         store_close(store);
         return NULL;
     }
     return store;
+}
+
+Store *store_open_with(const char *path, StoreSchemaPolicy policy, GError **error)
+{
+    return store_open_at(path, policy, store_schema_latest(), error);
+}
+
+Store *store_open(const char *path, GError **error)
+{
+    return store_open_with(path, STORE_SCHEMA_MIGRATE, error);
 }
 
 void store_close(Store *store)

@@ -10,7 +10,12 @@ struct Store {
     char *path;
     int depth;              /* open transactions: 0 none, 1 BEGIN, >1 savepoints */
     GHashTable *statements; /* SQL text -> sqlite3_stmt *, prepared once */
+    int found_version;      /* the schema version at open, before any migration */
 };
+
+/* store_open_with, migrating (STORE_SCHEMA_MIGRATE) no further than version target: the
+ * tests make the databases of earlier versions with it */
+Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GError **error);
 
 /* A cached statement, reset and with bindings cleared; NULL + error on failure. */
 sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error);

@@ -118,6 +118,32 @@ char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffi
  * place is already taken by the same content, the temp file is removed instead */
 gboolean fs_commit_content(const char *temp_path, const char *final_path, GError **error);
 
+/* ---- owners and secrets (util/ownership.c) ---------------------------------------------------
+ * The database and all of data_dir belong to one user, the service user (issue 11.4). */
+
+/* A secret (SPEC §6): the first line of path, trailing white space removed. Refused unless a
+ * regular file of mode 0600 or 0400 (checked on the file actually read). PAHT_ERROR_NOT_FOUND
+ * when it does not exist; PAHT_ERROR_CONFIG otherwise, the message saying how to fix it. */
+char *fs_read_secret_file(const char *path, GError **error);
+/* The owner of path; when path does not exist yet (or cannot be seen: a folder above it is
+ * closed to us), of its nearest ancestor that can (who owns what is created there). *found
+ * (may be NULL) gets the canonical path examined. FALSE with errno set when no ancestor can be
+ * examined. A symbolic link counts as its target. */
+gboolean fs_owner(const char *path, uid_t *uid, char **found);
+/* The first file or folder, root itself or at most depth levels below it, that does not
+ * belong to uid; NULL when all do (or root does not exist). Below root, symbolic links are
+ * examined themselves, never followed. */
+char *fs_find_foreign(const char *root, uid_t uid, int depth);
+/* the account name of uid, or the number as text when it has no account */
+char *user_name_of(uid_t uid);
+/* argv as a shell would take it back (arguments quoted where needed): the command to give
+ * in a "sudo -u OWNER ..." hint */
+char *command_line_quoted(int argc, char **argv);
+/* Root becomes user uid for good (real, effective and saved ids): that account's groups
+ * (initgroups), its group, its uid; a uid without an account gets gid = uid and no
+ * supplementary groups. Nothing of root remains. TRUE at once when the process is uid. */
+gboolean process_become_user(uid_t uid, GError **error);
+
 /* ---- hashing and randomness --------------------------------------------------------------- */
 
 /* SHA-256 with GnuTLS (hardware-accelerated where the CPU offers it: five times GLib's speed

@@ -1,6 +1,7 @@
 /* The store on real SQLite files: schema, privacy, tracking codes, raw messages, reports and
  * the outbox's exactly-once rules. */
 #include "queue/queue.h"
+#include "queue/store_internal.h"
 #include "util/util.h"
 
 #include <glib/gstdio.h>
@@ -439,6 +440,98 @@ static void test_first_openers_race(Fixture *f, gconstpointer data)
     }
 }
 
+/* ---- who changes the schema (issue 11.5) ---------------------------------------------------- */
+
+static int version_on_disk(const char *path)
+{
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    int version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return version;
+}
+
+/* a database as an earlier release left it, made by that release's migrations */
+static char *older_database(Fixture *f, int version)
+{
+    g_autofree char *name = g_strdup_printf("v%d.db", version);
+    char *path = g_build_filename(f->dir, name, NULL);
+    GError *error = NULL;
+    Store *s = store_open_at(path, STORE_SCHEMA_MIGRATE, version, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(store_schema_version(s), ==, version);
+    store_close(s);
+    return path;
+}
+
+static void test_older_schema_refused_unless_migrating(Fixture *f, gconstpointer data)
+{
+    const int latest = store_schema_latest();
+    for (int version = 1; version < latest; version++) {
+        g_autofree char *path = older_database(f, version);
+        GError *error = NULL;
+        g_assert_null(store_open_with(path, STORE_SCHEMA_EXACT, &error));
+        g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+        g_autofree char *older = g_strdup_printf("schema version %d, older than this program's "
+                                                 "(%d)",
+                                                 version, latest);
+        g_assert_nonnull(strstr(error->message, older));
+        g_assert_nonnull(strstr(error->message, "pahtctl migrate"));
+        g_clear_error(&error);
+        g_assert_cmpint(version_on_disk(path), ==, version); /* left as it was */
+
+        Store *s = store_open_with(path, STORE_SCHEMA_MIGRATE, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(store_schema_version_found(s), ==, version);
+        g_assert_cmpint(store_schema_version(s), ==, latest);
+        store_close(s);
+        s = store_open_with(path, STORE_SCHEMA_EXACT, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(store_schema_version_found(s), ==, latest);
+        store_close(s);
+    }
+}
+
+static void test_newer_schema_refused_by_every_policy(Fixture *f, gconstpointer data)
+{
+    const int latest = store_schema_latest();
+    g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", latest + 1);
+    GError *error = NULL;
+    g_assert_true(store_exec(f->store, set, &error));
+    store_close(f->store);
+    f->store = NULL;
+    const StoreSchemaPolicy policies[] = {STORE_SCHEMA_EXACT, STORE_SCHEMA_MIGRATE};
+    for (gsize i = 0; i < G_N_ELEMENTS(policies); i++) {
+        g_assert_null(store_open_with(f->path, policies[i], &error));
+        g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+        g_assert_nonnull(strstr(error->message, "newer than this program's"));
+        g_clear_error(&error);
+    }
+    g_assert_cmpint(version_on_disk(f->path), ==, latest + 1);
+    g_autofree char *back = g_strdup_printf("PRAGMA user_version = %d", latest);
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open(f->path, &db), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db, back, NULL, NULL, NULL), ==, SQLITE_OK);
+    sqlite3_close(db);
+    f->store = store_open(f->path, &error);
+    g_assert_no_error(error);
+}
+
+static void test_new_database_made_at_this_version_by_exact(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "fresh", "paht.db", NULL);
+    GError *error = NULL;
+    Store *s = store_open_with(path, STORE_SCHEMA_EXACT, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(store_schema_version_found(s), ==, 0);
+    g_assert_cmpint(store_schema_version(s), ==, store_schema_latest());
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -448,6 +541,10 @@ int main(int argc, char **argv)
     ADD("created-private-wal-migrated", test_created_private_wal_migrated);
     ADD("world-readable-database-refused", test_world_readable_database_refused);
     ADD("first-openers-race", test_first_openers_race);
+    ADD("older-schema-refused-unless-migrating", test_older_schema_refused_unless_migrating);
+    ADD("newer-schema-refused-by-every-policy", test_newer_schema_refused_by_every_policy);
+    ADD("new-database-made-at-this-version-by-exact",
+        test_new_database_made_at_this_version_by_exact);
     ADD("tracking-codes-per-year-in-province-zone", test_tracking_codes_per_year_in_province_zone);
     ADD("report-roundtrip-and-states", test_report_roundtrip_and_states);
     ADD("rollback-leaves-nothing", test_rollback_leaves_nothing);
