@@ -394,7 +394,7 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
 
     GMimeMessagePart *forwarded = forward_candidate(root, c.messages);
     GMimeMessage *inner = forwarded ? g_mime_message_part_get_message(forwarded) : NULL;
-    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx->draft)) {
+    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx)) {
         char *inner_text = NULL, *inner_quoted = NULL;
         if (!process_message(ctx, inner, depth + 1, &inner_text, &inner_quoted, error)) {
             g_free(text);
