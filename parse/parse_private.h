@@ -58,6 +58,8 @@ typedef struct ParseContext {
     GHashTable *warning_set;   /* warnings already listed */
     guint warnings_dropped;    /* beyond PARSE_MAX_WARNINGS */
     gboolean nesting_overflow; /* GMime gave up descending (its own depth limit) */
+    char *charset_hint;        /* the first 8-bit charset the message declares (charset.c) */
+    gboolean charset_hint_known;
 } ParseContext;
 
 typedef gboolean (*ParseStep)(ParseContext *ctx, GError **error);

@@ -279,6 +279,36 @@ static void test_no_charset_windows_1258_bytes(void)
     parsed_clear(&p);
 }
 
+/* 8-bit text without a charset in a mail whose other part declares one: that charset, not
+ * windows-1258 ("Formação" became "Formaçăo") */
+static void test_unlabelled_text_uses_the_charset_the_message_declares(void)
+{
+    Parsed p = parse_text("From: a@example.pt\nTo: paht@soctrang.gov.vn\nSubject: Curso\n"
+                          "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                          "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n"
+                          "Forma\xe7\xe3o em Lisboa\n"
+                          "--b\nContent-Type: text/plain; charset=iso-8859-1; name=\"nota.txt\"\n"
+                          "Content-Disposition: attachment; filename=\"nota.txt\"\n\n"
+                          "Ol\xe1\n--b--\n",
+                          NULL);
+    g_assert_cmpstr(p.draft->text, ==, "Formação em Lisboa");
+    parsed_clear(&p);
+    /* the charset of the subject's RFC 2047 words, when no part declares one */
+    Parsed h = parse_text("From: a@example.pt\nTo: paht@soctrang.gov.vn\n"
+                          "Subject: =?ISO-8859-1?Q?Forma=E7=E3o?=\n\n"
+                          "Forma\xe7\xe3o em Lisboa\n",
+                          NULL);
+    g_assert_cmpstr(h.draft->text, ==, "Formação em Lisboa");
+    parsed_clear(&h);
+    /* bytes that are not valid in the declared charset: windows-1258 as before */
+    Parsed v = parse_text("From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
+                          "Subject: =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=\n\n"
+                          "Vi\xea\xf2t\n",
+                          NULL);
+    g_assert_cmpstr(v.draft->text, ==, "Việt");
+    parsed_clear(&v);
+}
+
 static void test_viscii(void)
 {
     Parsed p = parse_fixture("viscii-text.eml");
@@ -919,6 +949,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/charset/none-utf8", test_no_charset_utf8_bytes);
     g_test_add_func("/parse/charset/none-windows-1258", test_no_charset_windows_1258_bytes);
     g_test_add_func("/parse/charset/viscii", test_viscii);
+    g_test_add_func("/parse/charset/unlabelled-uses-message-charset",
+                    test_unlabelled_text_uses_the_charset_the_message_declares);
     g_test_add_func("/parse/charset/iso-8859-1", test_iso_8859_1);
     g_test_add_func("/parse/gmime-bug-133/adjacent-b-words", test_rfc2047_adjacent_b_words);
     g_test_add_func("/parse/gmime-bug-133/vietnamese-subject-split",
