@@ -309,6 +309,35 @@ static void test_unlabelled_text_uses_the_charset_the_message_declares(void)
     parsed_clear(&v);
 }
 
+/* the only text part is inline with a file name: it is the report's text, not an attachment */
+static void test_named_inline_text_is_the_text(void)
+{
+    Parsed p = parse_text(
+        "From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Ổ gà\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+        "Content-Type: text/plain; charset=utf-8; name=\"noi-dung.txt\"\n"
+        "Content-Disposition: inline; filename=\"noi-dung.txt\"\n\n"
+        "Ổ gà lớn trước số 12 Lê Lợi.\n--b\nContent-Type: image/png; name=\"a.png\"\n"
+        "Content-Disposition: attachment; filename=\"a.png\"\nContent-Transfer-Encoding: base64\n\n"
+        "iVBORw0KGgo=\n--b--\n",
+        NULL);
+    g_assert_cmpstr(p.draft->text, ==, "Ổ gà lớn trước số 12 Lê Lợi.");
+    g_assert_cmpuint(p.draft->attachments->len, ==, 1);
+    g_assert_cmpstr(attachment(p.draft, 0)->filename, ==, "a.png");
+    parsed_clear(&p);
+    /* a text file attached as an attachment stays one */
+    Parsed q =
+        parse_text("From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: x\n"
+                   "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                   "--b\nContent-Type: text/plain\n\nXem tệp.\n--b\n"
+                   "Content-Type: text/plain; name=\"ghi-chu.txt\"\n"
+                   "Content-Disposition: inline; filename=\"ghi-chu.txt\"\n\nghi chú\n--b--\n",
+                   NULL);
+    g_assert_cmpstr(q.draft->text, ==, "Xem tệp.");
+    g_assert_cmpuint(q.draft->attachments->len, ==, 1);
+    parsed_clear(&q);
+}
+
 static void test_viscii(void)
 {
     Parsed p = parse_fixture("viscii-text.eml");
@@ -949,6 +978,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/charset/none-utf8", test_no_charset_utf8_bytes);
     g_test_add_func("/parse/charset/none-windows-1258", test_no_charset_windows_1258_bytes);
     g_test_add_func("/parse/charset/viscii", test_viscii);
+    g_test_add_func("/parse/text/named-inline-text-is-the-text",
+                    test_named_inline_text_is_the_text);
     g_test_add_func("/parse/charset/unlabelled-uses-message-charset",
                     test_unlabelled_text_uses_the_charset_the_message_declares);
     g_test_add_func("/parse/charset/iso-8859-1", test_iso_8859_1);
