@@ -42,6 +42,8 @@
 #include "util/util.h"
 
 #define MAX_DSN_BYTES (256 * 1024)
+/* a bounce's own words are at the top of its text: the returned message comes after */
+#define BOUNCE_TEXT_BYTES 3000
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -389,6 +391,76 @@ static char *ses_json_value(const char *text, const char *name)
     return g_match_info_fetch(match, 1);
 }
 
+static char *first_mailbox_of(ParseContext *ctx, const char *value)
+{
+    InternetAddressList *list =
+        value ? internet_address_list_parse(ctx->gmime_options, value) : NULL;
+    char *address = NULL;
+    if (list && internet_address_list_length(list) > 0) {
+        InternetAddress *ia = internet_address_list_get_address(list, 0);
+        const char *addr = INTERNET_ADDRESS_IS_MAILBOX(ia)
+                               ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))
+                               : NULL;
+        if (addr && strchr(addr, '@'))
+            address = address_lower_domain(addr);
+    }
+    g_clear_object(&list);
+    return address;
+}
+
+/* the To of the returned message (or of its headers): whom our letter was for */
+static char *returned_recipient(ParseContext *ctx, const DsnParts *parts)
+{
+    if (parts->message) {
+        GMimeMessage *returned = g_mime_message_part_get_message(parts->message);
+        if (returned) {
+            g_autofree char *to = header_raw_merged(GMIME_OBJECT(returned), "To");
+            char *address = first_mailbox_of(ctx, to);
+            if (address)
+                return address;
+        }
+    }
+    if (!parts->headers)
+        return NULL;
+    g_autofree char *text = part_text(ctx, parts->headers);
+    static GRegex *to_re;
+    GRegex *re = parse_regex(&to_re, "^To:[ \t]*(.{1,500})$", G_REGEX_MULTILINE | G_REGEX_CASELESS);
+    g_autoptr(GMatchInfo) m = NULL;
+    if (!text || !g_regex_match(re, text, 0, &m))
+        return NULL;
+    g_autofree char *to = g_match_info_fetch(m, 1);
+    return first_mailbox_of(ctx, g_strstrip(to));
+}
+
+/* the first address in the bounce's own words ("<x@y>: Sorry, no mailbox here", "delivering
+ * your mail to <x@y>") that is not the bounce's sender or its addressee (us) */
+static char *recipient_from_text(ParseContext *ctx)
+{
+    const Draft *d = ctx->draft;
+    if (!d->text)
+        return NULL;
+    static GRegex *address_re;
+    GRegex *re = parse_regex(
+        &address_re, "[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+", 0);
+    g_autoptr(GMatchInfo) m = NULL;
+    GError *ignored = NULL;
+    gboolean found = g_regex_match_full(re, d->text, MIN(strlen(d->text), BOUNCE_TEXT_BYTES), 0, 0,
+                                        &m, &ignored);
+    g_clear_error(&ignored);
+    for (; found; found = g_match_info_next(m, NULL)) {
+        g_autofree char *raw = g_match_info_fetch(m, 0);
+        g_autofree char *address = address_lower_domain(raw);
+        gboolean ours = FALSE;
+        for (guint i = 0; i < d->recipients->len && !ours; i++)
+            ours = g_ascii_strcasecmp(address, d->recipients->pdata[i]) == 0;
+        if (ours || (d->from_address && g_ascii_strcasecmp(address, d->from_address) == 0) ||
+            (ctx->our_address && g_ascii_strcasecmp(address, ctx->our_address) == 0))
+            continue;
+        return g_steal_pointer(&address);
+    }
+    return NULL;
+}
+
 static void fill_dsn(ParseContext *ctx)
 {
     Draft *d = ctx->draft;
@@ -412,9 +484,13 @@ static void fill_dsn(ParseContext *ctx)
     }
     if (!d->dsn_original_message_id)
         d->dsn_original_message_id = message_id_from_text(d->text);
-    /* a bounce in words only (Exim, qmail, Gmail's own): what the text and headers say */
+    /* a bounce in words only (Exim, qmail, Gmail's own): what the headers and text say */
     if (!d->dsn_recipient)
         d->dsn_recipient = failed_recipient_header(ctx);
+    if (!d->dsn_recipient)
+        d->dsn_recipient = returned_recipient(ctx, &parts);
+    if (!d->dsn_recipient)
+        d->dsn_recipient = recipient_from_text(ctx);
     if (!d->dsn_status)
         d->dsn_status = status_from_text(d->text);
 }
@@ -422,8 +498,6 @@ static void fill_dsn(ParseContext *ctx)
 /* ---- the rules ------------------------------------------------------------------------------
  * Each returns TRUE when it classified the message. */
 
-/* bounce content is looked for in the top of the text: the returned message comes after */
-#define BOUNCE_WORDS_BYTES 3000
 /* an auto-reply is short, and says what it is in its first lines */
 #define AUTO_TEXT_MAX_BYTES 3000
 #define AUTO_WORDS_BYTES    500
@@ -488,7 +562,7 @@ static char *bounce_content(ParseContext *ctx, const Keywords *k)
     if (words)
         return g_strdup_printf("bounce subject \"%s\"", words);
     const char *text = ctx->draft->text ? ctx->draft->text : "";
-    words = keywords_find(k, "bounce", text, MIN(strlen(text), BOUNCE_WORDS_BYTES));
+    words = keywords_find(k, "bounce", text, MIN(strlen(text), BOUNCE_TEXT_BYTES));
     return words ? g_strdup_printf("bounce text \"%s\"", words) : NULL;
 }
 
@@ -610,8 +684,19 @@ gboolean parse_step_classify_headers(ParseContext *ctx, GError **error)
     return TRUE;
 }
 
+/* no-reply@, gmail-noreply@, do_not_reply@: a robot's address */
+static gboolean from_noreply(const Draft *d)
+{
+    if (!d->from_address)
+        return FALSE;
+    const char *at = strchr(d->from_address, '@');
+    g_autofree char *local =
+        squeezed(d->from_address, at ? (gsize)(at - d->from_address) : strlen(d->from_address));
+    return strstr(local, "noreply") || strstr(local, "donotreply");
+}
+
 gboolean parse_sender_is_mailer(ParseContext *ctx)
 {
     const Draft *d = ctx->draft;
-    return from_mailer_daemon(ctx) || (d->return_path && !*d->return_path);
+    return from_mailer_daemon(ctx) || from_noreply(d) || (d->return_path && !*d->return_path);
 }

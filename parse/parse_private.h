@@ -193,8 +193,8 @@ gboolean part_is_tnef(GMimePart *part);
 
 /* ---- classify_headers.c --------------------------------------------------------------------- */
 
-/* From MAILER-DAEMON or postmaster (any spelling), an empty From, or an empty Return-Path:
- * machine mail */
+/* From MAILER-DAEMON or postmaster (any spelling), an empty From, a no-reply address, or an
+ * empty Return-Path: machine mail (a message it attaches is not a citizen's forward) */
 gboolean parse_sender_is_mailer(ParseContext *ctx);
 
 /* RFC 3464 fields of a message/delivery-status body (exposed for tests) */

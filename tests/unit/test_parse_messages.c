@@ -789,7 +789,8 @@ static void test_bounce_whatever_else_it_carries(void)
         {"From: MAILER-DAEMON <>\nTo: paht@soctrang.gov.vn\nSubject: Mail delivery failed\n\n"
          "This is the DragonFly Mail Agent.\nThere was an error delivering your mail to "
          "<x@example.vn>.\n",
-         "From MAILER-DAEMON/postmaster with bounce subject \"mail delivery failed\"", NULL, NULL},
+         "From MAILER-DAEMON/postmaster with bounce subject \"mail delivery failed\"", NULL,
+         "x@example.vn"},
         /* post_master@ and Mail.Delivery.System@ are postmasters too */
         {"From: post_master@vtext.example.com\nTo: paht@soctrang.gov.vn\nSubject: Re:Thu\n\n"
          "Error: Invalid user address\n",
@@ -798,7 +799,7 @@ static void test_bounce_whatever_else_it_carries(void)
          "To: paht@soctrang.gov.vn\nSubject: Delivery status notification\n\n"
          "Your message could not be delivered to pham.d@example.vn: 550 5.1.1 no such user\n",
          "From MAILER-DAEMON/postmaster with bounce subject \"delivery status notification\"",
-         "5.1.1", NULL},
+         "5.1.1", "pham.d@example.vn"},
         /* Amazon SES: the bounce is JSON in the text */
         {"From: SES <no-reply@sns.amazonaws.com>\nTo: paht@soctrang.gov.vn\n"
          "Subject: AWS Notification Message\n\n"
