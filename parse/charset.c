@@ -26,7 +26,8 @@
  *   Standard's choice): GB2312 and GBK as GB18030, EUC-KR as CP949, Shift_JIS as CP932,
  *   ISO-8859-1 as windows-1252; else text in the wider set becomes U+FFFD;
  * - 7-bit text is ASCII, except in the stateful 7-bit charsets (ISO-2022-JP/KR/CN, HZ), whose
- *   escape sequences must be decoded;
+ *   escape sequences must be decoded; 8-bit bytes under such a label are UTF-8 when valid,
+ *   else the 8-bit sibling that reads them all (EUC-JP or Shift_JIS for ISO-2022-JP);
  * - 8-bit text without a charset: the charset the rest of the message declares (another part,
  *   the RFC 2047 words of its headers) when the bytes are valid in it, before windows-1258:
  *   a Portuguese mail's unlabelled "Formação" is ISO-8859-1, not "Formaçăo". */
@@ -315,6 +316,56 @@ static char *unlabelled_8bit(ParseContext *ctx, const char *data, gsize len, gui
     return from_cp1258(data, len, invalid);
 }
 
+/* text in a declared charset iconv may know; when it does not, UTF-8 if valid, else
+ * windows-1258 */
+static char *convert_declared(ParseContext *ctx, const char *name, const char *data, gsize len,
+                              gboolean valid_utf8, guint *invalid)
+{
+    GString *out = g_string_sized_new(len + len / 2 + 1);
+    if (iconv_to_utf8(name, data, len, out, invalid))
+        return g_string_free(out, FALSE);
+    g_string_free(out, TRUE);
+    parse_warn(ctx, "unknown charset %s; text read as %s", printable_charset(name),
+               valid_utf8 ? "UTF-8" : "windows-1258");
+    if (valid_utf8)
+        return g_strndup(data, len);
+    return from_cp1258(data, len, invalid);
+}
+
+/* 8-bit bytes under a 7-bit label (ISO-2022-JP): the label is wrong. Japanese mail programs
+ * send EUC-JP or Shift_JIS so labelled, converters UTF-8: whichever reads every byte. */
+static char *shifted_with_8bit(ParseContext *ctx, const char *name, const char *data, gsize len,
+                               gboolean valid_utf8)
+{
+    if (valid_utf8) {
+        parse_warn(ctx, "text declared %s is UTF-8; read as UTF-8", printable_charset(name));
+        return g_strndup(data, len);
+    }
+    static const struct {
+        const char *prefix, *siblings[2];
+    } families[] = {
+        {"iso-2022-jp", {"EUC-JP", "CP932"}},
+        {"iso-2022-kr", {"CP949", NULL}},
+        {"iso-2022-cn", {"GB18030", NULL}},
+        {"hz", {"GB18030", NULL}},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(families); i++) {
+        if (!g_str_has_prefix(name, families[i].prefix))
+            continue;
+        for (gsize k = 0; k < G_N_ELEMENTS(families[i].siblings) && families[i].siblings[k]; k++) {
+            GString *out = g_string_sized_new(len + len / 2 + 1);
+            guint bad = 0;
+            if (iconv_to_utf8(families[i].siblings[k], data, len, out, &bad) && bad == 0) {
+                parse_warn(ctx, "8-bit text declared %s; read as %s", printable_charset(name),
+                           families[i].siblings[k]);
+                return g_string_free(out, FALSE);
+            }
+            g_string_free(out, TRUE);
+        }
+    }
+    return NULL;
+}
+
 char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char *declared)
 {
     if (!data || len == 0)
@@ -381,20 +432,16 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
         }
         G_GNUC_FALLTHROUGH;
     case FAMILY_WIDE:
-    case FAMILY_SHIFTED: {
-        GString *out = g_string_sized_new(len + len / 2 + 1);
-        if (iconv_to_utf8(name, data, len, out, &invalid)) {
-            result = g_string_free(out, FALSE);
-            break;
-        }
-        g_string_free(out, TRUE);
-        parse_warn(ctx, "unknown charset %s; text read as %s", printable_charset(name),
-                   valid_utf8 ? "UTF-8" : "windows-1258");
-        if (valid_utf8)
-            return g_strndup(data, len);
-        result = from_cp1258(data, len, &invalid);
+        result = convert_declared(ctx, name, data, len, valid_utf8, &invalid);
         break;
-    }
+    case FAMILY_SHIFTED:
+        if (has_high_bytes(data, len)) {
+            result = shifted_with_8bit(ctx, name, data, len, valid_utf8);
+            if (result)
+                return result;
+        }
+        result = convert_declared(ctx, name, data, len, valid_utf8, &invalid);
+        break;
     }
     if (invalid > 0)
         parse_warn(ctx, "invalid bytes for the text's charset replaced");

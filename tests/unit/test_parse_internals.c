@@ -177,6 +177,14 @@ static void test_charset_real_world_labels(void)
     g_assert_cmpstr(b, ==, "台灣");
     g_autofree char *b2 = charset_to_utf8(ctx, taiwan, sizeof taiwan - 1, "GB2312");
     g_assert_cmpstr(b2, ==, "台灣");
+    /* 8-bit bytes under the 7-bit ISO-2022-JP label: EUC-JP (or UTF-8), as Japanese mail
+     * programs send it */
+    const char euc[] = "\xa5\xe1\xa1\xbc\xa5\xeb";
+    g_autofree char *e = charset_to_utf8(ctx, euc, sizeof euc - 1, "iso-2022-jp");
+    g_assert_cmpstr(e, ==, "メール");
+    g_autofree char *u =
+        charset_to_utf8(ctx, "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab", 9, "ISO-2022-JP");
+    g_assert_cmpstr(u, ==, "メール");
     /* ISO-8859-1 labels windows-1252 text: its curly quotes are quotes, not C1 controls */
     g_autofree char *q = charset_to_utf8(ctx, "\x93ok\x94", 4, "iso-8859-1");
     g_assert_cmpstr(q, ==, "\xe2\x80\x9cok\xe2\x80\x9d");
