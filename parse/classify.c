@@ -193,6 +193,30 @@ static Keywords *builtin_keywords(void)
     return cached_builtin;
 }
 
+/* A province's copy made before the auto and bounce sections existed has none of them: it
+ * gets the built-in ones, or auto-replies would be answered again (mail loops). A file with
+ * any section of a category keeps its own lists for it. */
+static void keywords_add_missing_machine_lists(Keywords *k, const Keywords *builtin)
+{
+    static const Category machine[] = {CATEGORY_AUTO, CATEGORY_BOUNCE};
+    for (gsize i = 0; i < G_N_ELEMENTS(machine); i++) {
+        Category c = machine[i];
+        gboolean any = FALSE;
+        for (int sc = 0; sc < N_SCOPES && !any; sc++)
+            any = k->lists[c][sc]->len > 0;
+        for (int sc = 0; sc < N_SCOPES && !any; sc++) {
+            GPtrArray *from = builtin->lists[c][sc];
+            for (guint j = 0; j < from->len; j++) {
+                const Phrase *p = from->pdata[j];
+                Phrase *copy = g_new0(Phrase, 1);
+                copy->written = g_strdup(p->written);
+                copy->folded = g_strdup(p->folded);
+                g_ptr_array_add(k->lists[c][sc], copy);
+            }
+        }
+    }
+}
+
 /* the lists to use; keywords_release() when done */
 static Keywords *keywords_acquire(const char *path, GError **error)
 {
@@ -232,6 +256,7 @@ static Keywords *keywords_acquire(const char *path, GError **error)
         g_mutex_unlock(&cache_lock);
         return NULL;
     }
+    keywords_add_missing_machine_lists(k, builtin_keywords());
     if (cached_file && cached_refs == 0)
         keywords_free(cached_file);
     /* in use elsewhere (another thread): left to leak rather than freed under its feet; a
