@@ -283,30 +283,31 @@ static void test_no_charset_windows_1258_bytes(void)
  * windows-1258 ("Formação" became "Formaçăo") */
 static void test_unlabelled_text_uses_the_charset_the_message_declares(void)
 {
-    Parsed p = parse_text("From: a@example.pt\nTo: paht@soctrang.gov.vn\nSubject: Curso\n"
-                          "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
-                          "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n"
-                          "Forma\xe7\xe3o em Lisboa\n"
-                          "--b\nContent-Type: text/plain; charset=iso-8859-1; name=\"nota.txt\"\n"
-                          "Content-Disposition: attachment; filename=\"nota.txt\"\n\n"
-                          "Ol\xe1\n--b--\n",
-                          NULL);
-    g_assert_cmpstr(p.draft->text, ==, "Formação em Lisboa");
-    parsed_clear(&p);
-    /* the charset of the subject's RFC 2047 words, when no part declares one */
-    Parsed h = parse_text("From: a@example.pt\nTo: paht@soctrang.gov.vn\n"
-                          "Subject: =?ISO-8859-1?Q?Forma=E7=E3o?=\n\n"
-                          "Forma\xe7\xe3o em Lisboa\n",
-                          NULL);
-    g_assert_cmpstr(h.draft->text, ==, "Formação em Lisboa");
-    parsed_clear(&h);
-    /* bytes that are not valid in the declared charset: windows-1258 as before */
-    Parsed v = parse_text("From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
-                          "Subject: =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=\n\n"
-                          "Vi\xea\xf2t\n",
-                          NULL);
-    g_assert_cmpstr(v.draft->text, ==, "Việt");
-    parsed_clear(&v);
+    static const struct {
+        const char *message, *text;
+    } cases[] = {
+        /* another part declares ISO-8859-1 */
+        {"From: a@example.pt\nTo: paht@soctrang.gov.vn\nSubject: Curso\n"
+         "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+         "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n"
+         "Forma\xe7\xe3o em Lisboa\n"
+         "--b\nContent-Type: text/plain; charset=iso-8859-1; name=\"nota.txt\"\n"
+         "Content-Disposition: attachment; filename=\"nota.txt\"\n\nOl\xe1\n--b--\n",
+         "Formação em Lisboa"},
+        /* the charset of the subject's RFC 2047 words, when no part declares one */
+        {"From: a@example.pt\nTo: paht@soctrang.gov.vn\n"
+         "Subject: =?ISO-8859-1?Q?Forma=E7=E3o?=\n\nForma\xe7\xe3o em Lisboa\n",
+         "Formação em Lisboa"},
+        /* a declared charset that is not 8-bit: windows-1258 as before */
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
+         "Subject: =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=\n\nVi\xea\xf2t\n",
+         "Việt"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Parsed p = parse_text(cases[i].message, NULL);
+        g_assert_cmpstr(p.draft->text, ==, cases[i].text);
+        parsed_clear(&p);
+    }
 }
 
 /* the only text part is inline with a file name: it is the report's text, not an attachment */
