@@ -881,6 +881,12 @@ static void test_automatic_mail_without_headers(void)
         {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Trộm vào nhà\n\n"
          "Tối qua tôi vắng nhà, kẻ gian cạy cửa lấy xe máy.\n",
          "report", "default"},
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Sạt lở\n\n"
+         "Tôi đang đi công tác ở huyện Cù Lao Dung thì thấy bờ kè sạt lở.\n",
+         "report", "default"},
+        {"From: a@example.com\nTo: paht@soctrang.gov.vn\nSubject: Pothole\n\n"
+         "I am on vacation in Soc Trang and saw a deep pothole on Le Loi street.\n",
+         "report", "default"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         Parsed p = parse_text(cases[i].message, NULL);
