@@ -54,15 +54,24 @@ gboolean letters_never_answer(const Config *c, const char *address)
     char *plus = strchr(local, '+');
     if (plus)
         *plus = 0;
-    static const char *const exact[] = {"mailer-daemon", "postmaster", "abuse", "root", "nobody"};
+    /* compared without separators: "Mail.Delivery.System", "post_master", "gmail-noreply",
+     * "dmarc_no.reply" are what they say wherever the word stands in the local part */
+    GString *bare = g_string_new(NULL);
+    for (const char *p = local; *p; p++) {
+        if (*p != '.' && *p != '-' && *p != '_')
+            g_string_append_c(bare, *p);
+    }
+    g_autofree char *squeezed = g_string_free(bare, FALSE);
+    static const char *const exact[] = {
+        "mailerdaemon",       "postmaster",           "abuse", "root", "nobody",
+        "maildeliverysystem", "maildeliverysubsystem"};
     for (gsize i = 0; i < G_N_ELEMENTS(exact); i++) {
-        if (g_str_equal(local, exact[i]))
+        if (g_str_equal(squeezed, exact[i]))
             return TRUE;
     }
-    static const char *const prefixes[] = {"noreply",    "no-reply",     "no_reply",
-                                           "donotreply", "do-not-reply", "do_not_reply"};
-    for (gsize i = 0; i < G_N_ELEMENTS(prefixes); i++) {
-        if (g_str_has_prefix(local, prefixes[i]))
+    static const char *const anywhere[] = {"noreply", "donotreply", "dontreply"};
+    for (gsize i = 0; i < G_N_ELEMENTS(anywhere); i++) {
+        if (strstr(squeezed, anywhere[i]))
             return TRUE;
     }
     /* our own address, with or without a +token: answering ourselves starts a loop */

@@ -18,7 +18,19 @@
  * - the same for ISO-8859-1 and windows-1252 labels: Vietnamese cannot be written in them,
  *   and genuine Western text is valid UTF-8 only in the mojibake pairs ("Ã©") themselves;
  * - declared UTF-8 but not valid: if it has no valid multi-byte sequence at all it is 8-bit
- *   text (read as windows-1258); otherwise the bad bytes become U+FFFD. */
+ *   text (read as windows-1258); otherwise the bad bytes become U+FFFD;
+ * - any other 8-bit charset (Big5, GB2312, KOI8-R ...) whose bytes are valid UTF-8 with
+ *   multi-byte sequences: UTF-8, for the reason given for windows-1258 (a real text in those
+ *   charsets is never valid UTF-8 beyond a character or two);
+ * - labels are read as the superset every mail program really writes (the WHATWG Encoding
+ *   Standard's choice): GB2312 and GBK as GB18030, EUC-KR as CP949, Shift_JIS as CP932,
+ *   ISO-8859-1 as windows-1252; else text in the wider set becomes U+FFFD;
+ * - 7-bit text is ASCII, except in the stateful 7-bit charsets (ISO-2022-JP/KR/CN, HZ), whose
+ *   escape sequences must be decoded; 8-bit bytes under such a label are UTF-8 when valid,
+ *   else the 8-bit sibling that reads them all (EUC-JP or Shift_JIS for ISO-2022-JP);
+ * - 8-bit text without a charset: the charset the rest of the message declares (another part,
+ *   the RFC 2047 words of its headers) when the bytes are valid in it, before windows-1258:
+ *   a Portuguese mail's unlabelled "Formação" is ISO-8859-1, not "Formaçăo". */
 #include "parse/parse_private.h"
 #include "util/util.h"
 
@@ -33,16 +45,49 @@ typedef enum {
     FAMILY_CP1258,
     FAMILY_WESTERN, /* ISO-8859-1, windows-1252: mislabelled UTF-8 is common there too */
     FAMILY_WIDE,    /* UTF-16/32, UTF-7: not ASCII compatible, NUL bytes are data */
+    FAMILY_SHIFTED, /* ISO-2022-*, HZ: 7-bit, with escape sequences to decode */
     FAMILY_OTHER,   /* anything iconv knows */
 } CharsetFamily;
+
+/* labels -> the superset senders really use (WHATWG Encoding Standard) */
+static const struct {
+    const char *label, *superset;
+} supersets[] = {
+    {"gb2312", "GB18030"},    {"gbk", "GB18030"},          {"x-gbk", "GB18030"},
+    {"cp936", "GB18030"},     {"euc-cn", "GB18030"},       {"csgb2312", "GB18030"},
+    {"chinese", "GB18030"},   {"ks_c_5601-1987", "CP949"}, {"ks_c_5601", "CP949"},
+    {"euc-kr", "CP949"},      {"csksc56011987", "CP949"},  {"korean", "CP949"},
+    {"shift_jis", "CP932"},   {"shift-jis", "CP932"},      {"sjis", "CP932"},
+    {"x-sjis", "CP932"},      {"ms_kanji", "CP932"},       {"csshiftjis", "CP932"},
+    {"iso-8859-1", "CP1252"}, {"iso8859-1", "CP1252"},     {"latin1", "CP1252"},
+    {"l1", "CP1252"},         {"iso-8859-9", "CP1254"},    {"tis-620", "CP874"},
+    {"iso-8859-11", "CP874"},
+};
+
+static char *superset_of(char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(supersets); i++) {
+        if (strcmp(name, supersets[i].label) == 0) {
+            g_free(name);
+            return g_strdup(supersets[i].superset);
+        }
+    }
+    return name;
+}
+
+/* "\"ISO-8859-1\" " -> "iso-8859-1" */
+static char *charset_label(const char *declared)
+{
+    char *name = g_ascii_strdown(declared, -1);
+    return g_strstrip(g_strdelimit(name, "\"'", ' '));
+}
 
 static CharsetFamily charset_family(const char *declared, char **name_out)
 {
     *name_out = NULL;
     if (!declared)
         return FAMILY_NONE;
-    g_autofree char *name = g_ascii_strdown(declared, -1);
-    g_strstrip(g_strdelimit(name, "\"'", ' '));
+    g_autofree char *name = charset_label(declared);
     if (!*name)
         return FAMILY_NONE;
     static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"};
@@ -67,7 +112,7 @@ static CharsetFamily charset_family(const char *declared, char **name_out)
                                           "windows-1252", "cp1252",    "iso-8859-15"};
     for (gsize i = 0; i < G_N_ELEMENTS(western); i++) {
         if (strcmp(name, western[i]) == 0) {
-            *name_out = g_steal_pointer(&name);
+            *name_out = superset_of(g_steal_pointer(&name));
             return FAMILY_WESTERN;
         }
     }
@@ -81,7 +126,12 @@ static CharsetFamily charset_family(const char *declared, char **name_out)
         *name_out = g_steal_pointer(&name);
         return FAMILY_WIDE;
     }
-    *name_out = g_steal_pointer(&name);
+    if (g_str_has_prefix(name, "iso-2022-") || g_str_has_prefix(name, "csiso2022") ||
+        strcmp(name, "hz-gb-2312") == 0 || strcmp(name, "hz") == 0) {
+        *name_out = g_steal_pointer(&name);
+        return FAMILY_SHIFTED;
+    }
+    *name_out = superset_of(g_steal_pointer(&name));
     return FAMILY_OTHER;
 }
 
@@ -125,6 +175,18 @@ static gsize count_utf8_multibyte(const char *data, gsize len)
         p = g_utf8_next_char(p);
     }
     return count;
+}
+
+/* iconv (or GMime's alias table) can read the charset */
+static gboolean iconv_knows(const char *charset)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1)
+        cd = iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
+    if (cd == (iconv_t)-1)
+        return FALSE;
+    iconv_close(cd);
+    return TRUE;
 }
 
 /* iconv to UTF-8; an invalid sequence becomes U+FFFD and conversion goes on. FALSE if iconv
@@ -183,6 +245,127 @@ static char *from_cp1258(const char *data, gsize len, guint *invalid)
     return g_string_free(out, FALSE);
 }
 
+/* ---- what the rest of the message declares ----------------------------------------------- */
+
+static gboolean is_hint(const char *charset)
+{
+    g_autofree char *name = NULL;
+    CharsetFamily family = charset_family(charset, &name);
+    return family == FAMILY_WESTERN || family == FAMILY_OTHER || family == FAMILY_CP1258;
+}
+
+static void hint_from_parts(GMimeObject *parent, GMimeObject *part, gpointer user_data)
+{
+    char **hint = user_data;
+    if (*hint || !GMIME_IS_PART(part))
+        return;
+    GMimeContentType *ct = g_mime_object_get_content_type(part);
+    const char *charset = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+    if (is_hint(charset))
+        *hint = g_strdup(charset);
+}
+
+/* the charset of the first RFC 2047 word of a header ("=?iso-8859-1?Q?...?=") */
+static char *hint_from_header(GMimeObject *object, const char *name)
+{
+    g_autofree char *raw = header_raw_merged(object, name);
+    const char *start = raw ? strstr(raw, "=?") : NULL;
+    const char *end = start ? strchr(start + 2, '?') : NULL;
+    if (!end || end - start > 42)
+        return NULL;
+    g_autofree char *charset = g_strndup(start + 2, (gsize)(end - start - 2));
+    char *star = strchr(charset, '*'); /* RFC 2231 language */
+    if (star)
+        *star = '\0';
+    return is_hint(charset) ? g_steal_pointer(&charset) : NULL;
+}
+
+/* the first 8-bit charset the message declares, in a part or in its headers; cached */
+static const char *message_charset_hint(ParseContext *ctx)
+{
+    if (ctx->charset_hint_known || !ctx->message)
+        return ctx->charset_hint;
+    ctx->charset_hint_known = TRUE;
+    char *hint = NULL;
+    g_mime_message_foreach(ctx->message, hint_from_parts, &hint);
+    static const char *const headers[] = {"Subject", "From", "To"};
+    for (gsize i = 0; i < G_N_ELEMENTS(headers) && !hint; i++)
+        hint = hint_from_header(GMIME_OBJECT(ctx->message), headers[i]);
+    ctx->charset_hint = hint;
+    return hint;
+}
+
+/* unlabelled 8-bit text: in the message's own charset when every byte is valid in it, else
+ * windows-1258 */
+static char *unlabelled_8bit(ParseContext *ctx, const char *data, gsize len, guint *invalid)
+{
+    const char *hint = message_charset_hint(ctx);
+    g_autofree char *name = NULL;
+    CharsetFamily family = charset_family(hint, &name);
+    if (hint && family != FAMILY_CP1258) {
+        GString *out = g_string_sized_new(len + len / 2 + 1);
+        guint bad = 0;
+        if (iconv_to_utf8(name, data, len, out, &bad) && bad == 0) {
+            parse_warn(ctx, "text without a known charset read as %s, as the message declares",
+                       printable_charset(name));
+            return g_string_free(out, FALSE);
+        }
+        g_string_free(out, TRUE);
+    }
+    parse_warn(ctx, "text without a known charset read as windows-1258");
+    return from_cp1258(data, len, invalid);
+}
+
+/* text in a declared charset iconv may know; when it does not, UTF-8 if valid, else
+ * windows-1258 */
+static char *convert_declared(ParseContext *ctx, const char *name, const char *data, gsize len,
+                              gboolean valid_utf8, guint *invalid)
+{
+    GString *out = g_string_sized_new(len + len / 2 + 1);
+    if (iconv_to_utf8(name, data, len, out, invalid))
+        return g_string_free(out, FALSE);
+    g_string_free(out, TRUE);
+    parse_warn(ctx, "unknown charset %s; text read as %s", printable_charset(name),
+               valid_utf8 ? "UTF-8" : "windows-1258");
+    if (valid_utf8)
+        return g_strndup(data, len);
+    return from_cp1258(data, len, invalid);
+}
+
+/* 8-bit bytes under a 7-bit label (ISO-2022-JP): the label is wrong. Japanese mail programs
+ * send EUC-JP or Shift_JIS so labelled, converters UTF-8: whichever reads every byte. */
+static char *shifted_with_8bit(ParseContext *ctx, const char *name, const char *data, gsize len,
+                               gboolean valid_utf8)
+{
+    if (valid_utf8) {
+        parse_warn(ctx, "text declared %s is UTF-8; read as UTF-8", printable_charset(name));
+        return g_strndup(data, len);
+    }
+    static const struct {
+        const char *prefix, *siblings[2];
+    } families[] = {
+        {"iso-2022-jp", {"EUC-JP", "CP932"}},
+        {"iso-2022-kr", {"CP949", NULL}},
+        {"iso-2022-cn", {"GB18030", NULL}},
+        {"hz", {"GB18030", NULL}},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(families); i++) {
+        if (!g_str_has_prefix(name, families[i].prefix))
+            continue;
+        for (gsize k = 0; k < G_N_ELEMENTS(families[i].siblings) && families[i].siblings[k]; k++) {
+            GString *out = g_string_sized_new(len + len / 2 + 1);
+            guint bad = 0;
+            if (iconv_to_utf8(families[i].siblings[k], data, len, out, &bad) && bad == 0) {
+                parse_warn(ctx, "8-bit text declared %s; read as %s", printable_charset(name),
+                           families[i].siblings[k]);
+                return g_string_free(out, FALSE);
+            }
+            g_string_free(out, TRUE);
+        }
+    }
+    return NULL;
+}
+
 char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char *declared)
 {
     if (!data || len == 0)
@@ -205,7 +388,7 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
         parse_warn(ctx, "NUL bytes removed from the text");
     }
 
-    if (family != FAMILY_WIDE && !has_high_bytes(data, len))
+    if (family != FAMILY_WIDE && family != FAMILY_SHIFTED && !has_high_bytes(data, len))
         return g_strndup(data, len); /* ASCII is ASCII in every charset we read this way */
 
     gboolean valid_utf8 = g_utf8_validate(data, (gssize)len, NULL);
@@ -235,33 +418,30 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
     case FAMILY_NONE:
         if (valid_utf8)
             return g_strndup(data, len);
-        parse_warn(ctx, family == FAMILY_ASCII
-                            ? "8-bit text declared us-ascii; read as windows-1258"
-                            : "text without a known charset read as windows-1258");
-        result = from_cp1258(data, len, &invalid);
+        if (family == FAMILY_ASCII)
+            parse_warn(ctx, "8-bit text declared us-ascii");
+        result = unlabelled_8bit(ctx, data, len, &invalid);
         break;
     case FAMILY_WESTERN:
-        if (valid_utf8) {
+    case FAMILY_OTHER:
+        if (valid_utf8 && count_utf8_multibyte(data, len) > 0 && iconv_knows(name)) {
             /* Vietnamese does not fit in these charsets; valid UTF-8 here is UTF-8 */
-            parse_warn(ctx, "text declared %s is UTF-8; read as UTF-8", printable_charset(name));
+            g_autofree char *label = charset_label(declared);
+            parse_warn(ctx, "text declared %s is UTF-8; read as UTF-8", printable_charset(label));
             return g_strndup(data, len);
         }
         G_GNUC_FALLTHROUGH;
     case FAMILY_WIDE:
-    case FAMILY_OTHER: {
-        GString *out = g_string_sized_new(len + len / 2 + 1);
-        if (iconv_to_utf8(name, data, len, out, &invalid)) {
-            result = g_string_free(out, FALSE);
-            break;
-        }
-        g_string_free(out, TRUE);
-        parse_warn(ctx, "unknown charset %s; text read as %s", printable_charset(name),
-                   valid_utf8 ? "UTF-8" : "windows-1258");
-        if (valid_utf8)
-            return g_strndup(data, len);
-        result = from_cp1258(data, len, &invalid);
+        result = convert_declared(ctx, name, data, len, valid_utf8, &invalid);
         break;
-    }
+    case FAMILY_SHIFTED:
+        if (has_high_bytes(data, len)) {
+            result = shifted_with_8bit(ctx, name, data, len, valid_utf8);
+            if (result)
+                return result;
+        }
+        result = convert_declared(ctx, name, data, len, valid_utf8, &invalid);
+        break;
     }
     if (invalid > 0)
         parse_warn(ctx, "invalid bytes for the text's charset replaced");

@@ -35,6 +35,8 @@ typedef enum {
     CATEGORY_EMERGENCY,
     CATEGORY_COMPLAINT,
     CATEGORY_CONFIDENTIAL,
+    CATEGORY_AUTO,   /* auto-replies: read by classify_headers.c */
+    CATEGORY_BOUNCE, /* words of delivery failure reports: likewise */
     N_CATEGORIES,
 } Category;
 
@@ -46,7 +48,8 @@ typedef enum {
     N_SCOPES,
 } Scope;
 
-static const char *const category_names[N_CATEGORIES] = {"emergency", "complaint", "confidential"};
+static const char *const category_names[N_CATEGORIES] = {"emergency", "complaint", "confidential",
+                                                         "auto", "bounce"};
 static const char *const scope_suffixes[N_SCOPES] = {"", ".subject", ".except", ".past"};
 
 typedef struct {
@@ -138,7 +141,8 @@ Keywords *keywords_parse(const char *data, gsize len, const char *origin, GError
             if (!current) {
                 g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                             "keywords file %s: line %u: unknown section %s (known: emergency, "
-                            "complaint, confidential, each also with .subject, .except, .past)",
+                            "complaint, confidential, auto, bounce, each also with .subject, "
+                            ".except, .past)",
                             origin, i + 1, line);
                 keywords_free(k);
                 return NULL;
@@ -189,6 +193,30 @@ static Keywords *builtin_keywords(void)
     return cached_builtin;
 }
 
+/* A province's copy made before the auto and bounce sections existed has none of them: it
+ * gets the built-in ones, or auto-replies would be answered again (mail loops). A file with
+ * any section of a category keeps its own lists for it. */
+static void keywords_add_missing_machine_lists(Keywords *k, const Keywords *builtin)
+{
+    static const Category machine[] = {CATEGORY_AUTO, CATEGORY_BOUNCE};
+    for (gsize i = 0; i < G_N_ELEMENTS(machine); i++) {
+        Category c = machine[i];
+        gboolean any = FALSE;
+        for (int sc = 0; sc < N_SCOPES && !any; sc++)
+            any = k->lists[c][sc]->len > 0;
+        for (int sc = 0; sc < N_SCOPES && !any; sc++) {
+            GPtrArray *from = builtin->lists[c][sc];
+            for (guint j = 0; j < from->len; j++) {
+                const Phrase *p = from->pdata[j];
+                Phrase *copy = g_new0(Phrase, 1);
+                copy->written = g_strdup(p->written);
+                copy->folded = g_strdup(p->folded);
+                g_ptr_array_add(k->lists[c][sc], copy);
+            }
+        }
+    }
+}
+
 /* the lists to use; keywords_release() when done */
 static Keywords *keywords_acquire(const char *path, GError **error)
 {
@@ -228,6 +256,7 @@ static Keywords *keywords_acquire(const char *path, GError **error)
         g_mutex_unlock(&cache_lock);
         return NULL;
     }
+    keywords_add_missing_machine_lists(k, builtin_keywords());
     if (cached_file && cached_refs == 0)
         keywords_free(cached_file);
     /* in use elsewhere (another thread): left to leak rather than freed under its feet; a
@@ -242,12 +271,17 @@ static Keywords *keywords_acquire(const char *path, GError **error)
     return k;
 }
 
-static void keywords_release(Keywords *k)
+void keywords_release(Keywords *k)
 {
     g_mutex_lock(&cache_lock);
     if (k == cached_file && cached_refs > 0)
         cached_refs--;
     g_mutex_unlock(&cache_lock);
+}
+
+Keywords *keywords_for(ParseContext *ctx, GError **error)
+{
+    return keywords_acquire(ctx->keywords_file, error);
 }
 
 gboolean parse_keywords_check(const char *path, GError **error)
@@ -398,6 +432,77 @@ char *keywords_match(const Keywords *k, const char *category, const char *subjec
         const char *where = NULL;
         const Phrase *p = category_match(k, (Category)c, s, t, &where);
         return p ? g_strdup_printf("keyword %s \"%s\" (%s)", category, p->written, where) : NULL;
+    }
+    return NULL;
+}
+
+static Category category_named(const char *name)
+{
+    for (int c = 0; c < N_CATEGORIES; c++) {
+        if (g_strcmp0(name, category_names[c]) == 0)
+            return (Category)c;
+    }
+    g_return_val_if_reached(CATEGORY_AUTO);
+}
+
+/* the first phrase of one list found in text (folded here), exceptions applied */
+static const char *find_in_list(const Keywords *k, Category c, Scope scope, const char *text,
+                                gsize len)
+{
+    g_autofree char *folded = fold_for_matching(text ? text : "", text ? len : 0);
+    Context x;
+    context_init(&x, k, c, folded);
+    const Phrase *p = first_match(&x, k->lists[c][scope]);
+    context_clear(&x);
+    return p ? p->written : NULL;
+}
+
+const char *keywords_find(const Keywords *k, const char *category, const char *text, gsize len)
+{
+    return find_in_list(k, category_named(category), SCOPE_ANY, text, len);
+}
+
+const char *keywords_find_in_subject(const Keywords *k, const char *category, const char *subject)
+{
+    return find_in_list(k, category_named(category), SCOPE_SUBJECT, subject,
+                        subject ? strlen(subject) : 0);
+}
+
+/* "[tag] Automatic reply: ..." -> where "automatic reply" starts */
+static const char *subject_start(const char *folded)
+{
+    const char *p = folded;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (*p != '[')
+            return p;
+        const char *close = strchr(p, ']');
+        if (!close || close - p > 40)
+            return p;
+        p = close + 1;
+    }
+}
+
+const char *keywords_subject_prefix(const Keywords *k, const char *category, const char *subject)
+{
+    Category c = category_named(category);
+    g_autofree char *folded =
+        fold_for_matching(subject ? subject : "", strlen(subject ? subject : ""));
+    const char *start = subject_start(folded);
+    GPtrArray *list = k->lists[c][SCOPE_SUBJECT];
+    for (guint i = 0; i < list->len; i++) {
+        const Phrase *p = list->pdata[i];
+        gsize n = strlen(p->folded);
+        if (strncmp(start, p->folded, n) != 0)
+            continue;
+        const char *after = start + n;
+        while (*after == ' ')
+            after++;
+        /* "Automatic reply: <the subject>" (a full-width colon in CJK) or the phrase alone,
+         * never the start of a sentence ("Vắng mặt cán bộ ...") */
+        if (*after == ':' || *after == '\0' || g_str_has_prefix(after, "\xEF\xBC\x9A"))
+            return p->written;
     }
     return NULL;
 }

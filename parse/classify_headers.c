@@ -1,22 +1,40 @@
-/* parse, step "classify headers": mail nobody should answer (SPEC §3.5).
+/* parse, step "classify headers": mail nobody should answer (SPEC §3.5). First match wins:
  *
- *   bounce  a delivery status notification (RFC 3464): multipart/report with
- *           report-type=delivery-status, or a delivery-status part from MAILER-DAEMON or
- *           postmaster;
- *   auto    Auto-Submitted other than "no" (RFC 3834), Precedence bulk/junk/list, X-Autoreply,
- *           X-Autorespond, List-Id (RFC 2919), a read receipt (RFC 8098), or our own address;
- *   bounce  other mail from MAILER-DAEMON / postmaster, or with an empty Return-Path (<>).
+ *   bounce  1. a delivery status notification by its structure (RFC 3464): multipart/report
+ *              with report-type=delivery-status, or a message/delivery-status part anywhere
+ *              (McAfee and others send it in a multipart/mixed), whoever sent it;
+ *           2. an Amazon SES bounce notification ("notificationType":"Bounce");
+ *           3. mail from a mailer (MAILER-DAEMON, postmaster, post_master, Mail Delivery
+ *              System, an empty From <>) with bounce content: the returned message or its
+ *              headers, an X-Failed-Recipients header, or the words of a delivery failure in
+ *              its subject or at the top of its text ([bounce], [bounce.subject] of
+ *              keywords.conf);
+ *   auto    4. an abuse or feedback report (RFC 5965 ARF, report-type=feedback-report), a read
+ *              receipt (RFC 8098);
+ *           5. Auto-Submitted other than "no" (RFC 3834), Precedence bulk/junk/list,
+ *              X-Autoreply, X-Autorespond, list headers (List-Id of RFC 2919, List-Post and
+ *              List-Unsubscribe of RFC 2369, Mailing-List of ezmlm and fml, X-ML-Name,
+ *              X-Mailing-List), our own loop header, our own address;
+ *           6. an auto-reply by its subject: "Automatic reply: ...", "Trả lời tự động: ...",
+ *              "Out of Office: ..." ([auto.subject]), or by its first words when the text is
+ *              as short as an auto-reply ("I am out of the office until ...", "Tôi hiện không
+ *              có mặt tại cơ quan ...", [auto]);
+ *           7. other mail from a mailer, or with an empty Return-Path <> (RFC 3834 §3.3: what
+ *              vacation responders send with): machine mail, but no evidence of a failed
+ *              delivery;
+ *   bounce  8. an empty Return-Path with bounce content (as in 3) that no rule above took.
  *
- * The order differs from the SPEC's list on purpose: Postfix and most MTAs put
- * "Auto-Submitted: auto-replied" on their DSNs, so checking auto first would never see a
- * bounce; and vacation responders send with an empty envelope sender (RFC 3834 §3.3), so the
- * weak bounce evidence (<>, MAILER-DAEMON without a DSN) comes after the auto rules.
- * X-Auto-Response-Suppress is not used: it only asks *us* not to answer automatically, which
- * the notify module honours; it says nothing about whether the mail itself is automatic.
+ * A DSN is a bounce whatever else it carries: most MTAs put "Auto-Submitted: auto-replied"
+ * (Exim, Gmail, mail.ru) or "Precedence: bulk" (some Postfix set-ups) on their bounces, so the
+ * bounce rules come before the header rules. An empty Return-Path alone is not a bounce:
+ * Outlook sends its automatic replies with one, and taking them for bounces marked delivered
+ * letters failed. X-Auto-Response-Suppress is not used: it only asks *us* not to answer
+ * automatically, which the notify module honours; it says nothing about the mail itself.
  *
  * For a bounce the DSN fields are filled: status, recipient and diagnostic from the
- * message/delivery-status part, the Message-ID of our returned letter from its
- * text/rfc822-headers or message/rfc822 part. */
+ * message/delivery-status part (else X-Failed-Recipients and the first RFC 3463 status code
+ * of the text), the Message-ID of our returned letter from its text/rfc822-headers or
+ * message/rfc822 part (else the headers quoted in the text). */
 #include "parse/parse_private.h"
 
 #include <string.h>
@@ -24,17 +42,53 @@
 #include "util/util.h"
 
 #define MAX_DSN_BYTES (256 * 1024)
+/* a bounce's own words are at the top of its text: the returned message comes after */
+#define BOUNCE_TEXT_BYTES 3000
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static gboolean from_mailer_daemon(const Draft *d)
+/* "Mail.Delivery.System", "post_master", "MAILER-DAEMON" -> "maildeliverysystem", ...:
+ * lowercase letters and digits only */
+static char *squeezed(const char *s, gsize len)
 {
-    if (!d->from_address)
-        return FALSE;
+    GString *out = g_string_new(NULL);
+    for (gsize i = 0; i < len && s[i]; i++) {
+        if (g_ascii_isalnum(s[i]))
+            g_string_append_c(out, g_ascii_tolower(s[i]));
+    }
+    return g_string_free(out, FALSE);
+}
+
+static gboolean is_mailer_name(const char *squeezed_name)
+{
+    static const char *const mailers[] = {"mailerdaemon",
+                                          "postmaster",
+                                          "maildeliverysystem",
+                                          "maildeliverysubsystem",
+                                          "maildeliveryservice",
+                                          "mailadministrator",
+                                          "mailsystem",
+                                          "maildaemon",
+                                          "deliverystatusnotification"};
+    for (gsize i = 0; i < G_N_ELEMENTS(mailers); i++) {
+        if (strcmp(squeezed_name, mailers[i]) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* mail about mail: from MAILER-DAEMON, postmaster (any spelling: post_master@,
+ * Mail.Delivery.System@), or with no From address at all ("MAILER-DAEMON <>" as DragonFly
+ * writes it, "<>"): no person's mail program sends that */
+static gboolean from_mailer_daemon(ParseContext *ctx)
+{
+    const Draft *d = ctx->draft;
+    if (!d->from_address || !*d->from_address)
+        return g_mime_object_get_header(GMIME_OBJECT(ctx->message), "From") != NULL;
     const char *at = strchr(d->from_address, '@');
     gsize local = at ? (gsize)(at - d->from_address) : strlen(d->from_address);
-    return (local == 13 && g_ascii_strncasecmp(d->from_address, "mailer-daemon", 13) == 0) ||
-           (local == 10 && g_ascii_strncasecmp(d->from_address, "postmaster", 10) == 0);
+    g_autofree char *name = squeezed(d->from_address, local);
+    return is_mailer_name(name);
 }
 
 /* "auto-replied; comment" -> "auto-replied", lowercase, a short token; NULL if absent */
@@ -295,6 +349,118 @@ static char *message_id_from_text(const char *text)
     return g_match_info_fetch(match, 1);
 }
 
+/* RFC 3463 status code in a bounce without a delivery-status part ("550 5.1.1 <x@y>: ...") */
+static char *status_from_text(const char *text)
+{
+    static GRegex *status;
+    GRegex *re = parse_regex(&status, "(?<![\\d.])([245]\\.\\d{1,3}\\.\\d{1,3})(?![\\d.])", 0);
+    g_autoptr(GMatchInfo) match = NULL;
+    if (!text ||
+        !g_regex_match_full(re, text, MIN(strlen(text), MAX_DSN_BYTES), 0, 0, &match, NULL))
+        return NULL;
+    return g_match_info_fetch(match, 1);
+}
+
+/* Exim and Gmail name the failed addresses in a header of their own */
+static char *failed_recipient_header(ParseContext *ctx)
+{
+    g_autofree char *raw = header_raw_merged(GMIME_OBJECT(ctx->message), "X-Failed-Recipients");
+    if (!raw || !*raw)
+        return NULL;
+    InternetAddressList *list = internet_address_list_parse(ctx->gmime_options, raw);
+    char *address = NULL;
+    if (list && internet_address_list_length(list) > 0) {
+        InternetAddress *ia = internet_address_list_get_address(list, 0);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+            address = address_lower_domain(
+                internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+    }
+    g_clear_object(&list);
+    return address;
+}
+
+/* Amazon SES notifications: JSON in the text, raw or escaped inside an SNS envelope */
+static char *ses_json_value(const char *text, const char *name)
+{
+    g_autofree char *pattern =
+        g_strdup_printf("\\\\?\"%s\\\\?\"\\s*:\\s*\\\\?\"(?:smtp;\\s*)?([^\"\\\\]{1,500})", name);
+    g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    if (!re || !g_regex_match(re, text, 0, &match))
+        return NULL;
+    return g_match_info_fetch(match, 1);
+}
+
+static char *first_mailbox_of(ParseContext *ctx, const char *value)
+{
+    InternetAddressList *list =
+        value ? internet_address_list_parse(ctx->gmime_options, value) : NULL;
+    char *address = NULL;
+    if (list && internet_address_list_length(list) > 0) {
+        InternetAddress *ia = internet_address_list_get_address(list, 0);
+        const char *addr = INTERNET_ADDRESS_IS_MAILBOX(ia)
+                               ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))
+                               : NULL;
+        if (addr && strchr(addr, '@'))
+            address = address_lower_domain(addr);
+    }
+    g_clear_object(&list);
+    return address;
+}
+
+/* the To of the returned message (or of its headers): whom our letter was for */
+static char *returned_recipient(ParseContext *ctx, const DsnParts *parts)
+{
+    if (parts->message) {
+        GMimeMessage *returned = g_mime_message_part_get_message(parts->message);
+        if (returned) {
+            g_autofree char *to = header_raw_merged(GMIME_OBJECT(returned), "To");
+            char *address = first_mailbox_of(ctx, to);
+            if (address)
+                return address;
+        }
+    }
+    if (!parts->headers)
+        return NULL;
+    g_autofree char *text = part_text(ctx, parts->headers);
+    static GRegex *to_re;
+    GRegex *re = parse_regex(&to_re, "^To:[ \t]*(.{1,500})$", G_REGEX_MULTILINE | G_REGEX_CASELESS);
+    g_autoptr(GMatchInfo) m = NULL;
+    if (!text || !g_regex_match(re, text, 0, &m))
+        return NULL;
+    g_autofree char *to = g_match_info_fetch(m, 1);
+    return first_mailbox_of(ctx, g_strstrip(to));
+}
+
+/* the first address in the bounce's own words ("<x@y>: Sorry, no mailbox here", "delivering
+ * your mail to <x@y>") that is not the bounce's sender or its addressee (us) */
+static char *recipient_from_text(ParseContext *ctx)
+{
+    const Draft *d = ctx->draft;
+    if (!d->text)
+        return NULL;
+    static GRegex *address_re;
+    GRegex *re = parse_regex(
+        &address_re, "[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\\.[A-Za-z0-9-]{1,63})+", 0);
+    g_autoptr(GMatchInfo) m = NULL;
+    GError *ignored = NULL;
+    gboolean found = g_regex_match_full(re, d->text, MIN(strlen(d->text), BOUNCE_TEXT_BYTES), 0, 0,
+                                        &m, &ignored);
+    g_clear_error(&ignored);
+    for (; found; found = g_match_info_next(m, NULL)) {
+        g_autofree char *raw = g_match_info_fetch(m, 0);
+        g_autofree char *address = address_lower_domain(raw);
+        gboolean ours = FALSE;
+        for (guint i = 0; i < d->recipients->len && !ours; i++)
+            ours = g_ascii_strcasecmp(address, d->recipients->pdata[i]) == 0;
+        if (ours || (d->from_address && g_ascii_strcasecmp(address, d->from_address) == 0) ||
+            (ctx->our_address && g_ascii_strcasecmp(address, ctx->our_address) == 0))
+            continue;
+        return g_steal_pointer(&address);
+    }
+    return NULL;
+}
+
 static void fill_dsn(ParseContext *ctx)
 {
     Draft *d = ctx->draft;
@@ -318,80 +484,219 @@ static void fill_dsn(ParseContext *ctx)
     }
     if (!d->dsn_original_message_id)
         d->dsn_original_message_id = message_id_from_text(d->text);
+    /* a bounce in words only (Exim, qmail, Gmail's own): what the headers and text say */
+    if (!d->dsn_recipient)
+        d->dsn_recipient = failed_recipient_header(ctx);
+    if (!d->dsn_recipient)
+        d->dsn_recipient = returned_recipient(ctx, &parts);
+    if (!d->dsn_recipient)
+        d->dsn_recipient = recipient_from_text(ctx);
+    if (!d->dsn_status)
+        d->dsn_status = status_from_text(d->text);
+}
+
+/* ---- the rules ------------------------------------------------------------------------------
+ * Each returns TRUE when it classified the message. */
+
+/* an auto-reply is short, and says what it is in its first lines */
+#define AUTO_TEXT_MAX_BYTES 3000
+#define AUTO_WORDS_BYTES    500
+
+static gboolean classify_bounce(ParseContext *ctx, const char *rule)
+{
+    parse_classify(ctx, "bounce", rule);
+    fill_dsn(ctx);
+    return TRUE;
+}
+
+static gboolean classify_auto(ParseContext *ctx, const char *rule)
+{
+    parse_classify(ctx, "auto", rule);
+    return TRUE;
+}
+
+static gboolean rule_dsn_structure(ParseContext *ctx)
+{
+    GMimeObject *root = g_mime_message_get_mime_part(ctx->message);
+    if (is_report(root, "delivery-status"))
+        return classify_bounce(ctx, "multipart/report; report-type=delivery-status");
+    DsnParts parts = {0};
+    find_dsn_parts(root, 0, &parts);
+    if (parts.status)
+        return classify_bounce(ctx, "a message/delivery-status part");
+    return FALSE;
+}
+
+static gboolean rule_ses_notification(ParseContext *ctx)
+{
+    const char *text = ctx->draft->text;
+    if (!text || !strstr(text, "notificationType"))
+        return FALSE;
+    g_autofree char *type = ses_json_value(text, "notificationType");
+    if (!type)
+        return FALSE;
+    if (strcmp(type, "Bounce") != 0)
+        return classify_auto(ctx, "Amazon SES notification (not a bounce)");
+    Draft *d = ctx->draft;
+    parse_classify(ctx, "bounce", "Amazon SES bounce notification");
+    g_autofree char *recipient = ses_json_value(text, "emailAddress");
+    d->dsn_recipient = recipient ? address_lower_domain(recipient) : NULL;
+    g_autofree char *status = ses_json_value(text, "status");
+    d->dsn_status = status ? status_code(status) : NULL;
+    g_autofree char *diagnostic = ses_json_value(text, "diagnosticCode");
+    d->dsn_diagnostic = diagnostic ? text_one_line(diagnostic, 1000) : NULL;
+    return TRUE;
+}
+
+/* what makes machine mail a bounce: the returned message, a failed-recipients header, or the
+ * words of a failed delivery; NULL when none, else what it was (for the rule) */
+static char *bounce_content(ParseContext *ctx, const Keywords *k)
+{
+    DsnParts parts = {0};
+    find_dsn_parts(g_mime_message_get_mime_part(ctx->message), 0, &parts);
+    if (parts.message || parts.headers)
+        return g_strdup("the returned message");
+    if (g_mime_object_get_header(GMIME_OBJECT(ctx->message), "X-Failed-Recipients"))
+        return g_strdup("header X-Failed-Recipients");
+    const char *words = keywords_find_in_subject(k, "bounce", ctx->draft->subject);
+    if (words)
+        return g_strdup_printf("bounce subject \"%s\"", words);
+    const char *text = ctx->draft->text ? ctx->draft->text : "";
+    words = keywords_find(k, "bounce", text, MIN(strlen(text), BOUNCE_TEXT_BYTES));
+    return words ? g_strdup_printf("bounce text \"%s\"", words) : NULL;
+}
+
+static gboolean rule_mailer_bounce(ParseContext *ctx, const Keywords *k)
+{
+    if (from_mailer_daemon(ctx)) {
+        g_autofree char *why = bounce_content(ctx, k);
+        if (!why)
+            return FALSE;
+        g_autofree char *rule = g_strdup_printf("From MAILER-DAEMON/postmaster with %s", why);
+        return classify_bounce(ctx, rule);
+    }
+    /* a provider's own notice from another address (KDDI's no-reply@): a failure subject
+     * with the returned message, and nobody's reply or forward */
+    if (ctx->is_reply || ctx->is_forward)
+        return FALSE;
+    const char *words = keywords_find_in_subject(k, "bounce", ctx->draft->subject);
+    DsnParts parts = {0};
+    find_dsn_parts(g_mime_message_get_mime_part(ctx->message), 0, &parts);
+    if (!words || !(parts.message || parts.headers))
+        return FALSE;
+    g_autofree char *rule =
+        g_strdup_printf("bounce subject \"%s\" with the returned message", words);
+    return classify_bounce(ctx, rule);
+}
+
+static gboolean rule_reports(ParseContext *ctx)
+{
+    GMimeObject *root = g_mime_message_get_mime_part(ctx->message);
+    if (is_report(root, "feedback-report"))
+        return classify_auto(ctx, "abuse report (report-type=feedback-report)");
+    if (is_report(root, "disposition-notification"))
+        return classify_auto(ctx, "read receipt (report-type=disposition-notification)");
+    return FALSE;
+}
+
+static gboolean rule_auto_headers(ParseContext *ctx)
+{
+    GMimeObject *msg = GMIME_OBJECT(ctx->message);
+    g_autofree char *auto_submitted = header_token(msg, "Auto-Submitted");
+    if (auto_submitted && strcmp(auto_submitted, "no") != 0) {
+        g_autofree char *rule = g_strdup_printf("header Auto-Submitted: %s",
+                                                *auto_submitted ? auto_submitted : "(empty)");
+        return classify_auto(ctx, rule);
+    }
+    g_autofree char *precedence = header_token(msg, "Precedence");
+    if (precedence && (strcmp(precedence, "bulk") == 0 || strcmp(precedence, "junk") == 0 ||
+                       strcmp(precedence, "list") == 0)) {
+        g_autofree char *rule = g_strdup_printf("header Precedence: %s", precedence);
+        return classify_auto(ctx, rule);
+    }
+    /* responders (X-Autoreply ...), list managers (RFC 2919, RFC 2369; ezmlm and fml write
+     * Mailing-List, fml X-ML-Name), and our own letters coming back (notify/letter.c) */
+    static const char *const presence[] = {
+        "X-Autoreply",  "X-Autorespond", "X-Autogenerated", "List-Id",          "List-Post",
+        "Mailing-List", "X-ML-Name",     "X-Mailing-List",  "List-Unsubscribe", "X-PAHT-Loop"};
+    for (gsize i = 0; i < G_N_ELEMENTS(presence); i++) {
+        if (g_mime_object_get_header(msg, presence[i])) {
+            g_autofree char *rule = g_strdup_printf("header %s", presence[i]);
+            return classify_auto(ctx, rule);
+        }
+    }
+    const Draft *d = ctx->draft;
+    if (ctx->our_address && *ctx->our_address && d->from_address &&
+        g_ascii_strcasecmp(d->from_address, ctx->our_address) == 0)
+        return classify_auto(ctx, "From is our own address");
+    return FALSE;
+}
+
+/* Out-of-office replies without any header saying so (Outlook's "Automatic reply", Gmail's
+ * vacation responder through some gateways): by the subject's prefix, or by the first words
+ * of a text as short as an auto-reply. A citizen's report is longer, and writes "tôi vắng
+ * nhà", not "tôi hiện không có mặt tại cơ quan". */
+static gboolean rule_auto_words(ParseContext *ctx, const Keywords *k)
+{
+    const Draft *d = ctx->draft;
+    const char *phrase = keywords_subject_prefix(k, "auto", d->subject);
+    if (phrase) {
+        g_autofree char *rule = g_strdup_printf("auto-reply subject \"%s\"", phrase);
+        return classify_auto(ctx, rule);
+    }
+    const char *text = d->text ? d->text : "";
+    gsize len = strlen(text);
+    if (len == 0 || len > AUTO_TEXT_MAX_BYTES)
+        return FALSE;
+    phrase = keywords_find(k, "auto", text, MIN(len, AUTO_WORDS_BYTES));
+    if (!phrase)
+        return FALSE;
+    g_autofree char *rule = g_strdup_printf("auto-reply text \"%s\"", phrase);
+    return classify_auto(ctx, rule);
+}
+
+static gboolean rule_machine_mail(ParseContext *ctx, const Keywords *k)
+{
+    const Draft *d = ctx->draft;
+    if (from_mailer_daemon(ctx))
+        return classify_auto(ctx, "From MAILER-DAEMON/postmaster, not a delivery report");
+    if (!d->return_path || *d->return_path)
+        return FALSE;
+    g_autofree char *why = bounce_content(ctx, k);
+    if (why) {
+        g_autofree char *rule = g_strdup_printf("empty Return-Path <> with %s", why);
+        return classify_bounce(ctx, rule);
+    }
+    return classify_auto(ctx, "empty Return-Path <>");
 }
 
 /* ---- the step ------------------------------------------------------------------------------- */
 
 gboolean parse_step_classify_headers(ParseContext *ctx, GError **error)
 {
-    Draft *d = ctx->draft;
-    GMimeObject *msg = GMIME_OBJECT(ctx->message);
-    GMimeObject *root = g_mime_message_get_mime_part(ctx->message);
-
-    /* 1. delivery status notifications, by their structure */
-    if (is_report(root, "delivery-status")) {
-        parse_classify(ctx, "bounce", "multipart/report; report-type=delivery-status");
-        fill_dsn(ctx);
-        return TRUE;
-    }
-    if (from_mailer_daemon(d)) {
-        DsnParts parts = {0};
-        find_dsn_parts(root, 0, &parts);
-        if (parts.status) {
-            parse_classify(ctx, "bounce", "From MAILER-DAEMON/postmaster with a delivery-status");
-            fill_dsn(ctx);
-            return TRUE;
-        }
-    }
-
-    /* 2. automatic mail, by its headers */
-    g_autofree char *auto_submitted = header_token(msg, "Auto-Submitted");
-    if (auto_submitted && strcmp(auto_submitted, "no") != 0) {
-        g_autofree char *rule = g_strdup_printf("header Auto-Submitted: %s",
-                                                *auto_submitted ? auto_submitted : "(empty)");
-        parse_classify(ctx, "auto", rule);
-        return TRUE;
-    }
-    g_autofree char *precedence = header_token(msg, "Precedence");
-    if (precedence && (strcmp(precedence, "bulk") == 0 || strcmp(precedence, "junk") == 0 ||
-                       strcmp(precedence, "list") == 0)) {
-        g_autofree char *rule = g_strdup_printf("header Precedence: %s", precedence);
-        parse_classify(ctx, "auto", rule);
-        return TRUE;
-    }
-    static const char *const presence[] = {"X-Autoreply", "X-Autorespond", "List-Id"};
-    for (gsize i = 0; i < G_N_ELEMENTS(presence); i++) {
-        if (g_mime_object_get_header(msg, presence[i])) {
-            g_autofree char *rule = g_strdup_printf("header %s", presence[i]);
-            parse_classify(ctx, "auto", rule);
-            return TRUE;
-        }
-    }
-    if (is_report(root, "disposition-notification")) {
-        parse_classify(ctx, "auto", "read receipt (report-type=disposition-notification)");
-        return TRUE;
-    }
-    if (ctx->our_address && *ctx->our_address && d->from_address &&
-        g_ascii_strcasecmp(d->from_address, ctx->our_address) == 0) {
-        parse_classify(ctx, "auto", "From is our own address");
-        return TRUE;
-    }
-
-    /* 3. bounces without a DSN */
-    if (from_mailer_daemon(d)) {
-        parse_classify(ctx, "bounce", "From MAILER-DAEMON/postmaster");
-        fill_dsn(ctx);
-        return TRUE;
-    }
-    if (d->return_path && !*d->return_path) {
-        parse_classify(ctx, "bounce", "empty Return-Path <>");
-        fill_dsn(ctx);
-        return TRUE;
-    }
+    Keywords *k = keywords_for(ctx, error);
+    if (!k)
+        return FALSE;
+    if (!rule_dsn_structure(ctx) && !rule_ses_notification(ctx) && !rule_mailer_bounce(ctx, k) &&
+        !rule_reports(ctx) && !rule_auto_headers(ctx) && !rule_auto_words(ctx, k))
+        rule_machine_mail(ctx, k);
+    keywords_release(k);
     return TRUE;
 }
 
-gboolean parse_sender_is_mailer(const Draft *d)
+/* no-reply@, gmail-noreply@, do_not_reply@: a robot's address */
+static gboolean from_noreply(const Draft *d)
 {
-    return from_mailer_daemon(d) || (d->return_path && !*d->return_path);
+    if (!d->from_address)
+        return FALSE;
+    const char *at = strchr(d->from_address, '@');
+    g_autofree char *local =
+        squeezed(d->from_address, at ? (gsize)(at - d->from_address) : strlen(d->from_address));
+    return strstr(local, "noreply") || strstr(local, "donotreply");
+}
+
+gboolean parse_sender_is_mailer(ParseContext *ctx)
+{
+    const Draft *d = ctx->draft;
+    return from_mailer_daemon(ctx) || from_noreply(d) || (d->return_path && !*d->return_path);
 }

@@ -42,7 +42,8 @@ static void content_clear(Content *c)
 
 /* ---- choosing the body ---------------------------------------------------------------------- */
 
-static gboolean is_body_candidate(GMimeObject *object, gboolean *html)
+/* named: also a part with a file name (but inline), for mail whose only text is one */
+static gboolean is_text_part(GMimeObject *object, gboolean named, gboolean *html)
 {
     if (!GMIME_IS_PART(object) || GMIME_IS_MESSAGE_PART(object))
         return FALSE;
@@ -57,12 +58,17 @@ static gboolean is_body_candidate(GMimeObject *object, gboolean *html)
     if (disposition && g_ascii_strcasecmp(disposition, "attachment") == 0)
         return FALSE;
     const char *filename = g_mime_part_get_filename(GMIME_PART(object));
-    if (filename && *filename)
+    if (filename && *filename && !named)
         return FALSE;
     if (part_encoded_length(GMIME_PART(object)) > PARSE_MAX_TEXT_BYTES)
         return FALSE; /* kept as an attachment instead */
     *html = is_html;
     return TRUE;
+}
+
+static gboolean is_body_candidate(GMimeObject *object, gboolean *html)
+{
+    return is_text_part(object, FALSE, html);
 }
 
 static GMimePart *find_body(GMimeObject *object, int depth);
@@ -123,6 +129,41 @@ static GMimePart *find_body(GMimeObject *object, int depth)
     }
     gboolean html;
     return is_body_candidate(object, &html) ? GMIME_PART(object) : NULL;
+}
+
+/* Some mail programs (and gateways) give the only text part a file name while leaving it
+ * inline ("Content-Disposition: inline; filename=body.txt"): without this, the report's text
+ * was empty and the citizen's words an attachment. The first such plain text part, else
+ * HTML part. */
+static GMimePart *find_named_inline_text(GMimeObject *object, int depth, gboolean want_html)
+{
+    if (!object || depth > 64 || GMIME_IS_MULTIPART_ENCRYPTED(object))
+        return NULL;
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(object);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; i++) {
+            GMimePart *text =
+                find_named_inline_text(g_mime_multipart_get_part(mp, i), depth + 1, want_html);
+            if (text)
+                return text;
+        }
+        return NULL;
+    }
+    gboolean html;
+    if (!is_text_part(object, TRUE, &html) || html != want_html)
+        return NULL;
+    return GMIME_PART(object);
+}
+
+static GMimePart *find_body_or_named(GMimeObject *root)
+{
+    GMimePart *body = find_body(root, 0);
+    if (!body)
+        body = find_named_inline_text(root, 0, FALSE);
+    if (!body)
+        body = find_named_inline_text(root, 0, TRUE);
+    return body;
 }
 
 /* ---- walking the parts ---------------------------------------------------------------------- */
@@ -370,7 +411,7 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
     c.texts = g_ptr_array_new();
     c.messages = g_ptr_array_new();
     GMimeObject *root = g_mime_message_get_mime_part(message);
-    c.body = find_body(root, 0);
+    c.body = find_body_or_named(root);
     if (c.body) {
         c.body_html = is_subtype(GMIME_OBJECT(c.body), "text", "html");
         g_ptr_array_add(c.texts, c.body);
@@ -394,7 +435,7 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
 
     GMimeMessagePart *forwarded = forward_candidate(root, c.messages);
     GMimeMessage *inner = forwarded ? g_mime_message_part_get_message(forwarded) : NULL;
-    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx->draft)) {
+    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx)) {
         char *inner_text = NULL, *inner_quoted = NULL;
         if (!process_message(ctx, inner, depth + 1, &inner_text, &inner_quoted, error)) {
             g_free(text);

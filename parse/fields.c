@@ -357,8 +357,74 @@ char *fields_normalise_phone(const char *written)
     return g_steal_pointer(&national);
 }
 
+/* "07.05.2026", "7-5-26" at p: a date, whose digits are never a phone ("Vào lúc 07.05.2026
+ * 08:10" gave 0705202608); its length, or 0 */
+static gsize date_at(const char *p, const char *end)
+{
+    static GRegex *date_re;
+    GRegex *re = parse_regex(&date_re, "^(\\d{1,2})([./-])(\\d{1,2})\\2(\\d{4}|\\d{2})(?!\\d)", 0);
+    g_autoptr(GMatchInfo) m = NULL;
+    if (!g_regex_match_full(re, p, MIN(end - p, 16), 0, 0, &m, NULL))
+        return 0;
+    g_autofree char *day = g_match_info_fetch(m, 1);
+    g_autofree char *month = g_match_info_fetch(m, 3);
+    gint64 d = g_ascii_strtoll(day, NULL, 10), mo = g_ascii_strtoll(month, NULL, 10);
+    if (d < 1 || d > 31 || mo < 1 || mo > 12)
+        return 0;
+    gint start = 0, stop = 0;
+    g_match_info_fetch_pos(m, 0, &start, &stop);
+    return (gsize)stop;
+}
+
+/* Words that make the number after them in its clause something else than a phone: bank
+ * accounts (số tài khoản, STK: many banks give 10-digit numbers, some the owner's own phone
+ * number), card numbers, tax codes (mã số thuế: 10 digits starting with 0) */
+static gboolean after_other_number_word(const char *text, const char *p)
+{
+    /* the same clause: back to the line start or a sentence mark, at most 50 bytes */
+    const char *line = p;
+    while (line > text && !strchr("\n.;!?,", line[-1]) && p - line < 50)
+        line--;
+    g_autofree char *before = g_strndup(line, (gsize)(p - line));
+    g_autofree char *folded = text_fold(before);
+    static GRegex *words_re;
+    GRegex *re = parse_regex(&words_re,
+                             "\\b(?:stk|so tk|tai khoan|tk ngan hang|ngan hang|account|acct|a/c|"
+                             "iban|so the|the atm|ma so thue|mst|tax code|so hop dong|"
+                             "ma khach hang|ma don hang|so ho so|ma ho so)\\b",
+                             0);
+    return g_regex_match(re, folded, 0, NULL);
+}
+
+/* digits in the run of groups from p: groups joined by "." or "-", or by a space when the
+ * next group has 3 digits or more (an account "0981 234 567 890"; not "0912345678 12 người") */
+static int run_digits(const char *p, const char *end)
+{
+    int digits = 0;
+    while (p < end && digits < 40) {
+        while (p < end && g_ascii_isdigit(*p)) {
+            digits++;
+            p++;
+        }
+        if (p + 1 >= end || !g_ascii_isdigit(p[1]))
+            break;
+        if (*p == ' ') {
+            int next = 0;
+            while (p + 1 + next < end && g_ascii_isdigit(p[1 + next]))
+                next++;
+            if (next < 3)
+                break;
+        } else if (*p != '.' && *p != '-') {
+            break;
+        }
+        p++;
+    }
+    return digits;
+}
+
 /* The first phone number in text: digit groups separated by single spaces, dots, dashes or
- * brackets; the shortest run of groups that is a valid number wins ("0912 345 678 và ..."). */
+ * brackets; the shortest run of groups that is a valid number wins ("0912 345 678 và ...").
+ * Dates, numbers longer than any phone and numbers labelled as accounts are skipped. */
 static char *find_phone(const char *text, gsize len, gsize *end_out)
 {
     const char *end = text + len;
@@ -367,6 +433,16 @@ static char *find_phone(const char *text, gsize len, gsize *end_out)
             continue;
         if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '/' || p[-1] == ','))
             continue;
+        gsize date = g_ascii_isdigit(*p) ? date_at(p, end) : 0;
+        /* more digits than a landline (11), or an account: not a phone */
+        if (date > 0 || (g_ascii_isdigit(*p) && run_digits(p, end) > 11) ||
+            after_other_number_word(text, p)) {
+            p += MAX(date, 1) - 1;
+            while (p + 1 < end && (g_ascii_isdigit(p[1]) || p[1] == '.' || p[1] == '-' ||
+                                   (p[1] == ' ' && p + 2 < end && g_ascii_isdigit(p[2]))))
+                p++;
+            continue;
+        }
         /* collect groups */
         const char *q = p;
         GString *run = g_string_new(NULL);
@@ -468,6 +544,18 @@ static gboolean name_plausible(const char *name)
         letter |= g_unichar_isalpha(c);
     }
     return letter;
+}
+
+/* "Web Address: https://...", "IP address: 10.0.0.1", "Address: a@b.vn": a place to live is
+ * none of these */
+static gboolean address_plausible(const char *address)
+{
+    static GRegex *not_place;
+    GRegex *re = parse_regex(&not_place,
+                             "://|^www\\.|@|^[\\d.:/]+$|^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$|"
+                             "\\.(?:com|net|org|vn|gov)(?:/|$)",
+                             G_REGEX_CASELESS);
+    return !g_regex_match(re, address, 0, NULL);
 }
 
 /* ---- time of the incident ------------------------------------------------------------------- */
@@ -1135,11 +1223,15 @@ static gboolean take_value(Extract *x, FieldKind field, const char *value)
         d->citizen.name = g_steal_pointer(&name);
         return TRUE;
     }
-    case FIELD_ADDRESS:
+    case FIELD_ADDRESS: {
         if (d->citizen.address)
             return TRUE;
-        d->citizen.address = trim_value(value, ADDRESS_MAX_CHARS);
-        return d->citizen.address != NULL;
+        g_autofree char *address = trim_value(value, ADDRESS_MAX_CHARS);
+        if (!address || !address_plausible(address))
+            return FALSE;
+        d->citizen.address = g_steal_pointer(&address);
+        return TRUE;
+    }
     case FIELD_ID: {
         if (d->citizen.id_number)
             return TRUE;

@@ -246,6 +246,7 @@ static void context_clear(ParseContext *ctx)
     g_clear_pointer(&ctx->created_files, g_ptr_array_unref);
     g_clear_pointer(&ctx->used_names, g_hash_table_unref);
     g_clear_pointer(&ctx->warning_set, g_hash_table_unref);
+    g_clear_pointer(&ctx->charset_hint, g_free);
 }
 
 Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **error)

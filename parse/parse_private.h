@@ -58,6 +58,8 @@ typedef struct ParseContext {
     GHashTable *warning_set;   /* warnings already listed */
     guint warnings_dropped;    /* beyond PARSE_MAX_WARNINGS */
     gboolean nesting_overflow; /* GMime gave up descending (its own depth limit) */
+    char *charset_hint;        /* the first 8-bit charset the message declares (charset.c) */
+    gboolean charset_hint_known;
 } ParseContext;
 
 typedef gboolean (*ParseStep)(ParseContext *ctx, GError **error);
@@ -191,8 +193,9 @@ gboolean part_is_tnef(GMimePart *part);
 
 /* ---- classify_headers.c --------------------------------------------------------------------- */
 
-/* From MAILER-DAEMON or postmaster, or an empty Return-Path: machine mail about mail */
-gboolean parse_sender_is_mailer(const Draft *draft);
+/* From MAILER-DAEMON or postmaster (any spelling), an empty From, a no-reply address, or an
+ * empty Return-Path: machine mail (a message it attaches is not a citizen's forward) */
+gboolean parse_sender_is_mailer(ParseContext *ctx);
 
 /* RFC 3464 fields of a message/delivery-status body (exposed for tests) */
 void dsn_parse_fields(const char *text, char **status, char **recipient, char **diagnostic);
@@ -224,6 +227,21 @@ void keywords_free(Keywords *keywords);
  * NULL (category: "emergency", "complaint", "confidential") */
 char *keywords_match(const Keywords *keywords, const char *category, const char *subject,
                      const char *text);
+/* the lists this message is read with (ctx->keywords_file, else the built-in ones);
+ * PAHT_ERROR_CONFIG when the file is broken. keywords_release() when done. */
+Keywords *keywords_for(ParseContext *ctx, GError **error);
+void keywords_release(Keywords *keywords);
+/* The phrase (as written in the file) of a category's list found in the first len bytes of
+ * text, exceptions applied; NULL if none. The string belongs to keywords. */
+const char *keywords_find(const Keywords *keywords, const char *category, const char *text,
+                          gsize len);
+/* the same for the category's ".subject" list, anywhere in the subject */
+const char *keywords_find_in_subject(const Keywords *keywords, const char *category,
+                                     const char *subject);
+/* the phrase of the category's ".subject" list that begins the subject (after "[tag]"s) and is
+ * followed by ":" or nothing: "Automatic reply: ...", "Trả lời tự động: ..." */
+const char *keywords_subject_prefix(const Keywords *keywords, const char *category,
+                                    const char *subject);
 
 G_END_DECLS
 

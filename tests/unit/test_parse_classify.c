@@ -246,6 +246,29 @@ static void test_province_edits_the_file(void)
     g_rmdir(dir);
 }
 
+/* a province's copy of keywords.conf made before [auto] and [bounce] existed still knows
+ * auto-replies; a copy with its own [auto.subject] uses only its own */
+static void test_old_keywords_file_still_knows_auto_replies(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("paht-keywords-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "keywords.conf", NULL);
+    g_assert_true(g_file_set_contents(path, "[emergency]\nđang cháy\n", -1, NULL));
+    GError *error = NULL;
+    g_autoptr(Draft) d =
+        parse_with("Trả lời tự động: Đã tiếp nhận", "Tôi vắng mặt.", path, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(d->classification, ==, "auto");
+    g_assert_cmpstr(d->rule, ==, "auto-reply subject \"trả lời tự động\"");
+    g_assert_true(
+        g_file_set_contents(path, "[emergency]\nđang cháy\n[auto.subject]\nvắng nhà\n", -1, NULL));
+    g_autoptr(Draft) own = parse_with("Vắng nhà: x", "y", path, NULL, &error);
+    g_assert_cmpstr(own->rule, ==, "auto-reply subject \"vắng nhà\"");
+    g_autoptr(Draft) other = parse_with("Trả lời tự động: x", "y", path, NULL, &error);
+    g_assert_cmpstr(other->classification, ==, "report");
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 static void test_keywords_match_directly(void)
 {
     GError *error = NULL;
@@ -280,5 +303,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/classify/shipped-file", test_shipped_file_is_the_builtin_list);
     g_test_add_func("/parse/classify/province-edits", test_province_edits_the_file);
     g_test_add_func("/parse/classify/match", test_keywords_match_directly);
+    g_test_add_func("/parse/classify/old-keywords-file-knows-auto-replies",
+                    test_old_keywords_file_still_knows_auto_replies);
     return g_test_run();
 }

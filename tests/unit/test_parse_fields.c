@@ -274,6 +274,59 @@ static void test_id_number_shapes(void)
     parsed_clear(&p);
 }
 
+/* none of the bodies gives a value for the citizen's field at offset */
+static void assert_field_never_read(const char *const *bodies, gsize n, glong offset)
+{
+    for (gsize i = 0; i < n; i++) {
+        Parsed p = parse_body(bodies[i]);
+        const char *value = G_STRUCT_MEMBER(const char *, &p.draft->citizen, offset);
+        if (value)
+            g_test_message("\"%s\" gave %s", bodies[i], value);
+        g_assert_null(value);
+        parsed_clear(&p);
+    }
+}
+
+/* issue 11 item 8: a date, a bank account, a tax code are not the phone (so the real number
+ * is asked for); a web address is not the address */
+static void test_numbers_that_are_not_phones(void)
+{
+    static const char *const bodies[] = {
+        "Vào lúc 07.05.2026 08:10 xe rác đổ trộm.\n",
+        "Ngày 7-5-26 có người đổ rác.\n",
+        "Xin hỗ trợ qua STK: 0912345678 Vietcombank.\n",
+        "Số tài khoản 0987 654 321 tại ngân hàng MB.\n",
+        "Tài khoản ngân hàng: 0355.123.456\n",
+        "Mã số thuế: 0301234567\n",
+        "Account number 0912345678\n",
+        "Chuyển khoản vào 0981 234 567 890 giúp tôi.\n",
+        "Mã 09123456789012 đã nộp.\n",
+    };
+    assert_field_never_read(bodies, G_N_ELEMENTS(bodies), G_STRUCT_OFFSET(DraftCitizen, phone));
+    /* ... while the phone beside them is still found */
+    Parsed p = parse_body("Vào lúc 07.05.2026 08:10, STK 0912345678. Gọi tôi: 0939 000 111.\n");
+    g_assert_cmpstr(p.draft->citizen.phone, ==, "0939000111");
+    g_assert_cmpstr(p.draft->occurred_at, ==, "2026-05-07T08:10:00+07:00");
+    parsed_clear(&p);
+    p = parse_body("Số điện thoại: 0912 345 678 12 người bị ảnh hưởng\n");
+    g_assert_cmpstr(p.draft->citizen.phone, ==, "0912345678");
+    parsed_clear(&p);
+}
+
+static void test_web_address_is_not_the_address(void)
+{
+    static const char *const bodies[] = {
+        "Web Address: https://dichvucong.gov.vn/p/home\n",
+        "IP address: 203.113.131.1\n",
+        "Address: www.example.vn\n",
+        "Address: an.nguyen@example.vn\n",
+    };
+    assert_field_never_read(bodies, G_N_ELEMENTS(bodies), G_STRUCT_OFFSET(DraftCitizen, address));
+    Parsed p = parse_body("Web Address: https://example.vn\nAddress: 12 Lê Lợi, phường 3\n");
+    g_assert_cmpstr(p.draft->citizen.address, ==, "12 Lê Lợi, phường 3");
+    parsed_clear(&p);
+}
+
 static void test_phone_shapes(void)
 {
     static const struct {
@@ -579,6 +632,9 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/fields/signature-name", test_signature_name);
     g_test_add_func("/parse/fields/id-number-shapes", test_id_number_shapes);
     g_test_add_func("/parse/fields/phone-shapes", test_phone_shapes);
+    g_test_add_func("/parse/fields/numbers-that-are-not-phones", test_numbers_that_are_not_phones);
+    g_test_add_func("/parse/fields/web-address-is-not-the-address",
+                    test_web_address_is_not_the_address);
     g_test_add_func("/parse/fields/coordinates", test_coordinates);
     g_test_add_func("/parse/fields/time-of-incident", test_time_of_incident);
     g_test_add_func("/parse/fields/exif-gps", test_exif_gps);

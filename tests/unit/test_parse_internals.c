@@ -159,6 +159,38 @@ static void test_charset_conversions(void)
     context_free(ctx);
 }
 
+/* issue 11 item 8: charsets as real mail uses them */
+static void test_charset_real_world_labels(void)
+{
+    ParseContext *ctx = context_new();
+    /* ISO-2022-JP is 7-bit: its escape sequences are decoded, not returned as they are */
+    const char jis[] = "\x1b$B$3$s$K$A$O\x1b(B";
+    g_autofree char *j = charset_to_utf8(ctx, jis, sizeof jis - 1, "ISO-2022-JP");
+    g_assert_cmpstr(j, ==, "こんにちは");
+    /* GB2312-labelled text with a GBK character (镕) is read as GB18030, not U+FFFD */
+    const char gbk[] = "\xd6\xec\xe9\x46\xbb\xf9";
+    g_autofree char *g = charset_to_utf8(ctx, gbk, sizeof gbk - 1, "gb2312");
+    g_assert_cmpstr(g, ==, "朱镕基");
+    /* valid UTF-8 mislabelled Big5 or GB2312 is UTF-8 */
+    const char taiwan[] = "\xe5\x8f\xb0\xe7\x81\xa3";
+    g_autofree char *b = charset_to_utf8(ctx, taiwan, sizeof taiwan - 1, "big5");
+    g_assert_cmpstr(b, ==, "台灣");
+    g_autofree char *b2 = charset_to_utf8(ctx, taiwan, sizeof taiwan - 1, "GB2312");
+    g_assert_cmpstr(b2, ==, "台灣");
+    /* 8-bit bytes under the 7-bit ISO-2022-JP label: EUC-JP (or UTF-8), as Japanese mail
+     * programs send it */
+    const char euc[] = "\xa5\xe1\xa1\xbc\xa5\xeb";
+    g_autofree char *e = charset_to_utf8(ctx, euc, sizeof euc - 1, "iso-2022-jp");
+    g_assert_cmpstr(e, ==, "メール");
+    g_autofree char *u =
+        charset_to_utf8(ctx, "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab", 9, "ISO-2022-JP");
+    g_assert_cmpstr(u, ==, "メール");
+    /* ISO-8859-1 labels windows-1252 text: its curly quotes are quotes, not C1 controls */
+    g_autofree char *q = charset_to_utf8(ctx, "\x93ok\x94", 4, "iso-8859-1");
+    g_assert_cmpstr(q, ==, "\xe2\x80\x9cok\xe2\x80\x9d");
+    context_free(ctx);
+}
+
 static void test_text_normalise(void)
 {
     g_autofree char *a =
@@ -524,6 +556,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/header-one-line", test_header_decode_one_line);
     g_test_add_func("/parse/internals/subject-prefixes", test_subject_prefixes);
     g_test_add_func("/parse/internals/charsets", test_charset_conversions);
+    g_test_add_func("/parse/internals/charsets-real-world-labels", test_charset_real_world_labels);
     g_test_add_func("/parse/internals/normalise", test_text_normalise);
     g_test_add_func("/parse/internals/nfc-linear", test_normalise_large_decomposed_text_is_linear);
     g_test_add_func("/parse/internals/unflow", test_unflow);

@@ -279,6 +279,66 @@ static void test_no_charset_windows_1258_bytes(void)
     parsed_clear(&p);
 }
 
+/* 8-bit text without a charset in a mail whose other part declares one: that charset, not
+ * windows-1258 ("Formação" became "Formaçăo") */
+static void test_unlabelled_text_uses_the_charset_the_message_declares(void)
+{
+    static const struct {
+        const char *message, *text;
+    } cases[] = {
+        /* another part declares ISO-8859-1 */
+        {"From: a@example.pt\nTo: paht@soctrang.gov.vn\nSubject: Curso\n"
+         "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+         "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\n"
+         "Forma\xe7\xe3o em Lisboa\n"
+         "--b\nContent-Type: text/plain; charset=iso-8859-1; name=\"nota.txt\"\n"
+         "Content-Disposition: attachment; filename=\"nota.txt\"\n\nOl\xe1\n--b--\n",
+         "Formação em Lisboa"},
+        /* the charset of the subject's RFC 2047 words, when no part declares one */
+        {"From: a@example.pt\nTo: paht@soctrang.gov.vn\n"
+         "Subject: =?ISO-8859-1?Q?Forma=E7=E3o?=\n\nForma\xe7\xe3o em Lisboa\n",
+         "Formação em Lisboa"},
+        /* a declared charset that is not 8-bit: windows-1258 as before */
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
+         "Subject: =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=\n\nVi\xea\xf2t\n",
+         "Việt"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Parsed p = parse_text(cases[i].message, NULL);
+        g_assert_cmpstr(p.draft->text, ==, cases[i].text);
+        parsed_clear(&p);
+    }
+}
+
+/* the only text part is inline with a file name: it is the report's text, not an attachment */
+static void test_named_inline_text_is_the_text(void)
+{
+    Parsed p = parse_text(
+        "From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Ổ gà\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+        "Content-Type: text/plain; charset=utf-8; name=\"noi-dung.txt\"\n"
+        "Content-Disposition: inline; filename=\"noi-dung.txt\"\n\n"
+        "Ổ gà lớn trước số 12 Lê Lợi.\n--b\nContent-Type: image/png; name=\"a.png\"\n"
+        "Content-Disposition: attachment; filename=\"a.png\"\nContent-Transfer-Encoding: base64\n\n"
+        "iVBORw0KGgo=\n--b--\n",
+        NULL);
+    g_assert_cmpstr(p.draft->text, ==, "Ổ gà lớn trước số 12 Lê Lợi.");
+    g_assert_cmpuint(p.draft->attachments->len, ==, 1);
+    g_assert_cmpstr(attachment(p.draft, 0)->filename, ==, "a.png");
+    parsed_clear(&p);
+    /* a text file attached as an attachment stays one */
+    Parsed q =
+        parse_text("From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: x\n"
+                   "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                   "--b\nContent-Type: text/plain\n\nXem tệp.\n--b\n"
+                   "Content-Type: text/plain; name=\"ghi-chu.txt\"\n"
+                   "Content-Disposition: inline; filename=\"ghi-chu.txt\"\n\nghi chú\n--b--\n",
+                   NULL);
+    g_assert_cmpstr(q.draft->text, ==, "Xem tệp.");
+    g_assert_cmpuint(q.draft->attachments->len, ==, 1);
+    parsed_clear(&q);
+}
+
 static void test_viscii(void)
 {
     Parsed p = parse_fixture("viscii-text.eml");
@@ -664,7 +724,9 @@ static void test_header_rules(void)
         {"X-Auto-Response-Suppress: All\n", NULL, "report", "default"},
         {"X-Auto-Response-Suppress: OOF, AutoReply\n", NULL, "report", "default"},
         {"", "BE.TRAN@example.vn", "auto", "From is our own address"},
-        {"Return-Path: <>\n", NULL, "bounce", "empty Return-Path <>"},
+        /* an empty envelope sender alone is machine mail, not a bounce (Outlook's automatic
+         * replies have one: taken for bounces, they failed delivered letters) */
+        {"Return-Path: <>\n", NULL, "auto", "empty Return-Path <>"},
         {"Return-Path: <be.tran@example.vn>\n", NULL, "report", "default"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -690,10 +752,167 @@ static void test_mailer_daemon_without_dsn_is_bounce(void)
                           "Subject: Da tiep nhan\n",
                           NULL);
     g_assert_cmpstr(p.draft->classification, ==, "bounce");
-    g_assert_cmpstr(p.draft->rule, ==, "From MAILER-DAEMON/postmaster");
+    g_assert_cmpstr(p.draft->rule, ==,
+                    "From MAILER-DAEMON/postmaster with bounce subject \"failure notice\"");
     g_assert_cmpstr(p.draft->dsn_original_message_id, ==,
                     "paht.ack.2026-000200.aa@soctrang.gov.vn");
     g_assert_null(p.draft->dsn_status);
+    parsed_clear(&p);
+}
+
+/* Bounces as real MTAs write them: a DSN is a bounce whatever else it carries, and the sender
+ * of a bounce is spelt many ways (issue 11 item 8) */
+static void test_bounce_whatever_else_it_carries(void)
+{
+    static const struct {
+        const char *message;
+        const char *rule;
+        const char *status, *recipient;
+    } cases[] = {
+        /* Exim: Auto-Submitted on a bounce in words, the recipient in X-Failed-Recipients */
+        {"From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: paht@soctrang.gov.vn\n"
+         "Auto-Submitted: auto-replied\nX-Failed-Recipients: tran.b@example.vn\n"
+         "Subject: Mail delivery failed: returning message to sender\n\n"
+         "This message was created automatically by mail delivery software.\n\n"
+         "  tran.b@example.vn\n    SMTP error from remote mail server after RCPT TO:"
+         "<tran.b@example.vn>:\n    550 5.1.1 User unknown\n",
+         "From MAILER-DAEMON/postmaster with header X-Failed-Recipients", "5.1.1",
+         "tran.b@example.vn"},
+        /* Postfix behind a list manager: Precedence: bulk on a real DSN */
+        {"From: MAILER-DAEMON@mx.example.vn (Mail Delivery System)\nTo: paht@soctrang.gov.vn\n"
+         "Precedence: bulk\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+         "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+         "--b\nContent-Type: text/plain\n\nI'm sorry to have to inform you...\n"
+         "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.vn\n\n"
+         "Final-Recipient: rfc822; le.c@example.vn\nAction: failed\nStatus: 5.2.1\n--b--\n",
+         "multipart/report; report-type=delivery-status", "5.2.1", "le.c@example.vn"},
+        /* DragonFly: an empty address after the name */
+        {"From: MAILER-DAEMON <>\nTo: paht@soctrang.gov.vn\nSubject: Mail delivery failed\n\n"
+         "This is the DragonFly Mail Agent.\nThere was an error delivering your mail to "
+         "<x@example.vn>.\n",
+         "From MAILER-DAEMON/postmaster with bounce subject \"mail delivery failed\"", NULL,
+         "x@example.vn"},
+        /* post_master@ and Mail.Delivery.System@ are postmasters too */
+        {"From: post_master@vtext.example.com\nTo: paht@soctrang.gov.vn\nSubject: Re:Thu\n\n"
+         "Error: Invalid user address\n",
+         "From MAILER-DAEMON/postmaster with bounce text \"invalid user address\"", NULL, NULL},
+        {"From: Mail Delivery System <Mail.Delivery.System@mx.example.com>\n"
+         "To: paht@soctrang.gov.vn\nSubject: Delivery status notification\n\n"
+         "Your message could not be delivered to pham.d@example.vn: 550 5.1.1 no such user\n",
+         "From MAILER-DAEMON/postmaster with bounce subject \"delivery status notification\"",
+         "5.1.1", "pham.d@example.vn"},
+        /* Amazon SES: the bounce is JSON in the text */
+        {"From: SES <no-reply@sns.amazonaws.com>\nTo: paht@soctrang.gov.vn\n"
+         "Subject: AWS Notification Message\n\n"
+         "{\"notificationType\":\"Bounce\",\"bounce\":{\"bouncedRecipients\":[{\"emailAddress\":"
+         "\"vo.e@example.vn\",\"action\":\"failed\",\"status\":\"5.1.1\",\"diagnosticCode\":"
+         "\"smtp; 550 5.1.1 user unknown\"}]}}\n",
+         "Amazon SES bounce notification", "5.1.1", "vo.e@example.vn"},
+        /* an empty envelope sender with the returned message */
+        {"Return-Path: <>\nFrom: System Administrator <admin@mx.example.vn>\n"
+         "To: paht@soctrang.gov.vn\nSubject: Thu\nMIME-Version: 1.0\n"
+         "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n"
+         "Your message did not reach some or all of the intended recipients.\n--b\n"
+         "Content-Type: message/rfc822\n\nMessage-ID: <paht.ack.1@soctrang.gov.vn>\n"
+         "Subject: Thu\n\nx\n--b--\n",
+         "empty Return-Path <> with the returned message", NULL, NULL},
+        /* a provider's notice from no-reply@ (KDDI): a failure subject, the message back */
+        {"From: no-reply@mx.example.jp\nTo: paht@soctrang.gov.vn\nSubject: Undeliverable: Thu\n"
+         "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+         "Content-Type: text/plain\n\nMailbox full.\n--b\nContent-Type: message/rfc822\n\n"
+         "Message-ID: <paht.ack.2@soctrang.gov.vn>\nSubject: Thu\n\nx\n--b--\n",
+         "bounce subject \"undeliverable\" with the returned message", NULL, NULL},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Parsed p = parse_text(cases[i].message, NULL);
+        g_test_message("case %zu: %s", i, p.draft->rule);
+        g_assert_cmpstr(p.draft->classification, ==, "bounce");
+        g_assert_cmpstr(p.draft->rule, ==, cases[i].rule);
+        g_assert_cmpstr(p.draft->dsn_status, ==, cases[i].status);
+        g_assert_cmpstr(p.draft->dsn_recipient, ==, cases[i].recipient);
+        parsed_clear(&p);
+    }
+}
+
+/* Automatic mail without Auto-Submitted, and what must stay a report (issue 11 items 7, 8) */
+static void test_automatic_mail_without_headers(void)
+{
+    static const struct {
+        const char *message;
+        const char *classification, *rule;
+    } cases[] = {
+        /* Outlook's automatic reply: an empty Return-Path, no Auto-Submitted */
+        {"Return-Path: <>\nFrom: Tran Van B <b.tran@example.vn>\nTo: paht@soctrang.gov.vn\n"
+         "Subject: Automatic reply: [PAHT-2026-000001] Thu\n\nI am out of the office until "
+         "Monday.\n",
+         "auto", "auto-reply subject \"automatic reply\""},
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Auto reply: Thu\n\nAway.\n",
+         "auto", "auto-reply subject \"auto reply\""},
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
+         "Subject: =?UTF-8?B?VHLhuqMgbOG7nWkgdOG7sSDEkeG7mW5nOiBUaMawIGfhu61p?=\n\nx\n",
+         "auto", "auto-reply subject \"trả lời tự động\""},
+        {"From: a@example.de\nTo: paht@soctrang.gov.vn\nSubject: Abwesenheitsnotiz: Thu\n\nx\n",
+         "auto", "auto-reply subject \"abwesenheitsnotiz\""},
+        /* by its first words, without diacritics too */
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Re: Thu\n\n"
+         "Toi hien khong co mat tai co quan den het ngay 30/11. Viec gap xin lien he phong "
+         "Hanh chinh.\n",
+         "auto", "auto-reply text \"tôi hiện không có mặt tại cơ quan\""},
+        /* ARF abuse reports and list robots */
+        {"From: fbl@example.com\nTo: paht@soctrang.gov.vn\nSubject: Abuse Report\n"
+         "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; "
+         "boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nThis is an abuse report.\n--b\n"
+         "Content-Type: message/feedback-report\n\nFeedback-Type: abuse\n--b--\n",
+         "auto", "abuse report (report-type=feedback-report)"},
+        {"From: ds-admin@example.org\nTo: paht@soctrang.gov.vn\n"
+         "Mailing-List: contact ds-help@example.org; run by ezmlm\nSubject: You are not a member"
+         "\n\nx\n",
+         "auto", "header Mailing-List"},
+        {"From: ml-admin@example.org\nTo: paht@soctrang.gov.vn\n"
+         "Subject: Loop Alert: Duplicated Message-ID (ds ML)\n\nx\n",
+         "auto", "auto-reply subject \"loop alert\""},
+        /* a mailer with nothing about a failed delivery */
+        {"From: postmaster@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Thu\n\nXin chào.\n",
+         "auto", "From MAILER-DAEMON/postmaster, not a delivery report"},
+        /* a citizen's words that look like it are not */
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Vắng mặt cán bộ tại UBND xã\n\n"
+         "Sáng nay cán bộ không có mặt tại cơ quan, người dân chờ cả buổi.\n",
+         "report", "default"},
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Trộm vào nhà\n\n"
+         "Tối qua tôi vắng nhà, kẻ gian cạy cửa lấy xe máy.\n",
+         "report", "default"},
+        {"From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Sạt lở\n\n"
+         "Tôi đang đi công tác ở huyện Cù Lao Dung thì thấy bờ kè sạt lở.\n",
+         "report", "default"},
+        {"From: a@example.com\nTo: paht@soctrang.gov.vn\nSubject: Pothole\n\n"
+         "I am on vacation in Soc Trang and saw a deep pothole on Le Loi street.\n",
+         "report", "default"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        Parsed p = parse_text(cases[i].message, NULL);
+        g_test_message("case %zu: %s / %s", i, p.draft->classification, p.draft->rule);
+        g_assert_cmpstr(p.draft->classification, ==, cases[i].classification);
+        g_assert_cmpstr(p.draft->rule, ==, cases[i].rule);
+        g_assert_null(p.draft->dsn_status);
+        parsed_clear(&p);
+    }
+}
+
+/* a long report that says "tôi đang đi công tác" somewhere is still a report: body phrases
+ * count only at the top of a text as short as an auto-reply */
+static void test_long_report_with_away_words_stays_report(void)
+{
+    GString *body = g_string_new("Kính gửi Trung tâm IOC,\n\n");
+    for (int i = 0; i < 40; i++)
+        g_string_append(body, "Rác thải đổ bừa bãi ở đầu hẻm 5 đường Lê Lợi gây mùi hôi. ");
+    g_string_append(body, "\nTôi đang đi công tác nên nhờ người nhà chụp ảnh gửi kèm.\n");
+    g_autofree char *message =
+        g_strconcat("From: a@example.vn\nTo: paht@soctrang.gov.vn\nSubject: Rác thải\n"
+                    "Content-Type: text/plain; charset=UTF-8\n\n",
+                    body->str, NULL);
+    g_string_free(body, TRUE);
+    Parsed p = parse_text(message, NULL);
+    g_assert_cmpstr(p.draft->classification, ==, "report");
     parsed_clear(&p);
 }
 
@@ -767,6 +986,10 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/charset/none-utf8", test_no_charset_utf8_bytes);
     g_test_add_func("/parse/charset/none-windows-1258", test_no_charset_windows_1258_bytes);
     g_test_add_func("/parse/charset/viscii", test_viscii);
+    g_test_add_func("/parse/text/named-inline-text-is-the-text",
+                    test_named_inline_text_is_the_text);
+    g_test_add_func("/parse/charset/unlabelled-uses-message-charset",
+                    test_unlabelled_text_uses_the_charset_the_message_declares);
     g_test_add_func("/parse/charset/iso-8859-1", test_iso_8859_1);
     g_test_add_func("/parse/gmime-bug-133/adjacent-b-words", test_rfc2047_adjacent_b_words);
     g_test_add_func("/parse/gmime-bug-133/vietnamese-subject-split",
@@ -796,5 +1019,11 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/classify/mailer-daemon-without-dsn",
                     test_mailer_daemon_without_dsn_is_bounce);
     g_test_add_func("/parse/classify/read-receipt", test_read_receipt_is_auto);
+    g_test_add_func("/parse/classify/bounce-whatever-else-it-carries",
+                    test_bounce_whatever_else_it_carries);
+    g_test_add_func("/parse/classify/automatic-mail-without-headers",
+                    test_automatic_mail_without_headers);
+    g_test_add_func("/parse/classify/long-report-with-away-words",
+                    test_long_report_with_away_words_stays_report);
     return g_test_run();
 }
