@@ -646,7 +646,8 @@ static void test_fetch_of_unreadable_message_is_not_vanished(void)
     gboolean exists = FALSE;
     g_assert_true(imap_client_uid_exists(again, uid, &exists, &error));
     g_assert_true(exists);
-    fd = fs_open_private_temp(work_dir, "readable-", &out_path, &error);
+    g_autofree char *again_path = NULL;
+    fd = fs_open_private_temp(work_dir, "readable-", &again_path, &error);
     gint64 written = 0;
     g_assert_true(imap_client_fetch_to_fd(again, uid, fd, -1, 0, &written, &error));
     g_assert_no_error(error);
