@@ -93,7 +93,8 @@ char *gateway_test_fault(const char *name);
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
 /* The same in two halves, so that the daemon can fetch the next message while the parser
  * works on this one: one message at a time is in the parser's hands, and every submit must
- * be collected (its time limit runs from the submit). */
+ * be collected. Its time limit runs from the submit until the parser answers: an answer sent
+ * in time stands however late it is collected. */
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
 /* starts the worker now if there is none: pahtd does so at start and after a reload, so that

@@ -3,9 +3,17 @@
  * A pass finishes what a crash left half done, then fetches, records, processes and moves
  * every new message, oldest first. Whether anything is new is decided cheaply, whatever the
  * size of the mailbox: on a fresh connection by SELECT's UIDNEXT against the one we stored;
- * afterwards by the EXISTS responses the wait (IDLE, or NOOP when polling) brought. A pass
- * with nothing new sends no command at all: the wait is the cycle's only command. No list of
- * all UIDs is ever asked for: UID SEARCH starts at the first UID we have not seen.
+ * afterwards by the EXISTS responses the wait (IDLE, or NOOP when polling) brought, or by a
+ * failed message being due for another try. A pass with nothing new sends no command at all:
+ * the wait is the cycle's only command. No list of all UIDs is ever asked for: UID SEARCH
+ * starts at the first UID not yet handled, and only sizes are fetched before a download
+ * (RFC822.SIZE, in chunks), never an ENVELOPE, whose size the sender decides.
+ *
+ * Nothing skipped, nothing stuck: a message that cannot be fetched or recorded (the server
+ * refuses it or drops the session on it, its file cannot be written) is counted by its place
+ * on the server and tried again later while the others go on; the stored cursor never passes
+ * it until it is handled, confirmed gone by the server, or given up after an hour of tries
+ * (then moved to quarantine, the IOC told once). See "one pass over the new mail" below.
  *
  * Crash safety: every step is decided by the message's row, and a message leaves the inbox
  * only after its row and everything it became are committed. kill -9 at any point leaves a
@@ -14,13 +22,15 @@
  *   fetched     -> process in the worker: processed, or unparsed
  *   processed   -> move to processed_folder: moved
  *   unparsed    -> alert the IOC, move to quarantine_folder: quarantined
+ * (without MOVE, a move records its copy before deleting the original: see below)
  *
  * UIDVALIDITY change (RFC 3501 §2.3.1.1): every UID we knew is void. The mailbox is read again
- * from UID 1 and each message recognised by content: one FETCH gives every Message-ID and
- * size; a download then either confirms a message we have (same SHA-256: it is relocated to
- * its new UID and only moved, never processed or answered again) or brings a new one. A
- * Message-ID alone is never trusted as proof: broken mailers reuse them, and a stranger could
- * copy one to have a citizen's mail dropped.
+ * from UID 1 and each message recognised by content: a download either confirms a message we
+ * have (the same bytes, or the same Message-ID and body: it is relocated to its new UID and
+ * only moved, never processed or answered again) or brings a new one. The same recognition
+ * serves a mail that pahtctl ingest recorded first. A Message-ID alone is never trusted as
+ * proof: broken mailers reuse them, and a stranger could copy one to have a citizen's mail
+ * dropped.
  */
 #include "app/gateway_private.h"
 #include "util/util.h"
@@ -215,12 +225,14 @@ static gboolean move_refused_ok(GError *refused, GError **error)
     return TRUE;
 }
 
-/* PAHT_TEST_FAULT exit-after-copy: dies like kill -9 right after a UID COPY (tests only) */
-static void test_fault_exit_after_copy(void)
+/* PAHT_TEST_FAULT exit-after-copy: dies like kill -9 right after a UID COPY, before its
+ * record; exit-after-copy:recorded, right after the record (tests only) */
+static void test_fault_exit_after_copy(gboolean recorded)
 {
     g_autofree char *fault = gateway_test_fault("exit-after-copy");
-    if (fault) {
-        log_notice("PAHT_TEST_FAULT: exiting right after a UID COPY");
+    if (fault && g_str_equal(fault, "recorded") == recorded) {
+        log_notice("PAHT_TEST_FAULT: exiting right after a UID COPY%s",
+                   recorded ? " and its record" : "");
         _exit(3);
     }
 }
@@ -240,9 +252,10 @@ static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *fo
             return FALSE;
         if (!imap_client_copy_uids(gw->imap, u, uids->len, folder, &refused))
             return move_refused_ok(refused, error);
-        test_fault_exit_after_copy();
+        test_fault_exit_after_copy(FALSE);
         if (!batch_record(gw, ids, folder, TRUE, NULL, error))
             return FALSE;
+        test_fault_exit_after_copy(TRUE);
         if (!imap_client_delete_uids(gw->imap, u, uids->len, &refused))
             return move_refused_ok(refused, error);
     }

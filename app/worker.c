@@ -368,7 +368,8 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
         }
         log_warning("the idle parser process was gone (%s); starting another", how);
     }
-    /* the time limit runs from here, whatever the daemon does meanwhile */
+    /* the time limit runs from here until the child answers (read_line), whatever the daemon
+     * does meanwhile */
     gw->worker->deadline = g_get_monotonic_time() +
                            (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
     return TRUE;

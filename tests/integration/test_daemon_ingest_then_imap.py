@@ -54,5 +54,26 @@ class IngestThenImap(unittest.TestCase):
         self.check_one_report_one_ack(lambda mail: mail.replace(b"\r\n", b"\n"))
 
 
+class DeliveredTwice(unittest.TestCase):
+    def test_same_mail_delivered_twice_is_drafted_once_and_both_leave_the_inbox(self):
+        """The same mail reaching the mailbox twice (sent to two of its addresses, or
+        redelivered by a relay): each copy has its own trace headers, one report."""
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+        who = f"{pahttest.unique('dan')}@{stack.domain}"
+        mail = mailboxtest.report(who, gw, "Nắp cống bị mất", f"{pahttest.unique('m')}@x")
+        stack.deliver(gw.address, mail, sender=who)
+        stack.deliver(gw.address, mail, sender=who)
+        run = once(gw, 0)
+        self.assertIn("delivered again", run.stderr)
+        self.assertEqual(len(gw.pahtctl_json("drafts")), 1)
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 2)
+        pahttest.wait_for(lambda: pahttest.count(stack, who) == 1, what="the one ack")
+        once(gw, 1)
+        self.assertEqual(pahttest.count(stack, who), 1)
+        self.assertEqual([kind for kind, in rows(gw, "SELECT kind FROM outbox")], ["ack"])
+
+
 if __name__ == "__main__":
     unittest.main()
