@@ -253,6 +253,7 @@ static void test_content_commit_syncs_every_folder_it_relies_on(void)
     /* the same prefix again: it exists, its parent is not synced again */
     g_ptr_array_set_size(paths, 0);
     g_autofree char *again = fs_content_path(store, "ab9999", ".eml", &error);
+    g_assert_nonnull(again);
     g_assert_false(synced(paths, store));
 
     /* the same content again: the temp file goes, the folder holding the first is synced */
