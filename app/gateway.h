@@ -48,14 +48,18 @@ void ingest_result_clear(IngestResult *result);
 
 /* Runs the whole inbound pipeline on a message file outside IMAP (pahtctl ingest): records a
  * private copy, parses it, creates the draft and enqueues the answers in one transaction.
- * A file already recorded (same content) is reported as a duplicate and not processed again.
+ * A mail already recorded (the same bytes, or the same Message-ID and body: the same mail
+ * fetched over IMAP, or saved again) is reported as a duplicate and not processed again;
+ * pahtd likewise never processes again a mail ingested first.
  */
 gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *result,
                              GError **error);
 
 /* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every
  * new message (each in the parser process, under its time limit), move each to the processed
- * (or quarantine) folder after its commit. The connection stays open between passes; a pass
+ * (or quarantine) folder after its commit. A message that cannot be fetched or recorded is
+ * tried again in a later pass and fails neither this pass nor the others (after an hour of
+ * tries it is set aside and the IOC told). The connection stays open between passes; a pass
  * with nothing new sends no IMAP command. Stops early, between messages, on SIGTERM.
  * *processed counts messages handled in this pass. PAHT_ERROR_CONFIG when the server refuses
  * us (certificate, login): the administrator must act. */

@@ -43,10 +43,28 @@ struct Gateway {
 /* Parses a recorded raw message and commits what it becomes. A message parse refuses is
  * marked unparsed (kept, never lost) and reported in out->unparsed: that is not an error. */
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
-/* Takes a finished temp file into the raw store (content-addressed, durable); returns its
- * stored path, with its digest and size. */
-char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_out,
-                              gint64 *size_out, GError **error);
+/* where a raw message was found: a place on the IMAP server, or mailbox NULL for a file
+ * given to pahtctl ingest */
+typedef struct {
+    const char *mailbox;
+    guint32 uidvalidity, uid;
+} RawPlace;
+
+typedef enum {
+    RECORD_FAILED,      /* the store failed (*error) */
+    RECORD_FILE_FAILED, /* the file could not be read or stored (*error): this message's */
+    RECORD_NEW,         /* recorded now, state "fetched" */
+    RECORD_KNOWN,       /* the same mail was recorded before (same bytes, or same Message-ID
+                           and body): its row, untouched */
+} RecordOutcome;
+
+/* The one recording path of every message, fetched or ingested (SPEC §3.2): reads the
+ * finished temp file once (digests, Message-ID: a bounded read of its header block), and,
+ * under the write lock, either finds the same mail recorded before or stores the file
+ * (content-addressed, durable) and inserts its row at place. The temp file is consumed
+ * either way. *out: the new or the known row. */
+RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
+                                      RawMessage **out, GError **error);
 
 /* gateway.c */
 /* removes the work folders of processes that died (a parser process killed mid-message leaves
@@ -63,6 +81,11 @@ void mailbox_disconnect(Gateway *gw);
 
 /* worker.c */
 
+/* PAHT_TEST_FAULT (tests only, like PAHT_NOW; never set it in production): a comma-separated
+ * list of faults "name" or "name:ARG". Returns ARG ("" for none) when the fault called name is
+ * asked for, else NULL. */
+char *gateway_test_fault(const char *name);
+
 /* Processes a recorded message in the worker under message_timeout_seconds. A message the
  * worker could not finish (timed out, crashed) is marked unparsed with the reason and comes
  * back with out->unparsed: not an error. Errors: the worker cannot start, or the database or
@@ -70,7 +93,8 @@ void mailbox_disconnect(Gateway *gw);
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
 /* The same in two halves, so that the daemon can fetch the next message while the parser
  * works on this one: one message at a time is in the parser's hands, and every submit must
- * be collected (its time limit runs from the submit). */
+ * be collected. Its time limit runs from the submit until the parser answers: an answer sent
+ * in time stands however late it is collected. */
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
 /* starts the worker now if there is none: pahtd does so at start and after a reload, so that
@@ -84,11 +108,22 @@ void worker_stop(Gateway *gw);
 
 /* the IOC alert for a message set aside (once per message) */
 gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **error);
-/* A message above max_message_bytes, never downloaded: asks its sender (envelope From) for
- * fewer or smaller files and alerts the IOC, each once per message, in one transaction. The
- * caller moves it to the quarantine folder afterwards. */
+/* A message above max_message_bytes, never downloaded: asks its sender (the first address of
+ * from_header, the From header as written) for fewer or smaller files and alerts the IOC, each
+ * once per message, in one transaction. The caller moves it to the quarantine folder
+ * afterwards. */
 gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                              const ImapMessageInfo *info, GError **error);
+                              const ImapMessageInfo *info, const char *message_id,
+                              const char *from_header, GError **error);
+/* The first mailbox address of a From header as written (RFC 2047 words and all), fit to
+ * write a letter to: local@domain, domain lowercase; NULL when there is none. */
+char *quarantine_sender_address(const char *from_header);
+/* A message that could not be fetched and is given up (failure: its record), in the caller's
+ * transaction: the IOC alert, once per message. move_error: why it could not be moved to the
+ * quarantine folder either, or NULL when it was. */
+gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
+                                      const MessageFailure *failure, const char *move_error,
+                                      GError **error);
 
 /* outbound.c: the envelope sender of every letter is VERP-style (SPEC §8 bounces):
  * <local>+b-<letter id>-<mac>@<domain> of [smtp] from, mac the first 16 hex digits of

@@ -174,17 +174,85 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
     return ok;
 }
 
-char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_out,
-                              gint64 *size_out, GError **error)
+/* under the write lock: the same mail recorded before, or the file stored and its row */
+static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const RawPlace *place,
+                                   const MailFileIdentity *identity, RawMessage **out,
+                                   GError **error)
 {
-    g_autofree char *sha = sha256_file(temp_path, size_out, error);
-    if (!sha)
-        return NULL;
-    g_autofree char *final = fs_content_path(gw->raw_dir, sha, ".eml", error);
-    if (!final || !fs_commit_content(temp_path, final, error))
-        return NULL;
-    *sha256_out = g_steal_pointer(&sha);
-    return g_steal_pointer(&final);
+    GError *local = NULL;
+    *out = raw_message_find_same(gw->store, identity->sha256, identity->message_id,
+                                 identity->body_sha256, &local);
+    if (local) {
+        g_propagate_error(error, local);
+        return RECORD_FAILED;
+    }
+    if (*out) {
+        unlink(temp_path);
+        return RECORD_KNOWN;
+    }
+    g_autofree char *stored = fs_content_path(gw->raw_dir, identity->sha256, ".eml", error);
+    if (!stored || !fs_commit_content(temp_path, stored, error))
+        return RECORD_FILE_FAILED;
+    RawMessage raw = {
+        .mailbox = place ? (char *)place->mailbox : NULL,
+        .uidvalidity = place ? place->uidvalidity : 0,
+        .uid = place ? place->uid : 0,
+        .message_id = identity->message_id,
+        .sha256 = identity->sha256,
+        .body_sha256 = identity->body_sha256,
+        .path = stored,
+        .size = identity->size,
+        .received_at = clock_now_unix(),
+    };
+    gint64 id = raw_message_insert(gw->store, &raw, error);
+    if (!id)
+        return RECORD_FAILED;
+    *out = raw_message_get(gw->store, id, error);
+    return *out ? RECORD_NEW : RECORD_FAILED;
+}
+
+RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
+                                      RawMessage **out, GError **error)
+{
+    *out = NULL;
+    MailFileIdentity identity = {0};
+    if (!mail_file_identity(temp_path, &identity, error)) {
+        unlink(temp_path);
+        return RECORD_FILE_FAILED;
+    }
+    /* one transaction: pahtctl and pahtd recording the same mail at once make one row */
+    RecordOutcome outcome = RECORD_FAILED;
+    if (store_begin(gw->store, error)) {
+        outcome = record_locked(gw, temp_path, place, &identity, out, error);
+        if (outcome == RECORD_NEW || outcome == RECORD_KNOWN) {
+            if (!store_commit(gw->store, error))
+                outcome = RECORD_FAILED;
+        } else {
+            store_rollback(gw->store);
+        }
+    }
+    if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED) {
+        unlink(temp_path);
+        g_clear_pointer(out, raw_message_free);
+    }
+    mail_file_identity_clear(&identity);
+    return outcome;
+}
+
+/* a message recorded before: what it became, as ingest reports it */
+static void report_duplicate(Gateway *gw, const RawMessage *existing, IngestResult *out)
+{
+    out->raw_id = existing->id;
+    out->report_id = existing->report_id;
+    out->duplicate = TRUE;
+    out->unparsed = g_str_equal(existing->state, "unparsed");
+    out->classification =
+        g_strdup(existing->classification ? existing->classification : existing->state);
+    if (existing->report_id > 0) {
+        g_autoptr(Report) r = report_load_id(gw->store, existing->report_id, NULL);
+        if (r)
+            out->code = g_strdup(r->code);
+    }
 }
 
 gboolean gateway_ingest_file(Gateway *gw, const char *path, IngestResult *out, GError **error)
@@ -201,42 +269,14 @@ gboolean gateway_ingest_file(Gateway *gw, const char *path, IngestResult *out, G
         unlink(temp);
         return FALSE;
     }
-    g_autofree char *sha = NULL;
-    gint64 size = 0;
-    g_autofree char *stored = inbound_commit_raw_file(gw, temp, &sha, &size, error);
-    if (!stored) {
-        unlink(temp);
+    g_autoptr(RawMessage) raw = NULL;
+    RecordOutcome outcome = inbound_record_raw_file(gw, temp, NULL, &raw, error);
+    if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED)
         return FALSE;
-    }
-    g_autoptr(RawMessage) existing = raw_message_find_content(gw->store, NULL, sha, error);
-    if (!existing && error && *error)
-        return FALSE;
-    if (existing && !g_str_equal(existing->state, "fetched")) {
-        out->raw_id = existing->id;
-        out->report_id = existing->report_id;
-        out->duplicate = TRUE;
-        out->unparsed = g_str_equal(existing->state, "unparsed");
-        out->classification =
-            g_strdup(existing->classification ? existing->classification : existing->state);
-        if (existing->report_id > 0) {
-            g_autoptr(Report) r = report_load_id(gw->store, existing->report_id, NULL);
-            if (r)
-                out->code = g_strdup(r->code);
-        }
+    if (outcome == RECORD_KNOWN && !g_str_equal(raw->state, "fetched")) {
+        report_duplicate(gw, raw, out);
         return TRUE;
     }
-    RawMessage raw = {
-        .sha256 = sha,
-        .path = stored,
-        .size = size,
-        .received_at = clock_now_unix(),
-    };
-    if (existing) {
-        /* recorded before but never finished (a crash mid-parse): finish it now */
-        return inbound_process_raw(gw, existing, out, error);
-    }
-    raw.id = raw_message_insert(gw->store, &raw, error);
-    if (!raw.id)
-        return FALSE;
-    return inbound_process_raw(gw, &raw, out, error);
+    /* new, or recorded before but never finished (a crash mid-parse): processed now */
+    return inbound_process_raw(gw, raw, out, error);
 }

@@ -3,9 +3,17 @@
  * A pass finishes what a crash left half done, then fetches, records, processes and moves
  * every new message, oldest first. Whether anything is new is decided cheaply, whatever the
  * size of the mailbox: on a fresh connection by SELECT's UIDNEXT against the one we stored;
- * afterwards by the EXISTS responses the wait (IDLE, or NOOP when polling) brought. A pass
- * with nothing new sends no command at all: the wait is the cycle's only command. No list of
- * all UIDs is ever asked for: UID SEARCH starts at the first UID we have not seen.
+ * afterwards by the EXISTS responses the wait (IDLE, or NOOP when polling) brought, or by a
+ * failed message being due for another try. A pass with nothing new sends no command at all:
+ * the wait is the cycle's only command. No list of all UIDs is ever asked for: UID SEARCH
+ * starts at the first UID not yet handled, and only sizes are fetched before a download
+ * (RFC822.SIZE, in chunks), never an ENVELOPE, whose size the sender decides.
+ *
+ * Nothing skipped, nothing stuck: a message that cannot be fetched or recorded (the server
+ * refuses it or drops the session on it, its file cannot be written) is counted by its place
+ * on the server and tried again later while the others go on; the stored cursor never passes
+ * it until it is handled, confirmed gone by the server, or given up after an hour of tries
+ * (then moved to quarantine, the IOC told once). See "one pass over the new mail" below.
  *
  * Crash safety: every step is decided by the message's row, and a message leaves the inbox
  * only after its row and everything it became are committed. kill -9 at any point leaves a
@@ -14,13 +22,15 @@
  *   fetched     -> process in the worker: processed, or unparsed
  *   processed   -> move to processed_folder: moved
  *   unparsed    -> alert the IOC, move to quarantine_folder: quarantined
+ * (without MOVE, a move records its copy before deleting the original: see below)
  *
  * UIDVALIDITY change (RFC 3501 §2.3.1.1): every UID we knew is void. The mailbox is read again
- * from UID 1 and each message recognised by content: one FETCH gives every Message-ID and
- * size; a download then either confirms a message we have (same SHA-256: it is relocated to
- * its new UID and only moved, never processed or answered again) or brings a new one. A
- * Message-ID alone is never trusted as proof: broken mailers reuse them, and a stranger could
- * copy one to have a citizen's mail dropped.
+ * from UID 1 and each message recognised by content: a download either confirms a message we
+ * have (the same bytes, or the same Message-ID and body: it is relocated to its new UID and
+ * only moved, never processed or answered again) or brings a new one. The same recognition
+ * serves a mail that pahtctl ingest recorded first. A Message-ID alone is never trusted as
+ * proof: broken mailers reuse them, and a stranger could copy one to have a citizen's mail
+ * dropped.
  */
 #include "app/gateway_private.h"
 #include "util/util.h"
@@ -125,27 +135,24 @@ static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
     return !submitted || process_end(gw, raw, error);
 }
 
-/* The last step of a message that is still in the inbox at raw->uid: out, then recorded. */
-static gboolean move_message(Gateway *gw, const RawMessage *raw, GError **error)
-{
-    const Config *c = gw->config;
-    gboolean aside = !is_done(raw);
-    if (aside && !quarantine_alert_unparsed(gw, raw, error))
-        return FALSE;
-    const char *folder = aside ? c->imap.quarantine_folder : c->imap.processed_folder;
-    if (!imap_client_move(gw->imap, raw->uid, folder, error))
-        return FALSE;
-    return raw_message_set_state(gw->store, raw->id, aside ? "quarantined" : "moved", NULL, error);
-}
+/* ---- moving out of the inbox ----------------------------------------------------------------
+ * Messages whose drafts and answers are committed leave the inbox together: one UID MOVE per
+ * folder for a whole batch (a MOVE per message makes the server rework its index each time:
+ * most of the server's work in a big ingest), then their rows say so in one transaction. A
+ * crash in between leaves them "processed" in the inbox; the next pass finishes them
+ * (finish_unfinished), so the rule "moved only after the commit" holds.
+ *
+ * Without MOVE (RFC 6851) a move is UID COPY, then \Deleted and UID EXPUNGE, and a crash
+ * between the two would leave the copy made and the original in the inbox: the next pass
+ * would copy it again. So each step is recorded before the next: the target folder before the
+ * copy (moving_to), the copy once made (copied). A pass that finds a move under way deletes
+ * the original when the copy is known made, or found in the target folder by Message-ID, and
+ * only otherwise copies again. */
 
-/* Moves out of the inbox, together, messages whose drafts and answers are committed: one
- * UID MOVE per folder for the whole batch (a MOVE per message makes the server rework its
- * index each time: most of the server's work in a big ingest), then their rows say so in one
- * transaction. A crash in between leaves them "processed" in the inbox; the next pass finishes
- * them (finish_unfinished), so the rule "moved only after the commit" holds. */
 typedef struct {
     GArray *uids[2]; /* [0] processed folder, [1] quarantine */
-    GArray *ids[2];
+    GArray *ids[2];  /* the raw message of each UID; 0 for a second delivery of a recorded
+                        mail, which has no row of its own */
 } MoveBatch;
 
 #define MOVE_BATCH_MAX 200
@@ -171,6 +178,91 @@ static guint move_batch_size(const MoveBatch *b)
     return b->uids[0]->len + b->uids[1]->len;
 }
 
+static void move_batch_append(MoveBatch *b, gboolean aside, guint32 uid, gint64 id)
+{
+    g_array_append_val(b->uids[aside], uid);
+    g_array_append_val(b->ids[aside], id);
+}
+
+/* the move of a message whose processing is over (or was never needed) goes to the batch */
+static gboolean batch_add(Gateway *gw, const RawMessage *raw, MoveBatch *batch, GError **error)
+{
+    gboolean aside = !is_done(raw);
+    if (aside && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    move_batch_append(batch, aside, raw->uid, raw->id);
+    return TRUE;
+}
+
+/* each row of ids (0s skipped) updated in one transaction: a move step (state NULL) or the
+ * end of the move (state "moved" or "quarantined") */
+static gboolean batch_record(Gateway *gw, const GArray *ids, const char *folder, gboolean copied,
+                             const char *state, GError **error)
+{
+    if (!store_begin(gw->store, error))
+        return FALSE;
+    for (guint k = 0; k < ids->len; k++) {
+        gint64 id = g_array_index(ids, gint64, k);
+        if (id > 0 && !(state ? raw_message_set_state(gw->store, id, state, NULL, error)
+                              : raw_message_set_moving(gw->store, id, folder, copied, error))) {
+            store_rollback(gw->store);
+            return FALSE;
+        }
+    }
+    return store_commit(gw->store, error);
+}
+
+/* A move the server refused (NO) is not the pass's failure: the messages stay recorded in the
+ * inbox and the next pass tries again. Anything else (connection, missing folder) is. */
+static gboolean move_refused_ok(GError *refused, GError **error)
+{
+    if (!g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
+        g_propagate_error(error, refused);
+        return FALSE;
+    }
+    log_warning("%s; the messages stay in the inbox until the next pass", refused->message);
+    g_error_free(refused);
+    return TRUE;
+}
+
+/* PAHT_TEST_FAULT exit-after-copy: dies like kill -9 right after a UID COPY, before its
+ * record; exit-after-copy:recorded, right after the record (tests only) */
+static void test_fault_exit_after_copy(gboolean recorded)
+{
+    g_autofree char *fault = gateway_test_fault("exit-after-copy");
+    if (fault && g_str_equal(fault, "recorded") == recorded) {
+        log_notice("PAHT_TEST_FAULT: exiting right after a UID COPY%s",
+                   recorded ? " and its record" : "");
+        _exit(3);
+    }
+}
+
+/* the UIDs of one side of the batch to folder; *moved FALSE when the server refused */
+static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *folder,
+                          gboolean *moved, GError **error)
+{
+    const guint32 *u = &g_array_index(uids, guint32, 0);
+    GError *refused = NULL;
+    *moved = FALSE;
+    if (imap_client_can_move(gw->imap)) {
+        if (!imap_client_move_uids(gw->imap, u, uids->len, folder, &refused))
+            return move_refused_ok(refused, error);
+    } else {
+        if (!batch_record(gw, ids, folder, FALSE, NULL, error))
+            return FALSE;
+        if (!imap_client_copy_uids(gw->imap, u, uids->len, folder, &refused))
+            return move_refused_ok(refused, error);
+        test_fault_exit_after_copy(FALSE);
+        if (!batch_record(gw, ids, folder, TRUE, NULL, error))
+            return FALSE;
+        test_fault_exit_after_copy(TRUE);
+        if (!imap_client_delete_uids(gw->imap, u, uids->len, &refused))
+            return move_refused_ok(refused, error);
+    }
+    *moved = TRUE;
+    return TRUE;
+}
+
 static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
 {
     const Config *c = gw->config;
@@ -178,19 +270,11 @@ static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
         if (b->uids[i]->len == 0)
             continue;
         const char *folder = i == 0 ? c->imap.processed_folder : c->imap.quarantine_folder;
-        if (!imap_client_move_uids(gw->imap, &g_array_index(b->uids[i], guint32, 0),
-                                   b->uids[i]->len, folder, error))
+        gboolean moved = FALSE;
+        if (!move_side(gw, b->uids[i], b->ids[i], folder, &moved, error))
             return FALSE;
-        if (!store_begin(gw->store, error))
-            return FALSE;
-        for (guint k = 0; k < b->ids[i]->len; k++) {
-            if (!raw_message_set_state(gw->store, g_array_index(b->ids[i], gint64, k),
-                                       i == 0 ? "moved" : "quarantined", NULL, error)) {
-                store_rollback(gw->store);
-                return FALSE;
-            }
-        }
-        if (!store_commit(gw->store, error))
+        if (moved &&
+            !batch_record(gw, b->ids[i], NULL, FALSE, i == 0 ? "moved" : "quarantined", error))
             return FALSE;
         g_array_set_size(b->uids[i], 0);
         g_array_set_size(b->ids[i], 0);
@@ -198,14 +282,55 @@ static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
     return TRUE;
 }
 
-/* Takes a recorded message (at raw->uid in the selected mailbox) to its end, alone (what a
- * crash left half done). The row's state says where it stands; nothing done before is done
- * again. */
-static gboolean advance_message(Gateway *gw, RawMessage *raw, GError **error)
+/* A move without MOVE that a crash interrupted (raw->moving_to set): the original is deleted
+ * when its copy is known made or is found in the target folder; *done then. Otherwise the
+ * message is moved as if for the first time. */
+static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError **error)
+{
+    *done = FALSE;
+    gboolean copied = raw->copied;
+    if (!copied && raw->message_id) {
+        const char *ids[] = {raw->message_id};
+        if (!imap_client_folder_has_message_ids(gw->imap, raw->moving_to, ids, 1, &copied, error))
+            return FALSE;
+    }
+    if (!copied) {
+        log_notice("message %" G_GINT64_FORMAT ": an interrupted move left no copy in \"%s\" "
+                   "that can be recognised; moved again",
+                   raw->id, raw->moving_to);
+        return TRUE;
+    }
+    log_notice("message %" G_GINT64_FORMAT ": finishing an interrupted move to \"%s\" without "
+               "copying it again",
+               raw->id, raw->moving_to);
+    if (!raw->copied && !raw_message_set_moving(gw->store, raw->id, raw->moving_to, TRUE, error))
+        return FALSE;
+    /* either way nothing is copied again: a refused delete is tried at the next pass */
+    *done = TRUE;
+    GError *refused = NULL;
+    if (!imap_client_delete_uids(gw->imap, &raw->uid, 1, &refused))
+        return move_refused_ok(refused, error);
+    if (!is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    return raw_message_set_state(gw->store, raw->id, is_done(raw) ? "moved" : "quarantined", NULL,
+                                 error);
+}
+
+/* Takes a recorded message (at raw->uid in the selected mailbox) to its end (what a crash left
+ * half done); its move joins the batch. The row's state says where it stands; nothing done
+ * before is done again. */
+static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
 {
     if (g_str_equal(raw->state, "fetched") && !process_fetched(gw, raw, error))
         return FALSE;
-    return move_message(gw, raw, error);
+    if (raw->moving_to) {
+        gboolean done = FALSE;
+        if (!resume_move(gw, raw, &done, error))
+            return FALSE;
+        if (done)
+            return TRUE;
+    }
+    return batch_add(gw, raw, batch, error);
 }
 
 /* A recorded message whose UID belongs to an earlier UIDVALIDITY: it cannot be addressed on
@@ -223,7 +348,7 @@ static gboolean settle_old_epoch(Gateway *gw, RawMessage *raw, GError **error)
     return raw_message_set_state(gw->store, raw->id, "quarantined", NULL, error);
 }
 
-/* What a crash (or a failed move) left half done in this mailbox. Only the database is read
+/* What a crash (or a refused move) left half done in this mailbox. Only the database is read
  * when there is nothing: no IMAP command. */
 static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidvalidity,
                                   int *handled, GError **error)
@@ -231,235 +356,519 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
     g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(gw->store, mailbox, error);
     if (!unfinished)
         return FALSE;
-    for (guint i = 0; i < unfinished->len; i++) {
-        if (gateway_stopping(gw))
-            return TRUE;
-        RawMessage *raw = g_ptr_array_index(unfinished, i);
-        GError *one = NULL;
-        gboolean ok = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &one)
-                                                      : settle_old_epoch(gw, raw, &one);
-        if (ok) {
-            (*handled)++;
-            continue;
-        }
-        if (one->code == PAHT_ERROR_TEMPORARY || one->code == PAHT_ERROR_CONFIG) {
-            g_propagate_error(error, one);
-            return FALSE;
-        }
-        /* this one message cannot be finished (the server refuses to move it): the others
-         * must not wait for it */
-        log_warning("message %" G_GINT64_FORMAT " cannot be finished: %s", raw->id, one->message);
-        g_error_free(one);
-    }
-    return TRUE;
-}
-
-/* Streams the message at info->uid to disk and records it, unless the same content is
- * recorded already (then only its place on the server changed). */
-static RawMessage *fetch_and_record(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                                    const ImapMessageInfo *info, GError **error)
-{
-    g_autofree char *temp = NULL;
-    int fd = fs_open_private_temp(gw->tmp_dir, "fetch-", &temp, error);
-    if (fd < 0)
-        return NULL;
-    gint64 written = 0;
-    gboolean fetched =
-        imap_client_fetch_to_fd(gw->imap, info->uid, fd, info->size, &written, error);
-    close(fd);
-    if (!fetched) {
-        unlink(temp);
-        return NULL;
-    }
-    g_autofree char *sha = NULL;
-    gint64 size = 0;
-    g_autofree char *stored = inbound_commit_raw_file(gw, temp, &sha, &size, error);
-    if (!stored) {
-        unlink(temp);
-        return NULL;
-    }
-    GError *local = NULL;
-    g_autoptr(RawMessage) same = raw_message_find_content(gw->store, info->message_id, sha, &local);
-    if (local) {
-        g_propagate_error(error, local);
-        return NULL;
-    }
-    if (same) {
-        log_notice("message %" G_GINT64_FORMAT " found again at UID %u: not processed twice",
-                   same->id, info->uid);
-        if (!raw_message_relocate(gw->store, same->id, mailbox, uidvalidity, info->uid, error))
-            return NULL;
-        return raw_message_get(gw->store, same->id, error);
-    }
-    RawMessage fresh = {
-        .mailbox = (char *)mailbox,
-        .uidvalidity = uidvalidity,
-        .uid = info->uid,
-        .message_id = info->message_id,
-        .sha256 = sha,
-        .path = stored,
-        .size = size,
-        .received_at = clock_now_unix(),
-    };
-    gint64 id = raw_message_insert(gw->store, &fresh, error);
-    if (!id)
-        return NULL;
-    RawMessage *raw = raw_message_get(gw->store, id, error);
-    if (raw)
-        raw->attempts = 0; /* this first attempt was counted by the insert */
-    return raw;
-}
-
-/* One UID found by the search: recorded (unless known). *out: the message's row, to be
- * processed and moved by the caller; NULL when nothing more is to be done (too large: set
- * aside on the server). */
-static gboolean sync_record(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                            const ImapMessageInfo *info, RawMessage **out, GError **error)
-{
-    *out = NULL;
-    GError *local = NULL;
-    RawMessage *raw = raw_message_find_uid(gw->store, mailbox, uidvalidity, info->uid, &local);
-    if (local) {
-        g_propagate_error(error, local);
-        return FALSE;
-    }
-    if (!raw) {
-        if (info->size > gw->config->gateway.max_message_bytes) {
-            /* SPEC §3.1: never downloaded; stays on the server, in quarantine */
-            return quarantine_too_large(gw, mailbox, uidvalidity, info, error) &&
-                   imap_client_move(gw->imap, info->uid, gw->config->imap.quarantine_folder, error);
-        }
-        raw = fetch_and_record(gw, mailbox, uidvalidity, info, error);
-        if (!raw)
-            return FALSE;
-    }
-    *out = raw;
-    return TRUE;
-}
-
-/* the move of a message whose processing is over (or was never needed) goes to the batch */
-static gboolean batch_add(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
-{
-    gboolean aside = !is_done(raw);
-    if (aside && !quarantine_alert_unparsed(gw, raw, error))
-        return FALSE;
-    g_array_append_val(batch->uids[aside], raw->uid);
-    g_array_append_val(batch->ids[aside], raw->id);
-    return TRUE;
-}
-
-/* The new UIDs from first on: each recorded, processed and moved, in order. *next: the first
- * UID not yet handled. */
-static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, guint32 first,
-                         guint32 *next, int *handled, GError **error)
-{
-    g_autoptr(GArray) uids = imap_client_search_from(gw->imap, first, error);
-    if (!uids)
-        return FALSE;
-    if (uids->len == 0)
-        return TRUE;
-    g_autoptr(GPtrArray) infos =
-        imap_client_fetch_info(gw->imap, &g_array_index(uids, guint32, 0), uids->len, error);
-    if (!infos)
-        return FALSE;
     MoveBatch batch;
     move_batch_init(&batch);
     gboolean ok = TRUE;
-    /* one message in the parser while the next is fetched: the server and the parser work
-     * at the same time. *next only passes a message once it is wholly handled. */
-    RawMessage *pending = NULL;
-    guint32 pending_next = 0;
-    for (guint i = 0; i < infos->len && ok; i++) {
+    for (guint i = 0; i < unfinished->len && ok; i++) {
         if (gateway_stopping(gw))
-            break; /* SIGTERM: the message in hand is finished; the rest can wait */
-        gateway_keepalive(gw);
-        const ImapMessageInfo *m = g_ptr_array_index(infos, i);
+            break;
+        RawMessage *raw = g_ptr_array_index(unfinished, i);
         GError *one = NULL;
-        RawMessage *raw = NULL;
-        gboolean recorded = sync_record(gw, mailbox, uidvalidity, m, &raw, &one);
-        if (pending) {
-            /* the message in the parser first: its outcome stands whatever this one did */
-            ok = process_end(gw, pending, error) && batch_add(gw, pending, &batch, error);
-            g_clear_pointer(&pending, raw_message_free);
-            if (!ok) {
-                g_clear_error(&one);
-                g_clear_pointer(&raw, raw_message_free);
-                break;
-            }
-            *next = pending_next;
+        gboolean done = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &batch, &one)
+                                                        : settle_old_epoch(gw, raw, &one);
+        if (done) {
             (*handled)++;
-        }
-        if (!recorded) {
-            if (g_error_matches(one, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
-                /* gone from the server under us (another client moved it): nothing to do */
-                log_notice("UID %u vanished before it could be handled: %s", m->uid, one->message);
-                g_error_free(one);
-                *next = m->uid + 1;
-                continue;
-            }
+        } else if (one->code == PAHT_ERROR_TEMPORARY || one->code == PAHT_ERROR_CONFIG) {
             g_propagate_error(error, one);
             ok = FALSE;
-            break;
-        }
-        if (!raw) { /* set aside on the server (too large) */
-            *next = m->uid + 1;
-            (*handled)++;
-            continue;
-        }
-        gboolean submitted = FALSE;
-        if (g_str_equal(raw->state, "fetched") && !process_begin(gw, raw, &submitted, error)) {
-            raw_message_free(raw);
-            ok = FALSE;
-            break;
-        }
-        if (submitted) {
-            pending = raw;
-            pending_next = m->uid + 1;
         } else {
-            ok = batch_add(gw, raw, &batch, error);
-            raw_message_free(raw);
-            if (ok) {
-                *next = m->uid + 1;
-                (*handled)++;
-            }
+            /* this one message cannot be finished: the others must not wait for it */
+            log_warning("message %" G_GINT64_FORMAT " cannot be finished: %s", raw->id,
+                        one->message);
+            g_error_free(one);
         }
         if (ok && move_batch_size(&batch) >= MOVE_BATCH_MAX)
             ok = move_batch_flush(gw, &batch, error);
     }
-    if (pending) {
-        /* every submit is collected, also after a failure or a stop */
-        GError *last = NULL;
-        if (process_end(gw, pending, &last) && batch_add(gw, pending, &batch, &last)) {
-            *next = pending_next;
-            (*handled)++;
-        } else if (ok) {
-            g_propagate_error(error, last);
-            ok = FALSE;
-        } else {
-            g_clear_error(&last);
-        }
-        raw_message_free(pending);
-    }
-    /* what is committed goes out of the inbox now, even after a failure further on */
-    if (move_batch_size(&batch) > 0) {
-        GError *move_error = NULL;
-        if (!move_batch_flush(gw, &batch, &move_error)) {
-            if (ok)
-                g_propagate_error(error, move_error);
-            else
-                g_error_free(move_error);
-            ok = FALSE;
-        }
-    }
+    if (ok && move_batch_size(&batch) > 0)
+        ok = move_batch_flush(gw, &batch, error);
     move_batch_clear(&batch);
     return ok;
+}
+
+/* ---- one pass over the new mail ---------------------------------------------------------------
+ * Every message is tried in UID order, and one that fails (a refused FETCH, a connection the
+ * server drops on it, a file that cannot be written) never stops the others: it is counted by
+ * its place (mailbox, UIDVALIDITY, UID), tried again later with a growing delay, and after
+ * FAILURE_GIVE_UP_ATTEMPTS failures spread over FAILURE_GIVE_UP_SECONDS it is moved to the
+ * quarantine folder (or, if even that is refused, left where it is) and the IOC is told once.
+ * The stored cursor (the UID the next pass starts from) never passes a message still waiting
+ * for another try: only one that was handled, given up, or that the server confirms gone. */
+
+/* a failed message is tried again after 5, 10, 20, 40 minutes, then every hour */
+#define FAILURE_RETRY_FIRST_SECONDS (5 * 60)
+#define FAILURE_RETRY_MAX_SECONDS   (60 * 60)
+/* ... and given up after this many failures, spread over at least this long (a server being
+ * restarted, a disk being fixed, must not cost a citizen's mail its answer) */
+#define FAILURE_GIVE_UP_ATTEMPTS 4
+#define FAILURE_GIVE_UP_SECONDS  (60 * 60)
+/* UIDs per FETCH of RFC822.SIZE: the answer is held in memory */
+#define SIZE_CHUNK 500
+/* the headers read of a message too large to download, to answer its sender */
+#define TOO_LARGE_HEADER_BYTES 16384
+
+typedef struct {
+    Gateway *gw;
+    const char *mailbox;
+    guint32 uidvalidity;
+    guint32 next;           /* the first UID not yet wholly handled */
+    gboolean waiting;       /* a message waits for another try: next never passes it */
+    guint32 waiting_uid;    /* ... the first such */
+    gboolean epoch_changed; /* a reconnection found another UIDVALIDITY: stop at once */
+    gboolean reconnected;
+    MoveBatch batch;
+    RawMessage *pending; /* in the parser while the next message is fetched */
+    guint32 pending_next;
+    int handled;
+} Pass;
+
+typedef enum {
+    STEP_ERROR,    /* the pass cannot go on (*error) */
+    STEP_DONE,     /* nothing more to do for this UID: the cursor may pass it */
+    STEP_RECORDED, /* its row, to be processed and moved */
+    STEP_FAILED,   /* this message failed (*error says why): counted, tried again later */
+    STEP_WAIT,     /* it failed before and is not due again yet, or has just failed */
+} Step;
+
+/* every UID below past is handled (or waits) */
+static void pass_over(Pass *p, guint32 past)
+{
+    if (p->waiting)
+        past = MIN(past, p->waiting_uid);
+    p->next = MAX(p->next, past);
+}
+
+static void pass_wait(Pass *p, guint32 uid)
+{
+    p->waiting_uid = p->waiting ? MIN(p->waiting_uid, uid) : uid;
+    p->waiting = TRUE;
+}
+
+/* an IMAP failure of one message: the administrator must act on a CONFIG one (a missing
+ * folder); anything else is this message's */
+static Step imap_step_failed(const GError *e)
+{
+    return g_error_matches(e, PAHT_ERROR, PAHT_ERROR_CONFIG) ? STEP_ERROR : STEP_FAILED;
+}
+
+/* A new session after one that broke on a message. If it cannot be had, the mailbox is what
+ * failed, not the message. */
+static gboolean reconnect(Pass *p, GError **error)
+{
+    Gateway *gw = p->gw;
+    mailbox_disconnect(gw);
+    ImapMailboxInfo info = {0};
+    if (!imap_ready(gw, error) || !imap_client_select(gw->imap, p->mailbox, &info, error)) {
+        mailbox_disconnect(gw);
+        return FALSE;
+    }
+    gw->selected = TRUE;
+    gw->uidvalidity = info.uidvalidity;
+    p->reconnected = TRUE;
+    if (info.uidvalidity != p->uidvalidity) {
+        log_notice("UIDVALIDITY of %s changed during the pass (%u -> %u): resynchronising next",
+                   p->mailbox, p->uidvalidity, info.uidvalidity);
+        p->epoch_changed = TRUE;
+    }
+    return TRUE;
+}
+
+static gboolean give_up_due(const MessageFailure *f)
+{
+    return !f->given_up_at && f->failures >= FAILURE_GIVE_UP_ATTEMPTS &&
+           f->last_at - f->first_at >= FAILURE_GIVE_UP_SECONDS;
+}
+
+/* The message failed too often: to quarantine, and the IOC told once (in one transaction with
+ * the record that it is given up). A crash between the move and that commit leaves the
+ * message in quarantine untold; forget_departed forgets its record. */
+static gboolean give_up(Pass *p, const ImapMessageInfo *m, const MessageFailure *f, GError **error)
+{
+    Gateway *gw = p->gw;
+    const char *folder = gw->config->imap.quarantine_folder;
+    GError *refused = NULL;
+    gboolean moved = imap_client_move(gw->imap, m->uid, folder, &refused);
+    if (!moved && !g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
+        g_propagate_error(error, refused);
+        return FALSE;
+    }
+    gboolean ok = store_begin(gw->store, error) &&
+                  message_failure_give_up(gw->store, p->mailbox, p->uidvalidity, m->uid,
+                                          clock_now_unix(), error) &&
+                  quarantine_alert_unfetchable(gw, m->uid, m->size, f,
+                                               moved ? NULL : refused->message, error) &&
+                  store_commit(gw->store, error);
+    if (!ok)
+        store_rollback(gw->store);
+    else if (moved)
+        log_warning("message UID %u of %s failed %d times in %" G_GINT64_FORMAT " min: moved to "
+                    "%s, the IOC is told",
+                    m->uid, p->mailbox, f->failures, (f->last_at - f->first_at) / 60, folder);
+    else
+        log_warning("message UID %u of %s failed %d times and cannot be moved to %s either (%s): "
+                    "left in the inbox and not tried again, the IOC is told",
+                    m->uid, p->mailbox, f->failures, folder, refused->message);
+    g_clear_error(&refused);
+    return ok;
+}
+
+/* One more failure of the message at m->uid (why), counted; previous: its failures so far. */
+static Step message_failed(Pass *p, const ImapMessageInfo *m, int previous, GError *why,
+                           GError **error)
+{
+    Gateway *gw = p->gw;
+    /* the session broke on this message: a new one for the others */
+    if (!imap_client_usable(gw->imap) && !reconnect(p, error)) {
+        g_error_free(why);
+        return STEP_ERROR;
+    }
+    if (p->epoch_changed) {
+        /* its UID means nothing any more: the resynchronisation meets it again */
+        g_error_free(why);
+        return STEP_WAIT;
+    }
+    gint64 now = clock_now_unix();
+    gint64 delay = FAILURE_RETRY_FIRST_SECONDS;
+    for (int i = 0; i < previous && delay < FAILURE_RETRY_MAX_SECONDS; i++)
+        delay *= 2;
+    delay = MIN(delay, FAILURE_RETRY_MAX_SECONDS);
+    MessageFailure f = {0};
+    gboolean ok = message_failure_add(gw->store, p->mailbox, p->uidvalidity, m->uid, why->message,
+                                      now, now + delay, &f, error);
+    if (ok)
+        log_warning("message UID %u of %s could not be taken (failure %d): %s; the others go on, "
+                    "this one is tried again in %" G_GINT64_FORMAT " min",
+                    m->uid, p->mailbox, f.failures, why->message, delay / 60);
+    g_error_free(why);
+    Step step = !ok ? STEP_ERROR : STEP_WAIT;
+    if (ok && give_up_due(&f))
+        step = give_up(p, m, &f, error) ? STEP_DONE : STEP_ERROR;
+    message_failure_clear(&f);
+    return step;
+}
+
+/* The mail at uid is one recorded before (same bytes, or same Message-ID and body): same. */
+static Step found_again(Pass *p, guint32 uid, RawMessage *same, RawMessage **out, GError **error)
+{
+    Gateway *gw = p->gw;
+    if (same->mailbox && g_str_equal(same->mailbox, p->mailbox) &&
+        same->uidvalidity == p->uidvalidity) {
+        /* the same mail delivered twice (to two of our addresses, say): it leaves with the
+         * first, and has no row of its own */
+        log_notice("UID %u is message %" G_GINT64_FORMAT " delivered again: not processed twice",
+                   uid, same->id);
+        move_batch_append(&p->batch, FALSE, uid, 0);
+        raw_message_free(same);
+        return STEP_DONE;
+    }
+    /* known from elsewhere (pahtctl ingest, an earlier UIDVALIDITY): it now lives here */
+    log_notice("message %" G_GINT64_FORMAT " found again at UID %u: not processed twice", same->id,
+               uid);
+    gint64 id = same->id;
+    raw_message_free(same);
+    if (!raw_message_relocate(gw->store, id, p->mailbox, p->uidvalidity, uid, error))
+        return STEP_ERROR;
+    *out = raw_message_get(gw->store, id, error);
+    return *out ? STEP_RECORDED : STEP_ERROR;
+}
+
+/* PAHT_TEST_FAULT slow-fetch:SECONDS: every download starts that much later (tests only: a
+ * slow server, without a timing race) */
+static void test_fault_slow_fetch(void)
+{
+    g_autofree char *seconds = gateway_test_fault("slow-fetch");
+    if (seconds)
+        g_usleep((gulong)g_ascii_strtoull(seconds, NULL, 10) * G_USEC_PER_SEC);
+}
+
+/* Streams the message at m->uid to disk and records it, unless the same mail is recorded
+ * already. */
+static Step fetch_and_record(Pass *p, const ImapMessageInfo *m, RawMessage **out, GError **error)
+{
+    Gateway *gw = p->gw;
+    g_autofree char *temp = NULL;
+    int fd = fs_open_private_temp(gw->tmp_dir, "fetch-", &temp, error);
+    if (fd < 0)
+        return STEP_FAILED;
+    test_fault_slow_fetch();
+    gint64 written = 0;
+    gboolean fetched = imap_client_fetch_to_fd(
+        gw->imap, m->uid, fd, m->size, gw->config->gateway.max_message_bytes, &written, error);
+    close(fd);
+    if (!fetched) {
+        unlink(temp);
+        if (!g_error_matches(*error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND))
+            return imap_step_failed(*error);
+        /* gone from the server under us (another client moved it): nothing to do */
+        log_notice("UID %u vanished before it could be handled: %s", m->uid, (*error)->message);
+        g_clear_error(error);
+        return STEP_DONE;
+    }
+    RawPlace place = {p->mailbox, p->uidvalidity, m->uid};
+    RawMessage *raw = NULL;
+    switch (inbound_record_raw_file(gw, temp, &place, &raw, error)) {
+    case RECORD_FILE_FAILED:
+        return STEP_FAILED;
+    case RECORD_NEW:
+        raw->attempts = 0; /* this first attempt was counted by the insert */
+        *out = raw;
+        return STEP_RECORDED;
+    case RECORD_KNOWN:
+        return found_again(p, m->uid, raw, out, error);
+    case RECORD_FAILED:
+        break;
+    }
+    return STEP_ERROR;
+}
+
+/* SPEC §3.1: a message over max_message_bytes is never downloaded: its sender is answered and
+ * it goes to quarantine, where it stays on the server */
+static Step set_aside_too_large(Pass *p, const ImapMessageInfo *m, GError **error)
+{
+    Gateway *gw = p->gw;
+    static const char *const fields[] = {"From", "Message-ID", NULL};
+    g_autoptr(GBytes) head =
+        imap_client_fetch_header_fields(gw->imap, m->uid, fields, TOO_LARGE_HEADER_BYTES, error);
+    if (!head)
+        return imap_step_failed(*error);
+    gsize len = 0;
+    const char *text = g_bytes_get_data(head, &len);
+    g_autofree char *id_value = mail_header_find(text, len, "Message-ID");
+    g_autofree char *message_id = mail_message_id_clean(id_value);
+    g_autofree char *from = mail_header_find(text, len, "From");
+    if (!quarantine_too_large(gw, p->mailbox, p->uidvalidity, m, message_id, from, error))
+        return STEP_ERROR;
+    if (!imap_client_move(gw->imap, m->uid, gw->config->imap.quarantine_folder, error))
+        return imap_step_failed(*error);
+    return STEP_DONE;
+}
+
+/* One UID found by the search: what it needs, short of processing (the caller's). */
+static Step sync_one(Pass *p, const ImapMessageInfo *m, RawMessage **raw, int *failures,
+                     GError **error)
+{
+    Gateway *gw = p->gw;
+    GError *local = NULL;
+    *raw = raw_message_find_uid(gw->store, p->mailbox, p->uidvalidity, m->uid, &local);
+    if (*raw || local) {
+        g_propagate_error(error, local);
+        return *raw ? STEP_RECORDED : STEP_ERROR;
+    }
+    MessageFailure f = {0};
+    gboolean failed =
+        message_failure_get(gw->store, p->mailbox, p->uidvalidity, m->uid, &f, &local);
+    *failures = f.failures;
+    Step step;
+    if (local) {
+        g_propagate_error(error, local);
+        step = STEP_ERROR;
+    } else if (failed && f.given_up_at) {
+        step = STEP_DONE;
+    } else if (failed && give_up_due(&f)) {
+        step = give_up(p, m, &f, error) ? STEP_DONE : STEP_ERROR;
+    } else if (failed && f.next_at > clock_now_unix()) {
+        step = STEP_WAIT;
+    } else if (m->size > gw->config->gateway.max_message_bytes) {
+        step = set_aside_too_large(p, m, error);
+    } else {
+        step = fetch_and_record(p, m, raw, error);
+    }
+    if (failed && !f.given_up_at && (step == STEP_DONE || step == STEP_RECORDED) &&
+        !message_failure_forget(gw->store, p->mailbox, p->uidvalidity, m->uid, error))
+        step = STEP_ERROR;
+    message_failure_clear(&f);
+    return step;
+}
+
+/* the message in the parser: its outcome, and its move to the batch */
+static gboolean collect_pending(Pass *p, GError **error)
+{
+    RawMessage *raw = g_steal_pointer(&p->pending);
+    gboolean ok = process_end(p->gw, raw, error) && batch_add(p->gw, raw, &p->batch, error);
+    raw_message_free(raw);
+    if (ok) {
+        pass_over(p, p->pending_next);
+        p->handled++;
+    }
+    return ok;
+}
+
+static gboolean batch_maybe_flush(Pass *p, GError **error)
+{
+    return move_batch_size(&p->batch) < MOVE_BATCH_MAX || move_batch_flush(p->gw, &p->batch, error);
+}
+
+/* One message, pipelined: it is fetched while the one before it is in the parser. */
+static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
+{
+    RawMessage *raw = NULL;
+    GError *one = NULL;
+    int failures = 0;
+    Step step = sync_one(p, m, &raw, &failures, &one);
+    /* the message in the parser first: its outcome stands whatever this one did */
+    if (p->pending && !collect_pending(p, error)) {
+        g_clear_error(&one);
+        raw_message_free(raw);
+        return FALSE;
+    }
+    if (step == STEP_FAILED)
+        step = message_failed(p, m, failures, g_steal_pointer(&one), &one);
+    switch (step) {
+    case STEP_ERROR:
+        g_propagate_error(error, one);
+        return FALSE;
+    case STEP_FAILED: /* not reached: message_failed decides */
+    case STEP_WAIT:
+        pass_wait(p, m->uid);
+        return TRUE;
+    case STEP_DONE:
+        pass_over(p, m->uid + 1);
+        p->handled++;
+        return batch_maybe_flush(p, error);
+    case STEP_RECORDED:
+        break;
+    }
+    gboolean submitted = FALSE;
+    if (g_str_equal(raw->state, "fetched") && !process_begin(p->gw, raw, &submitted, error)) {
+        raw_message_free(raw);
+        return FALSE;
+    }
+    if (submitted) {
+        p->pending = raw;
+        p->pending_next = m->uid + 1;
+        return TRUE;
+    }
+    gboolean ok = batch_add(p->gw, raw, &p->batch, error);
+    raw_message_free(raw);
+    if (!ok)
+        return FALSE;
+    pass_over(p, m->uid + 1);
+    p->handled++;
+    return batch_maybe_flush(p, error);
+}
+
+/* A chunk of UIDs: their sizes in one FETCH, then each message. A size FETCH the server
+ * refuses costs no message its turn: each is then downloaded within max_message_bytes. */
+static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error)
+{
+    Gateway *gw = p->gw;
+    GError *refused = NULL;
+    g_autoptr(GArray) sizes = imap_client_fetch_sizes(gw->imap, uids, n, &refused);
+    if (!sizes) {
+        if (imap_step_failed(refused) == STEP_ERROR) {
+            g_propagate_error(error, refused);
+            return FALSE;
+        }
+        log_warning("%s; the messages are fetched without their sizes", refused->message);
+        g_clear_error(&refused);
+        if (!imap_client_usable(gw->imap) && !reconnect(p, error))
+            return FALSE;
+        sizes = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
+    }
+    guint k = 0;
+    for (guint j = 0; j < n; j++) {
+        if (gateway_stopping(gw) || p->epoch_changed)
+            break; /* SIGTERM: the message in hand is finished; the rest can wait */
+        gateway_keepalive(gw);
+        ImapMessageInfo m = {uids[j], -1};
+        while (k < sizes->len && g_array_index(sizes, ImapMessageInfo, k).uid < uids[j])
+            k++;
+        if (k < sizes->len && g_array_index(sizes, ImapMessageInfo, k).uid == uids[j])
+            m.size = g_array_index(sizes, ImapMessageInfo, k).size;
+        if (!sync_message(p, &m, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Failure records of UIDs from first on that the search no longer lists: the messages left
+ * the inbox (another client, or a crash right after a move to quarantine). */
+static gboolean forget_departed(Pass *p, guint32 first, const GArray *uids, GError **error)
+{
+    g_autoptr(GArray) failed =
+        message_failure_uids(p->gw->store, p->mailbox, p->uidvalidity, error);
+    if (!failed)
+        return FALSE;
+    for (guint i = 0; i < failed->len; i++) {
+        guint32 uid = g_array_index(failed, guint32, i);
+        gboolean listed = FALSE;
+        for (guint j = 0; j < uids->len && !listed; j++)
+            listed = g_array_index(uids, guint32, j) == uid;
+        if (uid >= first && !listed &&
+            !message_failure_forget(p->gw->store, p->mailbox, p->uidvalidity, uid, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* every submit is collected, and what is committed leaves the inbox now, also after a failure
+ * further on (never into a mailbox whose UIDs changed meaning) */
+static gboolean pass_finish(Pass *p, gboolean ok, GError **error)
+{
+    GError *last = NULL;
+    if (p->pending && !collect_pending(p, &last)) {
+        if (ok)
+            g_propagate_error(error, g_steal_pointer(&last));
+        g_clear_error(&last);
+        ok = FALSE;
+    }
+    if (move_batch_size(&p->batch) > 0 && !p->epoch_changed && imap_client_usable(p->gw->imap) &&
+        !move_batch_flush(p->gw, &p->batch, &last)) {
+        if (ok)
+            g_propagate_error(error, g_steal_pointer(&last));
+        g_clear_error(&last);
+        ok = FALSE;
+    }
+    return ok;
+}
+
+typedef struct {
+    guint32 next;      /* where the next pass starts */
+    gboolean complete; /* no message waits below UIDNEXT: the cursor may go there */
+    gboolean again;    /* the session was replaced: look again next time without news */
+    int handled;
+} PassResult;
+
+/* The new UIDs from first on: each recorded, processed and moved, in order. */
+static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, guint32 first,
+                         PassResult *out, GError **error)
+{
+    g_autoptr(GArray) uids = imap_client_search_from(gw->imap, first, error);
+    if (!uids)
+        return FALSE;
+    Pass p = {.gw = gw, .mailbox = mailbox, .uidvalidity = uidvalidity, .next = first};
+    if (!forget_departed(&p, first, uids, error))
+        return FALSE;
+    move_batch_init(&p.batch);
+    gboolean ok = TRUE;
+    for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw);
+         i += SIZE_CHUNK)
+        ok =
+            sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(SIZE_CHUNK, uids->len - i), error);
+    ok = pass_finish(&p, ok, error);
+    move_batch_clear(&p.batch);
+    out->next = p.next;
+    out->complete = !p.waiting && !p.epoch_changed;
+    out->again = p.reconnected;
+    out->handled += p.handled;
+    return ok;
+}
+
+/* SELECT once per connection: its UIDNEXT tells whether anything came meanwhile */
+static gboolean select_inbox(Gateway *gw, const char *mailbox, ImapMailboxInfo *info,
+                             GError **error)
+{
+    if (!imap_client_select(gw->imap, mailbox, info, error))
+        return FALSE;
+    gw->selected = TRUE;
+    gw->uidvalidity = info->uidvalidity;
+    return TRUE;
 }
 
 gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
 {
     const Config *c = gw->config;
     const char *mailbox = c->imap.server.path;
-    int handled = 0;
     if (processed)
         *processed = 0;
     if (!imap_ready(gw, error)) {
@@ -467,16 +876,11 @@ gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
         return FALSE;
     }
 
-    /* once per connection: SELECT, whose UIDNEXT tells whether anything came meanwhile */
     ImapMailboxInfo info = {0};
     gboolean fresh = !gw->selected;
-    if (fresh) {
-        if (!imap_client_select(gw->imap, mailbox, &info, error)) {
-            mailbox_disconnect(gw);
-            return FALSE;
-        }
-        gw->selected = TRUE;
-        gw->uidvalidity = info.uidvalidity;
+    if (fresh && !select_inbox(gw, mailbox, &info, error)) {
+        mailbox_disconnect(gw);
+        return FALSE;
     }
     MailboxState known = {0};
     GError *local = NULL;
@@ -487,9 +891,12 @@ gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
     }
     guint32 uidvalidity = gw->uidvalidity;
     gboolean same_epoch = seen && known.uidvalidity == uidvalidity;
-    if (seen && !same_epoch)
+    if (seen && !same_epoch) {
         log_notice("UIDVALIDITY of %s changed (%u -> %u): resynchronising by content", mailbox,
                    known.uidvalidity, uidvalidity);
+        if (!message_failure_forget_epochs(gw->store, mailbox, uidvalidity, error))
+            return FALSE;
+    }
     guint32 first = same_epoch && known.uidnext > 0 ? known.uidnext : 1;
 
     gboolean look;
@@ -497,15 +904,20 @@ gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
         look = info.exists > 0 && (!same_epoch || info.uidnext == 0 || info.uidnext > first);
     else
         look = gw->sync_pending || imap_client_has_news(gw->imap);
+    /* a message that failed before is due for another try, news or not */
+    if (!look &&
+        !message_failure_any_due(gw->store, mailbox, uidvalidity, clock_now_unix(), &look, error))
+        return FALSE;
     gw->sync_pending = TRUE; /* until this pass ends well */
 
-    guint32 next = first;
-    gboolean ok = finish_unfinished(gw, mailbox, uidvalidity, &handled, error);
+    PassResult pass = {.next = first, .complete = TRUE};
+    gboolean ok = finish_unfinished(gw, mailbox, uidvalidity, &pass.handled, error);
     if (ok)
         gw->recovering = FALSE;
     if (ok && look && !gateway_stopping(gw))
-        ok = sync_new(gw, mailbox, uidvalidity, first, &next, &handled, error);
-    if (ok && !gateway_stopping(gw) && fresh && info.uidnext > next)
+        ok = sync_new(gw, mailbox, uidvalidity, first, &pass, error);
+    guint32 next = pass.next;
+    if (ok && pass.complete && !gateway_stopping(gw) && fresh && info.uidnext > next)
         next = info.uidnext;
 
     if (!same_epoch || next != known.uidnext) {
@@ -520,8 +932,8 @@ gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
         }
     }
     if (processed)
-        *processed = handled;
-    gw->sync_pending = !ok || gateway_stopping(gw);
+        *processed = pass.handled;
+    gw->sync_pending = !ok || pass.again || gateway_stopping(gw);
     if (!ok && error && *error && (*error)->code == PAHT_ERROR_TEMPORARY)
         mailbox_disconnect(gw);
     return ok;

@@ -6,11 +6,15 @@
  * - A message above max_message_bytes is never downloaded: it stays on the server, goes to
  *   quarantine_folder, its sender is asked once to send fewer or smaller files, and the IOC is
  *   told once.
+ * - A message that cannot even be downloaded (the server refuses it, or drops the connection
+ *   on it, again and again for more than an hour) goes to quarantine_folder where it stays on
+ *   the server, or is left in the inbox when even that is refused; the IOC is told once.
  */
 #include "app/gateway_private.h"
 #include "app/letters.h"
 #include "util/util.h"
 
+#include <gmime/gmime.h>
 #include <string.h>
 
 /* "52428800" -> "50 MB", "200000" -> "195 KB": what a citizen reads (1 MB = 1024 KB = 1024 x
@@ -50,16 +54,44 @@ gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **
     return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
 }
 
+/* GMime reads the address list; a group has no address of its own (RFC 5322 §3.4) */
+char *quarantine_sender_address(const char *from_header)
+{
+    if (!from_header)
+        return NULL;
+    InternetAddressList *list = internet_address_list_parse(NULL, from_header);
+    if (!list)
+        return NULL;
+    char *found = NULL;
+    for (int i = 0; i < internet_address_list_length(list) && !found; i++) {
+        InternetAddress *a = internet_address_list_get_address(list, i);
+        if (!INTERNET_ADDRESS_IS_MAILBOX(a))
+            continue;
+        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+        const char *at = addr ? strrchr(addr, '@') : NULL;
+        if (!at || at == addr || !at[1] || strchr(addr, '@') != at ||
+            !g_utf8_validate(addr, -1, NULL) || !text_is_header_safe(addr) ||
+            strpbrk(addr, " \t\"<>,;"))
+            continue;
+        g_autofree char *domain = g_utf8_strdown(at + 1, -1);
+        found = g_strdup_printf("%.*s@%s", (int)(at - addr), addr, domain);
+    }
+    g_object_unref(list);
+    return found;
+}
+
 gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalidity,
-                              const ImapMessageInfo *info, GError **error)
+                              const ImapMessageInfo *info, const char *message_id,
+                              const char *from_header, GError **error)
 {
     const Config *c = gw->config;
     gint64 now = clock_now_unix();
+    g_autofree char *from_address = quarantine_sender_address(from_header);
     /* once per message: its Message-ID survives a restart, a UIDVALIDITY change and an
      * operator dragging it back to the inbox; without one, its place on the server */
     g_autofree char *identity =
-        info->message_id
-            ? g_strdup_printf("mid:%s", info->message_id)
+        message_id
+            ? g_strdup_printf("mid:%s", message_id)
             : g_strdup_printf("uid:%s/%u/%u", mailbox, (unsigned)uidvalidity, (unsigned)info->uid);
     g_autofree char *answer_key = g_strconcat("too_large:", identity, NULL);
     g_autofree char *alert_key = g_strconcat("too_large_alert:", identity, NULL);
@@ -71,7 +103,7 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
         return FALSE;
     gboolean answered = FALSE;
     gboolean ok = TRUE;
-    if (info->from_address) {
+    if (from_address) {
         g_autoptr(JsonBuilder) b = letters_context_new(c, now);
         json_builder_set_member_name(b, "message");
         json_builder_begin_object(b);
@@ -82,21 +114,21 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
         json_builder_set_member_name(b, "received_at");
         json_builder_add_string_value(b, received);
         json_builder_end_object(b);
-        const char *references[] = {info->message_id, NULL};
+        const char *references[] = {message_id, NULL};
         LetterRequest req = {
             .kind = "too_large",
             .dedupe_key = answer_key,
-            .to_address = info->from_address,
-            .in_reply_to = info->message_id,
-            .references = info->message_id ? references : NULL,
+            .to_address = from_address,
+            .in_reply_to = message_id,
+            .references = message_id ? references : NULL,
             .auto_reply = TRUE,
         };
         ok = letters_enqueue(c, gw->store, &req, b, &answered, error);
     }
     if (ok) {
         g_autofree char *title = g_strdup_printf("Thư quá lớn (%s) chưa được tiếp nhận", size);
-        g_autofree char *from = g_strdup_printf(
-            "Người gửi: %s", info->from_address ? info->from_address : "(không rõ)");
+        g_autofree char *from =
+            g_strdup_printf("Người gửi: %s", from_address ? from_address : "(không rõ)");
         g_autofree char *why = g_strdup_printf(
             "Dung lượng %s vượt mức tối đa %s (max_message_bytes): hệ thống không tải thư về.",
             size, limit);
@@ -104,12 +136,11 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
             g_strdup_printf("Thư được để nguyên trên máy chủ, trong thư mục \"%s\" của hộp thư.",
                             c->imap.quarantine_folder);
         const char *told = "Người gửi đã được đề nghị gửi lại với ít tệp hơn hoặc tệp nhỏ hơn.";
-        if (!info->from_address)
+        if (!from_address)
             told = "Không gửi được thư trả lời: thư không có địa chỉ người gửi.";
         else if (!answered)
             told = "Không gửi thư trả lời: địa chỉ này không nhận thư tự động.";
-        g_autofree char *mid =
-            info->message_id ? g_strdup_printf("Message-ID: <%s>", info->message_id) : NULL;
+        g_autofree char *mid = message_id ? g_strdup_printf("Message-ID: <%s>", message_id) : NULL;
         const char *lines[] = {from, why, kept, told, mid, NULL};
         ok = letters_ioc_alert(c, gw->store, alert_key, 0, title, lines, error);
     }
@@ -117,11 +148,44 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
         store_rollback(gw->store);
         return FALSE;
     }
-    g_autofree char *who = log_redact_address(info->from_address ? info->from_address : "?");
+    g_autofree char *who = log_redact_address(from_address ? from_address : "?");
     log_warning("UID %u from %s is too large (%s > %s): left on the server, moved to %s%s",
                 info->uid, who, size, limit, c->imap.quarantine_folder,
                 answered ? ", sender answered" : "");
     return TRUE;
+}
+
+gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
+                                      const MessageFailure *failure, const char *move_error,
+                                      GError **error)
+{
+    const Config *c = gw->config;
+    const char *mailbox = c->imap.server.path;
+    g_autofree char *key = g_strdup_printf("unfetchable:%s/%u/%u", mailbox, gw->uidvalidity, uid);
+    g_autofree char *title =
+        move_error
+            ? g_strdup_printf("Thư không tải về được, vẫn nằm trong hộp thư đến (UID %u)", uid)
+            : g_strdup_printf("Thư không tải về được, đã chuyển vào thư mục cách ly (UID %u)", uid);
+    g_autofree char *why = g_strdup_printf("Lỗi gần nhất: %s", failure->last_error);
+    g_autofree char *first = letters_format_time(c, failure->first_at);
+    g_autofree char *last = letters_format_time(c, failure->last_at);
+    g_autofree char *tries =
+        g_strdup_printf("Hệ thống đã thử %d lần, từ %s đến %s.", failure->failures, first, last);
+    g_autofree char *human = size >= 0 ? human_size(size) : g_strdup("không rõ");
+    g_autofree char *where =
+        move_error
+            ? g_strdup_printf("Không chuyển được thư vào thư mục \"%s\" (%s): thư vẫn nằm trong "
+                              "hộp thư đến \"%s\" và hệ thống không thử lại nữa.",
+                              c->imap.quarantine_folder, move_error, mailbox)
+            : g_strdup_printf("Thư được để nguyên trên máy chủ, trong thư mục \"%s\" của hộp "
+                              "thư (dung lượng %s).",
+                              c->imap.quarantine_folder, human);
+    const char *none = "Chưa có phản ánh nào được tạo từ thư này và người gửi chưa nhận được thư "
+                       "trả lời.";
+    const char *again = "Cần kiểm tra thư trên máy chủ thư; sau khi khắc phục, chuyển thư trở lại "
+                        "hộp thư đến để hệ thống xử lý lại.";
+    const char *lines[] = {why, tries, where, none, again, NULL};
+    return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
 }
 
 /* ---- pahtctl reprocess ---------------------------------------------------------------------- */

@@ -34,7 +34,8 @@
  * misbehave on purpose, for a message whose Subject header contains TEXT:
  *   hang-on-subject:TEXT    it sleeps forever (the time limit must end it)
  *   crash-on-subject:TEXT   it aborts (SIGABRT)
- * Several faults may be given, separated by commas. Unset, nothing of this runs.
+ * Several faults may be given, separated by commas (mailbox.c reads some of its own). Unset,
+ * nothing of this runs.
  */
 #include "app/gateway_private.h"
 #include "util/util.h"
@@ -47,9 +48,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* AddressSanitizer reserves terabytes of address space for its shadow memory: no address
+ * space limit can be set under it (GCC says so with __SANITIZE_ADDRESS__, clang with
+ * __has_feature) */
+#if defined(__SANITIZE_ADDRESS__)
+#define PAHT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAHT_UNDER_ASAN 1
+#endif
+#endif
+#ifndef PAHT_UNDER_ASAN
+#define PAHT_UNDER_ASAN 0
+#endif
+
+/* How much address space the parser may take beyond what it has once started (libraries and
+ * the store: about 70 MB). Real mail needs far less (text is cut at 8 MB, a TNEF attachment
+ * is read up to 64 MB, everything else is streamed to disk); a message built to exhaust
+ * memory makes the child fail its allocation and die alone, and the message is kept aside,
+ * instead of taking the host down. (systemd's MemoryMax= bounds pahtd and its child
+ * together; this bounds the child, which reads what strangers send.) */
+#define PARSER_ADDRESS_SPACE_HEADROOM (512 * 1024 * 1024)
 
 /* the child's end of the socket, as the child sees it */
 #define WORKER_FD 3
@@ -115,12 +139,15 @@ static ReadOutcome read_line(int fd, GString *input, gint64 deadline, Gateway *g
         }
         if (input->len > WORKER_LINE_MAX)
             return READ_EOF; /* not our protocol: treat the peer as gone */
+        /* What the peer sent counts however late it is read: the parent may come for the
+         * answer long after the deadline (a slow download), and the time limit is for a child
+         * that has not answered, never for one waiting to be heard. */
+        gboolean expired = FALSE;
         int wait_ms = -1;
         if (deadline > 0) {
             gint64 left = deadline - g_get_monotonic_time();
-            if (left <= 0)
-                return READ_TIMEOUT;
-            wait_ms = (int)MIN(left / 1000 + 1, 1000);
+            expired = left <= 0;
+            wait_ms = expired ? 0 : (int)MIN(left / 1000 + 1, 1000);
         } else if (gw) {
             wait_ms = 1000;
         }
@@ -130,6 +157,8 @@ static ReadOutcome read_line(int fd, GString *input, gint64 deadline, Gateway *g
         int n = poll(&pfd, 1, wait_ms);
         if (n < 0 && errno != EINTR)
             return READ_EOF;
+        if (n == 0 && expired)
+            return READ_TIMEOUT;
         if (n <= 0)
             continue;
         char buf[1024];
@@ -383,7 +412,8 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
         }
         log_warning("the idle parser process was gone (%s); starting another", how);
     }
-    /* the time limit runs from here, whatever the daemon does meanwhile */
+    /* the time limit runs from here until the child answers (read_line), whatever the daemon
+     * does meanwhile */
     gw->worker->deadline = g_get_monotonic_time() +
                            (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
     return TRUE;
@@ -433,20 +463,29 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
 
 /* ---- the child's side --------------------------------------------------------------------- */
 
-/* PAHT_TEST_FAULT: is a fault of this kind asked for this message? (tests only) */
-static gboolean test_fault(const char *kind, const char *path)
+char *gateway_test_fault(const char *name)
 {
     const char *spec = g_getenv("PAHT_TEST_FAULT");
     if (!spec || !*spec)
-        return FALSE;
-    g_autofree char *prefix = g_strconcat(kind, "-on-subject:", NULL);
+        return NULL;
     g_auto(GStrv) faults = g_strsplit(spec, ",", -1);
-    const char *marker = NULL;
+    gsize n = strlen(name);
+    char *found = NULL;
     for (guint i = 0; faults[i]; i++) {
-        if (g_str_has_prefix(faults[i], prefix) && faults[i][strlen(prefix)])
-            marker = faults[i] + strlen(prefix);
+        if (strncmp(faults[i], name, n) == 0 && (faults[i][n] == '\0' || faults[i][n] == ':')) {
+            g_free(found);
+            found = g_strdup(faults[i][n] ? faults[i] + n + 1 : "");
+        }
     }
-    if (!marker)
+    return found;
+}
+
+/* PAHT_TEST_FAULT: is a fault of this kind asked for this message? (tests only) */
+static gboolean test_fault(const char *kind, const char *path)
+{
+    g_autofree char *name = g_strconcat(kind, "-on-subject", NULL);
+    g_autofree char *marker = gateway_test_fault(name);
+    if (!marker || !*marker)
         return FALSE;
     char head[65536];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -457,12 +496,30 @@ static gboolean test_fault(const char *kind, const char *path)
     if (n <= 0)
         return FALSE;
     head[n] = '\0';
-    g_auto(GStrv) lines = g_strsplit(head, "\n", -1);
-    for (guint i = 0; lines[i] && lines[i][0] && lines[i][0] != '\r'; i++) {
-        if (g_ascii_strncasecmp(lines[i], "Subject:", 8) == 0 && strstr(lines[i], marker))
-            return TRUE;
+    g_autofree char *subject = mail_header_find(head, (gsize)n, "Subject");
+    return subject && strstr(subject, marker);
+}
+
+/* RLIMIT_AS: the address space now plus PARSER_ADDRESS_SPACE_HEADROOM */
+static void limit_parser_memory(void)
+{
+    if (PAHT_UNDER_ASAN)
+        return;
+    g_autofree char *statm = NULL;
+    if (!g_file_get_contents("/proc/self/statm", &statm, NULL, NULL)) {
+        log_warning("parser process: cannot read /proc/self/statm: no memory limit");
+        return;
     }
-    return FALSE;
+    guint64 pages = g_ascii_strtoull(statm, NULL, 10);
+    long page = sysconf(_SC_PAGESIZE);
+    rlim_t limit =
+        (rlim_t)(pages * (guint64)(page > 0 ? page : 4096)) + (rlim_t)PARSER_ADDRESS_SPACE_HEADROOM;
+    struct rlimit rl = {limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        log_warning("parser process: cannot limit its memory: %s", g_strerror(errno));
+    else
+        log_debug("parser process: address space limited to %" G_GUINT64_FORMAT " MB",
+                  (guint64)limit / (1024 * 1024));
 }
 
 static void child_reply(int fd, const char *format, ...) G_GNUC_PRINTF(2, 3);
@@ -546,6 +603,7 @@ int gateway_worker_main(const char *config_path, int fd)
         child_reply(fd, "ERROR %d %s", error->code, text);
         return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
     }
+    limit_parser_memory();
     child_reply(fd, "READY %s", config->gateway.database);
 
     GString *input = g_string_new(NULL);

@@ -42,6 +42,7 @@ struct ImapClient {
     gboolean broken; /* a TEMPORARY error happened: the session state is unknown */
     gboolean have_delimiter;
     char delimiter;       /* the server's hierarchy separator; 0 = flat namespace */
+    char *selected;       /* server name of the selected mailbox, or NULL */
     int log_fd;           /* protocol log, or -1 */
     GString *log_line;    /* the command line being assembled from what libetpan sends */
     gboolean log_private; /* part of log_line was sent as private data (credentials) */
@@ -539,6 +540,7 @@ void imap_client_close(ImapClient *client)
         g_string_free(client->log_line, TRUE);
     g_free(client->host);
     g_free(client->user);
+    g_free(client->selected);
     g_free(client);
 }
 
@@ -641,6 +643,24 @@ static char *mailbox_to_server(ImapClient *c, const char *name, GError **error)
 
 /* ---- select, search, fetch ---------------------------------------------------------------- */
 
+/* SELECT (with CONDSTORE when offered, RFC 7162 §3.1.8) of a mailbox by its server name */
+static gboolean select_server_name(ImapClient *c, const char *name, uint64_t *modseq,
+                                   GError **error)
+{
+    g_clear_pointer(&c->selected, g_free);
+    int r;
+    if (mailimap_has_condstore(c->imap))
+        r = mailimap_select_condstore(c->imap, name, modseq);
+    else
+        r = mailimap_select(c->imap, name);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(c, r, PAHT_ERROR_CONFIG, error, "IMAP SELECT %s", name);
+        return FALSE;
+    }
+    c->selected = g_strdup(name);
+    return TRUE;
+}
+
 gboolean imap_client_select(ImapClient *client, const char *mailbox, ImapMailboxInfo *info,
                             GError **error)
 {
@@ -652,15 +672,8 @@ gboolean imap_client_select(ImapClient *client, const char *mailbox, ImapMailbox
         return FALSE;
 
     uint64_t modseq = 0;
-    int r;
-    if (mailimap_has_condstore(client->imap))
-        r = mailimap_select_condstore(client->imap, name, &modseq); /* RFC 7162 §3.1.8 */
-    else
-        r = mailimap_select(client->imap, name);
-    if (r != MAILIMAP_NO_ERROR) {
-        set_command_error(client, r, PAHT_ERROR_CONFIG, error, "IMAP SELECT %s", mailbox);
+    if (!select_server_name(client, name, &modseq, error))
         return FALSE;
-    }
     struct mailimap_selection_info *sel = client->imap->imap_selection_info;
     /* the EXISTS of the SELECT reply is the mailbox as it is, not news: UIDNEXT says more */
     if (sel)
@@ -730,64 +743,23 @@ GArray *imap_client_search_from(ImapClient *client, guint32 first_uid, GError **
     return uids;
 }
 
-void imap_message_info_free(ImapMessageInfo *info)
-{
-    if (!info)
-        return;
-    g_free(info->message_id);
-    g_free(info->from_address);
-    g_free(info);
-}
-
 /* a UID set with runs merged ("1:5,9"): keeps the command short for thousands of UIDs */
-static struct mailimap_set *uid_set_new(const GArray *sorted_uids)
+static struct mailimap_set *uid_set_new(const guint32 *sorted_uids, guint n)
 {
     struct mailimap_set *set = mailimap_set_new_empty();
     guint i = 0;
-    while (i < sorted_uids->len) {
-        guint32 first = g_array_index(sorted_uids, guint32, i);
+    while (i < n) {
+        guint32 first = sorted_uids[i];
         guint32 last = first;
-        while (i + 1 < sorted_uids->len && g_array_index(sorted_uids, guint32, i + 1) == last + 1)
-            last = g_array_index(sorted_uids, guint32, ++i);
-        mailimap_set_add_interval(set, first, last);
+        while (i + 1 < n && sorted_uids[i + 1] == last + 1)
+            last = sorted_uids[++i];
+        if (last > first)
+            mailimap_set_add_interval(set, first, last);
+        else
+            mailimap_set_add_single(set, first);
         i++;
     }
     return set;
-}
-
-/* "<abc@example.com>" -> "abc@example.com"; NULL when missing or unfit for a header */
-static char *clean_message_id(const char *raw)
-{
-    if (!raw)
-        return NULL;
-    g_autofree char *id = g_strstrip(g_strdup(raw));
-    gsize len = strlen(id);
-    if (len >= 2 && id[0] == '<' && id[len - 1] == '>') {
-        id[len - 1] = '\0';
-        memmove(id, id + 1, len - 1);
-    }
-    g_strstrip(id);
-    if (!*id || !g_utf8_validate(id, -1, NULL) || !text_is_header_safe(id))
-        return NULL;
-    return g_steal_pointer(&id);
-}
-
-/* the first address of the envelope's From (RFC 3501 §7.4.2: a group has no host name);
- * NULL when there is none fit to write into a letter */
-static char *envelope_from_address(const struct mailimap_envelope *env)
-{
-    if (!env || !env->env_from || !env->env_from->frm_list)
-        return NULL;
-    clistiter *it = clist_begin(env->env_from->frm_list);
-    const struct mailimap_address *a = it ? clist_content(it) : NULL;
-    if (!a || !a->ad_mailbox_name || !a->ad_host_name || !*a->ad_mailbox_name || !*a->ad_host_name)
-        return NULL;
-    g_autofree char *host = g_ascii_strdown(a->ad_host_name, -1);
-    g_autofree char *address = g_strdup_printf("%s@%s", a->ad_mailbox_name, host);
-    if (!g_utf8_validate(address, -1, NULL) || !text_is_header_safe(address) ||
-        strpbrk(address, " \t\"<>,;") || strchr(address, '@') != strrchr(address, '@'))
-        return NULL;
-    return g_steal_pointer(&address);
 }
 
 static gboolean uid_wanted(const GArray *sorted_uids, guint32 uid)
@@ -808,18 +780,30 @@ static gboolean uid_wanted(const GArray *sorted_uids, guint32 uid)
 
 static gint compare_info_uid(gconstpointer a, gconstpointer b)
 {
-    const ImapMessageInfo *x = *(ImapMessageInfo *const *)a;
-    const ImapMessageInfo *y = *(ImapMessageInfo *const *)b;
+    const ImapMessageInfo *x = a;
+    const ImapMessageInfo *y = b;
     return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint n_uids,
-                                  GError **error)
+/* the static item of a FETCH response of this type, or NULL */
+static struct mailimap_msg_att_static *fetch_item(struct mailimap_msg_att *att, int type)
+{
+    for (clistiter *j = clist_begin(att->att_list); j; j = clist_next(j)) {
+        struct mailimap_msg_att_item *item = clist_content(j);
+        if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC && item->att_data.att_static &&
+            item->att_data.att_static->att_type == type)
+            return item->att_data.att_static;
+    }
+    return NULL;
+}
+
+GArray *imap_client_fetch_sizes(ImapClient *client, const guint32 *uids, guint n_uids,
+                                GError **error)
 {
     g_return_val_if_fail(client != NULL && (uids != NULL || n_uids == 0), NULL);
     if (!check_usable(client, error))
         return NULL;
-    GPtrArray *infos = g_ptr_array_new_with_free_func((GDestroyNotify)imap_message_info_free);
+    GArray *infos = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
 
     g_autoptr(GArray) wanted = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n_uids);
     for (guint i = 0; i < n_uids; i++) {
@@ -830,11 +814,12 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
     if (wanted->len == 0)
         return infos;
 
-    struct mailimap_set *set = uid_set_new(wanted);
+    /* only the sizes: an ENVELOPE carries every address of the headers, and one mail with
+     * 150,000 To: addresses made the daemon build 64 MB of them before any size check */
+    struct mailimap_set *set = uid_set_new(&g_array_index(wanted, guint32, 0), wanted->len);
     struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
     mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid());
     mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_rfc822_size());
-    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_envelope());
     clist *result = NULL;
     int r = mailimap_uid_fetch(client->imap, set, type, &result);
     mailimap_fetch_type_free(type);
@@ -844,61 +829,56 @@ GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint
         if (!is_connection_failure(r) && response_code_is(client, "EXPUNGEISSUED"))
             return infos;
         set_command_error(client, r, PAHT_ERROR_PERMANENT, error, "IMAP UID FETCH (size)");
-        g_ptr_array_unref(infos);
+        g_array_unref(infos);
         return NULL;
     }
 
     g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
     for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
         struct mailimap_msg_att *att = clist_content(it);
-        guint32 uid = 0;
-        gboolean has_size = FALSE;
-        guint32 size = 0;
-        const char *message_id = NULL;
-        const struct mailimap_envelope *envelope = NULL;
-        for (clistiter *j = clist_begin(att->att_list); j; j = clist_next(j)) {
-            struct mailimap_msg_att_item *item = clist_content(j);
-            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC || !item->att_data.att_static)
-                continue;
-            struct mailimap_msg_att_static *st = item->att_data.att_static;
-            switch (st->att_type) {
-            case MAILIMAP_MSG_ATT_UID:
-                uid = st->att_data.att_uid;
-                break;
-            case MAILIMAP_MSG_ATT_RFC822_SIZE:
-                size = st->att_data.att_rfc822_size;
-                has_size = TRUE;
-                break;
-            case MAILIMAP_MSG_ATT_ENVELOPE:
-                envelope = st->att_data.att_env;
-                if (envelope)
-                    message_id = envelope->env_message_id;
-                break;
-            default:
-                break;
-            }
-        }
+        struct mailimap_msg_att_static *uid = fetch_item(att, MAILIMAP_MSG_ATT_UID);
+        struct mailimap_msg_att_static *size = fetch_item(att, MAILIMAP_MSG_ATT_RFC822_SIZE);
         /* unsolicited FETCH responses (flag changes by other clients) are not ours */
-        if (uid == 0 || !has_size || !uid_wanted(wanted, uid) ||
-            g_hash_table_contains(seen, GUINT_TO_POINTER(uid)))
+        if (!uid || !size || !uid_wanted(wanted, uid->att_data.att_uid) ||
+            g_hash_table_contains(seen, GUINT_TO_POINTER(uid->att_data.att_uid)))
             continue;
-        g_hash_table_add(seen, GUINT_TO_POINTER(uid));
-        ImapMessageInfo *info = g_new0(ImapMessageInfo, 1);
-        info->uid = uid;
-        info->size = size;
-        info->message_id = clean_message_id(message_id);
-        info->from_address = envelope_from_address(envelope);
-        g_ptr_array_add(infos, info);
+        g_hash_table_add(seen, GUINT_TO_POINTER(uid->att_data.att_uid));
+        ImapMessageInfo info = {uid->att_data.att_uid, size->att_data.att_rfc822_size};
+        g_array_append_val(infos, info);
     }
     mailimap_fetch_list_free(result);
-    g_ptr_array_sort(infos, compare_info_uid);
+    g_array_sort(infos, compare_info_uid);
     return infos;
+}
+
+gboolean imap_client_uid_exists(ImapClient *client, guint32 uid, gboolean *exists, GError **error)
+{
+    g_return_val_if_fail(client != NULL && uid != 0 && exists != NULL, FALSE);
+    if (!check_usable(client, error))
+        return FALSE;
+    struct mailimap_search_key *key = mailimap_search_key_new_uid(mailimap_set_new_single(uid));
+    clist *result = NULL;
+    int r = mailimap_uid_search(client->imap, NULL, key, &result);
+    mailimap_search_key_free(key);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_TEMPORARY, error, "IMAP UID SEARCH UID %u", uid);
+        return FALSE;
+    }
+    *exists = FALSE;
+    for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+        if (*(uint32_t *)clist_content(it) == uid)
+            *exists = TRUE;
+    }
+    mailimap_search_result_free(result);
+    return TRUE;
 }
 
 typedef struct {
     FdWriter *out;
     gint64 written;
-    int write_errno; /* 0, or why writing to the file failed */
+    gint64 limit;     /* the most bytes taken; -1: no limit */
+    int write_errno;  /* 0, or why writing to the file failed */
+    gboolean too_big; /* the literal went on past limit */
 } BodySink;
 
 /* called by libetpan's parser for each piece of the literal as it is read (a TLS record or
@@ -909,14 +889,18 @@ static bool body_to_fd(int msg_att_type, struct mailimap_msg_att_body_section *s
     BodySink *sink = context;
     if (msg_att_type != MAILIMAP_MSG_ATT_BODY_SECTION)
         return true;
-    if (!fd_writer_write(sink->out, bytes, length, &sink->write_errno))
+    if (sink->limit >= 0 && sink->written + (gint64)length > sink->limit) {
+        sink->too_big = TRUE;
         return false; /* libetpan then gives up on the response */
+    }
+    if (!fd_writer_write(sink->out, bytes, length, &sink->write_errno))
+        return false;
     sink->written += (gint64)length;
     return true;
 }
 
 typedef enum {
-    FETCH_NOTHING, /* no FETCH response for the UID: it is gone */
+    FETCH_NOTHING, /* no FETCH response for the UID */
     FETCH_NO_BODY, /* the UID answered, without the body (or with NIL) */
     FETCH_BODY,
 } FetchOutcome;
@@ -926,31 +910,44 @@ static FetchOutcome fetch_outcome(clist *result, guint32 uid)
     FetchOutcome outcome = FETCH_NOTHING;
     for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
         struct mailimap_msg_att *att = clist_content(it);
-        gboolean ours = FALSE;
-        gboolean body = FALSE;
-        for (clistiter *j = clist_begin(att->att_list); j; j = clist_next(j)) {
-            struct mailimap_msg_att_item *item = clist_content(j);
-            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC || !item->att_data.att_static)
-                continue;
-            struct mailimap_msg_att_static *st = item->att_data.att_static;
-            if (st->att_type == MAILIMAP_MSG_ATT_UID && st->att_data.att_uid == uid)
-                ours = TRUE;
-            /* while streaming, a literal leaves an empty string here and NIL leaves NULL */
-            if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && st->att_data.att_body_section &&
-                st->att_data.att_body_section->sec_body_part)
-                body = TRUE;
-        }
-        /* only one UID was asked for: a body can only be its body */
-        if (body)
+        struct mailimap_msg_att_static *id = fetch_item(att, MAILIMAP_MSG_ATT_UID);
+        struct mailimap_msg_att_static *body = fetch_item(att, MAILIMAP_MSG_ATT_BODY_SECTION);
+        /* only one UID was asked for: a body can only be its body. While streaming, a
+         * literal leaves an empty string here and NIL leaves NULL. */
+        if (body && body->att_data.att_body_section &&
+            body->att_data.att_body_section->sec_body_part)
             return FETCH_BODY;
-        if (ours)
+        if (id && id->att_data.att_uid == uid)
             outcome = FETCH_NO_BODY;
     }
     return outcome;
 }
 
+/* The server did not give the body of uid, and failure says what it did instead (a NO, no
+ * data, data without the body). Only a UID the server confirms gone (UID SEARCH does not list
+ * it) is PAHT_ERROR_NOT_FOUND, which the caller may pass over; anything else is a failure of
+ * this message (*failure is taken over). */
+static gboolean fetch_failed(ImapClient *c, guint32 uid, GError *failure, GError **error)
+{
+    gboolean exists = TRUE;
+    GError *search_error = NULL;
+    if (!c->broken && !imap_client_uid_exists(c, uid, &exists, &search_error)) {
+        g_error_free(failure);
+        g_propagate_error(error, search_error);
+        return FALSE;
+    }
+    if (!exists) {
+        g_error_free(failure);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
+                    "message UID %u is no longer in the mailbox on %s", uid, c->host);
+        return FALSE;
+    }
+    g_propagate_error(error, failure);
+    return FALSE;
+}
+
 gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64 expected_size,
-                                 gint64 *written, GError **error)
+                                 gint64 max_bytes, gint64 *written, GError **error)
 {
     g_return_val_if_fail(client != NULL && uid != 0 && fd >= 0, FALSE);
     if (written)
@@ -959,7 +956,7 @@ gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64
         return FALSE;
 
     g_autoptr(FdWriter) out = fd_writer_new(fd);
-    BodySink sink = {out, 0, 0};
+    BodySink sink = {out, 0, max_bytes > 0 ? MAX(expected_size, max_bytes) : -1, 0, FALSE};
     struct mailimap_set *set = mailimap_set_new_single(uid);
     struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
     /* BODY.PEEK[]: the whole message without setting \Seen (RFC 3501 §6.4.5) */
@@ -969,49 +966,97 @@ gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64
     mailimap_set_msg_body_handler(client->imap, body_to_fd, &sink);
     int r = mailimap_uid_fetch(client->imap, set, type, &result);
     mailimap_set_msg_body_handler(client->imap, NULL, NULL);
-    if (!sink.write_errno)
+    if (!sink.write_errno && !sink.too_big)
         fd_writer_flush(out, &sink.write_errno);
     mailimap_fetch_type_free(type);
     mailimap_set_free(set);
     if (written)
         *written = sink.written;
 
-    if (sink.write_errno) {
+    if (sink.write_errno || sink.too_big) {
         /* the rest of the response was never read: the session cannot go on */
         client->broken = TRUE;
         if (result)
             mailimap_fetch_list_free(result);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "cannot write message UID %u fetched from %s: %s", uid, client->host,
-                    g_strerror(sink.write_errno));
+        if (sink.too_big)
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT,
+                        "message UID %u from %s is longer than %" G_GINT64_FORMAT
+                        " bytes (RFC822.SIZE said %" G_GINT64_FORMAT "): not taken",
+                        uid, client->host, sink.limit, expected_size);
+        else
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "cannot write message UID %u fetched from %s: %s", uid, client->host,
+                        g_strerror(sink.write_errno));
         return FALSE;
     }
     if (r != MAILIMAP_NO_ERROR) {
-        set_command_error(client, r, PAHT_ERROR_PERMANENT, error, "IMAP UID FETCH %u BODY.PEEK[]",
-                          uid);
-        return FALSE;
+        /* a refusal is about this message, never proof that it is gone (Exchange: "The
+         * requested message could not be converted to an RFC-822 compatible format") */
+        GError *refused = NULL;
+        set_command_error(client, r, PAHT_ERROR_PERMANENT, &refused,
+                          "IMAP UID FETCH %u BODY.PEEK[]", uid);
+        return fetch_failed(client, uid, refused, error);
     }
-    /* libetpan reports success with no data when the UID no longer exists */
+    /* libetpan reports success when any FETCH data came, whatever the final answer: an
+     * unsolicited flag update and a NO look like success without our body */
     FetchOutcome outcome = fetch_outcome(result, uid);
     mailimap_fetch_list_free(result);
-    if (outcome == FETCH_NOTHING) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT,
-                    "message UID %u is no longer in the mailbox on %s", uid, client->host);
-        return FALSE;
-    }
-    if (outcome == FETCH_NO_BODY) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "message UID %u on %s: the server sent no body", uid, client->host);
-        return FALSE;
+    if (outcome != FETCH_BODY) {
+        g_autofree char *said = server_text(client);
+        GError *nothing =
+            g_error_new(PAHT_ERROR, PAHT_ERROR_PERMANENT,
+                        "message UID %u on %s: the server sent %s, and said: %s", uid, client->host,
+                        outcome == FETCH_NOTHING ? "nothing" : "no body", said);
+        return fetch_failed(client, uid, nothing, error);
     }
     if (expected_size >= 0 && sink.written != expected_size) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "message UID %u from %s: got %" G_GINT64_FORMAT " bytes, RFC822.SIZE said "
-                    "%" G_GINT64_FORMAT,
+        /* RFC822.SIZE is the server's estimate (some count line ends their own way): what
+         * arrived whole in the literal is the message */
+        log_warning("imap: message UID %u from %s: %" G_GINT64_FORMAT
+                    " bytes received, RFC822.SIZE said %" G_GINT64_FORMAT "; kept as received",
                     uid, client->host, sink.written, expected_size);
-        return FALSE;
     }
     return TRUE;
+}
+
+GBytes *imap_client_fetch_header_fields(ImapClient *client, guint32 uid, const char *const *names,
+                                        guint32 max_bytes, GError **error)
+{
+    g_return_val_if_fail(client != NULL && uid != 0 && names != NULL && max_bytes > 0, NULL);
+    if (!check_usable(client, error))
+        return NULL;
+    clist *fields = clist_new();
+    for (guint i = 0; names[i]; i++)
+        clist_append(fields, strdup(names[i]));
+    struct mailimap_section *section =
+        mailimap_section_new_header_fields(mailimap_header_list_new(fields));
+    struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
+    /* BODY.PEEK[HEADER.FIELDS (...)]<0.max>: these headers only, and never more than max */
+    mailimap_fetch_type_new_fetch_att_list_add(
+        type, mailimap_fetch_att_new_body_peek_section_partial(section, 0, max_bytes));
+    struct mailimap_set *set = mailimap_set_new_single(uid);
+    clist *result = NULL;
+    int r = mailimap_uid_fetch(client->imap, set, type, &result);
+    mailimap_fetch_type_free(type);
+    mailimap_set_free(set);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_PERMANENT, error,
+                          "IMAP UID FETCH %u BODY.PEEK[HEADER.FIELDS]", uid);
+        return NULL;
+    }
+    GBytes *found = NULL;
+    for (clistiter *it = clist_begin(result); it && !found; it = clist_next(it)) {
+        struct mailimap_msg_att_static *body =
+            fetch_item(clist_content(it), MAILIMAP_MSG_ATT_BODY_SECTION);
+        struct mailimap_msg_att_body_section *sec = body ? body->att_data.att_body_section : NULL;
+        if (sec && sec->sec_body_part)
+            found = g_bytes_new(sec->sec_body_part, MIN(sec->sec_length, (size_t)max_bytes));
+    }
+    mailimap_fetch_list_free(result);
+    if (!found)
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT,
+                    "message UID %u on %s: the server sent no headers", uid, client->host);
+    return found;
 }
 
 /* ---- folders and moving ------------------------------------------------------------------- */
@@ -1179,50 +1224,56 @@ static char *uids_text(const guint32 *uids, guint n)
     return g_string_free(s, FALSE);
 }
 
-gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+gboolean imap_client_can_move(ImapClient *client)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
+    return client->imap && mailimap_has_extension(client->imap, "MOVE");
+}
+
+/* UID MOVE (move) or UID COPY of the UIDs to folder, in one command */
+static gboolean copy_or_move(ImapClient *c, const guint32 *uids, guint n, const char *folder,
+                             gboolean move, GError **error)
+{
+    if (n == 0)
+        return TRUE;
+    if (!check_usable(c, error))
+        return FALSE;
+    g_autofree char *name = mailbox_to_server(c, folder, error);
+    if (!name)
+        return FALSE;
+    /* one set, consecutive UIDs as ranges: one command whatever the count (a MOVE per message
+     * makes the server rework its index each time) */
+    struct mailimap_set *set = uid_set_new(uids, n);
+    g_autofree char *what = uids_text(uids, n);
+    /* RFC 6851: a move is atomic, and a UID that is already gone is simply "OK" */
+    int r = move ? mailimap_uid_move(c->imap, set, name) : mailimap_uid_copy(c->imap, set, name);
+    mailimap_set_free(set);
+    return r == MAILIMAP_NO_ERROR ||
+           move_refused(c, r, what, folder, move ? "UID MOVE" : "UID COPY", error);
+}
+
+gboolean imap_client_copy_uids(ImapClient *client, const guint32 *uids, guint n_uids,
                                const char *folder, GError **error)
 {
     g_return_val_if_fail(client != NULL && folder != NULL, FALSE);
+    return copy_or_move(client, uids, n_uids, folder, FALSE, error);
+}
+
+gboolean imap_client_delete_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                                 GError **error)
+{
+    g_return_val_if_fail(client != NULL, FALSE);
     if (n_uids == 0)
         return TRUE;
     if (!check_usable(client, error))
         return FALSE;
-    g_autofree char *name = mailbox_to_server(client, folder, error);
-    if (!name)
-        return FALSE;
-
-    /* one set, consecutive UIDs as ranges: one command whatever the count (a MOVE per message
-     * makes the server rework its index each time) */
-    struct mailimap_set *set = mailimap_set_new_empty();
-    for (guint i = 0; i < n_uids;) {
-        guint j = i;
-        while (j + 1 < n_uids && uids[j + 1] == uids[j] + 1)
-            j++;
-        if (j > i)
-            mailimap_set_add_interval(set, uids[i], uids[j]);
-        else
-            mailimap_set_add_single(set, uids[i]);
-        i = j + 1;
-    }
+    struct mailimap_set *set = uid_set_new(uids, n_uids);
     g_autofree char *what = uids_text(uids, n_uids);
     gboolean ok = FALSE;
-    int r;
-    if (mailimap_has_extension(client->imap, "MOVE")) {
-        /* RFC 6851: atomic, and a UID that is already gone is simply "OK" */
-        r = mailimap_uid_move(client->imap, set, name);
-        ok = r == MAILIMAP_NO_ERROR || move_refused(client, r, what, folder, "UID MOVE", error);
-        goto out;
-    }
-
-    r = mailimap_uid_copy(client->imap, set, name);
-    if (r != MAILIMAP_NO_ERROR) {
-        ok = move_refused(client, r, what, folder, "UID COPY", error);
-        goto out;
-    }
     struct mailimap_flag_list *flags = mailimap_flag_list_new_empty();
     mailimap_flag_list_add(flags, mailimap_flag_new_deleted());
     struct mailimap_store_att_flags *store = mailimap_store_att_flags_new_add_flags_silent(flags);
-    r = mailimap_uid_store(client->imap, set, store);
+    int r = mailimap_uid_store(client->imap, set, store);
     mailimap_store_att_flags_free(store);
     if (r != MAILIMAP_NO_ERROR) {
         set_command_error(client, r, PAHT_ERROR_PERMANENT, error,
@@ -1230,7 +1281,7 @@ gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_
         goto out;
     }
     if (mailimap_has_uidplus(client->imap)) {
-        /* RFC 4315 §2.1: expunges this UID only, never other clients' \Deleted mail */
+        /* RFC 4315 §2.1: expunges these UIDs only, never other clients' \Deleted mail */
         r = mailimap_uid_expunge(client->imap, set);
         if (r != MAILIMAP_NO_ERROR) {
             set_command_error(client, r, PAHT_ERROR_PERMANENT, error, "IMAP UID EXPUNGE %s", what);
@@ -1238,7 +1289,7 @@ gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_
         }
     } else {
         /* a plain EXPUNGE would also remove what other clients marked \Deleted: leave the
-         * copy flagged, and say so once */
+         * message flagged, and say so once */
         static gsize warned = 0;
         if (g_once_init_enter(&warned)) {
             log_warning("imap: %s has neither MOVE nor UIDPLUS: processed mail stays in the "
@@ -1248,10 +1299,98 @@ gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_
         }
     }
     ok = TRUE;
-
 out:
     mailimap_set_free(set);
     return ok;
+}
+
+gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                               const char *folder, GError **error)
+{
+    g_return_val_if_fail(client != NULL && folder != NULL, FALSE);
+    if (!imap_client_can_move(client))
+        return imap_client_copy_uids(client, uids, n_uids, folder, error) &&
+               imap_client_delete_uids(client, uids, n_uids, error);
+    return copy_or_move(client, uids, n_uids, folder, TRUE, error);
+}
+
+/* UID SEARCH HEADER Message-ID in the selected mailbox: *found */
+static gboolean search_message_id(ImapClient *c, const char *message_id, gboolean *found,
+                                  GError **error)
+{
+    g_autofree char *value = g_strdup_printf("<%s>", message_id);
+    gboolean ascii = is_plain_ascii(value);
+    struct mailimap_search_key *key =
+        mailimap_search_key_new_header(strdup("Message-ID"), strdup(value));
+    clist *result = NULL;
+    int r = mailimap_uid_search(c->imap, ascii ? NULL : "UTF-8", key, &result);
+    mailimap_search_key_free(key);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(c, r, PAHT_ERROR_TEMPORARY, error, "IMAP UID SEARCH HEADER Message-ID");
+        return FALSE;
+    }
+    *found = clist_count(result) > 0;
+    mailimap_search_result_free(result);
+    return TRUE;
+}
+
+gboolean imap_client_folder_has_message_ids(ImapClient *client, const char *folder,
+                                            const char *const *message_ids, guint n,
+                                            gboolean *found, GError **error)
+{
+    g_return_val_if_fail(client != NULL && folder != NULL && found != NULL, FALSE);
+    if (n == 0)
+        return TRUE;
+    if (!check_usable(client, error))
+        return FALSE;
+    if (!client->selected) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT,
+                    "IMAP search of \"%s\" on %s: no folder selected to return to", folder,
+                    client->host);
+        return FALSE;
+    }
+    for (guint i = 0; i < n; i++) {
+        if (message_ids[i] && !is_safe_protocol_string(message_ids[i])) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT,
+                        "a Message-ID with a control character cannot be searched for");
+            return FALSE;
+        }
+    }
+    g_autofree char *name = mailbox_to_server(client, folder, error);
+    if (!name)
+        return FALSE;
+    g_autofree char *back = g_strdup(client->selected);
+    guint32 uidvalidity =
+        client->imap->imap_selection_info ? client->imap->imap_selection_info->sel_uidvalidity : 0;
+    /* EXAMINE: read-only, nothing in the folder changes (RFC 3501 §6.3.2) */
+    int r = mailimap_examine(client->imap, name);
+    g_clear_pointer(&client->selected, g_free);
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_CONFIG, error, "IMAP EXAMINE %s", folder);
+        return FALSE;
+    }
+    for (guint i = 0; i < n; i++) {
+        found[i] = FALSE;
+        if (message_ids[i] && !search_message_id(client, message_ids[i], &found[i], error))
+            return FALSE;
+    }
+    uint64_t modseq = 0;
+    if (!select_server_name(client, back, &modseq, error))
+        return FALSE;
+    /* the EXISTS of this SELECT stays news: mail may have come while we looked elsewhere */
+    struct mailimap_selection_info *sel = client->imap->imap_selection_info;
+    if (sel && sel->sel_uidvalidity != uidvalidity) {
+        client->broken = TRUE;
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "UIDVALIDITY of the selected folder on %s changed meanwhile", client->host);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean imap_client_usable(ImapClient *client)
+{
+    return client && !client->broken && client->imap && client->imap->imap_stream;
 }
 
 /* ---- waiting for new mail ----------------------------------------------------------------- */

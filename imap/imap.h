@@ -14,8 +14,9 @@
  *
  * Errors: PAHT_ERROR_CONFIG (certificate not trusted, login refused, server without
  * STARTTLS, a folder that cannot be selected or created), PAHT_ERROR_TEMPORARY (connection
- * lost, timeout, server busy), PAHT_ERROR_PERMANENT (the message is gone, a command refused
- * for it). After a TEMPORARY error the client is unusable: close it and connect again.
+ * lost, timeout, server busy), PAHT_ERROR_PERMANENT (a command refused for one message),
+ * PAHT_ERROR_NOT_FOUND (a message the server confirms gone). After a TEMPORARY error the
+ * client is unusable: close it and connect again.
  *
  * The program must ignore SIGPIPE: libetpan writes to its sockets without MSG_NOSIGNAL.
  */
@@ -65,32 +66,62 @@ GArray *imap_client_search_from(ImapClient *client, guint32 first_uid, GError **
 
 typedef struct {
     guint32 uid;
-    gint64 size;        /* RFC822.SIZE */
-    char *message_id;   /* from the envelope, without <>; NULL if none */
-    char *from_address; /* the envelope's first From address (local@domain, domain lowercase);
-                           NULL if none or unusable. Only for answering mail that is never
-                           downloaded (too large): the parser reads the real headers. */
+    gint64 size; /* RFC822.SIZE */
 } ImapMessageInfo;
 
-void imap_message_info_free(ImapMessageInfo *info);
-/* size, Message-ID and From of these UIDs (one FETCH of UID RFC822.SIZE ENVELOPE); UIDs that
- * vanished are simply absent */
-GPtrArray *imap_client_fetch_info(ImapClient *client, const guint32 *uids, guint n_uids,
-                                  GError **error);
+/* RFC822.SIZE of these UIDs (one FETCH of UID RFC822.SIZE: never the ENVELOPE, whose size
+ * the sender decides), as ImapMessageInfo in UID order; UIDs the server does not answer for
+ * are absent. Ask in bounded chunks: the answer is held in memory. */
+GArray *imap_client_fetch_sizes(ImapClient *client, const guint32 *uids, guint n_uids,
+                                GError **error);
 
-/* Streams BODY.PEEK[] of uid into fd. expected_size (from fetch_info, or -1) is checked:
- * a short or missing body is PAHT_ERROR_TEMPORARY, a vanished UID PAHT_ERROR_PERMANENT. */
+/* *exists: UID SEARCH UID uid lists it in the selected mailbox */
+gboolean imap_client_uid_exists(ImapClient *client, guint32 uid, gboolean *exists, GError **error);
+
+/* Streams BODY.PEEK[] of uid into fd, never more than max(expected_size, max_bytes) bytes
+ * (max_bytes <= 0: no bound); expected_size is RFC822.SIZE, or -1. A literal of another
+ * length than expected_size is taken as received, with a warning. Errors:
+ * PAHT_ERROR_NOT_FOUND only when the server confirms the UID is gone (no body, and UID SEARCH
+ * does not list it): the caller may pass over it; PAHT_ERROR_PERMANENT when the server refused
+ * or sent no body for a message it still lists, or the literal ran past the bound;
+ * PAHT_ERROR_TEMPORARY when the connection failed or the file could not be written. After
+ * any error other than NOT_FOUND, see imap_client_usable. */
 gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64 expected_size,
-                                 gint64 *written, GError **error);
+                                 gint64 max_bytes, gint64 *written, GError **error);
+
+/* BODY.PEEK[HEADER.FIELDS (names...)]<0.max_bytes> of uid: those headers only, at most
+ * max_bytes of them (a message too large to download still has a sender to answer) */
+GBytes *imap_client_fetch_header_fields(ImapClient *client, guint32 uid, const char *const *names,
+                                        guint32 max_bytes, GError **error);
+
+/* FALSE after an error that left the session unusable: close it and connect again */
+gboolean imap_client_usable(ImapClient *client);
 
 /* CREATE the folder unless it exists (and subscribe it) */
 gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GError **error);
 /* Moves uid from the selected mailbox to folder (which must exist). A UID already gone
  * counts as moved. */
 gboolean imap_client_move(ImapClient *client, guint32 uid, const char *folder, GError **error);
-/* The same for many UIDs of the selected mailbox (ascending), in one command. */
+/* The same for many UIDs of the selected mailbox (ascending), in one command (MOVE), or in
+ * the two steps below when the server has no MOVE. */
 gboolean imap_client_move_uids(ImapClient *client, const guint32 *uids, guint n_uids,
                                const char *folder, GError **error);
+
+/* RFC 6851 MOVE offered: a move is one atomic command. Without it a move is UID COPY, then
+ * \Deleted and UID EXPUNGE (RFC 4315; without UIDPLUS the original is only flagged): a crash
+ * in between leaves the message in both folders, so the caller records each step. */
+gboolean imap_client_can_move(ImapClient *client);
+gboolean imap_client_copy_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                               const char *folder, GError **error);
+gboolean imap_client_delete_uids(ImapClient *client, const guint32 *uids, guint n_uids,
+                                 GError **error);
+/* found[i]: folder holds a message with message_ids[i] (NULL: not looked for, FALSE). Looks
+ * with EXAMINE folder and UID SEARCH HEADER Message-ID, then selects the current folder again
+ * (PAHT_ERROR_TEMPORARY, session unusable, if its UIDVALIDITY changed meanwhile). For the
+ * rare moment after a crash between a copy and its record: it costs three commands or more. */
+gboolean imap_client_folder_has_message_ids(ImapClient *client, const char *folder,
+                                            const char *const *message_ids, guint n,
+                                            gboolean *found, GError **error);
 
 /* ---- waiting for new mail -------------------------------------------------------------------
  * The news flag: the server announced messages (an EXISTS response) since the last SELECT or

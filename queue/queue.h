@@ -157,6 +157,9 @@ typedef struct {
     gint64 report_id;     /* the report it created or joined; 0 if none */
     int attempts;         /* processing attempts started (crash detection) */
     char *error;          /* why it is unparsed */
+    char *body_sha256;    /* of what follows the header block (MailFileIdentity); may be NULL */
+    char *moving_to;      /* a move by UID COPY + UID EXPUNGE under way: the target folder */
+    gboolean copied;      /* ... and the copy is known to be there */
 } RawMessage;
 
 void raw_message_free(RawMessage *raw);
@@ -165,17 +168,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(RawMessage, raw_message_free)
 /* NULL with no error when absent */
 RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity,
                                  guint32 uid, GError **error);
-/* the message with these bytes (and this Message-ID unless NULL) */
-RawMessage *raw_message_find_content(Store *store, const char *message_id, const char *sha256,
-                                     GError **error);
-/* TRUE if some recorded message has this Message-ID (cheap check before a download) */
-gboolean raw_message_has_message_id(Store *store, const char *message_id, GError **error);
+/* the first message recorded with these bytes, or with this Message-ID and this body digest
+ * (the same mail with other trace headers or line ends); NULL with no error when none */
+RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *message_id,
+                                  const char *body_sha256, GError **error);
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error);
 /* inserts raw (id ignored; state "fetched", attempts 1); returns the new id or 0 */
 gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error);
 gboolean raw_message_set_state(Store *store, gint64 id, const char *state, const char *error_text,
                                GError **error);
 gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, GError **error);
+/* a move by UID COPY + UID EXPUNGE: folder is where it goes (NULL: no move under way), copied
+ * that the copy is known done. Moved or quarantined ends it. */
+gboolean raw_message_set_moving(Store *store, gint64 id, const char *folder, gboolean copied,
+                                GError **error);
 /* after a UIDVALIDITY change: the same message now lives at a new UID */
 gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guint32 uidvalidity,
                               guint32 uid, GError **error);
@@ -193,6 +199,43 @@ GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError
 
 char *daemon_state_get(Store *store, const char *key, GError **error);
 gboolean daemon_state_set(Store *store, const char *key, const char *value, GError **error);
+
+/* ---- messages the daemon could not fetch ----------------------------------------------------
+ * A message of the inbox that failed to be fetched or recorded, by its place on the server
+ * (mailbox, UIDVALIDITY, UID): it is tried again later and the other messages go on; the
+ * gateway decides when to give it up. */
+
+typedef struct {
+    int failures;
+    gint64 first_at, last_at; /* the first and the latest failure */
+    gint64 next_at;           /* not to be tried before */
+    gint64 given_up_at;       /* 0 while it is still tried */
+    char *last_error;
+} MessageFailure;
+
+void message_failure_clear(MessageFailure *failure);
+/* FALSE with no error when the message never failed */
+gboolean message_failure_get(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                             MessageFailure *out, GError **error);
+/* one more failure at now, to be tried again from next_at; out (may be NULL) gets the record */
+gboolean message_failure_add(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                             const char *error_text, gint64 now, gint64 next_at,
+                             MessageFailure *out, GError **error);
+/* the message is given up (set aside): never tried again */
+gboolean message_failure_give_up(Store *store, const char *mailbox, guint32 uidvalidity,
+                                 guint32 uid, gint64 now, GError **error);
+/* the message is fetched after all (or gone): its record goes */
+gboolean message_failure_forget(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                                GError **error);
+/* records of other UIDVALIDITYs of the mailbox go: those UIDs mean nothing any more */
+gboolean message_failure_forget_epochs(Store *store, const char *mailbox, guint32 uidvalidity,
+                                       GError **error);
+/* the UIDs with a record in this mailbox and UIDVALIDITY (guint32, ascending) */
+GArray *message_failure_uids(Store *store, const char *mailbox, guint32 uidvalidity,
+                             GError **error);
+/* *due: a failed message of this mailbox and UIDVALIDITY is to be tried again by now */
+gboolean message_failure_any_due(Store *store, const char *mailbox, guint32 uidvalidity, gint64 now,
+                                 gboolean *due, GError **error);
 
 /* ---- reports ------------------------------------------------------------------------------- */
 

@@ -238,6 +238,33 @@ static const char *const migrations[] = {
     "  value INTEGER NOT NULL,"
     "  detail TEXT"
     ") STRICT;",
+    /* issue 11: mail is never skipped or stuck.
+     * - message_failure: a message of the inbox that could not be fetched or recorded (a
+     *   refused FETCH, a dropped connection, a file that cannot be written), by its place on
+     *   the server: how often and since when, when to try again, and when it was given up
+     *   (moved to quarantine, or left, with the IOC told once);
+     * - the same mail recognised whatever its trace headers and line ends (pahtctl ingest of
+     *   a saved file, then the same mail over IMAP): the digest of what follows its header
+     *   block, beside its Message-ID;
+     * - moving without MOVE is UID COPY then UID EXPUNGE: the folder it is being copied to, and
+     *   whether the copy is known done, so that a crash in between does not copy again. */
+    "CREATE TABLE message_failure("
+    "  mailbox TEXT NOT NULL,"
+    "  uidvalidity INTEGER NOT NULL,"
+    "  uid INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL,"
+    "  first_at INTEGER NOT NULL,"
+    "  last_at INTEGER NOT NULL,"
+    "  next_at INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL,"
+    "  given_up_at INTEGER,"
+    "  PRIMARY KEY (mailbox, uidvalidity, uid)"
+    ") STRICT;"
+    "ALTER TABLE raw_message ADD COLUMN body_sha256 TEXT;"
+    "CREATE INDEX raw_message_body ON raw_message(message_id, body_sha256)"
+    "  WHERE body_sha256 IS NOT NULL;"
+    "ALTER TABLE raw_message ADD COLUMN moving_to TEXT;"
+    "ALTER TABLE raw_message ADD COLUMN copied INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */
@@ -607,12 +634,14 @@ void raw_message_free(RawMessage *raw)
     g_free(raw->state);
     g_free(raw->classification);
     g_free(raw->error);
+    g_free(raw->body_sha256);
+    g_free(raw->moving_to);
     g_free(raw);
 }
 
 #define RAW_COLUMNS                                                                                \
     "id, mailbox, uidvalidity, uid, message_id, sha256, path, size, received_at, state,"           \
-    " classification, report_id, attempts, error"
+    " classification, report_id, attempts, error, body_sha256, moving_to, copied"
 
 static RawMessage *raw_from_row(sqlite3_stmt *stmt)
 {
@@ -631,6 +660,9 @@ static RawMessage *raw_from_row(sqlite3_stmt *stmt)
     raw->report_id = sqlite3_column_int64(stmt, 11);
     raw->attempts = sqlite3_column_int(stmt, 12);
     raw->error = column_text(stmt, 13);
+    raw->body_sha256 = column_text(stmt, 14);
+    raw->moving_to = column_text(stmt, 15);
+    raw->copied = sqlite3_column_int(stmt, 16) != 0;
     return raw;
 }
 
@@ -662,35 +694,25 @@ RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidv
     return raw_query_one(store, stmt, error);
 }
 
-RawMessage *raw_message_find_content(Store *store, const char *message_id, const char *sha256,
-                                     GError **error)
+RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *message_id,
+                                  const char *body_sha256, GError **error)
 {
-    /* the same bytes are the same message; the Message-ID (when given) narrows it further,
-     * since broken mailers reuse Message-IDs but never whole contents */
+    /* The same bytes are the same message. So are the same Message-ID and the same body: the
+     * headers a server adds on delivery (Received, Delivered-To, Return-Path) and the line ends
+     * differ between a saved file and the mail served by IMAP, what the citizen wrote does not.
+     * A Message-ID alone is never enough: broken mailers reuse them, and a stranger could copy
+     * one to have a citizen's mail taken for a duplicate. */
     sqlite3_stmt *stmt = store_statement(store,
                                          "SELECT " RAW_COLUMNS " FROM raw_message"
-                                         " WHERE sha256 = ?2 AND (?1 IS NULL OR message_id = ?1)"
-                                         " ORDER BY id LIMIT 1",
+                                         " WHERE sha256 = ?1 OR (message_id = ?2 AND"
+                                         " body_sha256 = ?3) ORDER BY id LIMIT 1",
                                          error);
     if (!stmt)
         return NULL;
-    bind_text_or_null(stmt, 1, message_id);
-    sqlite3_bind_text(stmt, 2, sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 2, message_id);
+    bind_text_or_null(stmt, 3, body_sha256);
     return raw_query_one(store, stmt, error);
-}
-
-gboolean raw_message_has_message_id(Store *store, const char *message_id, GError **error)
-{
-    sqlite3_stmt *stmt =
-        store_statement(store, "SELECT 1 FROM raw_message WHERE message_id = ? LIMIT 1", error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        store_fail(store, error, "look up Message-ID");
-    return rc == SQLITE_ROW;
 }
 
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error)
@@ -712,7 +734,8 @@ gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error)
     sqlite3_stmt *stmt = store_statement(
         store,
         "INSERT INTO raw_message(mailbox, uidvalidity, uid, message_id, sha256, path, size,"
-        " received_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'fetched', 1)",
+        " received_at, body_sha256, state, attempts)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'fetched', 1)",
         error);
     if (!stmt)
         return 0;
@@ -726,6 +749,7 @@ gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error)
     sqlite3_bind_text(stmt, 6, raw->path, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 7, raw->size);
     sqlite3_bind_int64(stmt, 8, raw->received_at);
+    bind_text_or_null(stmt, 9, raw->body_sha256);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) {
@@ -751,9 +775,13 @@ static gboolean step_one_change(Store *store, sqlite3_stmt *stmt, const char *wh
 gboolean raw_message_set_state(Store *store, gint64 id, const char *state, const char *error_text,
                                GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store, "UPDATE raw_message SET state = ?2, error = COALESCE(?3, error) WHERE id = ?1",
-        error);
+    /* out of the inbox: a move in progress is over */
+    sqlite3_stmt *stmt =
+        store_statement(store,
+                        "UPDATE raw_message SET state = ?2, error = COALESCE(?3, error),"
+                        " moving_to = iif(?2 IN ('moved', 'quarantined'), NULL, moving_to),"
+                        " copied = iif(?2 IN ('moved', 'quarantined'), 0, copied) WHERE id = ?1",
+                        error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, id);
@@ -785,9 +813,10 @@ gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, G
 gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guint32 uidvalidity,
                               guint32 uid, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store, "UPDATE raw_message SET mailbox = ?2, uidvalidity = ?3, uid = ?4 WHERE id = ?1",
-        error);
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "UPDATE raw_message SET mailbox = ?2, uidvalidity = ?3,"
+                                         " uid = ?4, moving_to = NULL, copied = 0 WHERE id = ?1",
+                                         error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, id);
@@ -795,6 +824,19 @@ gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guin
     sqlite3_bind_int64(stmt, 3, uidvalidity);
     sqlite3_bind_int64(stmt, 4, uid);
     return step_one_change(store, stmt, "relocate raw message", error);
+}
+
+gboolean raw_message_set_moving(Store *store, gint64 id, const char *folder, gboolean copied,
+                                GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "UPDATE raw_message SET moving_to = ?2, copied = ?3 WHERE id = ?1", error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    bind_text_or_null(stmt, 2, folder);
+    sqlite3_bind_int(stmt, 3, copied ? 1 : 0);
+    return step_one_change(store, stmt, "record a move", error);
 }
 
 gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classification,

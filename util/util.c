@@ -173,12 +173,30 @@ void fs_remove_tree(const char *path)
     rmdir(path);
 }
 
+static FsSyncHook sync_hook;
+static gpointer sync_hook_data;
+
+void fs_set_sync_hook(FsSyncHook hook, gpointer data)
+{
+    sync_hook = hook;
+    sync_hook_data = data;
+}
+
+/* fsync(2), told to the test hook */
+static int sync_fd(int fd, const char *path)
+{
+    int rc = fsync(fd);
+    if (rc == 0 && sync_hook)
+        sync_hook(path, sync_hook_data);
+    return rc;
+}
+
 gboolean fs_sync_dir(const char *path, GError **error)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return set_errno_error(error, "cannot open folder", path);
-    int rc = fsync(fd);
+    int rc = sync_fd(fd, path);
     close(fd);
     if (rc != 0)
         return set_errno_error(error, "cannot sync folder", path);
@@ -209,7 +227,7 @@ gboolean fs_write_file_atomic(const char *path, const void *data, gsize len, GEr
         return FALSE;
     if (!fs_write_all(fd, data, len))
         goto fail;
-    if (fsync(fd) != 0)
+    if (sync_fd(fd, temp) != 0)
         goto fail;
     if (close(fd) != 0) {
         fd = -1;
@@ -333,11 +351,27 @@ gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error)
     return ok;
 }
 
+/* the prefix folder of content-addressed files: made once, and its entry in dir synced when
+ * new, since a file renamed into a folder whose own entry is lost in a crash is lost with it */
+static gboolean make_content_folder(const char *dir, const char *folder, GError **error)
+{
+    if (mkdir(folder, 0700) != 0) {
+        if (errno == EEXIST)
+            return TRUE;
+        if (errno != ENOENT)
+            return set_errno_error(error, "cannot create folder", folder);
+        /* dir itself is missing (the gateway makes it at start) */
+        if (!fs_make_private_dir(folder, error))
+            return FALSE;
+    }
+    return fs_sync_dir(dir, error);
+}
+
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error)
 {
     char sub[3] = {sha256_hex[0], sha256_hex[1], 0};
     g_autofree char *folder = g_build_filename(dir, sub, NULL);
-    if (!fs_make_private_dir(folder, error))
+    if (!make_content_folder(dir, folder, error))
         return NULL;
     g_autofree char *name = g_strconcat(sha256_hex, suffix ? suffix : "", NULL);
     return g_build_filename(folder, name, NULL);
@@ -345,22 +379,23 @@ char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffi
 
 gboolean fs_commit_content(const char *temp_path, const char *final_path, GError **error)
 {
+    g_autofree char *dir = g_path_get_dirname(final_path);
     struct stat st;
     if (stat(final_path, &st) == 0) {
-        /* same digest, same content: keep the one already durable */
+        /* same digest, same content: keep the one already there, and make its name durable
+         * (whoever renamed it there may not have synced its folder yet) */
         unlink(temp_path);
-        return TRUE;
+        return fs_sync_dir(dir, error);
     }
     int fd = open(temp_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return set_errno_error(error, "cannot open", temp_path);
-    int rc = fsync(fd);
+    int rc = sync_fd(fd, temp_path);
     close(fd);
     if (rc != 0)
         return set_errno_error(error, "cannot sync", temp_path);
     if (rename(temp_path, final_path) != 0)
         return set_errno_error(error, "cannot rename onto", final_path);
-    g_autofree char *dir = g_path_get_dirname(final_path);
     return fs_sync_dir(dir, error);
 }
 
@@ -677,4 +712,215 @@ char *text_header_sanitize(const char *s)
         g_string_append_unichar(out, c);
     }
     return g_strstrip(g_string_free(out, FALSE));
+}
+
+/* ---- mail files --------------------------------------------------------------------------- */
+
+/* Finds the empty line that ends a header block (RFC 5322 §2.1), fed piece by piece. */
+typedef struct {
+    gboolean line_start; /* the next byte starts a line */
+    gboolean cr;         /* a line started with CR: LF next makes it the empty line */
+} HeaderEndScanner;
+
+#define HEADER_END_SCANNER_INIT                                                                    \
+    {                                                                                              \
+        TRUE, FALSE                                                                                \
+    }
+
+/* the offset in data just past the empty line, or -1 when it is not in data */
+static gssize header_end_feed(HeaderEndScanner *s, const char *data, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        char c = data[i];
+        if ((s->line_start || s->cr) && c == '\n')
+            return (gssize)i + 1;
+        s->cr = s->line_start && c == '\r';
+        s->line_start = c == '\n';
+    }
+    return -1;
+}
+
+gboolean mail_header_block_length(int fd, gsize max, gsize *length, GError **error)
+{
+    HeaderEndScanner scan = HEADER_END_SCANNER_INIT;
+    char buf[16384];
+    gsize done = 0;
+    while (done <= max) {
+        ssize_t n = pread(fd, buf, MIN(sizeof buf, max + 1 - done), (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return set_errno_error(error, "cannot read", "the message");
+        if (n == 0)
+            break; /* no empty line: headers only */
+        gssize end = header_end_feed(&scan, buf, (gsize)n);
+        if (end >= 0) {
+            *length = done + (gsize)end;
+            return TRUE;
+        }
+        done += (gsize)n;
+    }
+    *length = done;
+    return TRUE;
+}
+
+/* the body digest reads CRLF as LF; *pending_cr: data so far ended in CR */
+static void body_digest_update(Sha256 *sum, const char *data, gsize len, gboolean *pending_cr)
+{
+    gsize start = 0;
+    if (*pending_cr && len > 0) {
+        if (data[0] != '\n')
+            sha256_update(sum, "\r", 1);
+        *pending_cr = FALSE;
+    }
+    for (gsize i = 0; i < len; i++) {
+        if (data[i] != '\r')
+            continue;
+        if (i + 1 == len) {
+            sha256_update(sum, data + start, i - start);
+            *pending_cr = TRUE;
+            return;
+        }
+        if (data[i + 1] == '\n') {
+            sha256_update(sum, data + start, i - start);
+            start = i + 1;
+        }
+    }
+    sha256_update(sum, data + start, len - start);
+}
+
+void mail_file_identity_clear(MailFileIdentity *identity)
+{
+    g_clear_pointer(&identity->sha256, g_free);
+    g_clear_pointer(&identity->body_sha256, g_free);
+    g_clear_pointer(&identity->message_id, g_free);
+    identity->size = 0;
+    identity->header_bytes = 0;
+}
+
+gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return set_errno_error(error, "cannot open", path);
+    Sha256 *all = sha256_new();
+    Sha256 *body = NULL; /* once the header block has ended */
+    gboolean pending_cr = FALSE;
+    HeaderEndScanner scan = HEADER_END_SCANNER_INIT;
+    GString *head = g_string_new(NULL); /* its first MAIL_HEADER_MAX_BYTES, for the headers */
+    char buf[65536];
+    gboolean ok = TRUE;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ok = set_errno_error(error, "cannot read", path);
+            break;
+        }
+        if (n == 0)
+            break;
+        sha256_update(all, buf, (gsize)n);
+        out->size += n;
+        if (body) {
+            body_digest_update(body, buf, (gsize)n, &pending_cr);
+            continue;
+        }
+        gssize end = header_end_feed(&scan, buf, (gsize)n);
+        gsize in_head = end >= 0 ? (gsize)end : (gsize)n;
+        out->header_bytes += in_head;
+        if (head->len < MAIL_HEADER_MAX_BYTES)
+            g_string_append_len(head, buf, MIN(in_head, MAIL_HEADER_MAX_BYTES - head->len));
+        if (end >= 0) {
+            body = sha256_new();
+            body_digest_update(body, buf + end, (gsize)n - in_head, &pending_cr);
+        }
+    }
+    close(fd);
+    if (!ok) {
+        sha256_free(all);
+        sha256_free(body);
+        g_string_free(head, TRUE);
+        return FALSE;
+    }
+    if (!body)
+        body = sha256_new(); /* headers only, no empty line: the body is empty */
+    if (pending_cr)
+        sha256_update(body, "\r", 1);
+    out->body_sha256 = sha256_finish(body);
+    out->sha256 = sha256_finish(all);
+    g_autofree char *id = mail_header_find(head->str, head->len, "Message-ID");
+    out->message_id = mail_message_id_clean(id);
+    g_string_free(head, TRUE);
+    return TRUE;
+}
+
+/* name matches the header starting at line (up to its colon, with optional blanks before it) */
+static const char *header_value_start(const char *line, const char *end, const char *name)
+{
+    gsize n = strlen(name);
+    if ((gsize)(end - line) <= n || g_ascii_strncasecmp(line, name, n) != 0)
+        return NULL;
+    const char *p = line + n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p < end && *p == ':' ? p + 1 : NULL;
+}
+
+char *mail_header_find(const char *block, gsize len, const char *name)
+{
+    if (!block)
+        return NULL;
+    const char *end = block + len;
+    GString *value = NULL;
+    for (const char *line = block; line < end;) {
+        const char *nl = memchr(line, '\n', (gsize)(end - line));
+        const char *line_end = nl ? nl : end;
+        const char *text_end = line_end > line && line_end[-1] == '\r' ? line_end - 1 : line_end;
+        if (text_end == line)
+            break; /* the empty line: the header block is over */
+        gboolean continuation = *line == ' ' || *line == '\t';
+        if (value && !continuation)
+            break; /* the header we wanted is complete */
+        if (value) {
+            g_string_append_len(value, line, text_end - line); /* unfolding (RFC 5322 §2.2.3) */
+        } else if (!continuation) {
+            const char *v = header_value_start(line, text_end, name);
+            if (v)
+                value = g_string_new_len(v, text_end - v);
+        }
+        line = nl ? nl + 1 : end;
+    }
+    if (!value)
+        return NULL;
+    return g_strstrip(g_string_free(value, FALSE));
+}
+
+char *mail_message_id_clean(const char *value)
+{
+    if (!value)
+        return NULL;
+    /* the first msg-id: what is between the first < and the > after it, if there are any */
+    const char *start = strchr(value, '<');
+    const char *end = start ? strchr(start, '>') : NULL;
+    if (!start || !end) {
+        start = value;
+        end = value + strlen(value);
+    } else {
+        start++;
+    }
+    GString *out = g_string_new(NULL);
+    for (const unsigned char *p = (const unsigned char *)start; p < (const unsigned char *)end;
+         p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>')
+            continue;
+        g_string_append_c(out, (char)*p);
+    }
+    /* RFC 5322 §2.1.1: no line is longer than 998 characters */
+    if (out->len == 0 || out->len > 998 || !g_utf8_validate(out->str, (gssize)out->len, NULL)) {
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    return g_string_free(out, FALSE);
 }

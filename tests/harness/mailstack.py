@@ -477,7 +477,7 @@ def _make_certs(d, openssl):
         os.chmod(os.path.join(tls, name), mode)
 
 
-def _dovecot_conf(d, ports, password, uid, gid, rawlog):
+def _dovecot_conf(d, ports, password, uid, gid, rawlog, imap_settings=None):
     base = _dovecot_base(d)
     dh = f"ssl_dh = <{DOVECOT_DH}\n" if os.path.exists(DOVECOT_DH) else ""
     rawlog_conf = ""
@@ -557,7 +557,7 @@ namespace inbox {{
 }}
 protocol imap {{
   mail_max_userip_connections = 200
-{rawlog_conf}}}
+{rawlog_conf}{_imap_settings_conf(imap_settings)}}}
 protocol lmtp {{
   postmaster_address = postmaster@{DOMAIN}
 }}
@@ -588,6 +588,18 @@ service auth {{
   }}
 }}
 {imap_service}"""
+
+
+def _imap_settings_conf(settings):
+    """Extra lines for Dovecot's "protocol imap" block, e.g. {"imap_fetch_failure": "no-after"}
+    (a FETCH of an unreadable message answers NO instead of dropping the session) or
+    {"imap_capability": "..."} (what the server offers after login, e.g. without MOVE)."""
+    lines = ""
+    for key, value in (settings or {}).items():
+        if not key.replace("_", "").isalnum() or "\n" in str(value):
+            raise MailStackError(f"mailstack: bad Dovecot setting {key!r}")
+        lines += f"  {key} = {value}\n"
+    return lines
 
 
 def _postfix_main(d, ports):
@@ -801,12 +813,13 @@ class MailStack:
     # ---- starting
 
     @classmethod
-    def start(cls, directory=None, rawlog=None):
+    def start(cls, directory=None, rawlog=None, imap_settings=None):
         """Start a fresh stack in DIRECTORY (None: a new mkdtemp folder) and return it.
 
         An existing DIRECTORY is reused only if an earlier start made it (it is wiped first,
         after stopping what still runs there); any other non-empty folder is refused.
-        RAWLOG None follows the environment variable MAILSTACK_RAWLOG=1.
+        RAWLOG None follows the environment variable MAILSTACK_RAWLOG=1. IMAP_SETTINGS: extra
+        Dovecot settings for IMAP sessions ({name: value}), for tests of other servers' ways.
         """
         t0 = time.monotonic()
         tools = _check_tools()
@@ -824,7 +837,7 @@ class MailStack:
         else:
             _prepare_dir(d)
         try:
-            stack = cls._start_in(d, tools, uid, gid, rawlog)
+            stack = cls._start_in(d, tools, uid, gid, rawlog, imap_settings)
         except BaseException:
             _stop_dir(d)
             if made:
@@ -835,7 +848,7 @@ class MailStack:
         return stack
 
     @classmethod
-    def _start_in(cls, d, tools, uid, gid, rawlog):
+    def _start_in(cls, d, tools, uid, gid, rawlog, imap_settings=None):
         # the daemons and the mail uid must be able to traverse DIR: mkdtemp makes 0700 (gotcha 6)
         os.chmod(d, 0o755)
         with open(os.path.join(d, MARKER), "w") as f:
@@ -875,7 +888,8 @@ class MailStack:
         last = None
         for _ in range(START_ATTEMPTS):
             ports = dict(zip(PORT_NAMES, _pick_ports(len(PORT_NAMES))))
-            _write(f"{d}/etc/dovecot.conf", _dovecot_conf(d, ports, password, uid, gid, rawlog))
+            _write(f"{d}/etc/dovecot.conf",
+                   _dovecot_conf(d, ports, password, uid, gid, rawlog, imap_settings))
             _write(f"{p}/main.cf", _postfix_main(d, ports), age=5)
             _write(f"{p}/master.cf", _postfix_master(ports), age=5)
             env = {

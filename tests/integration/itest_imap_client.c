@@ -419,7 +419,7 @@ static void test_select_and_search(void)
     g_assert_cmpuint(info2.uidnext, ==, info.uidnext);
 }
 
-static void test_fetch_info_sizes_and_ids(void)
+static void test_fetch_sizes(void)
 {
     ImapOptions opts = options(TRUE);
     g_autoptr(ImapClient) client = connect_ok(&opts);
@@ -428,24 +428,56 @@ static void test_fetch_info_sizes_and_ids(void)
 
     /* asked in disorder, with a duplicate and a UID that does not exist */
     guint32 ask[] = {saved_uids[2], saved_uids[0], 999999, saved_uids[1], saved_uids[0]};
-    g_autoptr(GPtrArray) infos = imap_client_fetch_info(client, ask, G_N_ELEMENTS(ask), &error);
+    g_autoptr(GArray) infos = imap_client_fetch_sizes(client, ask, G_N_ELEMENTS(ask), &error);
     g_assert_no_error(error);
     g_assert_cmpuint(infos->len, ==, G_N_ELEMENTS(messages));
     for (guint i = 0; i < infos->len; i++) {
-        ImapMessageInfo *info = g_ptr_array_index(infos, i);
+        ImapMessageInfo *info = &g_array_index(infos, ImapMessageInfo, i);
         g_assert_cmpuint(info->uid, ==, saved_uids[i]);
         g_autofree char *served = crlf_normalised(messages[i].content);
         g_assert_cmpint(info->size, ==, (gint64)strlen(served));
-        g_assert_cmpstr(info->message_id, ==, messages[i].message_id);
     }
 
-    g_autoptr(GPtrArray) empty = imap_client_fetch_info(client, NULL, 0, &error);
+    g_autoptr(GArray) empty = imap_client_fetch_sizes(client, NULL, 0, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(empty->len, ==, 0);
     guint32 gone[] = {999999};
-    g_autoptr(GPtrArray) vanished = imap_client_fetch_info(client, gone, 1, &error);
+    g_autoptr(GArray) vanished = imap_client_fetch_sizes(client, gone, 1, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(vanished->len, ==, 0);
+
+    gboolean exists = FALSE;
+    g_assert_true(imap_client_uid_exists(client, saved_uids[1], &exists, &error));
+    g_assert_true(exists);
+    g_assert_true(imap_client_uid_exists(client, 999999, &exists, &error));
+    g_assert_false(exists);
+}
+
+/* the headers of a message too large to download, and never more than asked for */
+static void test_fetch_header_fields_is_bounded(void)
+{
+    ImapOptions opts = options(FALSE);
+    g_autoptr(ImapClient) client = connect_ok(&opts);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
+    const char *fields[] = {"From", "Message-ID", NULL};
+    g_autoptr(GBytes) head =
+        imap_client_fetch_header_fields(client, saved_uids[0], fields, 4096, &error);
+    g_assert_no_error(error);
+    gsize len = 0;
+    const char *text = g_bytes_get_data(head, &len);
+    g_autofree char *from = mail_header_find(text, len, "From");
+    g_assert_cmpstr(from, ==, "Nguyen Van A <citizen@example.test>");
+    g_autofree char *id = mail_header_find(text, len, "Message-ID");
+    g_autofree char *clean = mail_message_id_clean(id);
+    g_assert_cmpstr(clean, ==, "crlf-1@example.test");
+    g_autofree char *subject = mail_header_find(text, len, "Subject");
+    g_assert_null(subject); /* only what was asked for */
+
+    g_autoptr(GBytes) cut =
+        imap_client_fetch_header_fields(client, saved_uids[0], fields, 10, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(g_bytes_get_size(cut), ==, 10);
 }
 
 static void test_fetch_to_fd_is_exact_and_peeks(void)
@@ -454,17 +486,18 @@ static void test_fetch_to_fd_is_exact_and_peeks(void)
     g_autoptr(ImapClient) client = connect_ok(&opts);
     g_autoptr(GError) error = NULL;
     g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
-    g_autoptr(GPtrArray) infos =
-        imap_client_fetch_info(client, saved_uids, G_N_ELEMENTS(saved_uids), &error);
+    g_autoptr(GArray) infos =
+        imap_client_fetch_sizes(client, saved_uids, G_N_ELEMENTS(saved_uids), &error);
     g_assert_no_error(error);
 
     for (guint i = 0; i < infos->len; i++) {
-        ImapMessageInfo *info = g_ptr_array_index(infos, i);
+        ImapMessageInfo *info = &g_array_index(infos, ImapMessageInfo, i);
         g_autofree char *out_path = NULL;
         int fd = fs_open_private_temp(work_dir, "fetched-", &out_path, &error);
         g_assert_no_error(error);
         gint64 written = -1;
-        gboolean ok = imap_client_fetch_to_fd(client, info->uid, fd, info->size, &written, &error);
+        gboolean ok =
+            imap_client_fetch_to_fd(client, info->uid, fd, info->size, 0, &written, &error);
         close(fd);
         g_assert_no_error(error);
         g_assert_true(ok);
@@ -497,7 +530,7 @@ static void test_fetch_to_fd_is_exact_and_peeks(void)
     g_assert_null(strstr(flags, "\\Seen"));
 }
 
-static void test_fetch_of_vanished_uid_is_permanent(void)
+static void test_fetch_of_vanished_uid_is_not_found(void)
 {
     ImapOptions opts = options(FALSE);
     g_autoptr(ImapClient) client = connect_ok(&opts);
@@ -508,19 +541,23 @@ static void test_fetch_of_vanished_uid_is_permanent(void)
     int fd = fs_open_private_temp(work_dir, "vanished-", &out_path, &error);
     g_assert_no_error(error);
     gint64 written = -1;
-    g_assert_false(imap_client_fetch_to_fd(client, info.uidnext + 50, fd, -1, &written, &error));
-    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT);
+    g_assert_false(imap_client_fetch_to_fd(client, info.uidnext + 50, fd, -1, 0, &written, &error));
+    /* confirmed gone (UID SEARCH does not list it): the one error a caller may pass over */
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND);
     g_assert_cmpint(written, ==, 0);
     g_clear_error(&error);
 
-    /* the client is still usable after a PERMANENT error */
-    g_assert_true(imap_client_fetch_to_fd(client, saved_uids[0], fd, -1, &written, &error));
+    /* the client is still usable */
+    g_assert_true(imap_client_usable(client));
+    g_assert_true(imap_client_fetch_to_fd(client, saved_uids[0], fd, -1, 0, &written, &error));
     g_assert_no_error(error);
     g_assert_cmpint(written, >, 0);
     close(fd);
 }
 
-static void test_fetch_size_mismatch_is_temporary(void)
+/* RFC822.SIZE is the server's estimate: a literal of another length is the message, taken
+ * with a warning (a message whose size is off by a few bytes must not fail for ever) */
+static void test_fetch_size_mismatch_is_kept(void)
 {
     ImapOptions opts = options(FALSE);
     g_autoptr(ImapClient) client = connect_ok(&opts);
@@ -530,11 +567,92 @@ static void test_fetch_size_mismatch_is_temporary(void)
     int fd = fs_open_private_temp(work_dir, "short-", &out_path, &error);
     g_assert_no_error(error);
     gint64 written = -1;
-    g_assert_false(imap_client_fetch_to_fd(client, saved_uids[0], fd, 1000000, &written, &error));
+    g_autofree char *served = crlf_normalised(messages[0].content);
+    gint64 real = (gint64)strlen(served);
+    g_assert_true(
+        imap_client_fetch_to_fd(client, saved_uids[0], fd, real + 5, 0, &written, &error));
+    g_assert_no_error(error);
     close(fd);
-    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_cmpint(written, ==, real);
+    g_assert_true(imap_client_usable(client));
+}
+
+/* the literal is taken up to max(announced size, max_bytes), never further */
+static void test_fetch_stops_at_the_bound(void)
+{
+    ImapOptions opts = options(FALSE);
+    g_autoptr(ImapClient) client = connect_ok(&opts);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
+    g_autofree char *out_path = NULL;
+    int fd = fs_open_private_temp(work_dir, "bounded-", &out_path, &error);
+    g_assert_no_error(error);
+    gint64 written = -1;
+    g_assert_false(imap_client_fetch_to_fd(client, saved_uids[0], fd, 40, 100, &written, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT);
+    g_assert_nonnull(strstr(error->message, "longer than 100 bytes"));
+    close(fd);
+    g_assert_cmpint(written, <=, 100);
+    struct stat st;
+    g_assert_cmpint(stat(out_path, &st), ==, 0);
+    g_assert_cmpint(st.st_size, <=, 100);
+    /* the rest of the literal was never read: the session says so */
+    g_assert_false(imap_client_usable(client));
+}
+
+/* A message the server cannot read (its Maildir file unreadable: Dovecot drops the session)
+ * is a failure of that message, never "vanished": it is still there for the next session. */
+static void test_fetch_of_unreadable_message_is_not_vanished(void)
+{
+    ImapOptions opts = options(FALSE);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = write_work_file("unreadable.eml", messages[1].content);
+    {
+        g_autoptr(ImapClient) setup = connect_ok(&opts);
+        g_assert_true(imap_client_ensure_folder(setup, "Unreadable", &error));
+        g_assert_no_error(error);
+    }
+    save_message(path, "Unreadable");
+    g_autoptr(ImapClient) client = connect_ok(&opts);
+    ImapMailboxInfo info;
+    g_assert_true(imap_client_select(client, "Unreadable", &info, &error));
+    /* Maildir++: the folder is .Unreadable beside the inbox's cur/ (where SELECT put it) */
+    g_auto(GStrv) at = g_strsplit(user, "@", 2);
+    g_autofree char *cur = g_build_filename(setting("MAILSTACK_DIR"), "mail", at[1], at[0],
+                                            "Maildir", ".Unreadable", "cur", NULL);
+    g_autoptr(GDir) dir = g_dir_open(cur, 0, &error);
+    g_assert_no_error(error);
+    const char *name = g_dir_read_name(dir);
+    g_assert_nonnull(name);
+    g_autofree char *file = g_build_filename(cur, name, NULL);
+    g_assert_cmpint(chmod(file, 0), ==, 0);
+    g_autoptr(GArray) uids = imap_client_search_from(client, 1, &error);
+    g_assert_cmpuint(uids->len, ==, 1);
+    guint32 uid = g_array_index(uids, guint32, 0);
+    g_autofree char *out_path = NULL;
+    int fd = fs_open_private_temp(work_dir, "unreadable-", &out_path, &error);
+    g_assert_no_error(error);
+    gboolean fetched = imap_client_fetch_to_fd(client, uid, fd, -1, 0, NULL, &error);
+    close(fd);
+    g_assert_false(fetched);
+    g_assert_nonnull(error);
+    g_assert_cmpint(error->code, !=, PAHT_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+
+    /* still there, and whole once readable again */
+    g_assert_cmpint(chmod(file, 0600), ==, 0);
+    g_autoptr(ImapClient) again = connect_ok(&opts);
+    g_assert_true(imap_client_select(again, "Unreadable", NULL, &error));
+    gboolean exists = FALSE;
+    g_assert_true(imap_client_uid_exists(again, uid, &exists, &error));
+    g_assert_true(exists);
+    g_autofree char *again_path = NULL;
+    fd = fs_open_private_temp(work_dir, "readable-", &again_path, &error);
+    gint64 written = 0;
+    g_assert_true(imap_client_fetch_to_fd(again, uid, fd, -1, 0, &written, &error));
+    g_assert_no_error(error);
+    close(fd);
     g_assert_cmpint(written, >, 0);
-    g_assert_cmpint(written, <, 1000000);
 }
 
 static void test_fetch_to_unwritable_fd_is_temporary(void)
@@ -545,7 +663,7 @@ static void test_fetch_to_unwritable_fd_is_temporary(void)
     g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
     int fd = open("/dev/null", O_RDONLY);
     g_assert_cmpint(fd, >=, 0);
-    g_assert_false(imap_client_fetch_to_fd(client, saved_uids[0], fd, -1, NULL, &error));
+    g_assert_false(imap_client_fetch_to_fd(client, saved_uids[0], fd, -1, 0, NULL, &error));
     close(fd);
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
     g_clear_error(&error);
@@ -645,12 +763,51 @@ static void test_move_empties_inbox(void)
     g_assert_cmpuint(info.exists, ==, G_N_ELEMENTS(messages) + 1);
     g_autoptr(GArray) moved = imap_client_search_from(client, 1, &error);
     g_assert_no_error(error);
-    g_autoptr(GPtrArray) infos =
-        imap_client_fetch_info(client, &g_array_index(moved, guint32, 0), moved->len, &error);
+    g_assert_cmpuint(moved->len, ==, G_N_ELEMENTS(messages) + 1);
+
+    /* seen from the inbox: the messages are in PAHT/Processed, by Message-ID */
+    g_assert_true(imap_client_select(client, "INBOX", &info, &error));
+    const char *ids[] = {"crlf-1@example.test", "lf-2@example.test", "nowhere@example.test", NULL};
+    gboolean found[G_N_ELEMENTS(ids)] = {TRUE, TRUE, TRUE, TRUE};
+    g_assert_true(imap_client_folder_has_message_ids(client, "PAHT/Processed", ids,
+                                                     G_N_ELEMENTS(ids), found, &error));
     g_assert_no_error(error);
-    g_assert_cmpuint(infos->len, ==, G_N_ELEMENTS(messages) + 1);
-    g_assert_cmpstr(((ImapMessageInfo *)g_ptr_array_index(infos, 0))->message_id, ==,
-                    "crlf-1@example.test");
+    g_assert_true(found[0]);
+    g_assert_true(found[1]);
+    g_assert_false(found[2]);
+    g_assert_false(found[3]);
+    /* and the inbox is selected again */
+    g_autoptr(GArray) inbox = imap_client_search_from(client, 1, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(inbox->len, ==, 0);
+}
+
+/* without MOVE a move is two steps, each on its own: a copy, then the original deleted */
+static void test_copy_then_delete(void)
+{
+    ImapOptions opts = options(FALSE);
+    g_autoptr(ImapClient) client = connect_ok(&opts);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(imap_client_ensure_folder(client, "PAHT/Copies", &error));
+    g_autofree char *path = write_work_file("copied.eml", messages[0].content);
+    save_message(path, "INBOX");
+    g_assert_true(imap_client_select(client, "INBOX", NULL, &error));
+    g_autoptr(GArray) uids = imap_client_search_from(client, 1, &error);
+    g_assert_cmpuint(uids->len, ==, 1);
+    guint32 uid = g_array_index(uids, guint32, 0);
+
+    g_assert_true(imap_client_copy_uids(client, &uid, 1, "PAHT/Copies", &error));
+    g_assert_no_error(error);
+    gboolean exists = FALSE;
+    g_assert_true(imap_client_uid_exists(client, uid, &exists, &error));
+    g_assert_true(exists); /* a copy only */
+    g_assert_true(imap_client_delete_uids(client, &uid, 1, &error));
+    g_assert_no_error(error);
+    g_assert_true(imap_client_uid_exists(client, uid, &exists, &error));
+    g_assert_false(exists);
+    ImapMailboxInfo info;
+    g_assert_true(imap_client_select(client, "PAHT/Copies", &info, &error));
+    g_assert_cmpuint(info.exists, ==, 1);
 }
 
 /* ---- protocol log ------------------------------------------------------------------------ */
@@ -778,10 +935,10 @@ static void test_big_message_streams_with_flat_memory(void)
         g_assert_cmpuint(info.exists, ==, 1);
         g_autoptr(GArray) uids = imap_client_search_from(client, 1, &error);
         g_assert_cmpuint(uids->len, ==, 1);
-        g_autoptr(GPtrArray) infos =
-            imap_client_fetch_info(client, &g_array_index(uids, guint32, 0), 1, &error);
+        g_autoptr(GArray) infos =
+            imap_client_fetch_sizes(client, &g_array_index(uids, guint32, 0), 1, &error);
         g_assert_cmpuint(infos->len, ==, 1);
-        ImapMessageInfo *mi = g_ptr_array_index(infos, 0);
+        ImapMessageInfo *mi = &g_array_index(infos, ImapMessageInfo, 0);
         g_assert_cmpint(mi->size, ==, big_size);
 
         g_autofree char *out_path = NULL;
@@ -794,7 +951,7 @@ static void test_big_message_streams_with_flat_memory(void)
         __sanitizer_install_malloc_and_free_hooks(watch_malloc, watch_free);
 #endif
         gint64 written = 0;
-        g_assert_true(imap_client_fetch_to_fd(client, mi->uid, fd, mi->size, &written, &error));
+        g_assert_true(imap_client_fetch_to_fd(client, mi->uid, fd, mi->size, 0, &written, &error));
         g_assert_no_error(error);
         long after = peak_rss_kb();
         close(fd);
@@ -893,13 +1050,20 @@ int main(int argc, char **argv)
     g_test_add_func("/imap/connect/silent-server-times-out",
                     test_silent_server_times_out_as_temporary);
     g_test_add_func("/imap/mailbox/select-and-search", test_select_and_search);
-    g_test_add_func("/imap/mailbox/fetch-info", test_fetch_info_sizes_and_ids);
+    g_test_add_func("/imap/mailbox/fetch-sizes", test_fetch_sizes);
+    g_test_add_func("/imap/mailbox/fetch-header-fields-bounded",
+                    test_fetch_header_fields_is_bounded);
     g_test_add_func("/imap/mailbox/fetch-to-fd", test_fetch_to_fd_is_exact_and_peeks);
-    g_test_add_func("/imap/mailbox/fetch-vanished", test_fetch_of_vanished_uid_is_permanent);
-    g_test_add_func("/imap/mailbox/fetch-size-mismatch", test_fetch_size_mismatch_is_temporary);
+    g_test_add_func("/imap/mailbox/fetch-vanished-is-not-found",
+                    test_fetch_of_vanished_uid_is_not_found);
+    g_test_add_func("/imap/mailbox/fetch-size-mismatch-kept", test_fetch_size_mismatch_is_kept);
+    g_test_add_func("/imap/mailbox/fetch-stops-at-the-bound", test_fetch_stops_at_the_bound);
+    g_test_add_func("/imap/mailbox/fetch-unreadable-is-not-vanished",
+                    test_fetch_of_unreadable_message_is_not_vanished);
     g_test_add_func("/imap/mailbox/fetch-unwritable-fd", test_fetch_to_unwritable_fd_is_temporary);
     g_test_add_func("/imap/folders/ensure", test_ensure_folder_creates_once);
     g_test_add_func("/imap/folders/move", test_move_empties_inbox);
+    g_test_add_func("/imap/folders/copy-then-delete", test_copy_then_delete);
     g_test_add_func("/imap/log/one-line-per-command", test_protocol_log_one_line_per_command);
     g_test_add_func("/imap/big/flat-memory", test_big_message_streams_with_flat_memory);
 

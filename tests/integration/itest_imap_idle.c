@@ -166,44 +166,6 @@ static void test_idle_ends_on_wake_fd_and_time_limit(void)
     g_assert_no_error(error);
 }
 
-static void test_envelope_from(void)
-{
-    static const struct {
-        const char *from_header; /* NULL: none */
-        const char *expected;    /* NULL: unusable */
-    } cases[] = {
-        {"=?UTF-8?B?Tmd1eeG7hW4gVsSDbiBBbg==?= <Nguyen.An@Mail.Example.VN>",
-         "Nguyen.An@mail.example.vn"},
-        {"plain@example.test", "plain@example.test"},
-        {"undisclosed-recipients:;", NULL},
-        {NULL, NULL},
-    };
-    g_autoptr(ImapClient) client = connect_selected();
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GArray) before = imap_client_search_from(client, 1, &error);
-    guint32 first = before->len ? g_array_index(before, guint32, before->len - 1) + 1 : 1;
-    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *name = g_strdup_printf("from-%zu.eml", i);
-        g_autofree char *content = g_strdup_printf(
-            "%s%s%sSubject: from %zu\r\nMessage-ID: <from-%zu@example.test>\r\n"
-            "\r\nbody\r\n",
-            cases[i].from_header ? "From: " : "", cases[i].from_header ? cases[i].from_header : "",
-            cases[i].from_header ? "\r\n" : "", i, i);
-        save_now(name, content);
-    }
-    g_assert_true(imap_client_noop(client, &error));
-    g_autoptr(GArray) uids = imap_client_search_from(client, first, &error);
-    g_assert_cmpuint(uids->len, ==, G_N_ELEMENTS(cases));
-    g_autoptr(GPtrArray) infos =
-        imap_client_fetch_info(client, &g_array_index(uids, guint32, 0), uids->len, &error);
-    g_assert_no_error(error);
-    g_assert_cmpuint(infos->len, ==, G_N_ELEMENTS(cases));
-    for (guint i = 0; i < infos->len; i++) {
-        const ImapMessageInfo *info = g_ptr_array_index(infos, i);
-        g_assert_cmpstr(info->from_address, ==, cases[i].expected);
-    }
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -220,7 +182,6 @@ int main(int argc, char **argv)
     g_test_add_func("/imap/wait/idle-wakes-on-new-mail", test_idle_wakes_on_new_mail);
     g_test_add_func("/imap/wait/idle-ends-on-wake-fd-and-time-limit",
                     test_idle_ends_on_wake_fd_and_time_limit);
-    g_test_add_func("/imap/envelope/from", test_envelope_from);
     int status = g_test_run();
 
     g_autoptr(GDir) dir = g_dir_open(work_dir, 0, NULL);

@@ -231,11 +231,13 @@ static void test_multipart_without_boundary(void)
 
 static void test_huge_header_line(void)
 {
+    /* long lines, within the header block's bound (MAIL_HEADER_MAX_BYTES; a longer block is
+     * refused, test_parse_header_limit.c) */
     GString *m = g_string_new("From: a@example.vn\r\nSubject: ");
-    for (int i = 0; i < 200000; i++)
+    for (int i = 0; i < 15000; i++)
         g_string_append(m, "Phản ánh ");
     g_string_append(m, "\r\nX-Long: ");
-    for (int i = 0; i < 100000; i++)
+    for (int i = 0; i < 3000; i++)
         g_string_append(m, "=?UTF-8?B?4bqi?= ");
     g_string_append(m, "\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nNội dung.\r\n");
     gint64 start = g_get_monotonic_time();

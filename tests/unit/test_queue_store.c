@@ -246,14 +246,8 @@ static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
     g_assert_null(raw_message_find_uid(f->store, "INBOX", 8, 42, &error));
     g_assert_no_error(error);
 
-    g_autoptr(RawMessage) by_content = raw_message_find_content(f->store, NULL, "ff01", &error);
+    g_autoptr(RawMessage) by_content = raw_message_find_same(f->store, "ff01", NULL, NULL, &error);
     g_assert_cmpint(by_content->id, ==, id);
-    g_autoptr(RawMessage) by_both =
-        raw_message_find_content(f->store, "m1@example.vn", "ff01", &error);
-    g_assert_cmpint(by_both->id, ==, id);
-    g_assert_null(raw_message_find_content(f->store, "other@example.vn", "ff01", &error));
-    g_assert_true(raw_message_has_message_id(f->store, "m1@example.vn", &error));
-    g_assert_false(raw_message_has_message_id(f->store, "m2@example.vn", &error));
 
     int attempts = 0;
     g_assert_true(raw_message_count_attempt(f->store, id, &attempts, &error));
@@ -275,6 +269,114 @@ static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
     g_assert_cmpint(raw_message_insert(f->store, &local, &error), >, 0);
     local.sha256 = "ee03";
     g_assert_cmpint(raw_message_insert(f->store, &local, &error), >, 0);
+    g_assert_no_error(error);
+}
+
+/* The same mail is found whatever its trace headers and line ends (the same Message-ID and
+ * body), never by its Message-ID alone. */
+static void test_raw_message_found_by_bytes_or_message_id_and_body(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    RawMessage ingested = {.message_id = "m1@example.vn",
+                           .sha256 = "aa01",
+                           .body_sha256 = "b0d1",
+                           .path = "/x/aa01.eml",
+                           .size = 100,
+                           .received_at = 1};
+    gint64 id = raw_message_insert(f->store, &ingested, &error);
+    g_assert_no_error(error);
+
+    g_autoptr(RawMessage) bytes = raw_message_find_same(f->store, "aa01", NULL, NULL, &error);
+    g_assert_nonnull(bytes);
+    g_assert_cmpint(bytes->id, ==, id);
+    g_assert_cmpstr(bytes->body_sha256, ==, "b0d1");
+    /* the same mail as an IMAP server serves it: other bytes, same Message-ID and body */
+    g_autoptr(RawMessage) served =
+        raw_message_find_same(f->store, "cc03", "m1@example.vn", "b0d1", &error);
+    g_assert_nonnull(served);
+    g_assert_cmpint(served->id, ==, id);
+    /* a stranger reusing the Message-ID with another body is another mail */
+    g_assert_null(raw_message_find_same(f->store, "dd04", "m1@example.vn", "0the", &error));
+    /* so is the same body under another Message-ID, and a mail without one */
+    g_assert_null(raw_message_find_same(f->store, "dd05", "m2@example.vn", "b0d1", &error));
+    g_assert_null(raw_message_find_same(f->store, "dd06", NULL, "b0d1", &error));
+    g_assert_no_error(error);
+}
+
+/* a move by UID COPY + UID EXPUNGE is recorded step by step; moving or quarantining ends it */
+static void test_raw_message_move_steps(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    RawMessage raw = {.mailbox = "INBOX",
+                      .uidvalidity = 7,
+                      .uid = 3,
+                      .sha256 = "ab01",
+                      .path = "/x/ab01.eml",
+                      .size = 10,
+                      .received_at = 1};
+    gint64 id = raw_message_insert(f->store, &raw, &error);
+    g_assert_true(raw_message_set_moving(f->store, id, "PAHT/Processed", FALSE, &error));
+    g_autoptr(RawMessage) copying = raw_message_get(f->store, id, &error);
+    g_assert_cmpstr(copying->moving_to, ==, "PAHT/Processed");
+    g_assert_false(copying->copied);
+    g_assert_true(raw_message_set_moving(f->store, id, "PAHT/Processed", TRUE, &error));
+    g_autoptr(RawMessage) copied = raw_message_get(f->store, id, &error);
+    g_assert_true(copied->copied);
+    g_assert_true(raw_message_set_state(f->store, id, "moved", NULL, &error));
+    g_autoptr(RawMessage) moved = raw_message_get(f->store, id, &error);
+    g_assert_null(moved->moving_to);
+    g_assert_false(moved->copied);
+    g_assert_no_error(error);
+}
+
+/* a message that failed to be fetched: counted by its place, due again, given up */
+static void test_message_failures(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    MessageFailure rec = {0};
+    g_assert_false(message_failure_get(f->store, "INBOX", 7, 5, &rec, &error));
+    g_assert_no_error(error);
+    gboolean due = TRUE;
+    g_assert_true(message_failure_any_due(f->store, "INBOX", 7, 1000, &due, &error));
+    g_assert_false(due);
+
+    g_assert_true(
+        message_failure_add(f->store, "INBOX", 7, 5, "refused", 1000, 1300, &rec, &error));
+    g_assert_cmpint(rec.failures, ==, 1);
+    g_assert_cmpint(rec.first_at, ==, 1000);
+    message_failure_clear(&rec);
+    g_assert_true(
+        message_failure_add(f->store, "INBOX", 7, 5, "dropped", 1400, 2000, &rec, &error));
+    g_assert_cmpint(rec.failures, ==, 2);
+    g_assert_cmpint(rec.first_at, ==, 1000);
+    g_assert_cmpint(rec.last_at, ==, 1400);
+    g_assert_cmpint(rec.next_at, ==, 2000);
+    g_assert_cmpstr(rec.last_error, ==, "dropped");
+    message_failure_clear(&rec);
+
+    g_assert_true(message_failure_any_due(f->store, "INBOX", 7, 1999, &due, &error));
+    g_assert_false(due);
+    g_assert_true(message_failure_any_due(f->store, "INBOX", 7, 2000, &due, &error));
+    g_assert_true(due);
+    g_assert_true(message_failure_any_due(f->store, "INBOX", 8, 2000, &due, &error));
+    g_assert_false(due); /* another UIDVALIDITY: other messages */
+
+    g_autoptr(GArray) uids = message_failure_uids(f->store, "INBOX", 7, &error);
+    g_assert_cmpuint(uids->len, ==, 1);
+    g_assert_cmpuint(g_array_index(uids, guint32, 0), ==, 5);
+
+    g_assert_true(message_failure_give_up(f->store, "INBOX", 7, 5, 2100, &error));
+    g_assert_true(message_failure_get(f->store, "INBOX", 7, 5, &rec, &error));
+    g_assert_cmpint(rec.given_up_at, ==, 2100);
+    message_failure_clear(&rec);
+    g_assert_true(message_failure_any_due(f->store, "INBOX", 7, 9999, &due, &error));
+    g_assert_false(due); /* given up: never tried again */
+
+    g_assert_true(message_failure_add(f->store, "INBOX", 7, 6, "x", 1, 2, NULL, &error));
+    g_assert_true(message_failure_forget(f->store, "INBOX", 7, 6, &error));
+    g_assert_false(message_failure_get(f->store, "INBOX", 7, 6, &rec, &error));
+    g_assert_true(message_failure_forget_epochs(f->store, "INBOX", 8, &error));
+    g_assert_false(message_failure_get(f->store, "INBOX", 7, 5, &rec, &error));
     g_assert_no_error(error);
 }
 
@@ -549,6 +651,10 @@ int main(int argc, char **argv)
     ADD("report-roundtrip-and-states", test_report_roundtrip_and_states);
     ADD("rollback-leaves-nothing", test_rollback_leaves_nothing);
     ADD("raw-messages-recorded-once", test_raw_messages_recorded_once);
+    ADD("raw-message-found-by-bytes-or-message-id-and-body",
+        test_raw_message_found_by_bytes_or_message_id_and_body);
+    ADD("raw-message-move-steps", test_raw_message_move_steps);
+    ADD("message-failures-counted-due-given-up", test_message_failures);
     ADD("mailbox-state", test_mailbox_state);
     ADD("outbox-enqueued-once", test_outbox_enqueued_once);
     ADD("outbox-lease-rules", test_outbox_lease_rules);

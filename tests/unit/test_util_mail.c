@@ -1,0 +1,287 @@
+/* util: what the gateway learns of a message file without parsing it (digests, Message-ID, a
+ * bounded header read), and the durability of content-addressed files (what gets fsynced). */
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *work_dir;
+
+static char *write_file(const char *name, const char *data, gssize len)
+{
+    char *path = g_build_filename(work_dir, name, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_file_set_contents(path, data, len, &error));
+    return path;
+}
+
+static void identity_of(const char *name, const char *data, gssize len, MailFileIdentity *out)
+{
+    g_autofree char *path = write_file(name, data, len);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(mail_file_identity(path, out, &error));
+    g_assert_no_error(error);
+}
+
+/* a file saved on Unix and the same mail served by IMAP (CRLF, and with the trace headers a
+ * delivery adds) are the same mail: same Message-ID and body digest, other bytes */
+static void test_identity_same_mail_whatever_line_ends_and_trace_headers(void)
+{
+    static const char saved[] = "From: An <an@example.vn>\n"
+                                "Subject: =?UTF-8?B?UGjhuqNuIMOhbmg=?=\n"
+                                "Message-ID:\n <abc.123@mail.example.vn>\n"
+                                "\n"
+                                "Đường bị ngập.\n"
+                                "\n"
+                                "Dòng 3.\n";
+    static const char served[] = "Return-Path: <an@example.vn>\r\n"
+                                 "Delivered-To: paht@example.test\r\n"
+                                 "Received: from mx by mailstack with LMTP\r\n"
+                                 "\tid x; Sat, 28 Nov 2026 09:00:00 +0700\r\n"
+                                 "From: An <an@example.vn>\r\n"
+                                 "Subject: =?UTF-8?B?UGjhuqNuIMOhbmg=?=\r\n"
+                                 "Message-ID:\r\n <abc.123@mail.example.vn>\r\n"
+                                 "\r\n"
+                                 "Đường bị ngập.\r\n"
+                                 "\r\n"
+                                 "Dòng 3.\r\n";
+    MailFileIdentity a = {0}, b = {0};
+    identity_of("saved.eml", saved, -1, &a);
+    identity_of("served.eml", served, -1, &b);
+    g_assert_cmpstr(a.message_id, ==, "abc.123@mail.example.vn");
+    g_assert_cmpstr(b.message_id, ==, "abc.123@mail.example.vn");
+    g_assert_cmpstr(a.sha256, !=, b.sha256);
+    g_assert_cmpstr(a.body_sha256, ==, b.body_sha256);
+    g_assert_cmpint(a.size, ==, (gint64)strlen(saved));
+    g_autofree char *whole = sha256_bytes(served, strlen(served));
+    g_assert_cmpstr(b.sha256, ==, whole);
+    const char *body = strstr(saved, "\n\n") + 2;
+    g_autofree char *body_digest = sha256_bytes(body, strlen(body));
+    g_assert_cmpstr(a.body_sha256, ==, body_digest);
+    g_assert_cmpint(a.header_bytes, ==, body - saved);
+
+    /* one character more in the body is another mail */
+    g_autofree char *edited = g_strconcat(saved, "x", NULL);
+    MailFileIdentity c = {0};
+    identity_of("edited.eml", edited, -1, &c);
+    g_assert_cmpstr(c.body_sha256, !=, a.body_sha256);
+    mail_file_identity_clear(&a);
+    mail_file_identity_clear(&b);
+    mail_file_identity_clear(&c);
+}
+
+/* the pieces the file is read in never cut a CRLF or the empty line the wrong way */
+static void test_identity_across_read_boundaries(void)
+{
+    for (gsize pad = 65530; pad < 65540; pad++) {
+        GString *crlf = g_string_new("Message-ID: <b@x>\r\nX-Pad: ");
+        while (crlf->len < pad)
+            g_string_append_c(crlf, 'p');
+        g_string_append(crlf, "\r\n\r\nline\r\nline\r\n");
+        g_autofree char *lf_text = NULL;
+        {
+            g_autoptr(GRegex) re = g_regex_new("\r\n", 0, 0, NULL);
+            lf_text = g_regex_replace_literal(re, crlf->str, -1, 0, "\n", 0, NULL);
+        }
+        MailFileIdentity a = {0}, b = {0};
+        identity_of("crlf.eml", crlf->str, (gssize)crlf->len, &a);
+        identity_of("lf.eml", lf_text, -1, &b);
+        g_assert_cmpstr(a.body_sha256, ==, b.body_sha256);
+        g_autofree char *expected = sha256_bytes("line\nline\n", 10);
+        g_assert_cmpstr(a.body_sha256, ==, expected);
+        g_assert_cmpstr(a.message_id, ==, "b@x");
+        mail_file_identity_clear(&a);
+        mail_file_identity_clear(&b);
+        g_string_free(crlf, TRUE);
+    }
+}
+
+/* a header block far over the bound: the Message-ID is still found in its first part, and
+ * no more of it is held */
+static void test_identity_of_huge_header_block(void)
+{
+    GString *m = g_string_new("Message-ID: <huge@x>\r\nTo: ");
+    for (int i = 0; i < 150000; i++)
+        g_string_append_printf(m, "%su%d@example.vn", i ? ", " : "", i);
+    g_string_append(m, "\r\n\r\nbody\r\n");
+    MailFileIdentity id = {0};
+    identity_of("huge.eml", m->str, (gssize)m->len, &id);
+    g_assert_cmpstr(id.message_id, ==, "huge@x");
+    g_assert_cmpint(id.header_bytes, >, MAIL_HEADER_MAX_BYTES);
+    g_autofree char *body = sha256_bytes("body\n", 5);
+    g_assert_cmpstr(id.body_sha256, ==, body);
+    mail_file_identity_clear(&id);
+
+    /* headers only, no empty line at all: an empty body */
+    MailFileIdentity only = {0};
+    identity_of("only.eml", "Subject: x\r\nMessage-ID: <o@x>", -1, &only);
+    g_autofree char *empty = sha256_bytes("", 0);
+    g_assert_cmpstr(only.body_sha256, ==, empty);
+    g_assert_cmpstr(only.message_id, ==, "o@x");
+    mail_file_identity_clear(&only);
+    g_string_free(m, TRUE);
+}
+
+static void test_header_block_length(void)
+{
+    static const struct {
+        const char *text;
+        gsize expected;
+    } cases[] = {
+        {"A: 1\r\nB: 2\r\n\r\nbody", 14},
+        {"A: 1\nB: 2\n\nbody\n\n", 11},
+        {"\r\nbody", 2},
+        {"\nbody", 1},
+        {"A: 1\r\nB: 2", 10},      /* no empty line: the whole file */
+        {"A: 1\r\n \r\n\r\n", 11}, /* a line of one blank is a fold, not the end */
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = write_file("block.eml", cases[i].text, -1);
+        int fd = open(path, O_RDONLY);
+        g_assert_cmpint(fd, >=, 0);
+        gsize length = 0;
+        g_autoptr(GError) error = NULL;
+        g_assert_true(mail_header_block_length(fd, 1000, &length, &error));
+        g_assert_cmpuint(length, ==, cases[i].expected);
+        close(fd);
+    }
+    /* longer than the bound: bound + 1, and no more is read */
+    GString *big = g_string_new(NULL);
+    while (big->len < 5000)
+        g_string_append(big, "X-Filler: 0123456789\r\n");
+    g_string_append(big, "\r\nbody\r\n");
+    g_autofree char *path = write_file("big.eml", big->str, (gssize)big->len);
+    int fd = open(path, O_RDONLY);
+    gsize length = 0;
+    g_assert_true(mail_header_block_length(fd, 1000, &length, NULL));
+    g_assert_cmpuint(length, ==, 1001);
+    g_assert_true(mail_header_block_length(fd, 100000, &length, NULL));
+    g_assert_cmpuint(length, ==, big->len - strlen("body\r\n"));
+    close(fd);
+    g_string_free(big, TRUE);
+}
+
+static void test_header_find(void)
+{
+    static const char block[] = "Received: from a\r\n"
+                                "\tby b\r\n"
+                                "message-id : <x@y>\r\n"
+                                "Subject: first\r\n"
+                                " second\r\n"
+                                "Subject: again\r\n"
+                                "\r\n"
+                                "From: not-a-header@body\r\n";
+    gsize len = strlen(block);
+    g_autofree char *subject = mail_header_find(block, len, "Subject");
+    g_assert_cmpstr(subject, ==, "first second"); /* unfolded; the first one */
+    g_autofree char *received = mail_header_find(block, len, "RECEIVED");
+    g_assert_cmpstr(received, ==, "from a\tby b");
+    g_autofree char *id = mail_header_find(block, len, "Message-ID");
+    g_assert_cmpstr(id, ==, "<x@y>");
+    g_assert_null(mail_header_find(block, len, "From")); /* the body is not the header */
+    g_assert_null(mail_header_find(block, len, "Message"));
+    g_assert_null(mail_header_find(NULL, 0, "Subject"));
+}
+
+static void test_message_id_clean(void)
+{
+    g_autofree char *a = mail_message_id_clean("  <abc@example.com>  ");
+    g_assert_cmpstr(a, ==, "abc@example.com");
+    g_autofree char *b = mail_message_id_clean("<first@x> <second@x>");
+    g_assert_cmpstr(b, ==, "first@x");
+    g_autofree char *c = mail_message_id_clean("bare@x");
+    g_assert_cmpstr(c, ==, "bare@x");
+    g_autofree char *d = mail_message_id_clean("<a\r\n b@x>");
+    g_assert_cmpstr(d, ==, "ab@x");
+    g_assert_null(mail_message_id_clean("<>"));
+    g_assert_null(mail_message_id_clean(""));
+    g_assert_null(mail_message_id_clean(NULL));
+    g_assert_null(mail_message_id_clean("<\xff\xfe@x>"));
+    g_autofree char *long_id = g_strnfill(1200, 'a');
+    g_assert_null(mail_message_id_clean(long_id));
+}
+
+/* ---- durability: what is synced ----------------------------------------------------------- */
+
+static void record_sync(const char *path, gpointer data)
+{
+    g_ptr_array_add(data, g_strdup(path));
+}
+
+static gboolean synced(GPtrArray *paths, const char *path)
+{
+    for (guint i = 0; i < paths->len; i++) {
+        if (g_str_equal(g_ptr_array_index(paths, i), path))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* A file renamed into a new prefix folder is durable only once the folder's own entry is:
+ * the parent is synced when the prefix folder is made. And a second copy of content already
+ * there (whose first writer may not have synced its folder yet) syncs that folder too. */
+static void test_content_commit_syncs_every_folder_it_relies_on(void)
+{
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    fs_set_sync_hook(record_sync, paths);
+    g_autofree char *store = g_build_filename(work_dir, "store", NULL);
+    g_assert_cmpint(g_mkdir(store, 0700), ==, 0);
+    g_autoptr(GError) error = NULL;
+    const char *digest = "ab0123456789";
+
+    g_autofree char *final = fs_content_path(store, digest, ".eml", &error);
+    g_assert_no_error(error);
+    g_autofree char *prefix = g_build_filename(store, "ab", NULL);
+    g_assert_true(g_file_test(prefix, G_FILE_TEST_IS_DIR));
+    g_assert_true(synced(paths, store)); /* the new prefix folder's entry */
+    struct stat st;
+    g_assert_cmpint(stat(prefix, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0700);
+
+    g_autofree char *temp = write_file("temp-1", "content", -1);
+    g_ptr_array_set_size(paths, 0);
+    g_assert_true(fs_commit_content(temp, final, &error));
+    g_assert_no_error(error);
+    g_assert_true(synced(paths, temp));   /* the data, before the rename */
+    g_assert_true(synced(paths, prefix)); /* the rename */
+    g_assert_true(g_file_test(final, G_FILE_TEST_IS_REGULAR));
+
+    /* the same prefix again: it exists, its parent is not synced again */
+    g_ptr_array_set_size(paths, 0);
+    g_autofree char *again = fs_content_path(store, "ab9999", ".eml", &error);
+    g_assert_nonnull(again);
+    g_assert_false(synced(paths, store));
+
+    /* the same content again: the temp file goes, the folder holding the first is synced */
+    g_autofree char *temp2 = write_file("temp-2", "content", -1);
+    g_ptr_array_set_size(paths, 0);
+    g_assert_true(fs_commit_content(temp2, final, &error));
+    g_assert_no_error(error);
+    g_assert_false(g_file_test(temp2, G_FILE_TEST_EXISTS));
+    g_assert_true(synced(paths, prefix));
+    fs_set_sync_hook(NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    log_init("test_util_mail");
+    work_dir = g_dir_make_tmp("paht-util-mail-XXXXXX", NULL);
+    g_test_add_func("/mail/identity/same-mail-whatever-line-ends-and-trace-headers",
+                    test_identity_same_mail_whatever_line_ends_and_trace_headers);
+    g_test_add_func("/mail/identity/across-read-boundaries", test_identity_across_read_boundaries);
+    g_test_add_func("/mail/identity/huge-header-block", test_identity_of_huge_header_block);
+    g_test_add_func("/mail/header-block-length", test_header_block_length);
+    g_test_add_func("/mail/header-find", test_header_find);
+    g_test_add_func("/mail/message-id-clean", test_message_id_clean);
+    g_test_add_func("/fs/content-commit-syncs-every-folder-it-relies-on",
+                    test_content_commit_syncs_every_folder_it_relies_on);
+    int result = g_test_run();
+    fs_remove_tree(work_dir);
+    g_free(work_dir);
+    return result;
+}
