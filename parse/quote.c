@@ -119,6 +119,19 @@ static const char *const other_labels[] = {
     "sent:", "date:",    "da gui:", "ngay:", "gui:",     "to:", "den:",
     "toi:",  "subject:", "chu de:", "cc:",   "tieu de:", NULL};
 
+/* "-----Original Message-----", "----- Thư gốc -----" (folded) */
+static gboolean is_original_message_line(const char *folded)
+{
+    if (!g_str_has_prefix(folded, "--"))
+        return FALSE;
+    g_autofree char *inner = g_strstrip(g_strdup(folded + strspn(folded, "- ")));
+    gsize n = strlen(inner);
+    while (n > 0 && (inner[n - 1] == '-' || inner[n - 1] == ' '))
+        inner[--n] = '\0';
+    return strcmp(inner, "original message") == 0 || strcmp(inner, "thu goc") == 0 ||
+           strcmp(inner, "tin nhan goc") == 0;
+}
+
 /* an Outlook separator at line i: returns the first line of the quote, or -1 */
 static gssize separator_at(GArray *lines, guint i)
 {
@@ -128,17 +141,8 @@ static gssize separator_at(GArray *lines, guint i)
     g_autofree char *folded = line_fold(l);
     if (!folded)
         return -1;
-    /* "-----Original Message-----", "----- Thư gốc -----" */
-    if (g_str_has_prefix(folded, "--")) {
-        g_autofree char *inner = g_strstrip(g_strdup(folded + strspn(folded, "- ")));
-        gsize n = strlen(inner);
-        while (n > 0 && (inner[n - 1] == '-' || inner[n - 1] == ' '))
-            inner[--n] = '\0';
-        if (strcmp(inner, "original message") == 0 || strcmp(inner, "thu goc") == 0 ||
-            strcmp(inner, "tin nhan goc") == 0)
-            return i;
-        return -1;
-    }
+    if (g_str_has_prefix(folded, "--"))
+        return is_original_message_line(folded) ? (gssize)i : -1;
     gboolean underscores = strspn(folded, "_") >= 10 && folded[strspn(folded, "_")] == '\0';
     guint from_line = i;
     if (underscores) {
@@ -255,7 +259,8 @@ static char *finish(GString *s)
     return result;
 }
 
-gboolean quote_split(const char *text, char **kept_out, char **quoted_out)
+/* the cut of quote_split; with whole, the text may be all quote (*kept_out NULL) */
+static gboolean quote_cut(const char *text, gboolean whole, char **kept_out, char **quoted_out)
 {
     *kept_out = *quoted_out = NULL;
     if (!text || !*text)
@@ -315,8 +320,7 @@ gboolean quote_split(const char *text, char **kept_out, char **quoted_out)
     }
     char *kept_text = finish(kept);
     char *quoted_text = finish(quoted);
-    if (!kept_text || !quoted_text) {
-        /* never the whole text; nothing to cut either way */
+    if ((!kept_text && !whole) || !quoted_text) {
         g_free(kept_text);
         g_free(quoted_text);
         return FALSE;
@@ -324,4 +328,441 @@ gboolean quote_split(const char *text, char **kept_out, char **quoted_out)
     *kept_out = kept_text;
     *quoted_out = quoted_text;
     return TRUE;
+}
+
+gboolean quote_split(const char *text, char **kept_out, char **quoted_out)
+{
+    if (!quote_cut(text, FALSE, kept_out, quoted_out))
+        return FALSE;
+    if (*kept_out)
+        return TRUE;
+    /* never the whole text; nothing to cut either way */
+    g_clear_pointer(quoted_out, g_free);
+    return FALSE;
+}
+
+gboolean quote_find(const char *text, char **kept_out, char **quoted_out)
+{
+    return quote_cut(text, TRUE, kept_out, quoted_out);
+}
+
+/* ---- our letters in a quote ------------------------------------------------------------------
+ * A citizen answering our letter quotes it; they may fill in the "please complete" block
+ * inside the quote, or write between its lines. Our words are never theirs: a quoted line is
+ * compared with the letters we sent (every rendering: the plain text, and the HTML as text,
+ * which is what Gmail and phones quote) word by word, folded (no diacritics, lowercase, only
+ * letters and digits), so that quote markers, white space, re-wrapping and punctuation do
+ * not matter. A line whose words occur in this order in one of our letters is ours; so is a
+ * block line "Label: value" whose label and value are a line of our letter (an empty block
+ * line, a hint line); a line of our label with another value is the citizen's answer; any
+ * other line is the citizen's own. Word runs are looked up as 1-, 2- and 3-word sequences
+ * (every 3 consecutive words of a line must be in the letter): linear in the text, whatever
+ * it holds. */
+
+/* a line of this many words or more that is a copy of our letter is ours even when it is not
+ * quoted (pasted back, or a forward of our letter) */
+#define COPIED_LINE_MIN_WORDS 6
+/* a label is short: "Số căn cước công dân", "Địa điểm xảy ra sự việc" */
+#define LABEL_MAX_WORDS 8
+/* this much of a quote or a text is compared; the rest of a quote of ours is dropped */
+#define COMPARE_MAX_BYTES (64 * 1024)
+
+struct QuoteLetters {
+    GHashTable *runs;     /* "w", "w w", "w w w": every word run of 1 to 3 words */
+    GHashTable *labels;   /* "label words" -> GPtrArray of "value words" */
+    GPtrArray *subjects;  /* folded words of each letter's subject */
+    guint count;
+};
+
+/* a client appends a link's target to its text ("Cổng: x.vn <https://x.vn>", "[mailto:...]");
+ * such copies are left out before words are compared */
+static char *without_link_targets(const char *folded)
+{
+    static GRegex *link_re;
+    GRegex *re = parse_regex(&link_re, "[<\\[(](?:https?|mailto):[^\\s>\\])]*[>\\])]", 0);
+    return g_regex_replace_literal(re, folded, -1, 0, " ", 0, NULL);
+}
+
+/* the folded words of len bytes of text */
+static GPtrArray *fold_words(const char *text, gsize len)
+{
+    GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *copy = g_strndup(text, len);
+    g_autofree char *folded = text_fold(copy);
+    g_autofree char *clean = without_link_targets(folded);
+    const char *run = NULL;
+    for (const char *p = clean;; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        gboolean word = c && (g_unichar_isalnum(c) || g_unichar_ismark(c));
+        if (word && !run)
+            run = p;
+        if (!word && run) {
+            g_ptr_array_add(words, g_strndup(run, (gsize)(p - run)));
+            run = NULL;
+        }
+        if (!c)
+            break;
+    }
+    return words;
+}
+
+/* words [from, to) joined by single spaces */
+static char *words_join(GPtrArray *words, guint from, guint to)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = from; i < to && i < words->len; i++) {
+        if (s->len)
+            g_string_append_c(s, ' ');
+        g_string_append(s, words->pdata[i]);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void add_runs(QuoteLetters *l, GPtrArray *words)
+{
+    for (guint i = 0; i < words->len; i++) {
+        for (guint n = 1; n <= 3 && i + n <= words->len; n++)
+            g_hash_table_add(l->runs, words_join(words, i, i + n));
+    }
+}
+
+/* the words of words[from, to) occur in this order in one of our letters */
+static gboolean words_are_ours(const QuoteLetters *l, GPtrArray *words, guint from, guint to)
+{
+    if (to <= from)
+        return TRUE;
+    if (to - from <= 3) {
+        g_autofree char *run = words_join(words, from, to);
+        return g_hash_table_contains(l->runs, run);
+    }
+    for (guint i = from; i + 3 <= to; i++) {
+        g_autofree char *run = words_join(words, i, i + 3);
+        if (!g_hash_table_contains(l->runs, run))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* a line without its quote markers ("> ", ">> ", "> > ") and surrounding white space */
+static char *line_unquoted(const Line *l)
+{
+    gsize i = 0;
+    while (i < l->len && (l->start[i] == '>' || l->start[i] == ' ' || l->start[i] == '\t'))
+        i++;
+    return g_strstrip(g_strndup(l->start + i, l->len - i));
+}
+
+/* "Label: value" on a line: the label's words (1 to LABEL_MAX_WORDS, the line's start) and
+ * where the value starts; FALSE when the line is no such thing */
+static gboolean line_label(const char *line, GPtrArray **label_words, const char **value)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line)
+        return FALSE;
+    GPtrArray *words = fold_words(line, (gsize)(colon - line));
+    if (words->len == 0 || words->len > LABEL_MAX_WORDS) {
+        g_ptr_array_unref(words);
+        return FALSE;
+    }
+    *label_words = words;
+    *value = colon + 1;
+    return TRUE;
+}
+
+static void add_labels(QuoteLetters *l, const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **line = lines; *line; line++) {
+        GPtrArray *label = NULL;
+        const char *value = NULL;
+        if (!line_label(*line, &label, &value))
+            continue;
+        g_autofree char *key = words_join(label, 0, label->len);
+        g_ptr_array_unref(label);
+        g_autoptr(GPtrArray) value_words = fold_words(value, strlen(value));
+        GPtrArray *values = g_hash_table_lookup(l->labels, key);
+        if (!values) {
+            values = g_ptr_array_new_with_free_func(g_free);
+            g_hash_table_insert(l->labels, g_strdup(key), values);
+        }
+        g_ptr_array_add(values, words_join(value_words, 0, value_words->len));
+    }
+}
+
+QuoteLetters *quote_letters_new(void)
+{
+    QuoteLetters *l = g_new0(QuoteLetters, 1);
+    l->runs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    l->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)g_ptr_array_unref);
+    l->subjects = g_ptr_array_new_with_free_func(g_free);
+    return l;
+}
+
+void quote_letters_free(QuoteLetters *l)
+{
+    if (!l)
+        return;
+    g_hash_table_unref(l->runs);
+    g_hash_table_unref(l->labels);
+    g_ptr_array_unref(l->subjects);
+    g_free(l);
+}
+
+void quote_letters_add(QuoteLetters *l, const char *text, const char *subject)
+{
+    if (text && *text) {
+        gsize len = MIN(strlen(text), (gsize)COMPARE_MAX_BYTES);
+        while (len > 0 && ((guchar)text[len] & 0xC0) == 0x80)
+            len--;
+        g_autoptr(GPtrArray) words = fold_words(text, len);
+        add_runs(l, words);
+        g_autofree char *bounded = g_strndup(text, len);
+        add_labels(l, bounded);
+        l->count++;
+    }
+    if (subject && *subject) {
+        g_autoptr(GPtrArray) words = fold_words(subject, strlen(subject));
+        g_ptr_array_add(l->subjects, words_join(words, 0, words->len));
+    }
+}
+
+gboolean quote_letters_empty(const QuoteLetters *l)
+{
+    return !l || l->count == 0;
+}
+
+gboolean quote_letters_subject(const QuoteLetters *l, const char *subject)
+{
+    if (!l || !subject)
+        return FALSE;
+    g_autoptr(GPtrArray) words = fold_words(subject, strlen(subject));
+    /* "Re:", "TL:", "Fwd:", "TV:", "AW:" and the like, any number of them */
+    static const char *const prefixes[] = {"re", "tl", "fw", "fwd", "tv", "aw", "sv", "rv", NULL};
+    guint from = 0;
+    while (from < words->len && g_strv_contains(prefixes, words->pdata[from]))
+        from++;
+    g_autofree char *key = words_join(words, from, words->len);
+    for (guint i = 0; i < l->subjects->len; i++) {
+        if (*key && g_str_equal(key, l->subjects->pdata[i]))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+typedef enum {
+    LINE_OURS,    /* a line of our letter (or nothing but markers and punctuation) */
+    LINE_ANSWER,  /* our label with the citizen's value */
+    LINE_CITIZEN, /* the citizen's own words */
+} LineKind;
+
+/* the remainder of value once its first n words are skipped (NULL: nothing left) */
+static char *value_after_words(const char *value, guint n)
+{
+    const char *p = value;
+    for (guint seen = 0; *p && seen < n;) {
+        const char *end = p;
+        while (*end && *end != ' ' && *end != '\t')
+            end++;
+        g_autoptr(GPtrArray) words = fold_words(p, (gsize)(end - p));
+        seen += words->len;
+        p = end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    }
+    return *p ? g_strdup(p) : NULL;
+}
+
+typedef struct {
+    guint our_words, all_words; /* counted over every line seen */
+    gboolean empty_label;       /* the line is our label with nothing after it */
+} LineCount;
+
+/* The citizen's value on a line with one of our labels: NULL when the value is the letter's
+ * (the empty block line, a hint line, or the start of one that the mail client wrapped),
+ * else "Label: value", without a hint the citizen typed after. */
+static char *label_answer(const char *line, const char *value, GPtrArray *values,
+                          LineCount *count)
+{
+    g_autoptr(GPtrArray) value_words = fold_words(value, strlen(value));
+    g_autofree char *written = words_join(value_words, 0, value_words->len);
+    count->empty_label = value_words->len == 0;
+    guint skip = 0;
+    for (guint i = 0; i < values->len; i++) {
+        const char *ours = values->pdata[i];
+        gsize n = strlen(written);
+        if (n == 0 || (g_str_has_prefix(ours, written) && (ours[n] == ' ' || ours[n] == '\0'))) {
+            count->our_words += value_words->len;
+            return NULL;
+        }
+        n = strlen(ours);
+        if (n > 0 && g_str_has_prefix(written, ours) && written[n] == ' ') {
+            g_autoptr(GPtrArray) hint = fold_words(ours, n);
+            skip = MAX(skip, hint->len);
+        }
+    }
+    count->our_words += skip;
+    g_autofree char *rest = value_after_words(value, skip);
+    g_autofree char *label = g_strndup(line, (gsize)(value - line));
+    return g_strconcat(label, " ", rest ? g_strstrip(rest) : "", NULL);
+}
+
+/* whose a line is; for LINE_ANSWER *answer gets "Label: value" as the citizen's line */
+static LineKind line_kind(const QuoteLetters *l, const char *line, char **answer,
+                          LineCount *count)
+{
+    *answer = NULL;
+    count->empty_label = FALSE;
+    g_autoptr(GPtrArray) words = fold_words(line, strlen(line));
+    count->all_words += words->len;
+    GPtrArray *label = NULL;
+    const char *value = NULL;
+    if (line_label(line, &label, &value)) {
+        g_autofree char *key = words_join(label, 0, label->len);
+        guint label_len = label->len;
+        g_ptr_array_unref(label);
+        GPtrArray *values = g_hash_table_lookup(l->labels, key);
+        if (values) {
+            count->our_words += label_len;
+            *answer = label_answer(line, value, values, count);
+            return *answer ? LINE_ANSWER : LINE_OURS;
+        }
+    }
+    if (words_are_ours(l, words, 0, words->len)) {
+        count->our_words += words->len;
+        return LINE_OURS;
+    }
+    return LINE_CITIZEN;
+}
+
+/* the attribution, separator and header lines at the top of a quote ("On ... wrote:",
+ * "-----Original Message-----", "From: / Sent: / To: / Subject:"): the citizen wrote none */
+static gboolean quote_header_line(GArray *lines, guint i)
+{
+    const Line *l = &g_array_index(lines, Line, i);
+    g_autofree char *text = line_unquoted(l);
+    if (!*text)
+        return TRUE;
+    Line unquoted = {text, strlen(text)};
+    g_autofree char *folded = line_fold(&unquoted);
+    if (!folded)
+        return FALSE;
+    if (ends_with_wrote(folded) || is_original_message_line(folded) ||
+        header_label(folded, from_labels) || header_label(folded, other_labels) ||
+        strspn(folded, "-_") == strlen(folded))
+        return TRUE;
+    /* an attribution wrapped over two lines: "On ... <" / "paht@...> wrote:" */
+    for (guint k = i + 1; k < lines->len && k <= i + 1; k++) {
+        g_autofree char *next_text = line_unquoted(&g_array_index(lines, Line, k));
+        Line next = {next_text, strlen(next_text)};
+        g_autofree char *next_folded = line_fold(&next);
+        if (next_folded && ends_with_wrote(next_folded) && starts_attribution(folded))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void append_group_line(GString *out, const char *line, gboolean *new_group)
+{
+    if (out->len)
+        g_string_append(out, *new_group ? "\n\n" : "\n");
+    g_string_append(out, line);
+    *new_group = FALSE;
+}
+
+char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint *our_words,
+                          guint *all_words)
+{
+    *our_words = *all_words = 0;
+    if (!quoted || !letters)
+        return NULL;
+    gsize len = MIN(strlen(quoted), (gsize)COMPARE_MAX_BYTES);
+    g_autofree char *bounded = g_strndup(quoted, len);
+    g_autoptr(GArray) lines = split_lines(bounded);
+    GString *out = g_string_new(NULL);
+    gboolean header = TRUE, new_group = FALSE;
+    LineCount count = {0};
+    for (guint i = 0; i < lines->len; i++) {
+        if (header && quote_header_line(lines, i))
+            continue;
+        g_autofree char *line = line_unquoted(&g_array_index(lines, Line, i));
+        char *answer = NULL;
+        LineKind kind = line_kind(letters, line, &answer, &count);
+        if (kind == LINE_OURS) {
+            /* our words between the citizen's: a new paragraph, so that no phrase is read
+             * across them */
+            header = header && !*line;
+            new_group = TRUE;
+            continue;
+        }
+        header = FALSE;
+        append_group_line(out, kind == LINE_ANSWER ? answer : line, &new_group);
+        g_free(answer);
+    }
+    *our_words = count.our_words;
+    *all_words = count.all_words;
+    return finish(out);
+}
+
+char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters)
+{
+    if (!text || quote_letters_empty(letters))
+        return g_strdup(text);
+    g_autoptr(GArray) lines = split_lines(text);
+    GString *out = g_string_new(NULL);
+    for (guint i = 0; i < lines->len; i++) {
+        const Line *l = &g_array_index(lines, Line, i);
+        if (i > 0)
+            g_string_append_c(out, '\n');
+        g_autofree char *line = g_strstrip(g_strndup(l->start, l->len));
+        gboolean copied = FALSE;
+        if ((gsize)(l->start - text) + l->len <= COMPARE_MAX_BYTES && *line) {
+            LineCount count = {0};
+            char *answer = NULL;
+            LineKind kind = line_kind(letters, line, &answer, &count);
+            g_free(answer);
+            /* a hint or a paragraph of ours pasted back; a block line without its value
+             * stays (the citizen may write the value on the next line) */
+            copied = kind == LINE_OURS && count.all_words >= COPIED_LINE_MIN_WORDS &&
+                     !count.empty_label;
+        }
+        if (!copied)
+            g_string_append_len(out, l->start, (gssize)l->len);
+    }
+    char *result = finish(out);
+    return result ? result : g_strdup("");
+}
+
+gboolean quote_names_us(const char *quoted, const char *our_address, const char *code_prefix)
+{
+    if (!quoted)
+        return FALSE;
+    gsize len = MIN(strlen(quoted), (gsize)COMPARE_MAX_BYTES);
+    g_autofree char *bounded = g_strndup(quoted, len);
+    if (code_prefix && *code_prefix) {
+        g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
+        g_autofree char *pattern =
+            g_strdup_printf("(?<![A-Za-z0-9])%s-\\d{4}-\\d{6}(?![0-9])", escaped);
+        if (g_regex_match_simple(pattern, bounded, G_REGEX_CASELESS, 0))
+            return TRUE;
+    }
+    const char *at = our_address ? strchr(our_address, '@') : NULL;
+    if (!at || at == our_address)
+        return FALSE;
+    /* our address, or our reply address "local+token@domain", in the quote's header lines */
+    g_autoptr(GArray) lines = split_lines(bounded);
+    g_autofree char *local = g_regex_escape_string(our_address, (gint)(at - our_address));
+    g_autofree char *domain = g_regex_escape_string(at + 1, -1);
+    g_autofree char *pattern =
+        g_strdup_printf("(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local,
+                        domain);
+    for (guint i = 0; i < lines->len; i++) {
+        if (!quote_header_line(lines, i))
+            break;
+        g_autofree char *line = g_strndup(g_array_index(lines, Line, i).start,
+                                          g_array_index(lines, Line, i).len);
+        if (g_regex_match_simple(pattern, line, G_REGEX_CASELESS, 0))
+            return TRUE;
+    }
+    return FALSE;
 }
