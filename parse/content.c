@@ -341,23 +341,24 @@ static gboolean load_our_letters(ParseContext *ctx, GError **error)
     return TRUE;
 }
 
-/* one of our Message-IDs, "paht.<hex>@<our domain>" (notify/letter.c), in the header */
-static gboolean header_names_our_letter(ParseContext *ctx, GMimeObject *object, const char *name)
+/* one of our Message-IDs, "<paht.<hex>@<our domain>>" (notify/letter.c), in text; with
+ * whole, text must be just that */
+static gboolean names_our_message_id(ParseContext *ctx, const char *text, gboolean whole)
 {
     const char *at = ctx->our_address ? strchr(ctx->our_address, '@') : NULL;
-    const char *value = g_mime_object_get_header(object, name);
-    if (!at || !value)
+    if (!at || !text)
         return FALSE;
     g_autofree char *domain = g_regex_escape_string(at + 1, -1);
-    g_autofree char *pattern = g_strdup_printf("<paht\\.[0-9a-f]{8,64}@%s>", domain);
-    return g_regex_match_simple(pattern, value, G_REGEX_CASELESS, 0);
+    g_autofree char *pattern = g_strdup_printf("%s<paht\\.[0-9a-f]{8,64}@%s>%s", whole ? "^" : "",
+                                               domain, whole ? "$" : "");
+    return g_regex_match_simple(pattern, text, G_REGEX_CASELESS, 0);
 }
 
 static gboolean message_answers_us(ParseContext *ctx, GMimeMessage *message)
 {
     GMimeObject *object = GMIME_OBJECT(message);
-    return header_names_our_letter(ctx, object, "In-Reply-To") ||
-           header_names_our_letter(ctx, object, "References");
+    return names_our_message_id(ctx, g_mime_object_get_header(object, "In-Reply-To"), FALSE) ||
+           names_our_message_id(ctx, g_mime_object_get_header(object, "References"), FALSE);
 }
 
 /* a letter of ours itself: from our address, or with our Message-ID */
@@ -373,12 +374,7 @@ static gboolean message_is_ours(ParseContext *ctx, GMimeMessage *message)
     }
     const char *id = g_mime_message_get_message_id(message);
     g_autofree char *bracketed = id ? g_strdup_printf("<%s>", id) : NULL;
-    const char *at = ctx->our_address ? strchr(ctx->our_address, '@') : NULL;
-    if (!bracketed || !at)
-        return FALSE;
-    g_autofree char *domain = g_regex_escape_string(at + 1, -1);
-    g_autofree char *pattern = g_strdup_printf("^<paht\\.[0-9a-f]{8,64}@%s>$", domain);
-    return g_regex_match_simple(pattern, bracketed, G_REGEX_CASELESS, 0);
+    return names_our_message_id(ctx, bracketed, TRUE);
 }
 
 /* what the sender wrote outside the quote, less lines copied from our letters */
@@ -449,8 +445,8 @@ static gboolean build_text(ParseContext *ctx, GMimeMessage *message, Content *c,
     join(quoted, html_quoted->str);
     gboolean ok = !(quoted->len > 0 || answers) || load_our_letters(ctx, error);
     if (ok && quoted->len > 0) {
-        *text_out = reply_text(ctx, message, kept, quoted->str, text->str, html_quoted->str,
-                               quoted_out);
+        *text_out =
+            reply_text(ctx, message, kept, quoted->str, text->str, html_quoted->str, quoted_out);
     } else if (ok) {
         *text_out = own_text(ctx, kept);
         *quoted_out = NULL;
@@ -543,8 +539,7 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
     gboolean reply = FALSE, forward = FALSE;
     message_reply_state(ctx, message, depth == 0, &reply, &forward);
     char *text = NULL, *quoted = NULL;
-    if (!build_text(ctx, message, &c, reply && !forward, reply || forward, &text, &quoted,
-                    error)) {
+    if (!build_text(ctx, message, &c, reply && !forward, reply || forward, &text, &quoted, error)) {
         content_clear(&c);
         return FALSE;
     }

@@ -30,11 +30,11 @@ typedef gboolean (*ParseLettersFunc)(const Draft *headers, GPtrArray **letters_o
                                      gpointer user_data, GError **error);
 
 typedef struct {
-    const char *attachments_dir; /* existing private folder; attachments are created in it */
-    const char *our_address;     /* mail from our own address is "auto" (no loops); our
-                                    Message-IDs are paht.<hex>@ its domain */
-    const char *keywords_file;   /* classification words; NULL = the built-in lists */
-    const char *code_prefix;     /* "PAHT": a tracking code in a quote shows it is ours */
+    const char *attachments_dir;  /* existing private folder; attachments are created in it */
+    const char *our_address;      /* mail from our own address is "auto" (no loops); our
+                                     Message-IDs are paht.<hex>@ its domain */
+    const char *keywords_file;    /* classification words; NULL = the built-in lists */
+    const char *code_prefix;      /* "PAHT": a tracking code in a quote shows it is ours */
     ParseLettersFunc our_letters; /* NULL: our quoted letters are known by their marks only */
     gpointer our_letters_data;
     int max_parts; /* 0 = 1000 */

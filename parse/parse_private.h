@@ -48,11 +48,11 @@ typedef struct ParseContext {
     int max_depth;
 
     GMimeParserOptions *gmime_options;
-    GMimeMessage *message;    /* the message as received */
-    GMimeMessage *submission; /* the forwarded message when the mail is just a forward of one
-                                 (SPEC §3.3), else == message; borrowed */
-    gboolean is_reply;        /* In-Reply-To, References or a reply prefix in the subject */
-    gboolean is_forward;      /* a forward prefix in the subject */
+    GMimeMessage *message;        /* the message as received */
+    GMimeMessage *submission;     /* the forwarded message when the mail is just a forward of one
+                                     (SPEC §3.3), else == message; borrowed */
+    gboolean is_reply;            /* In-Reply-To, References or a reply prefix in the subject */
+    gboolean is_forward;          /* a forward prefix in the subject */
     struct QuoteLetters *letters; /* our letters this mail may quote (loaded on first use) */
     gboolean letters_loaded;
     gboolean subject_is_ours; /* the subject is one of our letters' (with "Re:"): its words are

@@ -48,12 +48,24 @@ static gboolean line_blank(const Line *l)
     return TRUE;
 }
 
+/* s-nail (and mailx) quote with a tab, its default indentprefix, not "> " */
+static gboolean line_indented(const Line *l)
+{
+    return l->len > 0 && l->start[0] == '\t';
+}
+
 static gboolean line_quoted(const Line *l)
 {
     gsize i = 0;
     if (i < l->len && l->start[i] == ' ')
         i++;
     return i < l->len && l->start[i] == '>';
+}
+
+/* a quoted line: "> ", or (tabs) indented with a tab under an attribution */
+static gboolean line_quoted_as(const Line *l, gboolean tabs)
+{
+    return line_quoted(l) || (tabs && line_indented(l));
 }
 
 /* cheap tests before folding a line (text_fold allocates): labels have a colon early */
@@ -174,8 +186,9 @@ static gssize separator_at(GArray *lines, guint i)
     return labels >= 2 ? (gssize)i : -1;
 }
 
-/* an attribution at line i (or wrapped from line i-1 onto i): returns its first line */
-static gssize attribution_at(GArray *lines, guint i, guint *last_line)
+/* an attribution at line i (or wrapped from line i-1 onto i): returns its first line;
+ * *tabs when the quote under it is indented with tabs rather than "> " */
+static gssize attribution_at(GArray *lines, guint i, guint *last_line, gboolean *tabs)
 {
     const Line *l = &g_array_index(lines, Line, i);
     if (l->len == 0 || l->start[l->len - 1] != ':')
@@ -195,11 +208,13 @@ static gssize attribution_at(GArray *lines, guint i, guint *last_line)
     if (first < 0)
         return -1;
     /* followed by quoted lines, or by nothing at all */
+    *tabs = FALSE;
     for (guint k = i + 1; k < lines->len; k++) {
         const Line *next = &g_array_index(lines, Line, k);
         if (line_blank(next))
             continue;
-        if (!line_quoted(next))
+        *tabs = line_indented(next);
+        if (!line_quoted_as(next, TRUE))
             return -1;
         break;
     }
@@ -267,11 +282,11 @@ static gboolean quote_cut(const char *text, gboolean whole, char **kept_out, cha
         return FALSE;
     g_autoptr(GArray) lines = split_lines(text);
     gssize start = -1;
-    gboolean by_attribution = FALSE;
+    gboolean by_attribution = FALSE, tabs = FALSE;
     guint attribution_last = 0;
     for (guint i = 0; i < lines->len && start < 0; i++) {
         guint last = 0;
-        gssize a = attribution_at(lines, i, &last);
+        gssize a = attribution_at(lines, i, &last, &tabs);
         if (a >= 0 && !forward_marker_before(lines, (guint)a)) {
             start = a;
             by_attribution = TRUE;
@@ -290,7 +305,7 @@ static gboolean quote_cut(const char *text, gboolean whole, char **kept_out, cha
         if (by_attribution) {
             for (guint k = attribution_last + 1; k < lines->len && !interleaved; k++) {
                 const Line *l = &g_array_index(lines, Line, k);
-                interleaved = !line_blank(l) && !line_quoted(l);
+                interleaved = !line_blank(l) && !line_quoted_as(l, tabs);
             }
         }
         for (guint k = 0; k < lines->len; k++) {
@@ -301,7 +316,7 @@ static gboolean quote_cut(const char *text, gboolean whole, char **kept_out, cha
             else if (!interleaved)
                 cut = TRUE;
             else
-                cut = k <= attribution_last || line_quoted(l);
+                cut = k <= attribution_last || line_quoted_as(l, tabs);
             append_line(cut ? quoted : kept, l);
         }
     } else {
@@ -364,13 +379,15 @@ gboolean quote_find(const char *text, char **kept_out, char **quoted_out)
 #define COPIED_LINE_MIN_WORDS 6
 /* a label is short: "Số căn cước công dân", "Địa điểm xảy ra sự việc" */
 #define LABEL_MAX_WORDS 8
+/* a quoted line this long may have been wrapped by the mail client (Gmail wraps at 78) */
+#define WRAPPED_LINE_MIN_CHARS 60
 /* this much of a quote or a text is compared; the rest of a quote of ours is dropped */
 #define COMPARE_MAX_BYTES (64 * 1024)
 
 struct QuoteLetters {
-    GHashTable *runs;     /* "w", "w w", "w w w": every word run of 1 to 3 words */
-    GHashTable *labels;   /* "label words" -> GPtrArray of "value words" */
-    GPtrArray *subjects;  /* folded words of each letter's subject */
+    GHashTable *runs;    /* "w", "w w", "w w w": every word run of 1 to 3 words */
+    GHashTable *labels;  /* "label words" -> GPtrArray of "value words" */
+    GPtrArray *subjects; /* folded words of each letter's subject */
     guint count;
 };
 
@@ -493,8 +510,8 @@ QuoteLetters *quote_letters_new(void)
 {
     QuoteLetters *l = g_new0(QuoteLetters, 1);
     l->runs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    l->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify)g_ptr_array_unref);
+    l->labels =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
     l->subjects = g_ptr_array_new_with_free_func(g_free);
     return l;
 }
@@ -581,8 +598,7 @@ typedef struct {
 /* The citizen's value on a line with one of our labels: NULL when the value is the letter's
  * (the empty block line, a hint line, or the start of one that the mail client wrapped),
  * else "Label: value", without a hint the citizen typed after. */
-static char *label_answer(const char *line, const char *value, GPtrArray *values,
-                          LineCount *count)
+static char *label_answer(const char *line, const char *value, GPtrArray *values, LineCount *count)
 {
     g_autoptr(GPtrArray) value_words = fold_words(value, strlen(value));
     g_autofree char *written = words_join(value_words, 0, value_words->len);
@@ -608,8 +624,7 @@ static char *label_answer(const char *line, const char *value, GPtrArray *values
 }
 
 /* whose a line is; for LINE_ANSWER *answer gets "Label: value" as the citizen's line */
-static LineKind line_kind(const QuoteLetters *l, const char *line, char **answer,
-                          LineCount *count)
+static LineKind line_kind(const QuoteLetters *l, const char *line, char **answer, LineCount *count)
 {
     *answer = NULL;
     count->empty_label = FALSE;
@@ -662,6 +677,12 @@ static gboolean quote_header_line(GArray *lines, guint i)
     return FALSE;
 }
 
+static gboolean colon_within_text(const char *s, gsize n)
+{
+    Line l = {s, strlen(s)};
+    return colon_within(&l, n);
+}
+
 static void append_group_line(GString *out, const char *line, gboolean *new_group)
 {
     if (out->len)
@@ -680,7 +701,7 @@ char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint
     g_autofree char *bounded = g_strndup(quoted, len);
     g_autoptr(GArray) lines = split_lines(bounded);
     GString *out = g_string_new(NULL);
-    gboolean header = TRUE, new_group = FALSE;
+    gboolean header = TRUE, new_group = FALSE, wrapped_answer = FALSE;
     LineCount count = {0};
     for (guint i = 0; i < lines->len; i++) {
         if (header && quote_header_line(lines, i))
@@ -693,10 +714,20 @@ char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint
              * across them */
             header = header && !*line;
             new_group = TRUE;
+            wrapped_answer = FALSE;
             continue;
         }
         header = FALSE;
-        append_group_line(out, kind == LINE_ANSWER ? answer : line, &new_group);
+        if (kind == LINE_CITIZEN && wrapped_answer && !colon_within_text(line, 40)) {
+            /* the rest of an answer the mail client wrapped ("> Địa điểm: ... cạnh tiệm" /
+             * "> tạp hóa Thanh Bình") */
+            g_string_append_c(out, ' ');
+            g_string_append(out, line);
+        } else {
+            append_group_line(out, kind == LINE_ANSWER ? answer : line, &new_group);
+        }
+        wrapped_answer = (kind == LINE_ANSWER || wrapped_answer) &&
+                         g_utf8_strlen(line, -1) >= WRAPPED_LINE_MIN_CHARS;
         g_free(answer);
     }
     *our_words = count.our_words;
@@ -723,8 +754,8 @@ char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters)
             g_free(answer);
             /* a hint or a paragraph of ours pasted back; a block line without its value
              * stays (the citizen may write the value on the next line) */
-            copied = kind == LINE_OURS && count.all_words >= COPIED_LINE_MIN_WORDS &&
-                     !count.empty_label;
+            copied =
+                kind == LINE_OURS && count.all_words >= COPIED_LINE_MIN_WORDS && !count.empty_label;
         }
         if (!copied)
             g_string_append_len(out, l->start, (gssize)l->len);
@@ -753,14 +784,13 @@ gboolean quote_names_us(const char *quoted, const char *our_address, const char 
     g_autoptr(GArray) lines = split_lines(bounded);
     g_autofree char *local = g_regex_escape_string(our_address, (gint)(at - our_address));
     g_autofree char *domain = g_regex_escape_string(at + 1, -1);
-    g_autofree char *pattern =
-        g_strdup_printf("(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local,
-                        domain);
+    g_autofree char *pattern = g_strdup_printf(
+        "(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local, domain);
     for (guint i = 0; i < lines->len; i++) {
         if (!quote_header_line(lines, i))
             break;
-        g_autofree char *line = g_strndup(g_array_index(lines, Line, i).start,
-                                          g_array_index(lines, Line, i).len);
+        g_autofree char *line =
+            g_strndup(g_array_index(lines, Line, i).start, g_array_index(lines, Line, i).len);
         if (g_regex_match_simple(pattern, line, G_REGEX_CASELESS, 0))
             return TRUE;
     }
