@@ -384,10 +384,16 @@ gboolean quote_find(const char *text, char **kept_out, char **quoted_out)
 /* this much of a quote or a text is compared; the rest of a quote of ours is dropped */
 #define COMPARE_MAX_BYTES (64 * 1024)
 
+/* words are numbered from 1 in the order the letters give them (0: not a word of ours); a
+ * run of 1 to 3 of them is one 64-bit key: its length, then 20 bits per word */
+#define WORD_ID_BITS 20
+#define WORD_ID_MAX  ((1u << WORD_ID_BITS) - 1)
+
 struct QuoteLetters {
-    GHashTable *runs;    /* "w", "w w", "w w w": every word run of 1 to 3 words */
-    GHashTable *labels;  /* "label words" -> GPtrArray of "value words" */
-    GPtrArray *subjects; /* folded words of each letter's subject */
+    GHashTable *ids;     /* folded word -> its number (GUINT_TO_POINTER) */
+    GHashTable *runs;    /* guint64 *: every run of 1 to 3 words of a letter */
+    GHashTable *labels;  /* "label word numbers" -> GPtrArray of GArray (the value's numbers) */
+    GPtrArray *subjects; /* GArray: each letter's subject, as numbers */
     guint count;
 };
 
@@ -400,10 +406,12 @@ static char *without_link_targets(const char *folded)
     return g_regex_replace_literal(re, folded, -1, 0, " ", 0, NULL);
 }
 
-/* the folded words of len bytes of text */
-static GPtrArray *fold_words(const char *text, gsize len)
+typedef void (*WordFunc)(const char *word, gsize len, gpointer data);
+
+/* calls f for each word of len bytes of text, folded: runs of letters and digits, without
+ * diacritics, lowercase */
+static void for_each_word(const char *text, gsize len, WordFunc f, gpointer data)
 {
-    GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *copy = g_strndup(text, len);
     g_autofree char *folded = text_fold(copy);
     g_autofree char *clean = without_link_targets(folded);
@@ -414,53 +422,117 @@ static GPtrArray *fold_words(const char *text, gsize len)
         if (word && !run)
             run = p;
         if (!word && run) {
-            g_ptr_array_add(words, g_strndup(run, (gsize)(p - run)));
+            f(run, (gsize)(p - run), data);
             run = NULL;
         }
         if (!c)
             break;
     }
-    return words;
 }
 
-/* words [from, to) joined by single spaces */
-static char *words_join(GPtrArray *words, guint from, guint to)
+typedef struct {
+    GHashTable *ids;
+    gboolean add; /* number new words (the letters), or give them 0 (a quote) */
+    GString *word;
+    GArray *out;
+} Numbering;
+
+static void number_word(const char *word, gsize len, gpointer data)
 {
-    GString *s = g_string_new(NULL);
-    for (guint i = from; i < to && i < words->len; i++) {
-        if (s->len)
-            g_string_append_c(s, ' ');
-        g_string_append(s, words->pdata[i]);
+    Numbering *n = data;
+    g_string_truncate(n->word, 0);
+    g_string_append_len(n->word, word, (gssize)len);
+    guint id = GPOINTER_TO_UINT(g_hash_table_lookup(n->ids, n->word->str));
+    if (!id && n->add && g_hash_table_size(n->ids) < WORD_ID_MAX) {
+        id = g_hash_table_size(n->ids) + 1;
+        g_hash_table_insert(n->ids, g_strdup(n->word->str), GUINT_TO_POINTER(id));
     }
-    return g_string_free(s, FALSE);
+    g_array_append_val(n->out, id);
 }
 
-static void add_runs(QuoteLetters *l, GPtrArray *words)
+/* the numbers of the words of len bytes of text */
+static GArray *word_ids(const QuoteLetters *l, const char *text, gsize len, gboolean add)
 {
-    for (guint i = 0; i < words->len; i++) {
-        for (guint n = 1; n <= 3 && i + n <= words->len; n++)
-            g_hash_table_add(l->runs, words_join(words, i, i + n));
+    Numbering n = {l->ids, add, g_string_new(NULL), g_array_new(FALSE, FALSE, sizeof(guint))};
+    for_each_word(text, len, number_word, &n);
+    g_string_free(n.word, TRUE);
+    return n.out;
+}
+
+static void count_word(const char *word, gsize len, gpointer data)
+{
+    (*(guint *)data)++;
+}
+
+static guint count_words(const char *text, gsize len)
+{
+    guint n = 0;
+    for_each_word(text, len, count_word, &n);
+    return n;
+}
+
+#define WORD(a, i) g_array_index((a), guint, (i))
+
+static guint64 run_key(GArray *ids, guint from, guint n)
+{
+    guint64 key = (guint64)n << (3 * WORD_ID_BITS);
+    for (guint i = 0; i < n; i++)
+        key |= (guint64)WORD(ids, from + i) << (WORD_ID_BITS * (2 - i));
+    return key;
+}
+
+/* g_int64_hash keeps the low 32 bits only, where a run of one or two words has nothing */
+static guint run_hash(gconstpointer key)
+{
+    guint64 x = *(const guint64 *)key;
+    x ^= x >> 33;
+    x *= G_GUINT64_CONSTANT(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    return (guint)x;
+}
+
+static void add_runs(QuoteLetters *l, GArray *ids)
+{
+    for (guint i = 0; i < ids->len; i++) {
+        for (guint n = 1; n <= 3 && i + n <= ids->len; n++) {
+            guint64 key = run_key(ids, i, n);
+            if (!g_hash_table_contains(l->runs, &key))
+                g_hash_table_add(l->runs, g_memdup2(&key, sizeof key));
+        }
     }
 }
 
-/* the words of words[from, to) occur in this order in one of our letters */
-static gboolean words_are_ours(const QuoteLetters *l, GPtrArray *words, guint from, guint to)
+/* the words ids[from, to) occur in this order in one of our letters */
+static gboolean words_are_ours(const QuoteLetters *l, GArray *ids, guint from, guint to)
 {
-    if (to <= from)
-        return TRUE;
+    for (guint i = from; i < to; i++) {
+        if (WORD(ids, i) == 0)
+            return FALSE; /* a word no letter of ours has */
+    }
     if (to - from <= 3) {
-        g_autofree char *run = words_join(words, from, to);
-        return g_hash_table_contains(l->runs, run);
+        guint64 key = run_key(ids, from, to - from);
+        return to == from || g_hash_table_contains(l->runs, &key);
     }
     for (guint i = from; i + 3 <= to; i++) {
-        g_autofree char *run = words_join(words, i, i + 3);
-        if (!g_hash_table_contains(l->runs, run))
+        guint64 key = run_key(ids, i, 3);
+        if (!g_hash_table_contains(l->runs, &key))
             return FALSE;
     }
     return TRUE;
 }
 
-/* a line without its quote markers ("> ", ">> ", "> > ") and surrounding white space */
+static gboolean ids_start_with(GArray *ids, GArray *prefix)
+{
+    if (prefix->len > ids->len)
+        return FALSE;
+    for (guint i = 0; i < prefix->len; i++) {
+        if (WORD(ids, i) != WORD(prefix, i) || WORD(ids, i) == 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* a line without its quote markers ("> ", ">> ", "> > ", a tab) and surrounding white space */
 static char *line_unquoted(const Line *l)
 {
     gsize i = 0;
@@ -469,19 +541,22 @@ static char *line_unquoted(const Line *l)
     return g_strstrip(g_strndup(l->start + i, l->len - i));
 }
 
-/* "Label: value" on a line: the label's words (1 to LABEL_MAX_WORDS, the line's start) and
- * where the value starts; FALSE when the line is no such thing */
-static gboolean line_label(const char *line, GPtrArray **label_words, const char **value)
+/* "Label: value" on a line: the label's key (its 1 to LABEL_MAX_WORDS word numbers, the
+ * line's start; NULL when a word is not ours) and where the value starts; FALSE when the
+ * line is no such thing */
+static gboolean line_label(const QuoteLetters *l, const char *line, gboolean add, char **key,
+                           const char **value)
 {
     const char *colon = strchr(line, ':');
     if (!colon || colon == line)
         return FALSE;
-    GPtrArray *words = fold_words(line, (gsize)(colon - line));
-    if (words->len == 0 || words->len > LABEL_MAX_WORDS) {
-        g_ptr_array_unref(words);
+    g_autoptr(GArray) ids = word_ids(l, line, (gsize)(colon - line), add);
+    if (ids->len == 0 || ids->len > LABEL_MAX_WORDS)
         return FALSE;
-    }
-    *label_words = words;
+    GString *k = g_string_new(NULL);
+    for (guint i = 0; i < ids->len; i++)
+        g_string_append_printf(k, "%u ", WORD(ids, i));
+    *key = g_string_free(k, FALSE);
     *value = colon + 1;
     return TRUE;
 }
@@ -490,29 +565,29 @@ static void add_labels(QuoteLetters *l, const char *text)
 {
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     for (char **line = lines; *line; line++) {
-        GPtrArray *label = NULL;
+        char *key = NULL;
         const char *value = NULL;
-        if (!line_label(*line, &label, &value))
+        if (!line_label(l, *line, TRUE, &key, &value))
             continue;
-        g_autofree char *key = words_join(label, 0, label->len);
-        g_ptr_array_unref(label);
-        g_autoptr(GPtrArray) value_words = fold_words(value, strlen(value));
         GPtrArray *values = g_hash_table_lookup(l->labels, key);
         if (!values) {
-            values = g_ptr_array_new_with_free_func(g_free);
-            g_hash_table_insert(l->labels, g_strdup(key), values);
+            values = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+            g_hash_table_insert(l->labels, key, values);
+        } else {
+            g_free(key);
         }
-        g_ptr_array_add(values, words_join(value_words, 0, value_words->len));
+        g_ptr_array_add(values, word_ids(l, value, strlen(value), TRUE));
     }
 }
 
 QuoteLetters *quote_letters_new(void)
 {
     QuoteLetters *l = g_new0(QuoteLetters, 1);
-    l->runs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    l->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    l->runs = g_hash_table_new_full(run_hash, g_int64_equal, g_free, NULL);
     l->labels =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
-    l->subjects = g_ptr_array_new_with_free_func(g_free);
+    l->subjects = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
     return l;
 }
 
@@ -520,6 +595,7 @@ void quote_letters_free(QuoteLetters *l)
 {
     if (!l)
         return;
+    g_hash_table_unref(l->ids);
     g_hash_table_unref(l->runs);
     g_hash_table_unref(l->labels);
     g_ptr_array_unref(l->subjects);
@@ -532,16 +608,14 @@ void quote_letters_add(QuoteLetters *l, const char *text, const char *subject)
         gsize len = MIN(strlen(text), (gsize)COMPARE_MAX_BYTES);
         while (len > 0 && ((guchar)text[len] & 0xC0) == 0x80)
             len--;
-        g_autoptr(GPtrArray) words = fold_words(text, len);
-        add_runs(l, words);
+        g_autoptr(GArray) ids = word_ids(l, text, len, TRUE);
+        add_runs(l, ids);
         g_autofree char *bounded = g_strndup(text, len);
         add_labels(l, bounded);
         l->count++;
     }
-    if (subject && *subject) {
-        g_autoptr(GPtrArray) words = fold_words(subject, strlen(subject));
-        g_ptr_array_add(l->subjects, words_join(words, 0, words->len));
-    }
+    if (subject && *subject)
+        g_ptr_array_add(l->subjects, word_ids(l, subject, strlen(subject), TRUE));
 }
 
 gboolean quote_letters_empty(const QuoteLetters *l)
@@ -553,15 +627,15 @@ gboolean quote_letters_subject(const QuoteLetters *l, const char *subject)
 {
     if (!l || !subject)
         return FALSE;
-    g_autoptr(GPtrArray) words = fold_words(subject, strlen(subject));
     /* "Re:", "TL:", "Fwd:", "TV:", "AW:" and the like, any number of them */
-    static const char *const prefixes[] = {"re", "tl", "fw", "fwd", "tv", "aw", "sv", "rv", NULL};
-    guint from = 0;
-    while (from < words->len && g_strv_contains(prefixes, words->pdata[from]))
-        from++;
-    g_autofree char *key = words_join(words, from, words->len);
+    static GRegex *prefix_re;
+    GRegex *re =
+        parse_regex(&prefix_re, "^\\s*(?:(?:re|tl|fwd?|tv|aw|sv|rv)\\s*:\\s*)*", G_REGEX_CASELESS);
+    g_autofree char *bare = g_regex_replace_literal(re, subject, -1, 0, "", 0, NULL);
+    g_autoptr(GArray) ids = word_ids(l, bare, strlen(bare), FALSE);
     for (guint i = 0; i < l->subjects->len; i++) {
-        if (*key && g_str_equal(key, l->subjects->pdata[i]))
+        GArray *ours = l->subjects->pdata[i];
+        if (ids->len > 0 && ids->len == ours->len && ids_start_with(ids, ours))
             return TRUE;
     }
     return FALSE;
@@ -581,8 +655,7 @@ static char *value_after_words(const char *value, guint n)
         const char *end = p;
         while (*end && *end != ' ' && *end != '\t')
             end++;
-        g_autoptr(GPtrArray) words = fold_words(p, (gsize)(end - p));
-        seen += words->len;
+        seen += count_words(p, (gsize)(end - p));
         p = end;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -598,24 +671,20 @@ typedef struct {
 /* The citizen's value on a line with one of our labels: NULL when the value is the letter's
  * (the empty block line, a hint line, or the start of one that the mail client wrapped),
  * else "Label: value", without a hint the citizen typed after. */
-static char *label_answer(const char *line, const char *value, GPtrArray *values, LineCount *count)
+static char *label_answer(const QuoteLetters *l, const char *line, const char *value,
+                          GPtrArray *values, LineCount *count)
 {
-    g_autoptr(GPtrArray) value_words = fold_words(value, strlen(value));
-    g_autofree char *written = words_join(value_words, 0, value_words->len);
-    count->empty_label = value_words->len == 0;
+    g_autoptr(GArray) written = word_ids(l, value, strlen(value), FALSE);
+    count->empty_label = written->len == 0;
     guint skip = 0;
     for (guint i = 0; i < values->len; i++) {
-        const char *ours = values->pdata[i];
-        gsize n = strlen(written);
-        if (n == 0 || (g_str_has_prefix(ours, written) && (ours[n] == ' ' || ours[n] == '\0'))) {
-            count->our_words += value_words->len;
+        GArray *ours = values->pdata[i];
+        if (ids_start_with(ours, written)) {
+            count->our_words += written->len;
             return NULL;
         }
-        n = strlen(ours);
-        if (n > 0 && g_str_has_prefix(written, ours) && written[n] == ' ') {
-            g_autoptr(GPtrArray) hint = fold_words(ours, n);
-            skip = MAX(skip, hint->len);
-        }
+        if (ours->len > 0 && ours->len < written->len && ids_start_with(written, ours))
+            skip = MAX(skip, ours->len); /* a hint line with the answer typed after it */
     }
     count->our_words += skip;
     g_autofree char *rest = value_after_words(value, skip);
@@ -628,23 +697,19 @@ static LineKind line_kind(const QuoteLetters *l, const char *line, char **answer
 {
     *answer = NULL;
     count->empty_label = FALSE;
-    g_autoptr(GPtrArray) words = fold_words(line, strlen(line));
-    count->all_words += words->len;
-    GPtrArray *label = NULL;
+    g_autoptr(GArray) ids = word_ids(l, line, strlen(line), FALSE);
+    count->all_words += ids->len;
+    g_autofree char *key = NULL;
     const char *value = NULL;
-    if (line_label(line, &label, &value)) {
-        g_autofree char *key = words_join(label, 0, label->len);
-        guint label_len = label->len;
-        g_ptr_array_unref(label);
-        GPtrArray *values = g_hash_table_lookup(l->labels, key);
-        if (values) {
-            count->our_words += label_len;
-            *answer = label_answer(line, value, values, count);
-            return *answer ? LINE_ANSWER : LINE_OURS;
-        }
+    GPtrArray *values = NULL;
+    if (line_label(l, line, FALSE, &key, &value) &&
+        (values = g_hash_table_lookup(l->labels, key))) {
+        count->our_words += count_words(line, (gsize)(value - line));
+        *answer = label_answer(l, line, value, values, count);
+        return *answer ? LINE_ANSWER : LINE_OURS;
     }
-    if (words_are_ours(l, words, 0, words->len)) {
-        count->our_words += words->len;
+    if (words_are_ours(l, ids, 0, ids->len)) {
+        count->our_words += ids->len;
         return LINE_OURS;
     }
     return LINE_CITIZEN;
