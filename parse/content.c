@@ -14,7 +14,10 @@
  * the submission: its text and attachments are the report; the note is kept with the quoted
  * text; the sender stays the forwarder (headers are the outer message's).
  *
- * Replies: the quoted earlier mail is cut into quoted_text (quote.c, and html.c for HTML). */
+ * Replies: the quoted earlier mail is cut into quoted_text (quote.c, and html.c for HTML).
+ * When the quote is a letter of ours, only the lines the citizen added or changed in it are
+ * read (see "our letters, quoted" below); when it is someone else's mail and nothing was
+ * written around it, the mail is what it quotes, as before. */
 #include "parse/parse_private.h"
 
 #include <string.h>

@@ -762,7 +762,12 @@ char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint
     *our_words = *all_words = 0;
     if (!quoted || !letters)
         return NULL;
-    gsize len = MIN(strlen(quoted), (gsize)COMPARE_MAX_BYTES);
+    gsize len = strlen(quoted);
+    if (len > COMPARE_MAX_BYTES) {
+        /* whole lines only: a line cut short is no line of ours, and not the citizen's */
+        const char *nl = g_strrstr_len(quoted, COMPARE_MAX_BYTES, "\n");
+        len = nl ? (gsize)(nl - quoted) : 0;
+    }
     g_autofree char *bounded = g_strndup(quoted, len);
     g_autoptr(GArray) lines = split_lines(bounded);
     GString *out = g_string_new(NULL);

@@ -293,6 +293,36 @@ static void test_our_subject_in_a_reply_is_not_classified(void)
     parsed_clear(&p);
 }
 
+/* A hostile (or just huge) quote: only its first part is compared with our letters, the
+ * rest of a quote of ours is dropped unread, and parsing still ends. */
+static void test_huge_quote_of_ours_is_compared_in_a_bounded_prefix(void)
+{
+    static const char *const safety =
+        "> - Thư điện tử không phải kênh tiếp nhận phản ánh khẩn cấp. Khi có việc khẩn cấp như "
+        "thiên tai, hỏa hoạn, tai nạn, trộm cắp, cướp giật, mất an ninh trật tự, xin gọi ngay "
+        "Tổng đài 1022, hoạt động 24/24 giờ, 7 ngày/tuần (khoản 2 Điều 6 Quy chế).\n";
+    GString *m = g_string_new("From: Trần Văn Tư <tranvantu.st@gmail.com>\n"
+                              "To: paht@soctrang.gov.vn\n"
+                              "Subject: Re: [PAHT-2026-000001] bổ sung\n"
+                              "Date: Sat, 28 Nov 2026 10:00:00 +0700\n"
+                              "Message-ID: <huge@gmail.com>\n"
+                              "MIME-Version: 1.0\n"
+                              "Content-Type: text/plain; charset=utf-8\n"
+                              "Content-Transfer-Encoding: 8bit\n"
+                              "\n"
+                              "On Sat, Nov 28, 2026, Trung tâm IOC <paht@soctrang.gov.vn> wrote:\n"
+                              "> Số điện thoại: 0939 135 791\n");
+    for (int i = 0; i < 20000; i++) /* 5 MB of our safety paragraph */
+        g_string_append(m, safety);
+    g_string_append(m, "> Nhà kho đang cháy!\n"); /* far past what is compared */
+    Parsed p = parse_written(m->str, both_letters);
+    g_string_free(m, TRUE);
+    assert_nothing_of_ours(p.draft);
+    g_assert_cmpstr(p.draft->citizen.phone, ==, "0939135791");
+    g_assert_cmpstr(p.draft->text, ==, "Số điện thoại: 0939 135 791");
+    parsed_clear(&p);
+}
+
 /* the callback is asked once, and only for mail that answers or quotes something */
 static void test_letters_asked_only_for_replies(void)
 {
@@ -320,6 +350,8 @@ int main(int argc, char **argv)
                     test_quote_of_someone_elses_mail_is_read_as_before);
     g_test_add_func("/parse/quotes/our-subject-in-a-reply-is-not-classified",
                     test_our_subject_in_a_reply_is_not_classified);
+    g_test_add_func("/parse/quotes/huge-quote-of-ours-is-compared-in-a-bounded-prefix",
+                    test_huge_quote_of_ours_is_compared_in_a_bounded_prefix);
     g_test_add_func("/parse/quotes/letters-asked-only-for-replies",
                     test_letters_asked_only_for_replies);
     return g_test_run();
