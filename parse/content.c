@@ -441,7 +441,8 @@ static gboolean build_text(ParseContext *ctx, GMimeMessage *message, Content *c,
     }
     g_autofree char *kept = NULL;
     g_autofree char *plain_quoted = NULL;
-    if (!(cut && quote_find(text->str, &kept, &plain_quoted)))
+    if (!(cut && quote_find(text->str, &kept, &plain_quoted)) &&
+        !quote_forward_of_ours(text->str, ctx->our_address, &kept, &plain_quoted))
         kept = g_strdup(text->str);
     g_autoptr(GString) quoted = g_string_new(NULL);
     join(quoted, plain_quoted);

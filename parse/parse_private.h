@@ -164,6 +164,11 @@ char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint
  * back or forwarded); short lines and our block lines without a value stay */
 char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters);
 
+/* a forwarded block (after a "Forwarded message" marker) whose header names our address: a
+ * letter of ours sent back, cut like a quote (*kept_out: what precedes it, or NULL) */
+gboolean quote_forward_of_ours(const char *text, const char *our_address, char **kept_out,
+                               char **quoted_out);
+
 /* the quote's header (attribution, Outlook block) names our address or our reply address,
  * or the quote holds a tracking code (CODE_PREFIX-YYYY-NNNNNN) */
 gboolean quote_names_us(const char *quoted, const char *our_address, const char *code_prefix);

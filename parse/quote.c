@@ -727,7 +727,7 @@ static gboolean quote_header_line(GArray *lines, guint i)
     g_autofree char *folded = line_fold(&unquoted);
     if (!folded)
         return FALSE;
-    if (ends_with_wrote(folded) || is_original_message_line(folded) ||
+    if (ends_with_wrote(folded) || is_original_message_line(folded) || is_forward_marker(folded) ||
         header_label(folded, from_labels) || header_label(folded, other_labels) ||
         strspn(folded, "-_") == strlen(folded))
         return TRUE;
@@ -830,8 +830,32 @@ char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters)
         if (!copied)
             g_string_append_len(out, l->start, (gssize)l->len);
     }
-    char *result = finish(out);
+    /* the lines left out leave no run of empty lines behind */
+    static GRegex *blank_re;
+    GRegex *re = parse_regex(&blank_re, "\n[ \t]*(?:\n[ \t]*)+\n", 0);
+    g_autofree char *joined = g_string_free(out, FALSE);
+    g_autofree char *collapsed = g_regex_replace_literal(re, joined, -1, 0, "\n\n", 0, NULL);
+    char *result = finish(g_string_new(collapsed));
     return result ? result : g_strdup("");
+}
+
+/* our address, or our reply address "local+token@domain"; NULL without an address */
+static GRegex *our_address_regex(const char *our_address)
+{
+    const char *at = our_address ? strchr(our_address, '@') : NULL;
+    if (!at || at == our_address)
+        return NULL;
+    g_autofree char *local = g_regex_escape_string(our_address, (gint)(at - our_address));
+    g_autofree char *domain = g_regex_escape_string(at + 1, -1);
+    g_autofree char *pattern = g_strdup_printf(
+        "(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local, domain);
+    return g_regex_new(pattern, G_REGEX_CASELESS, 0, NULL);
+}
+
+static gboolean line_matches(GRegex *re, const Line *l)
+{
+    g_autofree char *line = g_strndup(l->start, l->len);
+    return g_regex_match(re, line, 0, NULL);
 }
 
 gboolean quote_names_us(const char *quoted, const char *our_address, const char *code_prefix)
@@ -847,22 +871,44 @@ gboolean quote_names_us(const char *quoted, const char *our_address, const char 
         if (g_regex_match_simple(pattern, bounded, G_REGEX_CASELESS, 0))
             return TRUE;
     }
-    const char *at = our_address ? strchr(our_address, '@') : NULL;
-    if (!at || at == our_address)
+    g_autoptr(GRegex) re = our_address_regex(our_address);
+    if (!re)
         return FALSE;
-    /* our address, or our reply address "local+token@domain", in the quote's header lines */
+    /* in the quote's header lines */
     g_autoptr(GArray) lines = split_lines(bounded);
-    g_autofree char *local = g_regex_escape_string(our_address, (gint)(at - our_address));
-    g_autofree char *domain = g_regex_escape_string(at + 1, -1);
-    g_autofree char *pattern = g_strdup_printf(
-        "(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local, domain);
-    for (guint i = 0; i < lines->len; i++) {
-        if (!quote_header_line(lines, i))
-            break;
-        g_autofree char *line =
-            g_strndup(g_array_index(lines, Line, i).start, g_array_index(lines, Line, i).len);
-        if (g_regex_match_simple(pattern, line, G_REGEX_CASELESS, 0))
+    for (guint i = 0; i < lines->len && quote_header_line(lines, i); i++) {
+        if (line_matches(re, &g_array_index(lines, Line, i)))
             return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean quote_forward_of_ours(const char *text, const char *our_address, char **kept_out,
+                               char **quoted_out)
+{
+    *kept_out = *quoted_out = NULL;
+    g_autoptr(GRegex) re = our_address_regex(our_address);
+    if (!text || !re)
+        return FALSE;
+    gsize len = MIN(strlen(text), (gsize)COMPARE_MAX_BYTES);
+    g_autofree char *bounded = g_strndup(text, len);
+    g_autoptr(GArray) lines = split_lines(bounded);
+    for (guint i = 0; i < lines->len; i++) {
+        g_autofree char *folded = line_fold(&g_array_index(lines, Line, i));
+        if (!folded || !is_forward_marker(folded))
+            continue;
+        /* "From: Trung tâm IOC <paht@...>" in the forwarded header block */
+        for (guint k = i + 1; k < lines->len && k <= i + 6; k++) {
+            if (!line_matches(re, &g_array_index(lines, Line, k)))
+                continue;
+            gsize at = (gsize)(g_array_index(lines, Line, i).start - bounded);
+            g_autofree char *kept = g_strndup(text, at);
+            *kept_out = g_strstrip(g_strdup(kept));
+            if (!**kept_out)
+                g_clear_pointer(kept_out, g_free);
+            *quoted_out = g_strdup(text + at);
+            return TRUE;
+        }
     }
     return FALSE;
 }

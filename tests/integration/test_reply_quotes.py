@@ -38,6 +38,8 @@ SCENARIOS = {
     "reply-quotes-mutt-photo-only.eml": ("PAHT-2026-000001", ONLY_A_PHOTO),
     "reply-quotes-gmail-photo-only.eml": ("PAHT-2026-000001", ONLY_A_PHOTO),
     "reply-quotes-iphone-photo-only.eml": ("PAHT-2026-000001", ONLY_A_PHOTO),
+    # our letter forwarded back (Gmail, inline) with a photo and a note
+    "reply-quotes-gmail-forward-of-ours.eml": ("PAHT-2026-000001", ONLY_A_PHOTO),
     "reply-quotes-mutt-filled-in-quote.eml": ("PAHT-2026-000001", dict(
         state="draft", place=LONG_PLACE, mail=["incomplete", "ack"], attachments=0, **FILLED)),
     "reply-quotes-mutt-filled-between-quote.eml": ("PAHT-2026-000001", dict(

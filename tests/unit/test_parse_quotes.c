@@ -227,6 +227,20 @@ static void test_our_quote_without_the_letter_is_not_read(void)
     parsed_clear(&p);
 }
 
+/* our letter forwarded back to us (Gmail's inline forward) with a photo: only the note */
+static void test_our_letter_forwarded_back_is_not_read(void)
+{
+    const char *const *with[] = {both_letters, NULL};
+    for (gsize i = 0; i < G_N_ELEMENTS(with); i++) {
+        Parsed p = parse_reply("reply-quotes-gmail-forward-of-ours.eml", with[i]);
+        assert_nothing_of_ours(p.draft);
+        g_assert_cmpstr(p.draft->text, ==, "Gửi lại anh chị ảnh hiện trường.");
+        g_assert_null(p.draft->citizen.address);
+        g_assert_cmpuint(p.draft->attachments->len, ==, 1);
+        parsed_clear(&p);
+    }
+}
+
 static const char *const neighbour_quote =
     "From: Trần Văn Tư <tranvantu.st@gmail.com>\n"
     "To: paht@soctrang.gov.vn\n"
@@ -346,6 +360,8 @@ int main(int argc, char **argv)
                     test_emergency_written_above_our_quote_is_an_emergency);
     g_test_add_func("/parse/quotes/our-quote-without-the-letter-is-not-read",
                     test_our_quote_without_the_letter_is_not_read);
+    g_test_add_func("/parse/quotes/our-letter-forwarded-back-is-not-read",
+                    test_our_letter_forwarded_back_is_not_read);
     g_test_add_func("/parse/quotes/quote-of-someone-elses-mail-is-read-as-before",
                     test_quote_of_someone_elses_mail_is_read_as_before);
     g_test_add_func("/parse/quotes/our-subject-in-a-reply-is-not-classified",
