@@ -325,12 +325,12 @@ static void letter_add(ParseContext *ctx, QuoteLetters *letters, GBytes *bytes)
 /* ctx->letters, asked of the gateway once; NULL when it knows none */
 static gboolean load_our_letters(ParseContext *ctx, GError **error)
 {
-    if (ctx->letters_loaded)
+    if (ctx->letters_loaded || !ctx->our_letters)
         return TRUE;
     ctx->letters_loaded = TRUE;
     GPtrArray *found = NULL;
-    if (!ctx->our_letters || !ctx->our_letters(ctx->draft, &found, ctx->our_letters_data, error))
-        return !ctx->our_letters;
+    if (!ctx->our_letters(ctx->draft, &found, ctx->our_letters_data, error))
+        return FALSE;
     if (!found)
         return TRUE;
     QuoteLetters *letters = quote_letters_new();
@@ -598,10 +598,10 @@ static gboolean subject_has_our_code(const char *subject, const char *code_prefi
 {
     if (!subject || !code_prefix || !*code_prefix)
         return FALSE;
+    g_autofree char *bare = quote_subject_bare(subject);
     g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
-    g_autofree char *pattern = g_strdup_printf(
-        "^\\s*(?:(?:re|tl|fwd?|tv|aw|sv|rv)\\s*:\\s*)*\\[%s-\\d{4}-\\d{6}\\]", escaped);
-    return g_regex_match_simple(pattern, subject, G_REGEX_CASELESS, 0);
+    g_autofree char *pattern = g_strdup_printf("^\\[%s-\\d{4}-\\d{6}\\]", escaped);
+    return g_regex_match_simple(pattern, bare, G_REGEX_CASELESS, 0);
 }
 
 gboolean parse_step_content(ParseContext *ctx, GError **error)

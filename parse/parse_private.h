@@ -150,7 +150,9 @@ void quote_letters_free(QuoteLetters *letters);
 /* one rendering of a letter (its plain text, or its HTML as text; normalised) and subject */
 void quote_letters_add(QuoteLetters *letters, const char *text, const char *subject);
 gboolean quote_letters_empty(const QuoteLetters *letters);
-/* the subject, less "Re:" / "TL:" / "Fwd:" prefixes, is one of our letters' subjects */
+/* the subject without its "Re:" / "TL:" / "Fwd:" / "TV:" prefixes (new string) */
+char *quote_subject_bare(const char *subject);
+/* the subject, less those prefixes, is one of our letters' subjects */
 gboolean quote_letters_subject(const QuoteLetters *letters, const char *subject);
 
 /* What the citizen wrote in a quote of our letter: their own lines and their answers in our

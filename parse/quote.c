@@ -623,15 +623,20 @@ gboolean quote_letters_empty(const QuoteLetters *l)
     return !l || l->count == 0;
 }
 
-gboolean quote_letters_subject(const QuoteLetters *l, const char *subject)
+char *quote_subject_bare(const char *subject)
 {
-    if (!l || !subject)
-        return FALSE;
     /* "Re:", "TL:", "Fwd:", "TV:", "AW:" and the like, any number of them */
     static GRegex *prefix_re;
     GRegex *re =
         parse_regex(&prefix_re, "^\\s*(?:(?:re|tl|fwd?|tv|aw|sv|rv)\\s*:\\s*)*", G_REGEX_CASELESS);
-    g_autofree char *bare = g_regex_replace_literal(re, subject, -1, 0, "", 0, NULL);
+    return g_regex_replace_literal(re, subject ? subject : "", -1, 0, "", 0, NULL);
+}
+
+gboolean quote_letters_subject(const QuoteLetters *l, const char *subject)
+{
+    if (!l || !subject)
+        return FALSE;
+    g_autofree char *bare = quote_subject_bare(subject);
     g_autoptr(GArray) ids = word_ids(l, bare, strlen(bare), FALSE);
     for (guint i = 0; i < l->subjects->len; i++) {
         GArray *ours = l->subjects->pdata[i];
