@@ -130,6 +130,32 @@ static void discard_uncommitted(Gateway *gw, const Draft *draft)
     }
 }
 
+/* a reply quotes the letters we sent; these are the ones parse compares it with */
+#define QUOTED_LETTERS_MAX 12
+
+/* ParseLettersFunc (parse/parse.h): the letters the mail's In-Reply-To and References name
+ * (newest first), then the newest letters to the citizen of the report it answers (SPEC
+ * §3.5's matching: a stranger quoting a code is given none of that citizen's letters). */
+static gboolean letters_a_reply_quotes(const Draft *headers, GPtrArray **letters_out,
+                                       gpointer user_data, GError **error)
+{
+    Gateway *gw = user_data;
+    g_autoptr(GPtrArray) ids = g_ptr_array_new();
+    if (headers->in_reply_to)
+        g_ptr_array_add(ids, headers->in_reply_to);
+    for (guint i = headers->references->len; i > 0 && ids->len < QUOTED_LETTERS_MAX; i--)
+        g_ptr_array_add(ids, headers->references->pdata[i - 1]);
+    g_ptr_array_add(ids, NULL);
+    ReplyMatch match = {0};
+    if (!reply_find_report(gw->store, headers, gw->config->gateway.code_prefix,
+                           gw->config->smtp.reply_to, &match, error))
+        return FALSE;
+    *letters_out = outbox_letters_quoted(gw->store, (const char *const *)ids->pdata,
+                                         match.report_id, QUOTED_LETTERS_MAX, error);
+    reply_match_clear(&match);
+    return *letters_out != NULL;
+}
+
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
 {
     out->raw_id = raw->id;
@@ -142,6 +168,9 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
         .attachments_dir = gw->tmp_dir,
         .our_address = gw->config->smtp.from,
         .keywords_file = gw->config->gateway.keywords_file,
+        .code_prefix = gw->config->gateway.code_prefix,
+        .our_letters = letters_a_reply_quotes,
+        .our_letters_data = gw,
     };
     GError *parse_error = NULL;
     g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, &parse_error);

@@ -29,6 +29,16 @@ static void setup(void)
     g_snprintf(message_path, sizeof message_path, "/proc/self/fd/%d", message_fd);
 }
 
+/* the input is also "our letter": the comparison of a quote with our letters (quote.c) and
+ * the reading of a letter (content.c) get the hostile bytes too */
+static gboolean fuzz_letters(const Draft *headers, GPtrArray **letters_out, gpointer data,
+                             GError **error)
+{
+    *letters_out = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_ptr_array_add(*letters_out, g_bytes_ref(data));
+    return TRUE;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (message_fd < 0)
@@ -42,9 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         done += (size_t)n;
     }
+    g_autoptr(GBytes) letter = g_bytes_new_static(data, size);
     ParseOptions opts = {
         .attachments_dir = attachments_dir,
         .our_address = "paht@soctrang.gov.vn",
+        .code_prefix = "PAHT",
+        .our_letters = fuzz_letters,
+        .our_letters_data = letter,
     };
     GError *error = NULL;
     Draft *draft = parse_message_file(message_path, &opts, &error);

@@ -524,7 +524,8 @@ gboolean parse_step_classify(ParseContext *ctx, GError **error)
         while (len > 0 && ((guchar)text[len] & 0xC0) == 0x80)
             len--;
     }
-    const char *subject = d->subject ? d->subject : "";
+    /* a reply keeping our letter's subject: our words, not the citizen's (content.c) */
+    const char *subject = d->subject && !ctx->subject_is_ours ? d->subject : "";
     g_autofree char *s = fold_for_matching(subject, strlen(subject));
     g_autofree char *t = fold_for_matching(text, len);
 

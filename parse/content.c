@@ -14,7 +14,10 @@
  * the submission: its text and attachments are the report; the note is kept with the quoted
  * text; the sender stays the forwarder (headers are the outer message's).
  *
- * Replies: the quoted earlier mail is cut into quoted_text (quote.c, and html.c for HTML). */
+ * Replies: the quoted earlier mail is cut into quoted_text (quote.c, and html.c for HTML).
+ * When the quote is a letter of ours, only the lines the citizen added or changed in it are
+ * read (see "our letters, quoted" below); when it is someone else's mail and nothing was
+ * written around it, the mail is what it quotes, as before. */
 #include "parse/parse_private.h"
 
 #include <string.h>
@@ -280,8 +283,8 @@ static char *part_text(ParseContext *ctx, GMimePart *part, gboolean cut, char **
         char *text = text_normalise(raw, -1);
         if (quoted) {
             char *quoted_text = text_normalise(quoted, -1);
-            if (!*text || quote_starts_with_forward(quoted_text)) {
-                /* never the whole text; and a forward is not a quote */
+            if (quote_starts_with_forward(quoted_text)) {
+                /* a forward is not a quote */
                 g_autofree char *whole = g_strconcat(raw, "\n", quoted, NULL);
                 g_free(text);
                 g_free(quoted_text);
@@ -305,8 +308,162 @@ static char *part_text(ParseContext *ctx, GMimePart *part, gboolean cut, char **
     return text_normalise(utf8, -1);
 }
 
-static gboolean build_text(ParseContext *ctx, Content *c, gboolean cut, char **text_out,
-                           char **quoted_out, GError **error)
+/* ---- our letters, quoted ----------------------------------------------------------------------
+ * A reply quotes the mail it answers; when that is a letter of ours, nothing of our words may
+ * be read as the citizen's (a safety paragraph naming "hỏa hoạn" is no fire, "tiếp nhận lúc
+ * 09:00" no time of the incident, the hint "số nhà, tên đường ..." no address). The gateway
+ * gives the letters we sent (ParseOptions.our_letters); quote.c compares the quote with them
+ * line by line and keeps what the citizen added or changed. */
+
+/* a letter of ours is a few tens of kilobytes; more is not one */
+#define LETTER_MAX_BYTES (4 * 1024 * 1024)
+/* the newest letters are enough: a citizen quotes one of the last few */
+#define LETTERS_MAX 12
+/* a quote is ours by its text when this many of its words, and at least half, are our
+ * letter's */
+#define OURS_MIN_WORDS 20
+
+typedef struct {
+    ParseContext *ctx;
+    QuoteLetters *letters;
+    const char *subject;
+} LetterWalk;
+
+static void letter_part(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+    LetterWalk *walk = data;
+    gboolean html = FALSE;
+    if (!is_body_candidate(part, &html))
+        return;
+    char *quoted = NULL;
+    GError *ignored = NULL;
+    g_autofree char *text = part_text(walk->ctx, GMIME_PART(part), FALSE, &quoted, &ignored);
+    g_free(quoted);
+    g_clear_error(&ignored);
+    quote_letters_add(walk->letters, text, walk->subject);
+    walk->subject = NULL; /* once per letter */
+}
+
+/* every text rendering of one letter of ours (its text/plain and its text/html parts) */
+static void letter_add(ParseContext *ctx, QuoteLetters *letters, GBytes *bytes)
+{
+    gsize size = 0;
+    const void *data = bytes ? g_bytes_get_data(bytes, &size) : NULL;
+    if (!data || size == 0 || size > LETTER_MAX_BYTES)
+        return;
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, size);
+    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage *message = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+    if (!message)
+        return;
+    LetterWalk walk = {ctx, letters, g_mime_message_get_subject(message)};
+    g_mime_message_foreach(message, letter_part, &walk);
+    g_object_unref(message);
+}
+
+/* ctx->letters, asked of the gateway once; NULL when it knows none */
+static gboolean load_our_letters(ParseContext *ctx, GError **error)
+{
+    if (ctx->letters_loaded || !ctx->our_letters)
+        return TRUE;
+    ctx->letters_loaded = TRUE;
+    GPtrArray *found = NULL;
+    if (!ctx->our_letters(ctx->draft, &found, ctx->our_letters_data, error))
+        return FALSE;
+    if (!found)
+        return TRUE;
+    QuoteLetters *letters = quote_letters_new();
+    for (guint i = 0; i < found->len && i < LETTERS_MAX; i++)
+        letter_add(ctx, letters, found->pdata[i]);
+    g_ptr_array_unref(found);
+    if (quote_letters_empty(letters))
+        quote_letters_free(letters);
+    else
+        ctx->letters = letters;
+    return TRUE;
+}
+
+/* one of our Message-IDs, "<paht.<hex>@<our domain>>" (notify/letter.c), in text; with
+ * whole, text must be just that */
+static gboolean names_our_message_id(ParseContext *ctx, const char *text, gboolean whole)
+{
+    const char *at = ctx->our_address ? strchr(ctx->our_address, '@') : NULL;
+    if (!at || !text)
+        return FALSE;
+    g_autofree char *domain = g_regex_escape_string(at + 1, -1);
+    g_autofree char *pattern = g_strdup_printf("%s<paht\\.[0-9a-f]{8,64}@%s>%s", whole ? "^" : "",
+                                               domain, whole ? "$" : "");
+    return g_regex_match_simple(pattern, text, G_REGEX_CASELESS, 0);
+}
+
+static gboolean message_answers_us(ParseContext *ctx, GMimeMessage *message)
+{
+    GMimeObject *object = GMIME_OBJECT(message);
+    return names_our_message_id(ctx, g_mime_object_get_header(object, "In-Reply-To"), FALSE) ||
+           names_our_message_id(ctx, g_mime_object_get_header(object, "References"), FALSE);
+}
+
+/* a letter of ours itself: from our address, or with our Message-ID */
+static gboolean message_is_ours(ParseContext *ctx, GMimeMessage *message)
+{
+    InternetAddressList *from = g_mime_message_get_from(message);
+    for (int i = 0; from && ctx->our_address && i < internet_address_list_length(from); i++) {
+        InternetAddress *a = internet_address_list_get_address(from, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(a) &&
+            g_ascii_strcasecmp(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)),
+                               ctx->our_address) == 0)
+            return TRUE;
+    }
+    const char *id = g_mime_message_get_message_id(message);
+    g_autofree char *bracketed = id ? g_strdup_printf("<%s>", id) : NULL;
+    return names_our_message_id(ctx, bracketed, TRUE);
+}
+
+/* what the sender wrote outside the quote, less lines copied from our letters */
+static char *own_text(ParseContext *ctx, const char *kept)
+{
+    return quote_drop_copied_lines(kept ? kept : "", ctx->letters);
+}
+
+/* The text to read of a mail that quotes earlier mail, and what is kept as the quote.
+ * kept: what the sender wrote outside the quote (NULL: nothing); quoted: the quote (plain and
+ * HTML); before_cut: the text before the plain quote was cut; html_quoted: the HTML quote. */
+static char *reply_text(ParseContext *ctx, GMimeMessage *message, const char *kept,
+                        const char *quoted, const char *before_cut, const char *html_quoted,
+                        char **quoted_out)
+{
+    guint our_words = 0, all_words = 0;
+    g_autofree char *added = quote_citizen_lines(quoted, ctx->letters, &our_words, &all_words);
+    gboolean ours_by_text = our_words >= OURS_MIN_WORDS && our_words * 2 >= all_words;
+    if (ours_by_text || message_answers_us(ctx, message) ||
+        quote_names_us(quoted, ctx->our_address, ctx->code_prefix)) {
+        /* our letter: only what the citizen added or changed in it is theirs; when we cannot
+         * tell their lines from ours (the letter is not known), none of it is read */
+        *quoted_out = g_strdup(quoted);
+        GString *text = g_string_new(NULL);
+        g_autofree char *own = own_text(ctx, kept);
+        join(text, own);
+        join(text, ours_by_text ? added : NULL);
+        return g_string_free(text, FALSE);
+    }
+    if (kept && *kept) {
+        *quoted_out = g_strdup(quoted);
+        return own_text(ctx, kept);
+    }
+    /* someone else's mail and nothing written around it: the mail is what it quotes (a
+     * forward in reply form); never an empty report */
+    if (before_cut && *before_cut) {
+        *quoted_out = html_quoted && *html_quoted ? g_strdup(html_quoted) : NULL;
+        return own_text(ctx, before_cut);
+    }
+    *quoted_out = NULL;
+    return own_text(ctx, html_quoted);
+}
+
+static gboolean build_text(ParseContext *ctx, GMimeMessage *message, Content *c, gboolean cut,
+                           gboolean answers, char **text_out, char **quoted_out, GError **error)
 {
     GString *text = g_string_new(NULL);
     GString *html_quoted = g_string_new(NULL);
@@ -323,22 +480,25 @@ static gboolean build_text(ParseContext *ctx, Content *c, gboolean cut, char **t
         g_free(one);
         g_free(quoted);
     }
-    GString *quoted = g_string_new(NULL);
-    char *kept = NULL, *cut_text = NULL;
-    if (cut && quote_split(text->str, &kept, &cut_text)) {
-        g_string_free(text, TRUE);
-        join(quoted, cut_text);
-        g_free(cut_text);
-    } else {
-        kept = g_string_free(text, FALSE);
-    }
+    g_autofree char *kept = NULL;
+    g_autofree char *plain_quoted = NULL;
+    if (!(cut && quote_find(text->str, &kept, &plain_quoted)) &&
+        !quote_forward_of_ours(text->str, ctx->our_address, &kept, &plain_quoted))
+        kept = g_strdup(text->str);
+    g_autoptr(GString) quoted = g_string_new(NULL);
+    join(quoted, plain_quoted);
     join(quoted, html_quoted->str);
+    gboolean ok = !(quoted->len > 0 || answers) || load_our_letters(ctx, error);
+    if (ok && quoted->len > 0) {
+        *text_out =
+            reply_text(ctx, message, kept, quoted->str, text->str, html_quoted->str, quoted_out);
+    } else if (ok) {
+        *text_out = own_text(ctx, kept);
+        *quoted_out = NULL;
+    }
+    g_string_free(text, TRUE);
     g_string_free(html_quoted, TRUE);
-    *text_out = kept;
-    *quoted_out = quoted->len > 0 ? g_string_free(quoted, FALSE) : NULL;
-    if (!*quoted_out)
-        g_string_free(quoted, TRUE);
-    return TRUE;
+    return ok;
 }
 
 /* ---- forwards ------------------------------------------------------------------------------- */
@@ -424,7 +584,7 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
     gboolean reply = FALSE, forward = FALSE;
     message_reply_state(ctx, message, depth == 0, &reply, &forward);
     char *text = NULL, *quoted = NULL;
-    if (!build_text(ctx, &c, reply && !forward, &text, &quoted, error)) {
+    if (!build_text(ctx, message, &c, reply && !forward, reply || forward, &text, &quoted, error)) {
         content_clear(&c);
         return FALSE;
     }
@@ -435,7 +595,9 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
 
     GMimeMessagePart *forwarded = forward_candidate(root, c.messages);
     GMimeMessage *inner = forwarded ? g_mime_message_part_get_message(forwarded) : NULL;
-    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx)) {
+    /* our own letter sent back as an attachment is not the citizen's report */
+    if (inner && is_cover_note(text) && !parse_sender_is_mailer(ctx) &&
+        !message_is_ours(ctx, inner)) {
         char *inner_text = NULL, *inner_quoted = NULL;
         if (!process_message(ctx, inner, depth + 1, &inner_text, &inner_quoted, error)) {
             g_free(text);
@@ -472,6 +634,17 @@ static gboolean process_message(ParseContext *ctx, GMimeMessage *message, int de
     return TRUE;
 }
 
+/* "[PAHT-2026-000123] ..." after "Re:"-like prefixes: the form of our letters' subjects */
+static gboolean subject_has_our_code(const char *subject, const char *code_prefix)
+{
+    if (!subject || !code_prefix || !*code_prefix)
+        return FALSE;
+    g_autofree char *bare = quote_subject_bare(subject);
+    g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
+    g_autofree char *pattern = g_strdup_printf("^\\[%s-\\d{4}-\\d{6}\\]", escaped);
+    return g_regex_match_simple(pattern, bare, G_REGEX_CASELESS, 0);
+}
+
 gboolean parse_step_content(ParseContext *ctx, GError **error)
 {
     char *text = NULL, *quoted = NULL;
@@ -479,5 +652,12 @@ gboolean parse_step_content(ParseContext *ctx, GError **error)
         return FALSE;
     ctx->draft->text = text ? text : g_strdup("");
     ctx->draft->quoted_text = quoted;
+    /* "Re: [PAHT-...] Đã tiếp nhận phản ánh: ..." is our subject, not the citizen's words */
+    const char *subject = ctx->draft->subject;
+    if (ctx->letters)
+        ctx->subject_is_ours = quote_letters_subject(ctx->letters, subject);
+    else
+        ctx->subject_is_ours = message_answers_us(ctx, ctx->message) &&
+                               subject_has_our_code(subject, ctx->code_prefix);
     return TRUE;
 }

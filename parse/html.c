@@ -23,14 +23,17 @@ typedef struct {
 } OpenLink;
 
 typedef struct {
-    GString *out;
+    GString *out; /* where text goes now: main or quoted */
+    GString *main, *quoted;
     guint pending_newlines;
     gboolean pending_space;
     gboolean pending_cell;
     int pre;
     gboolean find_quote;
-    gssize cut;
-    GArray *links; /* OpenLink */
+    gboolean quote_found;
+    const xmlNode *quote_node; /* the quote being written; NULL: the sender's text */
+    gboolean quote_to_end;     /* everything after a header-only marker is the quote */
+    GArray *links;             /* OpenLink */
 } Writer;
 
 static gboolean name_is(const xmlNode *node, const char *name)
@@ -84,35 +87,46 @@ static const char *const block_elements[] = {
     "pre",     "section", "summary", "table",      "tbody",    "thead",      "tfoot",   "tr",
     "ul",      "caption", "body",    "html",       "legend",   "option",     NULL};
 
-/* where quoted earlier mail starts (SPEC §3.3) */
-static gboolean is_quote_start(const xmlNode *node)
+/* Where quoted earlier mail is (SPEC §3.3). Most markers hold the whole quote (Gmail's
+ * gmail_quote, cite blockquotes of Apple Mail, iPhone and Thunderbird, Thunderbird's
+ * attribution moz-cite-prefix): what follows them is the sender's again (an answer written
+ * below the quote). Outlook's markers hold only the header block of the quoted mail, whose
+ * body follows: from them on everything is the quote. */
+typedef enum {
+    QUOTE_NONE,
+    QUOTE_INSIDE, /* the element holds the quote */
+    QUOTE_TO_END, /* the quote starts here and runs to the end */
+} QuoteMark;
+
+static QuoteMark quote_mark(const xmlNode *node)
 {
-    static const char *const classes[] = {"gmail_quote",
-                                          "gmail_quote_container",
-                                          "yahoo_quoted",
-                                          "moz-cite-prefix",
-                                          "OutlookMessageHeader",
-                                          "protonmail_quote",
-                                          NULL};
-    static const char *const ids[] = {
-        "divRplyFwdMsg",        "x_divRplyFwdMsg",
-        "appendonsend",         "mail-editor-reference-message-container",
-        "OLK_SRC_BODY_SECTION", NULL};
+    static const char *const classes[] = {"gmail_quote",      "gmail_quote_container",
+                                          "yahoo_quoted",     "moz-cite-prefix",
+                                          "protonmail_quote", NULL};
+    static const char *const header_classes[] = {"OutlookMessageHeader", NULL};
+    static const char *const ids[] = {"mail-editor-reference-message-container",
+                                      "OLK_SRC_BODY_SECTION", NULL};
+    static const char *const header_ids[] = {"divRplyFwdMsg", "x_divRplyFwdMsg", "appendonsend",
+                                             NULL};
     if (has_class(node, classes))
-        return TRUE;
+        return QUOTE_INSIDE;
+    if (has_class(node, header_classes))
+        return QUOTE_TO_END;
     const char *id = attribute(node, "id");
-    if (id) {
-        for (const char *const *i = ids; *i; i++) {
-            if (g_ascii_strcasecmp(id, *i) == 0)
-                return TRUE;
-        }
+    for (const char *const *i = ids; id && *i; i++) {
+        if (g_ascii_strcasecmp(id, *i) == 0)
+            return QUOTE_INSIDE;
+    }
+    for (const char *const *i = header_ids; id && *i; i++) {
+        if (g_ascii_strcasecmp(id, *i) == 0)
+            return QUOTE_TO_END;
     }
     if (name_is(node, "blockquote")) {
         const char *type = attribute(node, "type");
         if (type && g_ascii_strcasecmp(type, "cite") == 0)
-            return TRUE;
+            return QUOTE_INSIDE;
     }
-    return FALSE;
+    return QUOTE_NONE;
 }
 
 static gboolean is_hidden(const xmlNode *node)
@@ -144,7 +158,7 @@ static guint trailing_newlines(const GString *s)
 /* before visible text: the separators it asked for */
 static void writer_flush(Writer *w)
 {
-    if (w->out->len > 0 && (gssize)w->out->len != w->cut) {
+    if (w->out->len > 0) {
         if (w->pending_newlines > 0) {
             guint want = MIN(w->pending_newlines, 2);
             for (guint have = trailing_newlines(w->out); have < want; have++)
@@ -253,10 +267,16 @@ static gboolean writer_enter(Writer *w, xmlNode *node)
 {
     if (name_in(node, skipped_elements) || is_hidden(node))
         return FALSE;
-    if (w->find_quote && w->cut < 0 && is_quote_start(node)) {
+    QuoteMark mark =
+        w->find_quote && !w->quote_node && !w->quote_to_end ? quote_mark(node) : QUOTE_NONE;
+    if (mark != QUOTE_NONE) {
         writer_block(w);
-        w->cut = (gssize)w->out->len;
         w->pending_newlines = 0;
+        w->out = w->quoted;
+        writer_block(w); /* the quote's parts, one after the other */
+        w->quote_found = TRUE;
+        w->quote_node = mark == QUOTE_INSIDE ? node : NULL;
+        w->quote_to_end = mark == QUOTE_TO_END;
     }
     if (name_is(node, "br")) {
         if (w->out->len > 0)
@@ -288,6 +308,13 @@ static gboolean writer_enter(Writer *w, xmlNode *node)
 
 static void writer_leave(Writer *w, xmlNode *node)
 {
+    if (node == w->quote_node) {
+        /* the quote ends here: what follows is the sender's again */
+        w->quote_node = NULL;
+        w->out = w->main;
+        writer_block(w);
+        return;
+    }
     if (name_is(node, "a") && w->links->len > 0) {
         OpenLink link = g_array_index(w->links, OpenLink, w->links->len - 1);
         g_array_set_size(w->links, w->links->len - 1);
@@ -312,11 +339,12 @@ char *html_to_text(const char *html, gsize len, gboolean find_quote, char **quot
     if (!doc)
         return g_strdup("");
     Writer w = {
-        .out = g_string_sized_new(len / 2 + 16),
+        .main = g_string_sized_new(len / 2 + 16),
+        .quoted = g_string_new(NULL),
         .find_quote = find_quote,
-        .cut = -1,
         .links = g_array_new(FALSE, FALSE, sizeof(OpenLink)),
     };
+    w.out = w.main;
     xmlNode *node = doc->children;
     while (node) {
         gboolean descend = FALSE;
@@ -344,9 +372,9 @@ char *html_to_text(const char *html, gsize len, gboolean find_quote, char **quot
     }
     xmlFreeDoc(doc);
     g_array_unref(w.links);
-    if (w.cut >= 0) {
-        *quoted_out = g_strdup(w.out->str + w.cut);
-        g_string_truncate(w.out, (gsize)w.cut);
-    }
-    return g_string_free(w.out, FALSE);
+    if (w.quote_found)
+        *quoted_out = g_string_free(w.quoted, FALSE);
+    else
+        g_string_free(w.quoted, TRUE);
+    return g_string_free(w.main, FALSE);
 }

@@ -247,6 +247,7 @@ static void context_clear(ParseContext *ctx)
     g_clear_pointer(&ctx->used_names, g_hash_table_unref);
     g_clear_pointer(&ctx->warning_set, g_hash_table_unref);
     g_clear_pointer(&ctx->charset_hint, g_free);
+    g_clear_pointer(&ctx->letters, quote_letters_free);
 }
 
 Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **error)
@@ -260,6 +261,9 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
     ctx.attachments_dir = opts->attachments_dir;
     ctx.our_address = opts->our_address;
     ctx.keywords_file = opts->keywords_file;
+    ctx.code_prefix = opts->code_prefix;
+    ctx.our_letters = opts->our_letters;
+    ctx.our_letters_data = opts->our_letters_data;
     ctx.max_parts = opts->max_parts > 0 ? opts->max_parts : DEFAULT_MAX_PARTS;
     ctx.max_depth = opts->max_depth > 0 ? opts->max_depth : DEFAULT_MAX_DEPTH;
     ctx.created_files = g_ptr_array_new_with_free_func(g_free);

@@ -19,12 +19,26 @@
 
 G_BEGIN_DECLS
 
+/* The letters we sent that a mail may quote (SPEC §3.3): a citizen answering our letter quotes
+ * it, and our own words must never be read as theirs. Called at most once per message, after
+ * the headers are read (headers->message_id, in_reply_to, references, recipients, subject and
+ * from_address are set), for replies, forwards and mail that quotes earlier mail. Sets
+ * *letters_out to the letters as we sent them (GBytes *, RFC 5322 bytes; the array owns them
+ * and parse unrefs it), or to NULL when it knows none. FALSE with *error set (e.g.
+ * PAHT_ERROR_TEMPORARY: the store is busy) fails the parse with that error. */
+typedef gboolean (*ParseLettersFunc)(const Draft *headers, GPtrArray **letters_out,
+                                     gpointer user_data, GError **error);
+
 typedef struct {
-    const char *attachments_dir; /* existing private folder; attachments are created in it */
-    const char *our_address;     /* mail from our own address is "auto" (no loops) */
-    const char *keywords_file;   /* classification words; NULL = the built-in lists */
-    int max_parts;               /* 0 = 1000 */
-    int max_depth;               /* 0 = 32 */
+    const char *attachments_dir;  /* existing private folder; attachments are created in it */
+    const char *our_address;      /* mail from our own address is "auto" (no loops); our
+                                     Message-IDs are paht.<hex>@ its domain */
+    const char *keywords_file;    /* classification words; NULL = the built-in lists */
+    const char *code_prefix;      /* "PAHT": a tracking code in a quote shows it is ours */
+    ParseLettersFunc our_letters; /* NULL: our quoted letters are known by their marks only */
+    gpointer our_letters_data;
+    int max_parts; /* 0 = 1000 */
+    int max_depth; /* 0 = 32 */
 } ParseOptions;
 
 /* once per process, before any parse (initialises GMime) */

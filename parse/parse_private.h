@@ -41,15 +41,22 @@ typedef struct ParseContext {
     const char *attachments_dir;
     const char *our_address;
     const char *keywords_file;
+    const char *code_prefix;
+    ParseLettersFunc our_letters;
+    gpointer our_letters_data;
     int max_parts;
     int max_depth;
 
     GMimeParserOptions *gmime_options;
-    GMimeMessage *message;    /* the message as received */
-    GMimeMessage *submission; /* the forwarded message when the mail is just a forward of one
-                                 (SPEC §3.3), else == message; borrowed */
-    gboolean is_reply;        /* In-Reply-To, References or a reply prefix in the subject */
-    gboolean is_forward;      /* a forward prefix in the subject */
+    GMimeMessage *message;        /* the message as received */
+    GMimeMessage *submission;     /* the forwarded message when the mail is just a forward of one
+                                     (SPEC §3.3), else == message; borrowed */
+    gboolean is_reply;            /* In-Reply-To, References or a reply prefix in the subject */
+    gboolean is_forward;          /* a forward prefix in the subject */
+    struct QuoteLetters *letters; /* our letters this mail may quote (loaded on first use) */
+    gboolean letters_loaded;
+    gboolean subject_is_ours; /* the subject is one of our letters' (with "Re:"): its words are
+                                 not the citizen's, classification ignores it */
 
     /* bookkeeping */
     GPtrArray *created_files;  /* char *: every file made in attachments_dir, for cleanup */
@@ -131,8 +138,44 @@ char *html_to_text(const char *html, gsize len, gboolean find_quote, char **quot
  * whole text. */
 gboolean quote_split(const char *text, char **kept_out, char **quoted_out);
 
+/* quote_split, but a text that is all quote is cut too (*kept_out NULL): a reply that only
+ * quotes (reply, attach a photo, send). FALSE when there is no quote. */
+gboolean quote_find(const char *text, char **kept_out, char **quoted_out);
+
 /* TRUE if the text starts (within its first lines) with a forwarded-message marker */
 gboolean quote_starts_with_forward(const char *text);
+
+/* Our letters, as the words a quote of them is compared with (quote.c explains the rule). */
+typedef struct QuoteLetters QuoteLetters;
+QuoteLetters *quote_letters_new(void);
+void quote_letters_free(QuoteLetters *letters);
+/* one rendering of a letter (its plain text, or its HTML as text; normalised) and subject */
+void quote_letters_add(QuoteLetters *letters, const char *text, const char *subject);
+gboolean quote_letters_empty(const QuoteLetters *letters);
+/* the subject without its "Re:" / "TL:" / "Fwd:" / "TV:" prefixes (new string) */
+char *quote_subject_bare(const char *subject);
+/* the subject, less those prefixes, is one of our letters' subjects */
+gboolean quote_letters_subject(const QuoteLetters *letters, const char *subject);
+
+/* What the citizen wrote in a quote of our letter: their own lines and their answers in our
+ * block ("Label: value"), quote markers and the quote's header lines left out, a blank line
+ * wherever our lines were between them; NULL when nothing. *our_words and *all_words count the
+ * quote's words and those that are our letter's (how much of the quote is ours). */
+char *quote_citizen_lines(const char *quoted, const QuoteLetters *letters, guint *our_words,
+                          guint *all_words);
+
+/* text without the lines that are copies of our letter (a hint line, a paragraph pasted
+ * back or forwarded); short lines and our block lines without a value stay */
+char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters);
+
+/* a forwarded block (after a "Forwarded message" marker) whose header names our address: a
+ * letter of ours sent back, cut like a quote (*kept_out: what precedes it, or NULL) */
+gboolean quote_forward_of_ours(const char *text, const char *our_address, char **kept_out,
+                               char **quoted_out);
+
+/* the quote's header (attribution, Outlook block) names our address or our reply address,
+ * or the quote holds a tracking code (CODE_PREFIX-YYYY-NNNNNN) */
+gboolean quote_names_us(const char *quoted, const char *our_address, const char *code_prefix);
 
 /* ---- decode.c ------------------------------------------------------------------------------- */
 

@@ -405,6 +405,61 @@ OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError
     return g_ptr_array_steal_index(rows, 0);
 }
 
+/* adds the letters a query on one parameter returns (id, message) that are not in seen yet */
+static gboolean add_letters(Store *store, sqlite3_stmt *stmt, GHashTable *seen, GPtrArray *letters,
+                            guint limit)
+{
+    int rc = SQLITE_DONE;
+    while (letters->len < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        gint64 id = sqlite3_column_int64(stmt, 0);
+        if (!g_hash_table_add(seen, GINT_TO_POINTER((gint)id)))
+            continue;
+        g_ptr_array_add(letters, g_bytes_new(sqlite3_column_blob(stmt, 1),
+                                             (gsize)sqlite3_column_bytes(stmt, 1)));
+    }
+    if (letters->len >= limit)
+        rc = SQLITE_DONE;
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE;
+}
+
+GPtrArray *outbox_letters_quoted(Store *store, const char *const *message_ids, gint64 report_id,
+                                 guint limit, GError **error)
+{
+    g_autoptr(GPtrArray) letters = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+    sqlite3_stmt *by_id = store_statement(store,
+                                          "SELECT o.id, b.message FROM outbox o JOIN outbox_body b"
+                                          " ON b.id = o.id WHERE o.message_id = ?1",
+                                          error);
+    if (!by_id)
+        return NULL;
+    for (const char *const *id = message_ids; id && *id && letters->len < limit; id++) {
+        sqlite3_bind_text(by_id, 1, *id, -1, SQLITE_TRANSIENT);
+        if (!add_letters(store, by_id, seen, letters, limit)) {
+            store_fail(store, error, "read the letters a reply quotes");
+            return NULL;
+        }
+    }
+    if (report_id <= 0)
+        return g_steal_pointer(&letters);
+    sqlite3_stmt *to_citizen = store_statement(
+        store,
+        "SELECT o.id, b.message FROM outbox o JOIN outbox_body b ON b.id = o.id"
+        " JOIN report r ON r.id = o.report_id WHERE o.report_id = ?1"
+        " AND (o.rcpt = r.citizen_email COLLATE NOCASE OR o.rcpt = r.sender COLLATE NOCASE)"
+        " ORDER BY o.id DESC",
+        error);
+    if (!to_citizen)
+        return NULL;
+    sqlite3_bind_int64(to_citizen, 1, report_id);
+    if (!add_letters(store, to_citizen, seen, letters, limit)) {
+        store_fail(store, error, "read the letters a reply quotes");
+        return NULL;
+    }
+    return g_steal_pointer(&letters);
+}
+
 /* runs a one-row UPDATE; *changes gets how many rows it touched */
 static gboolean run_update(Store *store, sqlite3_stmt *stmt, const char *what, int *changes,
                            GError **error)

@@ -632,6 +632,12 @@ GBytes *outbox_message(Store *store, gint64 id, GError **error);
 OutboxEntry *outbox_get(Store *store, gint64 id, GError **error);
 /* the letter with this Message-ID (without <>), or NULL with no error */
 OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError **error);
+/* The letters a reply may quote (SPEC §3.3), as stored (GBytes *, RFC 5322), at most limit:
+ * those with one of message_ids (without <>; NULL-terminated; NULL for none), then the newest
+ * letters to the citizen of report_id (0: none; its citizen address or the address that sent
+ * the report). Each letter once. NULL on a store error. */
+GPtrArray *outbox_letters_quoted(Store *store, const char *const *message_ids, gint64 report_id,
+                                 guint limit, GError **error);
 
 /* A DSN says a sent letter did not arrive: sent -> failed with the DSN's status, waiting for
  * the next digest. *changed FALSE (no error) when the letter was not in state sent (already
