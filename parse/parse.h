@@ -23,8 +23,11 @@ typedef struct {
     const char *attachments_dir; /* existing private folder; attachments are created in it */
     const char *our_address;     /* mail from our own address is "auto" (no loops) */
     const char *keywords_file;   /* classification words; NULL = the built-in lists */
-    int max_parts;               /* 0 = 1000 */
-    int max_depth;               /* 0 = 32 */
+    /* RFC 8601 authserv-id of the province's own MX: its Authentication-Results and spam
+     * headers fill the draft's auth_* and spam_* fields; NULL = they are not read */
+    const char *trusted_authserv_id;
+    int max_parts; /* 0 = 1000 */
+    int max_depth; /* 0 = 32 */
 } ParseOptions;
 
 /* once per process, before any parse (initialises GMime) */

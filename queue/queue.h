@@ -79,6 +79,15 @@ typedef struct {
     char *dsn_recipient;           /* the failed address */
     char *dsn_diagnostic;          /* the remote server's words */
 
+    /* the sender's authenticity as the province's own MX judged it (RFC 8601), read only
+     * from headers naming ParseOptions.trusted_authserv_id; NULL/FALSE when that is unset or
+     * the MX wrote nothing */
+    char *auth_dmarc;      /* "fail" if any trusted Authentication-Results says dmarc=fail,
+                              else the topmost trusted dmarc result ("pass", "none", ...) */
+    char *auth_results;    /* that header's value, one line, for the IOC */
+    gboolean spam_flagged; /* the topmost X-Spam-Flag is YES, or X-Spam-Status says Yes */
+    char *spam_status;     /* the topmost X-Spam-Status (else X-Spam-Flag), one line */
+
     GPtrArray *attachments; /* DraftAttachment * */
     GPtrArray *warnings;    /* char *: what parse had to work around, for the operator */
 } Draft;
