@@ -43,6 +43,11 @@ struct Gateway {
 /* Parses a recorded raw message and commits what it becomes. A message parse refuses is
  * marked unparsed (kept, never lost) and reported in out->unparsed: that is not an error. */
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
+/* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
+ * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
+ * transaction. PAHT_ERROR_REFUSED when it was decided already. */
+gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, const char *actor,
+                                    IngestResult *out, GError **error);
 /* Takes a finished temp file into the raw store (content-addressed, durable); returns its
  * stored path, with its digest and size. */
 char *inbound_commit_raw_file(Gateway *gw, const char *temp_path, char **sha256_out,
