@@ -84,8 +84,8 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack", "incomplete", "emergency", "too_large",
-                                                NULL};
+const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emergency",
+                                                "too_large", "supplement", NULL};
 
 /* The limits of the automatic answers (SPEC §3.6, issue 11): per mailbox (case and +tag
  * folded: victim+1@ and Victim+2@ are one) in 24 hours; per domain and in total in the last
@@ -627,6 +627,36 @@ Draft *letters_draft_from_report(const Report *r)
     return d;
 }
 
+/* A short confirmation that a supplement reached a report that needs nothing more from the
+ * citizen (issue 11, item 16): without it the citizen cannot tell whether the photo they
+ * sent arrived. */
+static gboolean send_supplement(const Config *c, Store *store, const ReportLetter *l,
+                                const Draft *reply, const char *suffix, GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    json_builder_set_member_name(b, "supplement");
+    json_builder_begin_object(b);
+    g_autofree char *received = letters_format_time(c, clock_now_unix());
+    json_member_string_if(b, "received_at", received);
+    json_builder_set_member_name(b, "attachment_count");
+    json_builder_add_int_value(b, reply->attachments->len);
+    json_builder_set_member_name(b, "attachments");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < reply->attachments->len; i++) {
+        const DraftAttachment *a = g_ptr_array_index(reply->attachments, i);
+        json_builder_begin_object(b);
+        json_member_string_if(b, "filename", a->filename);
+        json_member_string_if(b, "kind", a->kind);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_member_bool(b, "has_text", reply->text && *reply->text);
+    json_builder_end_object(b);
+    g_autofree char *key = g_strdup_printf("supplement:%s", suffix);
+    return enqueue_report_letter(c, store, l, "supplement", key, b, error);
+}
+
 /* with the IOC or an agency already: they must see it */
 static gboolean alert_reply(const Config *c, Store *store, const Report *r, const Draft *reply,
                             const char *suffix, GError **error)
@@ -701,9 +731,13 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
         g_autofree char *key = g_strdup_printf("incomplete:%s", suffix);
         return send_incomplete(c, store, &l, outcome->missing, TRUE, key, error);
     }
-    if (g_str_equal(outcome->state_before, "draft"))
-        return TRUE; /* the IOC reviews the draft with the reply in it */
-    return alert_reply(c, store, r, reply, suffix, error);
+    /* complete: the IOC reviews the draft with the reply in it; later, the IOC or the agency
+     * must see it at once. Either way the citizen learns that it arrived (the call-1022
+     * answer already said so for an emergency). */
+    if (!g_str_equal(outcome->state_before, "draft") &&
+        !alert_reply(c, store, r, reply, suffix, error))
+        return FALSE;
+    return emergency || send_supplement(c, store, &l, reply, suffix, error);
 }
 
 gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pending_id,

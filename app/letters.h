@@ -81,9 +81,10 @@ Draft *letters_draft_from_report(const Report *report);
 /* The answer to a citizen's reply added to a report (SPEC §3.5-3.6), to the reply's sender
  * only: the acknowledgement when the reply completed it, the "please complete" letter again
  * when details are still missing, the call-1022 answer and an IOC alert when the reply is an
- * emergency, an IOC alert when the report is already past the IOC's first review. Replies to
- * published or closed reports are not answered here (ratings and feedback, Điều 10). raw_id
- * makes the letters once-only. */
+ * emergency, an IOC alert when the report is already past the IOC's first review, and else
+ * a short confirmation that the supplement arrived ("supplement"). Replies to published or
+ * closed reports are not answered here (ratings and feedback, Điều 10). raw_id makes the
+ * letters once-only. */
 gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMatch *match,
                               const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
                               GError **error);

@@ -680,7 +680,9 @@ void reply_outcome_clear(ReplyOutcome *outcome);
  * already), a "citizen_reply" event with its text (quote cut), and, while the report waits for
  * the IOC (draft, incomplete), the text appended to the report's and every field it lacked
  * merged in (fields it has stay as they are), the missing list recomputed and an incomplete
- * report made a draft when nothing is missing any more (event "completed"). */
+ * report made a draft when nothing is missing any more (event "completed"). A request for
+ * secrecy makes the report confidential in any state (event "confidential"), and an emergency
+ * reply is recorded (event "emergency"), each naming the rule that fired. */
 gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft, gint64 raw_id,
                              const char *how, ReplyOutcome *out, GError **error);
 

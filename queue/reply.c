@@ -270,6 +270,33 @@ static const char *first_set(const char *a, const char *b)
     return a && *a ? a : (b && *b ? b : NULL);
 }
 
+/* Events naming the rule that made a reply change what its report is (issue 11): a request
+ * for secrecy (Điều 9.3.b) that makes it confidential, and an emergency (Điều 8.6). parse
+ * writes the confidentiality rule after "; confidential: " in draft->rule. */
+static gboolean note_what_fired(Store *store, const Report *r, const Draft *draft, GError **error)
+{
+    const char *rule = draft->rule ? draft->rule : "?";
+    if (draft->confidential && !r->confidential) {
+        const char *mark = strstr(rule, "confidential: ");
+        g_autofree char *detail =
+            g_strdup_printf("the citizen's reply asks for secrecy (Điều 9.3.b): %s",
+                            mark ? mark + strlen("confidential: ") : rule);
+        if (!event_add(store, r->id, "pahtd", "confidential", detail, error))
+            return FALSE;
+    }
+    if (g_strcmp0(draft->classification, "emergency") == 0) {
+        g_autofree char *emergency = g_strdup(rule);
+        char *cut = strstr(emergency, "; confidential: ");
+        if (cut)
+            *cut = '\0';
+        g_autofree char *detail =
+            g_strdup_printf("the citizen's reply reports an emergency (Điều 8.6): %s", emergency);
+        if (!event_add(store, r->id, "pahtd", "emergency", detail, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft, gint64 raw_id,
                              const char *how, ReplyOutcome *out, GError **error)
 {
@@ -284,19 +311,24 @@ gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft,
     const char *text = draft->text && *draft->text ? draft->text : NULL;
     g_autofree char *detail = g_strdup_printf("matched by %s%s%s", how ? how : "reply",
                                               text ? "\n\n" : "", text ? text : "");
-    if (!event_add(store, report_id, "citizen", "citizen_reply", detail, error))
+    if (!event_add(store, report_id, "citizen", "citizen_reply", detail, error) ||
+        !note_what_fired(store, r, draft, error))
         return FALSE;
     out->state_before = g_strdup(r->state);
     gint64 now = clock_now_unix();
 
     gboolean waiting = g_str_equal(r->state, "draft") || g_str_equal(r->state, "incomplete");
     if (!waiting) {
-        sqlite3_stmt *stmt =
-            store_statement(store, "UPDATE report SET updated_at = ?2 WHERE id = ?1", error);
+        /* a request for secrecy holds whenever it comes: it only ever restricts */
+        sqlite3_stmt *stmt = store_statement(store,
+                                             "UPDATE report SET updated_at = ?2,"
+                                             " confidential = confidential OR ?3 WHERE id = ?1",
+                                             error);
         if (!stmt)
             return FALSE;
         sqlite3_bind_int64(stmt, 1, report_id);
         sqlite3_bind_int64(stmt, 2, now);
+        sqlite3_bind_int(stmt, 3, draft->confidential ? 1 : 0);
         int rc = sqlite3_step(stmt);
         sqlite3_reset(stmt);
         if (rc != SQLITE_DONE)

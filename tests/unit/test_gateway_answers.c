@@ -598,9 +598,9 @@ static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
     g_assert_nonnull(event_of(rep, "citizen_reply"));
     /* the body of an accepted report stays what the IOC accepted */
     g_assert_null(strstr(rep->text, "thêm một cột"));
-    /* the IOC sees it at once */
+    /* the IOC sees it at once; the citizen learns that it arrived */
     g_autofree char *kinds = mail_kinds(rep);
-    g_assert_cmpstr(kinds, ==, "ack,ioc_alert");
+    g_assert_cmpstr(kinds, ==, "ack,ioc_alert,supplement");
 
     /* published: the citizen's rating (Điều 10.3), answering our letter, is recorded and
      * closes the report; no letter answers it */
@@ -608,7 +608,7 @@ static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
     answer_letter(f, "an@example.vn", ack, "1", NULL);
     g_autoptr(Report) after = load(f, id);
     g_autofree char *kinds2 = mail_kinds(after);
-    g_assert_cmpstr(kinds2, ==, "ack,ioc_alert");
+    g_assert_cmpstr(kinds2, ==, "ack,ioc_alert,supplement");
     g_autofree char *events = event_kinds(after);
     g_assert_cmpstr(events, ==, "received,citizen_reply,citizen_reply,rated");
     g_assert_cmpstr(after->state, ==, "closed");
@@ -994,6 +994,50 @@ static void test_token_reply_from_a_doubted_sender_waits(Fixture *f, gconstpoint
     ingest_result_clear(&rr);
 }
 
+/* ---- issue 11, item 16: what a reply changed, and that it arrived ------------------------------
+ */
+
+static void test_reply_events_name_the_rule_that_fired(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = acknowledged_report(f, "an@example.vn", "Đèn", &ack);
+    answer_letter(f, "an@example.vn", ack, "Xin giữ bí mật danh tính của tôi.", NULL);
+    answer_letter(f, "an@example.vn", ack, "Trụ điện đang cháy!", NULL);
+    g_autoptr(Report) rep = load(f, id);
+    g_assert_true(rep->confidential);
+    const ReportEvent *c = event_of(rep, "confidential");
+    g_assert_nonnull(c);
+    g_assert_cmpstr(c->detail, ==,
+                    "the citizen's reply asks for secrecy (Điều 9.3.b): keyword \"giữ bí mật\" "
+                    "(text)");
+    const ReportEvent *em = event_of(rep, "emergency");
+    g_assert_nonnull(em);
+    g_assert_cmpstr(em->detail, ==,
+                    "the citizen's reply reports an emergency (Điều 8.6): keyword emergency "
+                    "\"đang cháy\" (text)");
+}
+
+static void test_supplement_to_a_complete_report_is_confirmed(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = acknowledged_report(f, "an@example.vn", "Đèn đường hỏng", &ack);
+    answer_letter(f, "an@example.vn", ack, "Gửi thêm: đèn thứ hai cũng hỏng.", "more@example.vn");
+    g_autoptr(Report) rep = load(f, id);
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "ack,supplement");
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, id, "supplement", &keep);
+    g_assert_cmpstr(e->rcpt, ==, "an@example.vn");
+    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT-2026-000001] Đã nhận thông tin bổ sung cho phản ánh: Đèn đường hỏng");
+    g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), ==,
+                    "<more@example.vn>");
+    g_autofree char *text = letter_text(msg);
+    g_assert_nonnull(strstr(text, "đã được tiếp nhận và lưu cùng phản ánh PAHT-2026-000001"));
+    g_assert_nonnull(strstr(text, "Tệp đính kèm mới:   không có"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1037,5 +1081,7 @@ int main(int argc, char **argv)
     ADD("code-alone-does-not-complete", test_code_alone_does_not_complete_a_draft);
     ADD_WITH("token-reply-from-doubted-sender-waits", test_token_reply_from_a_doubted_sender_waits,
              "trusted_authserv_id = " MX "\n");
+    ADD("reply-events-name-rule", test_reply_events_name_the_rule_that_fired);
+    ADD("supplement-confirmed", test_supplement_to_a_complete_report_is_confirmed);
     return g_test_run();
 }
