@@ -11,6 +11,12 @@
  * permanent one except 5.2.2 (mailbox full) suspends the address for 60 days, and the IOC
  * reads in the next digest that the citizen must be reached another way. Delay notices
  * (4.x.x) and delivery notices (2.x.x) are recorded and change nothing.
+ *
+ * Only the envelope token proves that a DSN is about our letter: a Message-ID is seen by
+ * everyone the letter reaches (a citizen, an agency) and by whoever they forward it to, so a
+ * DSN matched by it alone fails the letter (the IOC reads it in the digest) but suspends
+ * nobody (issue 11): a forged one must not cut a citizen off. If the address is really gone,
+ * the DSN of the next letter, which carries the token, suspends it.
  */
 #include "app/gateway_private.h"
 #include "util/util.h"
@@ -139,6 +145,20 @@ gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **
     g_autofree char *who = log_redact_address(letter->rcpt);
     log_notice("letter %" G_GINT64_FORMAT " (%s) to %s bounced with %s (matched by %s)", letter->id,
                letter->kind, who, status ? status : "no status", matched_by);
-    return outbound_letter_failed(gw, letter->id, letter->report_id, letter->kind, letter->rcpt,
-                                  status, reply, outbound_status_suspends(status), NULL, error);
+    gboolean verified = g_str_equal(matched_by, "envelope");
+    gboolean suspends = outbound_status_suspends(status);
+    if (!outbound_letter_failed(gw, letter->id, letter->report_id, letter->kind, letter->rcpt,
+                                status, reply, verified && suspends, NULL, error))
+        return FALSE;
+    if (verified || !suspends || letter->report_id <= 0)
+        return TRUE;
+    log_notice("letter %" G_GINT64_FORMAT ": the bounce quotes its Message-ID but not its signed "
+               "envelope: %s is not suspended",
+               letter->id, who);
+    g_autofree char *detail = g_strdup_printf(
+        "the DSN (%s) for letter %" G_GINT64_FORMAT " matches it only by the Message-ID it "
+        "quotes, not by the letter's signed envelope: it may be forged, so %s is not suspended. "
+        "If the address is really gone, the next letter's own DSN suspends it",
+        status ? status : "no status", letter->id, letter->rcpt);
+    return event_add(gw->store, letter->report_id, "pahtd", "bounce_unverified", detail, error);
 }

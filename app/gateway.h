@@ -65,6 +65,22 @@ gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *r
  * us (certificate, login): the administrator must act. */
 gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
 
+/* ---- mail the IOC must vouch for (issue 11, app/held.c) -------------------------------------- */
+
+/* pahtctl supplement N --confirm|--discard: a pending supplement (a reply tied to its report
+ * only by its forgeable sender, or one the MX doubts) is added to its report as a reply, with
+ * the answers a reply gets, or discarded; by actor, in one transaction. result tells the
+ * report. PAHT_ERROR_NOT_FOUND, PAHT_ERROR_REFUSED when it was decided already. */
+gboolean gateway_supplement_decide(Gateway *gateway, gint64 pending_id, gboolean confirm,
+                                   const char *actor, IngestResult *result, GError **error);
+
+/* pahtctl answer ID: the automatic answer a report waiting for the IOC did not get (its
+ * sender failed DMARC or was flagged as spam, a rate limit held it) goes to the address the
+ * report came from, with an "answered_by_ioc" event. PAHT_ERROR_REFUSED when the report is
+ * past the IOC's review, a complaint, without a sender, or answered already. */
+gboolean gateway_answer_by_ioc(Gateway *gateway, gint64 report_id, const char *actor,
+                               GError **error);
+
 /* ---- outbound -------------------------------------------------------------------------------- */
 
 /* Sends every letter that is due, over one SMTP connection, then (at most hourly) one digest
@@ -133,6 +149,8 @@ int gateway_lock_fetcher(const Config *config, GError **error);
 /* ---- presentation (pahtctl) ------------------------------------------------------------------ */
 
 JsonNode *report_to_json(const Report *report, GTimeZone *zone);
+/* a report's pending supplements (PendingReply *), for show --json */
+JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone);
 JsonNode *report_summary_to_json(const ReportSummary *summary, GTimeZone *zone);
 JsonNode *outbox_entry_to_json(const OutboxEntry *entry, GTimeZone *zone);
 JsonNode *ingest_result_to_json(const char *file, const IngestResult *result);

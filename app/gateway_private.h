@@ -65,6 +65,11 @@ typedef enum {
  * either way. *out: the new or the known row. */
 RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
                                       RawMessage **out, GError **error);
+/* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
+ * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
+ * transaction. PAHT_ERROR_REFUSED when it was decided already. */
+gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, const char *actor,
+                                    IngestResult *out, GError **error);
 
 /* gateway.c */
 /* removes the work folders of processes that died (a parser process killed mid-message leaves

@@ -24,9 +24,10 @@ static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
     return TRUE;
 }
 
-/* A citizen's reply to a report we know (SPEC §3.5): added to that report, never a new one. */
-static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
-                             const ReplyMatch *match, IngestResult *out, GError **error)
+/* A citizen's reply, added to its report in the caller's transaction (SPEC §3.5), with what
+ * it causes: feedback or a rating on a published result (Điều 10), else the answers. */
+static gboolean add_reply(Gateway *gw, gint64 raw_id, const Draft *draft, const ReplyMatch *match,
+                          GError **error)
 {
     ReplyOutcome outcome = {0};
     if (!reply_add_to_report(gw->store, match->report_id, draft, raw_id, match->how, &outcome,
@@ -52,13 +53,56 @@ static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
         ok = letters_answer_reply(gw->config, gw->store, match, &outcome, draft, raw_id, error);
     }
     reply_outcome_clear(&outcome);
-    if (!ok)
-        return FALSE;
+    return ok;
+}
+
+static gboolean processed_as_reply(Gateway *gw, gint64 raw_id, const ReplyMatch *match,
+                                   IngestResult *out, GError **error)
+{
     g_free(out->classification);
     out->classification = g_strdup("reply");
     out->report_id = match->report_id;
     out->code = g_strdup(match->code);
     return raw_message_mark_processed(gw->store, raw_id, "reply", match->report_id, error);
+}
+
+/* A reply whose sender proved to be the citizen (ReplyMatch.proven) and that the MX did not
+ * doubt: added to its report, never a new one. */
+static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
+                             const ReplyMatch *match, IngestResult *out, GError **error)
+{
+    return add_reply(gw, raw_id, draft, match, error) &&
+           processed_as_reply(gw, raw_id, match, out, error);
+}
+
+/* Issue 11: a reply tied to its report only by its From address (forgeable: codes are
+ * sequential and agencies see citizens' addresses), or one the MX doubts, changes nothing
+ * and is answered by nothing until the IOC confirms it: no rating, no completed draft, no
+ * letter to an address that may not be the citizen's. */
+static gboolean decide_pending(Gateway *gw, gint64 raw_id, const Draft *draft,
+                               const ReplyMatch *match, const char *suspect, IngestResult *out,
+                               GError **error)
+{
+    const char *reason =
+        suspect ? suspect
+                : "only its From address, which anyone can forge, ties it to the report: it "
+                  "answers none of our letters and was not sent to the report's reply address";
+    gint64 pending = 0;
+    return pending_reply_add(gw->store, match->report_id, raw_id, draft->from_address, match->how,
+                             reason, &pending, error) &&
+           letters_supplement_pending(gw->config, gw->store, pending, match, draft, reason, raw_id,
+                                      error) &&
+           processed_as_reply(gw, raw_id, match, out, error);
+}
+
+/* a new report from a sender the MX doubts: marked, and answered by nothing automatic */
+static gboolean mark_unverified(Gateway *gw, const ReportRef *ref, const char *suspect,
+                                GError **error)
+{
+    g_autofree char *why = g_strdup_printf("%s; no automatic answer was sent (the IOC may send "
+                                           "it: pahtctl answer %s)",
+                                           suspect, ref->code);
+    return event_add(gw->store, ref->id, "pahtd", "sender_unverified", why, error);
 }
 
 /* The decision and the answers, in the caller's transaction (SPEC §3.5-3.6). */
@@ -73,13 +117,16 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     if (g_str_equal(classification, "auto") || g_str_equal(classification, "bounce"))
         return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
 
+    g_autofree char *suspect = letters_sender_suspect(gw->config, draft);
     /* reply comes before emergency, complaint and report (SPEC §3.5: first match wins) */
     ReplyMatch match = {0};
     if (!reply_find_report(gw->store, draft, gw->config->gateway.code_prefix,
                            gw->config->smtp.reply_to, &match, error))
         return FALSE;
     if (match.report_id > 0) {
-        gboolean ok = decide_reply(gw, raw_id, draft, &match, out, error);
+        gboolean ok = match.proven && !suspect
+                          ? decide_reply(gw, raw_id, draft, &match, out, error)
+                          : decide_pending(gw, raw_id, draft, &match, suspect, out, error);
         reply_match_clear(&match);
         return ok;
     }
@@ -87,7 +134,9 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     ReportRef ref = {0};
     gboolean ok = report_create(gw->store, draft, gw->config->gateway.code_prefix,
                                 gw->config->calendar.zone, received_at, raw_id, &ref, error) &&
-                  report_set_sender(gw->store, ref.id, draft->from_address, error);
+                  report_set_sender(gw->store, ref.id, letters_answer_address(draft), error);
+    if (ok && suspect)
+        ok = mark_unverified(gw, &ref, suspect, error);
     if (ok && match.refused_code) {
         /* a stranger quoting someone else's tracking code: a report of its own */
         g_autofree char *why = g_strdup_printf(
@@ -156,6 +205,51 @@ static gboolean letters_a_reply_quotes(const Draft *headers, GPtrArray **letters
     return *letters_out != NULL;
 }
 
+static ParseOptions parse_options(Gateway *gw)
+{
+    return (ParseOptions){
+        .attachments_dir = gw->tmp_dir,
+        .our_address = gw->config->smtp.from,
+        .keywords_file = gw->config->gateway.keywords_file,
+        .code_prefix = gw->config->gateway.code_prefix,
+        .our_letters = letters_a_reply_quotes,
+        .our_letters_data = gw,
+        .trusted_authserv_id = gw->config->gateway.trusted_authserv_id,
+    };
+}
+
+gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, const char *actor,
+                                    IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    out->raw_id = pending->raw_id;
+    g_autoptr(RawMessage) raw = raw_message_get(gw->store, pending->raw_id, error);
+    if (!raw)
+        return FALSE;
+    ParseOptions opts = parse_options(gw);
+    g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, error);
+    if (!draft)
+        return FALSE;
+    g_autofree char *how = g_strdup_printf("%s, confirmed by the IOC", pending->matched_by);
+    ReplyMatch match = {0};
+    gboolean ok = commit_attachments(gw, draft, error) && store_begin(gw->store, error);
+    if (ok) {
+        ok = reply_match_report(gw->store, pending->report_id, how, &match, error) &&
+             pending_reply_decide(gw->store, pending->id, TRUE, actor, error) &&
+             add_reply(gw, raw->id, draft, &match, error) && store_commit(gw->store, error);
+        if (!ok)
+            store_rollback(gw->store);
+    }
+    discard_uncommitted(gw, draft);
+    if (ok) {
+        out->report_id = match.report_id;
+        out->code = g_strdup(match.code);
+        out->classification = g_strdup("reply");
+    }
+    reply_match_clear(&match);
+    return ok;
+}
+
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
 {
     out->raw_id = raw->id;
@@ -164,14 +258,7 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
      * is made and deleted per message only to hold them. (On ext4 without a journal, every
      * inode deleted in the last minutes is skipped, one by one, by each new file's
      * allocation: a folder made and removed per message made a big ingest quadratic.) */
-    ParseOptions opts = {
-        .attachments_dir = gw->tmp_dir,
-        .our_address = gw->config->smtp.from,
-        .keywords_file = gw->config->gateway.keywords_file,
-        .code_prefix = gw->config->gateway.code_prefix,
-        .our_letters = letters_a_reply_quotes,
-        .our_letters_data = gw,
-    };
+    ParseOptions opts = parse_options(gw);
     GError *parse_error = NULL;
     g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, &parse_error);
     if (!draft) {

@@ -42,18 +42,11 @@ JsonBuilder *letters_context_new(const Config *c, gint64 now)
 
 gboolean letters_never_answer(const Config *c, const char *address)
 {
-    if (!address || !*address)
+    g_autofree char *domain = NULL;
+    g_autofree char *mailbox = address_normalise(address, &domain);
+    if (!mailbox)
         return TRUE;
-    g_autofree char *lower = g_ascii_strdown(address, -1);
-    char *at = strrchr(lower, '@');
-    if (!at)
-        return TRUE;
-    *at = 0;
-    const char *domain = at + 1;
-    g_autofree char *local = g_strdup(lower);
-    char *plus = strchr(local, '+');
-    if (plus)
-        *plus = 0;
+    g_autofree char *local = g_strndup(mailbox, strlen(mailbox) - strlen(domain) - 1);
     /* compared without separators: "Mail.Delivery.System", "post_master", "gmail-noreply",
      * "dmarc_no.reply" are what they say wherever the word stands in the local part */
     GString *bare = g_string_new(NULL);
@@ -75,17 +68,8 @@ gboolean letters_never_answer(const Config *c, const char *address)
             return TRUE;
     }
     /* our own address, with or without a +token: answering ourselves starts a loop */
-    g_autofree char *ours = g_ascii_strdown(c->smtp.from, -1);
-    char *our_at = strrchr(ours, '@');
-    if (our_at) {
-        *our_at = 0;
-        char *our_plus = strchr(ours, '+');
-        if (our_plus)
-            *our_plus = 0;
-        if (g_str_equal(ours, local) && g_str_equal(our_at + 1, domain))
-            return TRUE;
-    }
-    return FALSE;
+    g_autofree char *ours = address_normalise(c->smtp.from, NULL);
+    return ours && g_str_equal(ours, mailbox);
 }
 
 static char *reply_address(const Config *c, const char *token)
@@ -109,55 +93,98 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack", "incomplete", "emergency", "too_large",
-                                                NULL};
+const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emergency",
+                                                "too_large", "supplement", NULL};
 
-/* SPEC §3.6: at most auto_replies_per_day automatic answers per address in 24 hours, counted
- * from the outbox. Past it: no letter, an event on the report, and one IOC alert per address
- * and (local) day, so that a loop with a broken responder or a flood from one sender costs
- * the IOC one mail. *allowed FALSE when the letter must not go. */
-static gboolean rate_limit(const Config *c, Store *store, const LetterRequest *req,
-                           gboolean *allowed, GError **error)
+/* The limits of the automatic answers (SPEC §3.6, issue 11): per mailbox (case and +tag
+ * folded: victim+1@ and Victim+2@ are one) in 24 hours; per domain and in total in the last
+ * hour: a flood with forged senders must not make the province a source of backscatter,
+ * which gets its domain blocklisted. How each is named in events, logs and the IOC alert. */
+typedef enum { LIMIT_MAILBOX, LIMIT_DOMAIN, LIMIT_TOTAL, N_LIMITS } AnswerLimit;
+
+static const struct {
+    const char *key;     /* the configuration key */
+    const char *scope;   /* "to this address in 24 hours" */
+    const char *title;   /* the IOC alert's */
+    const char *counted; /* what the count is, for the IOC */
+} limit_words[N_LIMITS] = {
+    {"auto_replies_per_day", "to this address in 24 hours",
+     "Một địa chỉ đã vượt giới hạn thư trả lời tự động trong ngày",
+     "thư trả lời tự động cho địa chỉ này trong 24 giờ qua"},
+    {"auto_replies_per_domain_per_hour", "to this domain in the last hour",
+     "Một tên miền đã vượt giới hạn thư trả lời tự động trong giờ",
+     "thư trả lời tự động cho các địa chỉ thuộc tên miền này trong 1 giờ qua"},
+    {"auto_replies_per_hour", "in total in the last hour",
+     "Hệ thống đã vượt giới hạn tổng số thư trả lời tự động trong giờ",
+     "thư trả lời tự động (tổng cộng) trong 1 giờ qua"},
+};
+
+static int limit_of(const Config *c, AnswerLimit which)
 {
-    *allowed = TRUE;
-    gint64 now = clock_now_unix();
-    gint64 sent = 0;
-    if (!outbox_count_to(store, req->to_address, letters_auto_reply_kinds, now - 24 * 3600, &sent,
-                         error))
-        return FALSE;
-    int limit = c->gateway.auto_replies_per_day;
-    if (sent < limit)
-        return TRUE;
-    *allowed = FALSE;
+    return which == LIMIT_MAILBOX  ? c->gateway.auto_replies_per_day
+           : which == LIMIT_DOMAIN ? c->gateway.auto_replies_per_domain_per_hour
+                                   : c->gateway.auto_replies_per_hour;
+}
+
+/* past a limit: no letter, an event on the report, and one IOC alert per limit, mailbox or
+ * domain, and (local) day, so that a loop with a broken responder or a flood costs the IOC
+ * one mail */
+static gboolean answer_limited(const Config *c, Store *store, const LetterRequest *req,
+                               AnswerLimit which, gint64 sent, gint64 now, GError **error)
+{
+    const char *key = limit_words[which].key, *scope = limit_words[which].scope;
+    int limit = limit_of(c, which);
     g_autofree char *redacted = log_redact_address(req->to_address);
-    log_notice("%s to %s not sent: %" G_GINT64_FORMAT " automatic answers in 24 h (limit %d)",
-               req->kind, redacted, sent, limit);
+    log_notice("%s to %s not sent: %" G_GINT64_FORMAT " automatic answers %s (limit %s = %d)",
+               req->kind, redacted, sent, scope, key, limit);
     if (req->report_id > 0) {
-        g_autofree char *why = g_strdup_printf("%s not sent: %" G_GINT64_FORMAT
-                                               " automatic answers already went to this address "
-                                               "in 24 hours (auto_replies_per_day = %d)",
-                                               req->kind, sent, limit);
+        g_autofree char *why = g_strdup_printf("%s to %s not sent: %" G_GINT64_FORMAT
+                                               " automatic answers went %s (%s = %d)",
+                                               req->kind, req->to_address, sent, scope, key, limit);
         if (!event_add(store, req->report_id, "pahtd", "rate_limited", why, error))
             return FALSE;
     }
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(now);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
     g_autofree char *day = g_date_time_format(local, "%Y-%m-%d");
-    g_autofree char *lower = g_ascii_strdown(req->to_address, -1);
-    g_autofree char *key = g_strdup_printf("rate-limit:%s:%s", lower, day);
+    g_autofree char *domain = NULL;
+    g_autofree char *mailbox = address_normalise(req->to_address, &domain);
+    g_autofree char *alert_key = g_strdup_printf("rate-limit:%s:%s:%s", key,
+                                                 which == LIMIT_MAILBOX  ? mailbox
+                                                 : which == LIMIT_DOMAIN ? domain
+                                                                         : "-",
+                                                 day);
     g_autofree char *line1 = g_strdup_printf("Địa chỉ: %s", req->to_address);
     g_autofree char *line2 = g_strdup_printf(
-        "Trong 24 giờ qua hệ thống đã tự động trả lời địa chỉ này %" G_GINT64_FORMAT
-        " lần (giới hạn auto_replies_per_day = %d). Các thư tiếp theo của địa chỉ này vẫn "
-        "được tiếp nhận nhưng không được trả lời tự động cho đến khi hết giới hạn.",
-        sent, limit);
+        "Đã có %" G_GINT64_FORMAT " %s (giới hạn %s = %d). Các thư tiếp theo vẫn được tiếp nhận "
+        "nhưng không được trả lời tự động cho đến khi hết giới hạn; Trung tâm IOC có thể trả "
+        "lời một phản ánh bằng lệnh: pahtctl answer MÃ-PHẢN-ÁNH.",
+        sent, limit_words[which].counted, key, limit);
     const char *lines[] = {line1, line2,
-                           "Có thể là một hệ thống trả lời tự động bị lỗi hoặc một người gửi "
-                           "rất nhiều thư: xin kiểm tra.",
+                           "Có thể là một hệ thống trả lời tự động bị lỗi, một người gửi rất nhiều "
+                           "thư, hoặc thư rác mạo danh người gửi: xin kiểm tra.",
                            NULL};
-    return letters_ioc_alert(c, store, key, req->report_id,
-                             "Một địa chỉ đã vượt giới hạn thư trả lời tự động trong ngày", lines,
+    return letters_ioc_alert(c, store, alert_key, req->report_id, limit_words[which].title, lines,
                              error);
+}
+
+/* SPEC §3.6: *allowed FALSE when an automatic answer would break a limit */
+static gboolean rate_limit(const Config *c, Store *store, const LetterRequest *req,
+                           gboolean *allowed, GError **error)
+{
+    *allowed = TRUE;
+    gint64 now = clock_now_unix();
+    AutoAnswerCounts counts;
+    if (!auto_answer_count(store, req->to_address, now, &counts, error))
+        return FALSE;
+    const gint64 sent[N_LIMITS] = {counts.mailbox_day, counts.domain_hour, counts.total_hour};
+    for (int i = 0; i < N_LIMITS; i++) {
+        if (sent[i] >= limit_of(c, (AnswerLimit)i)) {
+            *allowed = FALSE;
+            return answer_limited(c, store, req, (AnswerLimit)i, sent[i], now, error);
+        }
+    }
+    return TRUE;
 }
 
 gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req,
@@ -169,11 +196,13 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
     if (letters_never_answer(c, req->to_address)) {
         if (req->report_id <= 0)
             return TRUE;
-        g_autofree char *why =
-            g_strdup_printf("%s not sent: the address never gets automatic mail", req->kind);
+        g_autofree char *why = g_strdup_printf("%s not sent: %s", req->kind,
+                                               req->to_address && *req->to_address
+                                                   ? "the address never gets automatic mail"
+                                                   : "the message has no sender address to answer");
         return event_add(store, req->report_id, "pahtd", "no_answer", why, error);
     }
-    if (req->auto_reply) {
+    if (req->auto_reply && !req->by_ioc) {
         gboolean allowed = TRUE;
         if (!rate_limit(c, store, req, &allowed, error))
             return FALSE;
@@ -220,9 +249,15 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         .message = letter->message,
         .not_before = req->not_before,
     };
-    if (!outbox_enqueue(store, &item, NULL, enqueued, error))
+    gint64 id = 0;
+    gboolean created = FALSE;
+    if (!outbox_enqueue(store, &item, &id, &created, error))
         return FALSE;
-    return TRUE;
+    if (enqueued)
+        *enqueued = created;
+    /* counted when enqueued: a letter still queued is as good as sent for a limit */
+    return !created || !req->auto_reply ||
+           auto_answer_record(store, id, req->to_address, clock_now_unix(), error);
 }
 
 gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key, gint64 report_id,
@@ -275,6 +310,7 @@ typedef struct {
     const GPtrArray *stored;      /* StoredAttachment *, or NULL */
     const char *in_reply_to;      /* the citizen's message we answer */
     const char *const *references;
+    gboolean by_ioc; /* the IOC asked for it (pahtctl answer): no rate limit */
 } ReportLetter;
 
 static void add_report_members(const Config *c, JsonBuilder *b, const ReportLetter *l)
@@ -337,6 +373,7 @@ static gboolean enqueue_report_letter(const Config *c, Store *store, const Repor
         .in_reply_to = l->in_reply_to,
         .references = l->references,
         .auto_reply = TRUE,
+        .by_ioc = l->by_ioc,
     };
     return letters_enqueue(c, store, &req, b, NULL, error);
 }
@@ -417,18 +454,27 @@ typedef struct {
     const char *rule, *subject, *from, *name, *phone, *place, *text;
     gboolean has_coordinates;
     double lat, lon;
+    const char *held; /* why the sender gets no letter (the IOC still does); NULL: it does */
 } EmergencyFacts;
+
+static gboolean send_emergency_letter(const Config *c, Store *store, const ReportLetter *l,
+                                      const char *key, GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    return enqueue_report_letter(c, store, l, "emergency", key, b, error);
+}
 
 /* Điều 6.2, 8.6: e-mail is not an emergency channel; the citizen is told to call 1022 now
  * and the IOC is told at once, with what it needs to act without opening the draft */
 static gboolean send_emergency(const Config *c, Store *store, const ReportLetter *l,
                                const EmergencyFacts *f, const char *suffix, GError **error)
 {
-    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
-    add_report_members(c, b, l);
     g_autofree char *key = g_strdup_printf("emergency:%s", suffix);
-    if (!enqueue_report_letter(c, store, l, "emergency", key, b, error))
+    if (!f->held && !send_emergency_letter(c, store, l, key, error))
         return FALSE;
+    if (l->by_ioc)
+        return TRUE; /* the IOC knows: it is answering by hand */
 
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", f->rule ? f->rule : "?"));
@@ -448,9 +494,15 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
             g_utf8_substring(f->text, 0, MIN(g_utf8_strlen(f->text, -1), 800));
         g_ptr_array_add(lines, g_strdup_printf("Nội dung: %s", excerpt));
     }
-    g_ptr_array_add(lines, g_strdup("Người gửi đã được trả lời tự động: đề nghị gọi ngay Tổng "
-                                    "đài 1022. Xin xử lý theo quy trình khẩn cấp (khoản 6 Điều "
-                                    "8 Quy chế)."));
+    if (f->held)
+        g_ptr_array_add(lines, g_strdup_printf("Người gửi CHƯA được trả lời tự động: %s. Xin "
+                                               "xử lý theo quy trình khẩn cấp (khoản 6 Điều 8 "
+                                               "Quy chế) và liên hệ người gửi khi cần.",
+                                               f->held));
+    else
+        g_ptr_array_add(lines, g_strdup("Người gửi đã được trả lời tự động: đề nghị gọi ngay "
+                                        "Tổng đài 1022. Xin xử lý theo quy trình khẩn cấp "
+                                        "(khoản 6 Điều 8 Quy chế)."));
     g_ptr_array_add(lines, NULL);
     g_autofree char *title = g_strdup_printf(
         "KHẨN CẤP: %s", f->subject && *f->subject ? f->subject : "phản ánh khẩn cấp qua thư");
@@ -461,13 +513,45 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
     return ok;
 }
 
-gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRef *report,
-                                   const Draft *draft, gint64 received_at, GError **error)
+const char *letters_answer_address(const Draft *draft)
+{
+    /* RFC 3834 §4 sends personal answers to the author; our answers carry the tracking code
+     * and the reply token, which belong to the author, not to a forwarder's or a list's
+     * envelope. The envelope sender only stands in when From names no mailbox at all. */
+    if (config_is_email(draft->from_address))
+        return draft->from_address;
+    if (config_is_email(draft->return_path))
+        return draft->return_path;
+    return NULL;
+}
+
+char *letters_sender_suspect(const Config *c, const Draft *draft)
+{
+    const char *mx = c->gateway.trusted_authserv_id;
+    if (!mx)
+        return NULL;
+    if (g_strcmp0(draft->auth_dmarc, "fail") == 0)
+        return g_strdup_printf("the province's mail server %s found that the sender fails DMARC "
+                               "(the From address may be forged): %s",
+                               mx, draft->auth_results ? draft->auth_results : "dmarc=fail");
+    if (draft->spam_flagged)
+        return g_strdup_printf("the spam filter of the province's mail server flagged it: %s",
+                               draft->spam_status ? draft->spam_status : "spam");
+    return NULL;
+}
+
+static gboolean answer_new_report(const Config *c, Store *store, const ReportRef *report,
+                                  const Draft *draft, gint64 received_at, gboolean by_ioc,
+                                  GError **error)
 {
     const char *classification = draft->classification ? draft->classification : "report";
     if (g_str_equal(classification, "complaint"))
         return TRUE; /* no acknowledgement: the IOC confirms the refusal (Điều 1.1.c, 3.9) */
+    g_autofree char *held = by_ioc ? NULL : letters_sender_suspect(c, draft);
     g_auto(GStrv) references = references_for(draft);
+    /* issue 11: only ever to the sender. An address written in the text is data for the IOC
+     * (the report's citizen e-mail): answering it would let anyone make the province write
+     * to anyone, with the subject they chose. */
     ReportLetter l = {
         .report_id = report->id,
         .code = report->code,
@@ -475,10 +559,11 @@ gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRe
         .subject = draft->subject,
         .received_at = received_at,
         .name = draft->citizen.name ? draft->citizen.name : draft->from_name,
-        .email = draft->citizen.email ? draft->citizen.email : draft->from_address,
+        .email = letters_answer_address(draft),
         .attachments = draft->attachments,
         .in_reply_to = draft->message_id,
         .references = (const char *const *)references,
+        .by_ioc = by_ioc,
     };
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, report->id);
     if (g_str_equal(classification, "emergency")) {
@@ -493,9 +578,12 @@ gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRe
             .has_coordinates = draft->location.has_coordinates,
             .lat = draft->location.lat,
             .lon = draft->location.lon,
+            .held = held,
         };
         return send_emergency(c, store, &l, &f, id, error);
     }
+    if (held)
+        return TRUE; /* the IOC sees the report, marked, and may answer it by hand */
     g_auto(GStrv) missing = draft_missing_fields(draft);
     if (missing[0]) {
         g_autofree char *key = g_strdup_printf("incomplete:%s", id);
@@ -504,53 +592,84 @@ gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRe
     return send_ack(c, store, &l, error);
 }
 
-gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *match,
-                              const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
-                              GError **error)
+gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRef *report,
+                                   const Draft *draft, gint64 received_at, GError **error)
 {
-    g_autoptr(Report) r = report_load_id(store, match->report_id, error);
-    if (!r)
-        return FALSE;
-    g_auto(GStrv) references = references_for(reply);
-    ReportLetter l = {
-        .report_id = r->id,
-        .code = r->code,
-        .token = r->token,
-        .subject = r->subject,
-        .received_at = r->received_at,
-        .name = r->citizen.name ? r->citizen.name : reply->from_name,
-        .email = r->citizen.email ? r->citizen.email : reply->from_address,
-        .stored = r->attachments,
-        .in_reply_to = reply->message_id,
-        .references = (const char *const *)references,
-    };
-    g_autofree char *suffix =
-        g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
-    if (g_strcmp0(reply->classification, "emergency") == 0) {
-        EmergencyFacts f = {
-            .rule = reply->rule,
-            .subject = reply->subject,
-            .from = reply->from_address,
-            .name = l.name,
-            .phone = r->citizen.phone,
-            .place = r->location.text,
-            .text = reply->text,
-            .has_coordinates = r->location.has_coordinates,
-            .lat = r->location.lat,
-            .lon = r->location.lon,
-        };
-        if (!send_emergency(c, store, &l, &f, suffix, error))
-            return FALSE;
+    return answer_new_report(c, store, report, draft, received_at, FALSE, error);
+}
+
+gboolean letters_answer_by_ioc(const Config *c, Store *store, const Report *r, const char *sender,
+                               GError **error)
+{
+    g_autoptr(Draft) d = letters_draft_from_report(r);
+    g_free(d->from_address);
+    d->from_address = g_strdup(sender);
+    ReportRef ref = {.id = r->id, .code = r->code, .token = r->token};
+    return answer_new_report(c, store, &ref, d, r->received_at, TRUE, error);
+}
+
+Draft *letters_draft_from_report(const Report *r)
+{
+    Draft *d = draft_new();
+    d->subject = g_strdup(r->subject);
+    d->message_id = g_strdup(r->message_id);
+    d->from_address = g_strdup(r->citizen.email);
+    d->citizen.name = g_strdup(r->citizen.name);
+    d->citizen.address = g_strdup(r->citizen.address);
+    d->citizen.id_number = g_strdup(r->citizen.id_number);
+    d->citizen.phone = g_strdup(r->citizen.phone);
+    d->citizen.email = g_strdup(r->citizen.email);
+    d->location.text = g_strdup(r->location.text);
+    d->location.has_coordinates = r->location.has_coordinates;
+    d->location.lat = r->location.lat;
+    d->location.lon = r->location.lon;
+    d->classification = g_strdup(r->classification);
+    d->rule = g_strdup(r->rule);
+    d->text = g_strdup(r->text);
+    for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
+        DraftAttachment *copy = g_new0(DraftAttachment, 1);
+        copy->filename = g_strdup(a->filename);
+        copy->kind = g_strdup(a->kind);
+        g_ptr_array_add(d->attachments, copy);
     }
-    if (outcome->completed)
-        return send_ack(c, store, &l, error);
-    if (g_str_equal(outcome->state_after, "incomplete")) {
-        g_autofree char *key = g_strdup_printf("incomplete:%s", suffix);
-        return send_incomplete(c, store, &l, outcome->missing, TRUE, key, error);
+    return d;
+}
+
+/* A short confirmation that a supplement reached a report that needs nothing more from the
+ * citizen (issue 11, item 16): without it the citizen cannot tell whether the photo they
+ * sent arrived. */
+static gboolean send_supplement(const Config *c, Store *store, const ReportLetter *l,
+                                const Draft *reply, const char *suffix, GError **error)
+{
+    g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
+    add_report_members(c, b, l);
+    json_builder_set_member_name(b, "supplement");
+    json_builder_begin_object(b);
+    g_autofree char *received = letters_format_time(c, clock_now_unix());
+    json_member_string_if(b, "received_at", received);
+    json_builder_set_member_name(b, "attachment_count");
+    json_builder_add_int_value(b, reply->attachments->len);
+    json_builder_set_member_name(b, "attachments");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < reply->attachments->len; i++) {
+        const DraftAttachment *a = g_ptr_array_index(reply->attachments, i);
+        json_builder_begin_object(b);
+        json_member_string_if(b, "filename", a->filename);
+        json_member_string_if(b, "kind", a->kind);
+        json_builder_end_object(b);
     }
-    if (g_str_equal(outcome->state_before, "draft"))
-        return TRUE; /* the IOC reviews the draft with the reply in it */
-    /* with the IOC or an agency already: they must see it */
+    json_builder_end_array(b);
+    json_member_bool(b, "has_text", reply->text && *reply->text);
+    json_builder_end_object(b);
+    g_autofree char *key = g_strdup_printf("supplement:%s", suffix);
+    return enqueue_report_letter(c, store, l, "supplement", key, b, error);
+}
+
+/* with the IOC or an agency already: they must see it */
+static gboolean alert_reply(const Config *c, Store *store, const Report *r, const Draft *reply,
+                            const char *suffix, GError **error)
+{
     g_autofree char *key = g_strdup_printf("reply-alert:%s", suffix);
     g_autofree char *line1 =
         g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "?");
@@ -562,4 +681,108 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
     const char *lines[] = {line1, line2, line3, NULL};
     return letters_ioc_alert(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
                              error);
+}
+
+static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply, const char *name)
+{
+    return (EmergencyFacts){
+        .rule = reply->rule,
+        .subject = reply->subject,
+        .from = reply->from_address,
+        .name = name,
+        .phone = r->citizen.phone,
+        .place = r->location.text,
+        .text = reply->text,
+        .has_coordinates = r->location.has_coordinates,
+        .lat = r->location.lat,
+        .lon = r->location.lon,
+    };
+}
+
+/* the letters about report r to the sender of reply (and the references to thread them) */
+static ReportLetter reply_letter(const Report *r, const Draft *reply, const char *const *refs)
+{
+    return (ReportLetter){
+        .report_id = r->id,
+        .code = r->code,
+        .token = r->token,
+        .subject = r->subject,
+        .received_at = r->received_at,
+        .name = r->citizen.name ? r->citizen.name : reply->from_name,
+        /* only ever to the sender of the reply (issue 11) */
+        .email = letters_answer_address(reply),
+        .stored = r->attachments,
+        .in_reply_to = reply->message_id,
+        .references = refs,
+    };
+}
+
+gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *match,
+                              const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
+                              GError **error)
+{
+    g_autoptr(Report) r = report_load_id(store, match->report_id, error);
+    if (!r)
+        return FALSE;
+    g_auto(GStrv) references = references_for(reply);
+    ReportLetter l = reply_letter(r, reply, (const char *const *)references);
+    g_autofree char *suffix =
+        g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
+    gboolean emergency = g_strcmp0(reply->classification, "emergency") == 0;
+    if (emergency) {
+        EmergencyFacts f = reply_emergency_facts(r, reply, l.name);
+        if (!send_emergency(c, store, &l, &f, suffix, error))
+            return FALSE;
+    }
+    if (outcome->completed)
+        return send_ack(c, store, &l, error);
+    if (g_str_equal(outcome->state_after, "incomplete")) {
+        g_autofree char *key = g_strdup_printf("incomplete:%s", suffix);
+        return send_incomplete(c, store, &l, outcome->missing, TRUE, key, error);
+    }
+    /* complete: the IOC reviews the draft with the reply in it; later, the IOC or the agency
+     * must see it at once. Either way the citizen learns that it arrived (the call-1022
+     * answer already said so for an emergency). */
+    if (!g_str_equal(outcome->state_before, "draft") &&
+        !alert_reply(c, store, r, reply, suffix, error))
+        return FALSE;
+    return emergency || send_supplement(c, store, &l, reply, suffix, error);
+}
+
+gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pending_id,
+                                    const ReplyMatch *match, const Draft *reply, const char *reason,
+                                    gint64 raw_id, GError **error)
+{
+    g_autoptr(Report) r = report_load_id(store, match->report_id, error);
+    if (!r)
+        return FALSE;
+    if (g_strcmp0(reply->classification, "emergency") == 0) {
+        /* an emergency cannot wait for a confirmation: the IOC hears of it now; the sender,
+         * who may not be the citizen, gets no letter */
+        g_auto(GStrv) references = references_for(reply);
+        ReportLetter l = reply_letter(r, reply, (const char *const *)references);
+        EmergencyFacts f = reply_emergency_facts(r, reply, l.name);
+        f.held = "thư chưa được xác nhận là của người phản ánh";
+        g_autofree char *suffix =
+            g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
+        if (!send_emergency(c, store, &l, &f, suffix, error))
+            return FALSE;
+    }
+    /* one alert per report and day: a flood of forged mail quoting a code costs one mail */
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(clock_now_unix());
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
+    g_autofree char *day = g_date_time_format(local, "%Y-%m-%d");
+    g_autofree char *key =
+        g_strdup_printf("supplement-pending:%" G_GINT64_FORMAT ":%s", r->id, day);
+    g_autofree char *title = g_strdup_printf("Thư bổ sung cho phản ánh %s chờ xác nhận", r->code);
+    g_autofree char *line1 =
+        g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "(không rõ)");
+    g_autofree char *line2 = g_strdup_printf("Lý do chờ: %s.", reason);
+    g_autofree char *line3 = g_strdup_printf(
+        "Thư chưa được đưa vào phản ánh và người gửi chưa được trả lời. Xem: pahtctl show %s; "
+        "đưa vào phản ánh: pahtctl supplement %" G_GINT64_FORMAT " --confirm; bỏ qua: pahtctl "
+        "supplement %" G_GINT64_FORMAT " --discard.",
+        r->code, pending_id, pending_id);
+    const char *lines[] = {line1, line2, line3, NULL};
+    return letters_ioc_alert(c, store, key, r->id, title, lines, error);
 }

@@ -914,27 +914,7 @@ gboolean gateway_citizen_reply(const Config *c, Store *s, const char *actor, gin
 static gboolean letters_ack(const Ctx *x, GError **error)
 {
     const Report *r = x->report;
-    g_autoptr(Draft) d = draft_new();
-    d->subject = g_strdup(r->subject);
-    d->message_id = g_strdup(r->message_id);
-    d->from_address = g_strdup(r->citizen.email);
-    d->citizen.name = g_strdup(r->citizen.name);
-    d->citizen.address = g_strdup(r->citizen.address);
-    d->citizen.id_number = g_strdup(r->citizen.id_number);
-    d->citizen.phone = g_strdup(r->citizen.phone);
-    d->citizen.email = g_strdup(r->citizen.email);
-    d->location.text = g_strdup(r->location.text);
-    d->location.has_coordinates = r->location.has_coordinates;
-    d->location.lat = r->location.lat;
-    d->location.lon = r->location.lon;
-    d->classification = g_strdup(r->classification);
-    for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
-        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
-        DraftAttachment *copy = g_new0(DraftAttachment, 1);
-        copy->filename = g_strdup(a->filename);
-        copy->kind = g_strdup(a->kind);
-        g_ptr_array_add(d->attachments, copy);
-    }
+    g_autoptr(Draft) d = letters_draft_from_report(r);
     ReportRef ref = {.id = r->id, .code = r->code, .token = r->token};
     /* letters_answer_new_report's key is "ack:ID": a preview must not collide with it */
     return letters_answer_new_report(x->config, x->store, &ref, d, r->received_at, error);

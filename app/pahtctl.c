@@ -135,8 +135,13 @@ static int cmd_show(Ctl *ctl, int argc, char **argv)
     if (!r)
         return fail(error);
     GTimeZone *zone = ctl->config->calendar.zone;
+    g_autoptr(GPtrArray) pending = pending_reply_list(ctl->store, r->id, &error);
+    if (!pending)
+        return fail(error);
     if (ctl->json) {
         g_autoptr(JsonNode) node = report_to_json(r, zone);
+        json_object_set_member(json_node_get_object(node), "pending_supplements",
+                               pending_replies_to_json(pending, zone));
         print_json(node);
         return 0;
     }
@@ -188,6 +193,14 @@ static int cmd_show(Ctl *ctl, int argc, char **argv)
     for (guint i = 0; i < r->mail->len; i++) {
         const ReportMail *m = g_ptr_array_index(r->mail, i);
         printf("mail %" G_GINT64_FORMAT " %s to %s: %s\n", m->id, m->kind, m->rcpt, m->state);
+    }
+    for (guint i = 0; i < pending->len; i++) {
+        const PendingReply *p = g_ptr_array_index(pending, i);
+        g_autofree char *at = local_time(ctl, p->created_at);
+        printf("supplement %" G_GINT64_FORMAT " %s from %s (message %" G_GINT64_FORMAT "): %s%s\n",
+               p->id, at, p->sender ? p->sender : "?", p->raw_id, p->state,
+               g_str_equal(p->state, "pending") ? " - pahtctl supplement ID --confirm|--discard"
+                                                : "");
     }
     return 0;
 }
@@ -559,6 +572,44 @@ static int cmd_reply(Ctl *ctl, int argc, char **argv)
     return print_after(ctl, id, what);
 }
 
+static gboolean opt_confirm, opt_discard;
+static GOptionEntry supplement_entries[] = {
+    {"confirm", 0, 0, G_OPTION_ARG_NONE, &opt_confirm, "add it to its report as a reply", NULL},
+    {"discard", 0, 0, G_OPTION_ARG_NONE, &opt_discard, "leave it out of the report", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+
+static int cmd_supplement(Ctl *ctl, int argc, char **argv)
+{
+    if (!options_are_utf8())
+        return usage_error("supplement: an option is not UTF-8 text");
+    gint64 id = 0;
+    if (argc != 2 || !g_ascii_string_to_signed(argv[1], 10, 1, G_MAXINT64, &id, NULL))
+        return usage_error("supplement takes one pending supplement id (see pahtctl show)");
+    if (opt_confirm == opt_discard)
+        return usage_error("supplement needs --confirm or --discard");
+    IngestResult result = {0};
+    GError *error = NULL;
+    if (!gateway_supplement_decide(ctl->gateway, id, opt_confirm, actor(), &result, &error))
+        return fail(error);
+    gint64 report = result.report_id;
+    ingest_result_clear(&result);
+    return print_after(ctl, report, opt_confirm ? "supplement added" : "supplement discarded");
+}
+
+static int cmd_answer(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "answer", &id);
+    if (status)
+        return status;
+    GError *error = NULL;
+    if (!gateway_answer_by_ioc(ctl->gateway, id, actor(), &error))
+        return fail(error);
+    return print_after(ctl, id, "answer queued");
+}
+
 static int cmd_preview(Ctl *ctl, int argc, char **argv)
 {
     if (argc != 3)
@@ -848,6 +899,10 @@ static const struct {
      "received, on time, overdue, ratings, per agency (Điều 11)"},
     {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
     {"migrate", cmd_migrate, NULL, "", "upgrade the database's schema (pahtd stopped)"},
+    {"supplement", cmd_supplement, supplement_entries, "ID --confirm|--discard",
+     "IOC: a reply waiting because its sender is not proven (pahtctl show lists them)"},
+    {"answer", cmd_answer, actor_entries, "ID",
+     "IOC: send the automatic answer a report did not get (sender unverified, rate limit)"},
 };
 
 static void print_usage(void)

@@ -80,6 +80,10 @@ int main(int argc, char **argv)
         log_warning("imap tls_verify = false: the mail server's identity is NOT checked");
     if (!config->smtp.tls_verify)
         log_warning("smtp tls_verify = false: the mail server's identity is NOT checked");
+    /* issue 11: without the MX's verdict a forged sender gets the answers (backscatter) */
+    if (!config->gateway.trusted_authserv_id)
+        log_warning("[gateway] trusted_authserv_id is not set: senders are NOT checked (SPF, "
+                    "DKIM, DMARC, spam flags): mail with a forged From gets automatic answers");
 
     int lock = gateway_lock_fetcher(config, &error);
     if (lock < 0) {

@@ -50,6 +50,38 @@ void json_member_int(JsonBuilder *b, const char *name, gint64 value)
     json_builder_add_int_value(b, value);
 }
 
+static gboolean report_has_event(const Report *r, const char *kind)
+{
+    for (guint i = 0; r->events && i < r->events->len; i++) {
+        const ReportEvent *e = g_ptr_array_index(r->events, i);
+        if (g_str_equal(e->kind, kind))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; pending && i < pending->len; i++) {
+        const PendingReply *p = g_ptr_array_index(pending, i);
+        json_builder_begin_object(b);
+        json_member_int(b, "id", p->id);
+        json_member_int(b, "raw_id", p->raw_id);
+        json_member_string(b, "state", p->state);
+        json_member_string(b, "from", p->sender);
+        json_member_string(b, "matched_by", p->matched_by);
+        json_member_string(b, "reason", p->reason);
+        json_member_time(b, "received_at", p->created_at, zone);
+        json_member_time(b, "decided_at", p->decided_at, zone);
+        json_member_string(b, "decided_by", p->decided_by);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    return json_builder_get_root(b);
+}
+
 JsonNode *report_to_json(const Report *r, GTimeZone *zone)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -62,6 +94,8 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
     json_member_string(b, "rule", r->rule);
     json_member_strv(b, "missing", r->missing);
     json_member_bool(b, "confidential", r->confidential);
+    /* issue 11: the province's MX doubted the sender (DMARC, spam): no automatic answer */
+    json_member_bool(b, "sender_unverified", report_has_event(r, "sender_unverified"));
     json_member_time(b, "received_at", r->received_at, zone);
     json_member_time(b, "updated_at", r->updated_at, zone);
     json_member_string(b, "subject", r->subject);

@@ -45,6 +45,11 @@ static const KeySpec keys[] = {
      AT(gateway.max_message_bytes)},
     {"gateway", "auto_replies_per_day", KEY_INT, FALSE, "5", 0, 1000,
      AT(gateway.auto_replies_per_day)},
+    {"gateway", "auto_replies_per_domain_per_hour", KEY_INT, FALSE, "30", 1, 1000000,
+     AT(gateway.auto_replies_per_domain_per_hour)},
+    {"gateway", "auto_replies_per_hour", KEY_INT, FALSE, "100", 1, 1000000,
+     AT(gateway.auto_replies_per_hour)},
+    {"gateway", "trusted_authserv_id", KEY_SPECIAL, FALSE, NULL, 0, 0, 0},
     {"gateway", "ioc_alert_to", KEY_EMAIL, TRUE, NULL, 0, 0, AT(gateway.ioc_alert_to)},
     {"gateway", "portal", KEY_STRING, FALSE, "https://paht.soctrang.gov.vn", 0, 0,
      AT(gateway.portal)},
@@ -548,6 +553,18 @@ static char *special_value(GKeyFile *kf, const char *group, const char *key)
     g_assert_not_reached();
 }
 
+/* RFC 8601 §2.2: authserv-id is a value (RFC 2045 token); in practice the mail server's host
+ * name. A token is what the header's parser compares it with, so nothing else is accepted. */
+static gboolean authserv_id_is_valid(const char *id)
+{
+    for (const char *p = id; *p; p++) {
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f ||
+            strchr("()<>@,;:\\\"/[]?=", *p))
+            return FALSE;
+    }
+    return *id != '\0';
+}
+
 static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
 {
     static const char *const imap_schemes[] = {"imap", "imaps", NULL};
@@ -577,6 +594,17 @@ static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
                                "report's token)",
                                reply_to);
         c->smtp.reply_to = g_steal_pointer(&reply_to);
+    }
+
+    g_autofree char *authserv = special_value(kf, "gateway", "trusted_authserv_id");
+    if (authserv) {
+        if (!authserv_id_is_valid(authserv))
+            return config_fail(error, c, "gateway", "trusted_authserv_id",
+                               "\"%s\" is not an authserv-id (RFC 8601: the name the "
+                               "province's mail server writes first in its "
+                               "Authentication-Results header, e.g. mx.soctrang.gov.vn)",
+                               authserv);
+        c->gateway.trusted_authserv_id = g_steal_pointer(&authserv);
     }
 
     g_autofree char *zone = special_value(kf, "calendar", "timezone");
@@ -725,6 +753,7 @@ void config_free(Config *c)
     g_free(c->gateway.agencies_file);
     g_free(c->gateway.keywords_file);
     g_free(c->gateway.ioc_alert_to);
+    g_free(c->gateway.trusted_authserv_id);
     g_free(c->gateway.portal);
     g_free(c->gateway.hotline);
     g_free(c->gateway.app_name);

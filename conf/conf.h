@@ -64,7 +64,10 @@ typedef struct {
         char *agencies_file;
         char *keywords_file; /* classification word lists (optional; built-in list if unset) */
         gint64 max_message_bytes;
-        int auto_replies_per_day;
+        int auto_replies_per_day;             /* per sender address (case, +tag folded) */
+        int auto_replies_per_domain_per_hour; /* per recipient domain, last hour */
+        int auto_replies_per_hour;            /* in total, last hour */
+        char *trusted_authserv_id; /* RFC 8601 id of the province's MX; NULL: not checked */
         char *ioc_alert_to;
         char *portal;                /* the province's PAHT portal, named in letters */
         char *hotline;               /* 1022 */

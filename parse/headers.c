@@ -349,6 +349,184 @@ static char *read_return_path(GMimeObject *object)
     return address_lower_domain(value);
 }
 
+/* ---- the sender's authenticity, as the province's MX judged it (RFC 8601) -------------------
+ *
+ * Anyone can write an Authentication-Results header, naming any server, into the mail they
+ * send; only the headers carrying the authserv-id of the province's own MX can be the MX's
+ * (RFC 8601 §5: a receiver reads only those of the ids it trusts). An MX that prepends its
+ * results and removes older ones of its id (RFC 8601 §5) leaves exactly one such block, on
+ * top. Not every MX removes them, and milters do not all put theirs above the MX's Received
+ * line, so the position cannot tell the MX's header from a sender's copy of it; the verdict
+ * is therefore read so that a forged header can only make a mail look worse: dmarc=fail in
+ * any trusted header is a failure that no pass outweighs. The spam filter's
+ * X-Spam-* headers follow the same idea: the topmost is the MX's, and a forged "YES" below
+ * it only hurts its writer. */
+
+#define MAX_AUTH_TEXT 1000 /* bytes of a header kept for the IOC */
+
+/* the value without its RFC 5322 comments ("(...)", nested, outside quoted strings) */
+static char *strip_comments(const char *value)
+{
+    GString *out = g_string_sized_new(strlen(value));
+    int depth = 0;
+    gboolean quoted = FALSE;
+    for (const char *p = value; *p; p++) {
+        if (depth > 0) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '(')
+                depth++;
+            else if (*p == ')')
+                depth--;
+            continue;
+        }
+        if (!quoted && *p == '(') {
+            depth = 1;
+            g_string_append_c(out, ' ');
+            continue;
+        }
+        if (*p == '\\' && quoted && p[1]) {
+            g_string_append_c(out, *p++);
+        } else if (*p == '"') {
+            quoted = !quoted;
+        }
+        g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* the ';'-separated parts of a value, outside quoted strings, trimmed */
+static char **split_resinfo(const char *value)
+{
+    GPtrArray *parts = g_ptr_array_new();
+    gboolean quoted = FALSE;
+    const char *start = value;
+    for (const char *p = value;; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '\\' && quoted && p[1])
+            p++;
+        else if ((*p == ';' && !quoted) || !*p) {
+            g_ptr_array_add(parts, g_strstrip(g_strndup(start, (gsize)(p - start))));
+            if (!*p)
+                break;
+            start = p + 1;
+        }
+    }
+    g_ptr_array_add(parts, NULL);
+    return (char **)g_ptr_array_free(parts, FALSE);
+}
+
+/* "mx.soctrang.gov.vn 1" or "\"mx\"" -> "mx.soctrang.gov.vn" */
+static char *authserv_id_of(const char *first_part)
+{
+    const char *end = first_part;
+    while (*end && *end != ' ' && *end != '\t')
+        end++;
+    g_autofree char *id = g_strndup(first_part, (gsize)(end - first_part));
+    gsize len = strlen(id);
+    if (len >= 2 && id[0] == '"' && id[len - 1] == '"')
+        return g_strndup(id + 1, len - 2);
+    return g_steal_pointer(&id);
+}
+
+/* "dmarc=fail (p=reject) header.from=x" -> "fail" when method is "dmarc"; else NULL */
+static char *resinfo_result(const char *resinfo, const char *method)
+{
+    gsize n = strlen(method);
+    if (g_ascii_strncasecmp(resinfo, method, n) != 0)
+        return NULL;
+    const char *p = resinfo + n;
+    if (*p == '/') /* method-version */
+        while (g_ascii_isdigit(*++p))
+            ;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p++ != '=')
+        return NULL;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *end = p;
+    while (g_ascii_isalnum(*end) || *end == '-' || *end == '_')
+        end++;
+    return end > p ? g_ascii_strdown(p, end - p) : NULL;
+}
+
+/* Reads one Authentication-Results value: FALSE when another server wrote it; else TRUE
+ * with its dmarc result (or NULL) in *dmarc. RFC 8601 §2.2: authserv-id [version]
+ * ( "; none" / 1*( ";" method "=" result ... ) ). */
+gboolean auth_results_read(const char *value, const char *trusted_id, char **dmarc)
+{
+    *dmarc = NULL;
+    g_autofree char *bare = strip_comments(value);
+    g_auto(GStrv) parts = split_resinfo(bare);
+    if (!parts[0])
+        return FALSE;
+    g_autofree char *id = authserv_id_of(parts[0]);
+    if (g_ascii_strcasecmp(id, trusted_id) != 0)
+        return FALSE;
+    for (int i = 1; parts[i] && !*dmarc; i++)
+        *dmarc = resinfo_result(parts[i], "dmarc");
+    return TRUE;
+}
+
+static void note_auth_results(Draft *d, const char *value, const char *trusted_id)
+{
+    g_autofree char *dmarc = NULL;
+    if (!auth_results_read(value, trusted_id, &dmarc))
+        return;
+    gboolean failed = dmarc && g_str_equal(dmarc, "fail");
+    gboolean better = !d->auth_results || (dmarc && !d->auth_dmarc) ||
+                      (failed && g_strcmp0(d->auth_dmarc, "fail") != 0);
+    if (!better)
+        return;
+    g_free(d->auth_results);
+    d->auth_results = text_one_line(value, MAX_AUTH_TEXT);
+    g_free(d->auth_dmarc);
+    d->auth_dmarc = g_steal_pointer(&dmarc);
+}
+
+static gboolean says_yes(const char *value)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return g_ascii_strncasecmp(value, "yes", 3) == 0 && !g_ascii_isalnum(value[3]);
+}
+
+static void read_authenticity(ParseContext *ctx)
+{
+    if (!ctx->trusted_authserv_id || !*ctx->trusted_authserv_id)
+        return;
+    Draft *d = ctx->draft;
+    GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(ctx->message));
+    gboolean flag_seen = FALSE, status_seen = FALSE;
+    int n = list ? g_mime_header_list_get_count(list) : 0;
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *header = g_mime_header_list_get_header_at(list, i);
+        const char *name = g_mime_header_get_name(header);
+        const char *raw = g_mime_header_get_raw_value(header);
+        if (!name || !raw)
+            continue;
+        g_autofree char *value = NULL;
+        if (g_ascii_strcasecmp(name, "Authentication-Results") == 0) {
+            value = unfold(raw);
+            note_auth_results(d, value, ctx->trusted_authserv_id);
+        } else if (!flag_seen && g_ascii_strcasecmp(name, "X-Spam-Flag") == 0) {
+            flag_seen = TRUE;
+            value = unfold(raw);
+            d->spam_flagged = d->spam_flagged || says_yes(value);
+            if (!d->spam_status)
+                d->spam_status = text_one_line(value, MAX_AUTH_TEXT);
+        } else if (!status_seen && g_ascii_strcasecmp(name, "X-Spam-Status") == 0) {
+            status_seen = TRUE;
+            value = unfold(raw);
+            d->spam_flagged = d->spam_flagged || says_yes(value);
+            g_free(d->spam_status);
+            d->spam_status = text_one_line(value, MAX_AUTH_TEXT);
+        }
+    }
+}
+
 /* Subject prefixes: Re/Aw/Sv and Vietnamese Outlook "TL" (trả lời); Fwd/Fw and "TV"/"CT"
  * (chuyển tiếp). Only the first prefix decides. */
 void subject_reply_forward(const char *subject, gboolean *reply, gboolean *forward)
@@ -427,6 +605,7 @@ gboolean parse_step_headers(ParseContext *ctx, GError **error)
 
     d->return_path = read_return_path(msg);
     read_recipients(ctx);
+    read_authenticity(ctx);
 
     GDateTime *date = g_mime_message_get_date(ctx->message);
     if (date && g_date_time_to_unix(date) > 0)

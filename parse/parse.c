@@ -264,6 +264,7 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
     ctx.code_prefix = opts->code_prefix;
     ctx.our_letters = opts->our_letters;
     ctx.our_letters_data = opts->our_letters_data;
+    ctx.trusted_authserv_id = opts->trusted_authserv_id;
     ctx.max_parts = opts->max_parts > 0 ? opts->max_parts : DEFAULT_MAX_PARTS;
     ctx.max_depth = opts->max_depth > 0 ? opts->max_depth : DEFAULT_MAX_DEPTH;
     ctx.created_files = g_ptr_array_new_with_free_func(g_free);

@@ -37,6 +37,9 @@ typedef struct {
     const char *code_prefix;      /* "PAHT": a tracking code in a quote shows it is ours */
     ParseLettersFunc our_letters; /* NULL: our quoted letters are known by their marks only */
     gpointer our_letters_data;
+    /* RFC 8601 authserv-id of the province's own MX: its Authentication-Results and spam
+     * headers fill the draft's auth_* and spam_* fields; NULL = they are not read */
+    const char *trusted_authserv_id;
     int max_parts; /* 0 = 1000 */
     int max_depth; /* 0 = 32 */
 } ParseOptions;

@@ -44,6 +44,7 @@ typedef struct ParseContext {
     const char *code_prefix;
     ParseLettersFunc our_letters;
     gpointer our_letters_data;
+    const char *trusted_authserv_id;
     int max_parts;
     int max_depth;
 
@@ -102,6 +103,11 @@ char *header_decode_text(ParseContext *ctx, const char *raw);
 
 /* "User@Example.COM" -> "User@example.com" (new string) */
 char *address_lower_domain(const char *address);
+
+/* One Authentication-Results header value (RFC 8601): FALSE when its authserv-id is not
+ * trusted_id (case-insensitive); else TRUE and *dmarc is its dmarc result, lowercase ("pass",
+ * "fail", ...), or NULL when it has none. Comments and quoted strings are understood. */
+gboolean auth_results_read(const char *value, const char *trusted_id, char **dmarc);
 
 /* reply ("Re:", "TL:") and forward ("Fwd:", "TV:") prefixes of a decoded subject */
 void subject_reply_forward(const char *subject, gboolean *reply, gboolean *forward);

@@ -58,6 +58,9 @@ void draft_free(Draft *d)
     g_free(d->dsn_status);
     g_free(d->dsn_recipient);
     g_free(d->dsn_diagnostic);
+    g_free(d->auth_dmarc);
+    g_free(d->auth_results);
+    g_free(d->spam_status);
     g_ptr_array_unref(d->attachments);
     g_ptr_array_unref(d->warnings);
     g_free(d);

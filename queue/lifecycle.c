@@ -1160,17 +1160,73 @@ static const char *rating_name(CitizenRating r)
     }
 }
 
-gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
-                                 const Lifecycle *lc, CitizenReply *outcome, GError **error)
+/* the rating, recorded once (Điều 10.3); rated and nothing left to clarify: closed */
+static gboolean record_rating(Store *store, Head *h, const LifecycleRecord *rec,
+                              CitizenRating rating, gboolean closes, CitizenReply *result,
+                              GError **error)
 {
-    CitizenReply result = {0};
-    if (outcome)
-        *outcome = result;
-    g_autofree char *nfc = text_nfc(text ? text : "");
-    if (!nfc || is_blank(nfc)) {
-        g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_INPUT, "the reply has no text");
-        return FALSE;
+    if (rec->rating) {
+        result->already_rated = TRUE;
+        return TRUE;
     }
+    gint64 now = clock_now_unix();
+    sqlite3_stmt *stmt = store_statement(
+        store, "UPDATE report_lifecycle SET rating = ?2, rated_at = ?3 WHERE report_id = ?1",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, h->id);
+    sqlite3_bind_int(stmt, 2, (int)rating);
+    sqlite3_bind_int64(stmt, 3, now);
+    if (!exec_bound(store, stmt, "record rating", error))
+        return FALSE;
+    g_autofree char *detail = g_strdup_printf("%d (%s)", (int)rating, rating_name(rating));
+    if (!event_add(store, h->id, "citizen", "rated", detail, error))
+        return FALSE;
+    result->rated = rating;
+    if (!closes || !g_str_equal(h->state, "published"))
+        return TRUE;
+    if (!set_state(store, h, "closed", now, error))
+        return FALSE;
+    g_free(h->state);
+    h->state = g_strdup("closed");
+    return TRUE;
+}
+
+/* feedback (Điều 10.1): recorded, the report back with the agency for 2 working days */
+static gboolean record_feedback(Store *store, const Lifecycle *lc, const Head *h,
+                                const char *feedback, GError **error)
+{
+    gint64 now = clock_now_unix();
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "UPDATE report_lifecycle SET feedback_text = ?2,"
+                                         " feedback_at = ?3 WHERE report_id = ?1",
+                                         error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, h->id);
+    sqlite3_bind_text(stmt, 2, feedback, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, now);
+    if (!exec_bound(store, stmt, "record feedback", error))
+        return FALSE;
+    /* the text itself stays in report_lifecycle: events are shown in listings */
+    g_autofree char *detail =
+        g_strdup_printf("%ld characters; to clarify within %d working days (Điều 10.2)",
+                        g_utf8_strlen(feedback, -1), LIFECYCLE_CLARIFY_DAYS);
+    if (!event_add(store, h->id, "citizen", "feedback", detail, error))
+        return FALSE;
+    if (g_str_equal(h->state, "closed") && !set_state(store, h, "published", now, error))
+        return FALSE;
+    return deadline_set(store, lc, h->id, "clarify",
+                        calendar_add_working_days(lc->calendar, now, LIFECYCLE_CLARIFY_DAYS), now,
+                        error);
+}
+
+/* In the write transaction: what was recorded before is read there too, so that two ratings
+ * arriving at once (two processes) cannot both find the report unrated (issue 11). */
+static gboolean citizen_reply_locked(Store *store, gint64 report_id, const char *nfc,
+                                     const Lifecycle *lc, CitizenReply *result, GError **error)
+{
     g_auto(Head) h = {0};
     if (!head_load(store, report_id, &h, error))
         return FALSE;
@@ -1184,62 +1240,32 @@ gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *tex
     g_autofree char *rest = NULL;
     CitizenRating rating = lifecycle_parse_rating(nfc, &rest);
     const char *feedback = rating ? rest : nfc;
-    gint64 now = clock_now_unix();
     gint64 clarify = 0;
     if (!deadline_open_due(store, report_id, "clarify", &clarify, error))
         return FALSE;
+    if (rating && !record_rating(store, &h, rec, rating, !clarify && !feedback, result, error))
+        return FALSE;
+    if (feedback && !is_blank(feedback)) {
+        result->feedback = TRUE;
+        return record_feedback(store, lc, &h, feedback, error);
+    }
+    return TRUE;
+}
 
+gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
+                                 const Lifecycle *lc, CitizenReply *outcome, GError **error)
+{
+    CitizenReply result = {0};
+    if (outcome)
+        *outcome = result;
+    g_autofree char *nfc = text_nfc(text ? text : "");
+    if (!nfc || is_blank(nfc)) {
+        g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_INPUT, "the reply has no text");
+        return FALSE;
+    }
     if (!begin(store, error))
         return FALSE;
-    gboolean ok = TRUE;
-    if (rating && rec->rating) {
-        result.already_rated = TRUE;
-    } else if (rating) {
-        sqlite3_stmt *stmt = store_statement(
-            store, "UPDATE report_lifecycle SET rating = ?2, rated_at = ?3 WHERE report_id = ?1",
-            error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_int(stmt, 2, (int)rating);
-            sqlite3_bind_int64(stmt, 3, now);
-            ok = exec_bound(store, stmt, "record rating", error);
-        }
-        g_autofree char *detail = g_strdup_printf("%d (%s)", (int)rating, rating_name(rating));
-        ok = ok && event_add(store, report_id, "citizen", "rated", detail, error);
-        result.rated = rating;
-        /* rated and nothing left to clarify: the report's life ends here */
-        if (ok && g_str_equal(h.state, "published") && !clarify && !feedback) {
-            ok = set_state(store, &h, "closed", now, error);
-            g_free(h.state);
-            h.state = g_strdup("closed");
-        }
-    }
-    if (ok && feedback && !is_blank(feedback)) {
-        result.feedback = TRUE;
-        sqlite3_stmt *stmt = store_statement(store,
-                                             "UPDATE report_lifecycle SET feedback_text = ?2,"
-                                             " feedback_at = ?3 WHERE report_id = ?1",
-                                             error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_text(stmt, 2, feedback, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(stmt, 3, now);
-            ok = exec_bound(store, stmt, "record feedback", error);
-        }
-        /* the text itself stays in report_lifecycle: events are shown in listings */
-        g_autofree char *detail =
-            g_strdup_printf("%ld characters; to clarify within %d working days (Điều 10.2)",
-                            g_utf8_strlen(feedback, -1), LIFECYCLE_CLARIFY_DAYS);
-        ok = ok && event_add(store, report_id, "citizen", "feedback", detail, error);
-        if (ok && g_str_equal(h.state, "closed"))
-            ok = set_state(store, &h, "published", now, error);
-        ok =
-            ok && deadline_set(store, lc, report_id, "clarify",
-                               calendar_add_working_days(lc->calendar, now, LIFECYCLE_CLARIFY_DAYS),
-                               now, error);
-    }
+    gboolean ok = citizen_reply_locked(store, report_id, nfc, lc, &result, error);
     if (!finish(store, ok, error))
         return FALSE;
     if (outcome)

@@ -79,6 +79,15 @@ typedef struct {
     char *dsn_recipient;           /* the failed address */
     char *dsn_diagnostic;          /* the remote server's words */
 
+    /* the sender's authenticity as the province's own MX judged it (RFC 8601), read only
+     * from headers naming ParseOptions.trusted_authserv_id; NULL/FALSE when that is unset or
+     * the MX wrote nothing */
+    char *auth_dmarc;      /* "fail" if any trusted Authentication-Results says dmarc=fail,
+                              else the topmost trusted dmarc result ("pass", "none", ...) */
+    char *auth_results;    /* that header's value, one line, for the IOC */
+    gboolean spam_flagged; /* the topmost X-Spam-Flag is YES, or X-Spam-Status says Yes */
+    char *spam_status;     /* the topmost X-Spam-Status (else X-Spam-Flag), one line */
+
     GPtrArray *attachments; /* DraftAttachment * */
     GPtrArray *warnings;    /* char *: what parse had to work around, for the operator */
 } Draft;
@@ -701,22 +710,29 @@ gboolean outbound_status_clear(Store *store, const char *name, GError **error);
 
 /* ---- citizens' replies and automatic answers (queue/reply.c) ------------------------------- */
 
-/* The report a message answers (SPEC §3.5), tried in this order: our own letters' Message-IDs
- * in In-Reply-To / References (newest first), the citizen's own Message-ID of the report when
- * the sender is that citizen, the report's token in a recipient address
- * (reply_to_pattern "paht+{token}@soctrang.gov.vn"), the tracking code "PREFIX-YYYY-NNNNNN"
- * in the subject when the sender is the report's citizen. A stranger quoting someone else's
- * code joins nothing: refused_code names that code (the message becomes a new report). */
+/* The report a message answers (SPEC §3.5), and whether the sender proved to be its
+ * citizen. Proof that the sender read our letter to the citizen comes first: one of our
+ * letters' Message-IDs (to the report's sender or citizen address) in In-Reply-To /
+ * References (newest first), or the report's token in a recipient address
+ * (reply_to_pattern "paht+{token}@soctrang.gov.vn"). Then, unproven because a From address
+ * is easy to forge: the citizen's own Message-ID of the report, or the tracking code
+ * "PREFIX-YYYY-NNNNNN" in the subject, each only when the From address is the report's
+ * sender or citizen. A stranger quoting someone else's code joins nothing: refused_code
+ * names that code (the message becomes a new report). */
 typedef struct {
     gint64 report_id; /* 0: not a reply to a report we know */
     char *code, *token, *state;
-    char *how;          /* "In-Reply-To", "References", "token", "tracking code" */
+    char *how;          /* "In-Reply-To", "References", "token", "tracking code", ... */
+    gboolean proven;    /* by our letter's Message-ID or the token: the sender read our mail */
     char *refused_code; /* a code in the subject of a report the sender is not the citizen of */
 } ReplyMatch;
 
 void reply_match_clear(ReplyMatch *match);
 gboolean reply_find_report(Store *store, const Draft *draft, const char *code_prefix,
                            const char *reply_to_pattern, ReplyMatch *out, GError **error);
+/* a match made by a person (the IOC confirming a supplement): report_id with how, proven */
+gboolean reply_match_report(Store *store, gint64 report_id, const char *how, ReplyMatch *out,
+                            GError **error);
 
 /* What adding a reply did to its report. */
 typedef struct {
@@ -731,17 +747,65 @@ void reply_outcome_clear(ReplyOutcome *outcome);
  * already), a "citizen_reply" event with its text (quote cut), and, while the report waits for
  * the IOC (draft, incomplete), the text appended to the report's and every field it lacked
  * merged in (fields it has stay as they are), the missing list recomputed and an incomplete
- * report made a draft when nothing is missing any more (event "completed"). */
+ * report made a draft when nothing is missing any more (event "completed"). A request for
+ * secrecy makes the report confidential in any state (event "confidential"), and an emergency
+ * reply is recorded (event "emergency"), each naming the rule that fired. */
 gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft, gint64 raw_id,
                              const char *how, ReplyOutcome *out, GError **error);
 
 /* The address whose message made the report (who may quote its code, SPEC §3.5) */
 gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error);
+/* that address; PAHT_ERROR_NOT_FOUND when the report or its sender is unknown */
+char *report_sender(Store *store, gint64 report_id, GError **error);
 
-/* Letters of these kinds to rcpt (case-insensitive) enqueued since `since` (the automatic
- * answer rate limit, SPEC §3.6) */
-gboolean outbox_count_to(Store *store, const char *rcpt, const char *const *kinds, gint64 since,
-                         gint64 *count, GError **error);
+/* ---- replies waiting for the IOC (pending supplements) --------------------------------------
+ * A message that matched a report without proof that its sender is the citizen (see
+ * ReplyMatch.proven), or whose sender the province's MX could not verify, is not added to the
+ * report: it waits, with its raw message, until the IOC confirms (it is then added as any
+ * reply) or discards it. Each step is an event on the report. */
+
+typedef struct {
+    gint64 id, report_id, raw_id;
+    char *sender;     /* its From address, or NULL */
+    char *matched_by; /* ReplyMatch.how */
+    char *reason;     /* why it waits */
+    char *state;      /* pending | confirmed | discarded */
+    gint64 created_at, decided_at;
+    char *decided_by;
+} PendingReply;
+
+void pending_reply_free(PendingReply *pending);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PendingReply, pending_reply_free)
+
+/* records one (and the event "supplement_pending"); *id_out (may be NULL) gets its id */
+gboolean pending_reply_add(Store *store, gint64 report_id, gint64 raw_id, const char *sender,
+                           const char *matched_by, const char *reason, gint64 *id_out,
+                           GError **error);
+/* PAHT_ERROR_NOT_FOUND when there is none */
+PendingReply *pending_reply_get(Store *store, gint64 id, GError **error);
+/* a report's, oldest first (PendingReply *) */
+GPtrArray *pending_reply_list(Store *store, gint64 report_id, GError **error);
+/* TRUE while it waits; else PAHT_ERROR_REFUSED saying it was decided already */
+gboolean pending_reply_is_open(const PendingReply *pending, GError **error);
+/* pending -> confirmed | discarded, with an event by actor; PAHT_ERROR_REFUSED when it was
+ * decided already. Confirming does not add the reply: the caller does, in its transaction. */
+gboolean pending_reply_decide(Store *store, gint64 id, gboolean confirm, const char *actor,
+                              GError **error);
+
+/* ---- automatic answers, counted (the rate limits of SPEC §3.6) ------------------------------
+ * Counted by mailbox (address_normalise: case and "+tag" folded), by domain, and in total. */
+
+typedef struct {
+    gint64 mailbox_day; /* to the address's mailbox in the 24 hours before now */
+    gint64 domain_hour; /* to its domain in the hour before now */
+    gint64 total_hour;  /* to anyone in the hour before now */
+} AutoAnswerCounts;
+
+gboolean auto_answer_count(Store *store, const char *address, gint64 now, AutoAnswerCounts *out,
+                           GError **error);
+/* one automatic answer enqueued (letter outbox_id, 0: none) to address at time at */
+gboolean auto_answer_record(Store *store, gint64 outbox_id, const char *address, gint64 at,
+                            GError **error);
 
 G_END_DECLS
 

@@ -265,6 +265,48 @@ static const char *const migrations[] = {
     "  WHERE body_sha256 IS NOT NULL;"
     "ALTER TABLE raw_message ADD COLUMN moving_to TEXT;"
     "ALTER TABLE raw_message ADD COLUMN copied INTEGER NOT NULL DEFAULT 0;",
+    /* issue 11: who may act by mail.
+     * - automatic answers counted by mailbox and domain (the rate limits of SPEC §3.6:
+     *   "An+1@x.vn" and "an+2@X.vn" are one mailbox); the last day's answers are counted in
+     *   from the outbox, so that an upgrade does not reset the limits;
+     * - replies that matched a report only by their sender (forgeable) and its tracking code
+     *   or own Message-ID, or whose sender the province's MX could not verify, wait for the
+     *   IOC to confirm or discard them. */
+    "CREATE TABLE auto_answer("
+    "  id INTEGER PRIMARY KEY,"
+    "  outbox_id INTEGER REFERENCES outbox(id),"
+    "  mailbox TEXT NOT NULL,"
+    "  domain TEXT NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX auto_answer_mailbox ON auto_answer(mailbox, at);"
+    "CREATE INDEX auto_answer_domain ON auto_answer(domain, at);"
+    "CREATE INDEX auto_answer_at ON auto_answer(at);"
+    "INSERT INTO auto_answer(outbox_id, mailbox, domain, at)"
+    "  SELECT id,"
+    "    lower(CASE WHEN instr(substr(rcpt, 1, instr(rcpt, '@') - 1), '+') > 1"
+    "      THEN substr(rcpt, 1, instr(rcpt, '+') - 1) || substr(rcpt, instr(rcpt, '@'))"
+    "      ELSE rcpt END),"
+    "    lower(substr(rcpt, instr(rcpt, '@') + 1)), created_at"
+    "  FROM outbox WHERE kind IN ('ack', 'incomplete', 'emergency', 'too_large')"
+    "    AND instr(rcpt, '@') > 1"
+    "    AND created_at >= (SELECT max(created_at) FROM outbox) - 86400;"
+
+    "CREATE TABLE pending_reply("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  raw_id INTEGER NOT NULL REFERENCES raw_message(id),"
+    "  sender TEXT,"
+    "  matched_by TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'confirmed', 'discarded')),"
+    "  created_at INTEGER NOT NULL,"
+    "  decided_at INTEGER,"
+    "  decided_by TEXT"
+    ") STRICT;"
+    "CREATE INDEX pending_reply_report ON pending_reply(report_id);"
+    "CREATE UNIQUE INDEX pending_reply_raw ON pending_reply(raw_id);",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

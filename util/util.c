@@ -88,6 +88,24 @@ char *log_redact_address(const char *address)
     return g_strdup_printf("%c***%s", address[0] == '@' ? '?' : address[0], at);
 }
 
+char *address_normalise(const char *address, char **domain)
+{
+    if (domain)
+        *domain = NULL;
+    const char *at = address ? strrchr(address, '@') : NULL;
+    if (!at || at == address || !at[1])
+        return NULL;
+    g_autofree char *local = g_ascii_strdown(address, at - address);
+    char *plus = strchr(local, '+');
+    if (plus && plus != local)
+        *plus = '\0';
+    g_autofree char *host = g_ascii_strdown(at + 1, -1);
+    char *normal = g_strdup_printf("%s@%s", local, host);
+    if (domain)
+        *domain = g_steal_pointer(&host);
+    return normal;
+}
+
 void memory_tune(void)
 {
     mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);

@@ -60,6 +60,11 @@ void log_message(LogLevel level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
  * apart, not enough to identify a citizen. */
 char *log_redact_address(const char *address);
 
+/* The mailbox an address reaches, as far as counting goes (SPEC §3.6 rate limits): lowercase
+ * and without the "+tag" of its local part ("An+x@Example.VN" -> "an@example.vn"); NULL when
+ * it is no local@domain address. *domain (may be NULL) gets its lowercase domain. */
+char *address_normalise(const char *address, char **domain);
+
 /* Keeps freed heap memory for reuse instead of handing it back to the kernel after every
  * letter or message (glibc trims the heap top past 128 KB by default: seen, 7 brk calls and
  * fresh zeroed pages per letter sent, about 10 % of the outbox's time). Up to 8 MB stay

@@ -38,8 +38,11 @@ class Chaos(unittest.TestCase):
         gw = pahttest.Gateway(stack, pahttest.unique("paht"), overrides={
             ("imap", "poll_seconds"): 1,
             ("smtp", "url"): f"smtp://127.0.0.1:{closed_port()}",
-            # each citizen writes many times here: the answer rate limit is not under test
+            # each citizen writes many times here, all on one domain: the answer rate limits
+            # are not under test
             ("gateway", "auto_replies_per_day"): 1000,
+            ("gateway", "auto_replies_per_domain_per_hour"): 1000000,
+            ("gateway", "auto_replies_per_hour"): 1000000,
         })
         citizens = [daemontest.citizen(stack, "chaos") for _ in range(CITIZENS)]
         subjects = [f"Phản ánh thử nghiệm số {i:03d}" for i in range(MAILS)]

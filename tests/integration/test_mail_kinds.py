@@ -300,7 +300,9 @@ class MailKinds(unittest.TestCase):
 
 class Replies(unittest.TestCase):
     """SPEC §3.5 with fixture mails: an incomplete report, the citizen's Gmail reply quoting
-    the code completes it, a stranger quoting the same code gets a report of their own."""
+    the code completes it once the IOC confirms it (issue 11: it answers none of our letters,
+    and a From address proves nothing), a stranger quoting the same code gets a report of
+    their own."""
 
     @classmethod
     def setUpClass(cls):
@@ -316,6 +318,13 @@ class Replies(unittest.TestCase):
         self.assertEqual(reply["id"], first["id"])
         self.assertEqual(reply["code"], "PAHT-2026-000001")
         r = self.gw.pahtctl_json("show", "PAHT-2026-000001", env=ENV)
+        self.assertEqual(r["state"], "incomplete")
+        pending = r["pending_supplements"]
+        self.assertEqual([(p["state"], p["matched_by"]) for p in pending],
+                         [("pending", "tracking code")])
+        confirm = self.gw.pahtctl("supplement", pending[0]["id"], "--confirm", env=ENV)
+        self.assertEqual(confirm.returncode, 0, confirm.stderr)
+        r = self.gw.pahtctl_json("show", "PAHT-2026-000001", env=ENV)
         self.assertEqual(r["state"], "draft")
         self.assertEqual(r["missing"], [])
         self.assertEqual(r["citizen"]["name"], "Nguyễn Hoàng Nam")
@@ -324,8 +333,9 @@ class Replies(unittest.TestCase):
         self.assertEqual(r["citizen"]["phone"], "0919222333")
         self.assertEqual(r["location"]["text"], "cổng sau chợ Phường 5, đường Trần Quốc Toản")
         self.assertEqual([e["kind"] for e in r["events"]],
-                         ["received", "citizen_reply", "completed"])
-        self.assertEqual([m["kind"] for m in r["mail"]], ["incomplete", "ack"])
+                         ["received", "supplement_pending", "supplement_confirmed",
+                          "citizen_reply", "completed"])
+        self.assertEqual([m["kind"] for m in r["mail"]], ["incomplete", "ioc_alert", "ack"])
         # the quoted letter was cut: its empty labels did not overwrite anything
         self.assertNotIn("> Họ và tên", r["text"])
 

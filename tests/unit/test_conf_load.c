@@ -94,6 +94,9 @@ static void test_defaults_and_relative_paths(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->gateway.code_prefix, ==, "PAHT");
     g_assert_cmpint(c->gateway.max_message_bytes, ==, 52428800);
     g_assert_cmpint(c->gateway.auto_replies_per_day, ==, 5);
+    g_assert_cmpint(c->gateway.auto_replies_per_domain_per_hour, ==, 30);
+    g_assert_cmpint(c->gateway.auto_replies_per_hour, ==, 100);
+    g_assert_null(c->gateway.trusted_authserv_id); /* senders not checked unless configured */
     g_assert_cmpstr(c->imap.server.host, ==, "mail.soctrang.gov.vn");
     g_assert_cmpint(c->imap.server.port, ==, 993);
     g_assert_true(c->imap.server.implicit_tls);
@@ -193,6 +196,10 @@ static void test_bad_values_named(Fixture *f, gconstpointer data)
         {NULL, "idle = maybe\n", NULL, NULL, "[imap] idle", "true or false"},
         {"ioc_alert_to = ioc at soctrang\n", NULL, NULL, NULL, "[gateway] ioc_alert_to", "e-mail"},
         {"log_level = loud\n", NULL, NULL, NULL, "[gateway] log_level", "loud"},
+        {"trusted_authserv_id = mx.soctrang.gov.vn; dmarc=pass\n", NULL, NULL, NULL,
+         "[gateway] trusted_authserv_id", "RFC 8601"},
+        {"auto_replies_per_hour = 0\n", NULL, NULL, NULL, "[gateway] auto_replies_per_hour",
+         "outside"},
         {NULL, NULL, NULL, "hours = 7-11\n", "[calendar] hours", "HH:MM-HH:MM"},
         {NULL, NULL, NULL, "hours = 13:00-17:00,07:00-11:00\n", "[calendar] hours", "overlaps"},
         {NULL, NULL, NULL, "workdays = monday\n", "[calendar] workdays", "monday"},

@@ -1,6 +1,8 @@
 /* The decision and the answer for each kind of mail (SPEC §3.5-3.6), through the whole
  * inbound pipeline on a real SQLite store: replies joining their report (and strangers not),
- * an incomplete report completed by its reply, emergencies, complaints, the rate limit. */
+ * an incomplete report completed by its reply, emergencies, complaints, the rate limits; and
+ * who may make the province act by mail (issue 11): answers only to the sender, senders the
+ * MX doubts, replies that prove nothing waiting for the IOC. */
 #include "app/gateway.h"
 #include "app/letters.h"
 #include "util/util.h"
@@ -39,7 +41,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
                                         "templates_dir = ",
                                         templates,
                                         "\nioc_alert_to = ioc@soctrang.gov.vn\n"
-                                        "auto_replies_per_day = 5\n"
+                                        "auto_replies_per_day = 5\n",
+                                        data ? (const char *)data : "",
                                         "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\n"
                                         "user = paht@soctrang.gov.vn\n"
                                         "[smtp]\nurl = smtp://mail.soctrang.gov.vn\n"
@@ -429,9 +432,12 @@ static void test_reply_still_incomplete_asks_again(Fixture *f, gconstpointer dat
 {
     Mail m = {.from = "an@example.vn", .subject = "Rác", .body = "Rác thải tồn đọng."};
     IngestResult r = ingest(f, &m);
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *please = outbox_of(f, r.report_id, "incomplete", &keep);
     Mail reply = {.from = "an@example.vn",
                   .subject = "Re: [PAHT-2026-000001] Đề nghị bổ sung thông tin phản ánh: Rác",
-                  .body = "Họ và tên: Trần Thị Bé\nSố điện thoại: 0987654321\n"};
+                  .body = "Họ và tên: Trần Thị Bé\nSố điện thoại: 0987654321\n",
+                  .in_reply_to = please->message_id};
     IngestResult rr = ingest(f, &reply);
     g_assert_cmpstr(rr.classification, ==, "reply");
     g_autoptr(Report) rep = load(f, r.report_id);
@@ -473,11 +479,21 @@ static void test_reply_by_token_from_another_address(Fixture *f, gconstpointer d
     ingest_result_clear(&rr);
 }
 
+/* the pending supplements of a report */
+static GPtrArray *pending_of(Fixture *f, gint64 report_id)
+{
+    GError *error = NULL;
+    GPtrArray *list = pending_reply_list(gateway_store(f->gw), report_id, &error);
+    g_assert_no_error(error);
+    return list;
+}
+
 static void test_reply_from_stranger_does_not_join_report(Fixture *f, gconstpointer data)
 {
     Mail m = {.from = "an@example.vn", .subject = "Rác ở chợ", .body = "Rác thải tồn đọng."};
     IngestResult r = ingest(f, &m);
-    /* the citizen may quote the code (from any case of their address) */
+    /* the citizen's address quoting the code (in any case) proves nothing: it waits for the
+     * IOC, added to nothing (issue 11) */
     Mail own = {.from = "AN@Example.VN",
                 .subject = "Re: [paht-2026-000001] Rác ở chợ",
                 .body = "Vẫn chưa dọn."};
@@ -497,19 +513,23 @@ static void test_reply_from_stranger_does_not_join_report(Fixture *f, gconstpoin
     g_assert_nonnull(e);
     g_assert_nonnull(strstr(e->detail, "PAHT-2026-000001"));
     g_autoptr(Report) original = load(f, r.report_id);
-    g_assert_cmpuint(original->events->len, ==, 2); /* received + the citizen's own reply */
+    g_autofree char *events = event_kinds(original);
+    g_assert_cmpstr(events, ==, "received,supplement_pending");
+    g_autoptr(GPtrArray) pending = pending_of(f, r.report_id);
+    g_assert_cmpuint(pending->len, ==, 1);
     ingest_result_clear(&r);
     ingest_result_clear(&o);
     ingest_result_clear(&s);
 }
 
-static void test_citizen_answering_own_message_joins(Fixture *f, gconstpointer data)
+static void test_citizen_answering_own_message_waits_for_ioc(Fixture *f, gconstpointer data)
 {
     Mail m = {.from = "an@example.vn",
               .subject = "Rác",
               .body = "Rác thải tồn đọng.",
               .message_id = "own-first@example.vn"};
     IngestResult r = ingest(f, &m);
+    /* the thread is the citizen's, but a From address proves nothing */
     Mail more = {.from = "an@example.vn",
                  .subject = "Re: Rác",
                  .body = "Thêm ảnh.",
@@ -517,7 +537,11 @@ static void test_citizen_answering_own_message_joins(Fixture *f, gconstpointer d
     IngestResult mo = ingest(f, &more);
     g_assert_cmpstr(mo.classification, ==, "reply");
     g_assert_cmpint(mo.report_id, ==, r.report_id);
-    /* but not someone else answering in that thread */
+    g_autoptr(GPtrArray) pending = pending_of(f, r.report_id);
+    g_assert_cmpuint(pending->len, ==, 1);
+    const PendingReply *p = g_ptr_array_index(pending, 0);
+    g_assert_cmpstr(p->matched_by, ==, "In-Reply-To of the citizen's own message");
+    /* and someone else answering in that thread is not even that */
     Mail other = {.from = "neighbour@example.vn",
                   .subject = "Re: Rác",
                   .body = "Đúng vậy.",
@@ -530,42 +554,65 @@ static void test_citizen_answering_own_message_joins(Fixture *f, gconstpointer d
     ingest_result_clear(&ot);
 }
 
-static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
+/* a complete report from `from`, acknowledged; *ack_id gets the ack's Message-ID */
+static gint64 acknowledged_report(Fixture *f, const char *from, const char *subject, char **ack_id)
 {
     g_autofree char *body = g_strconcat("Đèn đường hỏng.\n", complete_fields, NULL);
-    Mail m = {.from = "an@example.vn", .subject = "Đèn", .body = body};
+    Mail m = {.from = from, .subject = subject, .body = body};
     IngestResult r = ingest(f, &m);
-    set_state(f, r.report_id, "assigned");
+    g_autoptr(GPtrArray) keep = NULL;
+    *ack_id = g_strdup(outbox_of(f, r.report_id, "ack", &keep)->message_id);
+    gint64 id = r.report_id;
+    ingest_result_clear(&r);
+    return id;
+}
+
+/* `from` answering our letter ack_id: a reply that proves its sender read it */
+static void answer_letter(Fixture *f, const char *from, const char *ack_id, const char *body,
+                          const char *message_id)
+{
+    Mail reply = {.from = from,
+                  .subject = "Re: [PAHT-2026-000001] Đã tiếp nhận phản ánh",
+                  .body = body,
+                  .in_reply_to = ack_id,
+                  .message_id = message_id};
+    IngestResult r = ingest(f, &reply);
+    g_assert_cmpstr(r.classification, ==, "reply");
+    ingest_result_clear(&r);
+}
+
+static void test_reply_after_the_ioc_took_it(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = acknowledged_report(f, "an@example.vn", "Đèn", &ack);
+    set_state(f, id, "assigned");
     Mail reply = {.from = "an@example.vn",
                   .subject = "Re: [PAHT-2026-000001] Đã tiếp nhận phản ánh: Đèn",
                   .body = "Đèn vẫn chưa sửa, thêm một cột nữa cũng hỏng.",
+                  .in_reply_to = ack,
                   .extra = "Content-Language: vi\n"};
     IngestResult rr = ingest(f, &reply);
     g_assert_cmpstr(rr.classification, ==, "reply");
-    g_autoptr(Report) rep = load(f, r.report_id);
+    g_autoptr(Report) rep = load(f, id);
     g_assert_cmpstr(rep->state, ==, "assigned");
     g_assert_nonnull(event_of(rep, "citizen_reply"));
     /* the body of an accepted report stays what the IOC accepted */
     g_assert_null(strstr(rep->text, "thêm một cột"));
+    /* the IOC sees it at once; the citizen learns that it arrived */
     g_autofree char *kinds = mail_kinds(rep);
-    g_assert_cmpstr(kinds, ==, "ack,ioc_alert");
+    g_assert_cmpstr(kinds, ==, "ack,ioc_alert,supplement");
 
-    /* published: the citizen's rating (Điều 10.3) is recorded and closes the report; no
-     * letter answers it */
-    set_state(f, r.report_id, "published");
-    Mail rating = {
-        .from = "an@example.vn", .subject = "Re: [PAHT-2026-000001] Kết quả xử lý", .body = "1"};
-    IngestResult ra = ingest(f, &rating);
-    g_assert_cmpstr(ra.classification, ==, "reply");
-    g_autoptr(Report) after = load(f, r.report_id);
+    /* published: the citizen's rating (Điều 10.3), answering our letter, is recorded and
+     * closes the report; no letter answers it */
+    set_state(f, id, "published");
+    answer_letter(f, "an@example.vn", ack, "1", NULL);
+    g_autoptr(Report) after = load(f, id);
     g_autofree char *kinds2 = mail_kinds(after);
-    g_assert_cmpstr(kinds2, ==, "ack,ioc_alert");
+    g_assert_cmpstr(kinds2, ==, "ack,ioc_alert,supplement");
     g_autofree char *events = event_kinds(after);
     g_assert_cmpstr(events, ==, "received,citizen_reply,citizen_reply,rated");
     g_assert_cmpstr(after->state, ==, "closed");
-    ingest_result_clear(&r);
     ingest_result_clear(&rr);
-    ingest_result_clear(&ra);
 }
 
 /* ---- rate limit ---------------------------------------------------------------------------------
@@ -618,6 +665,379 @@ static void test_rate_limit_per_sender(Fixture *f, gconstpointer data)
     ingest_result_clear(&l);
 }
 
+/* ---- issue 11: answers only to the sender ----------------------------------------------------
+ */
+
+/* the letters of the outbox to rcpt (any case) */
+static int letters_to(Fixture *f, const char *rcpt)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(gateway_store(f->gw), NULL, &error);
+    g_assert_no_error(error);
+    int n = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        n += g_ascii_strcasecmp(e->rcpt, rcpt) == 0;
+    }
+    return n;
+}
+
+static void test_answer_goes_to_the_sender_not_an_address_in_the_text(Fixture *f,
+                                                                      gconstpointer data)
+{
+    Mail m = {.from = "attacker@spam.example",
+              .subject = "Mua thuốc giá rẻ tại www.spam.example",
+              .body = "Email: victim@victim.example\nĐèn hỏng.\n"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    /* the address in the text is data for the IOC */
+    g_assert_cmpstr(rep->citizen.email, ==, "victim@victim.example");
+    g_assert_cmpint(letters_to(f, "victim@victim.example"), ==, 0);
+    g_assert_cmpint(letters_to(f, "attacker@spam.example"), ==, 1);
+    ingest_result_clear(&r);
+}
+
+static void test_answer_uses_the_envelope_sender_when_from_names_nobody(Fixture *f,
+                                                                        gconstpointer data)
+{
+    Mail m = {.from = "undisclosed-recipients:;",
+              .subject = "Đèn hỏng",
+              .body = "Đèn đường hỏng.",
+              .extra = "Return-Path: <an@example.vn>\n"};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "report");
+    g_assert_cmpint(letters_to(f, "an@example.vn"), ==, 1);
+    ingest_result_clear(&r);
+}
+
+static void test_rate_limit_folds_case_and_tag(Fixture *f, gconstpointer data)
+{
+    for (int i = 0; i < 7; i++) {
+        g_autofree char *from =
+            g_strdup_printf("%s+%d@Victim.example", i % 2 ? "Victim" : "victim", i);
+        Mail m = {.from = from, .subject = "Khuyến mãi", .body = "Đèn hỏng."};
+        IngestResult r = ingest(f, &m);
+        g_autoptr(Report) rep = load(f, r.report_id);
+        if (i >= 5) {
+            const ReportEvent *e = event_of(rep, "rate_limited");
+            g_assert_nonnull(e);
+            g_assert_nonnull(strstr(e->detail, "auto_replies_per_day = 5"));
+        }
+        ingest_result_clear(&r);
+    }
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(gateway_store(f->gw), NULL, &error);
+    int answers = 0;
+    for (guint i = 0; i < all->len; i++)
+        answers += g_str_equal(((OutboxEntry *)g_ptr_array_index(all, i))->kind, "incomplete");
+    g_assert_cmpint(answers, ==, 5);
+}
+
+static void test_rate_limit_per_domain_and_in_total(Fixture *f, gconstpointer data)
+{
+    /* per domain in the hour (3 here): a fourth address of that domain gets nothing */
+    for (int i = 0; i < 4; i++) {
+        g_autofree char *from = g_strdup_printf("nguoi%d@victim.example", i);
+        Mail m = {.from = from, .subject = "Đèn", .body = "Đèn hỏng."};
+        IngestResult r = ingest(f, &m);
+        g_assert_cmpint(letters_to(f, from), ==, i < 3 ? 1 : 0);
+        if (i == 3) {
+            g_autoptr(Report) rep = load(f, r.report_id);
+            const ReportEvent *e = event_of(rep, "rate_limited");
+            g_assert_nonnull(e);
+            g_assert_nonnull(strstr(e->detail, "auto_replies_per_domain_per_hour = 3"));
+        }
+        ingest_result_clear(&r);
+    }
+    /* in total in the hour (5 here): two more of other domains, then none */
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *from = g_strdup_printf("dan@tinh%d.example", i);
+        Mail m = {.from = from, .subject = "Đèn", .body = "Đèn hỏng."};
+        IngestResult r = ingest(f, &m);
+        g_assert_cmpint(letters_to(f, from), ==, i < 2 ? 1 : 0);
+        ingest_result_clear(&r);
+    }
+    g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 2); /* one alert per limit */
+    /* an hour later the domain is answered again */
+    g_setenv("PAHT_NOW", "2026-11-28T10:01:00+07:00", TRUE);
+    Mail later = {.from = "nguoi9@victim.example", .subject = "Đèn", .body = "Đèn hỏng."};
+    IngestResult l = ingest(f, &later);
+    g_assert_cmpint(letters_to(f, "nguoi9@victim.example"), ==, 1);
+    ingest_result_clear(&l);
+}
+
+/* ---- issue 11: senders the province's MX doubts ------------------------------------------------
+ */
+
+#define MX "mx.soctrang.gov.vn"
+
+static void test_dmarc_failure_is_drafted_marked_and_not_answered(Fixture *f, gconstpointer data)
+{
+    /* the MX's verdict on top; a copy the sender forged below says pass */
+    Mail m = {.from = "citizen@gmail.com",
+              .subject = "Giảm cân thần tốc",
+              .body = "Đèn hỏng.",
+              .extra = "Authentication-Results: " MX "; dkim=none;\n"
+                       "  dmarc=fail (p=REJECT sp=REJECT dis=NONE) header.from=gmail.com\n"
+                       "Received: from spam.example by " MX "\n"
+                       "Authentication-Results: " MX "; dmarc=pass header.from=gmail.com\n"};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "report");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_cmpstr(rep->state, ==, "incomplete"); /* drafted as any report */
+    const ReportEvent *e = event_of(rep, "sender_unverified");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(e->detail, "fails DMARC"));
+    g_assert_nonnull(strstr(e->detail, "pahtctl answer PAHT-2026-000001"));
+    g_assert_cmpuint(rep->mail->len, ==, 0);
+    g_autoptr(JsonNode) json = report_to_json(rep, f->config->calendar.zone);
+    g_assert_true(json_object_get_boolean_member(json_node_get_object(json), "sender_unverified"));
+
+    /* the IOC answers it by hand, once */
+    GError *error = NULL;
+    g_assert_true(gateway_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
+    g_assert_no_error(error);
+    g_autoptr(Report) answered = load(f, r.report_id);
+    g_autofree char *kinds = mail_kinds(answered);
+    g_assert_cmpstr(kinds, ==, "incomplete");
+    g_assert_cmpstr(((ReportMail *)g_ptr_array_index(answered->mail, 0))->rcpt, ==,
+                    "citizen@gmail.com");
+    g_assert_cmpstr(event_of(answered, "answered_by_ioc")->actor, ==, "truc.ban");
+    g_assert_false(gateway_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+
+    /* a DMARC pass from the MX, and a failure written by another server: answered */
+    Mail good = {.from = "an@gmail.com",
+                 .subject = "Đèn",
+                 .body = "Đèn hỏng.",
+                 .extra = "Authentication-Results: " MX "; dmarc=pass header.from=gmail.com\n"
+                          "Authentication-Results: mx.other.example; dmarc=fail\n"};
+    IngestResult g = ingest(f, &good);
+    g_assert_cmpint(letters_to(f, "an@gmail.com"), ==, 1);
+    ingest_result_clear(&g);
+    ingest_result_clear(&r);
+}
+
+static void test_spam_flag_of_the_mx_holds_the_answer(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn",
+              .subject = "Đèn",
+              .body = "Đèn hỏng.",
+              .extra = "X-Spam-Flag: YES\nX-Spam-Status: Yes, score=14.2 required=5.0\n"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    const ReportEvent *e = event_of(rep, "sender_unverified");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(e->detail, "score=14.2"));
+    g_assert_cmpint(letters_to(f, "an@example.vn"), ==, 0);
+    ingest_result_clear(&r);
+}
+
+static void test_emergency_from_a_doubted_sender_alerts_only_the_ioc(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "thu@example.vn",
+              .subject = "Báo cháy",
+              .body = "Nhà kho đang cháy!",
+              .extra = "Authentication-Results: " MX "; dmarc=fail header.from=example.vn\n"};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpstr(r.classification, ==, "emergency");
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "ioc_alert");
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep);
+    g_autoptr(GMimeMessage) msg = letter(f, alert->id);
+    g_autofree char *text = letter_text(msg);
+    g_assert_nonnull(strstr(text, "CHƯA được trả lời tự động"));
+    ingest_result_clear(&r);
+}
+
+static void test_without_a_trusted_mx_authentication_results_are_not_read(Fixture *f,
+                                                                          gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn",
+              .subject = "Đèn",
+              .body = "Đèn hỏng.",
+              .extra = "Authentication-Results: " MX "; dmarc=fail header.from=example.vn\n"
+                       "X-Spam-Flag: YES\n"};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_null(event_of(rep, "sender_unverified"));
+    g_assert_cmpint(letters_to(f, "an@example.vn"), ==, 1);
+    ingest_result_clear(&r);
+}
+
+/* ---- issue 11: what a From address alone may do -----------------------------------------------
+ */
+
+/* a report of citizen@gmail.com, published; returns its id and its ack's Message-ID */
+static gint64 published_report(Fixture *f, char **ack_id)
+{
+    gint64 id = acknowledged_report(f, "citizen@gmail.com", "Đèn", ack_id);
+    set_state(f, id, "published");
+    return id;
+}
+
+static void test_forged_from_and_code_cannot_rate(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = published_report(f, &ack);
+    /* codes are sequential and agencies see citizens' addresses */
+    Mail forged = {.from = "citizen@gmail.com", .subject = "PAHT-2026-000001", .body = "1"};
+    IngestResult r = ingest(f, &forged);
+    g_assert_cmpstr(r.classification, ==, "reply");
+    g_autoptr(Report) rep = load(f, id);
+    g_assert_cmpstr(rep->state, ==, "published");
+    g_assert_null(event_of(rep, "rated"));
+    g_assert_null(event_of(rep, "citizen_reply"));
+    const ReportEvent *e = event_of(rep, "supplement_pending");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(e->detail, "pahtctl supplement 1 --confirm"));
+    GError *error = NULL;
+    g_autoptr(LifecycleRecord) rec = lifecycle_record_load(gateway_store(f->gw), id, &error);
+    g_assert_cmpint(rec->rating, ==, 0);
+    /* the IOC is told, once a day for the report, and nobody else */
+    g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 1);
+    Mail again = {.from = "citizen@gmail.com", .subject = "PAHT-2026-000001", .body = "3"};
+    IngestResult a = ingest(f, &again);
+    g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 1);
+    g_assert_cmpint(letters_to(f, "citizen@gmail.com"), ==, 1); /* the ack, no more */
+
+    /* the IOC discards the second and confirms the first: it counts then */
+    IngestResult d = {0};
+    g_assert_true(gateway_supplement_decide(f->gw, 2, FALSE, "truc.ban", &d, &error));
+    g_assert_no_error(error);
+    ingest_result_clear(&d);
+    IngestResult c = {0};
+    g_assert_true(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(c.report_id, ==, id);
+    g_autoptr(Report) after = load(f, id);
+    g_assert_cmpstr(after->state, ==, "closed");
+    const ReportEvent *rated = event_of(after, "rated");
+    g_assert_nonnull(rated);
+    g_assert_cmpstr(rated->detail, ==, "1 (Rất hài lòng)");
+    g_assert_cmpstr(event_of(after, "supplement_confirmed")->actor, ==, "truc.ban");
+    g_assert_nonnull(event_of(after, "supplement_discarded"));
+    g_assert_true(g_str_has_prefix(event_of(after, "citizen_reply")->detail,
+                                   "matched by tracking code, confirmed by the IOC"));
+    /* decided once */
+    IngestResult twice = {0};
+    g_assert_false(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &twice, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
+    g_clear_error(&error);
+    g_autoptr(GPtrArray) pending = pending_of(f, id);
+    g_assert_cmpstr(((PendingReply *)g_ptr_array_index(pending, 0))->state, ==, "confirmed");
+    g_assert_cmpstr(((PendingReply *)g_ptr_array_index(pending, 1))->state, ==, "discarded");
+    ingest_result_clear(&c);
+    ingest_result_clear(&r);
+    ingest_result_clear(&a);
+}
+
+static void test_rating_answering_our_letter_counts(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = published_report(f, &ack);
+    answer_letter(f, "citizen@gmail.com", ack, "2", NULL);
+    g_autoptr(Report) rep = load(f, id);
+    g_assert_cmpstr(rep->state, ==, "closed");
+    g_assert_nonnull(event_of(rep, "rated"));
+}
+
+static void test_code_alone_does_not_complete_a_draft(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn", .subject = "Rác", .body = "Rác thải tồn đọng."};
+    IngestResult r = ingest(f, &m);
+    g_autofree char *reply_body = g_strconcat("Bổ sung:\n", complete_fields, NULL);
+    Mail reply = {
+        .from = "an@example.vn", .subject = "[PAHT-2026-000001] bổ sung", .body = reply_body};
+    IngestResult rr = ingest(f, &reply);
+    g_autoptr(Report) waiting = load(f, r.report_id);
+    g_assert_cmpstr(waiting->state, ==, "incomplete");
+    g_assert_null(waiting->citizen.id_number);
+    g_autofree char *kinds = mail_kinds(waiting);
+    g_assert_cmpstr(kinds, ==, "incomplete,ioc_alert");
+    /* confirmed: completed, and the acknowledgement goes to the sender */
+    IngestResult c = {0};
+    GError *error = NULL;
+    g_assert_true(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
+    g_assert_no_error(error);
+    g_autoptr(Report) done = load(f, r.report_id);
+    g_assert_cmpstr(done->state, ==, "draft");
+    g_assert_cmpstr(done->citizen.id_number, ==, "094201001234");
+    g_autofree char *after = mail_kinds(done);
+    g_assert_cmpstr(after, ==, "incomplete,ioc_alert,ack");
+    ingest_result_clear(&c);
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+}
+
+static void test_token_reply_from_a_doubted_sender_waits(Fixture *f, gconstpointer data)
+{
+    Mail m = {.from = "an@example.vn", .subject = "Rác", .body = "Rác thải tồn đọng."};
+    IngestResult r = ingest(f, &m);
+    g_autoptr(Report) before = load(f, r.report_id);
+    g_autofree char *to = g_strdup_printf("paht+%s@soctrang.gov.vn", before->token);
+    Mail reply = {.from = "an@example.vn",
+                  .to = to,
+                  .subject = "Re: Rác",
+                  .body = "Họ và tên: Kẻ Giả Mạo\n",
+                  .extra = "X-Spam-Status: Yes, score=9.1\n"};
+    IngestResult rr = ingest(f, &reply);
+    g_autoptr(Report) rep = load(f, r.report_id);
+    g_assert_null(rep->citizen.name);
+    g_autoptr(GPtrArray) pending = pending_of(f, r.report_id);
+    g_assert_cmpuint(pending->len, ==, 1);
+    g_assert_nonnull(strstr(((PendingReply *)g_ptr_array_index(pending, 0))->reason, "spam"));
+    ingest_result_clear(&r);
+    ingest_result_clear(&rr);
+}
+
+/* ---- issue 11, item 16: what a reply changed, and that it arrived ------------------------------
+ */
+
+static void test_reply_events_name_the_rule_that_fired(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = acknowledged_report(f, "an@example.vn", "Đèn", &ack);
+    answer_letter(f, "an@example.vn", ack, "Xin giữ bí mật danh tính của tôi.", NULL);
+    answer_letter(f, "an@example.vn", ack, "Trụ điện đang cháy!", NULL);
+    g_autoptr(Report) rep = load(f, id);
+    g_assert_true(rep->confidential);
+    const ReportEvent *c = event_of(rep, "confidential");
+    g_assert_nonnull(c);
+    g_assert_cmpstr(c->detail, ==,
+                    "the citizen's reply asks for secrecy (Điều 9.3.b): keyword \"giữ bí mật\" "
+                    "(text)");
+    const ReportEvent *em = event_of(rep, "emergency");
+    g_assert_nonnull(em);
+    g_assert_cmpstr(em->detail, ==,
+                    "the citizen's reply reports an emergency (Điều 8.6): keyword emergency "
+                    "\"đang cháy\" (text)");
+}
+
+static void test_supplement_to_a_complete_report_is_confirmed(Fixture *f, gconstpointer data)
+{
+    g_autofree char *ack = NULL;
+    gint64 id = acknowledged_report(f, "an@example.vn", "Đèn đường hỏng", &ack);
+    answer_letter(f, "an@example.vn", ack, "Gửi thêm: đèn thứ hai cũng hỏng.", "more@example.vn");
+    g_autoptr(Report) rep = load(f, id);
+    g_autofree char *kinds = mail_kinds(rep);
+    g_assert_cmpstr(kinds, ==, "ack,supplement");
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, id, "supplement", &keep);
+    g_assert_cmpstr(e->rcpt, ==, "an@example.vn");
+    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT-2026-000001] Đã nhận thông tin bổ sung cho phản ánh: Đèn đường hỏng");
+    g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), ==,
+                    "<more@example.vn>");
+    g_autofree char *text = letter_text(msg);
+    g_assert_nonnull(strstr(text, "đã được tiếp nhận và lưu cùng phản ánh PAHT-2026-000001"));
+    g_assert_nonnull(strstr(text, "Tệp đính kèm mới:   không có"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -626,6 +1046,8 @@ int main(int argc, char **argv)
     log_set_level(LOG_LEVEL_ERROR);
 #define ADD(name, fn)                                                                              \
     g_test_add("/answers/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD_WITH(name, fn, gateway_keys)                                                           \
+    g_test_add("/answers/" name, Fixture, gateway_keys, fixture_setup, fn, fixture_teardown)
     ADD("complete-report-ack", test_complete_report_gets_ack);
     ADD("incomplete-please-complete", test_incomplete_report_gets_please_complete);
     ADD("emergency", test_emergency_answered_at_once_and_ioc_alerted);
@@ -636,8 +1058,30 @@ int main(int argc, char **argv)
     ADD("reply-still-incomplete", test_reply_still_incomplete_asks_again);
     ADD("reply-by-token", test_reply_by_token_from_another_address);
     ADD("stranger-quoting-code", test_reply_from_stranger_does_not_join_report);
-    ADD("citizen-answering-own-message", test_citizen_answering_own_message_joins);
+    ADD("citizen-answering-own-message", test_citizen_answering_own_message_waits_for_ioc);
     ADD("reply-after-ioc", test_reply_after_the_ioc_took_it);
     ADD("rate-limit", test_rate_limit_per_sender);
+    ADD("answer-goes-to-sender", test_answer_goes_to_the_sender_not_an_address_in_the_text);
+    ADD("answer-envelope-sender-when-from-unusable",
+        test_answer_uses_the_envelope_sender_when_from_names_nobody);
+    ADD("rate-limit-folds-case-and-tag", test_rate_limit_folds_case_and_tag);
+    ADD_WITH("rate-limit-domain-and-total", test_rate_limit_per_domain_and_in_total,
+             "auto_replies_per_domain_per_hour = 3\nauto_replies_per_hour = 5\n");
+    ADD_WITH("dmarc-fail-drafted-marked-not-answered",
+             test_dmarc_failure_is_drafted_marked_and_not_answered,
+             "trusted_authserv_id = " MX "\n");
+    ADD_WITH("spam-flag-holds-answer", test_spam_flag_of_the_mx_holds_the_answer,
+             "trusted_authserv_id = " MX "\n");
+    ADD_WITH("doubted-emergency-alerts-ioc-only",
+             test_emergency_from_a_doubted_sender_alerts_only_the_ioc,
+             "trusted_authserv_id = " MX "\n");
+    ADD("no-trusted-mx-no-check", test_without_a_trusted_mx_authentication_results_are_not_read);
+    ADD("forged-from-and-code-cannot-rate", test_forged_from_and_code_cannot_rate);
+    ADD("rating-answering-our-letter-counts", test_rating_answering_our_letter_counts);
+    ADD("code-alone-does-not-complete", test_code_alone_does_not_complete_a_draft);
+    ADD_WITH("token-reply-from-doubted-sender-waits", test_token_reply_from_a_doubted_sender_waits,
+             "trusted_authserv_id = " MX "\n");
+    ADD("reply-events-name-rule", test_reply_events_name_the_rule_that_fired);
+    ADD("supplement-confirmed", test_supplement_to_a_complete_report_is_confirmed);
     return g_test_run();
 }

@@ -381,6 +381,23 @@ static void test_dsn_by_message_id_and_what_it_changes(Fixture *f, gconstpointer
     g_assert_cmpuint(all->len, ==, 4);
 }
 
+/* issue 11: a Message-ID is seen by everyone the letter reaches; only the signed envelope
+ * proves that a DSN is about our letter, so a DSN matched by the Message-ID alone suspends
+ * nobody (the letter is failed: the IOC reads it in the digest) */
+static void test_dsn_by_message_id_alone_suspends_nobody(Fixture *f, gconstpointer data)
+{
+    gint64 id = sent_letter(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn", NULL, NULL);
+    g_autoptr(Draft) d = dsn(FROM, "<paht.1@soctrang.gov.vn>", "5.1.1");
+    intake(f, d);
+    g_autoptr(OutboxEntry) e = letter(f, id);
+    g_assert_cmpstr(e->state, ==, "failed");
+    g_assert_cmpstr(e->failure_status, ==, "5.1.1");
+    g_assert_false(suspended(f, "an@example.vn"));
+    g_autofree char *row = bounce_row(f);
+    g_autofree char *expected = g_strdup_printf("%" G_GINT64_FORMAT " message_id 5.1.1", id);
+    g_assert_cmpstr(row, ==, expected);
+}
+
 /* ---- a pass against a closed port ---------------------------------------------------------- */
 
 static int dead_pid(void)
@@ -511,6 +528,7 @@ int main(int argc, char **argv)
     ADD("dsn-token-verified-without-the-key-or-with-it",
         test_dsn_token_verified_without_the_key_or_with_it);
     ADD("dsn-by-message-id-and-what-it-changes", test_dsn_by_message_id_and_what_it_changes);
+    ADD("dsn-by-message-id-alone-suspends-nobody", test_dsn_by_message_id_alone_suspends_nobody);
     ADD("pass-without-server", test_pass_without_server);
     ADD("resend-lifts-the-suspension", test_resend_lifts_the_suspension);
     int status = g_test_run();

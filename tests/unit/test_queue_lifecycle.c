@@ -2,6 +2,7 @@
  * with its event and deadlines (SPEC §5), every refusal, the citizen's turn (Điều 10) and the
  * scheduler's view of the deadlines. The clock is PAHT_NOW. */
 #include "queue/queue.h"
+#include "queue/store_internal.h"
 #include "util/util.h"
 
 #include <locale.h>
@@ -591,6 +592,85 @@ static void test_rating_recorded_once(Fixture *f, gconstpointer data)
     g_assert_cmpuint(same->events->len, ==, r->events->len);
 }
 
+/* ---- two ratings at once ------------------------------------------------------------------- */
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    gboolean waiting; /* the second connection waits for the write lock */
+    Store *store;
+    gint64 id;
+    const Lifecycle *lc;
+    CitizenReply reply;
+    gboolean ok;
+} SecondRating;
+
+/* SQLite's busy handler of the second connection: it says when the second rating waits for
+ * the first one's transaction, and keeps waiting */
+static int second_waits(void *data, int count)
+{
+    SecondRating *s = data;
+    g_mutex_lock(&s->lock);
+    s->waiting = TRUE;
+    g_cond_signal(&s->cond);
+    g_mutex_unlock(&s->lock);
+    g_usleep(1000);
+    return 1;
+}
+
+static gpointer rate_from_second_connection(gpointer data)
+{
+    SecondRating *s = data;
+    GError *error = NULL;
+    s->ok = lifecycle_citizen_reply(s->store, s->id, "1", s->lc, &s->reply, &error);
+    g_assert_no_error(error);
+    return NULL;
+}
+
+/* issue 11: the rating is checked inside the write transaction, so that two ratings arriving
+ * at once (pahtd and pahtctl, two connections) cannot both find the report unrated */
+static void test_two_ratings_at_once_count_once(Fixture *f, gconstpointer data)
+{
+    gint64 id = published_report(f);
+    now_is("2026-11-24T10:00:00+07:00");
+    GError *error = NULL;
+    SecondRating second = {.id = id, .lc = &f->lc};
+    g_mutex_init(&second.lock);
+    g_cond_init(&second.cond);
+    second.store = store_open(f->config->gateway.database, &error);
+    g_assert_no_error(error);
+    sqlite3_busy_handler(second.store->db, second_waits, &second);
+
+    /* the first rating (with feedback: the report stays published), its transaction still
+     * open */
+    g_assert_true(store_begin(f->store, &error));
+    CitizenReply first;
+    ok(lifecycle_citizen_reply(f->store, id, "3\nĐèn vẫn chưa sáng.", &f->lc, &first, &error),
+       error);
+    g_assert_cmpint(first.rated, ==, CITIZEN_RATING_DISSATISFIED);
+    GThread *thread = g_thread_new("second-rating", rate_from_second_connection, &second);
+    g_mutex_lock(&second.lock);
+    while (!second.waiting)
+        g_cond_wait(&second.cond, &second.lock);
+    g_mutex_unlock(&second.lock);
+    g_assert_true(store_commit(f->store, &error));
+    g_thread_join(thread);
+
+    g_assert_true(second.ok);
+    g_assert_true(second.reply.already_rated);
+    g_assert_cmpint(second.reply.rated, ==, CITIZEN_RATING_NONE);
+    g_autoptr(LifecycleRecord) rec = lifecycle_record_load(f->store, id, &error);
+    g_assert_cmpint(rec->rating, ==, 3);
+    g_autoptr(Report) r = load(f, id);
+    int rated = 0;
+    for (guint i = 0; i < r->events->len; i++)
+        rated += g_str_equal(((ReportEvent *)g_ptr_array_index(r->events, i))->kind, "rated");
+    g_assert_cmpint(rated, ==, 1);
+    store_close(second.store);
+    g_mutex_clear(&second.lock);
+    g_cond_clear(&second.cond);
+}
+
 static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
 {
     gint64 id = published_report(f);
@@ -892,6 +972,7 @@ int main(int argc, char **argv)
     ADD("publish-without-text-sent-back", test_publish_without_answer_text_is_sent_back);
     ADD("rating-words", test_rating_words);
     ADD("rating-once", test_rating_recorded_once);
+    ADD("two-ratings-at-once-count-once", test_two_ratings_at_once_count_once);
     ADD("feedback-clarification", test_feedback_opens_clarification);
     ADD("scheduler-stages", test_scheduler_stages);
     ADD("short-deadline-no-early-reminder", test_short_deadline_has_no_early_reminder);
