@@ -80,11 +80,33 @@ static gboolean is_mailer_name(const char *squeezed_name)
 /* mail about mail: from MAILER-DAEMON, postmaster (any spelling: post_master@,
  * Mail.Delivery.System@), or with no From address at all ("MAILER-DAEMON <>" as DragonFly
  * writes it, "<>"): no person's mail program sends that */
+/* the display name of a From header that holds no address, squeezed as above ("" when it
+ * has none: "<>") */
+static char *from_display_name(const char *from)
+{
+    InternetAddressList *list = internet_address_list_parse(NULL, from);
+    InternetAddress *first = list && internet_address_list_length(list) > 0
+                                 ? internet_address_list_get_address(list, 0)
+                                 : NULL;
+    const char *name = first ? internet_address_get_name(first) : NULL;
+    char *out = squeezed(name ? name : "", name ? strlen(name) : 0);
+    g_clear_object(&list);
+    return out;
+}
+
 static gboolean from_mailer_daemon(ParseContext *ctx)
 {
     const Draft *d = ctx->draft;
-    if (!d->from_address || !*d->from_address)
-        return g_mime_object_get_header(GMIME_OBJECT(ctx->message), "From") != NULL;
+    if (!d->from_address || !*d->from_address) {
+        /* no address: "From: MAILER-DAEMON <>" (DragonFly) and "From: <>" are mailers; a
+         * From that names only a person or a group ("undisclosed-recipients:;") is not, and
+         * its answer goes to the envelope sender */
+        const char *from = g_mime_object_get_header(GMIME_OBJECT(ctx->message), "From");
+        if (!from)
+            return FALSE;
+        g_autofree char *name = from_display_name(from);
+        return !*name || is_mailer_name(name);
+    }
     const char *at = strchr(d->from_address, '@');
     gsize local = at ? (gsize)(at - d->from_address) : strlen(d->from_address);
     g_autofree char *name = squeezed(d->from_address, local);
