@@ -1078,27 +1078,6 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
 /* ---- the citizen's turn (Điều 10) -------------------------------------------------------------
  */
 
-/* "Rất hài lòng!" -> "rat hai long": folded, punctuation gone, single spaces */
-static char *rating_words(const char *line)
-{
-    g_autofree char *folded = text_fold(line);
-    if (!folded)
-        return NULL;
-    GString *out = g_string_new(NULL);
-    gboolean space = FALSE;
-    for (const char *p = folded; *p; p++) {
-        if (g_ascii_isalnum(*p)) {
-            if (space && out->len)
-                g_string_append_c(out, ' ');
-            g_string_append_c(out, *p);
-            space = FALSE;
-        } else {
-            space = TRUE;
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
 CitizenRating lifecycle_parse_rating(const char *text, char **rest)
 {
     if (rest)
@@ -1113,7 +1092,7 @@ CitizenRating lifecycle_parse_rating(const char *text, char **rest)
         if (!is_blank(line) || !end) {
             /* the whole line must be a rating, so that "không hài lòng" is never read as
              * "hài lòng", and feedback that mentions "hài lòng" is never read as a rating */
-            g_autofree char *words = rating_words(line);
+            g_autofree char *words = text_fold_words(line);
             static const struct {
                 const char *words;
                 CitizenRating rating;
