@@ -153,7 +153,9 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
         g_autofree char *location = redact_text(r->location.text, &citizen);
         json_member_string_if(b, "location", location);
         if (r->location.has_coordinates) {
-            g_autofree char *gps = g_strdup_printf("%.6f, %.6f", r->location.lat, r->location.lon);
+            g_autofree char *lat = coordinate_text(r->location.lat);
+            g_autofree char *lon = coordinate_text(r->location.lon);
+            g_autofree char *gps = g_strdup_printf("%s, %s", lat, lon);
             json_member_string_if(b, "gps", gps);
         }
         json_member_string_if(b, "occurred_at", r->occurred_at);
