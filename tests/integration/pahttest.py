@@ -425,3 +425,8 @@ def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
         if part is not msg:
             del part["MIME-Version"]  # the email package repeats it in every part; clients don't
     return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def shortened(address):
+    """ADDRESS as pahtd's log and the IOC's mail show a citizen's: "n***@domain"."""
+    return address[0] + "***@" + address.rpartition("@")[2]

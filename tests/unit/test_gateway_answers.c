@@ -289,8 +289,13 @@ static void test_emergency_answered_at_once_and_ioc_alerted(Fixture *f, gconstpo
     g_assert_cmpstr(g_mime_message_get_subject(a), ==,
                     "[PAHT] KHẨN CẤP: Báo cháy (PAHT-2026-000001)");
     g_autofree char *alert_text = letter_text(a);
-    g_assert_nonnull(strstr(alert_text, "Số điện thoại: 0933444555"));
-    g_assert_nonnull(strstr(alert_text, "đang cháy"));
+    /* what the IOC acts on; the sender's phone and address stay in the system (Điều 4.5) */
+    g_assert_nonnull(strstr(alert_text, "từ khóa “đang cháy” trong nội dung thư"));
+    g_assert_nonnull(
+        strstr(alert_text, "Trích nội dung: Nhà kho đầu hẻm 5 Mạc Đĩnh Chi đang cháy!"));
+    g_assert_null(strstr(alert_text, "0933444555"));
+    g_assert_null(strstr(alert_text, "0933 444 555"));
+    g_assert_null(strstr(alert_text, "thu@example.vn"));
     ingest_result_clear(&r);
 }
 
