@@ -302,7 +302,14 @@ typedef struct {
     const GPtrArray *stored;      /* StoredAttachment *, or NULL */
     const char *in_reply_to;      /* the citizen's message we answer */
     const char *const *references;
+    gint64 assign_due; /* the IOC's open "assign" deadline; 0: none (incomplete) */
 } ReportLetter;
+
+/* the report's open "assign" deadline into l */
+static gboolean letter_assign_due(Store *store, ReportLetter *l, GError **error)
+{
+    return lifecycle_deadline_due(store, l->report_id, "assign", &l->assign_due, error);
+}
 
 static void add_report_members(const Config *c, JsonBuilder *b, const ReportLetter *l)
 {
@@ -338,11 +345,10 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     json_member_string_if(b, "name", l->name && *l->name ? l->name : NULL);
     json_member_string_if(b, "email", l->email);
     json_builder_end_object(b);
-    /* Điều 7.3: the IOC assigns within 4 working hours of arrival */
-    g_autoptr(Calendar) calendar = calendar_new_from_config(c);
-    gint64 assign = calendar_add_working_hours(calendar, l->received_at, LIFECYCLE_ASSIGN_HOURS);
-    if (assign > 0) {
-        g_autofree char *due = letters_format_time(c, assign);
+    /* Điều 7.3: the IOC assigns within 4 working hours of arrival (or completion): the
+     * deadline the report has, opened in the same transaction */
+    if (l->assign_due > 0) {
+        g_autofree char *due = letters_format_time(c, l->assign_due);
         json_builder_set_member_name(b, "deadline");
         json_builder_begin_object(b);
         json_member_string_if(b, "assign", due);
@@ -558,6 +564,8 @@ gboolean letters_answer_new_report(const Config *c, Store *store, const ReportRe
         .in_reply_to = draft->message_id,
         .references = (const char *const *)references,
     };
+    if (!letter_assign_due(store, &l, error))
+        return FALSE;
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, report->id);
     if (g_str_equal(classification, "emergency")) {
         EmergencyFacts f = {
@@ -602,6 +610,8 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
         .in_reply_to = reply->message_id,
         .references = (const char *const *)references,
     };
+    if (!letter_assign_due(store, &l, error))
+        return FALSE;
     g_autofree char *suffix =
         g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
     if (g_strcmp0(reply->classification, "emergency") == 0) {

@@ -541,6 +541,23 @@ gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 repor
     return deadline_set(store, lc, report_id, "assign", assign, now, error);
 }
 
+gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
+                                GError **error)
+{
+    g_auto(Head) h = {0};
+    if (!head_load(store, report_id, &h, error))
+        return FALSE;
+    if (!g_str_equal(h.state, "draft"))
+        return TRUE;
+    return lifecycle_draft_waiting(store, lc, report_id, since, error);
+}
+
+gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
+                                GError **error)
+{
+    return deadline_open_due(store, report_id, name, due, error);
+}
+
 gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen, GError **error)
 {
     if (seen)

@@ -89,6 +89,28 @@ class Privacy(unittest.TestCase):
         text = self.gw.pahtctl("show", str(report), env={"PAHT_NOW": NOW})
         self.assertIn("(9.6031, 105.9801235)", text.stdout)
 
+    # ---- deadlines as the letters state them
+
+    def test_assign_deadline_is_open_when_the_ack_states_it(self):
+        """16: after pahtd --once the acknowledgement stated the IOC's deadline (Điều 7.3)
+        and the report had none until the scheduler's next cycle."""
+        citizen = pahttest.unique("an") + "@" + self.stack.domain
+        mail = pahttest.make_mail(citizen, self.gw.address, "Đèn đường hỏng",
+                                  "Đèn đường hỏng.\n" + pahttest.complete_details())
+        self.stack.deliver(self.gw.address, mail, sender=citizen)
+        self.run_pahtd(NOW)
+        ack = self.arrived(citizen, "the acknowledgement")[0]
+        code = re.search(r"PAHT-\d{4}-\d{6}", str(ack["Subject"])).group(0)
+        report = self.gw.pahtctl_json("show", code, env={"PAHT_NOW": NOW})
+        # Monday 08:00 + 4 working hours (07:00-11:00, 13:00-17:00)
+        self.assertEqual(report["deadlines"].get("assign"), "2026-11-23T14:00:00+07:00", report)
+        self.assertIn("chậm nhất lúc 14:00 ngày 23/11/2026", ack.get_body(("plain",)).get_content())
+        # pahtctl ingest runs no scheduler at all: the same
+        other = self.ingest(pahttest.make_mail(citizen, self.gw.address, "Cống tắc",
+                                               "Cống tắc.\n" + pahttest.complete_details()))
+        shown = self.gw.pahtctl_json("show", str(other), env={"PAHT_NOW": NOW})
+        self.assertEqual(shown["deadlines"].get("assign"), "2026-11-23T14:00:00+07:00", shown)
+
     # ---- items 9, 10: nothing personal for the IOC or the agency, end to end
 
     def test_confidential_emergency_reaches_officials_without_personal_data(self):

@@ -220,6 +220,71 @@ static void test_complete_report_gets_ack(Fixture *f, gconstpointer data)
     ingest_result_clear(&r);
 }
 
+/* the report's open deadline of this name, as the letters write times; NULL if none */
+static char *deadline_text(Fixture *f, const Report *r, const char *name)
+{
+    for (guint i = 0; r->deadlines && i < r->deadlines->len; i++) {
+        const ReportDeadline *d = g_ptr_array_index(r->deadlines, i);
+        if (g_str_equal(d->name, name))
+            return letters_format_time(f->config, d->due);
+    }
+    return NULL;
+}
+
+/* the report's open "assign" deadline is due, and its acknowledgement says so */
+static void ack_states_assign_deadline(Fixture *f, gint64 report_id, const char *due)
+{
+    g_autoptr(Report) rep = load(f, report_id);
+    g_autofree char *open = deadline_text(f, rep, "assign");
+    g_assert_cmpstr(open, ==, due);
+    g_autoptr(GPtrArray) keep = NULL;
+    g_autoptr(GMimeMessage) ack = letter(f, outbox_of(f, report_id, "ack", &keep)->id);
+    g_autofree char *text = letter_text(ack);
+    g_autofree char *stated = g_strdup_printf("chậm nhất lúc %s", due);
+    if (!strstr(text, stated))
+        g_error("the acknowledgement does not state \"%s\":\n%s", stated, text);
+}
+
+/* issue 11 item 16: the acknowledgement states the IOC's 4-hour deadline (Điều 7.3); the
+ * report had none until the scheduler's next cycle (never, for pahtctl ingest) */
+static void test_ack_states_the_assign_deadline_the_report_has(Fixture *f, gconstpointer data)
+{
+    g_autofree char *body = g_strconcat("Đèn đường hỏng.\n\n", complete_fields, NULL);
+    Mail m = {.from = "an@example.vn", .subject = "Đèn đường hỏng", .body = body};
+    IngestResult r = ingest(f, &m);
+    /* Saturday 09:00: the four working hours are Monday's first */
+    ack_states_assign_deadline(f, r.report_id, "11:00 ngày 30/11/2026");
+    ingest_result_clear(&r);
+}
+
+/* a report completed by the citizen's reply waits for the IOC from then: the deadline opens
+ * with the reply, and the acknowledgement the reply gets states that one */
+static void test_completed_report_ack_states_the_deadline_from_completion(Fixture *f,
+                                                                          gconstpointer data)
+{
+    Mail first = {.from = "an@example.vn",
+                  .subject = "Đèn đường hỏng",
+                  .body = "Đèn đường hỏng.\nHọ tên: Nguyễn Văn An\n",
+                  .message_id = "lamp@example.vn"};
+    IngestResult r = ingest(f, &first);
+    g_autoptr(Report) before = load(f, r.report_id);
+    g_assert_cmpstr(before->state, ==, "incomplete");
+    g_assert_null(deadline_text(f, before, "assign"));
+    g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
+    Mail reply = {.from = "an@example.vn",
+                  .subject = "Re: Đèn đường hỏng",
+                  .body = complete_fields,
+                  .in_reply_to = "lamp@example.vn"};
+    IngestResult r2 = ingest(f, &reply);
+    g_assert_cmpint(r2.report_id, ==, r.report_id);
+    g_autoptr(Report) after = load(f, r.report_id);
+    g_assert_cmpstr(after->state, ==, "draft");
+    /* Monday 09:00 + 4 working hours: 09-11, 13-15 */
+    ack_states_assign_deadline(f, r.report_id, "15:00 ngày 30/11/2026");
+    ingest_result_clear(&r);
+    ingest_result_clear(&r2);
+}
+
 static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointer data)
 {
     Mail m = {.from = "\"Nguyễn Văn An\" <an@example.vn>",
@@ -633,6 +698,9 @@ int main(int argc, char **argv)
     g_test_add("/answers/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("complete-report-ack", test_complete_report_gets_ack);
     ADD("incomplete-please-complete", test_incomplete_report_gets_please_complete);
+    ADD("ack-states-the-assign-deadline", test_ack_states_the_assign_deadline_the_report_has);
+    ADD("completed-ack-states-deadline-from-completion",
+        test_completed_report_ack_states_the_deadline_from_completion);
     ADD("emergency", test_emergency_answered_at_once_and_ioc_alerted);
     ADD("complaint", test_complaint_not_acknowledged_refusal_suggested);
     ADD("auto-reply-not-a-reply", test_auto_reply_to_our_letter_is_not_a_reply);
