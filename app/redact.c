@@ -32,9 +32,21 @@ static gboolean digits_are_personal(const char *digits, DigitShapes shapes,
     return FALSE;
 }
 
+/* a group of digits next to ':' and a digit is part of a time ("08:10"), not of a number */
+static gboolean time_after(const char *text, const char *p)
+{
+    return p - text >= 2 && p[-1] == ':' && g_ascii_isdigit(p[-2]);
+}
+
+static gboolean time_before(const char *p)
+{
+    return p[0] == ':' && g_ascii_isdigit(p[1]);
+}
+
 /* Replaces each run of digits (single spaces, dots, hyphens or underscores between them: "0912
  * 345 678", "+84 912.345.678", "0939_000_111") that matches: its digits equal one of values,
- * or it has one of the shapes. */
+ * or it has one of the shapes. The hour and minutes of a time at either end are no part of it:
+ * "07.05.2026 08:10" is a date and a time, not the phone 0705202608. */
 static void mask_digit_runs(GString *text, const char *const *values, DigitShapes shapes)
 {
     GString *out = g_string_sized_new(text->len);
@@ -47,6 +59,7 @@ static void mask_digit_runs(GString *text, const char *const *values, DigitShape
         }
         const char *start = p;
         const char *end = p;
+        const char *last_group = p;
         g_string_truncate(digits, 0);
         if (*p == '+')
             p++;
@@ -55,9 +68,28 @@ static void mask_digit_runs(GString *text, const char *const *values, DigitShape
                 g_string_append_c(digits, *p++);
                 end = p;
             } else if (strchr(" .-_", *p) && g_ascii_isdigit(p[1])) {
-                p++;
+                last_group = ++p;
             } else {
                 break;
+            }
+        }
+        /* a time's minutes before the run, or its hour after it: left as written */
+        if (time_after(text->str, start)) {
+            const char *group_end = start;
+            while (group_end < end && g_ascii_isdigit(*group_end))
+                group_end++;
+            g_string_append_len(out, start, group_end - start);
+            p = group_end;
+            continue;
+        }
+        if (time_before(end) && last_group > start) {
+            end = last_group;
+            while (end > start && !g_ascii_isdigit(end[-1]))
+                end--;
+            g_string_truncate(digits, 0);
+            for (const char *d = start; d < end; d++) {
+                if (g_ascii_isdigit(*d))
+                    g_string_append_c(digits, *d);
             }
         }
         if (digits_are_personal(digits->str, shapes, values))

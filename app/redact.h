@@ -50,7 +50,8 @@ char *redact_filename(const char *filename, guint number, const RedactCitizen *w
  * a line, on one line, at most max_chars characters, cut at a word boundary with "…". */
 char *redact_excerpt(const char *text, const RedactCitizen *who, glong max_chars);
 
-/* A line the gateway writes for the IOC's mailbox (alerts, digests), whoever composed it: the
+/* A line the gateway writes for the IOC's mailbox (alerts, digests), whoever composed it,
+ * and what a mail server said about a citizen's address: the
  * e-mail addresses other than the province's own (smtp from, imap user, ioc_alert_to, the
  * agencies') shortened as in the logs ("n***@gmail.com"), numbers shaped like an ID or phone
  * number masked, and with who (may be NULL) the citizen's values too. A Message-ID written

@@ -58,6 +58,10 @@ static void test_numbers_and_addresses_in_a_line(void)
     /* what is not personal stays: a tracking code, a date, a house number, a year */
     assert_line("PAHT-2026-000123 ngày 07.05.2026 số 12 năm 2026", NULL,
                 "PAHT-2026-000123 ngày 07.05.2026 số 12 năm 2026");
+    /* a date and a time are not a phone number; a phone after a time still is */
+    assert_line("Sự cố lúc 07.05.2026 08:10, gọi 0912 345 678", NULL,
+                "Sự cố lúc 07.05.2026 08:10, gọi [đã ẩn]");
+    assert_line("lúc 10:30 0912 345 678", NULL, "lúc 10:30 [đã ẩn]");
     RedactCitizen who = {.citizen = &bich};
     assert_line("Nhà 45 Trần Hưng Đạo, Phường 2 ngập", &who, "Nhà [đã ẩn] ngập");
 }
