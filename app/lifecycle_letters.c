@@ -6,6 +6,7 @@
 #include "app/json_members.h"
 #include "app/letters.h"
 #include "app/redact.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <gmime/gmime.h>
@@ -945,7 +946,9 @@ char *gateway_letter_readable(GBytes *message, gboolean html, GError **error)
     }
     if (part && GMIME_IS_TEXT_PART(part)) {
         g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-        for (const char *p = text; p && *p; p++) {
+        /* the plain part is format=flowed: shown as a mail reader shows it */
+        g_autofree char *shown = html ? g_strdup(text) : letter_text_reflowed(text);
+        for (const char *p = shown; p && *p; p++) {
             if (*p != '\r')
                 g_string_append_c(out, *p);
         }

@@ -339,7 +339,7 @@ class Replies(unittest.TestCase):
 
 
 def _body(msg):
-    return msg.get_body(("plain",)).get_content()
+    return pahttest.plain_text(msg)
 
 
 class OverImap(unittest.TestCase):

@@ -75,7 +75,7 @@ def postfix_log(stack):
 
 
 def text_of(msg):
-    return msg.get_body(("plain",)).get_content()
+    return pahttest.plain_text(msg)
 
 
 def assert_spec7_headers(test, msg, auto_submitted):

@@ -19,7 +19,7 @@ BICH = ["094078001234", "0939000111", "0939 000 111", "Trần Thị Bích", "Tra
 
 def texts(msg):
     """Subject, plain text and HTML of a letter, decoded."""
-    return [str(msg["Subject"]), msg.get_body(("plain",)).get_content(),
+    return [str(msg["Subject"]), pahttest.plain_text(msg),
             msg.get_body(("html",)).get_content()]
 
 
@@ -48,7 +48,16 @@ class Privacy(unittest.TestCase):
         found = pahttest.wait_for(lambda: pahttest.messages(self.stack, address), timeout=30,
                                   what=what)
         self.assertEqual(len(found), 1, [str(m["Subject"]) for m in found])
+        self.assert_short_lines(found[0])
         return found
+
+    def assert_short_lines(self, msg):
+        """16: lines of 150-250 characters without format=flowed; now flowed, each line at
+        most 78 octets (RFC 5322 §2.1.1, RFC 3676 §4.2), as it came through Postfix."""
+        part = msg.get_body(("plain",))
+        self.assertEqual(part.get_param("format"), "flowed")
+        for line in part.get_content().replace("\r\n", "\n").split("\n"):
+            self.assertLessEqual(len(line.encode("utf-8")), 78, line)
 
     def run_pahtd(self, now):
         run = self.gw.pahtd("--once", env={"PAHT_NOW": now})
@@ -104,7 +113,7 @@ class Privacy(unittest.TestCase):
         report = self.gw.pahtctl_json("show", code, env={"PAHT_NOW": NOW})
         # Monday 08:00 + 4 working hours (07:00-11:00, 13:00-17:00)
         self.assertEqual(report["deadlines"].get("assign"), "2026-11-23T14:00:00+07:00", report)
-        self.assertIn("chậm nhất lúc 14:00 ngày 23/11/2026", ack.get_body(("plain",)).get_content())
+        self.assertIn("chậm nhất lúc 14:00 ngày 23/11/2026", pahttest.plain_text(ack))
         # pahtctl ingest runs no scheduler at all: the same
         other = self.ingest(pahttest.make_mail(citizen, self.gw.address, "Cống tắc",
                                                "Cống tắc.\n" + pahttest.complete_details()))

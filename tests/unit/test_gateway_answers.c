@@ -3,6 +3,7 @@
  * an incomplete report completed by its reply, emergencies, complaints, the rate limit. */
 #include "app/gateway.h"
 #include "app/letters.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <glib/gstdio.h>
@@ -160,15 +161,9 @@ static char *letter_text(GMimeMessage *msg)
 {
     GMimeObject *body = g_mime_message_get_body(msg);
     GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
-    /* the letter is CRLF on the wire */
-    char *out = text;
-    for (const char *p = text; *p; p++) {
-        if (*p != '\r')
-            *out++ = *p;
-    }
-    *out = '\0';
-    return text;
+    g_autofree char *flowed = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
+    /* CRLF and format=flowed on the wire: as a reader shows it */
+    return letter_text_reflowed(flowed);
 }
 
 /* the report's letter of this kind (its outbox entry), or NULL */
@@ -315,8 +310,9 @@ static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointe
     g_autofree char *text = letter_text(msg);
     /* each missing field in plain words, the fill-in block, the other channels */
     g_assert_nonnull(strstr(text, "còn thiếu: số căn cước công dân và địa điểm xảy ra sự việc."));
-    g_assert_nonnull(strstr(text, "\nSố căn cước công dân: \nĐịa điểm xảy ra sự việc: \n"));
-    g_assert_null(strstr(text, "\nHọ và tên: \n")); /* only what is missing */
+    /* no trailing space: in a flowed letter it would join the lines (RFC 3676 §4.2) */
+    g_assert_nonnull(strstr(text, "\nSố căn cước công dân:\nĐịa điểm xảy ra sự việc:\n"));
+    g_assert_null(strstr(text, "\nHọ và tên:\n")); /* only what is missing */
     g_assert_nonnull(strstr(text, "https://paht.soctrang.gov.vn"));
     g_assert_nonnull(strstr(text, "Công dân Sóc Trăng"));
     g_assert_nonnull(strstr(text, "Tổng đài 1022"));

@@ -1,5 +1,6 @@
 /* The one path every letter takes: context, never-answer addresses, IOC alerts, once-only. */
 #include "app/letters.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <glib/gstdio.h>
@@ -83,7 +84,8 @@ static char *plain_text(GMimeMessage *msg)
     GMimeObject *body = g_mime_message_get_body(msg);
     g_assert_true(GMIME_IS_MULTIPART(body));
     GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    return g_mime_text_part_get_text(GMIME_TEXT_PART(first));
+    g_autofree char *flowed = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
+    return letter_text_reflowed(flowed); /* as a reader shows it (format=flowed) */
 }
 
 static void test_never_answer_addresses(Fixture *f, gconstpointer data)

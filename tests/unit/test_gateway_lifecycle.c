@@ -5,6 +5,7 @@
 #include "app/gateway.h"
 #include "app/lifecycle_letters.h"
 #include "app/scheduler.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <locale.h>
@@ -184,8 +185,11 @@ static char *part_text(GMimeMessage *msg, const char *subtype)
     g_assert_true(GMIME_IS_MULTIPART(body));
     for (int i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(body)); i++) {
         GMimeObject *part = g_mime_multipart_get_part(GMIME_MULTIPART(body), i);
-        if (g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
-            return g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        if (!g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
+            continue;
+        g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        /* the plain part as a reader shows it (format=flowed) */
+        return g_str_equal(subtype, "plain") ? letter_text_reflowed(text) : g_strdup(text);
     }
     g_assert_not_reached();
     return NULL;
