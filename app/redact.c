@@ -142,24 +142,16 @@ static GArray *words_of(const char *text)
             p = g_utf8_next_char(p);
             continue;
         }
-        Word w = {.start = (gsize)(p - text)};
-        GString *folded = g_string_new(NULL);
+        const char *start = p;
         while (*p) {
             c = g_utf8_get_char(p);
-            const char *next = g_utf8_next_char(p);
             if (!g_unichar_isalnum(c) && !g_unichar_ismark(c))
                 break;
-            if (c < 0x80) {
-                g_string_append_c(folded, g_ascii_tolower(*p));
-            } else {
-                g_autofree char *one = g_strndup(p, (gsize)(next - p));
-                g_autofree char *fold = text_fold(one);
-                g_string_append(folded, fold);
-            }
-            p = next;
+            p = g_utf8_next_char(p);
         }
-        w.end = (gsize)(p - text);
-        w.folded = g_string_free(folded, FALSE);
+        g_autofree char *word = g_strndup(start, (gsize)(p - start));
+        Word w = {
+            .start = (gsize)(start - text), .end = (gsize)(p - text), .folded = text_fold(word)};
         g_array_append_val(words, w);
     }
     return words;
@@ -423,7 +415,18 @@ char *redact_excerpt(const char *text, const RedactCitizen *who, glong max_chars
         return NULL;
     RedactCitizen secret = who ? *who : (RedactCitizen){0};
     secret.confidential = TRUE;
-    g_autofree char *body = redact_text(text, &secret);
+    /* the excerpt's lines, whole (a labelled line is judged by its label), not the whole
+     * mail: it may be megabytes */
+    g_autofree char *valid = g_utf8_validate(text, -1, NULL) ? NULL : g_utf8_make_valid(text, -1);
+    const char *from = valid ? valid : text;
+    const char *stop = from;
+    glong taken = 0;
+    for (; taken < 4 * max_chars && *stop; taken++)
+        stop = g_utf8_next_char(stop);
+    for (; taken < 8 * max_chars && *stop && *stop != '\n'; taken++)
+        stop = g_utf8_next_char(stop);
+    g_autofree char *head = g_strndup(from, (gsize)(stop - from));
+    g_autofree char *body = redact_text(head, &secret);
     g_autofree char *redacted = redact_line(body, &secret);
     g_autofree char *line = text_clean_line(redacted);
     if (!line)

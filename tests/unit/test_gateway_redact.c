@@ -122,6 +122,14 @@ static void test_excerpt_cut_at_a_word(void)
     g_assert_cmpstr(word, ==, "aaaaaaaaa…");
     g_autofree char *empty = redact_excerpt("", &who, 10);
     g_assert_cmpstr(empty, ==, "");
+    /* a mail of megabytes on one line: only its head is read; broken UTF-8 is no crash */
+    GString *big = g_string_new("Cháy chợ. SĐT 0939000111 ");
+    for (int i = 0; i < 200000; i++)
+        g_string_append(big, "khói rất nhiều ");
+    g_string_append(big, "\xe1");
+    g_autofree char *head = redact_excerpt(big->str, &who, 20);
+    g_assert_cmpstr(head, ==, "Cháy chợ. SĐT [đã…");
+    g_string_free(big, TRUE);
 }
 
 static void test_hostile_input_is_handled(void)
