@@ -24,6 +24,15 @@ static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
     return TRUE;
 }
 
+/* Điều 7.3: a report that waits for the IOC has its 4-working-hour deadline from since on,
+ * opened in this transaction: the acknowledgement enqueued with it states it */
+static gboolean report_waits(Gateway *gw, gint64 report_id, gint64 since, GError **error)
+{
+    g_autoptr(Calendar) calendar = calendar_new_from_config(gw->config);
+    Lifecycle lc = {.config = gw->config, .calendar = calendar, .actor = "pahtd"};
+    return lifecycle_report_waits(gw->store, &lc, report_id, since, error);
+}
+
 /* A citizen's reply, added to its report in the caller's transaction (SPEC §3.5), with what
  * it causes: feedback or a rating on a published result (Điều 10), else the answers. */
 static gboolean add_reply(Gateway *gw, gint64 raw_id, const Draft *draft, const ReplyMatch *match,
@@ -50,7 +59,8 @@ static gboolean add_reply(Gateway *gw, gint64 raw_id, const Draft *draft, const 
             g_propagate_error(error, refused);
         }
     } else {
-        ok = letters_answer_reply(gw->config, gw->store, match, &outcome, draft, raw_id, error);
+        ok = (!outcome.completed || report_waits(gw, match->report_id, clock_now_unix(), error)) &&
+             letters_answer_reply(gw->config, gw->store, match, &outcome, draft, raw_id, error);
     }
     reply_outcome_clear(&outcome);
     return ok;
@@ -161,7 +171,8 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     }
     out->report_id = ref.id;
     out->code = g_strdup(ref.code);
-    ok = letters_answer_new_report(gw->config, gw->store, &ref, draft, received_at, error) &&
+    ok = report_waits(gw, ref.id, received_at, error) &&
+         letters_answer_new_report(gw->config, gw->store, &ref, draft, received_at, error) &&
          raw_message_mark_processed(gw->store, raw_id, classification, ref.id, error);
     report_ref_clear(&ref);
     return ok;

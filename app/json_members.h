@@ -15,3 +15,8 @@ void json_member_bool(JsonBuilder *b, const char *name, gboolean value);
 void json_member_strv(JsonBuilder *b, const char *name, char **values);
 /* "name": RFC 3339 in zone, or null for t <= 0 */
 void json_member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *zone);
+
+/* a coordinate as written, to at most 7 decimals (about 1 cm): "9.6031", "105.9738889" */
+char *coordinate_text(double degrees);
+/* the JSON text of node, indented by two spaces; doubles as coordinate_text writes them */
+char *json_text(JsonNode *node);

@@ -1,6 +1,7 @@
 /* Letters: who gets which letter for a decision, and the values its templates see. */
 #include "app/letters.h"
 #include "app/json_members.h"
+#include "app/redact.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -260,32 +261,67 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
            auto_answer_record(store, id, req->to_address, clock_now_unix(), error);
 }
 
+/* a report's state as the IOC says it */
+static const char *state_text(const char *state)
+{
+    static const char *const words[][2] = {
+        {"draft", "chờ Trung tâm IOC xem xét"},
+        {"incomplete", "chờ người phản ánh bổ sung thông tin"},
+        {"accepted", "đã tiếp nhận"},
+        {"assigned", "đã chuyển cơ quan xử lý"},
+        {"coordinating", "đang phối hợp xử lý"},
+        {"extended", "đã gia hạn xử lý"},
+        {"returned", "cơ quan xử lý trả lại"},
+        {"result_submitted", "chờ lãnh đạo phê duyệt kết quả"},
+        {"approved", "chờ công bố kết quả"},
+        {"published", "đã công bố kết quả"},
+        {"closed", "đã kết thúc"},
+        {"rejected", "không tiếp nhận"},
+    };
+    for (gsize i = 0; state && i < G_N_ELEMENTS(words); i++) {
+        if (g_str_equal(state, words[i][0]))
+            return words[i][1];
+    }
+    return state;
+}
+
 gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key, gint64 report_id,
                            const char *title, const char *const *lines, GError **error)
 {
     gint64 now = clock_now_unix();
-    g_autoptr(JsonBuilder) b = letters_context_new(c, now);
-    json_builder_set_member_name(b, "alert");
-    json_builder_begin_object(b);
-    json_member_string_if(b, "title", title);
-    g_autofree char *when = letters_format_time(c, now);
-    json_member_string_if(b, "at", when);
-    json_builder_set_member_name(b, "lines");
-    json_builder_begin_array(b);
-    for (const char *const *l = lines; l && *l; l++)
-        json_builder_add_string_value(b, *l);
-    json_builder_end_array(b);
-    json_builder_end_object(b);
     g_autoptr(Report) report = NULL;
     if (report_id > 0) {
         report = report_load_id(store, report_id, error);
         if (!report)
             return FALSE;
+    }
+    /* Điều 4.5: the IOC's mailbox gets no personal data, whoever wrote the line; the report
+     * in the system has it */
+    RedactCitizen who = {.citizen = report ? &report->citizen : NULL,
+                         .confidential = report && report->confidential};
+    g_autoptr(JsonBuilder) b = letters_context_new(c, now);
+    json_builder_set_member_name(b, "alert");
+    json_builder_begin_object(b);
+    g_autofree char *safe_title = redact_alert_line(c, title, &who);
+    json_member_string_if(b, "title", safe_title);
+    g_autofree char *when = letters_format_time(c, now);
+    json_member_string_if(b, "at", when);
+    json_builder_set_member_name(b, "lines");
+    json_builder_begin_array(b);
+    for (const char *const *l = lines; l && *l; l++) {
+        g_autofree char *safe = redact_alert_line(c, *l, &who);
+        json_builder_add_string_value(b, safe);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    if (report) {
         json_builder_set_member_name(b, "report");
         json_builder_begin_object(b);
         json_member_string_if(b, "code", report->code);
         json_member_string_if(b, "state", report->state);
-        json_member_string_if(b, "subject", report->subject);
+        json_member_string_if(b, "state_text", state_text(report->state));
+        g_autofree char *subject = redact_subject(report->subject, report->code, &who);
+        json_member_string_if(b, "subject", subject);
         json_builder_end_object(b);
     }
     LetterRequest req = {
@@ -310,8 +346,15 @@ typedef struct {
     const GPtrArray *stored;      /* StoredAttachment *, or NULL */
     const char *in_reply_to;      /* the citizen's message we answer */
     const char *const *references;
-    gboolean by_ioc; /* the IOC asked for it (pahtctl answer): no rate limit */
+    gboolean by_ioc;   /* the IOC asked for it (pahtctl answer): no rate limit */
+    gint64 assign_due; /* the IOC's open "assign" deadline; 0: none (incomplete) */
 } ReportLetter;
+
+/* the report's open "assign" deadline into l */
+static gboolean letter_assign_due(Store *store, ReportLetter *l, GError **error)
+{
+    return lifecycle_deadline_due(store, l->report_id, "assign", &l->assign_due, error);
+}
 
 static void add_report_members(const Config *c, JsonBuilder *b, const ReportLetter *l)
 {
@@ -347,11 +390,10 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     json_member_string_if(b, "name", l->name && *l->name ? l->name : NULL);
     json_member_string_if(b, "email", l->email);
     json_builder_end_object(b);
-    /* Điều 7.3: the IOC assigns within 4 working hours of arrival */
-    g_autoptr(Calendar) calendar = calendar_new_from_config(c);
-    gint64 assign = calendar_add_working_hours(calendar, l->received_at, LIFECYCLE_ASSIGN_HOURS);
-    if (assign > 0) {
-        g_autofree char *due = letters_format_time(c, assign);
+    /* Điều 7.3: the IOC assigns within 4 working hours of arrival (or completion): the
+     * deadline the report has, opened in the same transaction */
+    if (l->assign_due > 0) {
+        g_autofree char *due = letters_format_time(c, l->assign_due);
         json_builder_set_member_name(b, "deadline");
         json_builder_begin_object(b);
         json_member_string_if(b, "assign", due);
@@ -450,8 +492,48 @@ static gboolean send_incomplete(const Config *c, Store *store, const ReportLette
     return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);
 }
 
+static gpointer keyword_rule_regex_new(gpointer unused)
+{
+    return g_regex_new("^keyword (?:[a-z]+ )?\"(.*)\" \\((subject|text)\\)$", 0, 0, NULL);
+}
+
+/* an alert quotes this much of the citizen's text: enough to judge, not the whole mail */
+#define ALERT_EXCERPT_CHARS 300
+
+/* 'keyword emergency "đang cháy" (text)', the parser's record of its rule, as the IOC reads
+ * it: 'từ khóa “đang cháy” trong nội dung thư' */
+static char *rule_in_words(const char *rule)
+{
+    static GOnce once = G_ONCE_INIT;
+    GRegex *re = g_once(&once, keyword_rule_regex_new, NULL);
+    GString *out = g_string_new(NULL);
+    g_auto(GStrv) parts = g_strsplit(rule ? rule : "", "; ", -1);
+    for (int i = 0; parts[i]; i++) {
+        g_autoptr(GMatchInfo) match = NULL;
+        const char *part = parts[i];
+        gboolean secret = g_str_has_prefix(part, "confidential: ");
+        if (secret)
+            part += strlen("confidential: ");
+        if (out->len)
+            g_string_append(out, "; ");
+        if (!g_regex_match(re, part, 0, &match)) {
+            g_string_append(out, g_str_equal(part, "default") ? "không có dấu hiệu đặc biệt"
+                                                              : "quy tắc khác (xem Hệ thống)");
+            continue;
+        }
+        g_autofree char *phrase = g_match_info_fetch(match, 1);
+        g_autofree char *where = g_match_info_fetch(match, 2);
+        g_string_append_printf(out, "%stừ khóa “%s” trong %s%s",
+                               secret ? "người phản ánh yêu cầu giữ bí mật (" : "", phrase,
+                               g_str_equal(where, "subject") ? "tiêu đề thư" : "nội dung thư",
+                               secret ? ")" : "");
+    }
+    return g_string_free(out, FALSE);
+}
+
 typedef struct {
-    const char *rule, *subject, *from, *name, *phone, *place, *text;
+    const char *rule, *subject, *place, *text;
+    RedactCitizen who;
     gboolean has_coordinates;
     double lat, lon;
     const char *held; /* why the sender gets no letter (the IOC still does); NULL: it does */
@@ -465,6 +547,46 @@ static gboolean send_emergency_letter(const Config *c, Store *store, const Repor
     return enqueue_report_letter(c, store, l, "emergency", key, b, error);
 }
 
+/* what the IOC needs to act on an emergency (Điều 8.6), and nothing personal: the report in
+ * the system has the rest */
+static GPtrArray *emergency_alert_lines(const Config *c, const ReportLetter *l,
+                                        const EmergencyFacts *f)
+{
+    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(lines, g_strdup("Phân loại: khẩn cấp (thiên tai, hỏa hoạn, tai nạn, mất an "
+                                    "ninh trật tự; khoản 6 Điều 8 Quy chế)"));
+    g_autofree char *rule = rule_in_words(f->rule);
+    g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", rule));
+    g_autofree char *place = redact_line(f->place, &f->who);
+    if (place && *place)
+        g_ptr_array_add(lines, g_strdup_printf("Địa điểm: %s", place));
+    if (f->has_coordinates) {
+        g_autofree char *lat = coordinate_text(f->lat);
+        g_autofree char *lon = coordinate_text(f->lon);
+        g_ptr_array_add(lines, g_strdup_printf("Tọa độ: %s, %s (https://maps.google.com/?q=%s,%s)",
+                                               lat, lon, lat, lon));
+    }
+    g_autofree char *excerpt = redact_excerpt(f->text, &f->who, ALERT_EXCERPT_CHARS);
+    if (excerpt && *excerpt)
+        g_ptr_array_add(lines, g_strdup_printf("Trích nội dung: %s", excerpt));
+    if (f->held)
+        g_ptr_array_add(lines, g_strdup_printf("Người gửi CHƯA được trả lời tự động: %s. Xin "
+                                               "xử lý theo quy trình khẩn cấp (khoản 6 Điều 8 "
+                                               "Quy chế) và liên hệ người gửi khi cần.",
+                                               f->held));
+    else
+        g_ptr_array_add(lines, g_strdup_printf("Người gửi đã được trả lời tự động: đề nghị gọi "
+                                               "ngay Tổng đài %s. Xin xử lý theo quy trình khẩn "
+                                               "cấp (khoản 6 Điều 8 Quy chế).",
+                                               c->gateway.hotline ? c->gateway.hotline : "1022"));
+    g_ptr_array_add(lines, g_strdup_printf("Họ tên, số điện thoại, địa chỉ thư của người phản ánh "
+                                           "không ghi trong thư này (khoản 5 Điều 4 Quy chế): "
+                                           "xem trong Hệ thống, pahtctl show %s.",
+                                           l->code));
+    g_ptr_array_add(lines, NULL);
+    return lines;
+}
+
 /* Điều 6.2, 8.6: e-mail is not an emergency channel; the citizen is told to call 1022 now
  * and the IOC is told at once, with what it needs to act without opening the draft */
 static gboolean send_emergency(const Config *c, Store *store, const ReportLetter *l,
@@ -476,41 +598,12 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
     if (l->by_ioc)
         return TRUE; /* the IOC knows: it is answering by hand */
 
-    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", f->rule ? f->rule : "?"));
-    g_ptr_array_add(lines, g_strdup_printf("Người gửi: %s%s%s%s", f->name ? f->name : "",
-                                           f->name ? " <" : "", f->from ? f->from : "?",
-                                           f->name ? ">" : ""));
-    if (f->phone)
-        g_ptr_array_add(lines, g_strdup_printf("Số điện thoại: %s", f->phone));
-    if (f->place)
-        g_ptr_array_add(lines, g_strdup_printf("Địa điểm: %s", f->place));
-    if (f->has_coordinates)
-        g_ptr_array_add(lines, g_strdup_printf("Tọa độ: %.6f, %.6f (https://maps.google.com/?q="
-                                               "%.6f,%.6f)",
-                                               f->lat, f->lon, f->lat, f->lon));
-    if (f->text && *f->text) {
-        g_autofree char *excerpt =
-            g_utf8_substring(f->text, 0, MIN(g_utf8_strlen(f->text, -1), 800));
-        g_ptr_array_add(lines, g_strdup_printf("Nội dung: %s", excerpt));
-    }
-    if (f->held)
-        g_ptr_array_add(lines, g_strdup_printf("Người gửi CHƯA được trả lời tự động: %s. Xin "
-                                               "xử lý theo quy trình khẩn cấp (khoản 6 Điều 8 "
-                                               "Quy chế) và liên hệ người gửi khi cần.",
-                                               f->held));
-    else
-        g_ptr_array_add(lines, g_strdup("Người gửi đã được trả lời tự động: đề nghị gọi ngay "
-                                        "Tổng đài 1022. Xin xử lý theo quy trình khẩn cấp "
-                                        "(khoản 6 Điều 8 Quy chế)."));
-    g_ptr_array_add(lines, NULL);
-    g_autofree char *title = g_strdup_printf(
-        "KHẨN CẤP: %s", f->subject && *f->subject ? f->subject : "phản ánh khẩn cấp qua thư");
+    g_autoptr(GPtrArray) lines = emergency_alert_lines(c, l, f);
+    g_autofree char *subject = redact_subject(f->subject, l->code, &f->who);
+    g_autofree char *title = g_strdup_printf("KHẨN CẤP: %s", subject);
     g_autofree char *alert_key = g_strdup_printf("emergency-alert:%s", suffix);
-    gboolean ok = letters_ioc_alert(c, store, alert_key, l->report_id, title,
-                                    (const char *const *)lines->pdata, error);
-    g_ptr_array_unref(lines);
-    return ok;
+    return letters_ioc_alert(c, store, alert_key, l->report_id, title,
+                             (const char *const *)lines->pdata, error);
 }
 
 const char *letters_answer_address(const Draft *draft)
@@ -565,16 +658,18 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
         .references = (const char *const *)references,
         .by_ioc = by_ioc,
     };
+    if (!letter_assign_due(store, &l, error))
+        return FALSE;
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, report->id);
     if (g_str_equal(classification, "emergency")) {
         EmergencyFacts f = {
             .rule = draft->rule,
             .subject = draft->subject,
-            .from = draft->from_address,
-            .name = draft->citizen.name ? draft->citizen.name : draft->from_name,
-            .phone = draft->citizen.phone,
             .place = draft->location.text,
             .text = draft->text,
+            .who = {.citizen = &draft->citizen,
+                    .sender_name = draft->from_name,
+                    .confidential = draft->confidential},
             .has_coordinates = draft->location.has_coordinates,
             .lat = draft->location.lat,
             .lon = draft->location.lon,
@@ -671,28 +766,29 @@ static gboolean alert_reply(const Config *c, Store *store, const Report *r, cons
                             const char *suffix, GError **error)
 {
     g_autofree char *key = g_strdup_printf("reply-alert:%s", suffix);
-    g_autofree char *line1 =
-        g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "?");
-    g_autofree char *excerpt =
-        reply->text ? g_utf8_substring(reply->text, 0, MIN(g_utf8_strlen(reply->text, -1), 800))
-                    : g_strdup("");
-    g_autofree char *line2 = g_strdup_printf("Nội dung: %s", excerpt);
-    g_autofree char *line3 = g_strdup_printf("Tệp đính kèm mới: %u", reply->attachments->len);
+    RedactCitizen who = {
+        .citizen = &r->citizen, .sender_name = reply->from_name, .confidential = r->confidential};
+    g_autofree char *excerpt = redact_excerpt(reply->text, &who, ALERT_EXCERPT_CHARS);
+    g_autofree char *line1 = excerpt && *excerpt ? g_strdup_printf("Trích nội dung: %s", excerpt)
+                                                 : g_strdup("Thư bổ sung không có nội dung chữ.");
+    g_autofree char *line2 = g_strdup_printf("Tệp đính kèm mới: %u", reply->attachments->len);
+    g_autofree char *line3 = g_strdup_printf(
+        "Thư đã được gắn vào phản ánh; toàn văn và tệp đính kèm: pahtctl show %s.", r->code);
     const char *lines[] = {line1, line2, line3, NULL};
     return letters_ioc_alert(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
                              error);
 }
 
-static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply, const char *name)
+static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply)
 {
     return (EmergencyFacts){
         .rule = reply->rule,
         .subject = reply->subject,
-        .from = reply->from_address,
-        .name = name,
-        .phone = r->citizen.phone,
         .place = r->location.text,
         .text = reply->text,
+        .who = {.citizen = &r->citizen,
+                .sender_name = reply->from_name,
+                .confidential = r->confidential || reply->confidential},
         .has_coordinates = r->location.has_coordinates,
         .lat = r->location.lat,
         .lon = r->location.lon,
@@ -726,11 +822,13 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
         return FALSE;
     g_auto(GStrv) references = references_for(reply);
     ReportLetter l = reply_letter(r, reply, (const char *const *)references);
+    if (!letter_assign_due(store, &l, error))
+        return FALSE;
     g_autofree char *suffix =
         g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
     gboolean emergency = g_strcmp0(reply->classification, "emergency") == 0;
     if (emergency) {
-        EmergencyFacts f = reply_emergency_facts(r, reply, l.name);
+        EmergencyFacts f = reply_emergency_facts(r, reply);
         if (!send_emergency(c, store, &l, &f, suffix, error))
             return FALSE;
     }
@@ -761,7 +859,7 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
          * who may not be the citizen, gets no letter */
         g_auto(GStrv) references = references_for(reply);
         ReportLetter l = reply_letter(r, reply, (const char *const *)references);
-        EmergencyFacts f = reply_emergency_facts(r, reply, l.name);
+        EmergencyFacts f = reply_emergency_facts(r, reply);
         f.held = "thư chưa được xác nhận là của người phản ánh";
         g_autofree char *suffix =
             g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);

@@ -5,6 +5,8 @@
 #include "app/lifecycle_letters.h"
 #include "app/json_members.h"
 #include "app/letters.h"
+#include "app/redact.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <gmime/gmime.h>
@@ -80,159 +82,10 @@ static char *format_size(gint64 bytes)
     return g_steal_pointer(&text);
 }
 
-/* Replaces each run of digits (single spaces, dots or hyphens between them: "0912 345 678",
- * "+84 912.345.678") that matches: its digits equal one of values, or it is a number of the
- * shape of a citizen ID (12 digits, CCCD), or (phones too) of a mobile number. */
-static void mask_digit_runs(GString *text, const char *const *values, gboolean phones,
-                            const char *mask)
+/* the citizen as the redaction knows them */
+static RedactCitizen redact_who(const Report *r)
 {
-    GString *out = g_string_sized_new(text->len);
-    const char *p = text->str;
-    while (*p) {
-        if (!g_ascii_isdigit(*p) && !(*p == '+' && g_ascii_isdigit(p[1]))) {
-            g_string_append_c(out, *p++);
-            continue;
-        }
-        const char *start = p;
-        const char *end = p;
-        GString *digits = g_string_new(NULL);
-        if (*p == '+')
-            p++;
-        while (*p) {
-            if (g_ascii_isdigit(*p)) {
-                g_string_append_c(digits, *p++);
-                end = p;
-            } else if ((*p == ' ' || *p == '.' || *p == '-') && g_ascii_isdigit(p[1])) {
-                p++;
-            } else {
-                break;
-            }
-        }
-        gboolean hit = digits->len == 12; /* CCCD, Điều 4.2 */
-        if (phones)
-            hit = hit || (digits->len == 10 && digits->str[0] == '0') ||
-                  (digits->len == 11 && g_str_has_prefix(digits->str, "84"));
-        for (const char *const *v = values; *v && !hit; v++)
-            hit = **v && g_str_equal(digits->str, *v);
-        if (hit)
-            g_string_append(out, mask);
-        else
-            g_string_append_len(out, start, end - start);
-        g_string_free(digits, TRUE);
-        p = end;
-    }
-    g_string_assign(text, out->str);
-    g_string_free(out, TRUE);
-}
-
-/* "- Số CCCD:" -> "so cccd": a line's label, folded, for matching */
-static char *label_words(const char *label)
-{
-    g_autofree char *folded = text_fold(label);
-    GString *out = g_string_new(NULL);
-    gboolean space = FALSE;
-    for (const char *p = folded ? folded : ""; *p; p++) {
-        if (g_ascii_isalnum(*p)) {
-            if (space && out->len)
-                g_string_append_c(out, ' ');
-            g_string_append_c(out, *p);
-            space = FALSE;
-        } else {
-            space = TRUE;
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
-/* Labelled lines ("CCCD: ...", "Địa chỉ: ...") lose their value when the label names an ID
- * number or a contact address, and for a confidential report also a name, phone or e-mail:
- * the parser may not have recognised the value, the label says what it is. */
-static void mask_labelled_lines(GString *text, gboolean confidential, const char *mask)
-{
-    static const char *const always[] = {"cccd",
-                                         "cmnd",
-                                         "can cuoc",
-                                         "can cuoc cong dan",
-                                         "so cccd",
-                                         "so cmnd",
-                                         "so can cuoc",
-                                         "so can cuoc cong dan",
-                                         "so dinh danh",
-                                         "so dinh danh ca nhan",
-                                         "ma dinh danh",
-                                         "chung minh nhan dan",
-                                         "so chung minh nhan dan",
-                                         "cmnd cccd",
-                                         "so cmnd cccd",
-                                         "dia chi",
-                                         "dia chi lien he",
-                                         "dia chi lien lac",
-                                         "dia chi thuong tru",
-                                         "dia chi tam tru",
-                                         "dia chi nha",
-                                         "noi o",
-                                         "cho o",
-                                         "noi cu tru",
-                                         "thuong tru",
-                                         "tam tru",
-                                         NULL};
-    static const char *const secret[] = {"ho ten",      "ho va ten",
-                                         "ten",         "nguoi phan anh",
-                                         "nguoi gui",   "sdt",
-                                         "so dt",       "so dien thoai",
-                                         "dien thoai",  "dien thoai lien he",
-                                         "dt",          "di dong",
-                                         "email",       "e mail",
-                                         "thu dien tu", "mail",
-                                         "zalo",        NULL};
-    g_auto(GStrv) lines = g_strsplit(text->str, "\n", -1);
-    GString *out = g_string_sized_new(text->len);
-    for (int i = 0; lines[i]; i++) {
-        const char *colon = strchr(lines[i], ':');
-        gboolean masked = FALSE;
-        if (colon && colon - lines[i] <= 40) {
-            g_autofree char *label = g_strndup(lines[i], (gsize)(colon - lines[i]));
-            g_autofree char *words = label_words(label);
-            masked =
-                g_strv_contains(always, words) || (confidential && g_strv_contains(secret, words));
-            if (masked)
-                g_string_append_printf(out, "%.*s: %s", (int)(colon - lines[i]), lines[i], mask);
-        }
-        if (!masked)
-            g_string_append(out, lines[i]);
-        if (lines[i + 1])
-            g_string_append_c(out, '\n');
-    }
-    g_string_assign(text, out->str);
-    g_string_free(out, TRUE);
-}
-
-/* What agency and IOC mail may quote of a citizen's text: never the ID number or the postal
- * address; for a confidential report not the name, phone or e-mail either (Điều 4.5, 9.3.b).
- * Three nets: the values the parser extracted, labelled lines, and numbers shaped like an ID
- * number (or a phone number). */
-static char *redact_personal(const char *text, const DraftCitizen *citizen, gboolean confidential)
-{
-    if (!text)
-        return NULL;
-    static const char mask[] = "[đã ẩn]";
-    GString *s = g_string_new(text);
-    mask_labelled_lines(s, confidential, mask);
-    g_autofree char *international = NULL;
-    if (citizen->phone && citizen->phone[0] == '0' && citizen->phone[1])
-        international = g_strconcat("84", citizen->phone + 1, NULL);
-    const char *digits[] = {citizen->id_number ? citizen->id_number : "",
-                            confidential && citizen->phone ? citizen->phone : "",
-                            confidential && international ? international : "", NULL};
-    mask_digit_runs(s, digits, confidential, mask);
-    const char *words[] = {citizen->address, confidential ? citizen->name : NULL,
-                           confidential ? citizen->email : NULL};
-    for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
-        /* short values ("A") would mask ordinary words */
-        if (words[i] && g_utf8_strlen(words[i], -1) >= 4)
-            g_string_replace(s, words[i], mask, 0);
-    }
-    return g_string_free(s, FALSE);
+    return (RedactCitizen){.citizen = &r->citizen, .confidential = r->confidential};
 }
 
 static const Agency *agency_of(const Ctx *x)
@@ -285,19 +138,25 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     const LifecycleRecord *rec = x->record;
     JsonBuilder *b = letters_context_new(c, clock_now_unix());
 
+    RedactCitizen citizen = redact_who(r);
     json_builder_set_member_name(b, "report");
     json_builder_begin_object(b);
     json_member_string_if(b, "code", r->code);
-    json_member_string_if(b, "subject",
-                          r->subject && *r->subject ? r->subject : "(không có tiêu đề)");
+    /* the citizen's subject is theirs; anyone else reads it redacted (Điều 4.5, 9.3.b) */
+    g_autofree char *subject =
+        who == TO_CITIZEN ? g_strdup(r->subject && *r->subject ? r->subject : "(không có tiêu đề)")
+                          : redact_subject(r->subject, r->code, &citizen);
+    json_member_string_if(b, "subject", subject);
     add_time(b, c, "received_at", r->received_at);
     if (who == TO_AGENCY) {
-        g_autofree char *text = redact_personal(r->text, &r->citizen, r->confidential);
+        g_autofree char *text = redact_text(r->text, &citizen);
         json_member_string_if(b, "text", text && *text ? text : "(thư không có nội dung chữ)");
-        g_autofree char *location = redact_personal(r->location.text, &r->citizen, r->confidential);
+        g_autofree char *location = redact_text(r->location.text, &citizen);
         json_member_string_if(b, "location", location);
         if (r->location.has_coordinates) {
-            g_autofree char *gps = g_strdup_printf("%.6f, %.6f", r->location.lat, r->location.lon);
+            g_autofree char *lat = coordinate_text(r->location.lat);
+            g_autofree char *lon = coordinate_text(r->location.lon);
+            g_autofree char *gps = g_strdup_printf("%s, %s", lat, lon);
             json_member_string_if(b, "gps", gps);
         }
         json_member_string_if(b, "occurred_at", r->occurred_at);
@@ -310,7 +169,10 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
         const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
         json_builder_begin_object(b);
-        json_member_string_if(b, "filename", a->filename);
+        g_autofree char *filename = who == TO_CITIZEN
+                                        ? g_strdup(a->filename)
+                                        : redact_filename(a->filename, i + 1, &citizen);
+        json_member_string_if(b, "filename", filename);
         json_member_string_if(b, "kind", a->kind);
         g_autofree char *size = format_size(a->size);
         json_member_string_if(b, "size", size);
@@ -596,7 +458,8 @@ static gboolean letters_feedback(const Ctx *x, GError **error)
     g_autoptr(JsonBuilder) b = context_new(x, TO_AGENCY);
     json_builder_set_member_name(b, "feedback");
     json_builder_begin_object(b);
-    g_autofree char *text = redact_personal(x->record->feedback_text, &r->citizen, r->confidential);
+    RedactCitizen citizen = redact_who(r);
+    g_autofree char *text = redact_text(x->record->feedback_text, &citizen);
     json_member_string_if(b, "text", text);
     add_time(b, x->config, "at", x->record->feedback_at);
     json_builder_end_object(b);
@@ -1063,7 +926,9 @@ char *gateway_letter_readable(GBytes *message, gboolean html, GError **error)
     }
     if (part && GMIME_IS_TEXT_PART(part)) {
         g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-        for (const char *p = text; p && *p; p++) {
+        /* the plain part is format=flowed: shown as a mail reader shows it */
+        g_autofree char *shown = html ? g_strdup(text) : letter_text_reflowed(text);
+        for (const char *p = shown; p && *p; p++) {
             if (*p != '\r')
                 g_string_append_c(out, *p);
         }

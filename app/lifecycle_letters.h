@@ -17,7 +17,11 @@
  *   leader    approval requests, results sent back (Điều 9.4), overdue notices: no personal
  *             data;
  *   IOC       returns, publish requests, reminders of its own deadlines, overdue notices: no
- *             personal data (the IOC has the report in the system). */
+ *             personal data (the IOC has the report in the system).
+ * Subjects and attachment names are the citizen's words too: everyone but the citizen reads
+ * them redacted (ID numbers, phones, e-mail addresses, the citizen's name masked), and a
+ * confidential report's subject is neutral ("Phản ánh PAHT-... (bảo mật)") and its files only
+ * numbered ("Tệp 1.jpg"): see redact.h. */
 #ifndef PAHT_APP_LIFECYCLE_LETTERS_H
 #define PAHT_APP_LIFECYCLE_LETTERS_H
 

@@ -22,6 +22,7 @@
 #include "app/gateway_private.h"
 #include "app/json_members.h"
 #include "app/letters.h"
+#include "app/redact.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -214,20 +215,6 @@ static char *reply_enhanced_status(const char *reply)
 
 /* addresses the configuration names: a failure there is for the administrator to fix, and
  * silencing it for 60 days would hide it */
-static gboolean address_is_configured(const Config *c, const char *address)
-{
-    if (g_ascii_strcasecmp(address, c->gateway.ioc_alert_to) == 0 ||
-        g_ascii_strcasecmp(address, c->smtp.from) == 0)
-        return TRUE;
-    for (guint i = 0; c->agencies && i < c->agencies->len; i++) {
-        const Agency *a = g_ptr_array_index(c->agencies, i);
-        if (g_ascii_strcasecmp(address, a->contact) == 0 ||
-            g_ascii_strcasecmp(address, a->leader) == 0)
-            return TRUE;
-    }
-    return FALSE;
-}
-
 static char *format_day(const Config *c, gint64 t)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
@@ -243,7 +230,7 @@ gboolean outbound_letter_failed(Gateway *gw, gint64 letter_id, gint64 report_id,
     gint64 now = clock_now_unix();
     gint64 until = 0;
     g_autofree char *who = log_redact_address(rcpt);
-    if (suspend && address_is_configured(c, rcpt)) {
+    if (suspend && redact_address_is_official(c, rcpt)) {
         log_error("letter %" G_GINT64_FORMAT " (%s) to %s failed for good (%s): this address "
                   "is in the configuration; correct it there",
                   letter_id, kind, who, status ? status : "5xx");
@@ -637,10 +624,14 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
         json_builder_add_int_value(b, e->id);
         json_member_string_if(b, "kind", e->kind);
         json_member_string_if(b, "kind_name", kind_name(e->kind));
-        json_member_string_if(b, "to", e->rcpt);
+        /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
+         * too (servers quote the recipient); pahtctl outbox shows them whole */
+        g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
+        json_member_string_if(b, "to", to);
         g_autofree char *when = letters_format_time(c, e->updated_at);
         json_member_string_if(b, "failed_at", when);
-        json_member_string_if(b, "reason", e->last_reply ? e->last_reply : "?");
+        g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
+        json_member_string_if(b, "reason", reason);
         if (e->report_id > 0) {
             g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
             json_member_string_if(b, "report", r ? r->code : NULL);

@@ -27,10 +27,7 @@ typedef int (*CommandFn)(Ctl *ctl, int argc, char **argv);
 
 static void print_json(JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, node);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
+    g_autofree char *text = json_text(node);
     printf("%s\n", text);
 }
 
@@ -163,8 +160,11 @@ static int cmd_show(Ctl *ctl, int argc, char **argv)
         printf("phone:    %s\n", r->citizen.phone);
     if (r->location.text || r->location.has_coordinates) {
         printf("location: %s", r->location.text ? r->location.text : "");
-        if (r->location.has_coordinates)
-            printf(" (%.6f, %.6f)", r->location.lat, r->location.lon);
+        if (r->location.has_coordinates) {
+            g_autofree char *lat = coordinate_text(r->location.lat);
+            g_autofree char *lon = coordinate_text(r->location.lon);
+            printf(" (%s, %s)", lat, lon);
+        }
         printf("\n");
     }
     if (r->occurred_at)

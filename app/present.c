@@ -3,6 +3,9 @@
 #include "app/json_members.h"
 #include "util/util.h"
 
+#include <math.h>
+#include <string.h>
+
 void json_member_string(JsonBuilder *b, const char *name, const char *value)
 {
     json_builder_set_member_name(b, name);
@@ -80,6 +83,139 @@ JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone)
     }
     json_builder_end_array(b);
     return json_builder_get_root(b);
+}
+
+/* ---- numbers and the JSON text ---------------------------------------------------------------
+ * JSON-GLib prints every double with 17 significant digits (g_ascii_dtostr), so that the
+ * 9.6031 a citizen wrote came out as 9.6030999999999995. The gateway's doubles are
+ * coordinates: they print as written, to at most 7 decimals (about 1 cm). */
+
+char *coordinate_text(double degrees)
+{
+    if (!isfinite(degrees))
+        return g_strdup("0");
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd(buf, sizeof buf, "%.7f", degrees);
+    char *end = buf + strlen(buf);
+    while (end > buf && end[-1] == '0')
+        *--end = '\0';
+    if (end > buf && end[-1] == '.')
+        *--end = '\0';
+    if (g_str_equal(buf, "-0"))
+        return g_strdup("0");
+    return g_strdup(buf);
+}
+
+/* RFC 8259 §7: quotation mark, reverse solidus and control characters escaped; UTF-8 as is */
+static void json_write_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        default:
+            if (*p < 0x20)
+                g_string_append_printf(out, "\\u%04x", *p);
+            else
+                g_string_append_c(out, (char)*p);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+static void json_write_node(GString *out, JsonNode *node, int depth);
+
+static void json_write_newline(GString *out, int depth)
+{
+    g_string_append_c(out, '\n');
+    for (int i = 0; i < depth; i++)
+        g_string_append(out, "  ");
+}
+
+static void json_write_value(GString *out, JsonNode *node)
+{
+    GType type = json_node_get_value_type(node);
+    if (type == G_TYPE_INT64) {
+        g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));
+    } else if (type == G_TYPE_DOUBLE) {
+        g_autofree char *text = coordinate_text(json_node_get_double(node));
+        g_string_append(out, text);
+    } else if (type == G_TYPE_BOOLEAN) {
+        g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
+    } else {
+        json_write_string(out, json_node_get_string(node) ? json_node_get_string(node) : "");
+    }
+}
+
+static void json_write_object(GString *out, JsonObject *object, int depth)
+{
+    g_string_append_c(out, '{');
+    g_autoptr(GList) members = json_object_get_members(object);
+    for (GList *m = members; m; m = m->next) {
+        json_write_newline(out, depth + 1);
+        json_write_string(out, m->data);
+        g_string_append(out, " : ");
+        json_write_node(out, json_object_get_member(object, m->data), depth + 1);
+        if (m->next)
+            g_string_append_c(out, ',');
+    }
+    if (members)
+        json_write_newline(out, depth);
+    g_string_append_c(out, '}');
+}
+
+static void json_write_array(GString *out, JsonArray *array, int depth)
+{
+    g_string_append_c(out, '[');
+    guint n = json_array_get_length(array);
+    for (guint i = 0; i < n; i++) {
+        json_write_newline(out, depth + 1);
+        json_write_node(out, json_array_get_element(array, i), depth + 1);
+        if (i + 1 < n)
+            g_string_append_c(out, ',');
+    }
+    if (n)
+        json_write_newline(out, depth);
+    g_string_append_c(out, ']');
+}
+
+static void json_write_node(GString *out, JsonNode *node, int depth)
+{
+    switch (node ? json_node_get_node_type(node) : JSON_NODE_NULL) {
+    case JSON_NODE_OBJECT:
+        json_write_object(out, json_node_get_object(node), depth);
+        break;
+    case JSON_NODE_ARRAY:
+        json_write_array(out, json_node_get_array(node), depth);
+        break;
+    case JSON_NODE_VALUE:
+        json_write_value(out, node);
+        break;
+    case JSON_NODE_NULL:
+        g_string_append(out, "null");
+        break;
+    }
+}
+
+char *json_text(JsonNode *node)
+{
+    GString *out = g_string_new(NULL);
+    json_write_node(out, node, 0);
+    return g_string_free(out, FALSE);
 }
 
 JsonNode *report_to_json(const Report *r, GTimeZone *zone)

@@ -342,30 +342,138 @@ static char *render_file_part(const char *path, const char *text, int first_line
     return out;
 }
 
-/* body text for a MIME part: NFC, ends with a line end, CRLF (RFC 2046 §4.1.1 canonical form) */
-static char *body_canonical(const char *rendered)
+/* the rendered text as the letter says it: NFC, LF line ends (lone CRs from context values
+ * dropped), ending with a line end */
+static char *text_canonical(const char *rendered)
 {
     g_autofree char *nfc = text_nfc(rendered);
     const char *text = nfc ? nfc : "";
+    GString *out = g_string_sized_new(strlen(text) + 1);
+    for (const char *p = text; *p; p++) {
+        if (*p != '\r')
+            g_string_append_c(out, *p);
+    }
+    if (out->len == 0 || out->str[out->len - 1] != '\n')
+        g_string_append_c(out, '\n');
+    return g_string_free(out, FALSE);
+}
+
+/* CRLF line ends: RFC 2046 §4.1.1 canonical form */
+static char *body_crlf(const char *text)
+{
     GString *out = g_string_sized_new(strlen(text) + strlen(text) / 32 + 2);
     for (const char *p = text; *p; p++) {
-        if (*p == '\r')
-            continue; /* lone CRs from context values; line ends are added below */
         if (*p == '\n')
             g_string_append_c(out, '\r');
         g_string_append_c(out, *p);
     }
-    if (out->len == 0 || out->str[out->len - 1] != '\n')
-        g_string_append(out, "\r\n");
     return g_string_free(out, FALSE);
 }
 
-static GMimeObject *text_part_new(const char *subtype, const char *text)
+/* ---- format=flowed (RFC 3676) ----------------------------------------------------------------
+ * Paragraphs are one line each in the templates and in citizens' text, 150 to 250 octets:
+ * beyond what RFC 5322 §2.1.1 asks (78) and what many readers show well. The plain part is
+ * flowed: lines of at most FLOWED_WIDTH octets, each cut after a space that stays at its end
+ * (a soft break, DelSp=no: the space is the text's own); readers that know RFC 3676 join them
+ * back into the paragraph, the others show short lines. A line that starts with a space, ">"
+ * or "From " is space-stuffed (§4.4), or it would lose its indentation or read as a quote; a
+ * hard line end keeps no trailing space, or it would become a soft one. */
+
+#define FLOWED_WIDTH 76 /* octets before CRLF: under 78 with a margin */
+
+static gboolean needs_stuffing(const char *line, gsize len)
+{
+    return len > 0 &&
+           (line[0] == ' ' || line[0] == '>' || (len >= 5 && strncmp(line, "From ", 5) == 0));
+}
+
+/* where to cut line (len octets) so that the piece fits room: just after a run of spaces that
+ * follows some text; the last such place within room, else the first beyond it (a word longer
+ * than a line stays whole); 0 for none */
+static gsize flowed_cut(const char *line, gsize len, gsize room)
+{
+    gsize text_from = 0;
+    while (text_from < len && line[text_from] == ' ')
+        text_from++;
+    gsize best = 0;
+    for (gsize i = text_from + 1; i < len; i++) {
+        if (line[i - 1] != ' ' || line[i] == ' ')
+            continue;
+        if (i <= room)
+            best = i;
+        else
+            return best ? best : i;
+    }
+    return best;
+}
+
+static void flowed_append_line(GString *out, const char *line, gsize len)
+{
+    /* the signature separator keeps its space (§4.3); other lines lose trailing ones */
+    gboolean separator = len == 3 && strncmp(line, "-- ", 3) == 0;
+    while (!separator && len > 0 && line[len - 1] == ' ')
+        len--;
+    do {
+        gsize stuff = needs_stuffing(line, len) ? 1 : 0;
+        gsize take = len;
+        if (stuff + len > FLOWED_WIDTH) {
+            gsize cut = flowed_cut(line, len, FLOWED_WIDTH - stuff);
+            if (cut)
+                take = cut;
+        }
+        if (stuff)
+            g_string_append_c(out, ' ');
+        g_string_append_len(out, line, (gssize)take);
+        g_string_append(out, "\r\n");
+        line += take;
+        len -= take;
+    } while (len > 0);
+}
+
+char *letter_text_reflowed(const char *flowed)
+{
+    if (!flowed)
+        return NULL;
+    GString *out = g_string_sized_new(strlen(flowed));
+    for (const char *p = flowed; *p;) {
+        const char *end = strchr(p, '\n');
+        gsize len = end ? (gsize)(end - p) : strlen(p);
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        const char *line = p;
+        if (len > 0 && line[0] == ' ') { /* §4.5: a stuffed space goes */
+            line++;
+            len--;
+        }
+        gboolean soft = len > 0 && line[len - 1] == ' ' && !(len == 3 && !strncmp(line, "-- ", 3));
+        g_string_append_len(out, line, (gssize)len);
+        if (!soft && end)
+            g_string_append_c(out, '\n');
+        p = end ? end + 1 : p + strlen(p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static char *body_flowed(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text) + strlen(text) / 16 + 2);
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        gsize len = end ? (gsize)(end - p) : strlen(p);
+        flowed_append_line(out, p, len);
+        p += len + (end ? 1 : 0);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static GMimeObject *text_part_new(const char *subtype, const char *text, gboolean flowed)
 {
     GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
     g_mime_text_part_set_text(part, text);
     /* GMime says us-ascii for ASCII-only text; the templates promise UTF-8 */
     g_mime_text_part_set_charset(part, "utf-8");
+    if (flowed)
+        g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "format", "flowed");
     return GMIME_OBJECT(part);
 }
 
@@ -379,6 +487,7 @@ void letter_free(Letter *letter)
         g_bytes_unref(letter->message);
     g_free(letter->message_id);
     g_free(letter->subject);
+    g_free(letter->text);
     g_free(letter);
 }
 
@@ -492,8 +601,10 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     g_autofree char *subject = header_text_clean(subject_raw);
     g_autofree char *from_name = header_text_clean(spec->from_name);
     g_autofree char *to_name = header_text_clean(spec->to_name);
-    g_autofree char *text_body = body_canonical(text_raw);
-    g_autofree char *html_body = body_canonical(html_raw);
+    g_autofree char *text = text_canonical(text_raw);
+    g_autofree char *text_body = body_flowed(text);
+    g_autofree char *html_text = text_canonical(html_raw);
+    g_autofree char *html_body = body_crlf(html_text);
 
     g_autoptr(GMimeMessage) message = g_mime_message_new(TRUE);
     GMimeObject *object = GMIME_OBJECT(message);
@@ -531,8 +642,8 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     g_mime_object_set_header(object, "X-PAHT-Loop", spec->from_address, NULL);
 
     g_autoptr(GMimeMultipart) alternative = g_mime_multipart_new_with_subtype("alternative");
-    g_autoptr(GMimeObject) text_part = text_part_new("plain", text_body);
-    g_autoptr(GMimeObject) html_part = text_part_new("html", html_body);
+    g_autoptr(GMimeObject) text_part = text_part_new("plain", text_body, TRUE);
+    g_autoptr(GMimeObject) html_part = text_part_new("html", html_body, FALSE);
     g_mime_multipart_add(alternative, text_part);
     g_mime_multipart_add(alternative, html_part);
     g_mime_message_set_mime_part(message, GMIME_OBJECT(alternative));
@@ -559,5 +670,6 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     letter->message = g_steal_pointer(&bytes);
     letter->message_id = g_steal_pointer(&message_id);
     letter->subject = g_steal_pointer(&subject);
+    letter->text = g_steal_pointer(&text);
     return letter;
 }

@@ -45,6 +45,7 @@ typedef struct {
     GBytes *message;  /* the whole letter, CRLF line ends, 7-bit clean */
     char *message_id; /* without <> */
     char *subject;    /* as rendered (UTF-8) */
+    char *text;       /* the plain text as rendered (UTF-8, LF line ends, NFC) */
 } Letter;
 
 /* Header values coming from citizens (names, subjects, addresses) are sanitised: they can
@@ -53,6 +54,9 @@ typedef struct {
  * PAHT_ERROR_INPUT if to_address is not a single valid address. */
 Letter *letter_compose(const LetterSpec *spec, GError **error);
 void letter_free(Letter *letter);
+/* A letter's plain part as a reader of RFC 3676 shows it: the lines of a paragraph joined,
+ * space-stuffing removed, LF line ends (pahtctl preview). NULL stays NULL. */
+char *letter_text_reflowed(const char *flowed);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Letter, letter_free)
 
 /* ---- SMTP ---------------------------------------------------------------------------------- */

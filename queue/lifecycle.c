@@ -541,6 +541,23 @@ gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 repor
     return deadline_set(store, lc, report_id, "assign", assign, now, error);
 }
 
+gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
+                                GError **error)
+{
+    g_auto(Head) h = {0};
+    if (!head_load(store, report_id, &h, error))
+        return FALSE;
+    if (!g_str_equal(h.state, "draft"))
+        return TRUE;
+    return lifecycle_draft_waiting(store, lc, report_id, since, error);
+}
+
+gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
+                                GError **error)
+{
+    return deadline_open_due(store, report_id, name, due, error);
+}
+
 gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen, GError **error)
 {
     if (seen)
@@ -1078,27 +1095,6 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
 /* ---- the citizen's turn (Điều 10) -------------------------------------------------------------
  */
 
-/* "Rất hài lòng!" -> "rat hai long": folded, punctuation gone, single spaces */
-static char *rating_words(const char *line)
-{
-    g_autofree char *folded = text_fold(line);
-    if (!folded)
-        return NULL;
-    GString *out = g_string_new(NULL);
-    gboolean space = FALSE;
-    for (const char *p = folded; *p; p++) {
-        if (g_ascii_isalnum(*p)) {
-            if (space && out->len)
-                g_string_append_c(out, ' ');
-            g_string_append_c(out, *p);
-            space = FALSE;
-        } else {
-            space = TRUE;
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
 CitizenRating lifecycle_parse_rating(const char *text, char **rest)
 {
     if (rest)
@@ -1113,7 +1109,7 @@ CitizenRating lifecycle_parse_rating(const char *text, char **rest)
         if (!is_blank(line) || !end) {
             /* the whole line must be a rating, so that "không hài lòng" is never read as
              * "hài lòng", and feedback that mentions "hài lòng" is never read as a rating */
-            g_autofree char *words = rating_words(line);
+            g_autofree char *words = text_fold_words(line);
             static const struct {
                 const char *words;
                 CitizenRating rating;

@@ -426,6 +426,15 @@ LifecycleRecord *lifecycle_record_load(Store *store, gint64 report_id, GError **
  * arrival or completion). Nothing happens if it is already open. */
 gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
                                  GError **error);
+/* A report just recorded, or just completed by its citizen's reply: if it waits for the IOC
+ * (state draft), its "assign" deadline opens from since, in the caller's transaction, so that
+ * the acknowledgement enqueued in the same transaction states the deadline the report has
+ * (the scheduler's catch-up would open it only on its next cycle). */
+gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
+                                GError **error);
+/* the due time of the report's open deadline of this name, 0 when none is open */
+gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
+                                GError **error);
 /* draft | returned -> assigned (coordinated: coordinating). Agency codes from the agencies
  * file; coordinators NULL or empty for a single agency. */
 gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,

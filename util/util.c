@@ -699,6 +699,26 @@ char *text_fold(const char *utf8)
     return g_string_free(out, FALSE);
 }
 
+char *text_fold_words(const char *utf8)
+{
+    g_autofree char *folded = text_fold(utf8);
+    if (!folded)
+        return NULL;
+    GString *out = g_string_new(NULL);
+    gboolean space = FALSE;
+    for (const char *p = folded; *p; p++) {
+        if (g_ascii_isalnum(*p)) {
+            if (space && out->len)
+                g_string_append_c(out, ' ');
+            g_string_append_c(out, *p);
+            space = FALSE;
+        } else {
+            space = TRUE;
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
 gboolean text_is_header_safe(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {

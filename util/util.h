@@ -224,6 +224,9 @@ char *text_clean_line(const char *utf8);
 /* for matching, not display: NFD, combining marks dropped, đ/Đ -> d, lowercase.
  * "Họ và tên" -> "ho va ten", "ĐỊA CHỈ" -> "dia chi". */
 char *text_fold(const char *utf8);
+/* text_fold, then only letters and digits, single spaces between them: "- Số CCCD:" ->
+ * "so cccd", "Rất hài lòng!" -> "rat hai long" (labels and set phrases, for matching) */
+char *text_fold_words(const char *utf8);
 /* TRUE if the string has no CR, LF or other C0 control character: safe in a header */
 gboolean text_is_header_safe(const char *s);
 /* copy with CR, LF and other controls replaced by spaces, trimmed */

@@ -139,6 +139,6 @@ def ids_in_alerts(messages):
     """Raw message numbers named by "pahtctl reprocess N" in IOC alerts."""
     found = []
     for m in messages:
-        text = m.get_body(("plain",)).get_content()
+        text = pahttest.plain_text(m)
         found += [int(n) for n in re.findall(r"pahtctl reprocess (\d+)", text)]
     return found

@@ -425,3 +425,27 @@ def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
         if part is not msg:
             del part["MIME-Version"]  # the email package repeats it in every part; clients don't
     return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def plain_text(msg):
+    """The plain part of MSG as a mail reader shows it: our letters are format=flowed (RFC
+    3676), so the lines of a paragraph are joined and space-stuffing is removed."""
+    part = msg.get_body(("plain",))
+    text = part.get_content().replace("\r\n", "\n")
+    if (part.get_param("format") or "").lower() != "flowed":
+        return text
+    delsp = (part.get_param("delsp") or "").lower() == "yes"
+    out = []
+    for line in text.split("\n"):
+        if line.startswith(" "):
+            line = line[1:]
+        if line.endswith(" ") and line != "-- ":
+            out.append(line[:-1] if delsp else line)
+        else:
+            out.append(line + "\n")
+    return "".join(out)[:-1] if text.endswith("\n") else "".join(out)
+
+
+def shortened(address):
+    """ADDRESS as pahtd's log and the IOC's mail show a citizen's: "n***@domain"."""
+    return address[0] + "***@" + address.rpartition("@")[2]

@@ -104,7 +104,7 @@ class Alerts(unittest.TestCase):
             got = alerts()
             self.assertEqual(len(got), 2)
             self.assertIn("Đã kết nối lại hộp thư", got[1]["Subject"])
-            self.assertIn("55 phút", got[1].get_body(("plain",)).get_content())
+            self.assertIn("55 phút", pahttest.plain_text(got[1]))
 
             # a new outage is a new alert
             mailbox.imap_down()

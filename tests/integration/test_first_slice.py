@@ -83,7 +83,7 @@ class FirstSlice(unittest.TestCase):
             reply_to = ack["Reply-To"].addresses[0].addr_spec
             self.assertRegex(reply_to, r"^%s\+[0-9a-f]+@" % re.escape(self.gw.name))
             self.assertEqual(ack["To"].addresses[0].addr_spec, addr)
-            text = ack.get_body(("plain",)).get_content()
+            text = pahttest.plain_text(ack)
             html = ack.get_body(("html",)).get_content()
             self.assertIn(code, text)
             self.assertIn(code, html)

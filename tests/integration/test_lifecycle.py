@@ -144,7 +144,7 @@ class Lifecycle(unittest.TestCase):
 
     @staticmethod
     def text(msg):
-        return msg.get_body(("plain",)).get_content()
+        return pahttest.plain_text(msg)
 
     @staticmethod
     def html(msg):

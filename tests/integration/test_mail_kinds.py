@@ -351,7 +351,7 @@ class Replies(unittest.TestCase):
 
 
 def _body(msg):
-    return msg.get_body(("plain",)).get_content()
+    return pahttest.plain_text(msg)
 
 
 class OverImap(unittest.TestCase):
@@ -391,7 +391,10 @@ class OverImap(unittest.TestCase):
         alerts = pahttest.wait_for(lambda: pahttest.messages(self.stack, self.gw.ioc_address),
                                    timeout=30, what="the IOC alert")
         self.assertIn("KHẨN CẤP: Báo cháy", alerts[0]["Subject"])
-        self.assertIn("0933444555", _body(alerts[0]))
+        # what the IOC acts on, without the caller's phone (Điều 4.5: it is in the system)
+        self.assertIn("từ khóa “đang cháy”", _body(alerts[0]))
+        self.assertNotIn("0933444555", _body(alerts[0]))
+        self.assertNotIn("0933 444 555", _body(alerts[0]))
 
     def test_2_reply_completes_report_and_gets_ack(self):
         please = pahttest.wait_for(lambda: pahttest.messages(self.stack, self.citizen),

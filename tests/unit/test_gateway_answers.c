@@ -5,6 +5,7 @@
  * MX doubts, replies that prove nothing waiting for the IOC. */
 #include "app/gateway.h"
 #include "app/letters.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <glib/gstdio.h>
@@ -163,15 +164,9 @@ static char *letter_text(GMimeMessage *msg)
 {
     GMimeObject *body = g_mime_message_get_body(msg);
     GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
-    /* the letter is CRLF on the wire */
-    char *out = text;
-    for (const char *p = text; *p; p++) {
-        if (*p != '\r')
-            *out++ = *p;
-    }
-    *out = '\0';
-    return text;
+    g_autofree char *flowed = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
+    /* CRLF and format=flowed on the wire: as a reader shows it */
+    return letter_text_reflowed(flowed);
 }
 
 /* the report's letter of this kind (its outbox entry), or NULL */
@@ -223,6 +218,71 @@ static void test_complete_report_gets_ack(Fixture *f, gconstpointer data)
     ingest_result_clear(&r);
 }
 
+/* the report's open deadline of this name, as the letters write times; NULL if none */
+static char *deadline_text(Fixture *f, const Report *r, const char *name)
+{
+    for (guint i = 0; r->deadlines && i < r->deadlines->len; i++) {
+        const ReportDeadline *d = g_ptr_array_index(r->deadlines, i);
+        if (g_str_equal(d->name, name))
+            return letters_format_time(f->config, d->due);
+    }
+    return NULL;
+}
+
+/* the report's open "assign" deadline is due, and its acknowledgement says so */
+static void ack_states_assign_deadline(Fixture *f, gint64 report_id, const char *due)
+{
+    g_autoptr(Report) rep = load(f, report_id);
+    g_autofree char *open = deadline_text(f, rep, "assign");
+    g_assert_cmpstr(open, ==, due);
+    g_autoptr(GPtrArray) keep = NULL;
+    g_autoptr(GMimeMessage) ack = letter(f, outbox_of(f, report_id, "ack", &keep)->id);
+    g_autofree char *text = letter_text(ack);
+    g_autofree char *stated = g_strdup_printf("chậm nhất lúc %s", due);
+    if (!strstr(text, stated))
+        g_error("the acknowledgement does not state \"%s\":\n%s", stated, text);
+}
+
+/* issue 11 item 16: the acknowledgement states the IOC's 4-hour deadline (Điều 7.3); the
+ * report had none until the scheduler's next cycle (never, for pahtctl ingest) */
+static void test_ack_states_the_assign_deadline_the_report_has(Fixture *f, gconstpointer data)
+{
+    g_autofree char *body = g_strconcat("Đèn đường hỏng.\n\n", complete_fields, NULL);
+    Mail m = {.from = "an@example.vn", .subject = "Đèn đường hỏng", .body = body};
+    IngestResult r = ingest(f, &m);
+    /* Saturday 09:00: the four working hours are Monday's first */
+    ack_states_assign_deadline(f, r.report_id, "11:00 ngày 30/11/2026");
+    ingest_result_clear(&r);
+}
+
+/* a report completed by the citizen's reply waits for the IOC from then: the deadline opens
+ * with the reply, and the acknowledgement the reply gets states that one */
+static void test_completed_report_ack_states_the_deadline_from_completion(Fixture *f,
+                                                                          gconstpointer data)
+{
+    Mail first = {.from = "an@example.vn",
+                  .subject = "Đèn đường hỏng",
+                  .body = "Đèn đường hỏng.\nHọ tên: Nguyễn Văn An\n",
+                  .message_id = "lamp@example.vn"};
+    IngestResult r = ingest(f, &first);
+    g_autoptr(Report) before = load(f, r.report_id);
+    g_assert_cmpstr(before->state, ==, "incomplete");
+    g_assert_null(deadline_text(f, before, "assign"));
+    g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
+    Mail reply = {.from = "an@example.vn",
+                  .subject = "Re: Đèn đường hỏng",
+                  .body = complete_fields,
+                  .in_reply_to = "lamp@example.vn"};
+    IngestResult r2 = ingest(f, &reply);
+    g_assert_cmpint(r2.report_id, ==, r.report_id);
+    g_autoptr(Report) after = load(f, r.report_id);
+    g_assert_cmpstr(after->state, ==, "draft");
+    /* Monday 09:00 + 4 working hours: 09-11, 13-15 */
+    ack_states_assign_deadline(f, r.report_id, "15:00 ngày 30/11/2026");
+    ingest_result_clear(&r);
+    ingest_result_clear(&r2);
+}
+
 static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointer data)
 {
     Mail m = {.from = "\"Nguyễn Văn An\" <an@example.vn>",
@@ -253,8 +313,9 @@ static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointe
     g_autofree char *text = letter_text(msg);
     /* each missing field in plain words, the fill-in block, the other channels */
     g_assert_nonnull(strstr(text, "còn thiếu: số căn cước công dân và địa điểm xảy ra sự việc."));
-    g_assert_nonnull(strstr(text, "\nSố căn cước công dân: \nĐịa điểm xảy ra sự việc: \n"));
-    g_assert_null(strstr(text, "\nHọ và tên: \n")); /* only what is missing */
+    /* no trailing space: in a flowed letter it would join the lines (RFC 3676 §4.2) */
+    g_assert_nonnull(strstr(text, "\nSố căn cước công dân:\nĐịa điểm xảy ra sự việc:\n"));
+    g_assert_null(strstr(text, "\nHọ và tên:\n")); /* only what is missing */
     g_assert_nonnull(strstr(text, "https://paht.soctrang.gov.vn"));
     g_assert_nonnull(strstr(text, "Công dân Sóc Trăng"));
     g_assert_nonnull(strstr(text, "Tổng đài 1022"));
@@ -292,8 +353,13 @@ static void test_emergency_answered_at_once_and_ioc_alerted(Fixture *f, gconstpo
     g_assert_cmpstr(g_mime_message_get_subject(a), ==,
                     "[PAHT] KHẨN CẤP: Báo cháy (PAHT-2026-000001)");
     g_autofree char *alert_text = letter_text(a);
-    g_assert_nonnull(strstr(alert_text, "Số điện thoại: 0933444555"));
-    g_assert_nonnull(strstr(alert_text, "đang cháy"));
+    /* what the IOC acts on; the sender's phone and address stay in the system (Điều 4.5) */
+    g_assert_nonnull(strstr(alert_text, "từ khóa “đang cháy” trong nội dung thư"));
+    g_assert_nonnull(
+        strstr(alert_text, "Trích nội dung: Nhà kho đầu hẻm 5 Mạc Đĩnh Chi đang cháy!"));
+    g_assert_null(strstr(alert_text, "0933444555"));
+    g_assert_null(strstr(alert_text, "0933 444 555"));
+    g_assert_null(strstr(alert_text, "thu@example.vn"));
     ingest_result_clear(&r);
 }
 
@@ -1050,6 +1116,9 @@ int main(int argc, char **argv)
     g_test_add("/answers/" name, Fixture, gateway_keys, fixture_setup, fn, fixture_teardown)
     ADD("complete-report-ack", test_complete_report_gets_ack);
     ADD("incomplete-please-complete", test_incomplete_report_gets_please_complete);
+    ADD("ack-states-the-assign-deadline", test_ack_states_the_assign_deadline_the_report_has);
+    ADD("completed-ack-states-deadline-from-completion",
+        test_completed_report_ack_states_the_deadline_from_completion);
     ADD("emergency", test_emergency_answered_at_once_and_ioc_alerted);
     ADD("complaint", test_complaint_not_acknowledged_refusal_suggested);
     ADD("auto-reply-not-a-reply", test_auto_reply_to_our_letter_is_not_a_reply);

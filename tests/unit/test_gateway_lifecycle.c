@@ -5,6 +5,7 @@
 #include "app/gateway.h"
 #include "app/lifecycle_letters.h"
 #include "app/scheduler.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <locale.h>
@@ -94,6 +95,21 @@ static gint64 at(const char *rfc3339)
     "Họ và tên: Nguyễn Văn An\nĐịa chỉ: 12 Lê Lợi, Phường 1\nCCCD: 0942 0100 1234\n"                  \
     "Điện thoại: 0912 345 678\nEmail: an@example.vn\n"
 
+/* the draft as a report received now */
+static gint64 store_report(Fixture *f, const Draft *d)
+{
+    ReportRef ref = {0};
+    GError *error = NULL;
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
+                                &ref, &error));
+    g_assert_no_error(error);
+    g_assert_true(store_commit(f->store, &error));
+    gint64 id = ref.id;
+    report_ref_clear(&ref);
+    return id;
+}
+
 static gint64 new_report(Fixture *f, gboolean confidential)
 {
     g_autoptr(Draft) d = draft_new();
@@ -108,16 +124,40 @@ static gint64 new_report(Fixture *f, gboolean confidential)
     d->citizen.phone = g_strdup("0912345678");
     d->citizen.email = g_strdup("an@example.vn");
     d->location.text = g_strdup("Đường Lê Lợi, Phường 1");
-    ReportRef ref = {0};
-    GError *error = NULL;
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
-    g_assert_no_error(error);
-    g_assert_true(store_commit(f->store, &error));
-    gint64 id = ref.id;
-    report_ref_clear(&ref);
-    return id;
+    return store_report(f, d);
+}
+
+/* the report of issue 11 item 9: its title, its file name and its body carry the citizen's
+ * name, ID number and phone; the parser knows the name with diacritics */
+static gint64 new_report_titled_with_personal_data(Fixture *f, gboolean confidential)
+{
+    g_autoptr(Draft) d = draft_new();
+    d->subject = g_strdup("Phan anh cua Tran Thi Bich, CCCD 094078001234, SDT 0939000111, "
+                          "tranthib@example.vn");
+    d->text = g_strdup("Cống thoát nước trước chợ Phường 2 bị tắc, nước tràn lên đường.\n"
+                       "Họ và tên: Trần Thị Bích\nCCCD: 094078001234\nSĐT: 0939 000 111\n");
+    d->message_id = g_strdup("citizen-b@example.vn");
+    d->classification = g_strdup("report");
+    d->confidential = confidential;
+    d->citizen.name = g_strdup("Trần Thị Bích");
+    d->citizen.address = g_strdup("45 Trần Hưng Đạo, Phường 2");
+    d->citizen.id_number = g_strdup("094078001234");
+    d->citizen.phone = g_strdup("0939000111");
+    d->citizen.email = g_strdup("tranthib@example.vn");
+    d->location.text = g_strdup("Chợ Phường 2");
+    static const char *const names[] = {"CCCD_Tran_Thi_Bich_094078001234.jpg",
+                                        "Ảnh chụp Trần Thị Bích 0939.000.111.png", "cong-tac.jpg"};
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        DraftAttachment *a = g_new0(DraftAttachment, 1);
+        a->filename = g_strdup(names[i]);
+        a->content_type = g_strdup("image/jpeg");
+        a->kind = g_strdup("image");
+        a->size = 120000;
+        a->sha256 = g_strdup_printf("%064zu", i);
+        a->path = g_strdup_printf("/nonexistent/%zu", i);
+        g_ptr_array_add(d->attachments, a);
+    }
+    return store_report(f, d);
 }
 
 static void ok(gboolean result, GError *error)
@@ -145,8 +185,11 @@ static char *part_text(GMimeMessage *msg, const char *subtype)
     g_assert_true(GMIME_IS_MULTIPART(body));
     for (int i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(body)); i++) {
         GMimeObject *part = g_mime_multipart_get_part(GMIME_MULTIPART(body), i);
-        if (g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
-            return g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        if (!g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
+            continue;
+        g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        /* the plain part as a reader shows it (format=flowed) */
+        return g_str_equal(subtype, "plain") ? letter_text_reflowed(text) : g_strdup(text);
     }
     g_assert_not_reached();
     return NULL;
@@ -637,6 +680,134 @@ static void test_feedback_and_rating_through_the_gateway(Fixture *f, gconstpoint
     g_assert_cmpstr(g_ptr_array_index(sent, sent->len - 1), ==, "feedback vanthu@sxd.example.vn");
 }
 
+/* every letter a report can cause to someone other than its citizen: assignments to the main
+ * and the coordinating agency, a return to the IOC, reminders and overdue notices to contacts,
+ * coordinators, leaders and the IOC, a result sent back, an approval and a publish request,
+ * the citizen's feedback */
+static void drive_every_official_letter(Fixture *f, gint64 id)
+{
+    GError *error = NULL;
+    const char *const with[] = {"gtvt", NULL};
+    now_is("2026-11-23T09:00:00+07:00");
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    now_is("2026-11-23T10:00:00+07:00");
+    ok(gateway_return_report(f->config, f->store, "nv.xd", id, "Không đúng thẩm quyền", &error),
+       error);
+    now_is("2026-11-23T11:00:00+07:00");
+    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    static const char *const days[] = {"2026-11-24T10:00:00+07:00", "2026-11-27T10:00:00+07:00",
+                                       "2026-11-30T10:00:00+07:00", "2026-12-02T10:00:00+07:00",
+                                       "2026-12-03T10:00:00+07:00", "2026-12-04T10:00:00+07:00"};
+    SchedulerStats stats;
+    for (gsize i = 0; i < G_N_ELEMENTS(days); i++) {
+        now_is(days[i]);
+        g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    }
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "", &error), error);
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    g_clear_error(&error);
+    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã nạo vét cống.", &error), error);
+    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    CitizenReply reply;
+    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
+                             "Cống vẫn tắc. Trần Thị Bích, 0939000111, CCCD 094078001234.", &reply,
+                             &error),
+       error);
+}
+
+/* the ways the citizen of new_report_titled_with_personal_data can be named */
+static const char *const citizen_b[] = {
+    "094078001234",  "0939000111",    "0939 000 111",     "0939.000.111",
+    "Tran Thi Bich", "Trần Thị Bích", "Tran_Thi_Bich",    "TRAN THI BICH",
+    "Thị Bích",      "tranthib@",     "45 Trần Hưng Đạo",
+};
+
+/* the kinds of letter each non-citizen got, as "kind" lines */
+static GHashTable *official_letter_kinds(Fixture *f, gint64 id, gboolean confidential)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    GHashTable *kinds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (e->report_id != id || g_str_equal(e->rcpt, "tranthib@example.vn"))
+            continue;
+        g_autoptr(GBytes) bytes = outbox_message(f->store, e->id, &error);
+        g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
+        const char *subject = g_mime_message_get_subject(msg);
+        g_autofree char *text = part_text(msg, "plain");
+        g_autofree char *html = part_text(msg, "html");
+        /* an ordinary report's agency letters name the citizen with phone and e-mail, to
+         * verify on site (Điều 7.1); nobody else's, and never in a subject or file name */
+        gboolean contact_allowed = !confidential && (g_str_equal(e->kind, "assignment") ||
+                                                     g_str_equal(e->kind, "feedback"));
+        for (gsize k = 0; k < G_N_ELEMENTS(citizen_b); k++) {
+            assert_lacks(subject, citizen_b[k]);
+            if (contact_allowed && k != 0 && k != G_N_ELEMENTS(citizen_b) - 1)
+                continue;
+            assert_lacks(text, citizen_b[k]);
+            assert_lacks(html, citizen_b[k]);
+        }
+        assert_contains(subject, "PAHT-2026-000001");
+        if (confidential) {
+            /* not even the harmless words of the title: a neutral one instead */
+            assert_lacks(subject, "Phan anh cua");
+            assert_lacks(text, "Phan anh cua");
+            assert_lacks(html, "Phan anh cua");
+        }
+        g_hash_table_add(kinds, g_strdup_printf("%s %s", e->kind, e->rcpt));
+    }
+    return kinds;
+}
+
+static void test_confidential_subjects_and_file_names_reach_no_official(Fixture *f,
+                                                                        gconstpointer data)
+{
+    gint64 id = new_report_titled_with_personal_data(f, TRUE);
+    drive_every_official_letter(f, id);
+    g_autoptr(GHashTable) kinds = official_letter_kinds(f, id, TRUE);
+    static const char *const expected[] = {
+        "assignment vanthu@sxd.example.vn",    "assignment vanthu@sgtvt.example.vn",
+        "ioc_alert ioc@soctrang.gov.vn",       "reminder vanthu@sxd.example.vn",
+        "reminder vanthu@sgtvt.example.vn",    "overdue giamdoc@sxd.example.vn",
+        "overdue ioc@soctrang.gov.vn",         "approval_request giamdoc@sxd.example.vn",
+        "publish_request ioc@soctrang.gov.vn", "feedback vanthu@sxd.example.vn",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        if (!g_hash_table_contains(kinds, expected[i]))
+            g_error("no \"%s\" letter: the walk missed a kind", expected[i]);
+    }
+    /* the agency still sees how many files there are and of what type */
+    g_autofree char *text = NULL, *assignment = NULL;
+    letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", &text, NULL, &assignment);
+    assert_contains(assignment, "Phản ánh PAHT-2026-000001 (bảo mật)");
+    assert_contains(text, "Tiêu đề:            Phản ánh PAHT-2026-000001 (bảo mật)");
+    assert_contains(text, "Tệp 1.jpg (image, 117,2 KB)");
+    assert_contains(text, "Tệp 2.png");
+    assert_lacks(text, "cong-tac");
+    /* the citizen's own letters keep their subject */
+    g_autofree char *own = NULL;
+    letter_parts(f, id, "acceptance", "tranthib@example.vn", &own, NULL, NULL);
+    assert_contains(own, "Phan anh cua Tran Thi Bich, CCCD 094078001234");
+}
+
+static void test_ordinary_subjects_and_file_names_are_redacted_for_officials(Fixture *f,
+                                                                             gconstpointer data)
+{
+    gint64 id = new_report_titled_with_personal_data(f, FALSE);
+    drive_every_official_letter(f, id);
+    g_autoptr(GHashTable) kinds = official_letter_kinds(f, id, FALSE);
+    g_assert_cmpuint(g_hash_table_size(kinds), >=, 10);
+    g_autofree char *text = NULL, *subject = NULL;
+    letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", &text, NULL, &subject);
+    assert_contains(subject, "Phan anh cua [đã ẩn], CCCD [đã ẩn], SDT [đã ẩn], [đã ẩn]");
+    assert_contains(text, "- CCCD_[đã ẩn]_[đã ẩn].jpg (image");
+    assert_contains(text, "- Ảnh chụp [đã ẩn] [đã ẩn].png (image");
+    assert_contains(text, "- cong-tac.jpg (image");
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
@@ -652,5 +823,9 @@ int main(int argc, char **argv)
     ADD("scheduler", test_scheduler_reminds_escalates_and_never_doubles);
     ADD("extension", test_extension_letter_and_new_deadline);
     ADD("feedback-rating", test_feedback_and_rating_through_the_gateway);
+    ADD("confidential-subjects-and-file-names",
+        test_confidential_subjects_and_file_names_reach_no_official);
+    ADD("ordinary-subjects-and-file-names",
+        test_ordinary_subjects_and_file_names_are_redacted_for_officials);
     return g_test_run();
 }

@@ -468,12 +468,17 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT] 2 thư không gửi được, 1 địa chỉ tạm ngừng nhận thư");
     GMimeObject *body = g_mime_message_get_body(msg);
-    g_autofree char *text = g_mime_text_part_get_text(
+    g_autofree char *flowed = g_mime_text_part_get_text(
         GMIME_TEXT_PART(g_mime_multipart_get_part(GMIME_MULTIPART(body), 0)));
+    g_autofree char *text = letter_text_reflowed(flowed);
+    /* the IOC's mailbox gets citizens' addresses shortened, as the logs have them (Điều
+     * 4.5); pahtctl outbox --state failed shows them whole */
     g_autofree char *first = g_strdup_printf(
-        "Thư số %" G_GINT64_FORMAT " (xác nhận tiếp nhận) gửi an@example.vn", to_suspended);
+        "Thư số %" G_GINT64_FORMAT " (xác nhận tiếp nhận) gửi a***@example.vn", to_suspended);
     g_assert_nonnull(strstr(text, first));
-    g_assert_nonnull(strstr(text, "MAILER-DAEMON@example.vn"));
+    g_assert_nonnull(strstr(text, "M***@example.vn"));
+    g_assert_null(strstr(text, "an@example.vn"));
+    g_assert_null(strstr(text, "MAILER-DAEMON@example.vn"));
     g_assert_nonnull(strstr(text, "liên hệ người dân qua kênh khác"));
 
     /* within the hour, a new failure waits; after it, a second digest */
