@@ -268,11 +268,15 @@ static void test_completed_report_ack_states_the_deadline_from_completion(Fixtur
     g_autoptr(Report) before = load(f, r.report_id);
     g_assert_cmpstr(before->state, ==, "incomplete");
     g_assert_null(deadline_text(f, before, "assign"));
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *please = outbox_of(f, r.report_id, "incomplete", &keep);
+    g_assert_nonnull(please);
     g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
+    /* an answer to our letter: the sender is proven to be the citizen (issue 11, item 12) */
     Mail reply = {.from = "an@example.vn",
                   .subject = "Re: Đèn đường hỏng",
                   .body = complete_fields,
-                  .in_reply_to = "lamp@example.vn"};
+                  .in_reply_to = please->message_id};
     IngestResult r2 = ingest(f, &reply);
     g_assert_cmpint(r2.report_id, ==, r.report_id);
     g_autoptr(Report) after = load(f, r.report_id);
