@@ -25,6 +25,7 @@ Module
         stack.deliver("paht@example.test", raw_bytes)
         imap = stack.imap("paht")             # logged in over STARTTLS, CA verified
         stack.smtp_send("x@example.test", raw_bytes)   # through Postfix
+        stack.wait_delivered(["x@example.test"])        # Postfix holds nothing more for them
         stack.imap_down(); stack.imap_up(); stack.fault_rcpt("x@example.test", 451)
 
 What every stack offers
@@ -1223,6 +1224,33 @@ class MailStack:
         """Postfix's queue as a list of dicts (postqueue -j)."""
         out = _run([self._tool("postqueue"), "-c", self.postfix_conf, "-j"], "postqueue -j")
         return [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+
+    def pending_for(self, recipients):
+        """The queue entries (postqueue -j) that still hold mail for any of RECIPIENTS."""
+        wanted = {self.address(r).lower() for r in recipients}
+        return [item for item in self.queue()
+                if any(r.get("address", "").lower() in wanted for r in item.get("recipients", []))]
+
+    def wait_delivered(self, recipients, timeout=120):
+        """Wait until Postfix holds no mail for any of RECIPIENTS (deferred mail is flushed).
+
+        Every message Postfix accepted for them is then in their mailboxes (or bounced): a
+        count taken afterwards is final, so a duplicate, had one been sent, is seen, with no
+        sleep. Only what was accepted before the call counts: call it once the sender has
+        finished (its process ended, or its outbox rows say sent). Postfix keeps a message in
+        its queue (incoming, active or deferred; postqueue lists them all) from before its
+        250 to the sender until Dovecot's LMTP has stored it. MailStackError after TIMEOUT
+        seconds, naming what is left."""
+        self.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.pending_for(recipients)
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                raise MailStackError(f"mailstack: after {timeout} s Postfix still holds mail for "
+                                     f"{[r['address'] for i in left for r in i['recipients']]}")
+            time.sleep(0.05)
 
 
 def _pids_in_dir(d):
