@@ -352,17 +352,15 @@ static void test_nothing_listening_is_temporary(void)
 static void test_silent_server_times_out_as_temporary(void)
 {
     /* plaintext IMAP against the implicit-TLS port: the server waits for a TLS hello and
-     * never greets; the timeout must end the wait */
+     * never greets; the timeout must end the wait (without it the test would hang until
+     * CTest's limit; how soon it ends is bench/run's "hostile_imap_timeout" figure) */
     ImapOptions opts = options(FALSE);
     opts.port = port_of("MAILSTACK_IMAPS_PORT");
     opts.timeout_seconds = 2;
     g_autoptr(GError) error = NULL;
-    gint64 start = g_get_monotonic_time();
     g_assert_null(imap_client_connect(&opts, &error));
-    gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
-    g_assert_cmpint(elapsed_ms, >=, 1500);
-    g_assert_cmpint(elapsed_ms, <, 10000);
+    g_assert_nonnull(strstr(error->message, "timed out"));
 }
 
 /* ---- one mailbox ------------------------------------------------------------------------- */
