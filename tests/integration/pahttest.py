@@ -271,6 +271,18 @@ class Gateway:
                 lines.append(f"{key} = {value}")
         self._write("paht.conf", "\n".join(lines) + "\n", 0o600)
 
+    def write_agencies(self, agencies):
+        """An agencies file ({code: (name, contact, leader, leader_name)}) named by the
+        configuration (rewritten)."""
+        path = os.path.join(self.dir, "agencies.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            for code, (name, contact, leader, leader_name) in agencies.items():
+                f.write(f"[agency {code}]\nname = {name}\ncontact = {contact}\n"
+                        f"leader = {leader}\nleader_name = {leader_name}\n\n")
+        self.config["gateway"]["agencies_file"] = path
+        self.write_config()
+        return path
+
     # ---- programs
 
     @staticmethod

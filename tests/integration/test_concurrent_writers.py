@@ -23,13 +23,8 @@ class ConcurrentWriters(unittest.TestCase):
         name = pahttest.unique("paht")
         gw = pahttest.Gateway(stack, name, overrides={("imap", "poll_seconds"): 1})
         contact, leader = f"{name}-xd@{stack.domain}", f"{name}-xd-leader@{stack.domain}"
-        agencies = os.path.join(gw.dir, "agencies.conf")
-        with open(agencies, "w", encoding="utf-8") as f:
-            f.write(f"[agency xd]\nname = Sở Xây dựng\ncontact = {contact}\nleader = {leader}\n"
-                    "leader_name = Nguyễn Văn A\n")
-        gw.config["gateway"]["agencies_file"] = agencies
         gw.config["gateway"]["auto_replies_per_day"] = "1000"
-        gw.write_config()
+        gw.write_agencies({"xd": ("Sở Xây dựng", contact, leader, "Nguyễn Văn A")})
 
         citizens = [daemontest.citizen(stack, "dong") for _ in range(10)]
         mails = [(citizens[i % 10], pahttest.make_mail(

@@ -424,12 +424,7 @@ class Outage(unittest.TestCase):
         name = pahttest.unique("paht")
         gw = pahttest.Gateway(stack, name)
         contact, leader = f"{name}-contact@{stack.domain}", f"{name}-leader@{stack.domain}"
-        agencies = os.path.join(gw.dir, "agencies.conf")
-        with open(agencies, "w", encoding="utf-8") as f:
-            f.write(f"[agency xd]\nname = Sở Xây dựng\ncontact = {contact}\nleader = {leader}\n"
-                    "leader_name = Nguyễn Văn A\n")
-        gw.config["gateway"]["agencies_file"] = agencies
-        gw.write_config()
+        gw.write_agencies({"xd": ("Sở Xây dựng", contact, leader, "Nguyễn Văn A")})
         citizen = f"{name}-citizen@{stack.domain}"
         eml = os.path.join(gw.dir, "report.eml")
         with open(eml, "wb") as f:
