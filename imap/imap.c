@@ -483,8 +483,7 @@ ImapClient *imap_client_connect(const ImapOptions *opts, GError **error)
              * elsewhere means a broken session, and it was taken for a lost connection and
              * retried for ever. Nothing is sent in plaintext either way. */
             set_command_error(c, r == MAILIMAP_ERROR_PROTOCOL ? MAILIMAP_ERROR_STARTTLS : r,
-                              PAHT_ERROR_CONFIG, error,
-                              "IMAP STARTTLS (no login without it)");
+                              PAHT_ERROR_CONFIG, error, "IMAP STARTTLS (no login without it)");
             return NULL;
         }
         if (!verify_server_certificate(c, opts, error))
