@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -230,8 +231,65 @@ void gateway_close(Gateway *gw)
     g_free(gw->raw_dir);
     g_free(gw->att_dir);
     g_free(gw->tmp_dir);
+    g_free(gw->keywords_copy);
     config_free(gw->owned_config);
     g_free(gw);
+}
+
+/* ---- the keyword lists -----------------------------------------------------------------------
+ * keywords.conf decides what is an emergency, a complaint, a request for secrecy; the province
+ * edits it. A file that does not parse made every message fail in the parser while
+ * --check-config said OK, so it is checked with the rest of the configuration. The daemon's
+ * parser reads a private copy of the file as it was checked, never the file itself: an edit
+ * reaches it through a reload that accepts it (SIGHUP), and a broken edit that was refused, or
+ * never announced, changes nothing for the mail. */
+
+gboolean gateway_check_config(const Config *config, GError **error)
+{
+    return parse_keywords_check(config->gateway.keywords_file, error);
+}
+
+/* Checks keywords_file (NULL: the built-in lists) and makes it the copy the parser reads
+ * (gw->keywords_copy). On any error the copy in use stays as it was. */
+static gboolean keywords_take_copy(Gateway *gw, const char *keywords_file, GError **error)
+{
+    if (!parse_keywords_check(keywords_file, error))
+        return FALSE;
+    if (!keywords_file) {
+        g_clear_pointer(&gw->keywords_copy, g_free);
+        return TRUE;
+    }
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(keywords_file, &data, &len, &local)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "keywords file %s: %s", keywords_file,
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    g_autofree char *fresh = g_build_filename(gw->tmp_dir, "keywords.conf.new", NULL);
+    g_autofree char *copy = g_build_filename(gw->tmp_dir, "keywords.conf", NULL);
+    if (!fs_write_file_atomic(fresh, data, len, error))
+        return FALSE;
+    /* the bytes copied are the bytes checked: the file may have changed since the check */
+    if (!parse_keywords_check(fresh, &local)) {
+        unlink(fresh);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "keywords file %s changed while it was read; try again (%s)", keywords_file,
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    if (rename(fresh, copy) != 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot rename %s: %s", fresh,
+                    g_strerror(errno));
+        unlink(fresh);
+        return FALSE;
+    }
+    g_free(gw->keywords_copy);
+    gw->keywords_copy = g_steal_pointer(&copy);
+    return TRUE;
 }
 
 int gateway_lock_fetcher(const Config *config, GError **error)
@@ -521,24 +579,35 @@ static void wait_for_mail(Gateway *gw, const MailboxHealth *h)
     }
 }
 
-/* SIGHUP: the new configuration replaces the running one only if it is whole and valid */
-static void reload_config(Gateway *gw, const char *path)
+/* SIGHUP: the new configuration, if it is whole and valid, keywords file included; NULL (and
+ * a log line saying why) when it is refused and the running one stays */
+static Config *reload_accepted(Gateway *gw, const char *path)
 {
-    sd_notify(0, "RELOADING=1");
     GError *error = NULL;
     Config *fresh = path ? config_load(path, CONFIG_LOAD_SECRETS, &error) : NULL;
-    if (!fresh) {
+    if (fresh && (!g_str_equal(fresh->gateway.database, gw->config->gateway.database) ||
+                  !g_str_equal(fresh->gateway.data_dir, gw->config->gateway.data_dir)))
+        g_set_error(&error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "database and data_dir cannot change while pahtd runs (restart it)");
+    else if (fresh)
+        keywords_take_copy(gw, fresh->gateway.keywords_file, &error);
+    if (!fresh || error) {
         log_error("SIGHUP: the new configuration is refused, the running one is kept: %s",
                   error ? error->message : "no configuration file");
         g_clear_error(&error);
-    } else if (!g_str_equal(fresh->gateway.database, gw->config->gateway.database) ||
-               !g_str_equal(fresh->gateway.data_dir, gw->config->gateway.data_dir)) {
-        log_error("SIGHUP: database and data_dir cannot change while pahtd runs (restart it); "
-                  "the running configuration is kept");
         config_free(fresh);
-    } else {
-        /* new servers, accounts, folders and templates apply from the next connection and
-         * the next message (the worker reads the file again) */
+        return NULL;
+    }
+    return fresh;
+}
+
+static void reload_config(Gateway *gw, const char *path)
+{
+    sd_notify(0, "RELOADING=1");
+    Config *fresh = reload_accepted(gw, path);
+    if (fresh) {
+        /* new servers, accounts, folders, templates and keywords apply from the next
+         * connection and the next message (the worker reads the file again) */
         mailbox_disconnect(gw);
         g_clear_pointer(&gw->smtp, smtp_sender_free);
         worker_stop(gw);
@@ -563,6 +632,8 @@ gboolean gateway_run(Gateway *gw, const RunOptions *options, GError **error)
     uint64_t watchdog = 0;
     if (!options->once && sd_watchdog_enabled(0, &watchdog) > 0)
         gw->watchdog_usec = (gint64)watchdog;
+    if (!keywords_take_copy(gw, gw->config->gateway.keywords_file, error))
+        return FALSE;
     if (!options->once)
         sd_notify(0, "READY=1");
     worker_prepare(gw);

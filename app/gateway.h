@@ -125,8 +125,16 @@ gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error
 gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result, GError **error);
 
 /* pahtd --worker: the child process pahtd starts to parse messages (app/worker.c), talking
- * over fd. Returns the exit status. */
-int gateway_worker_main(const char *config_path, int fd);
+ * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
+ * NULL those the configuration names). Returns the exit status. */
+int gateway_worker_main(const char *config_path, const char *keywords_path, int fd);
+
+/* What a configuration names besides itself and must hold before mail is parsed with it:
+ * the keywords file (conf/keywords.conf format). A broken one would make every message fail
+ * in the parser, so it is refused where the configuration is: pahtd at start, --check-config
+ * and SIGHUP, pahtctl before ingest and reprocess. PAHT_ERROR_CONFIG naming the file and
+ * line. */
+gboolean gateway_check_config(const Config *config, GError **error);
 
 /* Issue 11.4: the database and data_dir belong to one user, the service user (paht), and so
  * must every file the programs make there. A process of that user goes on; root becomes that

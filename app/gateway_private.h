@@ -29,6 +29,10 @@ struct Gateway {
                               processing the previous process did not survive */
     SmtpSender *smtp;
     Worker *worker; /* the child that parses (worker.c); NULL until the first message */
+    /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
+     * taken when the file was checked at start or by an accepted reload; NULL: the built-in
+     * lists */
+    char *keywords_copy;
 
     /* the daemon (gateway.c) */
     int signal_fd;        /* -1 outside gateway_run */

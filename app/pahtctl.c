@@ -209,6 +209,9 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("ingest needs at least one FILE.eml");
+    GError *config_error = NULL;
+    if (!gateway_check_config(ctl->config, &config_error))
+        return fail(config_error);
     g_autoptr(JsonArray) array = json_array_new();
     int status = 0;
     for (int i = 1; i < argc; i++) {
@@ -812,10 +815,12 @@ static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
         return usage_error("reprocess: \"%s\" is not a message number (e.g. 42, as in the IOC "
                            "alert)",
                            argv[1]);
+    GError *error = NULL;
+    if (!gateway_check_config(ctl->config, &error))
+        return fail(error);
     signal(SIGALRM, on_reprocess_timeout);
     alarm((unsigned)ctl->config->gateway.message_timeout_seconds);
     IngestResult result = {0};
-    GError *error = NULL;
     gboolean ok = gateway_reprocess(ctl->gateway, id, &result, &error);
     alarm(0);
     if (!ok)

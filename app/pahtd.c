@@ -17,7 +17,7 @@
 int main(int argc, char **argv)
 {
     /* GOption allocates the strings it parses: ours to free */
-    g_autofree char *config_path = NULL;
+    g_autofree char *config_path = NULL, *keywords_path = NULL;
     gboolean once = FALSE, check_config = FALSE, worker = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
@@ -27,6 +27,8 @@ int main(int argc, char **argv)
          "validate the configuration and exit", NULL},
         {"worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &worker,
          "internal: the parser process pahtd starts itself", NULL},
+        {"keywords", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &keywords_path,
+         "internal: the parser's keyword lists, as pahtd checked them", "FILE"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtd");
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
     const char *path = config_path ? config_path : "/etc/paht/paht.conf";
     if (worker) {
         log_init("pahtd[parser]");
-        return gateway_worker_main(path, WORKER_FD);
+        return gateway_worker_main(path, keywords_path, WORKER_FD);
     }
     g_autoptr(Config) config = config_load(path, CONFIG_LOAD_SECRETS, &error);
     if (!config) {
@@ -70,6 +72,10 @@ int main(int argc, char **argv)
     }
     if (!gateway_check_bounce_key(config, &error)) {
         log_error("%s", error->message);
+        return 2;
+    }
+    if (!gateway_check_config(config, &error)) {
+        log_error("%s: %s", config->file, error->message);
         return 2;
     }
     if (check_config) {

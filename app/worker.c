@@ -277,7 +277,14 @@ static gboolean worker_start(Gateway *gw, GError **error)
     }
     /* everything the child needs is prepared before fork(): between fork() and exec() only
      * async-signal-safe calls are allowed */
-    char *argv[] = {(char *)"pahtd", (char *)"--worker", (char *)"-c", c->file, NULL};
+    /* the keyword lists are the copy pahtd checked (gateway.c), not the file on disk now */
+    char *argv[] = {(char *)"pahtd",
+                    (char *)"--worker",
+                    (char *)"-c",
+                    c->file,
+                    (char *)"--keywords",
+                    gw->keywords_copy ? gw->keywords_copy : (char *)"",
+                    NULL};
     g_autofree const char **envp = worker_environ();
     pid_t parent = getpid();
     fflush(stdout);
@@ -580,7 +587,7 @@ static void child_process(Gateway *gw, int fd, gint64 id)
     ingest_result_clear(&result);
 }
 
-int gateway_worker_main(const char *config_path, int fd)
+int gateway_worker_main(const char *config_path, const char *keywords_path, int fd)
 {
     /* the parent decides when we stop (see above) */
     signal(SIGTERM, SIG_IGN);
@@ -597,6 +604,10 @@ int gateway_worker_main(const char *config_path, int fd)
         return 2;
     }
     log_set_level((LogLevel)config->gateway.log_level);
+    if (keywords_path) {
+        g_free(config->gateway.keywords_file);
+        config->gateway.keywords_file = *keywords_path ? g_strdup(keywords_path) : NULL;
+    }
     g_autoptr(Gateway) gw = gateway_open(config, &error);
     if (!gw) {
         g_autofree char *text = protocol_text(error->message);

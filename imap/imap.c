@@ -479,7 +479,12 @@ ImapClient *imap_client_connect(const ImapOptions *opts, GError **error)
         }
         r = mailimap_socket_starttls_with_callback(c->imap, tls_session_setup, c);
         if (r != MAILIMAP_NO_ERROR) {
-            set_command_error(c, r, PAHT_ERROR_CONFIG, error, "IMAP STARTTLS");
+            /* A tagged NO or BAD is the server refusing TLS (RFC 3501 §6.2.1), which only an
+             * administrator can change: libetpan reports BAD as MAILIMAP_ERROR_PROTOCOL, which
+             * elsewhere means a broken session, and it was taken for a lost connection and
+             * retried for ever. Nothing is sent in plaintext either way. */
+            set_command_error(c, r == MAILIMAP_ERROR_PROTOCOL ? MAILIMAP_ERROR_STARTTLS : r,
+                              PAHT_ERROR_CONFIG, error, "IMAP STARTTLS (no login without it)");
             return NULL;
         }
         if (!verify_server_certificate(c, opts, error))

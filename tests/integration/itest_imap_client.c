@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +79,19 @@ static const char *setting(const char *key)
     return value;
 }
 
+static GHashTable *env_from_text(const char *text)
+{
+    GHashTable *env = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        char *eq = strchr(lines[i], '=');
+        if (lines[i][0] != '#' && eq)
+            g_hash_table_insert(env, g_strndup(lines[i], (gsize)(eq - lines[i])),
+                                g_strdup(g_strstrip(eq + 1)));
+    }
+    return env;
+}
+
 static gboolean load_stack(GError **error)
 {
     const char *path = g_getenv("PAHT_MAILSTACK_ENV");
@@ -94,15 +106,7 @@ static gboolean load_stack(GError **error)
         g_prefix_error(error, "mail stack env file (PAHT_MAILSTACK_ENV): ");
         return FALSE;
     }
-    stack = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    for (guint i = 0; lines[i]; i++) {
-        char *eq = strchr(lines[i], '=');
-        if (lines[i][0] == '#' || !eq)
-            continue;
-        g_hash_table_insert(stack, g_strndup(lines[i], (gsize)(eq - lines[i])),
-                            g_strdup(g_strstrip(eq + 1)));
-    }
+    stack = env_from_text(text);
     return TRUE;
 }
 
@@ -273,47 +277,68 @@ static void test_tls_verify_off_connects(void)
     g_assert_true(imap_client_has_capability(client, "IMAP4rev1"));
 }
 
-/* a name of this machine that resolves to the stack's address but is not in its certificate */
-static char *find_alias_of_listen_address(void)
+/* the harness (tests/harness/mailstack.py) run with ARGS; its standard output */
+static char *run_harness(const char *const *args)
 {
-    const char *candidates[] = {g_get_host_name(), "vm", "runsc", "localhost.localdomain"};
-    for (gsize i = 0; i < G_N_ELEMENTS(candidates); i++) {
-        if (g_ascii_strcasecmp(candidates[i], "localhost") == 0)
-            continue;
-        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-        struct addrinfo *found = NULL;
-        if (getaddrinfo(candidates[i], NULL, &hints, &found) != 0)
-            continue;
-        gboolean match = FALSE;
-        for (struct addrinfo *a = found; a; a = a->ai_next) {
-            char text[64];
-            if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, NULL, 0,
-                            NI_NUMERICHOST) == 0 &&
-                strcmp(text, setting("MAILSTACK_LISTEN")) == 0)
-                match = TRUE;
-        }
-        freeaddrinfo(found);
-        if (match)
-            return g_strdup(candidates[i]);
-    }
-    return NULL;
+    const char *source = g_getenv("PAHT_SOURCE_DIR");
+    if (!source)
+        g_error("PAHT_SOURCE_DIR is not set: run through ctest");
+    g_autofree char *harness = g_build_filename(source, "tests", "harness", "mailstack.py", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (char *)"/usr/bin/python3");
+    g_ptr_array_add(argv, harness);
+    for (gsize i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (char *)args[i]);
+    g_ptr_array_add(argv, NULL);
+    char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = 0;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               &err, &status, &error));
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("mailstack.py %s failed: %s", args[0], err);
+    return out;
+}
+
+static GHashTable *read_env_file(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, &error));
+    return env_from_text(text);
 }
 
 static void test_name_mismatch_refused(void)
 {
-    g_autofree char *alias = find_alias_of_listen_address();
-    if (!alias) {
-        g_test_skip("no host name other than localhost resolves to the stack's address");
-        return;
+    /* A second stack of real servers whose certificate, from the CA we trust, names only
+     * other.example.test: whatever address or name we connect to is not in it. (No second
+     * host name is needed, so nothing depends on /etc/hosts.) */
+    const char *start[] = {"start", "--unusual", "cert_names=DNS:other.example.test", NULL};
+    g_autofree char *started = run_harness(start);
+    const char *dir = g_strstrip(started);
+    g_autofree char *env_path = g_build_filename(dir, "mailstack.env", NULL);
+    g_autoptr(GHashTable) other = read_env_file(env_path);
+    for (int implicit = 0; implicit <= 1; implicit++) {
+        ImapOptions opts = options(implicit);
+        opts.port = atoi(
+            g_hash_table_lookup(other, implicit ? "MAILSTACK_IMAPS_PORT" : "MAILSTACK_IMAP_PORT"));
+        opts.ca_file = g_hash_table_lookup(other, "MAILSTACK_CA");
+        opts.password = g_hash_table_lookup(other, "MAILSTACK_PASSWORD");
+        g_autofree char *log_path = g_build_filename(work_dir, "mismatch.log", NULL);
+        opts.protocol_log = log_path;
+        g_autoptr(GError) error = NULL;
+        ImapClient *client = imap_client_connect(&opts, &error);
+        g_assert_null(client);
+        g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+        g_assert_nonnull(strstr(error->message, opts.host));
+        g_assert_nonnull(strstr(error->message, "name in the certificate does not match"));
+        /* refused before LOGIN: the credentials never crossed the connection */
+        g_autofree char *log = read_file(log_path);
+        g_assert_null(strstr(log, "LOGIN"));
     }
-    ImapOptions opts = options(TRUE);
-    opts.host = alias;
-    g_autoptr(GError) error = NULL;
-    ImapClient *client = imap_client_connect(&opts, &error);
-    g_assert_null(client);
-    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
-    g_assert_nonnull(strstr(error->message, alias));
-    g_assert_nonnull(strstr(error->message, "name in the certificate does not match"));
+    const char *stop[] = {"stop", dir, "--rm", NULL};
+    g_free(run_harness(stop));
 }
 
 static void test_wrong_password_is_config_error(void)
@@ -352,17 +377,15 @@ static void test_nothing_listening_is_temporary(void)
 static void test_silent_server_times_out_as_temporary(void)
 {
     /* plaintext IMAP against the implicit-TLS port: the server waits for a TLS hello and
-     * never greets; the timeout must end the wait */
+     * never greets; the timeout must end the wait (without it the test would hang until
+     * CTest's limit; how soon it ends is bench/run's "hostile_imap_timeout" figure) */
     ImapOptions opts = options(FALSE);
     opts.port = port_of("MAILSTACK_IMAPS_PORT");
     opts.timeout_seconds = 2;
     g_autoptr(GError) error = NULL;
-    gint64 start = g_get_monotonic_time();
     g_assert_null(imap_client_connect(&opts, &error));
-    gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
-    g_assert_cmpint(elapsed_ms, >=, 1500);
-    g_assert_cmpint(elapsed_ms, <, 10000);
+    g_assert_nonnull(strstr(error->message, "timed out"));
 }
 
 /* ---- one mailbox ------------------------------------------------------------------------- */

@@ -48,9 +48,16 @@ __all__ = [
     "Gateway",
     "make_mail",
     "VN_TZ",
+    "TEST_NOW",
 ]
 
 VN_TZ = datetime.timezone(datetime.timedelta(hours=7), "ICT")
+
+# The clock of pahtd and pahtctl in the tests (PAHT_NOW), unless a test passes its own: a
+# working-day morning, no holiday near. Deadlines, working hours, reminders, holidays and daily
+# limits all follow it, so the suite gives the same answers on a Saturday night or during Tết
+# as on a Tuesday morning. A test that means the real clock says so (Gateway(now=None)).
+TEST_NOW = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=VN_TZ)  # a Tuesday, 09:00
 
 
 class SetupError(RuntimeError):
@@ -181,10 +188,13 @@ class Gateway:
     mailbox <name>@example.test on STACK.
 
     OVERRIDES: {("group", "key"): value, or None to delete the key}, applied before writing.
+    NOW: the datetime its programs take for now (PAHT_NOW) unless a call's env names another;
+    None: the real clock.
     """
 
-    def __init__(self, stack, name, overrides=None, tmpdir=None):
+    def __init__(self, stack, name, overrides=None, tmpdir=None, now=TEST_NOW):
         self.stack = stack
+        self.now = now
         self.name = name
         self.address = f"{name}@{stack.domain}"
         self.ioc_address = f"{name}-ioc@{stack.domain}"
@@ -261,6 +271,18 @@ class Gateway:
                 lines.append(f"{key} = {value}")
         self._write("paht.conf", "\n".join(lines) + "\n", 0o600)
 
+    def write_agencies(self, agencies):
+        """An agencies file ({code: (name, contact, leader, leader_name)}) named by the
+        configuration (rewritten)."""
+        path = os.path.join(self.dir, "agencies.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            for code, (name, contact, leader, leader_name) in agencies.items():
+                f.write(f"[agency {code}]\nname = {name}\ncontact = {contact}\n"
+                        f"leader = {leader}\nleader_name = {leader_name}\n\n")
+        self.config["gateway"]["agencies_file"] = path
+        self.write_config()
+        return path
+
     # ---- programs
 
     @staticmethod
@@ -270,9 +292,11 @@ class Gateway:
             raise SetupError(f"{path} does not exist or is not executable: build it first")
         return path
 
-    @staticmethod
-    def _env(env):
+    def _env(self, env):
         merged = dict(os.environ)
+        merged.pop("PAHT_NOW", None)
+        if self.now is not None:
+            merged["PAHT_NOW"] = self.now.isoformat()
         for key, value in (env or {}).items():
             if value is None:
                 merged.pop(key, None)
@@ -398,7 +422,7 @@ def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
     FRM, TO: "Nguyễn Văn An <an@example.test>" or a bare address (TO may be a list).
     ATTACHMENTS: [(filename, "type/subtype", bytes)] (names RFC 2231-encoded).
     HEADERS: {name: value} or [(name, value)], added as given (e.g. In-Reply-To,
-    Auto-Submitted). DATE: a datetime (default: now, Vietnam time). HTML: an HTML alternative
+    Auto-Submitted). DATE: a datetime (default: TEST_NOW, the tests' clock). HTML: an HTML alternative
     of BODY. CTE: the text parts' transfer encoding ("8bit" by default for UTF-8 text,
     "quoted-printable" or "base64").
     """
@@ -406,7 +430,7 @@ def make_mail(frm, to, subject, body, attachments=None, headers=None, date=None,
     msg["From"] = frm
     msg["To"] = ", ".join(to) if isinstance(to, (list, tuple)) else to
     msg["Subject"] = subject
-    when = date or datetime.datetime.now(VN_TZ)
+    when = date or TEST_NOW
     msg["Date"] = email.utils.format_datetime(when)
     sender_domain = email.utils.parseaddr(frm)[1].rpartition("@")[2] or "example.test"
     msg["Message-ID"] = message_id or email.utils.make_msgid(domain=sender_domain)

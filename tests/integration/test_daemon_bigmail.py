@@ -34,6 +34,10 @@ class BigMail(unittest.TestCase):
         proc = gw.start_pahtd()
         drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=240,
                                    what="the draft of the 100 MB message")
+        # the acknowledgement is sent after the draft, in the same pass: stopping pahtd before
+        # its outbox row says "sent" would leave it queued (on a loaded machine, it did)
+        pahttest.wait_for(lambda: [o["state"] for o in gw.pahtctl_json("outbox")] == ["sent"],
+                          timeout=120, what="the acknowledgement sent")
         workers = daemontest.children(proc.pid)
         self.assertEqual(len(workers), 1, "one parser process")
         peaks = {"pahtd": daemontest.peak_rss_kb(proc.pid),
@@ -49,7 +53,8 @@ class BigMail(unittest.TestCase):
         self.assertEqual(attachment["size"], 75 * 1024 * 1024)
         self.assertEqual(attachment["sha256"], digest)
         self.assertEqual(gw.count("PAHT/Processed"), 1)
-        pahttest.wait_for(lambda: pahttest.count(stack, who) == 1, timeout=30)
+        stack.wait_delivered([who])
+        self.assertEqual(pahttest.count(stack, who), 1)
 
         if daemontest.built_with_asan():
             self.skipTest(f"AddressSanitizer build: resident memory is not the program's "

@@ -58,7 +58,9 @@ class Chaos(unittest.TestCase):
 
         rng = random.Random()
         kills = early = 0
-        deadline = time.monotonic() + 150
+        # a bound on restarts, not on time (a loaded machine is slower, not wrong): three in
+        # four runs wait for progress before the kill, so a drained inbox needs far fewer
+        max_kills = 2 * MAILS
         left = MAILS
         def finished():
             """messages committed (drafted and answered), moved out of the inbox or not"""
@@ -72,7 +74,7 @@ class Chaos(unittest.TestCase):
                 return 0  # created a moment ago: no schema yet
 
         while left > 0:
-            self.assertLess(time.monotonic(), deadline, f"inbox not drained after {kills} kills")
+            self.assertLess(kills, max_kills, f"inbox not drained after {kills} kills")
             before = finished()
             proc = gw.start_pahtd()
             if rng.random() < 0.25:
@@ -100,7 +102,7 @@ class Chaos(unittest.TestCase):
         # record); then the outbox, now with a server, and a day later
         gw.config["smtp"]["url"] = f"smtp://{stack.listen}:{stack.smtp_port}"
         gw.write_config()
-        later = (datetime.datetime.now(pahttest.VN_TZ) + datetime.timedelta(days=1)).isoformat()
+        later = (gw.now + datetime.timedelta(days=1)).isoformat()
         run = gw.pahtd("--once", env={"PAHT_NOW": later})
         self.assertEqual(run.returncode, 0, run.stderr)
 
@@ -123,8 +125,10 @@ class Chaos(unittest.TestCase):
         def delivered():
             return sum(pahttest.count(stack, who) for who in citizens)
 
-        pahttest.wait_for(lambda: delivered() >= MAILS, timeout=60, what="300 acknowledgements")
-        time.sleep(1)  # a duplicate, had one been sent, would have arrived by now
+        # pahtd has exited: Postfix accepted everything it will get; once it holds nothing
+        # more for the citizens, the counts are final and a duplicate would show
+        stack.wait_delivered(citizens)
+        self.assertEqual(delivered(), MAILS)
         acks = collections.Counter()
         for who in citizens:
             for ack in pahttest.messages(stack, who):

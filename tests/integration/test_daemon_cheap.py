@@ -3,7 +3,6 @@ in the gateway's folders, a cycle with nothing new issues at most two IMAP comma
 on the server's side, from Dovecot's rawlog, on a private stack that records it): one IDLE
 (ended by DONE) when the server offers IDLE, one NOOP when polling."""
 import os
-import time
 import unittest
 
 import daemontest
@@ -59,14 +58,24 @@ class CheapCycle(unittest.TestCase):
         cls.gw.close()
         cls.stack.stop(remove=True)
 
-    def quiet_run(self, idle, seconds=4.5):
-        """pahtd for a while with nothing new after its first pass; the commands it sent."""
+    def quiet_run(self, idle, cycles=4):
+        """pahtd until it has waited CYCLES quiet cycles after its first pass (counted in its
+        own protocol log, so that a slow machine only takes longer); the commands it sent, as
+        the server recorded them."""
         self.stack.rawlog_clear(self.gw.address)
         self.gw.config["imap"]["idle"] = "true" if idle else "false"
         self.gw.write_config()
-        proc = self.gw.start_pahtd()
+        log = os.path.join(self.gw.dir, f"imap-idle-{idle}.log")
+        proc = self.gw.start_pahtd(env={"PAHT_IMAP_PROTOCOL_LOG": log})
         pahttest.wait_for(lambda: self.gw.count("INBOX") == 0, timeout=30)
-        time.sleep(seconds)
+        wait = "IDLE" if idle else "NOOP"
+
+        def quiet_cycles():
+            names = [n for n in map(daemontest.command_name, daemontest.protocol_log(log)) if n]
+            marks = [i for i, n in enumerate(names) if n in ("SELECT", "UID MOVE")]
+            return marks and names[marks[-1] + 1:].count(wait) >= cycles
+
+        pahttest.wait_for(quiet_cycles, timeout=120, what=f"{cycles} quiet cycles")
         self.assertEqual(self.gw.stop_pahtd(proc), 0)  # logs out: the rawlog is complete
         return pahtd_lines(self.stack.rawlog_commands(self.gw.address))
 

@@ -5,7 +5,6 @@ and STOPPING."""
 import os
 import signal
 import socket
-import time
 import unittest
 
 import daemontest
@@ -127,25 +126,29 @@ class Signals(unittest.TestCase):
         sock.settimeout(0.2)
         heard = []
 
-        def listen(seconds):
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
+        def listen_until(predicate, what):
+            def heard_enough():
                 try:
                     heard.extend(sock.recv(4096).decode().splitlines())
                 except socket.timeout:
                     pass
+                return predicate()
+            pahttest.wait_for(heard_enough, timeout=60, interval=0, what=what)
 
         try:
-            # a watchdog of 2 s: pahtd, idling with poll_seconds 600, must still ping in time
+            # a watchdog of 2 s: pahtd, idling with poll_seconds 600 (no cycle of its own for
+            # ten minutes), must keep pinging while it waits in IDLE
             proc = gw.start_pahtd(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
-            listen(5)
+            listen_until(lambda: any(h.startswith("STATUS=Watching INBOX") for h in heard),
+                         "the status line")
+            watching = len(heard)
+            listen_until(lambda: heard[watching:].count("WATCHDOG=1") >= 4,
+                         "four watchdog pings while idling")
             self.assertEqual(heard[0], "READY=1", heard)
-            self.assertTrue(any(h.startswith("STATUS=Watching INBOX") for h in heard), heard)
             self.assertIn("IDLE", [h for h in heard if h.startswith("STATUS=")][-1])
-            self.assertGreaterEqual(heard.count("WATCHDOG=1"), 4, heard)
             gw.stop_pahtd(proc)
-            listen(0.5)
-            self.assertIn("STOPPING=1", heard)
+            # it has exited: what it sent is in the socket
+            listen_until(lambda: "STOPPING=1" in heard, "STOPPING=1")
         finally:
             sock.close()
 

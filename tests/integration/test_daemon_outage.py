@@ -7,7 +7,6 @@
 """
 import datetime
 import os
-import time
 import unittest
 
 import daemontest
@@ -24,8 +23,10 @@ def at(minutes):
 class Restart(unittest.TestCase):
     def test_dovecot_restart_under_a_running_pahtd(self):
         with MailStack.start() as stack:
+            # log_level debug: every failed attempt is logged ("next try in"), not only the first
             gw = pahttest.Gateway(stack, pahttest.unique("paht"),
-                                  overrides={("imap", "poll_seconds"): 2})
+                                  overrides={("imap", "poll_seconds"): 2,
+                                             ("gateway", "log_level"): "debug"})
             first, second = daemontest.citizen(stack), daemontest.citizen(stack)
             proc = gw.start_pahtd()
             stack.deliver(gw.address, pahttest.make_mail(first, gw.address, "Trước khi dừng",
@@ -40,7 +41,8 @@ class Restart(unittest.TestCase):
                 second, gw.address, "Trong lúc máy chủ dừng", "Thư thứ hai.\n"))
             pahttest.wait_for(lambda: "retrying with backoff" in gw.log(), timeout=30,
                               what="pahtd noticing the outage")
-            time.sleep(3)  # several failed attempts
+            pahttest.wait_for(lambda: gw.log().count("; next try in ") >= 2, timeout=60,
+                              what="two more failed attempts")
             self.assertIsNone(proc.poll(), "pahtd must survive the outage")
 
             stack.imap_up()

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import stat
-import time
 import unittest
 
 import pahttest
@@ -134,7 +133,8 @@ class FirstSlice(unittest.TestCase):
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertEqual(len(self.gw.pahtctl_json("drafts")), 3)
         self.assertEqual(self.gw.pahtctl_json("outbox"), before)
-        time.sleep(1.0)  # a second letter, had one been sent, would have reached Dovecot by now
+        # pahtd has exited: a second letter, had it sent one, is in Postfix's queue or delivered
+        self.stack.wait_delivered([addr for _, addr, _, _, _ in self.citizens])
         for _, addr, _, _, _ in self.citizens:
             self.assertEqual(pahttest.count(self.stack, addr), 1)
         self.assertEqual(pahttest.count(self.stack, self.gw.address, "PAHT/Processed"), 3)
@@ -155,7 +155,7 @@ class FirstSlice(unittest.TestCase):
         self.assertEqual(len(self.gw.pahtctl_json("drafts")), 3)
         self.assertEqual(len(self.gw.pahtctl_json("outbox")), 3)
         self.assertEqual(pahttest.count(self.stack, self.gw.address, "INBOX"), 0)
-        time.sleep(1.0)
+        self.stack.wait_delivered([addr for _, addr, _, _, _ in self.citizens])
         for _, addr, _, _, _ in self.citizens:
             self.assertEqual(pahttest.count(self.stack, addr), 1)
 
@@ -220,8 +220,10 @@ class Refusals(unittest.TestCase):
         gw = pahttest.Gateway(self.stack, pahttest.unique("paht"))
         first = gw.start_pahtd()
         try:
-            pahttest.wait_for(lambda: os.path.exists(os.path.join(gw.dir, "paht.db.lock")))
-            time.sleep(0.3)
+            # the pid is written into the lock file once the lock is held
+            lock = os.path.join(gw.dir, "paht.db.lock")
+            pahttest.wait_for(lambda: os.path.exists(lock) and open(lock).read().strip()
+                              == str(first.pid), what="the first pahtd holding the lock")
             second = gw.pahtd("--once")
             self.assertEqual(second.returncode, 2)
             self.assertIn("already running", second.stderr)

@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 from pahttest import MailStack, count, make_mail, messages, unique, wait_for
@@ -102,9 +101,6 @@ class MailStackTest(unittest.TestCase):
         self.assertEqual(self.stack.listen, "127.0.0.1")
         self.assertEqual(oct(os.stat(self.stack.dir).st_mode & 0o777), "0o755")
 
-    def test_start_was_fast(self):
-        self.assertLess(self.stack.start_seconds, 5.0)
-
     def test_listens_on_loopback_only(self):
         with open("/proc/net/tcp") as f:
             rows = [ln.split() for ln in f.readlines()[1:]]
@@ -174,15 +170,11 @@ class MailStackTest(unittest.TestCase):
         conn = imaplib.IMAP4(self.stack.listen, self.stack.imap_port, timeout=10)
         try:
             conn.starttls(self.stack.ssl_context())
-            t0 = time.monotonic()
             with self.assertRaises(imaplib.IMAP4.error):
                 conn.login("someone@example.test", self.stack.password + "x")
-            self.assertLess(time.monotonic() - t0, 1.0)  # auth_failure_delay = 0
         finally:
             conn.shutdown()
-        t0 = time.monotonic()
-        self.stack.imap("someone").logout()  # no per-IP penalty afterwards
-        self.assertLess(time.monotonic() - t0, 1.0)
+        self.stack.imap("someone").logout()  # the right password still logs in
 
     def test_smtp_starttls_delivers_to_local_user(self):
         user = unique("smtp")
@@ -454,11 +446,8 @@ class LifecycleTest(unittest.TestCase):
                 pgids = [one.dovecot_pid, one.postfix_pid, two.dovecot_pid, two.postfix_pid]
                 for pgid in pgids:
                     self.assertNotEqual(group_alive(pgid), [])
-                t0 = time.monotonic()
                 p = cli("stop", d1)
-                stop_seconds = time.monotonic() - t0
                 self.assertEqual(p.returncode, 0, p.stderr)
-                self.assertLess(stop_seconds, 10)
                 self.assertEqual(group_alive(one.dovecot_pid), [])
                 self.assertEqual(group_alive(one.postfix_pid), [])
                 self.assertTrue(refused(one.imap_port))

@@ -74,13 +74,12 @@ static void test_silent_server_times_out_as_temporary(void)
     SmtpOptions opts = options_for(port, 1);
     g_autoptr(SmtpSender) sender = smtp_sender_new(&opts);
     g_autoptr(GBytes) message = small_letter();
-    gint64 start = g_get_monotonic_time();
     g_autofree char *reply = NULL;
     g_assert_false(smtp_sender_send(sender, "paht@example.test", "citizen1@example.test", message,
                                     &reply, &error));
-    gint64 elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+    /* the timeout ended it (how soon: bench/run's "hostile_smtp_timeout" figure) */
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
-    g_assert_cmpint(elapsed_ms, <, 10000); /* the timeout bit, not a hang */
+    g_assert_nonnull(strstr(error->message, "timeout"));
     g_assert_cmpint(smtp_sender_connections(sender), ==, 1);
     g_socket_close(listener, NULL);
 }

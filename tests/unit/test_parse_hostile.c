@@ -172,17 +172,16 @@ static void test_deeper_than_gmime_goes(void)
 
 static void test_many_empty_parts_refused_before_gmime(void)
 {
-    /* 300 000 empty parts in 2.4 MB: GMime would build an object for each */
+    /* 300 000 empty parts in 2.4 MB: GMime would build an object for each. How soon the
+     * refusal comes is bench/run's "hostile" figure (bench/hostile.c), not an assertion. */
     GString *m = g_string_new("From: x@example.vn\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
                               "Content-Type: multipart/mixed; boundary=\"p\"\r\n\r\n");
     for (int i = 0; i < 300000; i++)
         g_string_append(m, "--p\r\n\r\n");
     g_string_append(m, "--p--\r\n");
-    gint64 start = g_get_monotonic_time();
     Result r = parse_bytes(m->str, m->len);
-    gint64 elapsed = g_get_monotonic_time() - start;
     assert_input_error(&r, "max_parts");
-    g_assert_cmpint(elapsed, <, 5 * G_USEC_PER_SEC);
+    g_assert_nonnull(strstr(r.error->message, "more than 1000 MIME parts"));
     result_clear(&r);
     g_string_free(m, TRUE);
 }
@@ -229,6 +228,7 @@ static void test_multipart_without_boundary(void)
     result_clear(&r);
 }
 
+/* (how long it takes: bench/run's "hostile" figure) */
 static void test_huge_header_line(void)
 {
     /* long lines, within the header block's bound (MAIL_HEADER_MAX_BYTES; a longer block is
@@ -240,9 +240,7 @@ static void test_huge_header_line(void)
     for (int i = 0; i < 3000; i++)
         g_string_append(m, "=?UTF-8?B?4bqi?= ");
     g_string_append(m, "\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nNội dung.\r\n");
-    gint64 start = g_get_monotonic_time();
     Result r = parse_bytes(m->str, m->len);
-    gint64 elapsed = g_get_monotonic_time() - start;
     g_assert_no_error(r.error);
     /* the subject is one line of at most 2000 bytes, cut on a character */
     g_assert_cmpuint(strlen(r.draft->subject), <=, 2000);
@@ -250,7 +248,6 @@ static void test_huge_header_line(void)
     g_assert_true(g_str_has_prefix(r.draft->subject, "Phản ánh Phản ánh"));
     g_assert_true(g_utf8_validate(r.draft->subject, -1, NULL));
     g_assert_cmpstr(r.draft->text, ==, "Nội dung.");
-    g_assert_cmpint(elapsed, <, 20 * G_USEC_PER_SEC);
     result_clear(&r);
     g_string_free(m, TRUE);
 }

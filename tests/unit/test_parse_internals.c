@@ -213,21 +213,23 @@ static void test_text_normalise(void)
     g_string_free(zalgo, TRUE);
 }
 
-static void test_normalise_large_decomposed_text_is_linear(void)
+static void test_normalise_large_decomposed_text(void)
 {
-    /* GLib's NFC alone is quadratic here (seconds to hours); ours must stay fast */
+    /* GLib's NFC alone is quadratic here (31 s for these 2 MiB); ours is linear. The time is
+     * bench/run's "hostile_nfc" figure; here, that every character of it comes out right */
     g_autofree char *line =
         g_utf8_normalize("Người dân phản ánh việc lấn chiếm vỉa hè. ", -1, G_NORMALIZE_NFD);
+    g_autofree char *composed = g_utf8_normalize(line, -1, G_NORMALIZE_NFC);
     GString *big = g_string_new(NULL);
-    while (big->len < 2 * 1024 * 1024)
+    GString *expected = g_string_new(NULL);
+    while (big->len < 2 * 1024 * 1024) {
         g_string_append(big, line);
-    gint64 start = g_get_monotonic_time();
+        g_string_append(expected, composed);
+    }
     g_autofree char *out = text_normalise(big->str, (gssize)big->len);
-    gint64 elapsed = g_get_monotonic_time() - start;
-    g_autofree char *expected_line = g_utf8_normalize(line, -1, G_NORMALIZE_NFC);
-    g_assert_true(g_str_has_prefix(out, g_strstrip(expected_line)));
-    g_assert_cmpint(elapsed, <, 10 * G_USEC_PER_SEC);
+    g_assert_cmpstr(out, ==, g_strchomp(expected->str)); /* trailing space stripped */
     g_string_free(big, TRUE);
+    g_string_free(expected, TRUE);
 }
 
 static void test_unflow(void)
@@ -558,7 +560,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/charsets", test_charset_conversions);
     g_test_add_func("/parse/internals/charsets-real-world-labels", test_charset_real_world_labels);
     g_test_add_func("/parse/internals/normalise", test_text_normalise);
-    g_test_add_func("/parse/internals/nfc-linear", test_normalise_large_decomposed_text_is_linear);
+    g_test_add_func("/parse/internals/nfc-large", test_normalise_large_decomposed_text);
     g_test_add_func("/parse/internals/unflow", test_unflow);
     g_test_add_func("/parse/internals/html-layout", test_html_layout);
     g_test_add_func("/parse/internals/html-no-entities", test_html_never_loads_entities_or_files);
