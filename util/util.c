@@ -566,10 +566,20 @@ char *text_nfc_len(const char *s, gssize len)
     const char *copied = s;     /* s..copied is in out already */
     const char *boundary = s;   /* the latest place a piece may start */
     const char *pending = NULL; /* start of a piece that needs normalising */
+    int non_starters = 0;       /* since the boundary */
     for (const char *p = s; p < end;) {
         guchar b = (guchar)*p;
         gunichar c = b < 0x80 ? b : g_utf8_get_char(p);
-        if (nfc_boundary_before(c)) {
+        gboolean starts = nfc_boundary_before(c);
+        /* UAX #15's stream-safe text format: no real text has more than 30 non-starters in a
+         * row, and GLib orders a run of marks in quadratic time ("Zalgo" text, 300 KB of
+         * marks); a longer run is cut into pieces as if a starter came between them */
+        non_starters = starts ? 0 : non_starters + 1;
+        if (non_starters > 30) {
+            starts = TRUE;
+            non_starters = 0;
+        }
+        if (starts) {
             if (pending) {
                 if (!out)
                     out = g_string_sized_new(n + 16);
@@ -584,8 +594,12 @@ char *text_nfc_len(const char *s, gssize len)
             pending = boundary;
         p = b < 0x80 ? p + 1 : g_utf8_next_char(p);
     }
+    if (!out && !pending)
+        return g_strndup(s, n);
+    /* the last piece alone, even when it is the only one: normalising the whole text because
+     * its last character is unstable (an emoji, U+FFFD at the end) cost a second for 300 KB */
     if (!out)
-        return pending ? g_utf8_normalize(s, (gssize)n, G_NORMALIZE_NFC) : g_strndup(s, n);
+        out = g_string_sized_new(n + 16);
     g_string_append_len(out, copied, (pending ? pending : end) - copied);
     if (pending)
         append_nfc(out, pending, end);

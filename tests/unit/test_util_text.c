@@ -27,6 +27,32 @@ static void test_utf8_nfc_matches_glib(void)
     }
 }
 
+/* a run of marks longer than UAX #15's stream-safe 30 is normalised piece by piece: the same
+ * result as GLib's for marks of one class, and the letter still composed */
+static void test_nfc_long_run_of_marks(void)
+{
+    GString *zalgo = g_string_new("e");
+    for (int i = 0; i < 100; i++)
+        g_string_append(zalgo, "\xcc\x81"); /* U+0301 */
+    g_autofree char *ours = text_nfc_len(zalgo->str, (gssize)zalgo->len);
+    g_autofree char *glib = g_utf8_normalize(zalgo->str, -1, G_NORMALIZE_NFC);
+    g_assert_cmpstr(ours, ==, glib);
+    g_assert_true(g_str_has_prefix(ours, "\xc3\xa9")); /* é */
+    g_string_free(zalgo, TRUE);
+}
+
+/* the last character alone unstable: that piece is normalised, the rest kept */
+static void test_nfc_unstable_last_character(void)
+{
+    const char *samples[] = {"Đèn đường hỏng \xf0\x9f\x98\x80", "abc\xef\xbf\xbd",
+                             "Vie\xcc\xa3\xcc\x82t"};
+    for (gsize i = 0; i < G_N_ELEMENTS(samples); i++) {
+        g_autofree char *ours = text_nfc_len(samples[i], -1);
+        g_autofree char *glib = g_utf8_normalize(samples[i], -1, G_NORMALIZE_NFC);
+        g_assert_cmpstr(ours, ==, glib);
+    }
+}
+
 static void test_text_nfc_refuses_invalid_utf8(void)
 {
     g_assert_null(text_nfc("caf\xe9"));
@@ -183,6 +209,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/util/nfc-matches-glib", test_utf8_nfc_matches_glib);
     g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
+    g_test_add_func("/util/nfc-long-run-of-marks", test_nfc_long_run_of_marks);
+    g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
     g_test_add_func("/util/fold", test_text_fold);
     g_test_add_func("/util/fold-matches-definition", test_text_fold_matches_definition);
     g_test_add_func("/util/header-sanitize", test_header_sanitize);
