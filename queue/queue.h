@@ -2,7 +2,7 @@
  * every raw message, every report (phản ánh) with its attachments and events, and the outbox.
  * The CLI and the daemon share it; it is their only integration point.
  *
- * Also the data model that parse fills in (Draft) and the store turns into a report.
+ * The store turns the draft parse made (draft/draft.h) into a report.
  *
  * Transactions: store_begin() starts a writing transaction (BEGIN IMMEDIATE, or a savepoint
  * when one is already open), store_commit()/store_rollback() end it. Functions that write
@@ -16,90 +16,11 @@
 #define PAHT_QUEUE_H
 
 #include <glib.h>
+#include "calendar/calendar.h"
 #include "conf/conf.h"
+#include "draft/draft.h"
 
 G_BEGIN_DECLS
-
-/* ---- the draft: what parse makes of one message -------------------------------------------- */
-
-typedef struct {
-    char *filename;     /* safe, NFC, no path parts; unique within the draft */
-    char *content_type; /* lowercase "type/subtype" */
-    char *kind;         /* image | video | audio | document | other */
-    char *content_id;   /* inline images (cid:), without <>; or NULL */
-    gboolean dangerous; /* an executable or script: flagged, never opened */
-    gint64 size;        /* decoded bytes */
-    char *sha256;       /* hex of the decoded bytes */
-    char *path;         /* where parse streamed it; the gateway moves it into the store */
-} DraftAttachment;
-
-typedef struct {
-    char *name;      /* họ tên: NFC, trimmed, single-spaced */
-    char *address;   /* địa chỉ liên hệ */
-    char *id_number; /* căn cước / CCCD (12 digits) or CMND (9): digits only */
-    char *phone;     /* digits only, national form (0...) */
-    char *email;     /* the sender's unless the text gives another */
-} DraftCitizen;
-
-typedef struct {
-    char *text; /* địa điểm as written */
-    gboolean has_coordinates;
-    double lat, lon;
-} DraftLocation;
-
-typedef struct {
-    /* headers, decoded (RFC 2047/2231) and NFC */
-    char *message_id;      /* without <>; NULL if absent */
-    char *in_reply_to;     /* without <> */
-    GPtrArray *references; /* char *, without <>, oldest first */
-    char *subject;         /* one line */
-    char *from_name;
-    char *from_address;     /* lowercase domain */
-    char *reply_to_address; /* NULL if absent */
-    char *return_path;      /* envelope sender; "" for <>; NULL if unknown */
-    GPtrArray *recipients;  /* char *: To, Cc, Delivered-To, X-Original-To addresses */
-    gint64 date;            /* Date: header as unix time; 0 if missing or invalid */
-
-    /* body */
-    char *text;        /* the best text part as NFC UTF-8, quoted earlier mail cut */
-    char *quoted_text; /* what was cut (kept, never shown as the report) */
-
-    /* decisions of parse (SPEC §3.4-3.5); "reply" is decided by the gateway with the store */
-    char *classification; /* auto | bounce | emergency | complaint | report */
-    char *rule;           /* which rule fired, e.g. "header Auto-Submitted: auto-replied" */
-    gboolean confidential;
-    DraftCitizen citizen;
-    DraftLocation location;
-    char *occurred_at; /* thời gian: RFC 3339 when understood, else as written; or NULL */
-    char *rating;      /* Điều 10.3 "1" | "2" | "3" when the text is a rating, else NULL */
-
-    /* a delivery status notification (classification bounce) */
-    char *dsn_original_message_id; /* Message-ID of our letter it reports on */
-    char *dsn_status;              /* "5.1.1" */
-    char *dsn_recipient;           /* the failed address */
-    char *dsn_diagnostic;          /* the remote server's words */
-
-    /* the sender's authenticity as the province's own MX judged it (RFC 8601), read only
-     * from headers naming ParseOptions.trusted_authserv_id; NULL/FALSE when that is unset or
-     * the MX wrote nothing */
-    char *auth_dmarc;      /* "fail" if any trusted Authentication-Results says dmarc=fail,
-                              else the topmost trusted dmarc result ("pass", "none", ...) */
-    char *auth_results;    /* that header's value, one line, for the IOC */
-    gboolean spam_flagged; /* the topmost X-Spam-Flag is YES, or X-Spam-Status says Yes */
-    char *spam_status;     /* the topmost X-Spam-Status (else X-Spam-Flag), one line */
-
-    GPtrArray *attachments; /* DraftAttachment * */
-    GPtrArray *warnings;    /* char *: what parse had to work around, for the operator */
-} Draft;
-
-Draft *draft_new(void);
-void draft_free(Draft *draft);
-void draft_attachment_free(DraftAttachment *attachment);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Draft, draft_free)
-
-/* names of the required Điều 4 fields the draft lacks, in the order
- * name, address, id_number, phone, location (NULL-terminated; g_strfreev) */
-char **draft_missing_fields(const Draft *draft);
 
 /* ---- the store ----------------------------------------------------------------------------- */
 
@@ -327,37 +248,6 @@ typedef struct {
 
 void report_summary_free(ReportSummary *summary);
 GPtrArray *report_list_drafts(Store *store, GError **error);
-
-/* ---- the working-time calendar (SPEC §5), calendar.c ----------------------------------------
- * Zone, working periods and workdays from [calendar]; holidays ("off") and worked Saturdays
- * ("work") from the holidays file. Times are unix seconds. Every walk gives up after ten years
- * without a working minute and returns -1 (a calendar whose every day is "off"). */
-
-typedef struct Calendar Calendar;
-
-/* copies what it needs; holidays may be NULL */
-Calendar *calendar_new(GTimeZone *zone, const WorkPeriod *periods, int n_periods, guint8 workdays,
-                       const GPtrArray *holidays);
-Calendar *calendar_new_from_config(const Config *config);
-void calendar_free(Calendar *calendar);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Calendar, calendar_free)
-
-GTimeZone *calendar_zone(const Calendar *calendar); /* borrowed */
-/* the working time of one day: "N working days" is N times this (8 h by default) */
-gint64 calendar_seconds_per_day(const Calendar *calendar);
-gboolean calendar_is_working_day(const Calendar *calendar, const GDate *date);
-gboolean calendar_is_working_time(const Calendar *calendar, gint64 t);
-/* t itself inside working time, else the start of the next working period */
-gint64 calendar_next_working_time(const Calendar *calendar, gint64 t);
-/* "N working hours from t" (SPEC §5): walk forward from t counting only working seconds; the
- * result is the instant the last one ends (a count ending at 11:00 ends at 11:00) */
-gint64 calendar_add_working_seconds(const Calendar *calendar, gint64 from, gint64 seconds);
-gint64 calendar_add_working_hours(const Calendar *calendar, gint64 from, int hours);
-gint64 calendar_add_working_days(const Calendar *calendar, gint64 from, int days);
-/* the same walk backwards: "1 working day before the deadline" */
-gint64 calendar_subtract_working_seconds(const Calendar *calendar, gint64 from, gint64 seconds);
-/* working seconds in [from, to) */
-gint64 calendar_working_seconds_between(const Calendar *calendar, gint64 from, gint64 to);
 
 /* ---- the report's lifecycle (SPEC §4, §5), lifecycle.c --------------------------------------
  * Each transition is one transaction (a savepoint inside the caller's, so that the app can

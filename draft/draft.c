@@ -1,5 +1,5 @@
 /* The draft: what parse makes of one message, before the store turns it into a report. */
-#include "queue/queue.h"
+#include "draft/draft.h"
 
 Draft *draft_new(void)
 {

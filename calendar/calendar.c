@@ -10,7 +10,7 @@
  * the working time of one day (8 hours by default), not "the same hour N days later": the two
  * differ when t is outside working hours, and the regulation counts hours (Phụ lục II,
  * "thời gian thực hiện (giờ làm việc)"). */
-#include "queue/queue.h"
+#include "calendar/calendar.h"
 #include "util/util.h"
 
 /* No real calendar goes this long without a working minute; a broken one (every day "off")

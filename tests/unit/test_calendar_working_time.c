@@ -1,7 +1,7 @@
 /* The working-time calendar on the real 2026 calendar of the civil service (conf/holidays.txt):
  * every rule of SPEC §5 with the days that make it interesting (Tết, the worked Saturdays
  * 10/1 and 22/8, the bridge day 31/8, Giỗ Tổ, 30/4-1/5), at 07:00-11:00 and 13:00-17:00. */
-#include "queue/queue.h"
+#include "calendar/calendar.h"
 #include "util/util.h"
 
 #include <locale.h>
