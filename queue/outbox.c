@@ -744,3 +744,41 @@ gboolean outbound_status_clear(Store *store, const char *name, GError **error)
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
     return run_update(store, stmt, "clear outbound status", NULL, error);
 }
+
+/* ---- letters of a report, read back (pahtctl preview) ---------------------------------------- */
+
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store, "SELECT coalesce(max(id), 0) FROM outbox", error);
+    if (!stmt)
+        return FALSE;
+    int rc = sqlite3_step(stmt);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW)
+        return store_fail(store, error, "read the outbox");
+    return TRUE;
+}
+
+GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                             GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT b.message FROM outbox o JOIN outbox_body b"
+                                         " ON b.id = o.id WHERE o.report_id = ?1 AND"
+                                         " o.kind = ?2 AND o.id > ?3 ORDER BY o.id LIMIT 1",
+                                         error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, after_id);
+    int rc = sqlite3_step(stmt);
+    GBytes *bytes = NULL;
+    if (rc == SQLITE_ROW)
+        bytes = g_bytes_new(sqlite3_column_blob(stmt, 0), (gsize)sqlite3_column_bytes(stmt, 0));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_fail(store, error, "read a letter");
+    return bytes;
+}

@@ -442,12 +442,6 @@ gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report
 gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen,
                             GError **error);
 
-/* the newest letter's id (0: none), and the first letter of a kind for a report after an id
- * (NULL with no error when there is none): what pahtctl preview reads back */
-gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
-GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
-                             GError **error);
-
 /* ---- outbox: every letter we send, enqueued once, sent at least once, recorded ------------- */
 
 typedef struct {
@@ -536,6 +530,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxEntry, outbox_entry_free)
 GPtrArray *outbox_list(Store *store, const char *state, GError **error);
 /* the raw letter, for pahtctl preview and tests */
 GBytes *outbox_message(Store *store, gint64 id, GError **error);
+/* the newest letter's id (0: none), and the first letter of a kind for a report after an id
+ * (NULL with no error when there is none): what pahtctl preview reads back */
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
+GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                             GError **error);
 /* one letter; PAHT_ERROR_NOT_FOUND if there is none */
 OutboxEntry *outbox_get(Store *store, gint64 id, GError **error);
 /* the letter with this Message-ID (without <>), or NULL with no error */
