@@ -14,7 +14,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "conf/conf.h"
-#include "queue/queue.h"
+#include "lifecycle/lifecycle.h"
 
 G_BEGIN_DECLS
 

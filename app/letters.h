@@ -12,7 +12,7 @@
 
 #include <json-glib/json-glib.h>
 #include "conf/conf.h"
-#include "queue/queue.h"
+#include "lifecycle/lifecycle.h"
 
 typedef struct {
     const char *kind;          /* the mail kind (SPEC §6) and the template name */

@@ -26,7 +26,7 @@
 #define PAHT_APP_LIFECYCLE_LETTERS_H
 
 #include "conf/conf.h"
-#include "queue/queue.h"
+#include "lifecycle/lifecycle.h"
 
 /* ---- actions (pahtctl) ----------------------------------------------------------------------
  * actor: who acts (the login name by default), recorded in the event. */

@@ -343,7 +343,8 @@ sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error)
         sqlite3_clear_bindings(stmt);
         return stmt;
     }
-    /* the SQL texts are string literals of this module: the pointer is a stable key */
+    /* the SQL texts are string literals (of queue/ and lifecycle/): the pointer is a stable
+     * key */
     if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
         SQLITE_OK) {
         store_fail(store, error, "prepare");
@@ -351,6 +352,11 @@ sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error)
     }
     g_hash_table_insert(store->statements, (gpointer)sql, stmt);
     return stmt;
+}
+
+sqlite3 *store_connection(Store *store)
+{
+    return store->db;
 }
 
 gboolean store_exec(Store *store, const char *sql, GError **error)

@@ -1,8 +1,8 @@
 /* The lifecycle on a real SQLite file and the real 2026 calendar: every transition of SPEC §4
  * with its event and deadlines (SPEC §5), every refusal, the citizen's turn (Điều 10) and the
  * scheduler's view of the deadlines. The clock is PAHT_NOW. */
-#include "queue/queue.h"
-#include "queue/store_internal.h"
+#include "lifecycle/lifecycle.h"
+#include "queue/store_sql.h"
 #include "util/util.h"
 
 #include <locale.h>
@@ -639,7 +639,7 @@ static void test_two_ratings_at_once_count_once(Fixture *f, gconstpointer data)
     g_cond_init(&second.cond);
     second.store = store_open(f->config->gateway.database, &error);
     g_assert_no_error(error);
-    sqlite3_busy_handler(second.store->db, second_waits, &second);
+    sqlite3_busy_handler(store_connection(second.store), second_waits, &second);
 
     /* the first rating (with feedback: the report stays published), its transaction still
      * open */

@@ -1,4 +1,5 @@
-/* The report's lifecycle (SPEC §4) and its deadlines (SPEC §5, Phụ lục II of the regulation).
+/* The report's lifecycle (SPEC §4): its transitions (the deadlines they open and close are
+ * deadlines.c's, SPEC §5).
  *
  *   draft -> (incomplete <-> draft) -> accepted -> assigned -> [coordinating] -> result_submitted
  *         -> approved -> published -> closed;   side states rejected, returned, extended;
@@ -6,9 +7,9 @@
  *
  * Every transition here: one savepoint, a check of the current state (the UPDATE names the
  * state it expects, so two operators acting at once cannot both win), an event row, and the
- * deadlines it opens or closes. Letters are the app's (app/lifecycle_letters.c): it calls these
+ * deadlines it opens or closes. The letters are letters/lifecycle_letters.c's: it calls these
  * inside its own transaction and enqueues in the same one. */
-#include "queue/store_internal.h"
+#include "lifecycle/lifecycle_private.h"
 #include "util/util.h"
 
 #include <stdarg.h>
@@ -30,19 +31,6 @@ static gboolean refuse(GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-static gboolean calendar_broken(GError **error)
-{
-    g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                        "the working-time calendar has no working minute in ten years: check "
-                        "[calendar] hours, workdays and the holidays file");
-    return FALSE;
-}
-
-static char *when(const Lifecycle *lc, gint64 t)
-{
-    return clock_format_rfc3339(t, calendar_zone(lc->calendar));
-}
-
 static gboolean is_blank(const char *text)
 {
     for (const char *p = text; p && *p; p = g_utf8_next_char(p)) {
@@ -55,55 +43,6 @@ static gboolean is_blank(const char *text)
 static gboolean state_in(const char *state, const char *const *states)
 {
     return state && g_strv_contains(states, state);
-}
-
-/* the report row's few columns a transition decides on */
-typedef struct {
-    gint64 id;
-    char *code, *state, *agency, *coordinators;
-    gboolean confidential, overdue;
-    char *missing;
-} Head;
-
-static void head_clear(Head *h)
-{
-    g_free(h->code);
-    g_free(h->state);
-    g_free(h->agency);
-    g_free(h->coordinators);
-    g_free(h->missing);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Head, head_clear)
-
-static gboolean head_load(Store *store, gint64 id, Head *out, GError **error)
-{
-    sqlite3_stmt *stmt = store_statement(store,
-                                         "SELECT code, state, agency, coordinators, confidential,"
-                                         " overdue, missing FROM report WHERE id = ?",
-                                         error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        out->id = id;
-        out->code = column_text(stmt, 0);
-        out->state = column_text(stmt, 1);
-        out->agency = column_text(stmt, 2);
-        out->coordinators = column_text(stmt, 3);
-        out->confidential = sqlite3_column_int(stmt, 4) != 0;
-        out->overdue = sqlite3_column_int(stmt, 5) != 0;
-        out->missing = column_text(stmt, 6);
-    }
-    sqlite3_reset(stmt);
-    if (rc == SQLITE_ROW)
-        return TRUE;
-    if (rc == SQLITE_DONE)
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND, "no report %" G_GINT64_FORMAT, id);
-    else
-        store_fail(store, error, "load report");
-    return FALSE;
 }
 
 /* a refusal unless the report is in one of states: "CODE is STATE: only" */
@@ -130,19 +69,15 @@ static gboolean set_state(Store *store, const Head *h, const char *to, gint64 no
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
         return store_fail(store, error, "change report state");
-    if (sqlite3_changes(store->db) != 1)
+    if (sqlite3_changes(store_connection(store)) != 1)
         return refuse(error, "%s changed state meanwhile (it was %s): look again", h->code,
                       h->state);
     return TRUE;
 }
 
-static gboolean exec_bound(Store *store, sqlite3_stmt *stmt, const char *what, GError **error)
+static const char *actor_of(const Lifecycle *lc)
 {
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return store_fail(store, error, what);
-    return TRUE;
+    return lc->actor && *lc->actor ? lc->actor : "pahtctl";
 }
 
 /* ---- the lifecycle record -------------------------------------------------------------------- */
@@ -214,410 +149,11 @@ static gboolean record_ensure(Store *store, gint64 report_id, GError **error)
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, report_id);
-    return exec_bound(store, stmt, "create lifecycle", error);
-}
-
-/* ---- deadlines --------------------------------------------------------------------------------
- */
-
-static const struct {
-    const char *name;
-    const char *owner;
-    gboolean marks_overdue; /* Điều 8.5 */
-    gboolean reminders;
-    const char *const states[6]; /* the report states in which it still binds */
-} deadline_rules[] = {
-    {"assign", "ioc", FALSE, TRUE, {"draft", "returned"}},
-    /* a window, not a duty: nobody is reminded to return a report */
-    {"return", "agency", FALSE, FALSE, {"assigned", "coordinating", "extended"}},
-    {"coordinate", "coordinators", FALSE, TRUE, {"coordinating", "extended"}},
-    {"result", "agency", TRUE, TRUE, {"assigned", "coordinating", "extended", "result_submitted"}},
-    {"approve", "leader", FALSE, TRUE, {"result_submitted"}},
-    {"publish", "ioc", FALSE, TRUE, {"approved"}},
-    {"clarify", "agency", TRUE, TRUE, {"published", "closed", "result_submitted"}},
-};
-
-static gssize rule_index(const char *name)
-{
-    for (gsize i = 0; i < G_N_ELEMENTS(deadline_rules); i++) {
-        if (name && g_str_equal(deadline_rules[i].name, name))
-            return (gssize)i;
-    }
-    return -1;
-}
-
-gboolean lifecycle_deadline_applies(const char *name, const char *state)
-{
-    gssize i = rule_index(name);
-    if (i < 0)
-        return FALSE;
-    for (int s = 0; s < 6 && deadline_rules[i].states[s]; s++) {
-        if (state && g_str_equal(deadline_rules[i].states[s], state))
-            return TRUE;
-    }
-    return FALSE;
-}
-
-gboolean lifecycle_deadline_marks_overdue(const char *name)
-{
-    gssize i = rule_index(name);
-    return i >= 0 && deadline_rules[i].marks_overdue;
-}
-
-/* When stage `stage` of a deadline acts: 0 one working day before (none when the deadline is
- * closer than that to when it was set), 1 at the due time, k >= 2 k-1 working days after it.
- * 0 for "no action". */
-static gint64 stage_time(const Calendar *cal, const char *name, gint64 due, gint64 set_at,
-                         int stage)
-{
-    gssize i = rule_index(name);
-    if (i < 0 || !deadline_rules[i].reminders)
-        return 0;
-    gint64 day = calendar_seconds_per_day(cal);
-    if (stage == 0) {
-        gint64 before = calendar_subtract_working_seconds(cal, due, day);
-        return before > set_at ? before : 0;
-    }
-    if (stage == 1)
-        return due;
-    gint64 t = calendar_add_working_seconds(cal, due, (stage - 1) * day);
-    return t > 0 ? t : 0;
-}
-
-/* the first stage to act on for a deadline (re)opened at now */
-static int first_stage(const Calendar *cal, const char *name, gint64 due, gint64 now, gint64 *next)
-{
-    gint64 before = stage_time(cal, name, due, now, 0);
-    if (before > now) {
-        *next = before;
-        return 0;
-    }
-    *next = stage_time(cal, name, due, now, 1);
-    return 1;
-}
-
-static void bind_next(sqlite3_stmt *stmt, int index, gint64 next)
-{
-    if (next > 0)
-        sqlite3_bind_int64(stmt, index, next);
-    else
-        sqlite3_bind_null(stmt, index);
-}
-
-/* opens (or reopens with a new due time) a deadline */
-static gboolean deadline_set(Store *store, const Lifecycle *lc, gint64 report_id, const char *name,
-                             gint64 due, gint64 now, GError **error)
-{
-    if (due <= 0)
-        return calendar_broken(error);
-    gssize rule = rule_index(name);
-    g_return_val_if_fail(rule >= 0, FALSE);
-    gint64 next = 0;
-    int stage = first_stage(lc->calendar, name, due, now, &next);
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "INSERT INTO deadline(report_id, name, due, owner, set_at, status, closed_at, stage,"
-        " next_action_at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', NULL, ?6, ?7)"
-        " ON CONFLICT(report_id, name) DO UPDATE SET due = ?3, owner = ?4, set_at = ?5,"
-        " status = 'open', closed_at = NULL, stage = ?6, next_action_at = ?7",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, due);
-    sqlite3_bind_text(stmt, 4, deadline_rules[rule].owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, now);
-    sqlite3_bind_int(stmt, 6, stage);
-    bind_next(stmt, 7, next);
-    return exec_bound(store, stmt, "set deadline", error);
-}
-
-/* the due time of an open deadline, or 0 */
-static gboolean deadline_open_due(Store *store, gint64 report_id, const char *name, gint64 *due,
-                                  GError **error)
-{
-    sqlite3_stmt *stmt = store_statement(
-        store, "SELECT due FROM deadline WHERE report_id = ? AND name = ? AND status = 'open'",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    *due = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(store, error, "read deadline");
-    return TRUE;
-}
-
-/* status met | cancelled, for an open deadline (nothing if it is not open) */
-static gboolean deadline_close(Store *store, gint64 report_id, const char *name, const char *status,
-                               gint64 now, GError **error)
-{
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "UPDATE deadline SET status = ?3, closed_at = ?4, next_action_at = NULL"
-                        " WHERE report_id = ?1 AND name = ?2 AND status = 'open'",
-                        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, now);
-    return exec_bound(store, stmt, "close deadline", error);
-}
-
-/* a met deadline opened again with its old due time (a result sent back, Điều 9.4) */
-static gboolean deadline_reopen(Store *store, const Lifecycle *lc, gint64 report_id,
-                                const char *name, gint64 now, GError **error)
-{
-    sqlite3_stmt *stmt =
-        store_statement(store, "SELECT due FROM deadline WHERE report_id = ? AND name = ?", error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    gint64 due = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(store, error, "read deadline");
-    if (!due)
-        return TRUE;
-    gint64 next = 0;
-    int stage = first_stage(lc->calendar, name, due, now, &next);
-    stmt = store_statement(store,
-                           "UPDATE deadline SET status = 'open', closed_at = NULL, stage = ?3,"
-                           " next_action_at = ?4 WHERE report_id = ?1 AND name = ?2",
-                           error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 3, stage);
-    bind_next(stmt, 4, next);
-    return exec_bound(store, stmt, "reopen deadline", error);
-}
-
-void deadline_action_free(DeadlineAction *a)
-{
-    if (!a)
-        return;
-    g_free(a->name);
-    g_free(a->owner);
-    g_free(a);
-}
-
-GPtrArray *deadline_list_due(Store *store, gint64 now, int limit, GError **error)
-{
-    /* the WHERE repeats the partial index's condition so that SQLite uses it */
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "SELECT report_id, name, owner, due, set_at, next_action_at, stage FROM deadline"
-        " WHERE status = 'open' AND next_action_at IS NOT NULL AND next_action_at <= ?1"
-        " ORDER BY next_action_at LIMIT ?2",
-        error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_int(stmt, 2, limit);
-    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)deadline_action_free);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        DeadlineAction *a = g_new0(DeadlineAction, 1);
-        a->report_id = sqlite3_column_int64(stmt, 0);
-        a->name = column_text(stmt, 1);
-        a->owner = column_text(stmt, 2);
-        a->due = sqlite3_column_int64(stmt, 3);
-        a->set_at = sqlite3_column_int64(stmt, 4);
-        a->next_action_at = sqlite3_column_int64(stmt, 5);
-        a->stage = sqlite3_column_int(stmt, 6);
-        g_ptr_array_add(list, a);
-    }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        g_ptr_array_unref(list);
-        store_fail(store, error, "list due deadlines");
-        return NULL;
-    }
-    return list;
-}
-
-gboolean deadline_advance(Store *store, const Calendar *cal, const DeadlineAction *a, gint64 now,
-                          GError **error)
-{
-    int stage = a->stage + 1;
-    gint64 next = stage_time(cal, a->name, a->due, a->set_at, stage);
-    /* the daily stages missed while the daemon was down are skipped: one reminder today,
-     * not a burst of a week's worth. Stage k acts k-1 working days after the due time: jump
-     * to the first one after now, then step over what rounding left */
-    if (stage >= 2 && next > 0 && next <= now) {
-        gint64 day = calendar_seconds_per_day(cal);
-        gint64 late = calendar_working_seconds_between(cal, a->due, now);
-        stage = MAX(stage, (int)MIN(late / day, 100000) + 2);
-        next = stage_time(cal, a->name, a->due, a->set_at, stage);
-    }
-    while (stage >= 2 && next > 0 && next <= now) {
-        stage++;
-        next = stage_time(cal, a->name, a->due, a->set_at, stage);
-    }
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "UPDATE deadline SET stage = ?3, next_action_at = ?4"
-        " WHERE report_id = ?1 AND name = ?2 AND status = 'open' AND due = ?5 AND stage = ?6",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, a->report_id);
-    sqlite3_bind_text(stmt, 2, a->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(stmt, 3, stage);
-    bind_next(stmt, 4, next);
-    sqlite3_bind_int64(stmt, 5, a->due);
-    sqlite3_bind_int(stmt, 6, a->stage);
-    return exec_bound(store, stmt, "advance deadline", error);
-}
-
-gboolean deadline_cancel(Store *store, gint64 report_id, const char *name, GError **error)
-{
-    return deadline_close(store, report_id, name, "cancelled", clock_now_unix(), error);
-}
-
-gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report_id,
-                                const char *deadline, gint64 due, gboolean *marked, GError **error)
-{
-    gint64 now = clock_now_unix();
-    sqlite3_stmt *stmt = store_statement(
-        store, "UPDATE report SET overdue = 1, updated_at = ?2 WHERE id = ?1 AND overdue = 0",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    sqlite3_bind_int64(stmt, 2, now);
-    if (!exec_bound(store, stmt, "flag overdue", error))
-        return FALSE;
-    if (marked)
-        *marked = sqlite3_changes(store->db) == 1;
-    g_autofree char *due_text = when(lc, due);
-    g_autofree char *detail = g_strdup_printf("%s: due %s passed (Điều 8.5)", deadline, due_text);
-    return event_add(store, report_id, "pahtd", "overdue", detail, error);
+    return lifecycle_exec_bound(store, stmt, "create lifecycle", error);
 }
 
 /* ---- transitions --------------------------------------------------------------------------------
  */
-
-static gboolean begin(Store *store, GError **error)
-{
-    return store_begin(store, error);
-}
-
-static gboolean finish(Store *store, gboolean ok, GError **error)
-{
-    if (!ok) {
-        store_rollback(store);
-        return FALSE;
-    }
-    return store_commit(store, error);
-}
-
-static const char *actor_of(const Lifecycle *lc)
-{
-    return lc->actor && *lc->actor ? lc->actor : "pahtctl";
-}
-
-gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
-                                 GError **error)
-{
-    gint64 due = 0;
-    if (!deadline_open_due(store, report_id, "assign", &due, error))
-        return FALSE;
-    if (due)
-        return TRUE;
-    gint64 now = clock_now_unix();
-    gint64 assign =
-        calendar_add_working_hours(lc->calendar, since > 0 ? since : now, LIFECYCLE_ASSIGN_HOURS);
-    return deadline_set(store, lc, report_id, "assign", assign, now, error);
-}
-
-gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
-                                GError **error)
-{
-    g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
-        return FALSE;
-    if (!g_str_equal(h.state, "draft"))
-        return TRUE;
-    return lifecycle_draft_waiting(store, lc, report_id, since, error);
-}
-
-gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
-                                GError **error)
-{
-    return deadline_open_due(store, report_id, name, due, error);
-}
-
-gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen, GError **error)
-{
-    if (seen)
-        *seen = 0;
-    if (!begin(store, error))
-        return FALSE;
-    sqlite3_stmt *stmt =
-        store_statement(store, "SELECT value FROM scheduler_mark WHERE name = 'event'", error);
-    if (!stmt)
-        return finish(store, FALSE, error);
-    int rc = sqlite3_step(stmt);
-    gint64 mark = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-
-    /* the events since the mark say which reports changed; only drafts need something */
-    stmt = store_statement(store,
-                           "SELECT e.id, e.report_id, e.at, r.state FROM event e"
-                           " JOIN report r ON r.id = e.report_id"
-                           " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
-                           error);
-    if (!stmt)
-        return finish(store, FALSE, error);
-    sqlite3_bind_int64(stmt, 1, mark);
-    sqlite3_bind_int(stmt, 2, limit);
-    g_autoptr(GArray) drafts = g_array_new(FALSE, FALSE, sizeof(gint64) * 2);
-    int n = 0;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        n++;
-        mark = sqlite3_column_int64(stmt, 0);
-        const char *state = (const char *)sqlite3_column_text(stmt, 3);
-        if (state && g_str_equal(state, "draft")) {
-            gint64 pair[2] = {sqlite3_column_int64(stmt, 1), sqlite3_column_int64(stmt, 2)};
-            g_array_append_val(drafts, pair);
-        }
-    }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        store_fail(store, error, "read events");
-        return finish(store, FALSE, error);
-    }
-    gboolean ok = TRUE;
-    for (guint i = 0; ok && i < drafts->len; i++) {
-        const gint64 *pair = &g_array_index(drafts, gint64, i * 2);
-        ok = lifecycle_draft_waiting(store, lc, pair[0], pair[1], error);
-    }
-    if (ok && n > 0) {
-        stmt = store_statement(store,
-                               "INSERT INTO scheduler_mark(name, value) VALUES ('event', ?1)"
-                               " ON CONFLICT(name) DO UPDATE SET value = ?1",
-                               error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, mark);
-            ok = exec_bound(store, stmt, "move the scheduler mark", error);
-        }
-    }
-    if (seen)
-        *seen = n;
-    return finish(store, ok, error);
-}
 
 static char *known_agencies(const Config *config)
 {
@@ -642,7 +178,7 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
                           const char *const *coordinators, const char *category, GError **error)
 {
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     /* an incomplete draft may be accepted: the IOC verifies the report (Điều 7.1) and may have
      * the missing details by phone, or find them in the text where the parser did not; the
@@ -677,7 +213,7 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
     gint64 now = clock_now_unix();
     const Calendar *cal = lc->calendar;
 
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok = set_state(store, &h, to, now, error);
     if (ok) {
@@ -688,7 +224,7 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
             sqlite3_bind_text(stmt, 1, main_agency->code, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(stmt, 2, coordinator_list, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(stmt, 3, report_id);
-            ok = exec_bound(store, stmt, "assign report", error);
+            ok = lifecycle_exec_bound(store, stmt, "assign report", error);
         }
     }
     ok = ok && record_ensure(store, report_id, error);
@@ -707,7 +243,7 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
             sqlite3_bind_int64(stmt, 1, report_id);
             bind_text_or_null(stmt, 2, category && *category ? category : NULL);
             sqlite3_bind_int64(stmt, 3, now);
-            ok = exec_bound(store, stmt, "record assignment", error);
+            ok = lifecycle_exec_bound(store, stmt, "record assignment", error);
         }
     }
     GString *accepted = g_string_new(NULL);
@@ -743,7 +279,7 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
     static const char *const stale[] = {"approve", "publish", "clarify"};
     for (gsize i = 0; ok && i < G_N_ELEMENTS(stale); i++)
         ok = deadline_close(store, report_id, stale[i], "cancelled", now, error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 static const char *const reject_reasons[] = {"incomplete", "complaint", "out-of-scope",
@@ -763,14 +299,14 @@ gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, c
                       "spam)",
                       reason ? reason : "");
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const from[] = {"draft", "incomplete", "returned", NULL};
     if (!require_state(&h, from, "only a draft, an incomplete or a returned report can be rejected",
                        error))
         return FALSE;
     gint64 now = clock_now_unix();
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok =
         set_state(store, &h, "rejected", now, error) && record_ensure(store, report_id, error);
@@ -783,21 +319,21 @@ gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, c
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_TRANSIENT);
             bind_text_or_null(stmt, 3, note && *note ? note : NULL);
-            ok = exec_bound(store, stmt, "record rejection", error);
+            ok = lifecycle_exec_bound(store, stmt, "record rejection", error);
         }
     }
     g_autofree char *detail =
         note && *note ? g_strdup_printf("%s: %s", reason, note) : g_strdup(reason);
     ok = ok && event_add(store, report_id, actor_of(lc), "rejected", detail, error) &&
          deadline_close(store, report_id, "assign", "met", now, error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, const char *note,
                           GError **error)
 {
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const from[] = {"assigned", "coordinating", "extended", NULL};
     if (!require_state(&h, from, "only a report being processed can be returned", error))
@@ -809,7 +345,7 @@ gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, c
     gint64 window = 0;
     if (!deadline_open_due(store, report_id, "return", &window, error))
         return FALSE;
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok =
         set_state(store, &h, "returned", now, error) && record_ensure(store, report_id, error);
@@ -820,7 +356,7 @@ gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, c
         if (ok) {
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_text(stmt, 2, note, -1, SQLITE_TRANSIENT);
-            ok = exec_bound(store, stmt, "record return", error);
+            ok = lifecycle_exec_bound(store, stmt, "record return", error);
         }
     }
     /* a late return is still taken: refusing it would leave the report with an agency that
@@ -837,20 +373,20 @@ gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, c
     ok = ok && deadline_set(store, lc, report_id, "assign",
                             calendar_add_working_hours(lc->calendar, now, LIFECYCLE_ASSIGN_HOURS),
                             now, error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, gint64 until,
                           const char *note, GError **error)
 {
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     g_autoptr(LifecycleRecord) rec = lifecycle_record_load(store, report_id, error);
     if (!rec)
         return FALSE;
     if (rec->extended_until || g_str_equal(h.state, "extended")) {
-        g_autofree char *old = when(lc, rec->extended_until);
+        g_autofree char *old = lifecycle_time_text(lc, rec->extended_until);
         return refuse(error,
                       "%s was already extended once, to %s: a second extension is not "
                       "allowed (Điều 8.3)",
@@ -866,7 +402,7 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
     gint64 due = 0;
     if (!deadline_open_due(store, report_id, "result", &due, error))
         return FALSE;
-    g_autofree char *due_text = when(lc, due);
+    g_autofree char *due_text = lifecycle_time_text(lc, due);
     if (due && now >= due)
         return refuse(error,
                       "%s: the deadline %s has passed: an extension must be asked before "
@@ -875,8 +411,8 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
     if (until <= due || until <= now)
         return refuse(error, "%s: the new date must be later than the current deadline %s", h.code,
                       due_text);
-    g_autofree char *until_text = when(lc, until);
-    if (!begin(store, error))
+    g_autofree char *until_text = lifecycle_time_text(lc, until);
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok =
         set_state(store, &h, "extended", now, error) && record_ensure(store, report_id, error);
@@ -890,14 +426,14 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_int64(stmt, 2, until);
             sqlite3_bind_text(stmt, 3, note, -1, SQLITE_TRANSIENT);
-            ok = exec_bound(store, stmt, "record extension", error);
+            ok = lifecycle_exec_bound(store, stmt, "record extension", error);
         }
     }
     g_autofree char *detail =
         g_strdup_printf("until %s (was %s): %s", until_text, due ? due_text : "-", note);
     ok = ok && event_add(store, report_id, actor_of(lc), "extended", detail, error) &&
          deadline_set(store, lc, report_id, "result", until, now, error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 /* the state a report returns to when its result is sent back: where the agency works */
@@ -923,7 +459,7 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
     }
     g_strchomp(nfc);
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     gint64 clarify = 0;
     if (!deadline_open_due(store, report_id, "clarify", &clarify, error))
@@ -937,7 +473,7 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
                       "processed, or to clarify after the citizen's feedback",
                       h.code, h.state);
     gint64 now = clock_now_unix();
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok = set_state(store, &h, "result_submitted", now, error) &&
                   record_ensure(store, report_id, error);
@@ -954,7 +490,7 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
             sqlite3_bind_text(stmt, 2, nfc, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(stmt, 3, actor_of(lc), -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(stmt, 4, now);
-            ok = exec_bound(store, stmt, "record result", error);
+            ok = lifecycle_exec_bound(store, stmt, "record result", error);
         }
     }
     g_autofree char *detail =
@@ -966,7 +502,7 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
          deadline_set(store, lc, report_id, "approve",
                       calendar_add_working_days(lc->calendar, now, LIFECYCLE_APPROVE_DAYS), now,
                       error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 static gboolean next_letter_number(Store *store, const char *agency, int year, char **out,
@@ -984,12 +520,12 @@ static gboolean next_letter_number(Store *store, const char *agency, int year, c
 gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error)
 {
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     if (!g_str_equal(h.state, "result_submitted"))
         return refuse(error, "%s is %s: only a submitted result can be approved", h.code, h.state);
     gint64 now = clock_now_unix();
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok =
         set_state(store, &h, "approved", now, error) && record_ensure(store, report_id, error);
@@ -1003,7 +539,7 @@ gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, 
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_text(stmt, 2, actor_of(lc), -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(stmt, 3, now);
-            ok = exec_bound(store, stmt, "record approval", error);
+            ok = lifecycle_exec_bound(store, stmt, "record approval", error);
         }
     }
     /* Điều 8.5: the leader's approval ends the processing time */
@@ -1014,7 +550,7 @@ gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, 
          deadline_set(store, lc, report_id, "publish",
                       calendar_add_working_hours(lc->calendar, now, LIFECYCLE_PUBLISH_HOURS), now,
                       error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, gboolean *sent_back,
@@ -1023,7 +559,7 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
     if (sent_back)
         *sent_back = FALSE;
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     if (!g_str_equal(h.state, "approved"))
         return refuse(error, "%s is %s: only an approved result can be published", h.code, h.state);
@@ -1033,7 +569,7 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
     gint64 now = clock_now_unix();
     /* a clarification round: the report was published before and has feedback */
     gboolean clarifying = rec->publications > 0 && rec->feedback_at > 0;
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok;
     if (is_blank(rec->result_text)) {
@@ -1053,12 +589,12 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
             ok = stmt != NULL;
             if (ok) {
                 sqlite3_bind_int64(stmt, 1, report_id);
-                ok = exec_bound(store, stmt, "record sending back", error);
+                ok = lifecycle_exec_bound(store, stmt, "record sending back", error);
             }
         }
         if (ok && sent_back)
             *sent_back = TRUE;
-        return finish(store, ok, error);
+        return lifecycle_finish(store, ok, error);
     }
     const char *to = rec->rating ? "closed" : "published";
     /* the Phụ lục I letter is numbered when it is issued, as a văn thư numbers a signed
@@ -1079,7 +615,7 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
             sqlite3_bind_int64(stmt, 1, report_id);
             sqlite3_bind_int64(stmt, 2, now);
             sqlite3_bind_text(stmt, 3, number, -1, SQLITE_TRANSIENT);
-            ok = exec_bound(store, stmt, "record publication", error);
+            ok = lifecycle_exec_bound(store, stmt, "record publication", error);
         }
     }
     /* Điều 9.3.b: a confidential report's result goes to its citizen only */
@@ -1089,7 +625,7 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
                                        : "to the citizen and for publication (Điều 9.3.a)");
     ok = ok && event_add(store, report_id, actor_of(lc), "published", detail, error) &&
          deadline_close(store, report_id, "publish", "met", now, error);
-    return finish(store, ok, error);
+    return lifecycle_finish(store, ok, error);
 }
 
 /* ---- the citizen's turn (Điều 10) -------------------------------------------------------------
@@ -1174,7 +710,7 @@ static gboolean record_rating(Store *store, Head *h, const LifecycleRecord *rec,
     sqlite3_bind_int64(stmt, 1, h->id);
     sqlite3_bind_int(stmt, 2, (int)rating);
     sqlite3_bind_int64(stmt, 3, now);
-    if (!exec_bound(store, stmt, "record rating", error))
+    if (!lifecycle_exec_bound(store, stmt, "record rating", error))
         return FALSE;
     g_autofree char *detail = g_strdup_printf("%d (%s)", (int)rating, rating_name(rating));
     if (!event_add(store, h->id, "citizen", "rated", detail, error))
@@ -1203,7 +739,7 @@ static gboolean record_feedback(Store *store, const Lifecycle *lc, const Head *h
     sqlite3_bind_int64(stmt, 1, h->id);
     sqlite3_bind_text(stmt, 2, feedback, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 3, now);
-    if (!exec_bound(store, stmt, "record feedback", error))
+    if (!lifecycle_exec_bound(store, stmt, "record feedback", error))
         return FALSE;
     /* the text itself stays in report_lifecycle: events are shown in listings */
     g_autofree char *detail =
@@ -1224,7 +760,7 @@ static gboolean citizen_reply_locked(Store *store, gint64 report_id, const char 
                                      const Lifecycle *lc, CitizenReply *result, GError **error)
 {
     g_auto(Head) h = {0};
-    if (!head_load(store, report_id, &h, error))
+    if (!lifecycle_head_load(store, report_id, &h, error))
         return FALSE;
     static const char *const published[] = {"published", "closed", NULL};
     if (!require_state(&h, published, "feedback and ratings answer a published result (Điều 10)",
@@ -1259,138 +795,12 @@ gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *tex
         g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_INPUT, "the reply has no text");
         return FALSE;
     }
-    if (!begin(store, error))
+    if (!store_begin(store, error))
         return FALSE;
     gboolean ok = citizen_reply_locked(store, report_id, nfc, lc, &result, error);
-    if (!finish(store, ok, error))
+    if (!lifecycle_finish(store, ok, error))
         return FALSE;
     if (outcome)
         *outcome = result;
     return TRUE;
-}
-
-/* ---- statistics (Điều 11.6, 11.8) --------------------------------------------------------------
- */
-
-static gint64 local_midnight(GTimeZone *zone, int year, int month, int day)
-{
-    g_autoptr(GDateTime) dt = g_date_time_new(zone, year, month, day, 0, 0, 0);
-    return dt ? g_date_time_to_unix(dt) : 0;
-}
-
-gboolean stats_period_parse(const char *text, GTimeZone *zone, gint64 *from, gint64 *to, char **why)
-{
-    int year = 0, n = 0;
-    char tail = 0;
-    /* the period ends on the 14th of its last month; it starts on the 15th of the month
-     * before its first month (Decree 09/2019/NĐ-CP Art. 12) */
-    int first_month = 0, last_month = 0;
-    if (text && sscanf(text, "month:%4d-%2d%c", &year, &n, &tail) == 2 && n >= 1 && n <= 12) {
-        first_month = last_month = n;
-    } else if (text && sscanf(text, "quarter:%4d-Q%1d%c", &year, &n, &tail) == 2 && n >= 1 &&
-               n <= 4) {
-        first_month = 3 * n - 2;
-        last_month = 3 * n;
-    } else if (text && sscanf(text, "half:%4d-H%1d%c", &year, &n, &tail) == 2 && n >= 1 && n <= 2) {
-        first_month = 6 * n - 5;
-        last_month = 6 * n;
-    } else if (text && sscanf(text, "year:%4d%c", &year, &tail) == 1) {
-        first_month = 1;
-        last_month = 12;
-    } else {
-        *why = g_strdup_printf("\"%s\" is not a period: month:YYYY-MM, quarter:YYYY-Qn, "
-                               "half:YYYY-Hn or year:YYYY",
-                               text ? text : "");
-        return FALSE;
-    }
-    if (year < 2000 || year > 9998) {
-        *why = g_strdup_printf("year %d is out of range", year);
-        return FALSE;
-    }
-    int start_year = first_month == 1 ? year - 1 : year;
-    int start_month = first_month == 1 ? 12 : first_month - 1;
-    *from = local_midnight(zone, start_year, start_month, 15);
-    *to = local_midnight(zone, year, last_month, 15);
-    return *from > 0 && *to > *from;
-}
-
-void stats_line_free(StatsLine *line)
-{
-    if (!line)
-        return;
-    g_free(line->agency);
-    g_free(line);
-}
-
-static void stats_count(StatsLine *line, const char *state, gboolean overdue, int rating)
-{
-    line->received++;
-    gboolean answered = g_str_equal(state, "published") || g_str_equal(state, "closed");
-    if (g_str_equal(state, "rejected"))
-        line->rejected++;
-    else if (answered)
-        line->answered++;
-    else
-        line->in_progress++;
-    if (answered && !overdue)
-        line->on_time++;
-    if (overdue)
-        line->overdue++;
-    if (rating >= 1 && rating <= 3)
-        line->ratings[rating]++;
-}
-
-/* the total (no agency) first, then the agencies by code */
-static int compare_lines(gconstpointer a, gconstpointer b)
-{
-    const StatsLine *x = *(StatsLine *const *)a;
-    const StatsLine *y = *(StatsLine *const *)b;
-    if (!x->agency || !y->agency)
-        return x->agency ? 1 : (y->agency ? -1 : 0);
-    return strcmp(x->agency, y->agency);
-}
-
-GPtrArray *lifecycle_stats(Store *store, gint64 from, gint64 to, GError **error)
-{
-    /* through report_received: the cost follows the period, not the whole history */
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "SELECT r.state, r.overdue, r.agency, coalesce(l.rating, 0) FROM report r"
-                        " LEFT JOIN report_lifecycle l ON l.report_id = r.id"
-                        " WHERE r.received_at >= ?1 AND r.received_at < ?2"
-                        " AND r.classification NOT IN ('auto', 'bounce', 'reply')",
-                        error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, from);
-    sqlite3_bind_int64(stmt, 2, to);
-    GPtrArray *lines = g_ptr_array_new_with_free_func((GDestroyNotify)stats_line_free);
-    g_ptr_array_add(lines, g_new0(StatsLine, 1));
-    g_autoptr(GHashTable) by_agency = g_hash_table_new(g_str_hash, g_str_equal);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *state = (const char *)sqlite3_column_text(stmt, 0);
-        gboolean overdue = sqlite3_column_int(stmt, 1) != 0;
-        const char *agency = (const char *)sqlite3_column_text(stmt, 2);
-        int rating = sqlite3_column_int(stmt, 3);
-        stats_count(g_ptr_array_index(lines, 0), state ? state : "", overdue, rating);
-        if (!agency || !*agency)
-            continue;
-        StatsLine *line = g_hash_table_lookup(by_agency, agency);
-        if (!line) {
-            line = g_new0(StatsLine, 1);
-            line->agency = g_strdup(agency);
-            g_ptr_array_add(lines, line);
-            g_hash_table_insert(by_agency, line->agency, line);
-        }
-        stats_count(line, state ? state : "", overdue, rating);
-    }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        g_ptr_array_unref(lines);
-        store_fail(store, error, "count reports");
-        return NULL;
-    }
-    g_ptr_array_sort(lines, compare_lines);
-    return lines;
 }
