@@ -152,6 +152,69 @@ static gboolean record_ensure(Store *store, gint64 report_id, GError **error)
     return lifecycle_exec_bound(store, stmt, "create lifecycle", error);
 }
 
+/* ---- the skeleton of every transition -----------------------------------------------------------
+ * Before the transaction: the report's head, refused unless its state allows the transition
+ * (transition_load). Then the transaction, opened with the state changed and the lifecycle
+ * record written (transition_begin), the transition's own events and deadlines, and
+ * lifecycle_finish. */
+
+static gboolean transition_load(Store *store, gint64 report_id, const char *const *from,
+                                const char *only, Head *out, GError **error)
+{
+    return lifecycle_head_load(store, report_id, out, error) &&
+           require_state(out, from, only, error);
+}
+
+/* Runs sql on one report: ?1 its id, ?2... the values that follow, each of the type its letter
+ * in types says: 'i' a gint64, 't' a text, 'n' a text or NULL. what names it in an error. */
+static gboolean run_on_report_v(Store *store, gint64 report_id, GError **error, const char *what,
+                                const char *sql, const char *types, va_list ap)
+{
+    sqlite3_stmt *stmt = store_statement(store, sql, error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    for (int i = 0; types[i]; i++) {
+        if (types[i] == 'i')
+            sqlite3_bind_int64(stmt, i + 2, va_arg(ap, gint64));
+        else if (types[i] == 't')
+            sqlite3_bind_text(stmt, i + 2, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+        else
+            bind_text_or_null(stmt, i + 2, va_arg(ap, const char *));
+    }
+    return lifecycle_exec_bound(store, stmt, what, error);
+}
+
+static gboolean run_on_report(Store *store, gint64 report_id, GError **error, const char *what,
+                              const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    gboolean ok = run_on_report_v(store, report_id, error, what, sql, types, ap);
+    va_end(ap);
+    return ok;
+}
+
+/* Opens the transition's transaction (a savepoint in the caller's) and, in it, moves the report
+ * from h->state to to (PAHT_ERROR_REFUSED when someone moved it meanwhile), makes its lifecycle
+ * record when it has none and runs sql on that record as run_on_report does. On failure the
+ * transaction is rolled back; on success the caller ends it with lifecycle_finish. */
+static gboolean transition_begin(Store *store, const Head *h, const char *to, gint64 now,
+                                 GError **error, const char *what, const char *sql,
+                                 const char *types, ...)
+{
+    if (!store_begin(store, error))
+        return FALSE;
+    va_list ap;
+    va_start(ap, types);
+    gboolean ok = set_state(store, h, to, now, error) && record_ensure(store, h->id, error) &&
+                  run_on_report_v(store, h->id, error, what, sql, types, ap);
+    va_end(ap);
+    if (!ok)
+        store_rollback(store);
+    return ok;
+}
+
 /* ---- transitions --------------------------------------------------------------------------------
  */
 
@@ -177,16 +240,14 @@ static gboolean check_agency(const Lifecycle *lc, const char *code, GError **err
 gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
                           const char *const *coordinators, const char *category, GError **error)
 {
-    g_auto(Head) h = {0};
-    if (!lifecycle_head_load(store, report_id, &h, error))
-        return FALSE;
     /* an incomplete draft may be accepted: the IOC verifies the report (Điều 7.1) and may have
      * the missing details by phone, or find them in the text where the parser did not; the
      * event records what the parser found missing */
     static const char *const from[] = {"draft", "incomplete", "returned", NULL};
-    if (!require_state(&h, from,
-                       "only a draft, an incomplete draft or a returned report can be accepted",
-                       error))
+    g_auto(Head) h = {0};
+    if (!transition_load(store, report_id, from,
+                         "only a draft, an incomplete draft or a returned report can be accepted",
+                         &h, error))
         return FALSE;
     if (!check_agency(lc, agency, error))
         return FALSE;
@@ -213,39 +274,19 @@ gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, c
     gint64 now = clock_now_unix();
     const Calendar *cal = lc->calendar;
 
-    if (!store_begin(store, error))
+    /* a new assignment starts a new processing: a former agency's extension, result and
+     * letter number do not carry over */
+    if (!transition_begin(store, &h, to, now, error, "record assignment",
+                          "UPDATE report_lifecycle SET category = coalesce(?2, category),"
+                          " assigned_at = ?3, extended_until = NULL, extension_note = NULL,"
+                          " result_text = NULL, result_by = NULL, result_at = NULL,"
+                          " approved_by = NULL, approved_at = NULL, letter_number = NULL"
+                          " WHERE report_id = ?1",
+                          "ni", category && *category ? category : NULL, now))
         return FALSE;
-    gboolean ok = set_state(store, &h, to, now, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(
-            store, "UPDATE report SET agency = ?1, coordinators = ?2 WHERE id = ?3", error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_text(stmt, 1, main_agency->code, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 2, coordinator_list, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(stmt, 3, report_id);
-            ok = lifecycle_exec_bound(store, stmt, "assign report", error);
-        }
-    }
-    ok = ok && record_ensure(store, report_id, error);
-    if (ok) {
-        /* a new assignment starts a new processing: a former agency's extension, result and
-         * letter number do not carry over */
-        sqlite3_stmt *stmt = store_statement(
-            store,
-            "UPDATE report_lifecycle SET category = coalesce(?2, category), assigned_at = ?3,"
-            " extended_until = NULL, extension_note = NULL, result_text = NULL,"
-            " result_by = NULL, result_at = NULL, approved_by = NULL, approved_at = NULL,"
-            " letter_number = NULL WHERE report_id = ?1",
-            error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            bind_text_or_null(stmt, 2, category && *category ? category : NULL);
-            sqlite3_bind_int64(stmt, 3, now);
-            ok = lifecycle_exec_bound(store, stmt, "record assignment", error);
-        }
-    }
+    gboolean ok = run_on_report(store, report_id, error, "assign report",
+                                "UPDATE report SET agency = ?2, coordinators = ?3 WHERE id = ?1",
+                                "tt", main_agency->code, coordinator_list);
     GString *accepted = g_string_new(NULL);
     if (category && *category)
         g_string_append_printf(accepted, "category: %s", category);
@@ -298,45 +339,32 @@ gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, c
                       "unknown reason \"%s\" (incomplete, complaint, out-of-scope, duplicate, "
                       "spam)",
                       reason ? reason : "");
-    g_auto(Head) h = {0};
-    if (!lifecycle_head_load(store, report_id, &h, error))
-        return FALSE;
     static const char *const from[] = {"draft", "incomplete", "returned", NULL};
-    if (!require_state(&h, from, "only a draft, an incomplete or a returned report can be rejected",
-                       error))
+    g_auto(Head) h = {0};
+    if (!transition_load(store, report_id, from,
+                         "only a draft, an incomplete or a returned report can be rejected", &h,
+                         error))
         return FALSE;
     gint64 now = clock_now_unix();
-    if (!store_begin(store, error))
+    if (!transition_begin(
+            store, &h, "rejected", now, error, "record rejection",
+            "UPDATE report_lifecycle SET reject_reason = ?2, note = ?3 WHERE report_id = ?1", "tn",
+            reason, note && *note ? note : NULL))
         return FALSE;
-    gboolean ok =
-        set_state(store, &h, "rejected", now, error) && record_ensure(store, report_id, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(
-            store, "UPDATE report_lifecycle SET reject_reason = ?2, note = ?3 WHERE report_id = ?1",
-            error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_TRANSIENT);
-            bind_text_or_null(stmt, 3, note && *note ? note : NULL);
-            ok = lifecycle_exec_bound(store, stmt, "record rejection", error);
-        }
-    }
     g_autofree char *detail =
         note && *note ? g_strdup_printf("%s: %s", reason, note) : g_strdup(reason);
-    ok = ok && event_add(store, report_id, actor_of(lc), "rejected", detail, error) &&
-         deadline_close(store, report_id, "assign", "met", now, error);
+    gboolean ok = event_add(store, report_id, actor_of(lc), "rejected", detail, error) &&
+                  deadline_close(store, report_id, "assign", "met", now, error);
     return lifecycle_finish(store, ok, error);
 }
 
 gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, const char *note,
                           GError **error)
 {
-    g_auto(Head) h = {0};
-    if (!lifecycle_head_load(store, report_id, &h, error))
-        return FALSE;
     static const char *const from[] = {"assigned", "coordinating", "extended", NULL};
-    if (!require_state(&h, from, "only a report being processed can be returned", error))
+    g_auto(Head) h = {0};
+    if (!transition_load(store, report_id, from, "only a report being processed can be returned",
+                         &h, error))
         return FALSE;
     if (is_blank(note))
         return refuse(error, "a return needs --note: why the report is not the agency's "
@@ -345,27 +373,16 @@ gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, c
     gint64 window = 0;
     if (!deadline_open_due(store, report_id, "return", &window, error))
         return FALSE;
-    if (!store_begin(store, error))
+    if (!transition_begin(store, &h, "returned", now, error, "record return",
+                          "UPDATE report_lifecycle SET note = ?2 WHERE report_id = ?1", "t", note))
         return FALSE;
-    gboolean ok =
-        set_state(store, &h, "returned", now, error) && record_ensure(store, report_id, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(
-            store, "UPDATE report_lifecycle SET note = ?2 WHERE report_id = ?1", error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_text(stmt, 2, note, -1, SQLITE_TRANSIENT);
-            ok = lifecycle_exec_bound(store, stmt, "record return", error);
-        }
-    }
     /* a late return is still taken: refusing it would leave the report with an agency that
      * cannot handle it; the event says it was late (Điều 8.1: within 1 working day) */
     g_autofree char *detail = g_strdup_printf(
         "%s%s: %s", h.agency ? h.agency : "?",
         window && now > window ? " (after the 1 working day of Điều 8.1)" : "", note);
-    ok = ok && event_add(store, report_id, actor_of(lc), "returned", detail, error) &&
-         deadline_close(store, report_id, "return", "met", now, error);
+    gboolean ok = event_add(store, report_id, actor_of(lc), "returned", detail, error) &&
+                  deadline_close(store, report_id, "return", "met", now, error);
     static const char *const stop[] = {"coordinate", "result", "approve"};
     for (gsize i = 0; ok && i < G_N_ELEMENTS(stop); i++)
         ok = deadline_close(store, report_id, stop[i], "cancelled", now, error);
@@ -412,27 +429,15 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
         return refuse(error, "%s: the new date must be later than the current deadline %s", h.code,
                       due_text);
     g_autofree char *until_text = lifecycle_time_text(lc, until);
-    if (!store_begin(store, error))
+    if (!transition_begin(store, &h, "extended", now, error, "record extension",
+                          "UPDATE report_lifecycle SET extended_until = ?2,"
+                          " extension_note = ?3 WHERE report_id = ?1",
+                          "it", until, note))
         return FALSE;
-    gboolean ok =
-        set_state(store, &h, "extended", now, error) && record_ensure(store, report_id, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(store,
-                                             "UPDATE report_lifecycle SET extended_until = ?2,"
-                                             " extension_note = ?3 WHERE report_id = ?1",
-                                             error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_int64(stmt, 2, until);
-            sqlite3_bind_text(stmt, 3, note, -1, SQLITE_TRANSIENT);
-            ok = lifecycle_exec_bound(store, stmt, "record extension", error);
-        }
-    }
     g_autofree char *detail =
         g_strdup_printf("until %s (was %s): %s", until_text, due ? due_text : "-", note);
-    ok = ok && event_add(store, report_id, actor_of(lc), "extended", detail, error) &&
-         deadline_set(store, lc, report_id, "result", until, now, error);
+    gboolean ok = event_add(store, report_id, actor_of(lc), "extended", detail, error) &&
+                  deadline_set(store, lc, report_id, "result", until, now, error);
     return lifecycle_finish(store, ok, error);
 }
 
@@ -473,35 +478,21 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
                       "processed, or to clarify after the citizen's feedback",
                       h.code, h.state);
     gint64 now = clock_now_unix();
-    if (!store_begin(store, error))
+    if (!transition_begin(store, &h, "result_submitted", now, error, "record result",
+                          "UPDATE report_lifecycle SET result_text = ?2, result_by = ?3,"
+                          " result_at = ?4, approved_by = NULL, approved_at = NULL,"
+                          " letter_number = NULL WHERE report_id = ?1",
+                          "tti", nfc, actor_of(lc), now))
         return FALSE;
-    gboolean ok = set_state(store, &h, "result_submitted", now, error) &&
-                  record_ensure(store, report_id, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(store,
-                                             "UPDATE report_lifecycle SET result_text = ?2,"
-                                             " result_by = ?3, result_at = ?4, approved_by = NULL,"
-                                             " approved_at = NULL, letter_number = NULL"
-                                             " WHERE report_id = ?1",
-                                             error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_text(stmt, 2, nfc, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(stmt, 3, actor_of(lc), -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(stmt, 4, now);
-            ok = lifecycle_exec_bound(store, stmt, "record result", error);
-        }
-    }
     g_autofree char *detail =
         is_blank(nfc) ? g_strdup("no answer text")
                       : g_strdup_printf("%ld characters%s", g_utf8_strlen(nfc, -1),
                                         clarify ? ", clarifying the citizen's feedback" : "");
-    ok = ok && event_add(store, report_id, actor_of(lc), "result_submitted", detail, error) &&
-         deadline_close(store, report_id, "coordinate", "met", now, error) &&
-         deadline_set(store, lc, report_id, "approve",
-                      calendar_add_working_days(lc->calendar, now, LIFECYCLE_APPROVE_DAYS), now,
-                      error);
+    gboolean ok = event_add(store, report_id, actor_of(lc), "result_submitted", detail, error) &&
+                  deadline_close(store, report_id, "coordinate", "met", now, error) &&
+                  deadline_set(store, lc, report_id, "approve",
+                               calendar_add_working_days(lc->calendar, now, LIFECYCLE_APPROVE_DAYS),
+                               now, error);
     return lifecycle_finish(store, ok, error);
 }
 
@@ -519,37 +510,26 @@ static gboolean next_letter_number(Store *store, const char *agency, int year, c
 
 gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error)
 {
+    static const char *const from[] = {"result_submitted", NULL};
     g_auto(Head) h = {0};
-    if (!lifecycle_head_load(store, report_id, &h, error))
+    if (!transition_load(store, report_id, from, "only a submitted result can be approved", &h,
+                         error))
         return FALSE;
-    if (!g_str_equal(h.state, "result_submitted"))
-        return refuse(error, "%s is %s: only a submitted result can be approved", h.code, h.state);
     gint64 now = clock_now_unix();
-    if (!store_begin(store, error))
+    if (!transition_begin(
+            store, &h, "approved", now, error, "record approval",
+            "UPDATE report_lifecycle SET approved_by = ?2, approved_at = ?3 WHERE report_id = ?1",
+            "ti", actor_of(lc), now))
         return FALSE;
-    gboolean ok =
-        set_state(store, &h, "approved", now, error) && record_ensure(store, report_id, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(store,
-                                             "UPDATE report_lifecycle SET approved_by = ?2,"
-                                             " approved_at = ?3 WHERE report_id = ?1",
-                                             error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_text(stmt, 2, actor_of(lc), -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(stmt, 3, now);
-            ok = lifecycle_exec_bound(store, stmt, "record approval", error);
-        }
-    }
     /* Điều 8.5: the leader's approval ends the processing time */
-    ok = ok && event_add(store, report_id, actor_of(lc), "approved", NULL, error) &&
-         deadline_close(store, report_id, "approve", "met", now, error) &&
-         deadline_close(store, report_id, "result", "met", now, error) &&
-         deadline_close(store, report_id, "clarify", "met", now, error) &&
-         deadline_set(store, lc, report_id, "publish",
-                      calendar_add_working_hours(lc->calendar, now, LIFECYCLE_PUBLISH_HOURS), now,
-                      error);
+    gboolean ok =
+        event_add(store, report_id, actor_of(lc), "approved", NULL, error) &&
+        deadline_close(store, report_id, "approve", "met", now, error) &&
+        deadline_close(store, report_id, "result", "met", now, error) &&
+        deadline_close(store, report_id, "clarify", "met", now, error) &&
+        deadline_set(store, lc, report_id, "publish",
+                     calendar_add_working_hours(lc->calendar, now, LIFECYCLE_PUBLISH_HOURS), now,
+                     error);
     return lifecycle_finish(store, ok, error);
 }
 
@@ -558,40 +538,30 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
 {
     if (sent_back)
         *sent_back = FALSE;
+    static const char *const from[] = {"approved", NULL};
     g_auto(Head) h = {0};
-    if (!lifecycle_head_load(store, report_id, &h, error))
+    if (!transition_load(store, report_id, from, "only an approved result can be published", &h,
+                         error))
         return FALSE;
-    if (!g_str_equal(h.state, "approved"))
-        return refuse(error, "%s is %s: only an approved result can be published", h.code, h.state);
     g_autoptr(LifecycleRecord) rec = lifecycle_record_load(store, report_id, error);
     if (!rec)
         return FALSE;
     gint64 now = clock_now_unix();
     /* a clarification round: the report was published before and has feedback */
     gboolean clarifying = rec->publications > 0 && rec->feedback_at > 0;
-    if (!store_begin(store, error))
-        return FALSE;
-    gboolean ok;
     if (is_blank(rec->result_text)) {
         /* Điều 9.4: a result without answer text goes back to the agency's leader */
         const char *back = processing_state(&h, rec, clarifying);
-        ok = set_state(store, &h, back, now, error) &&
-             event_add(store, report_id, actor_of(lc), "sent_back", "no answer text (Điều 9.4)",
-                       error) &&
-             deadline_close(store, report_id, "publish", "met", now, error) &&
-             deadline_reopen(store, lc, report_id, clarifying ? "clarify" : "result", now, error);
-        if (ok) {
-            sqlite3_stmt *stmt = store_statement(store,
-                                                 "UPDATE report_lifecycle SET approved_by = NULL,"
-                                                 " approved_at = NULL, letter_number = NULL"
-                                                 " WHERE report_id = ?1",
-                                                 error);
-            ok = stmt != NULL;
-            if (ok) {
-                sqlite3_bind_int64(stmt, 1, report_id);
-                ok = lifecycle_exec_bound(store, stmt, "record sending back", error);
-            }
-        }
+        if (!transition_begin(store, &h, back, now, error, "record sending back",
+                              "UPDATE report_lifecycle SET approved_by = NULL,"
+                              " approved_at = NULL, letter_number = NULL WHERE report_id = ?1",
+                              ""))
+            return FALSE;
+        gboolean ok =
+            event_add(store, report_id, actor_of(lc), "sent_back", "no answer text (Điều 9.4)",
+                      error) &&
+            deadline_close(store, report_id, "publish", "met", now, error) &&
+            deadline_reopen(store, lc, report_id, clarifying ? "clarify" : "result", now, error);
         if (ok && sent_back)
             *sent_back = TRUE;
         return lifecycle_finish(store, ok, error);
@@ -601,23 +571,17 @@ gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, 
      * document on the day it goes out: a result sent back never uses up a number */
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(now);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, calendar_zone(lc->calendar));
+    if (!transition_begin(store, &h, to, now, error, "record publication",
+                          "UPDATE report_lifecycle SET published_at = ?2,"
+                          " publications = publications + 1 WHERE report_id = ?1",
+                          "i", now))
+        return FALSE;
     g_autofree char *number = NULL;
-    ok = set_state(store, &h, to, now, error) &&
-         next_letter_number(store, h.agency, g_date_time_get_year(local), &number, error);
-    if (ok) {
-        sqlite3_stmt *stmt = store_statement(store,
-                                             "UPDATE report_lifecycle SET published_at = ?2,"
-                                             " publications = publications + 1,"
-                                             " letter_number = ?3 WHERE report_id = ?1",
-                                             error);
-        ok = stmt != NULL;
-        if (ok) {
-            sqlite3_bind_int64(stmt, 1, report_id);
-            sqlite3_bind_int64(stmt, 2, now);
-            sqlite3_bind_text(stmt, 3, number, -1, SQLITE_TRANSIENT);
-            ok = lifecycle_exec_bound(store, stmt, "record publication", error);
-        }
-    }
+    gboolean ok =
+        next_letter_number(store, h.agency, g_date_time_get_year(local), &number, error) &&
+        run_on_report(store, report_id, error, "number the result letter",
+                      "UPDATE report_lifecycle SET letter_number = ?2 WHERE report_id = ?1", "t",
+                      number);
     /* Điều 9.3.b: a confidential report's result goes to its citizen only */
     g_autofree char *detail =
         g_strdup_printf("letter %s %s", number ? number : "?",
@@ -702,15 +666,10 @@ static gboolean record_rating(Store *store, Head *h, const LifecycleRecord *rec,
         return TRUE;
     }
     gint64 now = clock_now_unix();
-    sqlite3_stmt *stmt = store_statement(
-        store, "UPDATE report_lifecycle SET rating = ?2, rated_at = ?3 WHERE report_id = ?1",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, h->id);
-    sqlite3_bind_int(stmt, 2, (int)rating);
-    sqlite3_bind_int64(stmt, 3, now);
-    if (!lifecycle_exec_bound(store, stmt, "record rating", error))
+    if (!run_on_report(
+            store, h->id, error, "record rating",
+            "UPDATE report_lifecycle SET rating = ?2, rated_at = ?3 WHERE report_id = ?1", "ii",
+            (gint64)rating, now))
         return FALSE;
     g_autofree char *detail = g_strdup_printf("%d (%s)", (int)rating, rating_name(rating));
     if (!event_add(store, h->id, "citizen", "rated", detail, error))
@@ -730,16 +689,10 @@ static gboolean record_feedback(Store *store, const Lifecycle *lc, const Head *h
                                 const char *feedback, GError **error)
 {
     gint64 now = clock_now_unix();
-    sqlite3_stmt *stmt = store_statement(store,
-                                         "UPDATE report_lifecycle SET feedback_text = ?2,"
-                                         " feedback_at = ?3 WHERE report_id = ?1",
-                                         error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, h->id);
-    sqlite3_bind_text(stmt, 2, feedback, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 3, now);
-    if (!lifecycle_exec_bound(store, stmt, "record feedback", error))
+    if (!run_on_report(store, h->id, error, "record feedback",
+                       "UPDATE report_lifecycle SET feedback_text = ?2, feedback_at = ?3"
+                       " WHERE report_id = ?1",
+                       "ti", feedback, now))
         return FALSE;
     /* the text itself stays in report_lifecycle: events are shown in listings */
     g_autofree char *detail =
