@@ -5,7 +5,7 @@
  * any point leaves it either unrecorded and still in the inbox, or recorded exactly once. */
 #include "app/gateway_private.h"
 #include "app/scheduler.h"
-#include "app/letters.h"
+#include "letters/letters.h"
 #include "parse/parse.h"
 #include "util/util.h"
 

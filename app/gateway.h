@@ -12,7 +12,6 @@
 #define PAHT_GATEWAY_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include "conf/conf.h"
 #include "lifecycle/lifecycle.h"
 
@@ -153,15 +152,6 @@ gboolean gateway_check_bounce_key(const Config *config, GError **error);
  * needed). Returns the lock fd, or -1 with an error naming the holder. Released when the
  * process exits. */
 int gateway_lock_fetcher(const Config *config, GError **error);
-
-/* ---- presentation (pahtctl) ------------------------------------------------------------------ */
-
-JsonNode *report_to_json(const Report *report, GTimeZone *zone);
-/* a report's pending supplements (PendingReply *), for show --json */
-JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone);
-JsonNode *report_summary_to_json(const ReportSummary *summary, GTimeZone *zone);
-JsonNode *outbox_entry_to_json(const OutboxEntry *entry, GTimeZone *zone);
-JsonNode *ingest_result_to_json(const char *file, const IngestResult *result);
 
 G_END_DECLS
 

@@ -6,7 +6,7 @@
  * report whose sender failed DMARC, or that the spam filter flagged, got no automatic answer:
  * the IOC may send it by hand. */
 #include "app/gateway_private.h"
-#include "app/letters.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <string.h>

@@ -1,7 +1,6 @@
 /* inbound: record -> parse -> decide and answer, for one message already on disk. */
 #include "app/gateway_private.h"
-#include "app/letters.h"
-#include "app/lifecycle_letters.h"
+#include "letters/letters.h"
 #include "parse/parse.h"
 #include "util/util.h"
 
@@ -48,8 +47,8 @@ static gboolean add_reply(Gateway *gw, gint64 raw_id, const Draft *draft, const 
         /* feedback on the result (Điều 10.1) or a satisfaction rating (Điều 10.3), in this
          * transaction (a savepoint of its own) */
         GError *refused = NULL;
-        ok = gateway_citizen_reply(gw->config, gw->store, "citizen", match->report_id,
-                                   draft->text ? draft->text : "", NULL, &refused);
+        ok = lifecycle_letters_citizen_reply(gw->config, gw->store, "citizen", match->report_id,
+                                             draft->text ? draft->text : "", NULL, &refused);
         if (!ok && g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_REFUSED)) {
             /* e.g. a second rating: the reply stays recorded as its citizen_reply event */
             log_info("reply to %s kept as an event: %s", match->code, refused->message);

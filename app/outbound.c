@@ -20,9 +20,8 @@
  * at most once an hour, never as one mail each.
  */
 #include "app/gateway_private.h"
-#include "app/json_members.h"
-#include "app/letters.h"
-#include "app/redact.h"
+#include "notify/notify.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <errno.h>

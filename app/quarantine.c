@@ -11,7 +11,7 @@
  *   the server, or is left in the inbox when even that is refused; the IOC is told once.
  */
 #include "app/gateway_private.h"
-#include "app/letters.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <gmime/gmime.h>

@@ -10,7 +10,7 @@
  * daemon, never sends a reminder twice. Letters are queued with not_before at the next
  * working minute: reminders go out inside working hours only (SPEC §8). */
 #include "app/scheduler.h"
-#include "app/lifecycle_letters.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 /* per cycle: enough for any real day, small enough that one cycle never stalls the daemon */

@@ -144,7 +144,7 @@ typedef struct {
 /* The citizen's answer to a published result (Điều 10): a rating, recorded once (the report
  * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
  * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
- * on to the agency (gateway_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
+ * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
 gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
                                  const Lifecycle *lc, CitizenReply *outcome, GError **error);
 

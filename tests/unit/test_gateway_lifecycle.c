@@ -3,7 +3,7 @@
  * result letter line by line, reminders inside working hours and never doubled, previews that
  * enqueue nothing. The clock is PAHT_NOW; the calendar is the real 2026 one. */
 #include "app/gateway.h"
-#include "app/lifecycle_letters.h"
+#include "letters/letters.h"
 #include "app/scheduler.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -257,7 +257,8 @@ static void test_accept_mails_citizen_and_agency(Fixture *f, gconstpointer data)
     gint64 id = new_report(f, FALSE);
     now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc.lan", id, "xd", NULL, NULL, &error),
+       error);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
     g_assert_cmpuint(sent->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(sent, 0), ==, "acceptance an@example.vn");
@@ -293,7 +294,8 @@ static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconst
     now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     const char *const with[] = {"gtvt", NULL};
-    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", with, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc.lan", id, "xd", with, NULL, &error),
+       error);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
     g_assert_cmpuint(sent->len, ==, 3);
     g_assert_cmpstr(g_ptr_array_index(sent, 2), ==, "assignment vanthu@sgtvt.example.vn");
@@ -319,13 +321,15 @@ static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconst
 
     /* the rest of its life: result, approval, publication, feedback; no personal data in any
      * letter that is not the citizen's own */
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã thay bóng đèn.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc.lan", id, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã thay bóng đèn.",
+                                       &error),
+       error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc.lan", id, &error), error);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
-                             "Đèn vẫn chưa sáng. Liên hệ tôi: 0912 345 678, CCCD 094201001234.",
-                             &reply, &error),
+    ok(lifecycle_letters_citizen_reply(
+           f->config, f->store, NULL, id,
+           "Đèn vẫn chưa sáng. Liên hệ tôi: 0912 345 678, CCCD 094201001234.", &reply, &error),
        error);
     g_assert_true(reply.feedback);
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
@@ -368,16 +372,16 @@ static void test_result_letter_has_every_line_of_phu_luc_1(Fixture *f, gconstpoi
     gint64 id = new_report(f, FALSE);
     now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
     now_is("2026-11-26T14:00:00+07:00");
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id,
-                             "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.",
-                             &error),
+    ok(lifecycle_letters_submit_result(
+           f->config, f->store, "nv.xd", id,
+           "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.", &error),
        error);
     now_is("2026-11-27T08:30:00+07:00");
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
     now_is("2026-11-27T09:00:00+07:00");
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     g_autofree char *text = NULL, *html = NULL, *subject = NULL;
     letter_parts(f, id, "result", "an@example.vn", &text, &html, &subject);
     assert_contains(subject, "[PAHT-2026-000001] Kết quả xử lý phản ánh");
@@ -439,8 +443,8 @@ static void test_rejection_letters_per_reason(Fixture *f, gconstpointer data)
     GError *error = NULL;
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         gint64 id = new_report(f, FALSE);
-        ok(gateway_reject_report(f->config, f->store, "ioc", id, cases[i].reason, "Ghi chú <b>",
-                                 &error),
+        ok(lifecycle_letters_reject(f->config, f->store, "ioc", id, cases[i].reason, "Ghi chú <b>",
+                                    &error),
            error);
         g_autofree char *text = NULL, *html = NULL, *subject = NULL;
         letter_parts(f, id, "rejection", "an@example.vn", &text, &html, &subject);
@@ -462,7 +466,7 @@ static void test_rejection_letters_per_reason(Fixture *f, gconstpointer data)
     assert_contains(complaint, "Trụ sở tiếp công dân");
     /* spam: no answer at all */
     gint64 spam = new_report(f, FALSE);
-    ok(gateway_reject_report(f->config, f->store, "ioc", spam, "spam", NULL, &error), error);
+    ok(lifecycle_letters_reject(f->config, f->store, "ioc", spam, "spam", NULL, &error), error);
     g_autoptr(GPtrArray) none = letters_of(f, spam);
     g_assert_cmpuint(none->len, ==, 0);
 }
@@ -471,10 +475,10 @@ static void test_publish_without_text_is_sent_back_to_leader(Fixture *f, gconstp
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "\n", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "\n", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     assert_contains(error->message, "Điều 9.4");
     assert_contains(error->message, "Sở Xây dựng");
@@ -504,7 +508,7 @@ static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
        error);
     gint64 before = outbox_size(f);
     static const char *const kinds[] = {
@@ -514,23 +518,23 @@ static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
     };
     for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
         g_autoptr(GBytes) letter =
-            gateway_preview_letter(f->config, f->store, kinds[i], id, &error);
+            lifecycle_letters_preview(f->config, f->store, kinds[i], id, &error);
         if (!letter)
             g_error("preview %s: %s", kinds[i], error->message);
         g_autoptr(GMimeMessage) msg = parse_bytes(letter);
         assert_contains(g_mime_message_get_subject(msg), "PAHT-2026-000001");
-        g_autofree char *readable = gateway_letter_readable(letter, FALSE, &error);
+        g_autofree char *readable = lifecycle_letters_readable(letter, FALSE, &error);
         assert_contains(readable, "Subject: [PAHT-2026-000001]");
     }
     g_assert_cmpint(outbox_size(f), ==, before);
     /* the preview of a letter that was sent shows the same letter */
     g_autoptr(GBytes) preview =
-        gateway_preview_letter(f->config, f->store, "assignment", id, &error);
+        lifecycle_letters_preview(f->config, f->store, "assignment", id, &error);
     g_autoptr(GMimeMessage) msg = parse_bytes(preview);
     g_autofree char *subject = NULL;
     letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", NULL, NULL, &subject);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==, subject);
-    g_assert_null(gateway_preview_letter(f->config, f->store, "nonsense", id, &error));
+    g_assert_null(lifecycle_letters_preview(f->config, f->store, "nonsense", id, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_INPUT);
     g_clear_error(&error);
 }
@@ -554,7 +558,7 @@ static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gcons
     gint64 id = new_report(f, FALSE);
     now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
     SchedulerStats stats;
     /* nothing due yet */
     now_is("2026-11-27T16:00:00+07:00");
@@ -625,10 +629,10 @@ static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer dat
     gint64 id = new_report(f, FALSE);
     now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
     now_is("2026-11-27T09:00:00+07:00");
-    ok(gateway_extend_report(f->config, f->store, "nv.xd", id, at("2026-12-10T17:00:00+07:00"),
-                             "Cần khảo sát, thay cáp ngầm", &error),
+    ok(lifecycle_letters_extend(f->config, f->store, "nv.xd", id, at("2026-12-10T17:00:00+07:00"),
+                                "Cần khảo sát, thay cáp ngầm", &error),
        error);
     g_autofree char *text = NULL;
     letter_parts(f, id, "extension", "an@example.vn", &text, NULL, NULL);
@@ -650,8 +654,8 @@ static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer dat
     g_assert_cmpint(stats.actions, ==, 1);
     g_assert_cmpint(stats.overdue, ==, 0);
     /* once only */
-    g_assert_false(gateway_extend_report(f->config, f->store, "nv.xd", id,
-                                         at("2026-12-20T17:00:00+07:00"), "Lần nữa", &error));
+    g_assert_false(lifecycle_letters_extend(f->config, f->store, "nv.xd", id,
+                                            at("2026-12-20T17:00:00+07:00"), "Lần nữa", &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 }
@@ -660,20 +664,23 @@ static void test_feedback_and_rating_through_the_gateway(Fixture *f, gconstpoint
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã sửa.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã sửa.", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     gint64 before = outbox_size(f);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Rất hài lòng", &reply, &error), error);
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id, "Rất hài lòng", &reply,
+                                       &error),
+       error);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_VERY_SATISFIED);
     g_assert_cmpint(outbox_size(f), ==, before); /* a rating goes to nobody */
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Không hài lòng", &reply, &error),
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id, "Không hài lòng", &reply,
+                                       &error),
        error);
     g_assert_true(reply.already_rated);
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Cảm ơn, nhưng cột đèn bị nghiêng.",
-                             &reply, &error),
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id,
+                                       "Cảm ơn, nhưng cột đèn bị nghiêng.", &reply, &error),
        error);
     g_assert_true(reply.feedback);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
@@ -689,12 +696,12 @@ static void drive_every_official_letter(Fixture *f, gint64 id)
     GError *error = NULL;
     const char *const with[] = {"gtvt", NULL};
     now_is("2026-11-23T09:00:00+07:00");
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
     now_is("2026-11-23T10:00:00+07:00");
-    ok(gateway_return_report(f->config, f->store, "nv.xd", id, "Không đúng thẩm quyền", &error),
+    ok(lifecycle_letters_return(f->config, f->store, "nv.xd", id, "Không đúng thẩm quyền", &error),
        error);
     now_is("2026-11-23T11:00:00+07:00");
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
     static const char *const days[] = {"2026-11-24T10:00:00+07:00", "2026-11-27T10:00:00+07:00",
                                        "2026-11-30T10:00:00+07:00", "2026-12-02T10:00:00+07:00",
                                        "2026-12-03T10:00:00+07:00", "2026-12-04T10:00:00+07:00"};
@@ -703,17 +710,19 @@ static void drive_every_official_letter(Fixture *f, gint64 id)
         now_is(days[i]);
         g_assert_true(scheduler_run_cycle(f->gateway, &stats));
     }
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error));
     g_clear_error(&error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã nạo vét cống.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã nạo vét cống.",
+                                       &error),
+       error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
-                             "Cống vẫn tắc. Trần Thị Bích, 0939000111, CCCD 094078001234.", &reply,
-                             &error),
+    ok(lifecycle_letters_citizen_reply(
+           f->config, f->store, NULL, id,
+           "Cống vẫn tắc. Trần Thị Bích, 0939000111, CCCD 094078001234.", &reply, &error),
        error);
 }
 

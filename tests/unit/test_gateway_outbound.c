@@ -4,7 +4,7 @@
  * an hour, and pahtctl resend lifts a suspension. The conversation with a real Postfix is in
  * tests/integration/test_outbound*.py. */
 #include "app/gateway_private.h"
-#include "app/letters.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <gio/gio.h>

@@ -1,5 +1,5 @@
 /* Redaction: what agencies, leaders and the IOC may see of a citizen's words (see redact.h). */
-#include "app/redact.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <string.h>

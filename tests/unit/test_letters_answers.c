@@ -1,5 +1,5 @@
 /* The one path every letter takes: context, never-answer addresses, IOC alerts, once-only. */
-#include "app/letters.h"
+#include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
 

@@ -2,10 +2,7 @@
  * transition and each deadline action, and the values its templates see. The transitions
  * themselves are queue/lifecycle.c's; this file puts each one and its letters in one
  * transaction. */
-#include "app/lifecycle_letters.h"
-#include "app/json_members.h"
-#include "app/letters.h"
-#include "app/redact.h"
+#include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -641,9 +638,9 @@ static gboolean action_end(Action *a, gboolean ok, GError **error)
     return store_commit(a->store, error);
 }
 
-gboolean gateway_accept_report(const Config *c, Store *s, const char *actor, gint64 id,
-                               const char *agency, const char *const *coordinators,
-                               const char *category, GError **error)
+gboolean lifecycle_letters_accept(const Config *c, Store *s, const char *actor, gint64 id,
+                                  const char *agency, const char *const *coordinators,
+                                  const char *category, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -655,8 +652,8 @@ gboolean gateway_accept_report(const Config *c, Store *s, const char *actor, gin
                       error);
 }
 
-gboolean gateway_reject_report(const Config *c, Store *s, const char *actor, gint64 id,
-                               const char *reason, const char *note, GError **error)
+gboolean lifecycle_letters_reject(const Config *c, Store *s, const char *actor, gint64 id,
+                                  const char *reason, const char *note, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -677,8 +674,8 @@ static gboolean letters_returned_by(const Ctx *x, GError **error)
     return letters_returned(x, e ? e->actor : NULL, error);
 }
 
-gboolean gateway_return_report(const Config *c, Store *s, const char *actor, gint64 id,
-                               const char *note, GError **error)
+gboolean lifecycle_letters_return(const Config *c, Store *s, const char *actor, gint64 id,
+                                  const char *note, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -690,8 +687,8 @@ gboolean gateway_return_report(const Config *c, Store *s, const char *actor, gin
                       error);
 }
 
-gboolean gateway_extend_report(const Config *c, Store *s, const char *actor, gint64 id,
-                               gint64 until, const char *note, GError **error)
+gboolean lifecycle_letters_extend(const Config *c, Store *s, const char *actor, gint64 id,
+                                  gint64 until, const char *note, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -703,8 +700,8 @@ gboolean gateway_extend_report(const Config *c, Store *s, const char *actor, gin
                       error);
 }
 
-gboolean gateway_submit_result(const Config *c, Store *s, const char *actor, gint64 id,
-                               const char *text, GError **error)
+gboolean lifecycle_letters_submit_result(const Config *c, Store *s, const char *actor, gint64 id,
+                                         const char *text, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -716,8 +713,8 @@ gboolean gateway_submit_result(const Config *c, Store *s, const char *actor, gin
                       error);
 }
 
-gboolean gateway_approve_result(const Config *c, Store *s, const char *actor, gint64 id,
-                                GError **error)
+gboolean lifecycle_letters_approve(const Config *c, Store *s, const char *actor, gint64 id,
+                                   GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -729,8 +726,8 @@ gboolean gateway_approve_result(const Config *c, Store *s, const char *actor, gi
                       error);
 }
 
-gboolean gateway_publish_result(const Config *c, Store *s, const char *actor, gint64 id,
-                                GError **error)
+gboolean lifecycle_letters_publish(const Config *c, Store *s, const char *actor, gint64 id,
+                                   GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
@@ -753,8 +750,8 @@ gboolean gateway_publish_result(const Config *c, Store *s, const char *actor, gi
     return TRUE;
 }
 
-gboolean gateway_citizen_reply(const Config *c, Store *s, const char *actor, gint64 id,
-                               const char *text, CitizenReply *outcome, GError **error)
+gboolean lifecycle_letters_citizen_reply(const Config *c, Store *s, const char *actor, gint64 id,
+                                         const char *text, CitizenReply *outcome, GError **error)
 {
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor ? actor : "citizen");
@@ -835,8 +832,8 @@ static const struct {
     {"ioc_alert", letters_returned_preview},
 };
 
-GBytes *gateway_preview_letter(const Config *c, Store *s, const char *kind, gint64 id,
-                               GError **error)
+GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, gint64 id,
+                                  GError **error)
 {
     LettersFn letters = NULL;
     for (gsize i = 0; i < G_N_ELEMENTS(previews); i++) {
@@ -885,7 +882,7 @@ GBytes *gateway_preview_letter(const Config *c, Store *s, const char *kind, gint
     return bytes;
 }
 
-char *gateway_letter_readable(GBytes *message, gboolean html, GError **error)
+char *lifecycle_letters_readable(GBytes *message, gboolean html, GError **error)
 {
     g_mime_init();
     gsize len = 0;

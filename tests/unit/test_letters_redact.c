@@ -1,6 +1,6 @@
 /* Redaction, value by value: what an agency, a leader or the IOC may read of a citizen's
  * subject, file names and text (Điều 4.5, 9.3.b). */
-#include "app/redact.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <locale.h>

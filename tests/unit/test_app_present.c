@@ -1,6 +1,7 @@
 /* What pahtctl prints: JSON that any JSON reader takes back as it was, coordinates as the
  * citizen wrote them. */
-#include "app/json_members.h"
+#include "app/present.h"
+#include "notify/notify.h"
 
 #include <string.h>
 
@@ -63,10 +64,30 @@ static void test_json_text_reads_back(void)
     g_assert_cmpstr(names->data, ==, "quoted");
 }
 
+/* pahtctl show --json: a report whose sender the province's MX doubted (its event
+ * "sender_unverified", issue 11) says so, and no other does */
+static void test_report_says_sender_unverified(void)
+{
+    ReportEvent received = {.at = 1, .actor = "pahtd", .kind = "received"};
+    ReportEvent doubted = {.at = 1, .actor = "pahtd", .kind = "sender_unverified"};
+    g_autoptr(GPtrArray) events = g_ptr_array_new();
+    g_ptr_array_add(events, &received);
+    Report r = {.id = 1, .code = "PAHT-2026-000001", .state = "incomplete", .events = events};
+    g_autoptr(GTimeZone) zone = g_time_zone_new_identifier("Asia/Ho_Chi_Minh");
+    g_autoptr(JsonNode) plain = report_to_json(&r, zone);
+    g_assert_false(
+        json_object_get_boolean_member(json_node_get_object(plain), "sender_unverified"));
+    g_ptr_array_add(events, &doubted);
+    g_autoptr(JsonNode) unverified = report_to_json(&r, zone);
+    g_assert_true(
+        json_object_get_boolean_member(json_node_get_object(unverified), "sender_unverified"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/present/coordinates-as-written", test_coordinates_as_written);
     g_test_add_func("/present/json-text-reads-back", test_json_text_reads_back);
+    g_test_add_func("/present/report-says-sender-unverified", test_report_says_sender_unverified);
     return g_test_run();
 }

@@ -1,7 +1,5 @@
 /* Letters: who gets which letter for a decision, and the values its templates see. */
-#include "app/letters.h"
-#include "app/json_members.h"
-#include "app/redact.h"
+#include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
