@@ -2,7 +2,7 @@
  * and calls the gateway; output is text for people or JSON (--json) for programs.
  * Exit status: 0 success, 1 a refused action (one-line reason on stderr), 2 usage or
  * configuration error. The CLI never talks SMTP: it records and enqueues; pahtd sends. */
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "app/present.h"
 #include "notify/notify.h"
 #include "letters/letters.h"

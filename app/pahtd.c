@@ -1,7 +1,7 @@
 /* pahtd: the gateway daemon. Parses its options and runs the gateway; nothing else.
  * Exit status: 0 done, 1 a temporary failure (--once: mailbox or database unreachable),
  * 2 usage or configuration error (including a server that refuses our TLS or login). */
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "util/util.h"
 
 #include <errno.h>

@@ -5,7 +5,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 
 G_BEGIN_DECLS
 

@@ -5,7 +5,7 @@
 #ifndef PAHT_TESTS_GATEWAY_FIXTURE_H
 #define PAHT_TESTS_GATEWAY_FIXTURE_H
 
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "util/util.h"
 
 #include <glib.h>

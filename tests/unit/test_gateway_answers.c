@@ -3,7 +3,7 @@
  * an incomplete report completed by its reply, emergencies, complaints, the rate limits; and
  * who may make the province act by mail (issue 11): answers only to the sender, senders the
  * MX doubts, replies that prove nothing waiting for the IOC. */
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"

@@ -2,9 +2,8 @@
  * store: who gets what, what personal data goes with it (Điều 4.5, 9.3.b), the Phụ lục I
  * result letter line by line, reminders inside working hours and never doubled, previews that
  * enqueue nothing. The clock is PAHT_NOW; the calendar is the real 2026 one. */
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "letters/letters.h"
-#include "app/scheduler.h"
 #include "notify/notify.h"
 #include "util/util.h"
 

@@ -3,7 +3,7 @@
  * before any SMTP, a dead sender's letter is taken back at once, failures go into one digest
  * an hour, and pahtctl resend lifts a suspension. The conversation with a real Postfix is in
  * tests/integration/test_outbound*.py. */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "letters/letters.h"
 #include "util/util.h"
 

@@ -2,7 +2,7 @@
  * way it arrives (a file saved on Unix and given to pahtctl ingest, the same mail as an IMAP
  * server serves it, with CRLF and trace headers), never merged with another mail by its
  * Message-ID alone; and the sender of a mail too large to download, read from its From. */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "gateway_fixture.h"
 
 #include <string.h>

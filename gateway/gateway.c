@@ -3,8 +3,8 @@
  * The invariant everything here keeps (SPEC §8): a message is moved out of the inbox only
  * after its raw copy, its draft, its attachments and its answers are committed; a crash at
  * any point leaves it either unrecorded and still in the inbox, or recorded exactly once. */
-#include "app/gateway_private.h"
-#include "app/scheduler.h"
+#include "gateway/gateway_private.h"
+#include "gateway/gateway.h"
 #include "letters/letters.h"
 #include "parse/parse.h"
 #include "util/util.h"

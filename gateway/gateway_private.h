@@ -1,11 +1,11 @@
-/* Private to app/: the Gateway's parts, shared by the files of the pipeline
+/* Private to gateway/: the Gateway's parts, shared by the files of the pipeline
  * (gateway.c: setup and the daemon loop; inbound.c: record, parse, decide; mailbox.c: IMAP;
  * outbound.c: the outbox; bounce.c: delivery status notifications; worker.c: parsing in a
  * supervised child process; quarantine.c: mail set aside). */
-#ifndef PAHT_APP_GATEWAY_PRIVATE_H
-#define PAHT_APP_GATEWAY_PRIVATE_H
+#ifndef PAHT_GATEWAY_PRIVATE_H
+#define PAHT_GATEWAY_PRIVATE_H
 
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "imap/imap.h"
 #include "notify/notify.h"
 

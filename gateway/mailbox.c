@@ -32,7 +32,7 @@
  * proof: broken mailers reuse them, and a stranger could copy one to have a citizen's mail
  * dropped.
  */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "util/util.h"
 
 #include <string.h>

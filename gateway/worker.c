@@ -37,7 +37,7 @@
  * Several faults may be given, separated by commas (mailbox.c reads some of its own). Unset,
  * nothing of this runs.
  */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "util/util.h"
 
 #include <errno.h>

@@ -5,7 +5,7 @@
  * added to the report as any reply, with the answers a reply gets) or discards it. A new
  * report whose sender failed DMARC, or that the spam filter flagged, got no automatic answer:
  * the IOC may send it by hand. */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "letters/letters.h"
 #include "util/util.h"
 

@@ -19,7 +19,7 @@
  * attempt, and alerts the IOC once per outage. Failed letters reach the IOC as one digest,
  * at most once an hour, never as one mail each.
  */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "notify/notify.h"
 #include "letters/letters.h"
 #include "util/util.h"

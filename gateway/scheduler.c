@@ -9,7 +9,7 @@
  * the recipient: a cycle interrupted between its letters and its commit, or a restarted
  * daemon, never sends a reminder twice. Letters are queued with not_before at the next
  * working minute: reminders go out inside working hours only (SPEC §8). */
-#include "app/scheduler.h"
+#include "gateway/gateway.h"
 #include "letters/letters.h"
 #include "util/util.h"
 

@@ -1,5 +1,5 @@
 /* inbound: record -> parse -> decide and answer, for one message already on disk. */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "letters/letters.h"
 #include "parse/parse.h"
 #include "util/util.h"

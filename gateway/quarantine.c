@@ -10,7 +10,7 @@
  *   on it, again and again for more than an hour) goes to quarantine_folder where it stays on
  *   the server, or is left in the inbox when even that is refused; the IOC is told once.
  */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "letters/letters.h"
 #include "util/util.h"
 

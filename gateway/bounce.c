@@ -18,7 +18,7 @@
  * nobody (issue 11): a forged one must not cut a citizen off. If the address is really gone,
  * the DSN of the next letter, which carries the token, suspends it.
  */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "util/util.h"
 
 #include <string.h>

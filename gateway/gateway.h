@@ -64,7 +64,7 @@ gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *r
  * us (certificate, login): the administrator must act. */
 gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
 
-/* ---- mail the IOC must vouch for (issue 11, app/held.c) -------------------------------------- */
+/* ---- mail the IOC must vouch for (issue 11, held.c) ------------------------------------------ */
 
 /* pahtctl supplement N --confirm|--discard: a pending supplement (a reply tied to its report
  * only by its forgeable sender, or one the MX doubts) is added to its report as a reply, with
@@ -115,6 +115,23 @@ typedef struct {
  * --once mode when the mailbox or the outbox failed. */
 gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error);
 
+/* ---- the scheduler (scheduler.c) -------------------------------------------------------------
+ * The daemon's clock of the regulation. Each cycle of pahtd: the new drafts
+ * get their IOC deadline, every deadline whose time came is acted on (reminders, the overdue
+ * flag of Điều 8.5, escalations), with its letters queued for working hours. It only touches
+ * the database, so it runs even while the mailbox or the SMTP server is unreachable. */
+
+typedef struct {
+    int drafts_seen; /* events read by the catch-up */
+    int actions;     /* deadline actions done */
+    int overdue;     /* reports newly flagged overdue */
+    int failed;      /* actions that failed (logged; retried next cycle) */
+} SchedulerStats;
+
+/* One cycle. Errors are logged here, where they are decided: the daemon goes on. stats may be
+ * NULL. Returns FALSE when something failed (the rest of the cycle still ran). */
+gboolean scheduler_run_cycle(Gateway *gateway, SchedulerStats *stats);
+
 /* ---- isolation ------------------------------------------------------------------------------- */
 
 /* pahtctl reprocess: runs a message that was kept aside (unparsed or quarantined) through the
@@ -123,7 +140,7 @@ gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error
  * processed already or pahtd has not yet set it aside. */
 gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result, GError **error);
 
-/* pahtd --worker: the child process pahtd starts to parse messages (app/worker.c), talking
+/* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking
  * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
  * NULL those the configuration names). Returns the exit status. */
 int gateway_worker_main(const char *config_path, const char *keywords_path, int fd);
