@@ -218,7 +218,7 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         IngestResult result = {0};
         GError *error = NULL;
-        if (!gateway_ingest_file(ctl->gateway, argv[i], &result, &error)) {
+        if (!inbound_ingest_file(ctl->gateway, argv[i], &result, &error)) {
             fprintf(stderr, "pahtctl: %s: %s\n", argv[i], error->message);
             explain_unreadable(argv[i]);
             if (ctl->json) {
@@ -596,7 +596,7 @@ static int cmd_supplement(Ctl *ctl, int argc, char **argv)
         return usage_error("supplement needs --confirm or --discard");
     IngestResult result = {0};
     GError *error = NULL;
-    if (!gateway_supplement_decide(ctl->gateway, id, opt_confirm, actor(), &result, &error))
+    if (!held_supplement_decide(ctl->gateway, id, opt_confirm, actor(), &result, &error))
         return fail(error);
     gint64 report = result.report_id;
     ingest_result_clear(&result);
@@ -610,7 +610,7 @@ static int cmd_answer(Ctl *ctl, int argc, char **argv)
     if (status)
         return status;
     GError *error = NULL;
-    if (!gateway_answer_by_ioc(ctl->gateway, id, actor(), &error))
+    if (!held_answer_by_ioc(ctl->gateway, id, actor(), &error))
         return fail(error);
     return print_after(ctl, id, "answer queued");
 }
@@ -773,7 +773,7 @@ static int cmd_resend(Ctl *ctl, int argc, char **argv)
         return usage_error("\"%s\" is not a letter id", argv[1]);
     GError *error = NULL;
     gboolean lifted = FALSE;
-    if (!gateway_resend_letter(ctl->gateway, id, &lifted, &error))
+    if (!outbound_resend(ctl->gateway, id, &lifted, &error))
         return fail(error);
     if (ctl->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -823,7 +823,7 @@ static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
     signal(SIGALRM, on_reprocess_timeout);
     alarm((unsigned)ctl->config->gateway.message_timeout_seconds);
     IngestResult result = {0};
-    gboolean ok = gateway_reprocess(ctl->gateway, id, &result, &error);
+    gboolean ok = quarantine_reprocess(ctl->gateway, id, &result, &error);
     alarm(0);
     if (!ok)
         return fail(error);

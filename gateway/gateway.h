@@ -1,6 +1,11 @@
-/* gateway: the pipeline that pahtd and pahtctl share, and nothing they do not.
+/* gateway: the pipeline that pahtd and pahtctl share (and the web console will), and nothing
+ * they do not.
  *
- *   fetch (imap) -> record (queue) -> parse (parse) -> decide (queue) -> answer (notify)
+ *   fetch (imap) -> record (queue) -> parse (parse) -> decide (lifecycle, letters) -> answer
+ *   (the outbox, sent by notify)
+ *
+ * Each function is named after its file: gateway_* (gateway.c), inbound_*, mailbox_*,
+ * held_*, outbound_*, quarantine_*, worker_*, scheduler_*, daemon_*.
  *
  * A Gateway holds the configuration (borrowed), the store, and the data folder layout:
  *   data_dir/raw/ab/<sha256>.eml   every message as received, content-addressed
@@ -17,6 +22,8 @@
 
 G_BEGIN_DECLS
 
+/* ---- the gateway (gateway.c) ----------------------------------------------------------------- */
+
 typedef struct Gateway Gateway;
 
 /* config is borrowed and must outlive the gateway. Makes the folders of data_dir and opens
@@ -32,7 +39,28 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Gateway, gateway_close)
 Store *gateway_store(Gateway *gateway);
 const Config *gateway_config(Gateway *gateway);
 
-/* ---- inbound --------------------------------------------------------------------------------- */
+/* What a configuration names besides itself and must hold before mail is parsed with it:
+ * the keywords file (conf/keywords.conf format). A broken one would make every message fail
+ * in the parser, so it is refused where the configuration is: pahtd at start, --check-config
+ * and SIGHUP, pahtctl before ingest and reprocess. PAHT_ERROR_CONFIG naming the file and
+ * line. */
+gboolean gateway_check_config(const Config *config, GError **error);
+
+/* Issue 11.4: the database and data_dir belong to one user, the service user (paht), and so
+ * must every file the programs make there. A process of that user goes on; root becomes that
+ * user for good (groups, group, uid), before it opens anything; any other user is refused
+ * (PAHT_ERROR_CONFIG) with *run_as (may be NULL) set to the owner's name (for a "sudo -u
+ * OWNER ..." hint). Also refused: a database and a data_dir that belong to two users. Call
+ * after config_load, before gateway_lock_fetcher and gateway_open. */
+gboolean gateway_become_owner(const Config *config, char **run_as, GError **error);
+
+/* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
+ * the classic source of duplicate tickets), next to the database (its folder is made if
+ * needed). Returns the lock fd, or -1 with an error naming the holder. Released when the
+ * process exits. */
+int gateway_lock_fetcher(const Config *config, GError **error);
+
+/* ---- inbound (inbound.c) --------------------------------------------------------------------- */
 
 typedef struct {
     gint64 raw_id;
@@ -51,8 +79,10 @@ void ingest_result_clear(IngestResult *result);
  * fetched over IMAP, or saved again) is reported as a duplicate and not processed again;
  * pahtd likewise never processes again a mail ingested first.
  */
-gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *result,
+gboolean inbound_ingest_file(Gateway *gateway, const char *path, IngestResult *result,
                              GError **error);
+
+/* ---- the IMAP inbox (mailbox.c) -------------------------------------------------------------- */
 
 /* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every
  * new message (each in the parser process, under its time limit), move each to the processed
@@ -62,7 +92,7 @@ gboolean gateway_ingest_file(Gateway *gateway, const char *path, IngestResult *r
  * with nothing new sends no IMAP command. Stops early, between messages, on SIGTERM.
  * *processed counts messages handled in this pass. PAHT_ERROR_CONFIG when the server refuses
  * us (certificate, login): the administrator must act. */
-gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
+gboolean mailbox_sync(Gateway *gateway, int *processed, GError **error);
 
 /* ---- mail the IOC must vouch for (issue 11, held.c) ------------------------------------------ */
 
@@ -70,50 +100,49 @@ gboolean gateway_sync_mailbox(Gateway *gateway, int *processed, GError **error);
  * only by its forgeable sender, or one the MX doubts) is added to its report as a reply, with
  * the answers a reply gets, or discarded; by actor, in one transaction. result tells the
  * report. PAHT_ERROR_NOT_FOUND, PAHT_ERROR_REFUSED when it was decided already. */
-gboolean gateway_supplement_decide(Gateway *gateway, gint64 pending_id, gboolean confirm,
-                                   const char *actor, IngestResult *result, GError **error);
+gboolean held_supplement_decide(Gateway *gateway, gint64 pending_id, gboolean confirm,
+                                const char *actor, IngestResult *result, GError **error);
 
 /* pahtctl answer ID: the automatic answer a report waiting for the IOC did not get (its
  * sender failed DMARC or was flagged as spam, a rate limit held it) goes to the address the
  * report came from, with an "answered_by_ioc" event. PAHT_ERROR_REFUSED when the report is
  * past the IOC's review, a complaint, without a sender, or answered already. */
-gboolean gateway_answer_by_ioc(Gateway *gateway, gint64 report_id, const char *actor,
-                               GError **error);
+gboolean held_answer_by_ioc(Gateway *gateway, gint64 report_id, const char *actor, GError **error);
 
-/* ---- outbound -------------------------------------------------------------------------------- */
+/* ---- outbound (outbound.c) ------------------------------------------------------------------- */
 
 /* Sends every letter that is due, over one SMTP connection, then (at most hourly) one digest
  * of the letters that failed to the IOC. *sent and *failed count this pass. SMTP problems are
  * recorded on the letters; errors are for the store, and PAHT_ERROR_CONFIG when the server
  * refuses us (login, certificate, our envelope sender): sending then stops, the letters wait
  * without losing attempts and the IOC is alerted once per outage. */
-gboolean gateway_flush_outbox(Gateway *gateway, int *sent, int *failed, GError **error);
+gboolean outbound_flush(Gateway *gateway, int *sent, int *failed, GError **error);
 
 /* pahtctl resend: a failed letter is queued again with a fresh retry window, and a suspension
  * of its address is lifted (the operator vouches for the address). *suspension_lifted (may be
  * NULL) tells whether there was one. PAHT_ERROR_REFUSED unless the letter failed. */
-gboolean gateway_resend_letter(Gateway *gateway, gint64 letter_id, gboolean *suspension_lifted,
-                               GError **error);
+gboolean outbound_resend(Gateway *gateway, gint64 letter_id, gboolean *suspension_lifted,
+                         GError **error);
 
-/* ---- the daemon ------------------------------------------------------------------------------ */
+/* The key that signs envelope senders ([smtp] bounce_secret_file, else data_dir/bounce.key)
+ * can be used: absent, or a private file (0600/0400). PAHT_ERROR_CONFIG otherwise. */
+gboolean outbound_check_bounce_key(const Config *config, GError **error);
 
-typedef struct {
-    gboolean once; /* one pass of everything, then return */
-    /* a signalfd (SIGTERM, SIGINT, SIGHUP, blocked by the caller) or -1. Signals are read
-     * from it, never caught by a handler: a handler would interrupt libetpan's I/O, which
-     * treats EINTR as a lost connection. SIGTERM/SIGINT: finish the message in hand, then
-     * return; SIGHUP: re-read config_path (refused and logged if it is bad). */
-    int signal_fd;
-    const char *config_path;
-} RunOptions;
+/* ---- mail set aside (quarantine.c) ----------------------------------------------------------- */
 
-/* pahtd's loop: sync the mailbox -> (scheduler) -> flush the outbox -> wait (IDLE, or
- * poll_seconds then NOOP); until SIGTERM. A mailbox that cannot be reached is retried with
- * exponential backoff while the outbox keeps running; after 30 minutes the IOC is told, and
- * again when it is back. With systemd (NOTIFY_SOCKET) it reports readiness, status and
- * watchdog pings. Returns FALSE with an error only for what must stop the daemon, and in
- * --once mode when the mailbox or the outbox failed. */
-gboolean gateway_run(Gateway *gateway, const RunOptions *options, GError **error);
+/* pahtctl reprocess: runs a message that was kept aside (unparsed or quarantined) through the
+ * pipeline again, in this process. result->unparsed says it failed again (the reason is on its
+ * raw message). PAHT_ERROR_NOT_FOUND for no such message; PAHT_ERROR_REFUSED when it was
+ * processed already or pahtd has not yet set it aside. */
+gboolean quarantine_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result,
+                              GError **error);
+
+/* ---- the parser process (worker.c) ----------------------------------------------------------- */
+
+/* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking
+ * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
+ * NULL those the configuration names). Returns the exit status. */
+int worker_main(const char *config_path, const char *keywords_path, int fd);
 
 /* ---- the scheduler (scheduler.c) -------------------------------------------------------------
  * The daemon's clock of the regulation. Each cycle of pahtd: the new drafts
@@ -132,43 +161,25 @@ typedef struct {
  * NULL. Returns FALSE when something failed (the rest of the cycle still ran). */
 gboolean scheduler_run_cycle(Gateway *gateway, SchedulerStats *stats);
 
-/* ---- isolation ------------------------------------------------------------------------------- */
+/* ---- the daemon (daemon.c) ------------------------------------------------------------------- */
 
-/* pahtctl reprocess: runs a message that was kept aside (unparsed or quarantined) through the
- * pipeline again, in this process. result->unparsed says it failed again (the reason is on its
- * raw message). PAHT_ERROR_NOT_FOUND for no such message; PAHT_ERROR_REFUSED when it was
- * processed already or pahtd has not yet set it aside. */
-gboolean gateway_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result, GError **error);
+typedef struct {
+    gboolean once; /* one pass of everything, then return */
+    /* a signalfd (SIGTERM, SIGINT, SIGHUP, blocked by the caller) or -1. Signals are read
+     * from it, never caught by a handler: a handler would interrupt libetpan's I/O, which
+     * treats EINTR as a lost connection. SIGTERM/SIGINT: finish the message in hand, then
+     * return; SIGHUP: re-read config_path (refused and logged if it is bad). */
+    int signal_fd;
+    const char *config_path;
+} RunOptions;
 
-/* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking
- * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
- * NULL those the configuration names). Returns the exit status. */
-int gateway_worker_main(const char *config_path, const char *keywords_path, int fd);
-
-/* What a configuration names besides itself and must hold before mail is parsed with it:
- * the keywords file (conf/keywords.conf format). A broken one would make every message fail
- * in the parser, so it is refused where the configuration is: pahtd at start, --check-config
- * and SIGHUP, pahtctl before ingest and reprocess. PAHT_ERROR_CONFIG naming the file and
- * line. */
-gboolean gateway_check_config(const Config *config, GError **error);
-
-/* Issue 11.4: the database and data_dir belong to one user, the service user (paht), and so
- * must every file the programs make there. A process of that user goes on; root becomes that
- * user for good (groups, group, uid), before it opens anything; any other user is refused
- * (PAHT_ERROR_CONFIG) with *run_as (may be NULL) set to the owner's name (for a "sudo -u
- * OWNER ..." hint). Also refused: a database and a data_dir that belong to two users. Call
- * after config_load, before gateway_lock_fetcher and gateway_open. */
-gboolean gateway_become_owner(const Config *config, char **run_as, GError **error);
-
-/* The key that signs envelope senders ([smtp] bounce_secret_file, else data_dir/bounce.key)
- * can be used: absent, or a private file (0600/0400). PAHT_ERROR_CONFIG otherwise. */
-gboolean gateway_check_bounce_key(const Config *config, GError **error);
-
-/* An exclusive lock for the one fetcher of a database (SPEC §3.1: overlapping fetchers are
- * the classic source of duplicate tickets), next to the database (its folder is made if
- * needed). Returns the lock fd, or -1 with an error naming the holder. Released when the
- * process exits. */
-int gateway_lock_fetcher(const Config *config, GError **error);
+/* pahtd's loop: sync the mailbox -> (scheduler) -> flush the outbox -> wait (IDLE, or
+ * poll_seconds then NOOP); until SIGTERM. A mailbox that cannot be reached is retried with
+ * exponential backoff while the outbox keeps running; after 30 minutes the IOC is told, and
+ * again when it is back. With systemd (NOTIFY_SOCKET) it reports readiness, status and
+ * watchdog pings. Returns FALSE with an error only for what must stop the daemon, and in
+ * --once mode when the mailbox or the outbox failed. */
+gboolean daemon_run(Gateway *gateway, const RunOptions *options, GError **error);
 
 G_END_DECLS
 

@@ -1,7 +1,15 @@
-/* Private to gateway/: the Gateway's parts, shared by the files of the pipeline
- * (gateway.c: setup and the daemon loop; inbound.c: record, parse, decide; mailbox.c: IMAP;
- * outbound.c: the outbox; bounce.c: delivery status notifications; worker.c: parsing in a
- * supervised child process; quarantine.c: mail set aside). */
+/* Private to gateway/: the Gateway's parts, shared by the files of the pipeline. Each file
+ * calls only files listed before it here, never one after it (tools/check-layers checks):
+ *   gateway.c     open/close, the fetcher's lock, the keyword lists, the watch of a long pass
+ *   outbound.c    the outbox: sending over SMTP, failures, the IOC's digest
+ *   bounce.c      delivery status notifications
+ *   inbound.c     record, parse, decide and answer one message
+ *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
+ *   quarantine.c  mail set aside, and pahtctl reprocess
+ *   worker.c      parsing in a supervised child process
+ *   scheduler.c   the regulation's clock: deadlines, reminders, overdue flags
+ *   mailbox.c     keeping in step with the IMAP inbox
+ *   daemon.c      pahtd's loop: signals, watchdog, backoff and outage alerts */
 #ifndef PAHT_GATEWAY_PRIVATE_H
 #define PAHT_GATEWAY_PRIVATE_H
 
@@ -14,6 +22,15 @@
 #define MAX_PROCESSING_ATTEMPTS 3
 
 typedef struct Worker Worker;
+
+/* What a long pass (mailbox.c, worker.c) may ask of whoever runs it, the daemon (daemon.c),
+ * without calling it: whether to stop between messages (SIGTERM), and a sign of life for
+ * systemd's watchdog while it waits. Unset (NULL functions): never stop, nobody to tell. */
+typedef struct {
+    gboolean (*stopping)(gpointer data);
+    void (*alive)(gpointer data);
+    gpointer data;
+} GatewayWatch;
 
 struct Gateway {
     const Config *config;
@@ -34,12 +51,7 @@ struct Gateway {
      * lists */
     char *keywords_copy;
 
-    /* the daemon (gateway.c) */
-    int signal_fd;        /* -1 outside gateway_run */
-    gboolean stop;        /* SIGTERM/SIGINT seen: finish the message in hand, then stop */
-    gboolean reload;      /* SIGHUP seen */
-    gint64 watchdog_usec; /* systemd's WatchdogSec, 0 when off */
-    gint64 watchdog_last; /* monotonic time of the last ping */
+    GatewayWatch watch; /* set by the daemon while it runs (daemon.c) */
 };
 
 /* inbound.c */
@@ -79,21 +91,26 @@ gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, co
 /* removes the work folders of processes that died (a parser process killed mid-message leaves
  * partial attachments: citizens' data, and possibly large) */
 void gateway_remove_dead_work(Gateway *gw);
-/* reads pending signals (never blocks): sets gw->stop / gw->reload; TRUE if stopping */
+/* Checks keywords_file (NULL: the built-in lists) and makes it the copy the parser reads
+ * (gw->keywords_copy). On any error the copy in use stays as it was. */
+gboolean gateway_take_keywords(Gateway *gw, const char *keywords_file, GError **error);
+/* the watch of a long pass (NULL: none; the struct is copied) */
+void gateway_watch(Gateway *gw, const GatewayWatch *watch);
+/* TRUE when the one who runs the pass wants it to stop (SIGTERM) between messages */
 gboolean gateway_stopping(Gateway *gw);
-/* tells systemd we are alive, when its watchdog is on and a ping is due */
+/* a sign of life, while a pass is busy or waits */
 void gateway_keepalive(Gateway *gw);
+/* PAHT_TEST_FAULT (tests only, like PAHT_NOW; never set it in production): a comma-separated
+ * list of faults "name" or "name:ARG". Returns ARG ("" for none) when the fault called name is
+ * asked for, else NULL. */
+char *gateway_test_fault(const char *name);
 
 /* mailbox.c */
 /* closes the IMAP session (the next pass reconnects) */
 void mailbox_disconnect(Gateway *gw);
 
-/* worker.c */
-
-/* PAHT_TEST_FAULT (tests only, like PAHT_NOW; never set it in production): a comma-separated
- * list of faults "name" or "name:ARG". Returns ARG ("" for none) when the fault called name is
- * asked for, else NULL. */
-char *gateway_test_fault(const char *name);
+/* worker.c: the parser process is started by the daemon (or by the first message a pass
+ * gives it) and must be stopped by the daemon too: gateway_close does not know it */
 
 /* Processes a recorded message in the worker under message_timeout_seconds. A message the
  * worker could not finish (timed out, crashed) is marked unparsed with the reason and comes

@@ -11,8 +11,8 @@
 
 #include <string.h>
 
-gboolean gateway_supplement_decide(Gateway *gw, gint64 pending_id, gboolean confirm,
-                                   const char *actor, IngestResult *out, GError **error)
+gboolean held_supplement_decide(Gateway *gw, gint64 pending_id, gboolean confirm, const char *actor,
+                                IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     g_autoptr(PendingReply) p = pending_reply_get(gw->store, pending_id, error);
@@ -40,7 +40,7 @@ gboolean gateway_supplement_decide(Gateway *gw, gint64 pending_id, gboolean conf
     return TRUE;
 }
 
-gboolean gateway_answer_by_ioc(Gateway *gw, gint64 report_id, const char *actor, GError **error)
+gboolean held_answer_by_ioc(Gateway *gw, gint64 report_id, const char *actor, GError **error)
 {
     g_autoptr(Report) r = report_load_id(gw->store, report_id, error);
     if (!r)

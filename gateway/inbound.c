@@ -8,6 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+void ingest_result_clear(IngestResult *r)
+{
+    g_clear_pointer(&r->code, g_free);
+    g_clear_pointer(&r->classification, g_free);
+    memset(r, 0, sizeof *r);
+}
+
 /* Stores the attachments parse streamed into its work folder at their content-addressed
  * places (durable before the commit that refers to them). */
 static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
@@ -381,7 +388,7 @@ static void report_duplicate(Gateway *gw, const RawMessage *existing, IngestResu
     }
 }
 
-gboolean gateway_ingest_file(Gateway *gw, const char *path, IngestResult *out, GError **error)
+gboolean inbound_ingest_file(Gateway *gw, const char *path, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     /* a private copy first: the caller's file may change or vanish */

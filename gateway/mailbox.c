@@ -865,7 +865,7 @@ static gboolean select_inbox(Gateway *gw, const char *mailbox, ImapMailboxInfo *
     return TRUE;
 }
 
-gboolean gateway_sync_mailbox(Gateway *gw, int *processed, GError **error)
+gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
 {
     const Config *c = gw->config;
     const char *mailbox = c->imap.server.path;

@@ -145,6 +145,17 @@ static char *envelope_mac(GBytes *key, gint64 id, const char *message_id)
     return g_strndup(hex, ENVELOPE_MAC_HEX);
 }
 
+gboolean outbound_check_bounce_key(const Config *config, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GBytes) key = outbound_bounce_key(config, FALSE, &local);
+    if (local) {
+        g_propagate_prefixed_error(error, local, "[smtp] bounce key: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *outbound_envelope_address(const char *from, gint64 id, const char *message_id, GBytes *key)
 {
     const char *at = from ? strrchr(from, '@') : NULL;
@@ -724,7 +735,7 @@ static gboolean flush_pass(FlushPass *pass, GError **error)
     return !digest || send_due(pass, error);
 }
 
-gboolean gateway_flush_outbox(Gateway *gw, int *sent, int *failed, GError **error)
+gboolean outbound_flush(Gateway *gw, int *sent, int *failed, GError **error)
 {
     FlushPass pass = {.gw = gw};
     gint64 start = g_get_monotonic_time();
@@ -757,7 +768,7 @@ gboolean gateway_flush_outbox(Gateway *gw, int *sent, int *failed, GError **erro
 
 /* ---- pahtctl resend -------------------------------------------------------------------------- */
 
-gboolean gateway_resend_letter(Gateway *gw, gint64 letter_id, gboolean *lifted, GError **error)
+gboolean outbound_resend(Gateway *gw, gint64 letter_id, gboolean *lifted, GError **error)
 {
     gint64 now = clock_now_unix();
     gboolean was_suspended = FALSE;

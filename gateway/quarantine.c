@@ -190,7 +190,7 @@ gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
 
 /* ---- pahtctl reprocess ---------------------------------------------------------------------- */
 
-gboolean gateway_reprocess(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
+gboolean quarantine_reprocess(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     g_autoptr(RawMessage) raw = raw_message_get(gw->store, raw_id, error);

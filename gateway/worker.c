@@ -470,23 +470,6 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
 
 /* ---- the child's side --------------------------------------------------------------------- */
 
-char *gateway_test_fault(const char *name)
-{
-    const char *spec = g_getenv("PAHT_TEST_FAULT");
-    if (!spec || !*spec)
-        return NULL;
-    g_auto(GStrv) faults = g_strsplit(spec, ",", -1);
-    gsize n = strlen(name);
-    char *found = NULL;
-    for (guint i = 0; faults[i]; i++) {
-        if (strncmp(faults[i], name, n) == 0 && (faults[i][n] == '\0' || faults[i][n] == ':')) {
-            g_free(found);
-            found = g_strdup(faults[i][n] ? faults[i] + n + 1 : "");
-        }
-    }
-    return found;
-}
-
 /* PAHT_TEST_FAULT: is a fault of this kind asked for this message? (tests only) */
 static gboolean test_fault(const char *kind, const char *path)
 {
@@ -587,7 +570,7 @@ static void child_process(Gateway *gw, int fd, gint64 id)
     ingest_result_clear(&result);
 }
 
-int gateway_worker_main(const char *config_path, const char *keywords_path, int fd)
+int worker_main(const char *config_path, const char *keywords_path, int fd)
 {
     /* the parent decides when we stop (see above) */
     signal(SIGTERM, SIG_IGN);

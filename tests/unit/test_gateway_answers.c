@@ -102,7 +102,7 @@ static IngestResult ingest(Fixture *f, const Mail *m)
     g_assert_true(g_file_set_contents(path, crlf, -1, NULL));
     IngestResult r = {0};
     GError *error = NULL;
-    g_assert_true(gateway_ingest_file(f->gw, path, &r, &error));
+    g_assert_true(inbound_ingest_file(f->gw, path, &r, &error));
     g_assert_no_error(error);
     return r;
 }
@@ -486,7 +486,7 @@ static void test_reply_completes_incomplete_report(Fixture *f, gconstpointer dat
     g_autofree char *again = g_strdup_printf("%s/mail-%d.eml", f->dir, f->serial);
     IngestResult dup = {0};
     GError *error = NULL;
-    g_assert_true(gateway_ingest_file(f->gw, again, &dup, &error));
+    g_assert_true(inbound_ingest_file(f->gw, again, &dup, &error));
     g_assert_true(dup.duplicate);
     g_assert_cmpstr(dup.classification, ==, "reply");
     g_assert_cmpstr(dup.code, ==, "PAHT-2026-000001");
@@ -864,7 +864,7 @@ static void test_dmarc_failure_is_drafted_marked_and_not_answered(Fixture *f, gc
 
     /* the IOC answers it by hand, once */
     GError *error = NULL;
-    g_assert_true(gateway_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
+    g_assert_true(held_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
     g_assert_no_error(error);
     g_autoptr(Report) answered = load(f, r.report_id);
     g_autofree char *kinds = mail_kinds(answered);
@@ -872,7 +872,7 @@ static void test_dmarc_failure_is_drafted_marked_and_not_answered(Fixture *f, gc
     g_assert_cmpstr(((ReportMail *)g_ptr_array_index(answered->mail, 0))->rcpt, ==,
                     "citizen@gmail.com");
     g_assert_cmpstr(event_of(answered, "answered_by_ioc")->actor, ==, "truc.ban");
-    g_assert_false(gateway_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
+    g_assert_false(held_answer_by_ioc(f->gw, r.report_id, "truc.ban", &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 
@@ -975,11 +975,11 @@ static void test_forged_from_and_code_cannot_rate(Fixture *f, gconstpointer data
 
     /* the IOC discards the second and confirms the first: it counts then */
     IngestResult d = {0};
-    g_assert_true(gateway_supplement_decide(f->gw, 2, FALSE, "truc.ban", &d, &error));
+    g_assert_true(held_supplement_decide(f->gw, 2, FALSE, "truc.ban", &d, &error));
     g_assert_no_error(error);
     ingest_result_clear(&d);
     IngestResult c = {0};
-    g_assert_true(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
+    g_assert_true(held_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
     g_assert_no_error(error);
     g_assert_cmpint(c.report_id, ==, id);
     g_autoptr(Report) after = load(f, id);
@@ -993,7 +993,7 @@ static void test_forged_from_and_code_cannot_rate(Fixture *f, gconstpointer data
                                    "matched by tracking code, confirmed by the IOC"));
     /* decided once */
     IngestResult twice = {0};
-    g_assert_false(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &twice, &error));
+    g_assert_false(held_supplement_decide(f->gw, 1, TRUE, "truc.ban", &twice, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
     g_autoptr(GPtrArray) pending = pending_of(f, id);
@@ -1030,7 +1030,7 @@ static void test_code_alone_does_not_complete_a_draft(Fixture *f, gconstpointer 
     /* confirmed: completed, and the acknowledgement goes to the sender */
     IngestResult c = {0};
     GError *error = NULL;
-    g_assert_true(gateway_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
+    g_assert_true(held_supplement_decide(f->gw, 1, TRUE, "truc.ban", &c, &error));
     g_assert_no_error(error);
     g_autoptr(Report) done = load(f, r.report_id);
     g_assert_cmpstr(done->state, ==, "draft");

@@ -427,7 +427,7 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     gint64 normal = enqueue(f, "k3", "binh@example.vn", "paht.3@soctrang.gov.vn");
 
     int sent = -1, failed = -1;
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_assert_no_error(error);
     g_assert_cmpint(sent, ==, 0);
     g_assert_cmpint(failed, ==, 2);
@@ -484,11 +484,11 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     /* within the hour, a new failure waits; after it, a second digest */
     enqueue(f, "k5", "an@example.vn", "paht.5@soctrang.gov.vn");
     g_setenv("PAHT_NOW", "2026-11-30T09:30:00+07:00", TRUE);
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_assert_cmpint(failed, ==, 1);
     g_autoptr(GPtrArray) list1 = outbox_list(f->store, NULL, &error);
     g_setenv("PAHT_NOW", "2026-11-30T10:30:00+07:00", TRUE);
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_autoptr(GPtrArray) list2 = outbox_list(f->store, NULL, &error);
     g_assert_cmpuint(list2->len, ==, list1->len + 1);
     OutboxEntry *newest = g_ptr_array_index(list2, list2->len - 1);
@@ -503,16 +503,16 @@ static void test_resend_lifts_the_suspension(Fixture *f, gconstpointer data)
     g_assert_true(
         address_suspend(f->store, "an@example.vn", now + 3600, "5.1.1", "unknown", 0, &error));
     gint64 id = enqueue(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn");
-    g_assert_true(gateway_flush_outbox(f->gw, NULL, NULL, &error));
+    g_assert_true(outbound_flush(f->gw, NULL, NULL, &error));
     gboolean lifted = FALSE;
-    g_assert_true(gateway_resend_letter(f->gw, id, &lifted, &error));
+    g_assert_true(outbound_resend(f->gw, id, &lifted, &error));
     g_assert_no_error(error);
     g_assert_true(lifted);
     g_assert_false(suspended(f, "an@example.vn"));
     g_autoptr(OutboxEntry) e = letter(f, id);
     g_assert_cmpstr(e->state, ==, "queued");
     g_assert_cmpint(e->attempts, ==, 0);
-    g_assert_false(gateway_resend_letter(f->gw, id, &lifted, &error));
+    g_assert_false(outbound_resend(f->gw, id, &lifted, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 }

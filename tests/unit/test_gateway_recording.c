@@ -59,7 +59,7 @@ static IngestResult ingest(Fixture *f, const char *name, const char *content)
     g_assert_true(g_file_set_contents(path, content, -1, NULL));
     IngestResult r = {0};
     GError *error = NULL;
-    g_assert_true(gateway_ingest_file(f->gw, path, &r, &error));
+    g_assert_true(inbound_ingest_file(f->gw, path, &r, &error));
     g_assert_no_error(error);
     return r;
 }
