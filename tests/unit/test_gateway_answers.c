@@ -3,7 +3,8 @@
  * an incomplete report completed by its reply, emergencies, complaints, the rate limits; and
  * who may make the province act by mail (issue 11): answers only to the sender, senders the
  * MX doubts, replies that prove nothing waiting for the IOC. */
-#include "gateway/gateway.h"
+#include "gateway_fixture.h"
+#include "letter_fixture.h"
 #include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -14,56 +15,20 @@
 #include <string.h>
 #include <unistd.h>
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+typedef GatewayFixture Fixture;
 
-typedef struct {
-    char *dir;
-    Config *config;
-    Gateway *gw;
-    int serial;
-} Fixture;
-
-static char *templates_dir(void)
-{
-    const char *env = g_getenv("PAHT_TEMPLATES_DIR");
-    if (env)
-        return g_strdup(env);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", "templates", NULL);
-}
-
+/* data: more [gateway] lines, or NULL */
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     g_setenv("PAHT_NOW", "2026-11-28T09:00:00+07:00", TRUE);
-    f->dir = g_dir_make_tmp("paht-answers-XXXXXX", NULL);
-    g_autofree char *templates = templates_dir();
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *text = g_strconcat("[gateway]\ndatabase = paht.db\ndata_dir = data\n"
-                                        "templates_dir = ",
-                                        templates,
-                                        "\nioc_alert_to = ioc@soctrang.gov.vn\n"
-                                        "auto_replies_per_day = 5\n",
-                                        data ? (const char *)data : "",
-                                        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\n"
-                                        "user = paht@soctrang.gov.vn\n"
-                                        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\n"
-                                        "from = paht@soctrang.gov.vn\n"
-                                        "reply_to = paht+{token}@soctrang.gov.vn\n",
-                                        NULL);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
-    f->gw = gateway_open(f->config, &error);
-    g_assert_no_error(error);
+    g_autofree char *extra =
+        g_strconcat("[gateway]\nauto_replies_per_day = 5\n", data ? (const char *)data : "", NULL);
+    gateway_fixture_open(f, "answers", extra);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    gateway_close(f->gw);
-    config_free(f->config);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
+    gateway_fixture_close(f);
     g_unsetenv("PAHT_NOW");
 }
 
@@ -145,30 +110,6 @@ static const ReportEvent *event_of(const Report *r, const char *kind)
     return NULL;
 }
 
-static GMimeMessage *letter(Fixture *f, gint64 outbox_id)
-{
-    g_autoptr(GBytes) bytes = outbox_message(gateway_store(f->gw), outbox_id, NULL);
-    g_assert_nonnull(bytes);
-    gsize len = 0;
-    const char *data = g_bytes_get_data(bytes, &len);
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    g_object_unref(stream);
-    g_assert_nonnull(msg);
-    return msg;
-}
-
-static char *letter_text(GMimeMessage *msg)
-{
-    GMimeObject *body = g_mime_message_get_body(msg);
-    GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    g_autofree char *flowed = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
-    /* CRLF and format=flowed on the wire: as a reader shows it */
-    return letter_text_reflowed(flowed);
-}
-
 /* the report's letter of this kind (its outbox entry), or NULL */
 static OutboxEntry *outbox_of(Fixture *f, gint64 report_id, const char *kind, GPtrArray **keep)
 {
@@ -236,8 +177,9 @@ static void ack_states_assign_deadline(Fixture *f, gint64 report_id, const char 
     g_autofree char *open = deadline_text(f, rep, "assign");
     g_assert_cmpstr(open, ==, due);
     g_autoptr(GPtrArray) keep = NULL;
-    g_autoptr(GMimeMessage) ack = letter(f, outbox_of(f, report_id, "ack", &keep)->id);
-    g_autofree char *text = letter_text(ack);
+    g_autoptr(GMimeMessage) ack =
+        fixture_letter(f->store, outbox_of(f, report_id, "ack", &keep)->id);
+    g_autofree char *text = fixture_letter_plain(ack);
     g_autofree char *stated = g_strdup_printf("chậm nhất lúc %s", due);
     if (!strstr(text, stated))
         g_error("the acknowledgement does not state \"%s\":\n%s", stated, text);
@@ -306,7 +248,7 @@ static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointe
     OutboxEntry *e = outbox_of(f, r.report_id, "incomplete", &keep);
     g_assert_nonnull(e);
     g_assert_cmpstr(e->rcpt, ==, "an@example.vn");
-    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT-2026-000001] Đề nghị bổ sung thông tin phản ánh: Đèn đường hỏng");
     GMimeObject *obj = GMIME_OBJECT(msg);
@@ -314,7 +256,7 @@ static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointe
     g_assert_cmpstr(g_mime_object_get_header(obj, "In-Reply-To"), ==, "<first@example.vn>");
     g_autofree char *reply_to = g_strdup_printf("paht+%s@soctrang.gov.vn", rep->token);
     g_assert_nonnull(strstr(g_mime_object_get_header(obj, "Reply-To"), reply_to));
-    g_autofree char *text = letter_text(msg);
+    g_autofree char *text = fixture_letter_plain(msg);
     /* each missing field in plain words, the fill-in block, the other channels */
     g_assert_nonnull(strstr(text, "còn thiếu: số căn cước công dân và địa điểm xảy ra sự việc."));
     /* no trailing space: in a flowed letter it would join the lines (RFC 3676 §4.2) */
@@ -342,10 +284,10 @@ static void test_emergency_answered_at_once_and_ioc_alerted(Fixture *f, gconstpo
 
     g_autoptr(GPtrArray) keep = NULL;
     OutboxEntry *e = outbox_of(f, r.report_id, "emergency", &keep);
-    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT-2026-000001] KHẨN CẤP: xin gọi ngay Tổng đài 1022");
-    g_autofree char *text = letter_text(msg);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "XIN GỌI NGAY TỔNG ĐÀI 1022"));
     g_assert_nonnull(strstr(text, "0299.1022"));
     g_assert_nonnull(strstr(text, "khoản 2 Điều 6"));
@@ -353,10 +295,10 @@ static void test_emergency_answered_at_once_and_ioc_alerted(Fixture *f, gconstpo
     g_autoptr(GPtrArray) keep2 = NULL;
     OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep2);
     g_assert_cmpstr(alert->rcpt, ==, "ioc@soctrang.gov.vn");
-    g_autoptr(GMimeMessage) a = letter(f, alert->id);
+    g_autoptr(GMimeMessage) a = fixture_letter(f->store, alert->id);
     g_assert_cmpstr(g_mime_message_get_subject(a), ==,
                     "[PAHT] KHẨN CẤP: Báo cháy (PAHT-2026-000001)");
-    g_autofree char *alert_text = letter_text(a);
+    g_autofree char *alert_text = fixture_letter_plain(a);
     /* what the IOC acts on; the sender's phone and address stay in the system (Điều 4.5) */
     g_assert_nonnull(strstr(alert_text, "từ khóa “đang cháy” trong nội dung thư"));
     g_assert_nonnull(
@@ -476,7 +418,7 @@ static void test_reply_completes_incomplete_report(Fixture *f, gconstpointer dat
     g_assert_cmpstr(kinds, ==, "incomplete,ack");
     g_autoptr(GPtrArray) keep2 = NULL;
     OutboxEntry *ack = outbox_of(f, r.report_id, "ack", &keep2);
-    g_autoptr(GMimeMessage) msg = letter(f, ack->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, ack->id);
     g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), ==,
                     "<reply@example.vn>");
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
@@ -519,8 +461,8 @@ static void test_reply_still_incomplete_asks_again(Fixture *f, gconstpointer dat
     g_assert_cmpstr(kinds, ==, "incomplete,incomplete");
     GPtrArray *all = outbox_list(gateway_store(f->gw), NULL, NULL);
     OutboxEntry *second = g_ptr_array_index(all, all->len - 1);
-    g_autoptr(GMimeMessage) msg = letter(f, second->id);
-    g_autofree char *text = letter_text(msg);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, second->id);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "vẫn còn thiếu"));
     g_assert_nonnull(
         strstr(text, "còn thiếu: địa chỉ liên hệ, số căn cước công dân và địa điểm xảy ra"));
@@ -916,8 +858,8 @@ static void test_emergency_from_a_doubted_sender_alerts_only_the_ioc(Fixture *f,
     g_assert_cmpstr(kinds, ==, "ioc_alert");
     g_autoptr(GPtrArray) keep = NULL;
     OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep);
-    g_autoptr(GMimeMessage) msg = letter(f, alert->id);
-    g_autofree char *text = letter_text(msg);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, alert->id);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "CHƯA được trả lời tự động"));
     ingest_result_clear(&r);
 }
@@ -1097,12 +1039,12 @@ static void test_supplement_to_a_complete_report_is_confirmed(Fixture *f, gconst
     g_autoptr(GPtrArray) keep = NULL;
     OutboxEntry *e = outbox_of(f, id, "supplement", &keep);
     g_assert_cmpstr(e->rcpt, ==, "an@example.vn");
-    g_autoptr(GMimeMessage) msg = letter(f, e->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT-2026-000001] Đã nhận thông tin bổ sung cho phản ánh: Đèn đường hỏng");
     g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), ==,
                     "<more@example.vn>");
-    g_autofree char *text = letter_text(msg);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "đã được tiếp nhận và lưu cùng phản ánh PAHT-2026-000001"));
     g_assert_nonnull(strstr(text, "Tệp đính kèm mới:   không có"));
 }

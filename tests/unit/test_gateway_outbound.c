@@ -4,6 +4,8 @@
  * an hour, and pahtctl resend lifts a suspension. The conversation with a real Postfix is in
  * tests/integration/test_outbound*.py. */
 #include "gateway/gateway_private.h"
+#include "gateway_fixture.h"
+#include "letter_fixture.h"
 #include "letters/letters.h"
 #include "util/util.h"
 
@@ -16,29 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* GMime 3.2 defines no g_autoptr cleanup for its types */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
-
 #define FROM "paht@soctrang.gov.vn"
 #define IOC  "ioc@soctrang.gov.vn"
 
-typedef struct {
-    char *dir;
-    Config *config;
-    Gateway *gw;
-    Store *store;
-} Fixture;
-
-static char *templates_dir(void)
-{
-    const char *env = g_getenv("PAHT_TEMPLATES_DIR");
-    if (env)
-        return g_strdup(env);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", "templates", NULL);
-}
+typedef GatewayFixture Fixture;
 
 /* a loopback port where nothing listens */
 static int closed_port(void)
@@ -56,38 +39,22 @@ static int closed_port(void)
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("paht-outbound-XXXXXX", NULL);
-    g_autofree char *templates = templates_dir();
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *agencies = g_build_filename(f->dir, "agencies.conf", NULL);
-    g_assert_true(g_file_set_contents(agencies,
-                                      "[agency xd]\nname = Sở Xây dựng\n"
-                                      "contact = vanthu@sxd.soctrang.gov.vn\n"
-                                      "leader = giamdoc@sxd.soctrang.gov.vn\n"
-                                      "leader_name = Nguyễn Văn A\n",
-                                      -1, NULL));
-    g_autofree char *text =
-        g_strdup_printf("[gateway]\ndatabase = paht.db\ndata_dir = data\ntemplates_dir = %s\n"
-                        "agencies_file = agencies.conf\nioc_alert_to = " IOC "\n"
-                        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\nuser = " FROM "\n"
-                        "[smtp]\nurl = smtp://127.0.0.1:%d\nfrom = " FROM "\ntimeout_seconds = 5\n",
-                        templates, closed_port());
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
-    f->gw = gateway_open(f->config, &error);
-    g_assert_no_error(error);
-    f->store = gateway_store(f->gw);
+    FixtureConfig opts = {
+        .agencies = "[agency xd]\nname = Sở Xây dựng\n"
+                    "contact = vanthu@sxd.soctrang.gov.vn\n"
+                    "leader = giamdoc@sxd.soctrang.gov.vn\n"
+                    "leader_name = Nguyễn Văn A\n",
+    };
+    g_autofree char *smtp =
+        g_strdup_printf("[smtp]\nurl = smtp://127.0.0.1:%d\ntimeout_seconds = 5\n", closed_port());
+    opts.extra = smtp;
+    gateway_fixture_open_with(f, "outbound", &opts);
     g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    gateway_close(f->gw);
-    config_free(f->config);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
+    gateway_fixture_close(f);
     g_unsetenv("PAHT_NOW");
 }
 
@@ -460,17 +427,10 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
         }
     }
     g_assert_cmpuint(n_digests, ==, 1);
-    g_autoptr(GBytes) raw = outbox_message(f->store, digest_id, &error);
-    g_autoptr(GMimeStream) stream =
-        g_mime_stream_mem_new_with_buffer(g_bytes_get_data(raw, NULL), g_bytes_get_size(raw));
-    g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
-    g_autoptr(GMimeMessage) msg = g_mime_parser_construct_message(parser, NULL);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, digest_id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT] 2 thư không gửi được, 1 địa chỉ tạm ngừng nhận thư");
-    GMimeObject *body = g_mime_message_get_body(msg);
-    g_autofree char *flowed = g_mime_text_part_get_text(
-        GMIME_TEXT_PART(g_mime_multipart_get_part(GMIME_MULTIPART(body), 0)));
-    g_autofree char *text = letter_text_reflowed(flowed);
+    g_autofree char *text = fixture_letter_plain(msg);
     /* the IOC's mailbox gets citizens' addresses shortened, as the logs have them (Điều
      * 4.5); pahtctl outbox --state failed shows them whole */
     g_autofree char *first = g_strdup_printf(

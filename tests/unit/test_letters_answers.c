@@ -1,4 +1,6 @@
 /* The one path every letter takes: context, never-answer addresses, IOC alerts, once-only. */
+#include "config_fixture.h"
+#include "letter_fixture.h"
 #include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -8,43 +10,16 @@
 #include <locale.h>
 #include <string.h>
 
-/* GMime 3.2 defines no g_autoptr cleanup for its types */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
-
 typedef struct {
     char *dir;
     Config *config;
     Store *store;
 } Fixture;
 
-static char *templates_dir(void)
-{
-    const char *env = g_getenv("PAHT_TEMPLATES_DIR");
-    if (env)
-        return g_strdup(env);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", "templates", NULL);
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("paht-letters-XXXXXX", NULL);
-    g_autofree char *templates = templates_dir();
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *text = g_strconcat("[gateway]\ndatabase = paht.db\ndata_dir = data\n"
-                                        "templates_dir = ",
-                                        templates,
-                                        "\nioc_alert_to = ioc@soctrang.gov.vn\n"
-                                        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\n"
-                                        "user = paht@soctrang.gov.vn\n"
-                                        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\n"
-                                        "from = paht@soctrang.gov.vn\n"
-                                        "reply_to = paht+{token}@soctrang.gov.vn\n",
-                                        NULL);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    f->config = fixture_config_open("letters", NULL, &f->dir);
     GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
     f->store = store_open(f->config->gateway.database, &error);
     g_assert_no_error(error);
     g_setenv("PAHT_NOW", "2026-11-28T09:00:00+07:00", TRUE);
@@ -53,39 +28,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     store_close(f->store);
-    config_free(f->config);
-    const char *names[] = {"paht.db", "paht.db-wal", "paht.db-shm", "paht.conf"};
-    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-        g_autofree char *p = g_build_filename(f->dir, names[i], NULL);
-        g_remove(p);
-    }
-    g_rmdir(f->dir);
-    g_free(f->dir);
+    fixture_config_close(f->config, f->dir);
     g_unsetenv("PAHT_NOW");
-}
-
-static GMimeMessage *parse_letter(Store *store, gint64 id)
-{
-    g_autoptr(GBytes) bytes = outbox_message(store, id, NULL);
-    g_assert_nonnull(bytes);
-    gsize len = 0;
-    const char *data = g_bytes_get_data(bytes, &len);
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    g_object_unref(stream);
-    g_assert_nonnull(msg);
-    return msg;
-}
-
-static char *plain_text(GMimeMessage *msg)
-{
-    GMimeObject *body = g_mime_message_get_body(msg);
-    g_assert_true(GMIME_IS_MULTIPART(body));
-    GMimeObject *first = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    g_autofree char *flowed = g_mime_text_part_get_text(GMIME_TEXT_PART(first));
-    return letter_text_reflowed(flowed); /* as a reader shows it (format=flowed) */
 }
 
 static void test_never_answer_addresses(Fixture *f, gconstpointer data)
@@ -121,11 +65,11 @@ static void test_ioc_alert_once(Fixture *f, gconstpointer data)
     g_assert_cmpstr(e->kind, ==, "ioc_alert");
     g_assert_cmpstr(e->rcpt, ==, "ioc@soctrang.gov.vn");
 
-    g_autoptr(GMimeMessage) msg = parse_letter(f->store, e->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==, "[PAHT] Không kết nối được hộp thư");
     g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted"), ==,
                     "auto-generated");
-    g_autofree char *text = plain_text(msg);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "- Hộp thư không kết nối được từ 07:00."));
     g_assert_nonnull(strstr(text, "09:00 ngày 28/11/2026"));
 }
@@ -146,10 +90,10 @@ static void test_alert_about_a_report(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
     OutboxEntry *e = g_ptr_array_index(all, 0);
     g_assert_cmpint(e->report_id, ==, ref.id);
-    g_autoptr(GMimeMessage) msg = parse_letter(f->store, e->id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT] Phản ánh khẩn cấp (PAHT-2026-000001)");
-    g_autofree char *text = plain_text(msg);
+    g_autofree char *text = fixture_letter_plain(msg);
     g_assert_nonnull(strstr(text, "pahtctl show PAHT-2026-000001"));
     report_ref_clear(&ref);
 }
@@ -238,9 +182,9 @@ static void the_letter(Fixture *f, const char *kind, char **subject, char **text
         }
     }
     g_assert_cmpint(id, >, 0);
-    g_autoptr(GMimeMessage) msg = parse_letter(f->store, id);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, id);
     *subject = g_strdup(g_mime_message_get_subject(msg));
-    *text = plain_text(msg);
+    *text = fixture_letter_plain(msg);
     GMimeObject *body = g_mime_message_get_body(msg);
     GMimeObject *second = g_mime_multipart_get_part(GMIME_MULTIPART(body), 1);
     *html = g_mime_text_part_get_text(GMIME_TEXT_PART(second));

@@ -1,6 +1,7 @@
 /* The lifecycle on a real SQLite file and the real 2026 calendar: every transition of SPEC §4
  * with its event and deadlines (SPEC §5), every refusal, the citizen's turn (Điều 10) and the
  * scheduler's view of the deadlines. The clock is PAHT_NOW. */
+#include "config_fixture.h"
 #include "lifecycle/lifecycle.h"
 #include "queue/store_sql.h"
 #include "util/util.h"
@@ -19,66 +20,26 @@ typedef struct {
     Lifecycle lc;
 } Fixture;
 
-static char *source_path(const char *relative)
-{
-    const char *source = g_getenv("PAHT_SOURCE_DIR");
-    if (source)
-        return g_build_filename(source, relative, NULL);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", relative, NULL);
-}
-
-static void now_is(const char *rfc3339)
-{
-    g_setenv("PAHT_NOW", rfc3339, TRUE);
-}
-
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("paht-lifecycle-XXXXXX", NULL);
-    g_autofree char *templates = source_path("templates");
-    g_autofree char *holidays = source_path("conf/holidays.txt");
-    g_autofree char *agencies = g_build_filename(f->dir, "agencies.conf", NULL);
-    g_assert_true(g_file_set_contents(agencies,
-                                      "[agency xd]\nname = Sở Xây dựng\n"
-                                      "contact = vanthu@sxd.example.vn\n"
-                                      "leader = giamdoc@sxd.example.vn\n"
-                                      "leader_name = Nguyễn Văn A\n"
-                                      "[agency gtvt]\nname = Sở Giao thông vận tải\n"
-                                      "contact = vanthu@sgtvt.example.vn\n"
-                                      "leader = giamdoc@sgtvt.example.vn\n"
-                                      "leader_name = Trần Thị B\n"
-                                      "[agency tnmt]\nname = Sở Tài nguyên và Môi trường\n"
-                                      "contact = vanthu@stnmt.example.vn\n"
-                                      "leader = giamdoc@stnmt.example.vn\n"
-                                      "leader_name = Lê Văn C\n",
-                                      -1, NULL));
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *text = g_strconcat(
-        "[gateway]\ndatabase = paht.db\ndata_dir = data\ntemplates_dir = ", templates,
-        "\nagencies_file = agencies.conf\nioc_alert_to = ioc@soctrang.gov.vn\n"
-        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\nuser = paht@soctrang.gov.vn\n"
-        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\nfrom = paht@soctrang.gov.vn\n"
-        "[calendar]\nholidays_file = ",
-        holidays, "\n", NULL);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
+    FixtureConfig opts = {
+        .agencies = FIXTURE_AGENCY_XD FIXTURE_AGENCY_GTVT FIXTURE_AGENCY_TNMT,
+        .holidays = TRUE,
+    };
+    f->config = fixture_config_open("lifecycle", &opts, &f->dir);
     f->calendar = calendar_new_from_config(f->config);
+    GError *error = NULL;
     f->store = store_open(f->config->gateway.database, &error);
     g_assert_no_error(error);
     f->lc = (Lifecycle){.config = f->config, .calendar = f->calendar, .actor = "ioc.lan"};
-    now_is("2026-11-23T08:00:00+07:00");
+    fixture_now_is("2026-11-23T08:00:00+07:00");
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     store_close(f->store);
     calendar_free(f->calendar);
-    config_free(f->config);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
+    fixture_config_close(f->config, f->dir);
     g_unsetenv("PAHT_NOW");
 }
 
@@ -103,16 +64,7 @@ static gint64 new_report(Fixture *f, gboolean confidential, const char *missing)
     d->citizen.phone = missing && strstr(missing, "phone") ? NULL : g_strdup("0912345678");
     d->citizen.email = g_strdup("an@example.vn");
     d->location.text = g_strdup("Đường Lê Lợi");
-    ReportRef ref = {0};
-    GError *error = NULL;
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
-    g_assert_no_error(error);
-    g_assert_true(store_commit(f->store, &error));
-    gint64 id = ref.id;
-    report_ref_clear(&ref);
-    return id;
+    return fixture_store_report(f->store, f->config, d);
 }
 
 static Report *load(Fixture *f, gint64 id)
@@ -216,7 +168,7 @@ static void test_accept_single_agency(Fixture *f, gconstpointer data)
     ok(lifecycle_draft_waiting(f->store, &f->lc, id, 0, &error), error);
     assert_due(f, id, "assign", "2026-11-23T14:00:00+07:00");
 
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     ok(lifecycle_accept(f->store, &f->lc, id, "XD", NULL, "Hạ tầng đô thị", &error), error);
     g_autoptr(Report) r = load(f, id);
     g_assert_cmpstr(r->state, ==, "assigned");
@@ -244,7 +196,7 @@ static void test_accept_single_agency(Fixture *f, gconstpointer data)
 static void test_accept_coordinated(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     const char *const with[] = {"gtvt", "tnmt", NULL};
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", with, NULL, &error), error);
@@ -257,7 +209,7 @@ static void test_accept_coordinated(Fixture *f, gconstpointer data)
     assert_due(f, id, "coordinate", "2026-11-30T09:00:00+07:00");
     assert_due(f, id, "result", "2026-12-02T09:00:00+07:00");
     /* the main agency's result ends the coordination */
-    now_is("2026-11-27T10:00:00+07:00");
+    fixture_now_is("2026-11-27T10:00:00+07:00");
     ok(lifecycle_submit_result(f->store, &f->lc, id, "Đã phối hợp sửa chữa.", &error), error);
     assert_status(f, id, "coordinate", "met");
     assert_due(f, id, "approve", "2026-11-30T10:00:00+07:00");
@@ -332,11 +284,11 @@ static void test_reject(Fixture *f, gconstpointer data)
 static void test_return_and_reassign(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
     assert_refused(f, id, lifecycle_return(f->store, &f->lc, id, "  ", &error_), "--note");
-    now_is("2026-11-23T15:30:00+07:00");
+    fixture_now_is("2026-11-23T15:30:00+07:00");
     ok(lifecycle_return(f->store, &f->lc, id, "Thuộc thẩm quyền Sở Giao thông vận tải", &error),
        error);
     g_autoptr(Report) r = load(f, id);
@@ -350,7 +302,7 @@ static void test_return_and_reassign(Fixture *f, gconstpointer data)
     assert_due(f, id, "assign", "2026-11-24T09:30:00+07:00");
     assert_status(f, id, "assign", "open");
 
-    now_is("2026-11-24T08:00:00+07:00");
+    fixture_now_is("2026-11-24T08:00:00+07:00");
     ok(lifecycle_accept(f->store, &f->lc, id, "gtvt", NULL, NULL, &error), error);
     g_autoptr(Report) again = load(f, id);
     g_assert_cmpstr(again->state, ==, "assigned");
@@ -359,7 +311,7 @@ static void test_return_and_reassign(Fixture *f, gconstpointer data)
     assert_status(f, id, "result", "open");
 
     /* a late return is taken, and says so */
-    now_is("2026-11-26T08:00:00+07:00");
+    fixture_now_is("2026-11-26T08:00:00+07:00");
     ok(lifecycle_return(f->store, &f->lc, id, "Không thuộc thẩm quyền", &error), error);
     g_autoptr(Report) late = load(f, id);
     e = g_ptr_array_index(late->events, late->events->len - 1);
@@ -369,10 +321,10 @@ static void test_return_and_reassign(Fixture *f, gconstpointer data)
 static void test_extension_once_and_before_the_deadline(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
-    now_is("2026-11-27T10:00:00+07:00");
+    fixture_now_is("2026-11-27T10:00:00+07:00");
     assert_refused(
         f, id, lifecycle_extend(f->store, &f->lc, id, at("2026-12-10T17:00:00+07:00"), "", &error_),
         "--note");
@@ -406,9 +358,9 @@ static void test_extension_once_and_before_the_deadline(Fixture *f, gconstpointe
 
     /* after the deadline: too late (Điều 8.3) */
     gint64 late = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     ok(lifecycle_accept(f->store, &f->lc, late, "xd", NULL, NULL, &error), error);
-    now_is("2026-12-01T09:00:01+07:00");
+    fixture_now_is("2026-12-01T09:00:01+07:00");
     assert_refused(f, late,
                    lifecycle_extend(f->store, &f->lc, late, at("2026-12-10T17:00:00+07:00"),
                                     "Cần khảo sát", &error_),
@@ -418,10 +370,10 @@ static void test_extension_once_and_before_the_deadline(Fixture *f, gconstpointe
 static void test_result_approve_publish(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
-    now_is("2026-11-26T14:00:00+07:00");
+    fixture_now_is("2026-11-26T14:00:00+07:00");
     ok(lifecycle_submit_result(f->store, &f->lc, id, "Ngày 25/11/2026, đã thay bóng đèn.\n\n",
                                &error),
        error);
@@ -430,7 +382,7 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
     assert_refused(f, id, lifecycle_publish(f->store, &f->lc, id, NULL, &error_),
                    "is result_submitted");
 
-    now_is("2026-11-27T08:30:00+07:00");
+    fixture_now_is("2026-11-27T08:30:00+07:00");
     Lifecycle leader = f->lc;
     leader.actor = "giamdoc.xd";
     ok(lifecycle_approve(f->store, &leader, id, &error), error);
@@ -449,7 +401,7 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
     g_assert_null(rec->letter_number);
     g_assert_cmpstr(rec->approved_by, ==, "giamdoc.xd");
 
-    now_is("2026-11-27T09:00:00+07:00");
+    fixture_now_is("2026-11-27T09:00:00+07:00");
     gboolean sent_back = TRUE;
     ok(lifecycle_publish(f->store, &f->lc, id, &sent_back, &error), error);
     g_assert_false(sent_back);
@@ -481,7 +433,7 @@ static void test_result_approve_publish(Fixture *f, gconstpointer data)
 static void test_publish_without_answer_text_is_sent_back(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
     ok(lifecycle_submit_result(f->store, &f->lc, id, " \n\t\n", &error), error);
@@ -551,7 +503,7 @@ static void test_rating_words(Fixture *f, gconstpointer data)
 static gint64 published_report(Fixture *f)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
     ok(lifecycle_submit_result(f->store, &f->lc, id, "Đã thay bóng đèn.", &error), error);
@@ -568,7 +520,7 @@ static void test_rating_recorded_once(Fixture *f, gconstpointer data)
                    "Điều 10");
 
     gint64 id = published_report(f);
-    now_is("2026-11-24T10:00:00+07:00");
+    fixture_now_is("2026-11-24T10:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_citizen_reply(f->store, id, "Không hài lòng", &f->lc, &reply, &error), error);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_DISSATISFIED);
@@ -632,7 +584,7 @@ static gpointer rate_from_second_connection(gpointer data)
 static void test_two_ratings_at_once_count_once(Fixture *f, gconstpointer data)
 {
     gint64 id = published_report(f);
-    now_is("2026-11-24T10:00:00+07:00");
+    fixture_now_is("2026-11-24T10:00:00+07:00");
     GError *error = NULL;
     SecondRating second = {.id = id, .lc = &f->lc};
     g_mutex_init(&second.lock);
@@ -674,7 +626,7 @@ static void test_two_ratings_at_once_count_once(Fixture *f, gconstpointer data)
 static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
 {
     gint64 id = published_report(f);
-    now_is("2026-11-24T10:00:00+07:00");
+    fixture_now_is("2026-11-24T10:00:00+07:00");
     GError *error = NULL;
     CitizenReply reply;
     ok(lifecycle_citizen_reply(f->store, id,
@@ -698,7 +650,7 @@ static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
     assert_state(f, id, "published");
 
     /* the agency clarifies: a new result, approved, published again; rated, so closed */
-    now_is("2026-11-25T09:00:00+07:00");
+    fixture_now_is("2026-11-25T09:00:00+07:00");
     ok(lifecycle_submit_result(f->store, &f->lc, id, "Đã kiểm tra lại và thay dây dẫn.", &error),
        error);
     ok(lifecycle_approve(f->store, &f->lc, id, &error), error);
@@ -712,7 +664,7 @@ static void test_feedback_opens_clarification(Fixture *f, gconstpointer data)
 static void test_scheduler_stages(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
 
@@ -805,7 +757,7 @@ static void test_catch_up_gives_new_drafts_their_deadline(Fixture *f, gconstpoin
     int seen = -1;
     ok(lifecycle_catch_up(f->store, &f->lc, 100, &seen, &error), error);
     g_assert_cmpint(seen, ==, 0);
-    now_is("2026-11-23T16:00:00+07:00");
+    fixture_now_is("2026-11-23T16:00:00+07:00");
     gint64 draft = new_report(f, FALSE, NULL);
     gint64 incomplete = new_report(f, FALSE, "phone");
     ok(lifecycle_catch_up(f->store, &f->lc, 100, &seen, &error), error);
@@ -896,11 +848,11 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
     /* received 14/11: last day of the November report */
-    now_is("2026-11-14T10:00:00+07:00");
+    fixture_now_is("2026-11-14T10:00:00+07:00");
     gint64 late = new_report(f, FALSE, NULL);
-    now_is("2026-11-16T09:00:00+07:00"); /* December's report from here on */
+    fixture_now_is("2026-11-16T09:00:00+07:00"); /* December's report from here on */
     ok(lifecycle_accept(f->store, &f->lc, late, "xd", NULL, NULL, &error), error);
-    now_is("2026-11-25T09:00:00+07:00");
+    fixture_now_is("2026-11-25T09:00:00+07:00");
     gboolean marked;
     ok(lifecycle_mark_overdue(f->store, &f->lc, late, "result", clock_now_unix(), &marked, &error),
        error);
@@ -910,7 +862,7 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
     CitizenReply reply;
     ok(lifecycle_citizen_reply(f->store, late, "3", &f->lc, &reply, &error), error);
 
-    now_is("2026-11-15T08:00:00+07:00");
+    fixture_now_is("2026-11-15T08:00:00+07:00");
     gint64 quick = new_report(f, FALSE, NULL);
     ok(lifecycle_accept(f->store, &f->lc, quick, "gtvt", NULL, NULL, &error), error);
     ok(lifecycle_submit_result(f->store, &f->lc, quick, "Xong.", &error), error);
