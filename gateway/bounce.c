@@ -82,8 +82,8 @@ gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **
      * letter's recorded envelope still verifies the token; only letters sent before
      * envelopes were recorded need the key. */
     GError *key_error = NULL;
-    g_autoptr(GBytes) key = outbound_bounce_key(gw->config, FALSE, &key_error);
-    if (key_error) {
+    g_autoptr(GBytes) key = NULL;
+    if (!outbound_bounce_key(gw->config, FALSE, &key, &key_error)) {
         log_warning("bounce in message %" G_GINT64_FORMAT ": the envelope key is not used: %s",
                     raw_id, key_error->message);
         g_clear_error(&key_error);
@@ -96,12 +96,8 @@ gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **
     }
     if (!letter && draft->dsn_original_message_id) {
         g_autofree char *id = message_id_bare(draft->dsn_original_message_id);
-        GError *local = NULL;
-        letter = outbox_find_message_id(gw->store, id, &local);
-        if (local) {
-            g_propagate_error(error, local);
+        if (!outbox_find_message_id(gw->store, id, &letter, error))
             return FALSE;
-        }
         if (letter)
             matched_by = "message_id";
     }

@@ -100,9 +100,22 @@ static double backoff_seconds(int failures)
     return delay / 2 + g_random_double() * delay / 2;
 }
 
+/* a value of the outage's record, or NULL: none, or the store failed (logged; the next turn
+ * looks again) */
+static char *stored_state(Gateway *gw, const char *key)
+{
+    char *value = NULL;
+    GError *error = NULL;
+    if (!daemon_state_get(gw->store, key, &value, &error)) {
+        log_warning("cannot read the mailbox's outage record: %s", error->message);
+        g_error_free(error);
+    }
+    return value;
+}
+
 static gint64 stored_down_since(Gateway *gw)
 {
-    g_autofree char *text = daemon_state_get(gw->store, STATE_DOWN_SINCE, NULL);
+    g_autofree char *text = stored_state(gw, STATE_DOWN_SINCE);
     return text ? g_ascii_strtoll(text, NULL, 10) : 0;
 }
 
@@ -171,7 +184,7 @@ static void health_failed(Gateway *gw, MailboxHealth *h, const GError *e)
         sd_notifyf(0, "STATUS=Mailbox %s unreachable since %s", c->imap.user, at);
     }
     if (now - since >= OUTAGE_ALERT_SECONDS) {
-        g_autofree char *alerted = daemon_state_get(gw->store, STATE_DOWN_ALERTED, NULL);
+        g_autofree char *alerted = stored_state(gw, STATE_DOWN_ALERTED);
         if (!alerted)
             alert_outage(gw, since, e->message);
     }
@@ -192,7 +205,7 @@ static void health_fine(Gateway *gw, MailboxHealth *h)
             log_notice("mailbox %s reachable again", c->imap.user);
         return;
     }
-    g_autofree char *alerted = daemon_state_get(gw->store, STATE_DOWN_ALERTED, NULL);
+    g_autofree char *alerted = stored_state(gw, STATE_DOWN_ALERTED);
     gint64 minutes = (clock_now_unix() - since) / 60;
     log_notice("mailbox %s reachable again after %" G_GINT64_FORMAT " min", c->imap.user, minutes);
     GError *error = NULL;

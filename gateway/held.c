@@ -52,12 +52,12 @@ gboolean held_answer_by_ioc(Gateway *gw, gint64 report_id, const char *actor, GE
                     r->state, g_str_equal(r->classification, "complaint") ? " (a complaint)" : "");
         return FALSE;
     }
-    GError *local = NULL;
-    g_autofree char *sender = report_sender(gw->store, report_id, &local);
+    g_autofree char *sender = NULL;
+    if (!report_sender(gw->store, report_id, &sender, error))
+        return FALSE;
     if (!sender) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED,
                     "%s: the message has no sender address to answer", r->code);
-        g_clear_error(&local);
         return FALSE;
     }
     gint64 before = 0, after = 0;

@@ -312,13 +312,9 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
                                    const MailFileIdentity *identity, RawMessage **out,
                                    GError **error)
 {
-    GError *local = NULL;
-    *out = raw_message_find_same(gw->store, identity->sha256, identity->message_id,
-                                 identity->body_sha256, &local);
-    if (local) {
-        g_propagate_error(error, local);
+    if (!raw_message_find_same(gw->store, identity->sha256, identity->message_id,
+                               identity->body_sha256, out, error))
         return RECORD_FAILED;
-    }
     if (*out) {
         unlink(temp_path);
         return RECORD_KNOWN;

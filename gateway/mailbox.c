@@ -451,6 +451,14 @@ static Step imap_step_failed(const GError *e)
     return g_error_matches(e, PAHT_ERROR, PAHT_ERROR_CONFIG) ? STEP_ERROR : STEP_FAILED;
 }
 
+/* the same for an error of our own, passed on to the caller's */
+static Step imap_failed(GError *e, GError **error)
+{
+    Step step = imap_step_failed(e);
+    g_propagate_error(error, e);
+    return step;
+}
+
 /* A new session after one that broke on a message. If it cannot be had, the mailbox is what
  * failed, not the message. */
 static gboolean reconnect(Pass *p, GError **error)
@@ -592,16 +600,17 @@ static Step fetch_and_record(Pass *p, const ImapMessageInfo *m, RawMessage **out
         return STEP_FAILED;
     test_fault_slow_fetch();
     gint64 written = 0;
+    GError *local = NULL;
     gboolean fetched = imap_client_fetch_to_fd(
-        gw->imap, m->uid, fd, m->size, gw->config->gateway.max_message_bytes, &written, error);
+        gw->imap, m->uid, fd, m->size, gw->config->gateway.max_message_bytes, &written, &local);
     close(fd);
     if (!fetched) {
         unlink(temp);
-        if (!g_error_matches(*error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND))
-            return imap_step_failed(*error);
+        if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND))
+            return imap_failed(local, error);
         /* gone from the server under us (another client moved it): nothing to do */
-        log_notice("UID %u vanished before it could be handled: %s", m->uid, (*error)->message);
-        g_clear_error(error);
+        log_notice("UID %u vanished before it could be handled: %s", m->uid, local->message);
+        g_error_free(local);
         return STEP_DONE;
     }
     RawPlace place = {p->mailbox, p->uidvalidity, m->uid};
@@ -627,10 +636,11 @@ static Step set_aside_too_large(Pass *p, const ImapMessageInfo *m, GError **erro
 {
     Gateway *gw = p->gw;
     static const char *const fields[] = {"From", "Message-ID", NULL};
+    GError *local = NULL;
     g_autoptr(GBytes) head =
-        imap_client_fetch_header_fields(gw->imap, m->uid, fields, TOO_LARGE_HEADER_BYTES, error);
+        imap_client_fetch_header_fields(gw->imap, m->uid, fields, TOO_LARGE_HEADER_BYTES, &local);
     if (!head)
-        return imap_step_failed(*error);
+        return imap_failed(local, error);
     gsize len = 0;
     const char *text = g_bytes_get_data(head, &len);
     g_autofree char *id_value = mail_header_find(text, len, "Message-ID");
@@ -638,8 +648,8 @@ static Step set_aside_too_large(Pass *p, const ImapMessageInfo *m, GError **erro
     g_autofree char *from = mail_header_find(text, len, "From");
     if (!quarantine_too_large(gw, p->mailbox, p->uidvalidity, m, message_id, from, error))
         return STEP_ERROR;
-    if (!imap_client_move(gw->imap, m->uid, gw->config->imap.quarantine_folder, error))
-        return imap_step_failed(*error);
+    if (!imap_client_move(gw->imap, m->uid, gw->config->imap.quarantine_folder, &local))
+        return imap_failed(local, error);
     return STEP_DONE;
 }
 
@@ -648,12 +658,11 @@ static Step sync_one(Pass *p, const ImapMessageInfo *m, RawMessage **raw, int *f
                      GError **error)
 {
     Gateway *gw = p->gw;
+    if (!raw_message_find_uid(gw->store, p->mailbox, p->uidvalidity, m->uid, raw, error))
+        return STEP_ERROR;
+    if (*raw)
+        return STEP_RECORDED;
     GError *local = NULL;
-    *raw = raw_message_find_uid(gw->store, p->mailbox, p->uidvalidity, m->uid, &local);
-    if (*raw || local) {
-        g_propagate_error(error, local);
-        return *raw ? STEP_RECORDED : STEP_ERROR;
-    }
     MessageFailure f = {0};
     gboolean failed =
         message_failure_get(gw->store, p->mailbox, p->uidvalidity, m->uid, &f, &local);
@@ -865,7 +874,7 @@ static gboolean select_inbox(Gateway *gw, const char *mailbox, ImapMailboxInfo *
     return TRUE;
 }
 
-gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
+static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
 {
     const Config *c = gw->config;
     const char *mailbox = c->imap.server.path;
@@ -934,7 +943,20 @@ gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
     if (processed)
         *processed = pass.handled;
     gw->sync_pending = !ok || pass.again || gateway_stopping(gw);
-    if (!ok && error && *error && (*error)->code == PAHT_ERROR_TEMPORARY)
-        mailbox_disconnect(gw);
     return ok;
+}
+
+gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
+{
+    GError *local = NULL;
+    if (sync_pass(gw, processed, &local))
+        return TRUE;
+    /* a temporary failure (a dropped connection, a timeout) leaves the session in a state
+     * nobody knows: the next pass connects again, whether or not the caller asked for the
+     * error */
+    if (g_error_matches(local, PAHT_ERROR, PAHT_ERROR_TEMPORARY))
+        mailbox_disconnect(gw);
+    if (local)
+        g_propagate_error(error, local);
+    return FALSE;
 }

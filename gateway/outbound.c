@@ -104,34 +104,40 @@ static GBytes *bounce_key_from(const char *path, GError **error)
     return g_bytes_new_take(text, len);
 }
 
-GBytes *outbound_bounce_key(const Config *c, gboolean create, GError **error)
+gboolean outbound_bounce_key(const Config *c, gboolean create, GBytes **key, GError **error)
 {
-    if (c->smtp.bounce_secret && *c->smtp.bounce_secret)
-        return g_bytes_new(c->smtp.bounce_secret, strlen(c->smtp.bounce_secret));
+    *key = NULL;
+    if (c->smtp.bounce_secret && *c->smtp.bounce_secret) {
+        *key = g_bytes_new(c->smtp.bounce_secret, strlen(c->smtp.bounce_secret));
+        return TRUE;
+    }
     /* configured but not read with the passwords (the parser process, pahtctl): this key and
      * no other, never the gateway's own, which would not verify what pahtd signed */
-    if (c->smtp.bounce_secret_file)
-        return bounce_key_from(c->smtp.bounce_secret_file, error);
+    if (c->smtp.bounce_secret_file) {
+        *key = bounce_key_from(c->smtp.bounce_secret_file, error);
+        return *key != NULL;
+    }
     g_autofree char *path = g_build_filename(c->gateway.data_dir, "bounce.key", NULL);
     GError *local = NULL;
-    GBytes *key = bounce_key_from(path, &local);
-    if (key)
-        return key;
+    *key = bounce_key_from(path, &local);
+    if (*key)
+        return TRUE;
     if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
         g_propagate_error(error, local);
-        return NULL;
+        return FALSE;
     }
     g_error_free(local);
     if (!create)
-        return NULL;
+        return TRUE;
     g_autofree char *fresh = random_hex(32);
     if (!fs_write_file_atomic(path, fresh, strlen(fresh), error))
-        return NULL;
+        return FALSE;
     log_notice("created %s: the key of the envelope tokens that match bounces to letters "
                "(set [smtp] bounce_secret_file to choose your own)",
                path);
     gsize len = strlen(fresh);
-    return g_bytes_new_take(g_steal_pointer(&fresh), len);
+    *key = g_bytes_new_take(g_steal_pointer(&fresh), len);
+    return TRUE;
 }
 
 static char *envelope_mac(GBytes *key, gint64 id, const char *message_id)
@@ -148,8 +154,8 @@ static char *envelope_mac(GBytes *key, gint64 id, const char *message_id)
 gboolean outbound_check_bounce_key(const Config *config, GError **error)
 {
     GError *local = NULL;
-    g_autoptr(GBytes) key = outbound_bounce_key(config, FALSE, &local);
-    if (local) {
+    g_autoptr(GBytes) key = NULL;
+    if (!outbound_bounce_key(config, FALSE, &key, &local)) {
         g_propagate_prefixed_error(error, local, "[smtp] bounce key: ");
         return FALSE;
     }
@@ -335,13 +341,9 @@ static gboolean attempt_refuse(FlushPass *pass, const OutboxClaim *claim, Attemp
          * mail; letters_enqueue already refuses them, this holds for every other way in */
         a->reply = g_strdup("not sent: this address never gets automatic mail (SPEC §3.6)");
     } else {
-        GError *local = NULL;
-        g_autoptr(AddressSuspension) s =
-            address_suspension_get(pass->gw->store, claim->rcpt, clock_now_unix(), &local);
-        if (local) {
-            g_propagate_error(error, local);
+        g_autoptr(AddressSuspension) s = NULL;
+        if (!address_suspension_get(pass->gw->store, claim->rcpt, clock_now_unix(), &s, error))
             return FALSE;
-        }
         if (s) {
             g_autofree char *day = format_day(c, s->until);
             a->status = g_strdup(s->status);
@@ -508,15 +510,9 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
         if (ok && !pass->config_error)
             pass->config_error = g_error_copy(a->send_error);
     }
-    if (ok && !pass->config_error) {
-        GError *claim_error = NULL;
-        *next = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
-                                      sender_identity(), &claim_error);
-        if (claim_error) {
-            g_propagate_error(error, claim_error);
-            ok = FALSE;
-        }
-    }
+    if (ok && !pass->config_error)
+        ok = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
+                                   sender_identity(), next, error);
     if (ok && (ok = store_commit(gw->store, error)))
         return TRUE;
     store_rollback(gw->store);
@@ -528,13 +524,10 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
 static gboolean send_due(FlushPass *pass, GError **error)
 {
     Gateway *gw = pass->gw;
-    GError *claim_error = NULL;
-    OutboxClaim *claim = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
-                                               sender_identity(), &claim_error);
-    if (claim_error) {
-        g_propagate_error(error, claim_error);
+    OutboxClaim *claim = NULL;
+    if (!outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS, sender_identity(),
+                               &claim, error))
         return FALSE;
-    }
     while (claim) {
         Attempt a = {0};
         gboolean refused = FALSE;
@@ -646,15 +639,13 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
             g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
             json_member_string_if(b, "report", r ? r->code : NULL);
         }
-        GError *local = NULL;
-        g_autoptr(AddressSuspension) s = address_suspension_get(gw->store, e->rcpt, now, &local);
+        g_autoptr(AddressSuspension) s = NULL;
+        if (ok && !address_suspension_get(gw->store, e->rcpt, now, &s, error))
+            ok = FALSE;
         if (s) {
             g_autofree char *day = format_day(c, s->until);
             json_member_string_if(b, "suspended_until", day);
             suspended++;
-        } else if (local) {
-            g_propagate_error(error, local);
-            ok = FALSE;
         }
         json_builder_end_object(b);
     }
@@ -718,8 +709,7 @@ static gboolean flush_pass(FlushPass *pass, GError **error)
     if (released > 0)
         log_notice("outbox: %d letter(s) left in flight by a sender that died are due again",
                    released);
-    pass->key = outbound_bounce_key(gw->config, TRUE, &local);
-    if (!pass->key) {
+    if (!outbound_bounce_key(gw->config, TRUE, &pass->key, &local)) {
         log_warning("outbox: no key for envelope tokens, letters go without (bounces are "
                     "matched by Message-ID only): %s",
                     local ? local->message : "?");

@@ -866,18 +866,16 @@ GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, g
         x.preview = TRUE;
         ok = letters(&x, error);
     }
-    if (ok) {
-        /* the letter of this kind (the first one: the main agency's, for an assignment) */
-        bytes = outbox_message_first(s, id, mail_kind, mark, error);
-        /* the acknowledgement is once per report: show the one that was sent */
-        if (!bytes && error && !*error && g_str_equal(kind, "ack"))
-            bytes = outbox_message_first(s, id, mail_kind, 0, error);
-        if (!bytes && error && !*error)
-            g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
-                        "report %" G_GINT64_FORMAT " has nobody to send a \"%s\" letter to (no "
-                        "address, or an address that never gets automatic mail)",
-                        id, kind);
-    }
+    /* the letter of this kind (the first one: the main agency's, for an assignment) */
+    ok = ok && outbox_message_first(s, id, mail_kind, mark, &bytes, error);
+    /* the acknowledgement is once per report: show the one that was sent */
+    if (ok && !bytes && g_str_equal(kind, "ack"))
+        ok = outbox_message_first(s, id, mail_kind, 0, &bytes, error);
+    if (ok && !bytes)
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
+                    "report %" G_GINT64_FORMAT " has nobody to send a \"%s\" letter to (no "
+                    "address, or an address that never gets automatic mail)",
+                    id, kind);
     store_rollback(s);
     return bytes;
 }

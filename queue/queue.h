@@ -94,13 +94,17 @@ typedef struct {
 void raw_message_free(RawMessage *raw);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RawMessage, raw_message_free)
 
-/* NULL with no error when absent */
-RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity,
-                                 guint32 uid, GError **error);
+/* Lookups: FALSE only when the store fails (*error set); TRUE otherwise, with *out the row or
+ * NULL when there is none. (A NULL return could not tell "none" from a failure unless the
+ * caller read its own *error, and a caller passing no error pointer could not tell at all.) */
+
+/* the message at this place on the server */
+gboolean raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                              RawMessage **out, GError **error);
 /* the first message recorded with these bytes, or with this Message-ID and this body digest
- * (the same mail with other trace headers or line ends); NULL with no error when none */
-RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *message_id,
-                                  const char *body_sha256, GError **error);
+ * (the same mail with other trace headers or line ends) */
+gboolean raw_message_find_same(Store *store, const char *sha256, const char *message_id,
+                               const char *body_sha256, RawMessage **out, GError **error);
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error);
 /* inserts raw (id ignored; state "fetched", attempts 1); returns the new id or 0 */
 gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error);
@@ -124,9 +128,9 @@ GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError
 
 /* ---- the daemon's own state -----------------------------------------------------------------
  * A few values pahtd keeps across restarts (e.g. since when the mailbox is unreachable), by
- * key. NULL (and no error) for a key never set; a NULL value deletes the key. */
+ * key. A key never set reads as *value NULL; setting a NULL value deletes the key. */
 
-char *daemon_state_get(Store *store, const char *key, GError **error);
+gboolean daemon_state_get(Store *store, const char *key, char **value, GError **error);
 gboolean daemon_state_set(Store *store, const char *key, const char *value, GError **error);
 
 /* ---- messages the daemon could not fetch ----------------------------------------------------
@@ -280,11 +284,12 @@ void outbox_claim_free(OutboxClaim *claim);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxClaim, outbox_claim_free)
 
 /* Claims the next due letter with a lease (queued, or sending with an expired lease: the
- * sender died). NULL with no error when nothing is due. */
-OutboxClaim *outbox_claim_next(Store *store, gint64 now, int lease_seconds, GError **error);
+ * sender died); *out NULL when nothing is due. */
+gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxClaim **out,
+                           GError **error);
 /* the same, recording who holds the lease ("host:pid:instance", see outbox_reclaim_leases) */
-OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
-                                   GError **error);
+gboolean outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                               OutboxClaim **out, GError **error);
 
 /* Leases whose holder is known to be dead (is_dead(owner) TRUE; leases without an owner are
  * left to expire) are made due now, so that a restarted sender resends the one letter in
@@ -337,14 +342,15 @@ GPtrArray *outbox_list(Store *store, const char *state, GError **error);
 /* the raw letter, for pahtctl preview and tests */
 GBytes *outbox_message(Store *store, gint64 id, GError **error);
 /* the newest letter's id (0: none), and the first letter of a kind for a report after an id
- * (NULL with no error when there is none): what pahtctl preview reads back */
+ * (*out NULL when there is none): what pahtctl preview reads back */
 gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
-GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
-                             GError **error);
+gboolean outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                              GBytes **out, GError **error);
 /* one letter; PAHT_ERROR_NOT_FOUND if there is none */
 OutboxEntry *outbox_get(Store *store, gint64 id, GError **error);
-/* the letter with this Message-ID (without <>), or NULL with no error */
-OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError **error);
+/* the letter with this Message-ID (without <>); *out NULL when there is none */
+gboolean outbox_find_message_id(Store *store, const char *message_id, OutboxEntry **out,
+                                GError **error);
 /* The letters a reply may quote (SPEC §3.3), as stored (GBytes *, RFC 5322), at most limit:
  * those with one of message_ids (without <>; NULL-terminated; NULL for none), then the newest
  * letters to the citizen of report_id (0: none; its citizen address or the address that sent
@@ -385,9 +391,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AddressSuspension, address_suspension_free)
 /* Suspends (or extends the suspension of) address until the given time. */
 gboolean address_suspend(Store *store, const char *address, gint64 until, const char *status,
                          const char *reason, gint64 outbox_id, GError **error);
-/* the suspension in force at now, or NULL with no error */
-AddressSuspension *address_suspension_get(Store *store, const char *address, gint64 now,
-                                          GError **error);
+/* the suspension in force at now; *out NULL when there is none */
+gboolean address_suspension_get(Store *store, const char *address, gint64 now,
+                                AddressSuspension **out, GError **error);
 /* ends a suspension (pahtctl resend); *lifted tells whether one was in force at now */
 gboolean address_suspension_lift(Store *store, const char *address, gint64 now, gboolean *lifted,
                                  GError **error);
@@ -459,8 +465,8 @@ gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft,
 
 /* The address whose message made the report (who may quote its code, SPEC §3.5) */
 gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error);
-/* that address; PAHT_ERROR_NOT_FOUND when the report or its sender is unknown */
-char *report_sender(Store *store, gint64 report_id, GError **error);
+/* that address (*address NULL when none was recorded); PAHT_ERROR_NOT_FOUND for no report */
+gboolean report_sender(Store *store, gint64 report_id, char **address, GError **error);
 
 /* ---- replies waiting for the IOC (pending supplements) --------------------------------------
  * A message that matched a report without proof that its sender is the citizen (see

@@ -555,17 +555,15 @@ gboolean pending_reply_decide(Store *store, gint64 id, gboolean confirm, const c
                      confirm ? "supplement_confirmed" : "supplement_discarded", detail, error);
 }
 
-char *report_sender(Store *store, gint64 report_id, GError **error)
+gboolean report_sender(Store *store, gint64 report_id, char **address, GError **error)
 {
+    *address = NULL;
     ReportKeys k = {0};
     if (!load_keys(store, report_id, &k, error))
-        return NULL;
-    char *sender = g_steal_pointer(&k.sender);
+        return FALSE;
+    *address = g_steal_pointer(&k.sender);
     report_keys_clear(&k);
-    if (!sender)
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
-                    "report %" G_GINT64_FORMAT " has no recorded sender", report_id);
-    return sender;
+    return TRUE;
 }
 
 /* ---- automatic answers, counted (SPEC §3.6) ---------------------------------------------------

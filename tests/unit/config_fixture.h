@@ -94,6 +94,27 @@ static inline void fixture_config_close(Config *config, char *dir)
     g_free(dir);
 }
 
+/* the next letter claimed (lease 300 s, by owner, may be NULL), or NULL when none is due; the
+ * store must not fail */
+static inline OutboxClaim *fixture_claim_next(Store *store, gint64 now, const char *owner)
+{
+    OutboxClaim *claim = NULL;
+    GError *error = NULL;
+    g_assert_true(outbox_claim_next_for(store, now, 300, owner, &claim, &error));
+    g_assert_no_error(error);
+    return claim;
+}
+
+/* the suspension of address in force at now, or NULL; the store must not fail */
+static inline AddressSuspension *fixture_suspension(Store *store, const char *address, gint64 now)
+{
+    AddressSuspension *suspension = NULL;
+    GError *error = NULL;
+    g_assert_true(address_suspension_get(store, address, now, &suspension, &error));
+    g_assert_no_error(error);
+    return suspension;
+}
+
 /* the draft as a report of store received now (tracking code PAHT-YYYY-NNNNNN); its id */
 static inline gint64 fixture_store_report(Store *store, const Config *config, const Draft *draft)
 {

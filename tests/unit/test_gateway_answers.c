@@ -229,6 +229,26 @@ static void test_completed_report_ack_states_the_deadline_from_completion(Fixtur
     ingest_result_clear(&r2);
 }
 
+/* pahtctl preview ack after the acknowledgement went shows the letter that went, and so does
+ * the same call without an error pointer: the preview decided whether to look for the sent one
+ * by reading its caller's *error, so without one it found nothing */
+static void test_preview_of_the_sent_ack_needs_no_error_pointer(Fixture *f, gconstpointer data)
+{
+    g_autofree char *body = g_strconcat("Đèn đường hỏng.\n\n", complete_fields, NULL);
+    Mail m = {.from = "an@example.vn", .subject = "Đèn đường hỏng", .body = body};
+    IngestResult r = ingest(f, &m);
+    GError *error = NULL;
+    g_autoptr(GBytes) asked =
+        lifecycle_letters_preview(f->config, f->store, "ack", r.report_id, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(asked);
+    g_autoptr(GBytes) unasked =
+        lifecycle_letters_preview(f->config, f->store, "ack", r.report_id, NULL);
+    g_assert_nonnull(unasked);
+    g_assert_true(g_bytes_equal(asked, unasked));
+    ingest_result_clear(&r);
+}
+
 static void test_incomplete_report_gets_please_complete(Fixture *f, gconstpointer data)
 {
     Mail m = {.from = "\"Nguyễn Văn An\" <an@example.vn>",
@@ -1060,6 +1080,8 @@ int main(int argc, char **argv)
 #define ADD_WITH(name, fn, gateway_keys)                                                           \
     g_test_add("/answers/" name, Fixture, gateway_keys, fixture_setup, fn, fixture_teardown)
     ADD("complete-report-ack", test_complete_report_gets_ack);
+    ADD("preview-sent-ack-without-error-pointer",
+        test_preview_of_the_sent_ack_needs_no_error_pointer);
     ADD("incomplete-please-complete", test_incomplete_report_gets_please_complete);
     ADD("ack-states-the-assign-deadline", test_ack_states_the_assign_deadline_the_report_has);
     ADD("completed-ack-states-deadline-from-completion",

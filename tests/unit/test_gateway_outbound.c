@@ -90,7 +90,7 @@ static gint64 sent_letter(Fixture *f, const char *key, const char *rcpt, const c
 {
     gint64 id = enqueue(f, key, rcpt, message_id);
     GError *error = NULL;
-    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_autoptr(OutboxClaim) c = fixture_claim_next(f->store, clock_now_unix(), NULL);
     g_assert_cmpint(c->id, ==, id);
     g_autofree char *envelope = outbound_envelope_address(FROM, id, message_id, bounce_key);
     OutboxResult r = {.outcome = OUTBOX_SENT, .reply = "250 ok", .envelope_from = envelope};
@@ -111,8 +111,7 @@ static OutboxEntry *letter(Fixture *f, gint64 id)
 
 static gboolean suspended(Fixture *f, const char *address)
 {
-    g_autoptr(AddressSuspension) s =
-        address_suspension_get(f->store, address, clock_now_unix(), NULL);
+    g_autoptr(AddressSuspension) s = fixture_suspension(f->store, address, clock_now_unix());
     return s != NULL;
 }
 
@@ -173,23 +172,34 @@ static void test_status_suspends(Fixture *f, gconstpointer data)
     g_assert_false(outbound_status_suspends(NULL));
 }
 
+/* the envelope key, which must be there (or be made) */
+static GBytes *bounce_key(Fixture *f, gboolean create)
+{
+    GBytes *key = NULL;
+    GError *error = NULL;
+    g_assert_true(outbound_bounce_key(f->config, create, &key, &error));
+    g_assert_no_error(error);
+    g_assert_nonnull(key);
+    return key;
+}
+
 static void test_bounce_key_made_once_and_private(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
-    g_assert_null(outbound_bounce_key(f->config, FALSE, &error));
-    g_assert_no_error(error);
-    g_autoptr(GBytes) made = outbound_bounce_key(f->config, TRUE, &error);
-    g_assert_no_error(error);
+    g_autoptr(GBytes) none = NULL;
+    g_assert_true(outbound_bounce_key(f->config, FALSE, &none, &error));
+    g_assert_null(none);
+    g_autoptr(GBytes) made = bounce_key(f, TRUE);
     g_assert_cmpuint(g_bytes_get_size(made), ==, 64);
     g_autofree char *path = g_build_filename(f->config->gateway.data_dir, "bounce.key", NULL);
     GStatBuf st;
     g_assert_cmpint(g_stat(path, &st), ==, 0);
     g_assert_cmpint(st.st_mode & 0777, ==, 0600);
-    g_autoptr(GBytes) again = outbound_bounce_key(f->config, TRUE, &error);
+    g_autoptr(GBytes) again = bounce_key(f, TRUE);
     g_assert_true(g_bytes_equal(made, again));
     /* [smtp] bounce_secret_file wins when pahtd read it */
     f->config->smtp.bounce_secret = g_strdup("a secret of the administrator's choosing");
-    g_autoptr(GBytes) configured = outbound_bounce_key(f->config, FALSE, &error);
+    g_autoptr(GBytes) configured = bounce_key(f, FALSE);
     g_assert_cmpmem(g_bytes_get_data(configured, NULL), g_bytes_get_size(configured),
                     f->config->smtp.bounce_secret, strlen(f->config->smtp.bounce_secret));
 }
@@ -240,7 +250,7 @@ static char *bounce_row(Fixture *f)
 
 static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GBytes) key = outbound_bounce_key(f->config, TRUE, NULL);
+    g_autoptr(GBytes) key = bounce_key(f, TRUE);
     g_autofree char *envelope = NULL;
     gint64 id = sent_letter(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn", key, &envelope);
     g_autoptr(Draft) d = dsn(envelope, NULL, "5.1.1");
@@ -252,7 +262,7 @@ static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data
     g_assert_null(strchr(e->last_reply, '\n')); /* the remote server's words, one line */
     g_assert_true(suspended(f, "AN@example.vn"));
     g_autoptr(AddressSuspension) s =
-        address_suspension_get(f->store, "an@example.vn", clock_now_unix(), NULL);
+        fixture_suspension(f->store, "an@example.vn", clock_now_unix());
     g_assert_cmpint(s->until - clock_now_unix(), ==, 60 * 24 * 3600);
     g_autofree char *row = bounce_row(f);
     g_autofree char *expected = g_strdup_printf("%" G_GINT64_FORMAT " envelope 5.1.1", id);
@@ -261,7 +271,7 @@ static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data
 
 static void test_dsn_forged_token_matches_nothing(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GBytes) key = outbound_bounce_key(f->config, TRUE, NULL);
+    g_autoptr(GBytes) key = bounce_key(f, TRUE);
     gint64 id = sent_letter(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn", key, NULL);
     g_autofree char *forged =
         g_strdup_printf("paht+b-%" G_GINT64_FORMAT "-0123456789abcdef@soctrang.gov.vn", id);
@@ -387,7 +397,7 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     /* claimed by a pahtd that was killed: its lease would run for 5 more minutes */
     gint64 in_flight = enqueue(f, "k0", "chi@example.vn", "paht.0@soctrang.gov.vn");
     g_autofree char *owner = g_strdup_printf("%s:%d:dead", g_get_host_name(), dead_pid());
-    g_autoptr(OutboxClaim) lost = outbox_claim_next_for(f->store, now, 300, owner, &error);
+    g_autoptr(OutboxClaim) lost = fixture_claim_next(f->store, now, owner);
     g_assert_cmpint(lost->id, ==, in_flight);
     gint64 to_suspended = enqueue(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn");
     gint64 to_daemon = enqueue(f, "k2", "MAILER-DAEMON@example.vn", "paht.2@soctrang.gov.vn");
