@@ -116,9 +116,10 @@ static int cmd_drafts(Ctl *ctl, int argc, char **argv)
         g_autofree char *missing = g_strjoinv(", ", s->missing);
         printf("%-5" G_GINT64_FORMAT " %-17s %-11s %-16s %-4d %s%s%s%s%s\n", s->id, s->code,
                s->state, when, s->n_attachments, s->subject ? s->subject : "",
-               g_str_equal(s->classification, "report") ? "" : "  [",
-               g_str_equal(s->classification, "report") ? "" : s->classification,
-               *missing ? "  missing: " : (g_str_equal(s->classification, "report") ? "" : "]"),
+               g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : "  [",
+               g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : s->classification,
+               *missing ? "  missing: "
+                        : (g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : "]"),
                *missing ? missing : "");
     }
     return 0;

@@ -36,6 +36,18 @@ typedef struct {
     double lat, lon;
 } DraftLocation;
 
+/* The classifications of SPEC §3.5 (first match wins): of a draft, of the message it was, of
+ * the report it made. Parse decides all but CLASSIFICATION_REPLY, which needs the store. */
+#define CLASSIFICATION_AUTO      "auto"      /* auto-replies, bulk and list mail: never answered */
+#define CLASSIFICATION_BOUNCE    "bounce"    /* delivery status notifications */
+#define CLASSIFICATION_REPLY     "reply"     /* a reply to a report we know */
+#define CLASSIFICATION_EMERGENCY "emergency" /* Điều 8.6: call 1022, the IOC alerted */
+#define CLASSIFICATION_COMPLAINT "complaint" /* khiếu nại, tố cáo: not received (Điều 1.1.c) */
+#define CLASSIFICATION_REPORT    "report" /* everything else: a field report */
+/* not a classification: what pahtctl ingest and the parser process say of a message kept
+ * aside (RAW_UNPARSED) */
+#define CLASSIFICATION_UNPARSED "unparsed"
+
 typedef struct {
     /* headers, decoded (RFC 2047/2231) and NFC */
     char *message_id;      /* without <>; NULL if absent */
@@ -54,7 +66,7 @@ typedef struct {
     char *quoted_text; /* what was cut (kept, never shown as the report) */
 
     /* decisions of parse (SPEC §3.4-3.5); "reply" is decided by the gateway with the store */
-    char *classification; /* auto | bounce | emergency | complaint | report */
+    char *classification; /* CLASSIFICATION_AUTO ... _REPORT (never _REPLY) */
     char *rule;           /* which rule fired, e.g. "header Auto-Submitted: auto-replied" */
     gboolean confidential;
     DraftCitizen citizen;

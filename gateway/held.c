@@ -46,10 +46,13 @@ gboolean held_answer_by_ioc(Gateway *gw, gint64 report_id, const char *actor, GE
     if (!r)
         return FALSE;
     static const char *const waiting[] = {"draft", "incomplete", NULL};
-    if (!g_strv_contains(waiting, r->state) || g_str_equal(r->classification, "complaint")) {
+    if (!g_strv_contains(waiting, r->state) ||
+        g_str_equal(r->classification, CLASSIFICATION_COMPLAINT)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED,
                     "%s is %s%s: only a report waiting for the IOC gets its first answer", r->code,
-                    r->state, g_str_equal(r->classification, "complaint") ? " (a complaint)" : "");
+                    r->state,
+                    g_str_equal(r->classification, CLASSIFICATION_COMPLAINT) ? " (a complaint)"
+                                                                             : "");
         return FALSE;
     }
     g_autofree char *sender = NULL;

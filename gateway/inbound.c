@@ -76,10 +76,11 @@ static gboolean processed_as_reply(Gateway *gw, gint64 raw_id, const ReplyMatch 
                                    IngestResult *out, GError **error)
 {
     g_free(out->classification);
-    out->classification = g_strdup("reply");
+    out->classification = g_strdup(CLASSIFICATION_REPLY);
     out->report_id = match->report_id;
     out->code = g_strdup(match->code);
-    return raw_message_mark_processed(gw->store, raw_id, "reply", match->report_id, error);
+    return raw_message_mark_processed(gw->store, raw_id, CLASSIFICATION_REPLY, match->report_id,
+                                      error);
 }
 
 /* A reply whose sender proved to be the citizen (ReplyMatch.proven) and that the MX did not
@@ -125,12 +126,15 @@ static gboolean mark_unverified(Gateway *gw, const ReportRef *ref, const char *s
 static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 received_at,
                        IngestResult *out, GError **error)
 {
-    const char *classification = draft->classification ? draft->classification : "report";
+    const char *classification =
+        draft->classification ? draft->classification : CLASSIFICATION_REPORT;
     out->classification = g_strdup(classification);
-    if (g_str_equal(classification, "bounce") && !bounce_intake(gw, raw_id, draft, error))
+    if (g_str_equal(classification, CLASSIFICATION_BOUNCE) &&
+        !bounce_intake(gw, raw_id, draft, error))
         return FALSE;
     /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5) */
-    if (g_str_equal(classification, "auto") || g_str_equal(classification, "bounce"))
+    if (g_str_equal(classification, CLASSIFICATION_AUTO) ||
+        g_str_equal(classification, CLASSIFICATION_BOUNCE))
         return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
 
     g_autofree char *suspect = letters_sender_suspect(gw->config, draft);
@@ -160,7 +164,7 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
             match.refused_code);
         ok = event_add(gw->store, ref.id, "pahtd", "code_not_joined", why, error);
     }
-    if (ok && g_str_equal(classification, "complaint")) {
+    if (ok && g_str_equal(classification, CLASSIFICATION_COMPLAINT)) {
         /* Điều 1.1.c, 3.9: complaints and denunciations are not received by this system; the
          * IOC confirms with "pahtctl reject ID --reason complaint" (the refusal letter says
          * where such petitions go) */
@@ -261,7 +265,7 @@ gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, co
     if (ok) {
         out->report_id = match.report_id;
         out->code = g_strdup(match.code);
-        out->classification = g_strdup("reply");
+        out->classification = g_strdup(CLASSIFICATION_REPLY);
     }
     reply_match_clear(&match);
     return ok;
@@ -287,10 +291,10 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
         log_warning("message %" G_GINT64_FORMAT " cannot be parsed and is kept aside: %s", raw->id,
                     parse_error->message);
         gboolean ok =
-            raw_message_set_state(gw->store, raw->id, "unparsed", parse_error->message, error);
+            raw_message_set_state(gw->store, raw->id, RAW_UNPARSED, parse_error->message, error);
         g_error_free(parse_error);
         out->unparsed = TRUE;
-        out->classification = g_strdup("unparsed");
+        out->classification = g_strdup(CLASSIFICATION_UNPARSED);
         return ok;
     }
     gboolean ok = commit_attachments(gw, draft, error);
@@ -374,7 +378,7 @@ static void report_duplicate(Gateway *gw, const RawMessage *existing, IngestResu
     out->raw_id = existing->id;
     out->report_id = existing->report_id;
     out->duplicate = TRUE;
-    out->unparsed = g_str_equal(existing->state, "unparsed");
+    out->unparsed = g_str_equal(existing->state, RAW_UNPARSED);
     out->classification =
         g_strdup(existing->classification ? existing->classification : existing->state);
     if (existing->report_id > 0) {
@@ -402,7 +406,7 @@ gboolean inbound_ingest_file(Gateway *gw, const char *path, IngestResult *out, G
     RecordOutcome outcome = inbound_record_raw_file(gw, temp, NULL, &raw, error);
     if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED)
         return FALSE;
-    if (outcome == RECORD_KNOWN && !g_str_equal(raw->state, "fetched")) {
+    if (outcome == RECORD_KNOWN && !g_str_equal(raw->state, RAW_FETCHED)) {
         report_duplicate(gw, raw, out);
         return TRUE;
     }

@@ -74,11 +74,6 @@ static gboolean imap_ready(Gateway *gw, GError **error)
     return TRUE;
 }
 
-static gboolean is_done(const RawMessage *raw)
-{
-    return g_str_equal(raw->state, "processed") || g_str_equal(raw->state, "moved");
-}
-
 /* Processing a recorded message that is still "fetched", in the worker, in two halves: the
  * daemon fetches the next message meanwhile. One found so at start is one the previous pahtd
  * died on; after MAX_PROCESSING_ATTEMPTS of those it is set aside without another try.
@@ -95,11 +90,11 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
     if (attempts > MAX_PROCESSING_ATTEMPTS) {
         log_warning("message %" G_GINT64_FORMAT " did not finish processing %d times: kept aside",
                     raw->id, attempts - 1);
-        if (!raw_message_set_state(gw->store, raw->id, "unparsed",
+        if (!raw_message_set_state(gw->store, raw->id, RAW_UNPARSED,
                                    "processing did not finish after repeated attempts", error))
             return FALSE;
         g_free(raw->state);
-        raw->state = g_strdup("unparsed");
+        raw->state = g_strdup(RAW_UNPARSED);
         return TRUE;
     }
     if (!worker_submit(gw, raw->id, error))
@@ -187,7 +182,7 @@ static void move_batch_append(MoveBatch *b, gboolean aside, guint32 uid, gint64 
 /* the move of a message whose processing is over (or was never needed) goes to the batch */
 static gboolean batch_add(Gateway *gw, const RawMessage *raw, MoveBatch *batch, GError **error)
 {
-    gboolean aside = !is_done(raw);
+    gboolean aside = !raw_message_is_done(raw);
     if (aside && !quarantine_alert_unparsed(gw, raw, error))
         return FALSE;
     move_batch_append(batch, aside, raw->uid, raw->id);
@@ -274,7 +269,7 @@ static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
         if (!move_side(gw, b->uids[i], b->ids[i], folder, &moved, error))
             return FALSE;
         if (moved &&
-            !batch_record(gw, b->ids[i], NULL, FALSE, i == 0 ? "moved" : "quarantined", error))
+            !batch_record(gw, b->ids[i], NULL, FALSE, i == 0 ? RAW_MOVED : RAW_QUARANTINED, error))
             return FALSE;
         g_array_set_size(b->uids[i], 0);
         g_array_set_size(b->ids[i], 0);
@@ -310,10 +305,10 @@ static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError
     GError *refused = NULL;
     if (!imap_client_delete_uids(gw->imap, &raw->uid, 1, &refused))
         return move_refused_ok(refused, error);
-    if (!is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
+    if (!raw_message_is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
         return FALSE;
-    return raw_message_set_state(gw->store, raw->id, is_done(raw) ? "moved" : "quarantined", NULL,
-                                 error);
+    return raw_message_set_state(
+        gw->store, raw->id, raw_message_is_done(raw) ? RAW_MOVED : RAW_QUARANTINED, NULL, error);
 }
 
 /* Takes a recorded message (at raw->uid in the selected mailbox) to its end (what a crash left
@@ -321,7 +316,7 @@ static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError
  * before is done again. */
 static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
 {
-    if (g_str_equal(raw->state, "fetched") && !process_fetched(gw, raw, error))
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
         return FALSE;
     if (raw->moving_to) {
         gboolean done = FALSE;
@@ -339,13 +334,13 @@ static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, 
  * so that nothing stays half done. */
 static gboolean settle_old_epoch(Gateway *gw, RawMessage *raw, GError **error)
 {
-    if (g_str_equal(raw->state, "fetched") && !process_fetched(gw, raw, error))
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
         return FALSE;
-    if (is_done(raw))
-        return raw_message_set_state(gw->store, raw->id, "moved", NULL, error);
+    if (raw_message_is_done(raw))
+        return raw_message_set_state(gw->store, raw->id, RAW_MOVED, NULL, error);
     if (!quarantine_alert_unparsed(gw, raw, error))
         return FALSE;
-    return raw_message_set_state(gw->store, raw->id, "quarantined", NULL, error);
+    return raw_message_set_state(gw->store, raw->id, RAW_QUARANTINED, NULL, error);
 }
 
 /* What a crash (or a refused move) left half done in this mailbox. Only the database is read
@@ -738,7 +733,7 @@ static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
         break;
     }
     gboolean submitted = FALSE;
-    if (g_str_equal(raw->state, "fetched") && !process_begin(p->gw, raw, &submitted, error)) {
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_begin(p->gw, raw, &submitted, error)) {
         raw_message_free(raw);
         return FALSE;
     }

@@ -196,7 +196,7 @@ gboolean quarantine_reprocess(Gateway *gw, gint64 raw_id, IngestResult *out, GEr
     g_autoptr(RawMessage) raw = raw_message_get(gw->store, raw_id, error);
     if (!raw)
         return FALSE;
-    if (g_str_equal(raw->state, "processed") || g_str_equal(raw->state, "moved")) {
+    if (raw_message_is_done(raw)) {
         g_autoptr(Report) report =
             raw->report_id > 0 ? report_load_id(gw->store, raw->report_id, NULL) : NULL;
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED,
@@ -204,8 +204,8 @@ gboolean quarantine_reprocess(Gateway *gw, gint64 raw_id, IngestResult *out, GEr
                     report ? " into report " : "", report ? report->code : "");
         return FALSE;
     }
-    if (g_str_equal(raw->state, "fetched") ||
-        (g_str_equal(raw->state, "unparsed") && raw->mailbox)) {
+    if (g_str_equal(raw->state, RAW_FETCHED) ||
+        (g_str_equal(raw->state, RAW_UNPARSED) && raw->mailbox)) {
         /* pahtd still works on it (or will move it to quarantine first): it is not ours yet */
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED,
                     "message %" G_GINT64_FORMAT " is still being handled by pahtd (state %s); "
@@ -213,17 +213,17 @@ gboolean quarantine_reprocess(Gateway *gw, gint64 raw_id, IngestResult *out, GEr
                     raw_id, raw->state);
         return FALSE;
     }
-    gboolean was_quarantined = g_str_equal(raw->state, "quarantined");
+    gboolean was_quarantined = g_str_equal(raw->state, RAW_QUARANTINED);
     if (!inbound_process_raw(gw, raw, out, error))
         return FALSE;
     if (out->unparsed) {
         /* still refused: it stays where it is, with the new reason */
         return !was_quarantined ||
-               raw_message_set_state(gw->store, raw_id, "quarantined", NULL, error);
+               raw_message_set_state(gw->store, raw_id, RAW_QUARANTINED, NULL, error);
     }
     log_notice("message %" G_GINT64_FORMAT " reprocessed: %s%s%s", raw_id, out->classification,
                out->code ? " " : "", out->code ? out->code : "");
     /* the original stays in the quarantine folder, where the IOC may delete it; there is
      * nothing left for pahtd to move */
-    return !was_quarantined || raw_message_set_state(gw->store, raw_id, "moved", NULL, error);
+    return !was_quarantined || raw_message_set_state(gw->store, raw_id, RAW_MOVED, NULL, error);
 }

@@ -375,16 +375,17 @@ static gboolean settle_lost_message(Gateway *gw, gint64 raw_id, const char *why,
     if (!now)
         return FALSE;
     out->raw_id = raw_id;
-    if (g_str_equal(now->state, "processed") || g_str_equal(now->state, "moved")) {
+    if (raw_message_is_done(now)) {
         out->report_id = now->report_id;
-        out->classification = g_strdup(now->classification ? now->classification : "report");
+        out->classification =
+            g_strdup(now->classification ? now->classification : CLASSIFICATION_REPORT);
         return TRUE;
     }
     log_warning("message %" G_GINT64_FORMAT " is kept aside: %s", raw_id, why);
-    if (!raw_message_set_state(gw->store, raw_id, "unparsed", why, error))
+    if (!raw_message_set_state(gw->store, raw_id, RAW_UNPARSED, why, error))
         return FALSE;
     out->unparsed = TRUE;
-    out->classification = g_strdup("unparsed");
+    out->classification = g_strdup(CLASSIFICATION_UNPARSED);
     return TRUE;
 }
 
@@ -541,10 +542,10 @@ static void child_process(Gateway *gw, int fd, gint64 id)
         g_error_free(error);
         return;
     }
-    if (g_str_equal(raw->state, "processed") || g_str_equal(raw->state, "moved")) {
+    if (raw_message_is_done(raw)) {
         /* done before (a crash came between the commit and our answer) */
         child_reply(fd, "DONE %" G_GINT64_FORMAT " 0 %" G_GINT64_FORMAT " %s -", id, raw->report_id,
-                    raw->classification ? raw->classification : "report");
+                    raw->classification ? raw->classification : CLASSIFICATION_REPORT);
         return;
     }
     if (test_fault("hang", raw->path)) {
@@ -565,7 +566,7 @@ static void child_process(Gateway *gw, int fd, gint64 id)
     }
     child_reply(fd, "DONE %" G_GINT64_FORMAT " %d %" G_GINT64_FORMAT " %s %s", id,
                 result.unparsed ? 1 : 0, result.report_id,
-                result.classification ? result.classification : "unparsed",
+                result.classification ? result.classification : CLASSIFICATION_UNPARSED,
                 result.code ? result.code : "-");
     ingest_result_clear(&result);
 }

@@ -635,8 +635,9 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
                                   const Draft *draft, gint64 received_at, gboolean by_ioc,
                                   GError **error)
 {
-    const char *classification = draft->classification ? draft->classification : "report";
-    if (g_str_equal(classification, "complaint"))
+    const char *classification =
+        draft->classification ? draft->classification : CLASSIFICATION_REPORT;
+    if (g_str_equal(classification, CLASSIFICATION_COMPLAINT))
         return TRUE; /* no acknowledgement: the IOC confirms the refusal (Điều 1.1.c, 3.9) */
     g_autofree char *held = by_ioc ? NULL : letters_sender_suspect(c, draft);
     g_auto(GStrv) references = references_for(draft);
@@ -659,7 +660,7 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
     if (!letter_assign_due(store, &l, error))
         return FALSE;
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, report->id);
-    if (g_str_equal(classification, "emergency")) {
+    if (g_str_equal(classification, CLASSIFICATION_EMERGENCY)) {
         EmergencyFacts f = {
             .rule = draft->rule,
             .subject = draft->subject,
@@ -824,7 +825,7 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
         return FALSE;
     g_autofree char *suffix =
         g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
-    gboolean emergency = g_strcmp0(reply->classification, "emergency") == 0;
+    gboolean emergency = g_strcmp0(reply->classification, CLASSIFICATION_EMERGENCY) == 0;
     if (emergency) {
         EmergencyFacts f = reply_emergency_facts(r, reply);
         if (!send_emergency(c, store, &l, &f, suffix, error))
@@ -852,7 +853,7 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
     g_autoptr(Report) r = report_load_id(store, match->report_id, error);
     if (!r)
         return FALSE;
-    if (g_strcmp0(reply->classification, "emergency") == 0) {
+    if (g_strcmp0(reply->classification, CLASSIFICATION_EMERGENCY) == 0) {
         /* an emergency cannot wait for a confirmation: the IOC hears of it now; the sender,
          * who may not be the citizen, gets no letter */
         g_auto(GStrv) references = references_for(reply);

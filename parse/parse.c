@@ -342,7 +342,7 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
         }
     }
     if (!ctx.draft->classification)
-        parse_classify(&ctx, "report", "default");
+        parse_classify(&ctx, CLASSIFICATION_REPORT, "default");
     if (ctx.warnings_dropped > 0)
         g_ptr_array_add(ctx.draft->warnings,
                         g_strdup_printf("%u more warnings not listed", ctx.warnings_dropped));

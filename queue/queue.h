@@ -72,6 +72,12 @@ gboolean mailbox_state_set(Store *store, const char *mailbox, const MailboxState
 
 /* states: fetched (on disk, not yet drafted) -> processed (draft and answers committed) ->
  * moved (also out of the inbox); unparsed (kept, parse failed) -> quarantined (moved aside) */
+#define RAW_FETCHED     "fetched"
+#define RAW_PROCESSED   "processed"
+#define RAW_MOVED       "moved"
+#define RAW_UNPARSED    "unparsed"
+#define RAW_QUARANTINED "quarantined"
+
 typedef struct {
     gint64 id;
     char *mailbox; /* NULL for files given to pahtctl ingest */
@@ -81,8 +87,8 @@ typedef struct {
     char *path; /* content-addressed raw file */
     gint64 size;
     gint64 received_at;
-    char *state;
-    char *classification; /* once processed */
+    char *state;          /* RAW_FETCHED ... */
+    char *classification; /* once processed: CLASSIFICATION_* */
     gint64 report_id;     /* the report it created or joined; 0 if none */
     int attempts;         /* processing attempts started (crash detection) */
     char *error;          /* why it is unparsed */
@@ -93,6 +99,8 @@ typedef struct {
 
 void raw_message_free(RawMessage *raw);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RawMessage, raw_message_free)
+/* TRUE when its draft and answers are committed (processed, moved) */
+gboolean raw_message_is_done(const RawMessage *raw);
 
 /* Lookups: FALSE only when the store fails (*error set); TRUE otherwise, with *out the row or
  * NULL when there is none. (A NULL return could not tell "none" from a failure unless the

@@ -284,7 +284,7 @@ static gboolean note_what_fired(Store *store, const Report *r, const Draft *draf
         if (!event_add(store, r->id, "pahtd", "confidential", detail, error))
             return FALSE;
     }
-    if (g_strcmp0(draft->classification, "emergency") == 0) {
+    if (g_strcmp0(draft->classification, CLASSIFICATION_EMERGENCY) == 0) {
         g_autofree char *emergency = g_strdup(rule);
         char *cut = strstr(emergency, "; confidential: ");
         if (cut)

@@ -687,6 +687,11 @@ void raw_message_free(RawMessage *raw)
     g_free(raw);
 }
 
+gboolean raw_message_is_done(const RawMessage *raw)
+{
+    return g_str_equal(raw->state, RAW_PROCESSED) || g_str_equal(raw->state, RAW_MOVED);
+}
+
 #define RAW_COLUMNS                                                                                \
     "id, mailbox, uidvalidity, uid, message_id, sha256, path, size, received_at, state,"           \
     " classification, report_id, attempts, error, body_sha256, moving_to, copied"
