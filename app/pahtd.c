@@ -11,7 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-/* the socket to pahtd, in its parser process (app/worker.c) */
+/* the socket to pahtd, in its parser process (gateway/worker.c) */
 #define WORKER_FD 3
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 /* The lifecycle's letters (SPEC §4 table, §6 mail kinds, §7): who gets which letter for each
  * transition and each deadline action, and the values its templates see. The transitions
- * themselves are queue/lifecycle.c's; this file puts each one and its letters in one
+ * themselves are lifecycle/transitions.c's; this file puts each one and its letters in one
  * transaction. */
 #include "letters/letters.h"
 #include "notify/notify.h"
