@@ -2,9 +2,10 @@
  * and calls the gateway; output is text for people or JSON (--json) for programs.
  * Exit status: 0 success, 1 a refused action (one-line reason on stderr), 2 usage or
  * configuration error. The CLI never talks SMTP: it records and enqueues; pahtd sends. */
-#include "app/gateway.h"
-#include "app/json_members.h"
-#include "app/lifecycle_letters.h"
+#include "gateway/gateway.h"
+#include "app/present.h"
+#include "notify/notify.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -115,9 +116,10 @@ static int cmd_drafts(Ctl *ctl, int argc, char **argv)
         g_autofree char *missing = g_strjoinv(", ", s->missing);
         printf("%-5" G_GINT64_FORMAT " %-17s %-11s %-16s %-4d %s%s%s%s%s\n", s->id, s->code,
                s->state, when, s->n_attachments, s->subject ? s->subject : "",
-               g_str_equal(s->classification, "report") ? "" : "  [",
-               g_str_equal(s->classification, "report") ? "" : s->classification,
-               *missing ? "  missing: " : (g_str_equal(s->classification, "report") ? "" : "]"),
+               g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : "  [",
+               g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : s->classification,
+               *missing ? "  missing: "
+                        : (g_str_equal(s->classification, CLASSIFICATION_REPORT) ? "" : "]"),
                *missing ? missing : "");
     }
     return 0;
@@ -217,7 +219,7 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         IngestResult result = {0};
         GError *error = NULL;
-        if (!gateway_ingest_file(ctl->gateway, argv[i], &result, &error)) {
+        if (!inbound_ingest_file(ctl->gateway, argv[i], &result, &error)) {
             fprintf(stderr, "pahtctl: %s: %s\n", argv[i], error->message);
             explain_unreadable(argv[i]);
             if (ctl->json) {
@@ -445,8 +447,8 @@ static int cmd_accept(Ctl *ctl, int argc, char **argv)
     for (char **c = coordinators; c && *c; c++)
         g_strstrip(*c);
     GError *error = NULL;
-    if (!gateway_accept_report(ctl->config, ctl->store, actor(), id, opt_agency,
-                               (const char *const *)coordinators, opt_category, &error))
+    if (!lifecycle_letters_accept(ctl->config, ctl->store, actor(), id, opt_agency,
+                                  (const char *const *)coordinators, opt_category, &error))
         return fail(error);
     return print_after(ctl, id, "accepted and assigned");
 }
@@ -461,7 +463,8 @@ static int cmd_reject(Ctl *ctl, int argc, char **argv)
         return usage_error(
             "reject needs --reason incomplete|complaint|out-of-scope|duplicate|spam");
     GError *error = NULL;
-    if (!gateway_reject_report(ctl->config, ctl->store, actor(), id, opt_reason, opt_note, &error))
+    if (!lifecycle_letters_reject(ctl->config, ctl->store, actor(), id, opt_reason, opt_note,
+                                  &error))
         return fail(error);
     return print_after(ctl, id, "rejected");
 }
@@ -473,7 +476,7 @@ static int cmd_return(Ctl *ctl, int argc, char **argv)
     if (status)
         return status;
     GError *error = NULL;
-    if (!gateway_return_report(ctl->config, ctl->store, actor(), id, opt_note, &error))
+    if (!lifecycle_letters_return(ctl->config, ctl->store, actor(), id, opt_note, &error))
         return fail(error);
     return print_after(ctl, id, "returned to the IOC");
 }
@@ -488,7 +491,7 @@ static int cmd_extend(Ctl *ctl, int argc, char **argv)
     if (!opt_until || !clock_parse_rfc3339(opt_until, &until))
         return usage_error("extend needs --until RFC3339 (e.g. 2026-12-10T17:00:00+07:00)");
     GError *error = NULL;
-    if (!gateway_extend_report(ctl->config, ctl->store, actor(), id, until, opt_note, &error))
+    if (!lifecycle_letters_extend(ctl->config, ctl->store, actor(), id, until, opt_note, &error))
         return fail(error);
     return print_after(ctl, id, "extended");
 }
@@ -516,7 +519,7 @@ static int cmd_result(Ctl *ctl, int argc, char **argv)
         g_error_free(error);
         return 2;
     }
-    if (!gateway_submit_result(ctl->config, ctl->store, actor(), id, text, &error))
+    if (!lifecycle_letters_submit_result(ctl->config, ctl->store, actor(), id, text, &error))
         return fail(error);
     return print_after(ctl, id, "result submitted for approval");
 }
@@ -528,7 +531,7 @@ static int cmd_approve(Ctl *ctl, int argc, char **argv)
     if (status)
         return status;
     GError *error = NULL;
-    if (!gateway_approve_result(ctl->config, ctl->store, actor(), id, &error))
+    if (!lifecycle_letters_approve(ctl->config, ctl->store, actor(), id, &error))
         return fail(error);
     return print_after(ctl, id, "result approved");
 }
@@ -540,7 +543,7 @@ static int cmd_publish(Ctl *ctl, int argc, char **argv)
     if (status)
         return status;
     GError *error = NULL;
-    if (!gateway_publish_result(ctl->config, ctl->store, actor(), id, &error))
+    if (!lifecycle_letters_publish(ctl->config, ctl->store, actor(), id, &error))
         return fail(error);
     return print_after(ctl, id, "result published");
 }
@@ -564,8 +567,8 @@ static int cmd_reply(Ctl *ctl, int argc, char **argv)
     if (!text)
         return usage_error("reply needs --text TEXT or --file FILE");
     CitizenReply outcome = {0};
-    if (!gateway_citizen_reply(ctl->config, ctl->store, opt_actor ? opt_actor : "citizen", id, text,
-                               &outcome, &error))
+    if (!lifecycle_letters_citizen_reply(ctl->config, ctl->store, opt_actor ? opt_actor : "citizen",
+                                         id, text, &outcome, &error))
         return fail(error);
     const char *what = outcome.rated           ? "rating recorded"
                        : outcome.already_rated ? "already rated: rating ignored"
@@ -594,7 +597,7 @@ static int cmd_supplement(Ctl *ctl, int argc, char **argv)
         return usage_error("supplement needs --confirm or --discard");
     IngestResult result = {0};
     GError *error = NULL;
-    if (!gateway_supplement_decide(ctl->gateway, id, opt_confirm, actor(), &result, &error))
+    if (!held_supplement_decide(ctl->gateway, id, opt_confirm, actor(), &result, &error))
         return fail(error);
     gint64 report = result.report_id;
     ingest_result_clear(&result);
@@ -608,7 +611,7 @@ static int cmd_answer(Ctl *ctl, int argc, char **argv)
     if (status)
         return status;
     GError *error = NULL;
-    if (!gateway_answer_by_ioc(ctl->gateway, id, actor(), &error))
+    if (!held_answer_by_ioc(ctl->gateway, id, actor(), &error))
         return fail(error);
     return print_after(ctl, id, "answer queued");
 }
@@ -622,7 +625,7 @@ static int cmd_preview(Ctl *ctl, int argc, char **argv)
     if (!r)
         return fail(error);
     g_autoptr(GBytes) letter =
-        gateway_preview_letter(ctl->config, ctl->store, argv[1], r->id, &error);
+        lifecycle_letters_preview(ctl->config, ctl->store, argv[1], r->id, &error);
     if (!letter) {
         if (error->code == PAHT_ERROR_INPUT) {
             int status = usage_error("%s", error->message);
@@ -637,7 +640,7 @@ static int cmd_preview(Ctl *ctl, int argc, char **argv)
         fwrite(data, 1, len, stdout);
         return 0;
     }
-    g_autofree char *readable = gateway_letter_readable(letter, opt_html, &error);
+    g_autofree char *readable = lifecycle_letters_readable(letter, opt_html, &error);
     if (!readable)
         return fail(error);
     fputs(readable, stdout);
@@ -771,7 +774,7 @@ static int cmd_resend(Ctl *ctl, int argc, char **argv)
         return usage_error("\"%s\" is not a letter id", argv[1]);
     GError *error = NULL;
     gboolean lifted = FALSE;
-    if (!gateway_resend_letter(ctl->gateway, id, &lifted, &error))
+    if (!outbound_resend(ctl->gateway, id, &lifted, &error))
         return fail(error);
     if (ctl->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -821,7 +824,7 @@ static int cmd_reprocess(Ctl *ctl, int argc, char **argv)
     signal(SIGALRM, on_reprocess_timeout);
     alarm((unsigned)ctl->config->gateway.message_timeout_seconds);
     IngestResult result = {0};
-    gboolean ok = gateway_reprocess(ctl->gateway, id, &result, &error);
+    gboolean ok = quarantine_reprocess(ctl->gateway, id, &result, &error);
     alarm(0);
     if (!ok)
         return fail(error);

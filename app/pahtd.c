@@ -1,7 +1,7 @@
 /* pahtd: the gateway daemon. Parses its options and runs the gateway; nothing else.
  * Exit status: 0 done, 1 a temporary failure (--once: mailbox or database unreachable),
  * 2 usage or configuration error (including a server that refuses our TLS or login). */
-#include "app/gateway.h"
+#include "gateway/gateway.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-/* the socket to pahtd, in its parser process (app/worker.c) */
+/* the socket to pahtd, in its parser process (gateway/worker.c) */
 #define WORKER_FD 3
 
 int main(int argc, char **argv)
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     const char *path = config_path ? config_path : "/etc/paht/paht.conf";
     if (worker) {
         log_init("pahtd[parser]");
-        return gateway_worker_main(path, keywords_path, WORKER_FD);
+        return worker_main(path, keywords_path, WORKER_FD);
     }
     g_autoptr(Config) config = config_load(path, CONFIG_LOAD_SECRETS, &error);
     if (!config) {
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
                       command_line);
         return 2;
     }
-    if (!gateway_check_bounce_key(config, &error)) {
+    if (!outbound_check_bounce_key(config, &error)) {
         log_error("%s", error->message);
         return 2;
     }
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     if (!once)
         log_notice("started: watching %s on %s", config->imap.server.path,
                    config->imap.server.host);
-    if (!gateway_run(gateway, &run, &error)) {
+    if (!daemon_run(gateway, &run, &error)) {
         log_error("%s", error->message);
         return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
     }

@@ -22,6 +22,24 @@ G_BEGIN_DECLS
  * PAHT_ERROR_INPUT for an unbalanced or malformed template, naming the line. */
 char *template_render(const char *template_text, JsonNode *context, gboolean html, GError **error);
 
+/* ---- template contexts (json.c) --------------------------------------------------------------
+ * JSON members, the way every JSON shape of the gateway writes them (the letters' contexts,
+ * the IOC digest, pahtctl's output). */
+
+/* "name": value, or "name": null when value is NULL */
+void json_member_string(JsonBuilder *b, const char *name, const char *value);
+/* "name": value; nothing at all when value is NULL (a template section that is absent) */
+void json_member_string_if(JsonBuilder *b, const char *name, const char *value);
+void json_member_int(JsonBuilder *b, const char *name, gint64 value);
+void json_member_bool(JsonBuilder *b, const char *name, gboolean value);
+/* "name": [values...] (an empty array for NULL) */
+void json_member_strv(JsonBuilder *b, const char *name, char **values);
+/* "name": RFC 3339 in zone, or null for t <= 0 */
+void json_member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *zone);
+
+/* a coordinate as written, to at most 7 decimals (about 1 cm): "9.6031", "105.9738889" */
+char *coordinate_text(double degrees);
+
 /* ---- letters --------------------------------------------------------------------------------
  * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
  * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */

@@ -7,8 +7,11 @@
  * template fails before anything is rendered. The renderer walks the tree with a context
  * stack.
  *
- * Supported beyond the core of the spec: set delimiters ({{=<% %>=}}) and partials
- * ({{> name}}, through a lookup callback; template_render itself has none).
+ * Supported beyond the core of the spec: set delimiters ({{=<% %>=}}), partials
+ * ({{> name}}, through a lookup callback; template_render itself has none), and parents with
+ * blocks, the spec's inheritance: {{< name}}{{$block}}...{{/block}}{{/name}} renders partial
+ * name with each {{$block}}default{{/block}} of it replaced by what the caller gave (the
+ * outermost caller's wins). The letters' HTML shell is one such parent (layout.partial.html).
  *
  * Truthiness follows the JavaScript implementations: missing, null, false, an empty list,
  * an empty string and the number 0 skip a section. That lets a letter write
@@ -27,14 +30,16 @@
 
 typedef enum {
     TOKEN_TEXT,
-    TOKEN_VARIABLE, /* {{name}}: escaped when html */
-    TOKEN_RAW,      /* {{{name}}} and {{& name}}: never escaped */
-    TOKEN_SECTION,  /* {{#name}} */
-    TOKEN_INVERTED, /* {{^name}} */
-    TOKEN_CLOSE,    /* {{/name}} */
-    TOKEN_COMMENT,  /* {{! ...}} */
-    TOKEN_PARTIAL,  /* {{> name}} */
-    TOKEN_DELIMITER /* {{=<% %>=}} */
+    TOKEN_VARIABLE,  /* {{name}}: escaped when html */
+    TOKEN_RAW,       /* {{{name}}} and {{& name}}: never escaped */
+    TOKEN_SECTION,   /* {{#name}} */
+    TOKEN_INVERTED,  /* {{^name}} */
+    TOKEN_CLOSE,     /* {{/name}} */
+    TOKEN_COMMENT,   /* {{! ...}} */
+    TOKEN_PARTIAL,   /* {{> name}} */
+    TOKEN_DELIMITER, /* {{=<% %>=}} */
+    TOKEN_PARENT,    /* {{< name}}: partial name with the blocks inside replaced */
+    TOKEN_BLOCK      /* {{$name}}: a block, its content the default */
 } TokenKind;
 
 typedef struct {
@@ -46,12 +51,12 @@ typedef struct {
 
 typedef struct Node Node;
 struct Node {
-    TokenKind kind; /* TEXT, VARIABLE, RAW, SECTION, INVERTED, PARTIAL */
+    TokenKind kind; /* TEXT, VARIABLE, RAW, SECTION, INVERTED, PARTIAL, PARENT, BLOCK */
     char *text;     /* TEXT: the text; others: the name as written */
     char **path;    /* the name split at dots; NULL for the implicit iterator "." */
     char *indent;
     int line;
-    GPtrArray *children; /* SECTION, INVERTED: Node * */
+    GPtrArray *children; /* SECTION, INVERTED, PARENT, BLOCK: Node * */
 };
 
 static void token_clear(gpointer data)
@@ -119,7 +124,8 @@ static gboolean text_is_blank(const char *text)
 static gboolean kind_may_stand_alone(TokenKind kind)
 {
     return kind == TOKEN_SECTION || kind == TOKEN_INVERTED || kind == TOKEN_CLOSE ||
-           kind == TOKEN_COMMENT || kind == TOKEN_PARTIAL || kind == TOKEN_DELIMITER;
+           kind == TOKEN_COMMENT || kind == TOKEN_PARTIAL || kind == TOKEN_DELIMITER ||
+           kind == TOKEN_PARENT || kind == TOKEN_BLOCK;
 }
 
 /* The spec's standalone rule: a line with one non-interpolating tag and nothing but white
@@ -262,6 +268,12 @@ static gboolean tokenize(const char *text, int first_line, GArray *tokens, GErro
         case '=':
             kind = TOKEN_DELIMITER;
             break;
+        case '<':
+            kind = TOKEN_PARENT;
+            break;
+        case '$':
+            kind = TOKEN_BLOCK;
+            break;
         case '{':
         case '&':
             kind = TOKEN_RAW;
@@ -296,6 +308,7 @@ static gboolean tokenize(const char *text, int first_line, GArray *tokens, GErro
             add_token(&tz, kind, NULL, tag_line);
             break;
         case TOKEN_PARTIAL:
+        case TOKEN_PARENT:
             if (!*content || strpbrk(content, " \t\r\n")) {
                 input_error(error, tag_line, "malformed partial tag \"%s\"", content);
                 goto out;
@@ -329,11 +342,28 @@ static Node *node_from_token(Token *token)
     node->text = g_steal_pointer(&token->text);
     node->indent = g_steal_pointer(&token->indent);
     node->line = token->line;
-    if (node->kind != TOKEN_TEXT && node->kind != TOKEN_PARTIAL && strcmp(node->text, ".") != 0)
+    if (node->kind != TOKEN_TEXT && node->kind != TOKEN_PARTIAL && node->kind != TOKEN_PARENT &&
+        strcmp(node->text, ".") != 0)
         node->path = g_strsplit(node->text, ".", -1);
-    if (node->kind == TOKEN_SECTION || node->kind == TOKEN_INVERTED)
+    if (node->kind == TOKEN_SECTION || node->kind == TOKEN_INVERTED || node->kind == TOKEN_PARENT ||
+        node->kind == TOKEN_BLOCK)
         node->children = g_ptr_array_new_with_free_func(node_free);
     return node;
+}
+
+/* the sigil that opens a tag of this kind, for messages */
+static char opening_sigil(TokenKind kind)
+{
+    switch (kind) {
+    case TOKEN_SECTION:
+        return '#';
+    case TOKEN_INVERTED:
+        return '^';
+    case TOKEN_PARENT:
+        return '<';
+    default:
+        return '$';
+    }
 }
 
 /* Nests sections; returns the top-level nodes, or NULL with PAHT_ERROR_INPUT naming the line
@@ -365,7 +395,7 @@ static GPtrArray *build_tree(GArray *tokens, GError **error)
                 input_error(error, token->line,
                             "closing tag {{/%s}} does not match section {{%c%s}} opened at "
                             "line %d",
-                            token->text, section->kind == TOKEN_SECTION ? '#' : '^', section->text,
+                            token->text, opening_sigil(section->kind), section->text,
                             section->line);
                 return NULL;
             }
@@ -391,7 +421,7 @@ static GPtrArray *build_tree(GArray *tokens, GError **error)
     if (open->len > 0) {
         Node *section = g_ptr_array_index(open, open->len - 1);
         input_error(error, section->line, "section {{%c%s}} is never closed",
-                    section->kind == TOKEN_SECTION ? '#' : '^', section->text);
+                    opening_sigil(section->kind), section->text);
         return NULL;
     }
     return g_steal_pointer(&root);
@@ -418,6 +448,10 @@ typedef struct {
     TemplatePartialLookup lookup;
     gpointer user_data;
     int partial_depth;
+    /* GHashTable * (block name -> BLOCK Node *, borrowed): what the parents being rendered
+     * were given, the outermost first */
+    GPtrArray *overrides;
+    int block_depth;
 } Renderer;
 
 static JsonNode *object_member(JsonNode *node, const char *name)
@@ -553,6 +587,8 @@ static char *indent_lines(const char *text, const char *indent)
     return g_string_free(out, FALSE);
 }
 
+/* {{> name}}, and {{< name}}: the same partial with its blocks replaced by the blocks inside
+ * the tag (anything else inside a parent tag is not rendered, as the spec says) */
 static gboolean render_partial(Renderer *r, Node *node, GString *out, GError **error)
 {
     if (!r->lookup)
@@ -581,9 +617,48 @@ static gboolean render_partial(Renderer *r, Node *node, GString *out, GError **e
         g_error_free(parse_error);
         return FALSE;
     }
+    g_autoptr(GHashTable) given = NULL;
+    if (node->kind == TOKEN_PARENT) {
+        given = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; i < node->children->len; i++) {
+            Node *child = g_ptr_array_index(node->children, i);
+            if (child->kind == TOKEN_BLOCK && !g_hash_table_contains(given, child->text))
+                g_hash_table_insert(given, child->text, child);
+        }
+        g_ptr_array_add(r->overrides, given);
+    }
     r->partial_depth++;
     gboolean ok = render_nodes(r, nodes, out, error);
     r->partial_depth--;
+    if (given)
+        g_ptr_array_set_size(r->overrides, r->overrides->len - 1);
+    return ok;
+}
+
+/* {{$name}}: what the outermost parent was given for it, else its own content. A block inside
+ * what was given belongs to the template that gave it: it sees only what was given further
+ * out. */
+static gboolean render_block(Renderer *r, Node *node, GString *out, GError **error)
+{
+    if (r->block_depth >= TEMPLATE_MAX_NESTING)
+        return input_error(error, node->line, "blocks nested more than %d deep",
+                           TEMPLATE_MAX_NESTING);
+    guint found = 0;
+    Node *given = NULL;
+    for (; found < r->overrides->len && !given; found++)
+        given = g_hash_table_lookup(g_ptr_array_index(r->overrides, found), node->text);
+    GPtrArray *all = r->overrides;
+    g_autoptr(GPtrArray) outer = NULL;
+    if (given) {
+        outer = g_ptr_array_new();
+        for (guint i = 0; i + 1 < found; i++)
+            g_ptr_array_add(outer, g_ptr_array_index(all, i));
+        r->overrides = outer;
+    }
+    r->block_depth++;
+    gboolean ok = render_nodes(r, given ? given->children : node->children, out, error);
+    r->block_depth--;
+    r->overrides = all;
     return ok;
 }
 
@@ -640,7 +715,12 @@ static gboolean render_nodes(Renderer *r, GPtrArray *nodes, GString *out, GError
                 return FALSE;
             break;
         case TOKEN_PARTIAL:
+        case TOKEN_PARENT:
             if (!render_partial(r, node, out, error))
+                return FALSE;
+            break;
+        case TOKEN_BLOCK:
+            if (!render_block(r, node, out, error))
                 return FALSE;
             break;
         default:
@@ -661,7 +741,12 @@ char *template_render_full(const char *template_text, JsonNode *context, gboolea
     g_autoptr(GPtrArray) stack = g_ptr_array_new();
     if (context)
         g_ptr_array_add(stack, context);
-    Renderer r = {.stack = stack, .html = html, .lookup = lookup, .user_data = user_data};
+    g_autoptr(GPtrArray) overrides = g_ptr_array_new();
+    Renderer r = {.stack = stack,
+                  .html = html,
+                  .lookup = lookup,
+                  .user_data = user_data,
+                  .overrides = overrides};
     GString *out = g_string_sized_new(strlen(template_text) + 256);
     if (!render_nodes(&r, nodes, out, error)) {
         g_string_free(out, TRUE);

@@ -590,38 +590,3 @@ char *text_unflow(const char *text, gboolean delsp)
     }
     return g_string_free(out, FALSE);
 }
-
-char *text_one_line(const char *s, gsize max_bytes)
-{
-    if (!s)
-        return g_strdup("");
-    /* NFC never makes text longer than 3 times, collapsing only shortens: this much input is
-     * enough for max_bytes of output */
-    gsize n = strnlen(s, max_bytes * 4 + 4);
-    g_autofree char *valid = g_utf8_make_valid(s, (gssize)n);
-    GString *out = g_string_sized_new(n + 1);
-    gboolean space = FALSE;
-    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_utf8_get_char(p);
-        if (g_unichar_isspace(c) || c == 0x00a0 || c == 0x200b || c == 0x2028 || c == 0x2029 ||
-            c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xfeff) {
-            space = out->len > 0;
-            continue;
-        }
-        if (space)
-            g_string_append_c(out, ' ');
-        space = FALSE;
-        g_string_append_unichar(out, c);
-    }
-    char *nfc = text_nfc_len(out->str, (gssize)out->len);
-    g_string_free(out, TRUE);
-    gsize len = strlen(nfc);
-    if (len > max_bytes) {
-        len = max_bytes;
-        while (len > 0 && ((guchar)nfc[len] & 0xc0) == 0x80)
-            len--;
-        nfc[len] = '\0';
-        g_strchomp(nfc);
-    }
-    return nfc;
-}

@@ -540,7 +540,7 @@ gboolean parse_step_classify(ParseContext *ctx, GError **error)
         }
     }
     if (!d->classification)
-        parse_classify(ctx, "report", "default");
+        parse_classify(ctx, CLASSIFICATION_REPORT, "default");
 
     const char *where = NULL;
     const Phrase *secret = category_match(k, CATEGORY_CONFIDENTIAL, s, t, &where);

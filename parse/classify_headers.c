@@ -526,14 +526,14 @@ static void fill_dsn(ParseContext *ctx)
 
 static gboolean classify_bounce(ParseContext *ctx, const char *rule)
 {
-    parse_classify(ctx, "bounce", rule);
+    parse_classify(ctx, CLASSIFICATION_BOUNCE, rule);
     fill_dsn(ctx);
     return TRUE;
 }
 
 static gboolean classify_auto(ParseContext *ctx, const char *rule)
 {
-    parse_classify(ctx, "auto", rule);
+    parse_classify(ctx, CLASSIFICATION_AUTO, rule);
     return TRUE;
 }
 
@@ -560,7 +560,7 @@ static gboolean rule_ses_notification(ParseContext *ctx)
     if (strcmp(type, "Bounce") != 0)
         return classify_auto(ctx, "Amazon SES notification (not a bounce)");
     Draft *d = ctx->draft;
-    parse_classify(ctx, "bounce", "Amazon SES bounce notification");
+    parse_classify(ctx, CLASSIFICATION_BOUNCE, "Amazon SES bounce notification");
     g_autofree char *recipient = ses_json_value(text, "emailAddress");
     d->dsn_recipient = recipient ? address_lower_domain(recipient) : NULL;
     g_autofree char *status = ses_json_value(text, "status");

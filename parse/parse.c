@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libxml/parser.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,35 +37,6 @@ void parse_init(void)
 {
     static GOnce once = G_ONCE_INIT;
     g_once(&once, parse_init_once, NULL);
-}
-
-/* ---- warnings ------------------------------------------------------------------------------ */
-
-void parse_warn(ParseContext *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    if (g_hash_table_contains(ctx->warning_set, text)) {
-        g_free(text);
-        return;
-    }
-    if (ctx->draft->warnings->len >= PARSE_MAX_WARNINGS) {
-        ctx->warnings_dropped++;
-        g_free(text);
-        return;
-    }
-    g_hash_table_add(ctx->warning_set, g_strdup(text));
-    g_ptr_array_add(ctx->draft->warnings, text);
-}
-
-void parse_classify(ParseContext *ctx, const char *classification, const char *rule)
-{
-    if (ctx->draft->classification)
-        return;
-    ctx->draft->classification = g_strdup(classification);
-    ctx->draft->rule = g_strdup(rule);
 }
 
 static const char *gmime_warning_text(GMimeParserWarning code)
@@ -372,7 +342,7 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
         }
     }
     if (!ctx.draft->classification)
-        parse_classify(&ctx, "report", "default");
+        parse_classify(&ctx, CLASSIFICATION_REPORT, "default");
     if (ctx.warnings_dropped > 0)
         g_ptr_array_add(ctx.draft->warnings,
                         g_strdup_printf("%u more warnings not listed", ctx.warnings_dropped));
@@ -387,16 +357,4 @@ fail:
     draft_free(ctx.draft);
     context_clear(&ctx);
     return NULL;
-}
-
-GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags)
-{
-    if (g_once_init_enter(slot)) {
-        GError *error = NULL;
-        GRegex *re = g_regex_new(pattern, flags | G_REGEX_OPTIMIZE, 0, &error);
-        if (!re)
-            g_error("parse: bad built-in pattern %s: %s", pattern, error->message);
-        g_once_init_leave(slot, re);
-    }
-    return *slot;
 }

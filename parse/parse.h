@@ -1,4 +1,4 @@
-/* parse: one e-mail file -> one Draft (queue/queue.h), with GMime.
+/* parse: one e-mail file -> one Draft (draft/draft.h), with GMime.
  *
  * parse knows nothing of IMAP or SQLite. It reads the message from a file (never the whole
  * message in memory), decodes the headers (RFC 2047/2231), picks the best text body
@@ -15,7 +15,7 @@
 #define PAHT_PARSE_H
 
 #include <glib.h>
-#include "queue/queue.h"
+#include "draft/draft.h"
 
 G_BEGIN_DECLS
 

@@ -80,13 +80,22 @@ gboolean parse_step_classify_headers(ParseContext *ctx, GError **error);
 gboolean parse_step_fields(ParseContext *ctx, GError **error);
 gboolean parse_step_classify(ParseContext *ctx, GError **error);
 
-/* ---- parse.c: shared helpers ---------------------------------------------------------------- */
+/* ---- common.c: what every step uses --------------------------------------------------------- */
 
 /* adds a warning for the operator; never pass personal data or message text */
 void parse_warn(ParseContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* sets draft->classification and draft->rule unless a step already decided */
 void parse_classify(ParseContext *ctx, const char *classification, const char *rule);
+
+/* A regex compiled once per process (on first use, thread-safe) and kept: parsing runs its
+ * patterns on every message, and compiling them each time cost more than matching.
+ * G_REGEX_OPTIMIZE is added (PCRE's JIT). The pattern must be valid (asserted). */
+GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags);
+
+/* one line for display: valid UTF-8, controls and white space runs as one space, trimmed,
+ * NFC; at most max_bytes long (cut on a character boundary) */
+char *text_one_line(const char *s, gsize max_bytes);
 
 /* ---- headers.c ------------------------------------------------------------------------------ */
 
@@ -121,10 +130,6 @@ char *charset_to_utf8(ParseContext *ctx, const char *data, gsize len, const char
 /* line ends to \n, control characters dropped, trailing white space stripped per line,
  * leading and trailing blank lines dropped, NFC. In: valid UTF-8. */
 char *text_normalise(const char *utf8, gssize len);
-
-/* one line for display: valid UTF-8, controls and white space runs as one space, trimmed,
- * NFC; at most max_bytes long (cut on a character boundary) */
-char *text_one_line(const char *s, gsize max_bytes);
 
 /* RFC 3676 format=flowed: joins soft line breaks (CRLF or LF line ends) */
 char *text_unflow(const char *text, gboolean delsp);
@@ -293,10 +298,5 @@ const char *keywords_subject_prefix(const Keywords *keywords, const char *catego
                                     const char *subject);
 
 G_END_DECLS
-
-/* A regex compiled once per process (on first use, thread-safe) and kept: parsing runs its
- * patterns on every message, and compiling them each time cost more than matching.
- * G_REGEX_OPTIMIZE is added (PCRE's JIT). The pattern must be valid (asserted). */
-GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags);
 
 #endif

@@ -7,19 +7,20 @@
 
 /* ---- the daemon's own state ---------------------------------------------------------------- */
 
-char *daemon_state_get(Store *store, const char *key, GError **error)
+gboolean daemon_state_get(Store *store, const char *key, char **value, GError **error)
 {
+    *value = NULL;
     sqlite3_stmt *stmt =
         store_statement(store, "SELECT value FROM daemon_state WHERE key = ?", error);
     if (!stmt)
-        return NULL;
+        return FALSE;
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(stmt);
-    char *value = rc == SQLITE_ROW ? column_text(stmt, 0) : NULL;
+    *value = rc == SQLITE_ROW ? column_text(stmt, 0) : NULL;
     sqlite3_reset(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        store_fail(store, error, "read daemon state");
-    return value;
+        return store_fail(store, error, "read daemon state");
+    return TRUE;
 }
 
 gboolean daemon_state_set(Store *store, const char *key, const char *value, GError **error)

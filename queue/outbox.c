@@ -118,9 +118,10 @@ static GBytes *read_body(Store *store, gint64 id, GError **error)
 
 /* Two candidates, each found through its own partial index: a letter whose sender died
  * (lease expired) first, then the oldest letter due. One UPDATE ... RETURNING claims it. */
-OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
-                                   GError **error)
+gboolean outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                               OutboxClaim **out, GError **error)
 {
+    *out = NULL;
     static const char *const claims[] = {
         "UPDATE outbox SET state = 'sending', lease_token = ?1, lease_until = ?2 + ?3,"
         " lease_owner = ?4, attempts = attempts + 1, updated_at = ?2"
@@ -139,7 +140,7 @@ OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, 
     for (gsize i = 0; i < G_N_ELEMENTS(claims); i++) {
         sqlite3_stmt *stmt = store_statement(store, claims[i], error);
         if (!stmt)
-            return NULL;
+            return FALSE;
         sqlite3_bind_text(stmt, 1, token, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(stmt, 2, now);
         sqlite3_bind_int(stmt, 3, lease_seconds);
@@ -162,10 +163,8 @@ OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, 
         while (rc == SQLITE_ROW)
             rc = sqlite3_step(stmt);
         sqlite3_reset(stmt);
-        if (rc != SQLITE_DONE) {
-            store_fail(store, error, "claim letter");
-            return NULL;
-        }
+        if (rc != SQLITE_DONE)
+            return store_fail(store, error, "claim letter");
         if (claim) {
             /* a row without its body cannot happen (one transaction makes both); should it
              * anyway, the empty letter is refused by the sender and the row failed */
@@ -174,20 +173,22 @@ OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, 
             if (!claim->message) {
                 if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
                     g_propagate_error(error, local);
-                    return NULL;
+                    return FALSE;
                 }
                 g_error_free(local);
                 claim->message = g_bytes_new(NULL, 0);
             }
-            return g_steal_pointer(&claim);
+            *out = g_steal_pointer(&claim);
+            return TRUE;
         }
     }
-    return NULL;
+    return TRUE;
 }
 
-OutboxClaim *outbox_claim_next(Store *store, gint64 now, int lease_seconds, GError **error)
+gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxClaim **out,
+                           GError **error)
 {
-    return outbox_claim_next_for(store, now, lease_seconds, NULL, error);
+    return outbox_claim_next_for(store, now, lease_seconds, NULL, out, error);
 }
 
 gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_dead,
@@ -389,20 +390,24 @@ OutboxEntry *outbox_get(Store *store, gint64 id, GError **error)
     return g_ptr_array_steal_index(rows, 0);
 }
 
-OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError **error)
+gboolean outbox_find_message_id(Store *store, const char *message_id, OutboxEntry **out,
+                                GError **error)
 {
+    *out = NULL;
     if (!message_id || !*message_id)
-        return NULL;
+        return TRUE;
     sqlite3_stmt *stmt = store_statement(
         store, "SELECT " ENTRY_COLUMNS " FROM outbox WHERE message_id = ? ORDER BY id LIMIT 1",
         error);
     if (!stmt)
-        return NULL;
+        return FALSE;
     sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_TRANSIENT);
     g_autoptr(GPtrArray) rows = entries_from(store, stmt, error);
-    if (!rows || rows->len == 0)
-        return NULL;
-    return g_ptr_array_steal_index(rows, 0);
+    if (!rows)
+        return FALSE;
+    if (rows->len > 0)
+        *out = g_ptr_array_steal_index(rows, 0);
+    return TRUE;
 }
 
 /* adds the letters a query on one parameter returns (id, message) that are not in seen yet */
@@ -621,16 +626,17 @@ gboolean address_suspend(Store *store, const char *address, gint64 until, const 
     return run_update(store, stmt, "suspend address", NULL, error);
 }
 
-AddressSuspension *address_suspension_get(Store *store, const char *address, gint64 now,
-                                          GError **error)
+gboolean address_suspension_get(Store *store, const char *address, gint64 now,
+                                AddressSuspension **out, GError **error)
 {
+    *out = NULL;
     sqlite3_stmt *stmt = store_statement(
         store,
         "SELECT address, until, status, reason, outbox_id, created_at FROM address_suspension"
         " WHERE address = lower(?1) AND until > ?2",
         error);
     if (!stmt)
-        return NULL;
+        return FALSE;
     sqlite3_bind_text(stmt, 1, address ? address : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 2, now);
     int rc = sqlite3_step(stmt);
@@ -648,10 +654,10 @@ AddressSuspension *address_suspension_get(Store *store, const char *address, gin
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) {
         address_suspension_free(s);
-        store_fail(store, error, "read suspension");
-        return NULL;
+        return store_fail(store, error, "read suspension");
     }
-    return s;
+    *out = s;
+    return TRUE;
 }
 
 gboolean address_suspension_lift(Store *store, const char *address, gint64 now, gboolean *lifted,
@@ -743,4 +749,42 @@ gboolean outbound_status_clear(Store *store, const char *name, GError **error)
         return FALSE;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
     return run_update(store, stmt, "clear outbound status", NULL, error);
+}
+
+/* ---- letters of a report, read back (pahtctl preview) ---------------------------------------- */
+
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store, "SELECT coalesce(max(id), 0) FROM outbox", error);
+    if (!stmt)
+        return FALSE;
+    int rc = sqlite3_step(stmt);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW)
+        return store_fail(store, error, "read the outbox");
+    return TRUE;
+}
+
+gboolean outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                              GBytes **out, GError **error)
+{
+    *out = NULL;
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT b.message FROM outbox o JOIN outbox_body b"
+                                         " ON b.id = o.id WHERE o.report_id = ?1 AND"
+                                         " o.kind = ?2 AND o.id > ?3 ORDER BY o.id LIMIT 1",
+                                         error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, after_id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = g_bytes_new(sqlite3_column_blob(stmt, 0), (gsize)sqlite3_column_bytes(stmt, 0));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(store, error, "read a letter");
+    return TRUE;
 }

@@ -2,7 +2,7 @@
  * every raw message, every report (phản ánh) with its attachments and events, and the outbox.
  * The CLI and the daemon share it; it is their only integration point.
  *
- * Also the data model that parse fills in (Draft) and the store turns into a report.
+ * The store turns the draft parse made (draft/draft.h) into a report.
  *
  * Transactions: store_begin() starts a writing transaction (BEGIN IMMEDIATE, or a savepoint
  * when one is already open), store_commit()/store_rollback() end it. Functions that write
@@ -17,89 +17,9 @@
 
 #include <glib.h>
 #include "conf/conf.h"
+#include "draft/draft.h"
 
 G_BEGIN_DECLS
-
-/* ---- the draft: what parse makes of one message -------------------------------------------- */
-
-typedef struct {
-    char *filename;     /* safe, NFC, no path parts; unique within the draft */
-    char *content_type; /* lowercase "type/subtype" */
-    char *kind;         /* image | video | audio | document | other */
-    char *content_id;   /* inline images (cid:), without <>; or NULL */
-    gboolean dangerous; /* an executable or script: flagged, never opened */
-    gint64 size;        /* decoded bytes */
-    char *sha256;       /* hex of the decoded bytes */
-    char *path;         /* where parse streamed it; the gateway moves it into the store */
-} DraftAttachment;
-
-typedef struct {
-    char *name;      /* họ tên: NFC, trimmed, single-spaced */
-    char *address;   /* địa chỉ liên hệ */
-    char *id_number; /* căn cước / CCCD (12 digits) or CMND (9): digits only */
-    char *phone;     /* digits only, national form (0...) */
-    char *email;     /* the sender's unless the text gives another */
-} DraftCitizen;
-
-typedef struct {
-    char *text; /* địa điểm as written */
-    gboolean has_coordinates;
-    double lat, lon;
-} DraftLocation;
-
-typedef struct {
-    /* headers, decoded (RFC 2047/2231) and NFC */
-    char *message_id;      /* without <>; NULL if absent */
-    char *in_reply_to;     /* without <> */
-    GPtrArray *references; /* char *, without <>, oldest first */
-    char *subject;         /* one line */
-    char *from_name;
-    char *from_address;     /* lowercase domain */
-    char *reply_to_address; /* NULL if absent */
-    char *return_path;      /* envelope sender; "" for <>; NULL if unknown */
-    GPtrArray *recipients;  /* char *: To, Cc, Delivered-To, X-Original-To addresses */
-    gint64 date;            /* Date: header as unix time; 0 if missing or invalid */
-
-    /* body */
-    char *text;        /* the best text part as NFC UTF-8, quoted earlier mail cut */
-    char *quoted_text; /* what was cut (kept, never shown as the report) */
-
-    /* decisions of parse (SPEC §3.4-3.5); "reply" is decided by the gateway with the store */
-    char *classification; /* auto | bounce | emergency | complaint | report */
-    char *rule;           /* which rule fired, e.g. "header Auto-Submitted: auto-replied" */
-    gboolean confidential;
-    DraftCitizen citizen;
-    DraftLocation location;
-    char *occurred_at; /* thời gian: RFC 3339 when understood, else as written; or NULL */
-    char *rating;      /* Điều 10.3 "1" | "2" | "3" when the text is a rating, else NULL */
-
-    /* a delivery status notification (classification bounce) */
-    char *dsn_original_message_id; /* Message-ID of our letter it reports on */
-    char *dsn_status;              /* "5.1.1" */
-    char *dsn_recipient;           /* the failed address */
-    char *dsn_diagnostic;          /* the remote server's words */
-
-    /* the sender's authenticity as the province's own MX judged it (RFC 8601), read only
-     * from headers naming ParseOptions.trusted_authserv_id; NULL/FALSE when that is unset or
-     * the MX wrote nothing */
-    char *auth_dmarc;      /* "fail" if any trusted Authentication-Results says dmarc=fail,
-                              else the topmost trusted dmarc result ("pass", "none", ...) */
-    char *auth_results;    /* that header's value, one line, for the IOC */
-    gboolean spam_flagged; /* the topmost X-Spam-Flag is YES, or X-Spam-Status says Yes */
-    char *spam_status;     /* the topmost X-Spam-Status (else X-Spam-Flag), one line */
-
-    GPtrArray *attachments; /* DraftAttachment * */
-    GPtrArray *warnings;    /* char *: what parse had to work around, for the operator */
-} Draft;
-
-Draft *draft_new(void);
-void draft_free(Draft *draft);
-void draft_attachment_free(DraftAttachment *attachment);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Draft, draft_free)
-
-/* names of the required Điều 4 fields the draft lacks, in the order
- * name, address, id_number, phone, location (NULL-terminated; g_strfreev) */
-char **draft_missing_fields(const Draft *draft);
 
 /* ---- the store ----------------------------------------------------------------------------- */
 
@@ -152,6 +72,12 @@ gboolean mailbox_state_set(Store *store, const char *mailbox, const MailboxState
 
 /* states: fetched (on disk, not yet drafted) -> processed (draft and answers committed) ->
  * moved (also out of the inbox); unparsed (kept, parse failed) -> quarantined (moved aside) */
+#define RAW_FETCHED     "fetched"
+#define RAW_PROCESSED   "processed"
+#define RAW_MOVED       "moved"
+#define RAW_UNPARSED    "unparsed"
+#define RAW_QUARANTINED "quarantined"
+
 typedef struct {
     gint64 id;
     char *mailbox; /* NULL for files given to pahtctl ingest */
@@ -161,8 +87,8 @@ typedef struct {
     char *path; /* content-addressed raw file */
     gint64 size;
     gint64 received_at;
-    char *state;
-    char *classification; /* once processed */
+    char *state;          /* RAW_FETCHED ... */
+    char *classification; /* once processed: CLASSIFICATION_* */
     gint64 report_id;     /* the report it created or joined; 0 if none */
     int attempts;         /* processing attempts started (crash detection) */
     char *error;          /* why it is unparsed */
@@ -173,14 +99,20 @@ typedef struct {
 
 void raw_message_free(RawMessage *raw);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RawMessage, raw_message_free)
+/* TRUE when its draft and answers are committed (processed, moved) */
+gboolean raw_message_is_done(const RawMessage *raw);
 
-/* NULL with no error when absent */
-RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity,
-                                 guint32 uid, GError **error);
+/* Lookups: FALSE only when the store fails (*error set); TRUE otherwise, with *out the row or
+ * NULL when there is none. (A NULL return could not tell "none" from a failure unless the
+ * caller read its own *error, and a caller passing no error pointer could not tell at all.) */
+
+/* the message at this place on the server */
+gboolean raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                              RawMessage **out, GError **error);
 /* the first message recorded with these bytes, or with this Message-ID and this body digest
- * (the same mail with other trace headers or line ends); NULL with no error when none */
-RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *message_id,
-                                  const char *body_sha256, GError **error);
+ * (the same mail with other trace headers or line ends) */
+gboolean raw_message_find_same(Store *store, const char *sha256, const char *message_id,
+                               const char *body_sha256, RawMessage **out, GError **error);
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error);
 /* inserts raw (id ignored; state "fetched", attempts 1); returns the new id or 0 */
 gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error);
@@ -204,9 +136,9 @@ GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError
 
 /* ---- the daemon's own state -----------------------------------------------------------------
  * A few values pahtd keeps across restarts (e.g. since when the mailbox is unreachable), by
- * key. NULL (and no error) for a key never set; a NULL value deletes the key. */
+ * key. A key never set reads as *value NULL; setting a NULL value deletes the key. */
 
-char *daemon_state_get(Store *store, const char *key, GError **error);
+gboolean daemon_state_get(Store *store, const char *key, char **value, GError **error);
 gboolean daemon_state_set(Store *store, const char *key, const char *value, GError **error);
 
 /* ---- messages the daemon could not fetch ----------------------------------------------------
@@ -328,236 +260,6 @@ typedef struct {
 void report_summary_free(ReportSummary *summary);
 GPtrArray *report_list_drafts(Store *store, GError **error);
 
-/* ---- the working-time calendar (SPEC §5), calendar.c ----------------------------------------
- * Zone, working periods and workdays from [calendar]; holidays ("off") and worked Saturdays
- * ("work") from the holidays file. Times are unix seconds. Every walk gives up after ten years
- * without a working minute and returns -1 (a calendar whose every day is "off"). */
-
-typedef struct Calendar Calendar;
-
-/* copies what it needs; holidays may be NULL */
-Calendar *calendar_new(GTimeZone *zone, const WorkPeriod *periods, int n_periods, guint8 workdays,
-                       const GPtrArray *holidays);
-Calendar *calendar_new_from_config(const Config *config);
-void calendar_free(Calendar *calendar);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Calendar, calendar_free)
-
-GTimeZone *calendar_zone(const Calendar *calendar); /* borrowed */
-/* the working time of one day: "N working days" is N times this (8 h by default) */
-gint64 calendar_seconds_per_day(const Calendar *calendar);
-gboolean calendar_is_working_day(const Calendar *calendar, const GDate *date);
-gboolean calendar_is_working_time(const Calendar *calendar, gint64 t);
-/* t itself inside working time, else the start of the next working period */
-gint64 calendar_next_working_time(const Calendar *calendar, gint64 t);
-/* "N working hours from t" (SPEC §5): walk forward from t counting only working seconds; the
- * result is the instant the last one ends (a count ending at 11:00 ends at 11:00) */
-gint64 calendar_add_working_seconds(const Calendar *calendar, gint64 from, gint64 seconds);
-gint64 calendar_add_working_hours(const Calendar *calendar, gint64 from, int hours);
-gint64 calendar_add_working_days(const Calendar *calendar, gint64 from, int days);
-/* the same walk backwards: "1 working day before the deadline" */
-gint64 calendar_subtract_working_seconds(const Calendar *calendar, gint64 from, gint64 seconds);
-/* working seconds in [from, to) */
-gint64 calendar_working_seconds_between(const Calendar *calendar, gint64 from, gint64 to);
-
-/* ---- the report's lifecycle (SPEC §4, §5), lifecycle.c --------------------------------------
- * Each transition is one transaction (a savepoint inside the caller's, so that the app can
- * enqueue the letters it causes in the same one): it checks the current state, changes it,
- * writes an event (who, when, what) and sets or closes the deadlines of SPEC §5.
- * A transition the rules forbid fails with PAHT_ERROR_REFUSED and a one-line reason citing
- * the regulation; an unknown report with PAHT_ERROR_NOT_FOUND.
- *
- * Deadlines (table deadline, shown by pahtctl show under "deadlines"):
- *   assign      IOC: accept and assign, 4 working hours from arrival or return (Điều 7.3)
- *   return      agency: the window to return a wrongly assigned report, 1 working day (Điều 8.1)
- *   coordinate  coordinating agencies: answer the main agency, 1 + 4 working days (Điều 8.2)
- *   result      agency: approved result, 6 working days (single) or 7 (coordinated: 1 + 4 + 2)
- *               from assignment (Điều 8.1, 8.2); an extension replaces it (Điều 8.3)
- *   approve     leader: 1 working day from the result (Điều 8.4)
- *   publish     IOC: 4 working hours from approval (Điều 9.2)
- *   clarify     agency: 2 working days from the citizen's feedback (Điều 10.2)
- * When "result" or "clarify" passes before the leader's approval the report is flagged
- * overdue (Điều 8.5); the others only cause reminders. */
-
-#define LIFECYCLE_ASSIGN_HOURS    4
-#define LIFECYCLE_RETURN_DAYS     1
-#define LIFECYCLE_FORWARD_DAYS    1
-#define LIFECYCLE_COORDINATE_DAYS 4
-#define LIFECYCLE_MAIN_AFTER_DAYS 2
-#define LIFECYCLE_RESULT_DAYS     6
-#define LIFECYCLE_APPROVE_DAYS    1
-#define LIFECYCLE_PUBLISH_HOURS   4
-#define LIFECYCLE_CLARIFY_DAYS    2
-
-typedef struct {
-    const Config *config;     /* the agencies (accept checks the codes) */
-    const Calendar *calendar; /* deadlines */
-    const char *actor;        /* who acts: goes into the event */
-} Lifecycle;
-
-/* What the lifecycle keeps besides the report row (one row per report, created on accept). */
-typedef struct {
-    gint64 report_id;
-    char *category;
-    gint64 assigned_at;
-    char *reject_reason;   /* incomplete | complaint | out-of-scope | duplicate | spam */
-    char *note;            /* the latest note: rejection, return */
-    gint64 extended_until; /* 0: never extended */
-    char *extension_note;
-    char *result_text; /* the agency's answer, NFC */
-    char *result_by;
-    gint64 result_at;
-    char *approved_by;
-    gint64 approved_at;
-    char *letter_number; /* "12/KQ-XD": the Phụ lục I letter's number, given on publication */
-    gint64 published_at;
-    int publications;    /* result letters sent (a clarification is published again) */
-    char *feedback_text; /* the citizen's latest feedback (Điều 10.1) */
-    gint64 feedback_at;
-    int rating; /* Điều 10.3: 1 rất hài lòng, 2 hài lòng, 3 không hài lòng; 0 none */
-    gint64 rated_at;
-} LifecycleRecord;
-
-void lifecycle_record_free(LifecycleRecord *record);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(LifecycleRecord, lifecycle_record_free)
-/* the record, or an empty one (report_id set, everything else 0/NULL) before any transition */
-LifecycleRecord *lifecycle_record_load(Store *store, gint64 report_id, GError **error);
-
-/* A draft waits for the IOC: opens the "assign" deadline, 4 working hours from since (its
- * arrival or completion). Nothing happens if it is already open. */
-gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
-                                 GError **error);
-/* A report just recorded, or just completed by its citizen's reply: if it waits for the IOC
- * (state draft), its "assign" deadline opens from since, in the caller's transaction, so that
- * the acknowledgement enqueued in the same transaction states the deadline the report has
- * (the scheduler's catch-up would open it only on its next cycle). */
-gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
-                                GError **error);
-/* the due time of the report's open deadline of this name, 0 when none is open */
-gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
-                                GError **error);
-/* draft | returned -> assigned (coordinated: coordinating). Agency codes from the agencies
- * file; coordinators NULL or empty for a single agency. */
-gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
-                          const char *const *coordinators, const char *category, GError **error);
-/* draft | incomplete | returned -> rejected */
-gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, const char *reason,
-                          const char *note, GError **error);
-/* TRUE for the reasons lifecycle_reject knows */
-gboolean lifecycle_reject_reason_is_known(const char *reason);
-/* assigned | coordinating | extended -> returned: back in the IOC's queue (Điều 8.1) */
-gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, const char *note,
-                          GError **error);
-/* assigned | coordinating -> extended: once, before the deadline, to a later date that
- * replaces the "result" deadline (Điều 8.3) */
-gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, gint64 until,
-                          const char *note, GError **error);
-/* assigned | coordinating | extended | result_submitted (a corrected result), or published
- * with feedback to clarify -> result_submitted. text may be empty: the IOC sends such a
- * result back at publication (Điều 9.4). */
-gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 report_id,
-                                 const char *text, GError **error);
-/* result_submitted -> approved: the processing deadline is met (Điều 8.5), the IOC's
- * "publish" deadline opens (Điều 9.2) */
-gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
-/* approved -> published (closed when the citizen has already rated); the Phụ lục I letter gets
- * its number ("N/KQ-AGENCY", a yearly sequence per agency). A result without answer
- * text is not published: it goes back to the agency (state as before the result) and
- * *sent_back is TRUE (Điều 9.4); that is a committed transition, not an error. */
-gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, gboolean *sent_back,
-                           GError **error);
-
-typedef enum {
-    CITIZEN_RATING_NONE = 0,
-    CITIZEN_RATING_VERY_SATISFIED = 1, /* Rất hài lòng */
-    CITIZEN_RATING_SATISFIED = 2,      /* Hài lòng */
-    CITIZEN_RATING_DISSATISFIED = 3,   /* Không hài lòng */
-} CitizenRating;
-
-/* Điều 10.3: "1", "2", "3" or the words, with or without diacritics, alone on the first
- * non-empty line (a line that is more than a rating is not one); *rest (may be NULL) gets the
- * text after that line, trimmed, or NULL. */
-CitizenRating lifecycle_parse_rating(const char *text, char **rest);
-
-typedef struct {
-    CitizenRating rated;    /* the rating recorded by this reply, or NONE */
-    gboolean already_rated; /* a rating came but one was recorded before: ignored */
-    gboolean feedback;      /* the text (or what follows the rating) is feedback */
-} CitizenReply;
-
-/* The citizen's answer to a published result (Điều 10): a rating, recorded once (the report
- * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
- * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
- * on to the agency (gateway_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
-gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
-                                 const Lifecycle *lc, CitizenReply *outcome, GError **error);
-
-/* ---- statistics (Điều 11.6, 11.8) ------------------------------------------------------------
- * Periods of Decree 09/2019/NĐ-CP Art. 12: "month:2026-11" is 15/10/2026 to 14/11/2026,
- * "quarter:2026-Q1" 15/12/2025 to 14/03/2026, "half:2026-H2" 15/06 to 14/12/2026, "year:2026"
- * 15/12/2025 to 14/12/2026, inclusive, in the province's zone. [*from, *to) in unix time; FALSE
- * with a reason in *why for anything else. */
-gboolean stats_period_parse(const char *text, GTimeZone *zone, gint64 *from, gint64 *to,
-                            char **why);
-
-/* The reports received in [from, to), counted as they stand now: the whole province first
- * (agency NULL), then each agency that got any, by code. Auto-replies and bounces are no
- * reports and are not counted. */
-typedef struct {
-    char *agency;    /* code, or NULL for the total */
-    int received;    /* reports received in the period (assigned to the agency, per agency) */
-    int rejected;    /* not accepted (Điều 3.6, 3.9) */
-    int in_progress; /* not answered yet */
-    int answered;    /* result published to the citizen */
-    int on_time;     /* answered without ever being overdue */
-    int overdue;     /* flagged overdue (Điều 8.5), answered or not */
-    int ratings[4];  /* [1] rất hài lòng, [2] hài lòng, [3] không hài lòng */
-} StatsLine;
-
-void stats_line_free(StatsLine *line);
-GPtrArray *lifecycle_stats(Store *store, gint64 from, gint64 to, GError **error);
-
-/* ---- deadlines for the scheduler ------------------------------------------------------------
- * Each open deadline carries the time of its next action (an index keeps the scheduler's look
- * at them independent of how many reports exist). Stages: 0 before (1 working day before the
- * due time, skipped for deadlines shorter than that), 1 at the due time, 2.. once each working
- * day after it. */
-
-typedef struct {
-    gint64 report_id;
-    char *name;
-    char *owner; /* ioc | agency | coordinators | leader */
-    gint64 due, set_at, next_action_at;
-    int stage;
-} DeadlineAction;
-
-void deadline_action_free(DeadlineAction *action);
-/* open deadlines whose next action is due at now, oldest first, at most limit */
-GPtrArray *deadline_list_due(Store *store, gint64 now, int limit, GError **error);
-/* the stage after done_stage whose time is still ahead of now (stages missed while the
- * daemon was down are skipped, not sent late in a burst); next_action_at NULL when none */
-gboolean deadline_advance(Store *store, const Calendar *calendar, const DeadlineAction *action,
-                          gint64 now, GError **error);
-/* the report's state no longer needs this deadline (e.g. a draft became incomplete) */
-gboolean deadline_cancel(Store *store, gint64 report_id, const char *name, GError **error);
-/* TRUE if a deadline of this name still binds a report in this state */
-gboolean lifecycle_deadline_applies(const char *name, const char *state);
-/* TRUE for the deadlines whose passing flags the report overdue (Điều 8.5) */
-gboolean lifecycle_deadline_marks_overdue(const char *name);
-/* Điều 8.5: flags the report overdue (once) and records an "overdue" event naming the
- * deadline. *marked tells whether the flag was newly set. */
-gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report_id,
-                                const char *deadline, gint64 due, gboolean *marked, GError **error);
-/* The drafts that appeared or were completed since the last call (events after the stored
- * mark, at most limit) get their "assign" deadline; *seen counts the events read. */
-gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen,
-                            GError **error);
-
-/* the newest letter's id (0: none), and the first letter of a kind for a report after an id
- * (NULL with no error when there is none): what pahtctl preview reads back */
-gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
-GBytes *outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
-                             GError **error);
-
 /* ---- outbox: every letter we send, enqueued once, sent at least once, recorded ------------- */
 
 typedef struct {
@@ -590,11 +292,12 @@ void outbox_claim_free(OutboxClaim *claim);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxClaim, outbox_claim_free)
 
 /* Claims the next due letter with a lease (queued, or sending with an expired lease: the
- * sender died). NULL with no error when nothing is due. */
-OutboxClaim *outbox_claim_next(Store *store, gint64 now, int lease_seconds, GError **error);
+ * sender died); *out NULL when nothing is due. */
+gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxClaim **out,
+                           GError **error);
 /* the same, recording who holds the lease ("host:pid:instance", see outbox_reclaim_leases) */
-OutboxClaim *outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
-                                   GError **error);
+gboolean outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                               OutboxClaim **out, GError **error);
 
 /* Leases whose holder is known to be dead (is_dead(owner) TRUE; leases without an owner are
  * left to expire) are made due now, so that a restarted sender resends the one letter in
@@ -646,10 +349,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutboxEntry, outbox_entry_free)
 GPtrArray *outbox_list(Store *store, const char *state, GError **error);
 /* the raw letter, for pahtctl preview and tests */
 GBytes *outbox_message(Store *store, gint64 id, GError **error);
+/* the newest letter's id (0: none), and the first letter of a kind for a report after an id
+ * (*out NULL when there is none): what pahtctl preview reads back */
+gboolean outbox_last_id(Store *store, gint64 *id, GError **error);
+gboolean outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,
+                              GBytes **out, GError **error);
 /* one letter; PAHT_ERROR_NOT_FOUND if there is none */
 OutboxEntry *outbox_get(Store *store, gint64 id, GError **error);
-/* the letter with this Message-ID (without <>), or NULL with no error */
-OutboxEntry *outbox_find_message_id(Store *store, const char *message_id, GError **error);
+/* the letter with this Message-ID (without <>); *out NULL when there is none */
+gboolean outbox_find_message_id(Store *store, const char *message_id, OutboxEntry **out,
+                                GError **error);
 /* The letters a reply may quote (SPEC §3.3), as stored (GBytes *, RFC 5322), at most limit:
  * those with one of message_ids (without <>; NULL-terminated; NULL for none), then the newest
  * letters to the citizen of report_id (0: none; its citizen address or the address that sent
@@ -690,9 +399,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(AddressSuspension, address_suspension_free)
 /* Suspends (or extends the suspension of) address until the given time. */
 gboolean address_suspend(Store *store, const char *address, gint64 until, const char *status,
                          const char *reason, gint64 outbox_id, GError **error);
-/* the suspension in force at now, or NULL with no error */
-AddressSuspension *address_suspension_get(Store *store, const char *address, gint64 now,
-                                          GError **error);
+/* the suspension in force at now; *out NULL when there is none */
+gboolean address_suspension_get(Store *store, const char *address, gint64 now,
+                                AddressSuspension **out, GError **error);
 /* ends a suspension (pahtctl resend); *lifted tells whether one was in force at now */
 gboolean address_suspension_lift(Store *store, const char *address, gint64 now, gboolean *lifted,
                                  GError **error);
@@ -764,8 +473,8 @@ gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft,
 
 /* The address whose message made the report (who may quote its code, SPEC §3.5) */
 gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error);
-/* that address; PAHT_ERROR_NOT_FOUND when the report or its sender is unknown */
-char *report_sender(Store *store, gint64 report_id, GError **error);
+/* that address (*address NULL when none was recorded); PAHT_ERROR_NOT_FOUND for no report */
+gboolean report_sender(Store *store, gint64 report_id, char **address, GError **error);
 
 /* ---- replies waiting for the IOC (pending supplements) --------------------------------------
  * A message that matched a report without proof that its sender is the citizen (see

@@ -284,7 +284,7 @@ static gboolean note_what_fired(Store *store, const Report *r, const Draft *draf
         if (!event_add(store, r->id, "pahtd", "confidential", detail, error))
             return FALSE;
     }
-    if (g_strcmp0(draft->classification, "emergency") == 0) {
+    if (g_strcmp0(draft->classification, CLASSIFICATION_EMERGENCY) == 0) {
         g_autofree char *emergency = g_strdup(rule);
         char *cut = strstr(emergency, "; confidential: ");
         if (cut)
@@ -555,17 +555,15 @@ gboolean pending_reply_decide(Store *store, gint64 id, gboolean confirm, const c
                      confirm ? "supplement_confirmed" : "supplement_discarded", detail, error);
 }
 
-char *report_sender(Store *store, gint64 report_id, GError **error)
+gboolean report_sender(Store *store, gint64 report_id, char **address, GError **error)
 {
+    *address = NULL;
     ReportKeys k = {0};
     if (!load_keys(store, report_id, &k, error))
-        return NULL;
-    char *sender = g_steal_pointer(&k.sender);
+        return FALSE;
+    *address = g_steal_pointer(&k.sender);
     report_keys_clear(&k);
-    if (!sender)
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
-                    "report %" G_GINT64_FORMAT " has no recorded sender", report_id);
-    return sender;
+    return TRUE;
 }
 
 /* ---- automatic answers, counted (SPEC §3.6) ---------------------------------------------------

@@ -103,11 +103,12 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
     g_autofree char *token = random_hex(10);
     g_auto(GStrv) missing = draft_missing_fields(draft);
     g_autofree char *missing_text = g_strjoinv(",", missing);
-    const char *classification = draft->classification ? draft->classification : "report";
+    const char *classification =
+        draft->classification ? draft->classification : CLASSIFICATION_REPORT;
     /* only a citizen's report can be incomplete; complaints and emergencies wait for the IOC
      * whatever they lack */
     const char *state =
-        g_str_equal(classification, "report") && missing[0] ? "incomplete" : "draft";
+        g_str_equal(classification, CLASSIFICATION_REPORT) && missing[0] ? "incomplete" : "draft";
 
     sqlite3_stmt *stmt = store_statement(
         store,

@@ -343,7 +343,8 @@ sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error)
         sqlite3_clear_bindings(stmt);
         return stmt;
     }
-    /* the SQL texts are string literals of this module: the pointer is a stable key */
+    /* the SQL texts are string literals (of queue/ and lifecycle/): the pointer is a stable
+     * key */
     if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
         SQLITE_OK) {
         store_fail(store, error, "prepare");
@@ -351,6 +352,11 @@ sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error)
     }
     g_hash_table_insert(store->statements, (gpointer)sql, stmt);
     return stmt;
+}
+
+sqlite3 *store_connection(Store *store)
+{
+    return store->db;
 }
 
 gboolean store_exec(Store *store, const char *sql, GError **error)
@@ -681,6 +687,11 @@ void raw_message_free(RawMessage *raw)
     g_free(raw);
 }
 
+gboolean raw_message_is_done(const RawMessage *raw)
+{
+    return g_str_equal(raw->state, RAW_PROCESSED) || g_str_equal(raw->state, RAW_MOVED);
+}
+
 #define RAW_COLUMNS                                                                                \
     "id, mailbox, uidvalidity, uid, message_id, sha256, path, size, received_at, state,"           \
     " classification, report_id, attempts, error, body_sha256, moving_to, copied"
@@ -708,36 +719,35 @@ static RawMessage *raw_from_row(sqlite3_stmt *stmt)
     return raw;
 }
 
-/* one row or NULL; *error set only on a database failure */
-static RawMessage *raw_query_one(Store *store, sqlite3_stmt *stmt, GError **error)
+/* *out: the row, or NULL when there is none; FALSE only on a database failure */
+static gboolean raw_query_one(Store *store, sqlite3_stmt *stmt, RawMessage **out, GError **error)
 {
     int rc = sqlite3_step(stmt);
-    RawMessage *raw = NULL;
-    if (rc == SQLITE_ROW)
-        raw = raw_from_row(stmt);
-    else if (rc != SQLITE_DONE)
-        store_fail(store, error, "read raw message");
+    *out = rc == SQLITE_ROW ? raw_from_row(stmt) : NULL;
     sqlite3_reset(stmt);
-    return raw;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(store, error, "read raw message");
+    return TRUE;
 }
 
-RawMessage *raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity,
-                                 guint32 uid, GError **error)
+gboolean raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid,
+                              RawMessage **out, GError **error)
 {
+    *out = NULL;
     sqlite3_stmt *stmt = store_statement(store,
                                          "SELECT " RAW_COLUMNS " FROM raw_message"
                                          " WHERE mailbox = ? AND uidvalidity = ? AND uid = ?",
                                          error);
     if (!stmt)
-        return NULL;
+        return FALSE;
     sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 2, uidvalidity);
     sqlite3_bind_int64(stmt, 3, uid);
-    return raw_query_one(store, stmt, error);
+    return raw_query_one(store, stmt, out, error);
 }
 
-RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *message_id,
-                                  const char *body_sha256, GError **error)
+gboolean raw_message_find_same(Store *store, const char *sha256, const char *message_id,
+                               const char *body_sha256, RawMessage **out, GError **error)
 {
     /* The same bytes are the same message. So are the same Message-ID and the same body: the
      * headers a server adds on delivery (Received, Delivered-To, Return-Path) and the line ends
@@ -749,12 +759,13 @@ RawMessage *raw_message_find_same(Store *store, const char *sha256, const char *
                                          " WHERE sha256 = ?1 OR (message_id = ?2 AND"
                                          " body_sha256 = ?3) ORDER BY id LIMIT 1",
                                          error);
+    *out = NULL;
     if (!stmt)
-        return NULL;
+        return FALSE;
     sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_TRANSIENT);
     bind_text_or_null(stmt, 2, message_id);
     bind_text_or_null(stmt, 3, body_sha256);
-    return raw_query_one(store, stmt, error);
+    return raw_query_one(store, stmt, out, error);
 }
 
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error)
@@ -764,8 +775,10 @@ RawMessage *raw_message_get(Store *store, gint64 id, GError **error)
     if (!stmt)
         return NULL;
     sqlite3_bind_int64(stmt, 1, id);
-    RawMessage *raw = raw_query_one(store, stmt, error);
-    if (!raw && error && !*error)
+    RawMessage *raw = NULL;
+    if (!raw_query_one(store, stmt, &raw, error))
+        return NULL;
+    if (!raw)
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND, "no raw message %" G_GINT64_FORMAT,
                     id);
     return raw;

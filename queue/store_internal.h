@@ -3,7 +3,7 @@
 #define PAHT_QUEUE_STORE_INTERNAL_H
 
 #include "queue/queue.h"
-#include <sqlite3.h>
+#include "queue/store_sql.h"
 
 struct Store {
     sqlite3 *db;
@@ -17,23 +17,8 @@ struct Store {
  * tests make the databases of earlier versions with it */
 Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GError **error);
 
-/* A cached statement, reset and with bindings cleared; NULL + error on failure. */
-sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error);
-/* Translates the last SQLite error of the connection into the project's error set. */
-gboolean store_fail(Store *store, GError **error, const char *what);
-/* sqlite3_exec for statements without results */
-gboolean store_exec(Store *store, const char *sql, GError **error);
-
-/* the next number of a yearly sequence (tracking codes, result letter numbers), in the
- * caller's transaction */
-gboolean store_sequence_next(Store *store, const char *prefix, int year, gint64 *out,
-                             GError **error);
 /* one attachment row of a report (the file is already at a->path) */
 gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
                                  const DraftAttachment *a, GError **error);
-
-/* column helpers: NULL-safe copies */
-char *column_text(sqlite3_stmt *stmt, int col);
-void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value);
 
 #endif

@@ -2,9 +2,9 @@
  * store: who gets what, what personal data goes with it (Điều 4.5, 9.3.b), the Phụ lục I
  * result letter line by line, reminders inside working hours and never doubled, previews that
  * enqueue nothing. The clock is PAHT_NOW; the calendar is the real 2026 one. */
-#include "app/gateway.h"
-#include "app/lifecycle_letters.h"
-#include "app/scheduler.h"
+#include "gateway_fixture.h"
+#include "letter_fixture.h"
+#include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -15,71 +15,22 @@
 #include <sqlite3.h>
 #include <string.h>
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
-
-typedef struct {
-    char *dir;
-    Config *config;
-    Gateway *gateway;
-    Store *store;
-} Fixture;
-
-static char *source_path(const char *relative)
-{
-    const char *source = g_getenv("PAHT_SOURCE_DIR");
-    if (source)
-        return g_build_filename(source, relative, NULL);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", relative, NULL);
-}
-
-static void now_is(const char *rfc3339)
-{
-    g_setenv("PAHT_NOW", rfc3339, TRUE);
-}
+typedef GatewayFixture Fixture;
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("paht-gw-lifecycle-XXXXXX", NULL);
-    g_autofree char *templates = source_path("templates");
-    g_autofree char *holidays = source_path("conf/holidays.txt");
-    g_autofree char *agencies = g_build_filename(f->dir, "agencies.conf", NULL);
-    g_assert_true(g_file_set_contents(agencies,
-                                      "[agency xd]\nname = Sở Xây dựng\n"
-                                      "contact = vanthu@sxd.example.vn\n"
-                                      "leader = giamdoc@sxd.example.vn\n"
-                                      "leader_name = Nguyễn Văn A\n"
-                                      "[agency gtvt]\nname = Sở Giao thông vận tải\n"
-                                      "contact = vanthu@sgtvt.example.vn\n"
-                                      "leader = giamdoc@sgtvt.example.vn\n"
-                                      "leader_name = Trần Thị B\n",
-                                      -1, NULL));
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *text = g_strconcat(
-        "[gateway]\ndatabase = paht.db\ndata_dir = data\ntemplates_dir = ", templates,
-        "\nagencies_file = agencies.conf\nioc_alert_to = ioc@soctrang.gov.vn\n"
-        "portal = https://paht.soctrang.gov.vn\n"
-        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\nuser = paht@soctrang.gov.vn\n"
-        "[smtp]\nurl = smtp://mail.soctrang.gov.vn\nfrom = paht@soctrang.gov.vn\n"
-        "reply_to = paht+{token}@soctrang.gov.vn\n"
-        "[calendar]\nholidays_file = ",
-        holidays, "\n", NULL);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
-    f->gateway = gateway_open(f->config, &error);
-    g_assert_no_error(error);
-    f->store = gateway_store(f->gateway);
-    now_is("2026-11-23T08:00:00+07:00");
+    FixtureConfig opts = {
+        .agencies = FIXTURE_AGENCY_XD FIXTURE_AGENCY_GTVT,
+        .holidays = TRUE,
+        .extra = "[gateway]\nportal = https://paht.soctrang.gov.vn\n",
+    };
+    gateway_fixture_open_with(f, "gw-lifecycle", &opts);
+    fixture_now_is("2026-11-23T08:00:00+07:00");
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    gateway_close(f->gateway);
-    config_free(f->config);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
+    gateway_fixture_close(f);
     g_unsetenv("PAHT_NOW");
 }
 
@@ -98,16 +49,7 @@ static gint64 at(const char *rfc3339)
 /* the draft as a report received now */
 static gint64 store_report(Fixture *f, const Draft *d)
 {
-    ReportRef ref = {0};
-    GError *error = NULL;
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
-    g_assert_no_error(error);
-    g_assert_true(store_commit(f->store, &error));
-    gint64 id = ref.id;
-    report_ref_clear(&ref);
-    return id;
+    return fixture_store_report(f->store, f->config, d);
 }
 
 static gint64 new_report(Fixture *f, gboolean confidential)
@@ -166,35 +108,6 @@ static void ok(gboolean result, GError *error)
     g_assert_true(result);
 }
 
-static GMimeMessage *parse_bytes(GBytes *bytes)
-{
-    gsize len = 0;
-    const char *data = g_bytes_get_data(bytes, &len);
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
-    GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    g_object_unref(stream);
-    g_assert_nonnull(msg);
-    return msg;
-}
-
-static char *part_text(GMimeMessage *msg, const char *subtype)
-{
-    GMimeObject *body = g_mime_message_get_body(msg);
-    g_assert_true(GMIME_IS_MULTIPART(body));
-    for (int i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(body)); i++) {
-        GMimeObject *part = g_mime_multipart_get_part(GMIME_MULTIPART(body), i);
-        if (!g_mime_content_type_is_type(g_mime_object_get_content_type(part), "text", subtype))
-            continue;
-        g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-        /* the plain part as a reader shows it (format=flowed) */
-        return g_str_equal(subtype, "plain") ? letter_text_reflowed(text) : g_strdup(text);
-    }
-    g_assert_not_reached();
-    return NULL;
-}
-
 /* the letters of a report, oldest first: "kind rcpt" each */
 static GPtrArray *letters_of(Fixture *f, gint64 id)
 {
@@ -225,11 +138,11 @@ static void letter_parts(Fixture *f, gint64 id, const char *kind, const char *rc
     if (!found)
         g_error("no %s letter to %s", kind, rcpt);
     g_autoptr(GBytes) bytes = outbox_message(f->store, found, &error);
-    g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
+    g_autoptr(GMimeMessage) msg = fixture_letter_parse(bytes);
     if (text)
-        *text = part_text(msg, "plain");
+        *text = fixture_letter_part(msg, "plain");
     if (html)
-        *html = part_text(msg, "html");
+        *html = fixture_letter_part(msg, "html");
     if (subject)
         *subject = g_strdup(g_mime_message_get_subject(msg));
 }
@@ -255,9 +168,10 @@ static const char *const contact[] = {"Nguyễn Văn An", "0912345678", "0912 34
 static void test_accept_mails_citizen_and_agency(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc.lan", id, "xd", NULL, NULL, &error),
+       error);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
     g_assert_cmpuint(sent->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(sent, 0), ==, "acceptance an@example.vn");
@@ -290,10 +204,11 @@ static void test_accept_mails_citizen_and_agency(Fixture *f, gconstpointer data)
 static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, TRUE);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
     const char *const with[] = {"gtvt", NULL};
-    ok(gateway_accept_report(f->config, f->store, "ioc.lan", id, "xd", with, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc.lan", id, "xd", with, NULL, &error),
+       error);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
     g_assert_cmpuint(sent->len, ==, 3);
     g_assert_cmpstr(g_ptr_array_index(sent, 2), ==, "assignment vanthu@sgtvt.example.vn");
@@ -319,13 +234,15 @@ static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconst
 
     /* the rest of its life: result, approval, publication, feedback; no personal data in any
      * letter that is not the citizen's own */
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã thay bóng đèn.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc.lan", id, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã thay bóng đèn.",
+                                       &error),
+       error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc.lan", id, &error), error);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
-                             "Đèn vẫn chưa sáng. Liên hệ tôi: 0912 345 678, CCCD 094201001234.",
-                             &reply, &error),
+    ok(lifecycle_letters_citizen_reply(
+           f->config, f->store, NULL, id,
+           "Đèn vẫn chưa sáng. Liên hệ tôi: 0912 345 678, CCCD 094201001234.", &reply, &error),
        error);
     g_assert_true(reply.feedback);
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
@@ -337,9 +254,9 @@ static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconst
             continue;
         }
         g_autoptr(GBytes) bytes = outbox_message(f->store, e->id, &error);
-        g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
-        g_autofree char *text = part_text(msg, "plain");
-        g_autofree char *html = part_text(msg, "html");
+        g_autoptr(GMimeMessage) msg = fixture_letter_parse(bytes);
+        g_autofree char *text = fixture_letter_part(msg, "plain");
+        g_autofree char *html = fixture_letter_part(msg, "html");
         for (gsize k = 0; k < G_N_ELEMENTS(personal); k++) {
             assert_lacks(text, personal[k]);
             assert_lacks(html, personal[k]);
@@ -366,18 +283,18 @@ static void test_confidential_report_keeps_the_citizen_hidden(Fixture *f, gconst
 static void test_result_letter_has_every_line_of_phu_luc_1(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    now_is("2026-11-26T14:00:00+07:00");
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id,
-                             "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.",
-                             &error),
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    fixture_now_is("2026-11-26T14:00:00+07:00");
+    ok(lifecycle_letters_submit_result(
+           f->config, f->store, "nv.xd", id,
+           "Ngày 25/11/2026, Sở Xây dựng đã thay bóng đèn trước nhà số 12.", &error),
        error);
-    now_is("2026-11-27T08:30:00+07:00");
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    now_is("2026-11-27T09:00:00+07:00");
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    fixture_now_is("2026-11-27T08:30:00+07:00");
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    fixture_now_is("2026-11-27T09:00:00+07:00");
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     g_autofree char *text = NULL, *html = NULL, *subject = NULL;
     letter_parts(f, id, "result", "an@example.vn", &text, &html, &subject);
     assert_contains(subject, "[PAHT-2026-000001] Kết quả xử lý phản ánh");
@@ -439,8 +356,8 @@ static void test_rejection_letters_per_reason(Fixture *f, gconstpointer data)
     GError *error = NULL;
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         gint64 id = new_report(f, FALSE);
-        ok(gateway_reject_report(f->config, f->store, "ioc", id, cases[i].reason, "Ghi chú <b>",
-                                 &error),
+        ok(lifecycle_letters_reject(f->config, f->store, "ioc", id, cases[i].reason, "Ghi chú <b>",
+                                    &error),
            error);
         g_autofree char *text = NULL, *html = NULL, *subject = NULL;
         letter_parts(f, id, "rejection", "an@example.vn", &text, &html, &subject);
@@ -462,7 +379,7 @@ static void test_rejection_letters_per_reason(Fixture *f, gconstpointer data)
     assert_contains(complaint, "Trụ sở tiếp công dân");
     /* spam: no answer at all */
     gint64 spam = new_report(f, FALSE);
-    ok(gateway_reject_report(f->config, f->store, "ioc", spam, "spam", NULL, &error), error);
+    ok(lifecycle_letters_reject(f->config, f->store, "ioc", spam, "spam", NULL, &error), error);
     g_autoptr(GPtrArray) none = letters_of(f, spam);
     g_assert_cmpuint(none->len, ==, 0);
 }
@@ -471,10 +388,10 @@ static void test_publish_without_text_is_sent_back_to_leader(Fixture *f, gconstp
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "\n", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "\n", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     assert_contains(error->message, "Điều 9.4");
     assert_contains(error->message, "Sở Xây dựng");
@@ -504,7 +421,7 @@ static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
        error);
     gint64 before = outbox_size(f);
     static const char *const kinds[] = {
@@ -514,23 +431,23 @@ static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
     };
     for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
         g_autoptr(GBytes) letter =
-            gateway_preview_letter(f->config, f->store, kinds[i], id, &error);
+            lifecycle_letters_preview(f->config, f->store, kinds[i], id, &error);
         if (!letter)
             g_error("preview %s: %s", kinds[i], error->message);
-        g_autoptr(GMimeMessage) msg = parse_bytes(letter);
+        g_autoptr(GMimeMessage) msg = fixture_letter_parse(letter);
         assert_contains(g_mime_message_get_subject(msg), "PAHT-2026-000001");
-        g_autofree char *readable = gateway_letter_readable(letter, FALSE, &error);
+        g_autofree char *readable = lifecycle_letters_readable(letter, FALSE, &error);
         assert_contains(readable, "Subject: [PAHT-2026-000001]");
     }
     g_assert_cmpint(outbox_size(f), ==, before);
     /* the preview of a letter that was sent shows the same letter */
     g_autoptr(GBytes) preview =
-        gateway_preview_letter(f->config, f->store, "assignment", id, &error);
-    g_autoptr(GMimeMessage) msg = parse_bytes(preview);
+        lifecycle_letters_preview(f->config, f->store, "assignment", id, &error);
+    g_autoptr(GMimeMessage) msg = fixture_letter_parse(preview);
     g_autofree char *subject = NULL;
     letter_parts(f, id, "assignment", "vanthu@sxd.example.vn", NULL, NULL, &subject);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==, subject);
-    g_assert_null(gateway_preview_letter(f->config, f->store, "nonsense", id, &error));
+    g_assert_null(lifecycle_letters_preview(f->config, f->store, "nonsense", id, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_INPUT);
     g_clear_error(&error);
 }
@@ -552,33 +469,33 @@ static void dump(Fixture *f, gint64 id, GString *out)
 static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
     SchedulerStats stats;
     /* nothing due yet */
-    now_is("2026-11-27T16:00:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-11-27T16:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 0);
 
     /* one working day before: a reminder to the agency's contact */
-    now_is("2026-11-30T09:01:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-11-30T09:01:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 1);
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 0);
 
     /* the deadline passes at 09:00 on Tuesday 1/12; the daemon looks at 17:30, after hours:
      * overdue at once, the letters wait for the next working morning */
-    now_is("2026-12-01T17:30:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-12-01T17:30:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.overdue, ==, 1);
     g_autoptr(Report) r = report_load_id(f->store, id, &error);
     g_assert_true(r->overdue);
 
     /* the next working day: leader and IOC again */
-    now_is("2026-12-02T09:00:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-12-02T09:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 1);
 
     GString *got = g_string_new(NULL);
@@ -605,7 +522,7 @@ static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gcons
                     ==, SQLITE_OK);
     sqlite3_close(raw);
     for (int i = 0; i < 4; i++)
-        g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+        g_assert_true(scheduler_run_cycle(f->gw, &stats));
     GString *again = g_string_new(NULL);
     dump(f, id, again);
     g_assert_cmpstr(again->str, ==, got->str);
@@ -623,12 +540,12 @@ static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gcons
 static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
-    now_is("2026-11-23T09:00:00+07:00");
+    fixture_now_is("2026-11-23T09:00:00+07:00");
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    now_is("2026-11-27T09:00:00+07:00");
-    ok(gateway_extend_report(f->config, f->store, "nv.xd", id, at("2026-12-10T17:00:00+07:00"),
-                             "Cần khảo sát, thay cáp ngầm", &error),
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    fixture_now_is("2026-11-27T09:00:00+07:00");
+    ok(lifecycle_letters_extend(f->config, f->store, "nv.xd", id, at("2026-12-10T17:00:00+07:00"),
+                                "Cần khảo sát, thay cáp ngầm", &error),
        error);
     g_autofree char *text = NULL;
     letter_parts(f, id, "extension", "an@example.vn", &text, NULL, NULL);
@@ -637,21 +554,21 @@ static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer dat
     assert_contains(text, "khoản 3 Điều 8");
     /* the reminders follow the new date */
     SchedulerStats stats;
-    now_is("2026-12-01T10:00:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-12-01T10:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 0);
     /* one working day before 17:00 on 10/12 is 17:00 on 9/12, which is also 07:00 on 10/12:
      * the first working minute that far ahead */
-    now_is("2026-12-09T17:00:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-12-09T17:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 0);
-    now_is("2026-12-10T07:00:00+07:00");
-    g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+    fixture_now_is("2026-12-10T07:00:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
     g_assert_cmpint(stats.actions, ==, 1);
     g_assert_cmpint(stats.overdue, ==, 0);
     /* once only */
-    g_assert_false(gateway_extend_report(f->config, f->store, "nv.xd", id,
-                                         at("2026-12-20T17:00:00+07:00"), "Lần nữa", &error));
+    g_assert_false(lifecycle_letters_extend(f->config, f->store, "nv.xd", id,
+                                            at("2026-12-20T17:00:00+07:00"), "Lần nữa", &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 }
@@ -660,20 +577,23 @@ static void test_feedback_and_rating_through_the_gateway(Fixture *f, gconstpoint
 {
     gint64 id = new_report(f, FALSE);
     GError *error = NULL;
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã sửa.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã sửa.", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     gint64 before = outbox_size(f);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Rất hài lòng", &reply, &error), error);
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id, "Rất hài lòng", &reply,
+                                       &error),
+       error);
     g_assert_cmpint(reply.rated, ==, CITIZEN_RATING_VERY_SATISFIED);
     g_assert_cmpint(outbox_size(f), ==, before); /* a rating goes to nobody */
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Không hài lòng", &reply, &error),
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id, "Không hài lòng", &reply,
+                                       &error),
        error);
     g_assert_true(reply.already_rated);
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id, "Cảm ơn, nhưng cột đèn bị nghiêng.",
-                             &reply, &error),
+    ok(lifecycle_letters_citizen_reply(f->config, f->store, NULL, id,
+                                       "Cảm ơn, nhưng cột đèn bị nghiêng.", &reply, &error),
        error);
     g_assert_true(reply.feedback);
     g_autoptr(GPtrArray) sent = letters_of(f, id);
@@ -688,32 +608,34 @@ static void drive_every_official_letter(Fixture *f, gint64 id)
 {
     GError *error = NULL;
     const char *const with[] = {"gtvt", NULL};
-    now_is("2026-11-23T09:00:00+07:00");
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
-    now_is("2026-11-23T10:00:00+07:00");
-    ok(gateway_return_report(f->config, f->store, "nv.xd", id, "Không đúng thẩm quyền", &error),
+    fixture_now_is("2026-11-23T09:00:00+07:00");
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    fixture_now_is("2026-11-23T10:00:00+07:00");
+    ok(lifecycle_letters_return(f->config, f->store, "nv.xd", id, "Không đúng thẩm quyền", &error),
        error);
-    now_is("2026-11-23T11:00:00+07:00");
-    ok(gateway_accept_report(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
+    fixture_now_is("2026-11-23T11:00:00+07:00");
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", with, NULL, &error), error);
     static const char *const days[] = {"2026-11-24T10:00:00+07:00", "2026-11-27T10:00:00+07:00",
                                        "2026-11-30T10:00:00+07:00", "2026-12-02T10:00:00+07:00",
                                        "2026-12-03T10:00:00+07:00", "2026-12-04T10:00:00+07:00"};
     SchedulerStats stats;
     for (gsize i = 0; i < G_N_ELEMENTS(days); i++) {
-        now_is(days[i]);
-        g_assert_true(scheduler_run_cycle(f->gateway, &stats));
+        fixture_now_is(days[i]);
+        g_assert_true(scheduler_run_cycle(f->gw, &stats));
     }
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    g_assert_false(gateway_publish_result(f->config, f->store, "ioc", id, &error));
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "", &error), error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    g_assert_false(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error));
     g_clear_error(&error);
-    ok(gateway_submit_result(f->config, f->store, "nv.xd", id, "Đã nạo vét cống.", &error), error);
-    ok(gateway_approve_result(f->config, f->store, "gd.xd", id, &error), error);
-    ok(gateway_publish_result(f->config, f->store, "ioc", id, &error), error);
+    ok(lifecycle_letters_submit_result(f->config, f->store, "nv.xd", id, "Đã nạo vét cống.",
+                                       &error),
+       error);
+    ok(lifecycle_letters_approve(f->config, f->store, "gd.xd", id, &error), error);
+    ok(lifecycle_letters_publish(f->config, f->store, "ioc", id, &error), error);
     CitizenReply reply;
-    ok(gateway_citizen_reply(f->config, f->store, NULL, id,
-                             "Cống vẫn tắc. Trần Thị Bích, 0939000111, CCCD 094078001234.", &reply,
-                             &error),
+    ok(lifecycle_letters_citizen_reply(
+           f->config, f->store, NULL, id,
+           "Cống vẫn tắc. Trần Thị Bích, 0939000111, CCCD 094078001234.", &reply, &error),
        error);
 }
 
@@ -735,10 +657,10 @@ static GHashTable *official_letter_kinds(Fixture *f, gint64 id, gboolean confide
         if (e->report_id != id || g_str_equal(e->rcpt, "tranthib@example.vn"))
             continue;
         g_autoptr(GBytes) bytes = outbox_message(f->store, e->id, &error);
-        g_autoptr(GMimeMessage) msg = parse_bytes(bytes);
+        g_autoptr(GMimeMessage) msg = fixture_letter_parse(bytes);
         const char *subject = g_mime_message_get_subject(msg);
-        g_autofree char *text = part_text(msg, "plain");
-        g_autofree char *html = part_text(msg, "html");
+        g_autofree char *text = fixture_letter_part(msg, "plain");
+        g_autofree char *html = fixture_letter_part(msg, "html");
         /* an ordinary report's agency letters name the citizen with phone and e-mail, to
          * verify on site (Điều 7.1); nobody else's, and never in a subject or file name */
         gboolean contact_allowed = !confidential && (g_str_equal(e->kind, "assignment") ||

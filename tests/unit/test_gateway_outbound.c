@@ -3,8 +3,10 @@
  * before any SMTP, a dead sender's letter is taken back at once, failures go into one digest
  * an hour, and pahtctl resend lifts a suspension. The conversation with a real Postfix is in
  * tests/integration/test_outbound*.py. */
-#include "app/gateway_private.h"
-#include "app/letters.h"
+#include "gateway/gateway_private.h"
+#include "gateway_fixture.h"
+#include "letter_fixture.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <gio/gio.h>
@@ -16,29 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* GMime 3.2 defines no g_autoptr cleanup for its types */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
-
 #define FROM "paht@soctrang.gov.vn"
 #define IOC  "ioc@soctrang.gov.vn"
 
-typedef struct {
-    char *dir;
-    Config *config;
-    Gateway *gw;
-    Store *store;
-} Fixture;
-
-static char *templates_dir(void)
-{
-    const char *env = g_getenv("PAHT_TEMPLATES_DIR");
-    if (env)
-        return g_strdup(env);
-    g_autofree char *here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "..", "..", "templates", NULL);
-}
+typedef GatewayFixture Fixture;
 
 /* a loopback port where nothing listens */
 static int closed_port(void)
@@ -56,38 +39,22 @@ static int closed_port(void)
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("paht-outbound-XXXXXX", NULL);
-    g_autofree char *templates = templates_dir();
-    g_autofree char *conf = g_build_filename(f->dir, "paht.conf", NULL);
-    g_autofree char *agencies = g_build_filename(f->dir, "agencies.conf", NULL);
-    g_assert_true(g_file_set_contents(agencies,
-                                      "[agency xd]\nname = Sở Xây dựng\n"
-                                      "contact = vanthu@sxd.soctrang.gov.vn\n"
-                                      "leader = giamdoc@sxd.soctrang.gov.vn\n"
-                                      "leader_name = Nguyễn Văn A\n",
-                                      -1, NULL));
-    g_autofree char *text =
-        g_strdup_printf("[gateway]\ndatabase = paht.db\ndata_dir = data\ntemplates_dir = %s\n"
-                        "agencies_file = agencies.conf\nioc_alert_to = " IOC "\n"
-                        "[imap]\nurl = imaps://mail.soctrang.gov.vn/INBOX\nuser = " FROM "\n"
-                        "[smtp]\nurl = smtp://127.0.0.1:%d\nfrom = " FROM "\ntimeout_seconds = 5\n",
-                        templates, closed_port());
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    GError *error = NULL;
-    f->config = config_load(conf, CONFIG_LOAD_DEFAULT, &error);
-    g_assert_no_error(error);
-    f->gw = gateway_open(f->config, &error);
-    g_assert_no_error(error);
-    f->store = gateway_store(f->gw);
+    FixtureConfig opts = {
+        .agencies = "[agency xd]\nname = Sở Xây dựng\n"
+                    "contact = vanthu@sxd.soctrang.gov.vn\n"
+                    "leader = giamdoc@sxd.soctrang.gov.vn\n"
+                    "leader_name = Nguyễn Văn A\n",
+    };
+    g_autofree char *smtp =
+        g_strdup_printf("[smtp]\nurl = smtp://127.0.0.1:%d\ntimeout_seconds = 5\n", closed_port());
+    opts.extra = smtp;
+    gateway_fixture_open_with(f, "outbound", &opts);
     g_setenv("PAHT_NOW", "2026-11-30T09:00:00+07:00", TRUE);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    gateway_close(f->gw);
-    config_free(f->config);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
+    gateway_fixture_close(f);
     g_unsetenv("PAHT_NOW");
 }
 
@@ -123,7 +90,7 @@ static gint64 sent_letter(Fixture *f, const char *key, const char *rcpt, const c
 {
     gint64 id = enqueue(f, key, rcpt, message_id);
     GError *error = NULL;
-    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_autoptr(OutboxClaim) c = fixture_claim_next(f->store, clock_now_unix(), NULL);
     g_assert_cmpint(c->id, ==, id);
     g_autofree char *envelope = outbound_envelope_address(FROM, id, message_id, bounce_key);
     OutboxResult r = {.outcome = OUTBOX_SENT, .reply = "250 ok", .envelope_from = envelope};
@@ -144,8 +111,7 @@ static OutboxEntry *letter(Fixture *f, gint64 id)
 
 static gboolean suspended(Fixture *f, const char *address)
 {
-    g_autoptr(AddressSuspension) s =
-        address_suspension_get(f->store, address, clock_now_unix(), NULL);
+    g_autoptr(AddressSuspension) s = fixture_suspension(f->store, address, clock_now_unix());
     return s != NULL;
 }
 
@@ -206,23 +172,34 @@ static void test_status_suspends(Fixture *f, gconstpointer data)
     g_assert_false(outbound_status_suspends(NULL));
 }
 
+/* the envelope key, which must be there (or be made) */
+static GBytes *bounce_key(Fixture *f, gboolean create)
+{
+    GBytes *key = NULL;
+    GError *error = NULL;
+    g_assert_true(outbound_bounce_key(f->config, create, &key, &error));
+    g_assert_no_error(error);
+    g_assert_nonnull(key);
+    return key;
+}
+
 static void test_bounce_key_made_once_and_private(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
-    g_assert_null(outbound_bounce_key(f->config, FALSE, &error));
-    g_assert_no_error(error);
-    g_autoptr(GBytes) made = outbound_bounce_key(f->config, TRUE, &error);
-    g_assert_no_error(error);
+    g_autoptr(GBytes) none = NULL;
+    g_assert_true(outbound_bounce_key(f->config, FALSE, &none, &error));
+    g_assert_null(none);
+    g_autoptr(GBytes) made = bounce_key(f, TRUE);
     g_assert_cmpuint(g_bytes_get_size(made), ==, 64);
     g_autofree char *path = g_build_filename(f->config->gateway.data_dir, "bounce.key", NULL);
     GStatBuf st;
     g_assert_cmpint(g_stat(path, &st), ==, 0);
     g_assert_cmpint(st.st_mode & 0777, ==, 0600);
-    g_autoptr(GBytes) again = outbound_bounce_key(f->config, TRUE, &error);
+    g_autoptr(GBytes) again = bounce_key(f, TRUE);
     g_assert_true(g_bytes_equal(made, again));
     /* [smtp] bounce_secret_file wins when pahtd read it */
     f->config->smtp.bounce_secret = g_strdup("a secret of the administrator's choosing");
-    g_autoptr(GBytes) configured = outbound_bounce_key(f->config, FALSE, &error);
+    g_autoptr(GBytes) configured = bounce_key(f, FALSE);
     g_assert_cmpmem(g_bytes_get_data(configured, NULL), g_bytes_get_size(configured),
                     f->config->smtp.bounce_secret, strlen(f->config->smtp.bounce_secret));
 }
@@ -273,7 +250,7 @@ static char *bounce_row(Fixture *f)
 
 static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GBytes) key = outbound_bounce_key(f->config, TRUE, NULL);
+    g_autoptr(GBytes) key = bounce_key(f, TRUE);
     g_autofree char *envelope = NULL;
     gint64 id = sent_letter(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn", key, &envelope);
     g_autoptr(Draft) d = dsn(envelope, NULL, "5.1.1");
@@ -285,7 +262,7 @@ static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data
     g_assert_null(strchr(e->last_reply, '\n')); /* the remote server's words, one line */
     g_assert_true(suspended(f, "AN@example.vn"));
     g_autoptr(AddressSuspension) s =
-        address_suspension_get(f->store, "an@example.vn", clock_now_unix(), NULL);
+        fixture_suspension(f->store, "an@example.vn", clock_now_unix());
     g_assert_cmpint(s->until - clock_now_unix(), ==, 60 * 24 * 3600);
     g_autofree char *row = bounce_row(f);
     g_autofree char *expected = g_strdup_printf("%" G_GINT64_FORMAT " envelope 5.1.1", id);
@@ -294,7 +271,7 @@ static void test_dsn_matched_by_envelope_suspends(Fixture *f, gconstpointer data
 
 static void test_dsn_forged_token_matches_nothing(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GBytes) key = outbound_bounce_key(f->config, TRUE, NULL);
+    g_autoptr(GBytes) key = bounce_key(f, TRUE);
     gint64 id = sent_letter(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn", key, NULL);
     g_autofree char *forged =
         g_strdup_printf("paht+b-%" G_GINT64_FORMAT "-0123456789abcdef@soctrang.gov.vn", id);
@@ -420,14 +397,14 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     /* claimed by a pahtd that was killed: its lease would run for 5 more minutes */
     gint64 in_flight = enqueue(f, "k0", "chi@example.vn", "paht.0@soctrang.gov.vn");
     g_autofree char *owner = g_strdup_printf("%s:%d:dead", g_get_host_name(), dead_pid());
-    g_autoptr(OutboxClaim) lost = outbox_claim_next_for(f->store, now, 300, owner, &error);
+    g_autoptr(OutboxClaim) lost = fixture_claim_next(f->store, now, owner);
     g_assert_cmpint(lost->id, ==, in_flight);
     gint64 to_suspended = enqueue(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn");
     gint64 to_daemon = enqueue(f, "k2", "MAILER-DAEMON@example.vn", "paht.2@soctrang.gov.vn");
     gint64 normal = enqueue(f, "k3", "binh@example.vn", "paht.3@soctrang.gov.vn");
 
     int sent = -1, failed = -1;
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_assert_no_error(error);
     g_assert_cmpint(sent, ==, 0);
     g_assert_cmpint(failed, ==, 2);
@@ -460,17 +437,10 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
         }
     }
     g_assert_cmpuint(n_digests, ==, 1);
-    g_autoptr(GBytes) raw = outbox_message(f->store, digest_id, &error);
-    g_autoptr(GMimeStream) stream =
-        g_mime_stream_mem_new_with_buffer(g_bytes_get_data(raw, NULL), g_bytes_get_size(raw));
-    g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
-    g_autoptr(GMimeMessage) msg = g_mime_parser_construct_message(parser, NULL);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, digest_id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
                     "[PAHT] 2 thư không gửi được, 1 địa chỉ tạm ngừng nhận thư");
-    GMimeObject *body = g_mime_message_get_body(msg);
-    g_autofree char *flowed = g_mime_text_part_get_text(
-        GMIME_TEXT_PART(g_mime_multipart_get_part(GMIME_MULTIPART(body), 0)));
-    g_autofree char *text = letter_text_reflowed(flowed);
+    g_autofree char *text = fixture_letter_plain(msg);
     /* the IOC's mailbox gets citizens' addresses shortened, as the logs have them (Điều
      * 4.5); pahtctl outbox --state failed shows them whole */
     g_autofree char *first = g_strdup_printf(
@@ -484,11 +454,11 @@ static void test_pass_without_server(Fixture *f, gconstpointer data)
     /* within the hour, a new failure waits; after it, a second digest */
     enqueue(f, "k5", "an@example.vn", "paht.5@soctrang.gov.vn");
     g_setenv("PAHT_NOW", "2026-11-30T09:30:00+07:00", TRUE);
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_assert_cmpint(failed, ==, 1);
     g_autoptr(GPtrArray) list1 = outbox_list(f->store, NULL, &error);
     g_setenv("PAHT_NOW", "2026-11-30T10:30:00+07:00", TRUE);
-    g_assert_true(gateway_flush_outbox(f->gw, &sent, &failed, &error));
+    g_assert_true(outbound_flush(f->gw, &sent, &failed, &error));
     g_autoptr(GPtrArray) list2 = outbox_list(f->store, NULL, &error);
     g_assert_cmpuint(list2->len, ==, list1->len + 1);
     OutboxEntry *newest = g_ptr_array_index(list2, list2->len - 1);
@@ -503,16 +473,16 @@ static void test_resend_lifts_the_suspension(Fixture *f, gconstpointer data)
     g_assert_true(
         address_suspend(f->store, "an@example.vn", now + 3600, "5.1.1", "unknown", 0, &error));
     gint64 id = enqueue(f, "k1", "an@example.vn", "paht.1@soctrang.gov.vn");
-    g_assert_true(gateway_flush_outbox(f->gw, NULL, NULL, &error));
+    g_assert_true(outbound_flush(f->gw, NULL, NULL, &error));
     gboolean lifted = FALSE;
-    g_assert_true(gateway_resend_letter(f->gw, id, &lifted, &error));
+    g_assert_true(outbound_resend(f->gw, id, &lifted, &error));
     g_assert_no_error(error);
     g_assert_true(lifted);
     g_assert_false(suspended(f, "an@example.vn"));
     g_autoptr(OutboxEntry) e = letter(f, id);
     g_assert_cmpstr(e->state, ==, "queued");
     g_assert_cmpint(e->attempts, ==, 0);
-    g_assert_false(gateway_resend_letter(f->gw, id, &lifted, &error));
+    g_assert_false(outbound_resend(f->gw, id, &lifted, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 }

@@ -2,7 +2,7 @@
  * way it arrives (a file saved on Unix and given to pahtctl ingest, the same mail as an IMAP
  * server serves it, with CRLF and trace headers), never merged with another mail by its
  * Message-ID alone; and the sender of a mail too large to download, read from its From. */
-#include "app/gateway_private.h"
+#include "gateway/gateway_private.h"
 #include "gateway_fixture.h"
 
 #include <string.h>
@@ -59,7 +59,7 @@ static IngestResult ingest(Fixture *f, const char *name, const char *content)
     g_assert_true(g_file_set_contents(path, content, -1, NULL));
     IngestResult r = {0};
     GError *error = NULL;
-    g_assert_true(gateway_ingest_file(f->gw, path, &r, &error));
+    g_assert_true(inbound_ingest_file(f->gw, path, &r, &error));
     g_assert_no_error(error);
     return r;
 }

@@ -259,6 +259,65 @@ static void test_partial_recursion_is_bounded(void)
     g_assert_cmpstr(out, ==, "ab");
 }
 
+/* partials for the parents and blocks below, by name */
+static char *named_partial(const char *name, gpointer user_data, GError **error)
+{
+    static const struct {
+        const char *name, *text;
+    } partials[] = {
+        {"page", "<title>{{$title}}untitled{{/title}}</title>\n{{$body}}\nno body\n{{/body}}"
+                 "<end>\n"},
+        {"framed", "{{<page}}{{$title}}framed {{$title}}{{/title}}{{/title}}{{/page}}"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(partials); i++) {
+        if (g_str_equal(partials[i].name, name))
+            return g_strdup(partials[i].text);
+    }
+    return NULL;
+}
+
+static char *render_with_partials(const char *template_text, const char *context_json)
+{
+    JsonNode *context = json(context_json);
+    g_autoptr(GError) error = NULL;
+    char *out = template_render_full(template_text, context, TRUE, 1, named_partial, NULL, &error);
+    json_node_unref(context);
+    g_assert_no_error(error);
+    g_assert_nonnull(out);
+    return out;
+}
+
+/* The letters' HTML shell is one parent (templates/layout.partial.html): a letter gives it its
+ * title and body as blocks, rendered in the letter's context; what it does not give stays the
+ * parent's default; block lines stand alone like section lines; what else is inside the
+ * parent tag is not rendered (the mustache spec's inheritance). */
+static void test_parents_take_the_blocks_they_are_given(void)
+{
+    g_autofree char *given = render_with_partials("{{<page}}\n"
+                                                  "{{$title}}[{{code}}] Đã tiếp nhận{{/title}}\n"
+                                                  "ignored\n"
+                                                  "{{$body}}\n"
+                                                  "<p>{{name}}</p>\n"
+                                                  "{{/body}}\n"
+                                                  "{{/page}}\n",
+                                                  "{\"code\": \"PAHT-1\", \"name\": \"<An>\"}");
+    g_assert_cmpstr(given, ==, "<title>[PAHT-1] Đã tiếp nhận</title>\n<p>&lt;An&gt;</p>\n<end>\n");
+    g_autofree char *defaults = render_with_partials("{{<page}}{{/page}}", "{}");
+    g_assert_cmpstr(defaults, ==, "<title>untitled</title>\nno body\n<end>\n");
+    /* a block outside any parent is its own content */
+    g_autofree char *alone = render_with_partials("a{{$x}}b{{/x}}c", "{}");
+    g_assert_cmpstr(alone, ==, "abc");
+    /* parents of parents: the outermost caller's block wins */
+    g_autofree char *outer =
+        render_with_partials("{{<framed}}{{$title}}mine{{/title}}{{/framed}}", "{}");
+    g_assert_cmpstr(outer, ==, "<title>mine</title>\nno body\n<end>\n");
+    g_autofree char *inner = render_with_partials("{{<framed}}{{/framed}}", "{}");
+    g_assert_cmpstr(inner, ==, "<title>framed </title>\nno body\n<end>\n");
+    /* unbalanced blocks and parents name their line */
+    assert_malformed("{{<page}}\n{{$title}}x{{/page}}", 2);
+    assert_malformed("{{$title}}\nx", 1);
+}
+
 static void test_context_stack_lookup(void)
 {
     /* names missing in an item are found in the outer contexts (gateway.* inside a list) */
@@ -296,5 +355,7 @@ int main(int argc, char **argv)
     g_test_add_func("/notify/template/partial_recursion_is_bounded",
                     test_partial_recursion_is_bounded);
     g_test_add_func("/notify/template/context_stack_lookup", test_context_stack_lookup);
+    g_test_add_func("/notify/template/parents_take_the_blocks_they_are_given",
+                    test_parents_take_the_blocks_they_are_given);
     return g_test_run();
 }

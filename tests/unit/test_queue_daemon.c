@@ -37,7 +37,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 static void test_state_survives_reopening(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
-    g_autofree char *none = daemon_state_get(f->store, "mailbox_down_since", &error);
+    g_autofree char *none = NULL;
+    g_assert_true(daemon_state_get(f->store, "mailbox_down_since", &none, &error));
     g_assert_no_error(error);
     g_assert_null(none);
 
@@ -49,13 +50,16 @@ static void test_state_survives_reopening(Fixture *f, gconstpointer data)
     f->store = store_open(f->path, &error);
     g_assert_no_error(error);
 
-    g_autofree char *since = daemon_state_get(f->store, "mailbox_down_since", &error);
+    g_autofree char *since = NULL;
+    g_assert_true(daemon_state_get(f->store, "mailbox_down_since", &since, &error));
     g_assert_cmpstr(since, ==, "1795900042");
     /* deleting one key leaves the others */
     g_assert_true(daemon_state_set(f->store, "mailbox_down_since", NULL, &error));
-    g_autofree char *gone = daemon_state_get(f->store, "mailbox_down_since", &error);
+    g_autofree char *gone = NULL;
+    g_assert_true(daemon_state_get(f->store, "mailbox_down_since", &gone, &error));
     g_assert_null(gone);
-    g_autofree char *other = daemon_state_get(f->store, "other", &error);
+    g_autofree char *other = NULL;
+    g_assert_true(daemon_state_get(f->store, "other", &other, &error));
     g_assert_cmpstr(other, ==, "x");
     g_assert_no_error(error);
 }

@@ -2,6 +2,7 @@
  * leases that name their holder and are taken back from a dead one, outcomes with their
  * status and envelope, bounces, resends, the digest's bookkeeping, address suspensions and
  * the outbound status. */
+#include "config_fixture.h"
 #include "queue/queue.h"
 #include "util/util.h"
 
@@ -80,7 +81,7 @@ static void test_body_apart_from_state(Fixture *f, gconstpointer data)
     sqlite3_close(db);
 
     GError *error = NULL;
-    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_autoptr(OutboxClaim) c = fixture_claim_next(f->store, clock_now_unix(), NULL);
     g_assert_nonnull(c);
     g_assert_cmpuint(g_bytes_get_size(c->message), ==, 21);
     g_assert_cmpint(c->retry_since, ==, c->created_at);
@@ -100,18 +101,18 @@ static void test_dead_holder_lease_taken_back(Fixture *f, gconstpointer data)
     gint64 a = enqueue_to(f, "k1", "an@example.vn");
     gint64 b = enqueue_to(f, "k2", "binh@example.vn");
     GError *error = NULL;
-    g_autoptr(OutboxClaim) ca = outbox_claim_next_for(f->store, now, 300, "h:1:dead", &error);
-    g_autoptr(OutboxClaim) cb = outbox_claim_next_for(f->store, now, 300, "h:2:alive", &error);
+    g_autoptr(OutboxClaim) ca = fixture_claim_next(f->store, now, "h:1:dead");
+    g_autoptr(OutboxClaim) cb = fixture_claim_next(f->store, now, "h:2:alive");
     g_assert_cmpint(ca->id, ==, a);
     g_assert_cmpint(cb->id, ==, b);
-    g_assert_null(outbox_claim_next_for(f->store, now + 1, 300, "h:3:new", &error));
+    g_assert_null(fixture_claim_next(f->store, now + 1, "h:3:new"));
     g_assert_no_error(error);
 
     int released = -1;
     g_assert_true(
         outbox_reclaim_leases(f->store, now + 1, owner_dead, "h:1:dead", &released, &error));
     g_assert_cmpint(released, ==, 1);
-    g_autoptr(OutboxClaim) again = outbox_claim_next_for(f->store, now + 1, 300, "h:3:new", &error);
+    g_autoptr(OutboxClaim) again = fixture_claim_next(f->store, now + 1, "h:3:new");
     g_assert_nonnull(again);
     g_assert_cmpint(again->id, ==, a);
     g_assert_cmpint(again->attempts, ==, 2);
@@ -121,7 +122,7 @@ static void test_dead_holder_lease_taken_back(Fixture *f, gconstpointer data)
     g_clear_error(&error);
     g_assert_true(outbox_complete(f->store, again, OUTBOX_SENT, "250 ok", 0, &error));
     /* the living holder's letter stays taken */
-    g_assert_null(outbox_claim_next_for(f->store, now + 2, 300, "h:3:new", &error));
+    g_assert_null(fixture_claim_next(f->store, now + 2, "h:3:new"));
     g_assert_no_error(error);
 }
 
@@ -131,7 +132,7 @@ static void test_finish_records_status_and_envelope(Fixture *f, gconstpointer da
     gint64 now = clock_now_unix();
     gint64 id = enqueue_to(f, "k1", "an@example.vn");
     GError *error = NULL;
-    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, now, 300, &error);
+    g_autoptr(OutboxClaim) c1 = fixture_claim_next(f->store, now, NULL);
     OutboxResult hold = {.outcome = OUTBOX_HOLD,
                          .reply = "535 5.7.8 auth failed",
                          .status = "5.7.8",
@@ -144,7 +145,7 @@ static void test_finish_records_status_and_envelope(Fixture *f, gconstpointer da
     g_assert_cmpstr(e1->failure_status, ==, "5.7.8");
     g_assert_cmpstr(e1->envelope_from, ==, "paht+b-1-0123456789abcdef@soctrang.gov.vn");
 
-    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, now + 300, 300, &error);
+    g_autoptr(OutboxClaim) c2 = fixture_claim_next(f->store, now + 300, NULL);
     OutboxResult failed = {.outcome = OUTBOX_FAILED, .reply = "550 5.1.1 no", .status = "5.1.1"};
     g_assert_true(outbox_finish(f->store, c2, &failed, &error));
     g_autoptr(OutboxEntry) e2 = get(f, id);
@@ -169,7 +170,7 @@ static void test_bounce_and_resend_rules(Fixture *f, gconstpointer data)
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_REFUSED);
     g_clear_error(&error);
 
-    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, now, 300, &error);
+    g_autoptr(OutboxClaim) c = fixture_claim_next(f->store, now, NULL);
     g_assert_true(outbox_complete(f->store, c, OUTBOX_SENT, "250 ok", 0, &error));
     g_assert_true(outbox_mark_bounced(f->store, id, "5.1.1", "bounced (DSN 5.1.1): unknown",
                                       &changed, &error));
@@ -182,7 +183,7 @@ static void test_bounce_and_resend_rules(Fixture *f, gconstpointer data)
 
     gint64 later = now + 5 * 24 * 3600;
     g_assert_true(outbox_resend(f->store, id, later, &error));
-    g_autoptr(OutboxClaim) r = outbox_claim_next(f->store, later, 300, &error);
+    g_autoptr(OutboxClaim) r = fixture_claim_next(f->store, later, NULL);
     g_assert_nonnull(r);
     g_assert_cmpint(r->id, ==, id);
     g_assert_cmpint(r->attempts, ==, 1);
@@ -197,7 +198,7 @@ static void test_bounce_and_resend_rules(Fixture *f, gconstpointer data)
 static void fail_letter(Fixture *f, gint64 id)
 {
     GError *error = NULL;
-    g_autoptr(OutboxClaim) c = outbox_claim_next(f->store, clock_now_unix(), 300, &error);
+    g_autoptr(OutboxClaim) c = fixture_claim_next(f->store, clock_now_unix(), NULL);
     g_assert_nonnull(c);
     g_assert_cmpint(c->id, ==, id);
     g_assert_true(outbox_complete(f->store, c, OUTBOX_FAILED, "550 no", 0, &error));
@@ -238,28 +239,27 @@ static void test_address_suspension(Fixture *f, gconstpointer data)
 {
     gint64 now = clock_now_unix();
     GError *error = NULL;
-    g_assert_null(address_suspension_get(f->store, "an@example.vn", now, &error));
+    g_assert_null(fixture_suspension(f->store, "an@example.vn", now));
     g_assert_no_error(error);
     g_assert_true(
         address_suspend(f->store, "An@Example.VN", now + 100, "5.1.1", "unknown", 0, &error));
-    g_autoptr(AddressSuspension) s = address_suspension_get(f->store, "an@example.vn", now, &error);
+    g_autoptr(AddressSuspension) s = fixture_suspension(f->store, "an@example.vn", now);
     g_assert_nonnull(s);
     g_assert_cmpstr(s->address, ==, "an@example.vn");
     g_assert_cmpint(s->until, ==, now + 100);
     g_assert_cmpstr(s->status, ==, "5.1.1");
     /* a shorter suspension never shortens one in force */
     g_assert_true(address_suspend(f->store, "an@example.vn", now + 50, "5.1.2", "x", 0, &error));
-    g_autoptr(AddressSuspension) s2 =
-        address_suspension_get(f->store, "AN@example.vn", now, &error);
+    g_autoptr(AddressSuspension) s2 = fixture_suspension(f->store, "AN@example.vn", now);
     g_assert_cmpint(s2->until, ==, now + 100);
     /* it ends by itself */
-    g_assert_null(address_suspension_get(f->store, "an@example.vn", now + 100, &error));
+    g_assert_null(fixture_suspension(f->store, "an@example.vn", now + 100));
     gboolean lifted = TRUE;
     g_assert_true(address_suspension_lift(f->store, "an@example.vn", now + 100, &lifted, &error));
     g_assert_false(lifted);
     g_assert_true(address_suspension_lift(f->store, "AN@EXAMPLE.VN", now, &lifted, &error));
     g_assert_true(lifted);
-    g_assert_null(address_suspension_get(f->store, "an@example.vn", now, &error));
+    g_assert_null(fixture_suspension(f->store, "an@example.vn", now));
     g_assert_no_error(error);
 }
 

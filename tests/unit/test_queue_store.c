@@ -1,5 +1,6 @@
 /* The store on real SQLite files: schema, privacy, tracking codes, raw messages, reports and
  * the outbox's exactly-once rules. */
+#include "config_fixture.h"
 #include "queue/queue.h"
 #include "queue/store_internal.h"
 #include "util/util.h"
@@ -60,6 +61,26 @@ static gint64 t(const char *rfc3339)
     gint64 v = 0;
     g_assert_true(clock_parse_rfc3339(rfc3339, &v));
     return v;
+}
+
+/* the raw message lookups, which must not fail here: the row, or NULL when there is none */
+static RawMessage *find_uid(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid)
+{
+    RawMessage *raw = NULL;
+    GError *error = NULL;
+    g_assert_true(raw_message_find_uid(store, mailbox, uidvalidity, uid, &raw, &error));
+    g_assert_no_error(error);
+    return raw;
+}
+
+static RawMessage *find_same(Store *store, const char *sha256, const char *message_id,
+                             const char *body_sha256)
+{
+    RawMessage *raw = NULL;
+    GError *error = NULL;
+    g_assert_true(raw_message_find_same(store, sha256, message_id, body_sha256, &raw, &error));
+    g_assert_no_error(error);
+    return raw;
 }
 
 static void test_created_private_wal_migrated(Fixture *f, gconstpointer data)
@@ -239,14 +260,14 @@ static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT);
     g_clear_error(&error);
 
-    g_autoptr(RawMessage) by_uid = raw_message_find_uid(f->store, "INBOX", 7, 42, &error);
+    g_autoptr(RawMessage) by_uid = find_uid(f->store, "INBOX", 7, 42);
     g_assert_nonnull(by_uid);
     g_assert_cmpstr(by_uid->state, ==, "fetched");
     g_assert_cmpint(by_uid->attempts, ==, 1);
-    g_assert_null(raw_message_find_uid(f->store, "INBOX", 8, 42, &error));
+    g_assert_null(find_uid(f->store, "INBOX", 8, 42));
     g_assert_no_error(error);
 
-    g_autoptr(RawMessage) by_content = raw_message_find_same(f->store, "ff01", NULL, NULL, &error);
+    g_autoptr(RawMessage) by_content = find_same(f->store, "ff01", NULL, NULL);
     g_assert_cmpint(by_content->id, ==, id);
 
     int attempts = 0;
@@ -257,7 +278,7 @@ static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
     g_assert_cmpuint(unfinished->len, ==, 1);
     g_assert_true(raw_message_mark_processed(f->store, id, "auto", 0, &error));
     g_assert_true(raw_message_relocate(f->store, id, "INBOX", 9, 3, &error));
-    g_autoptr(RawMessage) moved = raw_message_find_uid(f->store, "INBOX", 9, 3, &error);
+    g_autoptr(RawMessage) moved = find_uid(f->store, "INBOX", 9, 3);
     g_assert_cmpstr(moved->state, ==, "processed");
     g_assert_cmpstr(moved->classification, ==, "auto");
     g_assert_true(raw_message_set_state(f->store, id, "moved", NULL, &error));
@@ -270,6 +291,36 @@ static void test_raw_messages_recorded_once(Fixture *f, gconstpointer data)
     local.sha256 = "ee03";
     g_assert_cmpint(raw_message_insert(f->store, &local, &error), >, 0);
     g_assert_no_error(error);
+}
+
+/* A lookup tells "there is none" (TRUE, *out NULL) from "the store failed" (FALSE, *error),
+ * and says so whether or not its caller asks for the error: a NULL with no error could mean
+ * either, and a caller without an error pointer could not tell at all. */
+static void test_lookups_tell_none_from_a_failure(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    RawMessage *raw = NULL;
+    char *value = NULL;
+    OutboxEntry *letter = NULL;
+    g_assert_true(raw_message_find_uid(f->store, "INBOX", 1, 1, &raw, NULL));
+    g_assert_null(raw);
+    g_assert_true(daemon_state_get(f->store, "mailbox_down_since", &value, NULL));
+    g_assert_null(value);
+    g_assert_true(outbox_find_message_id(f->store, "paht.x@soctrang.gov.vn", &letter, NULL));
+    g_assert_null(letter);
+
+    g_assert_true(store_exec(f->store,
+                             "DROP TABLE daemon_state; ALTER TABLE raw_message RENAME TO gone;"
+                             " ALTER TABLE outbox RENAME TO gone_too",
+                             &error));
+    g_assert_no_error(error);
+    g_assert_false(raw_message_find_uid(f->store, "INBOX", 1, 1, &raw, NULL));
+    g_assert_false(raw_message_find_same(f->store, "aa", NULL, NULL, &raw, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_PERMANENT);
+    g_clear_error(&error);
+    g_assert_null(raw);
+    g_assert_false(daemon_state_get(f->store, "mailbox_down_since", &value, NULL));
+    g_assert_false(outbox_find_message_id(f->store, "paht.x@soctrang.gov.vn", &letter, NULL));
 }
 
 /* The same mail is found whatever its trace headers and line ends (the same Message-ID and
@@ -286,20 +337,19 @@ static void test_raw_message_found_by_bytes_or_message_id_and_body(Fixture *f, g
     gint64 id = raw_message_insert(f->store, &ingested, &error);
     g_assert_no_error(error);
 
-    g_autoptr(RawMessage) bytes = raw_message_find_same(f->store, "aa01", NULL, NULL, &error);
+    g_autoptr(RawMessage) bytes = find_same(f->store, "aa01", NULL, NULL);
     g_assert_nonnull(bytes);
     g_assert_cmpint(bytes->id, ==, id);
     g_assert_cmpstr(bytes->body_sha256, ==, "b0d1");
     /* the same mail as an IMAP server serves it: other bytes, same Message-ID and body */
-    g_autoptr(RawMessage) served =
-        raw_message_find_same(f->store, "cc03", "m1@example.vn", "b0d1", &error);
+    g_autoptr(RawMessage) served = find_same(f->store, "cc03", "m1@example.vn", "b0d1");
     g_assert_nonnull(served);
     g_assert_cmpint(served->id, ==, id);
     /* a stranger reusing the Message-ID with another body is another mail */
-    g_assert_null(raw_message_find_same(f->store, "dd04", "m1@example.vn", "0the", &error));
+    g_assert_null(find_same(f->store, "dd04", "m1@example.vn", "0the"));
     /* so is the same body under another Message-ID, and a mail without one */
-    g_assert_null(raw_message_find_same(f->store, "dd05", "m2@example.vn", "b0d1", &error));
-    g_assert_null(raw_message_find_same(f->store, "dd06", NULL, "b0d1", &error));
+    g_assert_null(find_same(f->store, "dd05", "m2@example.vn", "b0d1"));
+    g_assert_null(find_same(f->store, "dd06", NULL, "b0d1"));
     g_assert_no_error(error);
 }
 
@@ -433,16 +483,16 @@ static void test_outbox_lease_rules(Fixture *f, gconstpointer data)
     gint64 id = enqueue(f, "ack:2", NULL);
     GError *error = NULL;
     gint64 now = t("2026-11-28T02:00:00Z");
-    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, now, 300, &error);
+    g_autoptr(OutboxClaim) c1 = fixture_claim_next(f->store, now, NULL);
     g_assert_nonnull(c1);
     g_assert_cmpint(c1->id, ==, id);
     g_assert_cmpint(c1->attempts, ==, 1);
     g_assert_cmpuint(g_bytes_get_size(c1->message), ==, 21);
     /* leased: nobody else gets it */
-    g_assert_null(outbox_claim_next(f->store, now + 10, 300, &error));
+    g_assert_null(fixture_claim_next(f->store, now + 10, NULL));
     g_assert_no_error(error);
     /* the holder died: after the lease, someone else takes it over */
-    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, now + 301, 300, &error);
+    g_autoptr(OutboxClaim) c2 = fixture_claim_next(f->store, now + 301, NULL);
     g_assert_nonnull(c2);
     g_assert_cmpint(c2->attempts, ==, 2);
     g_assert_cmpstr(c1->lease_token, !=, c2->lease_token);
@@ -453,16 +503,16 @@ static void test_outbox_lease_rules(Fixture *f, gconstpointer data)
     /* temporary failure: queued again for later, not claimable before */
     g_assert_true(
         outbox_complete(f->store, c2, OUTBOX_RETRY, "451 4.3.0 later", now + 1000, &error));
-    g_assert_null(outbox_claim_next(f->store, now + 999, 300, &error));
-    g_autoptr(OutboxClaim) c3 = outbox_claim_next(f->store, now + 1000, 300, &error);
+    g_assert_null(fixture_claim_next(f->store, now + 999, NULL));
+    g_autoptr(OutboxClaim) c3 = fixture_claim_next(f->store, now + 1000, NULL);
     g_assert_nonnull(c3);
     g_assert_cmpint(c3->attempts, ==, 3);
     /* our side broken: held, the attempt not counted */
     g_assert_true(outbox_complete(f->store, c3, OUTBOX_HOLD, "login refused", now + 2000, &error));
-    g_autoptr(OutboxClaim) c4 = outbox_claim_next(f->store, now + 2000, 300, &error);
+    g_autoptr(OutboxClaim) c4 = fixture_claim_next(f->store, now + 2000, NULL);
     g_assert_cmpint(c4->attempts, ==, 3);
     g_assert_true(outbox_complete(f->store, c4, OUTBOX_SENT, "250 2.0.0 Ok", 0, &error));
-    g_assert_null(outbox_claim_next(f->store, now + 99999, 300, &error));
+    g_assert_null(fixture_claim_next(f->store, now + 99999, NULL));
     g_autoptr(GPtrArray) sent = outbox_list(f->store, "sent", &error);
     g_assert_cmpuint(sent->len, ==, 1);
     OutboxEntry *e = g_ptr_array_index(sent, 0);
@@ -470,10 +520,10 @@ static void test_outbox_lease_rules(Fixture *f, gconstpointer data)
 
     /* permanent failure: failed for good, with the server's words */
     enqueue(f, "ack:3", NULL);
-    g_autoptr(OutboxClaim) c5 = outbox_claim_next(f->store, now, 300, &error);
+    g_autoptr(OutboxClaim) c5 = fixture_claim_next(f->store, now, NULL);
     g_assert_true(
         outbox_complete(f->store, c5, OUTBOX_FAILED, "550 5.1.1 unknown user", 0, &error));
-    g_assert_null(outbox_claim_next(f->store, now + 99999, 300, &error));
+    g_assert_null(fixture_claim_next(f->store, now + 99999, NULL));
     g_autoptr(GPtrArray) failed = outbox_list(f->store, "failed", &error);
     g_assert_cmpuint(failed->len, ==, 1);
     OutboxEntry *fe = g_ptr_array_index(failed, 0);
@@ -487,10 +537,9 @@ static void test_outbox_oldest_first(Fixture *f, gconstpointer data)
     gint64 first = enqueue(f, "a", NULL);
     g_setenv("PAHT_NOW", "2026-11-28T08:00:00+07:00", TRUE);
     gint64 second = enqueue(f, "b", NULL);
-    GError *error = NULL;
     gint64 later = t("2026-11-28T10:00:00+07:00");
-    g_autoptr(OutboxClaim) c1 = outbox_claim_next(f->store, later, 300, &error);
-    g_autoptr(OutboxClaim) c2 = outbox_claim_next(f->store, later, 300, &error);
+    g_autoptr(OutboxClaim) c1 = fixture_claim_next(f->store, later, NULL);
+    g_autoptr(OutboxClaim) c2 = fixture_claim_next(f->store, later, NULL);
     /* due time decides, not insertion order */
     g_assert_cmpint(c1->id, ==, second);
     g_assert_cmpint(c2->id, ==, first);
@@ -641,6 +690,7 @@ int main(int argc, char **argv)
     log_set_level(LOG_LEVEL_ERROR);
 #define ADD(name, fn) g_test_add("/store/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("created-private-wal-migrated", test_created_private_wal_migrated);
+    ADD("lookups-tell-none-from-a-failure", test_lookups_tell_none_from_a_failure);
     ADD("world-readable-database-refused", test_world_readable_database_refused);
     ADD("first-openers-race", test_first_openers_race);
     ADD("older-schema-refused-unless-migrating", test_older_schema_refused_unless_migrating);

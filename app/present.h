@@ -1,0 +1,24 @@
+/* present: what pahtctl shows, the JSON shapes of SPEC §6 (times RFC 3339 in the province's
+ * zone), and the JSON text it prints. */
+#ifndef PAHT_APP_PRESENT_H
+#define PAHT_APP_PRESENT_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "gateway/gateway.h"
+
+G_BEGIN_DECLS
+
+JsonNode *report_to_json(const Report *report, GTimeZone *zone);
+/* a report's pending supplements (PendingReply *), for show --json */
+JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone);
+JsonNode *report_summary_to_json(const ReportSummary *summary, GTimeZone *zone);
+JsonNode *outbox_entry_to_json(const OutboxEntry *entry, GTimeZone *zone);
+JsonNode *ingest_result_to_json(const char *file, const IngestResult *result);
+
+/* the JSON text of node, indented by two spaces; doubles as coordinate_text writes them */
+char *json_text(JsonNode *node);
+
+G_END_DECLS
+
+#endif

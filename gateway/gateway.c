@@ -1,0 +1,340 @@
+/* gateway: fetch (imap) -> record (queue) -> parse (parse) -> decide (queue) -> answer (notify).
+ *
+ * The invariant everything here keeps (SPEC §8): a message is moved out of the inbox only
+ * after its raw copy, its draft, its attachments and its answers are committed; a crash at
+ * any point leaves it either unrecorded and still in the inbox, or recorded exactly once.
+ *
+ * This file is what the others stand on: opening and closing a gateway (its folders, its
+ * owner, its database), the fetcher's lock, the keyword lists, and what a long pass may ask of
+ * whoever runs it (the daemon: stop? still alive). It calls nothing else of gateway/. */
+#include "gateway/gateway_private.h"
+#include "parse/parse.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+Store *gateway_store(Gateway *gw)
+{
+    return gw->store;
+}
+
+const Config *gateway_config(Gateway *gw)
+{
+    return gw->config;
+}
+
+/* ---- one owner for every file (issue 11.4) --------------------------------------------------
+ * The database and data_dir belong to the service user (paht). A folder made by anyone else
+ * (root, after "sudo pahtctl ingest") is one the daemon cannot write into later: EACCES, and
+ * the inbox stalls. So root becomes the owner before it opens anything, another user is
+ * refused, and what an earlier version left behind is found at start, not at the first
+ * write. */
+
+/* whether path itself was examined (not an ancestor standing in for it) */
+static gboolean owner_of(const char *path, uid_t *uid, gboolean *exists)
+{
+    g_autofree char *found = NULL;
+    if (!fs_owner(path, uid, &found))
+        return FALSE;
+    g_autofree char *canonical = g_canonicalize_filename(path, NULL);
+    *exists = g_str_equal(found, canonical);
+    return TRUE;
+}
+
+/* the database, then data_dir, decide; when neither exists yet (or a user outside them cannot
+ * see them), whoever owns the folder the database is, or will be, made in */
+static gboolean install_owner(const Config *c, uid_t *owner, GError **error)
+{
+    const char *db = c->gateway.database, *data = c->gateway.data_dir;
+    uid_t db_uid = 0, data_uid = 0;
+    gboolean db_exists = FALSE, data_exists = FALSE;
+    if (!owner_of(db, &db_uid, &db_exists) || !owner_of(data, &data_uid, &data_exists)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "cannot examine %s or %s: %s", db, data,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (db_exists && data_exists && db_uid != data_uid) {
+        g_autofree char *db_user = user_name_of(db_uid);
+        g_autofree char *data_user = user_name_of(data_uid);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "the database %s belongs to %s but data_dir %s to %s: both must belong to "
+                    "the user pahtd runs as (e.g. chown -R %s: %s %s*)",
+                    db, db_user, data, data_user, db_user, data, db);
+        return FALSE;
+    }
+    *owner = db_exists || !data_exists ? db_uid : data_uid;
+    return TRUE;
+}
+
+gboolean gateway_become_owner(const Config *config, char **run_as, GError **error)
+{
+    uid_t owner = 0;
+    if (!install_owner(config, &owner, error))
+        return FALSE;
+    uid_t me = geteuid();
+    if (me == owner)
+        return TRUE;
+    g_autofree char *name = user_name_of(owner);
+    if (me == 0) {
+        /* before anything is opened: every file made from here on is the owner's */
+        if (!process_become_user(owner, error))
+            return FALSE;
+        log_debug("running as %s, the owner of %s", name, config->gateway.database);
+        return TRUE;
+    }
+    g_autofree char *mine = user_name_of(me);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                "%s and %s belong to %s, and this runs as %s: run it as %s, or what it writes "
+                "would be %s's and the daemon could not use it",
+                config->gateway.database, config->gateway.data_dir, name, mine, name, mine);
+    if (run_as)
+        *run_as = g_steal_pointer(&name);
+    return FALSE;
+}
+
+static gboolean foreign_file_found(const Config *c, const char *foreign, GError **error)
+{
+    struct stat st;
+    uid_t owner = lstat(foreign, &st) == 0 ? st.st_uid : 0;
+    g_autofree char *theirs = user_name_of(owner);
+    g_autofree char *ours = user_name_of(geteuid());
+    gboolean in_data = g_str_has_prefix(foreign, c->gateway.data_dir);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                "%s belongs to %s, not to %s, who owns the database and data_dir: the gateway "
+                "cannot write into it (was pahtctl run as %s by an earlier version?). Give it "
+                "back: chown -R %s: %s%s",
+                foreign, theirs, ours, theirs, ours,
+                in_data ? c->gateway.data_dir : c->gateway.database, in_data ? "" : "*");
+    return FALSE;
+}
+
+/* the database's own files: the lock, the WAL and its index */
+static gboolean database_files_owned(const Config *c, GError **error)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", ".lock"};
+    for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        g_autofree char *path = g_strconcat(c->gateway.database, suffixes[i], NULL);
+        g_autofree char *foreign = fs_find_foreign(path, geteuid(), 0);
+        if (foreign)
+            return foreign_file_found(c, foreign, error);
+    }
+    return TRUE;
+}
+
+/* data_dir, its folders (raw, att, tmp) and theirs (raw/ab ...): the files inside are not
+ * walked, there may be millions, and a folder is where a write fails */
+static gboolean data_dir_owned(const Config *c, GError **error)
+{
+    g_autofree char *foreign = fs_find_foreign(c->gateway.data_dir, geteuid(), 2);
+    return foreign ? foreign_file_found(c, foreign, error) : database_files_owned(c, error);
+}
+
+/* ---- setup ----------------------------------------------------------------------------------- */
+
+/* Work folders are per process ("tmp/<pid>.XXXXXX") so that pahtctl and pahtd never clean
+ * up each other's work; those of processes that died are removed here. */
+static void remove_stale_work(const char *tmp_root)
+{
+    GDir *dir = g_dir_open(tmp_root, 0, NULL);
+    if (!dir)
+        return;
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+        char *end = NULL;
+        long pid = strtol(name, &end, 10);
+        if (pid <= 0 || !end || *end != '.')
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        g_autofree char *path = g_build_filename(tmp_root, name, NULL);
+        fs_remove_tree(path);
+    }
+    g_dir_close(dir);
+}
+
+Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GError **error)
+{
+    g_autoptr(Gateway) gw = g_new0(Gateway, 1);
+    gw->config = config;
+    gw->recovering = TRUE;
+    gw->raw_dir = g_build_filename(config->gateway.data_dir, "raw", NULL);
+    gw->att_dir = g_build_filename(config->gateway.data_dir, "att", NULL);
+    g_autofree char *tmp_root = g_build_filename(config->gateway.data_dir, "tmp", NULL);
+    if (!fs_make_private_dir(config->gateway.data_dir, error) ||
+        !fs_make_private_dir(gw->raw_dir, error) || !fs_make_private_dir(gw->att_dir, error) ||
+        !fs_make_private_dir(tmp_root, error) || !data_dir_owned(config, error))
+        return NULL;
+    remove_stale_work(tmp_root);
+    g_autofree char *template = g_strdup_printf("%s/%d.XXXXXX", tmp_root, (int)getpid());
+    if (!g_mkdtemp_full(template, 0700)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot create %s: %s", template,
+                    g_strerror(errno));
+        return NULL;
+    }
+    gw->tmp_dir = g_steal_pointer(&template);
+    gw->store = store_open_with(config->gateway.database, policy, error);
+    if (!gw->store)
+        return NULL;
+    parse_init();
+    return g_steal_pointer(&gw);
+}
+
+Gateway *gateway_open(const Config *config, GError **error)
+{
+    return gateway_open_with(config, STORE_SCHEMA_MIGRATE, error);
+}
+
+void gateway_remove_dead_work(Gateway *gw)
+{
+    g_autofree char *tmp_root = g_path_get_dirname(gw->tmp_dir);
+    remove_stale_work(tmp_root);
+}
+
+void gateway_close(Gateway *gw)
+{
+    if (!gw)
+        return;
+    /* the parser process is the daemon's: daemon_run stops it before it returns */
+    g_warn_if_fail(!gw->worker);
+    imap_client_close(gw->imap);
+    smtp_sender_free(gw->smtp);
+    store_close(gw->store);
+    if (gw->tmp_dir)
+        fs_remove_tree(gw->tmp_dir);
+    g_free(gw->raw_dir);
+    g_free(gw->att_dir);
+    g_free(gw->tmp_dir);
+    g_free(gw->keywords_copy);
+    config_free(gw->owned_config);
+    g_free(gw);
+}
+
+/* ---- the keyword lists -----------------------------------------------------------------------
+ * keywords.conf decides what is an emergency, a complaint, a request for secrecy; the province
+ * edits it. A file that does not parse made every message fail in the parser while
+ * --check-config said OK, so it is checked with the rest of the configuration. The daemon's
+ * parser reads a private copy of the file as it was checked, never the file itself: an edit
+ * reaches it through a reload that accepts it (SIGHUP), and a broken edit that was refused, or
+ * never announced, changes nothing for the mail. */
+
+gboolean gateway_check_config(const Config *config, GError **error)
+{
+    return parse_keywords_check(config->gateway.keywords_file, error);
+}
+
+gboolean gateway_take_keywords(Gateway *gw, const char *keywords_file, GError **error)
+{
+    if (!parse_keywords_check(keywords_file, error))
+        return FALSE;
+    if (!keywords_file) {
+        g_clear_pointer(&gw->keywords_copy, g_free);
+        return TRUE;
+    }
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(keywords_file, &data, &len, &local)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "keywords file %s: %s", keywords_file,
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    g_autofree char *fresh = g_build_filename(gw->tmp_dir, "keywords.conf.new", NULL);
+    g_autofree char *copy = g_build_filename(gw->tmp_dir, "keywords.conf", NULL);
+    if (!fs_write_file_atomic(fresh, data, len, error))
+        return FALSE;
+    /* the bytes copied are the bytes checked: the file may have changed since the check */
+    if (!parse_keywords_check(fresh, &local)) {
+        unlink(fresh);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "keywords file %s changed while it was read; try again (%s)", keywords_file,
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    if (rename(fresh, copy) != 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot rename %s: %s", fresh,
+                    g_strerror(errno));
+        unlink(fresh);
+        return FALSE;
+    }
+    g_free(gw->keywords_copy);
+    gw->keywords_copy = g_steal_pointer(&copy);
+    return TRUE;
+}
+
+int gateway_lock_fetcher(const Config *config, GError **error)
+{
+    /* a fresh install with a database in a folder of its own: the lock goes there, first */
+    g_autofree char *folder = g_path_get_dirname(config->gateway.database);
+    if (!fs_make_private_dir(folder, error) || !database_files_owned(config, error))
+        return -1;
+    g_autofree char *path = g_strconcat(config->gateway.database, ".lock", NULL);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "cannot open lock %s: %s", path,
+                    g_strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = 0;
+        g_strstrip(holder);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "another pahtd (pid %s) is already running on %s; only one may fetch "
+                    "from a database",
+                    *holder ? holder : "?", config->gateway.database);
+        close(fd);
+        return -1;
+    }
+    g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, strlen(pid), 0) < 0)
+        log_debug("cannot write pid to %s", path);
+    return fd;
+}
+
+/* ---- what a pass may ask of whoever runs it ------------------------------------------------ */
+
+void gateway_watch(Gateway *gw, const GatewayWatch *watch)
+{
+    gw->watch = watch ? *watch : (GatewayWatch){0};
+}
+
+gboolean gateway_stopping(Gateway *gw)
+{
+    return gw->watch.stopping && gw->watch.stopping(gw->watch.data);
+}
+
+void gateway_keepalive(Gateway *gw)
+{
+    if (gw->watch.alive)
+        gw->watch.alive(gw->watch.data);
+}
+
+/* ---- PAHT_TEST_FAULT (tests only) ----------------------------------------------------------- */
+
+char *gateway_test_fault(const char *name)
+{
+    const char *spec = g_getenv("PAHT_TEST_FAULT");
+    if (!spec || !*spec)
+        return NULL;
+    g_auto(GStrv) faults = g_strsplit(spec, ",", -1);
+    gsize n = strlen(name);
+    char *found = NULL;
+    for (guint i = 0; faults[i]; i++) {
+        if (strncmp(faults[i], name, n) == 0 && (faults[i][n] == '\0' || faults[i][n] == ':')) {
+            g_free(found);
+            found = g_strdup(faults[i][n] ? faults[i] + n + 1 : "");
+        }
+    }
+    return found;
+}

@@ -1,0 +1,188 @@
+/* Private to gateway/: the Gateway's parts, shared by the files of the pipeline. Each file
+ * calls only files listed before it here, never one after it (tools/check-layers checks):
+ *   gateway.c     open/close, the fetcher's lock, the keyword lists, the watch of a long pass
+ *   outbound.c    the outbox: sending over SMTP, failures, the IOC's digest
+ *   bounce.c      delivery status notifications
+ *   inbound.c     record, parse, decide and answer one message
+ *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
+ *   quarantine.c  mail set aside, and pahtctl reprocess
+ *   worker.c      parsing in a supervised child process
+ *   scheduler.c   the regulation's clock: deadlines, reminders, overdue flags
+ *   mailbox.c     keeping in step with the IMAP inbox
+ *   daemon.c      pahtd's loop: signals, watchdog, backoff and outage alerts */
+#ifndef PAHT_GATEWAY_PRIVATE_H
+#define PAHT_GATEWAY_PRIVATE_H
+
+#include "gateway/gateway.h"
+#include "imap/imap.h"
+#include "notify/notify.h"
+
+/* a message whose processing was started this many times without finishing (the process
+ * died each time: a crash in a library, a hang killed by the watchdog) is set aside */
+#define MAX_PROCESSING_ATTEMPTS 3
+
+typedef struct Worker Worker;
+
+/* What a long pass (mailbox.c, worker.c) may ask of whoever runs it, the daemon (daemon.c),
+ * without calling it: whether to stop between messages (SIGTERM), and a sign of life for
+ * systemd's watchdog while it waits. Unset (NULL functions): never stop, nobody to tell. */
+typedef struct {
+    gboolean (*stopping)(gpointer data);
+    void (*alive)(gpointer data);
+    gpointer data;
+} GatewayWatch;
+
+struct Gateway {
+    const Config *config;
+    Config *owned_config; /* a configuration reloaded on SIGHUP (the first is the caller's) */
+    Store *store;
+    char *raw_dir, *att_dir, *tmp_dir;
+    ImapClient *imap;
+    gboolean folders_ready;
+    gboolean selected;     /* the watched folder is selected on imap */
+    guint32 uidvalidity;   /* ... with this UIDVALIDITY */
+    gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
+    gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
+                              processing the previous process did not survive */
+    SmtpSender *smtp;
+    Worker *worker; /* the child that parses (worker.c); NULL until the first message */
+    /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
+     * taken when the file was checked at start or by an accepted reload; NULL: the built-in
+     * lists */
+    char *keywords_copy;
+
+    GatewayWatch watch; /* set by the daemon while it runs (daemon.c) */
+};
+
+/* inbound.c */
+
+/* Parses a recorded raw message and commits what it becomes. A message parse refuses is
+ * marked unparsed (kept, never lost) and reported in out->unparsed: that is not an error. */
+gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
+/* where a raw message was found: a place on the IMAP server, or mailbox NULL for a file
+ * given to pahtctl ingest */
+typedef struct {
+    const char *mailbox;
+    guint32 uidvalidity, uid;
+} RawPlace;
+
+typedef enum {
+    RECORD_FAILED,      /* the store failed (*error) */
+    RECORD_FILE_FAILED, /* the file could not be read or stored (*error): this message's */
+    RECORD_NEW,         /* recorded now, state "fetched" */
+    RECORD_KNOWN,       /* the same mail was recorded before (same bytes, or same Message-ID
+                           and body): its row, untouched */
+} RecordOutcome;
+
+/* The one recording path of every message, fetched or ingested (SPEC §3.2): reads the
+ * finished temp file once (digests, Message-ID: a bounded read of its header block), and,
+ * under the write lock, either finds the same mail recorded before or stores the file
+ * (content-addressed, durable) and inserts its row at place. The temp file is consumed
+ * either way. *out: the new or the known row. */
+RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
+                                      RawMessage **out, GError **error);
+/* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
+ * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
+ * transaction. PAHT_ERROR_REFUSED when it was decided already. */
+gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, const char *actor,
+                                    IngestResult *out, GError **error);
+
+/* gateway.c */
+/* removes the work folders of processes that died (a parser process killed mid-message leaves
+ * partial attachments: citizens' data, and possibly large) */
+void gateway_remove_dead_work(Gateway *gw);
+/* Checks keywords_file (NULL: the built-in lists) and makes it the copy the parser reads
+ * (gw->keywords_copy). On any error the copy in use stays as it was. */
+gboolean gateway_take_keywords(Gateway *gw, const char *keywords_file, GError **error);
+/* the watch of a long pass (NULL: none; the struct is copied) */
+void gateway_watch(Gateway *gw, const GatewayWatch *watch);
+/* TRUE when the one who runs the pass wants it to stop (SIGTERM) between messages */
+gboolean gateway_stopping(Gateway *gw);
+/* a sign of life, while a pass is busy or waits */
+void gateway_keepalive(Gateway *gw);
+/* PAHT_TEST_FAULT (tests only, like PAHT_NOW; never set it in production): a comma-separated
+ * list of faults "name" or "name:ARG". Returns ARG ("" for none) when the fault called name is
+ * asked for, else NULL. */
+char *gateway_test_fault(const char *name);
+
+/* mailbox.c */
+/* closes the IMAP session (the next pass reconnects) */
+void mailbox_disconnect(Gateway *gw);
+
+/* worker.c: the parser process is started by the daemon (or by the first message a pass
+ * gives it) and must be stopped by the daemon too: gateway_close does not know it */
+
+/* Processes a recorded message in the worker under message_timeout_seconds. A message the
+ * worker could not finish (timed out, crashed) is marked unparsed with the reason and comes
+ * back with out->unparsed: not an error. Errors: the worker cannot start, or the database or
+ * configuration failed for this message (it stays "fetched" and is tried again). */
+gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
+/* The same in two halves, so that the daemon can fetch the next message while the parser
+ * works on this one: one message at a time is in the parser's hands, and every submit must
+ * be collected. Its time limit runs from the submit until the parser answers: an answer sent
+ * in time stands however late it is collected. */
+gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
+gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
+/* starts the worker now if there is none: pahtd does so at start and after a reload, so that
+ * the child reads the configuration file when pahtd did (a file edited later and refused on
+ * SIGHUP does not reach it). A failure is logged; the next message tries again. */
+void worker_prepare(Gateway *gw);
+/* ends the worker (it finishes nothing: call between messages); NULL-safe */
+void worker_stop(Gateway *gw);
+
+/* quarantine.c */
+
+/* the IOC alert for a message set aside (once per message) */
+gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **error);
+/* A message above max_message_bytes, never downloaded: asks its sender (the first address of
+ * from_header, the From header as written) for fewer or smaller files and alerts the IOC, each
+ * once per message, in one transaction. The caller moves it to the quarantine folder
+ * afterwards. */
+gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalidity,
+                              const ImapMessageInfo *info, const char *message_id,
+                              const char *from_header, GError **error);
+/* The first mailbox address of a From header as written (RFC 2047 words and all), fit to
+ * write a letter to: local@domain, domain lowercase; NULL when there is none. */
+char *quarantine_sender_address(const char *from_header);
+/* A message that could not be fetched and is given up (failure: its record), in the caller's
+ * transaction: the IOC alert, once per message. move_error: why it could not be moved to the
+ * quarantine folder either, or NULL when it was. */
+gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
+                                      const MessageFailure *failure, const char *move_error,
+                                      GError **error);
+
+/* outbound.c: the envelope sender of every letter is VERP-style (SPEC §8 bounces):
+ * <local>+b-<letter id>-<mac>@<domain> of [smtp] from, mac the first 16 hex digits of
+ * HMAC-SHA256(key, "b-<id>-<Message-ID>"), so that a bounce names its letter and a stranger
+ * cannot fail someone else's letter. */
+
+/* The HMAC key: [smtp] bounce_secret_file (as pahtd read it at start, else read now: the
+ * parser process and pahtctl read no passwords, but this key they need); without that key,
+ * the gateway's own in data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE
+ * and it is missing. Either file is refused unless mode 0600/0400 (PAHT_ERROR_CONFIG). *key
+ * NULL (and TRUE) when there is none and create is FALSE. */
+gboolean outbound_bounce_key(const Config *config, gboolean create, GBytes **key, GError **error);
+/* the envelope sender for letter id; NULL when from has no room for the token (local part
+ * longer than 64 characters with it) or is not an address */
+char *outbound_envelope_address(const char *from, gint64 id, const char *message_id, GBytes *key);
+/* the letter id an address of the form above names (our from's local part and domain), or 0;
+ * the mac is not checked here */
+gint64 outbound_envelope_letter(const char *address, const char *our_from);
+/* TRUE for an RFC 3463 status that suspends the address (SPEC §8): 5.x.x except 5.2.2,
+ * mailbox full, which is the citizen's to fix and no reason to stop writing to them, and
+ * except 5.3.x, 5.6.x and 5.7.x, which are about our letter or our mail, not the address */
+gboolean outbound_status_suspends(const char *status);
+/* A letter failed for good (an SMTP 5xx, a DSN), in the caller's transaction: an event on its
+ * report and, when suspend, the address suspended for 60 days (never the IOC's, an agency's
+ * or our own: those must be fixed in the configuration, not silenced). *until (may be NULL)
+ * gets the end of the suspension, 0 if none. */
+gboolean outbound_letter_failed(Gateway *gw, gint64 letter_id, gint64 report_id, const char *kind,
+                                const char *rcpt, const char *status, const char *reason,
+                                gboolean suspend, gint64 *until, GError **error);
+
+/* bounce.c: a delivery status notification (classification bounce), in the caller's
+ * transaction: recorded, matched to its letter (envelope token, else the original
+ * Message-ID), and the letter failed; one that matches nothing is only recorded. */
+gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **error);
+
+#endif

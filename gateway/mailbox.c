@@ -1,0 +1,957 @@
+/* mailbox: keeping the gateway in step with the IMAP inbox (SPEC §3 steps 1, 2 and 7, §8).
+ *
+ * A pass finishes what a crash left half done, then fetches, records, processes and moves
+ * every new message, oldest first. Whether anything is new is decided cheaply, whatever the
+ * size of the mailbox: on a fresh connection by SELECT's UIDNEXT against the one we stored;
+ * afterwards by the EXISTS responses the wait (IDLE, or NOOP when polling) brought, or by a
+ * failed message being due for another try. A pass with nothing new sends no command at all:
+ * the wait is the cycle's only command. No list of all UIDs is ever asked for: UID SEARCH
+ * starts at the first UID not yet handled, and only sizes are fetched before a download
+ * (RFC822.SIZE, in chunks), never an ENVELOPE, whose size the sender decides.
+ *
+ * Nothing skipped, nothing stuck: a message that cannot be fetched or recorded (the server
+ * refuses it or drops the session on it, its file cannot be written) is counted by its place
+ * on the server and tried again later while the others go on; the stored cursor never passes
+ * it until it is handled, confirmed gone by the server, or given up after an hour of tries
+ * (then moved to quarantine, the IOC told once). See "one pass over the new mail" below.
+ *
+ * Crash safety: every step is decided by the message's row, and a message leaves the inbox
+ * only after its row and everything it became are committed. kill -9 at any point leaves a
+ * message untouched on the server or recorded once; the next pass finishes the job:
+ *   no row      -> fetch (streamed to disk), record: fetched
+ *   fetched     -> process in the worker: processed, or unparsed
+ *   processed   -> move to processed_folder: moved
+ *   unparsed    -> alert the IOC, move to quarantine_folder: quarantined
+ * (without MOVE, a move records its copy before deleting the original: see below)
+ *
+ * UIDVALIDITY change (RFC 3501 §2.3.1.1): every UID we knew is void. The mailbox is read again
+ * from UID 1 and each message recognised by content: a download either confirms a message we
+ * have (the same bytes, or the same Message-ID and body: it is relocated to its new UID and
+ * only moved, never processed or answered again) or brings a new one. The same recognition
+ * serves a mail that pahtctl ingest recorded first. A Message-ID alone is never trusted as
+ * proof: broken mailers reuse them, and a stranger could copy one to have a citizen's mail
+ * dropped.
+ */
+#include "gateway/gateway_private.h"
+#include "util/util.h"
+
+#include <string.h>
+#include <unistd.h>
+
+void mailbox_disconnect(Gateway *gw)
+{
+    imap_client_close(gw->imap);
+    gw->imap = NULL;
+    gw->folders_ready = FALSE;
+    gw->selected = FALSE;
+}
+
+static gboolean imap_ready(Gateway *gw, GError **error)
+{
+    const Config *c = gw->config;
+    if (!gw->imap) {
+        ImapOptions opts = {
+            .host = c->imap.server.host,
+            .port = c->imap.server.port,
+            .implicit_tls = c->imap.server.implicit_tls,
+            .tls_verify = c->imap.tls_verify,
+            .ca_file = c->imap.ca_file,
+            .user = c->imap.user,
+            .password = c->imap.password,
+            .timeout_seconds = c->imap.timeout_seconds,
+            .protocol_log = g_getenv("PAHT_IMAP_PROTOCOL_LOG"),
+        };
+        gw->imap = imap_client_connect(&opts, error);
+        if (!gw->imap)
+            return FALSE;
+    }
+    if (!gw->folders_ready) {
+        if (!imap_client_ensure_folder(gw->imap, c->imap.processed_folder, error) ||
+            !imap_client_ensure_folder(gw->imap, c->imap.quarantine_folder, error))
+            return FALSE;
+        gw->folders_ready = TRUE;
+    }
+    return TRUE;
+}
+
+/* Processing a recorded message that is still "fetched", in the worker, in two halves: the
+ * daemon fetches the next message meanwhile. One found so at start is one the previous pahtd
+ * died on; after MAX_PROCESSING_ATTEMPTS of those it is set aside without another try.
+ * (Within one process the worker catches crashes and hangs itself, and a clean failure such
+ * as a busy database is simply tried again: it does not count.) *submitted tells whether the
+ * worker has it (then process_end must follow) or it was set aside at once. */
+static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted, GError **error)
+{
+    *submitted = FALSE;
+    int attempts = raw->attempts;
+    if (gw->recovering && raw->attempts > 0 &&
+        !raw_message_count_attempt(gw->store, raw->id, &attempts, error))
+        return FALSE;
+    if (attempts > MAX_PROCESSING_ATTEMPTS) {
+        log_warning("message %" G_GINT64_FORMAT " did not finish processing %d times: kept aside",
+                    raw->id, attempts - 1);
+        if (!raw_message_set_state(gw->store, raw->id, RAW_UNPARSED,
+                                   "processing did not finish after repeated attempts", error))
+            return FALSE;
+        g_free(raw->state);
+        raw->state = g_strdup(RAW_UNPARSED);
+        return TRUE;
+    }
+    if (!worker_submit(gw, raw->id, error))
+        return FALSE;
+    *submitted = TRUE;
+    return TRUE;
+}
+
+/* the worker's answer for raw, and what the message became, as recorded (state, reason) */
+static gboolean process_end(Gateway *gw, RawMessage *raw, GError **error)
+{
+    IngestResult result = {0};
+    gboolean ok = worker_collect(gw, raw->id, &result, error);
+    ingest_result_clear(&result);
+    if (!ok)
+        return FALSE;
+    RawMessage *now = raw_message_get(gw->store, raw->id, error);
+    if (!now)
+        return FALSE;
+    g_free(raw->state);
+    g_free(raw->error);
+    raw->state = g_steal_pointer(&now->state);
+    raw->error = g_steal_pointer(&now->error);
+    raw_message_free(now);
+    return TRUE;
+}
+
+static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
+{
+    gboolean submitted = FALSE;
+    if (!process_begin(gw, raw, &submitted, error))
+        return FALSE;
+    return !submitted || process_end(gw, raw, error);
+}
+
+/* ---- moving out of the inbox ----------------------------------------------------------------
+ * Messages whose drafts and answers are committed leave the inbox together: one UID MOVE per
+ * folder for a whole batch (a MOVE per message makes the server rework its index each time:
+ * most of the server's work in a big ingest), then their rows say so in one transaction. A
+ * crash in between leaves them "processed" in the inbox; the next pass finishes them
+ * (finish_unfinished), so the rule "moved only after the commit" holds.
+ *
+ * Without MOVE (RFC 6851) a move is UID COPY, then \Deleted and UID EXPUNGE, and a crash
+ * between the two would leave the copy made and the original in the inbox: the next pass
+ * would copy it again. So each step is recorded before the next: the target folder before the
+ * copy (moving_to), the copy once made (copied). A pass that finds a move under way deletes
+ * the original when the copy is known made, or found in the target folder by Message-ID, and
+ * only otherwise copies again. */
+
+typedef struct {
+    GArray *uids[2]; /* [0] processed folder, [1] quarantine */
+    GArray *ids[2];  /* the raw message of each UID; 0 for a second delivery of a recorded
+                        mail, which has no row of its own */
+} MoveBatch;
+
+#define MOVE_BATCH_MAX 200
+
+static void move_batch_init(MoveBatch *b)
+{
+    for (int i = 0; i < 2; i++) {
+        b->uids[i] = g_array_new(FALSE, FALSE, sizeof(guint32));
+        b->ids[i] = g_array_new(FALSE, FALSE, sizeof(gint64));
+    }
+}
+
+static void move_batch_clear(MoveBatch *b)
+{
+    for (int i = 0; i < 2; i++) {
+        g_array_unref(b->uids[i]);
+        g_array_unref(b->ids[i]);
+    }
+}
+
+static guint move_batch_size(const MoveBatch *b)
+{
+    return b->uids[0]->len + b->uids[1]->len;
+}
+
+static void move_batch_append(MoveBatch *b, gboolean aside, guint32 uid, gint64 id)
+{
+    g_array_append_val(b->uids[aside], uid);
+    g_array_append_val(b->ids[aside], id);
+}
+
+/* the move of a message whose processing is over (or was never needed) goes to the batch */
+static gboolean batch_add(Gateway *gw, const RawMessage *raw, MoveBatch *batch, GError **error)
+{
+    gboolean aside = !raw_message_is_done(raw);
+    if (aside && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    move_batch_append(batch, aside, raw->uid, raw->id);
+    return TRUE;
+}
+
+/* each row of ids (0s skipped) updated in one transaction: a move step (state NULL) or the
+ * end of the move (state "moved" or "quarantined") */
+static gboolean batch_record(Gateway *gw, const GArray *ids, const char *folder, gboolean copied,
+                             const char *state, GError **error)
+{
+    if (!store_begin(gw->store, error))
+        return FALSE;
+    for (guint k = 0; k < ids->len; k++) {
+        gint64 id = g_array_index(ids, gint64, k);
+        if (id > 0 && !(state ? raw_message_set_state(gw->store, id, state, NULL, error)
+                              : raw_message_set_moving(gw->store, id, folder, copied, error))) {
+            store_rollback(gw->store);
+            return FALSE;
+        }
+    }
+    return store_commit(gw->store, error);
+}
+
+/* A move the server refused (NO) is not the pass's failure: the messages stay recorded in the
+ * inbox and the next pass tries again. Anything else (connection, missing folder) is. */
+static gboolean move_refused_ok(GError *refused, GError **error)
+{
+    if (!g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
+        g_propagate_error(error, refused);
+        return FALSE;
+    }
+    log_warning("%s; the messages stay in the inbox until the next pass", refused->message);
+    g_error_free(refused);
+    return TRUE;
+}
+
+/* PAHT_TEST_FAULT exit-after-copy: dies like kill -9 right after a UID COPY, before its
+ * record; exit-after-copy:recorded, right after the record (tests only) */
+static void test_fault_exit_after_copy(gboolean recorded)
+{
+    g_autofree char *fault = gateway_test_fault("exit-after-copy");
+    if (fault && g_str_equal(fault, "recorded") == recorded) {
+        log_notice("PAHT_TEST_FAULT: exiting right after a UID COPY%s",
+                   recorded ? " and its record" : "");
+        _exit(3);
+    }
+}
+
+/* the UIDs of one side of the batch to folder; *moved FALSE when the server refused */
+static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *folder,
+                          gboolean *moved, GError **error)
+{
+    const guint32 *u = &g_array_index(uids, guint32, 0);
+    GError *refused = NULL;
+    *moved = FALSE;
+    if (imap_client_can_move(gw->imap)) {
+        if (!imap_client_move_uids(gw->imap, u, uids->len, folder, &refused))
+            return move_refused_ok(refused, error);
+    } else {
+        if (!batch_record(gw, ids, folder, FALSE, NULL, error))
+            return FALSE;
+        if (!imap_client_copy_uids(gw->imap, u, uids->len, folder, &refused))
+            return move_refused_ok(refused, error);
+        test_fault_exit_after_copy(FALSE);
+        if (!batch_record(gw, ids, folder, TRUE, NULL, error))
+            return FALSE;
+        test_fault_exit_after_copy(TRUE);
+        if (!imap_client_delete_uids(gw->imap, u, uids->len, &refused))
+            return move_refused_ok(refused, error);
+    }
+    *moved = TRUE;
+    return TRUE;
+}
+
+static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
+{
+    const Config *c = gw->config;
+    for (int i = 0; i < 2; i++) {
+        if (b->uids[i]->len == 0)
+            continue;
+        const char *folder = i == 0 ? c->imap.processed_folder : c->imap.quarantine_folder;
+        gboolean moved = FALSE;
+        if (!move_side(gw, b->uids[i], b->ids[i], folder, &moved, error))
+            return FALSE;
+        if (moved &&
+            !batch_record(gw, b->ids[i], NULL, FALSE, i == 0 ? RAW_MOVED : RAW_QUARANTINED, error))
+            return FALSE;
+        g_array_set_size(b->uids[i], 0);
+        g_array_set_size(b->ids[i], 0);
+    }
+    return TRUE;
+}
+
+/* A move without MOVE that a crash interrupted (raw->moving_to set): the original is deleted
+ * when its copy is known made or is found in the target folder; *done then. Otherwise the
+ * message is moved as if for the first time. */
+static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError **error)
+{
+    *done = FALSE;
+    gboolean copied = raw->copied;
+    if (!copied && raw->message_id) {
+        const char *ids[] = {raw->message_id};
+        if (!imap_client_folder_has_message_ids(gw->imap, raw->moving_to, ids, 1, &copied, error))
+            return FALSE;
+    }
+    if (!copied) {
+        log_notice("message %" G_GINT64_FORMAT ": an interrupted move left no copy in \"%s\" "
+                   "that can be recognised; moved again",
+                   raw->id, raw->moving_to);
+        return TRUE;
+    }
+    log_notice("message %" G_GINT64_FORMAT ": finishing an interrupted move to \"%s\" without "
+               "copying it again",
+               raw->id, raw->moving_to);
+    if (!raw->copied && !raw_message_set_moving(gw->store, raw->id, raw->moving_to, TRUE, error))
+        return FALSE;
+    /* either way nothing is copied again: a refused delete is tried at the next pass */
+    *done = TRUE;
+    GError *refused = NULL;
+    if (!imap_client_delete_uids(gw->imap, &raw->uid, 1, &refused))
+        return move_refused_ok(refused, error);
+    if (!raw_message_is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    return raw_message_set_state(
+        gw->store, raw->id, raw_message_is_done(raw) ? RAW_MOVED : RAW_QUARANTINED, NULL, error);
+}
+
+/* Takes a recorded message (at raw->uid in the selected mailbox) to its end (what a crash left
+ * half done); its move joins the batch. The row's state says where it stands; nothing done
+ * before is done again. */
+static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, GError **error)
+{
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
+        return FALSE;
+    if (raw->moving_to) {
+        gboolean done = FALSE;
+        if (!resume_move(gw, raw, &done, error))
+            return FALSE;
+        if (done)
+            return TRUE;
+    }
+    return batch_add(gw, raw, batch, error);
+}
+
+/* A recorded message whose UID belongs to an earlier UIDVALIDITY: it cannot be addressed on
+ * the server any more. If it is still there under a new UID, the resynchronisation finds it
+ * by content and moves it; here it is only finished as a record (processed if it never was),
+ * so that nothing stays half done. */
+static gboolean settle_old_epoch(Gateway *gw, RawMessage *raw, GError **error)
+{
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
+        return FALSE;
+    if (raw_message_is_done(raw))
+        return raw_message_set_state(gw->store, raw->id, RAW_MOVED, NULL, error);
+    if (!quarantine_alert_unparsed(gw, raw, error))
+        return FALSE;
+    return raw_message_set_state(gw->store, raw->id, RAW_QUARANTINED, NULL, error);
+}
+
+/* What a crash (or a refused move) left half done in this mailbox. Only the database is read
+ * when there is nothing: no IMAP command. */
+static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidvalidity,
+                                  int *handled, GError **error)
+{
+    g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(gw->store, mailbox, error);
+    if (!unfinished)
+        return FALSE;
+    MoveBatch batch;
+    move_batch_init(&batch);
+    gboolean ok = TRUE;
+    for (guint i = 0; i < unfinished->len && ok; i++) {
+        if (gateway_stopping(gw))
+            break;
+        RawMessage *raw = g_ptr_array_index(unfinished, i);
+        GError *one = NULL;
+        gboolean done = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &batch, &one)
+                                                        : settle_old_epoch(gw, raw, &one);
+        if (done) {
+            (*handled)++;
+        } else if (one->code == PAHT_ERROR_TEMPORARY || one->code == PAHT_ERROR_CONFIG) {
+            g_propagate_error(error, one);
+            ok = FALSE;
+        } else {
+            /* this one message cannot be finished: the others must not wait for it */
+            log_warning("message %" G_GINT64_FORMAT " cannot be finished: %s", raw->id,
+                        one->message);
+            g_error_free(one);
+        }
+        if (ok && move_batch_size(&batch) >= MOVE_BATCH_MAX)
+            ok = move_batch_flush(gw, &batch, error);
+    }
+    if (ok && move_batch_size(&batch) > 0)
+        ok = move_batch_flush(gw, &batch, error);
+    move_batch_clear(&batch);
+    return ok;
+}
+
+/* ---- one pass over the new mail ---------------------------------------------------------------
+ * Every message is tried in UID order, and one that fails (a refused FETCH, a connection the
+ * server drops on it, a file that cannot be written) never stops the others: it is counted by
+ * its place (mailbox, UIDVALIDITY, UID), tried again later with a growing delay, and after
+ * FAILURE_GIVE_UP_ATTEMPTS failures spread over FAILURE_GIVE_UP_SECONDS it is moved to the
+ * quarantine folder (or, if even that is refused, left where it is) and the IOC is told once.
+ * The stored cursor (the UID the next pass starts from) never passes a message still waiting
+ * for another try: only one that was handled, given up, or that the server confirms gone. */
+
+/* a failed message is tried again after 5, 10, 20, 40 minutes, then every hour */
+#define FAILURE_RETRY_FIRST_SECONDS (5 * 60)
+#define FAILURE_RETRY_MAX_SECONDS   (60 * 60)
+/* ... and given up after this many failures, spread over at least this long (a server being
+ * restarted, a disk being fixed, must not cost a citizen's mail its answer) */
+#define FAILURE_GIVE_UP_ATTEMPTS 4
+#define FAILURE_GIVE_UP_SECONDS  (60 * 60)
+/* UIDs per FETCH of RFC822.SIZE: the answer is held in memory */
+#define SIZE_CHUNK 500
+/* the headers read of a message too large to download, to answer its sender */
+#define TOO_LARGE_HEADER_BYTES 16384
+
+typedef struct {
+    Gateway *gw;
+    const char *mailbox;
+    guint32 uidvalidity;
+    guint32 next;           /* the first UID not yet wholly handled */
+    gboolean waiting;       /* a message waits for another try: next never passes it */
+    guint32 waiting_uid;    /* ... the first such */
+    gboolean epoch_changed; /* a reconnection found another UIDVALIDITY: stop at once */
+    gboolean reconnected;
+    MoveBatch batch;
+    RawMessage *pending; /* in the parser while the next message is fetched */
+    guint32 pending_next;
+    int handled;
+} Pass;
+
+typedef enum {
+    STEP_ERROR,    /* the pass cannot go on (*error) */
+    STEP_DONE,     /* nothing more to do for this UID: the cursor may pass it */
+    STEP_RECORDED, /* its row, to be processed and moved */
+    STEP_FAILED,   /* this message failed (*error says why): counted, tried again later */
+    STEP_WAIT,     /* it failed before and is not due again yet, or has just failed */
+} Step;
+
+/* every UID below past is handled (or waits) */
+static void pass_over(Pass *p, guint32 past)
+{
+    if (p->waiting)
+        past = MIN(past, p->waiting_uid);
+    p->next = MAX(p->next, past);
+}
+
+static void pass_wait(Pass *p, guint32 uid)
+{
+    p->waiting_uid = p->waiting ? MIN(p->waiting_uid, uid) : uid;
+    p->waiting = TRUE;
+}
+
+/* an IMAP failure of one message: the administrator must act on a CONFIG one (a missing
+ * folder); anything else is this message's */
+static Step imap_step_failed(const GError *e)
+{
+    return g_error_matches(e, PAHT_ERROR, PAHT_ERROR_CONFIG) ? STEP_ERROR : STEP_FAILED;
+}
+
+/* the same for an error of our own, passed on to the caller's */
+static Step imap_failed(GError *e, GError **error)
+{
+    Step step = imap_step_failed(e);
+    g_propagate_error(error, e);
+    return step;
+}
+
+/* A new session after one that broke on a message. If it cannot be had, the mailbox is what
+ * failed, not the message. */
+static gboolean reconnect(Pass *p, GError **error)
+{
+    Gateway *gw = p->gw;
+    mailbox_disconnect(gw);
+    ImapMailboxInfo info = {0};
+    if (!imap_ready(gw, error) || !imap_client_select(gw->imap, p->mailbox, &info, error)) {
+        mailbox_disconnect(gw);
+        return FALSE;
+    }
+    gw->selected = TRUE;
+    gw->uidvalidity = info.uidvalidity;
+    p->reconnected = TRUE;
+    if (info.uidvalidity != p->uidvalidity) {
+        log_notice("UIDVALIDITY of %s changed during the pass (%u -> %u): resynchronising next",
+                   p->mailbox, p->uidvalidity, info.uidvalidity);
+        p->epoch_changed = TRUE;
+    }
+    return TRUE;
+}
+
+static gboolean give_up_due(const MessageFailure *f)
+{
+    return !f->given_up_at && f->failures >= FAILURE_GIVE_UP_ATTEMPTS &&
+           f->last_at - f->first_at >= FAILURE_GIVE_UP_SECONDS;
+}
+
+/* The message failed too often: to quarantine, and the IOC told once (in one transaction with
+ * the record that it is given up). A crash between the move and that commit leaves the
+ * message in quarantine untold; forget_departed forgets its record. */
+static gboolean give_up(Pass *p, const ImapMessageInfo *m, const MessageFailure *f, GError **error)
+{
+    Gateway *gw = p->gw;
+    const char *folder = gw->config->imap.quarantine_folder;
+    GError *refused = NULL;
+    gboolean moved = imap_client_move(gw->imap, m->uid, folder, &refused);
+    if (!moved && !g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
+        g_propagate_error(error, refused);
+        return FALSE;
+    }
+    gboolean ok = store_begin(gw->store, error) &&
+                  message_failure_give_up(gw->store, p->mailbox, p->uidvalidity, m->uid,
+                                          clock_now_unix(), error) &&
+                  quarantine_alert_unfetchable(gw, m->uid, m->size, f,
+                                               moved ? NULL : refused->message, error) &&
+                  store_commit(gw->store, error);
+    if (!ok)
+        store_rollback(gw->store);
+    else if (moved)
+        log_warning("message UID %u of %s failed %d times in %" G_GINT64_FORMAT " min: moved to "
+                    "%s, the IOC is told",
+                    m->uid, p->mailbox, f->failures, (f->last_at - f->first_at) / 60, folder);
+    else
+        log_warning("message UID %u of %s failed %d times and cannot be moved to %s either (%s): "
+                    "left in the inbox and not tried again, the IOC is told",
+                    m->uid, p->mailbox, f->failures, folder, refused->message);
+    g_clear_error(&refused);
+    return ok;
+}
+
+/* One more failure of the message at m->uid (why), counted; previous: its failures so far. */
+static Step message_failed(Pass *p, const ImapMessageInfo *m, int previous, GError *why,
+                           GError **error)
+{
+    Gateway *gw = p->gw;
+    /* the session broke on this message: a new one for the others */
+    if (!imap_client_usable(gw->imap) && !reconnect(p, error)) {
+        g_error_free(why);
+        return STEP_ERROR;
+    }
+    if (p->epoch_changed) {
+        /* its UID means nothing any more: the resynchronisation meets it again */
+        g_error_free(why);
+        return STEP_WAIT;
+    }
+    gint64 now = clock_now_unix();
+    gint64 delay = FAILURE_RETRY_FIRST_SECONDS;
+    for (int i = 0; i < previous && delay < FAILURE_RETRY_MAX_SECONDS; i++)
+        delay *= 2;
+    delay = MIN(delay, FAILURE_RETRY_MAX_SECONDS);
+    MessageFailure f = {0};
+    gboolean ok = message_failure_add(gw->store, p->mailbox, p->uidvalidity, m->uid, why->message,
+                                      now, now + delay, &f, error);
+    if (ok)
+        log_warning("message UID %u of %s could not be taken (failure %d): %s; the others go on, "
+                    "this one is tried again in %" G_GINT64_FORMAT " min",
+                    m->uid, p->mailbox, f.failures, why->message, delay / 60);
+    g_error_free(why);
+    Step step = !ok ? STEP_ERROR : STEP_WAIT;
+    if (ok && give_up_due(&f))
+        step = give_up(p, m, &f, error) ? STEP_DONE : STEP_ERROR;
+    message_failure_clear(&f);
+    return step;
+}
+
+/* The mail at uid is one recorded before (same bytes, or same Message-ID and body): same. */
+static Step found_again(Pass *p, guint32 uid, RawMessage *same, RawMessage **out, GError **error)
+{
+    Gateway *gw = p->gw;
+    if (same->mailbox && g_str_equal(same->mailbox, p->mailbox) &&
+        same->uidvalidity == p->uidvalidity) {
+        /* the same mail delivered twice (to two of our addresses, say): it leaves with the
+         * first, and has no row of its own */
+        log_notice("UID %u is message %" G_GINT64_FORMAT " delivered again: not processed twice",
+                   uid, same->id);
+        move_batch_append(&p->batch, FALSE, uid, 0);
+        raw_message_free(same);
+        return STEP_DONE;
+    }
+    /* known from elsewhere (pahtctl ingest, an earlier UIDVALIDITY): it now lives here */
+    log_notice("message %" G_GINT64_FORMAT " found again at UID %u: not processed twice", same->id,
+               uid);
+    gint64 id = same->id;
+    raw_message_free(same);
+    if (!raw_message_relocate(gw->store, id, p->mailbox, p->uidvalidity, uid, error))
+        return STEP_ERROR;
+    *out = raw_message_get(gw->store, id, error);
+    return *out ? STEP_RECORDED : STEP_ERROR;
+}
+
+/* PAHT_TEST_FAULT slow-fetch:SECONDS: every download starts that much later (tests only: a
+ * slow server, without a timing race) */
+static void test_fault_slow_fetch(void)
+{
+    g_autofree char *seconds = gateway_test_fault("slow-fetch");
+    if (seconds)
+        g_usleep((gulong)g_ascii_strtoull(seconds, NULL, 10) * G_USEC_PER_SEC);
+}
+
+/* Streams the message at m->uid to disk and records it, unless the same mail is recorded
+ * already. */
+static Step fetch_and_record(Pass *p, const ImapMessageInfo *m, RawMessage **out, GError **error)
+{
+    Gateway *gw = p->gw;
+    g_autofree char *temp = NULL;
+    int fd = fs_open_private_temp(gw->tmp_dir, "fetch-", &temp, error);
+    if (fd < 0)
+        return STEP_FAILED;
+    test_fault_slow_fetch();
+    gint64 written = 0;
+    GError *local = NULL;
+    gboolean fetched = imap_client_fetch_to_fd(
+        gw->imap, m->uid, fd, m->size, gw->config->gateway.max_message_bytes, &written, &local);
+    close(fd);
+    if (!fetched) {
+        unlink(temp);
+        if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND))
+            return imap_failed(local, error);
+        /* gone from the server under us (another client moved it): nothing to do */
+        log_notice("UID %u vanished before it could be handled: %s", m->uid, local->message);
+        g_error_free(local);
+        return STEP_DONE;
+    }
+    RawPlace place = {p->mailbox, p->uidvalidity, m->uid};
+    RawMessage *raw = NULL;
+    switch (inbound_record_raw_file(gw, temp, &place, &raw, error)) {
+    case RECORD_FILE_FAILED:
+        return STEP_FAILED;
+    case RECORD_NEW:
+        raw->attempts = 0; /* this first attempt was counted by the insert */
+        *out = raw;
+        return STEP_RECORDED;
+    case RECORD_KNOWN:
+        return found_again(p, m->uid, raw, out, error);
+    case RECORD_FAILED:
+        break;
+    }
+    return STEP_ERROR;
+}
+
+/* SPEC §3.1: a message over max_message_bytes is never downloaded: its sender is answered and
+ * it goes to quarantine, where it stays on the server */
+static Step set_aside_too_large(Pass *p, const ImapMessageInfo *m, GError **error)
+{
+    Gateway *gw = p->gw;
+    static const char *const fields[] = {"From", "Message-ID", NULL};
+    GError *local = NULL;
+    g_autoptr(GBytes) head =
+        imap_client_fetch_header_fields(gw->imap, m->uid, fields, TOO_LARGE_HEADER_BYTES, &local);
+    if (!head)
+        return imap_failed(local, error);
+    gsize len = 0;
+    const char *text = g_bytes_get_data(head, &len);
+    g_autofree char *id_value = mail_header_find(text, len, "Message-ID");
+    g_autofree char *message_id = mail_message_id_clean(id_value);
+    g_autofree char *from = mail_header_find(text, len, "From");
+    if (!quarantine_too_large(gw, p->mailbox, p->uidvalidity, m, message_id, from, error))
+        return STEP_ERROR;
+    if (!imap_client_move(gw->imap, m->uid, gw->config->imap.quarantine_folder, &local))
+        return imap_failed(local, error);
+    return STEP_DONE;
+}
+
+/* One UID found by the search: what it needs, short of processing (the caller's). */
+static Step sync_one(Pass *p, const ImapMessageInfo *m, RawMessage **raw, int *failures,
+                     GError **error)
+{
+    Gateway *gw = p->gw;
+    if (!raw_message_find_uid(gw->store, p->mailbox, p->uidvalidity, m->uid, raw, error))
+        return STEP_ERROR;
+    if (*raw)
+        return STEP_RECORDED;
+    GError *local = NULL;
+    MessageFailure f = {0};
+    gboolean failed =
+        message_failure_get(gw->store, p->mailbox, p->uidvalidity, m->uid, &f, &local);
+    *failures = f.failures;
+    Step step;
+    if (local) {
+        g_propagate_error(error, local);
+        step = STEP_ERROR;
+    } else if (failed && f.given_up_at) {
+        step = STEP_DONE;
+    } else if (failed && give_up_due(&f)) {
+        step = give_up(p, m, &f, error) ? STEP_DONE : STEP_ERROR;
+    } else if (failed && f.next_at > clock_now_unix()) {
+        step = STEP_WAIT;
+    } else if (m->size > gw->config->gateway.max_message_bytes) {
+        step = set_aside_too_large(p, m, error);
+    } else {
+        step = fetch_and_record(p, m, raw, error);
+    }
+    if (failed && !f.given_up_at && (step == STEP_DONE || step == STEP_RECORDED) &&
+        !message_failure_forget(gw->store, p->mailbox, p->uidvalidity, m->uid, error))
+        step = STEP_ERROR;
+    message_failure_clear(&f);
+    return step;
+}
+
+/* the message in the parser: its outcome, and its move to the batch */
+static gboolean collect_pending(Pass *p, GError **error)
+{
+    RawMessage *raw = g_steal_pointer(&p->pending);
+    gboolean ok = process_end(p->gw, raw, error) && batch_add(p->gw, raw, &p->batch, error);
+    raw_message_free(raw);
+    if (ok) {
+        pass_over(p, p->pending_next);
+        p->handled++;
+    }
+    return ok;
+}
+
+static gboolean batch_maybe_flush(Pass *p, GError **error)
+{
+    return move_batch_size(&p->batch) < MOVE_BATCH_MAX || move_batch_flush(p->gw, &p->batch, error);
+}
+
+/* One message, pipelined: it is fetched while the one before it is in the parser. */
+static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
+{
+    RawMessage *raw = NULL;
+    GError *one = NULL;
+    int failures = 0;
+    Step step = sync_one(p, m, &raw, &failures, &one);
+    /* the message in the parser first: its outcome stands whatever this one did */
+    if (p->pending && !collect_pending(p, error)) {
+        g_clear_error(&one);
+        raw_message_free(raw);
+        return FALSE;
+    }
+    if (step == STEP_FAILED)
+        step = message_failed(p, m, failures, g_steal_pointer(&one), &one);
+    switch (step) {
+    case STEP_ERROR:
+        g_propagate_error(error, one);
+        return FALSE;
+    case STEP_FAILED: /* not reached: message_failed decides */
+    case STEP_WAIT:
+        pass_wait(p, m->uid);
+        return TRUE;
+    case STEP_DONE:
+        pass_over(p, m->uid + 1);
+        p->handled++;
+        return batch_maybe_flush(p, error);
+    case STEP_RECORDED:
+        break;
+    }
+    gboolean submitted = FALSE;
+    if (g_str_equal(raw->state, RAW_FETCHED) && !process_begin(p->gw, raw, &submitted, error)) {
+        raw_message_free(raw);
+        return FALSE;
+    }
+    if (submitted) {
+        p->pending = raw;
+        p->pending_next = m->uid + 1;
+        return TRUE;
+    }
+    gboolean ok = batch_add(p->gw, raw, &p->batch, error);
+    raw_message_free(raw);
+    if (!ok)
+        return FALSE;
+    pass_over(p, m->uid + 1);
+    p->handled++;
+    return batch_maybe_flush(p, error);
+}
+
+/* A chunk of UIDs: their sizes in one FETCH, then each message. A size FETCH the server
+ * refuses costs no message its turn: each is then downloaded within max_message_bytes. */
+static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error)
+{
+    Gateway *gw = p->gw;
+    GError *refused = NULL;
+    g_autoptr(GArray) sizes = imap_client_fetch_sizes(gw->imap, uids, n, &refused);
+    if (!sizes) {
+        if (imap_step_failed(refused) == STEP_ERROR) {
+            g_propagate_error(error, refused);
+            return FALSE;
+        }
+        log_warning("%s; the messages are fetched without their sizes", refused->message);
+        g_clear_error(&refused);
+        if (!imap_client_usable(gw->imap) && !reconnect(p, error))
+            return FALSE;
+        sizes = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
+    }
+    guint k = 0;
+    for (guint j = 0; j < n; j++) {
+        if (gateway_stopping(gw) || p->epoch_changed)
+            break; /* SIGTERM: the message in hand is finished; the rest can wait */
+        gateway_keepalive(gw);
+        ImapMessageInfo m = {uids[j], -1};
+        while (k < sizes->len && g_array_index(sizes, ImapMessageInfo, k).uid < uids[j])
+            k++;
+        if (k < sizes->len && g_array_index(sizes, ImapMessageInfo, k).uid == uids[j])
+            m.size = g_array_index(sizes, ImapMessageInfo, k).size;
+        if (!sync_message(p, &m, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Failure records of UIDs from first on that the search no longer lists: the messages left
+ * the inbox (another client, or a crash right after a move to quarantine). */
+static gboolean forget_departed(Pass *p, guint32 first, const GArray *uids, GError **error)
+{
+    g_autoptr(GArray) failed =
+        message_failure_uids(p->gw->store, p->mailbox, p->uidvalidity, error);
+    if (!failed)
+        return FALSE;
+    for (guint i = 0; i < failed->len; i++) {
+        guint32 uid = g_array_index(failed, guint32, i);
+        gboolean listed = FALSE;
+        for (guint j = 0; j < uids->len && !listed; j++)
+            listed = g_array_index(uids, guint32, j) == uid;
+        if (uid >= first && !listed &&
+            !message_failure_forget(p->gw->store, p->mailbox, p->uidvalidity, uid, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* every submit is collected, and what is committed leaves the inbox now, also after a failure
+ * further on (never into a mailbox whose UIDs changed meaning) */
+static gboolean pass_finish(Pass *p, gboolean ok, GError **error)
+{
+    GError *last = NULL;
+    if (p->pending && !collect_pending(p, &last)) {
+        if (ok)
+            g_propagate_error(error, g_steal_pointer(&last));
+        g_clear_error(&last);
+        ok = FALSE;
+    }
+    if (move_batch_size(&p->batch) > 0 && !p->epoch_changed && imap_client_usable(p->gw->imap) &&
+        !move_batch_flush(p->gw, &p->batch, &last)) {
+        if (ok)
+            g_propagate_error(error, g_steal_pointer(&last));
+        g_clear_error(&last);
+        ok = FALSE;
+    }
+    return ok;
+}
+
+typedef struct {
+    guint32 next;      /* where the next pass starts */
+    gboolean complete; /* no message waits below UIDNEXT: the cursor may go there */
+    gboolean again;    /* the session was replaced: look again next time without news */
+    int handled;
+} PassResult;
+
+/* The new UIDs from first on: each recorded, processed and moved, in order. */
+static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, guint32 first,
+                         PassResult *out, GError **error)
+{
+    g_autoptr(GArray) uids = imap_client_search_from(gw->imap, first, error);
+    if (!uids)
+        return FALSE;
+    Pass p = {.gw = gw, .mailbox = mailbox, .uidvalidity = uidvalidity, .next = first};
+    if (!forget_departed(&p, first, uids, error))
+        return FALSE;
+    move_batch_init(&p.batch);
+    gboolean ok = TRUE;
+    for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw);
+         i += SIZE_CHUNK)
+        ok =
+            sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(SIZE_CHUNK, uids->len - i), error);
+    ok = pass_finish(&p, ok, error);
+    move_batch_clear(&p.batch);
+    out->next = p.next;
+    out->complete = !p.waiting && !p.epoch_changed;
+    out->again = p.reconnected;
+    out->handled += p.handled;
+    return ok;
+}
+
+/* SELECT once per connection: its UIDNEXT tells whether anything came meanwhile */
+static gboolean select_inbox(Gateway *gw, const char *mailbox, ImapMailboxInfo *info,
+                             GError **error)
+{
+    if (!imap_client_select(gw->imap, mailbox, info, error))
+        return FALSE;
+    gw->selected = TRUE;
+    gw->uidvalidity = info->uidvalidity;
+    return TRUE;
+}
+
+static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
+{
+    const Config *c = gw->config;
+    const char *mailbox = c->imap.server.path;
+    if (processed)
+        *processed = 0;
+    if (!imap_ready(gw, error)) {
+        mailbox_disconnect(gw);
+        return FALSE;
+    }
+
+    ImapMailboxInfo info = {0};
+    gboolean fresh = !gw->selected;
+    if (fresh && !select_inbox(gw, mailbox, &info, error)) {
+        mailbox_disconnect(gw);
+        return FALSE;
+    }
+    MailboxState known = {0};
+    GError *local = NULL;
+    gboolean seen = mailbox_state_get(gw->store, mailbox, &known, &local);
+    if (local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    guint32 uidvalidity = gw->uidvalidity;
+    gboolean same_epoch = seen && known.uidvalidity == uidvalidity;
+    if (seen && !same_epoch) {
+        log_notice("UIDVALIDITY of %s changed (%u -> %u): resynchronising by content", mailbox,
+                   known.uidvalidity, uidvalidity);
+        if (!message_failure_forget_epochs(gw->store, mailbox, uidvalidity, error))
+            return FALSE;
+    }
+    guint32 first = same_epoch && known.uidnext > 0 ? known.uidnext : 1;
+
+    gboolean look;
+    if (fresh)
+        look = info.exists > 0 && (!same_epoch || info.uidnext == 0 || info.uidnext > first);
+    else
+        look = gw->sync_pending || imap_client_has_news(gw->imap);
+    /* a message that failed before is due for another try, news or not */
+    if (!look &&
+        !message_failure_any_due(gw->store, mailbox, uidvalidity, clock_now_unix(), &look, error))
+        return FALSE;
+    gw->sync_pending = TRUE; /* until this pass ends well */
+
+    PassResult pass = {.next = first, .complete = TRUE};
+    gboolean ok = finish_unfinished(gw, mailbox, uidvalidity, &pass.handled, error);
+    if (ok)
+        gw->recovering = FALSE;
+    if (ok && look && !gateway_stopping(gw))
+        ok = sync_new(gw, mailbox, uidvalidity, first, &pass, error);
+    guint32 next = pass.next;
+    if (ok && pass.complete && !gateway_stopping(gw) && fresh && info.uidnext > next)
+        next = info.uidnext;
+
+    if (!same_epoch || next != known.uidnext) {
+        MailboxState now = {uidvalidity, next, fresh ? info.highestmodseq : known.highestmodseq};
+        GError *save_error = NULL;
+        if (!mailbox_state_set(gw->store, mailbox, &now, &save_error)) {
+            if (ok)
+                g_propagate_error(error, save_error);
+            else
+                g_error_free(save_error);
+            ok = FALSE;
+        }
+    }
+    if (processed)
+        *processed = pass.handled;
+    gw->sync_pending = !ok || pass.again || gateway_stopping(gw);
+    return ok;
+}
+
+gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
+{
+    GError *local = NULL;
+    if (sync_pass(gw, processed, &local))
+        return TRUE;
+    /* a temporary failure (a dropped connection, a timeout) leaves the session in a state
+     * nobody knows: the next pass connects again, whether or not the caller asked for the
+     * error */
+    if (g_error_matches(local, PAHT_ERROR, PAHT_ERROR_TEMPORARY))
+        mailbox_disconnect(gw);
+    if (local)
+        g_propagate_error(error, local);
+    return FALSE;
+}

@@ -1,0 +1,783 @@
+/* outbound: sending what the outbox holds, over one SMTP connection per pass.
+ *
+ * Exactly once, as far as SMTP allows (SPEC §8): a letter is claimed with a lease, sent
+ * outside any transaction, and its completion is committed (synchronous=FULL) before the
+ * next letter is sent. The completion of letter n and the claim of letter n+1 share one
+ * commit: one fsync per letter instead of two, and still never more than one letter whose
+ * fate is not on disk. Completing letters in batches would be faster and is not done: a crash
+ * after a batch was sent and before it was committed would send the whole batch twice.
+ *
+ * The lease names its holder (host:pid:instance). A pahtd killed mid-send leaves one letter
+ * "sending"; the next pass of a new pahtd sees the holder is dead and sends it again at once,
+ * instead of waiting for the lease: that letter may reach its reader twice, no other can.
+ *
+ * Failures (SPEC §8): a temporary one (4xx, refused, timeout) is retried with exponential
+ * backoff and jitter for 3 days from the letter's creation (or its resend); a permanent one
+ * (5xx) fails the letter with the server's words, and a recipient refused for good (5.x.x
+ * except 5.2.2 mailbox full) is suspended for 60 days; a configuration failure (login, TLS,
+ * the server refusing our sender) stops sending, holds the letter without counting the
+ * attempt, and alerts the IOC once per outage. Failed letters reach the IOC as one digest,
+ * at most once an hour, never as one mail each.
+ */
+#include "gateway/gateway_private.h"
+#include "notify/notify.h"
+#include "letters/letters.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The lease only matters when its holder hangs alive (a dead holder is detected, see
+ * owner_is_dead): longer than any single SMTP transaction, so a slow 50 MB letter is never
+ * taken over while it is being sent. */
+#define OUTBOX_LEASE_SECONDS 300
+/* temporary SMTP failures are retried for this long (SPEC §8) */
+#define OUTBOX_RETRY_HORIZON (3 * 24 * 3600)
+/* after a configuration failure, this process waits this long before trying again; a
+ * restarted pahtd (the administrator fixed the configuration) tries at once */
+#define OUTBOX_HOLD_SECONDS 300
+/* SPEC §8: a permanent failure suspends mail to the address for 60 days */
+#define SUSPENSION_SECONDS (60 * 24 * 3600)
+/* one digest of failed letters to the IOC per hour at most */
+#define DIGEST_MIN_INTERVAL 3600
+#define DIGEST_MAX_LETTERS  200
+/* the local part of an address has at most 64 characters (RFC 5321 §4.5.3.1.1) */
+#define LOCAL_PART_MAX   64
+#define ENVELOPE_MAC_HEX 16
+
+#define STATUS_OUTAGE "smtp_outage" /* value: since when; detail: why */
+#define STATUS_HOLD   "smtp_hold"   /* value: until when; detail: the holding process */
+
+/* ---- who we are: the lease owner ----------------------------------------------------------- */
+
+static gpointer identity_once(gpointer unused)
+{
+    g_autofree char *instance = random_hex(6);
+    return g_strdup_printf("%s:%d:%s", g_get_host_name(), (int)getpid(), instance);
+}
+
+/* "host:pid:instance" of this process, for the leases it takes */
+static const char *sender_identity(void)
+{
+    static GOnce once = G_ONCE_INIT;
+    return g_once(&once, identity_once, NULL);
+}
+
+/* A lease holder is dead when it is this very process (a pass never leaves a lease behind
+ * unless it failed), an earlier process that had our pid, or a process of this host that no
+ * longer exists. A holder on another host, or one we may not signal, is alive: its lease is
+ * left to expire. */
+static gboolean owner_is_dead(const char *owner, gpointer unused)
+{
+    const char *self = sender_identity();
+    if (g_str_equal(owner, self))
+        return TRUE;
+    g_auto(GStrv) parts = g_strsplit(owner, ":", 3);
+    if (g_strv_length(parts) != 3 || !g_str_equal(parts[0], g_get_host_name()))
+        return FALSE;
+    char *end = NULL;
+    long pid = strtol(parts[1], &end, 10);
+    if (!end || *end || pid <= 0)
+        return FALSE;
+    if ((pid_t)pid == getpid())
+        return TRUE; /* our pid, another instance: that process is gone */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* ---- envelope senders (VERP) ----------------------------------------------------------------- */
+
+/* a key read from a secret file (SPEC §6: mode 0600/0400, checked on the file read) */
+static GBytes *bounce_key_from(const char *path, GError **error)
+{
+    char *text = fs_read_secret_file(path, error);
+    if (!text)
+        return NULL;
+    if (strlen(text) < 32) {
+        g_free(text);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "%s: too short to be a key (at least 32 characters)", path);
+        return NULL;
+    }
+    gsize len = strlen(text);
+    return g_bytes_new_take(text, len);
+}
+
+gboolean outbound_bounce_key(const Config *c, gboolean create, GBytes **key, GError **error)
+{
+    *key = NULL;
+    if (c->smtp.bounce_secret && *c->smtp.bounce_secret) {
+        *key = g_bytes_new(c->smtp.bounce_secret, strlen(c->smtp.bounce_secret));
+        return TRUE;
+    }
+    /* configured but not read with the passwords (the parser process, pahtctl): this key and
+     * no other, never the gateway's own, which would not verify what pahtd signed */
+    if (c->smtp.bounce_secret_file) {
+        *key = bounce_key_from(c->smtp.bounce_secret_file, error);
+        return *key != NULL;
+    }
+    g_autofree char *path = g_build_filename(c->gateway.data_dir, "bounce.key", NULL);
+    GError *local = NULL;
+    *key = bounce_key_from(path, &local);
+    if (*key)
+        return TRUE;
+    if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    g_error_free(local);
+    if (!create)
+        return TRUE;
+    g_autofree char *fresh = random_hex(32);
+    if (!fs_write_file_atomic(path, fresh, strlen(fresh), error))
+        return FALSE;
+    log_notice("created %s: the key of the envelope tokens that match bounces to letters "
+               "(set [smtp] bounce_secret_file to choose your own)",
+               path);
+    gsize len = strlen(fresh);
+    *key = g_bytes_new_take(g_steal_pointer(&fresh), len);
+    return TRUE;
+}
+
+static char *envelope_mac(GBytes *key, gint64 id, const char *message_id)
+{
+    g_autofree char *data =
+        g_strdup_printf("b-%" G_GINT64_FORMAT "-%s", id, message_id ? message_id : "");
+    gsize key_len = 0;
+    const guchar *key_data = g_bytes_get_data(key, &key_len);
+    g_autofree char *hex = g_compute_hmac_for_data(G_CHECKSUM_SHA256, key_data, key_len,
+                                                   (const guchar *)data, strlen(data));
+    return g_strndup(hex, ENVELOPE_MAC_HEX);
+}
+
+gboolean outbound_check_bounce_key(const Config *config, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GBytes) key = NULL;
+    if (!outbound_bounce_key(config, FALSE, &key, &local)) {
+        g_propagate_prefixed_error(error, local, "[smtp] bounce key: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *outbound_envelope_address(const char *from, gint64 id, const char *message_id, GBytes *key)
+{
+    const char *at = from ? strrchr(from, '@') : NULL;
+    if (!at || at == from || !key || id <= 0)
+        return NULL;
+    g_autofree char *mac = envelope_mac(key, id, message_id);
+    g_autofree char *local =
+        g_strdup_printf("%.*s+b-%" G_GINT64_FORMAT "-%s", (int)(at - from), from, id, mac);
+    if (strlen(local) > LOCAL_PART_MAX)
+        return NULL;
+    return g_strconcat(local, at, NULL);
+}
+
+gint64 outbound_envelope_letter(const char *address, const char *our_from)
+{
+    const char *at = address ? strrchr(address, '@') : NULL;
+    const char *our_at = our_from ? strrchr(our_from, '@') : NULL;
+    if (!at || !our_at || g_ascii_strcasecmp(at, our_at) != 0)
+        return 0;
+    gsize our_len = (gsize)(our_at - our_from);
+    gsize len = (gsize)(at - address);
+    if (len <= our_len + 3 || g_ascii_strncasecmp(address, our_from, our_len) != 0 ||
+        g_ascii_strncasecmp(address + our_len, "+b-", 3) != 0)
+        return 0;
+    const char *p = address + our_len + 3;
+    gint64 id = 0;
+    const char *digits = p;
+    while (p < at && g_ascii_isdigit(*p) && p - digits < 18)
+        id = id * 10 + (*p++ - '0');
+    if (p == digits || p >= at || *p != '-')
+        return 0;
+    p++;
+    if (at - p != ENVELOPE_MAC_HEX)
+        return 0;
+    for (; p < at; p++) {
+        if (!g_ascii_isxdigit(*p))
+            return 0;
+    }
+    return id;
+}
+
+/* ---- failures -------------------------------------------------------------------------------- */
+
+gboolean outbound_status_suspends(const char *status)
+{
+    if (!status || status[0] != '5' || status[1] != '.')
+        return FALSE;
+    /* RFC 3463 subjects: 5.3.x and 5.6.x are about our letter (size, content), 5.7.x about
+     * policy (the remote server refuses our mail, e.g. as spam): none says the address is
+     * wrong, and suspending on them would silence every citizen of a provider at once */
+    return !g_str_equal(status, "5.2.2") && !g_str_has_prefix(status, "5.3.") &&
+           !g_str_has_prefix(status, "5.6.") && !g_str_has_prefix(status, "5.7.");
+}
+
+/* "550 5.1.1 <x@y>: Recipient address rejected" -> "5.1.1" (RFC 3463 in RFC 2034 replies) */
+static char *reply_enhanced_status(const char *reply)
+{
+    if (!reply)
+        return NULL;
+    g_autoptr(GRegex) re =
+        g_regex_new("^[245][0-9][0-9][ -]([245]\\.[0-9]{1,3}\\.[0-9]{1,3})\\b", 0, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    if (!g_regex_match(re, reply, 0, &match))
+        return NULL;
+    return g_match_info_fetch(match, 1);
+}
+
+/* addresses the configuration names: a failure there is for the administrator to fix, and
+ * silencing it for 60 days would hide it */
+static char *format_day(const Config *c, gint64 t)
+{
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
+    return g_date_time_format(local, "%d/%m/%Y");
+}
+
+gboolean outbound_letter_failed(Gateway *gw, gint64 letter_id, gint64 report_id, const char *kind,
+                                const char *rcpt, const char *status, const char *reason,
+                                gboolean suspend, gint64 *until_out, GError **error)
+{
+    const Config *c = gw->config;
+    gint64 now = clock_now_unix();
+    gint64 until = 0;
+    g_autofree char *who = log_redact_address(rcpt);
+    if (suspend && redact_address_is_official(c, rcpt)) {
+        log_error("letter %" G_GINT64_FORMAT " (%s) to %s failed for good (%s): this address "
+                  "is in the configuration; correct it there",
+                  letter_id, kind, who, status ? status : "5xx");
+    } else if (suspend) {
+        until = now + SUSPENSION_SECONDS;
+        if (!address_suspend(gw->store, rcpt, until, status, reason, letter_id, error))
+            return FALSE;
+        log_notice("address %s suspended for 60 days after %s (letter %" G_GINT64_FORMAT ")", who,
+                   status ? status : "a permanent failure", letter_id);
+    }
+    if (until_out)
+        *until_out = until;
+    if (report_id <= 0)
+        return TRUE;
+    g_autofree char *day = until ? format_day(c, until) : NULL;
+    g_autofree char *detail =
+        g_strdup_printf("%s to %s failed: %s%s%s", kind, rcpt, reason ? reason : "?",
+                        day ? "; no more mail to this address until " : "", day ? day : "");
+    return event_add(gw->store, report_id, "pahtd", "mail_failed", detail, error);
+}
+
+static gint64 retry_delay(int attempts)
+{
+    /* 1, 2, 4 ... minutes, at most 2 hours, with jitter so a crowd of letters does not
+     * retry in lockstep */
+    gint64 base = 60;
+    for (int i = 1; i < attempts && base < 7200; i++)
+        base *= 2;
+    if (base > 7200)
+        base = 7200;
+    return base + g_random_int_range(0, (gint32)(base / 4) + 1);
+}
+
+/* ---- one pass -------------------------------------------------------------------------------- */
+
+typedef struct {
+    Gateway *gw;
+    GBytes *key; /* for envelope tokens; NULL: letters go with the plain sender */
+    gint64 outage_since;
+    int sent, failed, retried;
+    GError *config_error; /* the server refused us: sending stopped */
+} FlushPass;
+
+/* what became of one letter, decided outside any transaction */
+typedef struct {
+    OutboxResult result;
+    char *reply, *status, *envelope;
+    gboolean suspend; /* the recipient was refused for good */
+    GError *send_error;
+} Attempt;
+
+static void attempt_clear(Attempt *a)
+{
+    g_free(a->reply);
+    g_free(a->status);
+    g_free(a->envelope);
+    g_clear_error(&a->send_error);
+}
+
+static SmtpSender *pass_sender(FlushPass *pass)
+{
+    Gateway *gw = pass->gw;
+    const Config *c = gw->config;
+    if (!gw->smtp) {
+        SmtpOptions opts = {
+            .host = c->smtp.server.host,
+            .port = c->smtp.server.port,
+            .implicit_tls = c->smtp.server.implicit_tls,
+            .tls_verify = c->smtp.tls_verify,
+            .ca_file = c->smtp.ca_file,
+            .user = c->smtp.user,
+            .password = c->smtp.password,
+            .timeout_seconds = c->smtp.timeout_seconds,
+        };
+        gw->smtp = smtp_sender_new(&opts);
+    }
+    return gw->smtp;
+}
+
+/* Letters that fail before any SMTP: no content, an address that never gets automatic mail,
+ * a suspended address. *refused TRUE with the reason in a. */
+static gboolean attempt_refuse(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
+                               gboolean *refused, GError **error)
+{
+    const Config *c = pass->gw->config;
+    *refused = FALSE;
+    if (g_bytes_get_size(claim->message) == 0) {
+        a->reply = g_strdup("not sent: the letter has no content");
+    } else if (letters_never_answer(c, claim->rcpt) &&
+               g_ascii_strcasecmp(claim->rcpt, c->gateway.ioc_alert_to) != 0) {
+        /* SPEC §3.6: mailer-daemon, postmaster, noreply, ourselves ... never get automatic
+         * mail; letters_enqueue already refuses them, this holds for every other way in */
+        a->reply = g_strdup("not sent: this address never gets automatic mail (SPEC §3.6)");
+    } else {
+        g_autoptr(AddressSuspension) s = NULL;
+        if (!address_suspension_get(pass->gw->store, claim->rcpt, clock_now_unix(), &s, error))
+            return FALSE;
+        if (s) {
+            g_autofree char *day = format_day(c, s->until);
+            a->status = g_strdup(s->status);
+            a->reply = g_strdup_printf(
+                "not sent: mail to this address is suspended until %s after a permanent "
+                "failure (%s, letter %" G_GINT64_FORMAT ")",
+                day, s->status ? s->status : "5xx", s->outbox_id);
+        }
+    }
+    if (a->reply) {
+        a->result.outcome = OUTBOX_FAILED;
+        *refused = TRUE;
+    }
+    return TRUE;
+}
+
+static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
+{
+    gint64 now = clock_now_unix();
+    const char *from = claim->mail_from;
+    if (pass->key) {
+        a->envelope =
+            outbound_envelope_address(claim->mail_from, claim->id, claim->message_id, pass->key);
+        if (a->envelope)
+            from = a->envelope;
+    }
+    a->result.envelope_from = a->envelope;
+    SmtpSender *smtp = pass_sender(pass);
+    if (smtp_sender_send(smtp, from, claim->rcpt, claim->message, &a->reply, &a->send_error)) {
+        a->result.outcome = OUTBOX_SENT;
+        return;
+    }
+    if (!a->reply)
+        a->reply = g_strdup(a->send_error->message);
+    a->status = reply_enhanced_status(a->reply);
+    switch (a->send_error->code) {
+    case PAHT_ERROR_PERMANENT:
+        a->result.outcome = OUTBOX_FAILED;
+        /* the address is at fault only when the server says so with an RFC 3463 status
+         * (5.1.1 unknown user ...): a bare "550" may be about anything */
+        a->suspend = outbound_status_suspends(a->status);
+        break;
+    case PAHT_ERROR_CONFIG:
+        a->result.outcome = OUTBOX_HOLD;
+        a->result.retry_at = now + OUTBOX_HOLD_SECONDS;
+        break;
+    default:
+        if (now - claim->retry_since >= OUTBOX_RETRY_HORIZON) {
+            a->result.outcome = OUTBOX_FAILED;
+            g_autofree char *last = g_steal_pointer(&a->reply);
+            a->reply =
+                g_strdup_printf("gave up after 3 days of temporary failures; last: %s", last);
+        } else {
+            a->result.outcome = OUTBOX_RETRY;
+            a->result.retry_at = now + retry_delay(claim->attempts);
+        }
+        break;
+    }
+}
+
+/* The server refuses us. Remembered in the store, so that the IOC hears of it once per outage
+ * and this process stops trying for a while. why goes to the log (curl's words: no address);
+ * reply, the server's own line (it may name a recipient), only to the IOC. */
+static gboolean outage_begin(FlushPass *pass, const char *why, const char *reply, GError **error)
+{
+    Gateway *gw = pass->gw;
+    const Config *c = gw->config;
+    gint64 now = clock_now_unix();
+    if (!outbound_status_set(gw->store, STATUS_HOLD, now + OUTBOX_HOLD_SECONDS, sender_identity(),
+                             error))
+        return FALSE;
+    if (pass->outage_since > 0) {
+        log_warning("smtp: still refused by %s: %s", c->smtp.server.host, why);
+        return TRUE;
+    }
+    if (!outbound_status_set(gw->store, STATUS_OUTAGE, now, why, error))
+        return FALSE;
+    pass->outage_since = now;
+    log_error("smtp: %s refuses the gateway's configuration, sending stopped (letters are kept "
+              "and sent when it is fixed): %s",
+              c->smtp.server.host, why);
+    g_autofree char *key = g_strdup_printf("alert:smtp:%" G_GINT64_FORMAT, now);
+    g_autofree char *server = g_strdup_printf("Máy chủ: %s (cấu hình [smtp] url = %s).",
+                                              c->smtp.server.host, c->smtp.server.url);
+    g_autofree char *reason = g_strdup_printf("Lý do: %s", reply && *reply ? reply : why);
+    const char *lines[] = {
+        server,
+        reason,
+        "Không thư nào bị mất: các thư được giữ lại và tự động gửi khi máy chủ chấp nhận lại; "
+        "cổng thử lại sau mỗi 5 phút và ngay khi pahtd được khởi động lại.",
+        "Quản trị viên cần kiểm tra tài khoản gửi thư ([smtp] user, password_file), chứng chỉ "
+        "máy chủ (ca_file) và việc máy chủ cho phép địa chỉ gửi (xem README, mục thư trả về).",
+        NULL,
+    };
+    return letters_ioc_alert(c, gw->store, key, 0, "Cổng thư không gửi được thư đi", lines, error);
+}
+
+static gboolean outage_end(FlushPass *pass, GError **error)
+{
+    gint64 minutes = (clock_now_unix() - pass->outage_since) / 60;
+    log_notice("smtp: %s accepts letters again after %" G_GINT64_FORMAT " min",
+               pass->gw->config->smtp.server.host, minutes);
+    pass->outage_since = 0;
+    return outbound_status_clear(pass->gw->store, STATUS_OUTAGE, error) &&
+           outbound_status_clear(pass->gw->store, STATUS_HOLD, error);
+}
+
+static void log_attempt(const OutboxClaim *claim, const Attempt *a)
+{
+    g_autofree char *who = log_redact_address(claim->rcpt);
+    const char *why = a->send_error ? a->send_error->message : a->reply;
+    switch (a->result.outcome) {
+    case OUTBOX_SENT:
+        log_info("letter %" G_GINT64_FORMAT " (%s) sent to %s", claim->id, claim->kind, who);
+        break;
+    case OUTBOX_RETRY:
+        log_warning("letter %" G_GINT64_FORMAT " (%s) to %s: %s; retry in %" G_GINT64_FORMAT " s",
+                    claim->id, claim->kind, who, why, a->result.retry_at - clock_now_unix());
+        break;
+    case OUTBOX_FAILED:
+        log_warning("letter %" G_GINT64_FORMAT " (%s) to %s failed: %s", claim->id, claim->kind,
+                    who, why);
+        break;
+    case OUTBOX_HOLD:
+        log_warning("letter %" G_GINT64_FORMAT " (%s) held: %s", claim->id, claim->kind, why);
+        break;
+    }
+}
+
+/* Records what became of claim and, in the same commit, claims the next letter (unless the
+ * server refused us). *next gets it, or NULL. */
+static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
+                                 OutboxClaim **next, GError **error)
+{
+    Gateway *gw = pass->gw;
+    *next = NULL;
+    a->result.reply = a->reply;
+    a->result.status = a->status;
+    if (!store_begin(gw->store, error))
+        return FALSE;
+    GError *finish_error = NULL;
+    gboolean ok = TRUE;
+    if (!outbox_finish(gw->store, claim, &a->result, &finish_error)) {
+        if (!g_error_matches(finish_error, PAHT_ERROR, PAHT_ERROR_REFUSED)) {
+            g_propagate_error(error, finish_error);
+            store_rollback(gw->store);
+            return FALSE;
+        }
+        /* someone took the letter over: it is theirs to record */
+        log_warning("%s", finish_error->message);
+        g_error_free(finish_error);
+    } else if (a->result.outcome == OUTBOX_FAILED) {
+        pass->failed++;
+        ok = outbound_letter_failed(gw, claim->id, claim->report_id, claim->kind, claim->rcpt,
+                                    a->status, a->reply, a->suspend, NULL, error);
+    } else if (a->result.outcome == OUTBOX_SENT) {
+        pass->sent++;
+        if (pass->outage_since > 0)
+            ok = outage_end(pass, error);
+    } else if (a->result.outcome == OUTBOX_RETRY) {
+        pass->retried++;
+    } else if (a->result.outcome == OUTBOX_HOLD) {
+        ok = outage_begin(pass, a->send_error->message, a->reply, error);
+        if (ok && !pass->config_error)
+            pass->config_error = g_error_copy(a->send_error);
+    }
+    if (ok && !pass->config_error)
+        ok = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
+                                   sender_identity(), next, error);
+    if (ok && (ok = store_commit(gw->store, error)))
+        return TRUE;
+    store_rollback(gw->store);
+    g_clear_pointer(next, outbox_claim_free);
+    return FALSE;
+}
+
+/* sends every due letter; stops when none is left or the server refuses us */
+static gboolean send_due(FlushPass *pass, GError **error)
+{
+    Gateway *gw = pass->gw;
+    OutboxClaim *claim = NULL;
+    if (!outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS, sender_identity(),
+                               &claim, error))
+        return FALSE;
+    while (claim) {
+        Attempt a = {0};
+        gboolean refused = FALSE;
+        if (!attempt_refuse(pass, claim, &a, &refused, error)) {
+            attempt_clear(&a);
+            outbox_claim_free(claim);
+            return FALSE;
+        }
+        if (!refused)
+            attempt_send(pass, claim, &a);
+        log_attempt(claim, &a);
+        OutboxClaim *next = NULL;
+        gboolean ok = finish_and_claim(pass, claim, &a, &next, error);
+        attempt_clear(&a);
+        outbox_claim_free(claim);
+        if (!ok)
+            return FALSE;
+        claim = next;
+    }
+    return TRUE;
+}
+
+/* ---- the digest ------------------------------------------------------------------------------ */
+
+/* the mail kinds of SPEC §6, as the IOC reads them */
+static const char *kind_name(const char *kind)
+{
+    static const char *const names[][2] = {
+        {"ack", "xác nhận tiếp nhận"},
+        {"incomplete", "đề nghị bổ sung thông tin"},
+        {"emergency", "hướng dẫn gọi 1022"},
+        {"refusal", "từ chối (khiếu nại, tố cáo)"},
+        {"rejection", "không tiếp nhận"},
+        {"acceptance", "thông báo tiếp nhận"},
+        {"assignment", "chuyển cơ quan xử lý"},
+        {"reminder", "nhắc hạn"},
+        {"overdue", "báo quá hạn"},
+        {"extension", "gia hạn"},
+        {"approval_request", "đề nghị phê duyệt"},
+        {"publish_request", "đề nghị công bố"},
+        {"result", "kết quả giải quyết"},
+        {"feedback", "ý kiến phản hồi"},
+        {"ioc_alert", "cảnh báo"},
+        {"digest", "tổng hợp thư lỗi"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (g_str_equal(kind, names[i][0]))
+            return names[i][1];
+    }
+    return kind;
+}
+
+/* One letter to the IOC listing the letters that failed since the last digest, with the
+ * suspended addresses (the citizen must be reached another way). At most one an hour:
+ * failures in between wait for the next one. Listing and marking share the transaction, so a
+ * failure recorded meanwhile by another process is in this digest or the next, never lost. */
+static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **error)
+{
+    Gateway *gw = pass->gw;
+    const Config *c = gw->config;
+    gint64 now = clock_now_unix();
+    *enqueued = FALSE;
+    gint64 newest = outbox_newest_of_kind(gw->store, "digest", error);
+    if (newest < 0)
+        return FALSE;
+    gboolean too_soon = newest > 0 && now - newest < DIGEST_MIN_INTERVAL;
+    if (!store_begin(gw->store, error))
+        return FALSE;
+    int total = 0;
+    g_autoptr(GPtrArray) failed = outbox_list_unreported(
+        gw->store, c->gateway.ioc_alert_to, too_soon ? 0 : DIGEST_MAX_LETTERS, &total, error);
+    if (!failed) {
+        store_rollback(gw->store);
+        return FALSE;
+    }
+    if (total == 0 || too_soon) {
+        store_rollback(gw->store);
+        if (total > 0)
+            log_info("outbox: %d failed letter(s) wait for the next digest to the IOC", total);
+        return TRUE;
+    }
+    g_autoptr(JsonBuilder) b = letters_context_new(c, now);
+    json_builder_set_member_name(b, "digest");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "count");
+    json_builder_add_int_value(b, total);
+    g_autofree char *at = letters_format_time(c, now);
+    json_member_string_if(b, "at", at);
+    int suspended = 0;
+    json_builder_set_member_name(b, "letters");
+    json_builder_begin_array(b);
+    gboolean ok = TRUE;
+    for (guint i = 0; ok && i < failed->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(failed, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, e->id);
+        json_member_string_if(b, "kind", e->kind);
+        json_member_string_if(b, "kind_name", kind_name(e->kind));
+        /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
+         * too (servers quote the recipient); pahtctl outbox shows them whole */
+        g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
+        json_member_string_if(b, "to", to);
+        g_autofree char *when = letters_format_time(c, e->updated_at);
+        json_member_string_if(b, "failed_at", when);
+        g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
+        json_member_string_if(b, "reason", reason);
+        if (e->report_id > 0) {
+            g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
+            json_member_string_if(b, "report", r ? r->code : NULL);
+        }
+        g_autoptr(AddressSuspension) s = NULL;
+        if (ok && !address_suspension_get(gw->store, e->rcpt, now, &s, error))
+            ok = FALSE;
+        if (s) {
+            g_autofree char *day = format_day(c, s->until);
+            json_member_string_if(b, "suspended_until", day);
+            suspended++;
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "more");
+    json_builder_add_int_value(b, total - (int)failed->len);
+    json_builder_set_member_name(b, "suspended_count");
+    json_builder_add_int_value(b, suspended);
+    json_builder_end_object(b);
+    const OutboxEntry *first = g_ptr_array_index(failed, 0);
+    g_autofree char *key =
+        g_strdup_printf("digest:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, now, first->id);
+    LetterRequest req = {
+        .kind = "digest",
+        .dedupe_key = key,
+        .to_address = c->gateway.ioc_alert_to,
+    };
+    ok = ok && letters_enqueue(c, gw->store, &req, b, enqueued, error) &&
+         outbox_mark_reported(gw->store, c->gateway.ioc_alert_to, now, error) &&
+         store_commit(gw->store, error);
+    if (!ok) {
+        store_rollback(gw->store);
+        return FALSE;
+    }
+    log_notice("outbox: digest of %d failed letter(s) for the IOC", total);
+    return TRUE;
+}
+
+/* ---- the pass -------------------------------------------------------------------------------- */
+
+/* TRUE when this process saw the server refuse us a moment ago: not again yet */
+static gboolean held(FlushPass *pass, GError **error)
+{
+    gint64 until = 0;
+    g_autofree char *holder = NULL;
+    if (!outbound_status_get(pass->gw->store, STATUS_HOLD, &until, &holder, error))
+        return FALSE;
+    return until > clock_now_unix() && holder && g_str_equal(holder, sender_identity());
+}
+
+static gboolean flush_pass(FlushPass *pass, GError **error)
+{
+    Gateway *gw = pass->gw;
+    GError *local = NULL;
+    if (held(pass, &local)) {
+        log_debug("outbox: sending paused after a configuration failure");
+        return TRUE;
+    }
+    if (local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    if (!outbound_status_get(gw->store, STATUS_OUTAGE, &pass->outage_since, NULL, &local) &&
+        local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    int released = 0;
+    if (!outbox_reclaim_leases(gw->store, clock_now_unix(), owner_is_dead, NULL, &released, error))
+        return FALSE;
+    if (released > 0)
+        log_notice("outbox: %d letter(s) left in flight by a sender that died are due again",
+                   released);
+    if (!outbound_bounce_key(gw->config, TRUE, &pass->key, &local)) {
+        log_warning("outbox: no key for envelope tokens, letters go without (bounces are "
+                    "matched by Message-ID only): %s",
+                    local ? local->message : "?");
+        g_clear_error(&local);
+    }
+    if (!send_due(pass, error))
+        return FALSE;
+    if (pass->config_error)
+        return TRUE;
+    gboolean digest = FALSE;
+    if (!digest_enqueue(pass, &digest, error))
+        return FALSE;
+    return !digest || send_due(pass, error);
+}
+
+gboolean outbound_flush(Gateway *gw, int *sent, int *failed, GError **error)
+{
+    FlushPass pass = {.gw = gw};
+    gint64 start = g_get_monotonic_time();
+    gboolean ok = flush_pass(&pass, error);
+    int connections = smtp_sender_connections(gw->smtp);
+    /* one connection per pass: a connection idle until the next pass would be closed by the
+     * server meanwhile, and the first letter of that pass would fail on it */
+    g_clear_pointer(&gw->smtp, smtp_sender_free);
+    if (pass.sent + pass.failed + pass.retried > 0) {
+        double seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+        log_notice("outbox: %d sent, %d failed, %d to retry in %.2f s (%.0f letters/s) over %d "
+                   "SMTP connection(s)",
+                   pass.sent, pass.failed, pass.retried, seconds,
+                   seconds > 0 ? (pass.sent + pass.failed + pass.retried) / seconds : 0.0,
+                   connections);
+    }
+    if (pass.key)
+        g_bytes_unref(pass.key);
+    if (sent)
+        *sent = pass.sent;
+    if (failed)
+        *failed = pass.failed;
+    if (ok && pass.config_error) {
+        g_propagate_error(error, pass.config_error);
+        return FALSE;
+    }
+    g_clear_error(&pass.config_error);
+    return ok;
+}
+
+/* ---- pahtctl resend -------------------------------------------------------------------------- */
+
+gboolean outbound_resend(Gateway *gw, gint64 letter_id, gboolean *lifted, GError **error)
+{
+    gint64 now = clock_now_unix();
+    gboolean was_suspended = FALSE;
+    if (!store_begin(gw->store, error))
+        return FALSE;
+    g_autoptr(OutboxEntry) letter = outbox_get(gw->store, letter_id, error);
+    gboolean ok = letter && outbox_resend(gw->store, letter_id, now, error) &&
+                  address_suspension_lift(gw->store, letter->rcpt, now, &was_suspended, error);
+    if (ok && letter->report_id > 0) {
+        g_autofree char *detail =
+            g_strdup_printf("%s to %s queued again by the operator%s", letter->kind, letter->rcpt,
+                            was_suspended ? "; the suspension of the address is lifted" : "");
+        ok = event_add(gw->store, letter->report_id, "operator", "mail_resent", detail, error);
+    }
+    if (!ok || !store_commit(gw->store, error)) {
+        store_rollback(gw->store);
+        return FALSE;
+    }
+    if (lifted)
+        *lifted = was_suspended;
+    return TRUE;
+}

@@ -1,0 +1,619 @@
+/* worker: every message is parsed and committed in a child process, one at a time, under its
+ * own time limit (SPEC §3: a message that fails, hangs or crashes the parser is kept aside and
+ * never blocks the mail behind it).
+ *
+ * Why this shape:
+ * - One long-lived child, not a fork per message: thousands of messages a minute must not each
+ *   pay for a process start. A child is replaced only after it timed out or crashed, or after
+ *   SIGHUP.
+ * - The child is our own binary started again (/proc/self/exe --worker), not a bare fork():
+ *   it opens its own SQLite connection (a connection must never cross fork()), begins with a
+ *   clean GMime, and holds none of the parent's IMAP socket or TLS state. It reads hostile
+ *   mail, so it holds no password either: it reads the configuration without them, and gets
+ *   an environment filtered by an allow-list (never PAHT_IMAP_PASSWORD/PAHT_SMTP_PASSWORD).
+ *   The one secret it needs, the key that verifies bounce tokens, it reads itself when a
+ *   bounce comes (outbound_bounce_key: [smtp] bounce_secret_file, mode-checked).
+ * - The parent does all IMAP work and waits for each answer with the message's time limit. On
+ *   a timeout it kills the child, on a crash it reaps it; either way the message is marked
+ *   unparsed (kept: raw file and row) and goes to quarantine, and the next message gets a new
+ *   child. Parent and child never write to the database at the same time: the parent waits.
+ * - The child ignores SIGTERM, SIGINT and SIGHUP: systemd signals the whole control group, and
+ *   a stop must let the message in hand finish. It exits when the parent closes the socket,
+ *   and dies with the parent (PR_SET_PDEATHSIG); a commit it might still make is guarded by
+ *   raw_message_mark_processed, which succeeds only once per message.
+ *
+ * The protocol is one line each way over a socketpair:
+ *   child:  READY <database>                   once, after opening the store
+ *           ERROR <error code> <text>          instead of READY when it cannot start
+ *   parent: PROCESS <raw id>
+ *   child:  DONE <raw id> <unparsed 0|1> <report id> <classification> <code or ->
+ *           FAIL <raw id> <error code> <text>  the database or the configuration failed: the
+ *                                              message stays "fetched" and is tried again
+ *
+ * PAHT_TEST_FAULT (tests only, like PAHT_NOW; never set it in production) makes the child
+ * misbehave on purpose, for a message whose Subject header contains TEXT:
+ *   hang-on-subject:TEXT    it sleeps forever (the time limit must end it)
+ *   crash-on-subject:TEXT   it aborts (SIGABRT)
+ * Several faults may be given, separated by commas (mailbox.c reads some of its own). Unset,
+ * nothing of this runs.
+ */
+#include "gateway/gateway_private.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* AddressSanitizer reserves terabytes of address space for its shadow memory: no address
+ * space limit can be set under it (GCC says so with __SANITIZE_ADDRESS__, clang with
+ * __has_feature) */
+#if defined(__SANITIZE_ADDRESS__)
+#define PAHT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAHT_UNDER_ASAN 1
+#endif
+#endif
+#ifndef PAHT_UNDER_ASAN
+#define PAHT_UNDER_ASAN 0
+#endif
+
+/* How much address space the parser may take beyond what it has once started (libraries and
+ * the store: about 70 MB). Real mail needs far less (text is cut at 8 MB, a TNEF attachment
+ * is read up to 64 MB, everything else is streamed to disk); a message built to exhaust
+ * memory makes the child fail its allocation and die alone, and the message is kept aside,
+ * instead of taking the host down. (systemd's MemoryMax= bounds pahtd and its child
+ * together; this bounds the child, which reads what strangers send.) */
+#define PARSER_ADDRESS_SPACE_HEADROOM (512 * 1024 * 1024)
+
+/* the child's end of the socket, as the child sees it */
+#define WORKER_FD 3
+/* how long a new child may take to open the store and say READY */
+#define WORKER_START_SECONDS 30
+/* how long a child asked to leave may take before it is killed */
+#define WORKER_EXIT_SECONDS 5
+/* no protocol line is longer (error texts are cut) */
+#define WORKER_LINE_MAX 4096
+
+struct Worker {
+    pid_t pid;
+    int fd;
+    GString *input;  /* bytes read and not yet a whole line */
+    gint64 deadline; /* of the message in hand (monotonic microseconds) */
+};
+
+/* ---- lines over the socket ---------------------------------------------------------------- */
+
+static gboolean write_line(int fd, const char *line)
+{
+    gsize len = strlen(line), done = 0;
+    while (done < len) {
+        /* MSG_NOSIGNAL: a dead peer is an error here, not a SIGPIPE */
+        ssize_t n = send(fd, line + done, len - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return FALSE;
+        done += (gsize)n;
+    }
+    return TRUE;
+}
+
+/* one protocol line: the text with every control character (a newline in an error message)
+ * made a space, and cut to fit */
+static char *protocol_text(const char *text)
+{
+    g_autofree char *valid = g_utf8_make_valid(text ? text : "", -1);
+    char *clean = text_header_sanitize(valid);
+    if (strlen(clean) > WORKER_LINE_MAX / 2)
+        clean[WORKER_LINE_MAX / 2] = '\0';
+    return clean;
+}
+
+typedef enum {
+    READ_LINE,
+    READ_EOF,     /* the other side closed (or died) */
+    READ_TIMEOUT, /* the deadline passed */
+} ReadOutcome;
+
+/* Reads one line (without its newline) into *line. deadline: monotonic microseconds, or 0 for
+ * none. gw (may be NULL) gets its watchdog pinged while waiting. */
+static ReadOutcome read_line(int fd, GString *input, gint64 deadline, Gateway *gw, char **line)
+{
+    for (;;) {
+        char *nl = memchr(input->str, '\n', input->len);
+        if (nl) {
+            gsize len = (gsize)(nl - input->str);
+            *line = g_strndup(input->str, len);
+            g_string_erase(input, 0, (gssize)len + 1);
+            return READ_LINE;
+        }
+        if (input->len > WORKER_LINE_MAX)
+            return READ_EOF; /* not our protocol: treat the peer as gone */
+        /* What the peer sent counts however late it is read: the parent may come for the
+         * answer long after the deadline (a slow download), and the time limit is for a child
+         * that has not answered, never for one waiting to be heard. */
+        gboolean expired = FALSE;
+        int wait_ms = -1;
+        if (deadline > 0) {
+            gint64 left = deadline - g_get_monotonic_time();
+            expired = left <= 0;
+            wait_ms = expired ? 0 : (int)MIN(left / 1000 + 1, 1000);
+        } else if (gw) {
+            wait_ms = 1000;
+        }
+        if (gw)
+            gateway_keepalive(gw);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, wait_ms);
+        if (n < 0 && errno != EINTR)
+            return READ_EOF;
+        if (n == 0 && expired)
+            return READ_TIMEOUT;
+        if (n <= 0)
+            continue;
+        char buf[1024];
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got <= 0)
+            return READ_EOF;
+        g_string_append_len(input, buf, got);
+    }
+}
+
+/* ---- the parent's side -------------------------------------------------------------------- */
+
+static void worker_free(Worker *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    g_string_free(w->input, TRUE);
+    g_free(w);
+}
+
+/* waits for the child to exit, at most seconds; then kills it. Returns its wait status. */
+static int reap(pid_t pid, int seconds)
+{
+    int status = 0;
+    for (int i = 0; i < seconds * 100; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            return status;
+        g_usleep(10 * 1000);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+void worker_stop(Gateway *gw)
+{
+    Worker *w = gw->worker;
+    if (!w)
+        return;
+    gw->worker = NULL;
+    /* end of input: the child leaves its loop and exits */
+    close(w->fd);
+    w->fd = -1;
+    reap(w->pid, WORKER_EXIT_SECONDS);
+    worker_free(w);
+}
+
+/* the child died or was killed: collect it, and say how it ended */
+static char *worker_lost(Gateway *gw, gboolean kill_first)
+{
+    Worker *w = gw->worker;
+    gw->worker = NULL;
+    if (kill_first)
+        kill(w->pid, SIGKILL);
+    int status = reap(w->pid, kill_first ? 0 : WORKER_EXIT_SECONDS);
+    worker_free(w);
+    gateway_remove_dead_work(gw);
+    if (WIFSIGNALED(status))
+        return g_strdup_printf("signal %d, %s", WTERMSIG(status), g_strsignal(WTERMSIG(status)));
+    return g_strdup_printf("exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* The parser process reads hostile mail: it gets only the environment it needs (issue
+ * 11.13), never what pahtd was given besides, PAHT_IMAP_PASSWORD and PAHT_SMTP_PASSWORD
+ * above all. The names it keeps: */
+static const char *const worker_environment[] = {
+    /* the clock, logging, the tests' faults, log lines in journald's form */
+    "PAHT_NOW", "PAHT_LOG_LEVEL", "PAHT_TEST_FAULT", "JOURNAL_STREAM",
+    /* time zone and locale (iconv, GMime), SQLite's temporary files */
+    "TZ", "LANG", "LANGUAGE", "LC_*", "TMPDIR",
+    /* debugging builds */
+    "G_DEBUG", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"};
+
+static gboolean worker_keeps(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (!eq)
+        return FALSE;
+    gsize len = (gsize)(eq - entry);
+    for (gsize i = 0; i < G_N_ELEMENTS(worker_environment); i++) {
+        const char *name = worker_environment[i];
+        gsize n = strlen(name);
+        if (name[n - 1] == '*' ? len >= n && strncmp(entry, name, n - 1) == 0
+                               : len == n && strncmp(entry, name, n) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* the environment of a new parser process: ours, filtered (the strings are borrowed) */
+static const char **worker_environ(void)
+{
+    GPtrArray *kept = g_ptr_array_new();
+    for (char **e = environ; e && *e; e++) {
+        if (worker_keeps(*e))
+            g_ptr_array_add(kept, *e);
+    }
+    g_ptr_array_add(kept, NULL);
+    return (const char **)g_ptr_array_free(kept, FALSE);
+}
+
+static gboolean worker_start(Gateway *gw, GError **error)
+{
+    const Config *c = gw->config;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot create a socket pair: %s",
+                    g_strerror(errno));
+        return FALSE;
+    }
+    /* everything the child needs is prepared before fork(): between fork() and exec() only
+     * async-signal-safe calls are allowed */
+    /* the keyword lists are the copy pahtd checked (gateway.c), not the file on disk now */
+    char *argv[] = {(char *)"pahtd",
+                    (char *)"--worker",
+                    (char *)"-c",
+                    c->file,
+                    (char *)"--keywords",
+                    gw->keywords_copy ? gw->keywords_copy : (char *)"",
+                    NULL};
+    g_autofree const char **envp = worker_environ();
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(sv[0]);
+        close(sv[1]);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot start the parser process: %s",
+                    g_strerror(saved));
+        return FALSE;
+    }
+    if (pid == 0) {
+        if (sv[1] == WORKER_FD ? fcntl(WORKER_FD, F_SETFD, 0) < 0 /* dup2 would keep CLOEXEC */
+                               : dup2(sv[1], WORKER_FD) < 0)
+            _exit(127);
+        /* nothing else of ours goes along: no IMAP socket, no database, no lock */
+        if (close_range(WORKER_FD + 1, ~0U, 0) != 0) {
+            for (int fd = WORKER_FD + 1; fd < 1024; fd++)
+                close(fd);
+        }
+        struct sigaction ignore = {.sa_handler = SIG_IGN};
+        sigaction(SIGTERM, &ignore, NULL);
+        sigaction(SIGINT, &ignore, NULL);
+        sigaction(SIGHUP, &ignore, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127); /* the parent died before PR_SET_PDEATHSIG took effect */
+        execve("/proc/self/exe", argv, (char **)envp);
+        _exit(127);
+    }
+    close(sv[1]);
+    Worker *w = g_new0(Worker, 1);
+    w->pid = pid;
+    w->fd = sv[0];
+    w->input = g_string_new(NULL);
+    gw->worker = w;
+
+    g_autofree char *line = NULL;
+    gint64 deadline = g_get_monotonic_time() + WORKER_START_SECONDS * G_USEC_PER_SEC;
+    ReadOutcome got = read_line(w->fd, w->input, deadline, gw, &line);
+    if (got == READ_LINE && g_str_has_prefix(line, "READY ")) {
+        if (!g_str_equal(line + 6, c->gateway.database)) {
+            /* the file changed on disk since we read it: the child would write elsewhere */
+            worker_stop(gw);
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                        "%s now names another database than the one pahtd uses; restart pahtd "
+                        "(or send SIGHUP) after changing it",
+                        c->file);
+            return FALSE;
+        }
+        log_info("parser process %d ready", (int)pid);
+        return TRUE;
+    }
+    if (got == READ_LINE && g_str_has_prefix(line, "ERROR ")) {
+        char *end = NULL;
+        long code = strtol(line + 6, &end, 10);
+        worker_stop(gw);
+        g_set_error(error, PAHT_ERROR,
+                    code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? (int)code : PAHT_ERROR_TEMPORARY,
+                    "the parser process cannot start: %s", end && *end ? end + 1 : line);
+        return FALSE;
+    }
+    g_autofree char *how = worker_lost(gw, got == READ_TIMEOUT);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "the parser process did not start (%s)",
+                how);
+    return FALSE;
+}
+
+void worker_prepare(Gateway *gw)
+{
+    if (gw->worker)
+        return;
+    GError *error = NULL;
+    if (!worker_start(gw, &error)) {
+        log_error("%s", error->message);
+        g_error_free(error);
+    }
+}
+
+/* The worker did not answer for this message: unless it managed to commit first, the message
+ * is kept aside with the reason. */
+static gboolean settle_lost_message(Gateway *gw, gint64 raw_id, const char *why, IngestResult *out,
+                                    GError **error)
+{
+    g_autoptr(RawMessage) now = raw_message_get(gw->store, raw_id, error);
+    if (!now)
+        return FALSE;
+    out->raw_id = raw_id;
+    if (raw_message_is_done(now)) {
+        out->report_id = now->report_id;
+        out->classification =
+            g_strdup(now->classification ? now->classification : CLASSIFICATION_REPORT);
+        return TRUE;
+    }
+    log_warning("message %" G_GINT64_FORMAT " is kept aside: %s", raw_id, why);
+    if (!raw_message_set_state(gw->store, raw_id, RAW_UNPARSED, why, error))
+        return FALSE;
+    out->unparsed = TRUE;
+    out->classification = g_strdup(CLASSIFICATION_UNPARSED);
+    return TRUE;
+}
+
+/* "DONE id unparsed report_id classification code" */
+static gboolean parse_done(const char *line, gint64 raw_id, IngestResult *out)
+{
+    g_auto(GStrv) f = g_strsplit(line, " ", 7);
+    if (g_strv_length(f) != 6 || g_ascii_strtoll(f[1], NULL, 10) != raw_id)
+        return FALSE;
+    out->raw_id = raw_id;
+    out->unparsed = g_str_equal(f[2], "1");
+    out->report_id = g_ascii_strtoll(f[3], NULL, 10);
+    out->classification = g_strdup(f[4]);
+    out->code = g_str_equal(f[5], "-") ? NULL : g_strdup(f[5]);
+    return TRUE;
+}
+
+gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
+{
+    g_autofree char *request = g_strdup_printf("PROCESS %" G_GINT64_FORMAT "\n", raw_id);
+    for (int attempt = 0;; attempt++) {
+        if (!gw->worker && !worker_start(gw, error))
+            return FALSE;
+        if (write_line(gw->worker->fd, request))
+            break;
+        /* it died while waiting for work (killed from outside): a new one takes the message */
+        g_autofree char *how = worker_lost(gw, TRUE);
+        if (attempt > 0) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "the parser process keeps dying before it gets work (%s)", how);
+            return FALSE;
+        }
+        log_warning("the idle parser process was gone (%s); starting another", how);
+    }
+    /* the time limit runs from here until the child answers (read_line), whatever the daemon
+     * does meanwhile */
+    gw->worker->deadline = g_get_monotonic_time() +
+                           (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    return TRUE;
+}
+
+gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    int limit = gw->config->gateway.message_timeout_seconds;
+    g_autofree char *line = NULL;
+    ReadOutcome got =
+        gw->worker ? read_line(gw->worker->fd, gw->worker->input, gw->worker->deadline, gw, &line)
+                   : READ_EOF;
+    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out))
+        return TRUE;
+    if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
+        g_auto(GStrv) f = g_strsplit(line, " ", 4);
+        int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
+        if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
+            return settle_lost_message(gw, raw_id, "processed elsewhere", out, error);
+        g_set_error(error, PAHT_ERROR,
+                    code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? code : PAHT_ERROR_TEMPORARY,
+                    "message %" G_GINT64_FORMAT ": %s", raw_id,
+                    g_strv_length(f) == 4 ? f[3] : line);
+        return FALSE;
+    }
+    if (got == READ_LINE) {
+        /* not our protocol: the child cannot be trusted with the next message */
+        worker_lost(gw, TRUE);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
+        return FALSE;
+    }
+    g_autofree char *how = gw->worker ? worker_lost(gw, got == READ_TIMEOUT) : g_strdup("gone");
+    g_autofree char *why =
+        got == READ_TIMEOUT
+            ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
+            : g_strdup_printf("processing crashed (%s)", how);
+    return settle_lost_message(gw, raw_id, why, out, error);
+}
+
+gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    return worker_submit(gw, raw->id, error) && worker_collect(gw, raw->id, out, error);
+}
+
+/* ---- the child's side --------------------------------------------------------------------- */
+
+/* PAHT_TEST_FAULT: is a fault of this kind asked for this message? (tests only) */
+static gboolean test_fault(const char *kind, const char *path)
+{
+    g_autofree char *name = g_strconcat(kind, "-on-subject", NULL);
+    g_autofree char *marker = gateway_test_fault(name);
+    if (!marker || !*marker)
+        return FALSE;
+    char head[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FALSE;
+    ssize_t n = read(fd, head, sizeof head - 1);
+    close(fd);
+    if (n <= 0)
+        return FALSE;
+    head[n] = '\0';
+    g_autofree char *subject = mail_header_find(head, (gsize)n, "Subject");
+    return subject && strstr(subject, marker);
+}
+
+/* RLIMIT_AS: the address space now plus PARSER_ADDRESS_SPACE_HEADROOM */
+static void limit_parser_memory(void)
+{
+    if (PAHT_UNDER_ASAN)
+        return;
+    g_autofree char *statm = NULL;
+    if (!g_file_get_contents("/proc/self/statm", &statm, NULL, NULL)) {
+        log_warning("parser process: cannot read /proc/self/statm: no memory limit");
+        return;
+    }
+    guint64 pages = g_ascii_strtoull(statm, NULL, 10);
+    long page = sysconf(_SC_PAGESIZE);
+    rlim_t limit =
+        (rlim_t)(pages * (guint64)(page > 0 ? page : 4096)) + (rlim_t)PARSER_ADDRESS_SPACE_HEADROOM;
+    struct rlimit rl = {limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+        log_warning("parser process: cannot limit its memory: %s", g_strerror(errno));
+    else
+        log_debug("parser process: address space limited to %" G_GUINT64_FORMAT " MB",
+                  (guint64)limit / (1024 * 1024));
+}
+
+static void child_reply(int fd, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void child_reply(int fd, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *text = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    if (!write_line(fd, line))
+        _exit(0); /* the parent is gone: nothing left to do */
+}
+
+static void child_fail(int fd, gint64 id, const GError *e)
+{
+    g_autofree char *text = protocol_text(e->message);
+    child_reply(fd, "FAIL %" G_GINT64_FORMAT " %d %s", id, e->domain == PAHT_ERROR ? e->code : 0,
+                text);
+}
+
+static void child_process(Gateway *gw, int fd, gint64 id)
+{
+    GError *error = NULL;
+    g_autoptr(RawMessage) raw = raw_message_get(gw->store, id, &error);
+    if (!raw) {
+        child_fail(fd, id, error);
+        g_error_free(error);
+        return;
+    }
+    if (raw_message_is_done(raw)) {
+        /* done before (a crash came between the commit and our answer) */
+        child_reply(fd, "DONE %" G_GINT64_FORMAT " 0 %" G_GINT64_FORMAT " %s -", id, raw->report_id,
+                    raw->classification ? raw->classification : CLASSIFICATION_REPORT);
+        return;
+    }
+    if (test_fault("hang", raw->path)) {
+        log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
+        for (;;)
+            pause();
+    }
+    if (test_fault("crash", raw->path)) {
+        log_debug("PAHT_TEST_FAULT: crashing on message %" G_GINT64_FORMAT, id);
+        abort();
+    }
+    IngestResult result = {0};
+    if (!inbound_process_raw(gw, raw, &result, &error)) {
+        child_fail(fd, id, error);
+        g_error_free(error);
+        ingest_result_clear(&result);
+        return;
+    }
+    child_reply(fd, "DONE %" G_GINT64_FORMAT " %d %" G_GINT64_FORMAT " %s %s", id,
+                result.unparsed ? 1 : 0, result.report_id,
+                result.classification ? result.classification : CLASSIFICATION_UNPARSED,
+                result.code ? result.code : "-");
+    ingest_result_clear(&result);
+}
+
+int worker_main(const char *config_path, const char *keywords_path, int fd)
+{
+    /* the parent decides when we stop (see above) */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Config) config = config_load(config_path, CONFIG_LOAD_DEFAULT, &error);
+    if (!config) {
+        g_autofree char *text = protocol_text(error->message);
+        child_reply(fd, "ERROR %d %s", error->code, text);
+        return 2;
+    }
+    log_set_level((LogLevel)config->gateway.log_level);
+    if (keywords_path) {
+        g_free(config->gateway.keywords_file);
+        config->gateway.keywords_file = *keywords_path ? g_strdup(keywords_path) : NULL;
+    }
+    g_autoptr(Gateway) gw = gateway_open(config, &error);
+    if (!gw) {
+        g_autofree char *text = protocol_text(error->message);
+        child_reply(fd, "ERROR %d %s", error->code, text);
+        return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
+    }
+    limit_parser_memory();
+    child_reply(fd, "READY %s", config->gateway.database);
+
+    GString *input = g_string_new(NULL);
+    for (;;) {
+        g_autofree char *line = NULL;
+        if (read_line(fd, input, 0, NULL, &line) != READ_LINE)
+            break; /* the parent closed the socket (or died) */
+        char *end = NULL;
+        gint64 id = g_str_has_prefix(line, "PROCESS ") ? g_ascii_strtoll(line + 8, &end, 10) : 0;
+        if (id <= 0 || !end || *end) {
+            log_error("parser process: unexpected request \"%.40s\"", line);
+            break;
+        }
+        child_process(gw, fd, id);
+    }
+    g_string_free(input, TRUE);
+    return 0;
+}

@@ -1,0 +1,262 @@
+/* letters: which letters a decision produces, to whom, with which data; the lifecycle's actions
+ * with the letters they cause, in one transaction; and what of a report a reader other than its
+ * citizen may see (redaction). Over the lifecycle and the store (lifecycle/lifecycle.h), with
+ * notify/ to render and compose. Every function that enqueues does so in the caller's
+ * transaction unless it says otherwise.
+ */
+#ifndef PAHT_LETTERS_H
+#define PAHT_LETTERS_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "conf/conf.h"
+#include "lifecycle/lifecycle.h"
+
+G_BEGIN_DECLS
+
+/* ---- composing and enqueueing (letters.c) -----------------------------------------------------
+ * Which letters a decision produces, and the one path every letter takes into the outbox. Every
+ * function enqueues in the caller's transaction.
+ *
+ * A letter is built in three steps:
+ *   JsonBuilder *b = letters_context_new(config, now);   object begun, common members added
+ *   ... json_builder_set_member_name(b, "report"); ...    the letter's own values
+ *   letters_enqueue(config, store, &request, b, error);   ends the object, composes, enqueues
+ * The templates see: gateway {name, place, email, portal, hotline, app}, today ("ngày 28
+ * tháng 11 năm 2026"), plus what the caller added. */
+
+typedef struct {
+    const char *kind;          /* the mail kind (SPEC §6) and the template name */
+    const char *template_name; /* NULL: the same as kind */
+    const char *dedupe_key;    /* unique: the same letter is never enqueued twice */
+    gint64 report_id;          /* 0: none */
+    const char *to_name;       /* may be NULL */
+    const char *to_address;
+    const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
+    const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
+    const char *const *references; /* NULL-terminated; NULL: none */
+    gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
+    gboolean by_ioc;               /* an answer the IOC asked for: not rate-limited */
+    gint64 not_before;             /* 0: as soon as possible */
+} LetterRequest;
+
+/* a JsonBuilder with the letter object begun and the common members in it */
+JsonBuilder *letters_context_new(const Config *config, gint64 now);
+
+/* Ends the context object, composes the letter and enqueues it. An address no automatic
+ * mail may go to (letters_never_answer) enqueues nothing and returns TRUE with *enqueued
+ * FALSE; so does a to_address that cannot be written into a letter, and an automatic answer
+ * (auto_reply, unless by_ioc) past a rate limit of SPEC §3.6: auto_replies_per_day to one
+ * mailbox (case and +tag folded), auto_replies_per_domain_per_hour to one domain,
+ * auto_replies_per_hour in total (an event on the report, and one IOC alert per limit, key
+ * and day). */
+gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
+                         JsonBuilder *context, gboolean *enqueued, GError **error);
+
+/* An alert to the IOC (ioc_alert_to): title (one line, the subject), lines of text, and the
+ * report it concerns (0: none). dedupe_key makes it once-only. */
+gboolean letters_ioc_alert(const Config *config, Store *store, const char *dedupe_key,
+                           gint64 report_id, const char *title, const char *const *lines,
+                           GError **error);
+
+/* Where automatic answers to a message go (issue 11): its From address, or its envelope
+ * sender (Return-Path) when From names no mailbox; NULL when neither does. Never an address
+ * written in the text: that one is data for the IOC. Borrowed from draft. */
+const char *letters_answer_address(const Draft *draft);
+
+/* Why automatic answers to this message are withheld, or NULL: with [gateway]
+ * trusted_authserv_id set, the province's MX found that it fails DMARC, or its spam filter
+ * flagged it (the draft's auth_* and spam_* fields). */
+char *letters_sender_suspect(const Config *config, const Draft *draft);
+
+/* The answer to a citizen's new report (SPEC §3.6), by its classification: a complete report
+ * gets the acknowledgement; one missing Điều 4 details the "please complete" letter (Điều
+ * 7.1); an emergency the call-1022 answer at once plus an IOC alert (Điều 6.2, 8.6); a
+ * complaint no answer (the IOC confirms the refusal, Điều 1.1.c, 3.9). Answers go to
+ * letters_answer_address only, and none goes when letters_sender_suspect says why not (an
+ * emergency's IOC alert still goes, saying so). */
+gboolean letters_answer_new_report(const Config *config, Store *store, const ReportRef *report,
+                                   const Draft *draft, gint64 received_at, GError **error);
+
+/* pahtctl answer: the answer letters_answer_new_report would give report r, sent to sender
+ * because the IOC asks for it (a sender the MX could not verify, a rate limit): neither
+ * withheld nor rate-limited. Letters already sent are not sent again. */
+gboolean letters_answer_by_ioc(const Config *config, Store *store, const Report *r,
+                               const char *sender, GError **error);
+
+/* A report as the draft it came from, enough to write its letters again (previews); free
+ * with draft_free. */
+Draft *letters_draft_from_report(const Report *report);
+
+/* The answer to a citizen's reply added to a report (SPEC §3.5-3.6), to the reply's sender
+ * only: the acknowledgement when the reply completed it, the "please complete" letter again
+ * when details are still missing, the call-1022 answer and an IOC alert when the reply is an
+ * emergency, an IOC alert when the report is already past the IOC's first review, and else
+ * a short confirmation that the supplement arrived ("supplement"). Replies to published or
+ * closed reports are not answered here (ratings and feedback, Điều 10). raw_id makes the
+ * letters once-only. */
+gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMatch *match,
+                              const ReplyOutcome *outcome, const Draft *reply, gint64 raw_id,
+                              GError **error);
+
+/* A reply that waits for the IOC as pending supplement pending_id (issue 11): one IOC alert
+ * per report and day with the commands to confirm or discard it, and for an emergency the
+ * IOC's emergency alert at once (the sender, perhaps not the citizen, gets no letter). */
+gboolean letters_supplement_pending(const Config *config, Store *store, gint64 pending_id,
+                                    const ReplyMatch *match, const Draft *reply, const char *reason,
+                                    gint64 raw_id, GError **error);
+
+/* Mail kinds that are automatic answers to a citizen, counted by the rate limit
+ * ([gateway] auto_replies_per_day per address per 24 hours, SPEC §3.6). A new kind of
+ * automatic answer (LetterRequest.auto_reply) is added here. */
+extern const char *const letters_auto_reply_kinds[];
+
+/* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
+ * noreply/no-reply, and our own (SPEC §3.6). */
+gboolean letters_never_answer(const Config *config, const char *address);
+
+/* "08:15 ngày 28/11/2026" and "ngày 28 tháng 11 năm 2026" in the province's zone */
+char *letters_format_time(const Config *config, gint64 t);
+char *letters_format_long_date(const Config *config, gint64 t);
+
+/* ---- the lifecycle and its letters (lifecycle_letters.c) ----------------------------------------
+ * The report's lifecycle as the operators and the agencies drive it (pahtctl) and as the
+ * daemon's scheduler sees it. Each action runs the lifecycle's transition and enqueues
+ * the letters it causes (SPEC §4 table) in ONE transaction: either both happen or neither.
+ *
+ * Errors: those of lifecycle/lifecycle.h's transitions (PAHT_ERROR_REFUSED with a one-line
+ * reason for an action the rules forbid, PAHT_ERROR_NOT_FOUND for an unknown report), and
+ * PAHT_ERROR_CONFIG for a broken template (nothing is then recorded).
+ *
+ * Who gets what, and which personal data goes with it (Điều 4.5, 9.3.b, 15.6):
+ *   citizen   acceptance, rejection (not for spam), extension, result (Phụ lục I); these
+ *             carry the report's reply token, so that the answers come back to the report;
+ *   agency    assignment, reminders, feedback; Reply-To the IOC. For an ordinary report the
+ *             assignment names the citizen with phone and e-mail (the agency may need to
+ *             verify on site, Điều 7.1); never the ID number or the postal address, which the
+ *             report text also loses. For a confidential report no personal data at all: the
+ *             agency reaches the citizen through the IOC;
+ *   leader    approval requests, results sent back (Điều 9.4), overdue notices: no personal
+ *             data;
+ *   IOC       returns, publish requests, reminders of its own deadlines, overdue notices: no
+ *             personal data (the IOC has the report in the system).
+ * Subjects and attachment names are the citizen's words too: everyone but the citizen reads
+ * them redacted (ID numbers, phones, e-mail addresses, the citizen's name masked), and a
+ * confidential report's subject is neutral ("Phản ánh PAHT-... (bảo mật)") and its files only
+ * numbered ("Tệp 1.jpg"): see redact.h. */
+
+/* ---- actions (pahtctl) ----------------------------------------------------------------------
+ * actor: who acts (the login name by default), recorded in the event. */
+
+gboolean lifecycle_letters_accept(const Config *config, Store *store, const char *actor,
+                                  gint64 report_id, const char *agency,
+                                  const char *const *coordinators, const char *category,
+                                  GError **error);
+gboolean lifecycle_letters_reject(const Config *config, Store *store, const char *actor,
+                                  gint64 report_id, const char *reason, const char *note,
+                                  GError **error);
+gboolean lifecycle_letters_return(const Config *config, Store *store, const char *actor,
+                                  gint64 report_id, const char *note, GError **error);
+gboolean lifecycle_letters_extend(const Config *config, Store *store, const char *actor,
+                                  gint64 report_id, gint64 until, const char *note, GError **error);
+gboolean lifecycle_letters_submit_result(const Config *config, Store *store, const char *actor,
+                                         gint64 report_id, const char *text, GError **error);
+gboolean lifecycle_letters_approve(const Config *config, Store *store, const char *actor,
+                                   gint64 report_id, GError **error);
+/* A result without answer text is sent back to the agency's leader (Điều 9.4): that is
+ * committed, with its letter, and then reported as PAHT_ERROR_REFUSED. */
+gboolean lifecycle_letters_publish(const Config *config, Store *store, const char *actor,
+                                   gint64 report_id, GError **error);
+
+/* The citizen's answer to a published result (Điều 10), from the reply path of the daemon or
+ * from pahtctl (a rating given by phone): a rating is recorded once; feedback is recorded and
+ * sent on to the agency with its 2-working-day clarification deadline. outcome may be NULL. */
+gboolean lifecycle_letters_citizen_reply(const Config *config, Store *store, const char *actor,
+                                         gint64 report_id, const char *text, CitizenReply *outcome,
+                                         GError **error);
+
+/* A letter as it would be sent now, composed and not enqueued (pahtctl preview). kind: a mail
+ * kind (ack, acceptance, assignment, rejection, reminder, overdue, extension,
+ * approval_request, publish_request, result, feedback) or a template name (result_sent_back,
+ * returned). PAHT_ERROR_INPUT for an unknown kind. */
+GBytes *lifecycle_letters_preview(const Config *config, Store *store, const char *kind,
+                                  gint64 report_id, GError **error);
+
+/* A letter made readable for a person: the decoded From, To, Reply-To, Subject and Date, a
+ * blank line, and its text (or HTML) part. */
+char *lifecycle_letters_readable(GBytes *message, gboolean html, GError **error);
+
+/* ---- the scheduler's letters (gateway/scheduler.c)
+ * -------------------------------------------------- One deadline action (stage 0 before, 1 at the
+ * due time, 2.. each working day after): the reminders and overdue notices it causes, enqueued for
+ * not_before (inside working hours), in the caller's transaction. The scheduler flags the report
+ * overdue itself (Điều 8.5). */
+gboolean lifecycle_letters_deadline_action(const Config *config, Store *store,
+                                           const Calendar *calendar, const DeadlineAction *action,
+                                           const Report *report, gint64 not_before, GError **error);
+
+/* ---- what other readers see (redact.c)
+ * ------------------------------------------------------------ What a reader other than the citizen
+ * may see of a report (Điều 4.5, 9.3.b, 15.6). The citizen's own letters carry their words as
+ * written; agencies, leaders and the IOC get them through these functions. Every function returns a
+ * new string (NULL for NULL).
+ *
+ * What is masked, and where:
+ *   text (assignment, feedback)   the ID number and the postal address always; for a
+ *                                 confidential report also the name, phone and e-mail
+ *   one line (subject, file name) every ID number, phone number and e-mail address, and the
+ *                                 citizen's name, confidential or not: a subject is read in
+ *                                 every mailbox list and forwarded with the letter
+ *   excerpt (IOC alerts)          as a line, and the text's labelled lines: the IOC's mailbox
+ *                                 gets no personal data; the report in the system has it
+ * A name is matched without regard to diacritics, case and separators: "Trần Thị B",
+ * "TRAN THI B", "Tran_Thi_B", "TranThiB". */
+
+/* what replaces a masked value */
+#define REDACT_MASK "[đã ẩn]"
+
+typedef struct {
+    const DraftCitizen *citizen; /* the values the parser extracted; NULL: none known */
+    const char *sender_name;     /* the From display name when known, or NULL */
+    gboolean confidential;       /* Điều 9.3.b: the citizen asked for secrecy */
+} RedactCitizen;
+
+/* The citizen's text for an agency: three nets, the values the parser extracted, labelled
+ * lines ("CCCD: ...", "Địa chỉ: ...") whose label says what they hold even when the parser
+ * missed the value, and numbers shaped like an ID number (or, confidential, a phone). */
+char *redact_text(const char *text, const RedactCitizen *who);
+
+/* One line of the citizen's (a subject, a file name's stem, a place): ID numbers, phone
+ * numbers, e-mail addresses and the citizen's name masked. */
+char *redact_line(const char *line, const RedactCitizen *who);
+
+/* The subject as agencies, leaders and the IOC see it: a confidential report's is neutral,
+ * "Phản ánh PAHT-2026-000123 (bảo mật)"; another's is redact_line'd; "(không có tiêu đề)"
+ * when there is none. */
+char *redact_subject(const char *subject, const char *code, const RedactCitizen *who);
+
+/* An attachment's name as agencies, leaders and the IOC see it: for a confidential report
+ * only its place and type, "Tệp 2.jpg" (number counts from 1); else redact_line of the stem,
+ * the extension kept. */
+char *redact_filename(const char *filename, guint number, const RedactCitizen *who);
+
+/* An excerpt of the citizen's text for an IOC alert: redacted as a confidential text and as
+ * a line, on one line, at most max_chars characters, cut at a word boundary with "…". */
+char *redact_excerpt(const char *text, const RedactCitizen *who, glong max_chars);
+
+/* A line the gateway writes for the IOC's mailbox (alerts, digests), whoever composed it,
+ * and what a mail server said about a citizen's address: the
+ * e-mail addresses other than the province's own (smtp from, imap user, ioc_alert_to, the
+ * agencies') shortened as in the logs ("n***@gmail.com"), numbers shaped like an ID or phone
+ * number masked, and with who (may be NULL) the citizen's values too. A Message-ID written
+ * "Message-ID: <...>" stays whole: it is how the IOC finds the mail on the server. */
+char *redact_alert_line(const Config *config, const char *line, const RedactCitizen *who);
+
+/* TRUE for the province's own addresses: smtp from, imap user, ioc_alert_to, the agencies'
+ * contacts and leaders (case aside) */
+gboolean redact_address_is_official(const Config *config, const char *address);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,214 @@
+/* lifecycle: the regulation over the store. The report's transitions (SPEC §4), the deadlines
+ * they open and close (SPEC §5, Phụ lục II) and the statistics (Điều 11.6, 11.8); the letters
+ * they cause are the letters module's (letters/letters.h), enqueued in the same transaction.
+ *
+ * Errors: those of the store (queue/queue.h), PAHT_ERROR_REFUSED with a one-line reason citing
+ * the regulation for what the rules forbid, PAHT_ERROR_NOT_FOUND for an unknown report,
+ * PAHT_ERROR_CONFIG for a calendar without working time.
+ */
+#ifndef PAHT_LIFECYCLE_H
+#define PAHT_LIFECYCLE_H
+
+#include <glib.h>
+#include "calendar/calendar.h"
+#include "conf/conf.h"
+#include "queue/queue.h"
+
+G_BEGIN_DECLS
+
+/* ---- the report's lifecycle (SPEC §4, §5), transitions.c and deadlines.c -------------------
+ * Each transition is one transaction (a savepoint inside the caller's, so that the app can
+ * enqueue the letters it causes in the same one): it checks the current state, changes it,
+ * writes an event (who, when, what) and sets or closes the deadlines of SPEC §5.
+ * A transition the rules forbid fails with PAHT_ERROR_REFUSED and a one-line reason citing
+ * the regulation; an unknown report with PAHT_ERROR_NOT_FOUND.
+ *
+ * Deadlines (table deadline, shown by pahtctl show under "deadlines"):
+ *   assign      IOC: accept and assign, 4 working hours from arrival or return (Điều 7.3)
+ *   return      agency: the window to return a wrongly assigned report, 1 working day (Điều 8.1)
+ *   coordinate  coordinating agencies: answer the main agency, 1 + 4 working days (Điều 8.2)
+ *   result      agency: approved result, 6 working days (single) or 7 (coordinated: 1 + 4 + 2)
+ *               from assignment (Điều 8.1, 8.2); an extension replaces it (Điều 8.3)
+ *   approve     leader: 1 working day from the result (Điều 8.4)
+ *   publish     IOC: 4 working hours from approval (Điều 9.2)
+ *   clarify     agency: 2 working days from the citizen's feedback (Điều 10.2)
+ * When "result" or "clarify" passes before the leader's approval the report is flagged
+ * overdue (Điều 8.5); the others only cause reminders. */
+
+#define LIFECYCLE_ASSIGN_HOURS    4
+#define LIFECYCLE_RETURN_DAYS     1
+#define LIFECYCLE_FORWARD_DAYS    1
+#define LIFECYCLE_COORDINATE_DAYS 4
+#define LIFECYCLE_MAIN_AFTER_DAYS 2
+#define LIFECYCLE_RESULT_DAYS     6
+#define LIFECYCLE_APPROVE_DAYS    1
+#define LIFECYCLE_PUBLISH_HOURS   4
+#define LIFECYCLE_CLARIFY_DAYS    2
+
+typedef struct {
+    const Config *config;     /* the agencies (accept checks the codes) */
+    const Calendar *calendar; /* deadlines */
+    const char *actor;        /* who acts: goes into the event */
+} Lifecycle;
+
+/* What the lifecycle keeps besides the report row (one row per report, created on accept). */
+typedef struct {
+    gint64 report_id;
+    char *category;
+    gint64 assigned_at;
+    char *reject_reason;   /* incomplete | complaint | out-of-scope | duplicate | spam */
+    char *note;            /* the latest note: rejection, return */
+    gint64 extended_until; /* 0: never extended */
+    char *extension_note;
+    char *result_text; /* the agency's answer, NFC */
+    char *result_by;
+    gint64 result_at;
+    char *approved_by;
+    gint64 approved_at;
+    char *letter_number; /* "12/KQ-XD": the Phụ lục I letter's number, given on publication */
+    gint64 published_at;
+    int publications;    /* result letters sent (a clarification is published again) */
+    char *feedback_text; /* the citizen's latest feedback (Điều 10.1) */
+    gint64 feedback_at;
+    int rating; /* Điều 10.3: 1 rất hài lòng, 2 hài lòng, 3 không hài lòng; 0 none */
+    gint64 rated_at;
+} LifecycleRecord;
+
+void lifecycle_record_free(LifecycleRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(LifecycleRecord, lifecycle_record_free)
+/* the record, or an empty one (report_id set, everything else 0/NULL) before any transition */
+LifecycleRecord *lifecycle_record_load(Store *store, gint64 report_id, GError **error);
+
+/* A draft waits for the IOC: opens the "assign" deadline, 4 working hours from since (its
+ * arrival or completion). Nothing happens if it is already open. */
+gboolean lifecycle_draft_waiting(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
+                                 GError **error);
+/* A report just recorded, or just completed by its citizen's reply: if it waits for the IOC
+ * (state draft), its "assign" deadline opens from since, in the caller's transaction, so that
+ * the acknowledgement enqueued in the same transaction states the deadline the report has
+ * (the scheduler's catch-up would open it only on its next cycle). */
+gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report_id, gint64 since,
+                                GError **error);
+/* the due time of the report's open deadline of this name, 0 when none is open */
+gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
+                                GError **error);
+/* draft | returned -> assigned (coordinated: coordinating). Agency codes from the agencies
+ * file; coordinators NULL or empty for a single agency. */
+gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
+                          const char *const *coordinators, const char *category, GError **error);
+/* draft | incomplete | returned -> rejected */
+gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, const char *reason,
+                          const char *note, GError **error);
+/* TRUE for the reasons lifecycle_reject knows */
+gboolean lifecycle_reject_reason_is_known(const char *reason);
+/* assigned | coordinating | extended -> returned: back in the IOC's queue (Điều 8.1) */
+gboolean lifecycle_return(Store *store, const Lifecycle *lc, gint64 report_id, const char *note,
+                          GError **error);
+/* assigned | coordinating -> extended: once, before the deadline, to a later date that
+ * replaces the "result" deadline (Điều 8.3) */
+gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, gint64 until,
+                          const char *note, GError **error);
+/* assigned | coordinating | extended | result_submitted (a corrected result), or published
+ * with feedback to clarify -> result_submitted. text may be empty: the IOC sends such a
+ * result back at publication (Điều 9.4). */
+gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 report_id,
+                                 const char *text, GError **error);
+/* result_submitted -> approved: the processing deadline is met (Điều 8.5), the IOC's
+ * "publish" deadline opens (Điều 9.2) */
+gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
+/* approved -> published (closed when the citizen has already rated); the Phụ lục I letter gets
+ * its number ("N/KQ-AGENCY", a yearly sequence per agency). A result without answer
+ * text is not published: it goes back to the agency (state as before the result) and
+ * *sent_back is TRUE (Điều 9.4); that is a committed transition, not an error. */
+gboolean lifecycle_publish(Store *store, const Lifecycle *lc, gint64 report_id, gboolean *sent_back,
+                           GError **error);
+
+typedef enum {
+    CITIZEN_RATING_NONE = 0,
+    CITIZEN_RATING_VERY_SATISFIED = 1, /* Rất hài lòng */
+    CITIZEN_RATING_SATISFIED = 2,      /* Hài lòng */
+    CITIZEN_RATING_DISSATISFIED = 3,   /* Không hài lòng */
+} CitizenRating;
+
+/* Điều 10.3: "1", "2", "3" or the words, with or without diacritics, alone on the first
+ * non-empty line (a line that is more than a rating is not one); *rest (may be NULL) gets the
+ * text after that line, trimmed, or NULL. */
+CitizenRating lifecycle_parse_rating(const char *text, char **rest);
+
+typedef struct {
+    CitizenRating rated;    /* the rating recorded by this reply, or NONE */
+    gboolean already_rated; /* a rating came but one was recorded before: ignored */
+    gboolean feedback;      /* the text (or what follows the rating) is feedback */
+} CitizenReply;
+
+/* The citizen's answer to a published result (Điều 10): a rating, recorded once (the report
+ * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
+ * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
+ * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
+gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
+                                 const Lifecycle *lc, CitizenReply *outcome, GError **error);
+
+/* ---- statistics (Điều 11.6, 11.8) ------------------------------------------------------------
+ * Periods of Decree 09/2019/NĐ-CP Art. 12: "month:2026-11" is 15/10/2026 to 14/11/2026,
+ * "quarter:2026-Q1" 15/12/2025 to 14/03/2026, "half:2026-H2" 15/06 to 14/12/2026, "year:2026"
+ * 15/12/2025 to 14/12/2026, inclusive, in the province's zone. [*from, *to) in unix time; FALSE
+ * with a reason in *why for anything else. */
+gboolean stats_period_parse(const char *text, GTimeZone *zone, gint64 *from, gint64 *to,
+                            char **why);
+
+/* The reports received in [from, to), counted as they stand now: the whole province first
+ * (agency NULL), then each agency that got any, by code. Auto-replies and bounces are no
+ * reports and are not counted. */
+typedef struct {
+    char *agency;    /* code, or NULL for the total */
+    int received;    /* reports received in the period (assigned to the agency, per agency) */
+    int rejected;    /* not accepted (Điều 3.6, 3.9) */
+    int in_progress; /* not answered yet */
+    int answered;    /* result published to the citizen */
+    int on_time;     /* answered without ever being overdue */
+    int overdue;     /* flagged overdue (Điều 8.5), answered or not */
+    int ratings[4];  /* [1] rất hài lòng, [2] hài lòng, [3] không hài lòng */
+} StatsLine;
+
+void stats_line_free(StatsLine *line);
+GPtrArray *lifecycle_stats(Store *store, gint64 from, gint64 to, GError **error);
+
+/* ---- deadlines for the scheduler ------------------------------------------------------------
+ * Each open deadline carries the time of its next action (an index keeps the scheduler's look
+ * at them independent of how many reports exist). Stages: 0 before (1 working day before the
+ * due time, skipped for deadlines shorter than that), 1 at the due time, 2.. once each working
+ * day after it. */
+
+typedef struct {
+    gint64 report_id;
+    char *name;
+    char *owner; /* ioc | agency | coordinators | leader */
+    gint64 due, set_at, next_action_at;
+    int stage;
+} DeadlineAction;
+
+void deadline_action_free(DeadlineAction *action);
+/* open deadlines whose next action is due at now, oldest first, at most limit */
+GPtrArray *deadline_list_due(Store *store, gint64 now, int limit, GError **error);
+/* the stage after done_stage whose time is still ahead of now (stages missed while the
+ * daemon was down are skipped, not sent late in a burst); next_action_at NULL when none */
+gboolean deadline_advance(Store *store, const Calendar *calendar, const DeadlineAction *action,
+                          gint64 now, GError **error);
+/* the report's state no longer needs this deadline (e.g. a draft became incomplete) */
+gboolean deadline_cancel(Store *store, gint64 report_id, const char *name, GError **error);
+/* TRUE if a deadline of this name still binds a report in this state */
+gboolean lifecycle_deadline_applies(const char *name, const char *state);
+/* TRUE for the deadlines whose passing flags the report overdue (Điều 8.5) */
+gboolean lifecycle_deadline_marks_overdue(const char *name);
+/* Điều 8.5: flags the report overdue (once) and records an "overdue" event naming the
+ * deadline. *marked tells whether the flag was newly set. */
+gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report_id,
+                                const char *deadline, gint64 due, gboolean *marked, GError **error);
+/* The drafts that appeared or were completed since the last call (events after the stored
+ * mark, at most limit) get their "assign" deadline; *seen counts the events read. */
+gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen,
+                            GError **error);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,29 @@
+/* The store's SQL, for the modules that keep tables of their own in it (lifecycle/: the
+ * report's lifecycle record and its deadlines) and for their tests: the statement cache and
+ * the translation of SQLite's errors. Nothing else includes it: the rest of the program speaks
+ * queue/queue.h. */
+#ifndef PAHT_QUEUE_STORE_SQL_H
+#define PAHT_QUEUE_STORE_SQL_H
+
+#include "queue/queue.h"
+#include <sqlite3.h>
+
+/* A cached statement, reset and with bindings cleared; NULL + error on failure. */
+sqlite3_stmt *store_statement(Store *store, const char *sql, GError **error);
+/* Translates the last SQLite error of the connection into the project's error set. */
+gboolean store_fail(Store *store, GError **error, const char *what);
+/* sqlite3_exec for statements without results */
+gboolean store_exec(Store *store, const char *sql, GError **error);
+/* the connection itself (sqlite3_changes, a test's busy handler) */
+sqlite3 *store_connection(Store *store);
+
+/* the next number of a yearly sequence (tracking codes, result letter numbers), in the
+ * caller's transaction */
+gboolean store_sequence_next(Store *store, const char *prefix, int year, gint64 *out,
+                             GError **error);
+
+/* column helpers: NULL-safe copies */
+char *column_text(sqlite3_stmt *stmt, int col);
+void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value);
+
+#endif
