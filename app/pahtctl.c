@@ -3,6 +3,7 @@
  * Exit status: 0 success, 1 a refused action (one-line reason on stderr), 2 usage or
  * configuration error. The CLI never talks SMTP: it records and enqueues; pahtd sends. */
 #include "app/gateway.h"
+#include "conf/conf.h"
 #include "app/json_members.h"
 #include "app/lifecycle_letters.h"
 #include "util/util.h"
@@ -920,8 +921,9 @@ static void print_usage(void)
             printf("  %-10s %s\n  %-10s %-14s %s\n", commands[i].name, commands[i].args, "", "",
                    commands[i].summary);
     }
-    printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"
-           "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+    printf("\nOptions: -c FILE (default %s), --json, --version.\n"
+           "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n",
+           config_default_file());
 }
 
 int main(int argc, char **argv)
@@ -941,6 +943,11 @@ int main(int argc, char **argv)
         }
         if (g_str_equal(argv[i], "--help") || g_str_equal(argv[i], "-h")) {
             print_usage();
+            return 0;
+        }
+        if (g_str_equal(argv[i], "--version")) {
+            g_autofree char *text = config_version_text("pahtctl");
+            fputs(text, stdout);
             return 0;
         }
     }
@@ -983,7 +990,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_autoptr(Config) config =
-        config_load(config_path ? config_path : "/etc/paht/paht.conf", CONFIG_LOAD_DEFAULT, &error);
+        config_load(config_path ? config_path : config_default_file(), CONFIG_LOAD_DEFAULT, &error);
     if (!config) {
         fprintf(stderr, "pahtctl: %s\n", error->message);
         g_error_free(error);
