@@ -2,12 +2,12 @@
 
 Before, `cmake --install --prefix /usr/local` put the templates under /usr/local while the
 programs still looked for /etc/paht/paht.conf and /usr/share/paht/templates, and the unit
-started /usr/sbin/pahtd. Now the configuration file, the templates folder and the units'
-ExecStart follow the prefix the build was configured with, `--version` prints
+started /usr/sbin/pahtd. Now the configuration file, the templates folder, the units' ExecStart
+and the manual's paths all follow the prefix the build was configured with, `--version` prints
 them, and an install to another prefix is refused.
 
 The tree is configured for a prefix in a temporary folder (nothing outside it is written),
-built (pahtd, pahtctl) and installed there.
+built (pahtd, pahtctl, the manual) and installed there.
 """
 import os
 import re
@@ -34,7 +34,7 @@ class InstallPrefix(unittest.TestCase):
         steps = (
             ["cmake", "-S", source, "-B", build, f"-DCMAKE_INSTALL_PREFIX={cls.prefix}",
              "-DBUILD_TESTING=OFF"],
-            ["cmake", "--build", build, "-j2", "--target", "pahtd", "pahtctl"],
+            ["cmake", "--build", build, "-j2", "--target", "pahtd", "pahtctl", "man"],
             ["cmake", "--install", build],
         )
         for argv in steps:
@@ -113,6 +113,17 @@ class InstallPrefix(unittest.TestCase):
         self.assertEqual(lines["ExecStart"], f"{daemon} -c {config}")
         self.assertEqual(lines["ExecStartPre"], f"{daemon} -c {config} --check-config")
         self.assertTrue(os.access(daemon, os.X_OK))
+
+    def test_manual_names_files_that_are_installed(self):
+        page = self.under("share", "man", "man8", "pahtd.8")
+        with open(page, encoding="utf-8") as f:
+            roff = f.read().replace("\\&", "")
+        self.assertIn(self.under("etc", "paht", "paht.conf"), roff)
+        named = set(re.findall(re.escape(self.under("share")) + r"[\w/.-]*\w", roff))
+        self.assertIn(self.under("share", "doc", "paht-mail", "mail-server.md"), named)
+        for path in sorted(named):
+            with self.subTest(path=path):
+                self.assertTrue(os.path.exists(path), f"pahtd(8) names {path}, not installed")
 
     def test_install_to_another_prefix_is_refused(self):
         elsewhere = os.path.join(self.dir, "elsewhere")
