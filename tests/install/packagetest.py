@@ -93,7 +93,9 @@ def package():
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others take its result
         done = os.path.join(out, "built")
         if not os.path.exists(done):
-            shutil.rmtree(out, ignore_errors=True)
+            for old in os.listdir(root):  # the packages of sources that changed since
+                if old != "lock":
+                    shutil.rmtree(os.path.join(root, old), ignore_errors=True)
             tree = source_copy(os.path.join(out, "paht-mail"), source)
             env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
             log = os.path.join(out, "build.log")
@@ -137,13 +139,17 @@ class Overlay:
         self._holder = None
 
     def __enter__(self):
-        upper, work = os.path.join(self.dir, "upper"), os.path.join(self.dir, "work")
-        for d in (upper, work, self.root):
+        layers = os.path.join(self.dir, "layers")
+        for d in (layers, self.root):
             os.mkdir(d)
+        upper, work = os.path.join(layers, "upper"), os.path.join(layers, "work")
         # A process that holds the namespace: commands enter it with nsenter. The mounts
-        # vanish with it, whatever happens to the test.
+        # vanish with it, whatever happens to the test. The writes go to a tmpfs: an overlay's
+        # upper layer may not itself be on overlayfs, as / is in many containers.
         script = (
             "set -e\n"
+            f"mount -t tmpfs -o mode=0700 tmpfs {layers}\n"
+            f"mkdir {upper} {work}\n"
             f"mount -t overlay overlay -o lowerdir=/,upperdir={upper},workdir={work} {self.root}\n"
             f"mount --rbind /proc {self.root}/proc\n"
             f"mount --rbind /dev {self.root}/dev\n"
@@ -159,6 +165,7 @@ class Overlay:
             self._holder.kill()
             err = self._holder.stderr.read()
             self._holder.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise SetupError(f"cannot mount an overlay of / (overlayfs, mount namespaces): {err}")
         # never start a daemon from a package script in here
         self.write("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)
