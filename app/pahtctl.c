@@ -6,6 +6,7 @@
 #include "app/present.h"
 #include "notify/notify.h"
 #include "letters/letters.h"
+#include "conf/conf.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -923,8 +924,9 @@ static void print_usage(void)
             printf("  %-10s %s\n  %-10s %-14s %s\n", commands[i].name, commands[i].args, "", "",
                    commands[i].summary);
     }
-    printf("\nOptions: -c FILE (default /etc/paht/paht.conf), --json.\n"
-           "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+    printf("\nOptions: -c FILE (default %s), --json, --version.\n"
+           "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n",
+           config_default_file());
 }
 
 int main(int argc, char **argv)
@@ -944,6 +946,11 @@ int main(int argc, char **argv)
         }
         if (g_str_equal(argv[i], "--help") || g_str_equal(argv[i], "-h")) {
             print_usage();
+            return 0;
+        }
+        if (g_str_equal(argv[i], "--version")) {
+            g_autofree char *text = config_version_text("pahtctl");
+            fputs(text, stdout);
             return 0;
         }
     }
@@ -986,7 +993,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_autoptr(Config) config =
-        config_load(config_path ? config_path : "/etc/paht/paht.conf", CONFIG_LOAD_DEFAULT, &error);
+        config_load(config_path ? config_path : config_default_file(), CONFIG_LOAD_DEFAULT, &error);
     if (!config) {
         fprintf(stderr, "pahtctl: %s\n", error->message);
         g_error_free(error);

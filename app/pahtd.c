@@ -2,6 +2,7 @@
  * Exit status: 0 done, 1 a temporary failure (--once: mailbox or database unreachable),
  * 2 usage or configuration error (including a server that refuses our TLS or login). */
 #include "gateway/gateway.h"
+#include "conf/conf.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -18,13 +19,15 @@ int main(int argc, char **argv)
 {
     /* GOption allocates the strings it parses: ours to free */
     g_autofree char *config_path = NULL, *keywords_path = NULL;
-    gboolean once = FALSE, check_config = FALSE, worker = FALSE;
+    gboolean once = FALSE, check_config = FALSE, worker = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
         {"once", 0, 0, G_OPTION_ARG_NONE, &once,
          "sync the mailbox, process, flush the outbox, then exit", NULL},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "validate the configuration and exit", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version,
+         "print the version and the built-in paths, then exit", NULL},
         {"worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &worker,
          "internal: the parser process pahtd starts itself", NULL},
         {"keywords", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &keywords_path,
@@ -49,7 +52,12 @@ int main(int argc, char **argv)
         log_error("unexpected argument \"%s\" (see --help)", argv[1]);
         return 2;
     }
-    const char *path = config_path ? config_path : "/etc/paht/paht.conf";
+    if (version) {
+        g_autofree char *text = config_version_text("pahtd");
+        fputs(text, stdout);
+        return 0;
+    }
+    const char *path = config_path ? config_path : config_default_file();
     if (worker) {
         log_init("pahtd[parser]");
         return worker_main(path, keywords_path, WORKER_FD);

@@ -31,13 +31,36 @@ typedef struct {
 
 #define AT(field) offsetof(Config, field)
 
+/* conf/CMakeLists.txt defines these from the install prefix (issue 17) */
+#if !defined(PAHT_VERSION) || !defined(PAHT_CONFIG_FILE) || !defined(PAHT_TEMPLATES_DIR)
+#error "PAHT_VERSION, PAHT_CONFIG_FILE and PAHT_TEMPLATES_DIR come from conf/CMakeLists.txt"
+#endif
+
+const char *config_default_file(void)
+{
+    return PAHT_CONFIG_FILE;
+}
+
+const char *config_default_templates_dir(void)
+{
+    return PAHT_TEMPLATES_DIR;
+}
+
+char *config_version_text(const char *program)
+{
+    return g_strdup_printf("%s (paht-mail) %s\n"
+                           "configuration file: %s\n"
+                           "templates: %s\n",
+                           program, PAHT_VERSION, PAHT_CONFIG_FILE, PAHT_TEMPLATES_DIR);
+}
+
 static const KeySpec keys[] = {
     {"gateway", "name", KEY_STRING, FALSE, "Trung tâm IOC tỉnh Sóc Trăng", 0, 0, AT(gateway.name)},
     {"gateway", "place", KEY_STRING, FALSE, "Sóc Trăng", 0, 0, AT(gateway.place)},
     {"gateway", "code_prefix", KEY_STRING, FALSE, "PAHT", 0, 0, AT(gateway.code_prefix)},
     {"gateway", "database", KEY_PATH, TRUE, NULL, 0, 0, AT(gateway.database)},
     {"gateway", "data_dir", KEY_PATH, TRUE, NULL, 0, 0, AT(gateway.data_dir)},
-    {"gateway", "templates_dir", KEY_PATH, FALSE, "/usr/share/paht/templates", 0, 0,
+    {"gateway", "templates_dir", KEY_PATH, FALSE, PAHT_TEMPLATES_DIR, 0, 0,
      AT(gateway.templates_dir)},
     {"gateway", "agencies_file", KEY_PATH, FALSE, NULL, 0, 0, AT(gateway.agencies_file)},
     {"gateway", "keywords_file", KEY_PATH, FALSE, NULL, 0, 0, AT(gateway.keywords_file)},

@@ -120,6 +120,16 @@ typedef enum {
     CONFIG_LOAD_SECRETS = 1 << 0, /* read passwords too (pahtd); pahtctl never needs them */
 } ConfigLoadFlags;
 
+/* Where this build looks when nothing says otherwise: paths from CMake's install prefix, so
+ * that a build for /usr reads /etc/paht/paht.conf and /usr/share/paht/templates, and one for
+ * /usr/local reads /usr/local/etc/paht/paht.conf and /usr/local/share/paht/templates, the
+ * folders its own `cmake --install` fills (issue 17). */
+const char *config_default_file(void);
+const char *config_default_templates_dir(void);
+/* what --version prints: "PROGRAM (paht-mail) VERSION", then those two paths, one a line;
+ * the caller frees it */
+char *config_version_text(const char *program);
+
 /* NULL and a PAHT_ERROR_CONFIG error naming file, group and key on any problem */
 Config *config_load(const char *path, ConfigLoadFlags flags, GError **error);
 void config_free(Config *config);

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Installs what paht-mail needs on Debian 12 (build, run, test), skipping what is present.
+# Installs what paht-mail needs on Debian 12 (build, run, test, the manual and the Debian
+# package), skipping what is present.
 # Needs root. Never starts system mail daemons: the package scripts are told not to, and
 # Postfix is installed with "No configuration" (the tests run their own servers on loopback).
 set -euo pipefail
@@ -10,6 +11,7 @@ packages=(
   libxml2-dev libjson-glib-dev libgnutls28-dev libsystemd-dev libytnef0-dev
   dovecot-imapd dovecot-lmtpd postfix openssl curl python3 sqlite3 ca-certificates
   isync hyperfine
+  scdoc man-db debhelper dpkg-dev fakeroot lintian systemd
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -104,7 +104,7 @@ class HeaderBomb(unittest.TestCase):
 
     def test_service_unit_bounds_memory(self):
         """systemd bounds pahtd and its parser together (MemoryMax=)."""
-        unit = os.path.join(os.environ["PAHT_SOURCE_DIR"], "conf", "pahtd.service")
+        unit = os.path.join(os.environ["PAHT_SOURCE_DIR"], "conf", "pahtd.service.in")
         with open(unit, encoding="utf-8") as f:
             settings = dict(line.strip().split("=", 1) for line in f
                             if "=" in line and not line.startswith("#"))
