@@ -64,10 +64,13 @@ static gboolean install_owner(const Config *c, uid_t *owner, GError **error)
     if (db_exists && data_exists && db_uid != data_uid) {
         g_autofree char *db_user = user_name_of(db_uid);
         g_autofree char *data_user = user_name_of(data_uid);
+        /* a root-owned side is what "sudo pahtctl" of an earlier version left: the service
+         * user is the other one */
+        const char *service = db_uid == 0 ? data_user : db_user;
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                     "the database %s belongs to %s but data_dir %s to %s: both must belong to "
                     "the user pahtd runs as (e.g. chown -R %s: %s %s*)",
-                    db, db_user, data, data_user, db_user, data, db);
+                    db, db_user, data, data_user, service, data, db);
         return FALSE;
     }
     *owner = db_exists || !data_exists ? db_uid : data_uid;

@@ -191,7 +191,8 @@ class OthersAreRefused(unittest.TestCase):
         self.assertEqual(run.returncode, 2, run.stderr)
         self.assertIn(f"the database {gw.database} belongs to root but data_dir {gw.data_dir} "
                       "to nobody", run.stderr)
-        self.assertIn("chown -R", run.stderr)
+        # the root-owned side is the stray one: the fix names the service user
+        self.assertIn(f"chown -R nobody: {gw.data_dir} {gw.database}*", run.stderr)
 
     def test_folder_left_by_another_user_stops_the_daemon_at_start_with_the_fix(self):
         gw = pahttest.Gateway(self.stack, pahttest.unique("own"))
