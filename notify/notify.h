@@ -22,6 +22,21 @@ G_BEGIN_DECLS
  * PAHT_ERROR_INPUT for an unbalanced or malformed template, naming the line. */
 char *template_render(const char *template_text, JsonNode *context, gboolean html, GError **error);
 
+/* a template's or a partial's name: letters, digits, '_' and '-', at most 64 (never a path) */
+gboolean template_name_is_safe(const char *name);
+
+/* Finds the text of partial NAME ({{> NAME}}). Returns a new string; NULL with no error
+ * when there is no such partial (it renders as nothing, as the mustache spec says); NULL
+ * with an error to stop rendering. */
+typedef char *(*TemplatePartialLookup)(const char *name, gpointer user_data, GError **error);
+
+/* template_render with partials (the letters' files, the console's pages) and with line
+ * numbers counted from first_line (a template that is the tail of a file still reports the
+ * file's lines). lookup may be NULL. */
+char *template_render_full(const char *template_text, JsonNode *context, gboolean html,
+                           int first_line, TemplatePartialLookup lookup, gpointer user_data,
+                           GError **error);
+
 /* ---- letters --------------------------------------------------------------------------------
  * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
  * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */
