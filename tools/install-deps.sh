@@ -10,6 +10,7 @@ packages=(
   libxml2-dev libjson-glib-dev libgnutls28-dev libsystemd-dev libytnef0-dev
   dovecot-imapd dovecot-lmtpd postfix openssl curl python3 sqlite3 ca-certificates
   isync hyperfine
+  libmicrohttpd-dev libsodium-dev chromium chromium-driver python3-selenium
 )
 
 if [ "$(id -u)" != 0 ]; then
