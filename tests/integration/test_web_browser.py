@@ -112,14 +112,9 @@ class Browser:
 class ConsoleInChromium(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = pahttest.shared_stack()
-        cls.gw = pahttest.Gateway(cls.stack, pahttest.unique("web"))
-        cls.console = webtest.Console(cls.gw)
-        for login, role in (("ioc.lan", "ioc"), ("xd.an", "agency:xd"),
-                            ("xd.lanhdao", "leader:xd"), ("quantri", "admin")):
-            cls.console.user(login, role, name={"ioc.lan": "Lê Thị Lan", "xd.an": "Phạm Văn An",
-                                                "xd.lanhdao": "Nguyễn Văn A",
-                                                "quantri": "Quản trị viên"}[login])
+        cls.stack, cls.gw, cls.console = webtest.console_with_users({
+            "ioc.lan": ("ioc", "Lê Thị Lan"), "xd.an": ("agency:xd", "Phạm Văn An"),
+            "xd.lanhdao": ("leader:xd", "Nguyễn Văn A"), "quantri": ("admin", "Quản trị viên")})
         cls.console.start()
         cls.shots = os.path.join(os.environ["PAHT_BUILD_DIR"], "web-screenshots")
         shutil.rmtree(cls.shots, ignore_errors=True)

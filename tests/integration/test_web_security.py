@@ -46,11 +46,7 @@ def detail_of(page):
 class WebSecurity(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = pahttest.shared_stack()
-        cls.gw = pahttest.Gateway(cls.stack, pahttest.unique("web"))
-        cls.console = webtest.Console(cls.gw)
-        for login, role in ROLES.items():
-            cls.console.user(login, role)
+        cls.stack, cls.gw, cls.console = webtest.console_with_users(ROLES)
         files = [webtest.report_mail(cls.gw, f"Phản ánh số {i}") for i in range(3)]
         files.append(webtest.report_mail(
             cls.gw, "Ảnh và tệp", attachments=[

@@ -200,11 +200,7 @@ class Console:
         return self.start(now=now)
 
     def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return pahttest.read_log(self.log_path)
 
     def client(self):
         return Client(self)
@@ -243,6 +239,18 @@ class Console:
             "duplicate": "SELECT * FROM report_duplicate ORDER BY id",
         }
         return {name: self.query(sql) for name, sql in tables.items()}
+
+
+def console_with_users(users, web=None):
+    """A gateway of its own on the shared stack and its console (not started), with USERS
+    {login: role or (role, full name)}: (stack, gw, console)."""
+    stack = pahttest.shared_stack()
+    gw = pahttest.Gateway(stack, pahttest.unique("web"))
+    console = Console(gw, web=web)
+    for login, role in users.items():
+        role, name = role if isinstance(role, tuple) else (role, "Cán bộ thử nghiệm")
+        console.user(login, role, name=name)
+    return stack, gw, console
 
 
 def ingest(gw, *paths):
