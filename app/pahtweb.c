@@ -44,6 +44,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((LogLevel)config->gateway.log_level);
+    if (!web_check_config(config, &error)) {
+        log_error("%s", error->message);
+        return 2;
+    }
     if (check_config) {
         printf("%s: configuration OK\n", config->file);
         return 0;

@@ -352,6 +352,12 @@ static const WebAction *action_find(const char *name)
     return NULL;
 }
 
+gboolean actions_take_files(const char *name)
+{
+    /* the agency's result: the answer and its files (multipart) */
+    return g_strcmp0(name, "result") == 0;
+}
+
 static gboolean action_permitted(const WebAction *a, const Account *user, const Report *r)
 {
     RoleBit role = access_role(user);

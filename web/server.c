@@ -108,7 +108,7 @@ typedef struct {
     const char *method;
     const char *pattern; /* "{}" matches one path segment */
     Guard guard;
-    gboolean files; /* multipart bodies with files up to max_message_bytes */
+    gboolean files; /* an action's files may come (actions_take_files): max_message_bytes */
     Handler handler;
 } Route;
 
@@ -685,6 +685,24 @@ static char *find_pahtctl(void)
     return g_build_filename(PAHT_BINDIR, "pahtctl", NULL);
 }
 
+gboolean web_check_config(const Config *c, GError **error)
+{
+    g_autofree char *pages = g_build_filename(c->gateway.templates_dir, "web", NULL);
+    if (!g_file_test(pages, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "%s: [gateway] templates_dir: %s has no web/ folder (the console's pages)",
+                    c->file, c->gateway.templates_dir);
+        return FALSE;
+    }
+    if (!c->web.tls_cert_file)
+        return TRUE;
+    g_autofree char *cert = read_tls_file(c->web.tls_cert_file, FALSE, error);
+    g_autofree char *key = cert ? read_tls_file(c->web.tls_key_file, TRUE, error) : NULL;
+    if (key)
+        memset(key, 0, strlen(key));
+    return key != NULL;
+}
+
 static gboolean app_init(WebServer *s, const Config *c, GError **error)
 {
     WebApp *app = &s->app;
@@ -696,12 +714,8 @@ static gboolean app_init(WebServer *s, const Config *c, GError **error)
     app->origin = c->web.public_url ? http_origin_of(c->web.public_url) : NULL;
     app->secure = app->tls || (app->origin && g_str_has_prefix(app->origin, "https:"));
     app->pahtctl = find_pahtctl();
-    if (!g_file_test(app->pages_dir, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                    "%s: [gateway] templates_dir: %s has no web/ folder (the console's pages)",
-                    c->file, c->gateway.templates_dir);
+    if (!web_check_config(c, error))
         return FALSE;
-    }
     g_autofree char *tmp = g_build_filename(c->gateway.data_dir, "tmp", NULL);
     app->upload_dir = g_strdup_printf("%s/%d.web-XXXXXX", tmp, (int)getpid());
     if (!fs_make_private_dir(tmp, error))

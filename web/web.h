@@ -31,6 +31,10 @@ typedef struct WebServer WebServer;
  * PAHT_ERROR_CONFIG when the address cannot be listened on, the TLS files cannot be read
  * (the key must be private: 0600/0400) or the database cannot be opened. */
 WebServer *web_server_start(const Config *config, GError **error);
+/* What [web] names besides itself, checked before serving (pahtweb --check-config, the unit's
+ * ExecStartPre): the pages folder templates_dir/web, and the TLS files when set (readable;
+ * the key private, 0600/0400). PAHT_ERROR_CONFIG naming the file. */
+gboolean web_check_config(const Config *config, GError **error);
 /* the port it listens on (with listen_port 0, the one the system gave) */
 int web_server_port(const WebServer *server);
 /* "http://127.0.0.1:8080": where a browser on this machine reaches it */

@@ -209,6 +209,8 @@ char *view_attachment_name(Request *req, const Report *r, guint index);
 void actions_offered(JsonBuilder *b, Request *req, const Report *r);
 /* TRUE when the user may preview letters of this kind of this report */
 gboolean actions_preview_allowed(const Account *user, const Report *r, const char *kind);
+/* TRUE for an action whose form may carry files (its body may reach max_message_bytes) */
+gboolean actions_take_files(const char *name);
 void handle_action(Request *req, Response *res);
 /* POST /reports/CODE/ACTION/preview: the action run with the form's values in a transaction
  * that is rolled back, and the letters it would have enqueued shown */

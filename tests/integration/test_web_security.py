@@ -403,6 +403,62 @@ class WebSecurity(unittest.TestCase):
         self.assertEqual(admin.get("/").status, 303)  # administrators keep the system only
 
 
+class WebLimits(unittest.TestCase):
+    """Bodies are bounded: uploads by max_message_bytes, other forms by a megabyte; whatever
+    the client says of its length."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack, cls.gw, cls.console = webtest.console_with_users({"xd": "agency:xd"})
+        cls.gw.config["gateway"]["max_message_bytes"] = "100000"
+        cls.gw.write_config()
+        cls.code = webtest.ingest(cls.gw, webtest.report_mail(cls.gw, "Giới hạn"))[0]
+        assert cls.gw.pahtctl("accept", cls.code, "--agency", "xd").returncode == 0
+        cls.console.start()
+        cls.xd = cls.console.login("xd")
+
+    def test_1_uploads_over_max_message_bytes_are_refused_unread(self):
+        before = self.console.snapshot()
+        big = ("files", "bien-ban.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 250_000)
+        r = self.xd.post(f"/reports/{self.code}/result", {"text": "Đã xử lý."}, files=[big])
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.console.snapshot(), before)
+        # sent in chunks, without a length to refuse it by: counted as it comes
+        body, ctype = webtest.multipart({"csrf": self.xd.csrf, "text": "Đã xử lý."}, [big])
+        chunks = (body[i:i + 8192] for i in range(0, len(body), 8192))
+        r = self.xd.request("POST", f"/reports/{self.code}/result", body=chunks,
+                            headers={"Content-Type": ctype, "Transfer-Encoding": "chunked"})
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.console.snapshot(), before)
+        # a form without files stops at a megabyte
+        r = self.xd.post(f"/reports/{self.code}/note", {"text": "x" * 1_100_000})
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.console.snapshot(), before)
+        self.assertEqual(os.listdir(self.upload_dirs()[0]), [])
+
+    def upload_dirs(self):
+        tmp = os.path.join(self.gw.data_dir, "tmp")
+        return [os.path.join(tmp, d) for d in os.listdir(tmp) if ".web-" in d]
+
+    def test_2_an_upload_within_the_limit_is_kept_with_the_result(self):
+        data = b"%PDF-1.4\n% bien ban\n" + bytes(range(256)) * 100
+        r = self.xd.post(f"/reports/{self.code}/result", {"text": "Đã thay bóng đèn."},
+                         files=[("files", "Biên bản nghiệm thu.pdf", "application/pdf", data),
+                                ("files", "../../ảnh.jpg", "image/jpeg", b"\xff\xd8\xff\xe0jpg")])
+        self.assertEqual(r.status, 303, r)
+        rows = self.console.query("SELECT filename, size, uploaded_by FROM result_file ORDER BY id")
+        self.assertEqual(rows, [("Biên bản nghiệm thu.pdf", len(data), "xd"), ("ảnh.jpg", 7, "xd")])
+        got = self.xd.get(f"/reports/{self.code}/results/1")
+        self.assertEqual(got.body, data)
+        self.assertTrue(got.header("Content-Disposition").startswith("attachment;"))
+        self.assertEqual(self.xd.get(f"/reports/{self.code}/results/2").header("Content-Type"),
+                         "image/jpeg")
+        # kept private, like every file of the gateway
+        (path,) = self.console.query("SELECT path FROM result_file ORDER BY id LIMIT 1")[0]
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertEqual(os.listdir(self.upload_dirs()[0]), [])
+
+
 class WebWithoutSecrets(unittest.TestCase):
     def test_pahtweb_never_needs_the_mail_passwords(self):
         stack = pahttest.shared_stack()

@@ -4,7 +4,12 @@ client address, the same answer as a wrong password, failures logged masked), id
 absolute expiry, logout, a new token at every login, only the token's hash in the database,
 and the cookie's attributes with and without TLS."""
 import datetime
+import http.client
+import os
 import re
+import shutil
+import ssl
+import subprocess
 import unittest
 
 import pahttest
@@ -193,6 +198,51 @@ class Sessions(unittest.TestCase):
         r = c.post("/reports/PAHT-2026-000001/note", {"text": "x"},
                    headers={"Origin": self.console.url})
         self.assertEqual(r.status, 403)
+
+
+class Tls(unittest.TestCase):
+    """TLS without a proxy ([web] tls_cert_file, tls_key_file): the stack's test certificate."""
+
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("web"))
+        self.console = webtest.Console(self.gw)
+        self.console.user("ioc.lan", "ioc")
+        tls = os.path.join(self.stack.dir, "tls")
+        for name, mode in (("cert.pem", 0o644), ("key.pem", 0o600)):
+            shutil.copy(os.path.join(tls, name), os.path.join(self.gw.dir, name))
+            os.chmod(os.path.join(self.gw.dir, name), mode)
+        self.gw.config["web"].update(tls_cert_file="cert.pem", tls_key_file="key.pem")
+        self.gw.write_config()
+
+    def test_served_over_tls_with_secure_cookies(self):
+        self.console.start(now=at())
+        context = ssl.create_default_context(cafile=self.stack.ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.console.port, context=context,
+                                           timeout=30)
+        conn.request("GET", "/login")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Strict-Transport-Security"), "max-age=31536000")
+        self.assertEqual(r.getheader("Content-Security-Policy"), webtest.CSP)
+        login_cookie = r.getheader("Set-Cookie")
+        self.assertRegex(login_cookie, r"^__Host-paht_login=[0-9a-f]{32}; Path=/; HttpOnly; "
+                                       r"SameSite=Lax; Secure; Max-Age=3600$")
+        conn.close()
+        # plain HTTP on the TLS port gets nothing
+        plain = http.client.HTTPConnection("127.0.0.1", self.console.port, timeout=30)
+        with self.assertRaises((http.client.HTTPException, ConnectionError)):
+            plain.request("GET", "/login")
+            plain.getresponse()
+
+    def test_a_key_readable_by_others_is_refused(self):
+        os.chmod(os.path.join(self.gw.dir, "key.pem"), 0o644)
+        run = subprocess.run([self.gw.binary("pahtweb"), "-c", self.gw.config_path,
+                              "--check-config"], env=self.gw._env(None), capture_output=True,
+                             text=True, timeout=60)
+        self.assertEqual(run.returncode, 2)
+        self.assertIn("readable by others", run.stderr)
+        self.assertIn("chmod 600", run.stderr)
 
 
 class Accounts(unittest.TestCase):

@@ -94,8 +94,12 @@ class Client:
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         sent.update(headers or {})
+        chunked = sent.get("Transfer-Encoding") == "chunked"
         try:
-            conn.request(method, path, body=body, headers=sent)
+            try:
+                conn.request(method, path, body=body, headers=sent, encode_chunked=chunked)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before the body was read: the answer is there to read
             r = conn.getresponse()
             response = Response(r.status, r.getheaders(), r.read())
         finally:
@@ -180,7 +184,7 @@ class Console:
             os.close(log)
         self.gw._procs.append(self.proc)
         line = self.proc.stdout.readline()
-        found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        found = re.search(r"listening on https?://127\.0\.0\.1:(\d+)", line)
         if not found:
             self.proc.wait(timeout=30)
             raise AssertionError(f"pahtweb did not start ({self.proc.returncode}): {self.log()}")
