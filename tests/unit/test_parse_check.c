@@ -62,12 +62,10 @@ static void test_text_fields_as_the_parser_takes_them(void)
         {"occurred_at", "8 giờ sáng ngày 30/11/2026", "2026-11-30T08:00:00+07:00"},
         {"occurred_at", "hôm kia", "2026-11-29"},
         {"occurred_at", "đầu mùa mưa", "đầu mùa mưa"},
-        {"name", "", NULL},
     };
-    for (gsize i = 0; i + 1 < G_N_ELEMENTS(cases); i++)
-        check_cases(&cases[i], 1);
+    check_cases(cases, G_N_ELEMENTS(cases));
     /* an empty value clears the field */
-    g_autofree char *value = g_strdup("x");
+    char *value = (char *)"a value the call must replace";
     g_assert_true(parse_check_field("name", "   ", december_2026, &value, NULL, NULL, NULL, NULL));
     g_assert_null(value);
     g_autofree char *why = NULL;
