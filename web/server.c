@@ -573,12 +573,13 @@ static enum MHD_Result answer(Exchange *x)
         return answer_error(x, MHD_HTTP_NOT_FOUND, "not_found");
     if (x->too_large)
         return answer_error(x, MHD_HTTP_CONTENT_TOO_LARGE, "too_large");
-    if (x->post &&
-        (x->bad_body || MHD_destroy_post_processor(x->post) != MHD_YES || !form_finish(req))) {
+    if (x->post) {
+        /* a body cut short leaves the processor incomplete */
+        gboolean complete = MHD_destroy_post_processor(x->post) == MHD_YES;
         x->post = NULL;
-        return answer_error(x, MHD_HTTP_BAD_REQUEST, "bad_form");
+        if (x->bad_body || !complete || !form_finish(req))
+            return answer_error(x, MHD_HTTP_BAD_REQUEST, "bad_form");
     }
-    x->post = NULL;
     if (x->route->guard != GUARD_OPEN && !req->session && !session_resume(req)) {
         response_redirect(&x->res, "/login");
         return send_response(x);
