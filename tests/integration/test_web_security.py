@@ -7,6 +7,8 @@ and the health page. Every refusal is checked to have changed nothing in the dat
 import html
 import os
 import re
+import select
+import socket
 import unittest
 
 import pahttest
@@ -476,6 +478,44 @@ class WebBrokenBodies(unittest.TestCase):
                             headers={"Content-Type": "multipart/form-data; boundary=paht-b"})
             self.assertEqual(r.status, 400, body)
         self.assertEqual(console.stop(), 0, console.log()[-3000:])
+
+
+class WebConnections(unittest.TestCase):
+    def test_slow_clients_are_cut_off_and_connections_are_bounded(self):
+        """A client that sends half a request and waits (slowloris) holds a socket only until
+        client_timeout_seconds; max_connections bounds how many sockets that can be."""
+        _, gw, console = webtest.console_with_users(
+            {"ioc": "ioc"}, web={"max_connections": "4", "client_timeout_seconds": "2",
+                                 "threads": "1"})
+        console.start()
+        slow = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", console.port), timeout=60)
+            s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")  # and never the end
+            slow.append(s)
+        # a fifth waits: it is answered only once the server has cut off a slow one
+        extra = socket.create_connection(("127.0.0.1", console.port), timeout=60)
+        extra.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        pending = {s: "cut" for s in slow}
+        pending[extra] = "answered"
+        order = []
+        while pending:
+            readable, _, _ = select.select(list(pending), [], [], 60)
+            self.assertTrue(readable, f"nothing happened in 60 s after {order}")
+            for s in readable:
+                try:
+                    data = s.recv(65536)
+                except ConnectionResetError:
+                    data = b""
+                if s is extra:
+                    self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
+                elif data:
+                    continue  # whatever a server says before closing; the end is what counts
+                order.append(pending.pop(s))
+                s.close()
+        self.assertEqual(sorted(order), ["answered"] + ["cut"] * 4)
+        self.assertNotEqual(order[0], "answered", order)
+        self.assertEqual(console.client().get("/login").status, 200)
 
 
 class WebWithoutSecrets(unittest.TestCase):
