@@ -1,7 +1,8 @@
 /* Who sees what (issue 13): the IOC every report; an agency's staff and its leader the reports
  * whose main or coordinating agency it is, while the agency has them; the administrators
  * none (they keep the system, not the reports). A report a user may not see is answered
- * exactly like one that does not exist, so that its code reveals nothing. */
+ * exactly like one that does not exist (view_load_report), so that its code reveals nothing.
+ * Which pages and actions each role may use: routes.c's and actions.c's tables. */
 #include "web/web_private.h"
 #include "util/util.h"
 
@@ -47,27 +48,6 @@ gboolean access_sees_report(const Account *user, const char *agency, char **coor
             return TRUE;
     }
     return FALSE;
-}
-
-Report *access_load_report(Request *req, Response *res)
-{
-    const char *code = req->params[0];
-    GError *error = NULL;
-    Store *store = request_store(req, &error);
-    Report *r = store && code ? report_load(store, code, &error) : NULL;
-    if (!r && error && error->code != PAHT_ERROR_NOT_FOUND) {
-        log_error("report %s: %s", code, error->message);
-        g_error_free(error);
-        page_error(req, res, 503, "busy", NULL);
-        return NULL;
-    }
-    g_clear_error(&error);
-    if (!r || !access_sees_report(req->user, r->agency, r->coordinators, r->state)) {
-        report_free(r);
-        page_not_found(req, res);
-        return NULL;
-    }
-    return r;
 }
 
 gboolean web_role_parse(const Config *config, const char *text, char **role, char **agency,

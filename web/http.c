@@ -1,10 +1,74 @@
-/* HTTP details the console gets right once: cookies, origins, file names in headers, what an
- * attachment's bytes are, and the working time left before a deadline. Pure functions. */
+/* The bottom of the console: a request as the handlers read it (its headers, query, cookies,
+ * form and database connection) and the answer they build (status, body, headers, a
+ * redirect); and the HTTP details it gets right once, as pure functions: cookies, origins,
+ * file names in headers, what an attachment's bytes are, and the working time left before a
+ * deadline. Nothing here calls another file of web/ but the pool of connections. */
 #include "web/web_private.h"
 #include "util/util.h"
 
+#include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---- the request ---------------------------------------------------------------------------- */
+
+const char *request_header(Request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+const char *request_query(Request *req, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+    return v && g_utf8_validate(v, -1, NULL) ? v : NULL;
+}
+
+const char *request_cookie(Request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_COOKIE_KIND, name);
+}
+
+GPtrArray *form_values(Request *req, const char *name)
+{
+    return g_hash_table_lookup(req->form, name);
+}
+
+const char *form_value(Request *req, const char *name)
+{
+    GPtrArray *values = form_values(req, name);
+    return values && values->len ? g_ptr_array_index(values, 0) : NULL;
+}
+
+Store *request_store(Request *req, GError **error)
+{
+    if (!req->store)
+        req->store = store_pool_take(req->app->stores, error);
+    return req->store;
+}
+
+/* ---- the answer ----------------------------------------------------------------------------- */
+
+void response_header(Response *res, const char *name, const char *value)
+{
+    g_ptr_array_add(res->headers, g_strdup(name));
+    g_ptr_array_add(res->headers, g_strdup(value));
+}
+
+void response_body(Response *res, int status, const char *content_type, char *body, gsize len)
+{
+    res->status = status;
+    g_free(res->content_type);
+    res->content_type = g_strdup(content_type);
+    if (res->body)
+        g_bytes_unref(res->body);
+    res->body = g_bytes_new_take(body, len);
+}
+
+void response_redirect(Response *res, const char *location)
+{
+    response_header(res, "Location", location);
+    response_body(res, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8", g_strdup(""), 0);
+}
 
 /* ---- cookies ------------------------------------------------------------------------------------
  */

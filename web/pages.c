@@ -178,7 +178,7 @@ void handle_queue(Request *req, Response *res)
 
 void handle_report(Request *req, Response *res)
 {
-    g_autoptr(Report) r = access_load_report(req, res);
+    g_autoptr(Report) r = view_load_report(req, res);
     if (!r)
         return;
     JsonBuilder *b = page_context(req, "report");
@@ -222,7 +222,7 @@ static gpointer nth(GPtrArray *list, const char *number)
 
 void handle_attachment(Request *req, Response *res)
 {
-    g_autoptr(Report) r = access_load_report(req, res);
+    g_autoptr(Report) r = view_load_report(req, res);
     if (!r)
         return;
     const StoredAttachment *a = nth(r->attachments, req->params[1]);
@@ -238,7 +238,7 @@ void handle_attachment(Request *req, Response *res)
 
 void handle_result_file(Request *req, Response *res)
 {
-    g_autoptr(Report) r = access_load_report(req, res);
+    g_autoptr(Report) r = view_load_report(req, res);
     if (!r)
         return;
     g_autoptr(GPtrArray) files = result_file_list(req->store, r->id, NULL);

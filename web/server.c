@@ -1,12 +1,12 @@
-/* The server: libmicrohttpd with its own pool of threads (each thread runs its own poll loop
- * over many connections, so a slow client costs a socket, not a thread), the routes, the
- * request bodies (bounded, files streamed to disk), and the headers every answer carries.
+/* The server: the glue to libmicrohttpd, with its own pool of threads (each thread runs its
+ * own poll loop over many connections, so a slow client costs a socket, not a thread); the
+ * request bodies (bounded, files streamed to disk); the headers every answer carries; and
+ * the dispatch through routes.c's table, the top of web/'s files.
  *
  * A request goes: first look (route, method, another site's POST refused, a body too large
- * refused, no upload accepted without a session) -> body -> session and csrf -> handler.
- * Each request takes a database connection from the pool when it first needs one and gives
- * it back when it ends; writes are the gateway's and the store's, each one BEGIN IMMEDIATE
- * with the store's busy timeout, beside pahtd and pahtctl. */
+ * refused, no upload accepted without a session) -> body -> session, csrf and role -> the
+ * route's handler. Each request takes a database connection from the pool (store_pool.c)
+ * when it first needs one and gives it back when it ends. */
 #include "web/web_private.h"
 #include "gateway/gateway.h"
 #include "util/util.h"
@@ -25,8 +25,6 @@
 #define FORM_MAX_BYTES (1024 * 1024)
 /* what a request's headers may take in memory: far above any browser's cookies and headers */
 #define CONNECTION_MEMORY_BYTES (128 * 1024)
-/* idle database connections kept for the next requests */
-#define STORE_POOL_IDLE 8
 
 static const char content_security_policy[] =
     "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
@@ -39,131 +37,6 @@ struct WebServer {
     char *tls_cert, *tls_key;
     int port;
 };
-
-/* ---- the database connections
- * -------------------------------------------------------------------- */
-
-struct StorePool {
-    GMutex lock;
-    char *path;
-    GPtrArray *idle; /* Store * */
-};
-
-StorePool *store_pool_new(const char *path, GError **error)
-{
-    Store *first = store_open_with(path, STORE_SCHEMA_EXACT, error);
-    if (!first)
-        return NULL;
-    StorePool *pool = g_new0(StorePool, 1);
-    g_mutex_init(&pool->lock);
-    pool->path = g_strdup(path);
-    pool->idle = g_ptr_array_new_with_free_func((GDestroyNotify)store_close);
-    g_ptr_array_add(pool->idle, first);
-    return pool;
-}
-
-Store *store_pool_take(StorePool *pool, GError **error)
-{
-    g_mutex_lock(&pool->lock);
-    Store *store =
-        pool->idle->len ? g_ptr_array_steal_index(pool->idle, pool->idle->len - 1) : NULL;
-    g_mutex_unlock(&pool->lock);
-    return store ? store : store_open_with(pool->path, STORE_SCHEMA_EXACT, error);
-}
-
-void store_pool_give(StorePool *pool, Store *store)
-{
-    if (!store)
-        return;
-    store_rollback(store); /* nothing a request left open goes on */
-    g_mutex_lock(&pool->lock);
-    gboolean keep = pool->idle->len < STORE_POOL_IDLE;
-    if (keep)
-        g_ptr_array_add(pool->idle, store);
-    g_mutex_unlock(&pool->lock);
-    if (!keep)
-        store_close(store);
-}
-
-void store_pool_free(StorePool *pool)
-{
-    if (!pool)
-        return;
-    g_ptr_array_unref(pool->idle);
-    g_mutex_clear(&pool->lock);
-    g_free(pool->path);
-    g_free(pool);
-}
-
-/* ---- routes
- * ----------------------------------------------------------------------------------------- */
-
-typedef enum {
-    GUARD_OPEN,      /* anyone: the login page, the style sheet */
-    GUARD_SIGNED_IN, /* a session */
-    GUARD_FORM,      /* a session and its csrf field: every state-changing request */
-} Guard;
-
-typedef struct {
-    const char *method;
-    const char *pattern; /* "{}" matches one path segment */
-    Guard guard;
-    gboolean files; /* an action's files may come (actions_take_files): max_message_bytes */
-    Handler handler;
-} Route;
-
-static const Route routes[] = {
-    {"GET", "/static/paht.css", GUARD_OPEN, FALSE, handle_static},
-    {"GET", "/login", GUARD_OPEN, FALSE, handle_login_form},
-    {"POST", "/login", GUARD_OPEN, FALSE, handle_login},
-    {"POST", "/logout", GUARD_FORM, FALSE, handle_logout},
-    {"GET", "/", GUARD_SIGNED_IN, FALSE, handle_queue},
-    {"POST", "/bulk/reject", GUARD_FORM, FALSE, handle_bulk_reject},
-    {"GET", "/reports/{}", GUARD_SIGNED_IN, FALSE, handle_report},
-    {"GET", "/reports/{}/attachments/{}", GUARD_SIGNED_IN, FALSE, handle_attachment},
-    {"GET", "/reports/{}/results/{}", GUARD_SIGNED_IN, FALSE, handle_result_file},
-    {"GET", "/reports/{}/preview/{}", GUARD_SIGNED_IN, FALSE, handle_preview},
-    {"POST", "/reports/{}/{}", GUARD_FORM, TRUE, handle_action},
-    {"POST", "/reports/{}/{}/preview", GUARD_FORM, TRUE, handle_action_preview},
-    {"GET", "/stats", GUARD_SIGNED_IN, FALSE, handle_stats},
-    {"GET", "/stats.csv", GUARD_SIGNED_IN, FALSE, handle_stats_csv},
-    {"GET", "/health", GUARD_SIGNED_IN, FALSE, handle_health},
-    {"POST", "/health/reprocess/{}", GUARD_FORM, FALSE, handle_reprocess},
-};
-
-/* path against pattern; params get the {} segments */
-static gboolean route_matches(const char *pattern, const char *path, char **params)
-{
-    g_auto(GStrv) want = g_strsplit(pattern, "/", -1);
-    g_auto(GStrv) got = g_strsplit(path, "/", -1);
-    if (g_strv_length(want) != g_strv_length(got))
-        return FALSE;
-    int n = 0;
-    for (int i = 0; want[i]; i++) {
-        if (g_str_equal(want[i], "{}")) {
-            if (!*got[i] || n >= 3)
-                return FALSE;
-            n++;
-        } else if (!g_str_equal(want[i], got[i])) {
-            return FALSE;
-        }
-    }
-    for (int i = 0, k = 0; want[i]; i++) {
-        if (g_str_equal(want[i], "{}"))
-            params[k++] = g_strdup(got[i]);
-    }
-    return TRUE;
-}
-
-static const Route *route_find(const char *method, const char *path, char **params)
-{
-    const char *m = g_str_equal(method, "HEAD") ? "GET" : method;
-    for (gsize i = 0; i < G_N_ELEMENTS(routes); i++) {
-        if (g_str_equal(routes[i].method, m) && route_matches(routes[i].pattern, path, params))
-            return &routes[i];
-    }
-    return NULL;
-}
 
 /* ---- a request's exchange -----------------------------------------------------------------------
  */
@@ -211,7 +84,7 @@ static void exchange_free(Exchange *x)
     g_ptr_array_unref(req->uploads);
     if (req->labels)
         g_key_file_unref(req->labels);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
         g_free(req->params[i]);
     g_free(req->method);
     g_free(req->path);
@@ -276,67 +149,8 @@ static Exchange *exchange_new(WebServer *server, struct MHD_Connection *conn, co
     return x;
 }
 
-/* ---- request accessors
- * --------------------------------------------------------------------------- */
-
-const char *request_header(Request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
-}
-
-const char *request_query(Request *req, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
-    return v && g_utf8_validate(v, -1, NULL) ? v : NULL;
-}
-
-const char *request_cookie(Request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->connection, MHD_COOKIE_KIND, name);
-}
-
-GPtrArray *form_values(Request *req, const char *name)
-{
-    return g_hash_table_lookup(req->form, name);
-}
-
-const char *form_value(Request *req, const char *name)
-{
-    GPtrArray *values = form_values(req, name);
-    return values && values->len ? g_ptr_array_index(values, 0) : NULL;
-}
-
-Store *request_store(Request *req, GError **error)
-{
-    if (!req->store)
-        req->store = store_pool_take(req->app->stores, error);
-    return req->store;
-}
-
-/* ---- the answer
- * ----------------------------------------------------------------------------------- */
-
-void response_header(Response *res, const char *name, const char *value)
-{
-    g_ptr_array_add(res->headers, g_strdup(name));
-    g_ptr_array_add(res->headers, g_strdup(value));
-}
-
-void response_body(Response *res, int status, const char *content_type, char *body, gsize len)
-{
-    res->status = status;
-    g_free(res->content_type);
-    res->content_type = g_strdup(content_type);
-    if (res->body)
-        g_bytes_unref(res->body);
-    res->body = g_bytes_new_take(body, len);
-}
-
-void response_redirect(Response *res, const char *location)
-{
-    response_header(res, "Location", location);
-    response_body(res, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8", g_strdup(""), 0);
-}
+/* ---- the answer, sent
+ * ------------------------------------------------------------------------------ */
 
 static struct MHD_Response *mhd_response(Response *res)
 {
@@ -535,7 +349,7 @@ static enum MHD_Result first_look(Exchange *x)
         response_header(&x->res, "Allow", "GET, HEAD, POST");
         return answer_error(x, MHD_HTTP_METHOD_NOT_ALLOWED, "method");
     }
-    x->route = route_find(method, req->path, req->params);
+    x->route = routes_find(method, req->path, req->params);
     if (!x->route || !g_str_equal(method, "POST"))
         return MHD_YES;
     /* a form another site made the browser post (CSRF) is refused unread */
@@ -591,6 +405,8 @@ static enum MHD_Result answer(Exchange *x)
                    req->path, req->user->id);
         return answer_error(x, MHD_HTTP_FORBIDDEN, "forbidden");
     }
+    if (!routes_permit(x->route, req->user))
+        return answer_error(x, MHD_HTTP_FORBIDDEN, "not_yours");
     x->route->handler(req, &x->res);
     return send_response(x);
 }

@@ -4,7 +4,7 @@
  * assignment letter shows them: the citizen's name, phone and e-mail to verify on site, never
  * the ID number or the postal address, and nothing personal at all for a confidential
  * report; the text, subject, place, file names and the timeline through the letters'
- * redaction (app/redact.h), the one code that decides what an agency reads. The citizen's
+ * redaction (letters/redact.c), the one code that decides what an agency reads. The citizen's
  * mail is shown as the parsed text, never as HTML. */
 #include "web/web_private.h"
 #include "notify/notify.h"
@@ -59,6 +59,30 @@ static void add_time(JsonBuilder *b, Request *req, const char *name, gint64 t)
         return;
     g_autofree char *text = page_time(req, t);
     json_add_string(b, name, text);
+}
+
+/* ---- which report
+ * ---------------------------------------------------------------------------- */
+
+Report *view_load_report(Request *req, Response *res)
+{
+    const char *code = req->params[0];
+    GError *error = NULL;
+    Store *store = request_store(req, &error);
+    Report *r = store && code ? report_load(store, code, &error) : NULL;
+    if (!r && error && error->code != PAHT_ERROR_NOT_FOUND) {
+        log_error("report %s: %s", code, error->message);
+        g_error_free(error);
+        page_error(req, res, 503, "busy", NULL);
+        return NULL;
+    }
+    g_clear_error(&error);
+    if (!r || !access_sees_report(req->user, r->agency, r->coordinators, r->state)) {
+        report_free(r);
+        page_not_found(req, res);
+        return NULL;
+    }
+    return r;
 }
 
 /* ---- the citizen and the place ------------------------------------------------------------------

@@ -1,4 +1,20 @@
-/* Private to web/: what its files share, and what its unit tests may call. */
+/* Private to web/: what its files share, and what its unit tests may call.
+ *
+ * The files form layers, each using only those above it in this list (tools/check-layers
+ * fails on a circle):
+ *
+ *   store_pool.c   the connections to the database
+ *   http.c         the request, the answer, and HTTP details as pure functions
+ *   password.c     argon2id hashes and their gate
+ *   access.c       the roles: who sees which report
+ *   render.c       pages from templates_dir/web
+ *   session.c      the session of a request's cookie
+ *   view.c         which report a request may see, and what it shows of it
+ *   login.c, actions.c, pages.c, admin.c
+ *                  the handlers
+ *   routes.c       the one table of routes: method, path, guard, roles, handler
+ *   server.c       libmicrohttpd: bodies, headers, the dispatch through routes.c
+ */
 #ifndef PAHT_WEB_PRIVATE_H
 #define PAHT_WEB_PRIVATE_H
 
@@ -11,7 +27,7 @@ G_BEGIN_DECLS
 
 struct MHD_Connection;
 
-/* ---- connections to the database (server.c) ---------------------------------------------------
+/* ---- connections to the database (store_pool.c) ---------------------------------------------
  * A Store is one SQLite connection and is used by one thread at a time: each request takes one
  * from the pool and gives it back. */
 
@@ -21,7 +37,7 @@ Store *store_pool_take(StorePool *pool, GError **error);
 void store_pool_give(StorePool *pool, Store *store);
 void store_pool_free(StorePool *pool);
 
-/* ---- the application ------------------------------------------------------------------------- */
+/* ---- the application ------------------------------------------------------------------------ */
 
 typedef struct {
     const Config *config;
@@ -36,8 +52,10 @@ typedef struct {
     char *pahtctl;    /* the pahtctl that reprocesses a message kept aside */
 } WebApp;
 
-/* ---- a request ---------------------------------------------------------------------------------
- */
+/* ---- a request (http.c) --------------------------------------------------------------------- */
+
+/* the most {} segments a route's pattern has */
+#define ROUTE_PARAMS_MAX 3
 
 typedef struct {
     char *field, *filename, *content_type;
@@ -50,9 +68,9 @@ typedef struct {
     WebApp *app;
     struct MHD_Connection *connection;
     char *method, *path;
-    char *params[3];  /* what the route's {} matched */
-    char *client;     /* the client's address (behind_proxy: the proxy's word for it) */
-    GHashTable *form; /* field -> GPtrArray of values (UTF-8, NFC) */
+    char *params[ROUTE_PARAMS_MAX]; /* what the route's {} matched */
+    char *client;                   /* the client's address (behind_proxy: the proxy's word) */
+    GHashTable *form;               /* field -> GPtrArray of values (UTF-8, NFC) */
     GPtrArray *uploads;
     GKeyFile *labels; /* labels.ini, read on first use */
     gboolean dry_run; /* an action run to preview its letters, then rolled back */
@@ -72,8 +90,7 @@ GPtrArray *form_values(Request *req, const char *name);
  * database cannot be reached */
 Store *request_store(Request *req, GError **error);
 
-/* ---- the answer ---------------------------------------------------------------------------------
- */
+/* ---- the answer (http.c) -------------------------------------------------------------------- */
 
 typedef struct {
     int status;
@@ -90,8 +107,7 @@ void response_redirect(Response *res, const char *location);
 
 typedef void (*Handler)(Request *req, Response *res);
 
-/* ---- HTTP details (http.c, pure)
- * ----------------------------------------------------------------- */
+/* ---- HTTP details (http.c, pure) ------------------------------------------------------------ */
 
 /* the cookie's name: "__Host-" + base when secure (RFC 6265bis: Secure, Path=/, no Domain) */
 char *http_cookie_name(gboolean secure, const char *base);
@@ -124,30 +140,32 @@ typedef struct {
 
 WorkingTimeLeft http_working_time_left(const Calendar *calendar, gint64 now, gint64 due);
 
-/* ---- passwords (password.c)
- * ---------------------------------------------------------------------- */
+/* ---- passwords (password.c) ----------------------------------------------------------------- */
 
 /* for the unit tests: the most password checks that ran at once so far */
 int web_password_checks_peak(void);
 
-/* ---- sessions and logins (session.c) -----------------------------------------------------------
- */
+/* ---- who may see what (access.c) ------------------------------------------------------------ */
 
-#define LOGIN_MAX_FAILURES     5
-#define LOGIN_WINDOW_SECONDS   (15 * 60)
-#define LOGIN_INTERVAL_SECONDS 60
+typedef enum {
+    ROLE_IOC = 1 << 0,
+    ROLE_ADMIN = 1 << 1,
+    ROLE_AGENCY = 1 << 2,
+    ROLE_LEADER = 1 << 3,
+} RoleBit;
 
-/* the request's session from its cookie, checked against idle and absolute expiry (an expired
- * one is ended) and the account (disabled: ended); sets req->session and req->user */
-gboolean session_resume(Request *req);
-/* the login's name as the logs show it: "i***", "n***@gmail.com" */
-char *login_masked(const char *login);
-void handle_login_form(Request *req, Response *res);
-void handle_login(Request *req, Response *res);
-void handle_logout(Request *req, Response *res);
+/* every role a signed-in user may have */
+#define ROLES_ALL (ROLE_IOC | ROLE_ADMIN | ROLE_AGENCY | ROLE_LEADER)
 
-/* ---- pages (render.c)
- * ---------------------------------------------------------------------------- */
+RoleBit access_role(const Account *user);
+/* ioc: every report; agency and leader: those whose main or coordinating agency is theirs
+ * (not while returned to the IOC); admin: none */
+gboolean access_sees_report(const Account *user, const char *agency, char **coordinators,
+                            const char *state);
+/* agency and leader: the report's main agency is theirs */
+gboolean access_is_main_agency(const Account *user, const char *agency);
+
+/* ---- pages (render.c) ----------------------------------------------------------------------- */
 
 /* a label of labels.ini ([group] key), or key itself when the file has none */
 char *label(Request *req, const char *group, const char *key);
@@ -170,30 +188,25 @@ void json_add_working_time(JsonBuilder *b, WorkingTimeLeft left);
 /* the working time left (or overdue) as the time_left partial shows it */
 void json_add_time_left(JsonBuilder *b, const char *name, Request *req, gint64 due);
 
-/* ---- who may see and do what (access.c) -------------------------------------------------------
- */
+/* ---- sessions (session.c) ------------------------------------------------------------------- */
 
-typedef enum {
-    ROLE_IOC = 1 << 0,
-    ROLE_ADMIN = 1 << 1,
-    ROLE_AGENCY = 1 << 2,
-    ROLE_LEADER = 1 << 3,
-} RoleBit;
+#define SESSION_COOKIE "paht_session"
+#define LOGIN_COOKIE   "paht_login"
 
-RoleBit access_role(const Account *user);
-/* ioc: every report; agency and leader: those whose main or coordinating agency is theirs
- * (not while returned to the IOC); admin: none */
-gboolean access_sees_report(const Account *user, const char *agency, char **coordinators,
-                            const char *state);
-/* agency and leader: the report's main agency is theirs */
-gboolean access_is_main_agency(const Account *user, const char *agency);
+/* the request's session from its cookie, checked against idle and absolute expiry (an expired
+ * one is ended) and the account (disabled: ended); sets req->session and req->user */
+gboolean session_resume(Request *req);
+/* a new session for user (the browser's old one ended): its cookie set on res, the login
+ * form's cookie deleted */
+gboolean session_start(Request *req, Response *res, const Account *user, GError **error);
+/* the login's name as the logs show it: "i***", "n***@gmail.com" */
+char *login_masked(const char *login);
+
+/* ---- report views (view.c) ------------------------------------------------------------------ */
+
 /* the report CODE (params[0]) when it exists and the user may see it; else the 404 page is
  * answered and NULL returned */
-Report *access_load_report(Request *req, Response *res);
-
-/* ---- report views (view.c) ---------------------------------------------------------------------
- */
-
+Report *view_load_report(Request *req, Response *res);
 /* the report as this user may see it: all of it for the IOC; for an agency and its leader
  * what the assignment letter shows (no ID number, no postal address; nothing personal when
  * confidential), through the letters' redaction */
@@ -202,8 +215,17 @@ void view_queue_item(JsonBuilder *b, Request *req, const ReportListItem *item);
 /* the name of attachment index (from 0) as this user may read it */
 char *view_attachment_name(Request *req, const Report *r, guint index);
 
-/* ---- actions (actions.c) ----------------------------------------------------------------------
- */
+/* ---- logins (login.c) ----------------------------------------------------------------------- */
+
+#define LOGIN_MAX_FAILURES     5
+#define LOGIN_WINDOW_SECONDS   (15 * 60)
+#define LOGIN_INTERVAL_SECONDS 60
+
+void handle_login_form(Request *req, Response *res);
+void handle_login(Request *req, Response *res);
+void handle_logout(Request *req, Response *res);
+
+/* ---- actions (actions.c) -------------------------------------------------------------------- */
 
 /* "actions": the forms this user may use on the report now, with what they need */
 void actions_offered(JsonBuilder *b, Request *req, const Report *r);
@@ -216,20 +238,44 @@ void handle_action(Request *req, Response *res);
  * that is rolled back, and the letters it would have enqueued shown */
 void handle_action_preview(Request *req, Response *res);
 void handle_bulk_reject(Request *req, Response *res);
+void handle_preview(Request *req, Response *res);
 
-/* ---- the pages' handlers (pages.c, admin.c) -----------------------------------------------------
- */
+/* ---- the pages' handlers (pages.c, admin.c) ------------------------------------------------- */
 
 void handle_queue(Request *req, Response *res);
 void handle_report(Request *req, Response *res);
 void handle_attachment(Request *req, Response *res);
 void handle_result_file(Request *req, Response *res);
-void handle_preview(Request *req, Response *res);
 void handle_static(Request *req, Response *res);
 void handle_stats(Request *req, Response *res);
 void handle_stats_csv(Request *req, Response *res);
 void handle_health(Request *req, Response *res);
 void handle_reprocess(Request *req, Response *res);
+
+/* ---- the routes (routes.c) ------------------------------------------------------------------ */
+
+typedef enum {
+    GUARD_OPEN,      /* anyone: the login page, the style sheet */
+    GUARD_SIGNED_IN, /* a session */
+    GUARD_FORM,      /* a session and its csrf field: every state-changing request */
+} Guard;
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "{}" matches one path segment */
+    Guard guard;
+    guint roles;    /* RoleBit: who may use it (403 for the others); 0 with GUARD_OPEN */
+    gboolean files; /* an action's files may come (actions_take_files): max_message_bytes */
+    Handler handler;
+} Route;
+
+/* the route of method (HEAD as GET) and path, with params set to what its {} matched (the
+ * caller frees them); NULL when none */
+const Route *routes_find(const char *method, const char *path, char **params);
+/* TRUE when user's role may use route (an open route: anyone) */
+gboolean routes_permit(const Route *route, const Account *user);
+/* the table, for the tests that walk it */
+const Route *routes_all(gsize *n);
 
 G_END_DECLS
 
