@@ -47,6 +47,7 @@ typedef struct {
     const Route *route;
     struct MHD_PostProcessor *post;
     gint64 body_bytes, body_limit;
+    gboolean files; /* the form may carry files (the result's); any other form none */
     gboolean too_large, bad_body;
     Upload *upload; /* the file part being received */
     gboolean answered;
@@ -275,7 +276,8 @@ static enum MHD_Result on_form_data(void *cls, enum MHD_ValueKind kind, const ch
     if (!key)
         return MHD_YES;
     if (filename) {
-        if (off == 0 && !upload_start(x, key, filename, content_type))
+        /* a file where the form takes none is no form of ours: refused, never kept on disk */
+        if (!x->files || (off == 0 && !upload_start(x, key, filename, content_type)))
             return MHD_NO;
         return upload_write(x, data, size) ? MHD_YES : MHD_NO;
     }
@@ -360,8 +362,9 @@ static enum MHD_Result first_look(Exchange *x)
                    request_header(req, "Origin") ? "given" : "absent");
         return answer_error(x, MHD_HTTP_FORBIDDEN, "forbidden");
     }
-    x->body_limit =
-        x->route->files ? req->app->config->gateway.max_message_bytes + 65536 : FORM_MAX_BYTES;
+    /* files (up to max_message_bytes) for the actions that take them, not for every action */
+    x->files = x->route->files && actions_take_files(req->params[1]);
+    x->body_limit = x->files ? req->app->config->gateway.max_message_bytes + 65536 : FORM_MAX_BYTES;
     const char *length = request_header(req, "Content-Length");
     gint64 declared = length ? g_ascii_strtoll(length, NULL, 10) : 0;
     if (declared > x->body_limit)

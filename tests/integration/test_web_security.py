@@ -461,6 +461,44 @@ class WebLimits(unittest.TestCase):
         self.assertEqual(os.listdir(self.upload_dirs()[0]), [])
 
 
+class WebFormsWithoutFiles(unittest.TestCase):
+    """Only the result form takes files, up to max_message_bytes; every other form (a note, an
+    acceptance, the login) is a few fields: it stops at a megabyte and carries no file. Every
+    action's route once took max_message_bytes (50 MB by default) and files that were written
+    to disk and dropped, the note recorded all the same."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack, cls.gw, cls.console = webtest.console_with_users({"ioc": "ioc"})
+        cls.code = webtest.ingest(cls.gw, webtest.report_mail(cls.gw, "Không kèm tệp"))[0]
+        cls.console.start()
+        cls.ioc = cls.console.login("ioc")
+
+    def test_a_form_of_another_action_stops_at_a_megabyte(self):
+        before = self.console.snapshot()
+        big = ("files", "bien-ban.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 2_000_000)
+        for action in ("note", "accept", "edit"):
+            r = self.ioc.post(f"/reports/{self.code}/{action}",
+                              {"text": "Ghi chú", "agency": "xd", "name": "Nguyễn Văn Bình"},
+                              files=[big])
+            self.assertEqual(r.status, 413, (action, r))
+        self.assertEqual(self.console.snapshot(), before)
+
+    def test_a_file_where_the_form_takes_none_is_refused(self):
+        before = self.console.snapshot()
+        small = ("files", "ghi-chu.txt", "text/plain", b"ghi chu")
+        r = self.ioc.post(f"/reports/{self.code}/note", {"text": "Ghi chú"}, files=[small])
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.console.snapshot(), before)
+        # nor may anyone without a session leave a file on the disk through the login form
+        anonymous = self.console.client()
+        anonymous.get("/login")
+        r = anonymous.post("/login", {"login": "ioc", "password": webtest.password_of("ioc")},
+                           files=[small])
+        self.assertEqual(r.status, 400, r)
+        self.assertNotIn("paht_session", anonymous.cookies)
+
+
 class WebBrokenBodies(unittest.TestCase):
     def test_bodies_the_form_parser_rejects_leave_nothing_behind(self):
         """A multipart body libmicrohttpd's parser gives up on is a 400, and its parser is freed
