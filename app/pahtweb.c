@@ -13,11 +13,13 @@
 int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
-    gboolean check_config = FALSE;
+    gboolean check_config = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "validate the configuration and exit", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version,
+         "print the version and the built-in paths, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtweb");
@@ -37,8 +39,14 @@ int main(int argc, char **argv)
         log_error("unexpected argument \"%s\" (see --help)", argv[1]);
         return 2;
     }
+    if (version) {
+        g_autofree char *text = config_version_text("pahtweb");
+        fputs(text, stdout);
+        return 0;
+    }
+    /* the configuration of this build's prefix, as pahtd and pahtctl read it (issue 17) */
     g_autoptr(Config) config =
-        config_load(config_path ? config_path : "/etc/paht/paht.conf", CONFIG_LOAD_DEFAULT, &error);
+        config_load(config_path ? config_path : config_default_file(), CONFIG_LOAD_DEFAULT, &error);
     if (!config) {
         log_error("%s", error->message);
         return 2;
