@@ -8,12 +8,14 @@
 #include "letters/letters.h"
 #include "conf/conf.h"
 #include "util/util.h"
+#include "web/web.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 typedef struct {
@@ -290,8 +292,9 @@ static int cmd_outbox(Ctl *ctl, int argc, char **argv)
  * as bytes (G_OPTION_ARG_FILENAME: no conversion through the locale's charset, which in a C
  * locale refuses Vietnamese) and checked as UTF-8 by options_are_utf8. */
 static char *opt_actor, *opt_agency, *opt_coordinate, *opt_category, *opt_reason, *opt_note,
-    *opt_until, *opt_file, *opt_text, *opt_from, *opt_period;
-static int opt_hours = -1, opt_days = -1;
+    *opt_until, *opt_file, *opt_text, *opt_from, *opt_period, *opt_role, *opt_name, *opt_email,
+    *opt_to, *opt_report;
+static int opt_hours = -1, opt_days = -1, opt_limit = 1000;
 static gboolean opt_raw, opt_html;
 
 #define ACTOR_ENTRY                                                                                \
@@ -364,10 +367,29 @@ static GOptionEntry stats_entries[] = {
     END_ENTRY,
 };
 
+static GOptionEntry user_entries[] = {
+    {"role", 0, 0, G_OPTION_ARG_FILENAME, &opt_role, "ioc, admin, agency:CODE or leader:CODE",
+     "ROLE"},
+    {"name", 0, 0, G_OPTION_ARG_FILENAME, &opt_name, "the person's full name", "NAME"},
+    {"email", 0, 0, G_OPTION_ARG_FILENAME, &opt_email, "the person's address", "ADDR"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+
+static GOptionEntry audit_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &opt_from, "from (default: the beginning)", "RFC3339"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &opt_to, "until, not included (default: now)", "RFC3339"},
+    {"actor", 0, 0, G_OPTION_ARG_FILENAME, &opt_actor, "only what this login did", "LOGIN"},
+    {"report", 0, 0, G_OPTION_ARG_FILENAME, &opt_report, "only this report", "ID|CODE"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &opt_limit, "at most N lines (default 1000)", "N"},
+    END_ENTRY,
+};
+
 static void lifecycle_options_free(void)
 {
     char **all[] = {&opt_actor, &opt_agency, &opt_coordinate, &opt_category, &opt_reason, &opt_note,
-                    &opt_until, &opt_file,   &opt_text,       &opt_from,     &opt_period};
+                    &opt_until, &opt_file,   &opt_text,       &opt_from,     &opt_period, &opt_role,
+                    &opt_name,  &opt_email,  &opt_to,         &opt_report};
     for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
         g_clear_pointer(all[i], g_free);
 }
@@ -375,7 +397,8 @@ static void lifecycle_options_free(void)
 static gboolean options_are_utf8(void)
 {
     const char *all[] = {opt_actor, opt_agency, opt_coordinate, opt_category, opt_reason,
-                         opt_note,  opt_until,  opt_text,       opt_from,     opt_period};
+                         opt_note,  opt_until,  opt_text,       opt_from,     opt_period,
+                         opt_role,  opt_name,   opt_email,      opt_to,       opt_report};
     for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
         if (all[i] && !g_utf8_validate(all[i], -1, NULL))
             return FALSE;
@@ -872,6 +895,217 @@ static int cmd_migrate(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* ---- the console's accounts (issue 13) ------------------------------------------------------ */
+
+/* one line of standard input; on a terminal asked for without echo */
+static char *read_password_line(const char *prompt)
+{
+    gboolean tty = isatty(STDIN_FILENO);
+    struct termios was, quiet;
+    if (tty && tcgetattr(STDIN_FILENO, &was) == 0) {
+        quiet = was;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        fprintf(stderr, "%s", prompt);
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    } else {
+        tty = FALSE;
+    }
+    char buf[2048];
+    char *line = fgets(buf, sizeof buf, stdin) ? g_strdup(buf) : NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &was);
+        fprintf(stderr, "\n");
+    }
+    memset(buf, 0, sizeof buf);
+    if (line)
+        line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+/* the new password, checked and hashed; NULL after saying why */
+static char *new_password_hash(const char *login)
+{
+    g_autofree char *prompt = g_strdup_printf("Password for %s: ", login);
+    char *password = read_password_line(prompt);
+    if (password && isatty(STDIN_FILENO)) {
+        char *again = read_password_line("Again: ");
+        if (!again || !g_str_equal(again, password)) {
+            fprintf(stderr, "pahtctl: the two passwords differ\n");
+            g_free(again);
+            g_free(password);
+            return NULL;
+        }
+        g_free(again);
+    }
+    g_autofree char *why = NULL;
+    GError *error = NULL;
+    char *hash = NULL;
+    if (!password)
+        fprintf(stderr, "pahtctl: no password on standard input (one line)\n");
+    else if (!web_password_acceptable(login, password, &why))
+        fprintf(stderr, "pahtctl: %s\n", why);
+    else if (!(hash = web_password_hash(password, &error)))
+        fail(error);
+    if (password)
+        memset(password, 0, strlen(password));
+    g_free(password);
+    return hash;
+}
+
+static int user_add(Ctl *ctl, const char *login)
+{
+    if (!opt_role || !opt_name || !*opt_name)
+        return usage_error("user add needs --role ioc|admin|agency:CODE|leader:CODE and --name");
+    if (g_utf8_strlen(login, -1) > 100 || !text_is_header_safe(login) || strchr(login, ' '))
+        return usage_error("a login is one word of at most 100 characters");
+    if (opt_email && !config_is_email(opt_email))
+        return usage_error("\"%s\" is not an e-mail address", opt_email);
+    Account account = {.login = (char *)login, .name = opt_name, .email = opt_email};
+    GError *error = NULL;
+    if (!web_role_parse(ctl->config, opt_role, &account.role, &account.agency, &error)) {
+        int status = usage_error("%s", error->message);
+        g_error_free(error);
+        return status;
+    }
+    account.password_hash = new_password_hash(login);
+    gboolean ok = account.password_hash && account_add(ctl->store, &account, actor(), NULL, &error);
+    g_free(account.role);
+    g_free(account.agency);
+    g_free(account.password_hash);
+    if (!ok)
+        return error ? fail(error) : 1;
+    printf("account %s added (%s)\n", login, opt_role);
+    return 0;
+}
+
+static JsonNode *account_to_json(const Account *a, GTimeZone *zone)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_string(b, "login", a->login);
+    json_member_string(b, "role", a->role);
+    json_member_string(b, "agency", a->agency);
+    json_member_string(b, "name", a->name);
+    json_member_string(b, "email", a->email);
+    json_member_bool(b, "disabled", a->disabled);
+    json_member_time(b, "created_at", a->created_at, zone);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static int user_list(Ctl *ctl)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) list = account_list(ctl->store, &error);
+    if (!list)
+        return fail(error);
+    if (ctl->json) {
+        print_json_list(ctl, list, (ToJson)account_to_json);
+        return 0;
+    }
+    printf("%-20s %-16s %-9s %s\n", "LOGIN", "ROLE", "STATE", "NAME");
+    for (guint i = 0; i < list->len; i++) {
+        const Account *a = g_ptr_array_index(list, i);
+        g_autofree char *role =
+            a->agency ? g_strdup_printf("%s:%s", a->role, a->agency) : g_strdup(a->role);
+        printf("%-20s %-16s %-9s %s\n", a->login, role, a->disabled ? "disabled" : "enabled",
+               a->name);
+    }
+    return 0;
+}
+
+static int user_passwd(Ctl *ctl, const char *login)
+{
+    GError *error = NULL;
+    g_autoptr(Account) a = account_get(ctl->store, login, &error);
+    if (!a)
+        return fail(error);
+    g_autofree char *hash = new_password_hash(a->login);
+    if (!hash)
+        return 1;
+    if (!account_set_password(ctl->store, a->login, hash, actor(), &error))
+        return fail(error);
+    printf("password of %s changed; its sessions have ended\n", a->login);
+    return 0;
+}
+
+static int user_enable(Ctl *ctl, const char *login, gboolean enable)
+{
+    GError *error = NULL;
+    if (!account_set_disabled(ctl->store, login, !enable, actor(), &error))
+        return fail(error);
+    printf("account %s %s\n", login, enable ? "enabled" : "disabled; its sessions have ended");
+    return 0;
+}
+
+static int cmd_user(Ctl *ctl, int argc, char **argv)
+{
+    if (!options_are_utf8())
+        return usage_error("user: an option is not UTF-8 text");
+    const char *what = argc > 1 ? argv[1] : NULL;
+    if (what && g_str_equal(what, "list") && argc == 2)
+        return user_list(ctl);
+    if (!what || argc != 3 || !g_utf8_validate(argv[2], -1, NULL))
+        return usage_error("user add|passwd|disable|enable LOGIN, or user list");
+    if (g_str_equal(what, "add"))
+        return user_add(ctl, argv[2]);
+    if (g_str_equal(what, "passwd"))
+        return user_passwd(ctl, argv[2]);
+    if (g_str_equal(what, "disable") || g_str_equal(what, "enable"))
+        return user_enable(ctl, argv[2], g_str_equal(what, "enable"));
+    return usage_error("user add|passwd|disable|enable LOGIN, or user list");
+}
+
+static JsonNode *audit_entry_to_json(const AuditEntry *e, GTimeZone *zone)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_time(b, "at", e->at, zone);
+    json_member_string(b, "actor", e->actor);
+    json_member_string(b, "report", e->code);
+    json_member_string(b, "account", e->login);
+    json_member_string(b, "kind", e->kind);
+    json_member_string(b, "detail", e->detail);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+/* who did what when: every event of the reports and of the console's accounts */
+static int cmd_audit(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("audit takes no argument, got \"%s\"", argv[1]);
+    if (!options_are_utf8())
+        return usage_error("audit: an option is not UTF-8 text");
+    gint64 from = 0, to = clock_now_unix() + 1, report = 0;
+    if (opt_from && !clock_parse_rfc3339(opt_from, &from))
+        return usage_error("--from takes RFC 3339 (e.g. 2026-12-01T00:00:00+07:00)");
+    if (opt_to && !clock_parse_rfc3339(opt_to, &to))
+        return usage_error("--to takes RFC 3339 (e.g. 2026-12-31T00:00:00+07:00)");
+    GError *error = NULL;
+    if (opt_report) {
+        g_autoptr(Report) r = report_load(ctl->store, opt_report, &error);
+        if (!r)
+            return fail(error);
+        report = r->id;
+    }
+    g_autoptr(GPtrArray) list =
+        audit_list(ctl->store, from, to, opt_actor, report, opt_limit, &error);
+    if (!list)
+        return fail(error);
+    if (ctl->json) {
+        print_json_list(ctl, list, (ToJson)audit_entry_to_json);
+        return 0;
+    }
+    for (guint i = 0; i < list->len; i++) {
+        const AuditEntry *e = g_ptr_array_index(list, i);
+        g_autofree char *at = local_time(ctl, e->at);
+        printf("%s  %-16s %-17s %-18s %s\n", at, e->actor, e->code ? e->code : e->login, e->kind,
+               e->detail ? e->detail : "");
+    }
+    return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -912,6 +1146,11 @@ static const struct {
      "IOC: a reply waiting because its sender is not proven (pahtctl show lists them)"},
     {"answer", cmd_answer, actor_entries, "ID",
      "IOC: send the automatic answer a report did not get (sender unverified, rate limit)"},
+    {"user", cmd_user, user_entries,
+     "add LOGIN --role ROLE --name NAME [--email ADDR] | list | passwd|disable|enable LOGIN",
+     "the console's accounts (pahtweb); the password is read from standard input"},
+    {"audit", cmd_audit, audit_entries, "[--from T] [--to T] [--actor LOGIN] [--report CODE]",
+     "who did what when: the events of reports and accounts"},
 };
 
 static void print_usage(void)

@@ -112,9 +112,22 @@ static const KeySpec keys[] = {
     {"calendar", "hours", KEY_SPECIAL, FALSE, "07:00-11:00,13:00-17:00", 0, 0, 0},
     {"calendar", "workdays", KEY_SPECIAL, FALSE, "mon,tue,wed,thu,fri", 0, 0, 0},
     {"calendar", "holidays_file", KEY_PATH, FALSE, NULL, 0, 0, AT(calendar.holidays_file)},
+
+    /* pahtweb (issue 13); pahtd and pahtctl read the same file and ignore the group */
+    {"web", "listen", KEY_SPECIAL, FALSE, "127.0.0.1:8080", 0, 0, 0},
+    {"web", "public_url", KEY_SPECIAL, FALSE, NULL, 0, 0, 0},
+    {"web", "tls_cert_file", KEY_PATH, FALSE, NULL, 0, 0, AT(web.tls_cert_file)},
+    {"web", "tls_key_file", KEY_PATH, FALSE, NULL, 0, 0, AT(web.tls_key_file)},
+    {"web", "session_idle_minutes", KEY_INT, FALSE, "30", 1, 24 * 60, AT(web.session_idle_minutes)},
+    {"web", "session_max_hours", KEY_INT, FALSE, "12", 1, 7 * 24, AT(web.session_max_hours)},
+    {"web", "max_connections", KEY_INT, FALSE, "64", 1, 10000, AT(web.max_connections)},
+    {"web", "client_timeout_seconds", KEY_INT, FALSE, "30", 1, 3600,
+     AT(web.client_timeout_seconds)},
+    {"web", "threads", KEY_INT, FALSE, "4", 1, 64, AT(web.threads)},
+    {"web", "behind_proxy", KEY_BOOL, FALSE, "false", 0, 0, AT(web.behind_proxy)},
 };
 
-static const char *const groups[] = {"gateway", "imap", "smtp", "calendar"};
+static const char *const groups[] = {"gateway", "imap", "smtp", "calendar", "web"};
 
 static gboolean config_fail(GError **error, const Config *c, const char *group, const char *key,
                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
@@ -588,6 +601,68 @@ static gboolean authserv_id_is_valid(const char *id)
     return *id != '\0';
 }
 
+/* "127.0.0.1:8080", "[::1]:8080", "localhost:0": a host and a port (0: any free one) */
+static gboolean parse_listen(const char *text, char **host, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || !colon[1])
+        return FALSE;
+    gint64 number = 0;
+    if (!g_ascii_string_to_signed(colon + 1, 10, 0, 65535, &number, NULL))
+        return FALSE;
+    g_autofree char *name = g_strndup(text, colon - text);
+    if (name[0] == '[') {
+        gsize n = strlen(name);
+        if (n < 3 || name[n - 1] != ']')
+            return FALSE;
+        name[n - 1] = '\0';
+        memmove(name, name + 1, n - 1);
+    }
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr(".-:", *p))
+            return FALSE;
+    }
+    *host = g_steal_pointer(&name);
+    *port = (int)number;
+    return TRUE;
+}
+
+/* public_url: an absolute http(s) URL without query or fragment; links in letters and the
+ * console's own origin (Origin checks, Secure cookies) come from it */
+static gboolean public_url_is_valid(const char *url)
+{
+    g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+    if (!uri || !g_uri_get_host(uri) || !*g_uri_get_host(uri))
+        return FALSE;
+    const char *scheme = g_uri_get_scheme(uri);
+    return (g_str_equal(scheme, "http") || g_str_equal(scheme, "https")) && !g_uri_get_query(uri) &&
+           !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri);
+}
+
+static gboolean load_web_specials(Config *c, GKeyFile *kf, GError **error)
+{
+    g_autofree char *listen = special_value(kf, "web", "listen");
+    if (!parse_listen(listen, &c->web.listen_host, &c->web.listen_port))
+        return config_fail(error, c, "web", "listen",
+                           "\"%s\" is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)", listen);
+    c->web.listen = g_steal_pointer(&listen);
+    g_autofree char *public_url = special_value(kf, "web", "public_url");
+    if (public_url) {
+        if (!public_url_is_valid(public_url))
+            return config_fail(error, c, "web", "public_url",
+                               "\"%s\" is not an http:// or https:// address (e.g. "
+                               "https://paht.soctrang.gov.vn)",
+                               public_url);
+        while (g_str_has_suffix(public_url, "/"))
+            public_url[strlen(public_url) - 1] = '\0';
+        c->web.public_url = g_steal_pointer(&public_url);
+    }
+    if (!c->web.tls_cert_file != !c->web.tls_key_file)
+        return config_fail(error, c, "web", c->web.tls_cert_file ? "tls_key_file" : "tls_cert_file",
+                           "TLS needs both tls_cert_file and tls_key_file");
+    return TRUE;
+}
+
 static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
 {
     static const char *const imap_schemes[] = {"imap", "imaps", NULL};
@@ -642,7 +717,7 @@ static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
     g_autofree char *workdays = special_value(kf, "calendar", "workdays");
     if (!parse_workdays(workdays, &c->calendar.workdays, &why))
         return config_fail(error, c, "calendar", "workdays", "%s", why);
-    return TRUE;
+    return load_web_specials(c, kf, error);
 }
 
 Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
@@ -667,7 +742,7 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
             known = known || g_str_equal(groups[i], present_groups[g]);
         if (!known) {
             config_fail(error, c, present_groups[g], NULL,
-                        "unknown group (known: gateway, imap, smtp, calendar)");
+                        "unknown group (known: gateway, imap, smtp, calendar, web)");
             return NULL;
         }
         g_auto(GStrv) present_keys = g_key_file_get_keys(kf, present_groups[g], NULL, NULL);
@@ -801,6 +876,11 @@ void config_free(Config *c)
     g_free(c->calendar.holidays_file);
     if (c->calendar.holidays)
         g_ptr_array_unref(c->calendar.holidays);
+    g_free(c->web.listen);
+    g_free(c->web.listen_host);
+    g_free(c->web.public_url);
+    g_free(c->web.tls_cert_file);
+    g_free(c->web.tls_key_file);
     if (c->agencies)
         g_ptr_array_unref(c->agencies);
     g_free(c);

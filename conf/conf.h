@@ -112,6 +112,21 @@ typedef struct {
         GPtrArray *holidays; /* Holiday * */
     } calendar;
 
+    /* pahtweb, the console (issue 13): where it listens and how it keeps sessions */
+    struct {
+        char *listen;      /* "host:port" as written; default 127.0.0.1:8080 */
+        char *listen_host; /* "127.0.0.1", "::1" (brackets removed) */
+        int listen_port;   /* 0: any free port (tests; pahtweb says which) */
+        char *public_url;  /* "https://paht.soctrang.gov.vn/console"; NULL: unset */
+        char *tls_cert_file, *tls_key_file; /* both or neither: TLS without a proxy */
+        int session_idle_minutes;           /* a session unused this long ends */
+        int session_max_hours;              /* and every session ends this long after login */
+        int max_connections;                /* open connections at most */
+        int client_timeout_seconds;         /* a client silent this long is cut off */
+        int threads;                        /* the server's thread pool */
+        gboolean behind_proxy; /* a loopback peer's X-Real-IP / X-Forwarded-For is the client */
+    } web;
+
     GPtrArray *agencies; /* Agency *, in file order */
 } Config;
 

@@ -209,6 +209,51 @@ gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report
 gboolean lifecycle_catch_up(Store *store, const Lifecycle *lc, int limit, int *seen,
                             GError **error);
 
+/* ---- corrections and duplicates (corrections.c; the console, issue 13) ------------------- */
+
+/* A correction made in the console (issue 13): field is one of name, address, id_number,
+ * phone, email, location, occurred_at, category; value is checked and normalised already
+ * (NULL clears it); for location, the coordinates found in it (has_coordinates FALSE keeps
+ * those the report has). */
+typedef struct {
+    const char *field;
+    const char *value;
+    gboolean has_coordinates;
+    double lat, lon;
+} ReportEdit;
+
+/* Writes one correction by lc->actor with an "edited" event naming the field with its old
+ * and new value, and recomputes the missing fields: an incomplete report that lacks nothing
+ * any more becomes a draft waiting for the IOC ("completed"). *changed FALSE (and nothing
+ * written) when the value is the one the report has. PAHT_ERROR_REFUSED for a closed or
+ * rejected report, PAHT_ERROR_INPUT for an unknown field. */
+gboolean report_edit(Store *store, const Lifecycle *lc, gint64 report_id, const ReportEdit *edit,
+                     gboolean *changed, GError **error);
+
+/* Duplicates: a report rejected as the duplicate of another stays linked to it both ways
+ * until the link is undone. */
+typedef struct {
+    gint64 id, report_id, of_report_id;
+    char *code, *of_code; /* the duplicate and the report it duplicates */
+    char *prior_state;    /* the duplicate's state before it was rejected */
+    char *created_by, *undone_by;
+    gint64 created_at, undone_at; /* undone_at 0: in force */
+} DuplicateLink;
+
+void duplicate_link_free(DuplicateLink *link);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DuplicateLink, duplicate_link_free)
+/* the links in which the report is either side, oldest first (DuplicateLink *) */
+GPtrArray *duplicate_links(Store *store, gint64 report_id, GError **error);
+/* report_id, just rejected as a duplicate in the caller's transaction from prior_state, is
+ * linked to of_id, with an event on both reports by actor */
+gboolean duplicate_link_add(Store *store, gint64 report_id, gint64 of_id, const char *prior_state,
+                            const char *actor, GError **error);
+/* A wrong merge undone by lc->actor: the report is back in the state it had, waiting for
+ * the IOC again, the link ended, an event on both. PAHT_ERROR_REFUSED when it is not a
+ * rejected duplicate (any more). The rejection letter, if sent, stays sent. */
+gboolean duplicate_undo(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
+
+
 G_END_DECLS
 
 #endif

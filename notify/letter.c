@@ -265,7 +265,7 @@ typedef struct {
     const char *extension; /* "txt" or "html" */
 } PartialFiles;
 
-static gboolean template_name_is_safe(const char *name)
+gboolean template_name_is_safe(const char *name)
 {
     if (!name || !*name || strlen(name) > 64)
         return FALSE;

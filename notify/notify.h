@@ -40,6 +40,21 @@ void json_member_time(JsonBuilder *b, const char *name, gint64 t, GTimeZone *zon
 /* a coordinate as written, to at most 7 decimals (about 1 cm): "9.6031", "105.9738889" */
 char *coordinate_text(double degrees);
 
+/* a template's or a partial's name: letters, digits, '_' and '-', at most 64 (never a path) */
+gboolean template_name_is_safe(const char *name);
+
+/* Finds the text of partial NAME ({{> NAME}}). Returns a new string; NULL with no error
+ * when there is no such partial (it renders as nothing, as the mustache spec says); NULL
+ * with an error to stop rendering. */
+typedef char *(*TemplatePartialLookup)(const char *name, gpointer user_data, GError **error);
+
+/* template_render with partials (the letters' files, the console's pages) and with line
+ * numbers counted from first_line (a template that is the tail of a file still reports the
+ * file's lines). lookup may be NULL. */
+char *template_render_full(const char *template_text, JsonNode *context, gboolean html,
+                           int first_line, TemplatePartialLookup lookup, gpointer user_data,
+                           GError **error);
+
 /* ---- letters --------------------------------------------------------------------------------
  * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
  * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */

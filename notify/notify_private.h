@@ -8,17 +8,6 @@
 
 G_BEGIN_DECLS
 
-/* Finds the text of partial NAME ({{> NAME}}). Returns a new string; NULL with no error
- * when there is no such partial (it renders as nothing, as the mustache spec says); NULL
- * with an error to stop rendering. */
-typedef char *(*TemplatePartialLookup)(const char *name, gpointer user_data, GError **error);
-
-/* template_render with partials and with line numbers counted from first_line (a template
- * that is the tail of a file still reports the file's lines). lookup may be NULL. */
-char *template_render_full(const char *template_text, JsonNode *context, gboolean html,
-                           int first_line, TemplatePartialLookup lookup, gpointer user_data,
-                           GError **error);
-
 /* TRUE for a plain ASCII addr-spec "local@domain" (dot-atom local part, host name domain):
  * no display name, no comment, no comma, no quotes, no white space, no control character.
  * Everything we put in a header or an SMTP envelope passes this first. */

@@ -1613,3 +1613,110 @@ gboolean parse_step_fields(ParseContext *ctx, GError **error)
                    field_warning_name(FIELD_PHONE));
     return TRUE;
 }
+
+/* ---- one value corrected by a person (the console, issue 13) -------------------------------- */
+
+typedef struct {
+    char *value; /* as the parser stores it, or NULL (cleared) */
+    gboolean has_coordinates;
+    double lat, lon;
+    char *why;
+} FieldCheck;
+
+/* the same trim and plausibility checks as a labelled line ("Họ tên: ...") gets */
+static gboolean check_text_field(const char *field, const char *written, FieldCheck *out)
+{
+    gboolean name = g_str_equal(field, "name"), address = g_str_equal(field, "address");
+    gsize max = name ? NAME_MAX_CHARS : address ? ADDRESS_MAX_CHARS : PLACE_MAX_CHARS;
+    out->value = trim_value(written, max);
+    if (!out->value)
+        out->why = g_strdup_printf("quá dài (tối đa %zu ký tự) hoặc chỉ là chỗ trống", max);
+    else if (name && !name_plausible(out->value))
+        out->why = g_strdup("họ tên không chứa chữ số, @, / hay dấu hai chấm");
+    else if (address && !address_plausible(out->value))
+        out->why = g_strdup("đây là địa chỉ web hoặc thư điện tử, không phải địa chỉ liên hệ");
+    else if (g_str_equal(field, "location"))
+        out->has_coordinates = fields_find_coordinates(out->value, &out->lat, &out->lon);
+    return out->why == NULL;
+}
+
+static gboolean check_number_field(const char *field, const char *written, gint64 now,
+                                   FieldCheck *out)
+{
+    if (g_str_equal(field, "phone")) {
+        /* the whole value is the number: the parser reads one out of running text */
+        gboolean only_number = written[strspn(written, "0123456789 .-()/+")] == '\0';
+        out->value = only_number ? fields_normalise_phone(written) : NULL;
+        if (!out->value)
+            out->why = g_strdup("không phải số di động (10 số, đầu 03/05/07/08/09 hoặc +84) "
+                                "hay số cố định có mã vùng (11 số, đầu 02)");
+        return out->value != NULL;
+    }
+    /* digits, with the spaces, dots or dashes people group them with, and nothing else */
+    GString *digits = g_string_new(NULL);
+    gboolean only_digits = TRUE;
+    for (const char *p = written; *p && only_digits; p++) {
+        if (g_ascii_isdigit(*p))
+            g_string_append_c(digits, *p);
+        else
+            only_digits = strchr(" .-", *p) != NULL;
+    }
+    if (!only_digits)
+        g_string_truncate(digits, 0);
+    out->value = g_string_free(digits, FALSE);
+    if (!*out->value || !fields_id_number_valid(out->value, now)) {
+        g_clear_pointer(&out->value, g_free);
+        out->why = g_strdup("không phải số căn cước (12 số, mã tỉnh và năm sinh hợp lệ) hay "
+                            "số CMND (9 số)");
+    }
+    return out->value != NULL;
+}
+
+gboolean parse_check_field(const char *field, const char *written, gint64 now, char **value,
+                           gboolean *has_coordinates, double *lat, double *lon, char **why)
+{
+    FieldCheck c = {0};
+    g_autofree char *clean = written ? text_clean_line(written) : NULL;
+    gboolean ok;
+    if (!clean || !*clean) {
+        ok = TRUE; /* cleared */
+    } else if (g_str_equal(field, "name") || g_str_equal(field, "address") ||
+               g_str_equal(field, "location")) {
+        ok = check_text_field(field, clean, &c);
+    } else if (g_str_equal(field, "phone") || g_str_equal(field, "id_number")) {
+        ok = check_number_field(field, clean, now, &c);
+    } else if (g_str_equal(field, "email")) {
+        c.value = find_email(clean);
+        ok = c.value && strlen(c.value) == strlen(clean);
+        if (!ok) {
+            g_clear_pointer(&c.value, g_free);
+            c.why = g_strdup("không phải một địa chỉ thư điện tử (ten@mien.vn)");
+        }
+    } else if (g_str_equal(field, "occurred_at")) {
+        /* RFC 3339 when understood, else as written (SPEC §6) */
+        c.value = trim_value(clean, TIME_MAX_CHARS);
+        char *parsed = c.value ? fields_parse_time(c.value, now) : NULL;
+        if (parsed) {
+            g_free(c.value);
+            c.value = parsed;
+        }
+        ok = c.value != NULL;
+        if (!ok)
+            c.why = g_strdup_printf("quá dài (tối đa %d ký tự)", TIME_MAX_CHARS);
+    } else {
+        c.why = g_strdup_printf("không có trường \"%s\"", field);
+        ok = FALSE;
+    }
+    *value = ok ? g_steal_pointer(&c.value) : NULL;
+    if (has_coordinates)
+        *has_coordinates = ok && c.has_coordinates;
+    if (lat)
+        *lat = c.lat;
+    if (lon)
+        *lon = c.lon;
+    if (why)
+        *why = g_steal_pointer(&c.why);
+    g_free(c.value);
+    g_free(c.why);
+    return ok;
+}

@@ -56,6 +56,16 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
  * parse_message_file reads the file again whenever it changes. */
 gboolean parse_keywords_check(const char *keywords_file, GError **error);
 
+/* A value a person corrects (the console, issue 13), checked by the parser's own rules for
+ * that field of Điều 4: name, address, id_number, phone, email, location, occurred_at. *value
+ * gets it as the parser stores it (ID number: digits; phone: national form; text: NFC,
+ * trimmed, single-spaced; time: RFC 3339 when understood, else as written), or NULL for an
+ * empty value (the field is cleared); for location, the coordinates written in it. FALSE
+ * with *why (Vietnamese, for the operator) when the parser would refuse it. now: the
+ * reference for dates without a year and for the ID number's year of birth. */
+gboolean parse_check_field(const char *field, const char *written, gint64 now, char **value,
+                           gboolean *has_coordinates, double *lat, double *lon, char **why);
+
 G_END_DECLS
 
 #endif

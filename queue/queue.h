@@ -525,6 +525,160 @@ gboolean auto_answer_count(Store *store, const char *address, gint64 now, AutoAn
 gboolean auto_answer_record(Store *store, gint64 outbox_id, const char *address, gint64 at,
                             GError **error);
 
+/* ---- the console's accounts, sessions and login attempts (pahtweb, queue/users.c) -----------
+ * Who may use the console (issue 13). Logins are compared without regard to case. Every
+ * change to an account is an account event (pahtctl audit). */
+
+typedef struct {
+    gint64 id;
+    char *login;
+    char *role;          /* ioc | admin | agency | leader */
+    char *agency;        /* agency and leader: the agency's code; else NULL */
+    char *name, *email;  /* email may be NULL */
+    char *password_hash; /* crypto_pwhash_str's text (argon2id) */
+    gboolean disabled;
+    gint64 created_at, updated_at;
+} Account;
+
+void account_free(Account *account);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Account, account_free)
+
+/* a new account (account->id and the times are ignored), with an "account_added" event by
+ * actor. PAHT_ERROR_REFUSED when the login is taken. id_out may be NULL. */
+gboolean account_add(Store *store, const Account *account, const char *actor, gint64 *id_out,
+                     GError **error);
+/* PAHT_ERROR_NOT_FOUND when there is none */
+Account *account_get(Store *store, const char *login, GError **error);
+Account *account_get_id(Store *store, gint64 id, GError **error);
+/* every account, by login (Account *) */
+GPtrArray *account_list(Store *store, GError **error);
+/* a new password hash; the account's sessions end (whoever knew the old one is out) */
+gboolean account_set_password(Store *store, const char *login, const char *password_hash,
+                              const char *actor, GError **error);
+/* disabling ends the account's sessions at once */
+gboolean account_set_disabled(Store *store, const char *login, gboolean disabled, const char *actor,
+                              GError **error);
+gboolean account_event_add(Store *store, const char *actor, const char *login, const char *kind,
+                           const char *detail, GError **error);
+
+typedef struct {
+    gint64 id, user_id;
+    char *csrf; /* the session's token for forms */
+    gint64 created_at, seen_at;
+} ConsoleSession;
+
+void console_session_free(ConsoleSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConsoleSession, console_session_free)
+
+/* a session of user_id known by the SHA-256 (hex) of its token, from now */
+gboolean console_session_create(Store *store, gint64 user_id, const char *token_hash,
+                                const char *csrf, const char *client, GError **error);
+/* the session with this token hash that has not ended; NULL with no error when none */
+ConsoleSession *console_session_find(Store *store, const char *token_hash, GError **error);
+gboolean console_session_touch(Store *store, gint64 id, gint64 now, GError **error);
+/* reason: "logout", "idle", "expired", ... */
+gboolean console_session_end(Store *store, gint64 id, const char *reason, GError **error);
+
+/* After max_failures failed logins within window_seconds (none counted before the key's
+ * last success), an account and a client address get one attempt per interval_seconds. */
+typedef struct {
+    int max_failures;
+    gint64 window_seconds, interval_seconds;
+} LoginThrottle;
+
+/* An attempt to log in as login from client, decided under the write lock so that parallel
+ * attempts cannot slip past the throttle: *attempt_id is the attempt to finish after the
+ * password check, or 0 when the throttle refuses it (recorded as "throttled"). */
+gboolean login_attempt_begin(Store *store, const char *login, const char *client,
+                             const LoginThrottle *throttle, gint64 *attempt_id, GError **error);
+gboolean login_attempt_finish(Store *store, gint64 attempt_id, gboolean ok, GError **error);
+
+/* ---- the console's view of reports (pahtweb, queue/console.c) --------------------------------
+ */
+
+/* The queue of a console user: reports filtered, ordered by their earliest open deadline of
+ * the owners given (no deadline last), then by arrival; a page of it. */
+typedef struct {
+    const char *const *states; /* NULL-terminated; NULL: every state */
+    const char *agency;        /* reports whose main or coordinating agency it is; NULL: any */
+    gboolean main_agency_only; /* with agency: as the main agency only */
+    const char *const *owners; /* deadline owners that order the list (ioc, agency,
+                                  coordinators, leader); NULL: every deadline */
+    const char *flag;          /* emergency | complaint | confidential | stranger | overdue; NULL */
+    const char *search;        /* part of a code, a name or an e-mail address, or a phone number */
+    gint64 now;                /* for "overdue" */
+    int offset, limit;
+} ReportQuery;
+
+typedef struct {
+    gint64 id;
+    char *code, *state, *classification, *subject, *citizen_name, *citizen_email, *agency;
+    gint64 received_at;
+    char *due_name; /* the earliest open deadline of the query's owners, or NULL */
+    gint64 due;
+    gboolean overdue, confidential;
+    gboolean stranger; /* the subject quoted a code of someone else's report */
+    int n_attachments;
+    char **missing;
+} ReportListItem;
+
+void report_list_item_free(ReportListItem *item);
+/* ReportListItem *; *total (may be NULL) counts every match */
+GPtrArray *report_query(Store *store, const ReportQuery *query, int *total, GError **error);
+
+/* the parser's warnings about the report's message (NULL-terminated; g_strfreev) */
+char **report_warnings(Store *store, gint64 report_id, GError **error);
+
+typedef struct {
+    char *name, *owner, *status; /* status: open | met | cancelled */
+    gint64 due, set_at, closed_at;
+} DeadlineInfo;
+
+void deadline_info_free(DeadlineInfo *info);
+/* the report's deadlines, by due time (DeadlineInfo *) */
+GPtrArray *report_deadlines(Store *store, gint64 report_id, GError **error);
+
+/* files an agency gave with its result */
+typedef struct {
+    gint64 id, report_id;
+    char *filename, *content_type, *sha256, *path, *uploaded_by;
+    gint64 size, uploaded_at;
+} ResultFile;
+
+void result_file_free(ResultFile *file);
+gboolean result_file_add(Store *store, const ResultFile *file, GError **error);
+/* oldest first (ResultFile *) */
+GPtrArray *result_file_list(Store *store, gint64 report_id, GError **error);
+
+/* the letters of a report enqueued after the letter after_id, oldest first (gint64 ids) */
+GArray *outbox_ids_after(Store *store, gint64 report_id, gint64 after_id, GError **error);
+
+/* who did what when (pahtctl audit): events of reports and of accounts in [from, to), oldest
+ * first, at most limit; actor and report_id (0: all) narrow it */
+typedef struct {
+    gint64 at;
+    char *actor, *kind, *detail;
+    char *code;  /* the report's, or NULL for an account event */
+    char *login; /* the account's, for an account event */
+} AuditEntry;
+
+void audit_entry_free(AuditEntry *entry);
+GPtrArray *audit_list(Store *store, gint64 from, gint64 to, const char *actor, gint64 report_id,
+                      int limit, GError **error);
+
+/* the health page: letters by state, addresses suspended at now, messages kept aside */
+typedef struct {
+    int queued, sending, sent, failed;
+} OutboxCounts;
+
+gboolean outbox_counts(Store *store, OutboxCounts *out, GError **error);
+/* AddressSuspension * */
+GPtrArray *address_suspension_list(Store *store, gint64 now, GError **error);
+/* unparsed or quarantined raw messages, newest first, at most limit (RawMessage *) */
+GPtrArray *raw_message_list_aside(Store *store, int limit, GError **error);
+/* when the mailbox position was last written (a pass of pahtd), 0 if never */
+gboolean mailbox_state_updated_at(Store *store, const char *mailbox, gint64 *at, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -156,7 +156,8 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
                                      error))
             return FALSE;
     }
-    if (!event_add(store, id, "pahtd", "received", state, error))
+    if (!report_warnings_add(store, id, draft->warnings, error) ||
+        !event_add(store, id, "pahtd", "received", state, error))
         return FALSE;
     out->id = id;
     out->code = g_steal_pointer(&code);

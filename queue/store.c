@@ -307,6 +307,97 @@ static const char *const migrations[] = {
     ") STRICT;"
     "CREATE INDEX pending_reply_report ON pending_reply(report_id);"
     "CREATE UNIQUE INDEX pending_reply_raw ON pending_reply(raw_id);",
+    /* issue 13: the console (pahtweb).
+     * - accounts of the IOC's operators, the agencies' staff, their leaders and the
+     *   administrators, with argon2id password hashes; sessions by the SHA-256 of their
+     *   token (the token itself is only in the browser's cookie); login attempts, for the
+     *   throttle after repeated failures; what was done to accounts, for pahtctl audit;
+     * - the parser's warnings, kept with the report for the operator;
+     * - duplicates: a report rejected as the duplicate of another, linked both ways, with
+     *   the state it had so that a wrong merge can be undone;
+     * - the files an agency attaches to its result. */
+    "CREATE TABLE web_user("
+    "  id INTEGER PRIMARY KEY,"
+    "  login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  role TEXT NOT NULL CHECK (role IN ('ioc', 'admin', 'agency', 'leader')),"
+    "  agency TEXT,"
+    "  name TEXT NOT NULL,"
+    "  email TEXT,"
+    "  password_hash TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE web_session("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES web_user(id),"
+    "  csrf TEXT NOT NULL,"
+    "  client TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  seen_at INTEGER NOT NULL,"
+    "  ended_at INTEGER,"
+    "  end_reason TEXT"
+    ") STRICT;"
+    "CREATE INDEX web_session_user ON web_session(user_id) WHERE ended_at IS NULL;"
+
+    "CREATE TABLE login_attempt("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  login TEXT NOT NULL,"
+    "  client TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('trying', 'ok', 'failed', 'throttled'))"
+    ") STRICT;"
+    "CREATE INDEX login_attempt_login ON login_attempt(login, at);"
+    "CREATE INDEX login_attempt_client ON login_attempt(client, at);"
+
+    "CREATE TABLE account_event("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  login TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  detail TEXT"
+    ") STRICT;"
+    "CREATE INDEX account_event_at ON account_event(at);"
+    "CREATE INDEX event_at ON event(at);"
+
+    "CREATE TABLE report_warning("
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  seq INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  PRIMARY KEY (report_id, seq)"
+    ") STRICT;"
+
+    "CREATE TABLE report_duplicate("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  of_report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  prior_state TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL,"
+    "  undone_at INTEGER,"
+    "  undone_by TEXT"
+    ") STRICT;"
+    "CREATE INDEX report_duplicate_report ON report_duplicate(report_id);"
+    "CREATE INDEX report_duplicate_of ON report_duplicate(of_report_id);"
+
+    "CREATE TABLE result_file("
+    "  id INTEGER PRIMARY KEY,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  filename TEXT NOT NULL,"
+    "  content_type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  uploaded_by TEXT NOT NULL,"
+    "  uploaded_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX result_file_report ON result_file(report_id);"
+    /* the console's queue: reports of an agency, and the open deadlines by report */
+    "CREATE INDEX report_agency ON report(agency, state);"
+    "CREATE INDEX deadline_open ON deadline(report_id, due) WHERE status = 'open';",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */
@@ -367,6 +458,31 @@ gboolean store_exec(Store *store, const char *sql, GError **error)
         return store_fail(store, error, "execute");
     }
     return TRUE;
+}
+
+gboolean store_step_done(Store *store, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, what);
+    return TRUE;
+}
+
+GPtrArray *store_collect_rows(Store *store, sqlite3_stmt *stmt, StoreRowReader read_row,
+                              GDestroyNotify free_item, const char *what, GError **error)
+{
+    GPtrArray *list = g_ptr_array_new_with_free_func(free_item);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        g_ptr_array_add(list, read_row(stmt));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        g_ptr_array_unref(list);
+        store_fail(store, error, what);
+        return NULL;
+    }
+    return list;
 }
 
 char *column_text(sqlite3_stmt *stmt, int col)

@@ -21,4 +21,9 @@ Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GEr
 gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
                                  const DraftAttachment *a, GError **error);
 
+
+/* the parser's warnings about a report's message (console.c), in the caller's transaction */
+gboolean report_warnings_add(Store *store, gint64 report_id, const GPtrArray *warnings,
+                             GError **error);
+
 #endif

@@ -22,6 +22,14 @@ sqlite3 *store_connection(Store *store);
 gboolean store_sequence_next(Store *store, const char *prefix, int year, gint64 *out,
                              GError **error);
 
+/* steps a bound statement that returns no row, and resets it; store_fail(what) otherwise */
+gboolean store_step_done(Store *store, sqlite3_stmt *stmt, const char *what, GError **error);
+/* every row of a bound statement through read_row into a new list (items freed with
+ * free_item), and resets it; NULL and store_fail(what) on a failure */
+typedef gpointer (*StoreRowReader)(sqlite3_stmt *stmt);
+GPtrArray *store_collect_rows(Store *store, sqlite3_stmt *stmt, StoreRowReader read_row,
+                              GDestroyNotify free_item, const char *what, GError **error);
+
 /* column helpers: NULL-safe copies */
 char *column_text(sqlite3_stmt *stmt, int col);
 void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *value);

@@ -2,16 +2,26 @@
 # The demonstration: installs what is missing, builds, starts a private mail stack on
 # loopback (Dovecot + Postfix, in demo/mailstack), delivers three sample Vietnamese reports to
 # the gateway's mailbox, runs the gateway once, and shows the drafts, one draft in full and the
-# acknowledgement a citizen received. Needs root (the mail servers).
-#   tools/demo.sh          ... and stop the mail stack at the end
-#   tools/demo.sh --keep   leave it running to play with (stop: tools/demo.sh --stop)
+# acknowledgement a citizen received, then starts the console (pahtweb) and prints its address
+# and a demo login. Needs root (the mail servers).
+#   tools/demo.sh          ... and stop the mail stack at the end (the console keeps running)
+#   tools/demo.sh --keep   leave the mail stack running too, to play with
+#   tools/demo.sh --stop   stop the console and the mail stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 demo=$root/demo
 harness="python3 $root/tests/harness/mailstack.py"
 
+stop_console() {
+  if [ -f "$demo/pahtweb.pid" ]; then
+    kill "$(cat "$demo/pahtweb.pid")" 2>/dev/null || true
+    rm -f "$demo/pahtweb.pid"
+  fi
+}
+
 if [ "${1:-}" = --stop ]; then
+  stop_console
   [ -f "$demo/mailstack/mailstack.env" ] && $harness stop "$demo/mailstack"
   exit 0
 fi
@@ -19,8 +29,9 @@ fi
 tools/install-deps.sh
 cmake -S . -B build >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-echo "== built build/app/pahtd and build/app/pahtctl"
+echo "== built build/app/pahtd, build/app/pahtctl and build/app/pahtweb"
 
+stop_console
 [ -f "$demo/mailstack/mailstack.env" ] && $harness stop "$demo/mailstack" >/dev/null 2>&1 || true
 rm -rf "$demo"
 mkdir -p "$demo"
@@ -63,6 +74,9 @@ ca_file = $MAILSTACK_CA
 
 [calendar]
 holidays_file = $root/conf/holidays.txt
+
+[web]
+listen = 127.0.0.1:0
 CONF
 
 for f in tools/demo-mail/*.eml; do
@@ -111,3 +125,26 @@ else
   $harness stop "$demo/mailstack" >/dev/null
   echo "== mail stack stopped (tools/demo.sh --keep leaves it running)"
 fi
+
+# the console: an IOC operator and the Sở Xây dựng's officer, passwords on standard input
+demo_password=demo-paht-2026
+printf '%s\n' "$demo_password" | build/app/pahtctl -c "$gw/paht.conf" user add demo.ioc --role ioc \
+  --name "Nguyễn Thị Demo" >/dev/null
+printf '%s\n' "$demo_password" | build/app/pahtctl -c "$gw/paht.conf" user add demo.xd \
+  --role agency:xd --name "Trần Văn Demo" >/dev/null
+build/app/pahtweb -c "$gw/paht.conf" >"$demo/pahtweb.out" 2>"$demo/pahtweb.log" &
+echo $! >"$demo/pahtweb.pid"
+for _ in $(seq 100); do
+  grep -q "listening on" "$demo/pahtweb.out" 2>/dev/null && break
+  sleep 0.1
+done
+address=$(sed -n 's/^pahtweb: listening on //p' "$demo/pahtweb.out")
+if [ -z "$address" ]; then
+  echo "== pahtweb did not start:" >&2
+  cat "$demo/pahtweb.log" >&2
+  exit 1
+fi
+echo
+echo "== the console (pahtweb) is running at $address"
+echo "   log in as demo.ioc (the IOC) or demo.xd (Sở Xây dựng), password: $demo_password"
+echo "   stop it: tools/demo.sh --stop"

@@ -4,10 +4,11 @@ Before, `cmake --install --prefix /usr/local` put the templates under /usr/local
 programs still looked for /etc/paht/paht.conf and /usr/share/paht/templates, and the unit
 started /usr/sbin/pahtd. Now the configuration file, the templates folder, the units' ExecStart
 and the manual's paths all follow the prefix the build was configured with, `--version` prints
-them, and an install to another prefix is refused.
+them, and an install to another prefix is refused. The console, pahtweb, is one of the
+programs: it once read /etc/paht/paht.conf whatever the prefix, and had no --version.
 
 The tree is configured for a prefix in a temporary folder (nothing outside it is written),
-built (pahtd, pahtctl, the manual) and installed there.
+built (pahtd, pahtctl, pahtweb, the manual) and installed there.
 """
 import os
 import re
@@ -15,6 +16,9 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+
+
+PROGRAMS = ("sbin/pahtd", "bin/pahtctl", "sbin/pahtweb")
 
 
 def run(argv, **kw):
@@ -34,7 +38,8 @@ class InstallPrefix(unittest.TestCase):
         steps = (
             ["cmake", "-S", source, "-B", build, f"-DCMAKE_INSTALL_PREFIX={cls.prefix}",
              "-DBUILD_TESTING=OFF"],
-            ["cmake", "--build", build, "-j2", "--target", "pahtd", "pahtctl", "man"],
+            ["cmake", "--build", build, "-j2", "--target", "pahtd", "pahtctl", "pahtweb",
+             "man"],
             ["cmake", "--install", build],
         )
         for argv in steps:
@@ -52,18 +57,19 @@ class InstallPrefix(unittest.TestCase):
         return os.path.join(self.prefix, *parts)
 
     def test_version_prints_the_paths_under_the_prefix(self):
-        for program in ("sbin/pahtd", "bin/pahtctl"):
+        for program in PROGRAMS:
             with self.subTest(program=program):
                 p = run([self.under(program), "--version"])
                 self.assertEqual(p.returncode, 0, p.stderr)
-                self.assertRegex(p.stdout, r"^paht(d|ctl) \(paht-mail\) \d+\.\d+\.\d+\n")
+                name = os.path.basename(program)
+                self.assertRegex(p.stdout, rf"^{name} \(paht-mail\) \d+\.\d+\.\d+\n")
                 self.assertIn(f"configuration file: {self.under('etc/paht/paht.conf')}\n", p.stdout)
                 self.assertIn(f"templates: {self.under('share/paht/templates')}\n", p.stdout)
 
     def test_installed_programs_are_position_independent(self):
         """Debian 12's libetpan.pc adds -specs=/usr/share/dpkg/no-pie-link.specs to whatever
         links it: the daemons lost the address randomisation of their code."""
-        for program in ("sbin/pahtd", "bin/pahtctl"):
+        for program in PROGRAMS:
             with self.subTest(program=program):
                 with open(self.under(program), "rb") as f:
                     header = f.read(18)
@@ -92,9 +98,10 @@ class InstallPrefix(unittest.TestCase):
             os.write(fd, b"not-a-real-password\n")
             os.close(fd)
 
-        p = run([self.under("sbin", "pahtd"), "--check-config"])
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, f"{etc}/paht.conf: configuration OK\n")
+        for daemon in ("pahtd", "pahtweb"):
+            p = run([self.under("sbin", daemon), "--check-config"])
+            self.assertEqual(p.returncode, 0, f"{daemon}: {p.stderr}")
+            self.assertEqual(p.stdout, f"{etc}/paht.conf: configuration OK\n")
         p = run([self.under("bin", "pahtctl"), "--json", "drafts"],
                 env=dict(os.environ, PAHT_NOW="2026-12-01T09:00:00+07:00"))
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -103,27 +110,37 @@ class InstallPrefix(unittest.TestCase):
         # found by default, not because the example names a folder that happens to exist
         self.assertRegex(conf, r"(?m)^#templates_dir = ", "the example pins the letters")
 
-    def test_unit_starts_the_installed_daemon_with_the_installed_configuration(self):
-        unit = self.under("lib", "systemd", "system", "pahtd.service")
-        self.assertTrue(os.path.isfile(unit), f"no unit installed at {unit}")
-        with open(unit, encoding="utf-8") as f:
-            lines = dict(line.rstrip("\n").split("=", 1) for line in f
-                         if "=" in line and not line.startswith("#"))
-        daemon, config = self.under("sbin", "pahtd"), self.under("etc", "paht", "paht.conf")
-        self.assertEqual(lines["ExecStart"], f"{daemon} -c {config}")
-        self.assertEqual(lines["ExecStartPre"], f"{daemon} -c {config} --check-config")
-        self.assertTrue(os.access(daemon, os.X_OK))
+    def test_units_start_the_installed_daemons_with_the_installed_configuration(self):
+        for name in ("pahtd", "pahtweb"):
+            with self.subTest(unit=name):
+                unit = self.under("lib", "systemd", "system", f"{name}.service")
+                self.assertTrue(os.path.isfile(unit), f"no unit installed at {unit}")
+                with open(unit, encoding="utf-8") as f:
+                    lines = dict(line.rstrip("\n").split("=", 1) for line in f
+                                 if "=" in line and not line.startswith("#"))
+                daemon = self.under("sbin", name)
+                config = self.under("etc", "paht", "paht.conf")
+                self.assertEqual(lines["ExecStart"], f"{daemon} -c {config}")
+                self.assertEqual(lines["ExecStartPre"], f"{daemon} -c {config} --check-config")
+                self.assertEqual(lines["Documentation"], f"man:{name}(8) man:paht.conf(5)")
+                self.assertTrue(os.access(daemon, os.X_OK))
 
     def test_manual_names_files_that_are_installed(self):
-        page = self.under("share", "man", "man8", "pahtd.8")
-        with open(page, encoding="utf-8") as f:
-            roff = f.read().replace("\\&", "")
-        self.assertIn(self.under("etc", "paht", "paht.conf"), roff)
-        named = set(re.findall(re.escape(self.under("share")) + r"[\w/.-]*\w", roff))
-        self.assertIn(self.under("share", "doc", "paht-mail", "mail-server.md"), named)
-        for path in sorted(named):
-            with self.subTest(path=path):
-                self.assertTrue(os.path.exists(path), f"pahtd(8) names {path}, not installed")
+        for name in ("pahtd", "pahtweb"):
+            page = self.under("share", "man", "man8", f"{name}.8")
+            with open(page, encoding="utf-8") as f:
+                roff = f.read().replace("\\&", "")
+            self.assertIn(self.under("etc", "paht", "paht.conf"), roff)
+            named = set(re.findall(re.escape(self.under("share")) + r"[\w/.-]*\w", roff))
+            if name == "pahtd":
+                self.assertIn(self.under("share", "doc", "paht-mail", "mail-server.md"), named)
+            else:
+                unit = self.under("lib", "systemd", "system", "pahtweb.service")
+                self.assertIn(unit, roff)
+                named.add(unit)
+            for path in sorted(named):
+                with self.subTest(page=name, path=path):
+                    self.assertTrue(os.path.exists(path), f"{name}(8) names {path}, not installed")
 
     def test_install_to_another_prefix_is_refused(self):
         elsewhere = os.path.join(self.dir, "elsewhere")

@@ -2,9 +2,10 @@
 (man/*.scd), made into roff by the build and installed by CMake.
 
 Each page renders with man(1) without a warning, and says what the programs do: pahtctl(1)
-documents every command and option `pahtctl --help` lists, pahtd(8) every option of `pahtd
---help`, paht.conf(5) every group and key of the configuration contract (the table in
-conf/conf.c). A command or key added without its manual entry fails here.
+documents every command and option `pahtctl --help` lists, pahtd(8) and pahtweb(8) every
+option of their --help and their exit statuses, paht.conf(5) every group and key of the
+configuration contract (the table in conf/conf.c). A command or key added without its manual
+entry fails here.
 """
 import glob
 import os
@@ -16,7 +17,7 @@ import unittest
 SOURCE = os.environ.get("PAHT_SOURCE_DIR", "")
 BUILD = os.environ.get("PAHT_BUILD_DIR", "")
 BIN = os.environ.get("PAHT_BIN_DIR", "")
-PAGES = ("pahtd.8", "pahtctl.1", "paht.conf.5")  # pahtweb.8 comes with its program
+PAGES = ("pahtd.8", "pahtweb.8", "pahtctl.1", "paht.conf.5")
 
 
 def render(path):
@@ -67,8 +68,8 @@ class ManualPages(unittest.TestCase):
                 for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "FILES", "SEE ALSO"):
                     self.assertHas(rf"(?m)^{heading}$", self.text[page], page)
 
-    def test_every_source_page_renders_even_without_its_program(self):
-        """pahtweb.8 is installed only with pahtweb; its source must still be a valid page."""
+    def test_every_source_page_renders_as_it_is(self):
+        """Every man/*.scd, placeholders and all, is a valid page."""
         with tempfile.TemporaryDirectory() as tmp:
             for source in sorted(glob.glob(os.path.join(SOURCE, "man", "*.scd"))):
                 with self.subTest(page=os.path.basename(source)):
@@ -111,6 +112,8 @@ class ManualPages(unittest.TestCase):
                 roff[page] = f.read().replace("\\&", "")
             self.assertNotRegex(roff[page], r"@[A-Za-z_]+@", f"{page}: a placeholder is left")
         self.assertHas(re.escape(config), roff["pahtd.8"], "pahtd(8)")
+        self.assertHas(re.escape(config), roff["pahtweb.8"], "pahtweb(8)")
+        self.assertHas(re.escape(templates + "/web/"), roff["pahtweb.8"], "pahtweb(8)")
         self.assertHas(re.escape(config), roff["pahtctl.1"], "pahtctl(1)")
         self.assertHas(re.escape(config), roff["paht.conf.5"], "paht.conf(5)")
         self.assertHas(re.escape(templates), roff["paht.conf.5"], "paht.conf(5)")
@@ -126,12 +129,33 @@ class ManualPages(unittest.TestCase):
                 for option in long_options(help_of("pahtctl", command, "--help")):
                     self.assertHas(re.escape(option) + r"\b", page, f"pahtctl(1), {command}")
 
-    def test_pahtd_page_documents_every_option(self):
-        options = long_options(help_of("pahtd", "--help"))
-        self.assertIn("--check-config", options)
-        for option in options:
-            with self.subTest(option=option):
-                self.assertHas(rf"(?m)^       (-\w, )?{option}\b", self.text["pahtd.8"], "pahtd(8)")
+    def test_daemon_pages_document_every_option(self):
+        for program in ("pahtd", "pahtweb"):
+            options = long_options(help_of(program, "--help"))
+            self.assertIn("--check-config", options)
+            self.assertIn("--version", options)
+            for option in options:
+                with self.subTest(program=program, option=option):
+                    self.assertHas(rf"(?m)^       (-\w, )?{option}\b",
+                                   self.text[f"{program}.8"], f"{program}(8)")
+
+    def test_pahtweb_page_matches_the_console(self):
+        """pahtweb(8) was written from the issue before the program: it promised an Open311
+        API there is not, and left out --check-config and exit status 1. It names each [web]
+        key of the contract, each exit status pahtweb has, and its unit."""
+        page = self.text["pahtweb.8"]
+        with open(os.path.join(SOURCE, "conf", "conf.c"), encoding="utf-8") as f:
+            keys = re.findall(r'^\s*\{"web", "([a-z_]+)", KEY_', f.read(), re.M)
+        self.assertIn("behind_proxy", keys)
+        joined = re.sub(r"\u2010\n\s*", "", page)  # words man hyphenated at a line end
+        for key in keys:
+            with self.subTest(key=key):
+                self.assertHas(rf"\b{key}\b", joined, "pahtweb(8)")
+        # 0 stopped, 1 a temporary failure (the unit restarts it), 2 configuration
+        exits = page.split("\nEXIT STATUS\n", 1)[1].split("\nENVIRONMENT\n", 1)[0]
+        self.assertEqual(re.findall(r"(?m)^       (\d)$", exits), ["0", "1", "2"])
+        self.assertNotIn("Open311", page)
+        self.assertIn("pahtweb.service", page)
 
     def test_paht_conf_page_documents_every_key_of_the_contract(self):
         with open(os.path.join(SOURCE, "conf", "conf.c"), encoding="utf-8") as f:

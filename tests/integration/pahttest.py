@@ -46,6 +46,7 @@ __all__ = [
     "messages",
     "count",
     "wait_for",
+    "read_log",
     "Gateway",
     "make_mail",
     "VN_TZ",
@@ -159,6 +160,15 @@ def count(stack, user, folder="INBOX"):
             conn.logout()
         except (imaplib.IMAP4.error, OSError):
             pass
+
+
+def read_log(path):
+    """The text of a program's log file so far ("" before it exists)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
 
 
 def wait_for(predicate, timeout=20, interval=0.1, what=None):
@@ -381,11 +391,7 @@ class Gateway:
 
     def log(self):
         """What the background pahtd processes wrote so far."""
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     # ---- mail
 

@@ -323,6 +323,63 @@ static void test_agencies_file(Fixture *f, gconstpointer data)
     assert_refused(f, 0, (const char *[]){"[agency CODE]", NULL});
 }
 
+/* issue 13: the console's group, with the defaults the issue gives */
+static void test_web_defaults(Fixture *f, gconstpointer data)
+{
+    write_config(f, NULL, NULL, NULL, NULL);
+    GError *error = NULL;
+    g_autoptr(Config) c = config_load(f->path, CONFIG_LOAD_DEFAULT, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->web.listen_host, ==, "127.0.0.1");
+    g_assert_cmpint(c->web.listen_port, ==, 8080);
+    g_assert_null(c->web.public_url);
+    g_assert_null(c->web.tls_cert_file);
+    g_assert_cmpint(c->web.session_idle_minutes, ==, 30);
+    g_assert_cmpint(c->web.session_max_hours, ==, 12);
+    g_assert_false(c->web.behind_proxy);
+}
+
+static void test_web_values_read(Fixture *f, gconstpointer data)
+{
+    write_config(f, NULL, NULL, NULL,
+                 "[web]\nlisten = [::1]:0\npublic_url = https://paht.soctrang.gov.vn/\n"
+                 "tls_cert_file = cert.pem\ntls_key_file = key.pem\nsession_idle_minutes = 10\n"
+                 "session_max_hours = 8\nmax_connections = 100\nclient_timeout_seconds = 15\n"
+                 "threads = 2\nbehind_proxy = true\n");
+    GError *error = NULL;
+    g_autoptr(Config) c = config_load(f->path, CONFIG_LOAD_DEFAULT, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->web.listen_host, ==, "::1");
+    g_assert_cmpint(c->web.listen_port, ==, 0);
+    g_assert_cmpstr(c->web.public_url, ==, "https://paht.soctrang.gov.vn");
+    g_autofree char *cert = g_build_filename(f->dir, "cert.pem", NULL);
+    g_assert_cmpstr(c->web.tls_cert_file, ==, cert);
+    g_assert_cmpint(c->web.session_idle_minutes, ==, 10);
+    g_assert_cmpint(c->web.session_max_hours, ==, 8);
+    g_assert_cmpint(c->web.max_connections, ==, 100);
+    g_assert_cmpint(c->web.client_timeout_seconds, ==, 15);
+    g_assert_cmpint(c->web.threads, ==, 2);
+    g_assert_true(c->web.behind_proxy);
+}
+
+static void test_web_bad_values_named(Fixture *f, gconstpointer data)
+{
+    write_config(f, NULL, NULL, NULL, "[web]\nlisten = 8080\n");
+    assert_refused(f, 0, (const char *[]){"[web] listen", "host:port", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\nlisten = 127.0.0.1:99999\n");
+    assert_refused(f, 0, (const char *[]){"[web] listen", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\npublic_url = ftp://x.vn\n");
+    assert_refused(f, 0, (const char *[]){"[web] public_url", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\npublic_url = https://x.vn/?a=1\n");
+    assert_refused(f, 0, (const char *[]){"[web] public_url", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\ntls_cert_file = cert.pem\n");
+    assert_refused(f, 0, (const char *[]){"[web] tls_key_file", "both", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\nsession_idle_minutes = 0\n");
+    assert_refused(f, 0, (const char *[]){"[web] session_idle_minutes", NULL});
+    write_config(f, NULL, NULL, NULL, "[web]\nport = 80\n");
+    assert_refused(f, 0, (const char *[]){"[web] port", "unknown key", NULL});
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -341,5 +398,8 @@ int main(int argc, char **argv)
     ADD("missing-required-key", test_missing_required_key);
     ADD("holidays-file", test_holidays_file);
     ADD("agencies-file", test_agencies_file);
+    ADD("web-defaults", test_web_defaults);
+    ADD("web-values-read", test_web_values_read);
+    ADD("web-bad-values-named", test_web_bad_values_named);
     return g_test_run();
 }

@@ -1,0 +1,187 @@
+/* The console's pages: templates_dir/web/PAGE.html rendered with the letters' mustache
+ * renderer ({{value}} is HTML-escaped; only {{{content}}} of the layout takes HTML, the page
+ * just rendered), partials from NAME.partial.html, every word a province may change in the
+ * templates or in labels.ini. Read at each request, so that an edit shows at once, as with
+ * the letters. */
+#include "web/web_private.h"
+#include "notify/notify.h"
+#include "util/util.h"
+
+#include <string.h>
+
+/* ---- values -------------------------------------------------------------------------------------
+ */
+
+void json_add_string(JsonBuilder *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, value);
+}
+
+void json_add_int(JsonBuilder *b, const char *name, gint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, value);
+}
+
+void json_add_bool(JsonBuilder *b, const char *name, gboolean value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, value);
+}
+
+char *page_time(Request *req, gint64 t)
+{
+    if (t <= 0)
+        return g_strdup("");
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, req->app->config->calendar.zone);
+    return g_date_time_format(local, "%H:%M %d/%m/%Y");
+}
+
+void json_add_working_time(JsonBuilder *b, WorkingTimeLeft left)
+{
+    json_add_bool(b, "overdue", left.overdue);
+    json_add_int(b, "days", left.days);
+    json_add_int(b, "hours", left.hours);
+    json_add_int(b, "minutes", left.minutes);
+    json_add_bool(b, "zero", !left.days && !left.hours && !left.minutes);
+}
+
+void json_add_time_left(JsonBuilder *b, const char *name, Request *req, gint64 due)
+{
+    if (due <= 0)
+        return;
+    WorkingTimeLeft left = http_working_time_left(req->app->calendar, clock_now_unix(), due);
+    json_builder_set_member_name(b, name);
+    json_builder_begin_object(b);
+    json_add_working_time(b, left);
+    g_autofree char *at = page_time(req, due);
+    json_add_string(b, "at", at);
+    json_builder_end_object(b);
+}
+
+char *label(Request *req, const char *group, const char *key)
+{
+    if (!req->labels) {
+        req->labels = g_key_file_new();
+        g_autofree char *path = g_build_filename(req->app->pages_dir, "labels.ini", NULL);
+        GError *error = NULL;
+        if (!g_key_file_load_from_file(req->labels, path, G_KEY_FILE_NONE, &error)) {
+            log_warning("labels of the console: %s", error->message);
+            g_error_free(error);
+        }
+    }
+    char *text = key ? g_key_file_get_string(req->labels, group, key, NULL) : NULL;
+    return text ? text : g_strdup(key ? key : "");
+}
+
+/* ---- templates
+ * ----------------------------------------------------------------------------------- */
+
+static char *read_page_file(const WebApp *app, const char *file, GError **error)
+{
+    g_autofree char *path = g_build_filename(app->pages_dir, file, NULL);
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return NULL;
+    return text;
+}
+
+/* {{> name}}: templates/web/name.partial.html; a missing one is an error, as in the letters */
+static char *partial_lookup(const char *name, gpointer user_data, GError **error)
+{
+    if (!template_name_is_safe(name)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "bad partial name \"%s\"", name);
+        return NULL;
+    }
+    g_autofree char *file = g_strdup_printf("%s.partial.html", name);
+    return read_page_file(user_data, file, error);
+}
+
+static char *render_file(const WebApp *app, const char *name, JsonNode *context, GError **error)
+{
+    g_autofree char *file = g_strdup_printf("%s.html", name);
+    g_autofree char *text = read_page_file(app, file, error);
+    if (!text)
+        return NULL;
+    return template_render_full(text, context, TRUE, 1, partial_lookup, (gpointer)app, error);
+}
+
+/* ---- pages
+ * ---------------------------------------------------------------------------------------- */
+
+static void add_user(JsonBuilder *b, Request *req)
+{
+    const Account *u = req->user;
+    RoleBit role = access_role(u);
+    json_builder_set_member_name(b, "user");
+    json_builder_begin_object(b);
+    json_add_string(b, "login", u->login);
+    json_add_string(b, "name", u->name);
+    g_autofree char *role_label = label(req, "role", u->role);
+    json_add_string(b, "role", role_label);
+    const Agency *a = u->agency ? config_find_agency(req->app->config, u->agency) : NULL;
+    json_add_string(b, "agency", a ? a->name : u->agency);
+    json_add_bool(b, "ioc", role == ROLE_IOC);
+    json_add_bool(b, "admin", role == ROLE_ADMIN);
+    json_add_bool(b, "agency_staff", role == ROLE_AGENCY);
+    json_add_bool(b, "leader", role == ROLE_LEADER);
+    json_add_bool(b, "sees_reports", role != ROLE_ADMIN);
+    json_builder_end_object(b);
+}
+
+JsonBuilder *page_context(Request *req, const char *page)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    g_autofree char *title = label(req, "title", page);
+    json_add_string(b, "title", title);
+    json_add_string(b, "page", page);
+    json_add_string(b, "gateway_name", req->app->config->gateway.name);
+    if (req->user && req->session) {
+        add_user(b, req);
+        json_add_string(b, "csrf", req->session->csrf);
+    }
+    return b;
+}
+
+void page_render(Request *req, Response *res, int status, const char *page, JsonBuilder *b)
+{
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_object_unref(b);
+    GError *error = NULL;
+    g_autofree char *content = render_file(req->app, page, root, &error);
+    char *html = NULL;
+    if (content) {
+        json_object_set_string_member(json_node_get_object(root), "content", content);
+        html = render_file(req->app, "layout", root, &error);
+    }
+    if (!html) {
+        /* a broken template is the administrator's to fix; the user gets a plain line */
+        log_error("console page %s: %s", page, error->message);
+        g_error_free(error);
+        static const char text[] = "Lỗi mẫu trang (xem nhật ký: journalctl -u pahtweb)\n";
+        response_body(res, 500, "text/plain; charset=utf-8", g_strdup(text), sizeof text - 1);
+        return;
+    }
+    response_body(res, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+void page_error(Request *req, Response *res, int status, const char *key, const char *detail)
+{
+    JsonBuilder *b = page_context(req, "error");
+    g_autofree char *message = label(req, "message", key);
+    json_add_string(b, "message", message);
+    json_add_string(b, "detail", detail);
+    json_add_int(b, "status", status);
+    page_render(req, res, status, "error", b);
+}
+
+void page_not_found(Request *req, Response *res)
+{
+    page_error(req, res, 404, "not_found", NULL);
+}

@@ -1,0 +1,282 @@
+/* Private to web/: what its files share, and what its unit tests may call.
+ *
+ * The files form layers, each using only those above it in this list (tools/check-layers
+ * fails on a circle):
+ *
+ *   store_pool.c   the connections to the database
+ *   http.c         the request, the answer, and HTTP details as pure functions
+ *   password.c     argon2id hashes and their gate
+ *   access.c       the roles: who sees which report
+ *   render.c       pages from templates_dir/web
+ *   session.c      the session of a request's cookie
+ *   view.c         which report a request may see, and what it shows of it
+ *   login.c, actions.c, pages.c, admin.c
+ *                  the handlers
+ *   routes.c       the one table of routes: method, path, guard, roles, handler
+ *   server.c       libmicrohttpd: bodies, headers, the dispatch through routes.c
+ */
+#ifndef PAHT_WEB_PRIVATE_H
+#define PAHT_WEB_PRIVATE_H
+
+#include "lifecycle/lifecycle.h"
+#include "web/web.h"
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+struct MHD_Connection;
+
+/* ---- connections to the database (store_pool.c) ---------------------------------------------
+ * A Store is one SQLite connection and is used by one thread at a time: each request takes one
+ * from the pool and gives it back. */
+
+typedef struct StorePool StorePool;
+StorePool *store_pool_new(const char *path, GError **error);
+Store *store_pool_take(StorePool *pool, GError **error);
+void store_pool_give(StorePool *pool, Store *store);
+void store_pool_free(StorePool *pool);
+
+/* ---- the application ------------------------------------------------------------------------ */
+
+typedef struct {
+    const Config *config;
+    Calendar *calendar; /* read only: shared by the threads */
+    StorePool *stores;
+    char *pages_dir;  /* templates_dir/web: pages, partials, labels.ini, paht.css */
+    char *att_dir;    /* data_dir/att: attachments and result files, content-addressed */
+    char *upload_dir; /* data_dir/tmp/<pid>.web-XXXXXX: uploads in progress */
+    char *origin;     /* public_url's "scheme://host[:port]", or NULL */
+    gboolean tls;     /* served over TLS by pahtweb itself */
+    gboolean secure;  /* TLS here or an https public_url: Secure cookies, __Host- names */
+    char *pahtctl;    /* the pahtctl that reprocesses a message kept aside */
+} WebApp;
+
+/* ---- a request (http.c) --------------------------------------------------------------------- */
+
+/* the most {} segments a route's pattern has */
+#define ROUTE_PARAMS_MAX 3
+
+typedef struct {
+    char *field, *filename, *content_type;
+    char *path; /* the upload's temp file in upload_dir (removed with the request) */
+    int fd;
+    gint64 size;
+} Upload;
+
+typedef struct {
+    WebApp *app;
+    struct MHD_Connection *connection;
+    char *method, *path;
+    char *params[ROUTE_PARAMS_MAX]; /* what the route's {} matched */
+    char *client;                   /* the client's address (behind_proxy: the proxy's word) */
+    GHashTable *form;               /* field -> GPtrArray of values (UTF-8, NFC) */
+    GPtrArray *uploads;
+    GKeyFile *labels; /* labels.ini, read on first use */
+    gboolean dry_run; /* an action run to preview its letters, then rolled back */
+    /* once the session is known */
+    Store *store;
+    Account *user;
+    ConsoleSession *session;
+} Request;
+
+const char *request_header(Request *req, const char *name);
+const char *request_query(Request *req, const char *name);
+const char *request_cookie(Request *req, const char *name);
+/* the first value of a form field, or NULL; all of them (borrowed), or NULL */
+const char *form_value(Request *req, const char *name);
+GPtrArray *form_values(Request *req, const char *name);
+/* the request's store, taken from the pool on first use; NULL (and a 503 page) when the
+ * database cannot be reached */
+Store *request_store(Request *req, GError **error);
+
+/* ---- the answer (http.c) -------------------------------------------------------------------- */
+
+typedef struct {
+    int status;
+    char *content_type;
+    GBytes *body;
+    char *file;         /* a file to send instead of body (attachments) */
+    GPtrArray *headers; /* name, value, name, value, ... */
+} Response;
+
+void response_header(Response *res, const char *name, const char *value);
+/* takes body */
+void response_body(Response *res, int status, const char *content_type, char *body, gsize len);
+void response_redirect(Response *res, const char *location);
+
+typedef void (*Handler)(Request *req, Response *res);
+
+/* ---- HTTP details (http.c, pure) ------------------------------------------------------------ */
+
+/* the cookie's name: "__Host-" + base when secure (RFC 6265bis: Secure, Path=/, no Domain) */
+char *http_cookie_name(gboolean secure, const char *base);
+/* Set-Cookie: HttpOnly, SameSite=Lax, Path=/, Secure when secure; max_age 0 deletes it */
+char *http_cookie_header(const char *name, const char *value, gboolean secure, gint64 max_age);
+/* "https://paht.soctrang.gov.vn:8443" of a URL, lowercase, default port left out; NULL if it
+ * has no host */
+char *http_origin_of(const char *url);
+/* A state-changing request may come from our own pages only: an Origin header, when sent,
+ * must be expected_origin; Sec-Fetch-Site, when sent, must be same-origin or none (typed or
+ * bookmarked). Both absent (curl, old browsers) passes: the csrf field is the guard then. */
+gboolean http_request_is_same_origin(const char *origin, const char *sec_fetch_site,
+                                     const char *expected_origin);
+/* Content-Disposition with an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187) */
+char *http_content_disposition(gboolean inline_, const char *filename);
+/* the raster image type the bytes are, whatever a mail said: image/jpeg, image/png,
+ * image/gif, image/webp; NULL for anything else (SVG and PDF included: they can run script) */
+const char *http_sniff_image(const guchar *data, gsize len);
+/* an uploaded file's name fit to keep and show: its last path part, NFC, no control
+ * characters, at most 120 characters; "tep" when nothing is left */
+char *http_safe_filename(const char *name);
+/* "2026-12-10T17:00" (a datetime-local field, in zone) or RFC 3339 */
+gboolean http_parse_time(const char *text, GTimeZone *zone, gint64 *out);
+
+/* working time between now and a due time (SPEC §5): what "còn 2 giờ 15 phút làm việc" says */
+typedef struct {
+    gboolean overdue; /* due <= now: the working time since it passed */
+    gint64 days, hours, minutes;
+} WorkingTimeLeft;
+
+WorkingTimeLeft http_working_time_left(const Calendar *calendar, gint64 now, gint64 due);
+
+/* ---- passwords (password.c) ----------------------------------------------------------------- */
+
+/* for the unit tests: the most password checks that ran at once so far */
+int web_password_checks_peak(void);
+
+/* ---- who may see what (access.c) ------------------------------------------------------------ */
+
+typedef enum {
+    ROLE_IOC = 1 << 0,
+    ROLE_ADMIN = 1 << 1,
+    ROLE_AGENCY = 1 << 2,
+    ROLE_LEADER = 1 << 3,
+} RoleBit;
+
+/* every role a signed-in user may have */
+#define ROLES_ALL (ROLE_IOC | ROLE_ADMIN | ROLE_AGENCY | ROLE_LEADER)
+
+RoleBit access_role(const Account *user);
+/* ioc: every report; agency and leader: those whose main or coordinating agency is theirs
+ * (not while returned to the IOC); admin: none */
+gboolean access_sees_report(const Account *user, const char *agency, char **coordinators,
+                            const char *state);
+/* agency and leader: the report's main agency is theirs */
+gboolean access_is_main_agency(const Account *user, const char *agency);
+
+/* ---- pages (render.c) ----------------------------------------------------------------------- */
+
+/* a label of labels.ini ([group] key), or key itself when the file has none */
+char *label(Request *req, const char *group, const char *key);
+/* a page's context: an object begun with what every page shows (the user, the csrf token,
+ * the gateway's name, the title of labels.ini [title] page) */
+JsonBuilder *page_context(Request *req, const char *page);
+/* ends the context, renders templates/web/PAGE.html into layout.html */
+void page_render(Request *req, Response *res, int status, const char *page, JsonBuilder *b);
+/* an error page: the message of labels.ini [message] key, and detail (may be NULL) */
+void page_error(Request *req, Response *res, int status, const char *key, const char *detail);
+/* the one answer for a report that does not exist and one this user may not see */
+void page_not_found(Request *req, Response *res);
+/* "08:15 28/11/2026" in the province's zone ("" for t <= 0) */
+char *page_time(Request *req, gint64 t);
+void json_add_string(JsonBuilder *b, const char *name, const char *value);
+void json_add_int(JsonBuilder *b, const char *name, gint64 value);
+void json_add_bool(JsonBuilder *b, const char *name, gboolean value);
+/* the members the time_left partial reads: overdue, days, hours, minutes, zero */
+void json_add_working_time(JsonBuilder *b, WorkingTimeLeft left);
+/* the working time left (or overdue) as the time_left partial shows it */
+void json_add_time_left(JsonBuilder *b, const char *name, Request *req, gint64 due);
+
+/* ---- sessions (session.c) ------------------------------------------------------------------- */
+
+#define SESSION_COOKIE "paht_session"
+#define LOGIN_COOKIE   "paht_login"
+
+/* the request's session from its cookie, checked against idle and absolute expiry (an expired
+ * one is ended) and the account (disabled: ended); sets req->session and req->user */
+gboolean session_resume(Request *req);
+/* a new session for user (the browser's old one ended): its cookie set on res, the login
+ * form's cookie deleted */
+gboolean session_start(Request *req, Response *res, const Account *user, GError **error);
+/* the login's name as the logs show it: "i***", "n***@gmail.com" */
+char *login_masked(const char *login);
+
+/* ---- report views (view.c) ------------------------------------------------------------------ */
+
+/* the report CODE (params[0]) when it exists and the user may see it; else the 404 page is
+ * answered and NULL returned */
+Report *view_load_report(Request *req, Response *res);
+/* the report as this user may see it: all of it for the IOC; for an agency and its leader
+ * what the assignment letter shows (no ID number, no postal address; nothing personal when
+ * confidential), through the letters' redaction */
+void view_report(JsonBuilder *b, Request *req, const Report *r);
+void view_queue_item(JsonBuilder *b, Request *req, const ReportListItem *item);
+/* the name of attachment index (from 0) as this user may read it */
+char *view_attachment_name(Request *req, const Report *r, guint index);
+
+/* ---- logins (login.c) ----------------------------------------------------------------------- */
+
+#define LOGIN_MAX_FAILURES     5
+#define LOGIN_WINDOW_SECONDS   (15 * 60)
+#define LOGIN_INTERVAL_SECONDS 60
+
+void handle_login_form(Request *req, Response *res);
+void handle_login(Request *req, Response *res);
+void handle_logout(Request *req, Response *res);
+
+/* ---- actions (actions.c) -------------------------------------------------------------------- */
+
+/* "actions": the forms this user may use on the report now, with what they need */
+void actions_offered(JsonBuilder *b, Request *req, const Report *r);
+/* TRUE when the user may preview letters of this kind of this report */
+gboolean actions_preview_allowed(const Account *user, const Report *r, const char *kind);
+/* TRUE for an action whose form may carry files (its body may reach max_message_bytes) */
+gboolean actions_take_files(const char *name);
+void handle_action(Request *req, Response *res);
+/* POST /reports/CODE/ACTION/preview: the action run with the form's values in a transaction
+ * that is rolled back, and the letters it would have enqueued shown */
+void handle_action_preview(Request *req, Response *res);
+void handle_bulk_reject(Request *req, Response *res);
+void handle_preview(Request *req, Response *res);
+
+/* ---- the pages' handlers (pages.c, admin.c) ------------------------------------------------- */
+
+void handle_queue(Request *req, Response *res);
+void handle_report(Request *req, Response *res);
+void handle_attachment(Request *req, Response *res);
+void handle_result_file(Request *req, Response *res);
+void handle_static(Request *req, Response *res);
+void handle_stats(Request *req, Response *res);
+void handle_stats_csv(Request *req, Response *res);
+void handle_health(Request *req, Response *res);
+void handle_reprocess(Request *req, Response *res);
+
+/* ---- the routes (routes.c) ------------------------------------------------------------------ */
+
+typedef enum {
+    GUARD_OPEN,      /* anyone: the login page, the style sheet */
+    GUARD_SIGNED_IN, /* a session */
+    GUARD_FORM,      /* a session and its csrf field: every state-changing request */
+} Guard;
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "{}" matches one path segment */
+    Guard guard;
+    guint roles;    /* RoleBit: who may use it (403 for the others); 0 with GUARD_OPEN */
+    gboolean files; /* an action's files may come (actions_take_files): max_message_bytes */
+    Handler handler;
+} Route;
+
+/* the route of method (HEAD as GET) and path, with params set to what its {} matched (the
+ * caller frees them); NULL when none */
+const Route *routes_find(const char *method, const char *path, char **params);
+/* TRUE when user's role may use route (an open route: anyone) */
+gboolean routes_permit(const Route *route, const Account *user);
+/* the table, for the tests that walk it */
+const Route *routes_all(gsize *n);
+
+G_END_DECLS
+
+#endif
