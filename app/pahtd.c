@@ -43,20 +43,10 @@ int main(int argc, char **argv)
         options, "SIGTERM finishes the message in hand and exits; SIGHUP reloads the "
                  "configuration.\n"
                  "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+    int done = config_main_options(options, &argc, &argv, "pahtd", &version);
+    if (done >= 0)
+        return done;
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(options, &argc, &argv, &error)) {
-        log_error("%s", error->message);
-        return 2;
-    }
-    if (argc > 1) {
-        log_error("unexpected argument \"%s\" (see --help)", argv[1]);
-        return 2;
-    }
-    if (version) {
-        g_autofree char *text = config_version_text("pahtd");
-        fputs(text, stdout);
-        return 0;
-    }
     const char *path = config_path ? config_path : config_default_file();
     if (worker) {
         log_init("pahtd[parser]");

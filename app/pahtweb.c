@@ -30,20 +30,10 @@ int main(int argc, char **argv)
     g_option_context_set_description(
         options, "Serves the console on [web] listen until SIGTERM. Accounts: pahtctl user.\n"
                  "PAHT_NOW=RFC3339 in the environment replaces the clock (tests, demos).\n");
+    int done = config_main_options(options, &argc, &argv, "pahtweb", &version);
+    if (done >= 0)
+        return done;
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(options, &argc, &argv, &error)) {
-        log_error("%s", error->message);
-        return 2;
-    }
-    if (argc > 1) {
-        log_error("unexpected argument \"%s\" (see --help)", argv[1]);
-        return 2;
-    }
-    if (version) {
-        g_autofree char *text = config_version_text("pahtweb");
-        fputs(text, stdout);
-        return 0;
-    }
     /* the configuration of this build's prefix, as pahtd and pahtctl read it (issue 17) */
     g_autoptr(Config) config =
         config_load(config_path ? config_path : config_default_file(), CONFIG_LOAD_DEFAULT, &error);

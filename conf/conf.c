@@ -54,6 +54,26 @@ char *config_version_text(const char *program)
                            program, PAHT_VERSION, PAHT_CONFIG_FILE, PAHT_TEMPLATES_DIR);
 }
 
+int config_main_options(GOptionContext *options, int *argc, char ***argv, const char *program,
+                        const gboolean *version)
+{
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(options, argc, argv, &error)) {
+        log_error("%s", error->message);
+        return 2;
+    }
+    if (*argc > 1) {
+        log_error("unexpected argument \"%s\" (see --help)", (*argv)[1]);
+        return 2;
+    }
+    if (*version) {
+        g_autofree char *text = config_version_text(program);
+        fputs(text, stdout);
+        return 0;
+    }
+    return -1;
+}
+
 static const KeySpec keys[] = {
     {"gateway", "name", KEY_STRING, FALSE, "Trung tâm IOC tỉnh Sóc Trăng", 0, 0, AT(gateway.name)},
     {"gateway", "place", KEY_STRING, FALSE, "Sóc Trăng", 0, 0, AT(gateway.place)},

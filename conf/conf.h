@@ -144,6 +144,12 @@ const char *config_default_templates_dir(void);
 /* what --version prints: "PROGRAM (paht-mail) VERSION", then those two paths, one a line;
  * the caller frees it */
 char *config_version_text(const char *program);
+/* The start of a daemon's main, the same for pahtd and pahtweb: parses the options, refuses a
+ * stray argument, prints --version (*version is the option's flag, set by the parse). Returns
+ * the exit code when the program is done (2 after a usage error, 0 after --version), or -1
+ * when it goes on. */
+int config_main_options(GOptionContext *options, int *argc, char ***argv, const char *program,
+                        const gboolean *version);
 
 /* NULL and a PAHT_ERROR_CONFIG error naming file, group and key on any problem */
 Config *config_load(const char *path, ConfigLoadFlags flags, GError **error);

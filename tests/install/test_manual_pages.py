@@ -139,6 +139,18 @@ class ManualPages(unittest.TestCase):
                     self.assertHas(rf"(?m)^       (-\w, )?{option}\b",
                                    self.text[f"{program}.8"], f"{program}(8)")
 
+    def test_daemons_answer_usage_errors_with_the_documented_status_2(self):
+        """pahtd and pahtweb share one start (config_main_options): a stray argument or an
+        unknown option is exit 2 with the reason on stderr, never a daemon that starts."""
+        for program in ("pahtd", "pahtweb"):
+            for argv in (["stray"], ["--no-such-option"]):
+                with self.subTest(program=program, argv=argv):
+                    p = subprocess.run([os.path.join(BIN, program), *argv], capture_output=True,
+                                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertRegex(p.stderr, r"stray|no-such-option")
+                    self.assertEqual(p.stdout, "")
+
     def test_pahtweb_page_matches_the_console(self):
         """pahtweb(8) was written from the issue before the program: it promised an Open311
         API there is not, and left out --check-config and exit status 1. It names each [web]
