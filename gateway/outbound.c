@@ -552,32 +552,12 @@ static gboolean send_due(FlushPass *pass, GError **error)
 
 /* ---- the digest ------------------------------------------------------------------------------ */
 
-/* the mail kinds of SPEC §6, as the IOC reads them */
+/* a mail kind as the IOC reads it: the registry's name; a kind it no longer has (a letter
+ * of an older version) by its code */
 static const char *kind_name(const char *kind)
 {
-    static const char *const names[][2] = {
-        {"ack", "xác nhận tiếp nhận"},
-        {"incomplete", "đề nghị bổ sung thông tin"},
-        {"emergency", "hướng dẫn gọi 1022"},
-        {"refusal", "từ chối (khiếu nại, tố cáo)"},
-        {"rejection", "không tiếp nhận"},
-        {"acceptance", "thông báo tiếp nhận"},
-        {"assignment", "chuyển cơ quan xử lý"},
-        {"reminder", "nhắc hạn"},
-        {"overdue", "báo quá hạn"},
-        {"extension", "gia hạn"},
-        {"approval_request", "đề nghị phê duyệt"},
-        {"publish_request", "đề nghị công bố"},
-        {"result", "kết quả giải quyết"},
-        {"feedback", "ý kiến phản hồi"},
-        {"ioc_alert", "cảnh báo"},
-        {"digest", "tổng hợp thư lỗi"},
-    };
-    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(kind, names[i][0]))
-            return names[i][1];
-    }
-    return kind;
+    const LetterKind *k = kinds_find(kind);
+    return k ? k->title : kind;
 }
 
 /* One letter to the IOC listing the letters that failed since the last digest, with the

@@ -121,7 +121,6 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
             .to_address = from_address,
             .in_reply_to = message_id,
             .references = message_id ? references : NULL,
-            .auto_reply = TRUE,
         };
         ok = letters_enqueue(c, gw->store, &req, b, &answered, error);
     }

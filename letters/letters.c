@@ -92,9 +92,6 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emergency",
-                                                "too_large", "supplement", NULL};
-
 /* The limits of the automatic answers (SPEC §3.6, issue 11): per mailbox (case and +tag
  * folded: victim+1@ and Victim+2@ are one) in 24 hours; per domain and in total in the last
  * hour: a flood with forged senders must not make the province a source of backscatter,
@@ -186,12 +183,30 @@ static gboolean rate_limit(const Config *c, Store *store, const LetterRequest *r
     return TRUE;
 }
 
+/* the registry's row of the letter req asks for, or an error: nothing unregistered is sent */
+static const LetterKind *registered_kind(const LetterRequest *req, const char **template_name,
+                                         GError **error)
+{
+    const LetterKind *kind = kinds_find(req->kind);
+    *template_name = req->template_name ? req->template_name : req->kind;
+    if (kind && kinds_find_template(kind, *template_name, NULL))
+        return kind;
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT,
+                "no letter kind \"%s\" with a template \"%s\" in the registry (letters/kinds.c)",
+                req->kind ? req->kind : "", *template_name ? *template_name : "");
+    return NULL;
+}
+
 gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req,
                          JsonBuilder *context, gboolean *enqueued, GError **error)
 {
     if (enqueued)
         *enqueued = FALSE;
     json_builder_end_object(context);
+    const char *template_name = NULL;
+    const LetterKind *kind = registered_kind(req, &template_name, error);
+    if (!kind)
+        return FALSE;
     if (letters_never_answer(c, req->to_address)) {
         if (req->report_id <= 0)
             return TRUE;
@@ -201,7 +216,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
                                                    : "the message has no sender address to answer");
         return event_add(store, req->report_id, "pahtd", "no_answer", why, error);
     }
-    if (req->auto_reply && !req->by_ioc) {
+    if (kind->auto_reply && !req->by_ioc) {
         gboolean allowed = TRUE;
         if (!rate_limit(c, store, req, &allowed, error))
             return FALSE;
@@ -209,11 +224,12 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
             return TRUE;
     }
     g_autoptr(JsonNode) root = json_builder_get_root(context);
-    g_autofree char *reply_to =
-        req->reply_to ? g_strdup(req->reply_to) : reply_address(c, req->reply_token);
+    /* the token makes an answer part of the report: only for the citizen's own letters */
+    const char *token = kind->audience & LETTER_TO_CITIZEN ? req->reply_token : NULL;
+    g_autofree char *reply_to = req->reply_to ? g_strdup(req->reply_to) : reply_address(c, token);
     LetterSpec spec = {
         .templates_dir = c->gateway.templates_dir,
-        .kind = req->template_name ? req->template_name : req->kind,
+        .kind = template_name,
         .context = root,
         .from_name = c->gateway.name,
         .from_address = c->smtp.from,
@@ -222,7 +238,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         .reply_to = reply_to,
         .in_reply_to = req->in_reply_to,
         .references = req->references,
-        .auto_submitted = req->auto_reply ? "auto-replied" : "auto-generated",
+        .auto_submitted = kind->auto_reply ? "auto-replied" : "auto-generated",
         .date = clock_now_unix(),
     };
     GError *compose_error = NULL;
@@ -255,7 +271,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
     if (enqueued)
         *enqueued = created;
     /* counted when enqueued: a letter still queued is as good as sent for a limit */
-    return !created || !req->auto_reply ||
+    return !created || !kind->auto_reply ||
            auto_answer_record(store, id, req->to_address, clock_now_unix(), error);
 }
 
@@ -412,7 +428,6 @@ static gboolean enqueue_report_letter(const Config *c, Store *store, const Repor
         .reply_token = l->token,
         .in_reply_to = l->in_reply_to,
         .references = l->references,
-        .auto_reply = TRUE,
         .by_ioc = l->by_ioc,
     };
     return letters_enqueue(c, store, &req, b, NULL, error);

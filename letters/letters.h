@@ -14,6 +14,64 @@
 
 G_BEGIN_DECLS
 
+/* ---- the letter kinds (kinds.c) ---------------------------------------------------------------
+ * One registry of every letter the gateway sends: a row per mail kind of SPEC §6 (the kind
+ * the outbox, pahtctl outbox and pahtctl show name), with its templates. Nothing is sent that
+ * is not in it: letters_enqueue refuses a kind or a template it does not list. A new letter
+ * is one row here (or one template in a row) and its two files templates/NAME.txt and
+ * NAME.html; the tests walk the table (tests/unit/test_letters_kinds.c). */
+
+/* who reads a kind's letters, and so which of a report's data they may carry (Điều 4.5) */
+typedef enum {
+    LETTER_TO_CITIZEN = 1 << 0, /* the citizen, or whoever sent the mail we answer */
+    LETTER_TO_AGENCY = 1 << 1,  /* an agency's contact (văn thư) */
+    LETTER_TO_LEADER = 1 << 2,  /* an agency's leader */
+    LETTER_TO_IOC = 1 << 3,     /* the IOC (ioc_alert_to): no personal data */
+} LetterAudience;
+
+/* how pahtctl preview shows a template: the action whose letters it is, run on a report in a
+ * transaction that is rolled back (lifecycle_letters_preview) */
+typedef enum {
+    LETTER_PREVIEW_NONE,      /* not about one report's state (a mailbox, a digest), or about
+                                 a mail the report does not keep (a supplement) */
+    LETTER_PREVIEW_ANSWER,    /* the answer to the report's own mail (and its IOC alert) */
+    LETTER_PREVIEW_ACCEPT,    /* pahtctl accept */
+    LETTER_PREVIEW_REJECT,    /* pahtctl reject */
+    LETTER_PREVIEW_RETURN,    /* pahtctl return */
+    LETTER_PREVIEW_EXTEND,    /* pahtctl extend */
+    LETTER_PREVIEW_RESULT,    /* pahtctl result */
+    LETTER_PREVIEW_SENT_BACK, /* pahtctl publish of a result without text (Điều 9.4) */
+    LETTER_PREVIEW_APPROVE,   /* pahtctl approve */
+    LETTER_PREVIEW_PUBLISH,   /* pahtctl publish */
+    LETTER_PREVIEW_FEEDBACK,  /* the citizen's feedback on a result (Điều 10) */
+    LETTER_PREVIEW_REMINDER,  /* a reminder of the result deadline, a day before */
+    LETTER_PREVIEW_OVERDUE,   /* the overdue notice of the result deadline */
+} LetterPreview;
+
+typedef struct {
+    const char *name; /* templates/NAME.txt and NAME.html; pahtctl preview NAME */
+    LetterPreview preview;
+} LetterTemplate;
+
+typedef struct {
+    const char *name;  /* the mail kind (SPEC §6) */
+    const char *title; /* its Vietnamese name, as the IOC's digest says it */
+    LetterAudience audience;
+    /* an automatic answer to a mail (SPEC §3.6): Auto-Submitted: auto-replied, counted by the
+     * answer limits and never sent past them; otherwise auto-generated (RFC 3834 §5) */
+    gboolean auto_reply;
+    const LetterTemplate *templates; /* ends with {NULL}; the first is the kind's own */
+} LetterKind;
+
+/* the registry, ending with a row whose name is NULL */
+const LetterKind *kinds_all(void);
+/* the kind named name, or NULL */
+const LetterKind *kinds_find(const char *name);
+/* the template named name of kind (NULL: of any kind), or NULL; *kind (may be NULL) gets its
+ * kind */
+const LetterTemplate *kinds_find_template(const LetterKind *kind, const char *name,
+                                          const LetterKind **kind_out);
+
 /* ---- composing and enqueueing (letters.c) -----------------------------------------------------
  * Which letters a decision produces, and the one path every letter takes into the outbox. Every
  * function enqueues in the caller's transaction.
@@ -26,17 +84,17 @@ G_BEGIN_DECLS
  * tháng 11 năm 2026"), plus what the caller added. */
 
 typedef struct {
-    const char *kind;          /* the mail kind (SPEC §6) and the template name */
-    const char *template_name; /* NULL: the same as kind */
+    const char *kind;          /* the mail kind (SPEC §6), a row of the registry (kinds.c) */
+    const char *template_name; /* one of the kind's templates; NULL: the kind's own */
     const char *dedupe_key;    /* unique: the same letter is never enqueued twice */
     gint64 report_id;          /* 0: none */
     const char *to_name;       /* may be NULL */
     const char *to_address;
-    const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *reply_token;       /* the report's token for Reply-To, for a kind the citizen
+                                      reads; NULL: none */
     const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
     const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
     const char *const *references; /* NULL-terminated; NULL: none */
-    gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
     gboolean by_ioc;               /* an answer the IOC asked for: not rate-limited */
     gint64 not_before;             /* 0: as soon as possible */
 } LetterRequest;
@@ -47,10 +105,12 @@ JsonBuilder *letters_context_new(const Config *config, gint64 now);
 /* Ends the context object, composes the letter and enqueues it. An address no automatic
  * mail may go to (letters_never_answer) enqueues nothing and returns TRUE with *enqueued
  * FALSE; so does a to_address that cannot be written into a letter, and an automatic answer
- * (auto_reply, unless by_ioc) past a rate limit of SPEC §3.6: auto_replies_per_day to one
- * mailbox (case and +tag folded), auto_replies_per_domain_per_hour to one domain,
- * auto_replies_per_hour in total (an event on the report, and one IOC alert per limit, key
- * and day). */
+ * (a kind with auto_reply, unless by_ioc) past a rate limit of SPEC §3.6:
+ * auto_replies_per_day to one mailbox (case and +tag folded),
+ * auto_replies_per_domain_per_hour to one domain, auto_replies_per_hour in total (an event on
+ * the report, and one IOC alert per limit, key and day). A kind or template the registry does
+ * not list is refused (PAHT_ERROR_INPUT); a report's reply token goes only into the letters of
+ * a kind its citizen reads: anyone else's answer must never pass for the citizen's. */
 gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
                          JsonBuilder *context, gboolean *enqueued, GError **error);
 
@@ -106,11 +166,6 @@ gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMat
 gboolean letters_supplement_pending(const Config *config, Store *store, gint64 pending_id,
                                     const ReplyMatch *match, const Draft *reply, const char *reason,
                                     gint64 raw_id, GError **error);
-
-/* Mail kinds that are automatic answers to a citizen, counted by the rate limit
- * ([gateway] auto_replies_per_day per address per 24 hours, SPEC §3.6). A new kind of
- * automatic answer (LetterRequest.auto_reply) is added here. */
-extern const char *const letters_auto_reply_kinds[];
 
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */
@@ -176,11 +231,11 @@ gboolean lifecycle_letters_citizen_reply(const Config *config, Store *store, con
                                          gint64 report_id, const char *text, CitizenReply *outcome,
                                          GError **error);
 
-/* A letter as it would be sent now, composed and not enqueued (pahtctl preview). kind: a mail
- * kind (ack, acceptance, assignment, rejection, reminder, overdue, extension,
- * approval_request, publish_request, result, feedback) or a template name (result_sent_back,
- * returned). PAHT_ERROR_INPUT for an unknown kind. */
-GBytes *lifecycle_letters_preview(const Config *config, Store *store, const char *kind,
+/* A letter as it would be sent now, composed and not enqueued (pahtctl preview). name: a
+ * template the registry (kinds.c) says can be previewed, or a mail kind (its first such
+ * template: ioc_alert shows returned). PAHT_ERROR_INPUT for any other name, listing those
+ * there are; PAHT_ERROR_NOT_FOUND when the report gives that letter nobody to go to. */
+GBytes *lifecycle_letters_preview(const Config *config, Store *store, const char *name,
                                   gint64 report_id, GError **error);
 
 /* A letter made readable for a person: the decoded From, To, Reply-To, Subject and Date, a

@@ -811,42 +811,75 @@ static gboolean letters_returned_preview(const Ctx *x, GError **error)
     return letters_returned(x, NULL, error);
 }
 
-static const struct {
-    const char *kind;
-    LettersFn letters;
-} previews[] = {
-    {"ack", letters_ack},
-    {"incomplete", letters_ack}, /* the answer to a report that lacks details */
-    {"acceptance", letters_accepted},
-    {"assignment", letters_accepted},
-    {"rejection", letters_rejected},
-    {"reminder", letters_reminder_preview},
-    {"overdue", letters_overdue_preview},
-    {"extension", letters_extended},
-    {"approval_request", letters_result_submitted},
-    {"result_sent_back", letters_sent_back},
-    {"publish_request", letters_approved},
-    {"result", letters_published},
-    {"feedback", letters_feedback},
-    {"returned", letters_returned_preview},
-    {"ioc_alert", letters_returned_preview},
-};
+/* how the registry says a template is previewed: the letters of that action */
+static LettersFn preview_letters(LetterPreview how)
+{
+    switch (how) {
+    case LETTER_PREVIEW_NONE:
+        return NULL;
+    case LETTER_PREVIEW_ANSWER:
+        return letters_ack;
+    case LETTER_PREVIEW_ACCEPT:
+        return letters_accepted;
+    case LETTER_PREVIEW_REJECT:
+        return letters_rejected;
+    case LETTER_PREVIEW_RETURN:
+        return letters_returned_preview;
+    case LETTER_PREVIEW_EXTEND:
+        return letters_extended;
+    case LETTER_PREVIEW_RESULT:
+        return letters_result_submitted;
+    case LETTER_PREVIEW_SENT_BACK:
+        return letters_sent_back;
+    case LETTER_PREVIEW_APPROVE:
+        return letters_approved;
+    case LETTER_PREVIEW_PUBLISH:
+        return letters_published;
+    case LETTER_PREVIEW_FEEDBACK:
+        return letters_feedback;
+    case LETTER_PREVIEW_REMINDER:
+        return letters_reminder_preview;
+    case LETTER_PREVIEW_OVERDUE:
+        return letters_overdue_preview;
+    }
+    return NULL;
+}
 
-GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, gint64 id,
+/* name: a template that can be previewed, or a mail kind (its first template that can) */
+static const LetterTemplate *preview_template(const char *name, const LetterKind **kind)
+{
+    const LetterTemplate *t = kinds_find_template(NULL, name, kind);
+    if (t)
+        return t->preview != LETTER_PREVIEW_NONE ? t : NULL;
+    *kind = kinds_find(name);
+    for (t = *kind ? (*kind)->templates : NULL; t && t->name; t++) {
+        if (t->preview != LETTER_PREVIEW_NONE)
+            return t;
+    }
+    return NULL;
+}
+
+static void unknown_preview(const char *name, GError **error)
+{
+    GString *known = g_string_new(NULL);
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        for (const LetterTemplate *t = k->templates; t->name; t++) {
+            if (t->preview != LETTER_PREVIEW_NONE)
+                g_string_append_printf(known, "%s%s", known->len ? ", " : "", t->name);
+        }
+    }
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "no letter kind \"%s\" to preview (known: %s)",
+                name, known->str);
+    g_string_free(known, TRUE);
+}
+
+GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *name, gint64 id,
                                   GError **error)
 {
-    LettersFn letters = NULL;
-    for (gsize i = 0; i < G_N_ELEMENTS(previews); i++) {
-        if (g_str_equal(previews[i].kind, kind))
-            letters = previews[i].letters;
-    }
-    if (!letters) {
-        GString *known = g_string_new(NULL);
-        for (gsize i = 0; i < G_N_ELEMENTS(previews); i++)
-            g_string_append_printf(known, "%s%s", i ? ", " : "", previews[i].kind);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "no letter kind \"%s\" (known: %s)", kind,
-                    known->str);
-        g_string_free(known, TRUE);
+    const LetterKind *kind = NULL;
+    const LetterTemplate *template = preview_template(name, &kind);
+    if (!template) {
+        unknown_preview(name, error);
         return NULL;
     }
     g_auto(Action) a = {0};
@@ -859,23 +892,20 @@ GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, g
     GBytes *bytes = NULL;
     g_auto(Ctx) x = {0};
     gboolean ok = outbox_last_id(s, &mark, error) && ctx_load(&x, c, s, a.calendar, id, error);
-    const char *mail_kind = g_str_equal(kind, "result_sent_back") ? "approval_request"
-                            : g_str_equal(kind, "returned")       ? "ioc_alert"
-                                                                  : kind;
     if (ok) {
         x.preview = TRUE;
-        ok = letters(&x, error);
+        ok = preview_letters(template->preview)(&x, error);
     }
     /* the letter of this kind (the first one: the main agency's, for an assignment) */
-    ok = ok && outbox_message_first(s, id, mail_kind, mark, &bytes, error);
-    /* the acknowledgement is once per report: show the one that was sent */
-    if (ok && !bytes && g_str_equal(kind, "ack"))
-        ok = outbox_message_first(s, id, mail_kind, 0, &bytes, error);
+    ok = ok && outbox_message_first(s, id, kind->name, mark, &bytes, error);
+    /* an answer to the report's mail is sent once: show the one that was sent */
+    if (ok && !bytes && template->preview == LETTER_PREVIEW_ANSWER)
+        ok = outbox_message_first(s, id, kind->name, 0, &bytes, error);
     if (ok && !bytes)
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
                     "report %" G_GINT64_FORMAT " has nobody to send a \"%s\" letter to (no "
                     "address, or an address that never gets automatic mail)",
-                    id, kind);
+                    id, name);
     store_rollback(s);
     return bytes;
 }
