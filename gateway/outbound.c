@@ -438,7 +438,8 @@ static gboolean outage_begin(FlushPass *pass, const char *why, const char *reply
         "máy chủ (ca_file) và việc máy chủ cho phép địa chỉ gửi (xem README, mục thư trả về).",
         NULL,
     };
-    return letters_ioc_alert(c, gw->store, key, 0, "Cổng thư không gửi được thư đi", lines, error);
+    return letters_ioc_alert_lines(c, gw->store, key, 0, "Cổng thư không gửi được thư đi", lines,
+                                   error);
 }
 
 static gboolean outage_end(FlushPass *pass, GError **error)

@@ -51,7 +51,7 @@ gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **
     g_autofree char *mid =
         raw->message_id ? g_strdup_printf("Message-ID: <%s>", raw->message_id) : NULL;
     const char *lines[] = {reason, kept, again, mid, NULL};
-    return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
+    return letters_ioc_alert_lines(c, gw->store, key, 0, title, lines, error);
 }
 
 /* GMime reads the address list; a group has no address of its own (RFC 5322 §3.4) */
@@ -141,7 +141,7 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
             told = "Không gửi thư trả lời: địa chỉ này không nhận thư tự động.";
         g_autofree char *mid = message_id ? g_strdup_printf("Message-ID: <%s>", message_id) : NULL;
         const char *lines[] = {from, why, kept, told, mid, NULL};
-        ok = letters_ioc_alert(c, gw->store, alert_key, 0, title, lines, error);
+        ok = letters_ioc_alert_lines(c, gw->store, alert_key, 0, title, lines, error);
     }
     if (!ok || !store_commit(gw->store, error)) {
         store_rollback(gw->store);
@@ -184,7 +184,7 @@ gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
     const char *again = "Cần kiểm tra thư trên máy chủ thư; sau khi khắc phục, chuyển thư trở lại "
                         "hộp thư đến để hệ thống xử lý lại.";
     const char *lines[] = {why, tries, where, none, again, NULL};
-    return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
+    return letters_ioc_alert_lines(c, gw->store, key, 0, title, lines, error);
 }
 
 /* ---- pahtctl reprocess ---------------------------------------------------------------------- */

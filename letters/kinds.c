@@ -112,6 +112,8 @@ static const LetterKind kinds[] = {
         .title = "cảnh báo",
         .audience = LETTER_TO_IOC,
         .templates = (const LetterTemplate[]){{"returned", LETTER_PREVIEW_RETURN},
+                                              {"mailbox_down", LETTER_PREVIEW_NONE},
+                                              {"mailbox_up", LETTER_PREVIEW_NONE},
                                               {"ioc_alert", LETTER_PREVIEW_NONE},
                                               {NULL}},
     },

@@ -160,8 +160,8 @@ static gboolean answer_limited(const Config *c, Store *store, const LetterReques
                            "Có thể là một hệ thống trả lời tự động bị lỗi, một người gửi rất nhiều "
                            "thư, hoặc thư rác mạo danh người gửi: xin kiểm tra.",
                            NULL};
-    return letters_ioc_alert(c, store, alert_key, req->report_id, limit_words[which].title, lines,
-                             error);
+    return letters_ioc_alert_lines(c, store, alert_key, req->report_id, limit_words[which].title,
+                                   lines, error);
 }
 
 /* SPEC §3.6: *allowed FALSE when an automatic answer would break a limit */
@@ -299,8 +299,9 @@ static const char *state_text(const char *state)
     return state;
 }
 
-gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key, gint64 report_id,
-                           const char *title, const char *const *lines, GError **error)
+gboolean letters_ioc_alert_lines(const Config *c, Store *store, const char *dedupe_key,
+                                 gint64 report_id, const char *title, const char *const *lines,
+                                 GError **error)
 {
     gint64 now = clock_now_unix();
     g_autoptr(Report) report = NULL;
@@ -340,6 +341,89 @@ gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key
     }
     LetterRequest req = {
         .kind = "ioc_alert",
+        .dedupe_key = dedupe_key,
+        .report_id = report_id,
+        .to_address = c->gateway.ioc_alert_to,
+    };
+    return letters_enqueue(c, store, &req, b, NULL, error);
+}
+
+/* Điều 4.5: the IOC's mailbox gets no personal data, whoever wrote the fact; the report in
+ * the system has it. A Message-ID stays whole: it is how the IOC finds the mail on the server. */
+static void redact_facts(const Config *c, JsonNode *node, const RedactCitizen *who)
+{
+    if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *array = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(array); i++)
+            redact_facts(c, json_array_get_element(array, i), who);
+        return;
+    }
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *object = json_node_get_object(node);
+        g_autoptr(GList) members = json_object_get_members(object);
+        for (GList *m = members; m; m = m->next) {
+            if (!g_str_equal(m->data, "message_id"))
+                redact_facts(c, json_object_get_member(object, m->data), who);
+        }
+        return;
+    }
+    if (json_node_get_value_type(node) == G_TYPE_STRING) {
+        g_autofree char *safe = redact_alert_line(c, json_node_get_string(node), who);
+        json_node_set_string(node, safe);
+    }
+}
+
+JsonBuilder *letters_alert_facts(void)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    return b;
+}
+
+/* the report an alert is about, as the IOC may read it: its code, its state (state_is.STATE
+ * true: the template says it in words) and its subject, redacted */
+static void add_alert_report(JsonBuilder *b, const Report *report, const RedactCitizen *who)
+{
+    json_builder_set_member_name(b, "report");
+    json_builder_begin_object(b);
+    json_member_string_if(b, "code", report->code);
+    json_member_string_if(b, "state", report->state);
+    json_builder_set_member_name(b, "state_is");
+    json_builder_begin_object(b);
+    if (report->state)
+        json_member_bool(b, report->state, TRUE);
+    json_builder_end_object(b);
+    g_autofree char *subject = redact_subject(report->subject, report->code, who);
+    json_member_string_if(b, "subject", subject);
+    json_builder_end_object(b);
+}
+
+gboolean letters_ioc_alert(const Config *c, Store *store, const char *template_name,
+                           const char *dedupe_key, gint64 report_id, JsonBuilder *facts,
+                           GError **error)
+{
+    gint64 now = clock_now_unix();
+    json_builder_end_object(facts);
+    g_autoptr(JsonNode) alert = json_builder_get_root(facts);
+    g_autoptr(Report) report = NULL;
+    if (report_id > 0) {
+        report = report_load_id(store, report_id, error);
+        if (!report)
+            return FALSE;
+    }
+    RedactCitizen who = {.citizen = report ? &report->citizen : NULL,
+                         .confidential = report && report->confidential};
+    redact_facts(c, alert, &who);
+    g_autofree char *when = letters_format_time(c, now);
+    json_object_set_string_member(json_node_get_object(alert), "at", when);
+    g_autoptr(JsonBuilder) b = letters_context_new(c, now);
+    json_builder_set_member_name(b, "alert");
+    json_builder_add_value(b, g_steal_pointer(&alert));
+    if (report)
+        add_alert_report(b, report, &who);
+    LetterRequest req = {
+        .kind = "ioc_alert",
+        .template_name = template_name,
         .dedupe_key = dedupe_key,
         .report_id = report_id,
         .to_address = c->gateway.ioc_alert_to,
@@ -615,8 +699,8 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
     g_autofree char *subject = redact_subject(f->subject, l->code, &f->who);
     g_autofree char *title = g_strdup_printf("KHẨN CẤP: %s", subject);
     g_autofree char *alert_key = g_strdup_printf("emergency-alert:%s", suffix);
-    return letters_ioc_alert(c, store, alert_key, l->report_id, title,
-                             (const char *const *)lines->pdata, error);
+    return letters_ioc_alert_lines(c, store, alert_key, l->report_id, title,
+                                   (const char *const *)lines->pdata, error);
 }
 
 const char *letters_answer_address(const Draft *draft)
@@ -789,8 +873,8 @@ static gboolean alert_reply(const Config *c, Store *store, const Report *r, cons
     g_autofree char *line3 = g_strdup_printf(
         "Thư đã được gắn vào phản ánh; toàn văn và tệp đính kèm: pahtctl show %s.", r->code);
     const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
-                             error);
+    return letters_ioc_alert_lines(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
+                                   error);
 }
 
 static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply)
@@ -896,5 +980,5 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
         "supplement %" G_GINT64_FORMAT " --discard.",
         r->code, pending_id, pending_id);
     const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert(c, store, key, r->id, title, lines, error);
+    return letters_ioc_alert_lines(c, store, key, r->id, title, lines, error);
 }

@@ -114,11 +114,24 @@ JsonBuilder *letters_context_new(const Config *config, gint64 now);
 gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
                          JsonBuilder *context, gboolean *enqueued, GError **error);
 
-/* An alert to the IOC (ioc_alert_to): title (one line, the subject), lines of text, and the
- * report it concerns (0: none). dedupe_key makes it once-only. */
-gboolean letters_ioc_alert(const Config *config, Store *store, const char *dedupe_key,
-                           gint64 report_id, const char *title, const char *const *lines,
+/* An alert to the IOC (ioc_alert_to): the letter template_name, a template of kind ioc_alert
+ * in the registry, about the report report_id (0: none). The C code gives facts, the template
+ * the words: facts is an object begun by letters_alert_facts and filled with what happened
+ * (names, counts, times, addresses, the server's words, and reasons as flags), which the
+ * template sees as alert.* with alert.at, the time of the alert; with a report, also
+ * report.code, report.state, report.state_is.STATE (true) and report.subject (redacted). Every
+ * string of facts is redacted as redact_alert_line does, with the report's citizen: nothing
+ * personal reaches the IOC's mailbox (Điều 4.5), whoever wrote it; a member named message_id
+ * stays whole. dedupe_key makes it once-only. Ends facts; the caller still frees it. */
+JsonBuilder *letters_alert_facts(void);
+gboolean letters_ioc_alert(const Config *config, Store *store, const char *template_name,
+                           const char *dedupe_key, gint64 report_id, JsonBuilder *facts,
                            GError **error);
+/* the same with the words written in C: title (one line, the subject) and lines (template
+ * ioc_alert); being replaced by the above, alert by alert */
+gboolean letters_ioc_alert_lines(const Config *config, Store *store, const char *dedupe_key,
+                                 gint64 report_id, const char *title, const char *const *lines,
+                                 GError **error);
 
 /* Where automatic answers to a message go (issue 11): its From address, or its envelope
  * sender (Return-Path) when From names no mailbox; NULL when neither does. Never an address

@@ -54,11 +54,11 @@ static void test_ioc_alert_once(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
     const char *lines[] = {"Hộp thư không kết nối được từ 07:00.", "Đang thử lại.", NULL};
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:mailbox:1", 0,
-                                    "Không kết nối được hộp thư", lines, &error));
+    g_assert_true(letters_ioc_alert_lines(f->config, f->store, "alert:mailbox:1", 0,
+                                          "Không kết nối được hộp thư", lines, &error));
     g_assert_no_error(error);
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:mailbox:1", 0,
-                                    "Không kết nối được hộp thư", lines, &error));
+    g_assert_true(letters_ioc_alert_lines(f->config, f->store, "alert:mailbox:1", 0,
+                                          "Không kết nối được hộp thư", lines, &error));
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
     g_assert_cmpuint(all->len, ==, 1);
     OutboxEntry *e = g_ptr_array_index(all, 0);
@@ -84,8 +84,8 @@ static void test_alert_about_a_report(Fixture *f, gconstpointer data)
     g_assert_true(store_begin(f->store, &error));
     g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
                                 &ref, &error));
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:emergency:1", ref.id,
-                                    "Phản ánh khẩn cấp", NULL, &error));
+    g_assert_true(letters_ioc_alert_lines(f->config, f->store, "alert:emergency:1", ref.id,
+                                          "Phản ánh khẩn cấp", NULL, &error));
     g_assert_true(store_commit(f->store, &error));
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
     OutboxEntry *e = g_ptr_array_index(all, 0);
@@ -299,7 +299,7 @@ static void test_alert_lines_lose_addresses_and_numbers(Fixture *f, gconstpointe
                            "Message-ID: <CAB+x.y@mail.example.com>", "Gửi về ioc@soctrang.gov.vn",
                            NULL};
     g_assert_true(
-        letters_ioc_alert(f->config, f->store, "alert:x", 0, "Thư quá lớn", lines, &error));
+        letters_ioc_alert_lines(f->config, f->store, "alert:x", 0, "Thư quá lớn", lines, &error));
     g_autofree char *subject = NULL, *text = NULL, *html = NULL;
     the_letter(f, "ioc_alert", &subject, &text, &html);
     assert_has(text, "Người gửi: t***@example.vn");
