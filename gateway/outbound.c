@@ -426,20 +426,12 @@ static gboolean outage_begin(FlushPass *pass, const char *why, const char *reply
               "and sent when it is fixed): %s",
               c->smtp.server.host, why);
     g_autofree char *key = g_strdup_printf("alert:smtp:%" G_GINT64_FORMAT, now);
-    g_autofree char *server = g_strdup_printf("Máy chủ: %s (cấu hình [smtp] url = %s).",
-                                              c->smtp.server.host, c->smtp.server.url);
-    g_autofree char *reason = g_strdup_printf("Lý do: %s", reply && *reply ? reply : why);
-    const char *lines[] = {
-        server,
-        reason,
-        "Không thư nào bị mất: các thư được giữ lại và tự động gửi khi máy chủ chấp nhận lại; "
-        "cổng thử lại sau mỗi 5 phút và ngay khi pahtd được khởi động lại.",
-        "Quản trị viên cần kiểm tra tài khoản gửi thư ([smtp] user, password_file), chứng chỉ "
-        "máy chủ (ca_file) và việc máy chủ cho phép địa chỉ gửi (xem README, mục thư trả về).",
-        NULL,
-    };
-    return letters_ioc_alert_lines(c, gw->store, key, 0, "Cổng thư không gửi được thư đi", lines,
-                                   error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string(facts, "server", c->smtp.server.host);
+    json_member_string(facts, "url", c->smtp.server.url);
+    json_member_string(facts, "reason", reply && *reply ? reply : why);
+    json_member_int(facts, "retry_minutes", OUTBOX_HOLD_SECONDS / 60);
+    return letters_ioc_alert(c, gw->store, "smtp_refused", key, 0, facts, error);
 }
 
 static gboolean outage_end(FlushPass *pass, GError **error)

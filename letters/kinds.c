@@ -114,6 +114,7 @@ static const LetterKind kinds[] = {
         .templates = (const LetterTemplate[]){{"returned", LETTER_PREVIEW_RETURN},
                                               {"mailbox_down", LETTER_PREVIEW_NONE},
                                               {"mailbox_up", LETTER_PREVIEW_NONE},
+                                              {"smtp_refused", LETTER_PREVIEW_NONE},
                                               {"ioc_alert", LETTER_PREVIEW_NONE},
                                               {NULL}},
     },
