@@ -99,20 +99,13 @@ static char **references_for(const Draft *draft)
 typedef enum { LIMIT_MAILBOX, LIMIT_DOMAIN, LIMIT_TOTAL, N_LIMITS } AnswerLimit;
 
 static const struct {
-    const char *key;     /* the configuration key */
-    const char *scope;   /* "to this address in 24 hours" */
-    const char *title;   /* the IOC alert's */
-    const char *counted; /* what the count is, for the IOC */
+    const char *key;   /* the configuration key */
+    const char *scope; /* "to this address in 24 hours" */
+    const char *fact;  /* the IOC alert's flag: which limit (auto_reply_limit.txt) */
 } limit_words[N_LIMITS] = {
-    {"auto_replies_per_day", "to this address in 24 hours",
-     "Một địa chỉ đã vượt giới hạn thư trả lời tự động trong ngày",
-     "thư trả lời tự động cho địa chỉ này trong 24 giờ qua"},
-    {"auto_replies_per_domain_per_hour", "to this domain in the last hour",
-     "Một tên miền đã vượt giới hạn thư trả lời tự động trong giờ",
-     "thư trả lời tự động cho các địa chỉ thuộc tên miền này trong 1 giờ qua"},
-    {"auto_replies_per_hour", "in total in the last hour",
-     "Hệ thống đã vượt giới hạn tổng số thư trả lời tự động trong giờ",
-     "thư trả lời tự động (tổng cộng) trong 1 giờ qua"},
+    {"auto_replies_per_day", "to this address in 24 hours", "per_mailbox"},
+    {"auto_replies_per_domain_per_hour", "to this domain in the last hour", "per_domain"},
+    {"auto_replies_per_hour", "in total in the last hour", "in_total"},
 };
 
 static int limit_of(const Config *c, AnswerLimit which)
@@ -150,18 +143,13 @@ static gboolean answer_limited(const Config *c, Store *store, const LetterReques
                                                  : which == LIMIT_DOMAIN ? domain
                                                                          : "-",
                                                  day);
-    g_autofree char *line1 = g_strdup_printf("Địa chỉ: %s", req->to_address);
-    g_autofree char *line2 = g_strdup_printf(
-        "Đã có %" G_GINT64_FORMAT " %s (giới hạn %s = %d). Các thư tiếp theo vẫn được tiếp nhận "
-        "nhưng không được trả lời tự động cho đến khi hết giới hạn; Trung tâm IOC có thể trả "
-        "lời một phản ánh bằng lệnh: pahtctl answer MÃ-PHẢN-ÁNH.",
-        sent, limit_words[which].counted, key, limit);
-    const char *lines[] = {line1, line2,
-                           "Có thể là một hệ thống trả lời tự động bị lỗi, một người gửi rất nhiều "
-                           "thư, hoặc thư rác mạo danh người gửi: xin kiểm tra.",
-                           NULL};
-    return letters_ioc_alert_lines(c, store, alert_key, req->report_id, limit_words[which].title,
-                                   lines, error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string(facts, "address", req->to_address);
+    json_member_int(facts, "sent", sent);
+    json_member_string(facts, "key", key);
+    json_member_int(facts, "limit", limit);
+    json_member_bool(facts, limit_words[which].fact, TRUE);
+    return letters_ioc_alert(c, store, "auto_reply_limit", alert_key, req->report_id, facts, error);
 }
 
 /* SPEC §3.6: *allowed FALSE when an automatic answer would break a limit */
@@ -589,6 +577,30 @@ static gboolean send_incomplete(const Config *c, Store *store, const ReportLette
     return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);
 }
 
+/* Why automatic answers to a mail are withheld: the province's MX found that it fails DMARC
+ * ("dmarc") or its spam filter flagged it ("spam"), with the MX's name and words; the reply
+ * is not yet confirmed as the citizen's ("unconfirmed"); only its From address ties it to a
+ * report ("from_only"). why NULL: not withheld. */
+typedef struct {
+    const char *why;
+    const char *mx, *detail;
+} SenderDoubt;
+
+/* "member": {WHY: true, the other reasons false, mx, detail}, or nothing when not withheld */
+static void add_doubt(JsonBuilder *b, const char *member, const SenderDoubt *doubt)
+{
+    if (!doubt->why)
+        return;
+    static const char *const reasons[] = {"dmarc", "spam", "unconfirmed", "from_only"};
+    json_builder_set_member_name(b, member);
+    json_builder_begin_object(b);
+    for (gsize i = 0; i < G_N_ELEMENTS(reasons); i++)
+        json_member_bool(b, reasons[i], g_str_equal(doubt->why, reasons[i]));
+    json_member_string_if(b, "mx", doubt->mx);
+    json_member_string_if(b, "detail", doubt->detail);
+    json_builder_end_object(b);
+}
+
 static gpointer keyword_rule_regex_new(gpointer unused)
 {
     return g_regex_new("^keyword (?:[a-z]+ )?\"(.*)\" \\((subject|text)\\)$", 0, 0, NULL);
@@ -597,35 +609,36 @@ static gpointer keyword_rule_regex_new(gpointer unused)
 /* an alert quotes this much of the citizen's text: enough to judge, not the whole mail */
 #define ALERT_EXCERPT_CHARS 300
 
-/* 'keyword emergency "đang cháy" (text)', the parser's record of its rule, as the IOC reads
- * it: 'từ khóa “đang cháy” trong nội dung thư' */
-static char *rule_in_words(const char *rule)
+/* 'keyword emergency "đang cháy" (text); confidential: keyword "giữ bí mật" (text)', the
+ * parser's record of its rules, as facts the IOC's template says in words: each rule a keyword
+ * and where it was found (in_subject, else the text), whether it made the report confidential,
+ * or plain (the default: nothing matched) or other (a rule of another kind) */
+static void add_rules(JsonBuilder *b, const char *rule)
 {
     static GOnce once = G_ONCE_INIT;
     GRegex *re = g_once(&once, keyword_rule_regex_new, NULL);
-    GString *out = g_string_new(NULL);
     g_auto(GStrv) parts = g_strsplit(rule ? rule : "", "; ", -1);
+    json_builder_set_member_name(b, "rules");
+    json_builder_begin_array(b);
     for (int i = 0; parts[i]; i++) {
         g_autoptr(GMatchInfo) match = NULL;
         const char *part = parts[i];
         gboolean secret = g_str_has_prefix(part, "confidential: ");
         if (secret)
             part += strlen("confidential: ");
-        if (out->len)
-            g_string_append(out, "; ");
-        if (!g_regex_match(re, part, 0, &match)) {
-            g_string_append(out, g_str_equal(part, "default") ? "không có dấu hiệu đặc biệt"
-                                                              : "quy tắc khác (xem Hệ thống)");
-            continue;
-        }
-        g_autofree char *phrase = g_match_info_fetch(match, 1);
-        g_autofree char *where = g_match_info_fetch(match, 2);
-        g_string_append_printf(out, "%stừ khóa “%s” trong %s%s",
-                               secret ? "người phản ánh yêu cầu giữ bí mật (" : "", phrase,
-                               g_str_equal(where, "subject") ? "tiêu đề thư" : "nội dung thư",
-                               secret ? ")" : "");
+        gboolean keyword = g_regex_match(re, part, 0, &match);
+        g_autofree char *phrase = keyword ? g_match_info_fetch(match, 1) : NULL;
+        g_autofree char *where = keyword ? g_match_info_fetch(match, 2) : NULL;
+        /* every flag of every rule, false too: a missing one would be looked up outside it */
+        json_builder_begin_object(b);
+        json_member_string(b, "keyword", phrase);
+        json_member_bool(b, "in_subject", g_strcmp0(where, "subject") == 0);
+        json_member_bool(b, "confidential", secret);
+        json_member_bool(b, "plain", !keyword && g_str_equal(part, "default"));
+        json_member_bool(b, "other", !keyword && !g_str_equal(part, "default"));
+        json_builder_end_object(b);
     }
-    return g_string_free(out, FALSE);
+    json_builder_end_array(b);
 }
 
 typedef struct {
@@ -633,7 +646,7 @@ typedef struct {
     RedactCitizen who;
     gboolean has_coordinates;
     double lat, lon;
-    const char *held; /* why the sender gets no letter (the IOC still does); NULL: it does */
+    SenderDoubt held; /* why the sender gets no letter (the IOC still does); why NULL: it does */
 } EmergencyFacts;
 
 static gboolean send_emergency_letter(const Config *c, Store *store, const ReportLetter *l,
@@ -646,42 +659,24 @@ static gboolean send_emergency_letter(const Config *c, Store *store, const Repor
 
 /* what the IOC needs to act on an emergency (Điều 8.6), and nothing personal: the report in
  * the system has the rest */
-static GPtrArray *emergency_alert_lines(const Config *c, const ReportLetter *l,
-                                        const EmergencyFacts *f)
+static JsonBuilder *emergency_facts(const EmergencyFacts *f, const char *code)
 {
-    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(lines, g_strdup("Phân loại: khẩn cấp (thiên tai, hỏa hoạn, tai nạn, mất an "
-                                    "ninh trật tự; khoản 6 Điều 8 Quy chế)"));
-    g_autofree char *rule = rule_in_words(f->rule);
-    g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", rule));
+    JsonBuilder *facts = letters_alert_facts();
+    g_autofree char *subject = redact_subject(f->subject, code, &f->who);
+    json_member_string(facts, "subject", subject);
+    add_rules(facts, f->rule);
     g_autofree char *place = redact_line(f->place, &f->who);
-    if (place && *place)
-        g_ptr_array_add(lines, g_strdup_printf("Địa điểm: %s", place));
+    json_member_string_if(facts, "place", place && *place ? place : NULL);
     if (f->has_coordinates) {
         g_autofree char *lat = coordinate_text(f->lat);
         g_autofree char *lon = coordinate_text(f->lon);
-        g_ptr_array_add(lines, g_strdup_printf("Tọa độ: %s, %s (https://maps.google.com/?q=%s,%s)",
-                                               lat, lon, lat, lon));
+        json_member_string(facts, "lat", lat);
+        json_member_string(facts, "lon", lon);
     }
     g_autofree char *excerpt = redact_excerpt(f->text, &f->who, ALERT_EXCERPT_CHARS);
-    if (excerpt && *excerpt)
-        g_ptr_array_add(lines, g_strdup_printf("Trích nội dung: %s", excerpt));
-    if (f->held)
-        g_ptr_array_add(lines, g_strdup_printf("Người gửi CHƯA được trả lời tự động: %s. Xin "
-                                               "xử lý theo quy trình khẩn cấp (khoản 6 Điều 8 "
-                                               "Quy chế) và liên hệ người gửi khi cần.",
-                                               f->held));
-    else
-        g_ptr_array_add(lines, g_strdup_printf("Người gửi đã được trả lời tự động: đề nghị gọi "
-                                               "ngay Tổng đài %s. Xin xử lý theo quy trình khẩn "
-                                               "cấp (khoản 6 Điều 8 Quy chế).",
-                                               c->gateway.hotline ? c->gateway.hotline : "1022"));
-    g_ptr_array_add(lines, g_strdup_printf("Họ tên, số điện thoại, địa chỉ thư của người phản ánh "
-                                           "không ghi trong thư này (khoản 5 Điều 4 Quy chế): "
-                                           "xem trong Hệ thống, pahtctl show %s.",
-                                           l->code));
-    g_ptr_array_add(lines, NULL);
-    return lines;
+    json_member_string_if(facts, "excerpt", excerpt && *excerpt ? excerpt : NULL);
+    add_doubt(facts, "held", &f->held);
+    return facts;
 }
 
 /* Điều 6.2, 8.6: e-mail is not an emergency channel; the citizen is told to call 1022 now
@@ -690,17 +685,13 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
                                const EmergencyFacts *f, const char *suffix, GError **error)
 {
     g_autofree char *key = g_strdup_printf("emergency:%s", suffix);
-    if (!f->held && !send_emergency_letter(c, store, l, key, error))
+    if (!f->held.why && !send_emergency_letter(c, store, l, key, error))
         return FALSE;
     if (l->by_ioc)
         return TRUE; /* the IOC knows: it is answering by hand */
-
-    g_autoptr(GPtrArray) lines = emergency_alert_lines(c, l, f);
-    g_autofree char *subject = redact_subject(f->subject, l->code, &f->who);
-    g_autofree char *title = g_strdup_printf("KHẨN CẤP: %s", subject);
+    g_autoptr(JsonBuilder) facts = emergency_facts(f, l->code);
     g_autofree char *alert_key = g_strdup_printf("emergency-alert:%s", suffix);
-    return letters_ioc_alert_lines(c, store, alert_key, l->report_id, title,
-                                   (const char *const *)lines->pdata, error);
+    return letters_ioc_alert(c, store, "emergency_alert", alert_key, l->report_id, facts, error);
 }
 
 const char *letters_answer_address(const Draft *draft)
@@ -715,19 +706,28 @@ const char *letters_answer_address(const Draft *draft)
     return NULL;
 }
 
-char *letters_sender_suspect(const Config *c, const Draft *draft)
+/* the MX's verdict on the sender (trusted_authserv_id): DMARC failed, or spam */
+static SenderDoubt sender_doubt(const Config *c, const Draft *draft)
 {
     const char *mx = c->gateway.trusted_authserv_id;
-    if (!mx)
+    if (mx && g_strcmp0(draft->auth_dmarc, "fail") == 0)
+        return (SenderDoubt){"dmarc", mx, draft->auth_results ? draft->auth_results : "dmarc=fail"};
+    if (mx && draft->spam_flagged)
+        return (SenderDoubt){"spam", mx, draft->spam_status ? draft->spam_status : "spam"};
+    return (SenderDoubt){0};
+}
+
+char *letters_sender_suspect(const Config *c, const Draft *draft)
+{
+    SenderDoubt doubt = sender_doubt(c, draft);
+    if (!doubt.why)
         return NULL;
-    if (g_strcmp0(draft->auth_dmarc, "fail") == 0)
+    if (g_str_equal(doubt.why, "dmarc"))
         return g_strdup_printf("the province's mail server %s found that the sender fails DMARC "
                                "(the From address may be forged): %s",
-                               mx, draft->auth_results ? draft->auth_results : "dmarc=fail");
-    if (draft->spam_flagged)
-        return g_strdup_printf("the spam filter of the province's mail server flagged it: %s",
-                               draft->spam_status ? draft->spam_status : "spam");
-    return NULL;
+                               doubt.mx, doubt.detail);
+    return g_strdup_printf("the spam filter of the province's mail server flagged it: %s",
+                           doubt.detail);
 }
 
 static gboolean answer_new_report(const Config *c, Store *store, const ReportRef *report,
@@ -738,7 +738,7 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
         draft->classification ? draft->classification : CLASSIFICATION_REPORT;
     if (g_str_equal(classification, CLASSIFICATION_COMPLAINT))
         return TRUE; /* no acknowledgement: the IOC confirms the refusal (Điều 1.1.c, 3.9) */
-    g_autofree char *held = by_ioc ? NULL : letters_sender_suspect(c, draft);
+    SenderDoubt held = by_ioc ? (SenderDoubt){0} : sender_doubt(c, draft);
     g_auto(GStrv) references = references_for(draft);
     /* issue 11: only ever to the sender. An address written in the text is data for the IOC
      * (the report's citizen e-mail): answering it would let anyone make the province write
@@ -775,7 +775,7 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
         };
         return send_emergency(c, store, &l, &f, id, error);
     }
-    if (held)
+    if (held.why)
         return TRUE; /* the IOC sees the report, marked, and may answer it by hand */
     g_auto(GStrv) missing = draft_missing_fields(draft);
     if (missing[0]) {
@@ -867,14 +867,10 @@ static gboolean alert_reply(const Config *c, Store *store, const Report *r, cons
     RedactCitizen who = {
         .citizen = &r->citizen, .sender_name = reply->from_name, .confidential = r->confidential};
     g_autofree char *excerpt = redact_excerpt(reply->text, &who, ALERT_EXCERPT_CHARS);
-    g_autofree char *line1 = excerpt && *excerpt ? g_strdup_printf("Trích nội dung: %s", excerpt)
-                                                 : g_strdup("Thư bổ sung không có nội dung chữ.");
-    g_autofree char *line2 = g_strdup_printf("Tệp đính kèm mới: %u", reply->attachments->len);
-    g_autofree char *line3 = g_strdup_printf(
-        "Thư đã được gắn vào phản ánh; toàn văn và tệp đính kèm: pahtctl show %s.", r->code);
-    const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert_lines(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
-                                   error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string_if(facts, "excerpt", excerpt && *excerpt ? excerpt : NULL);
+    json_member_int(facts, "attachments", reply->attachments->len);
+    return letters_ioc_alert(c, store, "reply_added", key, r->id, facts, error);
 }
 
 static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply)
@@ -946,8 +942,8 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
 }
 
 gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pending_id,
-                                    const ReplyMatch *match, const Draft *reply, const char *reason,
-                                    gint64 raw_id, GError **error)
+                                    const ReplyMatch *match, const Draft *reply, gint64 raw_id,
+                                    GError **error)
 {
     g_autoptr(Report) r = report_load_id(store, match->report_id, error);
     if (!r)
@@ -958,7 +954,7 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
         g_auto(GStrv) references = references_for(reply);
         ReportLetter l = reply_letter(r, reply, (const char *const *)references);
         EmergencyFacts f = reply_emergency_facts(r, reply);
-        f.held = "thư chưa được xác nhận là của người phản ánh";
+        f.held = (SenderDoubt){.why = "unconfirmed"};
         g_autofree char *suffix =
             g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
         if (!send_emergency(c, store, &l, &f, suffix, error))
@@ -970,15 +966,14 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
     g_autofree char *day = g_date_time_format(local, "%Y-%m-%d");
     g_autofree char *key =
         g_strdup_printf("supplement-pending:%" G_GINT64_FORMAT ":%s", r->id, day);
-    g_autofree char *title = g_strdup_printf("Thư bổ sung cho phản ánh %s chờ xác nhận", r->code);
-    g_autofree char *line1 =
-        g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "(không rõ)");
-    g_autofree char *line2 = g_strdup_printf("Lý do chờ: %s.", reason);
-    g_autofree char *line3 = g_strdup_printf(
-        "Thư chưa được đưa vào phản ánh và người gửi chưa được trả lời. Xem: pahtctl show %s; "
-        "đưa vào phản ánh: pahtctl supplement %" G_GINT64_FORMAT " --confirm; bỏ qua: pahtctl "
-        "supplement %" G_GINT64_FORMAT " --discard.",
-        r->code, pending_id, pending_id);
-    const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert_lines(c, store, key, r->id, title, lines, error);
+    /* why it waits: inbound.c's reason, as a fact (the MX doubts the sender, or only the
+     * sender's From address ties it to the report) */
+    SenderDoubt why = sender_doubt(c, reply);
+    if (!why.why)
+        why.why = "from_only";
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string_if(facts, "from", reply->from_address);
+    json_member_int(facts, "pending", pending_id);
+    add_doubt(facts, "why", &why);
+    return letters_ioc_alert(c, store, "supplement_pending", key, r->id, facts, error);
 }

@@ -174,11 +174,13 @@ gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMat
                               GError **error);
 
 /* A reply that waits for the IOC as pending supplement pending_id (issue 11): one IOC alert
- * per report and day with the commands to confirm or discard it, and for an emergency the
- * IOC's emergency alert at once (the sender, perhaps not the citizen, gets no letter). */
+ * per report and day with why it waits (the MX doubts the sender, letters_sender_suspect; or
+ * only its From address ties it to the report) and the commands to confirm or discard it, and
+ * for an emergency the IOC's emergency alert at once (the sender, perhaps not the citizen,
+ * gets no letter). */
 gboolean letters_supplement_pending(const Config *config, Store *store, gint64 pending_id,
-                                    const ReplyMatch *match, const Draft *reply, const char *reason,
-                                    gint64 raw_id, GError **error);
+                                    const ReplyMatch *match, const Draft *reply, gint64 raw_id,
+                                    GError **error);
 
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */
