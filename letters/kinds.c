@@ -122,7 +122,6 @@ static const LetterKind kinds[] = {
                                               {"unparsed", LETTER_PREVIEW_NONE},
                                               {"too_large_alert", LETTER_PREVIEW_NONE},
                                               {"fetch_given_up", LETTER_PREVIEW_NONE},
-                                              {"ioc_alert", LETTER_PREVIEW_NONE},
                                               {NULL}},
     },
     {

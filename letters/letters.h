@@ -127,12 +127,6 @@ JsonBuilder *letters_alert_facts(void);
 gboolean letters_ioc_alert(const Config *config, Store *store, const char *template_name,
                            const char *dedupe_key, gint64 report_id, JsonBuilder *facts,
                            GError **error);
-/* the same with the words written in C: title (one line, the subject) and lines (template
- * ioc_alert); being replaced by the above, alert by alert */
-gboolean letters_ioc_alert_lines(const Config *config, Store *store, const char *dedupe_key,
-                                 gint64 report_id, const char *title, const char *const *lines,
-                                 GError **error);
-
 /* Where automatic answers to a message go (issue 11): its From address, or its envelope
  * sender (Return-Path) when From names no mailbox; NULL when neither does. Never an address
  * written in the text: that one is data for the IOC. Borrowed from draft. */
