@@ -9,7 +9,7 @@ char *letters_format_time(const Config *c, gint64 t)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
-    return g_date_time_format(local, "%H:%M ngày %d/%m/%Y");
+    return g_date_time_format(local, LETTERS_TIME_FORMAT);
 }
 
 /* the date line of Vietnamese administrative letters */
@@ -17,7 +17,7 @@ char *letters_format_long_date(const Config *c, gint64 t)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
-    return g_strdup_printf("ngày %d tháng %d năm %d", g_date_time_get_day_of_month(local),
+    return g_strdup_printf(LETTERS_DATE_FORMAT, g_date_time_get_day_of_month(local),
                            g_date_time_get_month(local), g_date_time_get_year(local));
 }
 
@@ -375,7 +375,7 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     json_builder_begin_object(b);
     json_member_string_if(b, "code", l->code);
     json_member_string_if(b, "subject",
-                          l->subject && *l->subject ? l->subject : "(không có tiêu đề)");
+                          l->subject && *l->subject ? l->subject : LETTERS_NO_SUBJECT);
     g_autofree char *received = letters_format_time(c, l->received_at);
     json_member_string_if(b, "received_at", received);
     guint n = l->attachments ? l->attachments->len : (l->stored ? l->stored->len : 0);
@@ -440,40 +440,28 @@ static gboolean send_ack(const Config *c, Store *store, const ReportLetter *l, G
     return enqueue_report_letter(c, store, l, "ack", key, b, error);
 }
 
-/* Điều 4.2-4.3 in the words a citizen uses, and what to write */
-static const struct {
-    const char *field, *label, *words, *hint;
-} missing_words[] = {
-    {"name", "Họ và tên", "họ và tên", "họ và tên đầy đủ của Ông/Bà"},
-    {"address", "Địa chỉ liên hệ", "địa chỉ liên hệ",
-     "số nhà, tên đường hoặc ấp/khóm, phường/xã, huyện/thị xã/thành phố nơi Ông/Bà ở"},
-    {"id_number", "Số căn cước công dân", "số căn cước công dân",
-     "12 chữ số in trên thẻ căn cước công dân (hoặc 9 chữ số của chứng minh nhân dân cũ)"},
-    {"phone", "Số điện thoại", "số điện thoại",
-     "số di động (10 chữ số) hoặc số máy bàn kèm mã vùng, để cán bộ liên hệ xác minh khi cần"},
-    {"location", "Địa điểm xảy ra sự việc", "địa điểm xảy ra sự việc",
-     "càng rõ càng tốt: số nhà, tên đường, hẻm, ấp/khóm, phường/xã; có thể gửi kèm vị trí trên "
-     "Google Maps"},
-};
-
-/* "họ và tên, số điện thoại và địa điểm xảy ra sự việc" */
-static char *missing_sentence(char **missing)
+gboolean letters_add_missing(const Config *c, JsonBuilder *b, char **missing, GError **error)
 {
-    GPtrArray *words = g_ptr_array_new();
-    for (char **m = missing; m && *m; m++) {
-        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
-            if (g_str_equal(*m, missing_words[i].field))
-                g_ptr_array_add(words, (gpointer)missing_words[i].words);
-        }
+    g_autoptr(Labels) labels = labels_load(c, error);
+    if (!labels)
+        return FALSE;
+    /* Điều 4.2-4.3 in the words a citizen uses, and what to write */
+    static const char *const keys[] = {"label", "words", "hint", NULL};
+    gboolean ok = TRUE;
+    json_builder_set_member_name(b, "missing");
+    json_builder_begin_array(b);
+    for (char **m = missing; ok && m && *m; m++) {
+        json_builder_begin_object(b);
+        json_member_string(b, "field", *m);
+        /* a sentence of them: "a, b và c" (every flag set: a missing one is looked up outside) */
+        json_member_bool(b, "first", m == missing);
+        json_member_bool(b, "last", m[1] == NULL);
+        ok = labels_add(b, labels, "field", *m, keys, error);
+        json_builder_end_object(b);
     }
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < words->len; i++) {
-        if (i > 0)
-            g_string_append(s, i + 1 == words->len ? " và " : ", ");
-        g_string_append(s, words->pdata[i]);
-    }
-    g_ptr_array_unref(words);
-    return g_string_free(s, FALSE);
+    json_builder_end_array(b);
+    json_member_bool(b, "has_missing", missing && missing[0]);
+    return ok;
 }
 
 static gboolean send_incomplete(const Config *c, Store *store, const ReportLetter *l,
@@ -482,23 +470,8 @@ static gboolean send_incomplete(const Config *c, Store *store, const ReportLette
 {
     g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
     add_report_members(c, b, l);
-    json_builder_set_member_name(b, "missing");
-    json_builder_begin_array(b);
-    for (char **m = missing; m && *m; m++) {
-        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
-            if (!g_str_equal(*m, missing_words[i].field))
-                continue;
-            json_builder_begin_object(b);
-            json_member_string_if(b, "field", missing_words[i].field);
-            json_member_string_if(b, "label", missing_words[i].label);
-            json_member_string_if(b, "words", missing_words[i].words);
-            json_member_string_if(b, "hint", missing_words[i].hint);
-            json_builder_end_object(b);
-        }
-    }
-    json_builder_end_array(b);
-    g_autofree char *sentence = missing_sentence(missing);
-    json_member_string_if(b, "missing_text", sentence);
+    if (!letters_add_missing(c, b, missing, error))
+        return FALSE;
     json_builder_set_member_name(b, "again");
     json_builder_add_boolean_value(b, again);
     return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);

@@ -72,6 +72,23 @@ const LetterKind *kinds_find(const char *name);
 const LetterTemplate *kinds_find_template(const LetterKind *kind, const char *name,
                                           const LetterKind **kind_out);
 
+/* ---- the names of things (labels.c) -----------------------------------------------------------
+ * templates_dir/labels.ini: what the letters call what the code knows by a key, in groups
+ * "[field CODE]" (a Điều 4 detail a report may lack: label, words, hint) and
+ * "[deadline CODE]" (a deadline of the regulation: label, basis). Read at each letter, as the
+ * templates are; a missing file, group or key is PAHT_ERROR_CONFIG naming them. */
+
+typedef struct Labels Labels;
+Labels *labels_load(const Config *config, GError **error);
+void labels_free(Labels *labels);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Labels, labels_free)
+/* the value of key in [group name], NFC; NULL with the error */
+char *labels_get(const Labels *labels, const char *group, const char *name, const char *key,
+                 GError **error);
+/* each of keys (NULL-terminated) of [group name] as a string member of b */
+gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, const char *name,
+                    const char *const *keys, GError **error);
+
 /* ---- composing and enqueueing (letters.c) -----------------------------------------------------
  * Which letters a decision produces, and the one path every letter takes into the outbox. Every
  * function enqueues in the caller's transaction.
@@ -176,6 +193,10 @@ gboolean letters_supplement_pending(const Config *config, Store *store, gint64 p
                                     const ReplyMatch *match, const Draft *reply, gint64 raw_id,
                                     GError **error);
 
+/* The Điều 4 details a report lacks (draft_missing_fields' names), as the templates say them:
+ * "missing": [{field, label, words, hint (labels.ini), first, last}] and "has_missing". */
+gboolean letters_add_missing(const Config *config, JsonBuilder *b, char **missing, GError **error);
+
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */
 gboolean letters_never_answer(const Config *config, const char *address);
@@ -277,8 +298,19 @@ gboolean lifecycle_letters_deadline_action(const Config *config, Store *store,
  * A name is matched without regard to diacritics, case and separators: "Trần Thị B",
  * "TRAN THI B", "Tran_Thi_B", "TranThiB". */
 
-/* what replaces a masked value */
-#define REDACT_MASK "[đã ẩn]"
+/* The words the C code of letters/ writes, all of them: data inside a value, which no template
+ * can word. What replaces a masked value, what stands for the citizen's subject or text when
+ * there is none and for a confidential report's subject and file names, and how a time and a
+ * date are written (Nghị định 30/2020/NĐ-CP's "ngày ... tháng ... năm ..."). Sentences are in
+ * the templates; names of things in labels.ini and the registry (kinds.c). tools/check-words
+ * fails on Vietnamese written anywhere else in gateway/ or letters/. */
+#define REDACT_MASK                 "[đã ẩn]"
+#define LETTERS_NO_SUBJECT          "(không có tiêu đề)"
+#define LETTERS_NO_TEXT             "(thư không có nội dung chữ)"
+#define REDACT_CONFIDENTIAL_SUBJECT "Phản ánh %s (bảo mật)"   /* the report's code */
+#define REDACT_NUMBERED_FILE        "Tệp %u%s"                /* its number, its extension */
+#define LETTERS_TIME_FORMAT         "%H:%M ngày %d/%m/%Y"     /* g_date_time_format */
+#define LETTERS_DATE_FORMAT         "ngày %d tháng %d năm %d" /* day, month, year */
 
 typedef struct {
     const DraftCitizen *citizen; /* the values the parser extracted; NULL: none known */

@@ -9,6 +9,7 @@
 #include "notify/notify.h"
 #include "util/util.h"
 
+#include <glib/gstdio.h>
 #include <gmime/gmime.h>
 #include <locale.h>
 #include <string.h>
@@ -177,6 +178,72 @@ static void test_no_template_for_the_ioc_or_a_leader_names_the_citizen(void)
     g_assert_cmpint(checked, >, 0);
 }
 
+/* Every name the code asks labels.ini for is there: each Điều 4 detail a report may lack
+ * (the incomplete and rejection letters) and each deadline of the regulation (reminders and
+ * overdue notices). */
+static void test_every_field_and_deadline_has_its_names(void)
+{
+    g_autofree char *dir = NULL;
+    Config *c = fixture_config_open("labels", NULL, &dir);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Labels) labels = labels_load(c, &error);
+    g_assert_no_error(error);
+    g_autoptr(Draft) empty = draft_new();
+    g_auto(GStrv) fields = draft_missing_fields(empty);
+    g_assert_cmpint(g_strv_length(fields), ==, 5);
+    static const char *const field_keys[] = {"label", "words", "hint"};
+    for (char **f = fields; *f; f++) {
+        for (gsize k = 0; k < G_N_ELEMENTS(field_keys); k++) {
+            g_autofree char *value = labels_get(labels, "field", *f, field_keys[k], &error);
+            g_assert_no_error(error);
+        }
+    }
+    static const char *const deadline_keys[] = {"label", "basis"};
+    gsize n = 0;
+    for (const char *d; (d = lifecycle_deadline_name(n)); n++) {
+        for (gsize k = 0; k < G_N_ELEMENTS(deadline_keys); k++) {
+            g_autofree char *value = labels_get(labels, "deadline", d, deadline_keys[k], &error);
+            g_assert_no_error(error);
+        }
+    }
+    g_assert_cmpint(n, ==, 7);
+    fixture_config_close(c, g_steal_pointer(&dir));
+}
+
+/* a name the province deleted stops the letter with an error that says where, never a letter
+ * with a hole in it */
+static void test_a_missing_name_is_a_configuration_error(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *templates = g_dir_make_tmp("paht-labels-XXXXXX", NULL);
+    g_autofree char *ini = g_build_filename(templates, "labels.ini", NULL);
+    g_assert_true(g_file_set_contents(ini, "[field name]\nlabel = Họ và tên\nwords =\n", -1, NULL));
+    g_autofree char *extra = g_strdup_printf("[gateway]\ntemplates_dir = %s\n", templates);
+    FixtureConfig opts = {.extra = extra};
+    Config *c = fixture_config_open("labels", &opts, &dir);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Labels) labels = labels_load(c, &error);
+    g_assert_no_error(error);
+    g_autofree char *label = labels_get(labels, "field", "name", "label", &error);
+    g_assert_cmpstr(label, ==, "Họ và tên");
+    g_autofree char *words = labels_get(labels, "field", "name", "words", &error);
+    g_assert_null(words);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, ini));
+    g_assert_nonnull(strstr(error->message, "[field name] words"));
+    g_clear_error(&error);
+    g_autofree char *hint = labels_get(labels, "field", "phone", "hint", &error);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, "[field phone] hint"));
+    g_clear_error(&error);
+    g_assert_cmpint(g_unlink(ini), ==, 0);
+    g_assert_null(labels_load(c, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, ini));
+    g_rmdir(templates);
+    fixture_config_close(c, g_steal_pointer(&dir));
+}
+
 /* a letter to send now, the IOC's kind of context: who it is for and a report code */
 static gboolean enqueue(Config *c, Store *store, const LetterRequest *req, GError **error)
 {
@@ -247,6 +314,10 @@ int main(int argc, char **argv)
     g_test_add_func("/letters/kinds/every_kind_composes_flowed", test_every_kind_composes_flowed);
     g_test_add_func("/letters/kinds/no_template_for_the_ioc_or_a_leader_names_the_citizen",
                     test_no_template_for_the_ioc_or_a_leader_names_the_citizen);
+    g_test_add_func("/letters/kinds/every_field_and_deadline_has_its_names",
+                    test_every_field_and_deadline_has_its_names);
+    g_test_add_func("/letters/kinds/a_missing_name_is_a_configuration_error",
+                    test_a_missing_name_is_a_configuration_error);
     g_test_add_func("/letters/kinds/only_registered_letters_are_sent",
                     test_only_registered_letters_are_sent);
     int status = g_test_run();
