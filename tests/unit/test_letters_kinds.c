@@ -82,6 +82,23 @@ static void test_every_template_file_belongs_to_a_kind(void)
     g_assert_cmpint(files, >, 0);
 }
 
+/* templates/README.md, the province's manual, names every kind with its Vietnamese name and
+ * every template: a letter added to the registry and not to the manual fails here */
+static void test_the_manual_lists_every_kind_and_template(void)
+{
+    g_autofree char *readme = template_text("README", "md");
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        g_autofree char *row = g_strdup_printf("| `%s` | %s |", k->name, k->title);
+        if (!strstr(readme, row))
+            g_error("templates/README.md has no row \"%s\" (section 11)", row);
+        for (const LetterTemplate *t = k->templates; t->name; t++) {
+            g_autofree char *named = g_strdup_printf("`%s`", t->name);
+            if (!strstr(readme, named))
+                g_error("templates/README.md never names the template %s", t->name);
+        }
+    }
+}
+
 static JsonNode *rich_context(void)
 {
     g_autofree char *path = fixture_source_path("tests/unit/letter_context.json");
@@ -312,6 +329,8 @@ int main(int argc, char **argv)
     g_test_add_func("/letters/kinds/every_template_file_belongs_to_a_kind",
                     test_every_template_file_belongs_to_a_kind);
     g_test_add_func("/letters/kinds/every_kind_composes_flowed", test_every_kind_composes_flowed);
+    g_test_add_func("/letters/kinds/the_manual_lists_every_kind_and_template",
+                    test_the_manual_lists_every_kind_and_template);
     g_test_add_func("/letters/kinds/no_template_for_the_ioc_or_a_leader_names_the_citizen",
                     test_no_template_for_the_ioc_or_a_leader_names_the_citizen);
     g_test_add_func("/letters/kinds/every_field_and_deadline_has_its_names",
