@@ -237,12 +237,18 @@ static void the_alert_naming_nobody(Fixture *f, char **subject, char **text, cha
         assert_no_personal_data(parts[i], bich_forms, G_N_ELEMENTS(bich_forms));
 }
 
+/* a new report answered: the emergency alert the IOC gets for it */
+static void the_emergency_alert(Fixture *f, Draft *d, char **subject, char **text, char **html)
+{
+    g_assert_cmpint(answer_new_report(f, d), ==, 1);
+    the_alert_naming_nobody(f, subject, text, html);
+}
+
 static void emergency_alert_check(Fixture *f, gboolean confidential)
 {
     g_autoptr(Draft) d = fire_report(confidential);
-    g_assert_cmpint(answer_new_report(f, d), ==, 1);
     g_autofree char *subject = NULL, *text = NULL, *html = NULL;
-    the_alert_naming_nobody(f, &subject, &text, &html);
+    the_emergency_alert(f, d, &subject, &text, &html);
     /* what the IOC needs to act: code, classification, place, the rule, an excerpt, where
      * the rest is */
     assert_has(subject, "KHẨN CẤP");
@@ -283,6 +289,23 @@ static void test_emergency_alert_has_what_the_ioc_needs_and_no_personal_data(Fix
                                                                              gconstpointer data)
 {
     emergency_alert_check(f, FALSE);
+}
+
+/* the rules a report was recognised by, each in words: a keyword and where it was found, the
+ * default, a rule of another kind; none in the parser's English */
+static void test_emergency_alert_says_every_rule(Fixture *f, gconstpointer data)
+{
+    g_autoptr(Draft) d = fire_report(FALSE);
+    g_free(d->rule);
+    d->rule = g_strdup("keyword emergency \"cháy\" (subject); default; header X-Priority 1");
+    g_autofree char *subject = NULL, *text = NULL, *html = NULL;
+    the_emergency_alert(f, d, &subject, &text, &html);
+    assert_has(text, "+ từ khóa “cháy” trong tiêu đề thư\n");
+    assert_has(text, "+ không có dấu hiệu đặc biệt\n");
+    assert_has(text, "+ quy tắc khác (xem Hệ thống)\n");
+    static const char *const english[] = {"keyword", "default", "header", "X-Priority"};
+    assert_no_personal_data(text, english, G_N_ELEMENTS(english));
+    assert_has(html, "từ khóa “cháy” trong tiêu đề thư");
 }
 
 static void test_reply_alert_is_redacted(Fixture *f, gconstpointer data)
@@ -356,6 +379,7 @@ int main(int argc, char **argv)
     ADD("confidential-emergency-alert-redacted", test_confidential_emergency_alert_is_redacted);
     ADD("emergency-alert-what-the-ioc-needs",
         test_emergency_alert_has_what_the_ioc_needs_and_no_personal_data);
+    ADD("emergency-alert-says-every-rule", test_emergency_alert_says_every_rule);
     ADD("reply-alert-redacted", test_reply_alert_is_redacted);
     ADD("alert-facts-lose-addresses", test_alert_facts_lose_addresses_and_numbers);
     int status = g_test_run();
