@@ -545,12 +545,40 @@ static gboolean send_due(FlushPass *pass, GError **error)
 
 /* ---- the digest ------------------------------------------------------------------------------ */
 
-/* a mail kind as the IOC reads it: the registry's name; a kind it no longer has (a letter
- * of an older version) by its code */
-static const char *kind_name(const char *kind)
+/* one failed letter as the digest lists it; *suspended counts the addresses suspended */
+static gboolean add_failed_letter(Gateway *gw, const Labels *labels, JsonBuilder *b,
+                                  const OutboxEntry *e, gint64 now, int *suspended, GError **error)
 {
-    const LetterKind *k = kinds_find(kind);
-    return k ? k->title : kind;
+    const Config *c = gw->config;
+    g_autofree char *kind_name = labels_kind_name(labels, e->kind, error);
+    if (e->kind && !kind_name)
+        return FALSE;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_int_value(b, e->id);
+    json_member_string_if(b, "kind", e->kind);
+    json_member_string_if(b, "kind_name", kind_name);
+    /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
+     * too (servers quote the recipient); pahtctl outbox shows them whole */
+    g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
+    json_member_string_if(b, "to", to);
+    g_autofree char *when = letters_format_time(c, e->updated_at);
+    json_member_string_if(b, "failed_at", when);
+    g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
+    json_member_string_if(b, "reason", reason);
+    if (e->report_id > 0) {
+        g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
+        json_member_string_if(b, "report", r ? r->code : NULL);
+    }
+    g_autoptr(AddressSuspension) s = NULL;
+    gboolean ok = address_suspension_get(gw->store, e->rcpt, now, &s, error);
+    if (s) {
+        g_autofree char *day = format_day(c, s->until);
+        json_member_string_if(b, "suspended_until", day);
+        (*suspended)++;
+    }
+    json_builder_end_object(b);
+    return ok;
 }
 
 /* One letter to the IOC listing the letters that failed since the last digest, with the
@@ -582,6 +610,12 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
             log_info("outbox: %d failed letter(s) wait for the next digest to the IOC", total);
         return TRUE;
     }
+    /* read now, as the templates are: a name the province changed is in this digest */
+    g_autoptr(Labels) labels = labels_load(c, error);
+    if (!labels) {
+        store_rollback(gw->store);
+        return FALSE;
+    }
     g_autoptr(JsonBuilder) b = letters_context_new(c, now);
     json_builder_set_member_name(b, "digest");
     json_builder_begin_object(b);
@@ -593,35 +627,8 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
     json_builder_set_member_name(b, "letters");
     json_builder_begin_array(b);
     gboolean ok = TRUE;
-    for (guint i = 0; ok && i < failed->len; i++) {
-        const OutboxEntry *e = g_ptr_array_index(failed, i);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_int_value(b, e->id);
-        json_member_string_if(b, "kind", e->kind);
-        json_member_string_if(b, "kind_name", kind_name(e->kind));
-        /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
-         * too (servers quote the recipient); pahtctl outbox shows them whole */
-        g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
-        json_member_string_if(b, "to", to);
-        g_autofree char *when = letters_format_time(c, e->updated_at);
-        json_member_string_if(b, "failed_at", when);
-        g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
-        json_member_string_if(b, "reason", reason);
-        if (e->report_id > 0) {
-            g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
-            json_member_string_if(b, "report", r ? r->code : NULL);
-        }
-        g_autoptr(AddressSuspension) s = NULL;
-        if (ok && !address_suspension_get(gw->store, e->rcpt, now, &s, error))
-            ok = FALSE;
-        if (s) {
-            g_autofree char *day = format_day(c, s->until);
-            json_member_string_if(b, "suspended_until", day);
-            suspended++;
-        }
-        json_builder_end_object(b);
-    }
+    for (guint i = 0; ok && i < failed->len; i++)
+        ok = add_failed_letter(gw, labels, b, g_ptr_array_index(failed, i), now, &suspended, error);
     json_builder_end_array(b);
     json_builder_set_member_name(b, "more");
     json_builder_add_int_value(b, total - (int)failed->len);

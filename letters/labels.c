@@ -1,7 +1,7 @@
 /* The names the letters give to what the code knows by a key (templates_dir/labels.ini): a
- * Điều 4 detail a report lacks, a deadline of the regulation. Read at each letter, as the
- * templates are, so that the province changes a word without a restart; a name it lacks stops
- * the letter with a configuration error, as a broken template does. */
+ * Điều 4 detail a report lacks, a deadline of the regulation, a kind of letter. Read at each
+ * letter, as the templates are, so that the province changes a word without a restart; a name it
+ * lacks stops the letter with a configuration error, as a broken template does. */
 #include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -61,4 +61,11 @@ gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, con
         json_member_string(b, *k, value);
     }
     return TRUE;
+}
+
+char *labels_kind_name(const Labels *labels, const char *kind, GError **error)
+{
+    if (!kinds_find(kind))
+        return g_strdup(kind);
+    return labels_get(labels, "kind", kind, "name", error);
 }

@@ -18,8 +18,8 @@ G_BEGIN_DECLS
  * One registry of every letter the gateway sends: a row per mail kind of SPEC §6 (the kind
  * the outbox, pahtctl outbox and pahtctl show name), with its templates. Nothing is sent that
  * is not in it: letters_enqueue refuses a kind or a template it does not list. A new letter
- * is one row here (or one template in a row) and its two files templates/NAME.txt and
- * NAME.html; the tests walk the table (tests/unit/test_letters_kinds.c). */
+ * is one row here (or one template in a row), its two files templates/NAME.txt and NAME.html
+ * and its name in labels.ini; the tests walk the table (tests/unit/test_letters_kinds.c). */
 
 /* who reads a kind's letters, and so which of a report's data they may carry (Điều 4.5) */
 typedef enum {
@@ -54,8 +54,7 @@ typedef struct {
 } LetterTemplate;
 
 typedef struct {
-    const char *name;  /* the mail kind (SPEC §6) */
-    const char *title; /* its Vietnamese name, as the IOC's digest says it */
+    const char *name; /* the mail kind (SPEC §6); its Vietnamese name: labels.ini [kind NAME] */
     LetterAudience audience;
     /* an automatic answer to a mail (SPEC §3.6): Auto-Submitted: auto-replied, counted by the
      * answer limits and never sent past them; otherwise auto-generated (RFC 3834 §5) */
@@ -74,9 +73,10 @@ const LetterTemplate *kinds_find_template(const LetterKind *kind, const char *na
 
 /* ---- the names of things (labels.c) -----------------------------------------------------------
  * templates_dir/labels.ini: what the letters call what the code knows by a key, in groups
- * "[field CODE]" (a Điều 4 detail a report may lack: label, words, hint) and
- * "[deadline CODE]" (a deadline of the regulation: label, basis). Read at each letter, as the
- * templates are; a missing file, group or key is PAHT_ERROR_CONFIG naming them. */
+ * "[field CODE]" (a Điều 4 detail a report may lack: label, words, hint), "[deadline CODE]"
+ * (a deadline of the regulation: label, basis) and "[kind NAME]" (a kind of the registry:
+ * name). Read at each letter, as the templates are; a missing file, group or key is
+ * PAHT_ERROR_CONFIG naming them. */
 
 typedef struct Labels Labels;
 Labels *labels_load(const Config *config, GError **error);
@@ -88,6 +88,9 @@ char *labels_get(const Labels *labels, const char *group, const char *name, cons
 /* each of keys (NULL-terminated) of [group name] as a string member of b */
 gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, const char *name,
                     const char *const *keys, GError **error);
+/* a mail kind as a reader is told it: a registered kind's name ([kind NAME] name); a kind the
+ * registry no longer has (a letter of an older version) by its code */
+char *labels_kind_name(const Labels *labels, const char *kind, GError **error);
 
 /* ---- composing and enqueueing (letters.c) -----------------------------------------------------
  * Which letters a decision produces, and the one path every letter takes into the outbox. Every
@@ -302,7 +305,7 @@ gboolean lifecycle_letters_deadline_action(const Config *config, Store *store,
  * can word. What replaces a masked value, what stands for the citizen's subject or text when
  * there is none and for a confidential report's subject and file names, and how a time and a
  * date are written (Nghị định 30/2020/NĐ-CP's "ngày ... tháng ... năm ..."). Sentences are in
- * the templates; names of things in labels.ini and the registry (kinds.c). tools/check-words
+ * the templates; names of things in labels.ini. tools/check-words
  * fails on Vietnamese written anywhere else in gateway/ or letters/. */
 #define REDACT_MASK                 "[đã ẩn]"
 #define LETTERS_NO_SUBJECT          "(không có tiêu đề)"

@@ -495,7 +495,7 @@ static void test_resend_lifts_the_suspension(Fixture *f, gconstpointer data)
 }
 
 /* The IOC reads which letter failed in its own words: every kind of the registry by its
- * Vietnamese name, never by its code (the digest's own list once lacked too_large and
+ * Vietnamese name (labels.ini), never by its code (the digest's own list once lacked too_large and
  * supplement, and named a refusal that is never sent). */
 static void test_digest_names_every_kind(Fixture *f, gconstpointer data)
 {
@@ -526,13 +526,17 @@ static void test_digest_names_every_kind(Fixture *f, gconstpointer data)
     g_assert_cmpint(digest, >, 0);
     g_autoptr(GMimeMessage) msg = fixture_letter(f->store, digest);
     g_autofree char *text = fixture_letter_plain(msg);
+    g_autoptr(Labels) labels = labels_load(f->config, &error);
+    g_assert_no_error(error);
     for (const LetterKind *k = kinds_all(); k->name; k++) {
         if (g_str_equal(k->name, "digest"))
             continue;
-        g_autofree char *named = g_strdup_printf(" (%s) gửi a***@example.vn", k->title);
+        g_autofree char *title = labels_kind_name(labels, k->name, &error);
+        g_assert_no_error(error);
+        g_autofree char *named = g_strdup_printf(" (%s) gửi a***@example.vn", title);
         g_autofree char *coded = g_strdup_printf(" (%s) gửi", k->name);
         if (!strstr(text, named) || strstr(text, coded))
-            g_error("the digest does not name %s \"%s\":\n%s", k->name, k->title, text);
+            g_error("the digest does not name %s \"%s\":\n%s", k->name, title, text);
     }
 }
 
