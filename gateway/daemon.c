@@ -119,28 +119,26 @@ static gint64 stored_down_since(Gateway *gw)
     return text ? g_ascii_strtoll(text, NULL, 10) : 0;
 }
 
+/* the outage's facts, for the alert that it began and the one that it ended */
+static JsonBuilder *outage_facts(const Config *c, gint64 since)
+{
+    JsonBuilder *facts = letters_alert_facts();
+    json_member_string(facts, "mailbox", c->imap.user);
+    g_autofree char *from = letters_format_time(c, since);
+    json_member_string(facts, "since", from);
+    return facts;
+}
+
 static void alert_outage(Gateway *gw, gint64 since, const char *what)
 {
     const Config *c = gw->config;
-    g_autofree char *at = letters_format_time(c, since);
     g_autofree char *key =
         g_strdup_printf("mailbox_down:%s:%" G_GINT64_FORMAT, c->imap.user, since);
-    g_autofree char *title =
-        g_strdup_printf("Không kết nối được hộp thư %s từ %s", c->imap.user, at);
-    g_autofree char *error_line = g_strdup_printf("Lỗi gần nhất: %s", what);
-    const char *lines[] = {
-        error_line,
-        "Thư của người dân vẫn nằm an toàn trên máy chủ thư; hệ thống tự thử kết nối lại và sẽ "
-        "xử lý chúng ngay khi kết nối được.",
-        "Trong lúc này không có phản ánh mới nào được tiếp nhận qua thư điện tử; thư đi (xác "
-        "nhận, nhắc hạn) vẫn được gửi bình thường.",
-        "Cần kiểm tra: máy chủ thư, mạng, mật khẩu và chứng chỉ TLS của hộp thư (xem nhật ký: "
-        "journalctl -u pahtd).",
-        NULL,
-    };
+    g_autoptr(JsonBuilder) facts = outage_facts(c, since);
+    json_member_string(facts, "error", what);
     GError *error = NULL;
     gboolean ok = store_begin(gw->store, &error) &&
-                  letters_ioc_alert(c, gw->store, key, 0, title, lines, &error) &&
+                  letters_ioc_alert(c, gw->store, "mailbox_down", key, 0, facts, &error) &&
                   daemon_state_set(gw->store, STATE_DOWN_ALERTED, "1", &error) &&
                   store_commit(gw->store, &error);
     if (!ok) {
@@ -213,14 +211,9 @@ static void health_fine(Gateway *gw, MailboxHealth *h)
     if (ok && alerted) {
         g_autofree char *key =
             g_strdup_printf("mailbox_up:%s:%" G_GINT64_FORMAT, c->imap.user, since);
-        g_autofree char *from = letters_format_time(c, since);
-        g_autofree char *title = g_strdup_printf("Đã kết nối lại hộp thư %s", c->imap.user);
-        g_autofree char *line = g_strdup_printf(
-            "Hộp thư không kết nối được từ %s, trong khoảng %" G_GINT64_FORMAT " phút.", from,
-            minutes);
-        const char *lines[] = {
-            line, "Thư đến trong thời gian gián đoạn đang được xử lý bình thường.", NULL};
-        ok = letters_ioc_alert(c, gw->store, key, 0, title, lines, &error);
+        g_autoptr(JsonBuilder) facts = outage_facts(c, since);
+        json_member_int(facts, "minutes", minutes);
+        ok = letters_ioc_alert(c, gw->store, "mailbox_up", key, 0, facts, &error);
     }
     ok = ok && daemon_state_set(gw->store, STATE_DOWN_SINCE, NULL, &error) &&
          daemon_state_set(gw->store, STATE_DOWN_ALERTED, NULL, &error) &&

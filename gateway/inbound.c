@@ -107,7 +107,7 @@ static gboolean decide_pending(Gateway *gw, gint64 raw_id, const Draft *draft,
     gint64 pending = 0;
     return pending_reply_add(gw->store, match->report_id, raw_id, draft->from_address, match->how,
                              reason, &pending, error) &&
-           letters_supplement_pending(gw->config, gw->store, pending, match, draft, reason, raw_id,
+           letters_supplement_pending(gw->config, gw->store, pending, match, draft, raw_id,
                                       error) &&
            processed_as_reply(gw, raw_id, match, out, error);
 }

@@ -426,19 +426,12 @@ static gboolean outage_begin(FlushPass *pass, const char *why, const char *reply
               "and sent when it is fixed): %s",
               c->smtp.server.host, why);
     g_autofree char *key = g_strdup_printf("alert:smtp:%" G_GINT64_FORMAT, now);
-    g_autofree char *server = g_strdup_printf("Máy chủ: %s (cấu hình [smtp] url = %s).",
-                                              c->smtp.server.host, c->smtp.server.url);
-    g_autofree char *reason = g_strdup_printf("Lý do: %s", reply && *reply ? reply : why);
-    const char *lines[] = {
-        server,
-        reason,
-        "Không thư nào bị mất: các thư được giữ lại và tự động gửi khi máy chủ chấp nhận lại; "
-        "cổng thử lại sau mỗi 5 phút và ngay khi pahtd được khởi động lại.",
-        "Quản trị viên cần kiểm tra tài khoản gửi thư ([smtp] user, password_file), chứng chỉ "
-        "máy chủ (ca_file) và việc máy chủ cho phép địa chỉ gửi (xem README, mục thư trả về).",
-        NULL,
-    };
-    return letters_ioc_alert(c, gw->store, key, 0, "Cổng thư không gửi được thư đi", lines, error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string(facts, "server", c->smtp.server.host);
+    json_member_string(facts, "url", c->smtp.server.url);
+    json_member_string(facts, "reason", reply && *reply ? reply : why);
+    json_member_int(facts, "retry_minutes", OUTBOX_HOLD_SECONDS / 60);
+    return letters_ioc_alert(c, gw->store, "smtp_refused", key, 0, facts, error);
 }
 
 static gboolean outage_end(FlushPass *pass, GError **error)
@@ -552,32 +545,40 @@ static gboolean send_due(FlushPass *pass, GError **error)
 
 /* ---- the digest ------------------------------------------------------------------------------ */
 
-/* the mail kinds of SPEC §6, as the IOC reads them */
-static const char *kind_name(const char *kind)
+/* one failed letter as the digest lists it; *suspended counts the addresses suspended */
+static gboolean add_failed_letter(Gateway *gw, const Labels *labels, JsonBuilder *b,
+                                  const OutboxEntry *e, gint64 now, int *suspended, GError **error)
 {
-    static const char *const names[][2] = {
-        {"ack", "xác nhận tiếp nhận"},
-        {"incomplete", "đề nghị bổ sung thông tin"},
-        {"emergency", "hướng dẫn gọi 1022"},
-        {"refusal", "từ chối (khiếu nại, tố cáo)"},
-        {"rejection", "không tiếp nhận"},
-        {"acceptance", "thông báo tiếp nhận"},
-        {"assignment", "chuyển cơ quan xử lý"},
-        {"reminder", "nhắc hạn"},
-        {"overdue", "báo quá hạn"},
-        {"extension", "gia hạn"},
-        {"approval_request", "đề nghị phê duyệt"},
-        {"publish_request", "đề nghị công bố"},
-        {"result", "kết quả giải quyết"},
-        {"feedback", "ý kiến phản hồi"},
-        {"ioc_alert", "cảnh báo"},
-        {"digest", "tổng hợp thư lỗi"},
-    };
-    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(kind, names[i][0]))
-            return names[i][1];
+    const Config *c = gw->config;
+    g_autofree char *kind_name = labels_kind_name(labels, e->kind, error);
+    if (e->kind && !kind_name)
+        return FALSE;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_int_value(b, e->id);
+    json_member_string_if(b, "kind", e->kind);
+    json_member_string_if(b, "kind_name", kind_name);
+    /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
+     * too (servers quote the recipient); pahtctl outbox shows them whole */
+    g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
+    json_member_string_if(b, "to", to);
+    g_autofree char *when = letters_format_time(c, e->updated_at);
+    json_member_string_if(b, "failed_at", when);
+    g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
+    json_member_string_if(b, "reason", reason);
+    if (e->report_id > 0) {
+        g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
+        json_member_string_if(b, "report", r ? r->code : NULL);
     }
-    return kind;
+    g_autoptr(AddressSuspension) s = NULL;
+    gboolean ok = address_suspension_get(gw->store, e->rcpt, now, &s, error);
+    if (s) {
+        g_autofree char *day = format_day(c, s->until);
+        json_member_string_if(b, "suspended_until", day);
+        (*suspended)++;
+    }
+    json_builder_end_object(b);
+    return ok;
 }
 
 /* One letter to the IOC listing the letters that failed since the last digest, with the
@@ -609,6 +610,12 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
             log_info("outbox: %d failed letter(s) wait for the next digest to the IOC", total);
         return TRUE;
     }
+    /* read now, as the templates are: a name the province changed is in this digest */
+    g_autoptr(Labels) labels = labels_load(c, error);
+    if (!labels) {
+        store_rollback(gw->store);
+        return FALSE;
+    }
     g_autoptr(JsonBuilder) b = letters_context_new(c, now);
     json_builder_set_member_name(b, "digest");
     json_builder_begin_object(b);
@@ -620,35 +627,8 @@ static gboolean digest_enqueue(FlushPass *pass, gboolean *enqueued, GError **err
     json_builder_set_member_name(b, "letters");
     json_builder_begin_array(b);
     gboolean ok = TRUE;
-    for (guint i = 0; ok && i < failed->len; i++) {
-        const OutboxEntry *e = g_ptr_array_index(failed, i);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_int_value(b, e->id);
-        json_member_string_if(b, "kind", e->kind);
-        json_member_string_if(b, "kind_name", kind_name(e->kind));
-        /* the IOC's mailbox gets no citizen's address (Điều 4.5): shortened, in the reason
-         * too (servers quote the recipient); pahtctl outbox shows them whole */
-        g_autofree char *to = redact_alert_line(c, e->rcpt, NULL);
-        json_member_string_if(b, "to", to);
-        g_autofree char *when = letters_format_time(c, e->updated_at);
-        json_member_string_if(b, "failed_at", when);
-        g_autofree char *reason = redact_alert_line(c, e->last_reply ? e->last_reply : "?", NULL);
-        json_member_string_if(b, "reason", reason);
-        if (e->report_id > 0) {
-            g_autoptr(Report) r = report_load_id(gw->store, e->report_id, NULL);
-            json_member_string_if(b, "report", r ? r->code : NULL);
-        }
-        g_autoptr(AddressSuspension) s = NULL;
-        if (ok && !address_suspension_get(gw->store, e->rcpt, now, &s, error))
-            ok = FALSE;
-        if (s) {
-            g_autofree char *day = format_day(c, s->until);
-            json_member_string_if(b, "suspended_until", day);
-            suspended++;
-        }
-        json_builder_end_object(b);
-    }
+    for (guint i = 0; ok && i < failed->len; i++)
+        ok = add_failed_letter(gw, labels, b, g_ptr_array_index(failed, i), now, &suspended, error);
     json_builder_end_array(b);
     json_builder_set_member_name(b, "more");
     json_builder_add_int_value(b, total - (int)failed->len);

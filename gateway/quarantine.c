@@ -31,27 +31,25 @@ static char *human_size(gint64 bytes)
     return g_strdup_printf("%" G_GINT64_FORMAT " KB", MAX((bytes + 1023) / 1024, 1));
 }
 
+/* where a message set aside stays: the quarantine folder of the mailbox */
+static JsonBuilder *quarantine_facts(const Config *c, const char *message_id)
+{
+    JsonBuilder *facts = letters_alert_facts();
+    json_member_string(facts, "folder", c->imap.quarantine_folder);
+    json_member_string_if(facts, "message_id", message_id);
+    return facts;
+}
+
 gboolean quarantine_alert_unparsed(Gateway *gw, const RawMessage *raw, GError **error)
 {
     const Config *c = gw->config;
     g_autofree char *key = g_strdup_printf("quarantined:%" G_GINT64_FORMAT, raw->id);
-    g_autofree char *title =
-        g_strdup_printf("Thư không xử lý được, đã chuyển vào thư mục cách ly (tin nhắn số "
-                        "%" G_GINT64_FORMAT ")",
-                        raw->id);
-    g_autofree char *reason =
-        g_strdup_printf("Lý do: %s", raw->error && *raw->error ? raw->error : "không rõ");
+    g_autoptr(JsonBuilder) facts = quarantine_facts(c, raw->message_id);
+    json_member_int(facts, "message", raw->id);
+    json_member_string_if(facts, "reason", raw->error && *raw->error ? raw->error : NULL);
     g_autofree char *size = human_size(raw->size);
-    g_autofree char *kept = g_strdup_printf(
-        "Thư gốc (%s) được giữ nguyên trong thư mục \"%s\" của hộp thư và trong kho dữ liệu của "
-        "hệ thống; chưa có thư trả lời nào được gửi cho người gửi.",
-        size, c->imap.quarantine_folder);
-    g_autofree char *again = g_strdup_printf(
-        "Sau khi khắc phục, xử lý lại bằng lệnh: pahtctl reprocess %" G_GINT64_FORMAT, raw->id);
-    g_autofree char *mid =
-        raw->message_id ? g_strdup_printf("Message-ID: <%s>", raw->message_id) : NULL;
-    const char *lines[] = {reason, kept, again, mid, NULL};
-    return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
+    json_member_string(facts, "size", size);
+    return letters_ioc_alert(c, gw->store, "unparsed", key, 0, facts, error);
 }
 
 /* GMime reads the address list; a group has no address of its own (RFC 5322 §3.4) */
@@ -121,28 +119,16 @@ gboolean quarantine_too_large(Gateway *gw, const char *mailbox, guint32 uidvalid
             .to_address = from_address,
             .in_reply_to = message_id,
             .references = message_id ? references : NULL,
-            .auto_reply = TRUE,
         };
         ok = letters_enqueue(c, gw->store, &req, b, &answered, error);
     }
     if (ok) {
-        g_autofree char *title = g_strdup_printf("Thư quá lớn (%s) chưa được tiếp nhận", size);
-        g_autofree char *from =
-            g_strdup_printf("Người gửi: %s", from_address ? from_address : "(không rõ)");
-        g_autofree char *why = g_strdup_printf(
-            "Dung lượng %s vượt mức tối đa %s (max_message_bytes): hệ thống không tải thư về.",
-            size, limit);
-        g_autofree char *kept =
-            g_strdup_printf("Thư được để nguyên trên máy chủ, trong thư mục \"%s\" của hộp thư.",
-                            c->imap.quarantine_folder);
-        const char *told = "Người gửi đã được đề nghị gửi lại với ít tệp hơn hoặc tệp nhỏ hơn.";
-        if (!from_address)
-            told = "Không gửi được thư trả lời: thư không có địa chỉ người gửi.";
-        else if (!answered)
-            told = "Không gửi thư trả lời: địa chỉ này không nhận thư tự động.";
-        g_autofree char *mid = message_id ? g_strdup_printf("Message-ID: <%s>", message_id) : NULL;
-        const char *lines[] = {from, why, kept, told, mid, NULL};
-        ok = letters_ioc_alert(c, gw->store, alert_key, 0, title, lines, error);
+        g_autoptr(JsonBuilder) facts = quarantine_facts(c, message_id);
+        json_member_string_if(facts, "from", from_address);
+        json_member_string(facts, "size", size);
+        json_member_string(facts, "limit", limit);
+        json_member_bool(facts, "answered", answered);
+        ok = letters_ioc_alert(c, gw->store, "too_large_alert", alert_key, 0, facts, error);
     }
     if (!ok || !store_commit(gw->store, error)) {
         store_rollback(gw->store);
@@ -162,30 +148,20 @@ gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
     const Config *c = gw->config;
     const char *mailbox = c->imap.server.path;
     g_autofree char *key = g_strdup_printf("unfetchable:%s/%u/%u", mailbox, gw->uidvalidity, uid);
-    g_autofree char *title =
-        move_error
-            ? g_strdup_printf("Thư không tải về được, vẫn nằm trong hộp thư đến (UID %u)", uid)
-            : g_strdup_printf("Thư không tải về được, đã chuyển vào thư mục cách ly (UID %u)", uid);
-    g_autofree char *why = g_strdup_printf("Lỗi gần nhất: %s", failure->last_error);
+    g_autoptr(JsonBuilder) facts = quarantine_facts(c, NULL);
+    json_member_int(facts, "uid", uid);
+    json_member_bool(facts, "moved", move_error == NULL);
+    json_member_string_if(facts, "move_error", move_error);
+    json_member_string(facts, "inbox", mailbox);
+    json_member_string(facts, "error", failure->last_error);
+    json_member_int(facts, "failures", failure->failures);
     g_autofree char *first = letters_format_time(c, failure->first_at);
     g_autofree char *last = letters_format_time(c, failure->last_at);
-    g_autofree char *tries =
-        g_strdup_printf("Hệ thống đã thử %d lần, từ %s đến %s.", failure->failures, first, last);
-    g_autofree char *human = size >= 0 ? human_size(size) : g_strdup("không rõ");
-    g_autofree char *where =
-        move_error
-            ? g_strdup_printf("Không chuyển được thư vào thư mục \"%s\" (%s): thư vẫn nằm trong "
-                              "hộp thư đến \"%s\" và hệ thống không thử lại nữa.",
-                              c->imap.quarantine_folder, move_error, mailbox)
-            : g_strdup_printf("Thư được để nguyên trên máy chủ, trong thư mục \"%s\" của hộp "
-                              "thư (dung lượng %s).",
-                              c->imap.quarantine_folder, human);
-    const char *none = "Chưa có phản ánh nào được tạo từ thư này và người gửi chưa nhận được thư "
-                       "trả lời.";
-    const char *again = "Cần kiểm tra thư trên máy chủ thư; sau khi khắc phục, chuyển thư trở lại "
-                        "hộp thư đến để hệ thống xử lý lại.";
-    const char *lines[] = {why, tries, where, none, again, NULL};
-    return letters_ioc_alert(c, gw->store, key, 0, title, lines, error);
+    json_member_string(facts, "first", first);
+    json_member_string(facts, "last", last);
+    g_autofree char *human = size >= 0 ? human_size(size) : NULL;
+    json_member_string_if(facts, "size", human);
+    return letters_ioc_alert(c, gw->store, "fetch_given_up", key, 0, facts, error);
 }
 
 /* ---- pahtctl reprocess ---------------------------------------------------------------------- */

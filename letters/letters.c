@@ -9,7 +9,7 @@ char *letters_format_time(const Config *c, gint64 t)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
-    return g_date_time_format(local, "%H:%M ngày %d/%m/%Y");
+    return g_date_time_format(local, LETTERS_TIME_FORMAT);
 }
 
 /* the date line of Vietnamese administrative letters */
@@ -17,7 +17,7 @@ char *letters_format_long_date(const Config *c, gint64 t)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, c->calendar.zone);
-    return g_strdup_printf("ngày %d tháng %d năm %d", g_date_time_get_day_of_month(local),
+    return g_strdup_printf(LETTERS_DATE_FORMAT, g_date_time_get_day_of_month(local),
                            g_date_time_get_month(local), g_date_time_get_year(local));
 }
 
@@ -92,9 +92,6 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emergency",
-                                                "too_large", "supplement", NULL};
-
 /* The limits of the automatic answers (SPEC §3.6, issue 11): per mailbox (case and +tag
  * folded: victim+1@ and Victim+2@ are one) in 24 hours; per domain and in total in the last
  * hour: a flood with forged senders must not make the province a source of backscatter,
@@ -102,20 +99,13 @@ const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emer
 typedef enum { LIMIT_MAILBOX, LIMIT_DOMAIN, LIMIT_TOTAL, N_LIMITS } AnswerLimit;
 
 static const struct {
-    const char *key;     /* the configuration key */
-    const char *scope;   /* "to this address in 24 hours" */
-    const char *title;   /* the IOC alert's */
-    const char *counted; /* what the count is, for the IOC */
+    const char *key;   /* the configuration key */
+    const char *scope; /* "to this address in 24 hours" */
+    const char *fact;  /* the IOC alert's flag: which limit (auto_reply_limit.txt) */
 } limit_words[N_LIMITS] = {
-    {"auto_replies_per_day", "to this address in 24 hours",
-     "Một địa chỉ đã vượt giới hạn thư trả lời tự động trong ngày",
-     "thư trả lời tự động cho địa chỉ này trong 24 giờ qua"},
-    {"auto_replies_per_domain_per_hour", "to this domain in the last hour",
-     "Một tên miền đã vượt giới hạn thư trả lời tự động trong giờ",
-     "thư trả lời tự động cho các địa chỉ thuộc tên miền này trong 1 giờ qua"},
-    {"auto_replies_per_hour", "in total in the last hour",
-     "Hệ thống đã vượt giới hạn tổng số thư trả lời tự động trong giờ",
-     "thư trả lời tự động (tổng cộng) trong 1 giờ qua"},
+    {"auto_replies_per_day", "to this address in 24 hours", "per_mailbox"},
+    {"auto_replies_per_domain_per_hour", "to this domain in the last hour", "per_domain"},
+    {"auto_replies_per_hour", "in total in the last hour", "in_total"},
 };
 
 static int limit_of(const Config *c, AnswerLimit which)
@@ -153,18 +143,13 @@ static gboolean answer_limited(const Config *c, Store *store, const LetterReques
                                                  : which == LIMIT_DOMAIN ? domain
                                                                          : "-",
                                                  day);
-    g_autofree char *line1 = g_strdup_printf("Địa chỉ: %s", req->to_address);
-    g_autofree char *line2 = g_strdup_printf(
-        "Đã có %" G_GINT64_FORMAT " %s (giới hạn %s = %d). Các thư tiếp theo vẫn được tiếp nhận "
-        "nhưng không được trả lời tự động cho đến khi hết giới hạn; Trung tâm IOC có thể trả "
-        "lời một phản ánh bằng lệnh: pahtctl answer MÃ-PHẢN-ÁNH.",
-        sent, limit_words[which].counted, key, limit);
-    const char *lines[] = {line1, line2,
-                           "Có thể là một hệ thống trả lời tự động bị lỗi, một người gửi rất nhiều "
-                           "thư, hoặc thư rác mạo danh người gửi: xin kiểm tra.",
-                           NULL};
-    return letters_ioc_alert(c, store, alert_key, req->report_id, limit_words[which].title, lines,
-                             error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string(facts, "address", req->to_address);
+    json_member_int(facts, "sent", sent);
+    json_member_string(facts, "key", key);
+    json_member_int(facts, "limit", limit);
+    json_member_bool(facts, limit_words[which].fact, TRUE);
+    return letters_ioc_alert(c, store, "auto_reply_limit", alert_key, req->report_id, facts, error);
 }
 
 /* SPEC §3.6: *allowed FALSE when an automatic answer would break a limit */
@@ -186,12 +171,30 @@ static gboolean rate_limit(const Config *c, Store *store, const LetterRequest *r
     return TRUE;
 }
 
+/* the registry's row of the letter req asks for, or an error: nothing unregistered is sent */
+static const LetterKind *registered_kind(const LetterRequest *req, const char **template_name,
+                                         GError **error)
+{
+    const LetterKind *kind = kinds_find(req->kind);
+    *template_name = req->template_name ? req->template_name : req->kind;
+    if (kind && kinds_find_template(kind, *template_name, NULL))
+        return kind;
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT,
+                "no letter kind \"%s\" with a template \"%s\" in the registry (letters/kinds.c)",
+                req->kind ? req->kind : "", *template_name ? *template_name : "");
+    return NULL;
+}
+
 gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req,
                          JsonBuilder *context, gboolean *enqueued, GError **error)
 {
     if (enqueued)
         *enqueued = FALSE;
     json_builder_end_object(context);
+    const char *template_name = NULL;
+    const LetterKind *kind = registered_kind(req, &template_name, error);
+    if (!kind)
+        return FALSE;
     if (letters_never_answer(c, req->to_address)) {
         if (req->report_id <= 0)
             return TRUE;
@@ -201,7 +204,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
                                                    : "the message has no sender address to answer");
         return event_add(store, req->report_id, "pahtd", "no_answer", why, error);
     }
-    if (req->auto_reply && !req->by_ioc) {
+    if (kind->auto_reply && !req->by_ioc) {
         gboolean allowed = TRUE;
         if (!rate_limit(c, store, req, &allowed, error))
             return FALSE;
@@ -209,11 +212,12 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
             return TRUE;
     }
     g_autoptr(JsonNode) root = json_builder_get_root(context);
-    g_autofree char *reply_to =
-        req->reply_to ? g_strdup(req->reply_to) : reply_address(c, req->reply_token);
+    /* the token makes an answer part of the report: only for the citizen's own letters */
+    const char *token = kind->audience & LETTER_TO_CITIZEN ? req->reply_token : NULL;
+    g_autofree char *reply_to = req->reply_to ? g_strdup(req->reply_to) : reply_address(c, token);
     LetterSpec spec = {
         .templates_dir = c->gateway.templates_dir,
-        .kind = req->template_name ? req->template_name : req->kind,
+        .kind = template_name,
         .context = root,
         .from_name = c->gateway.name,
         .from_address = c->smtp.from,
@@ -222,7 +226,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         .reply_to = reply_to,
         .in_reply_to = req->in_reply_to,
         .references = req->references,
-        .auto_submitted = req->auto_reply ? "auto-replied" : "auto-generated",
+        .auto_submitted = kind->auto_reply ? "auto-replied" : "auto-generated",
         .date = clock_now_unix(),
     };
     GError *compose_error = NULL;
@@ -255,75 +259,86 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
     if (enqueued)
         *enqueued = created;
     /* counted when enqueued: a letter still queued is as good as sent for a limit */
-    return !created || !req->auto_reply ||
+    return !created || !kind->auto_reply ||
            auto_answer_record(store, id, req->to_address, clock_now_unix(), error);
 }
 
-/* a report's state as the IOC says it */
-static const char *state_text(const char *state)
+/* Điều 4.5: the IOC's mailbox gets no personal data, whoever wrote the fact; the report in
+ * the system has it. A Message-ID stays whole: it is how the IOC finds the mail on the server. */
+static void redact_facts(const Config *c, JsonNode *node, const RedactCitizen *who)
 {
-    static const char *const words[][2] = {
-        {"draft", "chờ Trung tâm IOC xem xét"},
-        {"incomplete", "chờ người phản ánh bổ sung thông tin"},
-        {"accepted", "đã tiếp nhận"},
-        {"assigned", "đã chuyển cơ quan xử lý"},
-        {"coordinating", "đang phối hợp xử lý"},
-        {"extended", "đã gia hạn xử lý"},
-        {"returned", "cơ quan xử lý trả lại"},
-        {"result_submitted", "chờ lãnh đạo phê duyệt kết quả"},
-        {"approved", "chờ công bố kết quả"},
-        {"published", "đã công bố kết quả"},
-        {"closed", "đã kết thúc"},
-        {"rejected", "không tiếp nhận"},
-    };
-    for (gsize i = 0; state && i < G_N_ELEMENTS(words); i++) {
-        if (g_str_equal(state, words[i][0]))
-            return words[i][1];
+    if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *array = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(array); i++)
+            redact_facts(c, json_array_get_element(array, i), who);
+        return;
     }
-    return state;
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *object = json_node_get_object(node);
+        g_autoptr(GList) members = json_object_get_members(object);
+        for (GList *m = members; m; m = m->next) {
+            if (!g_str_equal(m->data, "message_id"))
+                redact_facts(c, json_object_get_member(object, m->data), who);
+        }
+        return;
+    }
+    if (json_node_get_value_type(node) == G_TYPE_STRING) {
+        g_autofree char *safe = redact_alert_line(c, json_node_get_string(node), who);
+        json_node_set_string(node, safe);
+    }
 }
 
-gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key, gint64 report_id,
-                           const char *title, const char *const *lines, GError **error)
+JsonBuilder *letters_alert_facts(void)
+{
+    JsonBuilder *b = json_builder_new();
+    json_builder_begin_object(b);
+    return b;
+}
+
+/* the report an alert is about, as the IOC may read it: its code, its state (state_is.STATE
+ * true: the template says it in words) and its subject, redacted */
+static void add_alert_report(JsonBuilder *b, const Report *report, const RedactCitizen *who)
+{
+    json_builder_set_member_name(b, "report");
+    json_builder_begin_object(b);
+    json_member_string_if(b, "code", report->code);
+    json_member_string_if(b, "state", report->state);
+    json_builder_set_member_name(b, "state_is");
+    json_builder_begin_object(b);
+    if (report->state)
+        json_member_bool(b, report->state, TRUE);
+    json_builder_end_object(b);
+    g_autofree char *subject = redact_subject(report->subject, report->code, who);
+    json_member_string_if(b, "subject", subject);
+    json_builder_end_object(b);
+}
+
+gboolean letters_ioc_alert(const Config *c, Store *store, const char *template_name,
+                           const char *dedupe_key, gint64 report_id, JsonBuilder *facts,
+                           GError **error)
 {
     gint64 now = clock_now_unix();
+    json_builder_end_object(facts);
+    g_autoptr(JsonNode) alert = json_builder_get_root(facts);
     g_autoptr(Report) report = NULL;
     if (report_id > 0) {
         report = report_load_id(store, report_id, error);
         if (!report)
             return FALSE;
     }
-    /* Điều 4.5: the IOC's mailbox gets no personal data, whoever wrote the line; the report
-     * in the system has it */
     RedactCitizen who = {.citizen = report ? &report->citizen : NULL,
                          .confidential = report && report->confidential};
+    redact_facts(c, alert, &who);
+    g_autofree char *when = letters_format_time(c, now);
+    json_object_set_string_member(json_node_get_object(alert), "at", when);
     g_autoptr(JsonBuilder) b = letters_context_new(c, now);
     json_builder_set_member_name(b, "alert");
-    json_builder_begin_object(b);
-    g_autofree char *safe_title = redact_alert_line(c, title, &who);
-    json_member_string_if(b, "title", safe_title);
-    g_autofree char *when = letters_format_time(c, now);
-    json_member_string_if(b, "at", when);
-    json_builder_set_member_name(b, "lines");
-    json_builder_begin_array(b);
-    for (const char *const *l = lines; l && *l; l++) {
-        g_autofree char *safe = redact_alert_line(c, *l, &who);
-        json_builder_add_string_value(b, safe);
-    }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-    if (report) {
-        json_builder_set_member_name(b, "report");
-        json_builder_begin_object(b);
-        json_member_string_if(b, "code", report->code);
-        json_member_string_if(b, "state", report->state);
-        json_member_string_if(b, "state_text", state_text(report->state));
-        g_autofree char *subject = redact_subject(report->subject, report->code, &who);
-        json_member_string_if(b, "subject", subject);
-        json_builder_end_object(b);
-    }
+    json_builder_add_value(b, g_steal_pointer(&alert));
+    if (report)
+        add_alert_report(b, report, &who);
     LetterRequest req = {
         .kind = "ioc_alert",
+        .template_name = template_name,
         .dedupe_key = dedupe_key,
         .report_id = report_id,
         .to_address = c->gateway.ioc_alert_to,
@@ -360,7 +375,7 @@ static void add_report_members(const Config *c, JsonBuilder *b, const ReportLett
     json_builder_begin_object(b);
     json_member_string_if(b, "code", l->code);
     json_member_string_if(b, "subject",
-                          l->subject && *l->subject ? l->subject : "(không có tiêu đề)");
+                          l->subject && *l->subject ? l->subject : LETTERS_NO_SUBJECT);
     g_autofree char *received = letters_format_time(c, l->received_at);
     json_member_string_if(b, "received_at", received);
     guint n = l->attachments ? l->attachments->len : (l->stored ? l->stored->len : 0);
@@ -412,7 +427,6 @@ static gboolean enqueue_report_letter(const Config *c, Store *store, const Repor
         .reply_token = l->token,
         .in_reply_to = l->in_reply_to,
         .references = l->references,
-        .auto_reply = TRUE,
         .by_ioc = l->by_ioc,
     };
     return letters_enqueue(c, store, &req, b, NULL, error);
@@ -426,40 +440,28 @@ static gboolean send_ack(const Config *c, Store *store, const ReportLetter *l, G
     return enqueue_report_letter(c, store, l, "ack", key, b, error);
 }
 
-/* Điều 4.2-4.3 in the words a citizen uses, and what to write */
-static const struct {
-    const char *field, *label, *words, *hint;
-} missing_words[] = {
-    {"name", "Họ và tên", "họ và tên", "họ và tên đầy đủ của Ông/Bà"},
-    {"address", "Địa chỉ liên hệ", "địa chỉ liên hệ",
-     "số nhà, tên đường hoặc ấp/khóm, phường/xã, huyện/thị xã/thành phố nơi Ông/Bà ở"},
-    {"id_number", "Số căn cước công dân", "số căn cước công dân",
-     "12 chữ số in trên thẻ căn cước công dân (hoặc 9 chữ số của chứng minh nhân dân cũ)"},
-    {"phone", "Số điện thoại", "số điện thoại",
-     "số di động (10 chữ số) hoặc số máy bàn kèm mã vùng, để cán bộ liên hệ xác minh khi cần"},
-    {"location", "Địa điểm xảy ra sự việc", "địa điểm xảy ra sự việc",
-     "càng rõ càng tốt: số nhà, tên đường, hẻm, ấp/khóm, phường/xã; có thể gửi kèm vị trí trên "
-     "Google Maps"},
-};
-
-/* "họ và tên, số điện thoại và địa điểm xảy ra sự việc" */
-static char *missing_sentence(char **missing)
+gboolean letters_add_missing(const Config *c, JsonBuilder *b, char **missing, GError **error)
 {
-    GPtrArray *words = g_ptr_array_new();
-    for (char **m = missing; m && *m; m++) {
-        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
-            if (g_str_equal(*m, missing_words[i].field))
-                g_ptr_array_add(words, (gpointer)missing_words[i].words);
-        }
+    g_autoptr(Labels) labels = labels_load(c, error);
+    if (!labels)
+        return FALSE;
+    /* Điều 4.2-4.3 in the words a citizen uses, and what to write */
+    static const char *const keys[] = {"label", "words", "hint", NULL};
+    gboolean ok = TRUE;
+    json_builder_set_member_name(b, "missing");
+    json_builder_begin_array(b);
+    for (char **m = missing; ok && m && *m; m++) {
+        json_builder_begin_object(b);
+        json_member_string(b, "field", *m);
+        /* a sentence of them: "a, b và c" (every flag set: a missing one is looked up outside) */
+        json_member_bool(b, "first", m == missing);
+        json_member_bool(b, "last", m[1] == NULL);
+        ok = labels_add(b, labels, "field", *m, keys, error);
+        json_builder_end_object(b);
     }
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < words->len; i++) {
-        if (i > 0)
-            g_string_append(s, i + 1 == words->len ? " và " : ", ");
-        g_string_append(s, words->pdata[i]);
-    }
-    g_ptr_array_unref(words);
-    return g_string_free(s, FALSE);
+    json_builder_end_array(b);
+    json_member_bool(b, "has_missing", missing && missing[0]);
+    return ok;
 }
 
 static gboolean send_incomplete(const Config *c, Store *store, const ReportLetter *l,
@@ -468,26 +470,35 @@ static gboolean send_incomplete(const Config *c, Store *store, const ReportLette
 {
     g_autoptr(JsonBuilder) b = letters_context_new(c, clock_now_unix());
     add_report_members(c, b, l);
-    json_builder_set_member_name(b, "missing");
-    json_builder_begin_array(b);
-    for (char **m = missing; m && *m; m++) {
-        for (gsize i = 0; i < G_N_ELEMENTS(missing_words); i++) {
-            if (!g_str_equal(*m, missing_words[i].field))
-                continue;
-            json_builder_begin_object(b);
-            json_member_string_if(b, "field", missing_words[i].field);
-            json_member_string_if(b, "label", missing_words[i].label);
-            json_member_string_if(b, "words", missing_words[i].words);
-            json_member_string_if(b, "hint", missing_words[i].hint);
-            json_builder_end_object(b);
-        }
-    }
-    json_builder_end_array(b);
-    g_autofree char *sentence = missing_sentence(missing);
-    json_member_string_if(b, "missing_text", sentence);
+    if (!letters_add_missing(c, b, missing, error))
+        return FALSE;
     json_builder_set_member_name(b, "again");
     json_builder_add_boolean_value(b, again);
     return enqueue_report_letter(c, store, l, "incomplete", dedupe_key, b, error);
+}
+
+/* Why automatic answers to a mail are withheld: the province's MX found that it fails DMARC
+ * ("dmarc") or its spam filter flagged it ("spam"), with the MX's name and words; the reply
+ * is not yet confirmed as the citizen's ("unconfirmed"); only its From address ties it to a
+ * report ("from_only"). why NULL: not withheld. */
+typedef struct {
+    const char *why;
+    const char *mx, *detail;
+} SenderDoubt;
+
+/* "member": {WHY: true, the other reasons false, mx, detail}, or nothing when not withheld */
+static void add_doubt(JsonBuilder *b, const char *member, const SenderDoubt *doubt)
+{
+    if (!doubt->why)
+        return;
+    static const char *const reasons[] = {"dmarc", "spam", "unconfirmed", "from_only"};
+    json_builder_set_member_name(b, member);
+    json_builder_begin_object(b);
+    for (gsize i = 0; i < G_N_ELEMENTS(reasons); i++)
+        json_member_bool(b, reasons[i], g_str_equal(doubt->why, reasons[i]));
+    json_member_string_if(b, "mx", doubt->mx);
+    json_member_string_if(b, "detail", doubt->detail);
+    json_builder_end_object(b);
 }
 
 static gpointer keyword_rule_regex_new(gpointer unused)
@@ -498,35 +509,36 @@ static gpointer keyword_rule_regex_new(gpointer unused)
 /* an alert quotes this much of the citizen's text: enough to judge, not the whole mail */
 #define ALERT_EXCERPT_CHARS 300
 
-/* 'keyword emergency "đang cháy" (text)', the parser's record of its rule, as the IOC reads
- * it: 'từ khóa “đang cháy” trong nội dung thư' */
-static char *rule_in_words(const char *rule)
+/* 'keyword emergency "đang cháy" (text); confidential: keyword "giữ bí mật" (text)', the
+ * parser's record of its rules, as facts the IOC's template says in words: each rule a keyword
+ * and where it was found (in_subject, else the text), whether it made the report confidential,
+ * or plain (the default: nothing matched) or other (a rule of another kind) */
+static void add_rules(JsonBuilder *b, const char *rule)
 {
     static GOnce once = G_ONCE_INIT;
     GRegex *re = g_once(&once, keyword_rule_regex_new, NULL);
-    GString *out = g_string_new(NULL);
     g_auto(GStrv) parts = g_strsplit(rule ? rule : "", "; ", -1);
+    json_builder_set_member_name(b, "rules");
+    json_builder_begin_array(b);
     for (int i = 0; parts[i]; i++) {
         g_autoptr(GMatchInfo) match = NULL;
         const char *part = parts[i];
         gboolean secret = g_str_has_prefix(part, "confidential: ");
         if (secret)
             part += strlen("confidential: ");
-        if (out->len)
-            g_string_append(out, "; ");
-        if (!g_regex_match(re, part, 0, &match)) {
-            g_string_append(out, g_str_equal(part, "default") ? "không có dấu hiệu đặc biệt"
-                                                              : "quy tắc khác (xem Hệ thống)");
-            continue;
-        }
-        g_autofree char *phrase = g_match_info_fetch(match, 1);
-        g_autofree char *where = g_match_info_fetch(match, 2);
-        g_string_append_printf(out, "%stừ khóa “%s” trong %s%s",
-                               secret ? "người phản ánh yêu cầu giữ bí mật (" : "", phrase,
-                               g_str_equal(where, "subject") ? "tiêu đề thư" : "nội dung thư",
-                               secret ? ")" : "");
+        gboolean keyword = g_regex_match(re, part, 0, &match);
+        g_autofree char *phrase = keyword ? g_match_info_fetch(match, 1) : NULL;
+        g_autofree char *where = keyword ? g_match_info_fetch(match, 2) : NULL;
+        /* every flag of every rule, false too: a missing one would be looked up outside it */
+        json_builder_begin_object(b);
+        json_member_string(b, "keyword", phrase);
+        json_member_bool(b, "in_subject", g_strcmp0(where, "subject") == 0);
+        json_member_bool(b, "confidential", secret);
+        json_member_bool(b, "plain", !keyword && g_str_equal(part, "default"));
+        json_member_bool(b, "other", !keyword && !g_str_equal(part, "default"));
+        json_builder_end_object(b);
     }
-    return g_string_free(out, FALSE);
+    json_builder_end_array(b);
 }
 
 typedef struct {
@@ -534,7 +546,7 @@ typedef struct {
     RedactCitizen who;
     gboolean has_coordinates;
     double lat, lon;
-    const char *held; /* why the sender gets no letter (the IOC still does); NULL: it does */
+    SenderDoubt held; /* why the sender gets no letter (the IOC still does); why NULL: it does */
 } EmergencyFacts;
 
 static gboolean send_emergency_letter(const Config *c, Store *store, const ReportLetter *l,
@@ -547,42 +559,24 @@ static gboolean send_emergency_letter(const Config *c, Store *store, const Repor
 
 /* what the IOC needs to act on an emergency (Điều 8.6), and nothing personal: the report in
  * the system has the rest */
-static GPtrArray *emergency_alert_lines(const Config *c, const ReportLetter *l,
-                                        const EmergencyFacts *f)
+static JsonBuilder *emergency_facts(const EmergencyFacts *f, const char *code)
 {
-    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(lines, g_strdup("Phân loại: khẩn cấp (thiên tai, hỏa hoạn, tai nạn, mất an "
-                                    "ninh trật tự; khoản 6 Điều 8 Quy chế)"));
-    g_autofree char *rule = rule_in_words(f->rule);
-    g_ptr_array_add(lines, g_strdup_printf("Nhận biết theo: %s", rule));
+    JsonBuilder *facts = letters_alert_facts();
+    g_autofree char *subject = redact_subject(f->subject, code, &f->who);
+    json_member_string(facts, "subject", subject);
+    add_rules(facts, f->rule);
     g_autofree char *place = redact_line(f->place, &f->who);
-    if (place && *place)
-        g_ptr_array_add(lines, g_strdup_printf("Địa điểm: %s", place));
+    json_member_string_if(facts, "place", place && *place ? place : NULL);
     if (f->has_coordinates) {
         g_autofree char *lat = coordinate_text(f->lat);
         g_autofree char *lon = coordinate_text(f->lon);
-        g_ptr_array_add(lines, g_strdup_printf("Tọa độ: %s, %s (https://maps.google.com/?q=%s,%s)",
-                                               lat, lon, lat, lon));
+        json_member_string(facts, "lat", lat);
+        json_member_string(facts, "lon", lon);
     }
     g_autofree char *excerpt = redact_excerpt(f->text, &f->who, ALERT_EXCERPT_CHARS);
-    if (excerpt && *excerpt)
-        g_ptr_array_add(lines, g_strdup_printf("Trích nội dung: %s", excerpt));
-    if (f->held)
-        g_ptr_array_add(lines, g_strdup_printf("Người gửi CHƯA được trả lời tự động: %s. Xin "
-                                               "xử lý theo quy trình khẩn cấp (khoản 6 Điều 8 "
-                                               "Quy chế) và liên hệ người gửi khi cần.",
-                                               f->held));
-    else
-        g_ptr_array_add(lines, g_strdup_printf("Người gửi đã được trả lời tự động: đề nghị gọi "
-                                               "ngay Tổng đài %s. Xin xử lý theo quy trình khẩn "
-                                               "cấp (khoản 6 Điều 8 Quy chế).",
-                                               c->gateway.hotline ? c->gateway.hotline : "1022"));
-    g_ptr_array_add(lines, g_strdup_printf("Họ tên, số điện thoại, địa chỉ thư của người phản ánh "
-                                           "không ghi trong thư này (khoản 5 Điều 4 Quy chế): "
-                                           "xem trong Hệ thống, pahtctl show %s.",
-                                           l->code));
-    g_ptr_array_add(lines, NULL);
-    return lines;
+    json_member_string_if(facts, "excerpt", excerpt && *excerpt ? excerpt : NULL);
+    add_doubt(facts, "held", &f->held);
+    return facts;
 }
 
 /* Điều 6.2, 8.6: e-mail is not an emergency channel; the citizen is told to call 1022 now
@@ -591,17 +585,13 @@ static gboolean send_emergency(const Config *c, Store *store, const ReportLetter
                                const EmergencyFacts *f, const char *suffix, GError **error)
 {
     g_autofree char *key = g_strdup_printf("emergency:%s", suffix);
-    if (!f->held && !send_emergency_letter(c, store, l, key, error))
+    if (!f->held.why && !send_emergency_letter(c, store, l, key, error))
         return FALSE;
     if (l->by_ioc)
         return TRUE; /* the IOC knows: it is answering by hand */
-
-    g_autoptr(GPtrArray) lines = emergency_alert_lines(c, l, f);
-    g_autofree char *subject = redact_subject(f->subject, l->code, &f->who);
-    g_autofree char *title = g_strdup_printf("KHẨN CẤP: %s", subject);
+    g_autoptr(JsonBuilder) facts = emergency_facts(f, l->code);
     g_autofree char *alert_key = g_strdup_printf("emergency-alert:%s", suffix);
-    return letters_ioc_alert(c, store, alert_key, l->report_id, title,
-                             (const char *const *)lines->pdata, error);
+    return letters_ioc_alert(c, store, "emergency_alert", alert_key, l->report_id, facts, error);
 }
 
 const char *letters_answer_address(const Draft *draft)
@@ -616,19 +606,28 @@ const char *letters_answer_address(const Draft *draft)
     return NULL;
 }
 
-char *letters_sender_suspect(const Config *c, const Draft *draft)
+/* the MX's verdict on the sender (trusted_authserv_id): DMARC failed, or spam */
+static SenderDoubt sender_doubt(const Config *c, const Draft *draft)
 {
     const char *mx = c->gateway.trusted_authserv_id;
-    if (!mx)
+    if (mx && g_strcmp0(draft->auth_dmarc, "fail") == 0)
+        return (SenderDoubt){"dmarc", mx, draft->auth_results ? draft->auth_results : "dmarc=fail"};
+    if (mx && draft->spam_flagged)
+        return (SenderDoubt){"spam", mx, draft->spam_status ? draft->spam_status : "spam"};
+    return (SenderDoubt){0};
+}
+
+char *letters_sender_suspect(const Config *c, const Draft *draft)
+{
+    SenderDoubt doubt = sender_doubt(c, draft);
+    if (!doubt.why)
         return NULL;
-    if (g_strcmp0(draft->auth_dmarc, "fail") == 0)
+    if (g_str_equal(doubt.why, "dmarc"))
         return g_strdup_printf("the province's mail server %s found that the sender fails DMARC "
                                "(the From address may be forged): %s",
-                               mx, draft->auth_results ? draft->auth_results : "dmarc=fail");
-    if (draft->spam_flagged)
-        return g_strdup_printf("the spam filter of the province's mail server flagged it: %s",
-                               draft->spam_status ? draft->spam_status : "spam");
-    return NULL;
+                               doubt.mx, doubt.detail);
+    return g_strdup_printf("the spam filter of the province's mail server flagged it: %s",
+                           doubt.detail);
 }
 
 static gboolean answer_new_report(const Config *c, Store *store, const ReportRef *report,
@@ -639,7 +638,7 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
         draft->classification ? draft->classification : CLASSIFICATION_REPORT;
     if (g_str_equal(classification, CLASSIFICATION_COMPLAINT))
         return TRUE; /* no acknowledgement: the IOC confirms the refusal (Điều 1.1.c, 3.9) */
-    g_autofree char *held = by_ioc ? NULL : letters_sender_suspect(c, draft);
+    SenderDoubt held = by_ioc ? (SenderDoubt){0} : sender_doubt(c, draft);
     g_auto(GStrv) references = references_for(draft);
     /* issue 11: only ever to the sender. An address written in the text is data for the IOC
      * (the report's citizen e-mail): answering it would let anyone make the province write
@@ -676,7 +675,7 @@ static gboolean answer_new_report(const Config *c, Store *store, const ReportRef
         };
         return send_emergency(c, store, &l, &f, id, error);
     }
-    if (held)
+    if (held.why)
         return TRUE; /* the IOC sees the report, marked, and may answer it by hand */
     g_auto(GStrv) missing = draft_missing_fields(draft);
     if (missing[0]) {
@@ -768,14 +767,10 @@ static gboolean alert_reply(const Config *c, Store *store, const Report *r, cons
     RedactCitizen who = {
         .citizen = &r->citizen, .sender_name = reply->from_name, .confidential = r->confidential};
     g_autofree char *excerpt = redact_excerpt(reply->text, &who, ALERT_EXCERPT_CHARS);
-    g_autofree char *line1 = excerpt && *excerpt ? g_strdup_printf("Trích nội dung: %s", excerpt)
-                                                 : g_strdup("Thư bổ sung không có nội dung chữ.");
-    g_autofree char *line2 = g_strdup_printf("Tệp đính kèm mới: %u", reply->attachments->len);
-    g_autofree char *line3 = g_strdup_printf(
-        "Thư đã được gắn vào phản ánh; toàn văn và tệp đính kèm: pahtctl show %s.", r->code);
-    const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert(c, store, key, r->id, "Người phản ánh gửi thêm thông tin", lines,
-                             error);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string_if(facts, "excerpt", excerpt && *excerpt ? excerpt : NULL);
+    json_member_int(facts, "attachments", reply->attachments->len);
+    return letters_ioc_alert(c, store, "reply_added", key, r->id, facts, error);
 }
 
 static EmergencyFacts reply_emergency_facts(const Report *r, const Draft *reply)
@@ -847,8 +842,8 @@ gboolean letters_answer_reply(const Config *c, Store *store, const ReplyMatch *m
 }
 
 gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pending_id,
-                                    const ReplyMatch *match, const Draft *reply, const char *reason,
-                                    gint64 raw_id, GError **error)
+                                    const ReplyMatch *match, const Draft *reply, gint64 raw_id,
+                                    GError **error)
 {
     g_autoptr(Report) r = report_load_id(store, match->report_id, error);
     if (!r)
@@ -859,7 +854,7 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
         g_auto(GStrv) references = references_for(reply);
         ReportLetter l = reply_letter(r, reply, (const char *const *)references);
         EmergencyFacts f = reply_emergency_facts(r, reply);
-        f.held = "thư chưa được xác nhận là của người phản ánh";
+        f.held = (SenderDoubt){.why = "unconfirmed"};
         g_autofree char *suffix =
             g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, r->id, raw_id);
         if (!send_emergency(c, store, &l, &f, suffix, error))
@@ -871,15 +866,14 @@ gboolean letters_supplement_pending(const Config *c, Store *store, gint64 pendin
     g_autofree char *day = g_date_time_format(local, "%Y-%m-%d");
     g_autofree char *key =
         g_strdup_printf("supplement-pending:%" G_GINT64_FORMAT ":%s", r->id, day);
-    g_autofree char *title = g_strdup_printf("Thư bổ sung cho phản ánh %s chờ xác nhận", r->code);
-    g_autofree char *line1 =
-        g_strdup_printf("Người gửi: %s", reply->from_address ? reply->from_address : "(không rõ)");
-    g_autofree char *line2 = g_strdup_printf("Lý do chờ: %s.", reason);
-    g_autofree char *line3 = g_strdup_printf(
-        "Thư chưa được đưa vào phản ánh và người gửi chưa được trả lời. Xem: pahtctl show %s; "
-        "đưa vào phản ánh: pahtctl supplement %" G_GINT64_FORMAT " --confirm; bỏ qua: pahtctl "
-        "supplement %" G_GINT64_FORMAT " --discard.",
-        r->code, pending_id, pending_id);
-    const char *lines[] = {line1, line2, line3, NULL};
-    return letters_ioc_alert(c, store, key, r->id, title, lines, error);
+    /* why it waits: inbound.c's reason, as a fact (the MX doubts the sender, or only the
+     * sender's From address ties it to the report) */
+    SenderDoubt why = sender_doubt(c, reply);
+    if (!why.why)
+        why.why = "from_only";
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string_if(facts, "from", reply->from_address);
+    json_member_int(facts, "pending", pending_id);
+    add_doubt(facts, "why", &why);
+    return letters_ioc_alert(c, store, "supplement_pending", key, r->id, facts, error);
 }

@@ -14,6 +14,84 @@
 
 G_BEGIN_DECLS
 
+/* ---- the letter kinds (kinds.c) ---------------------------------------------------------------
+ * One registry of every letter the gateway sends: a row per mail kind of SPEC §6 (the kind
+ * the outbox, pahtctl outbox and pahtctl show name), with its templates. Nothing is sent that
+ * is not in it: letters_enqueue refuses a kind or a template it does not list. A new letter
+ * is one row here (or one template in a row), its two files templates/NAME.txt and NAME.html
+ * and its name in labels.ini; the tests walk the table (tests/unit/test_letters_kinds.c). */
+
+/* who reads a kind's letters, and so which of a report's data they may carry (Điều 4.5) */
+typedef enum {
+    LETTER_TO_CITIZEN = 1 << 0, /* the citizen, or whoever sent the mail we answer */
+    LETTER_TO_AGENCY = 1 << 1,  /* an agency's contact (văn thư) */
+    LETTER_TO_LEADER = 1 << 2,  /* an agency's leader */
+    LETTER_TO_IOC = 1 << 3,     /* the IOC (ioc_alert_to): no personal data */
+} LetterAudience;
+
+/* how pahtctl preview shows a template: the action whose letters it is, run on a report in a
+ * transaction that is rolled back (lifecycle_letters_preview) */
+typedef enum {
+    LETTER_PREVIEW_NONE,      /* not about one report's state (a mailbox, a digest), or about
+                                 a mail the report does not keep (a supplement) */
+    LETTER_PREVIEW_ANSWER,    /* the answer to the report's own mail (and its IOC alert) */
+    LETTER_PREVIEW_ACCEPT,    /* pahtctl accept */
+    LETTER_PREVIEW_REJECT,    /* pahtctl reject */
+    LETTER_PREVIEW_RETURN,    /* pahtctl return */
+    LETTER_PREVIEW_EXTEND,    /* pahtctl extend */
+    LETTER_PREVIEW_RESULT,    /* pahtctl result */
+    LETTER_PREVIEW_SENT_BACK, /* pahtctl publish of a result without text (Điều 9.4) */
+    LETTER_PREVIEW_APPROVE,   /* pahtctl approve */
+    LETTER_PREVIEW_PUBLISH,   /* pahtctl publish */
+    LETTER_PREVIEW_FEEDBACK,  /* the citizen's feedback on a result (Điều 10) */
+    LETTER_PREVIEW_REMINDER,  /* a reminder of the result deadline, a day before */
+    LETTER_PREVIEW_OVERDUE,   /* the overdue notice of the result deadline */
+} LetterPreview;
+
+typedef struct {
+    const char *name; /* templates/NAME.txt and NAME.html; pahtctl preview NAME */
+    LetterPreview preview;
+} LetterTemplate;
+
+typedef struct {
+    const char *name; /* the mail kind (SPEC §6); its Vietnamese name: labels.ini [kind NAME] */
+    LetterAudience audience;
+    /* an automatic answer to a mail (SPEC §3.6): Auto-Submitted: auto-replied, counted by the
+     * answer limits and never sent past them; otherwise auto-generated (RFC 3834 §5) */
+    gboolean auto_reply;
+    const LetterTemplate *templates; /* ends with {NULL}; the first is the kind's own */
+} LetterKind;
+
+/* the registry, ending with a row whose name is NULL */
+const LetterKind *kinds_all(void);
+/* the kind named name, or NULL */
+const LetterKind *kinds_find(const char *name);
+/* the template named name of kind (NULL: of any kind), or NULL; *kind (may be NULL) gets its
+ * kind */
+const LetterTemplate *kinds_find_template(const LetterKind *kind, const char *name,
+                                          const LetterKind **kind_out);
+
+/* ---- the names of things (labels.c) -----------------------------------------------------------
+ * templates_dir/labels.ini: what the letters call what the code knows by a key, in groups
+ * "[field CODE]" (a Điều 4 detail a report may lack: label, words, hint), "[deadline CODE]"
+ * (a deadline of the regulation: label, basis) and "[kind NAME]" (a kind of the registry:
+ * name). Read at each letter, as the templates are; a missing file, group or key is
+ * PAHT_ERROR_CONFIG naming them. */
+
+typedef struct Labels Labels;
+Labels *labels_load(const Config *config, GError **error);
+void labels_free(Labels *labels);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Labels, labels_free)
+/* the value of key in [group name], NFC; NULL with the error */
+char *labels_get(const Labels *labels, const char *group, const char *name, const char *key,
+                 GError **error);
+/* each of keys (NULL-terminated) of [group name] as a string member of b */
+gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, const char *name,
+                    const char *const *keys, GError **error);
+/* a mail kind as a reader is told it: a registered kind's name ([kind NAME] name); a kind the
+ * registry no longer has (a letter of an older version) by its code */
+char *labels_kind_name(const Labels *labels, const char *kind, GError **error);
+
 /* ---- composing and enqueueing (letters.c) -----------------------------------------------------
  * Which letters a decision produces, and the one path every letter takes into the outbox. Every
  * function enqueues in the caller's transaction.
@@ -26,17 +104,17 @@ G_BEGIN_DECLS
  * tháng 11 năm 2026"), plus what the caller added. */
 
 typedef struct {
-    const char *kind;          /* the mail kind (SPEC §6) and the template name */
-    const char *template_name; /* NULL: the same as kind */
+    const char *kind;          /* the mail kind (SPEC §6), a row of the registry (kinds.c) */
+    const char *template_name; /* one of the kind's templates; NULL: the kind's own */
     const char *dedupe_key;    /* unique: the same letter is never enqueued twice */
     gint64 report_id;          /* 0: none */
     const char *to_name;       /* may be NULL */
     const char *to_address;
-    const char *reply_token;       /* the report's token for Reply-To; NULL: none */
+    const char *reply_token;       /* the report's token for Reply-To, for a kind the citizen
+                                      reads; NULL: none */
     const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
     const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
     const char *const *references; /* NULL-terminated; NULL: none */
-    gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
     gboolean by_ioc;               /* an answer the IOC asked for: not rate-limited */
     gint64 not_before;             /* 0: as soon as possible */
 } LetterRequest;
@@ -47,19 +125,28 @@ JsonBuilder *letters_context_new(const Config *config, gint64 now);
 /* Ends the context object, composes the letter and enqueues it. An address no automatic
  * mail may go to (letters_never_answer) enqueues nothing and returns TRUE with *enqueued
  * FALSE; so does a to_address that cannot be written into a letter, and an automatic answer
- * (auto_reply, unless by_ioc) past a rate limit of SPEC §3.6: auto_replies_per_day to one
- * mailbox (case and +tag folded), auto_replies_per_domain_per_hour to one domain,
- * auto_replies_per_hour in total (an event on the report, and one IOC alert per limit, key
- * and day). */
+ * (a kind with auto_reply, unless by_ioc) past a rate limit of SPEC §3.6:
+ * auto_replies_per_day to one mailbox (case and +tag folded),
+ * auto_replies_per_domain_per_hour to one domain, auto_replies_per_hour in total (an event on
+ * the report, and one IOC alert per limit, key and day). A kind or template the registry does
+ * not list is refused (PAHT_ERROR_INPUT); a report's reply token goes only into the letters of
+ * a kind its citizen reads: anyone else's answer must never pass for the citizen's. */
 gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
                          JsonBuilder *context, gboolean *enqueued, GError **error);
 
-/* An alert to the IOC (ioc_alert_to): title (one line, the subject), lines of text, and the
- * report it concerns (0: none). dedupe_key makes it once-only. */
-gboolean letters_ioc_alert(const Config *config, Store *store, const char *dedupe_key,
-                           gint64 report_id, const char *title, const char *const *lines,
+/* An alert to the IOC (ioc_alert_to): the letter template_name, a template of kind ioc_alert
+ * in the registry, about the report report_id (0: none). The C code gives facts, the template
+ * the words: facts is an object begun by letters_alert_facts and filled with what happened
+ * (names, counts, times, addresses, the server's words, and reasons as flags), which the
+ * template sees as alert.* with alert.at, the time of the alert; with a report, also
+ * report.code, report.state, report.state_is.STATE (true) and report.subject (redacted). Every
+ * string of facts is redacted as redact_alert_line does, with the report's citizen: nothing
+ * personal reaches the IOC's mailbox (Điều 4.5), whoever wrote it; a member named message_id
+ * stays whole. dedupe_key makes it once-only. Ends facts; the caller still frees it. */
+JsonBuilder *letters_alert_facts(void);
+gboolean letters_ioc_alert(const Config *config, Store *store, const char *template_name,
+                           const char *dedupe_key, gint64 report_id, JsonBuilder *facts,
                            GError **error);
-
 /* Where automatic answers to a message go (issue 11): its From address, or its envelope
  * sender (Return-Path) when From names no mailbox; NULL when neither does. Never an address
  * written in the text: that one is data for the IOC. Borrowed from draft. */
@@ -101,16 +188,17 @@ gboolean letters_answer_reply(const Config *config, Store *store, const ReplyMat
                               GError **error);
 
 /* A reply that waits for the IOC as pending supplement pending_id (issue 11): one IOC alert
- * per report and day with the commands to confirm or discard it, and for an emergency the
- * IOC's emergency alert at once (the sender, perhaps not the citizen, gets no letter). */
+ * per report and day with why it waits (the MX doubts the sender, letters_sender_suspect; or
+ * only its From address ties it to the report) and the commands to confirm or discard it, and
+ * for an emergency the IOC's emergency alert at once (the sender, perhaps not the citizen,
+ * gets no letter). */
 gboolean letters_supplement_pending(const Config *config, Store *store, gint64 pending_id,
-                                    const ReplyMatch *match, const Draft *reply, const char *reason,
-                                    gint64 raw_id, GError **error);
+                                    const ReplyMatch *match, const Draft *reply, gint64 raw_id,
+                                    GError **error);
 
-/* Mail kinds that are automatic answers to a citizen, counted by the rate limit
- * ([gateway] auto_replies_per_day per address per 24 hours, SPEC §3.6). A new kind of
- * automatic answer (LetterRequest.auto_reply) is added here. */
-extern const char *const letters_auto_reply_kinds[];
+/* The Điều 4 details a report lacks (draft_missing_fields' names), as the templates say them:
+ * "missing": [{field, label, words, hint (labels.ini), first, last}] and "has_missing". */
+gboolean letters_add_missing(const Config *config, JsonBuilder *b, char **missing, GError **error);
 
 /* TRUE for addresses no automatic answer may go to: mailer-daemon, postmaster, abuse, root,
  * noreply/no-reply, and our own (SPEC §3.6). */
@@ -176,11 +264,11 @@ gboolean lifecycle_letters_citizen_reply(const Config *config, Store *store, con
                                          gint64 report_id, const char *text, CitizenReply *outcome,
                                          GError **error);
 
-/* A letter as it would be sent now, composed and not enqueued (pahtctl preview). kind: a mail
- * kind (ack, acceptance, assignment, rejection, reminder, overdue, extension,
- * approval_request, publish_request, result, feedback) or a template name (result_sent_back,
- * returned). PAHT_ERROR_INPUT for an unknown kind. */
-GBytes *lifecycle_letters_preview(const Config *config, Store *store, const char *kind,
+/* A letter as it would be sent now, composed and not enqueued (pahtctl preview). name: a
+ * template the registry (kinds.c) says can be previewed, or a mail kind (its first such
+ * template: ioc_alert shows returned). PAHT_ERROR_INPUT for any other name, listing those
+ * there are; PAHT_ERROR_NOT_FOUND when the report gives that letter nobody to go to. */
+GBytes *lifecycle_letters_preview(const Config *config, Store *store, const char *name,
                                   gint64 report_id, GError **error);
 
 /* A letter made readable for a person: the decoded From, To, Reply-To, Subject and Date, a
@@ -213,8 +301,19 @@ gboolean lifecycle_letters_deadline_action(const Config *config, Store *store,
  * A name is matched without regard to diacritics, case and separators: "Trần Thị B",
  * "TRAN THI B", "Tran_Thi_B", "TranThiB". */
 
-/* what replaces a masked value */
-#define REDACT_MASK "[đã ẩn]"
+/* The words the C code of letters/ writes, all of them: data inside a value, which no template
+ * can word. What replaces a masked value, what stands for the citizen's subject or text when
+ * there is none and for a confidential report's subject and file names, and how a time and a
+ * date are written (Nghị định 30/2020/NĐ-CP's "ngày ... tháng ... năm ..."). Sentences are in
+ * the templates; names of things in labels.ini. tools/check-words
+ * fails on Vietnamese written anywhere else in gateway/ or letters/. */
+#define REDACT_MASK                 "[đã ẩn]"
+#define LETTERS_NO_SUBJECT          "(không có tiêu đề)"
+#define LETTERS_NO_TEXT             "(thư không có nội dung chữ)"
+#define REDACT_CONFIDENTIAL_SUBJECT "Phản ánh %s (bảo mật)"   /* the report's code */
+#define REDACT_NUMBERED_FILE        "Tệp %u%s"                /* its number, its extension */
+#define LETTERS_TIME_FORMAT         "%H:%M ngày %d/%m/%Y"     /* g_date_time_format */
+#define LETTERS_DATE_FORMAT         "ngày %d tháng %d năm %d" /* day, month, year */
 
 typedef struct {
     const DraftCitizen *citizen; /* the values the parser extracted; NULL: none known */

@@ -141,13 +141,13 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     json_member_string_if(b, "code", r->code);
     /* the citizen's subject is theirs; anyone else reads it redacted (Điều 4.5, 9.3.b) */
     g_autofree char *subject =
-        who == TO_CITIZEN ? g_strdup(r->subject && *r->subject ? r->subject : "(không có tiêu đề)")
+        who == TO_CITIZEN ? g_strdup(r->subject && *r->subject ? r->subject : LETTERS_NO_SUBJECT)
                           : redact_subject(r->subject, r->code, &citizen);
     json_member_string_if(b, "subject", subject);
     add_time(b, c, "received_at", r->received_at);
     if (who == TO_AGENCY) {
         g_autofree char *text = redact_text(r->text, &citizen);
-        json_member_string_if(b, "text", text && *text ? text : "(thư không có nội dung chữ)");
+        json_member_string_if(b, "text", text && *text ? text : LETTERS_NO_TEXT);
         g_autofree char *location = redact_text(r->location.text, &citizen);
         json_member_string_if(b, "location", location);
         if (r->location.has_coordinates) {
@@ -312,8 +312,8 @@ static gboolean to_official(const Ctx *x, const char *kind, const char *template
 static gboolean to_ioc(const Ctx *x, const char *kind, const char *template_name, const char *key,
                        JsonBuilder *b, GError **error)
 {
-    return to_official(x, kind, template_name, key, "Trung tâm IOC tỉnh",
-                       x->config->gateway.ioc_alert_to, b, error);
+    return to_official(x, kind, template_name, key, NULL, x->config->gateway.ioc_alert_to, b,
+                       error);
 }
 
 /* ---- the letters of each transition ---------------------------------------------------------- */
@@ -364,23 +364,8 @@ static gboolean letters_rejected(const Ctx *x, GError **error)
     json_member_bool(b, "duplicate", g_str_equal(reason, "duplicate"));
     json_member_string_if(b, "note", rec->note);
     json_builder_end_object(b);
-    json_builder_set_member_name(b, "missing");
-    json_builder_begin_array(b);
-    static const struct {
-        const char *field, *words;
-    } labels[] = {{"name", "họ và tên"},
-                  {"address", "địa chỉ liên hệ"},
-                  {"id_number", "số căn cước công dân"},
-                  {"phone", "số điện thoại"},
-                  {"location", "địa điểm xảy ra sự việc"}};
-    for (char **m = x->report->missing; m && *m; m++) {
-        for (gsize i = 0; i < G_N_ELEMENTS(labels); i++) {
-            if (g_str_equal(*m, labels[i].field))
-                json_builder_add_string_value(b, labels[i].words);
-        }
-    }
-    json_builder_end_array(b);
-    json_member_bool(b, "has_missing", x->report->missing && x->report->missing[0]);
+    if (!letters_add_missing(x->config, b, x->report->missing, error))
+        return FALSE;
     g_autofree char *key = dedupe_key(x, "rejection:%" G_GINT64_FORMAT, x->report->id);
     return to_citizen(x, "rejection", NULL, key, b, error);
 }
@@ -468,30 +453,15 @@ static gboolean letters_feedback(const Ctx *x, GError **error)
 /* ---- reminders and overdue notices ------------------------------------------------------------
  */
 
-static const struct {
-    const char *name;
-    const char *label; /* what is due, in the regulation's words */
-    const char *basis; /* the provision */
-} deadline_words[] = {
-    {"assign", "tiếp nhận và chuyển phản ánh đến cơ quan xử lý", "khoản 3 Điều 7"},
-    {"return", "chuyển trả phản ánh không đúng thẩm quyền", "khoản 1 Điều 8"},
-    {"coordinate", "cơ quan phối hợp gửi kết quả xử lý về cơ quan xử lý chính", "khoản 2 Điều 8"},
-    {"result", "có kết quả xử lý được lãnh đạo cơ quan phê duyệt", "khoản 1, 2 và 4 Điều 8"},
-    {"approve", "lãnh đạo cơ quan xử lý phê duyệt kết quả", "khoản 4 Điều 8"},
-    {"publish", "công bố kết quả xử lý", "khoản 2 Điều 9"},
-    {"clarify", "làm rõ thông tin theo phản hồi của người phản ánh", "khoản 2 Điều 10"},
-};
-
-static void add_reminder(JsonBuilder *b, const Ctx *x, const DeadlineAction *a, const char *role)
+/* what is due and the provision that sets it, as labels.ini [deadline NAME] says them */
+static gboolean add_reminder(JsonBuilder *b, const Ctx *x, const DeadlineAction *a,
+                             const char *role, GError **error)
 {
+    g_autoptr(Labels) labels = labels_load(x->config, error);
+    static const char *const keys[] = {"label", "basis", NULL};
     json_builder_set_member_name(b, "reminder");
     json_builder_begin_object(b);
-    for (gsize i = 0; i < G_N_ELEMENTS(deadline_words); i++) {
-        if (g_str_equal(deadline_words[i].name, a->name)) {
-            json_member_string_if(b, "label", deadline_words[i].label);
-            json_member_string_if(b, "basis", deadline_words[i].basis);
-        }
-    }
+    gboolean ok = labels && labels_add(b, labels, "deadline", a->name, keys, error);
     json_member_string_if(b, "deadline", a->name);
     add_time(b, x->config, "due", a->due);
     json_member_bool(b, "before", a->stage == 0);
@@ -511,6 +481,7 @@ static void add_reminder(JsonBuilder *b, const Ctx *x, const DeadlineAction *a, 
     json_member_bool(b, a->name, TRUE);
     json_builder_end_object(b);
     json_builder_end_object(b);
+    return ok;
 }
 
 /* one reminder or overdue notice to one person */
@@ -521,7 +492,8 @@ static gboolean deadline_letter(const Ctx *x, const DeadlineAction *a, const cha
     if (!address)
         return TRUE;
     g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
-    add_reminder(b, x, a, role);
+    if (!add_reminder(b, x, a, role, error))
+        return FALSE;
     add_agency(b, "coordinator", about);
     /* unique per report, deadline (its due time: an extension makes a new one), stage and
      * person: a restart of the daemon never doubles a reminder */
@@ -557,7 +529,7 @@ gboolean lifecycle_letters_deadline_action(const Config *c, Store *s, const Cale
     if (remind) {
         gboolean ok = TRUE;
         if (g_str_equal(role, "ioc")) {
-            ok = deadline_letter(&x, a, "reminder", role, "Trung tâm IOC tỉnh", ioc, NULL, error);
+            ok = deadline_letter(&x, a, "reminder", role, NULL, ioc, NULL, error);
         } else if (g_str_equal(role, "coordinator")) {
             for (char **code = x.report->coordinators; ok && code && *code; code++) {
                 const Agency *co = config_find_agency(c, *code);
@@ -591,7 +563,7 @@ gboolean lifecycle_letters_deadline_action(const Config *c, Store *s, const Cale
             return FALSE;
     }
     if (a->stage >= 2 || overdue)
-        return deadline_letter(&x, a, kind, "ioc", "Trung tâm IOC tỉnh", ioc, NULL, error);
+        return deadline_letter(&x, a, kind, "ioc", NULL, ioc, NULL, error);
     return TRUE;
 }
 
@@ -811,42 +783,75 @@ static gboolean letters_returned_preview(const Ctx *x, GError **error)
     return letters_returned(x, NULL, error);
 }
 
-static const struct {
-    const char *kind;
-    LettersFn letters;
-} previews[] = {
-    {"ack", letters_ack},
-    {"incomplete", letters_ack}, /* the answer to a report that lacks details */
-    {"acceptance", letters_accepted},
-    {"assignment", letters_accepted},
-    {"rejection", letters_rejected},
-    {"reminder", letters_reminder_preview},
-    {"overdue", letters_overdue_preview},
-    {"extension", letters_extended},
-    {"approval_request", letters_result_submitted},
-    {"result_sent_back", letters_sent_back},
-    {"publish_request", letters_approved},
-    {"result", letters_published},
-    {"feedback", letters_feedback},
-    {"returned", letters_returned_preview},
-    {"ioc_alert", letters_returned_preview},
-};
+/* how the registry says a template is previewed: the letters of that action */
+static LettersFn preview_letters(LetterPreview how)
+{
+    switch (how) {
+    case LETTER_PREVIEW_NONE:
+        return NULL;
+    case LETTER_PREVIEW_ANSWER:
+        return letters_ack;
+    case LETTER_PREVIEW_ACCEPT:
+        return letters_accepted;
+    case LETTER_PREVIEW_REJECT:
+        return letters_rejected;
+    case LETTER_PREVIEW_RETURN:
+        return letters_returned_preview;
+    case LETTER_PREVIEW_EXTEND:
+        return letters_extended;
+    case LETTER_PREVIEW_RESULT:
+        return letters_result_submitted;
+    case LETTER_PREVIEW_SENT_BACK:
+        return letters_sent_back;
+    case LETTER_PREVIEW_APPROVE:
+        return letters_approved;
+    case LETTER_PREVIEW_PUBLISH:
+        return letters_published;
+    case LETTER_PREVIEW_FEEDBACK:
+        return letters_feedback;
+    case LETTER_PREVIEW_REMINDER:
+        return letters_reminder_preview;
+    case LETTER_PREVIEW_OVERDUE:
+        return letters_overdue_preview;
+    }
+    return NULL;
+}
 
-GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, gint64 id,
+/* name: a template that can be previewed, or a mail kind (its first template that can) */
+static const LetterTemplate *preview_template(const char *name, const LetterKind **kind)
+{
+    const LetterTemplate *t = kinds_find_template(NULL, name, kind);
+    if (t)
+        return t->preview != LETTER_PREVIEW_NONE ? t : NULL;
+    *kind = kinds_find(name);
+    for (t = *kind ? (*kind)->templates : NULL; t && t->name; t++) {
+        if (t->preview != LETTER_PREVIEW_NONE)
+            return t;
+    }
+    return NULL;
+}
+
+static void unknown_preview(const char *name, GError **error)
+{
+    GString *known = g_string_new(NULL);
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        for (const LetterTemplate *t = k->templates; t->name; t++) {
+            if (t->preview != LETTER_PREVIEW_NONE)
+                g_string_append_printf(known, "%s%s", known->len ? ", " : "", t->name);
+        }
+    }
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "no letter kind \"%s\" to preview (known: %s)",
+                name, known->str);
+    g_string_free(known, TRUE);
+}
+
+GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *name, gint64 id,
                                   GError **error)
 {
-    LettersFn letters = NULL;
-    for (gsize i = 0; i < G_N_ELEMENTS(previews); i++) {
-        if (g_str_equal(previews[i].kind, kind))
-            letters = previews[i].letters;
-    }
-    if (!letters) {
-        GString *known = g_string_new(NULL);
-        for (gsize i = 0; i < G_N_ELEMENTS(previews); i++)
-            g_string_append_printf(known, "%s%s", i ? ", " : "", previews[i].kind);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "no letter kind \"%s\" (known: %s)", kind,
-                    known->str);
-        g_string_free(known, TRUE);
+    const LetterKind *kind = NULL;
+    const LetterTemplate *template = preview_template(name, &kind);
+    if (!template) {
+        unknown_preview(name, error);
         return NULL;
     }
     g_auto(Action) a = {0};
@@ -859,23 +864,20 @@ GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *kind, g
     GBytes *bytes = NULL;
     g_auto(Ctx) x = {0};
     gboolean ok = outbox_last_id(s, &mark, error) && ctx_load(&x, c, s, a.calendar, id, error);
-    const char *mail_kind = g_str_equal(kind, "result_sent_back") ? "approval_request"
-                            : g_str_equal(kind, "returned")       ? "ioc_alert"
-                                                                  : kind;
     if (ok) {
         x.preview = TRUE;
-        ok = letters(&x, error);
+        ok = preview_letters(template->preview)(&x, error);
     }
     /* the letter of this kind (the first one: the main agency's, for an assignment) */
-    ok = ok && outbox_message_first(s, id, mail_kind, mark, &bytes, error);
-    /* the acknowledgement is once per report: show the one that was sent */
-    if (ok && !bytes && g_str_equal(kind, "ack"))
-        ok = outbox_message_first(s, id, mail_kind, 0, &bytes, error);
+    ok = ok && outbox_message_first(s, id, kind->name, mark, &bytes, error);
+    /* an answer to the report's mail is sent once: show the one that was sent */
+    if (ok && !bytes && template->preview == LETTER_PREVIEW_ANSWER)
+        ok = outbox_message_first(s, id, kind->name, 0, &bytes, error);
     if (ok && !bytes)
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND,
                     "report %" G_GINT64_FORMAT " has nobody to send a \"%s\" letter to (no "
                     "address, or an address that never gets automatic mail)",
-                    id, kind);
+                    id, name);
     store_rollback(s);
     return bytes;
 }

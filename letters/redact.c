@@ -377,9 +377,9 @@ char *redact_line(const char *line, const RedactCitizen *who)
 char *redact_subject(const char *subject, const char *code, const RedactCitizen *who)
 {
     if (who && who->confidential)
-        return g_strdup_printf("Phản ánh %s (bảo mật)", code ? code : "");
+        return g_strdup_printf(REDACT_CONFIDENTIAL_SUBJECT, code ? code : "");
     if (!subject || !*subject)
-        return g_strdup("(không có tiêu đề)");
+        return g_strdup(LETTERS_NO_SUBJECT);
     return redact_line(subject, who);
 }
 
@@ -402,7 +402,7 @@ char *redact_filename(const char *filename, guint number, const RedactCitizen *w
         return NULL;
     const char *extension = file_extension(filename);
     if (who && who->confidential)
-        return g_strdup_printf("Tệp %u%s", number, extension ? extension : "");
+        return g_strdup_printf(REDACT_NUMBERED_FILE, number, extension ? extension : "");
     g_autofree char *stem =
         extension ? g_strndup(filename, (gsize)(extension - filename)) : g_strdup(filename);
     g_autofree char *redacted = redact_line(stem, who);

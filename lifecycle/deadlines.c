@@ -57,6 +57,11 @@ gboolean lifecycle_deadline_marks_overdue(const char *name)
     return i >= 0 && deadline_rules[i].marks_overdue;
 }
 
+const char *lifecycle_deadline_name(gsize i)
+{
+    return i < G_N_ELEMENTS(deadline_rules) ? deadline_rules[i].name : NULL;
+}
+
 /* When stage `stage` of a deadline acts: 0 one working day before (none when the deadline is
  * closer than that to when it was set), 1 at the due time, k >= 2 k-1 working days after it.
  * 0 for "no action". */

@@ -144,7 +144,8 @@ typedef struct {
 /* The citizen's answer to a published result (Điều 10): a rating, recorded once (the report
  * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
  * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
- * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
+ * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before
+ * publication. */
 gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
                                  const Lifecycle *lc, CitizenReply *outcome, GError **error);
 
@@ -200,6 +201,9 @@ gboolean deadline_cancel(Store *store, gint64 report_id, const char *name, GErro
 gboolean lifecycle_deadline_applies(const char *name, const char *state);
 /* TRUE for the deadlines whose passing flags the report overdue (Điều 8.5) */
 gboolean lifecycle_deadline_marks_overdue(const char *name);
+/* the name of the i-th deadline of the regulation (Phụ lục II), NULL past the last: what the
+ * letters must have words for (letters/ labels.ini) */
+const char *lifecycle_deadline_name(gsize i);
 /* Điều 8.5: flags the report overdue (once) and records an "overdue" event naming the
  * deadline. *marked tells whether the flag was newly set. */
 gboolean lifecycle_mark_overdue(Store *store, const Lifecycle *lc, gint64 report_id,

@@ -124,6 +124,18 @@ static OutboxEntry *outbox_of(Fixture *f, gint64 report_id, const char *kind, GP
     return NULL;
 }
 
+/* the report's letter of this kind as its reader sees it: the plain text, and the subject */
+static char *letter_of(Fixture *f, gint64 report_id, const char *kind, char **subject)
+{
+    g_autoptr(GPtrArray) keep = NULL;
+    OutboxEntry *e = outbox_of(f, report_id, kind, &keep);
+    g_assert_nonnull(e);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
+    if (subject)
+        *subject = g_strdup(g_mime_message_get_subject(msg));
+    return fixture_letter_plain(msg);
+}
+
 static void set_state(Fixture *f, gint64 id, const char *state)
 {
     g_autofree char *db = g_build_filename(f->dir, "paht.db", NULL);
@@ -790,6 +802,31 @@ static void test_rate_limit_per_domain_and_in_total(Fixture *f, gconstpointer da
         ingest_result_clear(&r);
     }
     g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 2); /* one alert per limit */
+    /* each says which limit, in words, and the address shortened (Điều 4.5) */
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(gateway_store(f->gw), NULL, &error);
+    GString *alerts = g_string_new(NULL);
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (!g_str_equal(e->kind, "ioc_alert"))
+            continue;
+        g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
+        g_autofree char *text = fixture_letter_plain(msg);
+        g_string_append_printf(alerts, "%s\n%s\n", g_mime_message_get_subject(msg), text);
+    }
+    static const char *const said[] = {
+        "Một tên miền đã vượt giới hạn thư trả lời tự động trong giờ",
+        "Địa chỉ: n***@victim.example",
+        "Đã có 3 thư trả lời tự động cho các địa chỉ thuộc tên miền này trong 1 giờ qua "
+        "(giới hạn auto_replies_per_domain_per_hour = 3)",
+        "Hệ thống đã vượt giới hạn tổng số thư trả lời tự động trong giờ",
+        "(tổng cộng) trong 1 giờ qua (giới hạn auto_replies_per_hour = 5)"};
+    for (gsize i = 0; i < G_N_ELEMENTS(said); i++) {
+        if (!strstr(alerts->str, said[i]))
+            g_error("\"%s\" missing from the alerts:\n%s", said[i], alerts->str);
+    }
+    g_assert_null(strstr(alerts->str, "nguoi3@victim.example"));
+    g_string_free(alerts, TRUE);
     /* an hour later the domain is answered again */
     g_setenv("PAHT_NOW", "2026-11-28T10:01:00+07:00", TRUE);
     Mail later = {.from = "nguoi9@victim.example", .subject = "Đèn", .body = "Đèn hỏng."};
@@ -876,11 +913,13 @@ static void test_emergency_from_a_doubted_sender_alerts_only_the_ioc(Fixture *f,
     g_autoptr(Report) rep = load(f, r.report_id);
     g_autofree char *kinds = mail_kinds(rep);
     g_assert_cmpstr(kinds, ==, "ioc_alert");
-    g_autoptr(GPtrArray) keep = NULL;
-    OutboxEntry *alert = outbox_of(f, r.report_id, "ioc_alert", &keep);
-    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, alert->id);
-    g_autofree char *text = fixture_letter_plain(msg);
+    g_autofree char *text = letter_of(f, r.report_id, "ioc_alert", NULL);
     g_assert_nonnull(strstr(text, "CHƯA được trả lời tự động"));
+    /* why, in the IOC's language: the MX's verdict, not the log's English */
+    g_assert_nonnull(strstr(text, "máy chủ thư của tỉnh (" MX ") xác định thư không qua kiểm "
+                                  "tra DMARC"));
+    g_assert_nonnull(strstr(text, "dmarc=fail"));
+    g_assert_null(strstr(text, "fails DMARC"));
     ingest_result_clear(&r);
 }
 
@@ -928,8 +967,16 @@ static void test_forged_from_and_code_cannot_rate(Fixture *f, gconstpointer data
     GError *error = NULL;
     g_autoptr(LifecycleRecord) rec = lifecycle_record_load(gateway_store(f->gw), id, &error);
     g_assert_cmpint(rec->rating, ==, 0);
-    /* the IOC is told, once a day for the report, and nobody else */
+    /* the IOC is told, once a day for the report, and nobody else; why it waits in its own
+     * language */
     g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 1);
+    g_autofree char *subject = NULL;
+    g_autofree char *text = letter_of(f, id, "ioc_alert", &subject);
+    g_assert_cmpstr(subject, ==, "[PAHT] Thư bổ sung cho phản ánh PAHT-2026-000001 chờ xác nhận");
+    g_assert_nonnull(strstr(text, "Người gửi: c***@gmail.com"));
+    g_assert_nonnull(strstr(text, "Lý do chờ: chỉ có địa chỉ người gửi (From)"));
+    g_assert_nonnull(strstr(text, "pahtctl supplement 1 --confirm"));
+    g_assert_null(strstr(text, "only its From address"));
     Mail again = {.from = "citizen@gmail.com", .subject = "PAHT-2026-000001", .body = "3"};
     IngestResult a = ingest(f, &again);
     g_assert_cmpint(letters_to(f, "ioc@soctrang.gov.vn"), ==, 1);

@@ -52,6 +52,17 @@ static gint64 store_report(Fixture *f, const Draft *d)
     return fixture_store_report(f->store, f->config, d);
 }
 
+/* Nguyễn Văn An with every detail Điều 4 asks for */
+static void citizen_an(Draft *d)
+{
+    d->citizen.name = g_strdup("Nguyễn Văn An");
+    d->citizen.address = g_strdup("12 Lê Lợi, Phường 1");
+    d->citizen.id_number = g_strdup("094201001234");
+    d->citizen.phone = g_strdup("0912345678");
+    d->citizen.email = g_strdup("an@example.vn");
+    d->location.text = g_strdup("Đường Lê Lợi, Phường 1");
+}
+
 static gint64 new_report(Fixture *f, gboolean confidential)
 {
     g_autoptr(Draft) d = draft_new();
@@ -60,12 +71,7 @@ static gint64 new_report(Fixture *f, gboolean confidential)
     d->message_id = g_strdup("citizen-1@example.vn");
     d->classification = g_strdup("report");
     d->confidential = confidential;
-    d->citizen.name = g_strdup("Nguyễn Văn An");
-    d->citizen.address = g_strdup("12 Lê Lợi, Phường 1");
-    d->citizen.id_number = g_strdup("094201001234");
-    d->citizen.phone = g_strdup("0912345678");
-    d->citizen.email = g_strdup("an@example.vn");
-    d->location.text = g_strdup("Đường Lê Lợi, Phường 1");
+    citizen_an(d);
     return store_report(f, d);
 }
 
@@ -417,29 +423,62 @@ static gint64 outbox_size(Fixture *f)
     return all->len;
 }
 
+/* a report of another shape than new_report's: missing Điều 4 details, or an emergency */
+static gint64 new_report_classified(Fixture *f, const char *classification, gboolean complete)
+{
+    g_autoptr(Draft) d = draft_new();
+    d->subject = g_strdup(complete ? "Cháy ki-ốt chợ Phường 2" : "Ổ gà");
+    d->text = g_strdup("Đang cháy lớn ở chợ Phường 2.");
+    d->message_id = g_strdup_printf("citizen-%s@example.vn", classification);
+    d->from_address = g_strdup("an@example.vn");
+    d->classification = g_strdup(classification);
+    if (complete)
+        citizen_an(d);
+    else
+        d->citizen.email = g_strdup("an@example.vn");
+    return store_report(f, d);
+}
+
+/* Every template the registry says can be previewed is, on a report it is meant for (one
+ * accepted, one missing details, one emergency), and a preview enqueues nothing. */
 static void test_preview_enqueues_nothing(Fixture *f, gconstpointer data)
 {
-    gint64 id = new_report(f, FALSE);
+    gint64 reports[] = {new_report(f, FALSE), new_report_classified(f, "report", FALSE),
+                        new_report_classified(f, "emergency", TRUE)};
     GError *error = NULL;
-    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, "Chiếu sáng", &error),
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", reports[0], "xd", NULL, "Chiếu sáng",
+                                &error),
        error);
     gint64 before = outbox_size(f);
-    static const char *const kinds[] = {
-        "ack",     "acceptance", "assignment",       "rejection",        "reminder",
-        "overdue", "extension",  "approval_request", "result_sent_back", "publish_request",
-        "result",  "feedback",   "returned",
-    };
-    for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
-        g_autoptr(GBytes) letter =
-            lifecycle_letters_preview(f->config, f->store, kinds[i], id, &error);
-        if (!letter)
-            g_error("preview %s: %s", kinds[i], error->message);
-        g_autoptr(GMimeMessage) msg = fixture_letter_parse(letter);
-        assert_contains(g_mime_message_get_subject(msg), "PAHT-2026-000001");
-        g_autofree char *readable = lifecycle_letters_readable(letter, FALSE, &error);
-        assert_contains(readable, "Subject: [PAHT-2026-000001]");
+    int previewed = 0;
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        for (const LetterTemplate *t = k->templates; t->name; t++) {
+            if (t->preview == LETTER_PREVIEW_NONE)
+                continue;
+            g_autoptr(GBytes) letter = NULL;
+            gsize i = 0;
+            for (; !letter && i < G_N_ELEMENTS(reports); i++) {
+                letter =
+                    lifecycle_letters_preview(f->config, f->store, t->name, reports[i], &error);
+                if (!letter && !g_error_matches(error, PAHT_ERROR, PAHT_ERROR_NOT_FOUND))
+                    g_error("preview %s: %s", t->name, error->message);
+                g_clear_error(&error);
+            }
+            if (!letter)
+                g_error("preview %s: no report to show it with", t->name);
+            g_autofree char *code =
+                g_strdup_printf("PAHT-2026-%06" G_GINT64_FORMAT, reports[i - 1]);
+            g_autoptr(GMimeMessage) msg = fixture_letter_parse(letter);
+            assert_contains(g_mime_message_get_subject(msg), code);
+            g_autofree char *readable = lifecycle_letters_readable(letter, FALSE, &error);
+            assert_contains(readable, "Subject: ");
+            assert_contains(readable, code);
+            previewed++;
+        }
     }
+    g_assert_cmpint(previewed, >, 0);
     g_assert_cmpint(outbox_size(f), ==, before);
+    gint64 id = reports[0];
     /* the preview of a letter that was sent shows the same letter */
     g_autoptr(GBytes) preview =
         lifecycle_letters_preview(f->config, f->store, "assignment", id, &error);

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gmime/gmime.h>
+#include <locale.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,12 +68,13 @@ static GBytes *test_key(const char *fill)
     return g_bytes_new_take(g_string_free(s, FALSE), len);
 }
 
-static gint64 enqueue(Fixture *f, const char *key, const char *rcpt, const char *message_id)
+static gint64 enqueue_kind(Fixture *f, const char *kind, const char *key, const char *rcpt,
+                           const char *message_id)
 {
     static const char text[] = "From: paht@soctrang.gov.vn\r\nSubject: x\r\n\r\nhello\r\n";
     g_autoptr(GBytes) body = g_bytes_new_static(text, sizeof text - 1);
     OutboxNew item = {.dedupe_key = key,
-                      .kind = "ack",
+                      .kind = kind,
                       .rcpt = rcpt,
                       .mail_from = FROM,
                       .message_id = message_id,
@@ -82,6 +84,11 @@ static gint64 enqueue(Fixture *f, const char *key, const char *rcpt, const char 
     g_assert_true(outbox_enqueue(f->store, &item, &id, NULL, &error));
     g_assert_no_error(error);
     return id;
+}
+
+static gint64 enqueue(Fixture *f, const char *key, const char *rcpt, const char *message_id)
+{
+    return enqueue_kind(f, "ack", key, rcpt, message_id);
 }
 
 /* a letter sent with its envelope token recorded, as outbound.c does it */
@@ -487,8 +494,55 @@ static void test_resend_lifts_the_suspension(Fixture *f, gconstpointer data)
     g_clear_error(&error);
 }
 
+/* The IOC reads which letter failed in its own words: every kind of the registry by its
+ * Vietnamese name (labels.ini), never by its code (the digest's own list once lacked too_large and
+ * supplement, and named a refusal that is never sent). */
+static void test_digest_names_every_kind(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    g_assert_true(address_suspend(f->store, "an@example.vn", clock_now_unix() + 3600, "5.1.1",
+                                  "unknown", 0, &error));
+    int n = 0;
+    /* (a digest queued now would hold back the next one for an hour: not this one) */
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        if (g_str_equal(k->name, "digest"))
+            continue;
+        n++;
+        g_autofree char *key = g_strdup_printf("k%d", n);
+        g_autofree char *mid = g_strdup_printf("paht.%d@soctrang.gov.vn", n);
+        enqueue_kind(f, k->name, key, "an@example.vn", mid);
+    }
+    int failed = 0;
+    g_assert_true(outbound_flush(f->gw, NULL, &failed, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(failed, ==, n);
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    gint64 digest = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (g_str_equal(e->kind, "digest") && g_str_equal(e->rcpt, IOC))
+            digest = e->id;
+    }
+    g_assert_cmpint(digest, >, 0);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, digest);
+    g_autofree char *text = fixture_letter_plain(msg);
+    g_autoptr(Labels) labels = labels_load(f->config, &error);
+    g_assert_no_error(error);
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        if (g_str_equal(k->name, "digest"))
+            continue;
+        g_autofree char *title = labels_kind_name(labels, k->name, &error);
+        g_assert_no_error(error);
+        g_autofree char *named = g_strdup_printf(" (%s) gửi a***@example.vn", title);
+        g_autofree char *coded = g_strdup_printf(" (%s) gửi", k->name);
+        if (!strstr(text, named) || strstr(text, coded))
+            g_error("the digest does not name %s \"%s\":\n%s", k->name, title, text);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
     g_test_init(&argc, &argv, NULL);
     g_mime_init();
     log_init("test");
@@ -506,6 +560,7 @@ int main(int argc, char **argv)
     ADD("dsn-by-message-id-alone-suspends-nobody", test_dsn_by_message_id_alone_suspends_nobody);
     ADD("pass-without-server", test_pass_without_server);
     ADD("resend-lifts-the-suspension", test_resend_lifts_the_suspension);
+    ADD("digest-names-every-kind", test_digest_names_every_kind);
     int status = g_test_run();
     g_mime_shutdown();
     return status;

@@ -1,10 +1,13 @@
 /* The one recording path (SPEC §3.2) on a real SQLite store: a mail recorded once whatever
  * way it arrives (a file saved on Unix and given to pahtctl ingest, the same mail as an IMAP
  * server serves it, with CRLF and trace headers), never merged with another mail by its
- * Message-ID alone; and the sender of a mail too large to download, read from its From. */
+ * Message-ID alone; the sender of a mail too large to download, read from its From; and what
+ * the IOC is told of a mail set aside. */
 #include "gateway/gateway_private.h"
 #include "gateway_fixture.h"
+#include "letter_fixture.h"
 
+#include <locale.h>
 #include <string.h>
 
 typedef GatewayFixture Fixture;
@@ -123,9 +126,109 @@ static void test_sender_of_a_mail_too_large(Fixture *f, gconstpointer data)
     }
 }
 
+/* the latest IOC alert enqueued, as the IOC reads it: subject and text */
+static char *the_alert(Fixture *f, char **subject)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    g_assert_no_error(error);
+    gint64 id = 0;
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (g_str_equal(e->kind, "ioc_alert") && e->id > id) {
+            id = e->id;
+            g_assert_cmpstr(e->rcpt, ==, f->config->gateway.ioc_alert_to);
+        }
+    }
+    g_assert_cmpint(id, >, 0);
+    g_autoptr(GMimeMessage) msg = fixture_letter(f->store, id);
+    *subject = g_strdup(g_mime_message_get_subject(msg));
+    return fixture_letter_plain(msg);
+}
+
+static void assert_says(const char *text, const char *const *words)
+{
+    for (const char *const *w = words; *w; w++) {
+        if (!strstr(text, *w))
+            g_error("\"%s\" missing from:\n%s", *w, text);
+    }
+}
+
+/* A mail the parser refused, one too large to fetch, one the server never gave: each tells
+ * the IOC once what happened, where the mail is and what to do, in the words of its template
+ * (unparsed, too_large_alert, fetch_given_up), the sender's address shortened (Điều 4.5). */
+static void test_unparsed_mail_alert(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    RawMessage raw = {.id = 17,
+                      .size = 3 * 1024 * 1024 / 2,
+                      .message_id = (char *)"bad-1@example.vn",
+                      .error = (char *)"the parser was killed after 30 s (a timeout)"};
+    g_assert_true(quarantine_alert_unparsed(f->gw, &raw, &error));
+    g_assert_no_error(error);
+    g_autofree char *subject = NULL;
+    g_autofree char *text = the_alert(f, &subject);
+    g_assert_cmpstr(subject, ==,
+                    "[PAHT] Thư không xử lý được, đã chuyển vào thư mục cách ly (tin nhắn số 17)");
+    const char *words[] = {"Lý do: the parser was killed after 30 s (a timeout)",
+                           "Thư gốc (1,5 MB) được giữ nguyên trong thư mục \"PAHT/Quarantine\"",
+                           "pahtctl reprocess 17", "Message-ID: <bad-1@example.vn>", NULL};
+    assert_says(text, words);
+}
+
+static void test_mail_too_large_alert(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    ImapMessageInfo info = {.uid = 9, .size = 120 * 1024 * 1024};
+    g_assert_true(quarantine_too_large(f->gw, "INBOX", 1, &info, "big-1@example.vn",
+                                       "Trần Văn Bình <binh@example.vn>", &error));
+    g_assert_no_error(error);
+    g_autofree char *subject = NULL;
+    g_autofree char *text = the_alert(f, &subject);
+    g_assert_cmpstr(subject, ==, "[PAHT] Thư quá lớn (120 MB) chưa được tiếp nhận");
+    const char *words[] = {"Người gửi: b***@example.vn", "Dung lượng 120 MB vượt mức tối đa 50 MB",
+                           "Người gửi đã được đề nghị gửi lại", NULL};
+    assert_says(text, words);
+    g_assert_null(strstr(text, "binh@example.vn"));
+    /* a mail without a sender to answer says so */
+    g_assert_true(quarantine_too_large(f->gw, "INBOX", 1, &info, "big-2@example.vn",
+                                       "undisclosed-recipients:;", &error));
+    g_autofree char *subject2 = NULL;
+    g_autofree char *text2 = the_alert(f, &subject2);
+    const char *none[] = {"Người gửi: (không rõ)",
+                          "Không gửi được thư trả lời: thư không có địa chỉ người gửi.", NULL};
+    assert_says(text2, none);
+}
+
+static void test_mail_given_up_alert(Fixture *f, gconstpointer data)
+{
+    GError *error = NULL;
+    MessageFailure failure = {.failures = 7,
+                              .first_at = clock_now_unix() - 3600,
+                              .last_at = clock_now_unix(),
+                              .last_error = (char *)"imap: the server dropped the connection"};
+    g_assert_true(quarantine_alert_unfetchable(f->gw, 31, -1, &failure,
+                                               "NO [TRYCREATE] no such mailbox", &error));
+    g_assert_no_error(error);
+    g_autofree char *subject = NULL;
+    g_autofree char *text = the_alert(f, &subject);
+    g_assert_cmpstr(subject, ==,
+                    "[PAHT] Thư không tải về được, vẫn nằm trong hộp thư đến (UID 31)");
+    const char *words[] = {
+        "Lỗi gần nhất: imap: the server dropped the connection",
+        "Hệ thống đã thử 7 lần, từ 08:00 ngày 30/11/2026 đến 09:00 ngày "
+        "30/11/2026.",
+        "Không chuyển được thư vào thư mục \"PAHT/Quarantine\" (NO [TRYCREATE] no "
+        "such mailbox)",
+        NULL};
+    assert_says(text, words);
+}
+
 int main(int argc, char **argv)
 {
+    setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
     g_test_init(&argc, &argv, NULL);
+    g_mime_init();
     log_init("test_gateway_recording");
     log_set_level(LOG_LEVEL_ERROR);
 #define ADD(name, fn)                                                                              \
@@ -135,5 +238,8 @@ int main(int argc, char **argv)
     ADD("same-message-id-other-text-is-another-mail",
         test_same_message_id_other_text_is_another_mail);
     ADD("sender-of-a-mail-too-large", test_sender_of_a_mail_too_large);
+    ADD("unparsed-mail-alert", test_unparsed_mail_alert);
+    ADD("mail-too-large-alert", test_mail_too_large_alert);
+    ADD("mail-given-up-alert", test_mail_given_up_alert);
     return g_test_run();
 }

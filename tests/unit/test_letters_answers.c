@@ -50,15 +50,25 @@ static void test_never_answer_addresses(Fixture *f, gconstpointer data)
         g_assert_false(letters_never_answer(f->config, fine[i]));
 }
 
+/* the facts of a mailbox outage, as daemon.c gives them */
+static JsonBuilder *outage_facts(void)
+{
+    JsonBuilder *facts = letters_alert_facts();
+    json_member_string(facts, "mailbox", "paht@soctrang.gov.vn");
+    json_member_string(facts, "since", "07:00 ngày 28/11/2026");
+    json_member_string(facts, "error", "imap: connection refused");
+    return facts;
+}
+
 static void test_ioc_alert_once(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
-    const char *lines[] = {"Hộp thư không kết nối được từ 07:00.", "Đang thử lại.", NULL};
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:mailbox:1", 0,
-                                    "Không kết nối được hộp thư", lines, &error));
-    g_assert_no_error(error);
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:mailbox:1", 0,
-                                    "Không kết nối được hộp thư", lines, &error));
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(JsonBuilder) facts = outage_facts();
+        g_assert_true(letters_ioc_alert(f->config, f->store, "mailbox_down", "alert:mailbox:1", 0,
+                                        facts, &error));
+        g_assert_no_error(error);
+    }
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
     g_assert_cmpuint(all->len, ==, 1);
     OutboxEntry *e = g_ptr_array_index(all, 0);
@@ -66,14 +76,23 @@ static void test_ioc_alert_once(Fixture *f, gconstpointer data)
     g_assert_cmpstr(e->rcpt, ==, "ioc@soctrang.gov.vn");
 
     g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
-    g_assert_cmpstr(g_mime_message_get_subject(msg), ==, "[PAHT] Không kết nối được hộp thư");
+    g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
+                    "[PAHT] Không kết nối được hộp thư paht@soctrang.gov.vn từ 07:00 ngày "
+                    "28/11/2026");
     g_assert_cmpstr(g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted"), ==,
                     "auto-generated");
     g_autofree char *text = fixture_letter_plain(msg);
-    g_assert_nonnull(strstr(text, "- Hộp thư không kết nối được từ 07:00."));
-    g_assert_nonnull(strstr(text, "09:00 ngày 28/11/2026"));
+    g_assert_nonnull(strstr(text, "- Lỗi gần nhất: imap: connection refused"));
+    g_assert_nonnull(strstr(text, "Thời điểm: 09:00 ngày 28/11/2026"));
+    /* an alert no template of kind ioc_alert writes is refused */
+    g_autoptr(JsonBuilder) facts = outage_facts();
+    g_assert_false(
+        letters_ioc_alert(f->config, f->store, "digest", "alert:mailbox:2", 0, facts, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_INPUT);
+    g_clear_error(&error);
 }
 
+/* an alert about a report names it, says how far it has come in words, and where to see it */
 static void test_alert_about_a_report(Fixture *f, gconstpointer data)
 {
     g_autoptr(Draft) d = draft_new();
@@ -84,16 +103,21 @@ static void test_alert_about_a_report(Fixture *f, gconstpointer data)
     g_assert_true(store_begin(f->store, &error));
     g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
                                 &ref, &error));
-    g_assert_true(letters_ioc_alert(f->config, f->store, "alert:emergency:1", ref.id,
-                                    "Phản ánh khẩn cấp", NULL, &error));
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_int(facts, "attachments", 0);
+    g_assert_true(letters_ioc_alert(f->config, f->store, "reply_added", "alert:reply:1", ref.id,
+                                    facts, &error));
     g_assert_true(store_commit(f->store, &error));
     g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
     OutboxEntry *e = g_ptr_array_index(all, 0);
     g_assert_cmpint(e->report_id, ==, ref.id);
     g_autoptr(GMimeMessage) msg = fixture_letter(f->store, e->id);
     g_assert_cmpstr(g_mime_message_get_subject(msg), ==,
-                    "[PAHT] Phản ánh khẩn cấp (PAHT-2026-000001)");
+                    "[PAHT] Người phản ánh gửi thêm thông tin (PAHT-2026-000001)");
     g_autofree char *text = fixture_letter_plain(msg);
+    g_assert_nonnull(strstr(text, "Phản ánh:  PAHT-2026-000001, Cháy chợ\n"));
+    g_assert_nonnull(strstr(text, "Giai đoạn: chờ Trung tâm IOC xem xét\n"));
+    g_assert_nonnull(strstr(text, "Thư bổ sung không có nội dung chữ."));
     g_assert_nonnull(strstr(text, "pahtctl show PAHT-2026-000001"));
     report_ref_clear(&ref);
 }
@@ -213,12 +237,18 @@ static void the_alert_naming_nobody(Fixture *f, char **subject, char **text, cha
         assert_no_personal_data(parts[i], bich_forms, G_N_ELEMENTS(bich_forms));
 }
 
+/* a new report answered: the emergency alert the IOC gets for it */
+static void the_emergency_alert(Fixture *f, Draft *d, char **subject, char **text, char **html)
+{
+    g_assert_cmpint(answer_new_report(f, d), ==, 1);
+    the_alert_naming_nobody(f, subject, text, html);
+}
+
 static void emergency_alert_check(Fixture *f, gboolean confidential)
 {
     g_autoptr(Draft) d = fire_report(confidential);
-    g_assert_cmpint(answer_new_report(f, d), ==, 1);
     g_autofree char *subject = NULL, *text = NULL, *html = NULL;
-    the_alert_naming_nobody(f, &subject, &text, &html);
+    the_emergency_alert(f, d, &subject, &text, &html);
     /* what the IOC needs to act: code, classification, place, the rule, an excerpt, where
      * the rest is */
     assert_has(subject, "KHẨN CẤP");
@@ -261,6 +291,23 @@ static void test_emergency_alert_has_what_the_ioc_needs_and_no_personal_data(Fix
     emergency_alert_check(f, FALSE);
 }
 
+/* the rules a report was recognised by, each in words: a keyword and where it was found, the
+ * default, a rule of another kind; none in the parser's English */
+static void test_emergency_alert_says_every_rule(Fixture *f, gconstpointer data)
+{
+    g_autoptr(Draft) d = fire_report(FALSE);
+    g_free(d->rule);
+    d->rule = g_strdup("keyword emergency \"cháy\" (subject); default; header X-Priority 1");
+    g_autofree char *subject = NULL, *text = NULL, *html = NULL;
+    the_emergency_alert(f, d, &subject, &text, &html);
+    assert_has(text, "+ từ khóa “cháy” trong tiêu đề thư\n");
+    assert_has(text, "+ không có dấu hiệu đặc biệt\n");
+    assert_has(text, "+ quy tắc khác (xem Hệ thống)\n");
+    static const char *const english[] = {"keyword", "default", "header", "X-Priority"};
+    assert_no_personal_data(text, english, G_N_ELEMENTS(english));
+    assert_has(html, "từ khóa “cháy” trong tiêu đề thư");
+}
+
 static void test_reply_alert_is_redacted(Fixture *f, gconstpointer data)
 {
     g_autoptr(Draft) d = fire_report(TRUE);
@@ -291,21 +338,29 @@ static void test_reply_alert_is_redacted(Fixture *f, gconstpointer data)
 }
 
 /* alerts written by other parts of the gateway (an oversized mail, a rate limit) name the
- * sender: the IOC's mailbox gets the address shortened, as the logs have it */
-static void test_alert_lines_lose_addresses_and_numbers(Fixture *f, gconstpointer data)
+ * sender, and the server's words may name anyone: whoever wrote a fact, the IOC's mailbox gets
+ * addresses shortened as the logs have them and numbers masked; a Message-ID stays whole, it
+ * is how the IOC finds the mail on the server */
+static void test_alert_facts_lose_addresses_and_numbers(Fixture *f, gconstpointer data)
 {
     GError *error = NULL;
-    const char *lines[] = {"Người gửi: tranthib@example.vn", "Gọi 0939 000 111 hoặc 094078001234",
-                           "Message-ID: <CAB+x.y@mail.example.com>", "Gửi về ioc@soctrang.gov.vn",
-                           NULL};
-    g_assert_true(
-        letters_ioc_alert(f->config, f->store, "alert:x", 0, "Thư quá lớn", lines, &error));
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_int(facts, "message", 7);
+    json_member_string(facts, "size", "20 KB");
+    json_member_string(facts, "folder", "PAHT/Quarantine");
+    json_member_string(facts, "reason",
+                       "tranthib@example.vn: gọi 0939 000 111 hoặc 094078001234; gửi về "
+                       "ioc@soctrang.gov.vn");
+    json_member_string(facts, "message_id", "CAB+x.y@mail.example.com");
+    g_assert_true(letters_ioc_alert(f->config, f->store, "unparsed", "alert:x", 0, facts, &error));
+    g_assert_no_error(error);
     g_autofree char *subject = NULL, *text = NULL, *html = NULL;
     the_letter(f, "ioc_alert", &subject, &text, &html);
-    assert_has(text, "Người gửi: t***@example.vn");
-    assert_has(text, "Gọi [đã ẩn] hoặc [đã ẩn]");
+    assert_has(text, "Lý do: t***@example.vn: gọi [đã ẩn] hoặc [đã ẩn]; gửi về "
+                     "ioc@soctrang.gov.vn");
     assert_has(text, "Message-ID: <CAB+x.y@mail.example.com>");
-    assert_has(text, "Gửi về ioc@soctrang.gov.vn");
+    assert_has(html, "t***@example.vn");
+    assert_no_personal_data(html, bich_forms, G_N_ELEMENTS(bich_forms));
 }
 
 int main(int argc, char **argv)
@@ -324,8 +379,9 @@ int main(int argc, char **argv)
     ADD("confidential-emergency-alert-redacted", test_confidential_emergency_alert_is_redacted);
     ADD("emergency-alert-what-the-ioc-needs",
         test_emergency_alert_has_what_the_ioc_needs_and_no_personal_data);
+    ADD("emergency-alert-says-every-rule", test_emergency_alert_says_every_rule);
     ADD("reply-alert-redacted", test_reply_alert_is_redacted);
-    ADD("alert-lines-lose-addresses", test_alert_lines_lose_addresses_and_numbers);
+    ADD("alert-facts-lose-addresses", test_alert_facts_lose_addresses_and_numbers);
     int status = g_test_run();
     g_mime_shutdown();
     return status;

@@ -1,5 +1,6 @@
 /* Unit tests of letter_compose: every letter is parsed back with GMime and checked header by
  * header; injection attempts must neither add a header nor a recipient. */
+#include "flowed_fixture.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -176,25 +177,6 @@ static void assert_wire_format(const Letter *letter)
 
 /* ---- tests ----------------------------------------------------------------------------------- */
 
-/* RFC 3676 §4.2-4.4, as a reader does it: a space-stuffed line loses its first space; a line
- * that ends in a space flows into the next ("-- " is a signature separator, not a flow) */
-static char *unflow(const char *wire)
-{
-    g_auto(GStrv) lines = g_strsplit(wire, "\r\n", -1);
-    GString *out = g_string_new(NULL);
-    for (int i = 0; lines[i]; i++) {
-        if (!lines[i + 1] && !*lines[i])
-            break; /* after the last CRLF */
-        const char *line = lines[i][0] == ' ' ? lines[i] + 1 : lines[i];
-        gsize len = strlen(line);
-        gboolean soft = len > 0 && line[len - 1] == ' ' && !g_str_equal(line, "-- ");
-        g_string_append(out, line);
-        if (!soft)
-            g_string_append_c(out, '\n');
-    }
-    return g_string_free(out, FALSE);
-}
-
 static void test_headers_and_bodies(Fixture *f, gconstpointer data)
 {
     const char *subject = "Đèn đường hỏng, ổ gà ở đường Lê Lợi, phường 6: "
@@ -262,7 +244,7 @@ static void test_headers_and_bodies(Fixture *f, gconstpointer data)
         g_mime_object_get_content_type(g_mime_message_get_mime_part(message)), "multipart",
         "alternative"));
     g_autofree char *text = part_text(message, "plain");
-    g_autofree char *read = unflow(text);
+    g_autofree char *read = fixture_unflow(text);
     g_autofree char *expected_text = g_strdup_printf(
         "Kính gửi Ông/Bà Nguyễn Văn A,\nMã phản ánh: %s\nNội dung: %s\n", REPORT_CODE, subject);
     g_assert_cmpstr(read, ==, expected_text);
@@ -557,7 +539,7 @@ static void test_partials_and_windows_line_ends(Fixture *f, gconstpointer data)
     g_autofree char *text = part_text(message, "plain");
     /* the indented lines space-stuffed (RFC 3676 §4.4): a flowed reader shows them as written */
     g_assert_cmpstr(text, ==, "A\r\n   Tổng đài 1022\r\n   mã " REPORT_CODE "\r\nB\r\n");
-    g_autofree char *read = unflow(text);
+    g_autofree char *read = fixture_unflow(text);
     g_assert_cmpstr(read, ==, "A\n  Tổng đài 1022\n  mã " REPORT_CODE "\nB\n");
     g_autofree char *html = part_text(message, "html");
     g_assert_cmpstr(html, ==, "<p><b>Tổng đài 1022</b></p>\r\n");
@@ -633,7 +615,7 @@ static void test_shipped_ack_letter(void)
     g_assert_cmpstr(g_mime_message_get_subject(message), ==,
                     "[" REPORT_CODE "] Đã tiếp nhận phản ánh: Đèn đường hỏng ở đường Lê Lợi");
     g_autofree char *wire = part_text(message, "plain");
-    g_autofree char *text = unflow(wire); /* as a reader shows it */
+    g_autofree char *text = fixture_unflow(wire); /* as a reader shows it */
     g_autofree char *html = part_text(message, "html");
     static const char *const both[] = {
         REPORT_CODE,
@@ -690,7 +672,7 @@ static void test_shipped_ack_without_name_or_deadline(void)
     g_autoptr(GMimeMessage) message = NULL;
     g_autoptr(Letter) letter = compose_ack(dir, context, &message);
     g_autofree char *wire = part_text(message, "plain");
-    g_autofree char *text = unflow(wire); /* as a reader shows it */
+    g_autofree char *text = fixture_unflow(wire); /* as a reader shows it */
     g_autofree char *html = part_text(message, "html");
     g_assert_nonnull(strstr(text, "Kính gửi Quý ông/bà,"));
     g_assert_nonnull(strstr(html, "Kính gửi Quý ông/bà,"));
@@ -704,158 +686,6 @@ static void test_shipped_ack_without_name_or_deadline(void)
 }
 
 /* ---- format=flowed (RFC 3676) ---------------------------------------------------------------- */
-
-/* the text with each line's trailing spaces dropped: a hard line end cannot keep them
- * (RFC 3676 §4.2) */
-static char *without_trailing_spaces(const char *text)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    for (int i = 0; lines[i]; i++) {
-        if (!g_str_equal(lines[i], "-- ")) /* the signature separator keeps its space */
-            g_strchomp(lines[i]);
-    }
-    return g_strjoinv("\n", lines);
-}
-
-/* the plain part as it is on the wire, after the transfer encoding: CRLF lines */
-static char *plain_wire_text(GMimeMessage *message)
-{
-    GMimeObject *body = g_mime_message_get_body(message);
-    GMimeObject *plain = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
-    GMimeContentType *type = g_mime_object_get_content_type(plain);
-    g_assert_true(g_mime_content_type_is_type(type, "text", "plain"));
-    GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(plain));
-    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new();
-    g_mime_data_wrapper_write_to_stream(content, stream);
-    GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
-    return g_strndup((const char *)bytes->data, bytes->len);
-}
-
-/* no line over 78 octets (RFC 5322 §2.1.1, RFC 3676 §4.2), and a flowed reader gets back the
- * text as rendered, paragraph by paragraph */
-static void assert_flowed(const Letter *letter, const char *what)
-{
-    g_autoptr(GMimeMessage) message = parse_letter(letter);
-    g_autofree char *wire = plain_wire_text(message);
-    g_auto(GStrv) lines = g_strsplit(wire, "\r\n", -1);
-    for (int i = 0; lines[i]; i++) {
-        if (strlen(lines[i]) > 78)
-            g_error("%s: a line of %zu octets:\n%s", what, strlen(lines[i]), lines[i]);
-        if (strchr(lines[i], '\n') || strchr(lines[i], '\r'))
-            g_error("%s: a bare line end in \"%s\"", what, lines[i]);
-    }
-    /* DelSp=no: the space before a soft break belongs to the text */
-    GMimeObject *plain =
-        g_mime_multipart_get_part(GMIME_MULTIPART(g_mime_message_get_body(message)), 0);
-    GMimeContentType *type = g_mime_object_get_content_type(plain);
-    g_assert_cmpstr(g_mime_content_type_get_parameter(type, "format"), ==, "flowed");
-    g_assert_null(g_mime_content_type_get_parameter(type, "delsp"));
-    g_autofree char *read = unflow(wire);
-    g_autofree char *expected = without_trailing_spaces(letter->text);
-    if (!g_str_equal(read, expected))
-        g_error("%s: the text does not reflow to what was written:\n--- written\n%s\n--- read\n%s",
-                what, expected, read);
-}
-
-/* every member every shipped template uses, with long values, and text that needs stuffing */
-static const char rich_context[] =
-    "{\"gateway\": {\"name\": \"Trung tâm IOC tỉnh Sóc Trăng\", \"place\": \"Sóc Trăng\","
-    " \"email\": \"paht@soctrang.gov.vn\", \"portal\": \"https://paht.soctrang.gov.vn\","
-    " \"hotline\": \"1022\", \"app\": \"Công dân Sóc Trăng\"},"
-    " \"today\": \"ngày 28 tháng 11 năm 2026\","
-    " \"report\": {\"code\": \"PAHT-2026-000123\","
-    "  \"subject\": \"Đèn đường hỏng, ổ gà ở đường Lê Lợi, phường 6: người đi đường phải né\","
-    "  \"received_at\": \"08:15 ngày 28/11/2026\", \"attachment_count\": 2,"
-    "  \"attachments\": [{\"filename\": \"anh-den-duong-truoc-nha-so-12-le-loi.jpg\","
-    "   \"kind\": \"image\", \"size\": \"1,2 MB\"}, {\"filename\": \"video.mp4\","
-    "   \"kind\": \"video\", \"size\": \"12,0 MB\", \"dangerous\": true}],"
-    "  \"text\": \"Kính gửi Trung tâm IOC,\\n\\nĐèn đường trước nhà số 12 Lê Lợi bị hỏng hơn một"
-    " tuần nay, buổi tối rất tối và nguy hiểm cho người đi đường, nhất là các cháu học sinh đi"
-    " học thêm về muộn.\\n> Trích thư trước: xin sửa sớm\\nFrom the corner of Lê Lợi street the"
-    " whole block is dark   \\n    - một dòng thụt vào đầu dòng rất dài, rất dài, rất dài, rất"
-    " dài, rất dài, rất dài\\n>>> khẩn\\n-- \\nNguyễn Văn An\","
-    "  \"location\": \"trước nhà số 12 đường Lê Lợi, phường 6, thành phố Sóc Trăng, tỉnh Sóc"
-    " Trăng\", \"gps\": \"9.6031, 105.9802\", \"occurred_at\": \"tối 27/11/2026\","
-    "  \"confidential\": false, \"category\": \"Chiếu sáng công cộng\","
-    "  \"state_text\": \"chờ Trung tâm IOC xem xét\"},"
-    " \"citizen\": {\"name\": \"Nguyễn Văn An\", \"email\": \"an@example.vn\","
-    "  \"phone\": \"0912345678\"},"
-    " \"missing\": [{\"field\": \"id_number\", \"label\": \"Số căn cước công dân\","
-    "  \"words\": \"số căn cước công dân\", \"hint\": \"12 chữ số in trên thẻ căn cước công dân"
-    " (hoặc 9 chữ số của chứng minh nhân dân cũ)\"}],"
-    " \"missing_text\": \"số căn cước công dân\", \"again\": true, \"has_missing\": true,"
-    " \"agency\": {\"code\": \"xd\", \"name\": \"Sở Xây dựng\", \"name_upper\": \"SỞ XÂY DỰNG\","
-    "  \"contact\": \"vanthu@sxd.example.vn\", \"leader_name\": \"Nguyễn Văn A\"},"
-    " \"coordinators\": [{\"code\": \"gtvt\", \"name\": \"Sở Giao thông vận tải\"}],"
-    " \"coordinated\": true, \"coordinator_names\": \"Sở Giao thông vận tải\","
-    " \"coordinator\": {\"name\": \"Sở Giao thông vận tải\", \"leader_name\": \"Trần Thị B\"},"
-    " \"deadline\": {\"assign\": \"11:15 ngày 30/11/2026\", \"return\": \"09:00 ngày 01/12/2026\","
-    "  \"coordinate\": \"09:00 ngày 04/12/2026\", \"result\": \"09:00 ngày 08/12/2026\","
-    "  \"approve\": \"09:00 ngày 09/12/2026\", \"publish\": \"13:00 ngày 09/12/2026\","
-    "  \"clarify\": \"09:00 ngày 11/12/2026\"},"
-    " \"ioc\": {\"email\": \"ioc@soctrang.gov.vn\"},"
-    " \"result\": {\"text\": \"Ngày 25/11/2026, Sở Xây dựng đã phối hợp với Công ty Công trình đô"
-    " thị thay bóng đèn và kiểm tra toàn bộ tuyến chiếu sáng trên đường Lê Lợi.\","
-    "  \"number\": \"12/KQ-XD\", \"date\": \"ngày 2 tháng 12 năm 2026\","
-    "  \"submitted_at\": \"14:00 ngày 01/12/2026\", \"by\": \"nv.xd\","
-    "  \"approved_at\": \"08:30 ngày 02/12/2026\"},"
-    " \"clarification\": true,"
-    " \"extension\": {\"until\": \"17:00 ngày 10/12/2026\", \"note\": \"Cần khảo sát, thay cáp"
-    " ngầm toàn tuyến, chờ vật tư từ nhà cung cấp trong tỉnh\"},"
-    " \"rejection\": {\"reason\": \"incomplete\", \"incomplete\": true, \"complaint\": true,"
-    "  \"out_of_scope\": true, \"duplicate\": true, \"note\": \"Xin gửi lại kèm ảnh hiện trường\"},"
-    " \"returned\": {\"note\": \"Không thuộc thẩm quyền: đề nghị chuyển Công an thành phố\","
-    "  \"by\": \"nv.xd\"},"
-    " \"feedback\": {\"text\": \"Đèn đã sáng nhưng cột đèn bị nghiêng, có nguy cơ đổ vào nhà"
-    " dân khi có gió lớn.\", \"at\": \"15:30 ngày 02/12/2026\"},"
-    " \"reminder\": {\"label\": \"có kết quả xử lý được lãnh đạo cơ quan phê duyệt\","
-    "  \"basis\": \"khoản 1, 2 và 4 Điều 8\", \"deadline\": \"result\","
-    "  \"due\": \"09:00 ngày 08/12/2026\", \"before\": true, \"at\": true, \"after\": true,"
-    "  \"days_late\": 2, \"marks_overdue\": true, \"to_ioc\": true, \"to_leader\": true,"
-    "  \"to_contact\": true, \"to_coordinator\": true, \"ioc_deadline\": false,"
-    "  \"waiting_approval\": false, \"what\": {\"assign\": true, \"coordinate\": true,"
-    "  \"result\": true, \"approve\": true, \"publish\": true, \"clarify\": true}},"
-    " \"recipient\": {\"name\": \"Sở Xây dựng\", \"main\": true, \"coordinator\": true},"
-    " \"alert\": {\"title\": \"KHẨN CẤP: Cháy ki-ốt chợ Phường 2 (PAHT-2026-000123)\","
-    "  \"at\": \"09:00 ngày 28/11/2026\", \"lines\": [\"Nhận biết theo: từ khóa “đang cháy”"
-    " trong nội dung thư\", \"Tọa độ: 9.6031, 105.9802 (https://maps.google.com/?q=9.6031,"
-    "105.9802)\"]},"
-    " \"digest\": {\"count\": 2, \"at\": \"10:00 ngày 30/11/2026\", \"more\": 3,"
-    "  \"suspended_count\": 1, \"letters\": [{\"id\": 12, \"kind_name\": \"xác nhận tiếp nhận\","
-    "  \"to\": \"a***@example.vn\", \"report\": \"PAHT-2026-000123\","
-    "  \"failed_at\": \"09:30 ngày 30/11/2026\", \"reason\": \"550 5.1.1 <a***@example.vn>:"
-    " Recipient address rejected: User unknown in virtual mailbox table\","
-    "  \"suspended_until\": \"29/01/2027\"}]},"
-    " \"supplement\": {\"received_at\": \"10:20 ngày 28/11/2026\", \"attachment_count\": 2,"
-    "  \"attachments\": [{\"filename\": \"anh-den-duong-hong-truoc-cong-cho-phuong-2.jpg\"},"
-    "  {\"filename\": \"video.mp4\"}], \"has_text\": true},"
-    " \"message\": {\"size\": \"120 MB\", \"limit\": \"50 MB\","
-    "  \"received_at\": \"08:15 ngày 28/11/2026\"}}";
-
-static void test_every_shipped_letter_is_flowed(void)
-{
-    const char *dir = g_getenv("PAHT_TEMPLATES_DIR");
-    g_assert_nonnull(dir); /* CTest sets it */
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) error = NULL;
-    g_assert_true(json_parser_load_from_data(parser, rich_context, -1, &error));
-    g_assert_no_error(error);
-    g_autoptr(GDir) folder = g_dir_open(dir, 0, &error);
-    g_assert_no_error(error);
-    int kinds = 0;
-    for (const char *name; (name = g_dir_read_name(folder));) {
-        if (!g_str_has_suffix(name, ".txt") || strstr(name, ".partial."))
-            continue;
-        g_autofree char *kind = g_strndup(name, strlen(name) - strlen(".txt"));
-        LetterSpec spec = base_spec(dir, json_parser_get_root(parser));
-        spec.kind = kind;
-        g_autoptr(Letter) letter = letter_compose(&spec, &error);
-        g_assert_no_error(error);
-        assert_flowed(letter, kind);
-        kinds++;
-    }
-    g_assert_cmpint(kinds, ==, 19); /* a new kind: give it values in rich_context */
-}
 
 /* the rules of RFC 3676 one by one: soft breaks after a space, space-stuffing, no trailing
  * space on a hard line, a word longer than a line left whole */
@@ -886,7 +716,7 @@ static void test_flowed_lines(Fixture *f, gconstpointer data)
     g_autoptr(Letter) letter = letter_compose(&spec, &error);
     g_assert_no_error(error);
     g_autoptr(GMimeMessage) message = parse_letter(letter);
-    g_autofree char *wire = plain_wire_text(message);
+    g_autofree char *wire = fixture_plain_wire_text(message);
     /* quoted-looking, "From " and indented lines are stuffed; the fill-in line loses the
      * space that would make it flow into the next */
     g_assert_nonnull(strstr(wire, "\r\n >>> XIN GỌI NGAY TỔNG ĐÀI 1022 <<<\r\n"));
@@ -898,8 +728,8 @@ static void test_flowed_lines(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(wire, " \r\n"));
     /* a word longer than a line is not cut */
     g_assert_nonnull(strstr(wire, "\r\nhttps://maps.google.com/?q=9.6031,105.9802&z=17&layer="));
-    g_autofree char *read = unflow(wire);
-    g_autofree char *expected = without_trailing_spaces(text);
+    g_autofree char *read = fixture_unflow(wire);
+    g_autofree char *expected = fixture_without_trailing_spaces(text);
     if (!g_str_equal(read, expected))
         g_error("does not reflow:\n--- wire\n%s--- read\n%s--- expected\n%s", wire, read, expected);
     g_assert_cmpstr(letter->text, ==, text);
@@ -931,8 +761,6 @@ int main(int argc, char **argv)
     g_test_add("/notify/letter/bad_sender_configuration", Fixture, NULL, fixture_set_up,
                test_bad_sender_configuration, fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_letter", test_shipped_ack_letter);
-    g_test_add_func("/notify/letter/every_shipped_letter_is_flowed",
-                    test_every_shipped_letter_is_flowed);
     g_test_add("/notify/letter/flowed_lines", Fixture, NULL, fixture_set_up, test_flowed_lines,
                fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_without_name_or_deadline",
