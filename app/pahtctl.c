@@ -358,9 +358,14 @@ static GOptionEntry preview_entries[] = {
     END_ENTRY,
 };
 
+static gboolean opt_csv, opt_overdue;
 static GOptionEntry stats_entries[] = {
     {"period", 0, 0, G_OPTION_ARG_FILENAME, &opt_period,
      "month:YYYY-MM, quarter:YYYY-Qn, half:YYYY-Hn or year:YYYY", "PERIOD"},
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &opt_from, "the first day of a range", "YYYY-MM-DD"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &opt_until, "its last day (inclusive)", "YYYY-MM-DD"},
+    {"csv", 0, 0, G_OPTION_ARG_NONE, &opt_csv, "CSV for a spreadsheet (UTF-8 with BOM)", NULL},
+    {"overdue", 0, 0, G_OPTION_ARG_NONE, &opt_overdue, "the overdue reports of the period", NULL},
     END_ENTRY,
 };
 
@@ -657,19 +662,135 @@ static JsonNode *stats_line_to_json(const Ctl *ctl, const StatsLine *l)
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, a ? a->name : l->agency ? l->agency : "");
     json_member_int(b, "received", l->received);
+    json_member_int(b, "waiting", l->waiting);
+    json_member_int(b, "accepted", l->accepted);
     json_member_int(b, "rejected", l->rejected);
-    json_member_int(b, "in_progress", l->in_progress);
+    json_builder_set_member_name(b, "rejected_by");
+    json_builder_begin_object(b);
+    for (int i = 0; i < STATS_REJECT_REASONS; i++)
+        json_member_int(b, stats_reject_reasons[i], l->rejected_by[i]);
+    json_builder_end_object(b);
     json_member_int(b, "answered", l->answered);
     json_member_int(b, "on_time", l->on_time);
+    json_member_int(b, "late", l->late);
+    json_member_int(b, "open", l->open);
+    json_member_int(b, "open_overdue", l->open_overdue);
+    json_member_int(b, "in_progress", l->open);
     json_member_int(b, "overdue", l->overdue);
+    json_member_int(b, "extended", l->extended);
     json_builder_set_member_name(b, "ratings");
     json_builder_begin_object(b);
     json_member_int(b, "very_satisfied", l->ratings[1]);
     json_member_int(b, "satisfied", l->ratings[2]);
     json_member_int(b, "dissatisfied", l->ratings[3]);
     json_builder_end_object(b);
+    double share = stats_share_rated(l), days = stats_mean_working_days(l);
+    json_builder_set_member_name(b, "rated_percent");
+    if (share < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_double_value(b, share);
+    json_builder_set_member_name(b, "mean_working_days");
+    if (days < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_double_value(b, days);
     json_builder_end_object(b);
     return json_builder_get_root(b);
+}
+
+/* the period of pahtctl stats: --period, or --from and --to (days, inclusive) */
+static int stats_range(Ctl *ctl, gint64 *from, gint64 *to, char **label)
+{
+    if (!options_are_utf8())
+        return usage_error("stats: an option is not UTF-8 text");
+    g_autofree char *why = NULL;
+    GTimeZone *zone = ctl->config->calendar.zone;
+    if (opt_period && (opt_from || opt_until))
+        return usage_error("stats takes --period or --from and --to, not both");
+    if (opt_period) {
+        if (!stats_period_parse(opt_period, zone, from, to, &why))
+            return usage_error("%s", why);
+        *label = g_strdup(opt_period);
+        return 0;
+    }
+    if (!opt_from || !opt_until)
+        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
+                           "year:YYYY, or --from YYYY-MM-DD --to YYYY-MM-DD");
+    if (!stats_range_parse(opt_from, opt_until, zone, from, to, &why))
+        return usage_error("%s", why);
+    *label = g_strdup_printf("%s..%s", opt_from, opt_until);
+    return 0;
+}
+
+static int print_stats_overdue(Ctl *ctl, gint64 from, gint64 to)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) list = stats_overdue(ctl->store, from, to, &error);
+    if (!list)
+        return fail(error);
+    GTimeZone *zone = ctl->config->calendar.zone;
+    if (ctl->json) {
+        g_autoptr(JsonArray) array = json_array_new();
+        for (guint i = 0; i < list->len; i++) {
+            const StatsOverdue *o = g_ptr_array_index(list, i);
+            g_autoptr(JsonBuilder) b = json_builder_new();
+            json_builder_begin_object(b);
+            json_member_int(b, "id", o->id);
+            json_member_string(b, "code", o->code);
+            json_member_string(b, "state", o->state);
+            json_member_string(b, "agency", o->agency);
+            json_member_time(b, "received_at", o->received_at, zone);
+            json_member_time(b, "due", o->due, zone);
+            json_member_bool(b, "answered", o->answered);
+            json_builder_end_object(b);
+            json_array_add_element(array, json_builder_get_root(b));
+        }
+        g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+        print_json(root);
+        return 0;
+    }
+    if (list->len == 0) {
+        printf("No overdue report in this period.\n");
+        return 0;
+    }
+    printf("%-17s %-8s %-16s %-16s %-16s %s\n", "CODE", "AGENCY", "STATE", "RECEIVED", "DUE",
+           "ANSWERED");
+    for (guint i = 0; i < list->len; i++) {
+        const StatsOverdue *o = g_ptr_array_index(list, i);
+        g_autofree char *received = local_time(ctl, o->received_at);
+        g_autofree char *due = local_time(ctl, o->due);
+        printf("%-17s %-8s %-16s %-16s %-16s %s\n", o->code, o->agency ? o->agency : "-", o->state,
+               received, due, o->answered ? "late" : "not yet");
+    }
+    return 0;
+}
+
+static void print_stats_text(Ctl *ctl, const GPtrArray *lines, const char *label, const char *first,
+                             const char *end)
+{
+    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
+           label, first, end);
+    printf("%-10s %5s %5s %5s %5s %5s %5s %5s %5s %5s %5s  %-8s %6s %6s\n", "AGENCY", "RECV",
+           "WAIT", "ACCPT", "REJ", "ANSW", "ONTM", "LATE", "OPEN", "OVRD", "EXT", "RATED1/2/3",
+           "RATED%", "DAYS");
+    for (guint i = 0; i < lines->len; i++) {
+        const StatsLine *l = g_ptr_array_index(lines, i);
+        g_autofree char *ratings =
+            g_strdup_printf("%d/%d/%d", l->ratings[1], l->ratings[2], l->ratings[3]);
+        double share = stats_share_rated(l), days = stats_mean_working_days(l);
+        g_autofree char *share_text = share < 0 ? g_strdup("-") : g_strdup_printf("%.1f", share);
+        g_autofree char *days_text = days < 0 ? g_strdup("-") : g_strdup_printf("%.1f", days);
+        printf("%-10s %5d %5d %5d %5d %5d %5d %5d %5d %5d %5d  %-10s %6s %6s\n",
+               l->agency ? l->agency : "(all)", l->received, l->waiting, l->accepted, l->rejected,
+               l->answered, l->on_time, l->late, l->open, l->open_overdue, l->extended, ratings,
+               share_text, days_text);
+    }
+    const StatsLine *all = g_ptr_array_index(lines, 0);
+    printf("rejected by reason:");
+    for (int i = 0; i < STATS_REJECT_REASONS; i++)
+        printf(" %s %d%s", stats_reject_reasons[i], all->rejected_by[i],
+               i + 1 < STATS_REJECT_REASONS ? "," : "\n");
 }
 
 /* Điều 11.6, 11.8: received, on time, overdue, satisfaction, per agency */
@@ -678,28 +799,31 @@ static int cmd_stats(Ctl *ctl, int argc, char **argv)
     if (argc > 1)
         return usage_error("stats takes no argument, got \"%s\"", argv[1]);
     gint64 from = 0, to = 0;
-    g_autofree char *why = NULL;
-    if (!opt_period || !options_are_utf8())
-        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
-                           "year:YYYY");
-    if (!stats_period_parse(opt_period, ctl->config->calendar.zone, &from, &to, &why))
-        return usage_error("%s", why);
+    g_autofree char *label = NULL;
+    int status = stats_range(ctl, &from, &to, &label);
+    if (status)
+        return status;
+    if (opt_overdue)
+        return print_stats_overdue(ctl, from, to);
     GError *error = NULL;
-    g_autoptr(GPtrArray) lines = lifecycle_stats(ctl->store, from, to, &error);
+    g_autoptr(Calendar) calendar = calendar_new_from_config(ctl->config);
+    g_autoptr(GPtrArray) lines = stats_collect(ctl->store, calendar, from, to, &error);
     if (!lines)
         return fail(error);
+    if (opt_csv) {
+        g_autofree char *csv = stats_csv(lines, ctl->config);
+        fputs(csv, stdout);
+        return 0;
+    }
     GTimeZone *zone = ctl->config->calendar.zone;
     g_autofree char *first = clock_format_rfc3339(from, zone);
     g_autofree char *end = clock_format_rfc3339(to, zone);
     if (ctl->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "period");
-        json_builder_add_string_value(b, opt_period);
-        json_builder_set_member_name(b, "from");
-        json_builder_add_string_value(b, first);
-        json_builder_set_member_name(b, "to");
-        json_builder_add_string_value(b, end);
+        json_member_string(b, "period", label);
+        json_member_string(b, "from", first);
+        json_member_string(b, "to", end);
         json_builder_set_member_name(b, "total");
         json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, 0)));
         json_builder_set_member_name(b, "agencies");
@@ -712,16 +836,7 @@ static int cmd_stats(Ctl *ctl, int argc, char **argv)
         print_json(root);
         return 0;
     }
-    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
-           opt_period, first, end);
-    printf("%-10s %8s %8s %8s %8s %8s %8s   %s\n", "AGENCY", "RECEIVED", "REJECTED", "OPEN",
-           "ANSWERED", "ON TIME", "OVERDUE", "RATINGS 1/2/3");
-    for (guint i = 0; i < lines->len; i++) {
-        const StatsLine *l = g_ptr_array_index(lines, i);
-        printf("%-10s %8d %8d %8d %8d %8d %8d   %d/%d/%d\n", l->agency ? l->agency : "(all)",
-               l->received, l->rejected, l->in_progress, l->answered, l->on_time, l->overdue,
-               l->ratings[1], l->ratings[2], l->ratings[3]);
-    }
+    print_stats_text(ctl, lines, label, first, end);
     return 0;
 }
 
@@ -904,7 +1019,7 @@ static const struct {
      "a letter as it would be sent"},
     {"due", cmd_due, due_entries, "--from T --working-hours N|--working-days N",
      "the working-time calendar"},
-    {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
+    {"stats", cmd_stats, stats_entries, "--period PERIOD|--from DAY --to DAY [--csv|--overdue]",
      "received, on time, overdue, ratings, per agency (Điều 11)"},
     {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
     {"migrate", cmd_migrate, NULL, "", "upgrade the database's schema (pahtd stopped)"},

@@ -307,6 +307,28 @@ static const char *const migrations[] = {
     ") STRICT;"
     "CREATE INDEX pending_reply_report ON pending_reply(report_id);"
     "CREATE UNIQUE INDEX pending_reply_raw ON pending_reply(raw_id);",
+    /* issue 16: records the province can keep, prove and report on, and personal data kept
+     * no longer than the law asks.
+     * - a report under legal hold (the note says why) is never purged nor erased; purged_at
+     *   says when its personal data went (retention or a citizen's request);
+     * - an attachment the IOC marked public survives the purge (Điều 9.3.a: what was
+     *   published with the result);
+     * - files whose rows let go of them wait here until they are unlinked, after the commit
+     *   and never while a backup copies them (a crash in between only delays it);
+     * - a citizen's request finds their reports by e-mail, phone or ID number. */
+    "ALTER TABLE report ADD COLUMN legal_hold TEXT;"
+    "ALTER TABLE report ADD COLUMN purged_at INTEGER;"
+    "ALTER TABLE attachment ADD COLUMN public INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE file_removal("
+    "  path TEXT PRIMARY KEY,"
+    "  queued_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX report_finished ON report(updated_at)"
+    "  WHERE state IN ('published', 'closed', 'rejected') AND purged_at IS NULL;"
+    "CREATE INDEX report_citizen_email ON report(lower(citizen_email));"
+    "CREATE INDEX report_sender ON report(lower(sender));"
+    "CREATE INDEX report_citizen_phone ON report(citizen_phone);"
+    "CREATE INDEX report_citizen_id_number ON report(citizen_id_number);",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */
