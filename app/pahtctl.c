@@ -987,6 +987,367 @@ static int cmd_migrate(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* ---- records (issue 16): backup, verify, restore, purge, hold, a person's data ------------- */
+
+static char *opt_before, *opt_email, *opt_phone, *opt_id_number, *opt_export;
+static gboolean opt_dry_run, opt_erase, opt_release, opt_deep, opt_public, opt_private;
+
+static GOptionEntry verify_entries[] = {
+    {"deep", 0, 0, G_OPTION_ARG_NONE, &opt_deep, "read every file and check its SHA-256", NULL},
+    END_ENTRY,
+};
+static GOptionEntry purge_entries[] = {
+    {"before", 0, 0, G_OPTION_ARG_FILENAME, &opt_before,
+     "reports finished before this day (default: [privacy] retain_days ago)", "YYYY-MM-DD"},
+    {"dry-run", 0, 0, G_OPTION_ARG_NONE, &opt_dry_run, "list them, change nothing", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry hold_entries[] = {
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "why (the case, the request)", "TEXT"},
+    {"release", 0, 0, G_OPTION_ARG_NONE, &opt_release, "end the legal hold", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry person_entries[] = {
+    {"email", 0, 0, G_OPTION_ARG_FILENAME, &opt_email, "the person's e-mail address", "ADDR"},
+    {"phone", 0, 0, G_OPTION_ARG_FILENAME, &opt_phone, "their phone number", "N"},
+    {"id", 0, 0, G_OPTION_ARG_FILENAME, &opt_id_number, "their ID number (CCCD, CMND)", "N"},
+    {"export", 0, 0, G_OPTION_ARG_FILENAME, &opt_export, "write all their data (a ZIP)", "FILE"},
+    {"erase", 0, 0, G_OPTION_ARG_NONE, &opt_erase, "remove it from their finished reports", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry attachment_entries[] = {
+    {"public", 0, 0, G_OPTION_ARG_NONE, &opt_public, "published: kept by the purge", NULL},
+    {"private", 0, 0, G_OPTION_ARG_NONE, &opt_private, "not public (the default)", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+
+static void records_options_free(void)
+{
+    char **all[] = {&opt_before, &opt_email, &opt_phone, &opt_id_number, &opt_export};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        g_clear_pointer(all[i], g_free);
+}
+
+static void print_lines(const char *title, const GPtrArray *lines, guint most)
+{
+    for (guint i = 0; i < lines->len && i < most; i++)
+        printf("%s%s\n", title, (const char *)g_ptr_array_index(lines, i));
+    if (lines->len > most)
+        printf("%s... and %u more\n", title, lines->len - most);
+}
+
+static JsonNode *backup_report_to_json(const BackupReport *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_string(b, "folder", r->folder);
+    json_member_bool(b, "incremental", r->incremental);
+    json_member_int(b, "files", r->files);
+    json_member_int(b, "linked", r->linked);
+    json_member_int(b, "copied", r->copied);
+    json_member_int(b, "reused", r->reused);
+    json_member_int(b, "bytes", r->bytes);
+    json_member_int(b, "missing", r->missing);
+    json_member_int(b, "damaged", r->damaged);
+    json_builder_set_member_name(b, "problems");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->problems->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(r->problems, i));
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "unreferenced");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->unreferenced->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(r->unreferenced, i));
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+typedef void (*BackupText)(const Ctl *ctl, const BackupReport *r);
+
+/* what backup and restore print: the report (JSON) or text's line, then the warnings; exit 1
+ * when there were any */
+static int backup_command_done(Ctl *ctl, gboolean ok, BackupReport *r, GError *error,
+                               BackupText text)
+{
+    if (!ok) {
+        backup_report_clear(r);
+        return fail(error);
+    }
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = backup_report_to_json(r);
+        print_json(node);
+    } else {
+        text(ctl, r);
+        print_lines("warning: ", r->problems, 50);
+    }
+    int status = r->problems->len > 0 ? 1 : 0;
+    backup_report_clear(r);
+    return status;
+}
+
+static void backup_text(const Ctl *ctl, const BackupReport *r)
+{
+    printf("%s: %u files (%u new: %u linked, %u copied, %" G_GINT64_FORMAT
+           " bytes; %u from the previous backup), the database and MANIFEST\n",
+           r->folder, r->files, r->linked + r->copied, r->linked, r->copied, r->bytes, r->reused);
+}
+
+static int cmd_backup(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("backup takes one folder (DIR: each backup goes into a folder of it)");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = backup_create(ctl->gateway, argv[1], &r, &error);
+    return backup_command_done(ctl, ok, &r, error, backup_text);
+}
+
+static int print_verify(Ctl *ctl, BackupReport *r)
+{
+    int status = r->problems->len > 0 ? 1 : 0;
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = backup_report_to_json(r);
+        print_json(node);
+    } else {
+        printf("%s: %u files checked (%s), %u missing, %u damaged%s\n",
+               r->folder ? r->folder : "data", r->files, opt_deep ? "size and SHA-256" : "size",
+               r->missing, r->damaged, status ? "" : ": all good");
+        print_lines("", r->problems, 200);
+        if (r->unreferenced->len > 0)
+            printf("%u file(s) nobody refers to:\n", r->unreferenced->len);
+        print_lines("unreferenced: ", r->unreferenced, 200);
+    }
+    backup_report_clear(r);
+    return status;
+}
+
+static int cmd_verify(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 2)
+        return usage_error("verify takes at most one backup folder");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = argc == 2 ? backup_verify_copy(argv[1], opt_deep, &r, &error)
+                            : backup_verify_live(ctl->gateway, opt_deep, &r, &error);
+    if (!ok) {
+        backup_report_clear(&r);
+        return fail(error);
+    }
+    return print_verify(ctl, &r);
+}
+
+static void restore_text(const Ctl *ctl, const BackupReport *r)
+{
+    printf("%s restored into %s and %s: %u files checked, %u linked, %u copied\n", r->folder,
+           ctl->config->gateway.database, ctl->config->gateway.data_dir, r->files, r->linked,
+           r->copied);
+}
+
+static int cmd_restore(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("restore takes one backup folder");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = backup_restore(ctl->config, argv[1], &r, &error);
+    return backup_command_done(ctl, ok, &r, error, restore_text);
+}
+
+static void print_summary(const Ctl *ctl, const PurgeSummary *s, const char *verb)
+{
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        const struct {
+            const char *name;
+            const GPtrArray *list;
+        } lists[] = {{verb, s->purged}, {"held", s->held}, {"refused", s->refused}};
+        for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {
+            json_builder_set_member_name(b, lists[i].name);
+            json_builder_begin_array(b);
+            for (guint j = 0; j < lists[i].list->len; j++)
+                json_builder_add_string_value(b, g_ptr_array_index(lists[i].list, j));
+            json_builder_end_array(b);
+        }
+        json_member_int(b, "files_removed", s->files_removed);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return;
+    }
+    printf("%u report(s) %s, %d file(s) removed; %u kept under legal hold\n", s->purged->len, verb,
+           s->files_removed, s->held->len);
+    print_lines(g_str_equal(verb, "would be purged") ? "would purge " : "", s->purged, 1000);
+    print_lines("held: ", s->held, 1000);
+}
+
+static int cmd_purge(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("purge takes no argument, got \"%s\"", argv[1]);
+    gint64 before = 0, to = 0;
+    g_autofree char *why = NULL;
+    if (opt_before) {
+        if (!stats_range_parse(opt_before, opt_before, ctl->config->calendar.zone, &before, &to,
+                               &why))
+            return usage_error("--before takes a day, YYYY-MM-DD (got \"%s\")", opt_before);
+    } else if (ctl->config->privacy.retain_days > 0) {
+        before = clock_now_unix() - (gint64)ctl->config->privacy.retain_days * 86400;
+    } else {
+        return usage_error("purge needs --before DATE, or [privacy] retain_days in %s",
+                           ctl->config->file);
+    }
+    if (before > clock_now_unix())
+        return usage_error("--before %s is in the future", opt_before);
+    PurgeSummary s = {0};
+    GError *error = NULL;
+    if (!retention_purge(ctl->gateway, before, opt_dry_run, actor(), &s, &error)) {
+        purge_summary_clear(&s);
+        return fail(error);
+    }
+    print_summary(ctl, &s, opt_dry_run ? "would be purged" : "purged");
+    purge_summary_clear(&s);
+    return 0;
+}
+
+static int cmd_hold(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "hold", &id);
+    if (status)
+        return status;
+    if (opt_release == (opt_note && *opt_note))
+        return usage_error("hold needs --note TEXT (why), or --release");
+    GError *error = NULL;
+    gboolean ok = store_begin(ctl->store, &error) &&
+                  retention_hold(ctl->store, id, opt_release ? NULL : opt_note, actor(), &error) &&
+                  store_commit(ctl->store, &error);
+    if (!ok) {
+        store_rollback(ctl->store);
+        return fail(error);
+    }
+    return print_after(ctl, id, opt_release ? "legal hold released" : "under legal hold");
+}
+
+static int cmd_attachment(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0, number = 0;
+    if (argc != 3 || !g_ascii_string_to_signed(argv[2], 10, 1, 10000, &number, NULL))
+        return usage_error("attachment takes a report and an attachment number (from 1, as "
+                           "pahtctl show lists them)");
+    int status = report_id_of(ctl, 2, argv, "attachment", &id);
+    if (status)
+        return status;
+    if (opt_public == opt_private)
+        return usage_error("attachment needs --public or --private");
+    GError *error = NULL;
+    gboolean ok = store_begin(ctl->store, &error) &&
+                  retention_set_public(ctl->store, id, (int)number, opt_public, actor(), &error) &&
+                  store_commit(ctl->store, &error);
+    if (!ok) {
+        store_rollback(ctl->store);
+        return fail(error);
+    }
+    return print_after(ctl, id, opt_public ? "attachment public" : "attachment not public");
+}
+
+static void print_person(const Ctl *ctl, const GPtrArray *reports)
+{
+    if (ctl->json) {
+        g_autoptr(JsonArray) array = json_array_new();
+        for (guint i = 0; i < reports->len; i++) {
+            const RetainedReport *r = g_ptr_array_index(reports, i);
+            g_autoptr(JsonBuilder) b = json_builder_new();
+            json_builder_begin_object(b);
+            json_member_int(b, "id", r->id);
+            json_member_string(b, "code", r->code);
+            json_member_string(b, "state", r->state);
+            json_member_bool(b, "finished", retention_is_finished(r->state));
+            json_member_string(b, "legal_hold", r->legal_hold);
+            json_member_time(b, "purged_at", r->purged_at, ctl->config->calendar.zone);
+            json_builder_end_object(b);
+            json_array_add_element(array, json_builder_get_root(b));
+        }
+        g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+        print_json(root);
+        return;
+    }
+    if (reports->len == 0)
+        printf("No report of this person.\n");
+    for (guint i = 0; i < reports->len; i++) {
+        const RetainedReport *r = g_ptr_array_index(reports, i);
+        printf("%-17s %-16s %s%s%s\n", r->code, r->state,
+               r->purged_at                      ? "personal data removed"
+               : retention_is_finished(r->state) ? "finished"
+                                                 : "open",
+               r->legal_hold ? ", under legal hold: " : "", r->legal_hold ? r->legal_hold : "");
+    }
+}
+
+static int person_act(Ctl *ctl, const GPtrArray *reports)
+{
+    GError *error = NULL;
+    if (opt_export) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new();
+        for (guint i = 0; i < reports->len; i++)
+            g_ptr_array_add(ids, &((RetainedReport *)g_ptr_array_index(reports, i))->id);
+        if (!person_export(ctl->store, ids, ctl->config->calendar.zone, opt_export, &error))
+            return fail(error);
+        printf("%u report(s) written to %s\n", reports->len, opt_export);
+        return 0;
+    }
+    PurgeSummary s = {0};
+    if (!retention_erase(ctl->gateway, reports, actor(), &s, &error)) {
+        purge_summary_clear(&s);
+        return fail(error);
+    }
+    print_summary(ctl, &s, "erased");
+    for (guint i = 0; i < s.refused->len; i++)
+        fprintf(stderr, "pahtctl: not erased: %s\n", (char *)g_ptr_array_index(s.refused, i));
+    for (guint i = 0; i < s.held->len; i++)
+        fprintf(stderr, "pahtctl: not erased: %s is under legal hold\n",
+                (char *)g_ptr_array_index(s.held, i));
+    int status = s.refused->len + s.held->len > 0 ? 1 : 0;
+    purge_summary_clear(&s);
+    return status;
+}
+
+static int cmd_person(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("person takes no argument, got \"%s\"", argv[1]);
+    if (!options_are_utf8() || (opt_email && !g_utf8_validate(opt_email, -1, NULL)))
+        return usage_error("person: an option is not UTF-8 text");
+    if (!!opt_email + !!opt_phone + !!opt_id_number != 1)
+        return usage_error("person needs one of --email ADDR, --phone N, --id N");
+    if (opt_export && opt_erase)
+        return usage_error("person takes --export FILE or --erase, not both");
+    g_autofree char *phone = opt_phone ? retention_phone_normalise(opt_phone) : NULL;
+    g_autofree char *id_number = opt_id_number ? retention_phone_normalise(opt_id_number) : NULL;
+    if ((phone && strlen(phone) < 8) || (id_number && strlen(id_number) < 9))
+        return usage_error("person: \"%s\" is too short to be a phone or an ID number",
+                           opt_phone ? opt_phone : opt_id_number);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) reports =
+        retention_find_person(ctl->store, opt_email, phone, id_number, &error);
+    if (!reports)
+        return fail(error);
+    if (!opt_export && !opt_erase) {
+        print_person(ctl, reports);
+        return 0;
+    }
+    if (reports->len == 0) {
+        fprintf(stderr, "pahtctl: no report of this person\n");
+        return 1;
+    }
+    return person_act(ctl, reports);
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -1027,6 +1388,18 @@ static const struct {
      "IOC: a reply waiting because its sender is not proven (pahtctl show lists them)"},
     {"answer", cmd_answer, actor_entries, "ID",
      "IOC: send the automatic answer a report did not get (sender unverified, rate limit)"},
+    {"backup", cmd_backup, NULL, "DIR", "a consistent backup while pahtd runs (incremental)"},
+    {"verify", cmd_verify, verify_entries, "[--deep] [BACKUP]",
+     "the database and every file it refers to are whole"},
+    {"restore", cmd_restore, NULL, "BACKUP", "a backup into an empty data folder (pahtd stopped)"},
+    {"purge", cmd_purge, purge_entries, "[--before DAY] [--dry-run]",
+     "remove the personal data of reports finished long ago ([privacy] retain_days)"},
+    {"hold", cmd_hold, hold_entries, "ID --note TEXT|--release",
+     "legal hold: the report is never purged nor erased"},
+    {"attachment", cmd_attachment, attachment_entries, "ID N --public|--private",
+     "IOC: an attachment published with the result survives the purge"},
+    {"person", cmd_person, person_entries, "--email A|--phone N|--id N [--export F|--erase]",
+     "a citizen's request: their reports, their data, its erasure"},
 };
 
 static void print_usage(void)
@@ -1132,8 +1505,9 @@ int main(int argc, char **argv)
     /* only migrate may change the schema: every other command refuses a database of another
      * version than its own (issue 11.5) */
     gboolean migrates = commands[found].run == cmd_migrate;
+    gboolean restores = commands[found].run == cmd_restore;
     int lock = -1;
-    if (migrates && (lock = gateway_lock_fetcher(config, &error)) < 0) {
+    if ((migrates || restores) && (lock = gateway_lock_fetcher(config, &error)) < 0) {
         fprintf(stderr,
                 "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd), or just restart "
                 "it: pahtd brings the schema up to date when it starts\n",
@@ -1141,16 +1515,23 @@ int main(int argc, char **argv)
         g_error_free(error);
         return 2;
     }
+    /* restore writes the database and data_dir itself: nothing may have them open */
     g_autoptr(Gateway) gateway =
-        gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT, &error);
-    if (!gateway)
+        restores ? NULL
+                 : gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT,
+                                     &error);
+    if (!gateway && !restores)
         return fail(error);
-    Ctl ctl = {.config = config, .gateway = gateway, .store = gateway_store(gateway), .json = json};
+    Ctl ctl = {.config = config,
+               .gateway = gateway,
+               .store = gateway ? gateway_store(gateway) : NULL,
+               .json = json};
     /* argv[0] stays the program name: commands see their arguments from argv[1] */
     int status = commands[found].run(&ctl, argc, argv);
     g_free(outbox_state);
     g_free(became_owner);
     lifecycle_options_free();
+    records_options_free();
     if (lock >= 0)
         close(lock);
     return status;

@@ -36,6 +36,16 @@ JsonBuilder *letters_context_new(const Config *c, gint64 now)
     json_builder_end_object(b);
     g_autofree char *today = letters_format_long_date(c, now);
     json_member_string_if(b, "today", today);
+    /* the privacy notice (templates/privacy_notice.partial.*): how long, whom to ask */
+    json_builder_set_member_name(b, "privacy");
+    json_builder_begin_object(b);
+    json_member_int(b, "retain_days", c->privacy.retain_days);
+    int days = c->privacy.retain_days;
+    g_autofree char *retain =
+        days % 365 == 0 ? g_strdup_printf("%d năm", days / 365) : g_strdup_printf("%d ngày", days);
+    json_member_string_if(b, "retain_text", retain);
+    json_member_string_if(b, "contact", c->privacy.contact ? c->privacy.contact : c->smtp.from);
+    json_builder_end_object(b);
     return b;
 }
 
@@ -224,6 +234,8 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         .references = req->references,
         .auto_submitted = req->auto_reply ? "auto-replied" : "auto-generated",
         .date = clock_now_unix(),
+        .attachments = req->attachments,
+        .n_attachments = req->n_attachments,
     };
     GError *compose_error = NULL;
     g_autoptr(Letter) letter = letter_compose(&spec, &compose_error);

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include "conf/conf.h"
 #include "lifecycle/lifecycle.h"
+#include "notify/notify.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,8 @@ typedef struct {
     gboolean auto_reply;           /* TRUE: an answer to a citizen (Auto-Submitted: auto-replied) */
     gboolean by_ioc;               /* an answer the IOC asked for: not rate-limited */
     gint64 not_before;             /* 0: as soon as possible */
+    const LetterAttachment *attachments; /* files sent with it (n_attachments); may be NULL */
+    gsize n_attachments;
 } LetterRequest;
 
 /* a JsonBuilder with the letter object begun and the common members in it */

@@ -227,6 +227,51 @@ typedef struct {
 void stats_overdue_free(StatsOverdue *item);
 GPtrArray *stats_overdue(Store *store, gint64 from, gint64 to, GError **error);
 
+/* ---- retention, legal hold, a person's reports (retention.c) --------------------------------
+ * Issue 16: the Law on Personal Data Protection and Điều 4.5 keep a citizen's data no longer
+ * than its purpose; Điều 5.1 and 11.6 keep the record. See retention.c for what goes. */
+
+typedef struct {
+    gint64 id;
+    char *code, *state;
+    gint64 finished_at; /* the last change of state */
+    char *legal_hold;   /* its note, or NULL */
+    gint64 purged_at;   /* 0: personal data still there */
+} RetainedReport;
+
+typedef struct {
+    gint64 files;       /* attachments removed */
+    gint64 kept_public; /* attachments kept: the IOC marked them public */
+    gint64 letters;     /* letters whose bodies went */
+} RetentionCounts;
+
+void retained_report_free(RetainedReport *report);
+/* published, closed or rejected */
+gboolean retention_is_finished(const char *state);
+/* finished reports not purged yet whose last change is before `before` (held ones too: the
+ * caller skips and counts them), oldest first */
+GPtrArray *retention_due(Store *store, gint64 before, GError **error);
+/* the reports of a person by e-mail (the citizen's or the sender's, case aside), phone or ID
+ * number (normalised as the parser stores them: national digits); any may be NULL */
+GPtrArray *retention_find_person(Store *store, const char *email, const char *phone,
+                                 const char *id_number, GError **error);
+/* Removes the personal data of a finished report, in the caller's transaction, with an event
+ * of kind ("purged" by retention, "erased" at the citizen's request) by actor; the files go
+ * into the removal queue. PAHT_ERROR_REFUSED for an open report or one under legal hold. */
+gboolean retention_purge_report(Store *store, gint64 report_id, const char *actor, const char *kind,
+                                RetentionCounts *counts, GError **error);
+/* legal hold on (note) or off (NULL), with an event; PAHT_ERROR_REFUSED when already so */
+gboolean retention_hold(Store *store, gint64 report_id, const char *note, const char *actor,
+                        GError **error);
+/* the IOC marks attachment number (from 1, as pahtctl show lists them) public or not */
+gboolean retention_set_public(Store *store, gint64 report_id, int number, gboolean public,
+                              const char *actor, GError **error);
+/* files waiting for removal, oldest first, at most limit */
+GPtrArray *retention_files_queued(Store *store, int limit, GError **error);
+/* a queued file leaves the queue; *in_use tells whether a row still names it (then the caller
+ * must not unlink it). Call under the write lock, and unlink before the commit. */
+gboolean retention_file_release(Store *store, const char *path, gboolean *in_use, GError **error);
+
 /* ---- deadlines for the scheduler ------------------------------------------------------------
  * Each open deadline carries the time of its next action (an index keeps the scheduler's look
  * at them independent of how many reports exist). Stages: 0 before (1 working day before the

@@ -10,6 +10,7 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
 
 #define FROM_NAME    "Trung tâm IOC tỉnh Sóc Trăng"
 #define FROM_ADDRESS "paht@soctrang.gov.vn"
@@ -830,7 +831,20 @@ static const char rich_context[] =
     "  \"attachments\": [{\"filename\": \"anh-den-duong-hong-truoc-cong-cho-phuong-2.jpg\"},"
     "  {\"filename\": \"video.mp4\"}], \"has_text\": true},"
     " \"message\": {\"size\": \"120 MB\", \"limit\": \"50 MB\","
-    "  \"received_at\": \"08:15 ngày 28/11/2026\"}}";
+    "  \"received_at\": \"08:15 ngày 28/11/2026\"},"
+    " \"privacy\": {\"retain_days\": 1825, \"retain_text\": \"5 năm\","
+    "  \"contact\": \"baomat@soctrang.gov.vn\"},"
+    " \"period\": {\"name\": \"quarter:2026-Q4\", \"label\": \"quý IV/2026\","
+    "  \"from\": \"15/09/2026\", \"to\": \"14/12/2026\"},"
+    " \"total\": {\"name\": \"Tổng cộng\", \"received\": 120, \"waiting\": 3, \"accepted\": 100,"
+    "  \"rejected\": 17, \"answered\": 90, \"on_time\": 85, \"late\": 5, \"open\": 10,"
+    "  \"open_overdue\": 2, \"extended\": 4, \"very_satisfied\": 30, \"satisfied\": 20,"
+    "  \"dissatisfied\": 5, \"rated_percent\": \"61.1\", \"mean_days\": \"4.2\"},"
+    " \"agencies\": [{\"code\": \"xd\", \"name\": \"Sở Xây dựng\", \"received\": 60,"
+    "  \"answered\": 50, \"on_time\": 48, \"late\": 2, \"open\": 10, \"open_overdue\": 2,"
+    "  \"extended\": 4, \"very_satisfied\": 30, \"satisfied\": 20, \"dissatisfied\": 5,"
+    "  \"rated_percent\": \"61.1\", \"mean_days\": \"4.2\"}],"
+    " \"csv_name\": \"thong-ke-paht-quarter-2026-Q4.csv\"}";
 
 static void test_every_shipped_letter_is_flowed(void)
 {
@@ -854,7 +868,46 @@ static void test_every_shipped_letter_is_flowed(void)
         assert_flowed(letter, kind);
         kinds++;
     }
-    g_assert_cmpint(kinds, ==, 19); /* a new kind: give it values in rich_context */
+    g_assert_cmpint(kinds, ==, 20); /* a new kind: give it values in rich_context */
+}
+
+/* issue 16: the statistics digest carries its CSV: multipart/mixed, the letter first, the file
+ * after it, base64 and byte for byte as given (its byte order mark too) */
+static void test_letter_carries_an_attachment(void)
+{
+    const char *dir = g_getenv("PAHT_TEMPLATES_DIR");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_assert_true(json_parser_load_from_data(parser, rich_context, -1, &error));
+    static const char csv[] = "\xEF\xBB\xBFMã cơ quan,Cơ quan\r\nxd,Sở Xây dựng\r\n";
+    g_autoptr(GBytes) data = g_bytes_new_static(csv, sizeof csv - 1);
+    LetterAttachment file = {"thong-ke.csv", "text/csv; charset=utf-8", data};
+    LetterSpec spec = base_spec(dir, json_parser_get_root(parser));
+    spec.kind = "stats_digest";
+    spec.attachments = &file;
+    spec.n_attachments = 1;
+    g_autoptr(Letter) letter = letter_compose(&spec, &error);
+    g_assert_no_error(error);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(
+        g_bytes_get_data(letter->message, NULL), g_bytes_get_size(letter->message));
+    g_autoptr(GMimeParser) mime = g_mime_parser_new_with_stream(stream);
+    g_autoptr(GMimeMessage) message = g_mime_parser_construct_message(mime, NULL);
+    GMimeObject *top = g_mime_message_get_mime_part(message);
+    g_assert_true(
+        g_mime_content_type_is_type(g_mime_object_get_content_type(top), "multipart", "mixed"));
+    GMimeMultipart *mixed = GMIME_MULTIPART(top);
+    g_assert_cmpint(g_mime_multipart_get_count(mixed), ==, 2);
+    g_assert_true(g_mime_content_type_is_type(
+        g_mime_object_get_content_type(g_mime_multipart_get_part(mixed, 0)), "multipart",
+        "alternative"));
+    GMimePart *part = GMIME_PART(g_mime_multipart_get_part(mixed, 1));
+    g_assert_cmpstr(g_mime_part_get_filename(part), ==, "thong-ke.csv");
+    g_assert_cmpint(g_mime_part_get_content_encoding(part), ==, GMIME_CONTENT_ENCODING_BASE64);
+    g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(part), out);
+    GByteArray *decoded = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+    g_assert_cmpmem(decoded->data, decoded->len, csv, sizeof csv - 1);
+    g_assert_nonnull(strstr(letter->subject, "quý IV/2026"));
 }
 
 /* the rules of RFC 3676 one by one: soft breaks after a space, space-stuffing, no trailing
@@ -931,6 +984,7 @@ int main(int argc, char **argv)
     g_test_add("/notify/letter/bad_sender_configuration", Fixture, NULL, fixture_set_up,
                test_bad_sender_configuration, fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_letter", test_shipped_ack_letter);
+    g_test_add_func("/notify/letter/carries_an_attachment", test_letter_carries_an_attachment);
     g_test_add_func("/notify/letter/every_shipped_letter_is_flowed",
                     test_every_shipped_letter_is_flowed);
     g_test_add("/notify/letter/flowed_lines", Fixture, NULL, fixture_set_up, test_flowed_lines,
