@@ -218,6 +218,20 @@ static gboolean backup_add_plain(BackupRun *b, const char *name, GError **error)
     return TRUE;
 }
 
+/* PAHT_TEST_FAULT=backup_pause:PATH (tests only): between the database's copy and the files',
+ * PATH.paused appears and the backup waits (a minute at most) for PATH: a test kills pahtd
+ * there, in the middle of a backup */
+static void test_pause(void)
+{
+    g_autofree char *path = gateway_test_fault("backup_pause");
+    if (!path || !*path)
+        return;
+    g_autofree char *paused = g_strconcat(path, ".paused", NULL);
+    g_file_set_contents(paused, "", 0, NULL);
+    for (int i = 0; i < 600 && !g_file_test(path, G_FILE_TEST_EXISTS); i++)
+        g_usleep(100 * 1000);
+}
+
 static gboolean backup_files(BackupRun *b, GError **error)
 {
     g_autofree char *db = g_build_filename(b->folder, BACKUP_DB, NULL);
@@ -225,6 +239,7 @@ static gboolean backup_files(BackupRun *b, GError **error)
         return FALSE;
     /* the files of the copy, not of the live database: the copy is what a restore brings
      * back, and a file named by a later row is not needed by it */
+    test_pause();
     g_autoptr(Store) copy = store_open_with(db, STORE_SCHEMA_EXACT, error);
     if (!copy)
         return FALSE;

@@ -139,6 +139,13 @@ static gboolean digest_send(Gateway *gw, const Calendar *cal, const char *kind, 
     return daemon_state_set(gw->store, state_key, name, error);
 }
 
+static gboolean same_local_day(const Config *c, gint64 a, gint64 b)
+{
+    g_autofree char *x = day_text(c, a);
+    g_autofree char *y = day_text(c, b);
+    return g_str_equal(x, y);
+}
+
 gboolean reports_digest(Gateway *gw, int *sent, GError **error)
 {
     const Config *c = gw->config;
@@ -163,13 +170,19 @@ gboolean reports_digest(Gateway *gw, int *sent, GError **error)
             return FALSE;
         if (last && g_str_equal(last, name))
             continue;
+        /* a first pahtd (a new install, an upgrade) starts with the periods to come: the
+         * latest closed one gets its digest only on its own first working day */
+        gboolean late_start = !last && !same_local_day(c, start, now);
         if (!store_begin(gw->store, error))
             return FALSE;
-        if (!digest_send(gw, cal, *kind, name, from, to, error) ||
+        if ((late_start ? !daemon_state_set(gw->store, state_key, name, error)
+                        : !digest_send(gw, cal, *kind, name, from, to, error)) ||
             !store_commit(gw->store, error)) {
             store_rollback(gw->store);
             return FALSE;
         }
+        if (late_start)
+            continue;
         log_notice("statistics digest %s queued for %u recipient(s)", name,
                    g_strv_length(c->reports.recipients));
         if (sent)
