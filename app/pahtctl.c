@@ -1115,7 +1115,7 @@ static int print_verify(Ctl *ctl, BackupReport *r)
         print_json(node);
     } else {
         printf("%s: %u files checked (%s), %u missing, %u damaged%s\n",
-               r->folder ? r->folder : "data", r->files, opt_deep ? "size and SHA-256" : "size",
+               r->folder ? r->folder : ctl->config->gateway.data_dir, r->files, opt_deep ? "size and SHA-256" : "size",
                r->missing, r->damaged, status ? "" : ": all good");
         print_lines("", r->problems, 200);
         if (r->unreferenced->len > 0)

@@ -572,6 +572,7 @@ static const char *kind_name(const char *kind)
         {"feedback", "ý kiến phản hồi"},
         {"ioc_alert", "cảnh báo"},
         {"digest", "tổng hợp thư lỗi"},
+        {"stats_digest", "thống kê định kỳ"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
         if (g_str_equal(kind, names[i][0]))

@@ -229,6 +229,18 @@ class Records(unittest.TestCase):
         self.assertIn("damaged", p.stderr)
         self.assertFalse(os.path.exists(fresh.database))
 
+    def test_acknowledgement_carries_the_privacy_notice(self):
+        self.gw.config["privacy"] = {"retain_days": "1825", "contact": "baomat@soctrang.gov.vn"}
+        self.gw.write_config()
+        rid = self.ingest("labelled-fields-diacritics.eml")
+        text = self.ctl("preview", "ack", rid).stdout
+        self.assertIn("được lưu để tiếp nhận, xác minh và xử lý phản ánh", text)  # what, why
+        self.assertIn("Sau 5 năm kể từ khi phản ánh kết thúc, thông tin cá nhân", text)  # how long
+        self.assertIn("yêu cầu xóa thông tin cá nhân của mình (Luật Bảo vệ dữ liệu cá nhân): xin "
+                      "gửi yêu cầu đến baomat@soctrang.gov.vn", text)  # whom to ask
+        html = self.ctl("preview", "ack", rid, "--html").stdout
+        self.assertIn('<a href="mailto:baomat@soctrang.gov.vn">', html)
+
     def test_stats_csv_is_utf8_with_a_bom_and_ranges_are_inclusive(self):
         self.story()
         p = self.gw.pahtctl("stats", "--from", "2026-12-01", "--to", "2026-12-01", "--csv",
