@@ -1115,8 +1115,9 @@ static int print_verify(Ctl *ctl, BackupReport *r)
         print_json(node);
     } else {
         printf("%s: %u files checked (%s), %u missing, %u damaged%s\n",
-               r->folder ? r->folder : ctl->config->gateway.data_dir, r->files, opt_deep ? "size and SHA-256" : "size",
-               r->missing, r->damaged, status ? "" : ": all good");
+               r->folder ? r->folder : ctl->config->gateway.data_dir, r->files,
+               opt_deep ? "size and SHA-256" : "size", r->missing, r->damaged,
+               status ? "" : ": all good");
         print_lines("", r->problems, 200);
         if (r->unreferenced->len > 0)
             printf("%u file(s) nobody refers to:\n", r->unreferenced->len);
@@ -1328,7 +1329,7 @@ static int cmd_person(Ctl *ctl, int argc, char **argv)
     if (opt_export && opt_erase)
         return usage_error("person takes --export FILE or --erase, not both");
     g_autofree char *phone = opt_phone ? retention_phone_normalise(opt_phone) : NULL;
-    g_autofree char *id_number = opt_id_number ? retention_phone_normalise(opt_id_number) : NULL;
+    g_autofree char *id_number = opt_id_number ? retention_digits(opt_id_number) : NULL;
     if ((phone && strlen(phone) < 8) || (id_number && strlen(id_number) < 9))
         return usage_error("person: \"%s\" is too short to be a phone or an ID number",
                            opt_phone ? opt_phone : opt_id_number);

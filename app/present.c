@@ -435,12 +435,18 @@ static gboolean zip_finish(Zip *z)
     return !z->failed;
 }
 
-/* "ảnh hiện trường.jpg" stays; a name that could leave the folder or is empty does not */
+/* "ảnh hiện trường.jpg" stays, numbered; separators of any system ('/', '\\', ':') and
+ * control characters become '_', so that no unzip puts it outside its folder */
 static char *zip_safe_name(const char *name, guint number)
 {
-    if (!name || !*name || strchr(name, '/') || g_str_equal(name, ".") || g_str_equal(name, ".."))
+    if (!name || !*name || !g_utf8_validate(name, -1, NULL))
         return g_strdup_printf("%u", number);
-    return g_strdup_printf("%u-%s", number, name);
+    g_autofree char *safe = g_strdup(name);
+    for (char *p = safe; *p; p++) {
+        if (*p == '/' || *p == '\\' || *p == ':' || (unsigned char)*p < 0x20)
+            *p = '_';
+    }
+    return g_strdup_printf("%u-%s", number, safe);
 }
 
 static void export_report_files(Zip *z, const Report *r)

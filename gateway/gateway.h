@@ -164,6 +164,8 @@ gboolean retention_erase(Gateway *gateway, const GPtrArray *reports, const char 
 gboolean retention_remove_files(Gateway *gateway, int *removed, GError **error);
 /* "+84 912 345 678" -> "0912345678": a phone as the parser stores it */
 char *retention_phone_normalise(const char *written);
+/* the digits of written: an ID number as the parser stores it */
+char *retention_digits(const char *written);
 
 /* ---- backups (backup.c, issue 16) ------------------------------------------------------------ */
 

@@ -159,14 +159,21 @@ gboolean retention_daily(Gateway *gw, GError **error)
 
 /* ---- a person's request -------------------------------------------------------------------- */
 
-/* "+84 912-345-678" -> "0912345678": the national form the parser stores (SPEC §3.4) */
-char *retention_phone_normalise(const char *written)
+char *retention_digits(const char *written)
 {
     GString *digits = g_string_new(NULL);
     for (const char *p = written; p && *p; p++) {
         if (g_ascii_isdigit(*p))
             g_string_append_c(digits, *p);
     }
+    return g_string_free(digits, FALSE);
+}
+
+/* "+84 912-345-678" -> "0912345678": the national form the parser stores (SPEC §3.4) */
+char *retention_phone_normalise(const char *written)
+{
+    g_autofree char *only = retention_digits(written);
+    GString *digits = g_string_new(only);
     if (g_str_has_prefix(digits->str, "84") && digits->len >= 11) {
         g_string_erase(digits, 0, 2);
         g_string_prepend_c(digits, '0');

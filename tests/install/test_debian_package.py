@@ -59,7 +59,8 @@ def expected_files():
     if WEB:
         want |= {"/usr/sbin/pahtweb", "/lib/systemd/system/pahtweb.service",
                  "/usr/share/man/man8/pahtweb.8.gz"}
-    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf"):
+    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf",
+                 "paht-backup.service", "paht-backup.timer"):
         want.add(f"/usr/share/paht/examples/{name}")
     for doc in ("README.md", "operation.md", "mail-server.md", "parser.md", "tutorial.md"):
         want.add(f"/usr/share/doc/paht-mail/{doc}")  # compressed or not, by size

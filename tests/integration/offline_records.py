@@ -156,6 +156,26 @@ class Records(unittest.TestCase):
         self.assertIsNone(erased["citizen"]["name"])
         self.assertEqual(erased["events"][-1]["kind"], "erased")
 
+    def test_export_of_hostile_file_names_stays_in_its_folder(self):
+        rid = self.ingest("attachment-hostile-names.eml")
+        code = self.json("show", rid)["code"]
+        export = os.path.join(self.gw.dir, "someone.zip")
+        self.ctl("person", "--email", "someone@example.vn", "--export", export)
+        with zipfile.ZipFile(export) as z:
+            names = z.namelist()
+        self.assertEqual(names[0], "reports.json")
+        self.assertGreaterEqual(len(names), 3)
+        for name in names[1:]:
+            self.assertTrue(name.startswith(f"{code}/attachments/"), name)
+            rest = name[len(f"{code}/attachments/"):]
+            self.assertNotIn("/", rest)
+            self.assertNotIn("\\", rest)
+            self.assertFalse(any(ord(c) < 0x20 for c in rest), name)
+        # never over an existing file
+        again = self.gw.pahtctl("person", "--email", "someone@example.vn", "--export", export,
+                                env={"PAHT_NOW": NOW})
+        self.assertEqual(again.returncode, 1)
+
     def test_verify_finds_a_removed_and_a_corrupted_file(self):
         self.story()
         self.assertEqual(self.json("verify", "--deep")["problems"], [])
