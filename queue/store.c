@@ -567,15 +567,26 @@ static gboolean switch_to_wal(Store *store, GError **error)
     for (;;) {
         sqlite3_stmt *stmt = NULL;
         g_clear_pointer(&mode, g_free);
+        int failed = 0;
         if (sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL) ==
                 SQLITE_OK &&
-            sqlite3_step(stmt) == SQLITE_ROW)
+            sqlite3_step(stmt) == SQLITE_ROW) {
             mode = g_strdup((const char *)sqlite3_column_text(stmt, 0));
-        else
+        } else {
             mode = g_strdup(sqlite3_errmsg(store->db));
+            failed = sqlite3_extended_errcode(store->db) & 0xff;
+        }
         sqlite3_finalize(stmt);
         if (mode && g_ascii_strcasecmp(mode, "wal") == 0)
             return TRUE;
+        /* issue 16: a full disk cannot give the WAL index its pages (SQLITE_IOERR, _FULL):
+         * that passes, and must not read as a configuration error, which stops pahtd for good */
+        if (failed == SQLITE_IOERR || failed == SQLITE_FULL) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "database %s: cannot open its WAL index (%s): is the disk full?",
+                        store->path, mode);
+            return FALSE;
+        }
         if (g_get_monotonic_time() >= deadline)
             break;
         g_usleep(10 * 1000);

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -149,6 +151,44 @@ class Records(unittest.TestCase):
         self.assertIn("free space is back", p.stderr)
         self.assertEqual(gw.count(), 0)
         self.assertEqual(len(gw.pahtctl_json("drafts")), 1)
+
+
+class FullDisk(unittest.TestCase):
+    """A disk with no room at all (a real tmpfs, full to its last byte): pahtd waits, it does
+    not exit (exit 2 is a configuration error that systemd does not restart; exit 1 would
+    be restarted every 10 s, a crash loop)."""
+
+    def test_full_disk_at_start_is_waited_out_not_an_exit(self):
+        mount = tempfile.mkdtemp(prefix="paht-full-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", mount],
+                       check=True)
+        self.addCleanup(os.rmdir, mount)
+        self.addCleanup(subprocess.run, ["umount", "-l", mount], check=False)
+        gw = pahttest.Gateway(pahttest.OfflineStack(), pahttest.unique("full"), overrides={
+            ("gateway", "database"): os.path.join(mount, "paht.db"),
+            ("gateway", "data_dir"): os.path.join(mount, "data"),
+            ("gateway", "min_free_mb"): "0"})
+        self.addCleanup(gw.close)
+        p = gw.pahtctl("ingest", os.path.join(os.environ["PAHT_TEST_MAIL_DIR"],
+                                              "complete-report.eml"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(mount, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        pahtd = gw.start_pahtd()
+        pahttest.wait_for(lambda: "trying again every minute" in gw.log()
+                          or pahtd.poll() is not None, timeout=60)
+        self.assertIsNone(pahtd.poll(), gw.log())
+        self.assertIn("is the disk full?", gw.log())
+        self.assertEqual(gw.stop_pahtd(pahtd), 0)
+        # pahtctl says what it is, as a temporary failure (1), not a configuration error (2)
+        p = gw.pahtctl("drafts")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("is the disk full?", p.stderr)
 
 
 if __name__ == "__main__":
