@@ -1509,10 +1509,11 @@ int main(int argc, char **argv)
     gboolean restores = commands[found].run == cmd_restore;
     int lock = -1;
     if ((migrates || restores) && (lock = gateway_lock_fetcher(config, &error)) < 0) {
-        fprintf(stderr,
-                "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd), or just restart "
-                "it: pahtd brings the schema up to date when it starts\n",
-                error->message);
+        fprintf(stderr, "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd)%s\n",
+                error->message,
+                restores ? ""
+                         : ", or just restart it: pahtd brings the schema up to date when "
+                           "it starts");
         g_error_free(error);
         return 2;
     }

@@ -129,6 +129,19 @@ class Records(unittest.TestCase):
         # the restored gateway works: it takes in the mail the killed one left
         self.run_once(fresh, pahttest.TEST_NOW.isoformat())
 
+    def test_restore_while_pahtd_runs_is_refused_without_advice_to_restart(self):
+        # restarting pahtd helps migrate (pahtd migrates at start) but never restore
+        gw = self.gateway()
+        backups = os.path.join(gw.dir, "backups")
+        self.assertEqual(gw.pahtctl("backup", backups).returncode, 0)
+        pahtd = gw.start_pahtd()
+        pahttest.wait_for(lambda: "parser process" in gw.log(), timeout=60, what="pahtd started")
+        p = gw.pahtctl("restore", backups)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("stop pahtd first (systemctl stop pahtd)\n", p.stderr)
+        self.assertNotIn("restart", p.stderr)
+        self.assertEqual(gw.stop_pahtd(pahtd), 0)
+
     def test_low_disk_stops_fetching_tells_the_ioc_once_and_resumes(self):
         # more than any disk here has free (1 TB): the real statvfs says "below"
         gw = self.gateway({("gateway", "min_free_mb"): "1000000"})
