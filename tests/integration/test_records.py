@@ -2,7 +2,8 @@
 recipients once per closed period however often pahtd restarts; a backup taken while pahtd
 takes in mail, and pahtd killed in the middle of it, restores onto a fresh folder with the same
 reports, letters and attachments; below [gateway] min_free_mb pahtd fetches nothing, tells the
-IOC once, and goes on when there is room again."""
+IOC once, and goes on when there is room again; a disk full at start or filling while pahtd
+runs (SQLITE_FULL) is waited out, never an exit."""
 import hashlib
 import json
 import os
@@ -167,31 +168,43 @@ class Records(unittest.TestCase):
 
 
 class FullDisk(unittest.TestCase):
-    """A disk with no room at all (a real tmpfs, full to its last byte): pahtd waits, it does
-    not exit (exit 2 is a configuration error that systemd does not restart; exit 1 would
-    be restarted every 10 s, a crash loop)."""
+    """A disk with no room at all (a real tmpfs, full to its last byte), at start or filling
+    while pahtd runs: pahtd waits, it does not exit (exit 2 is a configuration error that
+    systemd does not restart; exit 1 would be restarted every 10 s, a crash loop), and no
+    citizen's mail is lost."""
 
-    def test_full_disk_at_start_is_waited_out_not_an_exit(self):
+    def gateway_on_tmpfs(self, stack, size):
         mount = tempfile.mkdtemp(prefix="paht-full-")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", mount],
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", mount],
                        check=True)
         self.addCleanup(os.rmdir, mount)
         self.addCleanup(subprocess.run, ["umount", "-l", mount], check=False)
-        gw = pahttest.Gateway(pahttest.OfflineStack(), pahttest.unique("full"), overrides={
+        gw = pahttest.Gateway(stack, pahttest.unique("full"), overrides={
             ("gateway", "database"): os.path.join(mount, "paht.db"),
             ("gateway", "data_dir"): os.path.join(mount, "data"),
             ("gateway", "min_free_mb"): "0"})
         self.addCleanup(gw.close)
-        p = gw.pahtctl("ingest", os.path.join(os.environ["PAHT_TEST_MAIL_DIR"],
-                                              "complete-report.eml"))
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(os.path.join(mount, "filler"), "wb") as f:
+        return gw, mount
+
+    @staticmethod
+    def fill_up(mount):
+        """Fill MOUNT to its last byte; returns the file that holds it."""
+        filler = os.path.join(mount, "filler")
+        with open(filler, "wb") as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
                     f.flush()
             except OSError:
                 pass
+        return filler
+
+    def test_full_disk_at_start_is_waited_out_not_an_exit(self):
+        gw, mount = self.gateway_on_tmpfs(pahttest.OfflineStack(), "3m")
+        p = gw.pahtctl("ingest", os.path.join(os.environ["PAHT_TEST_MAIL_DIR"],
+                                              "complete-report.eml"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.fill_up(mount)
         pahtd = gw.start_pahtd()
         pahttest.wait_for(lambda: "trying again every minute" in gw.log()
                           or pahtd.poll() is not None, timeout=60)
@@ -203,6 +216,25 @@ class FullDisk(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("is the disk full?", p.stderr)
 
+    def test_a_disk_filling_while_pahtd_runs_is_waited_out_and_the_mail_kept(self):
+        stack = pahttest.shared_stack()
+        gw, mount = self.gateway_on_tmpfs(stack, "16m")
+        pahtd = gw.start_pahtd(env={"PAHT_NOW": pahttest.TEST_NOW.isoformat()})
+        pahttest.wait_for(lambda: "parser process" in gw.log(), timeout=60, what="pahtd started")
+        filler = self.fill_up(mount)
+        citizen = daemontest.citizen(stack)
+        gw.deliver(pahttest.make_mail(citizen, gw.address, "Ổ gà trên đường",
+                                      "Ổ gà.\n" + pahttest.complete_details()),
+                   sender=citizen)
+        # SQLITE_FULL while recording it: a temporary failure, retried
+        pahttest.wait_for(lambda: "disk is full (retrying with backoff)" in gw.log()
+                          or pahtd.poll() is not None, timeout=120, what="the full disk noticed")
+        self.assertIsNone(pahtd.poll(), gw.log())
+        self.assertEqual(gw.count(), 1)  # the mail waits on the server
+        os.unlink(filler)
+        pahttest.wait_for(lambda: gw.count() == 0, timeout=180, what="the mail taken in")
+        self.assertEqual(gw.stop_pahtd(pahtd), 0)
+        self.assertEqual(len(gw.pahtctl_json("drafts")), 1)
 
 if __name__ == "__main__":
     unittest.main()
