@@ -361,9 +361,14 @@ static GOptionEntry preview_entries[] = {
     END_ENTRY,
 };
 
+static gboolean opt_csv, opt_overdue;
 static GOptionEntry stats_entries[] = {
     {"period", 0, 0, G_OPTION_ARG_FILENAME, &opt_period,
      "month:YYYY-MM, quarter:YYYY-Qn, half:YYYY-Hn or year:YYYY", "PERIOD"},
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &opt_from, "the first day of a range", "YYYY-MM-DD"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &opt_until, "its last day (inclusive)", "YYYY-MM-DD"},
+    {"csv", 0, 0, G_OPTION_ARG_NONE, &opt_csv, "CSV for a spreadsheet (UTF-8 with BOM)", NULL},
+    {"overdue", 0, 0, G_OPTION_ARG_NONE, &opt_overdue, "the overdue reports of the period", NULL},
     END_ENTRY,
 };
 
@@ -680,19 +685,135 @@ static JsonNode *stats_line_to_json(const Ctl *ctl, const StatsLine *l)
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, a ? a->name : l->agency ? l->agency : "");
     json_member_int(b, "received", l->received);
+    json_member_int(b, "waiting", l->waiting);
+    json_member_int(b, "accepted", l->accepted);
     json_member_int(b, "rejected", l->rejected);
-    json_member_int(b, "in_progress", l->in_progress);
+    json_builder_set_member_name(b, "rejected_by");
+    json_builder_begin_object(b);
+    for (int i = 0; i < STATS_REJECT_REASONS; i++)
+        json_member_int(b, stats_reject_reasons[i], l->rejected_by[i]);
+    json_builder_end_object(b);
     json_member_int(b, "answered", l->answered);
     json_member_int(b, "on_time", l->on_time);
+    json_member_int(b, "late", l->late);
+    json_member_int(b, "open", l->open);
+    json_member_int(b, "open_overdue", l->open_overdue);
+    json_member_int(b, "in_progress", l->open);
     json_member_int(b, "overdue", l->overdue);
+    json_member_int(b, "extended", l->extended);
     json_builder_set_member_name(b, "ratings");
     json_builder_begin_object(b);
     json_member_int(b, "very_satisfied", l->ratings[1]);
     json_member_int(b, "satisfied", l->ratings[2]);
     json_member_int(b, "dissatisfied", l->ratings[3]);
     json_builder_end_object(b);
+    double share = stats_share_rated(l), days = stats_mean_working_days(l);
+    json_builder_set_member_name(b, "rated_percent");
+    if (share < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_double_value(b, share);
+    json_builder_set_member_name(b, "mean_working_days");
+    if (days < 0)
+        json_builder_add_null_value(b);
+    else
+        json_builder_add_double_value(b, days);
     json_builder_end_object(b);
     return json_builder_get_root(b);
+}
+
+/* the period of pahtctl stats: --period, or --from and --to (days, inclusive) */
+static int stats_range(Ctl *ctl, gint64 *from, gint64 *to, char **label)
+{
+    if (!options_are_utf8())
+        return usage_error("stats: an option is not UTF-8 text");
+    g_autofree char *why = NULL;
+    GTimeZone *zone = ctl->config->calendar.zone;
+    if (opt_period && (opt_from || opt_until))
+        return usage_error("stats takes --period or --from and --to, not both");
+    if (opt_period) {
+        if (!stats_period_parse(opt_period, zone, from, to, &why))
+            return usage_error("%s", why);
+        *label = g_strdup(opt_period);
+        return 0;
+    }
+    if (!opt_from || !opt_until)
+        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
+                           "year:YYYY, or --from YYYY-MM-DD --to YYYY-MM-DD");
+    if (!stats_range_parse(opt_from, opt_until, zone, from, to, &why))
+        return usage_error("%s", why);
+    *label = g_strdup_printf("%s..%s", opt_from, opt_until);
+    return 0;
+}
+
+static int print_stats_overdue(Ctl *ctl, gint64 from, gint64 to)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) list = stats_overdue(ctl->store, from, to, &error);
+    if (!list)
+        return fail(error);
+    GTimeZone *zone = ctl->config->calendar.zone;
+    if (ctl->json) {
+        g_autoptr(JsonArray) array = json_array_new();
+        for (guint i = 0; i < list->len; i++) {
+            const StatsOverdue *o = g_ptr_array_index(list, i);
+            g_autoptr(JsonBuilder) b = json_builder_new();
+            json_builder_begin_object(b);
+            json_member_int(b, "id", o->id);
+            json_member_string(b, "code", o->code);
+            json_member_string(b, "state", o->state);
+            json_member_string(b, "agency", o->agency);
+            json_member_time(b, "received_at", o->received_at, zone);
+            json_member_time(b, "due", o->due, zone);
+            json_member_bool(b, "answered", o->answered);
+            json_builder_end_object(b);
+            json_array_add_element(array, json_builder_get_root(b));
+        }
+        g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+        print_json(root);
+        return 0;
+    }
+    if (list->len == 0) {
+        printf("No overdue report in this period.\n");
+        return 0;
+    }
+    printf("%-17s %-8s %-16s %-16s %-16s %s\n", "CODE", "AGENCY", "STATE", "RECEIVED", "DUE",
+           "ANSWERED");
+    for (guint i = 0; i < list->len; i++) {
+        const StatsOverdue *o = g_ptr_array_index(list, i);
+        g_autofree char *received = local_time(ctl, o->received_at);
+        g_autofree char *due = local_time(ctl, o->due);
+        printf("%-17s %-8s %-16s %-16s %-16s %s\n", o->code, o->agency ? o->agency : "-", o->state,
+               received, due, o->answered ? "late" : "not yet");
+    }
+    return 0;
+}
+
+static void print_stats_text(Ctl *ctl, const GPtrArray *lines, const char *label, const char *first,
+                             const char *end)
+{
+    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
+           label, first, end);
+    printf("%-10s %5s %5s %5s %5s %5s %5s %5s %5s %5s %5s  %-8s %6s %6s\n", "AGENCY", "RECV",
+           "WAIT", "ACCPT", "REJ", "ANSW", "ONTM", "LATE", "OPEN", "OVRD", "EXT", "RATED1/2/3",
+           "RATED%", "DAYS");
+    for (guint i = 0; i < lines->len; i++) {
+        const StatsLine *l = g_ptr_array_index(lines, i);
+        g_autofree char *ratings =
+            g_strdup_printf("%d/%d/%d", l->ratings[1], l->ratings[2], l->ratings[3]);
+        double share = stats_share_rated(l), days = stats_mean_working_days(l);
+        g_autofree char *share_text = share < 0 ? g_strdup("-") : g_strdup_printf("%.1f", share);
+        g_autofree char *days_text = days < 0 ? g_strdup("-") : g_strdup_printf("%.1f", days);
+        printf("%-10s %5d %5d %5d %5d %5d %5d %5d %5d %5d %5d  %-10s %6s %6s\n",
+               l->agency ? l->agency : "(all)", l->received, l->waiting, l->accepted, l->rejected,
+               l->answered, l->on_time, l->late, l->open, l->open_overdue, l->extended, ratings,
+               share_text, days_text);
+    }
+    const StatsLine *all = g_ptr_array_index(lines, 0);
+    printf("rejected by reason:");
+    for (int i = 0; i < STATS_REJECT_REASONS; i++)
+        printf(" %s %d%s", stats_reject_reasons[i], all->rejected_by[i],
+               i + 1 < STATS_REJECT_REASONS ? "," : "\n");
 }
 
 /* Điều 11.6, 11.8: received, on time, overdue, satisfaction, per agency */
@@ -701,28 +822,31 @@ static int cmd_stats(Ctl *ctl, int argc, char **argv)
     if (argc > 1)
         return usage_error("stats takes no argument, got \"%s\"", argv[1]);
     gint64 from = 0, to = 0;
-    g_autofree char *why = NULL;
-    if (!opt_period || !options_are_utf8())
-        return usage_error("stats needs --period month:YYYY-MM|quarter:YYYY-Qn|half:YYYY-Hn|"
-                           "year:YYYY");
-    if (!stats_period_parse(opt_period, ctl->config->calendar.zone, &from, &to, &why))
-        return usage_error("%s", why);
+    g_autofree char *label = NULL;
+    int status = stats_range(ctl, &from, &to, &label);
+    if (status)
+        return status;
+    if (opt_overdue)
+        return print_stats_overdue(ctl, from, to);
     GError *error = NULL;
-    g_autoptr(GPtrArray) lines = lifecycle_stats(ctl->store, from, to, &error);
+    g_autoptr(Calendar) calendar = calendar_new_from_config(ctl->config);
+    g_autoptr(GPtrArray) lines = stats_collect(ctl->store, calendar, from, to, &error);
     if (!lines)
         return fail(error);
+    if (opt_csv) {
+        g_autofree char *csv = stats_csv(lines, ctl->config);
+        fputs(csv, stdout);
+        return 0;
+    }
     GTimeZone *zone = ctl->config->calendar.zone;
     g_autofree char *first = clock_format_rfc3339(from, zone);
     g_autofree char *end = clock_format_rfc3339(to, zone);
     if (ctl->json) {
         g_autoptr(JsonBuilder) b = json_builder_new();
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "period");
-        json_builder_add_string_value(b, opt_period);
-        json_builder_set_member_name(b, "from");
-        json_builder_add_string_value(b, first);
-        json_builder_set_member_name(b, "to");
-        json_builder_add_string_value(b, end);
+        json_member_string(b, "period", label);
+        json_member_string(b, "from", first);
+        json_member_string(b, "to", end);
         json_builder_set_member_name(b, "total");
         json_builder_add_value(b, stats_line_to_json(ctl, g_ptr_array_index(lines, 0)));
         json_builder_set_member_name(b, "agencies");
@@ -735,16 +859,7 @@ static int cmd_stats(Ctl *ctl, int argc, char **argv)
         print_json(root);
         return 0;
     }
-    printf("%s: reports received from %.10s to the day before %.10s (Decree 09/2019, Art. 12)\n",
-           opt_period, first, end);
-    printf("%-10s %8s %8s %8s %8s %8s %8s   %s\n", "AGENCY", "RECEIVED", "REJECTED", "OPEN",
-           "ANSWERED", "ON TIME", "OVERDUE", "RATINGS 1/2/3");
-    for (guint i = 0; i < lines->len; i++) {
-        const StatsLine *l = g_ptr_array_index(lines, i);
-        printf("%-10s %8d %8d %8d %8d %8d %8d   %d/%d/%d\n", l->agency ? l->agency : "(all)",
-               l->received, l->rejected, l->in_progress, l->answered, l->on_time, l->overdue,
-               l->ratings[1], l->ratings[2], l->ratings[3]);
-    }
+    print_stats_text(ctl, lines, label, first, end);
     return 0;
 }
 
@@ -1106,6 +1221,368 @@ static int cmd_audit(Ctl *ctl, int argc, char **argv)
     return 0;
 }
 
+/* ---- records (issue 16): backup, verify, restore, purge, hold, a person's data ------------- */
+
+static char *opt_before, *opt_phone, *opt_id_number, *opt_export;
+static gboolean opt_dry_run, opt_erase, opt_release, opt_deep, opt_public, opt_private;
+
+static GOptionEntry verify_entries[] = {
+    {"deep", 0, 0, G_OPTION_ARG_NONE, &opt_deep, "read every file and check its SHA-256", NULL},
+    END_ENTRY,
+};
+static GOptionEntry purge_entries[] = {
+    {"before", 0, 0, G_OPTION_ARG_FILENAME, &opt_before,
+     "reports finished before this day (default: [privacy] retain_days ago)", "YYYY-MM-DD"},
+    {"dry-run", 0, 0, G_OPTION_ARG_NONE, &opt_dry_run, "list them, change nothing", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry hold_entries[] = {
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "why (the case, the request)", "TEXT"},
+    {"release", 0, 0, G_OPTION_ARG_NONE, &opt_release, "end the legal hold", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry person_entries[] = {
+    {"email", 0, 0, G_OPTION_ARG_FILENAME, &opt_email, "the person's e-mail address", "ADDR"},
+    {"phone", 0, 0, G_OPTION_ARG_FILENAME, &opt_phone, "their phone number", "N"},
+    {"id", 0, 0, G_OPTION_ARG_FILENAME, &opt_id_number, "their ID number (CCCD, CMND)", "N"},
+    {"export", 0, 0, G_OPTION_ARG_FILENAME, &opt_export, "write all their data (a ZIP)", "FILE"},
+    {"erase", 0, 0, G_OPTION_ARG_NONE, &opt_erase, "remove it from their finished reports", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry attachment_entries[] = {
+    {"public", 0, 0, G_OPTION_ARG_NONE, &opt_public, "published: kept by the purge", NULL},
+    {"private", 0, 0, G_OPTION_ARG_NONE, &opt_private, "not public (the default)", NULL},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+
+static void records_options_free(void)
+{
+    char **all[] = {&opt_before, &opt_phone, &opt_id_number, &opt_export};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        g_clear_pointer(all[i], g_free);
+}
+
+static void print_lines(const char *title, const GPtrArray *lines, guint most)
+{
+    for (guint i = 0; i < lines->len && i < most; i++)
+        printf("%s%s\n", title, (const char *)g_ptr_array_index(lines, i));
+    if (lines->len > most)
+        printf("%s... and %u more\n", title, lines->len - most);
+}
+
+static JsonNode *backup_report_to_json(const BackupReport *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_string(b, "folder", r->folder);
+    json_member_bool(b, "incremental", r->incremental);
+    json_member_int(b, "files", r->files);
+    json_member_int(b, "linked", r->linked);
+    json_member_int(b, "copied", r->copied);
+    json_member_int(b, "reused", r->reused);
+    json_member_int(b, "bytes", r->bytes);
+    json_member_int(b, "missing", r->missing);
+    json_member_int(b, "damaged", r->damaged);
+    json_builder_set_member_name(b, "problems");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->problems->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(r->problems, i));
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "unreferenced");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->unreferenced->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(r->unreferenced, i));
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+typedef void (*BackupText)(const Ctl *ctl, const BackupReport *r);
+
+/* what backup and restore print: the report (JSON) or text's line, then the warnings; exit 1
+ * when there were any */
+static int backup_command_done(Ctl *ctl, gboolean ok, BackupReport *r, GError *error,
+                               BackupText text)
+{
+    if (!ok) {
+        backup_report_clear(r);
+        return fail(error);
+    }
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = backup_report_to_json(r);
+        print_json(node);
+    } else {
+        text(ctl, r);
+        print_lines("warning: ", r->problems, 50);
+    }
+    int status = r->problems->len > 0 ? 1 : 0;
+    backup_report_clear(r);
+    return status;
+}
+
+static void backup_text(const Ctl *ctl, const BackupReport *r)
+{
+    printf("%s: %u files (%u new: %u linked, %u copied, %" G_GINT64_FORMAT
+           " bytes; %u from the previous backup), the database and MANIFEST\n",
+           r->folder, r->files, r->linked + r->copied, r->linked, r->copied, r->bytes, r->reused);
+}
+
+static int cmd_backup(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("backup takes one folder (DIR: each backup goes into a folder of it)");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = backup_create(ctl->gateway, argv[1], &r, &error);
+    return backup_command_done(ctl, ok, &r, error, backup_text);
+}
+
+static int print_verify(Ctl *ctl, BackupReport *r)
+{
+    int status = r->problems->len > 0 ? 1 : 0;
+    if (ctl->json) {
+        g_autoptr(JsonNode) node = backup_report_to_json(r);
+        print_json(node);
+    } else {
+        printf("%s: %u files checked (%s), %u missing, %u damaged%s\n",
+               r->folder ? r->folder : ctl->config->gateway.data_dir, r->files,
+               opt_deep ? "size and SHA-256" : "size", r->missing, r->damaged,
+               status ? "" : ": all good");
+        print_lines("", r->problems, 200);
+        if (r->unreferenced->len > 0)
+            printf("%u file(s) nobody refers to:\n", r->unreferenced->len);
+        print_lines("unreferenced: ", r->unreferenced, 200);
+    }
+    backup_report_clear(r);
+    return status;
+}
+
+static int cmd_verify(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 2)
+        return usage_error("verify takes at most one backup folder");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = argc == 2 ? backup_verify_copy(argv[1], opt_deep, &r, &error)
+                            : backup_verify_live(ctl->gateway, opt_deep, &r, &error);
+    if (!ok) {
+        backup_report_clear(&r);
+        return fail(error);
+    }
+    return print_verify(ctl, &r);
+}
+
+static void restore_text(const Ctl *ctl, const BackupReport *r)
+{
+    printf("%s restored into %s and %s: %u files checked, %u linked, %u copied\n", r->folder,
+           ctl->config->gateway.database, ctl->config->gateway.data_dir, r->files, r->linked,
+           r->copied);
+}
+
+static int cmd_restore(Ctl *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("restore takes one backup folder");
+    BackupReport r;
+    GError *error = NULL;
+    gboolean ok = backup_restore(ctl->config, argv[1], &r, &error);
+    return backup_command_done(ctl, ok, &r, error, restore_text);
+}
+
+static void print_summary(const Ctl *ctl, const PurgeSummary *s, const char *verb)
+{
+    if (ctl->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        const struct {
+            const char *name;
+            const GPtrArray *list;
+        } lists[] = {{verb, s->purged}, {"held", s->held}, {"refused", s->refused}};
+        for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {
+            json_builder_set_member_name(b, lists[i].name);
+            json_builder_begin_array(b);
+            for (guint j = 0; j < lists[i].list->len; j++)
+                json_builder_add_string_value(b, g_ptr_array_index(lists[i].list, j));
+            json_builder_end_array(b);
+        }
+        json_member_int(b, "files_removed", s->files_removed);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        print_json(root);
+        return;
+    }
+    printf("%u report(s) %s, %d file(s) removed; %u kept under legal hold\n", s->purged->len, verb,
+           s->files_removed, s->held->len);
+    print_lines(g_str_equal(verb, "would be purged") ? "would purge " : "", s->purged, 1000);
+    print_lines("held: ", s->held, 1000);
+}
+
+static int cmd_purge(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("purge takes no argument, got \"%s\"", argv[1]);
+    gint64 before = 0, to = 0;
+    g_autofree char *why = NULL;
+    if (opt_before) {
+        if (!stats_range_parse(opt_before, opt_before, ctl->config->calendar.zone, &before, &to,
+                               &why))
+            return usage_error("--before takes a day, YYYY-MM-DD (got \"%s\")", opt_before);
+    } else if (ctl->config->privacy.retain_days > 0) {
+        before = clock_now_unix() - (gint64)ctl->config->privacy.retain_days * 86400;
+    } else {
+        return usage_error("purge needs --before DATE, or [privacy] retain_days in %s",
+                           ctl->config->file);
+    }
+    if (before > clock_now_unix())
+        return usage_error("--before %s is in the future", opt_before);
+    PurgeSummary s = {0};
+    GError *error = NULL;
+    if (!retention_purge(ctl->gateway, before, opt_dry_run, actor(), &s, &error)) {
+        purge_summary_clear(&s);
+        return fail(error);
+    }
+    print_summary(ctl, &s, opt_dry_run ? "would be purged" : "purged");
+    purge_summary_clear(&s);
+    return 0;
+}
+
+static int cmd_hold(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "hold", &id);
+    if (status)
+        return status;
+    if (opt_release == (opt_note && *opt_note))
+        return usage_error("hold needs --note TEXT (why), or --release");
+    GError *error = NULL;
+    gboolean ok = store_begin(ctl->store, &error) &&
+                  retention_hold(ctl->store, id, opt_release ? NULL : opt_note, actor(), &error) &&
+                  store_commit(ctl->store, &error);
+    if (!ok) {
+        store_rollback(ctl->store);
+        return fail(error);
+    }
+    return print_after(ctl, id, opt_release ? "legal hold released" : "under legal hold");
+}
+
+static int cmd_attachment(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0, number = 0;
+    if (argc != 3 || !g_ascii_string_to_signed(argv[2], 10, 1, 10000, &number, NULL))
+        return usage_error("attachment takes a report and an attachment number (from 1, as "
+                           "pahtctl show lists them)");
+    int status = report_id_of(ctl, 2, argv, "attachment", &id);
+    if (status)
+        return status;
+    if (opt_public == opt_private)
+        return usage_error("attachment needs --public or --private");
+    GError *error = NULL;
+    gboolean ok = store_begin(ctl->store, &error) &&
+                  retention_set_public(ctl->store, id, (int)number, opt_public, actor(), &error) &&
+                  store_commit(ctl->store, &error);
+    if (!ok) {
+        store_rollback(ctl->store);
+        return fail(error);
+    }
+    return print_after(ctl, id, opt_public ? "attachment public" : "attachment not public");
+}
+
+static void print_person(const Ctl *ctl, const GPtrArray *reports)
+{
+    if (ctl->json) {
+        g_autoptr(JsonArray) array = json_array_new();
+        for (guint i = 0; i < reports->len; i++) {
+            const RetainedReport *r = g_ptr_array_index(reports, i);
+            g_autoptr(JsonBuilder) b = json_builder_new();
+            json_builder_begin_object(b);
+            json_member_int(b, "id", r->id);
+            json_member_string(b, "code", r->code);
+            json_member_string(b, "state", r->state);
+            json_member_bool(b, "finished", retention_is_finished(r->state));
+            json_member_string(b, "legal_hold", r->legal_hold);
+            json_member_time(b, "purged_at", r->purged_at, ctl->config->calendar.zone);
+            json_builder_end_object(b);
+            json_array_add_element(array, json_builder_get_root(b));
+        }
+        g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+        print_json(root);
+        return;
+    }
+    if (reports->len == 0)
+        printf("No report of this person.\n");
+    for (guint i = 0; i < reports->len; i++) {
+        const RetainedReport *r = g_ptr_array_index(reports, i);
+        printf("%-17s %-16s %s%s%s\n", r->code, r->state,
+               r->purged_at                      ? "personal data removed"
+               : retention_is_finished(r->state) ? "finished"
+                                                 : "open",
+               r->legal_hold ? ", under legal hold: " : "", r->legal_hold ? r->legal_hold : "");
+    }
+}
+
+static int person_act(Ctl *ctl, const GPtrArray *reports)
+{
+    GError *error = NULL;
+    if (opt_export) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new();
+        for (guint i = 0; i < reports->len; i++)
+            g_ptr_array_add(ids, &((RetainedReport *)g_ptr_array_index(reports, i))->id);
+        if (!person_export(ctl->store, ids, ctl->config->calendar.zone, opt_export, &error))
+            return fail(error);
+        printf("%u report(s) written to %s\n", reports->len, opt_export);
+        return 0;
+    }
+    PurgeSummary s = {0};
+    if (!retention_erase(ctl->gateway, reports, actor(), &s, &error)) {
+        purge_summary_clear(&s);
+        return fail(error);
+    }
+    print_summary(ctl, &s, "erased");
+    for (guint i = 0; i < s.refused->len; i++)
+        fprintf(stderr, "pahtctl: not erased: %s\n", (char *)g_ptr_array_index(s.refused, i));
+    for (guint i = 0; i < s.held->len; i++)
+        fprintf(stderr, "pahtctl: not erased: %s is under legal hold\n",
+                (char *)g_ptr_array_index(s.held, i));
+    int status = s.refused->len + s.held->len > 0 ? 1 : 0;
+    purge_summary_clear(&s);
+    return status;
+}
+
+static int cmd_person(Ctl *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("person takes no argument, got \"%s\"", argv[1]);
+    if (!options_are_utf8() || (opt_email && !g_utf8_validate(opt_email, -1, NULL)))
+        return usage_error("person: an option is not UTF-8 text");
+    if (!!opt_email + !!opt_phone + !!opt_id_number != 1)
+        return usage_error("person needs one of --email ADDR, --phone N, --id N");
+    if (opt_export && opt_erase)
+        return usage_error("person takes --export FILE or --erase, not both");
+    g_autofree char *phone = opt_phone ? retention_phone_normalise(opt_phone) : NULL;
+    g_autofree char *id_number = opt_id_number ? retention_digits(opt_id_number) : NULL;
+    if ((phone && strlen(phone) < 8) || (id_number && strlen(id_number) < 9))
+        return usage_error("person: \"%s\" is too short to be a phone or an ID number",
+                           opt_phone ? opt_phone : opt_id_number);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) reports =
+        retention_find_person(ctl->store, opt_email, phone, id_number, &error);
+    if (!reports)
+        return fail(error);
+    if (!opt_export && !opt_erase) {
+        print_person(ctl, reports);
+        return 0;
+    }
+    if (reports->len == 0) {
+        fprintf(stderr, "pahtctl: no report of this person\n");
+        return 1;
+    }
+    return person_act(ctl, reports);
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const struct {
@@ -1138,7 +1615,7 @@ static const struct {
      "a letter as it would be sent"},
     {"due", cmd_due, due_entries, "--from T --working-hours N|--working-days N",
      "the working-time calendar"},
-    {"stats", cmd_stats, stats_entries, "--period month:YYYY-MM|quarter:YYYY-Qn|...",
+    {"stats", cmd_stats, stats_entries, "--period PERIOD|--from DAY --to DAY [--csv|--overdue]",
      "received, on time, overdue, ratings, per agency (Điều 11)"},
     {"reprocess", cmd_reprocess, NULL, "ID", "run a message kept aside (quarantine) again"},
     {"migrate", cmd_migrate, NULL, "", "upgrade the database's schema (pahtd stopped)"},
@@ -1151,6 +1628,18 @@ static const struct {
      "the console's accounts (pahtweb); the password is read from standard input"},
     {"audit", cmd_audit, audit_entries, "[--from T] [--to T] [--actor LOGIN] [--report CODE]",
      "who did what when: the events of reports and accounts"},
+    {"backup", cmd_backup, NULL, "DIR", "a consistent backup while pahtd runs (incremental)"},
+    {"verify", cmd_verify, verify_entries, "[--deep] [BACKUP]",
+     "the database and every file it refers to are whole"},
+    {"restore", cmd_restore, NULL, "BACKUP", "a backup into an empty data folder (pahtd stopped)"},
+    {"purge", cmd_purge, purge_entries, "[--before DAY] [--dry-run]",
+     "remove the personal data of reports finished long ago ([privacy] retain_days)"},
+    {"hold", cmd_hold, hold_entries, "ID --note TEXT|--release",
+     "legal hold: the report is never purged nor erased"},
+    {"attachment", cmd_attachment, attachment_entries, "ID N --public|--private",
+     "IOC: an attachment published with the result survives the purge"},
+    {"person", cmd_person, person_entries, "--email A|--phone N|--id N [--export F|--erase]",
+     "a citizen's request: their reports, their data, its erasure"},
 };
 
 static void print_usage(void)
@@ -1256,25 +1745,34 @@ int main(int argc, char **argv)
     /* only migrate may change the schema: every other command refuses a database of another
      * version than its own (issue 11.5) */
     gboolean migrates = commands[found].run == cmd_migrate;
+    gboolean restores = commands[found].run == cmd_restore;
     int lock = -1;
-    if (migrates && (lock = gateway_lock_fetcher(config, &error)) < 0) {
-        fprintf(stderr,
-                "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd), or just restart "
-                "it: pahtd brings the schema up to date when it starts\n",
-                error->message);
+    if ((migrates || restores) && (lock = gateway_lock_fetcher(config, &error)) < 0) {
+        fprintf(stderr, "pahtctl: %s\npahtctl: stop pahtd first (systemctl stop pahtd)%s\n",
+                error->message,
+                restores ? ""
+                         : ", or just restart it: pahtd brings the schema up to date when "
+                           "it starts");
         g_error_free(error);
         return 2;
     }
+    /* restore writes the database and data_dir itself: nothing may have them open */
     g_autoptr(Gateway) gateway =
-        gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT, &error);
-    if (!gateway)
+        restores ? NULL
+                 : gateway_open_with(config, migrates ? STORE_SCHEMA_MIGRATE : STORE_SCHEMA_EXACT,
+                                     &error);
+    if (!gateway && !restores)
         return fail(error);
-    Ctl ctl = {.config = config, .gateway = gateway, .store = gateway_store(gateway), .json = json};
+    Ctl ctl = {.config = config,
+               .gateway = gateway,
+               .store = gateway ? gateway_store(gateway) : NULL,
+               .json = json};
     /* argv[0] stays the program name: commands see their arguments from argv[1] */
     int status = commands[found].run(&ctl, argc, argv);
     g_free(outbox_state);
     g_free(became_owner);
     lifecycle_options_free();
+    records_options_free();
     if (lock >= 0)
         close(lock);
     return status;

@@ -6,6 +6,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,30 @@
 
 /* the socket to pahtd, in its parser process (gateway/worker.c) */
 #define WORKER_FD 3
+
+/* a full disk (SQLITE_FULL, ENOSPC) or a busy database at start is waited out, never an exit
+ * that systemd would answer with a restart every few seconds (issue 16); NULL without error:
+ * SIGTERM came while waiting */
+static Gateway *open_or_wait(const Config *config, gboolean once, int signal_fd, GError **error)
+{
+    gboolean told = FALSE;
+    for (;;) {
+        Gateway *gateway = gateway_open(config, error);
+        if (gateway || once || (*error)->code != PAHT_ERROR_TEMPORARY)
+            return gateway;
+        if (!told)
+            log_error("%s; trying again every minute", (*error)->message);
+        told = TRUE;
+        g_clear_error(error);
+        struct pollfd pfd = {.fd = signal_fd, .events = POLLIN};
+        if (poll(&pfd, 1, 60 * 1000) > 0) {
+            struct signalfd_siginfo info;
+            if (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info &&
+                info.ssi_signo != SIGHUP)
+                return NULL;
+        }
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -111,8 +136,10 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    g_autoptr(Gateway) gateway = gateway_open(config, &error);
+    g_autoptr(Gateway) gateway = open_or_wait(config, once, signal_fd, &error);
     if (!gateway) {
+        if (!error)
+            return 0; /* stopped while waiting */
         log_error("%s", error->message);
         return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
     }

@@ -3,7 +3,10 @@
 #include "notify/notify.h"
 #include "util/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <unistd.h>
 #include <string.h>
 
 static gboolean report_has_event(const Report *r, const char *kind)
@@ -318,4 +321,179 @@ JsonNode *ingest_result_to_json(const char *file, const IngestResult *r)
     json_member_int(b, "raw_id", r->raw_id);
     json_builder_end_object(b);
     return json_builder_get_root(b);
+}
+
+/* ---- a person's data, exported (issue 16) ----------------------------------------------------
+ * A ZIP file (PKWARE APPNOTE 6.3, entries stored, not compressed: photos and videos are
+ * compressed already) written with nothing but GLib: person.json, then each report's files. */
+
+typedef struct {
+    int fd;
+    GArray *central; /* the central directory, built as entries are written */
+    guint16 count;
+    guint32 offset;
+    gboolean failed;
+} Zip;
+
+static guint32 zip_crc32(const guint8 *data, gsize len)
+{
+    static guint32 table[256];
+    if (!table[1]) {
+        for (guint32 i = 0; i < 256; i++) {
+            guint32 c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    }
+    guint32 crc = 0xFFFFFFFFu;
+    for (gsize i = 0; i < len; i++)
+        crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+static void le16(GByteArray *a, guint16 v)
+{
+    guint8 b[2] = {v & 0xFF, v >> 8};
+    g_byte_array_append(a, b, 2);
+}
+
+static void le32(GByteArray *a, guint32 v)
+{
+    guint8 b[4] = {v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, v >> 24};
+    g_byte_array_append(a, b, 4);
+}
+
+/* the fields local and central headers share, from "version needed" to the name's length */
+static void zip_common(GByteArray *h, guint32 crc, guint32 size, gsize name_len)
+{
+    le16(h, 20);     /* version needed: 2.0 */
+    le16(h, 0x0800); /* bit 11: the name is UTF-8 */
+    le16(h, 0);      /* stored */
+    le16(h, 0);      /* time */
+    le16(h, 0x21);   /* date: 1980-01-01 */
+    le32(h, crc);
+    le32(h, size);
+    le32(h, size);
+    le16(h, (guint16)name_len);
+}
+
+static void zip_add(Zip *z, const char *name, GBytes *data)
+{
+    if (z->failed)
+        return;
+    gsize len = 0, name_len = strlen(name);
+    const guint8 *bytes = g_bytes_get_data(data, &len);
+    if (len > G_MAXUINT32 - 1024 || (guint64)z->offset + len > G_MAXUINT32 - 1024 ||
+        z->count == G_MAXUINT16) {
+        z->failed = TRUE; /* past what ZIP without its 64-bit extension holds */
+        return;
+    }
+    guint32 crc = zip_crc32(bytes, len);
+    g_autoptr(GByteArray) local = g_byte_array_new();
+    le32(local, 0x04034b50);
+    zip_common(local, crc, (guint32)len, name_len);
+    le16(local, 0);
+    g_byte_array_append(local, (const guint8 *)name, (guint)name_len);
+    GByteArray *central = g_byte_array_new();
+    le32(central, 0x02014b50);
+    le16(central, 0x031E); /* made by: Unix, 3.0 */
+    zip_common(central, crc, (guint32)len, name_len);
+    le16(central, 0);                      /* extra */
+    le16(central, 0);                      /* comment */
+    le16(central, 0);                      /* disk */
+    le16(central, 0);                      /* internal attributes */
+    le32(central, (guint32)0100600 << 16); /* a private file */
+    le32(central, z->offset);
+    g_byte_array_append(central, (const guint8 *)name, (guint)name_len);
+    g_array_append_val(z->central, central);
+    z->failed = !fs_write_all(z->fd, local->data, local->len) || !fs_write_all(z->fd, bytes, len);
+    z->offset += local->len + (guint32)len;
+    z->count++;
+}
+
+static gboolean zip_finish(Zip *z)
+{
+    g_autoptr(GByteArray) end = g_byte_array_new();
+    guint32 start = z->offset, size = 0;
+    for (guint i = 0; i < z->central->len; i++) {
+        GByteArray *c = g_array_index(z->central, GByteArray *, i);
+        size += c->len;
+        z->failed = z->failed || !fs_write_all(z->fd, c->data, c->len);
+        g_byte_array_unref(c);
+    }
+    le32(end, 0x06054b50);
+    le16(end, 0);
+    le16(end, 0);
+    le16(end, z->count);
+    le16(end, z->count);
+    le32(end, size);
+    le32(end, start);
+    le16(end, 0);
+    z->failed = z->failed || !fs_write_all(z->fd, end->data, end->len);
+    g_array_unref(z->central);
+    return !z->failed;
+}
+
+/* "ảnh hiện trường.jpg" stays, numbered; separators of any system ('/', '\\', ':') and
+ * control characters become '_', so that no unzip puts it outside its folder */
+static char *zip_safe_name(const char *name, guint number)
+{
+    if (!name || !*name || !g_utf8_validate(name, -1, NULL))
+        return g_strdup_printf("%u", number);
+    g_autofree char *safe = g_strdup(name);
+    for (char *p = safe; *p; p++) {
+        if (*p == '/' || *p == '\\' || *p == ':' || (unsigned char)*p < 0x20)
+            *p = '_';
+    }
+    return g_strdup_printf("%u-%s", number, safe);
+}
+
+static void export_report_files(Zip *z, const Report *r)
+{
+    for (guint i = 0; i < r->attachments->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
+        g_autoptr(GMappedFile) file =
+            a->path && *a->path ? g_mapped_file_new(a->path, FALSE, NULL) : NULL;
+        if (!file)
+            continue; /* purged: nothing left to give */
+        g_autoptr(GBytes) data = g_mapped_file_get_bytes(file);
+        g_autofree char *safe = zip_safe_name(a->filename, i + 1);
+        g_autofree char *name = g_strdup_printf("%s/attachments/%s", r->code, safe);
+        zip_add(z, name, data);
+    }
+}
+
+gboolean person_export(Store *store, const GPtrArray *ids, GTimeZone *zone, const char *path,
+                       GError **error)
+{
+    g_autoptr(GPtrArray) reports = g_ptr_array_new_with_free_func((GDestroyNotify)report_free);
+    g_autoptr(JsonArray) array = json_array_new();
+    for (guint i = 0; i < ids->len; i++) {
+        Report *r = report_load_id(store, *(gint64 *)g_ptr_array_index(ids, i), error);
+        if (!r)
+            return FALSE;
+        g_ptr_array_add(reports, r);
+        json_array_add_element(array, report_to_json(r, zone));
+    }
+    g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+    g_autofree char *json = json_text(root);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "cannot create %s: %s%s", path,
+                    g_strerror(errno), errno == EEXIST ? " (it is not overwritten)" : "");
+        return FALSE;
+    }
+    Zip z = {.fd = fd, .central = g_array_new(FALSE, FALSE, sizeof(GByteArray *))};
+    g_autoptr(GBytes) json_bytes = g_bytes_new(json, strlen(json));
+    zip_add(&z, "reports.json", json_bytes);
+    for (guint i = 0; i < reports->len; i++)
+        export_report_files(&z, g_ptr_array_index(reports, i));
+    gboolean written = zip_finish(&z) && fsync(fd) == 0;
+    if (close(fd) != 0 || !written) {
+        unlink(path);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write %s", path);
+        return FALSE;
+    }
+    return TRUE;
 }

@@ -19,6 +19,12 @@ JsonNode *ingest_result_to_json(const char *file, const IngestResult *result);
 /* the JSON text of node, indented by two spaces; doubles as coordinate_text writes them */
 char *json_text(JsonNode *node);
 
+/* A person's data (issue 16, the right of access): the reports of ids (gint64 * each) as
+ * show --json writes them, in reports.json, and their attachments, zipped into path (a new
+ * file, 0600; an existing one is refused) */
+gboolean person_export(Store *store, const GPtrArray *ids, GTimeZone *zone, const char *path,
+                       GError **error);
+
 G_END_DECLS
 
 #endif

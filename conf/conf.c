@@ -99,6 +99,7 @@ static const KeySpec keys[] = {
     {"gateway", "hotline", KEY_STRING, FALSE, "1022", 0, 0, AT(gateway.hotline)},
     {"gateway", "app_name", KEY_STRING, FALSE, "Công dân Sóc Trăng", 0, 0, AT(gateway.app_name)},
     {"gateway", "log_level", KEY_LOGLEVEL, FALSE, "info", 0, 0, AT(gateway.log_level)},
+    {"gateway", "min_free_mb", KEY_INT, FALSE, "200", 0, 1000000, AT(gateway.min_free_mb)},
     {"gateway", "message_timeout_seconds", KEY_INT, FALSE, "120", 1, 3600,
      AT(gateway.message_timeout_seconds)},
 
@@ -145,9 +146,16 @@ static const KeySpec keys[] = {
      AT(web.client_timeout_seconds)},
     {"web", "threads", KEY_INT, FALSE, "4", 1, 64, AT(web.threads)},
     {"web", "behind_proxy", KEY_BOOL, FALSE, "false", 0, 0, AT(web.behind_proxy)},
+
+    {"privacy", "retain_days", KEY_INT, FALSE, "0", 0, 36500, AT(privacy.retain_days)},
+    {"privacy", "contact", KEY_EMAIL, FALSE, NULL, 0, 0, AT(privacy.contact)},
+
+    {"reports", "recipients", KEY_SPECIAL, FALSE, NULL, 0, 0, 0},
+    {"reports", "periods", KEY_SPECIAL, FALSE, "month,quarter,half,year", 0, 0, 0},
 };
 
-static const char *const groups[] = {"gateway", "imap", "smtp", "calendar", "web"};
+static const char *const groups[] = {"gateway", "imap",    "smtp",   "calendar",
+                                     "web",     "privacy", "reports"};
 
 static gboolean config_fail(GError **error, const Config *c, const char *group, const char *key,
                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
@@ -683,6 +691,46 @@ static gboolean load_web_specials(Config *c, GKeyFile *kf, GError **error)
     return TRUE;
 }
 
+/* [reports] recipients: addresses separated by commas; periods: which kinds of closed period
+ * get a digest (Decree 09/2019 Art. 12: monthly, quarterly, half-yearly, yearly) */
+static gboolean load_reports(Config *c, GKeyFile *kf, GError **error)
+{
+    g_autofree char *recipients = special_value(kf, "reports", "recipients");
+    g_auto(GStrv) list = g_strsplit(recipients ? recipients : "", ",", -1);
+    GPtrArray *addresses = g_ptr_array_new();
+    for (int i = 0; list[i]; i++) {
+        char *a = g_strstrip(list[i]);
+        if (!*a)
+            continue;
+        if (!config_is_email(a)) {
+            g_ptr_array_free(addresses, TRUE);
+            return config_fail(error, c, "reports", "recipients", "\"%s\" is not an e-mail address",
+                               a);
+        }
+        g_ptr_array_add(addresses, g_strdup(a));
+    }
+    g_ptr_array_add(addresses, NULL);
+    c->reports.recipients = (char **)g_ptr_array_free(addresses, FALSE);
+    static const char *const kinds[] = {"month", "quarter", "half", "year", NULL};
+    g_autofree char *periods = special_value(kf, "reports", "periods");
+    g_auto(GStrv) names = g_strsplit(periods ? periods : "", ",", -1);
+    GPtrArray *chosen = g_ptr_array_new();
+    for (int i = 0; names[i]; i++) {
+        char *n = g_strstrip(names[i]);
+        if (!*n)
+            continue;
+        if (!g_strv_contains(kinds, n)) {
+            g_ptr_array_free(chosen, TRUE);
+            return config_fail(error, c, "reports", "periods",
+                               "\"%s\" is not month, quarter, half or year", n);
+        }
+        g_ptr_array_add(chosen, g_strdup(n));
+    }
+    g_ptr_array_add(chosen, NULL);
+    c->reports.periods = (char **)g_ptr_array_free(chosen, FALSE);
+    return TRUE;
+}
+
 static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
 {
     static const char *const imap_schemes[] = {"imap", "imaps", NULL};
@@ -725,6 +773,9 @@ static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
         c->gateway.trusted_authserv_id = g_steal_pointer(&authserv);
     }
 
+    if (!load_reports(c, kf, error))
+        return FALSE;
+
     g_autofree char *zone = special_value(kf, "calendar", "timezone");
     c->calendar.zone = g_time_zone_new_identifier(zone);
     if (!c->calendar.zone)
@@ -761,8 +812,11 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
         for (gsize i = 0; i < G_N_ELEMENTS(groups); i++)
             known = known || g_str_equal(groups[i], present_groups[g]);
         if (!known) {
-            config_fail(error, c, present_groups[g], NULL,
-                        "unknown group (known: gateway, imap, smtp, calendar, web)");
+            /* the list from the table itself, so that a new group is never left out */
+            g_autoptr(GString) names = g_string_new(NULL);
+            for (gsize i = 0; i < G_N_ELEMENTS(groups); i++)
+                g_string_append_printf(names, "%s%s", i ? ", " : "", groups[i]);
+            config_fail(error, c, present_groups[g], NULL, "unknown group (known: %s)", names->str);
             return NULL;
         }
         g_auto(GStrv) present_keys = g_key_file_get_keys(kf, present_groups[g], NULL, NULL);
@@ -889,6 +943,9 @@ void config_free(Config *c)
     g_free(c->smtp.ca_file);
     secret_free(c->smtp.bounce_secret);
     g_free(c->smtp.bounce_secret_file);
+    g_free(c->privacy.contact);
+    g_strfreev(c->reports.recipients);
+    g_strfreev(c->reports.periods);
     g_free(c->calendar.timezone);
     if (c->calendar.zone)
         g_time_zone_unref(c->calendar.zone);

@@ -74,7 +74,19 @@ typedef struct {
         char *app_name;              /* the citizen app, "Công dân Sóc Trăng" */
         int log_level;               /* LogLevel */
         int message_timeout_seconds; /* each message's own time limit */
+        int min_free_mb; /* below this free space (data_dir, database) no mail is fetched */
     } gateway;
+
+    struct {
+        int retain_days; /* finished reports keep personal data this long; 0: forever */
+        char *contact;   /* whom citizens ask about their data (the privacy notice) */
+    } privacy;
+
+    struct {
+        char **recipients; /* the statistics digest (stats_digest), NULL-terminated; may be
+                              empty: no digest */
+        char **periods;    /* month, quarter, half, year: which closed periods get one */
+    } reports;
 
     struct {
         ServerUrl server;

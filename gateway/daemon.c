@@ -345,6 +345,22 @@ static void reload_config(Gateway *gw, const char *path)
     sd_notify(0, "READY=1");
 }
 
+/* 1b. the records (issue 16): the statistics digest when a period has closed, the daily
+ * purge of personal data past [privacy] retain_days. Failures are logged; the next turn tries
+ * again (a full disk must not stop the daemon). */
+static void records_step(Gateway *gw)
+{
+    GError *error = NULL;
+    if (!reports_digest(gw, NULL, &error)) {
+        log_error("statistics digest: %s", error->message);
+        g_clear_error(&error);
+    }
+    if (!retention_daily(gw, &error)) {
+        log_error("retention: %s", error->message);
+        g_clear_error(&error);
+    }
+}
+
 gboolean daemon_run(Gateway *gw, const RunOptions *options, GError **error)
 {
     Daemon daemon = {
@@ -377,10 +393,13 @@ gboolean daemon_run(Gateway *gw, const RunOptions *options, GError **error)
         /* 1. the scheduler (deadlines, overdue flags, reminders, escalations) first: it needs
          *    no server, so a mailbox or SMTP outage never stops a report turning overdue */
         scheduler_run_cycle(gw, NULL);
+        records_step(gw);
 
-        /* 2. sync the mailbox: new mail in, recorded, answered, moved */
+        /* 2. sync the mailbox: new mail in, recorded, answered, moved; not while the disk is
+         *    nearly full (the mail waits on the server, issue 16) */
         GError *sync_error = NULL;
-        gboolean synced = sync_step(gw, &d->health, options->once, &sync_error);
+        gboolean synced =
+            !reports_space_ok(gw) || sync_step(gw, &d->health, options->once, &sync_error);
         if (daemon_stopping(d) && !options->once) {
             g_clear_error(&sync_error);
             break;

@@ -137,6 +137,75 @@ gboolean outbound_check_bounce_key(const Config *config, GError **error);
 gboolean quarantine_reprocess(Gateway *gateway, gint64 raw_id, IngestResult *result,
                               GError **error);
 
+/* ---- retention and a person's data (retention.c, issue 16) -----------------------------------
+ * The store's retention (lifecycle/lifecycle.h) run one report per transaction, the files of
+ * purged reports unlinked after the commits (never while a backup copies them). */
+
+typedef struct {
+    GPtrArray *purged;  /* codes (char *) purged, or, dry run, that would be */
+    GPtrArray *held;    /* codes kept under legal hold */
+    GPtrArray *refused; /* why a report was not erased (still open ...) */
+    int files_removed;
+} PurgeSummary;
+
+void purge_summary_clear(PurgeSummary *summary);
+/* pahtctl purge: finished reports whose last change is before `before` lose their personal
+ * data (each an event by actor); dry_run lists them and changes nothing */
+gboolean retention_purge(Gateway *gateway, gint64 before, gboolean dry_run, const char *actor,
+                         PurgeSummary *summary, GError **error);
+/* pahtd, once a day: retention_purge of what finished [privacy] retain_days ago (nothing when
+ * it is 0) */
+gboolean retention_daily(Gateway *gateway, GError **error);
+/* pahtctl person --erase: the reports (RetainedReport *) lose their personal data as a purge
+ * does ("erased" events); open ones are refused (summary->refused says which) */
+gboolean retention_erase(Gateway *gateway, const GPtrArray *reports, const char *actor,
+                         PurgeSummary *summary, GError **error);
+/* the files of purged reports unlinked, unless a backup runs (then left for the next time) */
+gboolean retention_remove_files(Gateway *gateway, int *removed, GError **error);
+/* "+84 912 345 678" -> "0912345678": a phone as the parser stores it */
+char *retention_phone_normalise(const char *written);
+/* the digits of written: an ID number as the parser stores it */
+char *retention_digits(const char *written);
+
+/* ---- backups (backup.c, issue 16) ------------------------------------------------------------ */
+
+typedef struct {
+    char *folder;         /* the backup made or read */
+    gboolean incremental; /* linked against a previous backup in the same folder */
+    guint files;          /* files looked at */
+    guint linked, copied; /* placed by hard link, by copy */
+    guint reused;         /* taken from the previous backup */
+    gint64 bytes;
+    guint missing, damaged;
+    GPtrArray *problems;     /* one line each (char *): missing, wrong size or digest ... */
+    GPtrArray *unreferenced; /* verify: files of data_dir no row refers to */
+} BackupReport;
+
+void backup_report_clear(BackupReport *report);
+/* pahtctl backup DIR: a new backup folder in DIR (see backup.c), while pahtd runs */
+gboolean backup_create(Gateway *gateway, const char *dir, BackupReport *report, GError **error);
+/* pahtctl verify: the database's integrity check, every file it refers to (size; deep: and
+ * SHA-256), and the files nobody refers to */
+gboolean backup_verify_live(Gateway *gateway, gboolean deep, BackupReport *report, GError **error);
+/* pahtctl verify DIR: a backup (DIR, or the newest in DIR) against its MANIFEST */
+gboolean backup_verify_copy(const char *dir, gboolean deep, BackupReport *report, GError **error);
+/* pahtctl restore DIR: the backup checked whole, then put into the configuration's data_dir
+ * and database, which must be empty (PAHT_ERROR_REFUSED otherwise); paths are moved to this
+ * data_dir. No gateway may be open on them; hold the fetcher's lock. */
+gboolean backup_restore(const Config *config, const char *dir, BackupReport *report,
+                        GError **error);
+
+/* ---- what pahtd sends and watches (reports.c, issue 16) -------------------------------------- */
+
+/* The statistics digest of every period of [reports] periods that closed and was not sent
+ * yet, from the first working minute after it, to [reports] recipients (nothing without
+ * them). *sent (may be NULL) counts the periods queued. */
+gboolean reports_digest(Gateway *gateway, int *sent, GError **error);
+/* TRUE when data_dir and the database's folder have [gateway] min_free_mb free; on the first
+ * FALSE of a shortage the IOC is alerted (once: recorded across restarts), and when space
+ * is back that is logged */
+gboolean reports_space_ok(Gateway *gateway);
+
 /* ---- the parser process (worker.c) ----------------------------------------------------------- */
 
 /* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking

@@ -2,6 +2,9 @@
  * calls only files listed before it here, never one after it (tools/check-layers checks):
  *   gateway.c     open/close, the fetcher's lock, the keyword lists, the watch of a long pass
  *   outbound.c    the outbox: sending over SMTP, failures, the IOC's digest
+ *   retention.c   purges, a person's erasure, the removal of their files
+ *   backup.c      backup, verify, restore
+ *   reports.c     the statistics digest to [reports] recipients; free space on disk
  *   bounce.c      delivery status notifications
  *   inbound.c     record, parse, decide and answer one message
  *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
@@ -179,6 +182,10 @@ gboolean outbound_status_suspends(const char *status);
 gboolean outbound_letter_failed(Gateway *gw, gint64 letter_id, gint64 report_id, const char *kind,
                                 const char *rcpt, const char *status, const char *reason,
                                 gboolean suspend, gint64 *until, GError **error);
+
+/* retention.c: the lock backups share and the removal of purged files takes alone
+ * (data_dir/backup.lock): the fd, or -1 (exclusive: at once or never, PAHT_ERROR_TEMPORARY) */
+int retention_backup_lock(const Config *config, gboolean exclusive, GError **error);
 
 /* bounce.c: a delivery status notification (classification bounce), in the caller's
  * transaction: recorded, matched to its letter (envelope token, else the original

@@ -106,12 +106,19 @@ static const LetterKind kinds[] = {
                                               {"unparsed", LETTER_PREVIEW_NONE},
                                               {"too_large_alert", LETTER_PREVIEW_NONE},
                                               {"fetch_given_up", LETTER_PREVIEW_NONE},
+                                              {"disk_low", LETTER_PREVIEW_NONE},
                                               {NULL}},
     },
     {
         .name = "digest",
         .audience = LETTER_TO_IOC,
         .templates = (const LetterTemplate[]){{"digest", LETTER_PREVIEW_NONE}, {NULL}},
+    },
+    /* ---- the statistics the province sends upward (Điều 11.6, 11.8) ---- */
+    {
+        .name = "stats_digest",
+        .audience = LETTER_TO_REPORTS,
+        .templates = (const LetterTemplate[]){{"stats_digest", LETTER_PREVIEW_NONE}, {NULL}},
     },
     {NULL},
 };

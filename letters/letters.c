@@ -36,6 +36,16 @@ JsonBuilder *letters_context_new(const Config *c, gint64 now)
     json_builder_end_object(b);
     g_autofree char *today = letters_format_long_date(c, now);
     json_member_string_if(b, "today", today);
+    /* the privacy notice (templates/privacy_notice.partial.*): how long, whom to ask */
+    json_builder_set_member_name(b, "privacy");
+    json_builder_begin_object(b);
+    json_member_int(b, "retain_days", c->privacy.retain_days);
+    /* whole years are said in years (privacy_notice.partial.*) */
+    int days = c->privacy.retain_days;
+    json_member_bool(b, "retain_in_years", days > 0 && days % 365 == 0);
+    json_member_int(b, "retain_years", days / 365);
+    json_member_string_if(b, "contact", c->privacy.contact ? c->privacy.contact : c->smtp.from);
+    json_builder_end_object(b);
     return b;
 }
 
@@ -228,6 +238,8 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
         .references = req->references,
         .auto_submitted = kind->auto_reply ? "auto-replied" : "auto-generated",
         .date = clock_now_unix(),
+        .attachments = req->attachments,
+        .n_attachments = req->n_attachments,
     };
     GError *compose_error = NULL;
     g_autoptr(Letter) letter = letter_compose(&spec, &compose_error);

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include "conf/conf.h"
 #include "lifecycle/lifecycle.h"
+#include "notify/notify.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +28,7 @@ typedef enum {
     LETTER_TO_AGENCY = 1 << 1,  /* an agency's contact (văn thư) */
     LETTER_TO_LEADER = 1 << 2,  /* an agency's leader */
     LETTER_TO_IOC = 1 << 3,     /* the IOC (ioc_alert_to): no personal data */
+    LETTER_TO_REPORTS = 1 << 4, /* [reports] recipients: counts only, nothing personal */
 } LetterAudience;
 
 /* how pahtctl preview shows a template: the action whose letters it is, run on a report in a
@@ -110,13 +112,15 @@ typedef struct {
     gint64 report_id;          /* 0: none */
     const char *to_name;       /* may be NULL */
     const char *to_address;
-    const char *reply_token;       /* the report's token for Reply-To, for a kind the citizen
-                                      reads; NULL: none */
-    const char *reply_to;          /* a Reply-To address instead of the token's; NULL: none */
-    const char *in_reply_to;       /* the citizen's Message-ID; NULL: none */
-    const char *const *references; /* NULL-terminated; NULL: none */
-    gboolean by_ioc;               /* an answer the IOC asked for: not rate-limited */
-    gint64 not_before;             /* 0: as soon as possible */
+    const char *reply_token;             /* the report's token for Reply-To, for a kind the citizen
+                                            reads; NULL: none */
+    const char *reply_to;                /* a Reply-To address instead of the token's; NULL: none */
+    const char *in_reply_to;             /* the citizen's Message-ID; NULL: none */
+    const char *const *references;       /* NULL-terminated; NULL: none */
+    gboolean by_ioc;                     /* an answer the IOC asked for: not rate-limited */
+    gint64 not_before;                   /* 0: as soon as possible */
+    const LetterAttachment *attachments; /* files sent with it (n_attachments); may be NULL */
+    gsize n_attachments;
 } LetterRequest;
 
 /* a JsonBuilder with the letter object begun and the common members in it */

@@ -157,22 +157,120 @@ gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *tex
 gboolean stats_period_parse(const char *text, GTimeZone *zone, gint64 *from, gint64 *to,
                             char **why);
 
+/* The latest period of kind "month", "quarter", "half" or "year" that has ended at now: its
+ * name as stats_period_parse reads it ("quarter:2026-Q4") in *name, and [*from, *to). FALSE
+ * for an unknown kind. */
+gboolean stats_period_last_closed(const char *kind, GTimeZone *zone, gint64 now, char **name,
+                                  gint64 *from, gint64 *to);
+
+/* "2026-10-15" .. "2026-11-14", inclusive days in the province's zone (pahtctl stats --from
+ * --to): [*from, *to) in unix time; FALSE with a reason in *why. */
+gboolean stats_range_parse(const char *first_day, const char *last_day, GTimeZone *zone,
+                           gint64 *from, gint64 *to, char **why);
+
+/* Why a report was not accepted (Điều 3.6, 3.9), in the order of lifecycle_reject: incomplete,
+ * complaint, out-of-scope, duplicate, spam */
+#define STATS_REJECT_REASONS 5
+extern const char *const stats_reject_reasons[STATS_REJECT_REASONS + 1];
+
 /* The reports received in [from, to), counted as they stand now: the whole province first
- * (agency NULL), then each agency that got any, by code. Auto-replies and bounces are no
- * reports and are not counted. */
+ * (agency NULL), then each agency that got any, by code. Auto-replies, bounces and replies are
+ * no reports and are not counted. Every report is in exactly one of waiting, rejected,
+ * answered and open, so received = waiting + rejected + answered + open, and accepted =
+ * answered + open. Per agency: the reports whose main agency it is now. */
 typedef struct {
-    char *agency;    /* code, or NULL for the total */
-    int received;    /* reports received in the period (assigned to the agency, per agency) */
-    int rejected;    /* not accepted (Điều 3.6, 3.9) */
-    int in_progress; /* not answered yet */
-    int answered;    /* result published to the citizen */
-    int on_time;     /* answered without ever being overdue */
-    int overdue;     /* flagged overdue (Điều 8.5), answered or not */
-    int ratings[4];  /* [1] rất hài lòng, [2] hài lòng, [3] không hài lòng */
+    char *agency;                          /* code, or NULL for the total */
+    int received;                          /* reports received in the period */
+    int waiting;                           /* not decided by the IOC yet (draft, incomplete) */
+    int accepted;                          /* assigned to an agency (Điều 7.3), not rejected */
+    int rejected;                          /* not accepted (Điều 3.6, 3.9) */
+    int rejected_by[STATS_REJECT_REASONS]; /* ... by reason, as stats_reject_reasons */
+    int answered;                          /* a result was published to the citizen (Điều 9) */
+    int on_time;                           /* ... never overdue */
+    int late;                              /* ... after being flagged overdue (Điều 8.5) */
+    int open;                              /* accepted, no result published yet */
+    int open_overdue;                      /* ... and flagged overdue */
+    int overdue;                           /* late + open_overdue */
+    int extended;                          /* given an extension (Điều 8.3) */
+    int ratings[4];         /* [1] rất hài lòng, [2] hài lòng, [3] không hài lòng */
+    int timed;              /* answered reports whose time was measured */
+    gint64 working_seconds; /* their working time from receipt to first result */
+    gint64 seconds_per_day; /* the calendar's working day (0: not measured) */
 } StatsLine;
 
 void stats_line_free(StatsLine *line);
+/* mean working days from receipt to the first published result, -1 when none was measured */
+double stats_mean_working_days(const StatsLine *line);
+/* the share of answered reports the citizen rated, in percent; -1 when none was answered */
+double stats_share_rated(const StatsLine *line);
+/* the lines (StatsLine *); calendar (may be NULL: no mean time) measures working time */
+GPtrArray *stats_collect(Store *store, const Calendar *calendar, gint64 from, gint64 to,
+                         GError **error);
+/* stats_collect without the working-time measure */
 GPtrArray *lifecycle_stats(Store *store, gint64 from, gint64 to, GError **error);
+
+/* The lines as CSV for a spreadsheet (RFC 4180, CRLF; UTF-8 with a byte order mark, without
+ * which Excel reads Vietnamese as Windows-1252): a header row in Vietnamese, each agency by
+ * code with its name from the configuration, the total last. */
+char *stats_csv(const GPtrArray *lines, const Config *config);
+
+/* The overdue reports of a period (pahtctl stats --overdue; Điều 11.6 "tổng hợp các trường
+ * hợp xử lý quá hạn"): received in [from, to) and flagged overdue, oldest first. */
+typedef struct {
+    gint64 id;
+    char *code, *state, *agency;
+    gint64 received_at;
+    gint64 due;        /* the result deadline that passed (0: not known) */
+    gboolean answered; /* a result was published since */
+} StatsOverdue;
+
+void stats_overdue_free(StatsOverdue *item);
+GPtrArray *stats_overdue(Store *store, gint64 from, gint64 to, GError **error);
+
+/* ---- retention, legal hold, a person's reports (retention.c) --------------------------------
+ * Issue 16: the Law on Personal Data Protection and Điều 4.5 keep a citizen's data no longer
+ * than its purpose; Điều 5.1 and 11.6 keep the record. See retention.c for what goes. */
+
+typedef struct {
+    gint64 id;
+    char *code, *state;
+    gint64 finished_at; /* the last change of state */
+    char *legal_hold;   /* its note, or NULL */
+    gint64 purged_at;   /* 0: personal data still there */
+} RetainedReport;
+
+typedef struct {
+    gint64 files;       /* attachments removed */
+    gint64 kept_public; /* attachments kept: the IOC marked them public */
+    gint64 letters;     /* letters whose bodies went */
+} RetentionCounts;
+
+void retained_report_free(RetainedReport *report);
+/* published, closed or rejected */
+gboolean retention_is_finished(const char *state);
+/* finished reports not purged yet whose last change is before `before` (held ones too: the
+ * caller skips and counts them), oldest first */
+GPtrArray *retention_due(Store *store, gint64 before, GError **error);
+/* the reports of a person by e-mail (the citizen's or the sender's, case aside), phone or ID
+ * number (normalised as the parser stores them: national digits); any may be NULL */
+GPtrArray *retention_find_person(Store *store, const char *email, const char *phone,
+                                 const char *id_number, GError **error);
+/* Removes the personal data of a finished report, in the caller's transaction, with an event
+ * of kind ("purged" by retention, "erased" at the citizen's request) by actor; the files go
+ * into the removal queue. PAHT_ERROR_REFUSED for an open report or one under legal hold. */
+gboolean retention_purge_report(Store *store, gint64 report_id, const char *actor, const char *kind,
+                                RetentionCounts *counts, GError **error);
+/* legal hold on (note) or off (NULL), with an event; PAHT_ERROR_REFUSED when already so */
+gboolean retention_hold(Store *store, gint64 report_id, const char *note, const char *actor,
+                        GError **error);
+/* the IOC marks attachment number (from 1, as pahtctl show lists them) public or not */
+gboolean retention_set_public(Store *store, gint64 report_id, int number, gboolean public,
+                              const char *actor, GError **error);
+/* files waiting for removal, oldest first, at most limit */
+GPtrArray *retention_files_queued(Store *store, int limit, GError **error);
+/* a queued file leaves the queue; *in_use tells whether a row still names it (then the caller
+ * must not unlink it). Call under the write lock, and unlink before the commit. */
+gboolean retention_file_release(Store *store, const char *path, gboolean *in_use, GError **error);
 
 /* ---- deadlines for the scheduler ------------------------------------------------------------
  * Each open deadline carries the time of its next action (an index keeps the scheduler's look

@@ -22,6 +22,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMultipart, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeObject, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddressList, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeContentType, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeDataWrapper, g_object_unref)
 
 static gpointer gmime_init_once(gpointer unused)
 {
@@ -532,6 +534,33 @@ static gboolean bytes_are_7bit(GBytes *bytes)
     return TRUE;
 }
 
+/* multipart/mixed: the letter's text and HTML, then each attachment (base64) */
+static GMimeMultipart *attachments_part(const LetterSpec *spec, GMimeMultipart *alternative)
+{
+    GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+    g_mime_multipart_add(mixed, GMIME_OBJECT(alternative));
+    for (gsize i = 0; i < spec->n_attachments; i++) {
+        const LetterAttachment *a = &spec->attachments[i];
+        g_autoptr(GMimeContentType) type = g_mime_content_type_parse(NULL, a->content_type);
+        GMimePart *part = g_mime_part_new_with_type(g_mime_content_type_get_media_type(type),
+                                                    g_mime_content_type_get_media_subtype(type));
+        const char *charset = g_mime_content_type_get_parameter(type, "charset");
+        if (charset)
+            g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", charset);
+        gsize len = 0;
+        const void *data = g_bytes_get_data(a->data, &len);
+        g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(data, len);
+        g_autoptr(GMimeDataWrapper) content =
+            g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+        g_mime_part_set_content(part, content);
+        g_mime_part_set_filename(part, a->filename);
+        g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+        g_mime_multipart_add(mixed, GMIME_OBJECT(part));
+        g_object_unref(part);
+    }
+    return mixed;
+}
+
 Letter *letter_compose(const LetterSpec *spec, GError **error)
 {
     g_return_val_if_fail(spec != NULL, NULL);
@@ -646,7 +675,9 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     g_autoptr(GMimeObject) html_part = text_part_new("html", html_body, FALSE);
     g_mime_multipart_add(alternative, text_part);
     g_mime_multipart_add(alternative, html_part);
-    g_mime_message_set_mime_part(message, GMIME_OBJECT(alternative));
+    g_autoptr(GMimeMultipart) mixed =
+        spec->n_attachments ? attachments_part(spec, alternative) : NULL;
+    g_mime_message_set_mime_part(message, mixed ? GMIME_OBJECT(mixed) : GMIME_OBJECT(alternative));
     /* quoted-printable or base64, whichever is shorter: the letter stays 7-bit clean */
     g_mime_object_encode(object, GMIME_ENCODING_CONSTRAINT_7BIT);
 

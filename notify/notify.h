@@ -59,6 +59,13 @@ char *template_render_full(const char *template_text, JsonNode *context, gboolea
  * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
  * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */
 
+/* a file sent with a letter (the statistics digest's CSV) */
+typedef struct {
+    const char *filename;     /* ASCII is safest; RFC 2231 otherwise */
+    const char *content_type; /* "text/csv; charset=utf-8" */
+    GBytes *data;
+} LetterAttachment;
+
 typedef struct {
     const char *templates_dir;
     const char *kind;  /* "ack", "incomplete", ... */
@@ -67,11 +74,13 @@ typedef struct {
     const char *from_address;
     const char *to_name; /* may be NULL */
     const char *to_address;
-    const char *reply_to;          /* NULL: none */
-    const char *in_reply_to;       /* the citizen's Message-ID, without <>; NULL: none */
-    const char *const *references; /* NULL-terminated, without <>; NULL: none */
-    const char *auto_submitted;    /* "auto-replied" (answers) or "auto-generated" */
-    gint64 date;                   /* unix time for the Date: header */
+    const char *reply_to;                /* NULL: none */
+    const char *in_reply_to;             /* the citizen's Message-ID, without <>; NULL: none */
+    const char *const *references;       /* NULL-terminated, without <>; NULL: none */
+    const char *auto_submitted;          /* "auto-replied" (answers) or "auto-generated" */
+    gint64 date;                         /* unix time for the Date: header */
+    const LetterAttachment *attachments; /* n_attachments of them after the text; may be NULL */
+    gsize n_attachments;
 } LetterSpec;
 
 typedef struct {

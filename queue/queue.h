@@ -55,6 +55,31 @@ gboolean store_begin(Store *store, GError **error);
 gboolean store_commit(Store *store, GError **error);
 void store_rollback(Store *store);
 
+/* ---- backups and integrity (backup.c, issue 16) ---------------------------------------------- */
+
+/* A consistent copy of the whole database into dest_path (a new file, made 0600, in rollback
+ * journal mode), taken with SQLite's online backup API in one read transaction: other
+ * processes go on writing meanwhile. */
+gboolean store_backup_to(Store *store, const char *dest_path, GError **error);
+/* PRAGMA integrity_check: *problem NULL when the database is whole, else what it found */
+gboolean store_integrity_check(Store *store, char **problem, GError **error);
+
+/* a file the database refers to: a raw message or an attachment */
+typedef struct {
+    char *path;
+    gint64 size;
+    char *sha256;
+} StoredFile;
+
+void stored_file_free(StoredFile *file);
+/* every file the database refers to, each once, by path */
+GPtrArray *store_file_refs(Store *store, GError **error);
+/* the paths under old_dir moved under new_dir (a backup restored into another data_dir) */
+gboolean store_relocate_files(Store *store, const char *old_dir, const char *new_dir,
+                              GError **error);
+/* *holds: the database has reports, raw messages or letters (restore refuses it) */
+gboolean store_holds_mail(Store *store, gboolean *holds, GError **error);
+
 /* ---- mailbox position ---------------------------------------------------------------------- */
 
 typedef struct {

@@ -398,6 +398,28 @@ static const char *const migrations[] = {
     /* the console's queue: reports of an agency, and the open deadlines by report */
     "CREATE INDEX report_agency ON report(agency, state);"
     "CREATE INDEX deadline_open ON deadline(report_id, due) WHERE status = 'open';",
+    /* issue 16: records the province can keep, prove and report on, and personal data kept
+     * no longer than the law asks.
+     * - a report under legal hold (the note says why) is never purged nor erased; purged_at
+     *   says when its personal data went (retention or a citizen's request);
+     * - an attachment the IOC marked public survives the purge (Điều 9.3.a: what was
+     *   published with the result);
+     * - files whose rows let go of them wait here until they are unlinked, after the commit
+     *   and never while a backup copies them (a crash in between only delays it);
+     * - a citizen's request finds their reports by e-mail, phone or ID number. */
+    "ALTER TABLE report ADD COLUMN legal_hold TEXT;"
+    "ALTER TABLE report ADD COLUMN purged_at INTEGER;"
+    "ALTER TABLE attachment ADD COLUMN public INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE file_removal("
+    "  path TEXT PRIMARY KEY,"
+    "  queued_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX report_finished ON report(updated_at)"
+    "  WHERE state IN ('published', 'closed', 'rejected') AND purged_at IS NULL;"
+    "CREATE INDEX report_citizen_email ON report(lower(citizen_email));"
+    "CREATE INDEX report_sender ON report(lower(sender));"
+    "CREATE INDEX report_citizen_phone ON report(citizen_phone);"
+    "CREATE INDEX report_citizen_id_number ON report(citizen_id_number);",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */
@@ -661,15 +683,26 @@ static gboolean switch_to_wal(Store *store, GError **error)
     for (;;) {
         sqlite3_stmt *stmt = NULL;
         g_clear_pointer(&mode, g_free);
+        int failed = 0;
         if (sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL) ==
                 SQLITE_OK &&
-            sqlite3_step(stmt) == SQLITE_ROW)
+            sqlite3_step(stmt) == SQLITE_ROW) {
             mode = g_strdup((const char *)sqlite3_column_text(stmt, 0));
-        else
+        } else {
             mode = g_strdup(sqlite3_errmsg(store->db));
+            failed = sqlite3_extended_errcode(store->db) & 0xff;
+        }
         sqlite3_finalize(stmt);
         if (mode && g_ascii_strcasecmp(mode, "wal") == 0)
             return TRUE;
+        /* issue 16: a full disk cannot give the WAL index its pages (SQLITE_IOERR, _FULL):
+         * that passes, and must not read as a configuration error, which stops pahtd for good */
+        if (failed == SQLITE_IOERR || failed == SQLITE_FULL) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "database %s: cannot open its WAL index (%s): is the disk full?",
+                        store->path, mode);
+            return FALSE;
+        }
         if (g_get_monotonic_time() >= deadline)
             break;
         g_usleep(10 * 1000);

@@ -85,7 +85,7 @@ static void add_stats_line(JsonBuilder *b, Request *req, const StatsLine *l)
     json_add_bool(b, "total", l->agency == NULL);
     json_add_int(b, "received", l->received);
     json_add_int(b, "rejected", l->rejected);
-    json_add_int(b, "in_progress", l->in_progress);
+    json_add_int(b, "in_progress", l->open);
     json_add_int(b, "answered", l->answered);
     json_add_int(b, "on_time", l->on_time);
     json_add_int(b, "overdue", l->overdue);
@@ -136,54 +136,19 @@ void handle_stats(Request *req, Response *res)
     page_render(req, res, 200, "stats", b);
 }
 
-/* RFC 4180: a field with a comma, a quote or a line end is quoted, quotes doubled */
-static void csv_field(GString *out, const char *text, gboolean last)
-{
-    if (strpbrk(text, ",\"\r\n")) {
-        g_string_append_c(out, '"');
-        for (const char *p = text; *p; p++) {
-            if (*p == '"')
-                g_string_append_c(out, '"');
-            g_string_append_c(out, *p);
-        }
-        g_string_append_c(out, '"');
-    } else {
-        g_string_append(out, text);
-    }
-    g_string_append(out, last ? "\r\n" : ",");
-}
-
-static const char *const csv_columns[] = {"agency",    "received",    "rejected", "in_progress",
-                                          "answered",  "on_time",     "overdue",  "very_satisfied",
-                                          "satisfied", "dissatisfied"};
-
 void handle_stats_csv(Request *req, Response *res)
 {
     g_auto(Stats) s = {0};
     if (!stats_load(req, res, &s))
         return;
-    GString *out = g_string_new("\xEF\xBB\xBF"); /* the BOM: Excel reads UTF-8 then */
-    for (gsize i = 0; i < G_N_ELEMENTS(csv_columns); i++) {
-        g_autofree char *title = label(req, "stats", csv_columns[i]);
-        csv_field(out, title, i + 1 == G_N_ELEMENTS(csv_columns));
-    }
-    for (guint i = 0; i < s.lines->len; i++) {
-        const StatsLine *l = g_ptr_array_index(s.lines, i);
-        g_autofree char *name = line_name(req, l);
-        csv_field(out, name, FALSE);
-        int all[] = {l->received, l->rejected,   l->in_progress, l->answered,  l->on_time,
-                     l->overdue,  l->ratings[1], l->ratings[2],  l->ratings[3]};
-        for (gsize k = 0; k < G_N_ELEMENTS(all); k++) {
-            g_autofree char *n = g_strdup_printf("%d", all[k]);
-            csv_field(out, n, k + 1 == G_N_ELEMENTS(all));
-        }
-    }
+    /* the same file as pahtctl stats --csv: every count of Điều 11.6, a BOM for Excel */
+    g_autofree char *csv = stats_csv(s.lines, req->app->config);
     g_autofree char *safe = g_strdelimit(g_strdup(s.period), ":", '-');
     g_autofree char *filename = g_strdup_printf("paht-thong-ke-%s.csv", safe);
     g_autofree char *disposition = http_content_disposition(FALSE, filename);
     response_header(res, "Content-Disposition", disposition);
-    gsize len = out->len;
-    response_body(res, 200, "text/csv; charset=utf-8", g_string_free(out, FALSE), len);
+    gsize len = strlen(csv);
+    response_body(res, 200, "text/csv; charset=utf-8", g_steal_pointer(&csv), len);
 }
 
 /* ---- health

@@ -61,7 +61,8 @@ def expected_files():
             "/usr/share/man/man1/pahtctl.1.gz", "/usr/share/man/man5/paht.conf.5.gz",
             "/usr/share/doc/paht-mail/copyright", "/usr/share/doc/paht-mail/changelog.gz",
             "/usr/share/lintian/overrides/paht-mail"}
-    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf"):
+    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf",
+                 "paht-backup.service", "paht-backup.timer"):
         want.add(f"/usr/share/paht/examples/{name}")
     for doc in ("README.md", "operation.md", "mail-server.md", "parser.md", "tutorial.md"):
         want.add(f"/usr/share/doc/paht-mail/{doc}")  # compressed or not, by size

@@ -22,6 +22,7 @@ import email.utils
 import imaplib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -52,6 +53,8 @@ __all__ = [
     "VN_TZ",
     "TEST_NOW",
 ]
+
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 VN_TZ = datetime.timezone(datetime.timedelta(hours=7), "ICT")
 
@@ -329,22 +332,48 @@ class Gateway:
                 merged[key] = str(value)
         return merged
 
+    def keep_log(self, text):
+        """Issue 16: with PAHT_TEST_LOG_DIR set (CTest sets it), every line the programs log
+        is kept there for tests/integration/test_logs_hold_no_personal_data.py, which reads
+        them after the suite; beside them, the addresses this gateway's configuration names
+        (the only ones a log may write whole)."""
+        folder = os.environ.get("PAHT_TEST_LOG_DIR")
+        if not folder or not text:
+            return
+        os.makedirs(folder, exist_ok=True)
+        base = os.path.join(folder, f"{os.getpid()}-{self.name}")
+        with open(base + ".log", "a", encoding="utf-8", errors="replace") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        official = set()
+        for name in ("paht.conf", "agencies.conf"):
+            try:
+                with open(os.path.join(self.dir, name), encoding="utf-8") as f:
+                    official.update(_ADDRESS.findall(f.read()))
+            except FileNotFoundError:
+                pass
+        with open(base + ".official", "w", encoding="utf-8") as f:
+            f.write("\n".join(sorted(official)) + "\n")
+
     def pahtd(self, *args, env=None, timeout=120):
         """Run pahtd -c CONFIG ARGS to the end (text, output captured)."""
-        return subprocess.run(
+        p = subprocess.run(
             [self.binary("pahtd"), "-c", self.config_path, *map(str, args)],
             env=self._env(env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=timeout, check=False,
         )
+        self.keep_log(p.stderr)
+        return p
 
     def pahtctl(self, *args, env=None, input=None, timeout=120):
         """Run pahtctl -c CONFIG ARGS (text, output captured; INPUT goes to its stdin)."""
-        return subprocess.run(
+        p = subprocess.run(
             [self.binary("pahtctl"), "-c", self.config_path, *map(str, args)],
             env=self._env(env), input=input, capture_output=True, text=True,
             timeout=timeout, check=False,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
+        self.keep_log(p.stderr)
+        return p
 
     def pahtctl_json(self, *args, env=None):
         """pahtctl ARGS --json; asserts exit 0 and returns the parsed output."""
@@ -414,6 +443,9 @@ class Gateway:
                 proc.kill()
             proc.wait()
         self._procs.clear()
+        if not getattr(self, "_log_kept", False):
+            self._log_kept = True
+            self.keep_log(self.log())
         if remove:
             shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -13,6 +13,8 @@ same draft and sends no 1022 letter and no alert.
 import json
 import os
 import re
+import shutil
+import tempfile
 import unittest
 
 import pahttest
@@ -66,6 +68,30 @@ SCENARIOS = {
         place="trước cổng trường tiểu học Mạc Đĩnh Chi", mail=["ack", "supplement"],
         attachments=1)),
 }
+
+
+def templates_of_the_fixtures():
+    """The letter templates as they were when the fixtures were captured (ack and incomplete
+    in tests/mail/reply-quotes-letters/templates, the rest as shipped): the store must hold the
+    very letters the replies quote. A province that edits its templates later is no different:
+    each reply quotes the letter it got, which the store keeps as sent."""
+    folder = os.path.join(MAIL_DIR, "reply-quotes-letters", "templates")
+    target = tempfile.mkdtemp(prefix="paht-quoted-templates-")
+    shutil.copytree(os.environ["PAHT_TEMPLATES_DIR"], target, dirs_exist_ok=True)
+    for name in os.listdir(folder):
+        shutil.copyfile(os.path.join(folder, name), os.path.join(target, name))
+    return target
+
+
+OURS[("gateway", "templates_dir")] = None  # set by setUpModule
+
+
+def setUpModule():
+    OURS[("gateway", "templates_dir")] = templates_of_the_fixtures()
+
+
+def tearDownModule():
+    shutil.rmtree(OURS[("gateway", "templates_dir")], ignore_errors=True)
 
 
 def fixture(name):

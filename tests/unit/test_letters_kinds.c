@@ -180,7 +180,7 @@ static void test_no_template_for_the_ioc_or_a_leader_names_the_citizen(void)
                                            "{{^citizen", "citizen_footer",     "report_detail"};
     int checked = 0;
     for (const LetterKind *k = kinds_all(); k->name; k++) {
-        if (!(k->audience & (LETTER_TO_LEADER | LETTER_TO_IOC)))
+        if (!(k->audience & (LETTER_TO_LEADER | LETTER_TO_IOC | LETTER_TO_REPORTS)))
             continue;
         for (const LetterTemplate *t = k->templates; t->name; t++) {
             static const char *const extensions[] = {"txt", "html"};

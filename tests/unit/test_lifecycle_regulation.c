@@ -894,7 +894,7 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
     all = g_ptr_array_index(december, 0);
     g_assert_cmpint(all->received, ==, 3);
     g_assert_cmpint(all->rejected, ==, 1);
-    g_assert_cmpint(all->in_progress, ==, 1);
+    g_assert_cmpint(all->open, ==, 1);
     g_assert_cmpint(all->answered, ==, 1);
     g_assert_cmpint(all->on_time, ==, 1);
     g_assert_cmpint(all->ratings[1], ==, 1);
@@ -905,7 +905,7 @@ static void test_statistics_counts(Fixture *f, gconstpointer data)
     g_assert_cmpint(gtvt->on_time, ==, 1);
     g_assert_cmpstr(xd->agency, ==, "xd");
     g_assert_cmpint(xd->received, ==, 1);
-    g_assert_cmpint(xd->in_progress, ==, 1);
+    g_assert_cmpint(xd->open, ==, 1);
 }
 
 int main(int argc, char **argv)

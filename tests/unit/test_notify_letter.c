@@ -1,5 +1,6 @@
 /* Unit tests of letter_compose: every letter is parsed back with GMime and checked header by
  * header; injection attempts must neither add a header nor a recipient. */
+#include "config_fixture.h"
 #include "flowed_fixture.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -11,6 +12,7 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
 
 #define FROM_NAME    "Trung tâm IOC tỉnh Sóc Trăng"
 #define FROM_ADDRESS "paht@soctrang.gov.vn"
@@ -687,6 +689,46 @@ static void test_shipped_ack_without_name_or_deadline(void)
 
 /* ---- format=flowed (RFC 3676) ---------------------------------------------------------------- */
 
+/* issue 16: the statistics digest carries its CSV: multipart/mixed, the letter first, the file
+ * after it, base64 and byte for byte as given (its byte order mark too) */
+static void test_letter_carries_an_attachment(void)
+{
+    const char *dir = g_getenv("PAHT_TEMPLATES_DIR");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *context = fixture_source_path("tests/unit/letter_context.json");
+    g_assert_true(json_parser_load_from_file(parser, context, &error));
+    static const char csv[] = "\xEF\xBB\xBFMã cơ quan,Cơ quan\r\nxd,Sở Xây dựng\r\n";
+    g_autoptr(GBytes) data = g_bytes_new_static(csv, sizeof csv - 1);
+    LetterAttachment file = {"thong-ke.csv", "text/csv; charset=utf-8", data};
+    LetterSpec spec = base_spec(dir, json_parser_get_root(parser));
+    spec.kind = "stats_digest";
+    spec.attachments = &file;
+    spec.n_attachments = 1;
+    g_autoptr(Letter) letter = letter_compose(&spec, &error);
+    g_assert_no_error(error);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(
+        g_bytes_get_data(letter->message, NULL), g_bytes_get_size(letter->message));
+    g_autoptr(GMimeParser) mime = g_mime_parser_new_with_stream(stream);
+    g_autoptr(GMimeMessage) message = g_mime_parser_construct_message(mime, NULL);
+    GMimeObject *top = g_mime_message_get_mime_part(message);
+    g_assert_true(
+        g_mime_content_type_is_type(g_mime_object_get_content_type(top), "multipart", "mixed"));
+    GMimeMultipart *mixed = GMIME_MULTIPART(top);
+    g_assert_cmpint(g_mime_multipart_get_count(mixed), ==, 2);
+    g_assert_true(g_mime_content_type_is_type(
+        g_mime_object_get_content_type(g_mime_multipart_get_part(mixed, 0)), "multipart",
+        "alternative"));
+    GMimePart *part = GMIME_PART(g_mime_multipart_get_part(mixed, 1));
+    g_assert_cmpstr(g_mime_part_get_filename(part), ==, "thong-ke.csv");
+    g_assert_cmpint(g_mime_part_get_content_encoding(part), ==, GMIME_CONTENT_ENCODING_BASE64);
+    g_autoptr(GMimeStream) out = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(part), out);
+    GByteArray *decoded = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+    g_assert_cmpmem(decoded->data, decoded->len, csv, sizeof csv - 1);
+    g_assert_nonnull(strstr(letter->subject, "quý IV/2026"));
+}
+
 /* the rules of RFC 3676 one by one: soft breaks after a space, space-stuffing, no trailing
  * space on a hard line, a word longer than a line left whole */
 static void test_flowed_lines(Fixture *f, gconstpointer data)
@@ -761,6 +803,7 @@ int main(int argc, char **argv)
     g_test_add("/notify/letter/bad_sender_configuration", Fixture, NULL, fixture_set_up,
                test_bad_sender_configuration, fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_letter", test_shipped_ack_letter);
+    g_test_add_func("/notify/letter/carries_an_attachment", test_letter_carries_an_attachment);
     g_test_add("/notify/letter/flowed_lines", Fixture, NULL, fixture_set_up, test_flowed_lines,
                fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_without_name_or_deadline",
