@@ -112,9 +112,11 @@ static const KeySpec keys[] = {
     {"calendar", "hours", KEY_SPECIAL, FALSE, "07:00-11:00,13:00-17:00", 0, 0, 0},
     {"calendar", "workdays", KEY_SPECIAL, FALSE, "mon,tue,wed,thu,fri", 0, 0, 0},
     {"calendar", "holidays_file", KEY_PATH, FALSE, NULL, 0, 0, AT(calendar.holidays_file)},
+
+    {"web", "public_url", KEY_SPECIAL, FALSE, NULL, 0, 0, 0},
 };
 
-static const char *const groups[] = {"gateway", "imap", "smtp", "calendar"};
+static const char *const groups[] = {"gateway", "imap", "smtp", "calendar", "web"};
 
 static gboolean config_fail(GError **error, const Config *c, const char *group, const char *key,
                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
@@ -588,6 +590,33 @@ static gboolean authserv_id_is_valid(const char *id)
     return *id != '\0';
 }
 
+/* the console's address as a browser reaches it: http(s), a host, no query or fragment (the
+ * letters append /reports/CODE), no credentials; FALSE with a reason in *why */
+static gboolean public_url_check(const char *url, char **why)
+{
+    g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+    const char *scheme = uri ? g_uri_get_scheme(uri) : NULL;
+    if (!scheme ||
+        (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0)) {
+        *why = g_strdup_printf("\"%s\" is not an http:// or https:// URL", url);
+        return FALSE;
+    }
+    if (!g_uri_get_host(uri) || !*g_uri_get_host(uri) || g_uri_get_query(uri) ||
+        g_uri_get_fragment(uri) || g_uri_get_userinfo(uri)) {
+        *why = g_strdup_printf("\"%s\" must name a host, with no query, fragment or login: "
+                               "letters link to it with /reports/CODE added",
+                               url);
+        return FALSE;
+    }
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>') {
+            *why = g_strdup_printf("\"%s\" holds a space or a character links cannot carry", url);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
 {
     static const char *const imap_schemes[] = {"imap", "imaps", NULL};
@@ -630,6 +659,17 @@ static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
         c->gateway.trusted_authserv_id = g_steal_pointer(&authserv);
     }
 
+    g_autofree char *public_url = special_value(kf, "web", "public_url");
+    if (public_url && !public_url_check(public_url, &why))
+        return config_fail(error, c, "web", "public_url", "%s", why);
+    if (public_url) {
+        /* "https://x/" and "https://x" name one console: links add "/reports/CODE" */
+        gsize len = strlen(public_url);
+        while (len > 0 && public_url[len - 1] == '/')
+            public_url[--len] = '\0';
+        c->web.public_url = g_steal_pointer(&public_url);
+    }
+
     g_autofree char *zone = special_value(kf, "calendar", "timezone");
     c->calendar.zone = g_time_zone_new_identifier(zone);
     if (!c->calendar.zone)
@@ -667,7 +707,7 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
             known = known || g_str_equal(groups[i], present_groups[g]);
         if (!known) {
             config_fail(error, c, present_groups[g], NULL,
-                        "unknown group (known: gateway, imap, smtp, calendar)");
+                        "unknown group (known: gateway, imap, smtp, calendar, web)");
             return NULL;
         }
         g_auto(GStrv) present_keys = g_key_file_get_keys(kf, present_groups[g], NULL, NULL);
@@ -799,6 +839,7 @@ void config_free(Config *c)
         g_time_zone_unref(c->calendar.zone);
     g_free(c->calendar.periods);
     g_free(c->calendar.holidays_file);
+    g_free(c->web.public_url);
     if (c->calendar.holidays)
         g_ptr_array_unref(c->calendar.holidays);
     if (c->agencies)

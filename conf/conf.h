@@ -112,6 +112,13 @@ typedef struct {
         GPtrArray *holidays; /* Holiday * */
     } calendar;
 
+    struct {
+        /* the web console's address as its users reach it ("https://paht.soctrang.gov.vn",
+         * no trailing slash): letters to agencies and leaders link to a report there, at
+         * PUBLIC_URL/reports/CODE (issue 14); NULL: no links */
+        char *public_url;
+    } web;
+
     GPtrArray *agencies; /* Agency *, in file order */
 } Config;
 
