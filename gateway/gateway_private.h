@@ -156,11 +156,8 @@ gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
  * HMAC-SHA256(key, "b-<id>-<Message-ID>"), so that a bounce names its letter and a stranger
  * cannot fail someone else's letter. */
 
-/* The HMAC key: [smtp] bounce_secret_file (as pahtd read it at start, else read now: the
- * parser process and pahtctl read no passwords, but this key they need); without that key,
- * the gateway's own in data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE
- * and it is missing. Either file is refused unless mode 0600/0400 (PAHT_ERROR_CONFIG). *key
- * NULL (and TRUE) when there is none and create is FALSE. */
+/* The HMAC key, the gateway's: reply_address_key (letters/letters.h), which signs the reply
+ * addresses that act too. */
 gboolean outbound_bounce_key(const Config *config, gboolean create, GBytes **key, GError **error);
 /* the envelope sender for letter id; NULL when from has no room for the token (local part
  * longer than 64 characters with it) or is not an address */

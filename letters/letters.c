@@ -92,8 +92,8 @@ static char **references_for(const Draft *draft)
     return (char **)g_ptr_array_free(refs, FALSE);
 }
 
-const char *const letters_auto_reply_kinds[] = {"ack",       "incomplete", "emergency",
-                                                "too_large", "supplement", NULL};
+const char *const letters_auto_reply_kinds[] = {
+    "ack", "incomplete", "emergency", "too_large", "supplement", "action_refused", NULL};
 
 /* The limits of the automatic answers (SPEC §3.6, issue 11): per mailbox (case and +tag
  * folded: victim+1@ and Victim+2@ are one) in 24 hours; per domain and in total in the last
@@ -259,8 +259,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
            auto_answer_record(store, id, req->to_address, clock_now_unix(), error);
 }
 
-/* a report's state as the IOC says it */
-static const char *state_text(const char *state)
+const char *letters_state_text(const char *state)
 {
     static const char *const words[][2] = {
         {"draft", "chờ Trung tâm IOC xem xét"},
@@ -317,7 +316,7 @@ gboolean letters_ioc_alert(const Config *c, Store *store, const char *dedupe_key
         json_builder_begin_object(b);
         json_member_string_if(b, "code", report->code);
         json_member_string_if(b, "state", report->state);
-        json_member_string_if(b, "state_text", state_text(report->state));
+        json_member_string_if(b, "state_text", letters_state_text(report->state));
         g_autofree char *subject = redact_subject(report->subject, report->code, &who);
         json_member_string_if(b, "subject", subject);
         json_builder_end_object(b);

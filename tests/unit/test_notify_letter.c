@@ -798,7 +798,9 @@ static const char rich_context[] =
     " thị thay bóng đèn và kiểm tra toàn bộ tuyến chiếu sáng trên đường Lê Lợi.\","
     "  \"number\": \"12/KQ-XD\", \"date\": \"ngày 2 tháng 12 năm 2026\","
     "  \"submitted_at\": \"14:00 ngày 01/12/2026\", \"by\": \"nv.xd\","
-    "  \"approved_at\": \"08:30 ngày 02/12/2026\"},"
+    "  \"approved_at\": \"08:30 ngày 02/12/2026\", \"files_count\": 1,"
+    "  \"files\": [{\"filename\": \"ket-qua-xu-ly.pdf\", \"kind\": \"document\","
+    "  \"size\": \"88,0 KB\"}]},"
     " \"clarification\": true,"
     " \"extension\": {\"until\": \"17:00 ngày 10/12/2026\", \"note\": \"Cần khảo sát, thay cáp"
     " ngầm toàn tuyến, chờ vật tư từ nhà cung cấp trong tỉnh\"},"
@@ -830,7 +832,42 @@ static const char rich_context[] =
     "  \"attachments\": [{\"filename\": \"anh-den-duong-hong-truoc-cong-cho-phuong-2.jpg\"},"
     "  {\"filename\": \"video.mp4\"}], \"has_text\": true},"
     " \"message\": {\"size\": \"120 MB\", \"limit\": \"50 MB\","
-    "  \"received_at\": \"08:15 ngày 28/11/2026\"}}";
+    "  \"received_at\": \"08:15 ngày 28/11/2026\"},"
+    /* issue 14: the reply addresses that act, and the answers to mail sent to them */
+    " \"actions\": {\"any\": true, \"days\": 30, \"until\": \"08:15 ngày 28/12/2026\","
+    "  \"result\": {\"address\": \"paht+result-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+result-0123456789abcdef01234567@soctrang.gov.vn?subject="
+    "%5BPAHT-2026-000123%5D%20K%E1%BA%BFt%20qu%E1%BA%A3\"},"
+    "  \"extend\": {\"address\": \"paht+extend-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+extend-0123456789abcdef01234567@soctrang.gov.vn?subject=x\"},"
+    "  \"return\": {\"address\": \"paht+return-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+return-0123456789abcdef01234567@soctrang.gov.vn?subject=x\"},"
+    "  \"opinion\": {\"address\": \"paht+opinion-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+opinion-0123456789abcdef01234567@soctrang.gov.vn\"},"
+    "  \"approve\": {\"address\": \"paht+approve-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+approve-0123456789abcdef01234567@soctrang.gov.vn\"},"
+    "  \"sendback\": {\"address\": \"paht+sendback-0123456789abcdef01234567@soctrang.gov.vn\","
+    "   \"mailto\": \"mailto:paht+sendback-0123456789abcdef01234567@soctrang.gov.vn\"}},"
+    " \"console\": \"https://paht.soctrang.gov.vn/reports/PAHT-2026-000123\","
+    " \"action\": {\"name\": \"extend\", \"words\": \"gia hạn xử lý\", \"result\": true,"
+    "  \"extend\": true, \"return\": true, \"opinion\": true, \"approve\": true,"
+    "  \"sendback\": true},"
+    " \"done\": {\"by\": \"vanthu@sxd.soctrang.gov.vn\", \"at\": \"10:20 ngày 28/11/2026\","
+    "  \"files\": 2, \"state\": \"extended\", \"state_text\": \"đã gia hạn xử lý\"},"
+    " \"refusal\": {\"reason\": \"date\", \"words\": \"không đọc được ngày gia hạn\","
+    "  \"why\": {\"unknown\": true, \"sender\": true, \"used\": true, \"expired\": true,"
+    "  \"state\": true, \"agency\": true, \"extended\": true, \"late\": true, \"date\": true,"
+    "  \"reason\": true, \"empty\": true, \"other\": true},"
+    "  \"from\": \"vanthu@sxd.soctrang.gov.vn\", \"rightful\": true,"
+    "  \"recipient\": \"vanthu@sxd.soctrang.gov.vn\", \"offered_at\": \"09:00 ngày 23/11/2026\","
+    "  \"used_at\": \"10:00 ngày 24/11/2026\", \"days\": 30},"
+    " \"now\": {\"state\": \"extended\", \"state_text\": \"đã gia hạn xử lý\"},"
+    " \"opinion\": {\"agency\": \"Sở Giao thông vận tải\", \"text\": \"Đoạn đường thuộc quản lý"
+    " của Sở Giao thông vận tải; đề nghị Sở Xây dựng phối hợp thay cột đèn.\","
+    "  \"at\": \"10:20 ngày 28/11/2026\", \"files_count\": 1, \"files\": [{\"filename\":"
+    " \"bien-ban-khao-sat.pdf\", \"kind\": \"document\", \"size\": \"120,5 KB\"}]},"
+    " \"sent_back\": {\"reason\": \"Kết quả chưa nêu thời gian thay đèn; xin bổ sung.\","
+    "  \"by\": \"giamdoc@sxd.soctrang.gov.vn\", \"at\": \"10:20 ngày 28/11/2026\"}}";
 
 static void test_every_shipped_letter_is_flowed(void)
 {
@@ -854,7 +891,7 @@ static void test_every_shipped_letter_is_flowed(void)
         assert_flowed(letter, kind);
         kinds++;
     }
-    g_assert_cmpint(kinds, ==, 19); /* a new kind: give it values in rich_context */
+    g_assert_cmpint(kinds, ==, 23); /* a new kind: give it values in rich_context */
 }
 
 /* the rules of RFC 3676 one by one: soft breaks after a space, space-stuffing, no trailing
