@@ -3,6 +3,7 @@
  *   gateway.c     open/close, the fetcher's lock, the keyword lists, the watch of a long pass
  *   outbound.c    the outbox: sending over SMTP, failures, the IOC's digest
  *   bounce.c      delivery status notifications
+ *   agency_mail.c mail from agencies and leaders to the reply addresses that act (issue 14)
  *   inbound.c     record, parse, decide and answer one message
  *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
  *   quarantine.c  mail set aside, and pahtctl reprocess
@@ -181,5 +182,27 @@ gboolean outbound_letter_failed(Gateway *gw, gint64 letter_id, gint64 report_id,
  * transaction: recorded, matched to its letter (envelope token, else the original
  * Message-ID), and the letter failed; one that matches nothing is only recorded. */
 gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **error);
+
+/* agency_mail.c: agencies and leaders act by answering their mail (issue 14) */
+
+/* A mail sent to a reply address that acts (letters/letters.h, reply_address_*), decided in
+ * the caller's transaction: *handled FALSE when it was sent to none (it is then any other
+ * mail). Otherwise it acted (the lifecycle's action with its letters, and a confirmation),
+ * was refused (an event, a letter to the sender, an IOC alert), or waits for the IOC as a
+ * pending supplement; *report_id is the report it concerns (0: an unknown address). vouched:
+ * the IOC confirmed a mail that waited (the MX's verdict is not asked again). received_at:
+ * when it reached us (REPLY_ADDRESS_DAYS count to then). The caller marks it processed. */
+gboolean agency_mail_decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 received_at,
+                            gboolean vouched, gint64 *report_id, gboolean *handled, GError **error);
+/* Automatic mail (classification auto or bounce) to a reply address that acts: an event on
+ * its report ("automatic_mail"), nothing else: never acted upon, never answered. */
+gboolean agency_mail_automatic(Gateway *gw, gint64 raw_id, const Draft *draft, GError **error);
+/* Điều 8.3 by mail: the first non-empty line of text names the new date ("Gia hạn đến
+ * 16/12/2026", "16/12/2026 17:00", "Gia han den ngay 16-12-2026 luc 17h30", with or without
+ * diacritics); a date alone is the end of that day's working hours. *until gets it, *reason
+ * what follows on that line and the lines after (trimmed; NULL if nothing). FALSE when the
+ * line holds no valid date. */
+gboolean agency_mail_extension(const Config *config, const char *text, gint64 *until,
+                               char **reason);
 
 #endif
