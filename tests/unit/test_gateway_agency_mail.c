@@ -214,6 +214,7 @@ static void answer(Fixture *f, const char *who, const char *address, const char 
     ingest_result_clear(&r);
 }
 
+/* the report's newest event of kind; the test fails when there is none */
 static const ReportEvent *last_event(const Report *r, const char *kind)
 {
     for (guint i = r->events->len; i > 0; i--) {
@@ -221,6 +222,7 @@ static const ReportEvent *last_event(const Report *r, const char *kind)
         if (g_str_equal(e->kind, kind))
             return e;
     }
+    g_error("%s has no %s event", r->code, kind);
     return NULL;
 }
 
@@ -383,6 +385,38 @@ static void test_extension_by_mail_once(Fixture *f, gconstpointer data)
     g_assert_cmpint(letter_count(f), ==, letters_before + 2);
 }
 
+/* The letters show how to write an extension's first line; an agency that writes it just as
+ * the example does, answering the letter (which the parser compares a reply with, to cut
+ * what is ours), must not lose that line as a copy of our words. */
+static void test_extension_written_as_the_letter_shows_it(Fixture *f, gconstpointer data)
+{
+    gint64 id = accepted(f, NULL);
+    g_autoptr(GMimeMessage) assignment = letter(f, id, "assignment", CONTACT);
+    g_autofree char *extend = offered(assignment, "extend");
+    g_autofree char *in_reply_to = g_strdup_printf("In-Reply-To: <%s>\nReferences: <%s>\n",
+                                                   g_mime_message_get_message_id(assignment),
+                                                   g_mime_message_get_message_id(assignment));
+    g_autofree char *text = fixture_letter_plain(assignment);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GString *quoted = g_string_new(NULL);
+    for (guint i = 0; lines[i] && i < 12; i++) /* its first 12 lines */
+        g_string_append_printf(quoted, "%s%s", i ? "\n> " : "", lines[i]);
+    g_autofree char *quote = g_string_free(quoted, FALSE);
+    g_autofree char *body = g_strdup_printf(
+        "Gia hạn đến 16/12/2026\nCần khảo sát thêm.\n\nVào 09:00 ngày 23/11/2026, Trung tâm "
+        "IOC tỉnh Sóc Trăng đã viết:\n> %s",
+        quote);
+    fixture_now_is("2026-11-25T10:00:00+07:00");
+    Mail m = {
+        .from = CONTACT, .to = extend, .envelope = CONTACT, .extra = in_reply_to, .body = body};
+    IngestResult r = send_mail(f, &m);
+    ingest_result_clear(&r);
+    g_autoptr(Report) after = load(f, id);
+    g_assert_cmpstr(after->state, ==, "extended");
+    g_autoptr(LifecycleRecord) rec = record(f, id);
+    g_assert_cmpstr(rec->extension_note, ==, "Cần khảo sát thêm.");
+}
+
 static void test_extension_date_forms(Fixture *f, gconstpointer data)
 {
     static const struct {
@@ -429,7 +463,7 @@ static void test_extension_refused_without_date_or_after_deadline(Fixture *f, gc
     /* the rightful sender may try again: the refusal offers the actions the report allows */
     g_autoptr(GMimeMessage) refusal = letter(f, id, "action_refused", CONTACT);
     g_autofree char *text = fixture_letter_plain(refusal);
-    assert_contains(text, "Gia hạn đến 16/12/2026");
+    assert_contains(text, "Dòng đầu tiên của thư phải ghi \"Gia hạn đến\" và ngày gia hạn");
     g_autofree char *again = offered(refusal, "extend");
     g_assert_nonnull(again);
     /* the address that was refused did not act: it may be used again, in time */
@@ -794,6 +828,8 @@ int main(int argc, char **argv)
     ADD("result_by_mail_then_approval_by_mail", test_result_by_mail_then_approval_by_mail, NULL);
     ADD("extension_by_mail_once", test_extension_by_mail_once, NULL);
     ADD("extension_date_forms", test_extension_date_forms, NULL);
+    ADD("extension_written_as_the_letter_shows_it", test_extension_written_as_the_letter_shows_it,
+        NULL);
     ADD("extension_refused_without_date_or_after_deadline",
         test_extension_refused_without_date_or_after_deadline, NULL);
     ADD("return_by_mail", test_return_by_mail, NULL);
