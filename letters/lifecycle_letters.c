@@ -312,9 +312,14 @@ static gboolean offered_actions(const Ctx *x, OfficialRole role, const char *con
     switch (role) {
     case OFFICIAL_MAIN_CONTACT:
         if (working) {
-            /* Điều 8.3: one extension; none offered after it */
-            *out =
-                x->record->extended_until || g_str_equal(state, "extended") ? extended : processing;
+            /* Điều 8.3: one extension, asked before the deadline; none offered after either
+             * (the reminder at the deadline, a refusal: agency_mail would refuse it) */
+            gint64 due = 0;
+            if (!lifecycle_deadline_due(x->store, r->id, "result", &due, error))
+                return FALSE;
+            gboolean late = due && clock_now_unix() >= due;
+            *out = x->record->extended_until || g_str_equal(state, "extended") || late ? extended
+                                                                                       : processing;
         } else if (g_str_equal(state, "published") || g_str_equal(state, "closed")) {
             /* Điều 10.2: the clarification of the citizen's feedback is a result again */
             gint64 clarify = 0;

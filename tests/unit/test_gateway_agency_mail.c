@@ -472,6 +472,20 @@ static void test_extension_refused_without_date_or_after_deadline(Fixture *f, gc
     g_autoptr(Report) late = load(f, id);
     g_assert_cmpstr(late->state, ==, "assigned");
     assert_contains(last_event(late, "mail_refused")->detail, "refused (late)");
+    /* past the deadline, no letter offers an extension it would refuse (Điều 8.3): neither
+     * this refusal nor the reminder at the deadline; the result and the return remain */
+    g_autoptr(GMimeMessage) late_refusal = letter(f, id, "action_refused", CONTACT);
+    g_assert_null(offered(late_refusal, "extend"));
+    g_autofree char *result = offered(late_refusal, "result");
+    g_assert_nonnull(result);
+    SchedulerStats stats = {0};
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
+    g_autoptr(GMimeMessage) reminder = letter(f, id, "reminder", CONTACT);
+    g_autofree char *reminder_text = fixture_letter_plain(reminder);
+    assert_contains(reminder_text, "01/12/2026");
+    g_assert_null(offered(reminder, "extend"));
+    g_autofree char *ret = offered(reminder, "return");
+    g_assert_nonnull(ret);
 }
 
 static void test_return_by_mail(Fixture *f, gconstpointer data)
