@@ -225,11 +225,12 @@ char *reply_address_console(const Config *c, const char *code)
     return g_strdup_printf("%s/reports/%s", c->web.public_url, escaped);
 }
 
-/* RFC 6068: mailto:ADDRESS?subject=... with the subject's UTF-8 percent-encoded */
-static char *mailto(const char *address, const char *code, const char *subject)
+/* RFC 6068: mailto:ADDRESS?subject=... with the subject's UTF-8 percent-encoded. Only the
+ * HTML part links it: percent-encoded, it is a word of 150-250 octets that no plain-text
+ * line of 78 octets holds (RFC 5322 §2.1.1); the plain text names address and subject. */
+static char *mailto(const char *address, const char *subject)
 {
-    g_autofree char *text = g_strdup_printf("[%s] %s", code, subject);
-    g_autofree char *escaped = g_uri_escape_string(text, NULL, FALSE);
+    g_autofree char *escaped = g_uri_escape_string(subject, NULL, FALSE);
     return g_strdup_printf("mailto:%s?subject=%s", address, escaped);
 }
 
@@ -250,10 +251,12 @@ gboolean reply_address_offer(const Config *c, Store *store, JsonBuilder *b, cons
         if (!address)
             continue;
         int i = action_index(*a);
-        g_autofree char *link = mailto(address, offer->code, actions[i].subject);
+        g_autofree char *subject = g_strdup_printf("[%s] %s", offer->code, actions[i].subject);
+        g_autofree char *link = mailto(address, subject);
         json_builder_set_member_name(b, *a);
         json_builder_begin_object(b);
         json_member_string_if(b, "address", address);
+        json_member_string_if(b, "subject", subject);
         json_member_string_if(b, "mailto", link);
         json_builder_end_object(b);
         if (!*reply_to)

@@ -115,6 +115,11 @@ class AgencyMail(unittest.TestCase):
                  if self.code[key] in str(m["Subject"]) and words in str(m["Subject"])]
         self.assertTrue(found, f"{who} has no letter \"{words}\" about {self.code[key]}: "
                                + " | ".join(str(m["Subject"]) for m in self.letters(who)))
+        # the addresses and their prepared subjects fit the plain text's lines of 78 octets
+        # (RFC 5322 §2.1.1): a percent-encoded mailto: link does not
+        plain = found[-1].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        for line in plain.split("\n"):
+            self.assertLessEqual(len(line.encode("utf-8")), 78, line)
         return found[-1]
 
     def offered(self, msg, action):
