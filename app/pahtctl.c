@@ -140,10 +140,15 @@ static int cmd_show(Ctl *ctl, int argc, char **argv)
     g_autoptr(GPtrArray) pending = pending_reply_list(ctl->store, r->id, &error);
     if (!pending)
         return fail(error);
+    g_autoptr(LifecycleRecord) rec = lifecycle_record_load(ctl->store, r->id, &error);
+    if (!rec)
+        return fail(error);
     if (ctl->json) {
         g_autoptr(JsonNode) node = report_to_json(r, zone);
         json_object_set_member(json_node_get_object(node), "pending_supplements",
                                pending_replies_to_json(pending, zone));
+        json_object_set_member(json_node_get_object(node), "result",
+                               lifecycle_record_to_json(rec, zone));
         print_json(node);
         return 0;
     }
@@ -183,6 +188,14 @@ static int cmd_show(Ctl *ctl, int argc, char **argv)
         const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
         printf("attachment: %s (%s, %s, %" G_GINT64_FORMAT " bytes)%s\n", a->filename, a->kind,
                a->content_type, a->size, a->dangerous ? "  DANGEROUS: do not open" : "");
+    }
+    if (rec->result_text || r->agency_files->len)
+        printf("\nresult%s%s:\n%s\n\n", rec->result_by ? " by " : "",
+               rec->result_by ? rec->result_by : "", rec->result_text ? rec->result_text : "");
+    for (guint i = 0; i < r->agency_files->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->agency_files, i);
+        printf("%s file: %s (%s, %s, %" G_GINT64_FORMAT " bytes)%s\n", a->role, a->filename,
+               a->kind, a->content_type, a->size, a->dangerous ? "  DANGEROUS: do not open" : "");
     }
     for (guint i = 0; i < r->deadlines->len; i++) {
         const ReportDeadline *d = g_ptr_array_index(r->deadlines, i);
@@ -336,6 +349,11 @@ static GOptionEntry extend_entries[] = {
 static GOptionEntry result_entries[] = {
     {"file", 0, 0, G_OPTION_ARG_FILENAME, &opt_file, "the answer (UTF-8 text; - for stdin)",
      "FILE"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry send_back_entries[] = {
+    {"note", 0, 0, G_OPTION_ARG_FILENAME, &opt_note, "why: what the agency must do again", "TEXT"},
     ACTOR_ENTRY,
     END_ENTRY,
 };
@@ -563,6 +581,18 @@ static int cmd_approve(Ctl *ctl, int argc, char **argv)
     if (!lifecycle_letters_approve(ctl->config, ctl->store, actor(), id, &error))
         return fail(error);
     return print_after(ctl, id, "result approved");
+}
+
+static int cmd_send_back(Ctl *ctl, int argc, char **argv)
+{
+    gint64 id = 0;
+    int status = report_id_of(ctl, argc, argv, "send-back", &id);
+    if (status)
+        return status;
+    GError *error = NULL;
+    if (!lifecycle_letters_send_back(ctl->config, ctl->store, actor(), id, opt_note, &error))
+        return fail(error);
+    return print_after(ctl, id, "result sent back to the agency");
 }
 
 static int cmd_publish(Ctl *ctl, int argc, char **argv)
@@ -1607,6 +1637,8 @@ static const struct {
      "agency: extend the deadline, once (Điều 8.3)"},
     {"result", cmd_result, result_entries, "ID --file FILE", "agency: submit the answer"},
     {"approve", cmd_approve, actor_entries, "ID", "leader: approve the result (Điều 8.4)"},
+    {"send-back", cmd_send_back, send_back_entries, "ID --note TEXT",
+     "leader: do not approve; the result goes back to the agency (Điều 8.4)"},
     {"publish", cmd_publish, actor_entries, "ID",
      "IOC: send the Phụ lục I letter to the citizen (Điều 9)"},
     {"reply", cmd_reply, reply_entries, "ID --text TEXT|--file FILE",

@@ -158,6 +158,45 @@ char *json_text(JsonNode *node)
     return g_string_free(out, FALSE);
 }
 
+static void add_files(JsonBuilder *b, const char *member, const GPtrArray *files,
+                      gboolean with_role)
+{
+    json_builder_set_member_name(b, member);
+    json_builder_begin_array(b);
+    for (guint i = 0; files && i < files->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(files, i);
+        json_builder_begin_object(b);
+        if (with_role)
+            json_member_string(b, "role", a->role);
+        json_member_string(b, "filename", a->filename);
+        json_member_string(b, "content_type", a->content_type);
+        json_member_int(b, "size", a->size);
+        json_member_string(b, "sha256", a->sha256);
+        json_member_string(b, "kind", a->kind);
+        json_member_bool(b, "dangerous", a->dangerous);
+        json_member_string(b, "content_id", a->content_id);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+JsonNode *lifecycle_record_to_json(const LifecycleRecord *rec, GTimeZone *zone)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_string(b, "text", rec->result_text);
+    json_member_string(b, "by", rec->result_by);
+    json_member_time(b, "submitted_at", rec->result_at, zone);
+    json_member_string(b, "approved_by", rec->approved_by);
+    json_member_time(b, "approved_at", rec->approved_at, zone);
+    json_member_string(b, "letter_number", rec->letter_number);
+    json_member_time(b, "published_at", rec->published_at, zone);
+    json_member_time(b, "extended_until", rec->extended_until, zone);
+    json_member_string(b, "extension_note", rec->extension_note);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
 JsonNode *report_to_json(const Report *r, GTimeZone *zone)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -202,21 +241,9 @@ JsonNode *report_to_json(const Report *r, GTimeZone *zone)
     json_builder_end_object(b);
     json_member_string(b, "occurred_at", r->occurred_at);
 
-    json_builder_set_member_name(b, "attachments");
-    json_builder_begin_array(b);
-    for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
-        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
-        json_builder_begin_object(b);
-        json_member_string(b, "filename", a->filename);
-        json_member_string(b, "content_type", a->content_type);
-        json_member_int(b, "size", a->size);
-        json_member_string(b, "sha256", a->sha256);
-        json_member_string(b, "kind", a->kind);
-        json_member_bool(b, "dangerous", a->dangerous);
-        json_member_string(b, "content_id", a->content_id);
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
+    add_files(b, "attachments", r->attachments, FALSE);
+    /* issue 14: what agencies sent by mail (role result, opinion, note) */
+    add_files(b, "agency_files", r->agency_files, TRUE);
 
     json_member_string(b, "agency", r->agency);
     json_member_strv(b, "coordinators", r->coordinators);

@@ -10,6 +10,9 @@
 G_BEGIN_DECLS
 
 JsonNode *report_to_json(const Report *report, GTimeZone *zone);
+/* the lifecycle's record of a report as show --json's "result": the agency's answer, who
+ * submitted and approved it, the letter's number, the extension */
+JsonNode *lifecycle_record_to_json(const LifecycleRecord *record, GTimeZone *zone);
 /* a report's pending supplements (PendingReply *), for show --json */
 JsonNode *pending_replies_to_json(const GPtrArray *pending, GTimeZone *zone);
 JsonNode *report_summary_to_json(const ReportSummary *summary, GTimeZone *zone);

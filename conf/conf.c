@@ -662,9 +662,14 @@ static gboolean public_url_is_valid(const char *url)
     g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
     if (!uri || !g_uri_get_host(uri) || !*g_uri_get_host(uri))
         return FALSE;
+    /* letters carry it in links: no space, quote or angle bracket (issue 14) */
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '<' || *p == '>')
+            return FALSE;
+    }
     const char *scheme = g_uri_get_scheme(uri);
-    return (g_str_equal(scheme, "http") || g_str_equal(scheme, "https")) && !g_uri_get_query(uri) &&
-           !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri);
+    return (g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0) &&
+           !g_uri_get_query(uri) && !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri);
 }
 
 static gboolean load_web_specials(Config *c, GKeyFile *kf, GError **error)

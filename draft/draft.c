@@ -60,6 +60,7 @@ void draft_free(Draft *d)
     g_free(d->dsn_diagnostic);
     g_free(d->auth_dmarc);
     g_free(d->auth_results);
+    g_free(d->auth_dkim_pass);
     g_free(d->spam_status);
     g_ptr_array_unref(d->attachments);
     g_ptr_array_unref(d->warnings);

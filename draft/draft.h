@@ -86,6 +86,9 @@ typedef struct {
     char *auth_dmarc;      /* "fail" if any trusted Authentication-Results says dmarc=fail,
                               else the topmost trusted dmarc result ("pass", "none", ...) */
     char *auth_results;    /* that header's value, one line, for the IOC */
+    char *auth_dkim_pass;  /* the domains any trusted header says dkim=pass for, lowercase,
+                              comma-separated (issue 14: a DKIM signature of the From
+                              domain vouches for an agency's reply); NULL: none */
     gboolean spam_flagged; /* the topmost X-Spam-Flag is YES, or X-Spam-Status says Yes */
     char *spam_status;     /* the topmost X-Spam-Status (else X-Spam-Flag), one line */
 

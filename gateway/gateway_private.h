@@ -6,6 +6,7 @@
  *   backup.c      backup, verify, restore
  *   reports.c     the statistics digest to [reports] recipients; free space on disk
  *   bounce.c      delivery status notifications
+ *   agency_mail.c mail from agencies and leaders to the reply addresses that act (issue 14)
  *   inbound.c     record, parse, decide and answer one message
  *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
  *   quarantine.c  mail set aside, and pahtctl reprocess
@@ -159,11 +160,8 @@ gboolean quarantine_alert_unfetchable(Gateway *gw, guint32 uid, gint64 size,
  * HMAC-SHA256(key, "b-<id>-<Message-ID>"), so that a bounce names its letter and a stranger
  * cannot fail someone else's letter. */
 
-/* The HMAC key: [smtp] bounce_secret_file (as pahtd read it at start, else read now: the
- * parser process and pahtctl read no passwords, but this key they need); without that key,
- * the gateway's own in data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE
- * and it is missing. Either file is refused unless mode 0600/0400 (PAHT_ERROR_CONFIG). *key
- * NULL (and TRUE) when there is none and create is FALSE. */
+/* The HMAC key, the gateway's: reply_address_key (letters/letters.h), which signs the reply
+ * addresses that act too. */
 gboolean outbound_bounce_key(const Config *config, gboolean create, GBytes **key, GError **error);
 /* the envelope sender for letter id; NULL when from has no room for the token (local part
  * longer than 64 characters with it) or is not an address */
@@ -191,5 +189,27 @@ int retention_backup_lock(const Config *config, gboolean exclusive, GError **err
  * transaction: recorded, matched to its letter (envelope token, else the original
  * Message-ID), and the letter failed; one that matches nothing is only recorded. */
 gboolean bounce_intake(Gateway *gw, gint64 raw_id, const Draft *draft, GError **error);
+
+/* agency_mail.c: agencies and leaders act by answering their mail (issue 14) */
+
+/* A mail sent to a reply address that acts (letters/letters.h, reply_address_*), decided in
+ * the caller's transaction: *handled FALSE when it was sent to none (it is then any other
+ * mail). Otherwise it acted (the lifecycle's action with its letters, and a confirmation),
+ * was refused (an event, a letter to the sender, an IOC alert), or waits for the IOC as a
+ * pending supplement; *report_id is the report it concerns (0: an unknown address). vouched:
+ * the IOC confirmed a mail that waited (the MX's verdict is not asked again). received_at:
+ * when it reached us (REPLY_ADDRESS_DAYS count to then). The caller marks it processed. */
+gboolean agency_mail_decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 received_at,
+                            gboolean vouched, gint64 *report_id, gboolean *handled, GError **error);
+/* Automatic mail (classification auto or bounce) to a reply address that acts: an event on
+ * its report ("automatic_mail"), nothing else: never acted upon, never answered. */
+gboolean agency_mail_automatic(Gateway *gw, gint64 raw_id, const Draft *draft, GError **error);
+/* Điều 8.3 by mail: the first non-empty line of text names the new date ("Gia hạn đến
+ * 16/12/2026", "16/12/2026 17:00", "Gia han den ngay 16-12-2026 luc 17h30", with or without
+ * diacritics); a date alone is the end of that day's working hours. *until gets it, *reason
+ * what follows on that line and the lines after (trimmed; NULL if nothing). FALSE when the
+ * line holds no valid date. */
+gboolean agency_mail_extension(const Config *config, const char *text, gint64 *until,
+                               char **reason);
 
 #endif

@@ -83,6 +83,22 @@ static gboolean processed_as_reply(Gateway *gw, gint64 raw_id, const ReplyMatch 
                                       error);
 }
 
+/* a mail to a reply address that acts (report_id 0: an unknown address): a reply */
+static gboolean processed_as_agency_mail(Gateway *gw, gint64 raw_id, gint64 report_id,
+                                         IngestResult *out, GError **error)
+{
+    g_free(out->classification);
+    out->classification = g_strdup(CLASSIFICATION_REPLY);
+    out->report_id = report_id;
+    if (report_id > 0) {
+        g_autoptr(Report) r = report_load_id(gw->store, report_id, error);
+        if (!r)
+            return FALSE;
+        out->code = g_strdup(r->code);
+    }
+    return raw_message_mark_processed(gw->store, raw_id, CLASSIFICATION_REPLY, report_id, error);
+}
+
 /* A reply whose sender proved to be the citizen (ReplyMatch.proven) and that the MX did not
  * doubt: added to its report, never a new one. */
 static gboolean decide_reply(Gateway *gw, gint64 raw_id, const Draft *draft,
@@ -132,10 +148,21 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     if (g_str_equal(classification, CLASSIFICATION_BOUNCE) &&
         !bounce_intake(gw, raw_id, draft, error))
         return FALSE;
-    /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5) */
+    /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5),
+     * nor acted upon when sent to a reply address that acts (issue 14) */
     if (g_str_equal(classification, CLASSIFICATION_AUTO) ||
         g_str_equal(classification, CLASSIFICATION_BOUNCE))
-        return raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
+        return agency_mail_automatic(gw, raw_id, draft, error) &&
+               raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
+
+    /* issue 14: mail to a reply address that acts is an agency's or a leader's, never a
+     * citizen's, whatever its words (a result may well speak of a fire) */
+    gboolean by_agency = FALSE;
+    gint64 acted_on = 0;
+    if (!agency_mail_decide(gw, raw_id, draft, received_at, FALSE, &acted_on, &by_agency, error))
+        return FALSE;
+    if (by_agency)
+        return processed_as_agency_mail(gw, raw_id, acted_on, out, error);
 
     g_autofree char *suspect = letters_sender_suspect(gw->config, draft);
     /* reply comes before emergency, complaint and report (SPEC §3.5: first match wins) */
@@ -253,18 +280,30 @@ gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, co
         return FALSE;
     g_autofree char *how = g_strdup_printf("%s, confirmed by the IOC", pending->matched_by);
     ReplyMatch match = {0};
+    gboolean by_agency = FALSE;
+    gint64 acted_on = 0;
     gboolean ok = commit_attachments(gw, draft, error) && store_begin(gw->store, error);
     if (ok) {
-        ok = reply_match_report(gw->store, pending->report_id, how, &match, error) &&
-             pending_reply_decide(gw->store, pending->id, TRUE, actor, error) &&
-             add_reply(gw, raw->id, draft, &match, error) && store_commit(gw->store, error);
+        /* a mail to a reply address that acts, vouched for by the IOC: it acts now (issue 14) */
+        ok = pending_reply_decide(gw->store, pending->id, TRUE, actor, error) &&
+             agency_mail_decide(gw, raw->id, draft, raw->received_at, TRUE, &acted_on, &by_agency,
+                                error);
+        if (ok && !by_agency)
+            ok = reply_match_report(gw->store, pending->report_id, how, &match, error) &&
+                 add_reply(gw, raw->id, draft, &match, error);
+        ok = ok && store_commit(gw->store, error);
         if (!ok)
             store_rollback(gw->store);
     }
     discard_uncommitted(gw, draft);
     if (ok) {
-        out->report_id = match.report_id;
-        out->code = g_strdup(match.code);
+        out->report_id = by_agency ? acted_on : match.report_id;
+        if (by_agency) {
+            g_autoptr(Report) r = report_load_id(gw->store, acted_on, NULL);
+            out->code = r ? g_strdup(r->code) : NULL;
+        } else {
+            out->code = g_strdup(match.code);
+        }
         out->classification = g_strdup(CLASSIFICATION_REPLY);
     }
     reply_match_clear(&match);

@@ -88,56 +88,10 @@ static gboolean owner_is_dead(const char *owner, gpointer unused)
 
 /* ---- envelope senders (VERP) ----------------------------------------------------------------- */
 
-/* a key read from a secret file (SPEC §6: mode 0600/0400, checked on the file read) */
-static GBytes *bounce_key_from(const char *path, GError **error)
-{
-    char *text = fs_read_secret_file(path, error);
-    if (!text)
-        return NULL;
-    if (strlen(text) < 32) {
-        g_free(text);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                    "%s: too short to be a key (at least 32 characters)", path);
-        return NULL;
-    }
-    gsize len = strlen(text);
-    return g_bytes_new_take(text, len);
-}
-
 gboolean outbound_bounce_key(const Config *c, gboolean create, GBytes **key, GError **error)
 {
-    *key = NULL;
-    if (c->smtp.bounce_secret && *c->smtp.bounce_secret) {
-        *key = g_bytes_new(c->smtp.bounce_secret, strlen(c->smtp.bounce_secret));
-        return TRUE;
-    }
-    /* configured but not read with the passwords (the parser process, pahtctl): this key and
-     * no other, never the gateway's own, which would not verify what pahtd signed */
-    if (c->smtp.bounce_secret_file) {
-        *key = bounce_key_from(c->smtp.bounce_secret_file, error);
-        return *key != NULL;
-    }
-    g_autofree char *path = g_build_filename(c->gateway.data_dir, "bounce.key", NULL);
-    GError *local = NULL;
-    *key = bounce_key_from(path, &local);
-    if (*key)
-        return TRUE;
-    if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
-        g_propagate_error(error, local);
-        return FALSE;
-    }
-    g_error_free(local);
-    if (!create)
-        return TRUE;
-    g_autofree char *fresh = random_hex(32);
-    if (!fs_write_file_atomic(path, fresh, strlen(fresh), error))
-        return FALSE;
-    log_notice("created %s: the key of the envelope tokens that match bounces to letters "
-               "(set [smtp] bounce_secret_file to choose your own)",
-               path);
-    gsize len = strlen(fresh);
-    *key = g_bytes_new_take(g_steal_pointer(&fresh), len);
-    return TRUE;
+    /* one key signs envelope senders and the reply addresses that act (issue 14) */
+    return reply_address_key(c, create, key, error);
 }
 
 static char *envelope_mac(GBytes *key, gint64 id, const char *message_id)

@@ -80,6 +80,32 @@ static const LetterKind kinds[] = {
         .audience = LETTER_TO_AGENCY,
         .templates = (const LetterTemplate[]){{"feedback", LETTER_PREVIEW_FEEDBACK}, {NULL}},
     },
+    {
+        .name = "sent_back_to_agency",
+        .audience = LETTER_TO_AGENCY,
+        .templates =
+            (const LetterTemplate[]){{"sent_back_to_agency", LETTER_PREVIEW_SENT_BACK_TO_AGENCY},
+                                     {NULL}},
+    },
+    {
+        .name = "opinion",
+        .audience = LETTER_TO_AGENCY,
+        .templates = (const LetterTemplate[]){{"opinion", LETTER_PREVIEW_OPINION}, {NULL}},
+    },
+    /* ---- the answers to an agency's or a leader's mail to a reply address (issue 14) ---- */
+    {
+        .name = "action_done",
+        .audience = LETTER_TO_AGENCY | LETTER_TO_LEADER,
+        .templates = (const LetterTemplate[]){{"action_done", LETTER_PREVIEW_NONE}, {NULL}},
+    },
+    {
+        /* an answer to whoever wrote (an agency, a leader, or a stranger), rate-limited like
+         * the answers to citizens */
+        .name = "action_refused",
+        .audience = LETTER_TO_CITIZEN,
+        .auto_reply = TRUE,
+        .templates = (const LetterTemplate[]){{"action_refused", LETTER_PREVIEW_NONE}, {NULL}},
+    },
     /* ---- deadlines (SPEC §5) ---- */
     {
         .name = "reminder",
@@ -107,6 +133,8 @@ static const LetterKind kinds[] = {
                                               {"too_large_alert", LETTER_PREVIEW_NONE},
                                               {"fetch_given_up", LETTER_PREVIEW_NONE},
                                               {"disk_low", LETTER_PREVIEW_NONE},
+                                              {"action_refused_alert", LETTER_PREVIEW_NONE},
+                                              {"action_held", LETTER_PREVIEW_NONE},
                                               {NULL}},
     },
     {

@@ -48,6 +48,8 @@ typedef enum {
     LETTER_PREVIEW_FEEDBACK,  /* the citizen's feedback on a result (Điều 10) */
     LETTER_PREVIEW_REMINDER,  /* a reminder of the result deadline, a day before */
     LETTER_PREVIEW_OVERDUE,   /* the overdue notice of the result deadline */
+    LETTER_PREVIEW_SENT_BACK_TO_AGENCY, /* pahtctl send-back: the leader returns a result */
+    LETTER_PREVIEW_OPINION,             /* a coordinating agency's opinion (issue 14) */
 } LetterPreview;
 
 typedef struct {
@@ -212,6 +214,68 @@ gboolean letters_never_answer(const Config *config, const char *address);
 char *letters_format_time(const Config *config, gint64 t);
 char *letters_format_long_date(const Config *config, gint64 t);
 
+/* ---- reply addresses that act (reply_address.c) ------------------------------------------------
+ * Issue 14: a letter to an agency or a leader offers, for each action its recipient may take
+ * by mail, a signed reply address paht+<action>-<token>@<the domain of [smtp] reply_to> (the
+ * local part as reply_to writes it before {token}; without reply_to, [smtp] from's with "+").
+ * The token is an HMAC with the gateway's key of the letter (its dedupe key), the report, the
+ * action and the recipient (address_normalise); each address offered is recorded in the store
+ * (queue: action_address_*), which the gateway checks when mail to it arrives: from its
+ * recipient only, within REPLY_ADDRESS_DAYS, once, in a state that allows the action. */
+
+#define REPLY_ACTION_RESULT   "result"   /* the main agency's answer (its text and files) */
+#define REPLY_ACTION_EXTEND   "extend"   /* an extension, once (Điều 8.3) */
+#define REPLY_ACTION_RETURN   "return"   /* not the agency's competence (Điều 8.1) */
+#define REPLY_ACTION_OPINION  "opinion"  /* a coordinating agency's opinion (Điều 8.2) */
+#define REPLY_ACTION_APPROVE  "approve"  /* the leader approves (Điều 8.4) */
+#define REPLY_ACTION_SENDBACK "sendback" /* the leader sends the result back to the agency */
+
+/* an address acts only this many days after its letter */
+#define REPLY_ADDRESS_DAYS 30
+
+/* The key that signs envelope senders (bounces) and reply addresses: [smtp]
+ * bounce_secret_file (as pahtd read it at start, else read now: the parser process and
+ * pahtctl read no passwords, but this key they need); without that key, the gateway's own in
+ * data_dir/bounce.key (64 hex digits, 0600), created when create is TRUE and it is missing
+ * (never replacing one another process created meanwhile). Either file is refused unless
+ * mode 0600/0400 (PAHT_ERROR_CONFIG). *key NULL (and TRUE) when there is none and create is
+ * FALSE. */
+gboolean reply_address_key(const Config *config, gboolean create, GBytes **key, GError **error);
+
+/* The address for action (REPLY_ACTION_*) on report_id, valid for recipient, offered by the
+ * letter whose dedupe key is letter, recorded in the caller's transaction (the key is made
+ * when there is none). *address NULL (and TRUE) when none can be made: an unknown action, a
+ * recipient that is no address, or a reply_to whose local part leaves no room for the
+ * token. */
+gboolean reply_address_make(const Config *config, Store *store, const char *letter,
+                            gint64 report_id, const char *action, const char *recipient,
+                            char **address, GError **error);
+
+/* TRUE when address (case aside) has the shape of an action address of this configuration:
+ * *action (a REPLY_ACTION_*) and *token (lowercase hex) are then set. Whether the store knows
+ * the token is the caller's to ask. */
+gboolean reply_address_parse(const Config *config, const char *address, char **action,
+                             char **token);
+
+/* [web] public_url/reports/CODE, or NULL when public_url is not set */
+char *reply_address_console(const Config *config, const char *code);
+
+typedef struct {
+    const char *letter; /* the dedupe key of the letter that offers them */
+    gint64 report_id;
+    const char *code;           /* the tracking code, in the prepared subjects */
+    const char *recipient;      /* whom the letter goes to */
+    const char *const *actions; /* REPLY_ACTION_*, NULL-terminated; NULL: none */
+} ReplyOffer;
+
+/* Adds to a letter's context (a JsonBuilder inside its object) "actions": for each action
+ * offered, .ACTION.address and .ACTION.mailto (with the subject "[CODE] ..." prepared), .any,
+ * .days, .until (when they stop acting); and "console" (reply_address_console) when there is
+ * one. *reply_to (NULL when no address could be made) gets the first action's address: the
+ * letter's Reply-To. */
+gboolean reply_address_offer(const Config *config, Store *store, JsonBuilder *context,
+                             const ReplyOffer *offer, char **reply_to, GError **error);
+
 /* ---- the lifecycle and its letters (lifecycle_letters.c) ----------------------------------------
  * The report's lifecycle as the operators and the agencies drive it (pahtctl) and as the
  * daemon's scheduler sees it. Each action runs the lifecycle's transition and enqueues
@@ -254,8 +318,25 @@ gboolean lifecycle_letters_extend(const Config *config, Store *store, const char
                                   gint64 report_id, gint64 until, const char *note, GError **error);
 gboolean lifecycle_letters_submit_result(const Config *config, Store *store, const char *actor,
                                          gint64 report_id, const char *text, GError **error);
+/* the same with the files (DraftAttachment *, already stored) of message raw_id as the
+ * result's (issue 14: a result by mail); files NULL: none. A result replaces the files of the
+ * result before. */
+gboolean lifecycle_letters_submit_result_files(const Config *config, Store *store,
+                                               const char *actor, gint64 report_id,
+                                               const char *text, gint64 raw_id,
+                                               const GPtrArray *files, GError **error);
 gboolean lifecycle_letters_approve(const Config *config, Store *store, const char *actor,
                                    gint64 report_id, GError **error);
+/* the leader does not approve: the result goes back to the agency's contact with reason
+ * (lifecycle_send_back), in a letter that offers the addresses to answer again */
+gboolean lifecycle_letters_send_back(const Config *config, Store *store, const char *actor,
+                                     gint64 report_id, const char *reason, GError **error);
+/* a coordinating agency's opinion (lifecycle_record_opinion; agency its code) with its files
+ * (DraftAttachment *, already stored, of message raw_id; may be NULL), forwarded to the main
+ * agency's contact */
+gboolean lifecycle_letters_opinion(const Config *config, Store *store, const char *actor,
+                                   gint64 report_id, const char *agency, const char *text,
+                                   gint64 raw_id, const GPtrArray *files, GError **error);
 /* A result without answer text is sent back to the agency's leader (Điều 9.4): that is
  * committed, with its letter, and then reported as PAHT_ERROR_REFUSED. */
 gboolean lifecycle_letters_publish(const Config *config, Store *store, const char *actor,
@@ -287,6 +368,64 @@ char *lifecycle_letters_readable(GBytes *message, gboolean html, GError **error)
 gboolean lifecycle_letters_deadline_action(const Config *config, Store *store,
                                            const Calendar *calendar, const DeadlineAction *action,
                                            const Report *report, gint64 not_before, GError **error);
+
+/* ---- answers to mail to a reply address that acts (mail_letters.c) --------------------------
+ * Issue 14: what the gateway writes when an agency's or a leader's mail to a reply address
+ * (reply_address.c) acted, was refused, or waits for the IOC. In the caller's transaction. */
+
+typedef struct {
+    const char *action;     /* REPLY_ACTION_* */
+    const char *actor;      /* the address that acted: the confirmation goes there */
+    gint64 raw_id;          /* the mail (once-only letters) */
+    const char *message_id; /* its Message-ID, threading the answer; may be NULL */
+    guint files;            /* the files it brought */
+} MailActionDone;
+
+/* The short confirmation to the actor ("action_done"), with the reply addresses the report
+ * allows the actor now. */
+gboolean mail_letters_done(const Config *config, Store *store, gint64 report_id,
+                           const MailActionDone *done, GError **error);
+
+/* why a mail to a reply address did not act (MailActionRefusal.reason) */
+#define MAIL_REFUSAL_UNKNOWN  "unknown"  /* the store knows no such address */
+#define MAIL_REFUSAL_SENDER   "sender"   /* From or envelope sender is not its recipient */
+#define MAIL_REFUSAL_USED     "used"     /* it acted once already: the mail is a note */
+#define MAIL_REFUSAL_EXPIRED  "expired"  /* more than REPLY_ADDRESS_DAYS after its letter */
+#define MAIL_REFUSAL_STATE    "state"    /* the report's state does not allow the action */
+#define MAIL_REFUSAL_AGENCY   "agency"   /* the report is no longer the recipient's agency's */
+#define MAIL_REFUSAL_EXTENDED "extended" /* Điều 8.3: extended once already */
+#define MAIL_REFUSAL_LATE     "late"     /* Điều 8.3: an extension after the deadline */
+#define MAIL_REFUSAL_DATE     "date"     /* no date to extend to, or not a later one */
+#define MAIL_REFUSAL_REASON   "reason"   /* a return, extension or sending back says no why */
+#define MAIL_REFUSAL_EMPTY    "empty"    /* a result or opinion with neither text nor file */
+#define MAIL_REFUSAL_OTHER    "other"    /* the lifecycle refused for another reason */
+
+typedef struct {
+    const char *action;     /* REPLY_ACTION_* the address was for */
+    const char *reason;     /* MAIL_REFUSAL_* */
+    const char *detail;     /* more for the IOC (the lifecycle's words), or NULL */
+    const char *sender;     /* the mail's From: the letter goes there */
+    gboolean rightful;      /* the sender is the address's recipient */
+    const char *recipient;  /* the address's recipient, NULL for an unknown address */
+    gint64 offered_at;      /* when its letter offered it (0: unknown) */
+    gint64 used_at;         /* when it was used (MAIL_REFUSAL_USED) */
+    gint64 raw_id;          /* the mail (once-only letters) */
+    const char *message_id; /* its Message-ID, or NULL */
+    gboolean sent;          /* (set here) the sender's letter was enqueued */
+} MailActionRefusal;
+
+/* The sender's one letter ("action_refused": why and what to do, rate-limited as every
+ * automatic answer, SPEC §3.6; to the rightful recipient with the reply addresses the report
+ * allows now), and an IOC alert. report_id 0 for an unknown address. */
+gboolean mail_letters_refused(const Config *config, Store *store, gint64 report_id,
+                              const MailActionRefusal *refusal, GError **error);
+
+/* The IOC alert for a mail to a reply address that waits for the IOC as pending supplement
+ * pending_id (its sender not authenticated by the province's MX): reason, and the commands
+ * to confirm (it then acts) or discard it. */
+gboolean mail_letters_held(const Config *config, Store *store, gint64 report_id, gint64 pending_id,
+                           const char *action, const char *sender, const char *reason,
+                           GError **error);
 
 /* ---- what other readers see (redact.c)
  * ------------------------------------------------------------ What a reader other than the citizen

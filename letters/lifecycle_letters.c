@@ -2,7 +2,7 @@
  * transition and each deadline action, and the values its templates see. The transitions
  * themselves are lifecycle/transitions.c's; this file puts each one and its letters in one
  * transaction. */
-#include "letters/letters.h"
+#include "letters/letters_private.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -11,33 +11,14 @@
 #include <stdarg.h>
 #include <string.h>
 
-typedef enum {
-    TO_CITIZEN,  /* the citizen's own data is theirs */
-    TO_AGENCY,   /* what processing needs (see lifecycle_letters.h) */
-    TO_INTERNAL, /* leader, IOC: no personal data */
-} Audience;
-
-/* what every letter of a report is built from */
-typedef struct {
-    const Config *config;
-    Store *store;
-    const Calendar *calendar;
-    Report *report;
-    LifecycleRecord *record;
-    gboolean preview;  /* dedupe keys that never collide with a real letter */
-    gint64 not_before; /* reminders: inside working hours only */
-} Ctx;
-
-static void ctx_clear(Ctx *x)
+void lifecycle_letters_ctx_clear(Ctx *x)
 {
     g_clear_pointer(&x->report, report_free);
     g_clear_pointer(&x->record, lifecycle_record_free);
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Ctx, ctx_clear)
-
-static gboolean ctx_load(Ctx *x, const Config *c, Store *s, const Calendar *cal, gint64 id,
-                         GError **error)
+gboolean lifecycle_letters_ctx_load(Ctx *x, const Config *c, Store *s, const Calendar *cal,
+                                    gint64 id, GError **error)
 {
     x->config = c;
     x->store = s;
@@ -126,9 +107,32 @@ static void add_agency(JsonBuilder *b, const char *member, const Agency *a)
     json_builder_end_object(b);
 }
 
+void lifecycle_letters_add_files(JsonBuilder *b, const char *member, const Report *r,
+                                 const char *role, gint64 raw_id)
+{
+    int n = 0;
+    json_builder_set_member_name(b, member);
+    json_builder_begin_array(b);
+    for (guint i = 0; r->agency_files && i < r->agency_files->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->agency_files, i);
+        if (!g_str_equal(a->role, role) || (raw_id > 0 && a->raw_id != raw_id))
+            continue;
+        json_builder_begin_object(b);
+        json_member_string_if(b, "filename", a->filename);
+        json_member_string_if(b, "kind", a->kind);
+        g_autofree char *size = format_size(a->size);
+        json_member_string_if(b, "size", size);
+        json_builder_end_object(b);
+        n++;
+    }
+    json_builder_end_array(b);
+    g_autofree char *count = g_strdup_printf("%s_count", member);
+    json_member_int(b, count, n);
+}
+
 /* the letter's context: common members, the report as the audience may see it, the agency,
  * the deadlines, the result */
-static JsonBuilder *context_new(const Ctx *x, Audience who)
+JsonBuilder *lifecycle_letters_context(const Ctx *x, Audience who)
 {
     const Config *c = x->config;
     const Report *r = x->report;
@@ -241,6 +245,8 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     add_time(b, c, "submitted_at", rec->result_at);
     json_member_string_if(b, "by", rec->result_by);
     add_time(b, c, "approved_at", rec->approved_at);
+    /* the files the agency sent with its result by mail (issue 14) */
+    lifecycle_letters_add_files(b, "files", r, ATTACHMENT_RESULT, 0);
     json_builder_end_object(b);
 
     if (rec->extended_until) {
@@ -253,9 +259,7 @@ static JsonBuilder *context_new(const Ctx *x, Audience who)
     return b;
 }
 
-static char *dedupe_key(const Ctx *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static char *dedupe_key(const Ctx *x, const char *fmt, ...)
+char *lifecycle_letters_key(const Ctx *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -289,31 +293,108 @@ static gboolean to_citizen(const Ctx *x, const char *kind, const char *template_
     return letters_enqueue(x->config, x->store, &req, b, NULL, error);
 }
 
-/* a letter to an agency, a leader or the IOC: their answers go to the IOC's people, never back
- * into the gateway where they could pass for the citizen's */
-static gboolean to_official(const Ctx *x, const char *kind, const char *template_name,
-                            const char *key, const char *name, const char *address, JsonBuilder *b,
-                            GError **error)
+/* The actions role may take by mail while the report is as it is now (issue 14): *out a
+ * NULL-terminated list, or NULL for none. */
+static gboolean offered_actions(const Ctx *x, OfficialRole role, const char *const **out,
+                                GError **error)
 {
+    static const char *const processing[] = {REPLY_ACTION_RESULT, REPLY_ACTION_EXTEND,
+                                             REPLY_ACTION_RETURN, NULL};
+    static const char *const extended[] = {REPLY_ACTION_RESULT, REPLY_ACTION_RETURN, NULL};
+    static const char *const clarifying[] = {REPLY_ACTION_RESULT, NULL};
+    static const char *const coordinating[] = {REPLY_ACTION_OPINION, NULL};
+    static const char *const approving[] = {REPLY_ACTION_APPROVE, REPLY_ACTION_SENDBACK, NULL};
+    const Report *r = x->report;
+    const char *state = r->state;
+    gboolean working = g_str_equal(state, "assigned") || g_str_equal(state, "coordinating") ||
+                       g_str_equal(state, "extended");
+    *out = NULL;
+    switch (role) {
+    case OFFICIAL_MAIN_CONTACT:
+        if (working) {
+            /* Điều 8.3: one extension, asked before the deadline; none offered after either
+             * (the reminder at the deadline, a refusal: agency_mail would refuse it) */
+            gint64 due = 0;
+            if (!lifecycle_deadline_due(x->store, r->id, "result", &due, error))
+                return FALSE;
+            gboolean late = due && clock_now_unix() >= due;
+            *out = x->record->extended_until || g_str_equal(state, "extended") || late ? extended
+                                                                                       : processing;
+        } else if (g_str_equal(state, "published") || g_str_equal(state, "closed")) {
+            /* Điều 10.2: the clarification of the citizen's feedback is a result again */
+            gint64 clarify = 0;
+            if (!lifecycle_deadline_due(x->store, r->id, "clarify", &clarify, error))
+                return FALSE;
+            *out = clarify ? clarifying : NULL;
+        }
+        return TRUE;
+    case OFFICIAL_COORDINATOR:
+        *out = working && r->coordinators && r->coordinators[0] ? coordinating : NULL;
+        return TRUE;
+    case OFFICIAL_LEADER:
+        *out = g_str_equal(state, "result_submitted") ? approving : NULL;
+        return TRUE;
+    case OFFICIAL_NONE:
+        break;
+    }
+    return TRUE;
+}
+
+gboolean lifecycle_letters_official(const Ctx *x, const OfficialLetter *l, JsonBuilder *b,
+                                    GError **error)
+{
+    const char *const *actions = NULL;
+    if (!offered_actions(x, l->role, &actions, error))
+        return FALSE;
+    ReplyOffer offer = {
+        .letter = l->key,
+        .report_id = x->report->id,
+        .code = x->report->code,
+        .recipient = l->address,
+        .actions = actions,
+    };
+    g_autofree char *reply_to = NULL;
+    if (!reply_address_offer(x->config, x->store, b, &offer, &reply_to, error))
+        return FALSE;
     const char *ioc = x->config->gateway.ioc_alert_to;
     LetterRequest req = {
-        .kind = kind,
-        .template_name = template_name,
-        .dedupe_key = key,
+        .kind = l->kind,
+        .template_name = l->template_name,
+        .dedupe_key = l->key,
         .report_id = x->report->id,
-        .to_name = name,
-        .to_address = address,
-        .reply_to = ioc && address && g_ascii_strcasecmp(ioc, address) != 0 ? ioc : NULL,
+        .to_name = l->name,
+        .to_address = l->address,
+        .reply_to = reply_to                                                        ? reply_to
+                    : ioc && l->address && g_ascii_strcasecmp(ioc, l->address) != 0 ? ioc
+                                                                                    : NULL,
+        .in_reply_to = l->in_reply_to,
+        .references = l->references,
         .not_before = x->not_before,
     };
-    return letters_enqueue(x->config, x->store, &req, b, NULL, error);
+    return letters_enqueue(x->config, x->store, &req, b, l->enqueued, error);
+}
+
+/* a letter to an agency, a leader or the IOC (lifecycle_letters_official) */
+static gboolean to_official(const Ctx *x, const char *kind, const char *template_name,
+                            const char *key, const char *name, const char *address,
+                            OfficialRole role, JsonBuilder *b, GError **error)
+{
+    OfficialLetter l = {
+        .kind = kind,
+        .template_name = template_name,
+        .key = key,
+        .name = name,
+        .address = address,
+        .role = role,
+    };
+    return lifecycle_letters_official(x, &l, b, error);
 }
 
 static gboolean to_ioc(const Ctx *x, const char *kind, const char *template_name, const char *key,
                        JsonBuilder *b, GError **error)
 {
-    return to_official(x, kind, template_name, key, NULL, x->config->gateway.ioc_alert_to, b,
-                       error);
+    return to_official(x, kind, template_name, key, NULL, x->config->gateway.ioc_alert_to,
+                       OFFICIAL_NONE, b, error);
 }
 
 /* ---- the letters of each transition ---------------------------------------------------------- */
@@ -323,8 +404,9 @@ static gboolean letters_accepted(const Ctx *x, GError **error)
     const Report *r = x->report;
     const Agency *main_agency = agency_of(x);
     int round = event_count(r, "accepted");
-    g_autofree char *key = dedupe_key(x, "acceptance:%" G_GINT64_FORMAT ":%d", r->id, round);
-    g_autoptr(JsonBuilder) citizen = context_new(x, TO_CITIZEN);
+    g_autofree char *key =
+        lifecycle_letters_key(x, "acceptance:%" G_GINT64_FORMAT ":%d", r->id, round);
+    g_autoptr(JsonBuilder) citizen = lifecycle_letters_context(x, TO_CITIZEN);
     if (!to_citizen(x, "acceptance", NULL, key, citizen, error))
         return FALSE;
     /* the main agency, then each coordinating agency (Điều 7.3, 8.2) */
@@ -332,16 +414,17 @@ static gboolean letters_accepted(const Ctx *x, GError **error)
         const Agency *a = i < 0 ? main_agency : config_find_agency(x->config, r->coordinators[i]);
         if (!a)
             continue;
-        g_autoptr(JsonBuilder) b = context_new(x, TO_AGENCY);
+        g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_AGENCY);
         json_builder_set_member_name(b, "recipient");
         json_builder_begin_object(b);
         json_member_string_if(b, "name", a->name);
         json_member_bool(b, "coordinator", i >= 0);
         json_member_bool(b, "main", i < 0);
         json_builder_end_object(b);
-        g_autofree char *k =
-            dedupe_key(x, "assignment:%" G_GINT64_FORMAT ":%d:%s", r->id, round, a->code);
-        if (!to_official(x, "assignment", NULL, k, a->name, a->contact, b, error))
+        g_autofree char *k = lifecycle_letters_key(x, "assignment:%" G_GINT64_FORMAT ":%d:%s",
+                                                   r->id, round, a->code);
+        if (!to_official(x, "assignment", NULL, k, a->name, a->contact,
+                         i < 0 ? OFFICIAL_MAIN_CONTACT : OFFICIAL_COORDINATOR, b, error))
             return FALSE;
     }
     return TRUE;
@@ -354,7 +437,7 @@ static gboolean letters_rejected(const Ctx *x, GError **error)
     /* spam gets no answer: answering confirms the address to the sender */
     if (g_str_equal(reason, "spam"))
         return TRUE;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_CITIZEN);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_CITIZEN);
     json_builder_set_member_name(b, "rejection");
     json_builder_begin_object(b);
     json_member_string_if(b, "reason", reason);
@@ -366,28 +449,28 @@ static gboolean letters_rejected(const Ctx *x, GError **error)
     json_builder_end_object(b);
     if (!letters_add_missing(x->config, b, x->report->missing, error))
         return FALSE;
-    g_autofree char *key = dedupe_key(x, "rejection:%" G_GINT64_FORMAT, x->report->id);
+    g_autofree char *key = lifecycle_letters_key(x, "rejection:%" G_GINT64_FORMAT, x->report->id);
     return to_citizen(x, "rejection", NULL, key, b, error);
 }
 
 static gboolean letters_returned(const Ctx *x, const char *actor, GError **error)
 {
     const Report *r = x->report;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_INTERNAL);
     json_builder_set_member_name(b, "returned");
     json_builder_begin_object(b);
     json_member_string_if(b, "note", x->record->note);
     json_member_string_if(b, "by", actor);
     json_builder_end_object(b);
-    g_autofree char *key =
-        dedupe_key(x, "returned:%" G_GINT64_FORMAT ":%d", r->id, event_count(r, "returned"));
+    g_autofree char *key = lifecycle_letters_key(x, "returned:%" G_GINT64_FORMAT ":%d", r->id,
+                                                 event_count(r, "returned"));
     return to_ioc(x, "ioc_alert", "returned", key, b, error);
 }
 
 static gboolean letters_extended(const Ctx *x, GError **error)
 {
-    g_autoptr(JsonBuilder) b = context_new(x, TO_CITIZEN);
-    g_autofree char *key = dedupe_key(x, "extension:%" G_GINT64_FORMAT, x->report->id);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_CITIZEN);
+    g_autofree char *key = lifecycle_letters_key(x, "extension:%" G_GINT64_FORMAT, x->report->id);
     return to_citizen(x, "extension", NULL, key, b, error);
 }
 
@@ -396,10 +479,12 @@ static gboolean letters_result_submitted(const Ctx *x, GError **error)
     const Agency *a = agency_of(x);
     if (!a)
         return TRUE;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
-    g_autofree char *key = dedupe_key(x, "approval_request:%" G_GINT64_FORMAT ":%d", x->report->id,
-                                      event_count(x->report, "result_submitted"));
-    return to_official(x, "approval_request", NULL, key, a->leader_name, a->leader, b, error);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_INTERNAL);
+    g_autofree char *key =
+        lifecycle_letters_key(x, "approval_request:%" G_GINT64_FORMAT ":%d", x->report->id,
+                              event_count(x->report, "result_submitted"));
+    return to_official(x, "approval_request", NULL, key, a->leader_name, a->leader, OFFICIAL_LEADER,
+                       b, error);
 }
 
 static gboolean letters_sent_back(const Ctx *x, GError **error)
@@ -407,28 +492,104 @@ static gboolean letters_sent_back(const Ctx *x, GError **error)
     const Agency *a = agency_of(x);
     if (!a)
         return TRUE;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
-    g_autofree char *key = dedupe_key(x, "sent_back:%" G_GINT64_FORMAT ":%d", x->report->id,
-                                      event_count(x->report, "sent_back"));
-    return to_official(x, "approval_request", "result_sent_back", key, a->leader_name, a->leader, b,
-                       error);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_INTERNAL);
+    g_autofree char *key = lifecycle_letters_key(
+        x, "sent_back:%" G_GINT64_FORMAT ":%d", x->report->id, event_count(x->report, "sent_back"));
+    return to_official(x, "approval_request", "result_sent_back", key, a->leader_name, a->leader,
+                       OFFICIAL_LEADER, b, error);
 }
 
 static gboolean letters_approved(const Ctx *x, GError **error)
 {
-    g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
-    g_autofree char *key = dedupe_key(x, "publish_request:%" G_GINT64_FORMAT ":%d", x->report->id,
-                                      event_count(x->report, "approved"));
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_INTERNAL);
+    g_autofree char *key = lifecycle_letters_key(x, "publish_request:%" G_GINT64_FORMAT ":%d",
+                                                 x->report->id, event_count(x->report, "approved"));
     return to_ioc(x, "publish_request", NULL, key, b, error);
 }
 
 static gboolean letters_published(const Ctx *x, GError **error)
 {
-    g_autoptr(JsonBuilder) b = context_new(x, TO_CITIZEN);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_CITIZEN);
     json_member_bool(b, "clarification", x->record->publications > 1);
-    g_autofree char *key = dedupe_key(x, "result:%" G_GINT64_FORMAT ":%d", x->report->id,
-                                      MAX(x->record->publications, 1));
+    g_autofree char *key = lifecycle_letters_key(x, "result:%" G_GINT64_FORMAT ":%d", x->report->id,
+                                                 MAX(x->record->publications, 1));
     return to_citizen(x, "result", NULL, key, b, error);
+}
+
+/* the newest event of a kind, or NULL */
+static const ReportEvent *last_event(const Report *r, const char *kind)
+{
+    for (guint i = r->events ? r->events->len : 0; i > 0; i--) {
+        const ReportEvent *e = g_ptr_array_index(r->events, i - 1);
+        if (g_str_equal(e->kind, kind))
+            return e;
+    }
+    return NULL;
+}
+
+/* the agency's contact: its leader sent the result back (Điều 8.4, issue 14), with the reason
+ * and the addresses to answer again */
+static gboolean letters_sent_back_to_agency(const Ctx *x, GError **error)
+{
+    const Report *r = x->report;
+    const Agency *a = agency_of(x);
+    if (!a)
+        return TRUE;
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_AGENCY);
+    const ReportEvent *e = last_event(r, "sent_back_to_agency");
+    json_builder_set_member_name(b, "sent_back");
+    json_builder_begin_object(b);
+    if (e) {
+        RedactCitizen citizen = redact_who(r);
+        g_autofree char *reason = redact_text(e->detail, &citizen);
+        json_member_string_if(b, "reason", reason);
+        json_member_string_if(b, "by", e->actor);
+        add_time(b, x->config, "at", e->at);
+    }
+    json_builder_end_object(b);
+    g_autofree char *key = lifecycle_letters_key(x, "sent_back_to_agency:%" G_GINT64_FORMAT ":%d",
+                                                 r->id, event_count(r, "sent_back_to_agency"));
+    return to_official(x, "sent_back_to_agency", NULL, key, a->name, a->contact,
+                       OFFICIAL_MAIN_CONTACT, b, error);
+}
+
+/* the main agency's contact: a coordinating agency's opinion (Điều 8.2, issue 14), its text
+ * and the files it came with (raw_id; 0: the agency's opinion files from any message) */
+static gboolean letters_opinion_of(const Ctx *x, const char *code, const char *text, gint64 raw_id,
+                                   GError **error)
+{
+    const Report *r = x->report;
+    const Agency *a = agency_of(x);
+    if (!a)
+        return TRUE;
+    const Agency *from = code ? config_find_agency(x->config, code) : NULL;
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_AGENCY);
+    json_builder_set_member_name(b, "opinion");
+    json_builder_begin_object(b);
+    json_member_string_if(b, "agency", from ? from->name : code);
+    RedactCitizen citizen = redact_who(r);
+    g_autofree char *redacted = redact_text(text, &citizen);
+    json_member_string_if(b, "text", redacted && *redacted ? redacted : NULL);
+    add_time(b, x->config, "at", clock_now_unix());
+    lifecycle_letters_add_files(b, "files", r, ATTACHMENT_OPINION, raw_id);
+    json_builder_end_object(b);
+    g_autofree char *key = lifecycle_letters_key(x, "opinion:%" G_GINT64_FORMAT ":%s:%d", r->id,
+                                                 code ? code : "-", event_count(r, "opinion"));
+    return to_official(x, "opinion", NULL, key, a->name, a->contact, OFFICIAL_MAIN_CONTACT, b,
+                       error);
+}
+
+/* the newest opinion as its letter (previews) */
+static gboolean letters_opinion(const Ctx *x, GError **error)
+{
+    const ReportEvent *e = last_event(x->report, "opinion");
+    const char *detail = e && e->detail ? e->detail : "";
+    const char *colon = strchr(detail, ':');
+    g_autofree char *code = colon ? g_strndup(detail, (gsize)(colon - detail)) : NULL;
+    const char *text = colon ? colon + 1 : NULL;
+    while (text && *text == ' ')
+        text++;
+    return letters_opinion_of(x, code, text, 0, error);
 }
 
 static gboolean letters_feedback(const Ctx *x, GError **error)
@@ -437,7 +598,7 @@ static gboolean letters_feedback(const Ctx *x, GError **error)
     const Agency *a = agency_of(x);
     if (!a)
         return TRUE;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_AGENCY);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_AGENCY);
     json_builder_set_member_name(b, "feedback");
     json_builder_begin_object(b);
     RedactCitizen citizen = redact_who(r);
@@ -445,9 +606,10 @@ static gboolean letters_feedback(const Ctx *x, GError **error)
     json_member_string_if(b, "text", text);
     add_time(b, x->config, "at", x->record->feedback_at);
     json_builder_end_object(b);
-    g_autofree char *key =
-        dedupe_key(x, "feedback:%" G_GINT64_FORMAT ":%d", r->id, event_count(r, "feedback"));
-    return to_official(x, "feedback", NULL, key, a->name, a->contact, b, error);
+    g_autofree char *key = lifecycle_letters_key(x, "feedback:%" G_GINT64_FORMAT ":%d", r->id,
+                                                 event_count(r, "feedback"));
+    return to_official(x, "feedback", NULL, key, a->name, a->contact, OFFICIAL_MAIN_CONTACT, b,
+                       error);
 }
 
 /* ---- reminders and overdue notices ------------------------------------------------------------
@@ -491,7 +653,7 @@ static gboolean deadline_letter(const Ctx *x, const DeadlineAction *a, const cha
 {
     if (!address)
         return TRUE;
-    g_autoptr(JsonBuilder) b = context_new(x, TO_INTERNAL);
+    g_autoptr(JsonBuilder) b = lifecycle_letters_context(x, TO_INTERNAL);
     if (!add_reminder(b, x, a, role, error))
         return FALSE;
     add_agency(b, "coordinator", about);
@@ -499,7 +661,12 @@ static gboolean deadline_letter(const Ctx *x, const DeadlineAction *a, const cha
      * person: a restart of the daemon never doubles a reminder */
     g_autofree char *key = g_strdup_printf("%s:%" G_GINT64_FORMAT ":%s:%" G_GINT64_FORMAT ":%d:%s",
                                            kind, a->report_id, a->name, a->due, a->stage, address);
-    return to_official(x, kind, NULL, key, name, address, b, error);
+    /* the same reply addresses as the assignment or approval request (issue 14) */
+    OfficialRole official = g_str_equal(role, "contact")            ? OFFICIAL_MAIN_CONTACT
+                            : g_str_equal(role, "coordinator")      ? OFFICIAL_COORDINATOR
+                            : g_str_equal(role, "leader") && !about ? OFFICIAL_LEADER
+                                                                    : OFFICIAL_NONE;
+    return to_official(x, kind, NULL, key, name, address, official, b, error);
 }
 
 gboolean lifecycle_letters_deadline_action(const Config *c, Store *s, const Calendar *cal,
@@ -507,7 +674,7 @@ gboolean lifecycle_letters_deadline_action(const Config *c, Store *s, const Cale
                                            gint64 not_before, GError **error)
 {
     g_auto(Ctx) x = {0};
-    if (!ctx_load(&x, c, s, cal, report->id, error))
+    if (!lifecycle_letters_ctx_load(&x, c, s, cal, report->id, error))
         return FALSE;
     x.not_before = not_before;
     const Agency *agency = agency_of(&x);
@@ -598,7 +765,8 @@ static void action_init(Action *a, const Config *c, Store *s, const char *actor)
 static gboolean action_letters(Action *a, gint64 id, LettersFn letters, GError **error)
 {
     g_auto(Ctx) x = {0};
-    return ctx_load(&x, a->config, a->store, a->calendar, id, error) && letters(&x, error);
+    return lifecycle_letters_ctx_load(&x, a->config, a->store, a->calendar, id, error) &&
+           letters(&x, error);
 }
 
 static gboolean action_end(Action *a, gboolean ok, GError **error)
@@ -675,14 +843,52 @@ gboolean lifecycle_letters_extend(const Config *c, Store *s, const char *actor, 
 gboolean lifecycle_letters_submit_result(const Config *c, Store *s, const char *actor, gint64 id,
                                          const char *text, GError **error)
 {
+    return lifecycle_letters_submit_result_files(c, s, actor, id, text, 0, NULL, error);
+}
+
+gboolean lifecycle_letters_submit_result_files(const Config *c, Store *s, const char *actor,
+                                               gint64 id, const char *text, gint64 raw_id,
+                                               const GPtrArray *files, GError **error)
+{
+    g_auto(Action) a = {0};
+    action_init(&a, c, s, actor);
+    if (!store_begin(s, error))
+        return FALSE;
+    /* a new result replaces the files of the one before, even when it brings none */
+    return action_end(&a,
+                      lifecycle_submit_result(s, &a.lc, id, text, error) &&
+                          report_add_files(s, id, raw_id, ATTACHMENT_RESULT, files, error) &&
+                          action_letters(&a, id, letters_result_submitted, error),
+                      error);
+}
+
+gboolean lifecycle_letters_send_back(const Config *c, Store *s, const char *actor, gint64 id,
+                                     const char *reason, GError **error)
+{
     g_auto(Action) a = {0};
     action_init(&a, c, s, actor);
     if (!store_begin(s, error))
         return FALSE;
     return action_end(&a,
-                      lifecycle_submit_result(s, &a.lc, id, text, error) &&
-                          action_letters(&a, id, letters_result_submitted, error),
+                      lifecycle_send_back(s, &a.lc, id, reason, error) &&
+                          action_letters(&a, id, letters_sent_back_to_agency, error),
                       error);
+}
+
+gboolean lifecycle_letters_opinion(const Config *c, Store *s, const char *actor, gint64 id,
+                                   const char *agency, const char *text, gint64 raw_id,
+                                   const GPtrArray *files, GError **error)
+{
+    g_auto(Action) a = {0};
+    action_init(&a, c, s, actor);
+    if (!store_begin(s, error))
+        return FALSE;
+    g_auto(Ctx) x = {0};
+    gboolean ok = lifecycle_record_opinion(s, &a.lc, id, agency, text, error) &&
+                  report_add_files(s, id, raw_id, ATTACHMENT_OPINION, files, error) &&
+                  lifecycle_letters_ctx_load(&x, c, s, a.calendar, id, error) &&
+                  letters_opinion_of(&x, agency, text, raw_id, error);
+    return action_end(&a, ok, error);
 }
 
 gboolean lifecycle_letters_approve(const Config *c, Store *s, const char *actor, gint64 id,
@@ -809,6 +1015,10 @@ static LettersFn preview_letters(LetterPreview how)
         return letters_published;
     case LETTER_PREVIEW_FEEDBACK:
         return letters_feedback;
+    case LETTER_PREVIEW_SENT_BACK_TO_AGENCY:
+        return letters_sent_back_to_agency;
+    case LETTER_PREVIEW_OPINION:
+        return letters_opinion;
     case LETTER_PREVIEW_REMINDER:
         return letters_reminder_preview;
     case LETTER_PREVIEW_OVERDUE:
@@ -863,7 +1073,8 @@ GBytes *lifecycle_letters_preview(const Config *c, Store *s, const char *name, g
     gint64 mark = 0;
     GBytes *bytes = NULL;
     g_auto(Ctx) x = {0};
-    gboolean ok = outbox_last_id(s, &mark, error) && ctx_load(&x, c, s, a.calendar, id, error);
+    gboolean ok = outbox_last_id(s, &mark, error) &&
+                  lifecycle_letters_ctx_load(&x, c, s, a.calendar, id, error);
     if (ok) {
         x.preview = TRUE;
         ok = preview_letters(template->preview)(&x, error);

@@ -113,6 +113,18 @@ gboolean lifecycle_extend(Store *store, const Lifecycle *lc, gint64 report_id, g
  * result back at publication (Điều 9.4). */
 gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 report_id,
                                  const char *text, GError **error);
+/* result_submitted -> where the agency works (assigned, coordinating, extended; published
+ * while it clarifies feedback): the leader does not approve and sends the result back with a
+ * reason (Điều 8.4, issue 14), event "sent_back_to_agency". The approval deadline is met; the
+ * processing deadline runs on. PAHT_ERROR_REFUSED without a reason. */
+gboolean lifecycle_send_back(Store *store, const Lifecycle *lc, gint64 report_id,
+                             const char *reason, GError **error);
+/* A coordinating agency's opinion (Điều 8.2), agency its code: recorded as an event "opinion"
+ * ("CODE: text") while the report is coordinating or extended; the state does not change.
+ * When every coordinating agency has given one, the "coordinate" deadline is met. Refused for
+ * an agency that is not one of the report's coordinators. */
+gboolean lifecycle_record_opinion(Store *store, const Lifecycle *lc, gint64 report_id,
+                                  const char *agency, const char *text, GError **error);
 /* result_submitted -> approved: the processing deadline is met (Điều 8.5), the IOC's
  * "publish" deadline opens (Điều 9.2) */
 gboolean lifecycle_approve(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);

@@ -496,6 +496,97 @@ gboolean lifecycle_submit_result(Store *store, const Lifecycle *lc, gint64 repor
     return lifecycle_finish(store, ok, error);
 }
 
+gboolean lifecycle_send_back(Store *store, const Lifecycle *lc, gint64 report_id,
+                             const char *reason, GError **error)
+{
+    static const char *const from[] = {"result_submitted", NULL};
+    g_auto(Head) h = {0};
+    if (!transition_load(store, report_id, from,
+                         "only a submitted result can be sent back by the leader", &h, error))
+        return FALSE;
+    if (is_blank(reason))
+        return refuse(error, "sending a result back needs a reason: what the agency must do "
+                             "again (Điều 8.4)");
+    g_autoptr(LifecycleRecord) rec = lifecycle_record_load(store, report_id, error);
+    if (!rec)
+        return FALSE;
+    gint64 clarify = 0;
+    if (!deadline_open_due(store, report_id, "clarify", &clarify, error))
+        return FALSE;
+    gint64 now = clock_now_unix();
+    /* Điều 8.4: the leader approves or not; the processing deadline ("result", or "clarify")
+     * runs on, as it did while the result waited */
+    const char *back = processing_state(&h, rec, clarify > 0);
+    if (!transition_begin(store, &h, back, now, error, "record sending back",
+                          "UPDATE report_lifecycle SET approved_by = NULL, approved_at = NULL"
+                          " WHERE report_id = ?1",
+                          ""))
+        return FALSE;
+    gboolean ok = event_add(store, report_id, actor_of(lc), "sent_back_to_agency", reason, error) &&
+                  deadline_close(store, report_id, "approve", "met", now, error);
+    return lifecycle_finish(store, ok, error);
+}
+
+/* the coordinating agencies that gave their opinion (events "opinion", "CODE: text") */
+static gboolean opinions_complete(Store *store, const Head *h, gboolean *complete, GError **error)
+{
+    *complete = FALSE;
+    sqlite3_stmt *stmt = store_statement(
+        store, "SELECT detail FROM event WHERE report_id = ? AND kind = 'opinion'", error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, h->id);
+    g_autoptr(GHashTable) given = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(stmt, 0);
+        const char *colon = detail ? strchr(detail, ':') : NULL;
+        if (colon)
+            g_hash_table_add(given, g_strndup(detail, (gsize)(colon - detail)));
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, "read the opinions");
+    g_auto(GStrv) codes = g_strsplit(h->coordinators ? h->coordinators : "", ",", -1);
+    *complete = codes[0] != NULL;
+    for (char **c = codes; *c; c++)
+        *complete = *complete && g_hash_table_contains(given, *c);
+    return TRUE;
+}
+
+gboolean lifecycle_record_opinion(Store *store, const Lifecycle *lc, gint64 report_id,
+                                  const char *agency, const char *text, GError **error)
+{
+    static const char *const from[] = {"coordinating", "extended", NULL};
+    g_auto(Head) h = {0};
+    if (!transition_load(store, report_id, from,
+                         "a coordinating agency's opinion is for a report being processed "
+                         "with coordination (Điều 8.2)",
+                         &h, error))
+        return FALSE;
+    g_auto(GStrv) codes = g_strsplit(h.coordinators ? h.coordinators : "", ",", -1);
+    if (!agency || !g_strv_contains((const char *const *)codes, agency))
+        return refuse(error, "%s: %s is not one of its coordinating agencies (Điều 8.2)", h.code,
+                      agency ? agency : "?");
+    g_autofree char *nfc = text_nfc(text ? text : "");
+    if (!nfc) {
+        g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_INPUT, "the opinion is not UTF-8 text");
+        return FALSE;
+    }
+    g_strchomp(nfc);
+    if (!store_begin(store, error))
+        return FALSE;
+    gint64 now = clock_now_unix();
+    g_autofree char *detail = g_strdup_printf("%s: %s", agency, is_blank(nfc) ? "" : nfc);
+    gboolean complete = FALSE;
+    /* the report's state does not change: the main agency answers (Điều 8.2) */
+    gboolean ok = event_add(store, report_id, actor_of(lc), "opinion", detail, error) &&
+                  opinions_complete(store, &h, &complete, error);
+    if (ok && complete)
+        ok = deadline_close(store, report_id, "coordinate", "met", now, error);
+    return lifecycle_finish(store, ok, error);
+}
+
 static gboolean next_letter_number(Store *store, const char *agency, int year, char **out,
                                    GError **error)
 {

@@ -455,23 +455,77 @@ static char *resinfo_result(const char *resinfo, const char *method)
 /* Reads one Authentication-Results value: FALSE when another server wrote it; else TRUE
  * with its dmarc result (or NULL) in *dmarc. RFC 8601 §2.2: authserv-id [version]
  * ( "; none" / 1*( ";" method "=" result ... ) ). */
-gboolean auth_results_read(const char *value, const char *trusted_id, char **dmarc)
+/* the results of one Authentication-Results value ("dmarc=pass ...", one each), after its
+ * authserv-id; NULL when another server wrote it */
+static char **trusted_results(const char *value, const char *trusted_id)
 {
-    *dmarc = NULL;
     g_autofree char *bare = strip_comments(value);
     g_auto(GStrv) parts = split_resinfo(bare);
     if (!parts[0])
-        return FALSE;
+        return NULL;
     g_autofree char *id = authserv_id_of(parts[0]);
     if (g_ascii_strcasecmp(id, trusted_id) != 0)
+        return NULL;
+    return g_strdupv(parts + 1);
+}
+
+gboolean auth_results_read(const char *value, const char *trusted_id, char **dmarc)
+{
+    *dmarc = NULL;
+    g_auto(GStrv) parts = trusted_results(value, trusted_id);
+    if (!parts)
         return FALSE;
-    for (int i = 1; parts[i] && !*dmarc; i++)
+    for (int i = 0; parts[i] && !*dmarc; i++)
         *dmarc = resinfo_result(parts[i], "dmarc");
     return TRUE;
 }
 
+/* "dkim=pass header.d=sxd.example.vn header.s=x" -> "sxd.example.vn" (header.d, else the
+ * domain of header.i), lowercase; NULL unless its result is pass */
+static char *dkim_pass_domain(const char *resinfo)
+{
+    g_autofree char *result = resinfo_result(resinfo, "dkim");
+    if (!result || !g_str_equal(result, "pass"))
+        return NULL;
+    g_auto(GStrv) words = g_strsplit_set(resinfo, " \t", -1);
+    char *found = NULL;
+    for (int i = 0; words[i] && !found; i++) {
+        const char *w = words[i];
+        if (g_ascii_strncasecmp(w, "header.d=", 9) == 0 && w[9])
+            found = g_ascii_strdown(w + 9, -1);
+    }
+    for (int i = 0; words[i] && !found; i++) {
+        const char *at =
+            g_ascii_strncasecmp(words[i], "header.i=", 9) == 0 ? strrchr(words[i] + 9, '@') : NULL;
+        if (at && at[1])
+            found = g_ascii_strdown(at + 1, -1);
+    }
+    return found;
+}
+
+char *auth_results_dkim_passes(const char *value, const char *trusted_id)
+{
+    g_auto(GStrv) parts = trusted_results(value, trusted_id);
+    if (!parts)
+        return NULL;
+    GString *domains = g_string_new(NULL);
+    for (int i = 0; parts[i]; i++) {
+        g_autofree char *domain = dkim_pass_domain(parts[i]);
+        if (domain && !strchr(domain, ','))
+            g_string_append_printf(domains, "%s%s", domains->len ? "," : "", domain);
+    }
+    return g_string_free(domains, domains->len == 0);
+}
+
 static void note_auth_results(Draft *d, const char *value, const char *trusted_id)
 {
+    g_autofree char *dkim = auth_results_dkim_passes(value, trusted_id);
+    if (dkim && (!d->auth_dkim_pass || strlen(d->auth_dkim_pass) < MAX_AUTH_TEXT)) {
+        char *joined = g_strdup_printf("%s%s%s", d->auth_dkim_pass ? d->auth_dkim_pass : "",
+                                       d->auth_dkim_pass ? "," : "", dkim);
+        g_free(d->auth_dkim_pass);
+        d->auth_dkim_pass = joined;
+    }
     g_autofree char *dmarc = NULL;
     if (!auth_results_read(value, trusted_id, &dmarc))
         return;

@@ -117,6 +117,10 @@ char *address_lower_domain(const char *address);
  * trusted_id (case-insensitive); else TRUE and *dmarc is its dmarc result, lowercase ("pass",
  * "fail", ...), or NULL when it has none. Comments and quoted strings are understood. */
 gboolean auth_results_read(const char *value, const char *trusted_id, char **dmarc);
+/* the domains a trusted Authentication-Results value says dkim=pass for (header.d, else the
+ * domain of header.i), lowercase and comma-separated; NULL when another server wrote it or it
+ * says no such pass */
+char *auth_results_dkim_passes(const char *value, const char *trusted_id);
 
 /* reply ("Re:", "TL:") and forward ("Fwd:", "TV:") prefixes of a decoded subject */
 void subject_reply_forward(const char *subject, gboolean *reply, gboolean *forward);

@@ -224,10 +224,29 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
 gboolean event_add(Store *store, gint64 report_id, const char *actor, const char *kind,
                    const char *detail, GError **error);
 
+/* Files an agency sent by mail (DraftAttachment *, already at their stored paths) as files of
+ * the report with role (ATTACHMENT_RESULT ...), from message raw_id, in the caller's
+ * transaction. A result's files replace those of the result before (ATTACHMENT_RESULT_REPLACED:
+ * kept, no longer the result's). */
+gboolean report_add_files(Store *store, gint64 report_id, gint64 raw_id, const char *role,
+                          const GPtrArray *attachments, GError **error);
+
+/* Whose a file of a report is (attachment.role): the citizen's (their report and replies), or
+ * one an agency sent by mail (issue 14): its result (a result submitted again replaces the
+ * files of the one before), a coordinating agency's opinion, or a note (a mail to an action
+ * address that had been used already). */
+#define ATTACHMENT_CITIZEN         "citizen"
+#define ATTACHMENT_RESULT          "result"
+#define ATTACHMENT_RESULT_REPLACED "result_replaced"
+#define ATTACHMENT_OPINION         "opinion"
+#define ATTACHMENT_NOTE            "note"
+
 typedef struct {
     char *filename, *content_type, *kind, *sha256, *path, *content_id;
     gint64 size;
     gboolean dangerous;
+    char *role;    /* ATTACHMENT_* */
+    gint64 raw_id; /* the message it came with; 0: none */
 } StoredAttachment;
 
 typedef struct {
@@ -251,12 +270,13 @@ typedef struct {
     DraftCitizen citizen;
     DraftLocation location;
     char *occurred_at;
-    char *agency;           /* NULL until accepted */
-    char **coordinators;    /* NULL-terminated, maybe empty */
-    GPtrArray *attachments; /* StoredAttachment * */
-    GPtrArray *events;      /* ReportEvent *, oldest first */
-    GPtrArray *mail;        /* ReportMail *, oldest first */
-    GPtrArray *deadlines;   /* ReportDeadline *, by name */
+    char *agency;            /* NULL until accepted */
+    char **coordinators;     /* NULL-terminated, maybe empty */
+    GPtrArray *attachments;  /* StoredAttachment *: the citizen's */
+    GPtrArray *agency_files; /* StoredAttachment *: the agencies' (role result, opinion ...) */
+    GPtrArray *events;       /* ReportEvent *, oldest first */
+    GPtrArray *mail;         /* ReportMail *, oldest first */
+    GPtrArray *deadlines;    /* ReportDeadline *, by name */
 } Report;
 
 typedef struct {
@@ -534,6 +554,39 @@ gboolean pending_reply_is_open(const PendingReply *pending, GError **error);
  * decided already. Confirming does not add the reply: the caller does, in its transaction. */
 gboolean pending_reply_decide(Store *store, gint64 id, gboolean confirm, const char *actor,
                               GError **error);
+
+/* ---- action addresses (queue/action_address.c) ---------------------------------------------
+ * Issue 14: the letters to agencies and leaders offer signed reply addresses,
+ * paht+<action>-<token>@..., each valid for one action on one report from one recipient (the
+ * letters module makes the token; see letters/letters.h). The store keeps each address as it
+ * was offered, and when it was used: it acts once. */
+
+typedef struct {
+    gint64 id;
+    char *token; /* lowercase hex */
+    gint64 report_id;
+    char *action;    /* result, extend, return, opinion, approve, sendback */
+    char *recipient; /* the address it was offered to (address_normalise) */
+    char *letter;    /* the dedupe key of the letter that offered it */
+    gint64 created_at;
+    gint64 used_at;     /* 0: never used */
+    gint64 used_raw_id; /* the message that used it */
+} ActionAddress;
+
+void action_address_free(ActionAddress *address);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ActionAddress, action_address_free)
+
+/* Records an address offered at now (a letter enqueued again offers the same token: the row
+ * stays as it was). */
+gboolean action_address_record(Store *store, const char *token, gint64 report_id,
+                               const char *action, const char *recipient, const char *letter,
+                               gint64 now, GError **error);
+/* the address with this token (lowercase hex); *out NULL when there is none */
+gboolean action_address_find(Store *store, const char *token, ActionAddress **out, GError **error);
+/* Marks it used by message raw_id at now, in the caller's transaction. *first FALSE when it
+ * had been used already (it then stays as it was). */
+gboolean action_address_use(Store *store, gint64 id, gint64 raw_id, gint64 now, gboolean *first,
+                            GError **error);
 
 /* ---- automatic answers, counted (the rate limits of SPEC §3.6) ------------------------------
  * Counted by mailbox (address_normalise: case and "+tag" folded), by domain, and in total. */

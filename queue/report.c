@@ -63,13 +63,14 @@ gboolean event_add(Store *store, gint64 report_id, const char *actor, const char
     return TRUE;
 }
 
-gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
-                                 const DraftAttachment *a, GError **error)
+/* one attachment row of role (ATTACHMENT_*) */
+static gboolean attachment_insert(Store *store, gint64 report_id, gint64 raw_id, const char *role,
+                                  const DraftAttachment *a, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(
         store,
         "INSERT INTO attachment(report_id, raw_id, filename, content_type, kind, content_id,"
-        " dangerous, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " dangerous, size, sha256, path, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         error);
     if (!stmt)
         return FALSE;
@@ -85,10 +86,42 @@ gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
     sqlite3_bind_int64(stmt, 8, a->size);
     sqlite3_bind_text(stmt, 9, a->sha256, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 10, a->path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 11, role, -1, SQLITE_STATIC);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
         return store_fail(store, error, "record attachment");
+    return TRUE;
+}
+
+gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
+                                 const DraftAttachment *a, GError **error)
+{
+    return attachment_insert(store, report_id, raw_id, ATTACHMENT_CITIZEN, a, error);
+}
+
+gboolean report_add_files(Store *store, gint64 report_id, gint64 raw_id, const char *role,
+                          const GPtrArray *attachments, GError **error)
+{
+    if (g_str_equal(role, ATTACHMENT_RESULT)) {
+        sqlite3_stmt *stmt =
+            store_statement(store,
+                            "UPDATE attachment SET role = '" ATTACHMENT_RESULT_REPLACED
+                            "' WHERE report_id = ?1 AND role = '" ATTACHMENT_RESULT "'",
+                            error);
+        if (!stmt)
+            return FALSE;
+        sqlite3_bind_int64(stmt, 1, report_id);
+        int rc = sqlite3_step(stmt);
+        sqlite3_reset(stmt);
+        if (rc != SQLITE_DONE)
+            return store_fail(store, error, "replace a result's files");
+    }
+    for (guint i = 0; attachments && i < attachments->len; i++) {
+        if (!attachment_insert(store, report_id, raw_id, role, g_ptr_array_index(attachments, i),
+                               error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -175,6 +208,7 @@ static void stored_attachment_free(StoredAttachment *a)
     g_free(a->sha256);
     g_free(a->path);
     g_free(a->content_id);
+    g_free(a->role);
     g_free(a);
 }
 
@@ -224,6 +258,8 @@ void report_free(Report *r)
     g_strfreev(r->coordinators);
     if (r->attachments)
         g_ptr_array_unref(r->attachments);
+    if (r->agency_files)
+        g_ptr_array_unref(r->agency_files);
     if (r->events)
         g_ptr_array_unref(r->events);
     if (r->mail)
@@ -245,13 +281,14 @@ static gboolean load_children(Store *store, Report *r, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(
         store,
-        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous"
-        " FROM attachment WHERE report_id = ? ORDER BY id",
+        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous, role,"
+        " raw_id FROM attachment WHERE report_id = ? ORDER BY id",
         error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, r->id);
     r->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
+    r->agency_files = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         StoredAttachment *a = g_new0(StoredAttachment, 1);
@@ -263,7 +300,11 @@ static gboolean load_children(Store *store, Report *r, GError **error)
         a->content_id = column_text(stmt, 5);
         a->size = sqlite3_column_int64(stmt, 6);
         a->dangerous = sqlite3_column_int(stmt, 7) != 0;
-        g_ptr_array_add(r->attachments, a);
+        a->role = column_text(stmt, 8);
+        a->raw_id = sqlite3_column_int64(stmt, 9);
+        /* the citizen's files are the report's; an agency's are kept apart (issue 14) */
+        g_ptr_array_add(g_str_equal(a->role, ATTACHMENT_CITIZEN) ? r->attachments : r->agency_files,
+                        a);
     }
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
@@ -428,14 +469,14 @@ void report_summary_free(ReportSummary *s)
 
 GPtrArray *report_list_drafts(Store *store, GError **error)
 {
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "SELECT r.id, r.code, r.state, r.classification, r.subject, r.citizen_name,"
-                        " r.citizen_email, r.received_at, r.missing, r.confidential, r.overdue,"
-                        " (SELECT count(*) FROM attachment a WHERE a.report_id = r.id)"
-                        " FROM report r WHERE r.state IN ('draft', 'incomplete', 'returned')"
-                        " ORDER BY r.received_at, r.id",
-                        error);
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "SELECT r.id, r.code, r.state, r.classification, r.subject, r.citizen_name,"
+        " r.citizen_email, r.received_at, r.missing, r.confidential, r.overdue,"
+        " (SELECT count(*) FROM attachment a WHERE a.report_id = r.id AND a.role = 'citizen')"
+        " FROM report r WHERE r.state IN ('draft', 'incomplete', 'returned')"
+        " ORDER BY r.received_at, r.id",
+        error);
     if (!stmt)
         return NULL;
     GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)report_summary_free);

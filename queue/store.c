@@ -420,6 +420,25 @@ static const char *const migrations[] = {
     "CREATE INDEX report_sender ON report(lower(sender));"
     "CREATE INDEX report_citizen_phone ON report(citizen_phone);"
     "CREATE INDEX report_citizen_id_number ON report(citizen_id_number);",
+    /* issue 14: agencies and leaders act by answering their mail.
+     * - action_address: each signed reply address a letter offers (paht+<action>-<token>@),
+     *   the report, action and recipient it is valid for, when it was made and when it was
+     *   used: an address acts once, from its recipient, within 30 days;
+     * - the files an agency sends by mail (its result, a coordinating agency's opinion) are
+     *   attachments of the report with a role of their own, never the citizen's. */
+    "CREATE TABLE action_address("
+    "  id INTEGER PRIMARY KEY,"
+    "  token TEXT NOT NULL UNIQUE,"
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  action TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL,"
+    "  letter TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  used_at INTEGER,"
+    "  used_raw_id INTEGER REFERENCES raw_message(id)"
+    ") STRICT;"
+    "CREATE INDEX action_address_report ON action_address(report_id);"
+    "ALTER TABLE attachment ADD COLUMN role TEXT NOT NULL DEFAULT 'citizen';",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

@@ -16,6 +16,7 @@ will."""
 import email.policy
 import json
 import os
+import re
 import sqlite3
 import unittest
 
@@ -190,7 +191,10 @@ class Lifecycle(unittest.TestCase):
         contact = self.mailbox("xd-contact", 3)  # a, b, c
         by_code = {next(c for c in self.code.values() if c in m["Subject"]): m for m in contact}
         a = by_code[self.code["a"]]
-        self.assertEqual(a["Reply-To"].addresses[0].addr_spec, self.addr["ioc"])
+        # issue 14: the agency's answer submits the result, to its own signed address
+        local, domain = self.gw.address.split("@")
+        self.assertRegex(a["Reply-To"].addresses[0].addr_spec,
+                         rf"^{re.escape(local)}\+result-[0-9a-f]{{24}}@{re.escape(domain)}$")
         text = self.text(a)
         self.assertIn("Đèn đường trước cổng chợ Phường 2", text)
         self.assertIn("chậm nhất 09:00 ngày 24/11/2026", text)

@@ -248,6 +248,31 @@ static void test_urls_checked(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->imap.server.path, ==, "PAHT");
 }
 
+/* issue 14: letters to agencies and leaders link to the report in the web console */
+static void test_console_url(Fixture *f, gconstpointer data)
+{
+    write_config(f, NULL, NULL, NULL, NULL);
+    GError *error = NULL;
+    Config *none = config_load(f->path, 0, &error);
+    g_assert_no_error(error);
+    g_assert_null(none->web.public_url); /* no link unless configured */
+    config_free(none);
+    write_config(f, NULL, NULL, NULL, "[web]\npublic_url = https://paht.soctrang.gov.vn/paht//\n");
+    g_autoptr(Config) c = config_load(f->path, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->web.public_url, ==, "https://paht.soctrang.gov.vn/paht");
+    static const char *const bad[] = {
+        "ftp://paht.soctrang.gov.vn",          "paht.soctrang.gov.vn",
+        "https://paht.soctrang.gov.vn/?a=1",   "https://paht.soctrang.gov.vn/#top",
+        "https://ioc:pw@paht.soctrang.gov.vn", "https:///reports",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *line = g_strdup_printf("[web]\npublic_url = %s\n", bad[i]);
+        write_config(f, NULL, NULL, NULL, line);
+        assert_refused(f, 0, (const char *[]){"[web] public_url", bad[i], NULL});
+    }
+}
+
 static void test_missing_required_key(Fixture *f, gconstpointer data)
 {
     write_config(f, NULL, NULL, NULL, NULL);
@@ -395,6 +420,7 @@ int main(int argc, char **argv)
     ADD("unknown-group-named", test_unknown_group_named);
     ADD("bad-values-named", test_bad_values_named);
     ADD("urls-checked", test_urls_checked);
+    ADD("console-url", test_console_url);
     ADD("missing-required-key", test_missing_required_key);
     ADD("holidays-file", test_holidays_file);
     ADD("agencies-file", test_agencies_file);

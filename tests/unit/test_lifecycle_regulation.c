@@ -215,6 +215,74 @@ static void test_accept_coordinated(Fixture *f, gconstpointer data)
     assert_due(f, id, "approve", "2026-11-30T10:00:00+07:00");
 }
 
+/* Điều 8.2 (issue 14): each coordinating agency's opinion is recorded; when all have given
+ * theirs, the coordination deadline is met; the report stays with the main agency */
+static void test_opinions_of_coordinating_agencies(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE, NULL);
+    fixture_now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    const char *const with[] = {"gtvt", "tnmt", NULL};
+    ok(lifecycle_accept(f->store, &f->lc, id, "xd", with, NULL, &error), error);
+    fixture_now_is("2026-11-25T10:00:00+07:00");
+    assert_refused(f, id, lifecycle_record_opinion(f->store, &f->lc, id, "xd", "Ý kiến", &error_),
+                   "not one of its coordinating agencies");
+    Lifecycle by_mail = f->lc;
+    by_mail.actor = "vanthu@sgtvt.example.vn";
+    ok(lifecycle_record_opinion(f->store, &by_mail, id, "gtvt", "Thuộc đường tỉnh 934.", &error),
+       error);
+    g_autoptr(Report) r = load(f, id);
+    g_assert_cmpstr(r->state, ==, "coordinating");
+    const ReportEvent *e = g_ptr_array_index(r->events, r->events->len - 1);
+    g_assert_cmpstr(e->kind, ==, "opinion");
+    g_assert_cmpstr(e->actor, ==, "vanthu@sgtvt.example.vn");
+    g_assert_cmpstr(e->detail, ==, "gtvt: Thuộc đường tỉnh 934.");
+    assert_status(f, id, "coordinate", "open"); /* tnmt has not answered */
+    ok(lifecycle_record_opinion(f->store, &f->lc, id, "tnmt", "Không có ý kiến.", &error), error);
+    assert_status(f, id, "coordinate", "met");
+    assert_state(f, id, "coordinating");
+    /* once the main agency answered, the coordination is over */
+    ok(lifecycle_submit_result(f->store, &f->lc, id, "Đã sửa.", &error), error);
+    assert_refused(f, id, lifecycle_record_opinion(f->store, &f->lc, id, "gtvt", "Muộn", &error_),
+                   "Điều 8.2");
+}
+
+/* Điều 8.4 (issue 14): the leader does not approve and sends the result back with a reason */
+static void test_leader_sends_a_result_back(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE, NULL);
+    fixture_now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(lifecycle_accept(f->store, &f->lc, id, "xd", NULL, NULL, &error), error);
+    assert_refused(f, id, lifecycle_send_back(f->store, &f->lc, id, "Sai", &error_),
+                   "only a submitted result");
+    fixture_now_is("2026-11-25T10:00:00+07:00");
+    ok(lifecycle_extend(f->store, &f->lc, id, at("2026-12-10T17:00:00+07:00"), "Chờ vật tư",
+                        &error),
+       error);
+    ok(lifecycle_submit_result(f->store, &f->lc, id, "Đã thay bóng đèn.", &error), error);
+    assert_refused(f, id, lifecycle_send_back(f->store, &f->lc, id, "  \n", &error_),
+                   "needs a reason");
+    fixture_now_is("2026-11-26T10:00:00+07:00");
+    Lifecycle leader = f->lc;
+    leader.actor = "giamdoc@sxd.example.vn";
+    ok(lifecycle_send_back(f->store, &leader, id, "Chưa nêu ngày thay.", &error), error);
+    /* back where the agency works (extended), the approval met, the processing deadline on */
+    g_autoptr(Report) r = load(f, id);
+    g_assert_cmpstr(r->state, ==, "extended");
+    const ReportEvent *e = g_ptr_array_index(r->events, r->events->len - 1);
+    g_assert_cmpstr(e->kind, ==, "sent_back_to_agency");
+    g_assert_cmpstr(e->actor, ==, "giamdoc@sxd.example.vn");
+    g_assert_cmpstr(e->detail, ==, "Chưa nêu ngày thay.");
+    assert_status(f, id, "approve", "met");
+    assert_status(f, id, "result", "open");
+    assert_due(f, id, "result", "2026-12-10T17:00:00+07:00");
+    ok(lifecycle_submit_result(f->store, &f->lc, id, "Ngày 25/11 đã thay bóng đèn.", &error),
+       error);
+    ok(lifecycle_approve(f->store, &f->lc, id, &error), error);
+    assert_state(f, id, "approved");
+}
+
 static void test_accept_refusals(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE, NULL);
@@ -917,6 +985,8 @@ int main(int argc, char **argv)
     ADD("accept-single", test_accept_single_agency);
     ADD("accept-coordinated", test_accept_coordinated);
     ADD("accept-refusals", test_accept_refusals);
+    ADD("opinions-of-coordinating-agencies", test_opinions_of_coordinating_agencies);
+    ADD("leader-sends-a-result-back", test_leader_sends_a_result_back);
     ADD("reject", test_reject);
     ADD("return-and-reassign", test_return_and_reassign);
     ADD("extension-once-before-deadline", test_extension_once_and_before_the_deadline);

@@ -55,6 +55,32 @@ static void test_header_values(void)
     }
 }
 
+/* issue 14: a DKIM signature of the sender's domain vouches for an agency's reply */
+static void test_dkim_passes(void)
+{
+    static const struct {
+        const char *value, *domains;
+    } cases[] = {
+        {MX "; dkim=pass (2048-bit key) header.d=SXD.example.vn header.s=mail; dmarc=none",
+         "sxd.example.vn"},
+        {MX "; dkim=pass header.i=@sgtvt.example.vn; dkim=pass header.d=relay.example",
+         "sgtvt.example.vn,relay.example"},
+        /* a failure, a neutral, a comment that only looks like a pass: nothing */
+        {MX "; dkim=fail header.d=sxd.example.vn", NULL},
+        {MX "; dkim=neutral (no key) header.d=sxd.example.vn", NULL},
+        {MX "; dkim=none (dkim=pass header.d=sxd.example.vn)", NULL},
+        {MX "; dkim=pass", NULL},
+        /* another server's verdict is not read */
+        {"mx.other.example; dkim=pass header.d=sxd.example.vn", NULL},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *domains = auth_results_dkim_passes(cases[i].value, MX);
+        if (g_strcmp0(domains, cases[i].domains) != 0)
+            g_error("\"%s\": %s, expected %s", cases[i].value, domains ? domains : "(none)",
+                    cases[i].domains ? cases[i].domains : "(none)");
+    }
+}
+
 /* ---- whole messages -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -152,6 +178,7 @@ int main(int argc, char **argv)
     log_init("test");
     log_set_level(LOG_LEVEL_ERROR);
     g_test_add_func("/authenticity/header-values", test_header_values);
+    g_test_add_func("/authenticity/dkim-passes", test_dkim_passes);
     g_test_add_func("/authenticity/forged-pass-below-does-not-hide-a-failure",
                     test_forged_pass_below_does_not_hide_a_failure);
     g_test_add_func("/authenticity/only-the-trusted-id", test_only_the_trusted_id_is_read);

@@ -683,6 +683,137 @@ static void test_new_database_made_at_this_version_by_exact(Fixture *f, gconstpo
     store_close(s);
 }
 
+/* ---- issue 14: agencies act by mail ---------------------------------------------------------- */
+
+static DraftAttachment *file_named(const char *name)
+{
+    DraftAttachment *a = g_new0(DraftAttachment, 1);
+    a->filename = g_strdup(name);
+    a->content_type = g_strdup("application/pdf");
+    a->kind = g_strdup("document");
+    a->size = 1000;
+    a->sha256 = sha256_bytes(name, strlen(name));
+    a->path = g_strdup_printf("/nonexistent/%s", name);
+    return a;
+}
+
+static gint64 stored_report(Fixture *f)
+{
+    g_autoptr(Draft) d = complete_draft();
+    g_ptr_array_add(d->attachments, file_named("anh-hien-truong.jpg"));
+    ReportRef ref = {0};
+    GError *error = NULL;
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, "PAHT", f->zone, t("2026-11-23T08:00:00+07:00"), 0,
+                                &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_assert_no_error(error);
+    gint64 id = ref.id;
+    report_ref_clear(&ref);
+    return id;
+}
+
+static void test_agency_files_kept_apart_and_a_result_replaces_its_files(Fixture *f,
+                                                                         gconstpointer data)
+{
+    gint64 id = stored_report(f);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) first =
+        g_ptr_array_new_with_free_func((GDestroyNotify)draft_attachment_free);
+    g_ptr_array_add(first, file_named("ket-qua-1.pdf"));
+    g_autoptr(GPtrArray) second =
+        g_ptr_array_new_with_free_func((GDestroyNotify)draft_attachment_free);
+    g_ptr_array_add(second, file_named("ket-qua-2.pdf"));
+    g_autoptr(GPtrArray) opinion =
+        g_ptr_array_new_with_free_func((GDestroyNotify)draft_attachment_free);
+    g_ptr_array_add(opinion, file_named("y-kien.pdf"));
+    g_assert_true(report_add_files(f->store, id, 0, ATTACHMENT_RESULT, first, &error));
+    g_assert_true(report_add_files(f->store, id, 0, ATTACHMENT_OPINION, opinion, &error));
+    g_assert_true(report_add_files(f->store, id, 0, ATTACHMENT_RESULT, second, &error));
+    g_assert_no_error(error);
+    g_autoptr(Report) r = report_load_id(f->store, id, &error);
+    g_assert_no_error(error);
+    /* the citizen's file is the report's; the agencies' are apart, the first result replaced */
+    g_assert_cmpuint(r->attachments->len, ==, 1);
+    g_assert_cmpstr(((StoredAttachment *)g_ptr_array_index(r->attachments, 0))->role, ==,
+                    ATTACHMENT_CITIZEN);
+    g_assert_cmpuint(r->agency_files->len, ==, 3);
+    static const char *const expected[][2] = {{"ket-qua-1.pdf", ATTACHMENT_RESULT_REPLACED},
+                                              {"y-kien.pdf", ATTACHMENT_OPINION},
+                                              {"ket-qua-2.pdf", ATTACHMENT_RESULT}};
+    for (guint i = 0; i < 3; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->agency_files, i);
+        g_assert_cmpstr(a->filename, ==, expected[i][0]);
+        g_assert_cmpstr(a->role, ==, expected[i][1]);
+    }
+    g_autoptr(GPtrArray) drafts = report_list_drafts(f->store, &error);
+    g_assert_cmpint(((ReportSummary *)g_ptr_array_index(drafts, 0))->n_attachments, ==, 1);
+}
+
+static void test_action_address_acts_once(Fixture *f, gconstpointer data)
+{
+    gint64 id = stored_report(f);
+    GError *error = NULL;
+    const char *token = "0123456789abcdef01234567";
+    g_assert_true(action_address_record(f->store, token, id, "result", "vanthu@sxd.example.vn",
+                                        "assignment:1:1:xd", t("2026-11-23T09:00:00+07:00"),
+                                        &error));
+    ActionAddress *none = NULL;
+    g_assert_true(action_address_find(f->store, "ffffffffffffffffffffffff", &none, &error));
+    g_assert_null(none);
+    g_autoptr(ActionAddress) a = NULL;
+    g_assert_true(action_address_find(f->store, token, &a, &error));
+    g_assert_nonnull(a);
+    g_assert_cmpint(a->report_id, ==, id);
+    g_assert_cmpstr(a->action, ==, "result");
+    g_assert_cmpstr(a->recipient, ==, "vanthu@sxd.example.vn");
+    g_assert_cmpint(a->used_at, ==, 0);
+    gboolean first = FALSE;
+    g_assert_true(
+        action_address_use(f->store, a->id, 0, t("2026-11-24T10:00:00+07:00"), &first, &error));
+    g_assert_true(first);
+    g_assert_true(
+        action_address_use(f->store, a->id, 0, t("2026-11-25T10:00:00+07:00"), &first, &error));
+    g_assert_false(first);
+    /* the same letter offered again: the address keeps its first life */
+    g_assert_true(action_address_record(f->store, token, id, "result", "vanthu@sxd.example.vn",
+                                        "assignment:1:1:xd", t("2026-11-30T09:00:00+07:00"),
+                                        &error));
+    g_autoptr(ActionAddress) again = NULL;
+    g_assert_true(action_address_find(f->store, token, &again, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(again->created_at, ==, t("2026-11-23T09:00:00+07:00"));
+    g_assert_cmpint(again->used_at, ==, t("2026-11-24T10:00:00+07:00"));
+}
+
+/* the files of reports stored before issue 14 are the citizens' */
+static void test_files_before_the_upgrade_are_the_citizens(Fixture *f, gconstpointer data)
+{
+    const int before = store_schema_latest() - 1;
+    g_autofree char *path = older_database(f, before);
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db,
+                                 "INSERT INTO report(id, code, token, state, classification,"
+                                 " received_at, updated_at) VALUES (1, 'PAHT-2026-000001', 'ab',"
+                                 " 'draft', 'report', 0, 0);"
+                                 "INSERT INTO attachment(report_id, filename, content_type, kind,"
+                                 " size, sha256, path) VALUES (1, 'anh.jpg', 'image/jpeg',"
+                                 " 'image', 1, 'x', '/x')",
+                                 NULL, NULL, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_close(db);
+    GError *error = NULL;
+    Store *s = store_open(path, &error);
+    g_assert_no_error(error);
+    Report *r = report_load_id(s, 1, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(r->attachments->len, ==, 1);
+    g_assert_cmpuint(r->agency_files->len, ==, 0);
+    report_free(r);
+    store_close(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -709,5 +840,10 @@ int main(int argc, char **argv)
     ADD("outbox-enqueued-once", test_outbox_enqueued_once);
     ADD("outbox-lease-rules", test_outbox_lease_rules);
     ADD("outbox-oldest-first", test_outbox_oldest_first);
+    ADD("agency-files-kept-apart-and-a-result-replaces-its-files",
+        test_agency_files_kept_apart_and_a_result_replaces_its_files);
+    ADD("action-address-acts-once", test_action_address_acts_once);
+    ADD("files-before-the-upgrade-are-the-citizens",
+        test_files_before_the_upgrade_are_the_citizens);
     return g_test_run();
 }
