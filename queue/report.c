@@ -240,17 +240,10 @@ static char **split_list(const char *text)
     return g_strsplit(text, ",", -1);
 }
 
-static gboolean load_children(Store *store, Report *r, GError **error)
+/* the attachment rows the statement selects (its columns as in load_children) */
+static GPtrArray *read_attachments(Store *store, sqlite3_stmt *stmt, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous"
-        " FROM attachment WHERE report_id = ? ORDER BY id",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, r->id);
-    r->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         StoredAttachment *a = g_new0(StoredAttachment, 1);
@@ -262,11 +255,45 @@ static gboolean load_children(Store *store, Report *r, GError **error)
         a->content_id = column_text(stmt, 5);
         a->size = sqlite3_column_int64(stmt, 6);
         a->dangerous = sqlite3_column_int(stmt, 7) != 0;
-        g_ptr_array_add(r->attachments, a);
+        g_ptr_array_add(list, a);
     }
     sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return store_fail(store, error, "load attachments");
+    if (rc != SQLITE_DONE) {
+        store_fail(store, error, "load attachments");
+        g_ptr_array_unref(list);
+        return NULL;
+    }
+    return list;
+}
+
+GPtrArray *attachment_list_of_raw(Store *store, gint64 report_id, gint64 raw_id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous"
+        " FROM attachment WHERE report_id = ? AND raw_id = ? ORDER BY id",
+        error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    sqlite3_bind_int64(stmt, 2, raw_id);
+    return read_attachments(store, stmt, error);
+}
+
+static gboolean load_children(Store *store, Report *r, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous"
+        " FROM attachment WHERE report_id = ? ORDER BY id",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, r->id);
+    r->attachments = read_attachments(store, stmt, error);
+    if (!r->attachments)
+        return FALSE;
+    int rc;
 
     stmt = store_statement(
         store, "SELECT at, actor, kind, detail FROM event WHERE report_id = ? ORDER BY id", error);
