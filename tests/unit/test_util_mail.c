@@ -279,7 +279,7 @@ static void test_content_commit_later_syncs_once_for_the_batch(void)
     g_autofree char *store = g_build_filename(work_dir, "later", NULL);
     g_assert_cmpint(g_mkdir(store, 0700), ==, 0);
     g_autoptr(GError) error = NULL;
-    g_autofree char *finals[3] = {NULL, NULL, NULL};
+    char *finals[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++) {
         g_autofree char *content = g_strdup_printf("photo %d", i);
         g_autofree char *digest = sha256_bytes(content, strlen(content));
@@ -300,6 +300,8 @@ static void test_content_commit_later_syncs_once_for_the_batch(void)
     g_assert_no_error(error);
     g_assert_cmpuint(paths->len, ==, 1);
     g_assert_true(synced(paths, store));
+    for (int i = 0; i < 3; i++)
+        g_free(finals[i]);
 }
 
 /* After a power cut, a content file written without its own fsync can be there under its
