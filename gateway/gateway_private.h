@@ -20,6 +20,7 @@
 #include "gateway/gateway.h"
 #include "imap/imap.h"
 #include "notify/notify.h"
+#include "util/util.h"
 
 /* a message whose processing was started this many times without finishing (the process
  * died each time: a crash in a library, a hang killed by the watchdog) is set aside */
@@ -48,6 +49,12 @@ struct Gateway {
     gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
     gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
                               processing the previous process did not survive */
+    /* group commit (gateway.c): files and commits not synced one by one, but together */
+    gboolean defer_sync;
+    gboolean unsynced;       /* written elsewhere meanwhile (the parser process, a process that
+                                died before its sync) */
+    gint64 synced_changes;   /* store_changes at the last sync */
+    gboolean database_apart; /* the database is on another file system than data_dir */
     SmtpSender *smtp;
     Worker *worker; /* the child that parses (worker.c); NULL until the first message */
     /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
@@ -85,6 +92,17 @@ typedef enum {
  * either way. *out: the new or the known row. */
 RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
                                       RawMessage **out, GError **error);
+/* The same for a file whose identity was learnt while it was written (a download): the file
+ * is not read again. */
+RecordOutcome inbound_record_fetched(Gateway *gw, const char *temp_path,
+                                     const MailFileIdentity *identity, const RawPlace *place,
+                                     RawMessage **out, GError **error);
+/* After a crash that may have been a power cut before a group commit's sync: the attachments
+ * raw brought to its report (a processed message still in the inbox) that are not whole on
+ * the disk are written again from the message, parsed anew (its raw file must be whole: the
+ * caller checks it first). *repaired: how many. Runs in the parser process (worker_verify). */
+gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *repaired,
+                                    GError **error);
 /* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
  * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
  * transaction. PAHT_ERROR_REFUSED when it was decided already. */
@@ -92,6 +110,25 @@ gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, co
                                     IngestResult *out, GError **error);
 
 /* gateway.c */
+
+/* Group commit (SPEC §8 with fewer fsyncs): pahtd's mailbox pass writes raw files,
+ * attachments and rows without syncing each (commits in order, files renamed into place),
+ * and gateway_make_durable syncs them all at once before anything outside this machine
+ * depends on them: before a message leaves the inbox, before a letter leaves the outbox, at
+ * the end of the pass. Until then a power cut may lose some of them (the messages are still
+ * in the inbox: fetched again) or leave a row whose file did not reach the disk (a
+ * content-addressed file is checked before it is trusted again: fs_commit_content, and
+ * mailbox.c verifies the unfinished messages it finds at start). */
+gboolean gateway_defer_sync(Gateway *gw, GError **error);
+/* Everything written since the last sync, by this process, its parser process, or a process
+ * that died before syncing, made durable (syncfs of data_dir's file system, and of the
+ * database's when it is another). Nothing to do when nothing was written. */
+gboolean gateway_make_durable(Gateway *gw, GError **error);
+/* gateway_make_durable, then every commit durable again; on failure deferral stays on (and
+ * the next gateway_make_durable tries again) */
+gboolean gateway_sync_each(Gateway *gw, GError **error);
+/* what fs_commit_content is told: FS_SYNC_LATER while deferring */
+FsSyncWhen gateway_sync_when(Gateway *gw);
 /* removes the work folders of processes that died (a parser process killed mid-message leaves
  * partial attachments: citizens' data, and possibly large) */
 void gateway_remove_dead_work(Gateway *gw);
@@ -127,6 +164,10 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
  * in time stands however late it is collected. */
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
+/* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
+ * worker that crashes or hangs on it is replaced and the message left as it is (logged):
+ * that is not an error. */
+gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error);
 /* starts the worker now if there is none: pahtd does so at start and after a reload, so that
  * the child reads the configuration file when pahtd did (a file edited later and refused on
  * SIGHUP does not reach it). A failure is logged; the next message tries again. */

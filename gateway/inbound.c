@@ -21,8 +21,9 @@ static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
 {
     for (guint i = 0; i < draft->attachments->len; i++) {
         DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
-        g_autofree char *final = fs_content_path(gw->att_dir, a->sha256, NULL, error);
-        if (!final || !fs_commit_content(a->path, final, error))
+        g_autofree char *final =
+            fs_content_path_when(gw->att_dir, a->sha256, NULL, gateway_sync_when(gw), error);
+        if (!final || !fs_commit_content(a->path, final, a->sha256, gateway_sync_when(gw), error))
             return FALSE;
         g_free(a->path);
         a->path = g_steal_pointer(&final);
@@ -350,6 +351,50 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
     return ok;
 }
 
+gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *repaired,
+                                    GError **error)
+{
+    *repaired = 0;
+    if (raw->report_id <= 0)
+        return TRUE;
+    g_autoptr(GPtrArray) stored = attachment_list_of_raw(gw->store, raw->report_id, raw->id, error);
+    if (!stored)
+        return FALSE;
+    g_autoptr(GPtrArray) damaged = g_ptr_array_new();
+    for (guint i = 0; i < stored->len; i++) {
+        StoredAttachment *a = stored->pdata[i];
+        if (!fs_content_whole(a->path, a->size, a->sha256))
+            g_ptr_array_add(damaged, a);
+    }
+    if (damaged->len == 0)
+        return TRUE;
+    /* the same mail gives the same attachments: parsed again, only into the work folder */
+    ParseOptions opts = parse_options(gw);
+    g_autoptr(Draft) draft = parse_message_file(raw->path, &opts, error);
+    if (!draft)
+        return FALSE;
+    gboolean ok = TRUE;
+    for (guint i = 0; i < draft->attachments->len && ok; i++) {
+        DraftAttachment *a = g_ptr_array_index(draft->attachments, i);
+        for (guint k = 0; k < damaged->len && ok; k++) {
+            StoredAttachment *s = damaged->pdata[k];
+            if (!a->path || !g_str_equal(a->sha256, s->sha256))
+                continue;
+            ok = fs_commit_content(a->path, s->path, s->sha256, FS_SYNC_NOW, error);
+            g_clear_pointer(&a->path, g_free);
+            if (ok)
+                (*repaired)++;
+            break;
+        }
+    }
+    discard_uncommitted(gw, draft);
+    if (ok && (guint)*repaired < damaged->len)
+        log_warning("message %" G_GINT64_FORMAT ": %u of its attachments were damaged by a crash "
+                    "and %d could be written again from it",
+                    raw->id, damaged->len, *repaired);
+    return ok;
+}
+
 /* under the write lock: the same mail recorded before, or the file stored and its row */
 static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const RawPlace *place,
                                    const MailFileIdentity *identity, RawMessage **out,
@@ -362,8 +407,10 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
         unlink(temp_path);
         return RECORD_KNOWN;
     }
-    g_autofree char *stored = fs_content_path(gw->raw_dir, identity->sha256, ".eml", error);
-    if (!stored || !fs_commit_content(temp_path, stored, error))
+    g_autofree char *stored =
+        fs_content_path_when(gw->raw_dir, identity->sha256, ".eml", gateway_sync_when(gw), error);
+    if (!stored ||
+        !fs_commit_content(temp_path, stored, identity->sha256, gateway_sync_when(gw), error))
         return RECORD_FILE_FAILED;
     RawMessage raw = {
         .mailbox = place ? (char *)place->mailbox : NULL,
@@ -383,19 +430,15 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
     return *out ? RECORD_NEW : RECORD_FAILED;
 }
 
-RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
-                                      RawMessage **out, GError **error)
+RecordOutcome inbound_record_fetched(Gateway *gw, const char *temp_path,
+                                     const MailFileIdentity *identity, const RawPlace *place,
+                                     RawMessage **out, GError **error)
 {
     *out = NULL;
-    MailFileIdentity identity = {0};
-    if (!mail_file_identity(temp_path, &identity, error)) {
-        unlink(temp_path);
-        return RECORD_FILE_FAILED;
-    }
     /* one transaction: pahtctl and pahtd recording the same mail at once make one row */
     RecordOutcome outcome = RECORD_FAILED;
     if (store_begin(gw->store, error)) {
-        outcome = record_locked(gw, temp_path, place, &identity, out, error);
+        outcome = record_locked(gw, temp_path, place, identity, out, error);
         if (outcome == RECORD_NEW || outcome == RECORD_KNOWN) {
             if (!store_commit(gw->store, error))
                 outcome = RECORD_FAILED;
@@ -407,6 +450,19 @@ RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const 
         unlink(temp_path);
         g_clear_pointer(out, raw_message_free);
     }
+    return outcome;
+}
+
+RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
+                                      RawMessage **out, GError **error)
+{
+    *out = NULL;
+    MailFileIdentity identity = {0};
+    if (!mail_file_identity(temp_path, &identity, error)) {
+        unlink(temp_path);
+        return RECORD_FILE_FAILED;
+    }
+    RecordOutcome outcome = inbound_record_fetched(gw, temp_path, &identity, place, out, error);
     mail_file_identity_clear(&identity);
     return outcome;
 }

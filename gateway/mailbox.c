@@ -232,6 +232,17 @@ static void test_fault_exit_after_copy(gboolean recorded)
     }
 }
 
+/* PAHT_TEST_FAULT exit-before-move: dies like kill -9 right after the group commit's sync,
+ * before the UID MOVE (tests only) */
+static void test_fault_exit_before_move(void)
+{
+    g_autofree char *fault = gateway_test_fault("exit-before-move");
+    if (fault) {
+        log_notice("PAHT_TEST_FAULT: exiting after the sync, before a UID MOVE");
+        _exit(3);
+    }
+}
+
 /* the UIDs of one side of the batch to folder; *moved FALSE when the server refused */
 static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *folder,
                           gboolean *moved, GError **error)
@@ -239,16 +250,20 @@ static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *fo
     const guint32 *u = &g_array_index(uids, guint32, 0);
     GError *refused = NULL;
     *moved = FALSE;
+    /* the group commit: what the messages became, on the disk before they leave the inbox */
+    if (!gateway_make_durable(gw, error))
+        return FALSE;
     if (imap_client_can_move(gw->imap)) {
+        test_fault_exit_before_move();
         if (!imap_client_move_uids(gw->imap, u, uids->len, folder, &refused))
             return move_refused_ok(refused, error);
     } else {
-        if (!batch_record(gw, ids, folder, FALSE, NULL, error))
+        if (!batch_record(gw, ids, folder, FALSE, NULL, error) || !gateway_make_durable(gw, error))
             return FALSE;
         if (!imap_client_copy_uids(gw->imap, u, uids->len, folder, &refused))
             return move_refused_ok(refused, error);
         test_fault_exit_after_copy(FALSE);
-        if (!batch_record(gw, ids, folder, TRUE, NULL, error))
+        if (!batch_record(gw, ids, folder, TRUE, NULL, error) || !gateway_make_durable(gw, error))
             return FALSE;
         test_fault_exit_after_copy(TRUE);
         if (!imap_client_delete_uids(gw->imap, u, uids->len, &refused))
@@ -303,6 +318,8 @@ static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError
     /* either way nothing is copied again: a refused delete is tried at the next pass */
     *done = TRUE;
     GError *refused = NULL;
+    if (!gateway_make_durable(gw, error))
+        return FALSE;
     if (!imap_client_delete_uids(gw->imap, &raw->uid, 1, &refused))
         return move_refused_ok(refused, error);
     if (!raw_message_is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
@@ -343,6 +360,74 @@ static gboolean settle_old_epoch(Gateway *gw, RawMessage *raw, GError **error)
     return raw_message_set_state(gw->store, raw->id, RAW_QUARANTINED, NULL, error);
 }
 
+/* ---- after a crash: are the files of the unfinished messages whole? ---------------------------
+ * Group commit (gateway.c) writes a batch's files and rows without syncing each, and syncs
+ * them all before the batch leaves the inbox. A power cut before that sync may lose rows (the
+ * messages are still in the inbox: fetched again) but may also keep a row whose file did not
+ * reach the disk, or only in part: SQLite's WAL is written back whenever the kernel likes,
+ * in no order with the files. So the first pass of a process checks the files of the messages
+ * it finds unfinished in the inbox (only those: a batch that left the inbox was synced first)
+ * against their rows' sizes and digests: a damaged raw file is downloaded again (the message
+ * is still on the server at its UID), damaged attachments are written again from the message
+ * by the parser process. */
+
+/* the raw file of raw, downloaded again; FALSE (no error) when the server's bytes are not the
+ * recorded ones any more, or it has no such message */
+static gboolean raw_file_restored(Gateway *gw, RawMessage *raw, GError **error)
+{
+    g_autofree char *temp = NULL;
+    int fd = fs_open_private_temp(gw->tmp_dir, "fetch-", &temp, error);
+    if (fd < 0)
+        return FALSE;
+    GError *local = NULL;
+    gint64 written = 0;
+    gboolean fetched = imap_client_fetch_to_fd(
+        gw->imap, raw->uid, fd, raw->size, gw->config->gateway.max_message_bytes, &written, &local);
+    close(fd);
+    MailFileIdentity id = {0};
+    gboolean same =
+        fetched && mail_file_identity(temp, &id, &local) && g_str_equal(id.sha256, raw->sha256);
+    mail_file_identity_clear(&id);
+    if (same)
+        return fs_commit_content(temp, raw->path, raw->sha256, FS_SYNC_NOW, error);
+    unlink(temp);
+    if (local && (local->code == PAHT_ERROR_TEMPORARY || local->code == PAHT_ERROR_CONFIG)) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    log_warning("message %" G_GINT64_FORMAT ": its raw file was damaged by a crash and UID %u "
+                "no longer gives the same message (%s)",
+                raw->id, raw->uid, local ? local->message : "other bytes");
+    g_clear_error(&local);
+    return TRUE;
+}
+
+static gboolean check_files_after_crash(Gateway *gw, RawMessage *raw, GError **error)
+{
+    if (!fs_content_whole(raw->path, raw->size, raw->sha256)) {
+        log_warning("message %" G_GINT64_FORMAT ": its raw file was damaged by a crash (a power "
+                    "cut before the batch was synced?): downloaded again",
+                    raw->id);
+        if (!raw_file_restored(gw, raw, error))
+            return FALSE;
+        if (!fs_content_whole(raw->path, raw->size, raw->sha256)) {
+            /* nothing to read it from: kept aside (and the IOC told), never parsed broken */
+            if (g_str_equal(raw->state, RAW_FETCHED) &&
+                !raw_message_set_state(gw->store, raw->id, RAW_UNPARSED,
+                                       "its raw file was damaged by a crash and the server "
+                                       "no longer has it",
+                                       error))
+                return FALSE;
+            g_free(raw->state);
+            raw->state = g_strdup(RAW_UNPARSED);
+            return TRUE;
+        }
+    }
+    if (g_str_equal(raw->state, RAW_PROCESSED) && raw->report_id > 0)
+        return worker_verify(gw, raw->id, error);
+    return TRUE;
+}
+
 /* What a crash (or a refused move) left half done in this mailbox. Only the database is read
  * when there is nothing: no IMAP command. */
 static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidvalidity,
@@ -359,8 +444,10 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
             break;
         RawMessage *raw = g_ptr_array_index(unfinished, i);
         GError *one = NULL;
-        gboolean done = raw->uidvalidity == uidvalidity ? advance_message(gw, raw, &batch, &one)
-                                                        : settle_old_epoch(gw, raw, &one);
+        gboolean same_epoch = raw->uidvalidity == uidvalidity;
+        gboolean done =
+            (!gw->recovering || !same_epoch || check_files_after_crash(gw, raw, &one)) &&
+            (same_epoch ? advance_message(gw, raw, &batch, &one) : settle_old_epoch(gw, raw, &one));
         if (done) {
             (*handled)++;
         } else if (one->code == PAHT_ERROR_TEMPORARY || one->code == PAHT_ERROR_CONFIG) {
@@ -411,6 +498,9 @@ typedef struct {
     guint32 waiting_uid;    /* ... the first such */
     gboolean epoch_changed; /* a reconnection found another UIDVALIDITY: stop at once */
     gboolean reconnected;
+    /* the UIDs of the download group in flight (download_group) that have not arrived whole:
+     * a group's messages finish out of UID order, and next never passes one of these */
+    GArray *held;
     MoveBatch batch;
     RawMessage *pending; /* in the parser while the next message is fetched */
     guint32 pending_next;
@@ -425,9 +515,16 @@ typedef enum {
     STEP_WAIT,     /* it failed before and is not due again yet, or has just failed */
 } Step;
 
-/* every UID below past is handled (or waits) */
+/* the UID past - 1 is handled: every UID below past is handled (or waits), but for those
+ * of the download group still held */
 static void pass_over(Pass *p, guint32 past)
 {
+    for (guint i = 0; p->held && i < p->held->len; i++) {
+        if (g_array_index(p->held, guint32, i) == past - 1)
+            g_array_remove_index(p->held, i--);
+        else
+            past = MIN(past, g_array_index(p->held, guint32, i));
+    }
     if (p->waiting)
         past = MIN(past, p->waiting_uid);
     p->next = MAX(p->next, past);
@@ -490,6 +587,8 @@ static gboolean give_up(Pass *p, const ImapMessageInfo *m, const MessageFailure 
     Gateway *gw = p->gw;
     const char *folder = gw->config->imap.quarantine_folder;
     GError *refused = NULL;
+    if (!gateway_make_durable(gw, error))
+        return FALSE;
     gboolean moved = imap_client_move(gw->imap, m->uid, folder, &refused);
     if (!moved && !g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
         g_propagate_error(error, refused);
@@ -584,6 +683,25 @@ static void test_fault_slow_fetch(void)
         g_usleep((gulong)g_ascii_strtoull(seconds, NULL, 10) * G_USEC_PER_SEC);
 }
 
+/* what recording the message at uid came to */
+static Step recorded(Pass *p, guint32 uid, RecordOutcome outcome, RawMessage *raw, RawMessage **out,
+                     GError **error)
+{
+    switch (outcome) {
+    case RECORD_FILE_FAILED:
+        return STEP_FAILED;
+    case RECORD_NEW:
+        raw->attempts = 0; /* this first attempt was counted by the insert */
+        *out = raw;
+        return STEP_RECORDED;
+    case RECORD_KNOWN:
+        return found_again(p, uid, raw, out, error);
+    case RECORD_FAILED:
+        break;
+    }
+    return STEP_ERROR;
+}
+
 /* Streams the message at m->uid to disk and records it, unless the same mail is recorded
  * already. */
 static Step fetch_and_record(Pass *p, const ImapMessageInfo *m, RawMessage **out, GError **error)
@@ -610,19 +728,8 @@ static Step fetch_and_record(Pass *p, const ImapMessageInfo *m, RawMessage **out
     }
     RawPlace place = {p->mailbox, p->uidvalidity, m->uid};
     RawMessage *raw = NULL;
-    switch (inbound_record_raw_file(gw, temp, &place, &raw, error)) {
-    case RECORD_FILE_FAILED:
-        return STEP_FAILED;
-    case RECORD_NEW:
-        raw->attempts = 0; /* this first attempt was counted by the insert */
-        *out = raw;
-        return STEP_RECORDED;
-    case RECORD_KNOWN:
-        return found_again(p, m->uid, raw, out, error);
-    case RECORD_FAILED:
-        break;
-    }
-    return STEP_ERROR;
+    RecordOutcome outcome = inbound_record_raw_file(gw, temp, &place, &raw, error);
+    return recorded(p, m->uid, outcome, raw, out, error);
 }
 
 /* SPEC §3.1: a message over max_message_bytes is never downloaded: its sender is answered and
@@ -641,7 +748,8 @@ static Step set_aside_too_large(Pass *p, const ImapMessageInfo *m, GError **erro
     g_autofree char *id_value = mail_header_find(text, len, "Message-ID");
     g_autofree char *message_id = mail_message_id_clean(id_value);
     g_autofree char *from = mail_header_find(text, len, "From");
-    if (!quarantine_too_large(gw, p->mailbox, p->uidvalidity, m, message_id, from, error))
+    if (!quarantine_too_large(gw, p->mailbox, p->uidvalidity, m, message_id, from, error) ||
+        !gateway_make_durable(gw, error))
         return STEP_ERROR;
     if (!imap_client_move(gw->imap, m->uid, gw->config->imap.quarantine_folder, &local))
         return imap_failed(local, error);
@@ -702,33 +810,30 @@ static gboolean batch_maybe_flush(Pass *p, GError **error)
     return move_batch_size(&p->batch) < MOVE_BATCH_MAX || move_batch_flush(p->gw, &p->batch, error);
 }
 
-/* One message, pipelined: it is fetched while the one before it is in the parser. */
-static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
+/* The message at uid has come to step (its row raw, or the error one): the message in the
+ * parser is collected first (its outcome stands whatever this one did), then this one is
+ * given to the parser, or passed over. No IMAP command: this also runs while a download is
+ * under way. */
+static gboolean pipeline_message(Pass *p, guint32 uid, Step step, RawMessage *raw, GError *one,
+                                 GError **error)
 {
-    RawMessage *raw = NULL;
-    GError *one = NULL;
-    int failures = 0;
-    Step step = sync_one(p, m, &raw, &failures, &one);
-    /* the message in the parser first: its outcome stands whatever this one did */
     if (p->pending && !collect_pending(p, error)) {
         g_clear_error(&one);
         raw_message_free(raw);
         return FALSE;
     }
-    if (step == STEP_FAILED)
-        step = message_failed(p, m, failures, g_steal_pointer(&one), &one);
     switch (step) {
     case STEP_ERROR:
         g_propagate_error(error, one);
         return FALSE;
     case STEP_FAILED: /* not reached: message_failed decides */
     case STEP_WAIT:
-        pass_wait(p, m->uid);
+        pass_wait(p, uid);
         return TRUE;
     case STEP_DONE:
-        pass_over(p, m->uid + 1);
+        pass_over(p, uid + 1);
         p->handled++;
-        return batch_maybe_flush(p, error);
+        return TRUE;
     case STEP_RECORDED:
         break;
     }
@@ -739,16 +844,226 @@ static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
     }
     if (submitted) {
         p->pending = raw;
-        p->pending_next = m->uid + 1;
+        p->pending_next = uid + 1;
         return TRUE;
     }
     gboolean ok = batch_add(p->gw, raw, &p->batch, error);
     raw_message_free(raw);
     if (!ok)
         return FALSE;
-    pass_over(p, m->uid + 1);
+    pass_over(p, uid + 1);
     p->handled++;
-    return batch_maybe_flush(p, error);
+    return TRUE;
+}
+
+/* One message, pipelined: it is fetched while the one before it is in the parser. */
+static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
+{
+    RawMessage *raw = NULL;
+    GError *one = NULL;
+    int failures = 0;
+    Step step = sync_one(p, m, &raw, &failures, &one);
+    if (step == STEP_FAILED) {
+        if (p->pending && !collect_pending(p, error)) {
+            g_clear_error(&one);
+            return FALSE;
+        }
+        step = message_failed(p, m, failures, g_steal_pointer(&one), &one);
+    }
+    return pipeline_message(p, m->uid, step, raw, one, error) && batch_maybe_flush(p, error);
+}
+
+/* ---- downloads: several messages in one command ---------------------------------------------
+ * New messages that need nothing but a download (no row, no failure on record, a size within
+ * max_message_bytes) are fetched in groups, one UID FETCH each (imap_client_fetch_bodies):
+ * the server streams them back to back. Each is hashed as it is written (no reading it back),
+ * recorded as soon as it is whole, and given to the parser while the next ones arrive. A
+ * message the group did not bring whole (the server skipped it, refused it, or the
+ * connection broke on it) is then fetched on its own, which says why and counts its failure:
+ * the group changes how fast, never what happens to a message. */
+
+/* messages per UID FETCH, and their RFC822.SIZE together at most: the work a broken
+ * connection can cost */
+#define DOWNLOAD_GROUP_MAX   32
+#define DOWNLOAD_GROUP_BYTES (32 * 1024 * 1024)
+
+typedef struct {
+    Pass *p;
+    GArray *group; /* ImapMessageInfo, ascending UIDs */
+    GArray *whole; /* guint32: the UIDs that arrived whole and were handled */
+    GError *error; /* the pass must stop (the database failed): the rest is dropped */
+    /* the message arriving */
+    int fd;
+    char *temp;
+    FdWriter *writer;
+    MailIdentityBuilder *identity;
+} Download;
+
+static gboolean download_begin(gpointer data, GError **error)
+{
+    Download *d = data;
+    test_fault_slow_fetch(); /* each message of a group, as each download alone */
+    d->fd = fs_open_private_temp(d->p->gw->tmp_dir, "fetch-", &d->temp, error);
+    if (d->fd < 0)
+        return FALSE;
+    d->writer = fd_writer_new(d->fd);
+    d->identity = mail_identity_new();
+    return TRUE;
+}
+
+static gboolean download_write(gpointer data, const void *bytes, gsize len, GError **error)
+{
+    Download *d = data;
+    int err = 0;
+    if (!fd_writer_write(d->writer, bytes, len, &err)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot write %s: %s", d->temp,
+                    g_strerror(err));
+        return FALSE;
+    }
+    mail_identity_feed(d->identity, bytes, len);
+    return TRUE;
+}
+
+/* closes the message arriving; TRUE when its file is complete */
+static gboolean download_close(Download *d)
+{
+    int err = 0;
+    gboolean ok = fd_writer_flush(d->writer, &err);
+    g_clear_pointer(&d->writer, fd_writer_free);
+    ok = close(d->fd) == 0 && ok;
+    d->fd = -1;
+    return ok;
+}
+
+static gboolean download_expected(const Download *d, guint32 uid)
+{
+    for (guint i = 0; i < d->group->len; i++) {
+        if (g_array_index(d->group, ImapMessageInfo, i).uid == uid)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* uid, of the download group, has arrived whole and is in the parser or handled: from now on
+ * it holds the cursor as any message does (the parser's until collected) */
+static void release_held(Pass *p, guint32 uid)
+{
+    for (guint i = 0; i < p->held->len; i++) {
+        if (g_array_index(p->held, guint32, i) == uid) {
+            g_array_remove_index(p->held, i);
+            return;
+        }
+    }
+}
+
+static void download_end(gpointer data, guint32 uid, gint64 size)
+{
+    Download *d = data;
+    Pass *p = d->p;
+    g_autofree char *temp = g_steal_pointer(&d->temp);
+    MailIdentityBuilder *identity = g_steal_pointer(&d->identity);
+    (void)size;
+    if (!download_close(d) || uid == 0 || d->error || !download_expected(d, uid)) {
+        /* cut off, not ours, or nothing more can be recorded: its own fetch will tell */
+        mail_identity_free(identity);
+        unlink(temp);
+        return;
+    }
+    gateway_keepalive(p->gw);
+    MailFileIdentity id = {0};
+    mail_identity_finish(identity, &id);
+    RawPlace place = {p->mailbox, p->uidvalidity, uid};
+    RawMessage *raw = NULL, *out = NULL;
+    GError *one = NULL;
+    RecordOutcome outcome = inbound_record_fetched(p->gw, temp, &id, &place, &raw, &one);
+    mail_file_identity_clear(&id);
+    if (outcome == RECORD_FILE_FAILED) {
+        g_error_free(one); /* its own fetch tries again, and counts the failure */
+        return;
+    }
+    Step step = recorded(p, uid, outcome, raw, &out, &one);
+    if (pipeline_message(p, uid, step, out, one, &d->error)) {
+        g_array_append_val(d->whole, uid);
+        release_held(p, uid);
+    }
+}
+
+static gboolean download_was_whole(const Download *d, guint32 uid)
+{
+    for (guint i = 0; i < d->whole->len; i++) {
+        if (g_array_index(d->whole, guint32, i) == uid)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* the group downloaded; what did not arrive whole fetched one by one */
+static gboolean download_group(Pass *p, GArray *group, GError **error)
+{
+    Gateway *gw = p->gw;
+    Download d = {.p = p, .group = group, .fd = -1};
+    d.whole = g_array_new(FALSE, FALSE, sizeof(guint32));
+    ImapBodyReceiver rx = {download_begin, download_write, download_end, &d};
+    GError *failed = NULL;
+    guint delivered = 0;
+    p->held = g_array_sized_new(FALSE, FALSE, sizeof(guint32), group->len);
+    for (guint i = 0; i < group->len; i++)
+        g_array_append_val(p->held, g_array_index(group, ImapMessageInfo, i).uid);
+    gboolean ok =
+        imap_client_fetch_bodies(gw->imap, &g_array_index(group, ImapMessageInfo, 0), group->len,
+                                 gw->config->gateway.max_message_bytes, &rx, &delivered, &failed);
+    if (d.error) {
+        g_clear_error(&failed);
+        g_propagate_error(error, d.error);
+        ok = FALSE;
+    } else if (!ok && imap_step_failed(failed) == STEP_ERROR) {
+        g_propagate_error(error, failed);
+    } else {
+        if (!ok)
+            log_info("imap: a download of %u messages stopped after %u (%s): the rest one by one",
+                     group->len, delivered, failed->message);
+        g_clear_error(&failed);
+        ok = (imap_client_usable(gw->imap) || reconnect(p, error)) && batch_maybe_flush(p, error);
+        for (guint i = 0; ok && i < group->len; i++) {
+            const ImapMessageInfo *m = &g_array_index(group, ImapMessageInfo, i);
+            if (gateway_stopping(gw) || p->epoch_changed)
+                break;
+            if (!download_was_whole(&d, m->uid))
+                ok = sync_message(p, m, error);
+        }
+    }
+    /* what this pass did not get to (it stops, it failed) is looked at again by the next */
+    for (guint i = 0; i < p->held->len; i++)
+        pass_wait(p, g_array_index(p->held, guint32, i));
+    g_clear_pointer(&p->held, g_array_unref);
+    g_array_unref(d.whole);
+    g_array_set_size(group, 0);
+    return ok;
+}
+
+/* nothing but a download stands between this UID and its row */
+static gboolean downloadable(Pass *p, const ImapMessageInfo *m, gboolean *yes, GError **error)
+{
+    Gateway *gw = p->gw;
+    *yes = FALSE;
+    if (m->size < 0 || m->size > gw->config->gateway.max_message_bytes)
+        return TRUE;
+    g_autoptr(RawMessage) raw = NULL;
+    if (!raw_message_find_uid(gw->store, p->mailbox, p->uidvalidity, m->uid, &raw, error))
+        return FALSE;
+    if (raw)
+        return TRUE;
+    MessageFailure f = {0};
+    GError *local = NULL;
+    gboolean failed =
+        message_failure_get(gw->store, p->mailbox, p->uidvalidity, m->uid, &f, &local);
+    message_failure_clear(&f);
+    if (local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    *yes = !failed;
+    return TRUE;
 }
 
 /* A chunk of UIDs: their sizes in one FETCH, then each message. A size FETCH the server
@@ -769,8 +1084,11 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
             return FALSE;
         sizes = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
     }
+    g_autoptr(GArray) group = g_array_new(FALSE, FALSE, sizeof(ImapMessageInfo));
+    gint64 group_bytes = 0;
+    gboolean ok = TRUE;
     guint k = 0;
-    for (guint j = 0; j < n; j++) {
+    for (guint j = 0; j < n && ok; j++) {
         if (gateway_stopping(gw) || p->epoch_changed)
             break; /* SIGTERM: the message in hand is finished; the rest can wait */
         gateway_keepalive(gw);
@@ -779,10 +1097,27 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
             k++;
         if (k < sizes->len && g_array_index(sizes, ImapMessageInfo, k).uid == uids[j])
             m.size = g_array_index(sizes, ImapMessageInfo, k).size;
-        if (!sync_message(p, &m, error))
+        gboolean plain = FALSE;
+        if (!downloadable(p, &m, &plain, error))
             return FALSE;
+        if (plain && group->len > 0 && group_bytes + m.size > DOWNLOAD_GROUP_BYTES)
+            ok = download_group(p, group, error);
+        if (ok && plain) {
+            group_bytes = (group->len ? group_bytes : 0) + m.size;
+            g_array_append_val(group, m);
+            if (group->len >= DOWNLOAD_GROUP_MAX)
+                ok = download_group(p, group, error);
+            continue;
+        }
+        /* in UID order: the group before this one */
+        if (ok && group->len > 0)
+            ok = download_group(p, group, error);
+        if (ok)
+            ok = sync_message(p, &m, error);
     }
-    return TRUE;
+    if (ok && group->len > 0 && !gateway_stopping(gw) && !p->epoch_changed)
+        ok = download_group(p, group, error);
+    return ok;
 }
 
 /* Failure records of UIDs from first on that the search no longer lists: the messages left
@@ -944,7 +1279,19 @@ static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
 gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
 {
     GError *local = NULL;
-    if (sync_pass(gw, processed, &local))
+    /* group commit for the pass (gateway.c): one sync before each batch leaves the inbox, and
+     * one at its end, also after a failure, before any letter it enqueued can be sent */
+    gboolean ok = gateway_defer_sync(gw, &local) && sync_pass(gw, processed, &local);
+    GError *sync_error = NULL;
+    if (!gateway_sync_each(gw, &sync_error)) {
+        if (ok)
+            local = g_steal_pointer(&sync_error);
+        else
+            log_error("%s", sync_error->message);
+        g_clear_error(&sync_error);
+        ok = FALSE;
+    }
+    if (ok)
         return TRUE;
     /* a temporary failure (a dropped connection, a timeout) leaves the session in a state
      * nobody knows: the next pass connects again, whether or not the caller asked for the

@@ -663,6 +663,11 @@ gboolean outbound_flush(Gateway *gw, int *sent, int *failed, GError **error)
 {
     FlushPass pass = {.gw = gw};
     gint64 start = g_get_monotonic_time();
+    /* a letter leaves only once everything committed is on the disk (group commit: a
+     * mailbox pass that could not sync at its end tries again here, and nothing is sent
+     * while it cannot) */
+    if (!gateway_make_durable(gw, error))
+        return FALSE;
     gboolean ok = flush_pass(&pass, error);
     int connections = smtp_sender_connections(gw->smtp);
     /* one connection per pass: a connection idle until the next pass would be closed by the

@@ -27,6 +27,8 @@
  *           ERROR <error code> <text>          instead of READY when it cannot start
  *   parent: PROCESS <raw id>
  *   child:  DONE <raw id> <unparsed 0|1> <report id> <classification> <code or ->
+ *   parent: VERIFY <raw id>                    (after a crash: inbound_repair_attachments)
+ *   child:  VERIFIED <raw id> <attachments written again>
  *           FAIL <raw id> <error code> <text>  the database or the configuration failed: the
  *                                              message stays "fetched" and is tried again
  *
@@ -420,6 +422,8 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
         }
         log_warning("the idle parser process was gone (%s); starting another", how);
     }
+    /* the child commits without syncing (group commit): the next gateway_make_durable must */
+    gw->unsynced = TRUE;
     /* the time limit runs from here until the child answers (read_line), whatever the daemon
      * does meanwhile */
     gw->worker->deadline = g_get_monotonic_time() +
@@ -461,6 +465,37 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
             ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
             : g_strdup_printf("processing crashed (%s)", how);
     return settle_lost_message(gw, raw_id, why, out, error);
+}
+
+gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
+{
+    g_autofree char *request = g_strdup_printf("VERIFY %" G_GINT64_FORMAT "\n", raw_id);
+    if (!gw->worker && !worker_start(gw, error))
+        return FALSE;
+    if (!write_line(gw->worker->fd, request)) {
+        g_autofree char *how = worker_lost(gw, TRUE);
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "the parser process is gone (%s)",
+                    how);
+        return FALSE;
+    }
+    gw->unsynced = TRUE;
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    g_autofree char *line = NULL;
+    ReadOutcome got = read_line(gw->worker->fd, gw->worker->input, deadline, gw, &line);
+    if (got == READ_LINE && g_str_has_prefix(line, "VERIFIED "))
+        return TRUE;
+    if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
+        g_auto(GStrv) f = g_strsplit(line, " ", 4);
+        log_warning("message %" G_GINT64_FORMAT ": its attachments could not be checked: %s",
+                    raw_id, g_strv_length(f) == 4 ? f[3] : line);
+        return TRUE;
+    }
+    g_autofree char *how = worker_lost(gw, TRUE);
+    log_warning("message %" G_GINT64_FORMAT ": the parser process died checking its attachments "
+                "(%s); left as it is",
+                raw_id, how);
+    return TRUE;
 }
 
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
@@ -571,6 +606,19 @@ static void child_process(Gateway *gw, int fd, gint64 id)
     ingest_result_clear(&result);
 }
 
+static void child_verify(Gateway *gw, int fd, gint64 id)
+{
+    GError *error = NULL;
+    g_autoptr(RawMessage) raw = raw_message_get(gw->store, id, &error);
+    int repaired = 0;
+    if (!raw || !inbound_repair_attachments(gw, raw, &repaired, &error)) {
+        child_fail(fd, id, error);
+        g_error_free(error);
+        return;
+    }
+    child_reply(fd, "VERIFIED %" G_GINT64_FORMAT " %d", id, repaired);
+}
+
 int worker_main(const char *config_path, const char *keywords_path, int fd)
 {
     /* the parent decides when we stop (see above) */
@@ -598,6 +646,13 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
         child_reply(fd, "ERROR %d %s", error->code, text);
         return error->code == PAHT_ERROR_CONFIG ? 2 : 1;
     }
+    /* group commit: this process writes attachments and commits without an fsync each;
+     * pahtd syncs them all before the message leaves the inbox or a letter the outbox */
+    if (!gateway_defer_sync(gw, &error)) {
+        g_autofree char *text = protocol_text(error->message);
+        child_reply(fd, "ERROR %d %s", error->code, text);
+        return 1;
+    }
     limit_parser_memory();
     child_reply(fd, "READY %s", config->gateway.database);
 
@@ -607,12 +662,18 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
         if (read_line(fd, input, 0, NULL, &line) != READ_LINE)
             break; /* the parent closed the socket (or died) */
         char *end = NULL;
-        gint64 id = g_str_has_prefix(line, "PROCESS ") ? g_ascii_strtoll(line + 8, &end, 10) : 0;
+        gboolean verify = g_str_has_prefix(line, "VERIFY ");
+        gint64 id = g_str_has_prefix(line, "PROCESS ") || verify
+                        ? g_ascii_strtoll(line + (verify ? 7 : 8), &end, 10)
+                        : 0;
         if (id <= 0 || !end || *end) {
             log_error("parser process: unexpected request \"%.40s\"", line);
             break;
         }
-        child_process(gw, fd, id);
+        if (verify)
+            child_verify(gw, fd, id);
+        else
+            child_process(gw, fd, id);
     }
     g_string_free(input, TRUE);
     return 0;

@@ -89,6 +89,31 @@ gboolean imap_client_uid_exists(ImapClient *client, guint32 uid, gboolean *exist
 gboolean imap_client_fetch_to_fd(ImapClient *client, guint32 uid, int fd, gint64 expected_size,
                                  gint64 max_bytes, gint64 *written, GError **error);
 
+/* Where the bodies of a download of several messages go, one after the other. A message's
+ * UID is known only at its end (the server may name it after the body). */
+typedef struct {
+    /* a message begins; FALSE (with *error) aborts the download */
+    gboolean (*begin)(gpointer data, GError **error);
+    /* its next bytes */
+    gboolean (*write)(gpointer data, const void *bytes, gsize len, GError **error);
+    /* it is whole, size bytes, and is the message at uid; uid 0: it was cut off (the download
+     * failed), drop it */
+    void (*end)(gpointer data, guint32 uid, gint64 size);
+    gpointer data;
+} ImapBodyReceiver;
+
+/* Streams BODY.PEEK[] of the n messages (ascending UIDs; size: RFC822.SIZE, -1 unknown) in
+ * one UID FETCH, each to rx as it arrives: no message waits for a round trip of its own. No
+ * message may exceed max(size, max_bytes) (max_bytes <= 0: no bound). *delivered: how many
+ * messages reached rx->end with their UID. A message the server skips, answers without its
+ * body, or that the failure of the command cut off never reaches rx->end whole: fetch those
+ * one by one (imap_client_fetch_to_fd), which says why. Errors: TEMPORARY (the connection),
+ * PERMANENT (the server refused the command, or a message ran past its bound), or the
+ * receiver's; after any, see imap_client_usable. */
+gboolean imap_client_fetch_bodies(ImapClient *client, const ImapMessageInfo *messages, guint n,
+                                  gint64 max_bytes, const ImapBodyReceiver *rx, guint *delivered,
+                                  GError **error);
+
 /* BODY.PEEK[HEADER.FIELDS (names...)]<0.max_bytes> of uid: those headers only, at most
  * max_bytes of them (a message too large to download still has a sender to answer) */
 GBytes *imap_client_fetch_header_fields(ImapClient *client, guint32 uid, const char *const *names,

@@ -10,6 +10,7 @@
 
 #include <gmime/gmime.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* RFC 5322 §3.6.4 lets References grow without bound; keep the first and the newest ones */
 #define LETTER_MAX_REFERENCES 20
@@ -279,7 +280,7 @@ gboolean template_name_is_safe(const char *name)
 }
 
 /* the text of a template file: UTF-8, LF line ends, no BOM; PAHT_ERROR_CONFIG otherwise */
-static char *template_file_read(const char *path, GError **error)
+static char *template_file_load(const char *path, GError **error)
 {
     g_autofree char *data = NULL;
     gsize len = 0;
@@ -307,6 +308,56 @@ static char *template_file_read(const char *path, GError **error)
         g_string_append_c(out, *p);
     }
     return g_string_free(out, FALSE);
+}
+
+/* The template files' texts, read once and kept while the file is the same (its inode, size,
+ * mtime and ctime): pahtd composes every letter from the same few files, and an operator's
+ * edit (a new file renamed into place, or one written over) is seen by the next letter. */
+typedef struct {
+    struct stat st;
+    char *text;
+} KeptTemplate;
+
+static GMutex kept_lock;
+static GHashTable *kept; /* path -> KeptTemplate * */
+
+static void kept_template_free(gpointer data)
+{
+    KeptTemplate *k = data;
+    g_free(k->text);
+    g_free(k);
+}
+
+static gboolean same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static char *template_file_read(const char *path, GError **error)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return template_file_load(path, error); /* which says why */
+    g_mutex_lock(&kept_lock);
+    KeptTemplate *k = kept ? g_hash_table_lookup(kept, path) : NULL;
+    char *text = k && same_file(&k->st, &st) ? g_strdup(k->text) : NULL;
+    g_mutex_unlock(&kept_lock);
+    if (text)
+        return text;
+    text = template_file_load(path, error);
+    if (!text)
+        return NULL;
+    k = g_new0(KeptTemplate, 1);
+    k->st = st;
+    k->text = g_strdup(text);
+    g_mutex_lock(&kept_lock);
+    if (!kept)
+        kept = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kept_template_free);
+    g_hash_table_replace(kept, g_strdup(path), k);
+    g_mutex_unlock(&kept_lock);
+    return text;
 }
 
 /* {{> name}} in a letter: templates_dir/name.partial.txt or .html; a missing file is an

@@ -440,6 +440,46 @@ static GPtrArray *parse_template(const char *text, int first_line, GError **erro
     return build_tree(tokens, error);
 }
 
+/* ---- parsed once ---------------------------------------------------------------------------
+ * Every letter renders the same few templates and the layout partial: each text is tokenized
+ * once, and its tree kept (rendering only reads it). Keyed by the text itself (and the line it
+ * starts on), so an edited file, being another text, is parsed anew and nothing stale is
+ * served; notify/letter.c keeps the files' texts by mtime. Bounded: a process rendering ever
+ * new texts (tests, pahtctl preview of edits) empties it now and then. */
+
+#define PARSED_KEEP_MAX 128
+
+static GMutex parsed_lock;
+static GHashTable *parsed; /* "first_line:text" -> GPtrArray * of Node * (a reference) */
+
+static GPtrArray *parse_template_kept(const char *text, int first_line, GError **error)
+{
+    char *key = g_strdup_printf("%d:%s", first_line, text);
+    g_mutex_lock(&parsed_lock);
+    GPtrArray *nodes = parsed ? g_hash_table_lookup(parsed, key) : NULL;
+    if (nodes)
+        g_ptr_array_ref(nodes);
+    g_mutex_unlock(&parsed_lock);
+    if (nodes) {
+        g_free(key);
+        return nodes;
+    }
+    nodes = parse_template(text, first_line, error);
+    if (!nodes) {
+        g_free(key);
+        return NULL;
+    }
+    g_mutex_lock(&parsed_lock);
+    if (!parsed)
+        parsed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify)g_ptr_array_unref);
+    if (g_hash_table_size(parsed) >= PARSED_KEEP_MAX)
+        g_hash_table_remove_all(parsed);
+    g_hash_table_replace(parsed, key, g_ptr_array_ref(nodes));
+    g_mutex_unlock(&parsed_lock);
+    return nodes;
+}
+
 /* ---- rendering ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -610,7 +650,7 @@ static gboolean render_partial(Renderer *r, Node *node, GString *out, GError **e
         text = indented;
     }
     GError *parse_error = NULL;
-    g_autoptr(GPtrArray) nodes = parse_template(text, 1, &parse_error);
+    g_autoptr(GPtrArray) nodes = parse_template_kept(text, 1, &parse_error);
     if (!nodes) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "partial \"%s\": %s", node->text,
                     parse_error->message);
@@ -735,7 +775,7 @@ char *template_render_full(const char *template_text, JsonNode *context, gboolea
                            GError **error)
 {
     g_return_val_if_fail(template_text != NULL, NULL);
-    g_autoptr(GPtrArray) nodes = parse_template(template_text, first_line, error);
+    g_autoptr(GPtrArray) nodes = parse_template_kept(template_text, first_line, error);
     if (!nodes)
         return NULL;
     g_autoptr(GPtrArray) stack = g_ptr_array_new();

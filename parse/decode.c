@@ -4,8 +4,9 @@
  * Some senders (and some forwarding gateways) encode a file in pieces, each padded, and
  * concatenate the pieces: "Vkk=\r\nUlVTISE=" is "VI" + "RUS!!", GMime gives "VI". GLib's
  * g_base64_decode_step handles padding per 4-character group, so we read the encoded bytes
- * from the part's stream and decode them with GLib. Quoted-printable and uuencode keep GMime's
- * decoders (g_mime_filter_basic), driven chunk by chunk the way
+ * from the part's stream and decode them the way GLib does (util's base64_decode_step, the
+ * same output several times faster: photos are most of the bytes we read). Quoted-printable and
+ * uuencode keep GMime's decoders (g_mime_filter_basic), driven chunk by chunk the way
  * g_mime_data_wrapper_write_to_stream does. Either way the content is streamed from the
  * message file: never more than one chunk in memory. */
 #include "parse/parse_private.h"
@@ -54,7 +55,7 @@ gboolean part_decode(GMimePart *part, DecodeSink sink, gpointer user_data, GErro
         if (n == 0)
             break;
         if (base64) {
-            gsize m = g_base64_decode_step(in, (gsize)n, decoded, &state, &save);
+            gsize m = base64_decode_step(in, (gsize)n, decoded, &state, &save);
             ok = sink((const char *)decoded, m, user_data, error);
         } else if (filter) {
             char *out = NULL;

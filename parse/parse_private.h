@@ -197,7 +197,7 @@ gboolean quote_names_us(const char *quoted, const char *our_address, const char 
 /* receives decoded bytes; FALSE stops the copy (with *error set) */
 typedef gboolean (*DecodeSink)(const char *data, gsize len, gpointer user_data, GError **error);
 
-/* Streams the decoded content of part to sink. Base64 is decoded with GLib, which accepts '='
+/* Streams the decoded content of part to sink. Base64 is decoded as GLib does, accepting '='
  * padding in the middle of the data (GMime bug #150 truncates there); other encodings with
  * GMime's own filters. */
 gboolean part_decode(GMimePart *part, DecodeSink sink, gpointer user_data, GError **error);

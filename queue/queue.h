@@ -54,6 +54,14 @@ int store_schema_version_found(Store *store);
 gboolean store_begin(Store *store, GError **error);
 gboolean store_commit(Store *store, GError **error);
 void store_rollback(Store *store);
+/* Group commit (pahtd's mailbox pass): commits of this connection written to the WAL without
+ * an fsync each (synchronous=NORMAL: atomic and in order, the latest may be lost in a power
+ * cut), until made durable together by one sync of the file system (fs_sync_filesystem) or
+ * the next commit with deferral off. TRUE again is the default, a durable commit each. */
+gboolean store_sync_each_commit(Store *store, gboolean each, GError **error);
+/* rows this connection has written so far (inserted, updated, deleted): whether anything was
+ * committed since an earlier look */
+gint64 store_changes(Store *store);
 
 /* ---- backups and integrity (backup.c, issue 16) ---------------------------------------------- */
 
@@ -286,6 +294,9 @@ typedef struct {
 
 void report_free(Report *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Report, report_free)
+
+/* the attachments raw message raw_id brought to report report_id (StoredAttachment *) */
+GPtrArray *attachment_list_of_raw(Store *store, gint64 report_id, gint64 raw_id, GError **error);
 
 /* by numeric id or tracking code ("PAHT-2026-000123", case-insensitive) */
 Report *report_load(Store *store, const char *id_or_code, GError **error);

@@ -277,18 +277,13 @@ static char **split_list(const char *text)
     return g_strsplit(text, ",", -1);
 }
 
-static gboolean load_children(Store *store, Report *r, GError **error)
+#define ATTACHMENT_COLUMNS                                                                         \
+    "filename, content_type, kind, sha256, path, content_id, size, dangerous, role, raw_id"
+
+/* the attachment rows the statement selects (ATTACHMENT_COLUMNS) */
+static GPtrArray *read_attachments(Store *store, sqlite3_stmt *stmt, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "SELECT filename, content_type, kind, sha256, path, content_id, size, dangerous, role,"
-        " raw_id FROM attachment WHERE report_id = ? ORDER BY id",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, r->id);
-    r->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
-    r->agency_files = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         StoredAttachment *a = g_new0(StoredAttachment, 1);
@@ -302,13 +297,51 @@ static gboolean load_children(Store *store, Report *r, GError **error)
         a->dangerous = sqlite3_column_int(stmt, 7) != 0;
         a->role = column_text(stmt, 8);
         a->raw_id = sqlite3_column_int64(stmt, 9);
-        /* the citizen's files are the report's; an agency's are kept apart (issue 14) */
+        g_ptr_array_add(list, a);
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+        store_fail(store, error, "load attachments");
+        g_ptr_array_unref(list);
+        return NULL;
+    }
+    return list;
+}
+
+GPtrArray *attachment_list_of_raw(Store *store, gint64 report_id, gint64 raw_id, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT " ATTACHMENT_COLUMNS
+                                         " FROM attachment WHERE report_id = ? AND raw_id = ?"
+                                         " ORDER BY id",
+                                         error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    sqlite3_bind_int64(stmt, 2, raw_id);
+    return read_attachments(store, stmt, error);
+}
+
+static gboolean load_children(Store *store, Report *r, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store, "SELECT " ATTACHMENT_COLUMNS " FROM attachment WHERE report_id = ? ORDER BY id",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, r->id);
+    g_autoptr(GPtrArray) all = read_attachments(store, stmt, error);
+    if (!all)
+        return FALSE;
+    /* the citizen's files are the report's; an agency's are kept apart (issue 14) */
+    r->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
+    r->agency_files = g_ptr_array_new_with_free_func((GDestroyNotify)stored_attachment_free);
+    for (guint i = 0; i < all->len; i++) {
+        StoredAttachment *a = g_ptr_array_steal_index(all, i--);
         g_ptr_array_add(g_str_equal(a->role, ATTACHMENT_CITIZEN) ? r->attachments : r->agency_files,
                         a);
     }
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return store_fail(store, error, "load attachments");
+    int rc;
 
     stmt = store_statement(
         store, "SELECT at, actor, kind, detail FROM event WHERE report_id = ? ORDER BY id", error);

@@ -370,8 +370,10 @@ gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error)
 }
 
 /* the prefix folder of content-addressed files: made once, and its entry in dir synced when
- * new, since a file renamed into a folder whose own entry is lost in a crash is lost with it */
-static gboolean make_content_folder(const char *dir, const char *folder, GError **error)
+ * new (FS_SYNC_NOW), since a file renamed into a folder whose own entry is lost in a crash is
+ * lost with it */
+static gboolean make_content_folder(const char *dir, const char *folder, FsSyncWhen when,
+                                    GError **error)
 {
     if (mkdir(folder, 0700) != 0) {
         if (errno == EEXIST)
@@ -382,39 +384,92 @@ static gboolean make_content_folder(const char *dir, const char *folder, GError 
         if (!fs_make_private_dir(folder, error))
             return FALSE;
     }
-    return fs_sync_dir(dir, error);
+    return when == FS_SYNC_LATER || fs_sync_dir(dir, error);
 }
 
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error)
 {
+    return fs_content_path_when(dir, sha256_hex, suffix, FS_SYNC_NOW, error);
+}
+
+char *fs_content_path_when(const char *dir, const char *sha256_hex, const char *suffix,
+                           FsSyncWhen when, GError **error)
+{
     char sub[3] = {sha256_hex[0], sha256_hex[1], 0};
     g_autofree char *folder = g_build_filename(dir, sub, NULL);
-    if (!make_content_folder(dir, folder, error))
+    if (!make_content_folder(dir, folder, when, error))
         return NULL;
     g_autofree char *name = g_strconcat(sha256_hex, suffix ? suffix : "", NULL);
     return g_build_filename(folder, name, NULL);
 }
 
-gboolean fs_commit_content(const char *temp_path, const char *final_path, GError **error)
+/* fsync of the file at path */
+static gboolean sync_file(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return set_errno_error(error, "cannot open", path);
+    int rc = sync_fd(fd, path);
+    close(fd);
+    return rc == 0 || set_errno_error(error, "cannot sync", path);
+}
+
+/* The content file already at path is the one named sha256_hex, size bytes long. A file
+ * written without its own fsync (FS_SYNC_LATER) that a power cut caught before the file
+ * system was synced can be there with its name and another content: empty, cut short, or its
+ * blocks not written (zeros). Its row may have reached the disk (SQLite's WAL is written back
+ * whenever the kernel likes), so a name alone proves nothing. */
+gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size)
+        return FALSE;
+    g_autofree char *digest = sha256_file(path, NULL, NULL);
+    return digest && g_ascii_strcasecmp(digest, sha256_hex) == 0;
+}
+
+gboolean fs_commit_content(const char *temp_path, const char *final_path, const char *sha256_hex,
+                           FsSyncWhen when, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(final_path);
-    struct stat st;
+    struct stat temp_st, st;
+    if (stat(temp_path, &temp_st) != 0)
+        return set_errno_error(error, "cannot read", temp_path);
     if (stat(final_path, &st) == 0) {
-        /* same digest, same content: keep the one already there, and make its name durable
-         * (whoever renamed it there may not have synced its folder yet) */
-        unlink(temp_path);
-        return fs_sync_dir(dir, error);
+        if (fs_content_whole(final_path, (gint64)temp_st.st_size, sha256_hex)) {
+            /* same content: keep the one already there, and make it durable (whoever put it
+             * there may not have synced it, nor its folder, yet: a pahtd batch, a crash) */
+            unlink(temp_path);
+            return when == FS_SYNC_LATER ||
+                   (sync_file(final_path, error) && fs_sync_dir(dir, error));
+        }
+        log_warning("content file %s was damaged (cut short by a crash before it reached the "
+                    "disk?): written again",
+                    final_path);
     }
-    int fd = open(temp_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return set_errno_error(error, "cannot open", temp_path);
-    int rc = sync_fd(fd, temp_path);
-    close(fd);
-    if (rc != 0)
-        return set_errno_error(error, "cannot sync", temp_path);
+    if (when == FS_SYNC_NOW && !sync_file(temp_path, error))
+        return FALSE;
     if (rename(temp_path, final_path) != 0)
         return set_errno_error(error, "cannot rename onto", final_path);
-    return fs_sync_dir(dir, error);
+    return when == FS_SYNC_LATER || fs_sync_dir(dir, error);
+}
+
+gboolean fs_sync_filesystem(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return set_errno_error(error, "cannot open", path);
+    /* syncfs(2) reports the write-back errors of the file system since Linux 5.8 */
+    int rc = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) {
+        errno = saved;
+        return set_errno_error(error, "cannot sync the file system of", path);
+    }
+    if (sync_hook)
+        sync_hook(path, sync_hook_data);
+    return TRUE;
 }
 
 /* ---- hashing and randomness --------------------------------------------------------------- */
@@ -825,9 +880,9 @@ static void body_digest_update(Sha256 *sum, const char *data, gsize len, gboolea
             sha256_update(sum, "\r", 1);
         *pending_cr = FALSE;
     }
-    for (gsize i = 0; i < len; i++) {
-        if (data[i] != '\r')
-            continue;
+    for (const char *cr = memchr(data, '\r', len); cr;
+         cr = memchr(cr + 1, '\r', len - (gsize)(cr + 1 - data))) {
+        gsize i = (gsize)(cr - data);
         if (i + 1 == len) {
             sha256_update(sum, data + start, i - start);
             *pending_cr = TRUE;
@@ -850,61 +905,93 @@ void mail_file_identity_clear(MailFileIdentity *identity)
     identity->header_bytes = 0;
 }
 
+struct MailIdentityBuilder {
+    MailFileIdentity id;
+    Sha256 *all;
+    Sha256 *body; /* once the header block has ended */
+    gboolean pending_cr;
+    HeaderEndScanner scan;
+    GString *head; /* the first MAIL_HEADER_MAX_BYTES of the header block */
+};
+
+MailIdentityBuilder *mail_identity_new(void)
+{
+    MailIdentityBuilder *b = g_new0(MailIdentityBuilder, 1);
+    b->all = sha256_new();
+    b->scan = (HeaderEndScanner)HEADER_END_SCANNER_INIT;
+    b->head = g_string_new(NULL);
+    return b;
+}
+
+void mail_identity_feed(MailIdentityBuilder *b, const void *data, gsize len)
+{
+    const char *buf = data;
+    sha256_update(b->all, buf, len);
+    b->id.size += (gint64)len;
+    if (b->body) {
+        body_digest_update(b->body, buf, len, &b->pending_cr);
+        return;
+    }
+    gssize end = header_end_feed(&b->scan, buf, len);
+    gsize in_head = end >= 0 ? (gsize)end : len;
+    b->id.header_bytes += (gint64)in_head;
+    if (b->head->len < MAIL_HEADER_MAX_BYTES)
+        g_string_append_len(b->head, buf,
+                            (gssize)MIN(in_head, MAIL_HEADER_MAX_BYTES - b->head->len));
+    if (end >= 0) {
+        b->body = sha256_new();
+        body_digest_update(b->body, buf + end, len - in_head, &b->pending_cr);
+    }
+}
+
+void mail_identity_finish(MailIdentityBuilder *b, MailFileIdentity *out)
+{
+    if (!b->body)
+        b->body = sha256_new(); /* headers only, no empty line: the body is empty */
+    if (b->pending_cr)
+        sha256_update(b->body, "\r", 1);
+    *out = b->id;
+    out->body_sha256 = sha256_finish(g_steal_pointer(&b->body));
+    out->sha256 = sha256_finish(g_steal_pointer(&b->all));
+    g_autofree char *id = mail_header_find(b->head->str, b->head->len, "Message-ID");
+    out->message_id = mail_message_id_clean(id);
+    mail_identity_free(b);
+}
+
+void mail_identity_free(MailIdentityBuilder *b)
+{
+    if (!b)
+        return;
+    sha256_free(b->all);
+    sha256_free(b->body);
+    g_string_free(b->head, TRUE);
+    g_free(b);
+}
+
 gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return set_errno_error(error, "cannot open", path);
-    Sha256 *all = sha256_new();
-    Sha256 *body = NULL; /* once the header block has ended */
-    gboolean pending_cr = FALSE;
-    HeaderEndScanner scan = HEADER_END_SCANNER_INIT;
-    GString *head = g_string_new(NULL); /* its first MAIL_HEADER_MAX_BYTES, for the headers */
+    MailIdentityBuilder *b = mail_identity_new();
     char buf[65536];
-    gboolean ok = TRUE;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            ok = set_errno_error(error, "cannot read", path);
-            break;
+            set_errno_error(error, "cannot read", path);
+            close(fd);
+            mail_identity_free(b);
+            return FALSE;
         }
         if (n == 0)
             break;
-        sha256_update(all, buf, (gsize)n);
-        out->size += n;
-        if (body) {
-            body_digest_update(body, buf, (gsize)n, &pending_cr);
-            continue;
-        }
-        gssize end = header_end_feed(&scan, buf, (gsize)n);
-        gsize in_head = end >= 0 ? (gsize)end : (gsize)n;
-        out->header_bytes += in_head;
-        if (head->len < MAIL_HEADER_MAX_BYTES)
-            g_string_append_len(head, buf, MIN(in_head, MAIL_HEADER_MAX_BYTES - head->len));
-        if (end >= 0) {
-            body = sha256_new();
-            body_digest_update(body, buf + end, (gsize)n - in_head, &pending_cr);
-        }
+        mail_identity_feed(b, buf, (gsize)n);
     }
     close(fd);
-    if (!ok) {
-        sha256_free(all);
-        sha256_free(body);
-        g_string_free(head, TRUE);
-        return FALSE;
-    }
-    if (!body)
-        body = sha256_new(); /* headers only, no empty line: the body is empty */
-    if (pending_cr)
-        sha256_update(body, "\r", 1);
-    out->body_sha256 = sha256_finish(body);
-    out->sha256 = sha256_finish(all);
-    g_autofree char *id = mail_header_find(head->str, head->len, "Message-ID");
-    out->message_id = mail_message_id_clean(id);
-    g_string_free(head, TRUE);
+    mail_identity_finish(b, out);
     return TRUE;
 }
 

@@ -125,11 +125,30 @@ gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error);
  * is new, its entry in dir made durable: a file renamed into a folder whose own entry is lost
  * in a crash is lost with it) */
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error);
-/* rename a finished temp file onto its content-addressed place (same file system), durably:
- * the file, then its folder, are synced. If the place is already taken by the same content,
- * the temp file is removed instead, and the folder synced all the same: the process that put
- * the other copy there may not have synced it yet (it may be running now, or have died). */
-gboolean fs_commit_content(const char *temp_path, const char *final_path, GError **error);
+/* When the data and the name of a file reach the disk. */
+typedef enum {
+    FS_SYNC_NOW,   /* the file, then its folder, are synced before the call returns */
+    FS_SYNC_LATER, /* group commit: the caller syncs the whole file system
+                      (fs_sync_filesystem) before anything outside this machine depends on the
+                      file: one flush for a batch of files instead of two per file */
+} FsSyncWhen;
+/* Renames a finished temp file onto its content-addressed place (same file system), the
+ * content whose SHA-256 is sha256_hex. If the place is taken by that content already (same
+ * size and digest: checked, since a crash can leave a name over a cut-short file), the temp
+ * file is removed instead, and the one there synced all the same under FS_SYNC_NOW (whoever
+ * put it there may not have synced it yet: a process running now, or one that died); a file
+ * there with other bytes is replaced. */
+gboolean fs_commit_content(const char *temp_path, const char *final_path, const char *sha256_hex,
+                           FsSyncWhen when, GError **error);
+/* the file at path is there, size bytes long, and its SHA-256 is sha256_hex (a content file
+ * written FS_SYNC_LATER may be cut short by a power cut before its sync) */
+gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex);
+/* fs_content_path, a new folder's entry synced as when says */
+char *fs_content_path_when(const char *dir, const char *sha256_hex, const char *suffix,
+                           FsSyncWhen when, GError **error);
+/* syncfs(2): everything written on the file system holding path (data, names, folders) on the
+ * disk; told to the sync hook like an fsync */
+gboolean fs_sync_filesystem(const char *path, GError **error);
 
 /* ---- owners and secrets (util/ownership.c) ---------------------------------------------------
  * The database and all of data_dir belong to one user, the service user (issue 11.4). */
@@ -181,6 +200,13 @@ typedef struct {
  * MAIL_HEADER_MAX_BYTES only: nothing more of the headers is held). I/O errors are
  * PAHT_ERROR_TEMPORARY. */
 gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error);
+/* The same, learnt from the bytes as they stream in (a download): feed every byte of the
+ * message in order, then finish (which frees the builder) or free it to give up. */
+typedef struct MailIdentityBuilder MailIdentityBuilder;
+MailIdentityBuilder *mail_identity_new(void);
+void mail_identity_feed(MailIdentityBuilder *builder, const void *data, gsize len);
+void mail_identity_finish(MailIdentityBuilder *builder, MailFileIdentity *out);
+void mail_identity_free(MailIdentityBuilder *builder);
 void mail_file_identity_clear(MailFileIdentity *identity);
 /* *length: the length of the header block of the message open at fd (read from offset 0
  * with pread), with the empty line that ends it; the whole file when it has none; max + 1
@@ -210,6 +236,13 @@ char *sha256_file(const char *path, gint64 *size_out, GError **error);
 char *sha256_bytes(const void *data, gsize len);
 /* n random bytes from the kernel as 2n lowercase hex digits */
 char *random_hex(gsize n_bytes);
+
+/* ---- base64 (util/base64.c) --------------------------------------------------------------- */
+
+/* g_base64_decode_step, the same output for any input cut anywhere (padding in the middle of
+ * the data included, which GMime's decoder gets wrong), several times faster on whole lines.
+ * out needs room for (len / 4) * 3 + 3 bytes; *state and *save start at 0. */
+gsize base64_decode_step(const char *in, gsize len, guchar *out, gint *state, guint *save);
 
 /* ---- text --------------------------------------------------------------------------------- */
 

@@ -277,7 +277,7 @@ static gboolean keep_result_file(Request *req, const Report *r, Upload *u, GErro
     gint64 size = 0;
     g_autofree char *sha = sha256_file(u->path, &size, error);
     g_autofree char *final = sha ? fs_content_path(req->app->att_dir, sha, NULL, error) : NULL;
-    if (!final || !fs_commit_content(u->path, final, error))
+    if (!final || !fs_commit_content(u->path, final, sha, FS_SYNC_NOW, error))
         return FALSE;
     ResultFile f = {.report_id = r->id,
                     .filename = u->filename,

@@ -8,7 +8,9 @@
 #include <gmime/gmime.h>
 #include <glib/gstdio.h>
 #include <locale.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
@@ -548,6 +550,52 @@ static void test_partials_and_windows_line_ends(Fixture *f, gconstpointer data)
     json_node_unref(context);
 }
 
+/* the plain text of kind p composed now */
+static char *compose_plain(Fixture *f)
+{
+    JsonNode *context = context_with_subject("x");
+    LetterSpec spec = base_spec(f->dir, context);
+    spec.kind = "p";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Letter) letter = letter_compose(&spec, &error);
+    g_assert_no_error(error);
+    json_node_unref(context);
+    g_autoptr(GMimeMessage) message = parse_letter(letter);
+    return part_text(message, "plain");
+}
+
+/* Templates are read and parsed once and kept (issue 18), but an operator's edit reaches the
+ * next letter: a file renamed into place, and one written over in place with the same size
+ * and its old mtime put back (an editor or a copy that keeps times): its ctime tells. */
+static void test_edited_templates_reach_the_next_letter(Fixture *f, gconstpointer data)
+{
+    write_file(f->dir, "p.txt", "Subject: x\n\nA {{> footer}}\n");
+    write_file(f->dir, "p.html", "<p>{{> footer}}</p>\n");
+    write_file(f->dir, "footer.partial.txt", "Tổng đài 1022");
+    write_file(f->dir, "footer.partial.html", "1022");
+    g_autofree char *first = compose_plain(f);
+    g_assert_cmpstr(first, ==, "A Tổng đài 1022\r\n");
+    g_autofree char *again = compose_plain(f);
+    g_assert_cmpstr(again, ==, first);
+
+    write_file(f->dir, "p.txt", "Subject: x\n\nB {{> footer}}\n"); /* renamed into place */
+    g_autofree char *renamed = compose_plain(f);
+    g_assert_cmpstr(renamed, ==, "B Tổng đài 1022\r\n");
+
+    g_autofree char *partial = g_build_filename(f->dir, "footer.partial.txt", NULL);
+    struct stat before;
+    g_assert_cmpint(stat(partial, &before), ==, 0);
+    FILE *file = fopen(partial, "r+");
+    g_assert_nonnull(file);
+    g_assert_cmpint(fseek(file, -4, SEEK_END), ==, 0);
+    g_assert_cmpint(fputs("1033", file), >=, 0);
+    g_assert_cmpint(fclose(file), ==, 0);
+    struct timespec times[2] = {before.st_atim, before.st_mtim};
+    g_assert_cmpint(utimensat(AT_FDCWD, partial, times, 0), ==, 0);
+    g_autofree char *in_place = compose_plain(f);
+    g_assert_cmpstr(in_place, ==, "B Tổng đài 1033\r\n");
+}
+
 static void test_bad_sender_configuration(Fixture *f, gconstpointer data)
 {
     JsonNode *context = context_with_subject("x");
@@ -800,6 +848,8 @@ int main(int argc, char **argv)
                test_missing_or_broken_templates, fixture_tear_down);
     g_test_add("/notify/letter/partials_and_windows_line_ends", Fixture, NULL, fixture_set_up,
                test_partials_and_windows_line_ends, fixture_tear_down);
+    g_test_add("/notify/letter/edited_templates_reach_the_next_letter", Fixture, NULL,
+               fixture_set_up, test_edited_templates_reach_the_next_letter, fixture_tear_down);
     g_test_add("/notify/letter/bad_sender_configuration", Fixture, NULL, fixture_set_up,
                test_bad_sender_configuration, fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_letter", test_shipped_ack_letter);

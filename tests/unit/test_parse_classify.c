@@ -291,6 +291,200 @@ static void test_keywords_match_directly(void)
     keywords_free(k);
 }
 
+/* ---- the one-pass scan against its definition -------------------------------------------------
+ * keywords_match looks for every phrase in one pass over the text; what it must find is what
+ * a search per phrase finds: the first phrase of the list, in file order, that occurs on word
+ * boundaries and is not cancelled by an exception overlapping it or a past marker in its
+ * sentence. The definition, written out the slow way, on random texts made of the phrases. */
+
+typedef struct {
+    const char *section;
+    const char *written;
+    char *folded;
+} RefPhrase;
+
+/* folded, white space collapsed, a paragraph break " . " (as the scan's input is made) */
+static char *ref_fold(const char *text)
+{
+    g_autofree char *folded = text_fold(text);
+    GString *out = g_string_new(NULL);
+    int newlines = 0;
+    gboolean space = FALSE;
+    for (const char *p = folded; *p; p++) {
+        if (g_ascii_isspace(*p)) {
+            space = TRUE;
+            newlines += *p == '\n';
+            continue;
+        }
+        if (space && out->len)
+            g_string_append(out, newlines >= 2 ? " . " : " ");
+        space = FALSE;
+        newlines = 0;
+        g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static gboolean ref_word_byte(char c)
+{
+    return g_ascii_isalnum(c) || (guchar)c >= 0x80;
+}
+
+/* the starts of phrase in text on word boundaries */
+static GArray *ref_find(const char *text, const char *phrase)
+{
+    GArray *starts = g_array_new(FALSE, FALSE, sizeof(gsize));
+    gsize n = strlen(phrase);
+    for (const char *p = strstr(text, phrase); p; p = strstr(p + 1, phrase)) {
+        if ((p > text && ref_word_byte(p[-1]) && ref_word_byte(phrase[0])) ||
+            (p[n] && ref_word_byte(p[n]) && ref_word_byte(phrase[n - 1])))
+            continue;
+        gsize at = (gsize)(p - text);
+        g_array_append_val(starts, at);
+    }
+    return starts;
+}
+
+static guint ref_sentence(const char *text, gsize at)
+{
+    guint n = 0;
+    for (gsize i = 0; i < at; i++)
+        n += strchr(".!?;", text[i]) && text[i] && (text[i + 1] == ' ' || !text[i + 1]);
+    return n;
+}
+
+static gboolean ref_cancelled(const char *text, gsize start, gsize end, GPtrArray *phrases,
+                              const char *category)
+{
+    g_autofree char *except = g_strconcat(category, ".except", NULL);
+    g_autofree char *past = g_strconcat(category, ".past", NULL);
+    for (guint i = 0; i < phrases->len; i++) {
+        RefPhrase *p = phrases->pdata[i];
+        gboolean is_except = g_str_equal(p->section, except);
+        if (!is_except && !g_str_equal(p->section, past))
+            continue;
+        g_autoptr(GArray) starts = ref_find(text, p->folded);
+        for (guint j = 0; j < starts->len; j++) {
+            gsize s = g_array_index(starts, gsize, j), e = s + strlen(p->folded);
+            if (is_except ? s < end && start < e
+                          : ref_sentence(text, s) == ref_sentence(text, start))
+                return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static const char *ref_first(const char *text, GPtrArray *phrases, const char *section,
+                             const char *category)
+{
+    for (guint i = 0; i < phrases->len; i++) {
+        RefPhrase *p = phrases->pdata[i];
+        if (!g_str_equal(p->section, section))
+            continue;
+        g_autoptr(GArray) starts = ref_find(text, p->folded);
+        for (guint j = 0; j < starts->len; j++) {
+            gsize s = g_array_index(starts, gsize, j);
+            if (!ref_cancelled(text, s, s + strlen(p->folded), phrases, category))
+                return p->written;
+        }
+    }
+    return NULL;
+}
+
+static char *ref_match(GPtrArray *phrases, const char *category, const char *subject,
+                       const char *text)
+{
+    g_autofree char *s = ref_fold(subject), *t = ref_fold(text);
+    g_autofree char *subject_list = g_strconcat(category, ".subject", NULL);
+    const char *found = ref_first(s, phrases, category, category);
+    if (!found)
+        found = ref_first(s, phrases, subject_list, category);
+    const char *where = "subject";
+    if (!found) {
+        found = ref_first(t, phrases, category, category);
+        where = "text";
+    }
+    return found ? g_strdup_printf("keyword %s \"%s\" (%s)", category, found, where) : NULL;
+}
+
+static void test_one_pass_scan_matches_a_search_per_phrase(void)
+{
+    static const struct {
+        const char *section, *written;
+    } lists[] = {
+        {"emergency", "đang cháy"},
+        {"emergency", "cháy"},
+        {"emergency", "cướp"},
+        {"emergency", "tai nạn giao thông"},
+        {"emergency", "nạn"},
+        {"emergency.except", "nguy cơ cháy"},
+        {"emergency.except", "cháy nắng"},
+        {"emergency.past", "hôm qua"},
+        {"emergency.past", "đã"},
+        {"complaint", "khiếu nại"},
+        {"complaint", "tố cáo"},
+        {"complaint.subject", "đơn thư"},
+        {"complaint.except", "không khiếu nại"},
+        {"confidential", "giữ bí mật"},
+        {"confidential", "bí mật"},
+        {"confidential.except", "không cần giữ bí mật"},
+        {"emergency", "a.b"},
+        {"emergency", "!!"},
+    };
+    GString *file = g_string_new(NULL);
+    g_autoptr(GPtrArray) phrases = g_ptr_array_new();
+    for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {
+        g_string_append_printf(file, "[%s]\n%s\n", lists[i].section, lists[i].written);
+        RefPhrase *p = g_new0(RefPhrase, 1);
+        p->section = lists[i].section;
+        p->written = lists[i].written;
+        p->folded = ref_fold(lists[i].written);
+        g_ptr_array_add(phrases, p);
+    }
+    GError *error = NULL;
+    Keywords *k = keywords_parse(file->str, file->len, "test", &error);
+    g_assert_no_error(error);
+    static const char *const filler[] = {
+        "Nhà",   "ĐANG",  "Cháy", "x",  "ab",  "hôm", "qua", "đã",         "nguy cơ", "bí", "mật",
+        "không", "khiếu", "nại",  "tố", "cáo", "tai", "nạn", "giao thông", "cướp",    "a",  "b"};
+    static const char *const glue[] = {" ", " ", " ", ". ", "! ", "\n",  "\n\n",
+                                       "",  ".", ";", ", ", "x",  "  \t"};
+    GRand *rand = g_rand_new_with_seed(18);
+    for (int round = 0; round < 3000; round++) {
+        GString *parts[2] = {g_string_new(NULL), g_string_new(NULL)};
+        for (int w = 0; w < 2; w++) {
+            int words = g_rand_int_range(rand, 0, w ? 30 : 6);
+            for (int j = 0; j < words; j++) {
+                if (g_rand_int_range(rand, 0, 3) == 0)
+                    g_string_append(parts[w],
+                                    lists[g_rand_int_range(rand, 0, G_N_ELEMENTS(lists))].written);
+                else
+                    g_string_append(parts[w],
+                                    filler[g_rand_int_range(rand, 0, G_N_ELEMENTS(filler))]);
+                g_string_append(parts[w], glue[g_rand_int_range(rand, 0, G_N_ELEMENTS(glue))]);
+            }
+        }
+        static const char *const categories[] = {"emergency", "complaint", "confidential"};
+        for (gsize c = 0; c < G_N_ELEMENTS(categories); c++) {
+            g_autofree char *want = ref_match(phrases, categories[c], parts[0]->str, parts[1]->str);
+            g_autofree char *got = keywords_match(k, categories[c], parts[0]->str, parts[1]->str);
+            if (g_strcmp0(want, got) != 0)
+                g_test_message("subject \"%s\", text \"%s\"", parts[0]->str, parts[1]->str);
+            g_assert_cmpstr(got, ==, want);
+        }
+        g_string_free(parts[0], TRUE);
+        g_string_free(parts[1], TRUE);
+    }
+    g_rand_free(rand);
+    for (guint i = 0; i < phrases->len; i++) {
+        RefPhrase *p = phrases->pdata[i];
+        g_free(p->folded);
+        g_free(p);
+    }
+    g_string_free(file, TRUE);
+    keywords_free(k);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -303,6 +497,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/classify/shipped-file", test_shipped_file_is_the_builtin_list);
     g_test_add_func("/parse/classify/province-edits", test_province_edits_the_file);
     g_test_add_func("/parse/classify/match", test_keywords_match_directly);
+    g_test_add_func("/parse/classify/one-pass-scan-matches-a-search-per-phrase",
+                    test_one_pass_scan_matches_a_search_per_phrase);
     g_test_add_func("/parse/classify/old-keywords-file-knows-auto-replies",
                     test_old_keywords_file_still_knows_auto_replies);
     return g_test_run();

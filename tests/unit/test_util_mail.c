@@ -231,11 +231,12 @@ static void test_content_commit_syncs_every_folder_it_relies_on(void)
     g_autofree char *store = g_build_filename(work_dir, "store", NULL);
     g_assert_cmpint(g_mkdir(store, 0700), ==, 0);
     g_autoptr(GError) error = NULL;
-    const char *digest = "ab0123456789";
+    g_autofree char *digest = sha256_bytes("content", 7);
 
     g_autofree char *final = fs_content_path(store, digest, ".eml", &error);
     g_assert_no_error(error);
-    g_autofree char *prefix = g_build_filename(store, "ab", NULL);
+    char sub[3] = {digest[0], digest[1], 0};
+    g_autofree char *prefix = g_build_filename(store, sub, NULL);
     g_assert_true(g_file_test(prefix, G_FILE_TEST_IS_DIR));
     g_assert_true(synced(paths, store)); /* the new prefix folder's entry */
     struct stat st;
@@ -244,7 +245,7 @@ static void test_content_commit_syncs_every_folder_it_relies_on(void)
 
     g_autofree char *temp = write_file("temp-1", "content", -1);
     g_ptr_array_set_size(paths, 0);
-    g_assert_true(fs_commit_content(temp, final, &error));
+    g_assert_true(fs_commit_content(temp, final, digest, FS_SYNC_NOW, &error));
     g_assert_no_error(error);
     g_assert_true(synced(paths, temp));   /* the data, before the rename */
     g_assert_true(synced(paths, prefix)); /* the rename */
@@ -252,18 +253,91 @@ static void test_content_commit_syncs_every_folder_it_relies_on(void)
 
     /* the same prefix again: it exists, its parent is not synced again */
     g_ptr_array_set_size(paths, 0);
-    g_autofree char *again = fs_content_path(store, "ab9999", ".eml", &error);
+    g_autofree char *other = g_strdup(digest);
+    other[2] = other[2] == '0' ? '1' : '0';
+    g_autofree char *again = fs_content_path(store, other, ".eml", &error);
     g_assert_nonnull(again);
     g_assert_false(synced(paths, store));
 
-    /* the same content again: the temp file goes, the folder holding the first is synced */
+    /* the same content again: the temp file goes, the first copy and its folder are synced
+     * (whoever put it there may not have) */
     g_autofree char *temp2 = write_file("temp-2", "content", -1);
     g_ptr_array_set_size(paths, 0);
-    g_assert_true(fs_commit_content(temp2, final, &error));
+    g_assert_true(fs_commit_content(temp2, final, digest, FS_SYNC_NOW, &error));
     g_assert_no_error(error);
     g_assert_false(g_file_test(temp2, G_FILE_TEST_EXISTS));
+    g_assert_true(synced(paths, final));
     g_assert_true(synced(paths, prefix));
     fs_set_sync_hook(NULL, NULL);
+}
+
+/* Group commit: a content file committed FS_SYNC_LATER is in place at once, and nothing is
+ * synced until the file system is (one syncfs for the whole batch). */
+static void test_content_commit_later_syncs_once_for_the_batch(void)
+{
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *store = g_build_filename(work_dir, "later", NULL);
+    g_assert_cmpint(g_mkdir(store, 0700), ==, 0);
+    g_autoptr(GError) error = NULL;
+    char *finals[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *content = g_strdup_printf("photo %d", i);
+        g_autofree char *digest = sha256_bytes(content, strlen(content));
+        finals[i] = fs_content_path(store, digest, NULL, &error);
+        g_assert_no_error(error);
+        g_autofree char *name = g_strdup_printf("later-%d", i);
+        g_autofree char *temp = write_file(name, content, -1);
+        fs_set_sync_hook(record_sync, paths);
+        g_assert_true(fs_commit_content(temp, finals[i], digest, FS_SYNC_LATER, &error));
+        fs_set_sync_hook(NULL, NULL);
+        g_assert_no_error(error);
+        g_assert_true(g_file_test(finals[i], G_FILE_TEST_IS_REGULAR));
+    }
+    g_assert_cmpuint(paths->len, ==, 0);
+    fs_set_sync_hook(record_sync, paths);
+    g_assert_true(fs_sync_filesystem(store, &error));
+    fs_set_sync_hook(NULL, NULL);
+    g_assert_no_error(error);
+    g_assert_cmpuint(paths->len, ==, 1);
+    g_assert_true(synced(paths, store));
+    for (int i = 0; i < 3; i++)
+        g_free(finals[i]);
+}
+
+/* After a power cut, a content file written without its own fsync can be there under its
+ * name but cut short (or its blocks never written): the next copy of the same content must
+ * replace it, not be thrown away in its favour. */
+static void test_content_file_cut_short_by_a_power_cut_is_written_again(void)
+{
+    g_autofree char *store = g_build_filename(work_dir, "cut", NULL);
+    g_assert_cmpint(g_mkdir(store, 0700), ==, 0);
+    g_autoptr(GError) error = NULL;
+    static const char photo[] = "JFIF... a citizen's photo of the flooded road ...";
+    g_autofree char *digest = sha256_bytes(photo, strlen(photo));
+    g_autofree char *final = fs_content_path(store, digest, NULL, &error);
+    g_assert_no_error(error);
+    static const char *const damaged[] = {"", "JFIF... a citizen's", "\0\0\0\0\0\0\0\0"};
+    static const gssize lengths[] = {0, 19, -2};
+    for (gsize i = 0; i < G_N_ELEMENTS(damaged); i++) {
+        /* what the crash left: nothing, a cut-short file, the right size of zeros */
+        gsize len = lengths[i] == -2 ? strlen(photo) : (gsize)lengths[i];
+        g_autofree char *zeros = g_malloc0(len + 1);
+        g_assert_true(
+            g_file_set_contents(final, lengths[i] == -2 ? zeros : damaged[i], (gssize)len, NULL));
+        for (int when = FS_SYNC_NOW; when <= FS_SYNC_LATER; when++) {
+            g_autofree char *temp = write_file("again", photo, -1);
+            g_assert_true(fs_commit_content(temp, final, digest, (FsSyncWhen)when, &error));
+            g_assert_no_error(error);
+            g_autofree char *got = NULL;
+            gsize got_len = 0;
+            g_assert_true(g_file_get_contents(final, &got, &got_len, NULL));
+            g_assert_cmpmem(got, got_len, photo, strlen(photo));
+            g_assert_false(g_file_test(temp, G_FILE_TEST_EXISTS));
+            if (when == FS_SYNC_NOW)
+                g_assert_true(g_file_set_contents(final, lengths[i] == -2 ? zeros : damaged[i],
+                                                  (gssize)len, NULL));
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -280,6 +354,10 @@ int main(int argc, char **argv)
     g_test_add_func("/mail/message-id-clean", test_message_id_clean);
     g_test_add_func("/fs/content-commit-syncs-every-folder-it-relies-on",
                     test_content_commit_syncs_every_folder_it_relies_on);
+    g_test_add_func("/fs/content-commit-later-syncs-once-for-the-batch",
+                    test_content_commit_later_syncs_once_for_the_batch);
+    g_test_add_func("/fs/content-file-cut-short-by-a-power-cut-is-written-again",
+                    test_content_file_cut_short_by_a_power_cut_is_written_again);
     int result = g_test_run();
     fs_remove_tree(work_dir);
     g_free(work_dir);

@@ -1,0 +1,116 @@
+"""Group commit (issue 18): pahtd's mailbox pass writes a batch's raw files, attachments and rows
+without an fsync each, and syncs them all at once before the batch's UID MOVE. The guarantees
+stay those of SPEC §8: a message leaves the inbox only once what it became is on the disk, and
+a crash anywhere loses and doubles nothing.
+
+- pahtd killed (like kill -9) after the sync, before the MOVE: the next pass moves the batch,
+  nothing is fetched, drafted or answered twice;
+- what a power cut before the sync can leave (a row on the disk whose raw file or attachment is
+  cut short, or its blocks never written): the next pass does not trust a file by its name; a
+  damaged raw file is downloaded again from the inbox, a damaged attachment written again from
+  the message, before the message leaves the inbox.
+"""
+import hashlib
+import os
+import unittest
+
+import mailboxtest
+import pahttest
+from mailboxtest import once, rows
+
+PHOTO = bytes(range(256)) * 64  # 16 KiB: "a photo of the pothole"
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class GroupCommit(unittest.TestCase):
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("paht"))
+        self.citizens = [f"{pahttest.unique(n)}@{self.stack.domain}" for n in ("an", "binh", "chi")]
+        for i, who in enumerate(self.citizens):
+            attachments = [("o-ga.jpg", "image/jpeg", PHOTO)] if i == 0 else None
+            self.gw.deliver(pahttest.make_mail(
+                who, self.gw.address, f"Ổ gà số {i}",
+                "Nội dung phản ánh.\n" + pahttest.complete_details(), attachments=attachments,
+                message_id=f"<{pahttest.unique('m')}@example.test>"), sender=who)
+        self.assertEqual(self.gw.count("INBOX"), 3)
+
+    def kill_before_move(self):
+        """pahtd --once dying right after the group commit's sync, before its UID MOVE"""
+        gw = self.gw
+        env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_TEST_FAULT": "exit-before-move",
+               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
+        killed = gw.pahtd("--once", env=env)
+        self.assertEqual(killed.returncode, 3, killed.stderr)
+        self.assertIn("exiting after the sync, before a UID MOVE", killed.stderr)
+        self.assertEqual(gw.count("INBOX"), 3)
+        self.assertEqual(gw.count("PAHT/Processed"), 0)
+        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
+                         [("processed", 3)])
+        with open(mailboxtest.protocol_log_path(gw)) as f:
+            self.before = len(f.read().splitlines())
+
+    def commands_since_kill(self):
+        with open(mailboxtest.protocol_log_path(self.gw)) as f:
+            return f.read().splitlines()[self.before:]
+
+    def check_finished_once(self):
+        gw = self.gw
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 3)
+        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
+                         [("moved", 3)])
+        self.assertEqual(rows(gw, "SELECT count(*) FROM report"), [(3,)])
+        # one acknowledgement each in the outbox, and in the citizen's mailbox
+        self.assertEqual(rows(gw, "SELECT rcpt, count(*) FROM outbox WHERE kind = 'ack'"
+                                  " GROUP BY rcpt ORDER BY rcpt"),
+                         [(who, 1) for who in sorted(self.citizens)])
+        for who in self.citizens:
+            pahttest.wait_for(lambda: pahttest.count(self.stack, who) == 1, what="one ack each")
+        # every file is whole: its size and digest are its row's
+        for path, size, digest in rows(gw, "SELECT path, size, sha256 FROM raw_message"
+                                           " UNION ALL SELECT path, size, sha256 FROM attachment"):
+            self.assertEqual(os.path.getsize(path), size, path)
+            self.assertEqual(sha256_of(path), digest, path)
+
+    def test_killed_between_the_sync_and_the_move_moves_once_and_answers_once(self):
+        self.kill_before_move()
+        again = once(self.gw, 1)
+        self.assertNotIn("damaged", again.stderr)
+        commands = self.commands_since_kill()
+        # nothing downloaded again: the files the sync made durable are trusted once checked
+        self.assertFalse([c for c in commands if "BODY.PEEK[]" in c], commands)
+        self.assertEqual(len([c for c in commands if " UID MOVE " in c]), 1, commands)
+        self.check_finished_once()
+
+    def test_files_a_power_cut_damaged_are_written_again_not_trusted(self):
+        gw = self.gw
+        self.kill_before_move()
+        # what a power cut before the sync can leave under the rows that reached the disk:
+        # a raw file cut short, and an attachment of the right size whose blocks were never
+        # written (zeros)
+        (raw_path, raw_size), = rows(gw, "SELECT path, size FROM raw_message"
+                                         " ORDER BY id LIMIT 1 OFFSET 1")
+        with open(raw_path, "r+b") as f:
+            f.truncate(raw_size // 2)
+        (att_path, att_size, att_digest), = rows(gw, "SELECT path, size, sha256 FROM attachment")
+        self.assertEqual(att_digest, hashlib.sha256(PHOTO).hexdigest())
+        with open(att_path, "wb") as f:
+            f.write(b"\0" * att_size)
+
+        again = once(gw, 1)
+        self.assertIn("its raw file was damaged by a crash", again.stderr)
+        self.assertIn("downloaded again", again.stderr)
+        commands = self.commands_since_kill()
+        self.assertEqual(len([c for c in commands if "BODY.PEEK[]" in c]), 1, commands)
+        self.check_finished_once()
+        with open(att_path, "rb") as f:
+            self.assertEqual(f.read(), PHOTO)
+
+
+if __name__ == "__main__":
+    unittest.main()
