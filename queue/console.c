@@ -28,7 +28,8 @@ void report_list_item_free(ReportListItem *item)
 }
 
 /* One WHERE for the page and its count. Parameters: ?1 states (JSON array or NULL), ?2 agency,
- * ?3 main agency only, ?4 flag, ?5 LIKE pattern of the search, ?6 its phone digits pattern,
+ * ?3 main agency only, ?4 flag, ?5 the search's FTS5 query (queue/search.c), ?6 its phone digits
+ * pattern,
  * ?7 deadline owners (JSON array or NULL), ?8 now. */
 #define QUEUE_DUE(what)                                                                            \
     "(SELECT " what " FROM deadline d WHERE d.report_id = r.id AND d.status = 'open'"              \
@@ -46,9 +47,8 @@ void report_list_item_free(ReportListItem *item)
     "  OR (?4 = 'stranger' AND " QUEUE_STRANGER ")"                                                \
     "  OR (?4 = 'overdue' AND (r.overdue OR " QUEUE_DUE(                                           \
         "d.due") " <= ?8)))"                                                                       \
-                 " AND (?5 IS NULL OR r.code LIKE ?5 ESCAPE '\\' OR r.citizen_email LIKE ?5 "      \
-                 "ESCAPE '\\'"                                                                     \
-                 "  OR r.citizen_name LIKE ?5 ESCAPE '\\' OR r.sender LIKE ?5 ESCAPE '\\'"         \
+                 " AND (?5 IS NULL OR r.id IN (SELECT rowid FROM report_search"                    \
+                 "  WHERE report_search MATCH ?5)"                                                 \
                  "  OR (?6 IS NOT NULL AND r.citizen_phone LIKE ?6))"
 
 static const char queue_page_sql[] =
@@ -81,19 +81,6 @@ static char *json_strv(const char *const *values)
     return g_string_free(s, FALSE);
 }
 
-/* "%text%" with LIKE's wildcards escaped */
-static char *like_pattern(const char *text)
-{
-    GString *s = g_string_new("%");
-    for (const char *p = text; *p; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\')
-            g_string_append_c(s, '\\');
-        g_string_append_c(s, *p);
-    }
-    g_string_append_c(s, '%');
-    return g_string_free(s, FALSE);
-}
-
 /* the digits of a search that looks like a phone number, in national form, as a pattern */
 static char *phone_pattern(const char *text)
 {
@@ -121,14 +108,15 @@ static char *phone_pattern(const char *text)
 }
 
 typedef struct {
-    char *states, *owners, *like, *phone;
+    char *states, *owners, *match, *phone;
+    gboolean searching;
 } QueryText;
 
 static void query_text_clear(QueryText *q)
 {
     g_free(q->states);
     g_free(q->owners);
-    g_free(q->like);
+    g_free(q->match);
     g_free(q->phone);
 }
 
@@ -140,7 +128,8 @@ static void bind_query(sqlite3_stmt *stmt, const ReportQuery *q, const QueryText
     bind_text_or_null(stmt, 2, q->agency);
     sqlite3_bind_int(stmt, 3, q->main_agency_only ? 1 : 0);
     bind_text_or_null(stmt, 4, q->flag);
-    bind_text_or_null(stmt, 5, t->like);
+    /* a search with no word FTS5 can match ("%%") matches nothing; none at all, everything */
+    bind_text_or_null(stmt, 5, t->match ? t->match : t->searching ? "\"\"" : NULL);
     bind_text_or_null(stmt, 6, t->phone);
     bind_text_or_null(stmt, 7, t->owners);
     sqlite3_bind_int64(stmt, 8, q->now);
@@ -192,11 +181,13 @@ static gboolean query_count(Store *store, const ReportQuery *q, const QueryText 
 
 GPtrArray *report_query(Store *store, const ReportQuery *q, int *total, GError **error)
 {
+    gboolean searching = q->search && *q->search;
     g_auto(QueryText) t = {
         .states = json_strv(q->states),
         .owners = json_strv(q->owners),
-        .like = q->search && *q->search ? like_pattern(q->search) : NULL,
-        .phone = q->search && *q->search ? phone_pattern(q->search) : NULL,
+        .match = searching ? search_match_query(q->search) : NULL,
+        .phone = searching ? phone_pattern(q->search) : NULL,
+        .searching = searching,
     };
     if (total && !query_count(store, q, &t, total, error))
         return NULL;

@@ -593,6 +593,20 @@ gboolean login_attempt_begin(Store *store, const char *login, const char *client
                              const LoginThrottle *throttle, gint64 *attempt_id, GError **error);
 gboolean login_attempt_finish(Store *store, gint64 attempt_id, gboolean ok, GError **error);
 
+/* ---- the console's search (pahtweb, queue/search.c) ------------------------------------------
+ * Reports are found through an FTS5 index the store keeps in step with each report row
+ * (code, name, phone, e-mail, subject, text, place), diacritics folded: "den duong" finds
+ * "Đèn đường". */
+
+/* text in NFC, "đ"/"Đ" as "d", lower case, every character that is not a letter, a digit or a
+ * mark as a space; NULL for NULL or invalid UTF-8 (g_free) */
+char *search_fold(const char *text);
+/* the folded words of text, at most max (<= 0: all) (g_strfreev; never NULL) */
+char **search_tokens(const char *text, int max);
+/* the FTS5 query of what a user typed: every word must match, as a prefix; NULL when it has no
+ * letter or digit (g_free) */
+char *search_match_query(const char *text);
+
 /* ---- the console's view of reports (pahtweb, queue/console.c) --------------------------------
  */
 
@@ -605,7 +619,9 @@ typedef struct {
     const char *const *owners; /* deadline owners that order the list (ioc, agency,
                                   coordinators, leader); NULL: every deadline */
     const char *flag;          /* emergency | complaint | confidential | stranger | overdue; NULL */
-    const char *search;        /* part of a code, a name or an e-mail address, or a phone number */
+    const char *search;        /* words of a code, a name, a phone number, an e-mail address, the
+                                  subject, the text or the place (search_match_query), or a
+                                  phone number as people write it */
     gint64 now;                /* for "overdue" */
     int offset, limit;
 } ReportQuery;
