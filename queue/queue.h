@@ -607,6 +607,32 @@ char **search_tokens(const char *text, int max);
  * letter or digit (g_free) */
 char *search_match_query(const char *text);
 
+/* Possible duplicates of a report (the report page): other open reports received since now
+ * minus 30 days, within 150 m of its coordinates or whose place, subject and text share pairs
+ * of adjacent words with its own at least SEARCH_DUPLICATE_MIN_DICE (Dice's coefficient,
+ * diacritics dropped); the nearest first, then the most similar. */
+#define SEARCH_DUPLICATE_MIN_DICE 0.12
+typedef struct {
+    gint64 id;
+    char *code, *state;
+    gint64 received_at;
+    gboolean near;     /* within 150 m */
+    double distance_m; /* < 0: one of the two has no coordinates */
+    double similarity; /* 0..1 */
+    char **shared;     /* a few of the pairs of words both have, as this report writes them */
+} PossibleDuplicate;
+
+void possible_duplicate_free(PossibleDuplicate *duplicate);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PossibleDuplicate, possible_duplicate_free)
+/* PossibleDuplicate *, at most limit (<= 0: all) */
+GPtrArray *report_possible_duplicates(Store *store, const Report *report, gint64 now, int limit,
+                                      GError **error);
+/* the measure report_possible_duplicates applies to two reports' place, subject and text */
+double search_text_similarity(const char *place_a, const char *subject_a, const char *text_a,
+                              const char *place_b, const char *subject_b, const char *text_b);
+/* metres between two points given in degrees */
+double search_distance_m(double lat1, double lon1, double lat2, double lon2);
+
 /* ---- the console's view of reports (pahtweb, queue/console.c) --------------------------------
  */
 

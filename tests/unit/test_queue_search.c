@@ -39,6 +39,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 
 typedef struct {
     const char *subject, *text, *place, *name, *phone, *email;
+    double lat, lon; /* both 0: no coordinates */
+    int days_ago;
 } Mail;
 
 static gint64 report_in(Store *store, GTimeZone *zone, const Mail *m)
@@ -51,9 +53,13 @@ static gint64 report_in(Store *store, GTimeZone *zone, const Mail *m)
     d->citizen.phone = g_strdup(m->phone ? m->phone : "0912345678");
     d->citizen.email = g_strdup(m->email ? m->email : "an@example.vn");
     d->location.text = g_strdup(m->place ? m->place : "Phường 1");
+    d->location.has_coordinates = m->lat != 0 || m->lon != 0;
+    d->location.lat = m->lat;
+    d->location.lon = m->lon;
     ReportRef ref = {0};
     GError *error = NULL;
-    g_assert_true(report_create(store, d, "PAHT", zone, clock_now_unix(), 0, &ref, &error));
+    g_assert_true(report_create(store, d, "PAHT", zone, clock_now_unix() - m->days_ago * 86400, 0,
+                                &ref, &error));
     g_assert_no_error(error);
     gint64 id = ref.id;
     report_ref_clear(&ref);
@@ -230,6 +236,146 @@ static void test_migration_indexes_reports_already_kept(Fixture *f, gconstpointe
     store_close(store);
 }
 
+/* ---- possible duplicates ---------------------------------------------------------------------
+ * The fixtures that set SEARCH_DUPLICATE_MIN_DICE: three citizens report the light of Lê Lợi
+ * street in their own words (one without diacritics); the others are a different problem in
+ * the same street, the same problem in another street, and unrelated reports. Measured: the
+ * three pairs of the light score 0.23, 0.16 and 0.14; every other pair at most 0.08. */
+static const Mail light_1 = {.place = "Đường Lê Lợi, Phường 1",
+                             .subject = "Đèn đường hỏng",
+                             .text = "Đèn đường trước nhà số 12 đường Lê Lợi không sáng mấy hôm "
+                                     "nay, buổi tối rất tối."};
+static const Mail light_2 = {.place = "trước số 14 Lê Lợi, Phường 1",
+                             .subject = "Phản ánh đèn đường Lê Lợi bị hư",
+                             .text = "Cột đèn đường gần nhà số 14 Lê Lợi không sáng ba đêm rồi, "
+                                     "đi đường rất nguy hiểm."};
+static const Mail light_3 = {.place = "Le Loi, phuong 1",
+                             .subject = "den duong khong sang",
+                             .text = "Den duong o Le Loi phuong 1 khong sang ca tuan nay."};
+static const Mail rubbish_same_street = {
+    .place = "Đường Lê Lợi, Phường 1",
+    .subject = "Rác thải",
+    .text = "Rác thải đổ trên vỉa hè đường Lê Lợi gần chợ, bốc mùi hôi."};
+static const Mail light_other_street = {
+    .place = "Hẻm 5 Trần Hưng Đạo, Phường 3",
+    .subject = "Đèn đường hỏng",
+    .text = "Đèn đường trong hẻm 5 Trần Hưng Đạo bị hỏng, nhờ cơ quan sửa."};
+static const Mail flood = {.place = "Phường 2",
+                           .subject = "Ngập nước",
+                           .text = "Mưa lớn làm ngập nước đường Nguyễn Huệ, xe không đi được."};
+static const Mail market_rubbish = {
+    .place = "Chợ Phường 1",
+    .subject = "Xin phản ánh về rác",
+    .text = "Kính gửi Trung tâm. Rác ở chợ Phường 1 không được thu gom, xin cảm ơn."};
+
+static double similarity(const Mail *a, const Mail *b)
+{
+    return search_text_similarity(a->place, a->subject, a->text, b->place, b->subject, b->text);
+}
+
+static void test_similar_reports_pass_the_threshold_and_others_do_not(void)
+{
+    const Mail *same[][2] = {{&light_1, &light_2}, {&light_1, &light_3}, {&light_2, &light_3}};
+    for (gsize i = 0; i < G_N_ELEMENTS(same); i++) {
+        g_assert_cmpfloat(similarity(same[i][0], same[i][1]), >=, SEARCH_DUPLICATE_MIN_DICE);
+        g_assert_cmpfloat(similarity(same[i][1], same[i][0]), >=, SEARCH_DUPLICATE_MIN_DICE);
+    }
+    const Mail *all[] = {
+        &light_1, &light_2,       &light_3, &rubbish_same_street, &light_other_street,
+        &flood,   &market_rubbish};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        for (gsize j = 3; j < G_N_ELEMENTS(all); j++)
+            if (i != j)
+                g_assert_cmpfloat(similarity(all[i], all[j]), <, SEARCH_DUPLICATE_MIN_DICE);
+    /* the labelled lines of the province's template, the same in every report, do not make
+     * two reports alike */
+    const char *details = "\nHọ và tên: Nguyễn Văn An\nĐịa chỉ: 25 Trần Hưng Đạo, Phường 2\n"
+                          "CCCD: 094201001234\nĐiện thoại: 0912 345 678\n"
+                          "Địa điểm: trước cổng chợ Phường 1\nVị trí: https://www.google.com/maps/"
+                          "search/?api=1&query=9.6025%2C105.9739\n";
+    g_autofree char *light_text = g_strconcat(light_1.text, details, NULL);
+    g_autofree char *flood_text = g_strconcat(flood.text, details, NULL);
+    g_assert_cmpfloat(search_text_similarity(light_1.place, light_1.subject, light_text,
+                                             light_1.place, flood.subject, flood_text),
+                      <, SEARCH_DUPLICATE_MIN_DICE);
+    /* the margin: the weakest duplicate and the strongest other are not a hair apart */
+    g_assert_cmpfloat(similarity(&light_2, &light_3) - similarity(&light_3, &market_rubbish), >,
+                      0.04);
+}
+
+static void test_distance_in_metres(void)
+{
+    /* 0.001 degree of latitude is 111 m everywhere */
+    g_assert_cmpfloat_with_epsilon(search_distance_m(9.6, 105.97, 9.601, 105.97), 111.2, 0.5);
+    /* a degree of longitude shrinks with the latitude: 0.001 at 9.6 N is 109.6 m */
+    g_assert_cmpfloat_with_epsilon(search_distance_m(9.6, 105.97, 9.6, 105.971), 109.7, 0.5);
+}
+
+static GPtrArray *duplicates_of(Store *store, gint64 id)
+{
+    GError *error = NULL;
+    Report *r = report_load_id(store, id, &error);
+    g_assert_no_error(error);
+    GPtrArray *list = report_possible_duplicates(store, r, clock_now_unix(), 10, &error);
+    g_assert_no_error(error);
+    report_free(r);
+    return list;
+}
+
+static const PossibleDuplicate *duplicate_in(GPtrArray *list, gint64 id)
+{
+    for (guint i = 0; i < list->len; i++)
+        if (((PossibleDuplicate *)g_ptr_array_index(list, i))->id == id)
+            return g_ptr_array_index(list, i);
+    return NULL;
+}
+
+static void test_possible_duplicates_near_or_alike_open_and_recent(Fixture *f, gconstpointer data)
+{
+    Mail here = light_1;
+    here.lat = 9.6025, here.lon = 105.9739;
+    gint64 me = report_in(f->store, f->zone, &here);
+    /* 100 m north, about something else: near */
+    Mail close = flood;
+    close.lat = 9.6034, close.lon = 105.9739;
+    gint64 near = report_in(f->store, f->zone, &close);
+    /* 300 m away and unlike: neither */
+    Mail far = flood;
+    far.lat = 9.6052, far.lon = 105.9739;
+    gint64 away = report_in(f->store, f->zone, &far);
+    /* the same light in other words, no coordinates: alike */
+    gint64 alike = report_in(f->store, f->zone, &light_2);
+    /* the same light, but 31 days ago; and another one since closed */
+    Mail old = light_3;
+    old.days_ago = 31;
+    gint64 too_old = report_in(f->store, f->zone, &old);
+    gint64 closed = report_in(f->store, f->zone, &light_3);
+    g_autofree char *close_it =
+        g_strdup_printf("UPDATE report SET state = 'closed' WHERE id = %" G_GINT64_FORMAT, closed);
+    GError *error = NULL;
+    g_assert_true(store_exec(f->store, close_it, &error));
+    report_in(f->store, f->zone, &rubbish_same_street);
+
+    g_autoptr(GPtrArray) list = duplicates_of(f->store, me);
+    g_assert_cmpuint(list->len, ==, 2);
+    const PossibleDuplicate *first = g_ptr_array_index(list, 0);
+    g_assert_cmpint(first->id, ==, near); /* the near one first */
+    g_assert_true(first->near);
+    g_assert_cmpfloat_with_epsilon(first->distance_m, 100.1, 1.0);
+    const PossibleDuplicate *second = duplicate_in(list, alike);
+    g_assert_nonnull(second);
+    g_assert_false(second->near);
+    g_assert_cmpfloat(second->distance_m, <, 0);
+    g_assert_cmpstr(second->state, ==, "incomplete"); /* no address: an open state */
+    /* the words both share, as this report writes them (diacritics and all) */
+    g_assert_true(g_strv_contains((const char *const *)second->shared, "đèn đường"));
+    g_assert_true(g_strv_contains((const char *const *)second->shared, "không sáng"));
+    g_assert_null(duplicate_in(list, away));
+    g_assert_null(duplicate_in(list, too_old));
+    g_assert_null(duplicate_in(list, closed));
+    g_assert_null(duplicate_in(list, me));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -240,5 +386,10 @@ int main(int argc, char **argv)
     ADD("folds-diacritics", test_search_folds_diacritics);
     ADD("follows-every-write-of-a-report", test_search_follows_every_write_of_a_report);
     ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
+    g_test_add_func("/queue/search/similar-reports-pass-the-threshold-and-others-do-not",
+                    test_similar_reports_pass_the_threshold_and_others_do_not);
+    g_test_add_func("/queue/search/distance-in-metres", test_distance_in_metres);
+    ADD("possible-duplicates-near-or-alike-open-and-recent",
+        test_possible_duplicates_near_or_alike_open_and_recent);
     return g_test_run();
 }
