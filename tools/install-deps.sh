@@ -12,7 +12,7 @@ packages=(
   dovecot-imapd dovecot-lmtpd postfix openssl curl python3 sqlite3 ca-certificates
   isync hyperfine
   scdoc man-db debhelper dpkg-dev fakeroot lintian systemd
-  libmicrohttpd-dev libsodium-dev chromium chromium-driver python3-selenium
+  libmicrohttpd-dev libsodium-dev libvips-dev chromium chromium-driver python3-selenium
 )
 
 if [ "$(id -u)" != 0 ]; then

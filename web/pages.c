@@ -236,6 +236,27 @@ void handle_attachment(Request *req, Response *res)
     serve_file(req, res, a->path, name, !a->dangerous);
 }
 
+/* an attachment's thumbnail (web/thumbs.c), made on this first request for it: the report
+ * page that links it was already served */
+void handle_attachment_thumb(Request *req, Response *res)
+{
+    g_autoptr(Report) r = view_load_report(req, res);
+    if (!r)
+        return;
+    const StoredAttachment *a = nth(r->attachments, req->params[1]);
+    g_autofree char *thumb = a && !a->dangerous ? thumbs_get(a->path) : NULL;
+    if (!thumb) {
+        page_not_found(req, res);
+        return;
+    }
+    response_header(res, "Content-Disposition", "inline");
+    response_header(res, "Cache-Control", "private, max-age=86400");
+    res->status = 200;
+    g_free(res->content_type);
+    res->content_type = g_strdup("image/jpeg");
+    res->file = g_steal_pointer(&thumb);
+}
+
 void handle_result_file(Request *req, Response *res)
 {
     g_autoptr(Report) r = view_load_report(req, res);

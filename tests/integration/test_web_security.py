@@ -348,8 +348,9 @@ class WebSecurity(unittest.TestCase):
     def test_only_raster_images_are_shown_inline(self):
         ioc = self.clients["ioc"]
         page = ioc.get(f"/reports/{self.files_report}").text
-        self.assertEqual(re.findall(r'<img src="([^"]+)"', page),
-                         [f"/reports/{self.files_report}/attachments/1"])
+        self.assertEqual(re.findall(r'<img class="thumb" src="([^"]+)"', page),
+                         [f"/reports/{self.files_report}/attachments/1/thumb"])
+        self.assertEqual(len(re.findall(r'<img ', page)), 1)
         expected = [("image/png", "inline"), ("application/octet-stream", "attachment"),
                     ("application/octet-stream", "attachment"),
                     ("application/octet-stream", "attachment")]
