@@ -93,6 +93,9 @@ char *search_match_query(const char *text)
 #define DUPLICATE_NEAR_METRES  150.0
 #define DUPLICATE_CANDIDATES   2000
 #define DUPLICATE_SHARED_SHOWN 6
+/* what of a text is compared: its beginning, where a citizen says what is wrong (a report
+ * page compares hundreds of texts, some of them long mails) */
+#define DUPLICATE_TEXT_CHARS 1500
 
 void possible_duplicate_free(PossibleDuplicate *d)
 {
@@ -206,7 +209,11 @@ static WordPairs word_pairs_of(const char *place, const char *subject, const cha
     /* one field's last word and the next field's first are no pair */
     add_word_pairs(w.place, place);
     add_word_pairs(w.text, subject);
-    g_autofree char *prose = text ? prose_of(text) : NULL;
+    if (text && !g_utf8_validate(text, -1, NULL))
+        text = NULL;
+    g_autofree char *start =
+        text ? g_utf8_substring(text, 0, MIN(g_utf8_strlen(text, -1), DUPLICATE_TEXT_CHARS)) : NULL;
+    g_autofree char *prose = start ? prose_of(start) : NULL;
     add_word_pairs(w.text, prose);
     return w;
 }
@@ -287,11 +294,15 @@ double search_distance_m(double lat1, double lon1, double lat2, double lon2)
 }
 
 static const char duplicate_candidates_sql[] =
-    "SELECT id, code, state, received_at, subject, body, location_text, location_lat,"
-    " location_lon FROM report"
-    " WHERE state IN ('draft', 'incomplete', 'returned', 'assigned', 'coordinating', 'extended',"
-    "  'result_submitted', 'approved')"
-    " AND received_at >= ?1 AND id <> ?2 ORDER BY received_at DESC LIMIT ?3";
+    "SELECT id, code, state, received_at, subject, substr(body, 1, " G_STRINGIFY(
+        DUPLICATE_TEXT_CHARS) "), location_text,"
+                              " location_lat,"
+                              " location_lon FROM report"
+                              " WHERE state IN ('draft', 'incomplete', 'returned', 'assigned', "
+                              "'coordinating', 'extended',"
+                              "  'result_submitted', 'approved')"
+                              " AND received_at >= ?1 AND id <> ?2 ORDER BY received_at DESC LIMIT "
+                              "?3";
 
 static gint compare_duplicates(gconstpointer pa, gconstpointer pb)
 {
