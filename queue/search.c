@@ -95,7 +95,7 @@ char *search_match_query(const char *text)
 #define DUPLICATE_SHARED_SHOWN 6
 /* what of a text is compared: its beginning, where a citizen says what is wrong (a report
  * page compares hundreds of texts, some of them long mails) */
-#define DUPLICATE_TEXT_CHARS 1500
+#define DUPLICATE_TEXT_CHARS 800
 
 void possible_duplicate_free(PossibleDuplicate *d)
 {
@@ -107,20 +107,25 @@ void possible_duplicate_free(PossibleDuplicate *d)
     g_free(d);
 }
 
-/* a word compared without its marks: NFD, marks dropped, "đ" as "d", lower case */
-static char *word_key(const char *word)
+/* a word compared without its marks: each letter's base (its canonical decomposition's
+ * first character), marks dropped, "đ" as "d" (a report page keys thousands of words: no
+ * allocation per letter) */
+static void append_key(GString *key, const char *word)
 {
-    g_autofree char *nfd = g_utf8_normalize(word, -1, G_NORMALIZE_NFD);
-    GString *key = g_string_new(NULL);
-    for (const char *p = nfd; p && *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_unichar_tolower(g_utf8_get_char(p));
-        GUnicodeType t = g_unichar_type(c);
+    for (const char *p = word; *p; p = g_utf8_next_char(p)) {
+        if ((guchar)*p < 0x80) {
+            g_string_append_c(key, *p);
+            continue;
+        }
+        gunichar c = g_utf8_get_char(p), parts[G_UNICHAR_MAX_DECOMPOSITION_LENGTH];
+        gsize n = g_unichar_fully_decompose(c, FALSE, parts, G_N_ELEMENTS(parts));
+        gunichar base = n ? parts[0] : c;
+        GUnicodeType t = g_unichar_type(base);
         if (t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_SPACING_MARK ||
             t == G_UNICODE_ENCLOSING_MARK)
             continue;
-        g_string_append_unichar(key, c == 0x0111 ? 'd' : c);
+        g_string_append_unichar(key, base == 0x0111 ? 'd' : base);
     }
-    return g_string_free(key, FALSE);
 }
 
 /* A line of a form rather than of prose: "Họ và tên: ...", "Điện thoại: ...", "Địa điểm: ...",
@@ -158,35 +163,38 @@ static void add_word_pairs(GHashTable *pairs, const char *text)
 {
     if (!text || !g_utf8_validate(text, -1, NULL))
         return;
-    g_autofree char *nfc = g_utf8_normalize(text, -1, G_NORMALIZE_NFC);
-    g_autofree char *lower = g_utf8_strdown(nfc, -1);
-    GString *run = g_string_new(NULL);
-    g_autofree char *prev = NULL, *prev_key = NULL;
+    /* the store's text is NFC already (parse): no normalization here */
+    g_autofree char *lower = g_utf8_strdown(text, -1);
+    GString *word = g_string_new(NULL), *key = g_string_new(NULL);
+    GString *prev = g_string_new(NULL), *prev_key = g_string_new(NULL);
     for (const char *p = lower;; p = g_utf8_next_char(p)) {
         gunichar c = *p ? g_utf8_get_char(p) : 0;
         if (c && token_char(c)) {
-            g_string_append_unichar(run, c);
+            g_string_append_len(word, p, g_utf8_next_char(p) - p);
             continue;
         }
-        if (run->len) {
-            char *key = word_key(run->str);
-            if (prev) {
-                char *pair_key = g_strconcat(prev_key, " ", key, NULL);
+        if (word->len) {
+            g_string_truncate(key, 0);
+            append_key(key, word->str);
+            if (prev->len) {
+                char *pair_key = g_strconcat(prev_key->str, " ", key->str, NULL);
                 if (!g_hash_table_contains(pairs, pair_key))
-                    g_hash_table_insert(pairs, pair_key, g_strconcat(prev, " ", run->str, NULL));
+                    g_hash_table_insert(pairs, pair_key,
+                                        g_strconcat(prev->str, " ", word->str, NULL));
                 else
                     g_free(pair_key);
             }
-            g_free(prev);
-            g_free(prev_key);
-            prev = g_strdup(run->str);
-            prev_key = key;
-            g_string_truncate(run, 0);
+            g_string_assign(prev, word->str);
+            g_string_assign(prev_key, key->str);
+            g_string_truncate(word, 0);
         }
         if (!c)
             break;
     }
-    g_string_free(run, TRUE);
+    g_string_free(word, TRUE);
+    g_string_free(key, TRUE);
+    g_string_free(prev, TRUE);
+    g_string_free(prev_key, TRUE);
 }
 
 /* a report's pairs of words: those of its place, and those of its subject and text */
