@@ -28,9 +28,10 @@ void report_list_item_free(ReportListItem *item)
 }
 
 /* One WHERE for the page and its count. Parameters: ?1 states (JSON array or NULL), ?2 agency,
- * ?3 main agency only, ?4 flag, ?5 the search's FTS5 query (queue/search.c), ?6 its phone digits
- * pattern,
- * ?7 deadline owners (JSON array or NULL), ?8 now. */
+ * ?3 main agency only, ?4 flag, ?5 the search's FTS5 query (queue/search.c), ?6 its phone
+ * digits pattern, ?7 deadline owners (JSON array or NULL), ?8 now, ?11 the user sees no citizen of
+ * a confidential report: such a report is found by its code alone (Điều 9.3.b), not by a name, a
+ * phone or a word of its text. */
 #define QUEUE_DUE(what)                                                                            \
     "(SELECT " what " FROM deadline d WHERE d.report_id = r.id AND d.status = 'open'"              \
     " AND (?7 IS NULL OR d.owner IN (SELECT value FROM json_each(?7))) ORDER BY d.due LIMIT 1)"
@@ -41,19 +42,24 @@ void report_list_item_free(ReportListItem *item)
  * open reports would read the 100,000 closed ones too (bench/run web). */
 #define QUEUE_STATES    " r.state IN (SELECT value FROM json_each(?1))"
 #define QUEUE_ANY_STATE " ?1 IS NULL"
+// clang-format off
 #define QUEUE_WHERE(states)                                                                        \
-    states " AND (?2 IS NULL OR r.agency = ?2 OR (NOT ?3 AND"                                      \
-           "  instr(',' || r.coordinators || ',', ',' || ?2 || ',') > 0))"                         \
-           " AND (?4 IS NULL"                                                                      \
-           "  OR (?4 = 'emergency' AND r.classification = 'emergency')"                            \
-           "  OR (?4 = 'complaint' AND r.classification = 'complaint')"                            \
-           "  OR (?4 = 'confidential' AND r.confidential)"                                         \
-           "  OR (?4 = 'stranger' AND " QUEUE_STRANGER ")"                                         \
-           "  OR (?4 = 'overdue' AND (r.overdue OR " QUEUE_DUE(                                    \
-               "d.due") " <= ?8)))"                                                                \
-                        " AND (?5 IS NULL OR r.id IN (SELECT rowid FROM report_search"             \
-                        "  WHERE report_search MATCH ?5)"                                          \
-                        "  OR (?6 IS NOT NULL AND r.citizen_phone LIKE ?6))"
+    states                                                                                         \
+    " AND (?2 IS NULL OR r.agency = ?2 OR (NOT ?3 AND"                                             \
+    "  instr(',' || r.coordinators || ',', ',' || ?2 || ',') > 0))"                                \
+    " AND (?4 IS NULL"                                                                             \
+    "  OR (?4 = 'emergency' AND r.classification = 'emergency')"                                   \
+    "  OR (?4 = 'complaint' AND r.classification = 'complaint')"                                   \
+    "  OR (?4 = 'confidential' AND r.confidential)"                                                \
+    "  OR (?4 = 'stranger' AND " QUEUE_STRANGER ")"                                                \
+    "  OR (?4 = 'overdue' AND (r.overdue OR " QUEUE_DUE("d.due") " <= ?8)))"                       \
+    " AND (?5 IS NULL"                                                                             \
+    "  OR (r.id IN (SELECT rowid FROM report_search WHERE report_search MATCH ?5)"                 \
+    "   AND NOT (?11 AND r.confidential))"                                                         \
+    "  OR (?11 AND r.confidential AND r.id IN (SELECT rowid FROM report_search"                    \
+    "   WHERE report_search MATCH '{code} : (' || ?5 || ')'))"                                     \
+    "  OR (?6 IS NOT NULL AND r.citizen_phone LIKE ?6 AND NOT (?11 AND r.confidential)))"
+// clang-format on
 
 #define QUEUE_PAGE_SQL(states)                                                                     \
     "SELECT r.id, r.code, r.state, r.classification, r.subject, r.citizen_name,"                   \
@@ -142,6 +148,7 @@ static void bind_query(sqlite3_stmt *stmt, const ReportQuery *q, const QueryText
     bind_text_or_null(stmt, 6, t->phone);
     bind_text_or_null(stmt, 7, t->owners);
     sqlite3_bind_int64(stmt, 8, q->now);
+    sqlite3_bind_int(stmt, 11, q->search_redacted ? 1 : 0);
 }
 
 static char **split_commas(const char *text)

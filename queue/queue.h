@@ -648,6 +648,8 @@ typedef struct {
     const char *search;        /* words of a code, a name, a phone number, an e-mail address, the
                                   subject, the text or the place (search_match_query), or a
                                   phone number as people write it */
+    gboolean search_redacted;  /* an agency's or a leader's: a confidential report is found
+                                  by its code only */
     gint64 now;                /* for "overdue" */
     int offset, limit;
 } ReportQuery;

@@ -67,6 +67,7 @@ static void queue_query_for(Request *req, QueueFilter *f, ReportQuery *q)
         q->owners = ioc_owner;
     } else {
         q->agency = req->user->agency;
+        q->search_redacted = TRUE; /* what view.c shows them of a confidential report */
         q->main_agency_only = role == ROLE_LEADER;
         q->owners = role == ROLE_LEADER ? leader_owner : agency_owner;
         defaults = role == ROLE_LEADER ? leader_waiting : agency_working;

@@ -156,6 +156,49 @@ static void test_search_folds_diacritics(Fixture *f, gconstpointer data)
     g_assert_cmpuint(all->len, ==, 2);
 }
 
+/* an agency sees nothing personal of a confidential report (Điều 9.3.b): its search must
+ * not tell that a name, a phone or a word of the text belongs to one */
+static void test_confidential_reports_found_by_code_only_when_redacted(Fixture *f,
+                                                                       gconstpointer data)
+{
+    report_in(f->store, f->zone,
+              &(Mail){.subject = "Đèn đường", .name = "Lê Văn Tám", .phone = "0901000111"});
+    gint64 secret = report_in(f->store, f->zone,
+                              &(Mail){.subject = "Tố giác",
+                                      .text = "Bãi cát lậu ở bến phà",
+                                      .name = "Lê Văn Tám",
+                                      .phone = "0901000111"});
+    GError *error = NULL;
+    g_autofree char *mark =
+        g_strdup_printf("UPDATE report SET confidential = 1 WHERE id = %" G_GINT64_FORMAT, secret);
+    g_assert_true(store_exec(f->store, mark, &error));
+    Report *r = report_load_id(f->store, secret, &error);
+    g_assert_no_error(error);
+    g_autofree char *code = g_strdup(r->code);
+    report_free(r);
+    const char *personal[] = {"le van tam", "0901000111", "+84 901 000 111", "cat lau"};
+    for (gsize i = 0; i < G_N_ELEMENTS(personal); i++) {
+        ReportQuery q = {
+            .search = personal[i], .search_redacted = TRUE, .now = clock_now_unix(), .limit = 50};
+        int total = -1;
+        g_autoptr(GPtrArray) items = report_query(f->store, &q, &total, &error);
+        g_assert_no_error(error);
+        for (guint k = 0; k < items->len; k++)
+            g_assert_cmpint(((ReportListItem *)g_ptr_array_index(items, k))->id, !=, secret);
+        g_assert_cmpint(total, ==, i < 3 ? 1 : 0); /* the other report is found as before */
+    }
+    ReportQuery by_code = {
+        .search = code, .search_redacted = TRUE, .now = clock_now_unix(), .limit = 50};
+    g_autoptr(GPtrArray) by_its_code = report_query(f->store, &by_code, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(by_its_code->len, ==, 1);
+    g_assert_cmpint(((ReportListItem *)g_ptr_array_index(by_its_code, 0))->id, ==, secret);
+    /* the IOC finds it by anything */
+    assert_finds(f->store, "cat lau", secret);
+    g_autoptr(GArray) both = found(f->store, "0901000111");
+    g_assert_cmpuint(both->len, ==, 2);
+}
+
 static void exec_sql(Store *store, const char *sql)
 {
     GError *error = NULL;
@@ -385,6 +428,8 @@ int main(int argc, char **argv)
                     test_match_query_of_what_a_user_types);
     ADD("folds-diacritics", test_search_folds_diacritics);
     ADD("follows-every-write-of-a-report", test_search_follows_every_write_of_a_report);
+    ADD("confidential-reports-found-by-code-only-when-redacted",
+        test_confidential_reports_found_by_code_only_when_redacted);
     ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
     g_test_add_func("/queue/search/similar-reports-pass-the-threshold-and-others-do-not",
                     test_similar_reports_pass_the_threshold_and_others_do_not);
