@@ -158,27 +158,18 @@ static char *size_text(gint64 bytes)
     return g_steal_pointer(&text);
 }
 
-/* what the page shows of an image: its bytes read here, never the mail's word */
-typedef struct {
-    gboolean inline_; /* a raster image a browser may show */
-    gboolean thumb;   /* one that may get a thumbnail (HEIC too), not known to have none */
-} FileLook;
-
-static FileLook file_look(const char *path)
+/* whether the page shows a thumbnail of the file: its bytes are an image libvips may make
+ * one of (read here, never the mail's word), and it was not found unreadable before */
+static gboolean file_gets_thumb(const char *path)
 {
     guchar head[16];
     int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
-        return (FileLook){0};
+        return FALSE;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
-    if (n <= 0)
-        return (FileLook){0};
     g_autofree char *none = thumbs_path(path, ".thumb.none");
-    return (FileLook){
-        .inline_ = http_sniff_image(head, (gsize)n) != NULL,
-        .thumb = thumbs_candidate(head, (gsize)n) && !g_file_test(none, G_FILE_TEST_EXISTS),
-    };
+    return n > 0 && thumbs_candidate(head, (gsize)n) && !g_file_test(none, G_FILE_TEST_EXISTS);
 }
 
 char *view_attachment_name(Request *req, const Report *r, guint index)
@@ -207,9 +198,7 @@ static void add_attachments(JsonBuilder *b, Request *req, const Report *r)
         json_add_string(b, "content_type", a->content_type);
         add_label(b, req, "kind", "kind", a->kind);
         json_add_bool(b, "dangerous", a->dangerous);
-        FileLook look = a->dangerous ? (FileLook){0} : file_look(a->path);
-        json_add_bool(b, "inline", look.inline_);
-        json_add_bool(b, "thumb", look.thumb);
+        json_add_bool(b, "thumb", !a->dangerous && file_gets_thumb(a->path));
         g_autofree char *thumb_url = g_strdup_printf("%s/thumb", url);
         json_add_string(b, "thumb_url", thumb_url);
         json_builder_end_object(b);
