@@ -606,6 +606,10 @@ char **search_tokens(const char *text, int max);
 /* the FTS5 query of what a user typed: every word must match, as a prefix; NULL when it has no
  * letter or digit (g_free) */
 char *search_match_query(const char *text);
+/* After personal data was erased from reports (issue 16): rewrite the search index so that
+ * its files keep no trace of the erased words (deleted entries otherwise stay in the index's
+ * older segments until they are merged). Rewrites the whole index: once per erasure batch. */
+gboolean report_search_forget(Store *store, GError **error);
 
 /* Possible duplicates of a report (the report page): other open reports received since now
  * minus 30 days, within 150 m of its coordinates or whose place, subject and text share pairs

@@ -79,6 +79,15 @@ char *search_match_query(const char *text)
     return g_string_free(query, FALSE);
 }
 
+gboolean report_search_forget(Store *store, GError **error)
+{
+    /* FTS5 records a deletion as a marker in a new segment: the erased words stay in the
+     * older segments' bytes until they are merged. 'optimize' merges them all into one,
+     * without what was deleted (SQLite 3.42's secure-delete would do it at each deletion;
+     * Debian 12 has 3.40). */
+    return store_exec(store, "INSERT INTO report_search(report_search) VALUES ('optimize')", error);
+}
+
 /* ---- possible duplicates ----------------------------------------------------------------------
  * Several citizens report one broken light (FixMyStreet shows "nearby reports" for the same
  * reason): the report page lists the other open reports of the last 30 days that lie within

@@ -156,6 +156,43 @@ static void test_search_folds_diacritics(Fixture *f, gconstpointer data)
     g_assert_cmpuint(all->len, ==, 2);
 }
 
+static void exec_sql(Store *store, const char *sql);
+
+static int index_bytes_holding(Store *store, const char *word)
+{
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store),
+                                       "SELECT count(*) FROM report_search_data"
+                                       " WHERE instr(block, CAST(? AS BLOB)) > 0",
+                                       -1, &stmt, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, word, -1, SQLITE_TRANSIENT);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* an erasure of personal data (issue 16) leaves no trace of the erased words in the index's
+ * files once report_search_forget ran */
+static void test_erased_words_leave_the_index_files(Fixture *f, gconstpointer data)
+{
+    gint64 id =
+        report_in(f->store, f->zone, &(Mail){.subject = "Ngập nước", .name = "Quách Xuyên"});
+    report_in(f->store, f->zone, &(Mail){.subject = "Rác thải"});
+    g_autofree char *erase =
+        g_strdup_printf("UPDATE report SET citizen_name = NULL WHERE id = %" G_GINT64_FORMAT, id);
+    exec_sql(f->store, erase);
+    assert_finds(f->store, "quach xuyen", 0);
+    g_assert_cmpint(index_bytes_holding(f->store, "xuyen"), >, 0); /* FTS5's deletion marker */
+    GError *error = NULL;
+    g_assert_true(report_search_forget(f->store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(index_bytes_holding(f->store, "xuyen"), ==, 0);
+    g_assert_cmpint(index_bytes_holding(f->store, "quach"), ==, 0);
+    assert_finds(f->store, "ngap nuoc", id);
+}
+
 /* an agency sees nothing personal of a confidential report (Điều 9.3.b): its search must
  * not tell that a name, a phone or a word of the text belongs to one */
 static void test_confidential_reports_found_by_code_only_when_redacted(Fixture *f,
@@ -428,6 +465,7 @@ int main(int argc, char **argv)
                     test_match_query_of_what_a_user_types);
     ADD("folds-diacritics", test_search_folds_diacritics);
     ADD("follows-every-write-of-a-report", test_search_follows_every_write_of_a_report);
+    ADD("erased-words-leave-the-index-files", test_erased_words_leave_the_index_files);
     ADD("confidential-reports-found-by-code-only-when-redacted",
         test_confidential_reports_found_by_code_only_when_redacted);
     ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
