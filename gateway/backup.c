@@ -339,7 +339,10 @@ static void find_unreferenced(const char *dir, GHashTable *refs, GPtrArray *out,
             if (depth < 3)
                 find_unreferenced(path, refs, out, depth + 1);
         } else if (!g_hash_table_contains(refs, path)) {
-            g_ptr_array_add(out, g_steal_pointer(&path));
+            /* a thumbnail counts with its image, while the image is referred to */
+            g_autofree char *from = fs_derived_from(path);
+            if (!from || !g_hash_table_contains(refs, from))
+                g_ptr_array_add(out, g_steal_pointer(&path));
         }
     }
     g_dir_close(d);

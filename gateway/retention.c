@@ -50,9 +50,13 @@ static gboolean remove_batch(Gateway *gw, int *removed, gboolean *more, GError *
         const char *path = g_ptr_array_index(paths, i);
         gboolean in_use = FALSE;
         ok = retention_file_release(gw->store, path, &in_use, error);
-        if (ok && !in_use && unlink(path) == 0)
+        if (!ok || in_use)
+            continue;
+        /* a thumbnail is a copy of the citizen's photo: it goes with it */
+        fs_remove_derived(path);
+        if (unlink(path) == 0)
             (*removed)++;
-        else if (ok && !in_use && errno != ENOENT)
+        else if (errno != ENOENT)
             log_warning("cannot remove a purged file %s: %s", path, g_strerror(errno));
     }
     *more = ok && paths->len == REMOVAL_BATCH;
@@ -104,6 +108,15 @@ static gboolean purge_one(Gateway *gw, const RetainedReport *r, const char *acto
     return TRUE;
 }
 
+/* after a batch of purges or erasures: the search index keeps no trace of the erased words
+ * (report_search_forget), and the files go */
+static gboolean purges_done(Gateway *gw, PurgeSummary *s, GError **error)
+{
+    if (s->purged->len > 0 && !report_search_forget(gw->store, error))
+        return FALSE;
+    return retention_remove_files(gw, &s->files_removed, error);
+}
+
 static void summary_init(PurgeSummary *s)
 {
     s->purged = g_ptr_array_new_with_free_func(g_free);
@@ -132,7 +145,7 @@ gboolean retention_purge(Gateway *gw, gint64 before, gboolean dry_run, const cha
         log_notice("retention: personal data of %u finished report(s) removed (%u under legal "
                    "hold kept)",
                    s->purged->len, s->held->len);
-    return dry_run || retention_remove_files(gw, &s->files_removed, error);
+    return dry_run || purges_done(gw, s, error);
 }
 
 gboolean retention_daily(Gateway *gw, GError **error)
@@ -201,5 +214,5 @@ gboolean retention_erase(Gateway *gw, const GPtrArray *reports, const char *acto
     }
     if (s->purged->len > 0)
         log_notice("a citizen's request: personal data of %u report(s) erased", s->purged->len);
-    return retention_remove_files(gw, &s->files_removed, error);
+    return purges_done(gw, s, error);
 }

@@ -682,6 +682,50 @@ gboolean login_attempt_begin(Store *store, const char *login, const char *client
                              const LoginThrottle *throttle, gint64 *attempt_id, GError **error);
 gboolean login_attempt_finish(Store *store, gint64 attempt_id, gboolean ok, GError **error);
 
+/* ---- the console's search (pahtweb, queue/search.c) ------------------------------------------
+ * Reports are found through an FTS5 index the store keeps in step with each report row
+ * (code, name, phone, e-mail, subject, text, place), diacritics folded: "den duong" finds
+ * "Đèn đường". */
+
+/* text in NFC, "đ"/"Đ" as "d", lower case, every character that is not a letter, a digit or a
+ * mark as a space; NULL for NULL or invalid UTF-8 (g_free) */
+char *search_fold(const char *text);
+/* the folded words of text, at most max (<= 0: all) (g_strfreev; never NULL) */
+char **search_tokens(const char *text, int max);
+/* the FTS5 query of what a user typed: every word must match, as a prefix; NULL when it has no
+ * letter or digit (g_free) */
+char *search_match_query(const char *text);
+/* After personal data was erased from reports (issue 16): rewrite the search index so that
+ * its files keep no trace of the erased words (deleted entries otherwise stay in the index's
+ * older segments until they are merged). Rewrites the whole index: once per erasure batch. */
+gboolean report_search_forget(Store *store, GError **error);
+
+/* Possible duplicates of a report (the report page): other open reports received since now
+ * minus 30 days, within 150 m of its coordinates or whose place, subject and text share pairs
+ * of adjacent words with its own at least SEARCH_DUPLICATE_MIN_DICE (Dice's coefficient,
+ * diacritics dropped); the nearest first, then the most similar. */
+#define SEARCH_DUPLICATE_MIN_DICE 0.12
+typedef struct {
+    gint64 id;
+    char *code, *state;
+    gint64 received_at;
+    gboolean near;     /* within 150 m */
+    double distance_m; /* < 0: one of the two has no coordinates */
+    double similarity; /* 0..1 */
+    char **shared;     /* a few of the pairs of words both have, as this report writes them */
+} PossibleDuplicate;
+
+void possible_duplicate_free(PossibleDuplicate *duplicate);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PossibleDuplicate, possible_duplicate_free)
+/* PossibleDuplicate *, at most limit (<= 0: all) */
+GPtrArray *report_possible_duplicates(Store *store, const Report *report, gint64 now, int limit,
+                                      GError **error);
+/* the measure report_possible_duplicates applies to two reports' place, subject and text */
+double search_text_similarity(const char *place_a, const char *subject_a, const char *text_a,
+                              const char *place_b, const char *subject_b, const char *text_b);
+/* metres between two points given in degrees */
+double search_distance_m(double lat1, double lon1, double lat2, double lon2);
+
 /* ---- the console's view of reports (pahtweb, queue/console.c) --------------------------------
  */
 
@@ -694,7 +738,11 @@ typedef struct {
     const char *const *owners; /* deadline owners that order the list (ioc, agency,
                                   coordinators, leader); NULL: every deadline */
     const char *flag;          /* emergency | complaint | confidential | stranger | overdue; NULL */
-    const char *search;        /* part of a code, a name or an e-mail address, or a phone number */
+    const char *search;        /* words of a code, a name, a phone number, an e-mail address, the
+                                  subject, the text or the place (search_match_query), or a
+                                  phone number as people write it */
+    gboolean search_redacted;  /* an agency's or a leader's: a confidential report is found
+                                  by its code only */
     gint64 now;                /* for "overdue" */
     int offset, limit;
 } ReportQuery;

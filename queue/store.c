@@ -16,6 +16,21 @@
  * Numbered migrations: migration N takes the schema from user_version N-1 to N. Never edit
  * one that has shipped; add the next. */
 
+/* a column of report_search: the text with "đ" and "Đ" folded to "d" (SPEC: Vietnamese
+ * search without diacritics); the rest of the folding is the tokenizer's */
+#define SEARCH_FOLD(x) "replace(replace(coalesce(" x ", ''), 'đ', 'd'), 'Đ', 'd')"
+#define REPORT_SEARCH_COLUMNS(r)                                                                                    \
+    r ".id, " SEARCH_FOLD(r ".code") ", " SEARCH_FOLD(r ".citizen_name") ", " SEARCH_FOLD(r ".cit"                  \
+                                                                                            "izen"                  \
+                                                                                            "_pho"                  \
+                                                                                            "ne") ", " SEARCH_FOLD( \
+        "coalesce(" r ".citizen_email, '') || ' ' || coalesce(" r                                                   \
+        ".sender, '')") ", " SEARCH_FOLD(r                                                                          \
+                                         ".subject") ", " SEARCH_FOLD(r                                             \
+                                                                      ".body") ", " SEARCH_FOLD(r                   \
+                                                                                                ".location_text")
+#define REPORT_SEARCH_ROW(r) "(" REPORT_SEARCH_COLUMNS(r) ")"
+
 static const char *const migrations[] = {
     /* 1: the first slice: raw messages, reports, attachments, events, outbox */
     "CREATE TABLE mailbox_state("
@@ -439,6 +454,34 @@ static const char *const migrations[] = {
     ") STRICT;"
     "CREATE INDEX action_address_report ON action_address(report_id);"
     "ALTER TABLE attachment ADD COLUMN role TEXT NOT NULL DEFAULT 'citizen';",
+    /* issue 13, phase 2: the console's search (queue/search.c). An FTS5 index of each report's
+     * code, citizen's name, phone, e-mail addresses, subject, text and place, folded as the
+     * IOC types: unicode61 drops the diacritics ("đường" ~ "duong"), and "đ"/"Đ", a letter of
+     * its own in Unicode rather than a "d" with a mark, is folded to "d" here. Its contents
+     * are derived from the report row alone and rebuilt whenever one of those columns changes
+     * (a correction, a confirmed reply, an erasure of personal data: the index loses what the
+     * row lost) or the row goes; the last statement builds it for the reports already kept. */
+    "CREATE VIRTUAL TABLE report_search USING fts5(code, name, phone, email, subject, text,"
+    "  place, tokenize = 'unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER report_search_insert AFTER INSERT ON report BEGIN"
+    "  INSERT INTO report_search(rowid, code, name, phone, email, subject, text, place)"
+    "  VALUES " REPORT_SEARCH_ROW(
+        "new") ";"
+               "END;"
+               "CREATE TRIGGER report_search_update AFTER UPDATE OF code, citizen_name, "
+               "citizen_phone,"
+               "  citizen_email, sender, subject, body, location_text ON report BEGIN"
+               "  DELETE FROM report_search WHERE rowid = old.id;"
+               "  INSERT INTO report_search(rowid, code, name, phone, email, subject, text, place)"
+               "  VALUES " REPORT_SEARCH_ROW(
+                   "new") ";"
+                          "END;"
+                          "CREATE TRIGGER report_search_delete AFTER DELETE ON report BEGIN"
+                          "  DELETE FROM report_search WHERE rowid = old.id;"
+                          "END;"
+                          "INSERT INTO report_search(rowid, code, name, phone, email, subject, "
+                          "text, place)"
+                          "  SELECT " REPORT_SEARCH_COLUMNS("report") " FROM report;",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

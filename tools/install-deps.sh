@@ -10,9 +10,9 @@ packages=(
   libetpan-dev libgmime-3.0-dev libglib2.0-dev libsqlite3-dev libcurl4-gnutls-dev
   libxml2-dev libjson-glib-dev libgnutls28-dev libsystemd-dev libytnef0-dev
   dovecot-imapd dovecot-lmtpd postfix openssl curl python3 sqlite3 ca-certificates
-  isync hyperfine
+  isync hyperfine wrk nginx-light
   scdoc man-db debhelper dpkg-dev fakeroot lintian systemd
-  libmicrohttpd-dev libsodium-dev chromium chromium-driver python3-selenium
+  libmicrohttpd-dev libsodium-dev libvips-dev chromium chromium-driver python3-selenium
 )
 
 if [ "$(id -u)" != 0 ]; then

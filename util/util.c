@@ -1063,3 +1063,27 @@ char *mail_message_id_clean(const char *value)
     }
     return g_string_free(out, FALSE);
 }
+
+static const char *const derived_suffixes[] = {FS_THUMB_SUFFIX, FS_NO_THUMB_SUFFIX};
+
+char *fs_derived_from(const char *path)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(derived_suffixes); i++) {
+        if (g_str_has_suffix(path, derived_suffixes[i]))
+            return g_strndup(path, strlen(path) - strlen(derived_suffixes[i]));
+    }
+    return NULL;
+}
+
+int fs_remove_derived(const char *content_path)
+{
+    int removed = 0;
+    for (gsize i = 0; i < G_N_ELEMENTS(derived_suffixes); i++) {
+        g_autofree char *path = g_strconcat(content_path, derived_suffixes[i], NULL);
+        if (unlink(path) == 0)
+            removed++;
+        else if (errno != ENOENT)
+            log_warning("cannot remove %s: %s", path, g_strerror(errno));
+    }
+    return removed;
+}

@@ -125,6 +125,16 @@ gboolean fs_copy_to_fd(const char *src_path, int fd, GError **error);
  * is new, its entry in dir made durable: a file renamed into a folder whose own entry is lost
  * in a crash is lost with it) */
 char *fs_content_path(const char *dir, const char *sha256_hex, const char *suffix, GError **error);
+/* Files made from a content file and kept beside it, named path + suffix: the console's
+ * thumbnail of an image, or the mark that it has none (web/thumbs.c). They belong to that
+ * content file: verify counts them with it, and they are removed when it is. */
+#define FS_THUMB_SUFFIX    ".thumb.jpg"
+#define FS_NO_THUMB_SUFFIX ".thumb.none"
+/* the file at content_path (itself not derived) with what was made from it, or NULL when
+ * path is no derived file */
+char *fs_derived_from(const char *path);
+/* removes the files made from content_path; ENOENT is no error; the count removed */
+int fs_remove_derived(const char *content_path);
 /* When the data and the name of a file reach the disk. */
 typedef enum {
     FS_SYNC_NOW,   /* the file, then its folder, are synced before the call returns */

@@ -67,6 +67,7 @@ static void queue_query_for(Request *req, QueueFilter *f, ReportQuery *q)
         q->owners = ioc_owner;
     } else {
         q->agency = req->user->agency;
+        q->search_redacted = TRUE; /* what view.c shows them of a confidential report */
         q->main_agency_only = role == ROLE_LEADER;
         q->owners = role == ROLE_LEADER ? leader_owner : agency_owner;
         defaults = role == ROLE_LEADER ? leader_waiting : agency_working;
@@ -234,6 +235,27 @@ void handle_attachment(Request *req, Response *res)
     g_ptr_array_find(r->attachments, a, &index);
     g_autofree char *name = view_attachment_name(req, r, index);
     serve_file(req, res, a->path, name, !a->dangerous);
+}
+
+/* an attachment's thumbnail (web/thumbs.c), made on this first request for it: the report
+ * page that links it was already served */
+void handle_attachment_thumb(Request *req, Response *res)
+{
+    g_autoptr(Report) r = view_load_report(req, res);
+    if (!r)
+        return;
+    const StoredAttachment *a = nth(r->attachments, req->params[1]);
+    g_autofree char *thumb = a && !a->dangerous ? thumbs_get(a->path) : NULL;
+    if (!thumb) {
+        page_not_found(req, res);
+        return;
+    }
+    response_header(res, "Content-Disposition", "inline");
+    response_header(res, "Cache-Control", "private, max-age=86400");
+    res->status = 200;
+    g_free(res->content_type);
+    res->content_type = g_strdup("image/jpeg");
+    res->file = g_steal_pointer(&thumb);
 }
 
 void handle_result_file(Request *req, Response *res)

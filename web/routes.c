@@ -19,6 +19,8 @@ static const Route routes[] = {
     {"POST", "/bulk/reject", GUARD_FORM, ROLE_IOC, FALSE, handle_bulk_reject},
     {"GET", "/reports/{}", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_report},
     {"GET", "/reports/{}/attachments/{}", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_attachment},
+    {"GET", "/reports/{}/attachments/{}/thumb", GUARD_SIGNED_IN, ROLES_ALL, FALSE,
+     handle_attachment_thumb},
     {"GET", "/reports/{}/results/{}", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_result_file},
     {"GET", "/reports/{}/preview/{}", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_preview},
     {"POST", "/reports/{}/{}", GUARD_FORM, ROLES_ALL, TRUE, handle_action},

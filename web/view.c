@@ -13,6 +13,8 @@
 
 #include <fcntl.h>
 #include <string.h>
+
+#define POSSIBLE_DUPLICATES_SHOWN 10
 #include <unistd.h>
 
 /* the fields of Điều 4 in the order the page shows them; which a non-IOC reader gets */
@@ -156,8 +158,9 @@ static char *size_text(gint64 bytes)
     return g_steal_pointer(&text);
 }
 
-/* whether the file's bytes are a raster image a browser may show in the page */
-static gboolean file_shows_inline(const char *path)
+/* whether the page shows a thumbnail of the file: its bytes are an image libvips may make
+ * one of (read here, never the mail's word), and it was not found unreadable before */
+static gboolean file_gets_thumb(const char *path)
 {
     guchar head[16];
     int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
@@ -165,7 +168,8 @@ static gboolean file_shows_inline(const char *path)
         return FALSE;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
-    return n > 0 && http_sniff_image(head, (gsize)n) != NULL;
+    g_autofree char *none = thumbs_path(path, FS_NO_THUMB_SUFFIX);
+    return n > 0 && thumbs_candidate(head, (gsize)n) && !g_file_test(none, G_FILE_TEST_EXISTS);
 }
 
 char *view_attachment_name(Request *req, const Report *r, guint index)
@@ -194,7 +198,9 @@ static void add_attachments(JsonBuilder *b, Request *req, const Report *r)
         json_add_string(b, "content_type", a->content_type);
         add_label(b, req, "kind", "kind", a->kind);
         json_add_bool(b, "dangerous", a->dangerous);
-        json_add_bool(b, "inline", !a->dangerous && file_shows_inline(a->path));
+        json_add_bool(b, "thumb", !a->dangerous && file_gets_thumb(a->path));
+        g_autofree char *thumb_url = g_strdup_printf("%s/thumb", url);
+        json_add_string(b, "thumb_url", thumb_url);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -363,6 +369,30 @@ static void add_review(JsonBuilder *b, Request *req, const Report *r)
     json_builder_end_array(b);
 }
 
+/* other open reports that may be this one (queue/search.c): the IOC merges them with one
+ * click of the duplicate action */
+static void add_possible_duplicates(JsonBuilder *b, Request *req, const Report *r)
+{
+    g_autoptr(GPtrArray) list = report_possible_duplicates(req->store, r, clock_now_unix(),
+                                                           POSSIBLE_DUPLICATES_SHOWN, NULL);
+    json_add_bool(b, "has_possible_duplicates", list && list->len > 0);
+    json_builder_set_member_name(b, "possible_duplicates");
+    json_builder_begin_array(b);
+    for (guint i = 0; list && i < list->len; i++) {
+        const PossibleDuplicate *d = g_ptr_array_index(list, i);
+        json_builder_begin_object(b);
+        json_add_string(b, "code", d->code);
+        add_label(b, req, "state", "state", d->state);
+        add_time(b, req, "received_at", d->received_at);
+        json_add_bool(b, "has_distance", d->distance_m >= 0);
+        json_add_int(b, "distance", d->distance_m >= 0 ? (gint64)(d->distance_m + 0.5) : 0);
+        g_autofree char *shared = d->shared && d->shared[0] ? g_strjoinv("; ", d->shared) : NULL;
+        json_add_string(b, "shared", shared);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 void view_report(JsonBuilder *b, Request *req, const Report *r)
 {
     gboolean all = reads_everything(req);
@@ -400,8 +430,10 @@ void view_report(JsonBuilder *b, Request *req, const Report *r)
     add_deadlines(b, req, r);
     add_events(b, req, r);
     add_letters(b, req, r);
-    if (all)
+    if (all) {
         add_review(b, req, r);
+        add_possible_duplicates(b, req, r);
+    }
     json_builder_end_object(b);
 }
 

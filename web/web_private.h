@@ -5,6 +5,7 @@
  *
  *   store_pool.c   the connections to the database
  *   http.c         the request, the answer, and HTTP details as pure functions
+ *   thumbs.c       thumbnails of the images attached to reports (libvips)
  *   password.c     argon2id hashes and their gate
  *   access.c       the roles: who sees which report
  *   render.c       pages from templates_dir/web
@@ -140,6 +141,18 @@ typedef struct {
 
 WorkingTimeLeft http_working_time_left(const Calendar *calendar, gint64 now, gint64 due);
 
+/* ---- thumbnails (thumbs.c) ------------------------------------------------------------------ */
+
+/* whether a file starting with these bytes may get a thumbnail: a raster image browsers show,
+ * or a HEIC/HEIF photo (which they cannot) */
+gboolean thumbs_candidate(const guchar *head, gsize len);
+/* attachment_path with suffix: where its thumbnail (".thumb.jpg") or the mark that it has
+ * none (".thumb.none") is kept */
+char *thumbs_path(const char *attachment_path, const char *suffix);
+/* the path of src's thumbnail, made now if it is the first request; NULL when libvips cannot
+ * or may not read src (remembered: it is not tried again). Safe from any thread. */
+char *thumbs_get(const char *src);
+
 /* ---- passwords (password.c) ----------------------------------------------------------------- */
 
 /* for the unit tests: the most password checks that ran at once so far */
@@ -245,6 +258,7 @@ void handle_preview(Request *req, Response *res);
 void handle_queue(Request *req, Response *res);
 void handle_report(Request *req, Response *res);
 void handle_attachment(Request *req, Response *res);
+void handle_attachment_thumb(Request *req, Response *res);
 void handle_result_file(Request *req, Response *res);
 void handle_static(Request *req, Response *res);
 void handle_stats(Request *req, Response *res);

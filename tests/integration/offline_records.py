@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -73,6 +74,12 @@ class Records(unittest.TestCase):
         self.ctl("accept", still_open, "--agency", "gtvt")
         return answered, rejected, still_open
 
+    def search(self, words):
+        """how many reports the console's search index (FTS5) finds for words"""
+        with sqlite3.connect(self.gw.database) as db:
+            return db.execute("SELECT count(*) FROM report_search WHERE report_search MATCH ?",
+                              (f'"{words}"',)).fetchone()[0]
+
     def stats(self, now=NOW):
         return self.json("stats", "--period", "month:2026-12", now=now)
 
@@ -88,9 +95,22 @@ class Records(unittest.TestCase):
         self.assertEqual(sorted(dry["would be purged"]), sorted([shown["code"],
                                                                  self.json("show", rejected)["code"]]))
         self.assertEqual(self.json("show", answered)["citizen"]["name"], "Thạch Thị Sa Rinh")
+        # the console has shown the photo: its thumbnail lies beside it (web/thumbs.c), a copy
+        # of the citizen's photo that verify counts with it and the purge removes with it
+        with sqlite3.connect(self.gw.database) as db:
+            photo = db.execute("SELECT path FROM attachment WHERE report_id = ?",
+                               (answered,)).fetchone()[0]
+        thumb = photo + ".thumb.jpg"
+        with open(thumb, "wb") as f:
+            f.write(b"\xff\xd8 a thumbnail")
+        self.assertEqual(self.json("verify")["unreferenced"], [])
+        self.assertEqual(self.search("rinh"), 1)  # the console's search finds her
         done = self.json("purge", now=LATER)
         self.assertEqual(len(done["purged"]), 2)
         self.assertGreaterEqual(done["files_removed"], 2)  # the raw mails and the photo
+        self.assertFalse(os.path.exists(thumb))
+        self.assertEqual(self.search("rinh"), 0)
+        self.assertEqual(self.search("0345678901"), 0)
         self.assertEqual(self.stats(now=LATER), before)
         after = self.ctl("show", answered, "--json", now=LATER).stdout
         for value in SARINH:

@@ -6,7 +6,8 @@ corrects the phone number the parser could not read, previews and sends the acce
 the Sở Xây dựng; the agency's officer logs in, sees only that report (another agency's is a
 404), answers with a file; the leader approves; the IOC publishes; the citizen's mailbox holds
 the Phụ lục I letter. A screenshot of every page is kept under the build folder
-(web-screenshots/), on a 1366x768 laptop and on a phone.
+(web-screenshots/), on a 1366x768 laptop and on a phone; the queue and the report page also
+under web-screenshots/readme/, which tools/readme-screenshots copies to doc/ for the README.
 
 Then every hostile fixture of tests/mail/ rendered in the console runs no script: window.onerror
 and the dialog functions are hooked before any page script could run, and the CSP's violation
@@ -125,6 +126,13 @@ class ConsoleInChromium(unittest.TestCase):
     def tearDownClass(cls):
         cls.browser.close()
 
+    def readme_shot(self, path, name):
+        """The README's pictures (1366x768), under the build folder: tools/readme-screenshots
+        copies them to doc/; the tests never write into the source tree."""
+        folder = os.path.join(self.shots, "readme")
+        os.makedirs(folder, exist_ok=True)
+        shutil.copyfile(path, os.path.join(folder, name))
+
     def assert_labelled_and_fits(self, size=LAPTOP):
         """Every field has a label, the page has one h1, and nothing runs off the screen."""
         d = self.browser.driver
@@ -170,17 +178,22 @@ class ConsoleInChromium(unittest.TestCase):
         self.assertIn("Thiếu thông tin", row.text)  # the phone could not be read
         self.assert_labelled_and_fits()
         self.assert_labelled_and_fits(PHONE)
-        b.shot("hang-cho-ioc")
+        self.readme_shot(b.shot("hang-cho-ioc"), "console-queue.png")
         b.shot("hang-cho-ioc-dien-thoai", PHONE)
         code = row.find_element(By.CSS_SELECTOR, "a").text
         b.submit(f"a[href='/reports/{code}']")
         self.assertEqual(b.heading(), f"Phản ánh {code} Thiếu thông tin")
-        self.assertEqual(b.find(".files img").get_attribute("alt"), "Ảnh đính kèm: den-hong.png")
+        # the photo as its thumbnail (made by libvips on this first view), linking to the file
+        thumb = b.find(".files img.thumb")
+        self.assertEqual(thumb.get_attribute("alt"), "Ảnh thu nhỏ: den-hong.png")
+        WebDriverWait(b.driver, 30).until(lambda d: d.execute_script(
+            "const i = document.querySelector('.files img.thumb');"
+            " return i.complete && i.naturalWidth > 0"))
         self.assertIn("openstreetmap.org/?mlat=9.6031&mlon=105.9738",
                       b.find(".fields a[href*=openstreetmap]").get_attribute("href"))
         self.assert_labelled_and_fits()
         self.assert_labelled_and_fits(PHONE)
-        b.shot("phan-anh-ioc")
+        self.readme_shot(b.shot("phan-anh-ioc"), "console-report.png")
         b.shot("phan-anh-ioc-dien-thoai", PHONE)
 
         # the operator corrects the phone: the report is complete

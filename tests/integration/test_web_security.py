@@ -7,6 +7,7 @@ and the health page. Every refusal is checked to have changed nothing in the dat
 import html
 import os
 import re
+import urllib.parse
 import select
 import socket
 import unittest
@@ -326,13 +327,30 @@ class WebSecurity(unittest.TestCase):
         self.assertNotIn(self.vt_report, mine)
         self.assertNotIn(self.draft, mine)
 
+    def test_the_queue_finds_words_typed_without_diacritics(self):
+        def codes(client, q):
+            page = client.get("/?state=all&q=" + urllib.parse.quote_plus(q)).text
+            return sorted(re.findall(r'href="/reports/(PAHT-[^"]+)"', page))
+        ioc = self.clients["ioc"]
+        self.assertEqual(codes(ioc, "anh va tep"), [self.files_report])  # the subject
+        self.assertEqual(codes(ioc, "ẢNH VÀ TỆP"), [self.files_report])
+        # the text (other tests add reports with the same text)
+        every = {self.xd_report, self.vt_report, self.draft, self.files_report}
+        self.assertLessEqual(every, set(codes(ioc, "den duong truoc nha")))
+        self.assertEqual(codes(ioc, "den duong khong co"), [])
+        # an agency finds only among its own reports
+        mine = codes(self.clients["xd"], "den duong")
+        self.assertIn(self.xd_report, mine)
+        self.assertFalse({self.vt_report, self.draft, self.files_report} & set(mine))
+
     # ---- files
 
     def test_only_raster_images_are_shown_inline(self):
         ioc = self.clients["ioc"]
         page = ioc.get(f"/reports/{self.files_report}").text
-        self.assertEqual(re.findall(r'<img src="([^"]+)"', page),
-                         [f"/reports/{self.files_report}/attachments/1"])
+        self.assertEqual(re.findall(r'<img class="thumb" src="([^"]+)"', page),
+                         [f"/reports/{self.files_report}/attachments/1/thumb"])
+        self.assertEqual(len(re.findall(r'<img ', page)), 1)
         expected = [("image/png", "inline"), ("application/octet-stream", "attachment"),
                     ("application/octet-stream", "attachment"),
                     ("application/octet-stream", "attachment")]

@@ -1,0 +1,478 @@
+/* The console's search (issue 13) on real SQLite files: the FTS5 index of reports folds
+ * Vietnamese diacritics ("den duong" finds "Đèn đường"), follows every write of a report row
+ * (a correction, an erasure of personal data, a deletion), and is built by its migration for
+ * the reports a database already held. */
+#include "queue/queue.h"
+#include "queue/store_internal.h"
+#include "util/util.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+typedef struct {
+    char *dir;
+    char *path;
+    Store *store;
+    GTimeZone *zone;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("paht-search-XXXXXX", NULL);
+    f->path = g_build_filename(f->dir, "paht.db", NULL);
+    GError *error = NULL;
+    f->store = store_open(f->path, &error);
+    g_assert_no_error(error);
+    f->zone = g_time_zone_new_identifier("Asia/Ho_Chi_Minh");
+    g_setenv("PAHT_NOW", "2026-12-01T09:00:00+07:00", TRUE);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    store_close(f->store);
+    fs_remove_tree(f->dir);
+    g_free(f->dir);
+    g_free(f->path);
+    g_time_zone_unref(f->zone);
+    g_unsetenv("PAHT_NOW");
+}
+
+typedef struct {
+    const char *subject, *text, *place, *name, *phone, *email;
+    double lat, lon; /* both 0: no coordinates */
+    int days_ago;
+} Mail;
+
+static gint64 report_in(Store *store, GTimeZone *zone, const Mail *m)
+{
+    g_autoptr(Draft) d = draft_new();
+    d->subject = g_strdup(m->subject);
+    d->text = g_strdup(m->text ? m->text : "Nội dung phản ánh.");
+    d->classification = g_strdup("report");
+    d->citizen.name = g_strdup(m->name ? m->name : "Nguyễn Văn An");
+    d->citizen.phone = g_strdup(m->phone ? m->phone : "0912345678");
+    d->citizen.email = g_strdup(m->email ? m->email : "an@example.vn");
+    d->location.text = g_strdup(m->place ? m->place : "Phường 1");
+    d->location.has_coordinates = m->lat != 0 || m->lon != 0;
+    d->location.lat = m->lat;
+    d->location.lon = m->lon;
+    ReportRef ref = {0};
+    GError *error = NULL;
+    g_assert_true(report_create(store, d, "PAHT", zone, clock_now_unix() - m->days_ago * 86400, 0,
+                                &ref, &error));
+    g_assert_no_error(error);
+    gint64 id = ref.id;
+    report_ref_clear(&ref);
+    return id;
+}
+
+/* the ids the queue's search finds, in the queue's order */
+static GArray *found(Store *store, const char *search)
+{
+    ReportQuery q = {.search = search, .now = clock_now_unix(), .limit = 50};
+    GError *error = NULL;
+    int total = -1;
+    g_autoptr(GPtrArray) items = report_query(store, &q, &total, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(total, ==, (int)items->len);
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    for (guint i = 0; i < items->len; i++)
+        g_array_append_val(ids, ((ReportListItem *)g_ptr_array_index(items, i))->id);
+    return ids;
+}
+
+static void assert_finds(Store *store, const char *search, gint64 only)
+{
+    g_autoptr(GArray) ids = found(store, search);
+    if (only == 0) {
+        g_assert_cmpuint(ids->len, ==, 0);
+        return;
+    }
+    if (ids->len != 1 || g_array_index(ids, gint64, 0) != only)
+        g_error("search \"%s\": %u reports, not only report %" G_GINT64_FORMAT, search, ids->len,
+                only);
+}
+
+static void test_match_query_of_what_a_user_types(void)
+{
+    const struct {
+        const char *typed, *query;
+    } cases[] = {
+        {"den duong", "\"den\"* \"duong\"*"},
+        {"Đèn ĐƯỜNG", "\"dèn\"* \"dường\"*"}, /* the tokenizer drops the other marks */
+        {"PAHT-2026-0000", "\"paht\" + \"2026\" + \"0000\"*"},
+        {"b%d@", "\"b\" + \"d\"*"},
+        {"a\"b OR c*", "\"a\" + \"b\"* \"or\"* \"c\"*"}, /* FTS5's syntax stays words */
+        {" ", NULL},
+        {"%%", NULL},
+        {"\xff\xfe", NULL}, /* not UTF-8 */
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *query = search_match_query(cases[i].typed);
+        g_assert_cmpstr(query, ==, cases[i].query);
+    }
+    /* decomposed input (NFD, as some keyboards send it) folds as the composed one */
+    g_autofree char *nfd = search_fold("\u0111e\u0300n");
+    g_autofree char *nfc = search_fold("đèn");
+    g_assert_cmpstr(nfd, ==, nfc);
+}
+
+static void test_search_folds_diacritics(Fixture *f, gconstpointer data)
+{
+    gint64 light = report_in(f->store, f->zone,
+                             &(Mail){.subject = "Đèn đường hỏng",
+                                     .text = "Đèn đường trước nhà số 12 không sáng.",
+                                     .place = "Đường Lê Lợi, Phường 1"});
+    gint64 trash = report_in(f->store, f->zone,
+                             &(Mail){.subject = "Rác thải",
+                                     .text = "Rác để ở vỉa hè nhiều ngày.",
+                                     .place = "Hẻm 5, Phường Ngã Bảy",
+                                     .name = "Trần Thị Bích",
+                                     .phone = "0987654321",
+                                     .email = "bich.tran@example.vn"});
+    /* the letters without their marks, in either case, and "đ" as "d" */
+    assert_finds(f->store, "den duong", light);
+    assert_finds(f->store, "DEN DUONG", light);
+    assert_finds(f->store, "đèn đường", light);
+    assert_finds(f->store, "khong sang", light); /* words of the text */
+    assert_finds(f->store, "le loi", light);     /* of the place */
+    assert_finds(f->store, "nga bay", trash);
+    assert_finds(f->store, "via he", trash);
+    /* the citizen: name, phone (written as people write it), e-mail address, and the code */
+    assert_finds(f->store, "Bich", trash);
+    assert_finds(f->store, "tran thi", trash);
+    assert_finds(f->store, "0987654321", trash);
+    assert_finds(f->store, "+84 987 654 321", trash);
+    assert_finds(f->store, "bich.tran@example.vn", trash);
+    assert_finds(f->store, "PAHT-2026-000002", trash);
+    /* every word must match; a word may be the start of one */
+    assert_finds(f->store, "den rac", 0);
+    assert_finds(f->store, "duo", light);
+    g_autoptr(GArray) both = found(f->store, "phuong");
+    g_assert_cmpuint(both->len, ==, 2);
+    /* nothing to search for finds nothing; no search is the whole queue */
+    assert_finds(f->store, "%%", 0);
+    g_autoptr(GArray) all = found(f->store, "");
+    g_assert_cmpuint(all->len, ==, 2);
+}
+
+static void exec_sql(Store *store, const char *sql);
+
+static int index_bytes_holding(Store *store, const char *word)
+{
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store),
+                                       "SELECT count(*) FROM report_search_data"
+                                       " WHERE instr(block, CAST(? AS BLOB)) > 0",
+                                       -1, &stmt, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, word, -1, SQLITE_TRANSIENT);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* an erasure of personal data (issue 16) leaves no trace of the erased words in the index's
+ * files once report_search_forget ran */
+static void test_erased_words_leave_the_index_files(Fixture *f, gconstpointer data)
+{
+    gint64 id =
+        report_in(f->store, f->zone, &(Mail){.subject = "Ngập nước", .name = "Quách Xuyên"});
+    report_in(f->store, f->zone, &(Mail){.subject = "Rác thải"});
+    g_autofree char *erase =
+        g_strdup_printf("UPDATE report SET citizen_name = NULL WHERE id = %" G_GINT64_FORMAT, id);
+    exec_sql(f->store, erase);
+    assert_finds(f->store, "quach xuyen", 0);
+    g_assert_cmpint(index_bytes_holding(f->store, "xuyen"), >, 0); /* FTS5's deletion marker */
+    GError *error = NULL;
+    g_assert_true(report_search_forget(f->store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(index_bytes_holding(f->store, "xuyen"), ==, 0);
+    g_assert_cmpint(index_bytes_holding(f->store, "quach"), ==, 0);
+    assert_finds(f->store, "ngap nuoc", id);
+}
+
+/* an agency sees nothing personal of a confidential report (Điều 9.3.b): its search must
+ * not tell that a name, a phone or a word of the text belongs to one */
+static void test_confidential_reports_found_by_code_only_when_redacted(Fixture *f,
+                                                                       gconstpointer data)
+{
+    report_in(f->store, f->zone,
+              &(Mail){.subject = "Đèn đường", .name = "Lê Văn Tám", .phone = "0901000111"});
+    gint64 secret = report_in(f->store, f->zone,
+                              &(Mail){.subject = "Tố giác",
+                                      .text = "Bãi cát lậu ở bến phà",
+                                      .name = "Lê Văn Tám",
+                                      .phone = "0901000111"});
+    GError *error = NULL;
+    g_autofree char *mark =
+        g_strdup_printf("UPDATE report SET confidential = 1 WHERE id = %" G_GINT64_FORMAT, secret);
+    g_assert_true(store_exec(f->store, mark, &error));
+    Report *r = report_load_id(f->store, secret, &error);
+    g_assert_no_error(error);
+    g_autofree char *code = g_strdup(r->code);
+    report_free(r);
+    const char *personal[] = {"le van tam", "0901000111", "+84 901 000 111", "cat lau"};
+    for (gsize i = 0; i < G_N_ELEMENTS(personal); i++) {
+        ReportQuery q = {
+            .search = personal[i], .search_redacted = TRUE, .now = clock_now_unix(), .limit = 50};
+        int total = -1;
+        g_autoptr(GPtrArray) items = report_query(f->store, &q, &total, &error);
+        g_assert_no_error(error);
+        for (guint k = 0; k < items->len; k++)
+            g_assert_cmpint(((ReportListItem *)g_ptr_array_index(items, k))->id, !=, secret);
+        g_assert_cmpint(total, ==, i < 3 ? 1 : 0); /* the other report is found as before */
+    }
+    ReportQuery by_code = {
+        .search = code, .search_redacted = TRUE, .now = clock_now_unix(), .limit = 50};
+    g_autoptr(GPtrArray) by_its_code = report_query(f->store, &by_code, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(by_its_code->len, ==, 1);
+    g_assert_cmpint(((ReportListItem *)g_ptr_array_index(by_its_code, 0))->id, ==, secret);
+    /* the IOC finds it by anything */
+    assert_finds(f->store, "cat lau", secret);
+    g_autoptr(GArray) both = found(f->store, "0901000111");
+    g_assert_cmpuint(both->len, ==, 2);
+}
+
+static void exec_sql(Store *store, const char *sql)
+{
+    GError *error = NULL;
+    g_assert_true(store_exec(store, sql, &error));
+    g_assert_no_error(error);
+}
+
+static int index_rows(Store *store, gint64 id)
+{
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store),
+                                       "SELECT count(*) FROM report_search WHERE rowid = ?", -1,
+                                       &stmt, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_int64(stmt, 1, id);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* the index is derived from the row: whatever writes the row (a correction, a confirmed
+ * reply, issue 16's erasure of personal data, or a plain UPDATE) rewrites the index's entry */
+static void test_search_follows_every_write_of_a_report(Fixture *f, gconstpointer data)
+{
+    gint64 id = report_in(f->store, f->zone,
+                          &(Mail){.subject = "Ngập nước",
+                                  .name = "Lê Văn Đức",
+                                  .phone = "0909111222",
+                                  .email = "duc@example.vn"});
+    assert_finds(f->store, "le van duc", id);
+    g_autofree char *erase = g_strdup_printf(
+        "UPDATE report SET citizen_name = NULL, citizen_phone = NULL, citizen_email = NULL,"
+        " sender = NULL, body = '[đã xoá]' WHERE id = %" G_GINT64_FORMAT,
+        id);
+    exec_sql(f->store, erase);
+    assert_finds(f->store, "duc", 0);
+    assert_finds(f->store, "0909111222", 0);
+    assert_finds(f->store, "duc@example.vn", 0);
+    assert_finds(f->store, "noi dung", 0);
+    assert_finds(f->store, "ngap nuoc", id); /* what the row kept is still found */
+    assert_finds(f->store, "da xoa", id);
+    g_assert_cmpint(index_rows(f->store, id), ==, 1);
+
+    /* a correction of the name is found by its new words only */
+    g_autofree char *correct = g_strdup_printf(
+        "UPDATE report SET citizen_name = 'Phạm Thị Đào' WHERE id = %" G_GINT64_FORMAT, id);
+    exec_sql(f->store, correct);
+    assert_finds(f->store, "pham thi dao", id);
+    /* a write of other columns leaves the entry as it was */
+    g_autofree char *state = g_strdup_printf(
+        "UPDATE report SET state = 'accepted', overdue = 1 WHERE id = %" G_GINT64_FORMAT, id);
+    exec_sql(f->store, state);
+    assert_finds(f->store, "pham thi dao", id);
+
+    g_autofree char *drop =
+        g_strdup_printf("DELETE FROM event WHERE report_id = %" G_GINT64_FORMAT ";"
+                        "DELETE FROM report WHERE id = %" G_GINT64_FORMAT,
+                        id, id);
+    exec_sql(f->store, drop);
+    g_assert_cmpint(index_rows(f->store, id), ==, 0);
+}
+
+/* a database of the release before the index: its reports are found after the migration */
+static void test_migration_indexes_reports_already_kept(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "older.db", NULL);
+    GError *error = NULL;
+    Store *older = store_open_at(path, STORE_SCHEMA_MIGRATE, store_schema_latest() - 1, &error);
+    g_assert_no_error(error);
+    gint64 id = report_in(older, f->zone,
+                          &(Mail){.subject = "Cây đổ", .text = "Cây đổ chắn đường Trần Hưng Đạo"});
+    store_close(older);
+    Store *store = store_open(path, &error);
+    g_assert_no_error(error);
+    assert_finds(store, "cay do", id);
+    assert_finds(store, "tran hung dao", id);
+    store_close(store);
+}
+
+/* ---- possible duplicates ---------------------------------------------------------------------
+ * The fixtures that set SEARCH_DUPLICATE_MIN_DICE: three citizens report the light of Lê Lợi
+ * street in their own words (one without diacritics); the others are a different problem in
+ * the same street, the same problem in another street, and unrelated reports. Measured: the
+ * three pairs of the light score 0.23, 0.16 and 0.14; every other pair at most 0.08. */
+static const Mail light_1 = {.place = "Đường Lê Lợi, Phường 1",
+                             .subject = "Đèn đường hỏng",
+                             .text = "Đèn đường trước nhà số 12 đường Lê Lợi không sáng mấy hôm "
+                                     "nay, buổi tối rất tối."};
+static const Mail light_2 = {.place = "trước số 14 Lê Lợi, Phường 1",
+                             .subject = "Phản ánh đèn đường Lê Lợi bị hư",
+                             .text = "Cột đèn đường gần nhà số 14 Lê Lợi không sáng ba đêm rồi, "
+                                     "đi đường rất nguy hiểm."};
+static const Mail light_3 = {.place = "Le Loi, phuong 1",
+                             .subject = "den duong khong sang",
+                             .text = "Den duong o Le Loi phuong 1 khong sang ca tuan nay."};
+static const Mail rubbish_same_street = {
+    .place = "Đường Lê Lợi, Phường 1",
+    .subject = "Rác thải",
+    .text = "Rác thải đổ trên vỉa hè đường Lê Lợi gần chợ, bốc mùi hôi."};
+static const Mail light_other_street = {
+    .place = "Hẻm 5 Trần Hưng Đạo, Phường 3",
+    .subject = "Đèn đường hỏng",
+    .text = "Đèn đường trong hẻm 5 Trần Hưng Đạo bị hỏng, nhờ cơ quan sửa."};
+static const Mail flood = {.place = "Phường 2",
+                           .subject = "Ngập nước",
+                           .text = "Mưa lớn làm ngập nước đường Nguyễn Huệ, xe không đi được."};
+static const Mail market_rubbish = {
+    .place = "Chợ Phường 1",
+    .subject = "Xin phản ánh về rác",
+    .text = "Kính gửi Trung tâm. Rác ở chợ Phường 1 không được thu gom, xin cảm ơn."};
+
+static double similarity(const Mail *a, const Mail *b)
+{
+    return search_text_similarity(a->place, a->subject, a->text, b->place, b->subject, b->text);
+}
+
+static void test_similar_reports_pass_the_threshold_and_others_do_not(void)
+{
+    const Mail *same[][2] = {{&light_1, &light_2}, {&light_1, &light_3}, {&light_2, &light_3}};
+    for (gsize i = 0; i < G_N_ELEMENTS(same); i++) {
+        g_assert_cmpfloat(similarity(same[i][0], same[i][1]), >=, SEARCH_DUPLICATE_MIN_DICE);
+        g_assert_cmpfloat(similarity(same[i][1], same[i][0]), >=, SEARCH_DUPLICATE_MIN_DICE);
+    }
+    const Mail *all[] = {
+        &light_1, &light_2,       &light_3, &rubbish_same_street, &light_other_street,
+        &flood,   &market_rubbish};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        for (gsize j = 3; j < G_N_ELEMENTS(all); j++)
+            if (i != j)
+                g_assert_cmpfloat(similarity(all[i], all[j]), <, SEARCH_DUPLICATE_MIN_DICE);
+    /* the labelled lines of the province's template, the same in every report, do not make
+     * two reports alike */
+    const char *details = "\nHọ và tên: Nguyễn Văn An\nĐịa chỉ: 25 Trần Hưng Đạo, Phường 2\n"
+                          "CCCD: 094201001234\nĐiện thoại: 0912 345 678\n"
+                          "Địa điểm: trước cổng chợ Phường 1\nVị trí: https://www.google.com/maps/"
+                          "search/?api=1&query=9.6025%2C105.9739\n";
+    g_autofree char *light_text = g_strconcat(light_1.text, details, NULL);
+    g_autofree char *flood_text = g_strconcat(flood.text, details, NULL);
+    g_assert_cmpfloat(search_text_similarity(light_1.place, light_1.subject, light_text,
+                                             light_1.place, flood.subject, flood_text),
+                      <, SEARCH_DUPLICATE_MIN_DICE);
+    /* the margin: the weakest duplicate and the strongest other are not a hair apart */
+    g_assert_cmpfloat(similarity(&light_2, &light_3) - similarity(&light_3, &market_rubbish), >,
+                      0.04);
+}
+
+static void test_distance_in_metres(void)
+{
+    /* 0.001 degree of latitude is 111 m everywhere */
+    g_assert_cmpfloat_with_epsilon(search_distance_m(9.6, 105.97, 9.601, 105.97), 111.2, 0.5);
+    /* a degree of longitude shrinks with the latitude: 0.001 at 9.6 N is 109.6 m */
+    g_assert_cmpfloat_with_epsilon(search_distance_m(9.6, 105.97, 9.6, 105.971), 109.7, 0.5);
+}
+
+static GPtrArray *duplicates_of(Store *store, gint64 id)
+{
+    GError *error = NULL;
+    Report *r = report_load_id(store, id, &error);
+    g_assert_no_error(error);
+    GPtrArray *list = report_possible_duplicates(store, r, clock_now_unix(), 10, &error);
+    g_assert_no_error(error);
+    report_free(r);
+    return list;
+}
+
+static const PossibleDuplicate *duplicate_in(GPtrArray *list, gint64 id)
+{
+    for (guint i = 0; i < list->len; i++)
+        if (((PossibleDuplicate *)g_ptr_array_index(list, i))->id == id)
+            return g_ptr_array_index(list, i);
+    return NULL;
+}
+
+static void test_possible_duplicates_near_or_alike_open_and_recent(Fixture *f, gconstpointer data)
+{
+    Mail here = light_1;
+    here.lat = 9.6025, here.lon = 105.9739;
+    gint64 me = report_in(f->store, f->zone, &here);
+    /* 100 m north, about something else: near */
+    Mail close = flood;
+    close.lat = 9.6034, close.lon = 105.9739;
+    gint64 near = report_in(f->store, f->zone, &close);
+    /* 300 m away and unlike: neither */
+    Mail far = flood;
+    far.lat = 9.6052, far.lon = 105.9739;
+    gint64 away = report_in(f->store, f->zone, &far);
+    /* the same light in other words, no coordinates: alike */
+    gint64 alike = report_in(f->store, f->zone, &light_2);
+    /* the same light, but 31 days ago; and another one since closed */
+    Mail old = light_3;
+    old.days_ago = 31;
+    gint64 too_old = report_in(f->store, f->zone, &old);
+    gint64 closed = report_in(f->store, f->zone, &light_3);
+    g_autofree char *close_it =
+        g_strdup_printf("UPDATE report SET state = 'closed' WHERE id = %" G_GINT64_FORMAT, closed);
+    GError *error = NULL;
+    g_assert_true(store_exec(f->store, close_it, &error));
+    report_in(f->store, f->zone, &rubbish_same_street);
+
+    g_autoptr(GPtrArray) list = duplicates_of(f->store, me);
+    g_assert_cmpuint(list->len, ==, 2);
+    const PossibleDuplicate *first = g_ptr_array_index(list, 0);
+    g_assert_cmpint(first->id, ==, near); /* the near one first */
+    g_assert_true(first->near);
+    g_assert_cmpfloat_with_epsilon(first->distance_m, 100.1, 1.0);
+    const PossibleDuplicate *second = duplicate_in(list, alike);
+    g_assert_nonnull(second);
+    g_assert_false(second->near);
+    g_assert_cmpfloat(second->distance_m, <, 0);
+    g_assert_cmpstr(second->state, ==, "incomplete"); /* no address: an open state */
+    /* the words both share, as this report writes them (diacritics and all) */
+    g_assert_true(g_strv_contains((const char *const *)second->shared, "đèn đường"));
+    g_assert_true(g_strv_contains((const char *const *)second->shared, "không sáng"));
+    g_assert_null(duplicate_in(list, away));
+    g_assert_null(duplicate_in(list, too_old));
+    g_assert_null(duplicate_in(list, closed));
+    g_assert_null(duplicate_in(list, me));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(name, fn)                                                                              \
+    g_test_add("/queue/search/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    g_test_add_func("/queue/search/match-query-of-what-a-user-types",
+                    test_match_query_of_what_a_user_types);
+    ADD("folds-diacritics", test_search_folds_diacritics);
+    ADD("follows-every-write-of-a-report", test_search_follows_every_write_of_a_report);
+    ADD("erased-words-leave-the-index-files", test_erased_words_leave_the_index_files);
+    ADD("confidential-reports-found-by-code-only-when-redacted",
+        test_confidential_reports_found_by_code_only_when_redacted);
+    ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
+    g_test_add_func("/queue/search/similar-reports-pass-the-threshold-and-others-do-not",
+                    test_similar_reports_pass_the_threshold_and_others_do_not);
+    g_test_add_func("/queue/search/distance-in-metres", test_distance_in_metres);
+    ADD("possible-duplicates-near-or-alike-open-and-recent",
+        test_possible_duplicates_near_or_alike_open_and_recent);
+    return g_test_run();
+}
