@@ -311,7 +311,8 @@ static GOptionEntry accept_entries[] = {
     {"agency", 0, 0, G_OPTION_ARG_FILENAME, &opt_agency, "the main agency's code", "CODE"},
     {"coordinate", 0, 0, G_OPTION_ARG_FILENAME, &opt_coordinate, "coordinating agencies",
      "CODE,..."},
-    {"category", 0, 0, G_OPTION_ARG_FILENAME, &opt_category, "the report's field", "NAME"},
+    {"category", 0, 0, G_OPTION_ARG_FILENAME, &opt_category,
+     "the report's category (a code of the categories file)", "CODE"},
     ACTOR_ENTRY,
     END_ENTRY,
 };

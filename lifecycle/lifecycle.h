@@ -92,8 +92,14 @@ gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report
 /* the due time of the report's open deadline of this name, 0 when none is open */
 gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
                                 GError **error);
+/* the stored code of a category as the IOC gave it: with a categories file ([gateway]
+ * categories_file) one of its codes, case aside (*code points into the configuration), else
+ * PAHT_ERROR_REFUSED naming the known codes; without one, given as it is (NULL for "") */
+gboolean lifecycle_category_code(const Config *config, const char *given, const char **code,
+                                 GError **error);
 /* draft | returned -> assigned (coordinated: coordinating). Agency codes from the agencies
- * file; coordinators NULL or empty for a single agency. */
+ * file; category as lifecycle_category_code takes it; coordinators NULL or empty for a single
+ * agency. */
 gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
                           const char *const *coordinators, const char *category, GError **error);
 /* draft | incomplete | returned -> rejected */
@@ -144,7 +150,8 @@ typedef struct {
 /* The citizen's answer to a published result (Điều 10): a rating, recorded once (the report
  * closes); anything else is feedback: recorded as an event, the "clarify" deadline opens (2
  * working days, Điều 10.2) and the report is back with the agency. The app sends the feedback
- * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before publication. */
+ * on to the agency (lifecycle_letters_citizen_reply does both). PAHT_ERROR_REFUSED before
+ * publication. */
 gboolean lifecycle_citizen_reply(Store *store, gint64 report_id, const char *text,
                                  const Lifecycle *lc, CitizenReply *outcome, GError **error);
 
@@ -252,7 +259,6 @@ gboolean duplicate_link_add(Store *store, gint64 report_id, gint64 of_id, const 
  * the IOC again, the link ended, an event on both. PAHT_ERROR_REFUSED when it is not a
  * rejected duplicate (any more). The rejection letter, if sent, stays sent. */
 gboolean duplicate_undo(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
-
 
 G_END_DECLS
 

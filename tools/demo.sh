@@ -55,6 +55,7 @@ database = $gw/paht.db
 data_dir = $gw/data
 templates_dir = $root/templates
 agencies_file = $root/conf/agencies.conf
+categories_file = $root/conf/categories.conf
 ioc_alert_to = ioc@$MAILSTACK_DOMAIN
 
 [imap]

@@ -406,6 +406,23 @@ gboolean actions_preview_allowed(const Account *user, const Report *r, const cha
 /* ---- what a page offers
  * ------------------------------------------------------------------------------ */
 
+/* issue 15: the categories file's codes, the only ones accept takes when there is one */
+static void add_categories(JsonBuilder *b, const Config *c)
+{
+    json_add_bool(b, "has_categories", c->categories->len > 0);
+    json_builder_set_member_name(b, "categories");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < c->categories->len; i++) {
+        const Category *cat = g_ptr_array_index(c->categories, i);
+        json_builder_begin_object(b);
+        json_add_string(b, "code", cat->code);
+        json_add_string(b, "name", cat->name);
+        json_add_string(b, "group", cat->group);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 static void add_action_extras(JsonBuilder *b, Request *req, const WebAction *a, const Report *r)
 {
     const Config *c = req->app->config;
@@ -420,6 +437,7 @@ static void add_action_extras(JsonBuilder *b, Request *req, const WebAction *a, 
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
+        add_categories(b, c);
     } else if (g_str_equal(a->name, "reject")) {
         static const char *const reasons[] = {"incomplete", "complaint", "out-of-scope",
                                               "duplicate", "spam"};

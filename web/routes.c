@@ -27,6 +27,12 @@ static const Route routes[] = {
     {"GET", "/stats.csv", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_stats_csv},
     {"GET", "/health", GUARD_SIGNED_IN, ROLE_ADMIN, FALSE, handle_health},
     {"POST", "/health/reprocess/{}", GUARD_FORM, ROLE_ADMIN, FALSE, handle_reprocess},
+    /* Open311 GeoReport v2 (issue 15): public, read by anyone; what it shows is open311.c's */
+    {"GET", "/open311/v2/discovery.xml", GUARD_OPEN, 0, FALSE, handle_open311_discovery},
+    {"GET", "/open311/v2/discovery.json", GUARD_OPEN, 0, FALSE, handle_open311_discovery},
+    {"GET", "/open311/v2/services.xml", GUARD_OPEN, 0, FALSE, handle_open311_services},
+    {"GET", "/open311/v2/services.json", GUARD_OPEN, 0, FALSE, handle_open311_services},
+    {"GET", "/open311/v2/services/{}", GUARD_OPEN, 0, FALSE, handle_open311_service},
 };
 
 const Route *routes_all(gsize *n)

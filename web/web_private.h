@@ -10,8 +10,10 @@
  *   render.c       pages from templates_dir/web
  *   session.c      the session of a request's cookie
  *   view.c         which report a request may see, and what it shows of it
- *   login.c, actions.c, pages.c, admin.c
- *                  the handlers
+ *   open311_format.c
+ *                  Open311's two formats: one JSON tree, written as JSON or XML
+ *   login.c, actions.c, pages.c, admin.c, open311.c
+ *                  the handlers (open311.c: Open311 GeoReport v2, issue 15)
  *   routes.c       the one table of routes: method, path, guard, roles, handler
  *   server.c       libmicrohttpd: bodies, headers, the dispatch through routes.c
  */
@@ -215,6 +217,23 @@ void view_queue_item(JsonBuilder *b, Request *req, const ReportListItem *item);
 /* the name of attachment index (from 0) as this user may read it */
 char *view_attachment_name(Request *req, const Report *r, guint index);
 
+/* ---- Open311's formats (open311_format.c) --------------------------------------------------- */
+
+typedef enum { OPEN311_XML, OPEN311_JSON } Open311Format;
+
+/* the format the last path segment names ("services.json", "PAHT-2026-000001.xml"); *stem
+ * (may be NULL) gets what precedes it. FALSE for neither. */
+gboolean open311_format_of(const char *segment, Open311Format *format, char **stem);
+/* root as the spec's XML: root_name holds it, each list's items named after it ("services"
+ * holds "service"s), members as elements, null as an empty element */
+char *open311_xml(JsonNode *root, const char *root_name, gsize *len);
+/* the answer in format: JSON as it is, XML under root_name (UTF-8 both) */
+void open311_answer(Response *res, int status, Open311Format format, JsonNode *root,
+                    const char *root_name);
+/* the spec's error list: [{code, description}] / <errors><error>... (descriptions: char *) */
+void open311_errors(Response *res, Open311Format format, int status, GPtrArray *descriptions);
+void open311_error(Response *res, Open311Format format, int status, const char *description);
+
 /* ---- logins (login.c) ----------------------------------------------------------------------- */
 
 #define LOGIN_MAX_FAILURES     5
@@ -251,6 +270,14 @@ void handle_stats(Request *req, Response *res);
 void handle_stats_csv(Request *req, Response *res);
 void handle_health(Request *req, Response *res);
 void handle_reprocess(Request *req, Response *res);
+
+/* ---- Open311 GeoReport v2 (open311.c) ------------------------------------------------------- */
+
+/* where clients reach the server: [web] public_url (no trailing '/'), else the request's Host */
+char *open311_base_url(Request *req);
+void handle_open311_discovery(Request *req, Response *res);
+void handle_open311_services(Request *req, Response *res);
+void handle_open311_service(Request *req, Response *res);
 
 /* ---- the routes (routes.c) ------------------------------------------------------------------ */
 
