@@ -102,6 +102,11 @@ gboolean lifecycle_category_code(const Config *config, const char *given, const 
  * agency. */
 gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
                           const char *const *coordinators, const char *category, GError **error);
+/* Open311 (issue 15, publicity.c): the report's file number index (from 1, as pahtctl show
+ * lists them) made public, or no longer; an "image_public" / "image_private" event by the
+ * actor. PAHT_ERROR_REFUSED for a file that is not an image, and for a confidential report. */
+gboolean lifecycle_image_public(Store *store, const Lifecycle *lc, gint64 report_id, guint index,
+                                gboolean public_, GError **error);
 /* draft | incomplete | returned -> rejected */
 gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, const char *reason,
                           const char *note, GError **error);

@@ -398,6 +398,15 @@ static const char *const migrations[] = {
     /* the console's queue: reports of an agency, and the open deadlines by report */
     "CREATE INDEX report_agency ON report(agency, state);"
     "CREATE INDEX deadline_open ON deadline(report_id, due) WHERE status = 'open';",
+
+    /* Open311 (issue 15): the images of a report the IOC made public, by content */
+    "CREATE TABLE public_image("
+    "  report_id INTEGER NOT NULL REFERENCES report(id),"
+    "  sha256 TEXT NOT NULL,"
+    "  marked_by TEXT NOT NULL,"
+    "  marked_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (report_id, sha256)"
+    ") STRICT;",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

@@ -11,7 +11,9 @@
 #include "letters/letters.h"
 #include "util/util.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OPEN311_SPECIFICATION "http://wiki.open311.org/GeoReport_v2"
 /* the date this interface last changed (discovery's changeset) */
@@ -152,4 +154,280 @@ void handle_open311_service(Request *req, Response *res)
     json_builder_end_array(b);
     json_builder_end_object(b);
     answer_builder(res, format, b, "service_definition");
+}
+
+/* ---- requests: the reports the IOC accepted ------------------------------------------------- */
+
+/* Open311 dates: RFC 3339 in the province's zone, "+07:00" written out */
+static void add_time(JsonBuilder *b, Request *req, const char *name, gint64 t)
+{
+    json_builder_set_member_name(b, name);
+    if (t <= 0) {
+        json_builder_add_null_value(b);
+        return;
+    }
+    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+    g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, req->app->config->calendar.zone);
+    g_autofree char *text = g_date_time_format(local, "%Y-%m-%dT%H:%M:%S%:z");
+    json_builder_add_string_value(b, text);
+}
+
+static void add_text(JsonBuilder *b, const char *name, const char *value)
+{
+    json_builder_set_member_name(b, name);
+    if (value && *value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void add_coordinate(JsonBuilder *b, const char *name, gboolean has, double value)
+{
+    json_builder_set_member_name(b, name);
+    if (has)
+        json_builder_add_double_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+/* the result's due time (SPEC §5: working time; an extension replaced it, Điều 8.3) */
+static gint64 result_due(Request *req, const Report *r)
+{
+    g_autoptr(GPtrArray) deadlines = report_deadlines(req->store, r->id, NULL);
+    gint64 due = 0, set_at = -1;
+    for (guint i = 0; deadlines && i < deadlines->len; i++) {
+        const DeadlineInfo *d = g_ptr_array_index(deadlines, i);
+        if (g_str_equal(d->name, "result") && g_strcmp0(d->status, "cancelled") != 0 &&
+            d->set_at >= set_at) {
+            due = d->due;
+            set_at = d->set_at;
+        }
+    }
+    return due;
+}
+
+/* the first image the IOC made public, at its public address */
+static char *media_url(Request *req, const Report *r)
+{
+    g_autoptr(GPtrArray) images = public_image_list(req->store, r->id, NULL);
+    if (!images || images->len == 0)
+        return NULL;
+    g_autofree char *base = open311_base_url(req);
+    return g_strdup_printf("%s/open311/v2/media/%s/%s", base, r->code,
+                           (const char *)g_ptr_array_index(images, 0));
+}
+
+static gboolean report_is_closed(const Report *r)
+{
+    return g_str_equal(r->state, "published") || g_str_equal(r->state, "closed");
+}
+
+/* Điều 4.5: the citizen's words as a reader other than the citizen may see them, and less:
+ * redacted as a confidential text (no name, phone, ID number, address or e-mail, labelled
+ * lines dropped), on one line */
+static char *public_text(Request *req, const Report *r, const char *text)
+{
+    RedactCitizen who = {.citizen = &r->citizen, .confidential = TRUE};
+    return text && *text
+               ? redact_excerpt(text, &who, req->app->config->open311.description_max_chars)
+               : NULL;
+}
+
+static void add_request(JsonBuilder *b, Request *req, const Report *r)
+{
+    const Config *c = req->app->config;
+    g_autoptr(LifecycleRecord) rec = lifecycle_record_load(req->store, r->id, NULL);
+    const Category *category = rec ? config_find_category(c, rec->category) : NULL;
+    const Agency *agency = config_find_agency(c, r->agency);
+    gboolean closed = report_is_closed(r);
+    g_autofree char *description = public_text(req, r, r->text);
+    g_autofree char *notes = closed && rec ? public_text(req, r, rec->result_text) : NULL;
+    RedactCitizen who = {.citizen = &r->citizen, .confidential = TRUE};
+    g_autofree char *place = r->location.text ? redact_line(r->location.text, &who) : NULL;
+    g_autofree char *media = media_url(req, r);
+    json_builder_begin_object(b);
+    json_add_string(b, "service_request_id", r->code);
+    json_add_string(b, "status", closed ? "closed" : "open");
+    add_text(b, "status_notes", notes);
+    add_text(b, "service_name", category ? category->name : NULL);
+    json_add_string(b, "service_code", rec && rec->category ? rec->category : "");
+    add_text(b, "description", description);
+    add_text(b, "agency_responsible", agency ? agency->name : NULL);
+    add_text(b, "service_notice", NULL);
+    add_time(b, req, "requested_datetime", r->received_at);
+    add_time(b, req, "updated_datetime", r->updated_at);
+    add_time(b, req, "expected_datetime", result_due(req, r));
+    add_text(b, "address", place);
+    add_text(b, "address_id", NULL);
+    add_text(b, "zipcode", NULL);
+    add_coordinate(b, "lat", r->location.has_coordinates, r->location.lat);
+    add_coordinate(b, "long", r->location.has_coordinates, r->location.lon);
+    add_text(b, "media_url", media);
+    json_builder_end_object(b);
+}
+
+static void answer_requests(Request *req, Response *res, Open311Format format, GArray *ids)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; i < ids->len; i++) {
+        g_autoptr(Report) r = report_load_id(req->store, g_array_index(ids, gint64, i), NULL);
+        if (r)
+            add_request(b, req, r);
+    }
+    json_builder_end_array(b);
+    answer_builder(res, format, b, "service_requests");
+}
+
+#define OPEN311_MAX_DAYS  90
+#define OPEN311_MAX_ITEMS 1000
+
+/* an RFC 3339 parameter, or *t untouched when absent; FALSE for a bad one */
+static gboolean query_time(Request *req, const char *name, gint64 *t)
+{
+    const char *text = request_query(req, name);
+    if (!text)
+        return TRUE;
+    g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
+    if (!dt)
+        return FALSE;
+    *t = g_date_time_to_unix(dt);
+    return TRUE;
+}
+
+/* the spec's window: start_date and end_date at most 90 days apart; one of them alone
+ * reaches 90 days from it; neither: the last 90 days */
+static gboolean requests_window(Request *req, PublicQuery *q, GPtrArray *errors)
+{
+    gint64 from = 0, to = 0, span = (gint64)OPEN311_MAX_DAYS * 86400;
+    if (!query_time(req, "start_date", &from))
+        g_ptr_array_add(errors, g_strdup("start_date: not an RFC 3339 date and time"));
+    if (!query_time(req, "end_date", &to))
+        g_ptr_array_add(errors, g_strdup("end_date: not an RFC 3339 date and time"));
+    if (errors->len)
+        return FALSE;
+    if (!from && !to)
+        to = clock_now_unix() + 1;
+    if (!from)
+        from = to - span;
+    if (!to)
+        to = from + span;
+    if (to < from || to - from > span) {
+        g_ptr_array_add(errors, g_strdup_printf("start_date and end_date: at most %d days apart",
+                                                OPEN311_MAX_DAYS));
+        return FALSE;
+    }
+    q->from = from;
+    q->to = to + 1; /* end_date inclusive */
+    return TRUE;
+}
+
+void handle_open311_requests(Request *req, Response *res)
+{
+    Open311Format format;
+    if (!open311_begin(req, res, &format))
+        return;
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    PublicQuery q = {.limit = OPEN311_MAX_ITEMS};
+    const char *ids = request_query(req, "service_request_id");
+    g_auto(GStrv) codes = ids ? g_strsplit(ids, ",", OPEN311_MAX_ITEMS) : NULL;
+    for (int i = 0; codes && codes[i]; i++)
+        g_strstrip(codes[i]);
+    /* the spec: a list of ids overrides every other parameter */
+    q.codes = (const char *const *)codes;
+    if (!codes) {
+        q.category = request_query(req, "service_code");
+        q.status = request_query(req, "status");
+        if (q.status && !g_str_equal(q.status, "open") && !g_str_equal(q.status, "closed"))
+            g_ptr_array_add(errors, g_strdup("status: open or closed"));
+        requests_window(req, &q, errors);
+    }
+    if (errors->len) {
+        open311_errors(res, format, 400, errors);
+        return;
+    }
+    GError *error = NULL;
+    Store *store = request_store(req, &error);
+    g_autoptr(GArray) found = store ? public_report_ids(store, &q, &error) : NULL;
+    if (!found) {
+        log_warning("open311 requests: %s", error ? error->message : "no store");
+        g_clear_error(&error);
+        open311_error(res, format, 503, "the reports cannot be read now; try again later");
+        return;
+    }
+    answer_requests(req, res, format, found);
+}
+
+/* a report the public may see, by its code; 0 when there is none */
+static gint64 public_report_id(Request *req, const char *code)
+{
+    const char *codes[] = {code, NULL};
+    PublicQuery q = {.codes = codes, .limit = 1};
+    Store *store = request_store(req, NULL);
+    g_autoptr(GArray) found = store ? public_report_ids(store, &q, NULL) : NULL;
+    return found && found->len ? g_array_index(found, gint64, 0) : 0;
+}
+
+void handle_open311_request(Request *req, Response *res)
+{
+    Open311Format format;
+    if (!open311_begin(req, res, &format))
+        return;
+    g_autofree char *code = NULL;
+    open311_format_of(req->params[0], &format, &code);
+    gint64 id = public_report_id(req, code);
+    if (!id) {
+        /* one answer for a report that does not exist and one that is not public */
+        open311_error(res, format, 404, "service_request_id not found");
+        return;
+    }
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_array_append_val(ids, id);
+    answer_requests(req, res, format, ids);
+}
+
+/* ---- the images the IOC made public ---------------------------------------------------------- */
+
+static const StoredAttachment *public_image(Request *req, const Report *r, const char *sha256)
+{
+    g_autoptr(GPtrArray) images = public_image_list(req->store, r->id, NULL);
+    guint index = 0;
+    if (!images || !g_ptr_array_find_with_equal_func(images, sha256, g_str_equal, &index))
+        return NULL;
+    for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
+        if (g_str_equal(a->sha256, sha256) && !a->dangerous)
+            return a;
+    }
+    return NULL;
+}
+
+/* the raster type the file's bytes are (whatever the mail said), or NULL */
+static const char *image_type_of(const char *path)
+{
+    guchar head[16];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? http_sniff_image(head, (gsize)n) : NULL;
+}
+
+/* GET /open311/v2/media/CODE/SHA256: without login, only an image the IOC marked public of a
+ * report the public may see; anything else is the same 404 */
+void handle_open311_media(Request *req, Response *res)
+{
+    gint64 id = public_report_id(req, req->params[0]);
+    g_autoptr(Report) r = id ? report_load_id(req->store, id, NULL) : NULL;
+    const StoredAttachment *a = r ? public_image(req, r, req->params[1]) : NULL;
+    const char *type = a ? image_type_of(a->path) : NULL;
+    if (!type) {
+        response_body(res, 404, "text/plain; charset=utf-8", g_strdup("404"), 3);
+        return;
+    }
+    response_header(res, "Access-Control-Allow-Origin", "*");
+    res->status = 200;
+    g_free(res->content_type);
+    res->content_type = g_strdup(type);
+    res->file = g_strdup(a->path);
 }

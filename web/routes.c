@@ -33,6 +33,11 @@ static const Route routes[] = {
     {"GET", "/open311/v2/services.xml", GUARD_OPEN, 0, FALSE, handle_open311_services},
     {"GET", "/open311/v2/services.json", GUARD_OPEN, 0, FALSE, handle_open311_services},
     {"GET", "/open311/v2/services/{}", GUARD_OPEN, 0, FALSE, handle_open311_service},
+    {"GET", "/open311/v2/requests.xml", GUARD_OPEN, 0, FALSE, handle_open311_requests},
+    {"GET", "/open311/v2/requests.json", GUARD_OPEN, 0, FALSE, handle_open311_requests},
+    {"GET", "/open311/v2/requests/{}", GUARD_OPEN, 0, FALSE, handle_open311_request},
+    /* an image the IOC made public, the media_url of its report */
+    {"GET", "/open311/v2/media/{}/{}", GUARD_OPEN, 0, FALSE, handle_open311_media},
 };
 
 const Route *routes_all(gsize *n)

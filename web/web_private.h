@@ -278,6 +278,9 @@ char *open311_base_url(Request *req);
 void handle_open311_discovery(Request *req, Response *res);
 void handle_open311_services(Request *req, Response *res);
 void handle_open311_service(Request *req, Response *res);
+void handle_open311_requests(Request *req, Response *res);
+void handle_open311_request(Request *req, Response *res);
+void handle_open311_media(Request *req, Response *res);
 
 /* ---- the routes (routes.c) ------------------------------------------------------------------ */
 

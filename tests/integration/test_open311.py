@@ -174,5 +174,194 @@ class CategoryOfAccept(unittest.TestCase):
         self.assertEqual(r.status, 303, r.text)
 
 
+MAIL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mail")
+
+
+class Requests(unittest.TestCase):
+    """GET requests and requests/ID: only what the IOC accepted, as the public may see it."""
+
+    def setUp(self):
+        self.gw, self.console = open311_gateway()
+        self.console.start()
+        self.client = self.console.client()
+
+    def tearDown(self):
+        self.console.stop()
+        self.gw.close()
+
+    def get(self, path):
+        return self.client.get("/open311/v2/" + path)
+
+    def requests(self, query="", ext="json"):
+        r = self.get(f"requests.{ext}{query}")
+        self.assertEqual(r.status, 200, r.text)
+        if ext == "xml":
+            return ET.fromstring(r.body)
+        found = json.loads(r.body)
+        schema_validator("requests").validate(found)
+        for item in found:
+            for key in ("requested_datetime", "updated_datetime", "expected_datetime"):
+                if item[key] is not None:
+                    self.assertRegex(item[key], RFC3339_VN)
+        return found
+
+    def one(self, code):
+        r = self.get(f"requests/{code}.json")
+        if r.status == 404:
+            self.assertEqual(json.loads(r.body), [{"code": 404,
+                                                   "description": "service_request_id not found"}])
+            return None
+        self.assertEqual(r.status, 200, r.text)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "*")
+        found = json.loads(r.body)
+        schema_validator("requests").validate(found)
+        self.assertEqual(len(found), 1)
+        return found[0]
+
+    def act(self, *args):
+        run = self.gw.pahtctl(*args)
+        self.assertEqual(run.returncode, 0, f"{args}: {run.stderr}")
+
+    def test_a_reports_life_through_requests_id(self):
+        code, = webtest.ingest(self.gw, webtest.report_mail(
+            self.gw, "Đèn đường hỏng", who="Trần Thị Bích"))
+        self.assertIsNone(self.one(code), "a draft is not public")
+        self.act("accept", code, "--agency", "xd", "--category", "chieu-sang")
+        shown = self.gw.pahtctl_json("show", code)
+        r = self.one(code)
+        self.assertEqual((r["service_request_id"], r["status"], r["status_notes"]),
+                         (code, "open", None))
+        self.assertEqual((r["service_code"], r["service_name"]),
+                         ("chieu-sang", "Chiếu sáng công cộng"))
+        self.assertEqual(r["agency_responsible"], "Sở Xây dựng")
+        self.assertEqual(r["requested_datetime"], shown["received_at"])
+        self.assertEqual(r["expected_datetime"], shown["deadlines"]["result"])
+        self.assertEqual(r["address"], "trước cổng chợ Phường 2")
+        self.assertIn("Đèn đường trước nhà bị hỏng.", r["description"])
+        self.assertIsNone(r["media_url"])
+        answer = os.path.join(self.gw.dir, "ket-qua.txt")
+        with open(answer, "w", encoding="utf-8") as f:
+            f.write("Sở Xây dựng đã thay bóng đèn; đèn sáng bình thường.\n")
+        self.act("result", code, "--file", answer, "--actor", "nv.xd")
+        self.assertEqual(self.one(code)["status"], "open")
+        self.act("approve", code, "--actor", "gd.xd")
+        self.act("publish", code, "--actor", "ioc.lan")
+        r = self.one(code)
+        self.assertEqual((r["status"], r["status_notes"]),
+                         ("closed", "Sở Xây dựng đã thay bóng đèn; đèn sáng bình thường."))
+        # the XML says the same, element by element
+        root = ET.fromstring(self.get(f"requests/{code}.xml").body)
+        self.assertEqual(root.tag, "service_requests")
+        request, = list(root)
+        self.assertEqual(request.tag, "request")
+        self.assertEqual([e.tag for e in request], list(r))
+        for e in request:
+            want = r[e.tag]
+            self.assertEqual(e.text, None if want is None else str(want), e.tag)
+
+    def test_filters_window_and_errors(self):
+        codes = webtest.ingest(self.gw, *[webtest.report_mail(self.gw, f"Phản ánh {i}")
+                                          for i in range(4)])
+        self.act("accept", codes[0], "--agency", "xd", "--category", "chieu-sang")
+        self.act("accept", codes[1], "--agency", "gtvt", "--category", "giao-thong")
+        self.act("reject", codes[2], "--reason", "spam")
+        # codes[3] stays a draft
+        self.assertEqual([r["service_request_id"] for r in self.requests()],
+                         [codes[1], codes[0]])
+        self.assertEqual([r["service_request_id"] for r in self.requests(
+            "?service_code=giao-thong")], [codes[1]])
+        self.assertEqual(self.requests("?status=closed"), [])
+        self.assertEqual(len(self.requests("?status=open")), 2)
+        listed = self.requests("?service_request_id=" + ",".join(c.lower() for c in codes))
+        self.assertEqual(sorted(r["service_request_id"] for r in listed), sorted(codes[:2]))
+        self.assertEqual(len(self.requests("?start_date=2026-11-20T00:00:00%2B07:00")), 2)
+        self.assertEqual(self.requests("?end_date=2026-11-30T00:00:00%2B07:00"), [])
+        root = self.requests(ext="xml")
+        self.assertEqual([e.find("service_request_id").text for e in root], [codes[1], codes[0]])
+        for query, why in (("?start_date=2026-01-01T00:00:00Z&end_date=2026-12-01T00:00:00Z",
+                            "start_date and end_date: at most 90 days apart"),
+                           ("?start_date=hôm-qua", "start_date: not an RFC 3339 date and time"),
+                           ("?status=pending", "status: open or closed")):
+            r = self.get("requests.json" + query.replace("ô", "%C3%B4"))
+            self.assertEqual(r.status, 400, query)
+            self.assertEqual(json.loads(r.body), [{"code": 400, "description": why}])
+            root = ET.fromstring(self.get("requests.xml" + query.replace("ô", "%C3%B4")).body)
+            self.assertEqual([(e.find("code").text, e.find("description").text) for e in root],
+                             [("400", why)])
+
+    def test_image_public_only_when_the_ioc_marks_it(self):
+        png = webtest.png_2x2()
+        code, = webtest.ingest(self.gw, webtest.report_mail(
+            self.gw, "Ổ gà", attachments=[("o-ga.png", "image/png", png),
+                                          ("don.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n")]))
+        self.act("accept", code, "--agency", "gtvt", "--category", "giao-thong")
+        self.assertIsNone(self.one(code)["media_url"])
+        run = self.gw.pahtctl("image", code, "2", "--public")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("not an image", run.stderr)
+        self.act("image", code, "1", "--public", "--actor", "ioc.lan")
+        url = self.one(code)["media_url"]
+        self.assertTrue(url.startswith(f"{self.console.url}/open311/v2/media/{code}/"), url)
+        r = self.console.client().get(url[len(self.console.url):])  # no session
+        self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, "image/png", png))
+        self.act("image", code, "1", "--private")
+        self.assertIsNone(self.one(code)["media_url"])
+        self.assertEqual(self.console.client().get(url[len(self.console.url):]).status, 404)
+        events = self.console.query(
+            "SELECT actor, kind, detail FROM event JOIN report ON report.id = report_id"
+            " WHERE code = ? AND kind LIKE 'image_%' ORDER BY event.id", code)
+        self.assertEqual([e[1:] for e in events], [("image_public", "tệp 1"),
+                                                   ("image_private", "tệp 1")])
+        self.assertEqual(events[0][0], "ioc.lan")
+
+
+class NoPersonalData(unittest.TestCase):
+    """Every fixture mail of tests/mail that makes a report, accepted: no name, phone, ID
+    number, postal address or e-mail in any Open311 answer; confidential ones never appear."""
+
+    def test_no_personal_data_for_any_fixture_mail(self):
+        gw, console = open311_gateway()
+        self.addCleanup(gw.close)
+        self.addCleanup(console.stop)
+        mails = sorted(os.path.join(MAIL_DIR, f) for f in os.listdir(MAIL_DIR)
+                       if f.endswith(".eml"))
+        made = [o for o in gw.pahtctl_json("ingest", *mails) if o.get("code")]
+        self.assertGreater(len(made), 30)
+        public, secret, personal = [], [], set()
+        for o in made:
+            shown = gw.pahtctl_json("show", o["code"])
+            if shown["state"] not in ("draft", "incomplete"):
+                continue
+            run = gw.pahtctl("accept", o["code"], "--agency", "xd", "--category", "chieu-sang")
+            self.assertEqual(run.returncode, 0, run.stderr)
+            (secret if shown["confidential"] else public).append(o["code"])
+            for key, value in shown["citizen"].items():
+                if value and len(value) >= 5:
+                    personal.add((o["code"], key, value))
+        self.assertTrue(secret, "the fixtures include a confidential report")
+        console.start()
+        client = console.client()
+        bodies = []
+        for ext in ("json", "xml"):
+            r = client.get(f"/open311/v2/requests.{ext}")
+            self.assertEqual(r.status, 200)
+            bodies.append(r.body.decode("utf-8"))
+            for code in public + secret:
+                r = client.get(f"/open311/v2/requests/{code}.{ext}")
+                self.assertEqual(r.status, 404 if code in secret else 200, code)
+                bodies.append(r.body.decode("utf-8"))
+        listed = json.loads(bodies[0])
+        schema_validator("requests").validate(listed)
+        self.assertEqual(sorted(x["service_request_id"] for x in listed), sorted(public))
+        everything = "\n".join(bodies)
+        for code in secret:
+            self.assertNotIn(code, everything)
+        digits = re.sub(r"\D", "", everything)
+        for code, key, value in sorted(personal):
+            self.assertFalse(value.casefold() in everything.casefold(), f"{code}: its {key}")
+            if key in ("phone", "id_number"):
+                self.assertFalse(value in digits, f"{code}: its {key} (digits)")
+
+
 if __name__ == "__main__":
     unittest.main()
