@@ -4,6 +4,7 @@
  *   outbound.c    the outbox: sending over SMTP, failures, the IOC's digest
  *   bounce.c      delivery status notifications
  *   inbound.c     record, parse, decide and answer one message
+ *   submission.c  a report filed over Open311, made a message for inbound.c
  *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
  *   quarantine.c  mail set aside, and pahtctl reprocess
  *   worker.c      parsing in a supervised child process
@@ -81,6 +82,9 @@ typedef enum {
  * either way. *out: the new or the known row. */
 RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,
                                       RawMessage **out, GError **error);
+/* pahtctl ingest and Open311's submissions: a private temp file of gw->tmp_dir (consumed)
+ * recorded and processed as inbound_ingest_file does */
+gboolean inbound_ingest_temp(Gateway *gw, const char *temp, IngestResult *out, GError **error);
 /* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
  * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
  * transaction. PAHT_ERROR_REFUSED when it was decided already. */

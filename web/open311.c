@@ -12,6 +12,7 @@
 #include "util/util.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,8 +32,9 @@ static gboolean open311_begin(Request *req, Response *res, Open311Format *format
         open311_error(res, OPEN311_JSON, 404, "the path ends in neither .xml nor .json");
         return FALSE;
     }
-    if (g_str_equal(req->method, "GET") || g_str_equal(req->method, "HEAD"))
-        response_header(res, "Access-Control-Allow-Origin", "*");
+    /* any site's page may read what is public, and read the answer to a POST it made with
+     * its key (the key, not a cookie, is the credential: nothing of a user's leaks) */
+    response_header(res, "Access-Control-Allow-Origin", "*");
     const char *jurisdiction = request_query(req, "jurisdiction_id");
     if (!jurisdiction)
         jurisdiction = form_value(req, "jurisdiction_id");
@@ -430,4 +432,222 @@ void handle_open311_media(Request *req, Response *res)
     g_free(res->content_type);
     res->content_type = g_strdup(type);
     res->file = g_strdup(a->path);
+}
+
+/* ---- POST requests: a report filed into the pipeline of a mail --------------------------- */
+
+#define OPEN311_FIELD_MAX_CHARS     200
+#define OPEN311_ATTRIBUTE_MAX_CHARS 1000
+#define OPEN311_ATTRIBUTES_MAX      20
+#define OPEN311_URL_MAX_CHARS       2000
+
+/* a form value trimmed, NULL when absent or empty */
+static char *post_value(Request *req, const char *name)
+{
+    const char *v = form_value(req, name);
+    g_autofree char *copy = v ? g_strstrip(g_strdup(v)) : NULL;
+    return copy && *copy ? g_steal_pointer(&copy) : NULL;
+}
+
+/* one line of text: no control character, at most max characters */
+static void check_line(GPtrArray *errors, const char *name, const char *value, glong max)
+{
+    if (!value)
+        return;
+    gboolean control = FALSE;
+    for (const char *p = value; *p; p = g_utf8_next_char(p))
+        control |= g_unichar_iscntrl(g_utf8_get_char(p));
+    if (control || g_utf8_strlen(value, -1) > max)
+        g_ptr_array_add(errors,
+                        g_strdup_printf("%s: one line of at most %ld characters", name, max));
+}
+
+static gboolean parse_degrees(const char *text, double limit, double *out)
+{
+    char *end = NULL;
+    double v = text ? g_ascii_strtod(text, &end) : 0;
+    *out = v;
+    return text && end && !*end && end != text && isfinite(v) && fabs(v) <= limit;
+}
+
+static void check_place(Request *req, Submission *s, GPtrArray *errors)
+{
+    const char *lat = form_value(req, "lat"), *lon = form_value(req, "long");
+    if (lat || lon) {
+        s->has_coordinates = parse_degrees(lat, 90, &s->lat) && parse_degrees(lon, 180, &s->lon);
+        if (!s->has_coordinates)
+            g_ptr_array_add(errors, g_strdup("lat, long: WGS84 degrees, lat -90..90 and long "
+                                             "-180..180, both"));
+    }
+    check_line(errors, "address_string", s->address_string, OPEN311_FIELD_MAX_CHARS);
+    if (!lat && !lon && !s->address_string)
+        g_ptr_array_add(errors, g_strdup("lat and long, or address_string: required"));
+}
+
+static void check_description(Request *req, const Submission *s, GPtrArray *errors)
+{
+    int max = req->app->config->open311.description_max_chars;
+    if (!s->description)
+        g_ptr_array_add(errors, g_strdup("description: required"));
+    else if (g_utf8_strlen(s->description, -1) > max)
+        g_ptr_array_add(errors, g_strdup_printf("description: at most %d characters", max));
+}
+
+static void check_contact(const Submission *s, GPtrArray *errors)
+{
+    check_line(errors, "first_name", s->first_name, OPEN311_FIELD_MAX_CHARS);
+    check_line(errors, "last_name", s->last_name, OPEN311_FIELD_MAX_CHARS);
+    if (s->email && (!config_is_email(s->email) || strlen(s->email) > 254))
+        g_ptr_array_add(errors, g_strdup("email: not an e-mail address"));
+    if (s->phone &&
+        (strlen(s->phone) > 30 || strspn(s->phone, "0123456789 +-.()") != strlen(s->phone)))
+        g_ptr_array_add(errors, g_strdup("phone: digits, spaces and + - . ( ) only"));
+    if (s->media_url && (strlen(s->media_url) > OPEN311_URL_MAX_CHARS ||
+                         (!g_str_has_prefix(s->media_url, "https://") &&
+                          !g_str_has_prefix(s->media_url, "http://")) ||
+                         !g_uri_is_valid(s->media_url, G_URI_FLAGS_NONE, NULL)))
+        g_ptr_array_add(errors, g_strdup("media_url: an http or https URL"));
+}
+
+/* attribute[CODE]=VALUE, as code, value pairs */
+static GPtrArray *post_attributes(Request *req, GPtrArray *errors)
+{
+    GPtrArray *pairs = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer key, values;
+    g_hash_table_iter_init(&it, req->form);
+    while (g_hash_table_iter_next(&it, &key, &values)) {
+        const char *name = key;
+        gsize n = strlen(name);
+        if (!g_str_has_prefix(name, "attribute[") || name[n - 1] != ']')
+            continue;
+        g_autofree char *code = g_strndup(name + 10, n - 11);
+        GPtrArray *list = values;
+        const char *value = list->len ? g_ptr_array_index(list, 0) : "";
+        check_line(errors, name, code, 64);
+        check_line(errors, name, value, OPEN311_ATTRIBUTE_MAX_CHARS);
+        g_ptr_array_add(pairs, g_steal_pointer(&code));
+        g_ptr_array_add(pairs, g_strdup(value));
+    }
+    if (pairs->len > 2 * OPEN311_ATTRIBUTES_MAX)
+        g_ptr_array_add(errors, g_strdup_printf("attribute: at most %d", OPEN311_ATTRIBUTES_MAX));
+    g_ptr_array_add(pairs, NULL);
+    return pairs;
+}
+
+typedef struct {
+    char *service_code, *description, *address_string, *email, *first_name, *last_name, *phone,
+        *media_url;
+} PostFields;
+
+static void post_fields_clear(PostFields *f)
+{
+    char **all[] = {&f->service_code, &f->description, &f->address_string, &f->email,
+                    &f->first_name,   &f->last_name,   &f->phone,          &f->media_url};
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        g_clear_pointer(all[i], g_free);
+}
+
+/* the fields read and checked: every problem in errors (the spec's list) */
+static void post_read(Request *req, PostFields *f, Submission *s, GPtrArray *errors)
+{
+    const char *names[] = {"service_code", "description", "address_string", "email",
+                           "first_name",   "last_name",   "phone",          "media_url"};
+    char **slots[] = {&f->service_code, &f->description, &f->address_string, &f->email,
+                      &f->first_name,   &f->last_name,   &f->phone,          &f->media_url};
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
+        *slots[i] = post_value(req, names[i]);
+    const Category *cat = config_find_category(req->app->config, f->service_code);
+    if (!cat)
+        g_ptr_array_add(errors, g_strdup(f->service_code ? "service_code: not a service here"
+                                                         : "service_code: required"));
+    *s = (Submission){
+        .service_code = cat ? cat->code : NULL,
+        .service_name = cat ? cat->name : NULL,
+        .description = f->description,
+        .address_string = f->address_string,
+        .email = f->email,
+        .first_name = f->first_name,
+        .last_name = f->last_name,
+        .phone = f->phone,
+        .media_url = f->media_url,
+    };
+    check_place(req, s, errors);
+    check_description(req, s, errors);
+    check_contact(s, errors);
+}
+
+/* the key's client, or NULL (403) */
+static const char *post_client(Request *req, Response *res, Open311Format format)
+{
+    const char *key = form_value(req, "api_key");
+    g_autofree char *digest = key ? open311_key_digest(key) : NULL;
+    const char *client = digest ? g_hash_table_lookup(req->app->open311_keys, digest) : NULL;
+    if (!client) {
+        log_notice("open311: a POST from %s with %s API key refused", req->client,
+                   key ? "an unknown" : "no");
+        open311_error(res, format, 403, "api_key: missing or not valid");
+        return NULL;
+    }
+    if (!open311_key_admit(req->app, digest, clock_now_unix())) {
+        log_notice("open311: %s is over its %d requests an hour", client,
+                   req->app->config->open311.requests_per_hour);
+        open311_error(res, format, 429, "too many requests with this api_key: try in an hour");
+        return NULL;
+    }
+    return client;
+}
+
+static void answer_submitted(Request *req, Response *res, Open311Format format,
+                             const IngestResult *done)
+{
+    gboolean emergency = g_strcmp0(done->classification, CLASSIFICATION_EMERGENCY) == 0;
+    g_autofree char *notice = label(req, "open311", emergency ? "notice_emergency" : "notice");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_add_string(b, "service_request_id", done->code);
+    json_add_string(b, "service_notice", notice);
+    json_builder_set_member_name(b, "account_id");
+    json_builder_add_null_value(b);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    open311_answer(res, 201, format, root, "service_requests");
+}
+
+void handle_open311_post(Request *req, Response *res)
+{
+    Open311Format format;
+    if (!open311_begin(req, res, &format))
+        return;
+    const char *client = post_client(req, res, format);
+    if (!client)
+        return;
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    PostFields f = {0};
+    Submission s;
+    post_read(req, &f, &s, errors);
+    g_autoptr(GPtrArray) attributes = post_attributes(req, errors);
+    s.attributes = (const char *const *)attributes->pdata;
+    s.client = client;
+    IngestResult done = {0};
+    GError *error = NULL;
+    if (errors->len) {
+        open311_errors(res, format, 400, errors);
+    } else {
+        g_mutex_lock(&req->app->open311_lock);
+        gboolean ok = inbound_submit(req->app->gateway, &s, &done, &error);
+        g_mutex_unlock(&req->app->open311_lock);
+        if (ok && done.code) {
+            answer_submitted(req, res, format, &done);
+        } else {
+            log_warning("open311: a report from %s not filed: %s", client,
+                        error ? error->message : done.classification);
+            open311_error(res, format, 503, "the report could not be filed now; try again later");
+        }
+    }
+    g_clear_error(&error);
+    ingest_result_clear(&done);
+    post_fields_clear(&f);
 }

@@ -38,6 +38,9 @@ static const Route routes[] = {
     {"GET", "/open311/v2/requests/{}", GUARD_OPEN, 0, FALSE, handle_open311_request},
     /* an image the IOC made public, the media_url of its report */
     {"GET", "/open311/v2/media/{}/{}", GUARD_OPEN, 0, FALSE, handle_open311_media},
+    /* a report filed by a client with an API key (open311.c checks it) */
+    {"POST", "/open311/v2/requests.xml", GUARD_API_KEY, 0, FALSE, handle_open311_post},
+    {"POST", "/open311/v2/requests.json", GUARD_API_KEY, 0, FALSE, handle_open311_post},
 };
 
 const Route *routes_all(gsize *n)
@@ -82,5 +85,6 @@ const Route *routes_find(const char *method, const char *path, char **params)
 
 gboolean routes_permit(const Route *route, const Account *user)
 {
-    return route->guard == GUARD_OPEN || (route->roles & access_role(user)) != 0;
+    return route->guard == GUARD_OPEN || route->guard == GUARD_API_KEY ||
+           (route->roles & access_role(user)) != 0;
 }

@@ -10,8 +10,9 @@
  *   render.c       pages from templates_dir/web
  *   session.c      the session of a request's cookie
  *   view.c         which report a request may see, and what it shows of it
- *   open311_format.c
- *                  Open311's two formats: one JSON tree, written as JSON or XML
+ *   open311_format.c, open311_keys.c
+ *                  Open311's two formats (one JSON tree, written as JSON or XML); its API
+ *                  keys and their rate limit
  *   login.c, actions.c, pages.c, admin.c, open311.c
  *                  the handlers (open311.c: Open311 GeoReport v2, issue 15)
  *   routes.c       the one table of routes: method, path, guard, roles, handler
@@ -20,6 +21,7 @@
 #ifndef PAHT_WEB_PRIVATE_H
 #define PAHT_WEB_PRIVATE_H
 
+#include "gateway/gateway.h"
 #include "lifecycle/lifecycle.h"
 #include "web/web.h"
 
@@ -52,6 +54,11 @@ typedef struct {
     gboolean tls;     /* served over TLS by pahtweb itself */
     gboolean secure;  /* TLS here or an https public_url: Secure cookies, __Host- names */
     char *pahtctl;    /* the pahtctl that reprocesses a message kept aside */
+    /* Open311 (issue 15) */
+    Gateway *gateway;         /* files Open311 reports: one at a time (open311_lock) */
+    GHashTable *open311_keys; /* SHA-256 hex of an API key -> the client's name */
+    GHashTable *open311_use;  /* SHA-256 hex -> its POSTs this hour */
+    GMutex open311_lock;
 } WebApp;
 
 /* ---- a request (http.c) --------------------------------------------------------------------- */
@@ -234,6 +241,15 @@ void open311_answer(Response *res, int status, Open311Format format, JsonNode *r
 void open311_errors(Response *res, Open311Format format, int status, GPtrArray *descriptions);
 void open311_error(Response *res, Open311Format format, int status, const char *description);
 
+/* ---- Open311's API keys (open311_keys.c) ---------------------------------------------------- */
+
+/* [open311] api_keys_file read: SHA-256 hex of each key -> its client's name (empty without
+ * the key); NULL and PAHT_ERROR_CONFIG for a file readable by others or a bad line */
+GHashTable *open311_keys_load(const Config *config, GError **error);
+char *open311_key_digest(const char *key);
+/* one more POST of the key at now, unless its hour's requests_per_hour are spent (FALSE) */
+gboolean open311_key_admit(WebApp *app, const char *digest, gint64 now);
+
 /* ---- logins (login.c) ----------------------------------------------------------------------- */
 
 #define LOGIN_MAX_FAILURES     5
@@ -281,6 +297,7 @@ void handle_open311_service(Request *req, Response *res);
 void handle_open311_requests(Request *req, Response *res);
 void handle_open311_request(Request *req, Response *res);
 void handle_open311_media(Request *req, Response *res);
+void handle_open311_post(Request *req, Response *res);
 
 /* ---- the routes (routes.c) ------------------------------------------------------------------ */
 
@@ -288,6 +305,7 @@ typedef enum {
     GUARD_OPEN,      /* anyone: the login page, the style sheet */
     GUARD_SIGNED_IN, /* a session */
     GUARD_FORM,      /* a session and its csrf field: every state-changing request */
+    GUARD_API_KEY,   /* no session: an Open311 API key the handler checks (from any site) */
 } Guard;
 
 typedef struct {

@@ -5,6 +5,7 @@ codes the accept takes; the jurisdiction and the error list of the spec."""
 import json
 import os
 import re
+import subprocess
 import unittest
 import warnings
 import xml.etree.ElementTree as ET
@@ -361,6 +362,159 @@ class NoPersonalData(unittest.TestCase):
             self.assertFalse(value.casefold() in everything.casefold(), f"{code}: its {key}")
             if key in ("phone", "id_number"):
                 self.assertFalse(value in digits, f"{code}: its {key} (digits)")
+
+
+API_KEY = "k3y-của-cổng-tỉnh".encode().hex() + "0123456789"
+
+
+def with_api_key(gw, requests_per_hour=None, mode=0o600):
+    path = os.path.join(gw.dir, "open311.keys")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"# the province's portal\n{API_KEY} cong-tinh\n")
+    os.chmod(path, mode)
+    gw.config["open311"]["api_keys_file"] = path
+    if requests_per_hour:
+        gw.config["open311"]["requests_per_hour"] = str(requests_per_hour)
+    gw.write_config()
+
+
+class Post(unittest.TestCase):
+    """POST requests: a report filed with an API key runs the pipeline of a mail."""
+
+    def setUp(self):
+        self.gw, self.console = open311_gateway()
+        with_api_key(self.gw, requests_per_hour=12)
+        self.console.start()
+        self.client = self.console.client()
+
+    def tearDown(self):
+        self.console.stop()
+        self.gw.close()
+
+    def post(self, fields, ext="json", key=API_KEY, headers=None):
+        body = dict(fields)
+        if key:
+            body["api_key"] = key
+        return self.client.post(f"/open311/v2/requests.{ext}", body, csrf=False,
+                                headers=headers)
+
+    def errors(self, r, ext="json"):
+        if ext == "json":
+            return [(e["code"], e["description"]) for e in json.loads(r.body)]
+        return [(int(e.find("code").text), e.find("description").text)
+                for e in ET.fromstring(r.body)]
+
+    GOOD = {"service_code": "giao-thong", "lat": "9.602521", "long": "105.973904",
+            "description": "Ổ gà lớn giữa đường Trần Hưng Đạo, xe máy dễ té ngã.",
+            "first_name": "Lâm", "last_name": "Thị Sương", "phone": "0907 111 222",
+            "address_string": "Trước số 40 Trần Hưng Đạo, Phường 2"}
+
+    def reports(self):
+        return self.console.query("SELECT code FROM report")
+
+    def test_without_or_with_a_wrong_key_403_and_nothing_filed(self):
+        for ext in ("json", "xml"):
+            for key in (None, "không-phải-khóa-này-0123456789"):
+                r = self.post(self.GOOD, ext=ext, key=key)
+                self.assertEqual(r.status, 403, r.text)
+                self.assertEqual(self.errors(r, ext), [(403, "api_key: missing or not valid")])
+        self.assertEqual(self.reports(), [])
+        self.assertNotIn(API_KEY, self.console.log())
+
+    def test_a_report_filed_with_email_gets_the_mail_answer(self):
+        email = f"{pahttest.unique('suong')}@{self.gw.stack.domain}"
+        fields = dict(self.GOOD, email=email, **{"attribute[address]": "12 Lê Lợi, Phường 6",
+                                                  "attribute[id_number]": "094301005566"})
+        # from the portal's page on another site: the key, not a cookie, is the credential
+        r = self.post(fields, headers={"Origin": "https://paht.soctrang.gov.vn"})
+        self.assertEqual(r.status, 201, r.text)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "*")
+        answer, = json.loads(r.body)
+        code = answer["service_request_id"]
+        self.assertRegex(code, r"^PAHT-2026-\d{6}$")
+        self.assertIn("4 giờ làm việc", answer["service_notice"])
+        shown = self.gw.pahtctl_json("show", code)
+        self.assertEqual((shown["state"], shown["classification"], shown["missing"]),
+                         ("draft", "report", []))
+        self.assertEqual(shown["citizen"], {"name": "Lâm Thị Sương", "address":
+                                            "12 Lê Lợi, Phường 6", "id_number": "094301005566",
+                                            "phone": "0907111222", "email": email})
+        self.assertEqual((shown["location"]["lat"], shown["location"]["lon"]),
+                         (9.602521, 105.973904))
+        self.assertIn("Ổ gà lớn giữa đường Trần Hưng Đạo", shown["text"])
+        self.assertEqual([(m["kind"], m["to"]) for m in shown["mail"]], [("ack", email)])
+        self.assertIn("assign", shown["deadlines"])
+        raw = self.console.query("SELECT path FROM raw_message JOIN report"
+                                 " ON report.raw_id = raw_message.id WHERE code = ?", code)
+        with open(raw[0][0], "rb") as f:
+            self.assertIn(b"X-PAHT-Open311-Client: cong-tinh", f.read())
+        # the same answer in XML
+        r = self.post(dict(fields, description="Ổ gà thứ hai."), ext="xml")
+        self.assertEqual(r.status, 201, r.text)
+        root = ET.fromstring(r.body)
+        self.assertEqual([e.tag for e in root.find("request")],
+                         ["service_request_id", "service_notice", "account_id"])
+
+    def test_without_email_incomplete_and_nobody_answered(self):
+        r = self.post(self.GOOD)
+        self.assertEqual(r.status, 201, r.text)
+        code = json.loads(r.body)[0]["service_request_id"]
+        shown = self.gw.pahtctl_json("show", code)
+        self.assertEqual((shown["state"], shown["missing"]), ("incomplete", ["address", "id_number"]))
+        self.assertEqual(shown["mail"], [])
+
+    def test_an_emergency_is_told_to_call_1022(self):
+        email = f"{pahttest.unique('khan')}@{self.gw.stack.domain}"
+        r = self.post(dict(self.GOOD, email=email,
+                           description="Nhà kho đang cháy, lửa bốc cao, có người mắc kẹt!"))
+        self.assertEqual(r.status, 201, r.text)
+        answer, = json.loads(r.body)
+        self.assertIn("1022", answer["service_notice"])
+        shown = self.gw.pahtctl_json("show", answer["service_request_id"])
+        self.assertEqual(shown["classification"], "emergency")
+        self.assertIn(("emergency", email), [(m["kind"], m["to"]) for m in shown["mail"]])
+
+    def test_bad_input_400_with_every_problem_listed(self):
+        cases = [
+            (dict(self.GOOD, lat="200"), ["lat, long: WGS84 degrees, lat -90..90 and long "
+                                          "-180..180, both"]),
+            (dict(self.GOOD, long="đông"), ["lat, long: WGS84 degrees, lat -90..90 and long "
+                                            "-180..180, both"]),
+            (dict(self.GOOD, description="x" * 4001), ["description: at most 4000 characters"]),
+            (dict(self.GOOD, service_code="khong-co"), ["service_code: not a service here"]),
+            ({k: v for k, v in self.GOOD.items() if k not in ("lat", "long", "address_string")},
+             ["lat and long, or address_string: required"]),
+            (dict(self.GOOD, email="a@b", phone="0907; rm -rf", first_name="A\r\nBcc: x@y.vn"),
+             ["first_name: one line of at most 200 characters", "email: not an e-mail address",
+              "phone: digits, spaces and + - . ( ) only"]),
+        ]
+        for fields, want in cases:
+            for ext in ("json", "xml"):
+                r = self.post(fields, ext=ext)
+                self.assertEqual(r.status, 400, r.text)
+                self.assertEqual(self.errors(r, ext), [(400, w) for w in want])
+        self.assertEqual(self.reports(), [])
+        r = self.post(dict(self.GOOD, jurisdiction_id="cantho.gov.vn"))
+        self.assertEqual((r.status, self.errors(r)), (404, [(404, "jurisdiction_id not found")]))
+
+    def test_each_key_has_its_hourly_limit(self):
+        statuses = [self.post(dict(self.GOOD, description=f"Ổ gà số {i}.")).status
+                    for i in range(13)]
+        self.assertEqual(statuses, [201] * 12 + [429])
+        self.assertEqual(len(self.reports()), 12)
+
+
+class KeysFile(unittest.TestCase):
+    def test_a_keys_file_readable_by_others_is_refused(self):
+        gw, console = open311_gateway()
+        self.addCleanup(gw.close)
+        with_api_key(gw, mode=0o644)
+        run = subprocess.run([gw.binary("pahtweb"), "-c", gw.config_path, "--check-config"],
+                             env=gw._env({}), capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn("chmod 600", run.stderr)
+        self.assertNotIn(API_KEY, run.stderr)
 
 
 if __name__ == "__main__":
