@@ -44,6 +44,18 @@ gboolean open311_format_of(const char *segment, Open311Format *format, char **st
 
 static void xml_write_node(xmlTextWriterPtr w, const char *name, JsonNode *node);
 
+/* the shortest text that reads back as v: 9.6025, not 9.6024999999999991 */
+static const char *shortest_number(char buf[G_ASCII_DTOSTR_BUF_SIZE], double v)
+{
+    static const char *const formats[] = {"%.15g", "%.16g", "%.17g"};
+    for (gsize i = 0; i < G_N_ELEMENTS(formats); i++) {
+        g_ascii_formatd(buf, G_ASCII_DTOSTR_BUF_SIZE, formats[i], v);
+        if (g_ascii_strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 static void xml_write_scalar(xmlTextWriterPtr w, const char *name, JsonNode *node)
 {
     xmlTextWriterStartElement(w, BAD_CAST name);
@@ -54,8 +66,7 @@ static void xml_write_scalar(xmlTextWriterPtr w, const char *name, JsonNode *nod
         xmlTextWriterWriteString(w, BAD_CAST(json_node_get_boolean(node) ? "true" : "false"));
     } else if (type == G_TYPE_DOUBLE) {
         char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        xmlTextWriterWriteString(
-            w, BAD_CAST g_ascii_dtostr(buf, sizeof buf, json_node_get_double(node)));
+        xmlTextWriterWriteString(w, BAD_CAST shortest_number(buf, json_node_get_double(node)));
     } else {
         g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
         xmlTextWriterWriteString(w, BAD_CAST text);

@@ -57,11 +57,13 @@ def expected_files():
     want = {"/usr/sbin/pahtd", "/usr/bin/pahtctl", "/usr/sbin/pahtweb",
             "/lib/systemd/system/pahtd.service", "/lib/systemd/system/pahtweb.service",
             "/etc/paht/paht.conf", "/etc/paht/agencies.conf", "/etc/paht/holidays.txt",
+            "/etc/paht/categories.conf",
             "/usr/share/man/man8/pahtd.8.gz", "/usr/share/man/man8/pahtweb.8.gz",
             "/usr/share/man/man1/pahtctl.1.gz", "/usr/share/man/man5/paht.conf.5.gz",
             "/usr/share/doc/paht-mail/copyright", "/usr/share/doc/paht-mail/changelog.gz",
             "/usr/share/lintian/overrides/paht-mail"}
-    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf"):
+    for name in ("paht.conf.example", "agencies.conf", "categories.conf", "holidays.txt",
+                 "keywords.conf"):
         want.add(f"/usr/share/paht/examples/{name}")
     for doc in ("README.md", "operation.md", "mail-server.md", "parser.md", "tutorial.md"):
         want.add(f"/usr/share/doc/paht-mail/{doc}")  # compressed or not, by size
