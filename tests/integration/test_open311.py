@@ -315,6 +315,29 @@ class Requests(unittest.TestCase):
                                                    ("image_private", "tệp 1")])
         self.assertEqual(events[0][0], "ioc.lan")
 
+    def test_image_made_public_from_the_console_by_the_ioc_only(self):
+        self.console.stop()
+        self.console.user("ioc.lan", "ioc")
+        self.console.user("nv.gtvt", "agency:gtvt")
+        self.console.start()
+        code, = webtest.ingest(self.gw, webtest.report_mail(
+            self.gw, "Ổ gà", attachments=[("o-ga.png", "image/png", webtest.png_2x2())]))
+        self.act("accept", code, "--agency", "gtvt", "--category", "giao-thong")
+        agency = self.console.login("nv.gtvt")
+        agency.get(f"/reports/{code}")
+        self.assertEqual(agency.post(f"/reports/{code}/image", {"file": "1", "public": "1"}).status,
+                         403)
+        self.assertIsNone(self.one(code)["media_url"])
+        ioc = self.console.login("ioc.lan")
+        page = ioc.get(f"/reports/{code}")
+        self.assertIn("Tệp 1: không công khai", page.text)
+        self.assertEqual(ioc.post(f"/reports/{code}/image", {"file": "1", "public": "1"}).status,
+                         303)
+        self.assertIsNotNone(self.one(code)["media_url"])
+        self.assertIn("Tệp 1: đang công khai", ioc.get(f"/reports/{code}").text)
+        self.assertEqual(ioc.post(f"/reports/{code}/image", {"file": "9", "public": "1"}).status,
+                         409)
+
 
 class NoPersonalData(unittest.TestCase):
     """Every fixture mail of tests/mail that makes a report, accepted: no name, phone, ID
