@@ -235,6 +235,20 @@ static char *public_text(Request *req, const Report *r, const char *text)
                : NULL;
 }
 
+/* the place of the report, unless it is the citizen's own postal address (a report about
+ * one's own house): that is never public (Điều 4.5) */
+static char *public_place(const Report *r, const RedactCitizen *who)
+{
+    const char *place = r->location.text, *home = r->citizen.address;
+    if (!place || !*place)
+        return NULL;
+    g_autofree char *p = g_utf8_casefold(place, -1);
+    g_autofree char *h = home && *home ? g_utf8_casefold(home, -1) : NULL;
+    if (h && (strstr(p, h) || strstr(h, p)))
+        return NULL;
+    return redact_line(place, who);
+}
+
 static void add_request(JsonBuilder *b, Request *req, const Report *r)
 {
     const Config *c = req->app->config;
@@ -245,7 +259,7 @@ static void add_request(JsonBuilder *b, Request *req, const Report *r)
     g_autofree char *description = public_text(req, r, r->text);
     g_autofree char *notes = closed && rec ? public_text(req, r, rec->result_text) : NULL;
     RedactCitizen who = {.citizen = &r->citizen, .confidential = TRUE};
-    g_autofree char *place = r->location.text ? redact_line(r->location.text, &who) : NULL;
+    g_autofree char *place = public_place(r, &who);
     g_autofree char *media = media_url(req, r);
     json_builder_begin_object(b);
     json_add_string(b, "service_request_id", r->code);

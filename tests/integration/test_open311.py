@@ -260,6 +260,21 @@ class Requests(unittest.TestCase):
             want = r[e.tag]
             self.assertEqual(e.text, None if want is None else str(want), e.tag)
 
+    def test_a_place_that_is_the_citizens_home_address_is_not_shown(self):
+        home = "25 Trần Hưng Đạo, Phường 2, TP Sóc Trăng"
+        body = ("Cống trước nhà tôi bị nghẹt.\n\nHọ và tên: Võ Thị Mai\n"
+                f"Địa chỉ: {home}\nCCCD: 094201001234\nĐiện thoại: 0912 345 678\n"
+                f"Địa điểm: {home}\n")
+        data = pahttest.make_mail(f'"Võ Thị Mai" <{pahttest.unique("mai")}@{self.gw.stack.domain}>',
+                                  self.gw.address, "Cống nghẹt", body)
+        code, = webtest.ingest(self.gw, webtest.mail_file(self.gw, "home.eml", data))
+        shown = self.gw.pahtctl_json("show", code)
+        self.assertEqual((shown["citizen"]["address"], shown["location"]["text"]), (home, home))
+        self.act("accept", code, "--agency", "xd", "--category", "chieu-sang")
+        r = self.one(code)
+        self.assertIsNone(r["address"])
+        self.assertNotIn("Trần Hưng Đạo", json.dumps(r, ensure_ascii=False))
+
     def test_filters_window_and_errors(self):
         codes = webtest.ingest(self.gw, *[webtest.report_mail(self.gw, f"Phản ánh {i}")
                                           for i in range(4)])
