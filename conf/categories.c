@@ -47,7 +47,8 @@ static gboolean agency_known(const GPtrArray *agencies, const char *code)
 static Category *category_read(GKeyFile *kf, const char *path, const char *group,
                                const GPtrArray *agencies, GError **error)
 {
-    g_autofree char *code = g_ascii_strdown(g_strstrip(g_strdup(group + strlen("category "))), -1);
+    g_autofree char *written = g_strstrip(g_strdup(group + strlen("category ")));
+    g_autofree char *code = g_ascii_strdown(written, -1);
     if (!category_code_ok(code)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                     "%s: [%s]: a category code is letters, digits, '-' and '_'", path, group);
