@@ -150,8 +150,8 @@ class PackageContents(unittest.TestCase):
 
     def test_configuration_files_are_conffiles(self):
         self.assertEqual(sorted(self.control_file("conffiles").split()),
-                         ["/etc/paht/agencies.conf", "/etc/paht/holidays.txt",
-                          "/etc/paht/paht.conf"])
+                         ["/etc/paht/agencies.conf", "/etc/paht/categories.conf",
+                          "/etc/paht/holidays.txt", "/etc/paht/paht.conf"])
         with open(os.path.join(self.root, "etc/paht/paht.conf"), encoding="utf-8") as f:
             conf = f.read()
         self.assertIn("database = /var/lib/paht/paht.db", conf)
