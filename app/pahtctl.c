@@ -308,7 +308,7 @@ static char *opt_actor, *opt_agency, *opt_coordinate, *opt_category, *opt_reason
     *opt_until, *opt_file, *opt_text, *opt_from, *opt_period, *opt_role, *opt_name, *opt_email,
     *opt_to, *opt_report;
 static int opt_hours = -1, opt_days = -1, opt_limit = 1000;
-static gboolean opt_raw, opt_html;
+static gboolean opt_raw, opt_html, opt_public, opt_private;
 
 #define ACTOR_ENTRY                                                                                \
     {                                                                                              \
@@ -324,7 +324,15 @@ static GOptionEntry accept_entries[] = {
     {"agency", 0, 0, G_OPTION_ARG_FILENAME, &opt_agency, "the main agency's code", "CODE"},
     {"coordinate", 0, 0, G_OPTION_ARG_FILENAME, &opt_coordinate, "coordinating agencies",
      "CODE,..."},
-    {"category", 0, 0, G_OPTION_ARG_FILENAME, &opt_category, "the report's field", "NAME"},
+    {"category", 0, 0, G_OPTION_ARG_FILENAME, &opt_category,
+     "the report's category (a code of the categories file)", "CODE"},
+    ACTOR_ENTRY,
+    END_ENTRY,
+};
+static GOptionEntry image_entries[] = {
+    {"public", 0, 0, G_OPTION_ARG_NONE, &opt_public, "show it on the portal (Open311 media_url)",
+     NULL},
+    {"private", 0, 0, G_OPTION_ARG_NONE, &opt_private, "no longer", NULL},
     ACTOR_ENTRY,
     END_ENTRY,
 };
@@ -569,6 +577,25 @@ static int cmd_result(Ctl *ctl, int argc, char **argv)
     if (!lifecycle_letters_submit_result(ctl->config, ctl->store, actor(), id, text, &error))
         return fail(error);
     return print_after(ctl, id, "result submitted for approval");
+}
+
+/* Open311 (issue 15): pahtctl image ID N --public|--private */
+static int cmd_image(Ctl *ctl, int argc, char **argv)
+{
+    gint64 number = 0;
+    if (argc != 3 || !g_ascii_string_to_signed(argv[2], 10, 1, G_MAXUINT, &number, NULL) ||
+        opt_public == opt_private)
+        return usage_error("image takes a report, a file number (from 1, as show lists them) "
+                           "and --public or --private");
+    gint64 id = 0;
+    int status = report_id_of(ctl, 2, argv, "image", &id);
+    if (status)
+        return status;
+    Lifecycle lc = {.config = ctl->config, .actor = actor()};
+    GError *error = NULL;
+    if (!lifecycle_image_public(ctl->store, &lc, id, (guint)number, opt_public, &error))
+        return fail(error);
+    return print_after(ctl, id, opt_public ? "image made public" : "image no longer public");
 }
 
 static int cmd_approve(Ctl *ctl, int argc, char **argv)
@@ -1641,6 +1668,8 @@ static const struct {
      "leader: do not approve; the result goes back to the agency (Điều 8.4)"},
     {"publish", cmd_publish, actor_entries, "ID",
      "IOC: send the Phụ lục I letter to the citizen (Điều 9)"},
+    {"image", cmd_image, image_entries, "ID N --public|--private",
+     "IOC: file N of a report shown on the portal (Open311) or not"},
     {"reply", cmd_reply, reply_entries, "ID --text TEXT|--file FILE",
      "record the citizen's rating or feedback (Điều 10)"},
     {"preview", cmd_preview, preview_entries, "KIND ID [--raw|--html]",

@@ -1,5 +1,6 @@
 /* conf: the configuration contract (SPEC §6), validated as a table of typed entries. */
 #include "conf/conf.h"
+#include "conf/conf_private.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -83,6 +84,7 @@ static const KeySpec keys[] = {
     {"gateway", "templates_dir", KEY_PATH, FALSE, PAHT_TEMPLATES_DIR, 0, 0,
      AT(gateway.templates_dir)},
     {"gateway", "agencies_file", KEY_PATH, FALSE, NULL, 0, 0, AT(gateway.agencies_file)},
+    {"gateway", "categories_file", KEY_PATH, FALSE, NULL, 0, 0, AT(gateway.categories_file)},
     {"gateway", "keywords_file", KEY_PATH, FALSE, NULL, 0, 0, AT(gateway.keywords_file)},
     {"gateway", "max_message_bytes", KEY_INT, FALSE, "52428800", 1024, G_GINT64_CONSTANT(1) << 40,
      AT(gateway.max_message_bytes)},
@@ -152,10 +154,18 @@ static const KeySpec keys[] = {
 
     {"reports", "recipients", KEY_SPECIAL, FALSE, NULL, 0, 0, 0},
     {"reports", "periods", KEY_SPECIAL, FALSE, "month,quarter,half,year", 0, 0, 0},
+
+    /* Open311 GeoReport v2 (issue 15), served by pahtweb */
+    {"open311", "jurisdiction_id", KEY_STRING, FALSE, NULL, 0, 0, AT(open311.jurisdiction_id)},
+    {"open311", "api_keys_file", KEY_PATH, FALSE, NULL, 0, 0, AT(open311.api_keys_file)},
+    {"open311", "requests_per_hour", KEY_INT, FALSE, "60", 1, 100000,
+     AT(open311.requests_per_hour)},
+    {"open311", "description_max_chars", KEY_INT, FALSE, "4000", 10, 100000,
+     AT(open311.description_max_chars)},
 };
 
-static const char *const groups[] = {"gateway", "imap",    "smtp",   "calendar",
-                                     "web",     "privacy", "reports"};
+static const char *const groups[] = {"gateway", "imap",    "smtp",    "calendar",
+                                     "web",     "privacy", "reports", "open311"};
 
 static gboolean config_fail(GError **error, const Config *c, const char *group, const char *key,
                             const char *fmt, ...) G_GNUC_PRINTF(5, 6);
@@ -435,13 +445,9 @@ static void agency_free(gpointer p)
 
 GPtrArray *agencies_load(const char *path, GError **error)
 {
-    g_autoptr(GKeyFile) kf = g_key_file_new();
-    GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: %s", path, local->message);
-        g_error_free(local);
+    g_autoptr(GKeyFile) kf = keyfile_load(path, error);
+    if (!kf)
         return NULL;
-    }
     GPtrArray *list = g_ptr_array_new_with_free_func(agency_free);
     g_auto(GStrv) names = g_key_file_get_groups(kf, NULL);
     static const char *const fields[] = {"name", "contact", "leader", "leader_name"};
@@ -451,17 +457,8 @@ GPtrArray *agencies_load(const char *path, GError **error)
                         "%s: [%s]: groups must be named [agency CODE]", path, names[i]);
             goto fail;
         }
-        g_auto(GStrv) present = g_key_file_get_keys(kf, names[i], NULL, NULL);
-        for (int k = 0; present && present[k]; k++) {
-            gboolean known = FALSE;
-            for (gsize f = 0; f < G_N_ELEMENTS(fields); f++)
-                known = known || g_str_equal(present[k], fields[f]);
-            if (!known) {
-                g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: [%s] %s: unknown key", path,
-                            names[i], present[k]);
-                goto fail;
-            }
-        }
+        if (!keyfile_keys_known(kf, path, names[i], fields, G_N_ELEMENTS(fields), error))
+            goto fail;
         Agency *a = g_new0(Agency, 1);
         a->code = g_ascii_strdown(g_strstrip(names[i] + 7), -1);
         g_ptr_array_add(list, a);
@@ -887,6 +884,16 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
     } else {
         c->agencies = g_ptr_array_new_with_free_func(agency_free);
     }
+    if (c->gateway.categories_file) {
+        c->categories = categories_load(c->gateway.categories_file, c->agencies, &local);
+        if (!c->categories) {
+            config_fail(error, c, "gateway", "categories_file", "%s", local->message);
+            g_error_free(local);
+            return NULL;
+        }
+    } else {
+        c->categories = g_ptr_array_new_with_free_func((GDestroyNotify)category_free);
+    }
     if (!g_file_test(c->gateway.templates_dir, G_FILE_TEST_IS_DIR)) {
         config_fail(error, c, "gateway", "templates_dir", "%s is not a folder",
                     c->gateway.templates_dir);
@@ -929,6 +936,9 @@ void config_free(Config *c)
     g_free(c->gateway.templates_dir);
     g_free(c->gateway.agencies_file);
     g_free(c->gateway.keywords_file);
+    g_free(c->gateway.categories_file);
+    g_free(c->open311.jurisdiction_id);
+    g_free(c->open311.api_keys_file);
     g_free(c->gateway.ioc_alert_to);
     g_free(c->gateway.trusted_authserv_id);
     g_free(c->gateway.portal);
@@ -965,5 +975,7 @@ void config_free(Config *c)
     g_free(c->web.tls_key_file);
     if (c->agencies)
         g_ptr_array_unref(c->agencies);
+    if (c->categories)
+        g_ptr_array_unref(c->categories);
     g_free(c);
 }

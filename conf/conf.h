@@ -41,6 +41,16 @@ typedef struct {
     char *leader_name; /* signs the Phụ lục I result letter */
 } Agency;
 
+/* A report category (lĩnh vực): one Open311 service (issue 15). The IOC files each accepted
+ * report under one; pahtctl accept --category and the console's accept form take its code. */
+typedef struct {
+    char *code;        /* "chieu-sang" from [category chieu-sang]: the Open311 service_code */
+    char *name;        /* Chiếu sáng công cộng */
+    char *description; /* one sentence: what reports of it are about */
+    char *group;       /* Hạ tầng đô thị: the Open311 group */
+    char *agency;      /* the agency it usually goes to (a code of the agencies file) */
+} Category;
+
 typedef struct {
     char *url;    /* as written */
     char *scheme; /* "imap", "imaps", "smtp", "smtps" */
@@ -62,7 +72,8 @@ typedef struct {
         char *data_dir;
         char *templates_dir;
         char *agencies_file;
-        char *keywords_file; /* classification word lists (optional; built-in list if unset) */
+        char *categories_file; /* report categories (Open311 services); optional */
+        char *keywords_file;   /* classification word lists (optional; built-in list if unset) */
         gint64 max_message_bytes;
         int auto_replies_per_day;             /* per sender address (case, +tag folded) */
         int auto_replies_per_domain_per_hour; /* per recipient domain, last hour */
@@ -139,7 +150,16 @@ typedef struct {
         gboolean behind_proxy; /* a loopback peer's X-Real-IP / X-Forwarded-For is the client */
     } web;
 
-    GPtrArray *agencies; /* Agency *, in file order */
+    /* Open311 GeoReport v2 under pahtweb's /open311/v2/ (issue 15) */
+    struct {
+        char *jurisdiction_id;     /* checked when a client sends one; NULL: none is accepted */
+        char *api_keys_file;       /* "KEY CLIENT-NAME" a line, 0600/0400; NULL: no POST */
+        int requests_per_hour;     /* POSTs one key may make in an hour */
+        int description_max_chars; /* a POST's description at most */
+    } open311;
+
+    GPtrArray *agencies;   /* Agency *, in file order */
+    GPtrArray *categories; /* Category *, in file order; empty without categories_file */
 } Config;
 
 typedef enum {
@@ -171,10 +191,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 /* the agency with this code (case-insensitive), or NULL */
 const Agency *config_find_agency(const Config *config, const char *code);
 
+/* the category with this code (case-insensitive), or NULL */
+const Category *config_find_category(const Config *config, const char *code);
+
 /* holidays file (SPEC §6): "DATE[..DATE] off|work NAME", '#' comments. Errors name the line. */
 GPtrArray *holidays_load(const char *path, GError **error);
 /* agencies file: one [agency CODE] group each with name, contact, leader, leader_name */
 GPtrArray *agencies_load(const char *path, GError **error);
+/* categories file (conf/categories.c): one [category CODE] group each with name,
+ * description, group and agency; agencies (may be NULL) are the codes agency may name */
+GPtrArray *categories_load(const char *path, const GPtrArray *agencies, GError **error);
+void category_free(Category *category);
 
 /* "imap://host:143/INBOX" etc.; FALSE with a message in *why */
 gboolean server_url_parse(const char *url, const char *const *schemes, ServerUrl *out, char **why);

@@ -82,6 +82,33 @@ void ingest_result_clear(IngestResult *result);
 gboolean inbound_ingest_file(Gateway *gateway, const char *path, IngestResult *result,
                              GError **error);
 
+/* ---- reports filed over Open311 (submission.c) ------------------------------------------------
+ */
+
+/* What an Open311 client sent (issue 15), checked by the caller; every string NFC UTF-8 or
+ * NULL. */
+typedef struct {
+    const char *client;       /* the API key's client name: [A-Za-z0-9._-] */
+    const char *service_code; /* a category's code */
+    const char *service_name; /* its name */
+    const char *description;
+    gboolean has_coordinates;
+    double lat, lon;
+    const char *address_string; /* the place */
+    const char *email;          /* answers go there; NULL: none is sent */
+    const char *first_name, *last_name, *phone;
+    const char *media_url;         /* named in the text, never fetched */
+    const char *const *attributes; /* code, value, code, value, ..., NULL */
+} Submission;
+
+/* An Open311 report goes the way of a mail (SPEC §3): it is written as the message a citizen
+ * would have sent (From the e-mail given, else a no-reply address that is never answered;
+ * the details as labelled lines; X-PAHT-Open311-Client naming the client), recorded and
+ * processed by inbound_ingest_file's path: the same checks, draft, classification, rules
+ * and answers. result as ingest's. */
+gboolean inbound_submit(Gateway *gateway, const Submission *submission, IngestResult *result,
+                        GError **error);
+
 /* ---- the IMAP inbox (mailbox.c) -------------------------------------------------------------- */
 
 /* One pass over the IMAP mailbox: finish what a crash left half done, fetch and process every

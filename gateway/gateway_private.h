@@ -8,6 +8,7 @@
  *   bounce.c      delivery status notifications
  *   agency_mail.c mail from agencies and leaders to the reply addresses that act (issue 14)
  *   inbound.c     record, parse, decide and answer one message
+ *   submission.c  a report filed over Open311, made a message for inbound.c
  *   held.c        what waits for the IOC (pending supplements, answers it sends by hand)
  *   quarantine.c  mail set aside, and pahtctl reprocess
  *   worker.c      parsing in a supervised child process
@@ -103,6 +104,9 @@ RecordOutcome inbound_record_fetched(Gateway *gw, const char *temp_path,
  * caller checks it first). *repaired: how many. Runs in the parser process (worker_verify). */
 gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *repaired,
                                     GError **error);
+/* pahtctl ingest and Open311's submissions: a private temp file of gw->tmp_dir (consumed)
+ * recorded and processed as inbound_ingest_file does */
+gboolean inbound_ingest_temp(Gateway *gw, const char *temp, IngestResult *out, GError **error);
 /* pahtctl supplement --confirm: the raw message of a pending supplement parsed again and
  * added to its report as a reply (confirmed by actor), with the answers a reply gets, in one
  * transaction. PAHT_ERROR_REFUSED when it was decided already. */

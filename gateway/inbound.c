@@ -483,6 +483,20 @@ static void report_duplicate(Gateway *gw, const RawMessage *existing, IngestResu
     }
 }
 
+gboolean inbound_ingest_temp(Gateway *gw, const char *temp, IngestResult *out, GError **error)
+{
+    g_autoptr(RawMessage) raw = NULL;
+    RecordOutcome outcome = inbound_record_raw_file(gw, temp, NULL, &raw, error);
+    if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED)
+        return FALSE;
+    if (outcome == RECORD_KNOWN && !g_str_equal(raw->state, RAW_FETCHED)) {
+        report_duplicate(gw, raw, out);
+        return TRUE;
+    }
+    /* new, or recorded before but never finished (a crash mid-parse): processed now */
+    return inbound_process_raw(gw, raw, out, error);
+}
+
 gboolean inbound_ingest_file(Gateway *gw, const char *path, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
@@ -497,14 +511,5 @@ gboolean inbound_ingest_file(Gateway *gw, const char *path, IngestResult *out, G
         unlink(temp);
         return FALSE;
     }
-    g_autoptr(RawMessage) raw = NULL;
-    RecordOutcome outcome = inbound_record_raw_file(gw, temp, NULL, &raw, error);
-    if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED)
-        return FALSE;
-    if (outcome == RECORD_KNOWN && !g_str_equal(raw->state, RAW_FETCHED)) {
-        report_duplicate(gw, raw, out);
-        return TRUE;
-    }
-    /* new, or recorded before but never finished (a crash mid-parse): processed now */
-    return inbound_process_raw(gw, raw, out, error);
+    return inbound_ingest_temp(gw, temp, out, error);
 }

@@ -163,7 +163,9 @@ JsonBuilder *lifecycle_letters_context(const Ctx *x, Audience who)
         json_member_string_if(b, "occurred_at", r->occurred_at);
     }
     json_member_bool(b, "confidential", r->confidential);
-    json_member_string_if(b, "category", rec->category);
+    /* issue 15: the category's Vietnamese name, not its code */
+    const Category *category = config_find_category(c, rec->category);
+    json_member_string_if(b, "category", category ? category->name : rec->category);
     json_member_int(b, "attachment_count", r->attachments ? r->attachments->len : 0);
     json_builder_set_member_name(b, "attachments");
     json_builder_begin_array(b);

@@ -134,22 +134,25 @@ static gboolean edit_apply(Store *store, const Lifecycle *lc, Report *r, const R
 {
     gboolean category = g_str_equal(edit->field, "category");
     g_autofree char *old = NULL;
-    if (category && !category_get(store, r->id, &old, error))
+    const char *code = NULL;
+    if (category && (!lifecycle_category_code(lc->config, edit->value, &code, error) ||
+                     !category_get(store, r->id, &old, error)))
         return FALSE;
     if (!category)
         old = g_strdup(*edit_slot(r, edit->field));
     gboolean moved = g_str_equal(edit->field, "location") && edit->has_coordinates &&
                      !(r->location.has_coordinates && r->location.lat == edit->lat &&
                        r->location.lon == edit->lon);
-    gboolean same = g_strcmp0(old, edit->value) == 0 && !moved;
+    const char *value = category ? code : edit->value;
+    gboolean same = g_strcmp0(old, value) == 0 && !moved;
     *changed = !same;
     if (same)
         return TRUE;
     g_autofree char *detail = g_strdup_printf("%s: %s → %s", edit->field, old ? old : "(trống)",
-                                              edit->value ? edit->value : "(trống)");
+                                              value ? value : "(trống)");
     if (!event_add(store, r->id, lc->actor, "edited", detail, error))
         return FALSE;
-    return category ? category_set(store, r->id, edit->value, error)
+    return category ? category_set(store, r->id, value, error)
                     : edit_citizen_field(store, lc, r, edit, error);
 }
 

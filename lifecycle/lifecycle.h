@@ -92,10 +92,21 @@ gboolean lifecycle_report_waits(Store *store, const Lifecycle *lc, gint64 report
 /* the due time of the report's open deadline of this name, 0 when none is open */
 gboolean lifecycle_deadline_due(Store *store, gint64 report_id, const char *name, gint64 *due,
                                 GError **error);
+/* the stored code of a category as the IOC gave it: with a categories file ([gateway]
+ * categories_file) one of its codes, case aside (*code points into the configuration), else
+ * PAHT_ERROR_REFUSED naming the known codes; without one, given as it is (NULL for "") */
+gboolean lifecycle_category_code(const Config *config, const char *given, const char **code,
+                                 GError **error);
 /* draft | returned -> assigned (coordinated: coordinating). Agency codes from the agencies
- * file; coordinators NULL or empty for a single agency. */
+ * file; category as lifecycle_category_code takes it; coordinators NULL or empty for a single
+ * agency. */
 gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
                           const char *const *coordinators, const char *category, GError **error);
+/* Open311 (issue 15, publicity.c): the report's file number index (from 1, as pahtctl show
+ * lists them) made public, or no longer; an "image_public" / "image_private" event by the
+ * actor. PAHT_ERROR_REFUSED for a file that is not an image, and for a confidential report. */
+gboolean lifecycle_image_public(Store *store, const Lifecycle *lc, gint64 report_id, guint index,
+                                gboolean public_, GError **error);
 /* draft | incomplete | returned -> rejected */
 gboolean lifecycle_reject(Store *store, const Lifecycle *lc, gint64 report_id, const char *reason,
                           const char *note, GError **error);
@@ -366,7 +377,6 @@ gboolean duplicate_link_add(Store *store, gint64 report_id, gint64 of_id, const 
  * the IOC again, the link ended, an event on both. PAHT_ERROR_REFUSED when it is not a
  * rejected duplicate (any more). The rejection letter, if sent, stays sent. */
 gboolean duplicate_undo(Store *store, const Lifecycle *lc, gint64 report_id, GError **error);
-
 
 G_END_DECLS
 

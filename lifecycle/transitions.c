@@ -237,9 +237,36 @@ static gboolean check_agency(const Lifecycle *lc, const char *code, GError **err
                   code ? code : "", *known ? known : "none");
 }
 
-gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
-                          const char *const *coordinators, const char *category, GError **error)
+/* Issue 15: with a categories file, a category is one of its codes (an Open311 service_code:
+ * a report filed under another would be missing from the province's portal); without one,
+ * the IOC's own words as before */
+gboolean lifecycle_category_code(const Config *config, const char *given, const char **code,
+                                 GError **error)
 {
+    *code = given && *given ? given : NULL;
+    if (!*code || !config->categories || config->categories->len == 0)
+        return TRUE;
+    const Category *c = config_find_category(config, given);
+    if (c) {
+        *code = c->code;
+        return TRUE;
+    }
+    GString *known = g_string_new(NULL);
+    for (guint i = 0; i < config->categories->len; i++) {
+        const Category *k = g_ptr_array_index(config->categories, i);
+        g_string_append_printf(known, "%s%s", i ? ", " : "", k->code);
+    }
+    g_autofree char *list = g_string_free(known, FALSE);
+    return refuse(error, "unknown category \"%s\" (the categories file knows: %s)", given, list);
+}
+
+gboolean lifecycle_accept(Store *store, const Lifecycle *lc, gint64 report_id, const char *agency,
+                          const char *const *coordinators, const char *given_category,
+                          GError **error)
+{
+    const char *category = NULL;
+    if (!lifecycle_category_code(lc->config, given_category, &category, error))
+        return FALSE;
     /* an incomplete draft may be accepted: the IOC verifies the report (Điều 7.1) and may have
      * the missing details by phone, or find them in the text where the parser did not; the
      * event records what the parser found missing */

@@ -66,6 +66,19 @@ gboolean parse_keywords_check(const char *keywords_file, GError **error);
 gboolean parse_check_field(const char *field, const char *written, gint64 now, char **value,
                            gboolean *has_coordinates, double *lat, double *lon, char **why);
 
+/* Labels this parser reads in a citizen's text (fields.c: "Họ và tên: ..." lines), for a
+ * program that writes such a text for it (an Open311 submission, gateway/submission.c). They
+ * are the parser's vocabulary, not a letter's words: change them with fields.c. */
+#define PARSE_LABEL_NAME        "Họ và tên"
+#define PARSE_LABEL_PHONE       "Điện thoại"
+#define PARSE_LABEL_ADDRESS     "Địa chỉ"
+#define PARSE_LABEL_ID_NUMBER   "CCCD"
+#define PARSE_LABEL_OCCURRED_AT "Thời gian"
+#define PARSE_LABEL_LOCATION    "Địa điểm"
+#define PARSE_LABEL_GPS         "Tọa độ"
+#define PARSE_LABEL_MEDIA       "Ảnh"
+#define PARSE_LABEL_CATEGORY    "Lĩnh vực"
+
 G_END_DECLS
 
 #endif

@@ -816,6 +816,25 @@ GPtrArray *raw_message_list_aside(Store *store, int limit, GError **error);
 /* when the mailbox position was last written (a pass of pahtd), 0 if never */
 gboolean mailbox_state_updated_at(Store *store, const char *mailbox, gint64 *at, GError **error);
 
+/* ---- what the public sees (Open311, issue 15; queue/public.c) -------------------------------- */
+
+typedef struct {
+    const char *const *codes; /* tracking codes, any case (NULL-terminated); NULL: any */
+    const char *category;     /* its code; NULL: any */
+    gint64 from, to;          /* received in [from, to); 0: no bound */
+    const char *status;       /* "open" | "closed" (published or closed) | NULL: both */
+    int limit;                /* at most; 0: no limit */
+} PublicQuery;
+
+/* the reports the IOC accepted that match (never a rejected or confidential one), newest
+ * first: gint64 ids */
+GArray *public_report_ids(Store *store, const PublicQuery *query, GError **error);
+/* the IOC's mark on an image of a report (by content): public (by actor) or not */
+gboolean public_image_set(Store *store, gint64 report_id, const char *sha256, gboolean public_,
+                          const char *actor, GError **error);
+/* the sha256 of the report's public images, oldest mark first (char *) */
+GPtrArray *public_image_list(Store *store, gint64 report_id, GError **error);
+
 G_END_DECLS
 
 #endif

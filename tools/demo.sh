@@ -55,6 +55,7 @@ database = $gw/paht.db
 data_dir = $gw/data
 templates_dir = $root/templates
 agencies_file = $root/conf/agencies.conf
+categories_file = $root/conf/categories.conf
 ioc_alert_to = ioc@$MAILSTACK_DOMAIN
 
 [imap]
@@ -77,7 +78,14 @@ holidays_file = $root/conf/holidays.txt
 
 [web]
 listen = 127.0.0.1:0
+
+[open311]
+jurisdiction_id = soctrang.gov.vn
+api_keys_file = open311.keys
 CONF
+# the portal's Open311 key (a secret: 0600, like the passwords)
+open311_key=$(openssl rand -hex 24)
+printf '# the province portal (demo)\n%s demo-portal\n' "$open311_key" >"$gw/open311.keys"
 
 for f in tools/demo-mail/*.eml; do
   sender=$(sed -n 's/^From:.*<\(.*\)>.*/\1/p' "$f" | head -1)
@@ -147,4 +155,6 @@ fi
 echo
 echo "== the console (pahtweb) is running at $address"
 echo "   log in as demo.ioc (the IOC) or demo.xd (Sở Xây dựng), password: $demo_password"
+echo "   Open311: curl $address/open311/v2/services.json (doc/operation.md, Open311)"
+echo "   its API key (demo/gateway/open311.keys): $open311_key"
 echo "   stop it: tools/demo.sh --stop"

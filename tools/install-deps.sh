@@ -13,6 +13,7 @@ packages=(
   isync hyperfine wrk nginx-light
   scdoc man-db debhelper dpkg-dev fakeroot lintian systemd
   libmicrohttpd-dev libsodium-dev libvips-dev chromium chromium-driver python3-selenium
+  python3-jsonschema
 )
 
 if [ "$(id -u)" != 0 ]; then

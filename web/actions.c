@@ -128,6 +128,18 @@ static gboolean run_publish(Request *req, const Report *r, GError **error)
     return lifecycle_letters_publish(req->app->config, req->store, actor(req), r->id, error);
 }
 
+/* Open311 (issue 15): one image made public (its media_url) or no longer */
+static gboolean run_image(Request *req, const Report *r, GError **error)
+{
+    gint64 number = 0;
+    const char *file = form_value(req, "file");
+    if (!file || !g_ascii_string_to_signed(file, 10, 1, G_MAXUINT, &number, NULL))
+        return input_error(error, req, "bad_value", NULL);
+    Lifecycle lc = lifecycle_of(req);
+    return lifecycle_image_public(req->store, &lc, r->id, (guint)number,
+                                  g_strcmp0(form_value(req, "public"), "1") == 0, error);
+}
+
 static gboolean run_note(Request *req, const Report *r, GError **error)
 {
     g_autofree char *text = form_text(req, "text");
@@ -341,6 +353,7 @@ static const WebAction actions[] = {
     {"result", ROLE_AGENCY, TRUE, answering, "approval_request", run_result},
     {"approve", ROLE_LEADER, TRUE, submitted, "publish_request", run_approve},
     {"publish", ROLE_IOC, FALSE, approved, "result", run_publish},
+    {"image", ROLE_IOC, FALSE, NULL, NULL, run_image},
 };
 
 static const WebAction *action_find(const char *name)
@@ -406,6 +419,46 @@ gboolean actions_preview_allowed(const Account *user, const Report *r, const cha
 /* ---- what a page offers
  * ------------------------------------------------------------------------------ */
 
+/* issue 15: the categories file's codes, the only ones accept takes when there is one */
+static void add_categories(JsonBuilder *b, const Config *c)
+{
+    json_add_bool(b, "has_categories", c->categories->len > 0);
+    json_builder_set_member_name(b, "categories");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < c->categories->len; i++) {
+        const Category *cat = g_ptr_array_index(c->categories, i);
+        json_builder_begin_object(b);
+        json_add_string(b, "code", cat->code);
+        json_add_string(b, "name", cat->name);
+        json_add_string(b, "group", cat->group);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+/* the report's images by number, and whether each is public (Open311's media_url) */
+static void add_images(JsonBuilder *b, Request *req, const Report *r)
+{
+    g_autoptr(GPtrArray) shown = public_image_list(req->store, r->id, NULL);
+    gboolean any = FALSE;
+    json_builder_set_member_name(b, "images");
+    json_builder_begin_array(b);
+    for (guint i = 0; r->attachments && i < r->attachments->len; i++) {
+        const StoredAttachment *a = g_ptr_array_index(r->attachments, i);
+        if (!g_str_equal(a->kind, "image") || a->dangerous)
+            continue;
+        any = TRUE;
+        json_builder_begin_object(b);
+        json_add_int(b, "number", i + 1);
+        json_add_bool(b, "public",
+                      shown &&
+                          g_ptr_array_find_with_equal_func(shown, a->sha256, g_str_equal, NULL));
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_add_bool(b, "has_images", any);
+}
+
 static void add_action_extras(JsonBuilder *b, Request *req, const WebAction *a, const Report *r)
 {
     const Config *c = req->app->config;
@@ -420,6 +473,9 @@ static void add_action_extras(JsonBuilder *b, Request *req, const WebAction *a, 
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
+        add_categories(b, c);
+    } else if (g_str_equal(a->name, "image")) {
+        add_images(b, req, r);
     } else if (g_str_equal(a->name, "reject")) {
         static const char *const reasons[] = {"incomplete", "complaint", "out-of-scope",
                                               "duplicate", "spam"};

@@ -29,6 +29,20 @@ static const Route routes[] = {
     {"GET", "/stats.csv", GUARD_SIGNED_IN, ROLES_ALL, FALSE, handle_stats_csv},
     {"GET", "/health", GUARD_SIGNED_IN, ROLE_ADMIN, FALSE, handle_health},
     {"POST", "/health/reprocess/{}", GUARD_FORM, ROLE_ADMIN, FALSE, handle_reprocess},
+    /* Open311 GeoReport v2 (issue 15): public, read by anyone; what it shows is open311.c's */
+    {"GET", "/open311/v2/discovery.xml", GUARD_OPEN, 0, FALSE, handle_open311_discovery},
+    {"GET", "/open311/v2/discovery.json", GUARD_OPEN, 0, FALSE, handle_open311_discovery},
+    {"GET", "/open311/v2/services.xml", GUARD_OPEN, 0, FALSE, handle_open311_services},
+    {"GET", "/open311/v2/services.json", GUARD_OPEN, 0, FALSE, handle_open311_services},
+    {"GET", "/open311/v2/services/{}", GUARD_OPEN, 0, FALSE, handle_open311_service},
+    {"GET", "/open311/v2/requests.xml", GUARD_OPEN, 0, FALSE, handle_open311_requests},
+    {"GET", "/open311/v2/requests.json", GUARD_OPEN, 0, FALSE, handle_open311_requests},
+    {"GET", "/open311/v2/requests/{}", GUARD_OPEN, 0, FALSE, handle_open311_request},
+    /* an image the IOC made public, the media_url of its report */
+    {"GET", "/open311/v2/media/{}/{}", GUARD_OPEN, 0, FALSE, handle_open311_media},
+    /* a report filed by a client with an API key (open311.c checks it) */
+    {"POST", "/open311/v2/requests.xml", GUARD_API_KEY, 0, FALSE, handle_open311_post},
+    {"POST", "/open311/v2/requests.json", GUARD_API_KEY, 0, FALSE, handle_open311_post},
 };
 
 const Route *routes_all(gsize *n)
@@ -73,5 +87,6 @@ const Route *routes_find(const char *method, const char *path, char **params)
 
 gboolean routes_permit(const Route *route, const Account *user)
 {
-    return route->guard == GUARD_OPEN || (route->roles & access_role(user)) != 0;
+    return route->guard == GUARD_OPEN || route->guard == GUARD_API_KEY ||
+           (route->roles & access_role(user)) != 0;
 }

@@ -342,6 +342,11 @@ static gboolean csrf_matches(const char *sent, const char *expected)
     return sent && n && strlen(sent) == n && sodium_memcmp(sent, expected, n) == 0;
 }
 
+static gboolean route_sessionless(const Route *route)
+{
+    return route->guard == GUARD_OPEN || route->guard == GUARD_API_KEY;
+}
+
 static enum MHD_Result first_look(Exchange *x)
 {
     Request *req = &x->req;
@@ -354,9 +359,11 @@ static enum MHD_Result first_look(Exchange *x)
     x->route = routes_find(method, req->path, req->params);
     if (!x->route || !g_str_equal(method, "POST"))
         return MHD_YES;
-    /* a form another site made the browser post (CSRF) is refused unread */
+    /* a form another site made the browser post (CSRF) is refused unread; an Open311 POST
+     * carries an API key, no cookie, and may come from any site's page */
     g_autofree char *origin = expected_origin(req);
-    if (!http_request_is_same_origin(request_header(req, "Origin"),
+    if (x->route->guard != GUARD_API_KEY &&
+        !http_request_is_same_origin(request_header(req, "Origin"),
                                      request_header(req, "Sec-Fetch-Site"), origin)) {
         log_notice("refused a POST to %s from another site (Origin %s)", req->path,
                    request_header(req, "Origin") ? "given" : "absent");
@@ -370,7 +377,7 @@ static enum MHD_Result first_look(Exchange *x)
     if (declared > x->body_limit)
         return answer_error(x, MHD_HTTP_CONTENT_TOO_LARGE, "too_large");
     /* no upload without a session: nobody else fills the disk */
-    if (x->route->guard != GUARD_OPEN && !session_resume(req)) {
+    if (!route_sessionless(x->route) && !session_resume(req)) {
         response_redirect(&x->res, "/login");
         return send_response(x);
     }
@@ -397,7 +404,7 @@ static enum MHD_Result answer(Exchange *x)
         if (x->bad_body || !complete || !form_finish(req))
             return answer_error(x, MHD_HTTP_BAD_REQUEST, "bad_form");
     }
-    if (x->route->guard != GUARD_OPEN && !req->session && !session_resume(req)) {
+    if (!route_sessionless(x->route) && !req->session && !session_resume(req)) {
         response_redirect(&x->res, "/login");
         return send_response(x);
     }
@@ -514,6 +521,9 @@ gboolean web_check_config(const Config *c, GError **error)
                     c->file, c->gateway.templates_dir);
         return FALSE;
     }
+    g_autoptr(GHashTable) keys = open311_keys_load(c, error);
+    if (!keys)
+        return FALSE;
     if (!c->web.tls_cert_file)
         return TRUE;
     g_autofree char *cert = read_tls_file(c->web.tls_cert_file, FALSE, error);
@@ -546,6 +556,10 @@ static gboolean app_init(WebServer *s, const Config *c, GError **error)
         g_clear_pointer(&app->upload_dir, g_free);
         return FALSE;
     }
+    app->gateway = s->gateway;
+    app->open311_use = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (!(app->open311_keys = open311_keys_load(c, error)))
+        return FALSE;
     app->stores = store_pool_new(c->gateway.database, error);
     return app->stores != NULL;
 }
@@ -590,6 +604,7 @@ static gboolean daemon_start(WebServer *s, GError **error)
 WebServer *web_server_start(const Config *config, GError **error)
 {
     WebServer *s = g_new0(WebServer, 1);
+    g_mutex_init(&s->app.open311_lock);
     if (sodium_init() < 0) {
         g_set_error_literal(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "libsodium did not start");
         g_free(s);
@@ -637,6 +652,9 @@ void web_server_stop(WebServer *s)
     if (app->upload_dir)
         fs_remove_tree(app->upload_dir);
     g_clear_pointer(&app->calendar, calendar_free);
+    g_clear_pointer(&app->open311_keys, g_hash_table_unref);
+    g_clear_pointer(&app->open311_use, g_hash_table_unref);
+    g_mutex_clear(&app->open311_lock);
     g_free(app->pages_dir);
     g_free(app->att_dir);
     g_free(app->upload_dir);

@@ -216,7 +216,8 @@ static void add_result(JsonBuilder *b, Request *req, const Report *r)
         g_error_free(error);
         return;
     }
-    json_add_string(b, "category", rec->category);
+    const Category *category = config_find_category(req->app->config, rec->category);
+    json_add_string(b, "category", category ? category->name : rec->category);
     json_builder_set_member_name(b, "result");
     json_builder_begin_object(b);
     json_add_string(b, "text", rec->result_text && *rec->result_text ? rec->result_text : NULL);

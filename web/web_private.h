@@ -11,14 +11,18 @@
  *   render.c       pages from templates_dir/web
  *   session.c      the session of a request's cookie
  *   view.c         which report a request may see, and what it shows of it
- *   login.c, actions.c, pages.c, admin.c
- *                  the handlers
+ *   open311_format.c, open311_keys.c
+ *                  Open311's two formats (one JSON tree, written as JSON or XML); its API
+ *                  keys and their rate limit
+ *   login.c, actions.c, pages.c, admin.c, open311.c
+ *                  the handlers (open311.c: Open311 GeoReport v2, issue 15)
  *   routes.c       the one table of routes: method, path, guard, roles, handler
  *   server.c       libmicrohttpd: bodies, headers, the dispatch through routes.c
  */
 #ifndef PAHT_WEB_PRIVATE_H
 #define PAHT_WEB_PRIVATE_H
 
+#include "gateway/gateway.h"
 #include "lifecycle/lifecycle.h"
 #include "web/web.h"
 
@@ -51,6 +55,11 @@ typedef struct {
     gboolean tls;     /* served over TLS by pahtweb itself */
     gboolean secure;  /* TLS here or an https public_url: Secure cookies, __Host- names */
     char *pahtctl;    /* the pahtctl that reprocesses a message kept aside */
+    /* Open311 (issue 15) */
+    Gateway *gateway;         /* files Open311 reports: one at a time (open311_lock) */
+    GHashTable *open311_keys; /* SHA-256 hex of an API key -> the client's name */
+    GHashTable *open311_use;  /* SHA-256 hex -> its POSTs this hour */
+    GMutex open311_lock;
 } WebApp;
 
 /* ---- a request (http.c) --------------------------------------------------------------------- */
@@ -228,6 +237,32 @@ void view_queue_item(JsonBuilder *b, Request *req, const ReportListItem *item);
 /* the name of attachment index (from 0) as this user may read it */
 char *view_attachment_name(Request *req, const Report *r, guint index);
 
+/* ---- Open311's formats (open311_format.c) --------------------------------------------------- */
+
+typedef enum { OPEN311_XML, OPEN311_JSON } Open311Format;
+
+/* the format the last path segment names ("services.json", "PAHT-2026-000001.xml"); *stem
+ * (may be NULL) gets what precedes it. FALSE for neither. */
+gboolean open311_format_of(const char *segment, Open311Format *format, char **stem);
+/* root as the spec's XML: root_name holds it, each list's items named after it ("services"
+ * holds "service"s), members as elements, null as an empty element */
+char *open311_xml(JsonNode *root, const char *root_name, gsize *len);
+/* the answer in format: JSON as it is, XML under root_name (UTF-8 both) */
+void open311_answer(Response *res, int status, Open311Format format, JsonNode *root,
+                    const char *root_name);
+/* the spec's error list: [{code, description}] / <errors><error>... (descriptions: char *) */
+void open311_errors(Response *res, Open311Format format, int status, GPtrArray *descriptions);
+void open311_error(Response *res, Open311Format format, int status, const char *description);
+
+/* ---- Open311's API keys (open311_keys.c) ---------------------------------------------------- */
+
+/* [open311] api_keys_file read: SHA-256 hex of each key -> its client's name (empty without
+ * the key); NULL and PAHT_ERROR_CONFIG for a file readable by others or a bad line */
+GHashTable *open311_keys_load(const Config *config, GError **error);
+char *open311_key_digest(const char *key);
+/* one more POST of the key at now, unless its hour's requests_per_hour are spent (FALSE) */
+gboolean open311_key_admit(WebApp *app, const char *digest, gint64 now);
+
 /* ---- logins (login.c) ----------------------------------------------------------------------- */
 
 #define LOGIN_MAX_FAILURES     5
@@ -266,12 +301,25 @@ void handle_stats_csv(Request *req, Response *res);
 void handle_health(Request *req, Response *res);
 void handle_reprocess(Request *req, Response *res);
 
+/* ---- Open311 GeoReport v2 (open311.c) ------------------------------------------------------- */
+
+/* where clients reach the server: [web] public_url (no trailing '/'), else the request's Host */
+char *open311_base_url(Request *req);
+void handle_open311_discovery(Request *req, Response *res);
+void handle_open311_services(Request *req, Response *res);
+void handle_open311_service(Request *req, Response *res);
+void handle_open311_requests(Request *req, Response *res);
+void handle_open311_request(Request *req, Response *res);
+void handle_open311_media(Request *req, Response *res);
+void handle_open311_post(Request *req, Response *res);
+
 /* ---- the routes (routes.c) ------------------------------------------------------------------ */
 
 typedef enum {
     GUARD_OPEN,      /* anyone: the login page, the style sheet */
     GUARD_SIGNED_IN, /* a session */
     GUARD_FORM,      /* a session and its csrf field: every state-changing request */
+    GUARD_API_KEY,   /* no session: an Open311 API key the handler checks (from any site) */
 } Guard;
 
 typedef struct {

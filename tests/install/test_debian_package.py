@@ -57,12 +57,13 @@ def expected_files():
     want = {"/usr/sbin/pahtd", "/usr/bin/pahtctl", "/usr/sbin/pahtweb",
             "/lib/systemd/system/pahtd.service", "/lib/systemd/system/pahtweb.service",
             "/etc/paht/paht.conf", "/etc/paht/agencies.conf", "/etc/paht/holidays.txt",
+            "/etc/paht/categories.conf",
             "/usr/share/man/man8/pahtd.8.gz", "/usr/share/man/man8/pahtweb.8.gz",
             "/usr/share/man/man1/pahtctl.1.gz", "/usr/share/man/man5/paht.conf.5.gz",
             "/usr/share/doc/paht-mail/copyright", "/usr/share/doc/paht-mail/changelog.gz",
             "/usr/share/lintian/overrides/paht-mail"}
-    for name in ("paht.conf.example", "agencies.conf", "holidays.txt", "keywords.conf",
-                 "paht-backup.service", "paht-backup.timer"):
+    for name in ("paht.conf.example", "agencies.conf", "categories.conf", "holidays.txt",
+                 "keywords.conf", "paht-backup.service", "paht-backup.timer"):
         want.add(f"/usr/share/paht/examples/{name}")
     for doc in ("README.md", "operation.md", "mail-server.md", "parser.md", "tutorial.md"):
         want.add(f"/usr/share/doc/paht-mail/{doc}")  # compressed or not, by size
@@ -149,8 +150,8 @@ class PackageContents(unittest.TestCase):
 
     def test_configuration_files_are_conffiles(self):
         self.assertEqual(sorted(self.control_file("conffiles").split()),
-                         ["/etc/paht/agencies.conf", "/etc/paht/holidays.txt",
-                          "/etc/paht/paht.conf"])
+                         ["/etc/paht/agencies.conf", "/etc/paht/categories.conf",
+                          "/etc/paht/holidays.txt", "/etc/paht/paht.conf"])
         with open(os.path.join(self.root, "etc/paht/paht.conf"), encoding="utf-8") as f:
             conf = f.read()
         self.assertIn("database = /var/lib/paht/paht.db", conf)

@@ -83,7 +83,7 @@ class InstallPrefix(unittest.TestCase):
         etc = self.under("etc", "paht")
         os.makedirs(etc, mode=0o750, exist_ok=True)
         examples = self.under("share", "paht", "examples")
-        for name in ("agencies.conf", "holidays.txt"):
+        for name in ("agencies.conf", "categories.conf", "holidays.txt"):
             shutil.copy(os.path.join(examples, name), etc)
         with open(os.path.join(examples, "paht.conf.example"), encoding="utf-8") as f:
             conf = f.read()

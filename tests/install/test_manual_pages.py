@@ -166,8 +166,14 @@ class ManualPages(unittest.TestCase):
         # 0 stopped, 1 a temporary failure (the unit restarts it), 2 configuration
         exits = page.split("\nEXIT STATUS\n", 1)[1].split("\nENVIRONMENT\n", 1)[0]
         self.assertEqual(re.findall(r"(?m)^       (\d)$", exits), ["0", "1", "2"])
-        self.assertNotIn("Open311", page)
         self.assertIn("pahtweb.service", page)
+        # issue 15: every Open311 path of the route table is described
+        with open(os.path.join(SOURCE, "web", "routes.c"), encoding="utf-8") as f:
+            paths = re.findall(r'"(/open311/v2/[a-z]+)[./]', f.read())
+        self.assertIn("/open311/v2/discovery", paths)
+        for path in paths:
+            with self.subTest(path=path):
+                self.assertIn(path, joined)
 
     def test_paht_conf_page_documents_every_key_of_the_contract(self):
         with open(os.path.join(SOURCE, "conf", "conf.c"), encoding="utf-8") as f:

@@ -299,17 +299,29 @@ class Gateway:
                 lines.append(f"{key} = {value}")
         self._write("paht.conf", "\n".join(lines) + "\n", 0o600)
 
+    def _write_groups(self, key, kind, fields, groups):
+        """A GKeyFile of [KIND CODE] groups ({code: values in the order of FIELDS}) named by
+        the configuration's [gateway] KEY (rewritten)."""
+        path = os.path.join(self.dir, f"{key[:-len('_file')]}.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            for code, values in groups.items():
+                f.write(f"[{kind} {code}]\n")
+                f.write("".join(f"{n} = {v}\n" for n, v in zip(fields, values)) + "\n")
+        self.config["gateway"][key] = path
+        self.write_config()
+        return path
+
     def write_agencies(self, agencies):
         """An agencies file ({code: (name, contact, leader, leader_name)}) named by the
         configuration (rewritten)."""
-        path = os.path.join(self.dir, "agencies.conf")
-        with open(path, "w", encoding="utf-8") as f:
-            for code, (name, contact, leader, leader_name) in agencies.items():
-                f.write(f"[agency {code}]\nname = {name}\ncontact = {contact}\n"
-                        f"leader = {leader}\nleader_name = {leader_name}\n\n")
-        self.config["gateway"]["agencies_file"] = path
-        self.write_config()
-        return path
+        return self._write_groups("agencies_file", "agency",
+                                  ("name", "contact", "leader", "leader_name"), agencies)
+
+    def write_categories(self, categories):
+        """A categories file ({code: (name, description, group, agency)}, issue 15) named by
+        the configuration (rewritten)."""
+        return self._write_groups("categories_file", "category",
+                                  ("name", "description", "group", "agency"), categories)
 
     # ---- programs
 

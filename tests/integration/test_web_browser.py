@@ -156,7 +156,7 @@ class ConsoleInChromium(unittest.TestCase):
                 "buổi tối rất tối.\n\nHọ và tên: Nguyễn Văn An\n"
                 "Địa chỉ: 25 Trần Hưng Đạo, Phường 2, TP Sóc Trăng\nCCCD: 094201001234\n"
                 "Điện thoại: 0912 345 67\nĐịa điểm: trước cổng chợ Phường 2 (9.6031, 105.9738)\n")
-        photo = ("den-hong.png", "image/png", webtest_png())
+        photo = ("den-hong.png", "image/png", webtest.png_2x2())
         self.stack.deliver(self.gw.address,
                            pahttest.make_mail(f'"Nguyễn Văn An" <{citizen}>', self.gw.address,
                                               "Đèn đường hỏng trước chợ Phường 2", body,
@@ -317,19 +317,6 @@ class ConsoleInChromium(unittest.TestCase):
         WebDriverWait(b.driver, 10).until(lambda d: b.hooks()["csp"])
         self.assertEqual(b.hooks()["dialogs"], [])
         b.logout()
-
-
-def webtest_png():
-    """A small real PNG (a 2x2 image)."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
-    raw = b"".join(b"\x00" + b"\xff\xcc\x00" * 2 for _ in range(2))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 if __name__ == "__main__":

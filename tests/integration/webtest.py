@@ -282,3 +282,16 @@ def report_mail(gw, subject, body="Đèn đường trước nhà bị hỏng.", 
 
 def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def png_2x2():
+    """A small real PNG (a 2x2 image)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    raw = b"".join(b"\x00" + b"\xff\xcc\x00" * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

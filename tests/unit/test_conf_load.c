@@ -348,6 +348,47 @@ static void test_agencies_file(Fixture *f, gconstpointer data)
     assert_refused(f, 0, (const char *[]){"[agency CODE]", NULL});
 }
 
+/* issue 15: the categories file, each category an Open311 service; its agency must exist */
+static void test_categories_file(Fixture *f, gconstpointer data)
+{
+    write_file(f, "agencies.conf",
+               "[agency xd]\nname = Sở Xây dựng\ncontact = vanthu@sxd.soctrang.gov.vn\n"
+               "leader = giamdoc@sxd.soctrang.gov.vn\nleader_name = Nguyễn Văn A\n",
+               0644);
+    write_file(f, "categories.conf",
+               "[category Chieu-Sang]\nname = Chiếu sáng công cộng\ndescription = Đèn hỏng.\n"
+               "group = Hạ tầng đô thị\nagency = XD\n",
+               0644);
+    write_config(f, "agencies_file = agencies.conf\ncategories_file = categories.conf\n", NULL,
+                 NULL, NULL);
+    GError *error = NULL;
+    g_autoptr(Config) c = config_load(f->path, 0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(c->categories->len, ==, 1);
+    const Category *cat = config_find_category(c, "CHIEU-SANG");
+    g_assert_nonnull(cat);
+    g_assert_cmpstr(cat->code, ==, "chieu-sang");
+    g_assert_cmpstr(cat->name, ==, "Chiếu sáng công cộng");
+    g_assert_cmpstr(cat->group, ==, "Hạ tầng đô thị");
+    g_assert_null(config_find_category(c, "Chiếu sáng công cộng"));
+
+    write_file(f, "categories.conf",
+               "[category rac]\nname = Rác\ndescription = Rác.\ngroup = Môi trường\n"
+               "agency = tnmt\n",
+               0644);
+    assert_refused(f, 0,
+                   (const char *[]){"categories.conf", "[category rac] agency", "tnmt", NULL});
+    write_file(f, "categories.conf",
+               "[category rac]\nname = Rác\ndescription = Rác.\ngroup = Môi trường\n"
+               "agency = xd\nicon = x\n",
+               0644);
+    assert_refused(f, 0, (const char *[]){"[category rac] icon", "unknown key", NULL});
+    write_file(f, "categories.conf", "[category rác thải]\nname = Rác\n", 0644);
+    assert_refused(f, 0, (const char *[]){"a category code is", NULL});
+    write_file(f, "categories.conf", "[category rac]\nname = Rác\n", 0644);
+    assert_refused(f, 0, (const char *[]){"[category rac] description", "missing", NULL});
+}
+
 /* issue 13: the console's group, with the defaults the issue gives */
 static void test_web_defaults(Fixture *f, gconstpointer data)
 {
@@ -424,6 +465,7 @@ int main(int argc, char **argv)
     ADD("missing-required-key", test_missing_required_key);
     ADD("holidays-file", test_holidays_file);
     ADD("agencies-file", test_agencies_file);
+    ADD("categories-file", test_categories_file);
     ADD("web-defaults", test_web_defaults);
     ADD("web-values-read", test_web_values_read);
     ADD("web-bad-values-named", test_web_bad_values_named);
