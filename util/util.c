@@ -761,8 +761,20 @@ char *text_fold(const char *utf8)
             p++;
             continue;
         }
-        gunichar c = g_utf8_get_char(p);
-        p = g_utf8_next_char(p);
+        /* valid UTF-8 here: the two- and three-byte forms (every letter of Vietnamese)
+         * decoded in place, without a call per character */
+        gunichar c;
+        if ((b & 0xE0) == 0xC0) {
+            c = ((gunichar)(b & 0x1F) << 6) | ((guchar)p[1] & 0x3F);
+            p += 2;
+        } else if ((b & 0xF0) == 0xE0) {
+            c = ((gunichar)(b & 0x0F) << 12) | ((gunichar)((guchar)p[1] & 0x3F) << 6) |
+                ((guchar)p[2] & 0x3F);
+            p += 3;
+        } else {
+            c = g_utf8_get_char(p);
+            p = g_utf8_next_char(p);
+        }
         guint16 folded = c < 0x10000 ? fold_lookup(c) : FOLD_SLOW;
         if (folded == 0)
             continue;
