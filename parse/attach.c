@@ -408,10 +408,11 @@ gboolean attachment_add_message(ParseContext *ctx, GMimeMessagePart *part, GErro
         return FALSE;
     /* GMime writes the message out (its parts are still read from the message file); a memory
      * stream in between would hold the whole message, so write through a file stream and
-     * hash the file afterwards */
+     * hash the file afterwards. No g_mime_stream_flush(): a GMimeStreamFs writes unbuffered,
+     * and its flush is an fsync(), one per attached message, where durability is the caller's
+     * one syncfs per batch (issue 18's group commit) */
     GMimeStream *out = g_mime_stream_fs_new(dup(sink.fd));
-    gboolean ok = g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, out) >= 0 &&
-                  g_mime_stream_flush(out) == 0;
+    gboolean ok = g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, out) >= 0;
     g_object_unref(out);
     if (!file_sink_close(&sink, NULL))
         ok = FALSE;

@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "parse/parse.h"
@@ -512,34 +513,35 @@ static void test_forwarded_message_is_the_submission(void)
     parsed_clear(&p);
 }
 
+/* a long cover text: the mail is a report of its own, the message an attachment */
+static const char ATTACHED_MESSAGE[] = "From: Le Van Tam <tam@example.vn>\n"
+                                       "To: paht@soctrang.gov.vn\n"
+                                       "Subject: Bo sung\n"
+                                       "Date: Mon, 26 Jan 2026 08:00:00 +0700\n"
+                                       "MIME-Version: 1.0\n"
+                                       "Content-Type: multipart/mixed; boundary=\"b\"\n"
+                                       "\n"
+                                       "--b\n"
+                                       "Content-Type: text/plain; charset=UTF-8\n"
+                                       "\n"
+                                       "Dòng 1: cống bị nghẹt ở khóm 2.\n"
+                                       "Dòng 2: nước tràn vào nhà.\n"
+                                       "Dòng 3: đã ba ngày.\n"
+                                       "Dòng 4: nhiều hộ bị ảnh hưởng.\n"
+                                       "Dòng 5: mong được xử lý.\n"
+                                       "Dòng 6: xin cảm ơn.\n"
+                                       "--b\n"
+                                       "Content-Type: message/rfc822\n"
+                                       "\n"
+                                       "From: a@example.vn\n"
+                                       "Subject: Thu cu\n"
+                                       "\n"
+                                       "Noi dung thu cu.\n"
+                                       "--b--\n";
+
 static void test_attached_message_with_own_text_is_kept_as_eml(void)
 {
-    /* a long cover text: the mail is a report of its own, the message an attachment */
-    Parsed p = parse_text("From: Le Van Tam <tam@example.vn>\n"
-                          "To: paht@soctrang.gov.vn\n"
-                          "Subject: Bo sung\n"
-                          "Date: Mon, 26 Jan 2026 08:00:00 +0700\n"
-                          "MIME-Version: 1.0\n"
-                          "Content-Type: multipart/mixed; boundary=\"b\"\n"
-                          "\n"
-                          "--b\n"
-                          "Content-Type: text/plain; charset=UTF-8\n"
-                          "\n"
-                          "Dòng 1: cống bị nghẹt ở khóm 2.\n"
-                          "Dòng 2: nước tràn vào nhà.\n"
-                          "Dòng 3: đã ba ngày.\n"
-                          "Dòng 4: nhiều hộ bị ảnh hưởng.\n"
-                          "Dòng 5: mong được xử lý.\n"
-                          "Dòng 6: xin cảm ơn.\n"
-                          "--b\n"
-                          "Content-Type: message/rfc822\n"
-                          "\n"
-                          "From: a@example.vn\n"
-                          "Subject: Thu cu\n"
-                          "\n"
-                          "Noi dung thu cu.\n"
-                          "--b--\n",
-                          NULL);
+    Parsed p = parse_text(ATTACHED_MESSAGE, NULL);
     g_assert_true(g_str_has_prefix(p.draft->text, "Dòng 1: cống bị nghẹt ở khóm 2."));
     g_assert_cmpuint(p.draft->attachments->len, ==, 1);
     DraftAttachment *a = attachment(p.draft, 0);
@@ -550,6 +552,35 @@ static void test_attached_message_with_own_text_is_kept_as_eml(void)
     g_assert_true(g_file_get_contents(a->path, &content, NULL, NULL));
     g_assert_nonnull(strstr(content, "Noi dung thu cu."));
     g_assert_cmpint(a->size, ==, (gint64)strlen(content));
+    parsed_clear(&p);
+}
+
+/* fsync() and fdatasync() as the parser and its libraries see them: counted, then done. Defined
+ * in this program they take the place of libc's for GMime too (symbol interposition). */
+static int sync_calls;
+
+int fsync(int fd)
+{
+    sync_calls++;
+    return (int)syscall(SYS_fsync, fd);
+}
+
+int fdatasync(int fd)
+{
+    sync_calls++;
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void test_attached_message_written_without_fsync(void)
+{
+    /* durability is the gateway's one syncfs per batch (issue 18's group commit); GMime's
+     * g_mime_stream_flush() on a file stream is an fsync(), which cost the parse of every mail
+     * with an attached message a disk flush */
+    sync_calls = 0;
+    Parsed p = parse_text(ATTACHED_MESSAGE, NULL);
+    g_assert_cmpuint(p.draft->attachments->len, ==, 1);
+    g_assert_cmpstr(attachment(p.draft, 0)->content_type, ==, "message/rfc822");
+    g_assert_cmpint(sync_calls, ==, 0);
     parsed_clear(&p);
 }
 
@@ -1004,6 +1035,8 @@ int main(int argc, char **argv)
                     test_forwarded_message_is_the_submission);
     g_test_add_func("/parse/attachments/attached-message-kept-as-eml",
                     test_attached_message_with_own_text_is_kept_as_eml);
+    g_test_add_func("/parse/attach/attached-message-written-without-fsync",
+                    test_attached_message_written_without_fsync);
     g_test_add_func("/parse/attachments/winmail-dat", test_winmail_dat_unpacked);
     g_test_add_func("/parse/attachments/winmail-dat-body",
                     test_winmail_dat_body_when_no_other_text);
