@@ -32,7 +32,10 @@ class InstallPrefix(unittest.TestCase):
         if not source:
             raise RuntimeError("PAHT_SOURCE_DIR is not set: run the tests through CTest")
         cls.dir = tempfile.mkdtemp(prefix="paht-prefix-")
-        cls.prefix = os.path.join(cls.dir, "opt", "paht")
+        # an "_" in the prefix, always: scdoc once read the one mkdtemp sometimes puts in a
+        # name as the end of an italic span, and the manual lost the path (a prefix such as
+        # /opt_/paht would too)
+        cls.prefix = os.path.join(cls.dir, "opt_", "paht")
         build = os.path.join(cls.dir, "build")
         cls.build = build
         steps = (
