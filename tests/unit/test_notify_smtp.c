@@ -79,7 +79,9 @@ static void test_silent_server_times_out_as_temporary(void)
                                     &reply, &error));
     /* the timeout ended it (how soon: bench/run's "hostile_smtp_timeout" figure) */
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
-    g_assert_nonnull(strstr(error->message, "timeout"));
+    /* curl says "response timeout", or under load, when the handshake itself is late,
+     * "Connection timed out after 1001 milliseconds": either is the timeout */
+    g_assert_true(g_regex_match_simple("time(d )?out", error->message, G_REGEX_CASELESS, 0));
     g_assert_cmpint(smtp_sender_connections(sender), ==, 1);
     g_socket_close(listener, NULL);
 }
