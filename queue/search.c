@@ -210,6 +210,7 @@ static void add_word_pairs(GHashTable *pairs, const char *text)
 typedef struct {
     GHashTable *place, *text; /* key (no marks) -> the pair as written (lower case) */
     char *kept;               /* the stored keys the tables point into (word_pairs_read) */
+    GPtrArray *own; /* key, value, key, ...: the text's pairs not of the place (word_pairs_own) */
 } WordPairs;
 
 static void word_pairs_clear(WordPairs *w)
@@ -217,6 +218,7 @@ static void word_pairs_clear(WordPairs *w)
     g_clear_pointer(&w->place, g_hash_table_unref);
     g_clear_pointer(&w->text, g_hash_table_unref);
     g_clear_pointer(&w->kept, g_free);
+    g_clear_pointer(&w->own, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(WordPairs, word_pairs_clear)
@@ -224,7 +226,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(WordPairs, word_pairs_clear)
 static WordPairs word_pairs_of(const char *place, const char *subject, const char *text)
 {
     WordPairs w = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
-                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL};
+                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL, NULL};
     /* one field's last word and the next field's first are no pair */
     add_word_pairs(w.place, place);
     add_word_pairs(w.text, subject);
@@ -272,6 +274,57 @@ static guint pairs_besides(GHashTable *pairs, GHashTable *left_out, GHashTable *
     return n;
 }
 
+/* The page's own report is compared with hundreds: the pairs of its text that are not of its
+ * place are listed once (in the text's order, so that the shared words come out as before) */
+static void word_pairs_own(WordPairs *w)
+{
+    w->own = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, w->text);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (!g_hash_table_contains(w->place, key)) {
+            g_ptr_array_add(w->own, key);
+            g_ptr_array_add(w->own, value);
+        }
+    }
+}
+
+/* the keys of few found in in and not in not_in (may be NULL) */
+static guint pairs_in(GHashTable *few, GHashTable *in, GHashTable *not_in)
+{
+    guint n = 0;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, few);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        n += g_hash_table_contains(in, key) && !(not_in && g_hash_table_contains(not_in, key));
+    return n;
+}
+
+/* Dice's coefficient of the texts without both places' pairs, as word_pairs_similarity
+ * counts it, from a's own list: the places are a few pairs, so what they take out of each
+ * text is counted from their side, and each of a's pairs is looked up once in b's text; -1
+ * when either text has no pair left to compare */
+static double own_text_similarity(const WordPairs *a, const WordPairs *b, GPtrArray *shared)
+{
+    guint na = a->own->len / 2 - pairs_in(b->place, a->text, a->place);
+    guint nb = g_hash_table_size(b->text) - pairs_in(b->place, b->text, NULL) -
+               pairs_in(a->place, b->text, b->place);
+    if (!na || !nb)
+        return -1;
+    guint both = 0;
+    for (guint i = 0; i < a->own->len; i += 2) {
+        const char *key = g_ptr_array_index(a->own, i);
+        if (g_hash_table_contains(b->text, key) && !g_hash_table_contains(b->place, key)) {
+            both++;
+            if (shared)
+                g_ptr_array_add(shared, g_strdup(g_ptr_array_index(a->own, i + 1)));
+        }
+    }
+    return 2.0 * both / (na + nb);
+}
+
 /* Where both name a place, they must share a pair of it (in the other's place or text), and
  * the street's name then counts no more for the text: a broken light and a pile of rubbish
  * in the same street are two reports. The text's measure is Dice's coefficient of the
@@ -283,15 +336,21 @@ static double word_pairs_similarity(const WordPairs *a, const WordPairs *b, GPtr
     if (both_placed && !shared_pairs(a->place, b->place, b->text, NULL, NULL, places) &&
         !shared_pairs(b->place, a->text, NULL, NULL, NULL, NULL))
         return 0;
-    GHashTable *out = both_placed ? a->place : NULL, *out_too = both_placed ? b->place : NULL;
-    guint na = pairs_besides(a->text, out, out_too), nb = pairs_besides(b->text, out, out_too);
-    if (!na || !nb)
-        return 0;
-    guint both = shared_pairs(a->text, b->text, NULL, out, out_too, shared);
+    double dice;
+    if (both_placed && a->own) {
+        if ((dice = own_text_similarity(a, b, shared)) < 0)
+            return 0;
+    } else {
+        GHashTable *out = both_placed ? a->place : NULL, *out_too = both_placed ? b->place : NULL;
+        guint na = pairs_besides(a->text, out, out_too), nb = pairs_besides(b->text, out, out_too);
+        if (!na || !nb)
+            return 0;
+        dice = 2.0 * shared_pairs(a->text, b->text, NULL, out, out_too, shared) / (na + nb);
+    }
     /* the words of the text first: they say what is alike; then those of the place */
     for (guint i = 0; shared && i < places->len; i++)
         g_ptr_array_add(shared, g_strdup(g_ptr_array_index(places, i)));
-    return 2.0 * both / (na + nb);
+    return dice;
 }
 
 double search_text_similarity(const char *place_a, const char *subject_a, const char *text_a,
@@ -380,7 +439,7 @@ static WordPairs word_pairs_read(const char *place, const char *text)
 {
     gsize np = strlen(place);
     WordPairs w = {g_hash_table_new(g_str_hash, g_str_equal),
-                   g_hash_table_new(g_str_hash, g_str_equal), NULL};
+                   g_hash_table_new(g_str_hash, g_str_equal), NULL, NULL};
     w.kept = g_strconcat(place, "\n", text, NULL);
     w.kept[np] = '\0';
     word_pairs_add_keys(w.place, w.kept);
@@ -510,6 +569,7 @@ GPtrArray *report_possible_duplicates(Store *store, const Report *r, gint64 now,
     sqlite3_bind_int64(stmt, 2, r->id);
     sqlite3_bind_int(stmt, 3, DUPLICATE_CANDIDATES);
     g_auto(WordPairs) pairs = word_pairs_of(r->location.text, r->subject, r->text);
+    word_pairs_own(&pairs);
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)possible_duplicate_free);
     g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func((GDestroyNotify)new_pairs_free);
     int rc;

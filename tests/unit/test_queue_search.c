@@ -490,7 +490,12 @@ static void test_duplicates_word_pairs_kept_until_the_text_changes(Fixture *f, g
     report_in(f->store, f->zone, &light_3);
     report_in(f->store, f->zone, &flood);
     g_autoptr(GPtrArray) first = duplicates_of(f->store, me);
-    g_assert_nonnull(duplicate_in(first, alike));
+    const PossibleDuplicate *d = duplicate_in(first, alike);
+    g_assert_nonnull(d);
+    /* the page's measure is the one of two reports compared on their own */
+    g_assert_cmpfloat(d->similarity, ==,
+                      search_text_similarity(light_1.place, light_1.subject, light_1.text,
+                                             light_2.place, light_2.subject, light_2.text));
     /* the three neighbours' pairs are kept, folded: "đèn đường" as "den duong" */
     g_assert_cmpint(count_of(f->store, "SELECT count(*) FROM report_word_pairs"), ==, 3);
     g_autofree char *kept_sql =
