@@ -318,7 +318,7 @@ static double own_text_similarity(const WordPairs *a, const WordPairs *b, GPtrAr
         const char *key = g_ptr_array_index(a->own, i);
         if (g_hash_table_contains(b->text, key) && !g_hash_table_contains(b->place, key)) {
             both++;
-            if (shared)
+            if (shared && shared->len < DUPLICATE_SHARED_SHOWN) /* no more are shown */
                 g_ptr_array_add(shared, g_strdup(g_ptr_array_index(a->own, i + 1)));
         }
     }
