@@ -312,7 +312,8 @@ static char *template_file_load(const char *path, GError **error)
 
 /* The template files' texts, read once and kept while the file is the same (its inode, size,
  * mtime and ctime): pahtd composes every letter from the same few files, and an operator's
- * edit (a new file renamed into place, or one written over) is seen by the next letter. */
+ * edit (a new file renamed into place, or one written over) is seen by the next letter. The
+ * console's pages are read through it too (web/render.c). */
 typedef struct {
     struct stat st;
     char *text;
@@ -335,7 +336,7 @@ static gboolean same_file(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-static char *template_file_read(const char *path, GError **error)
+char *template_file_text(const char *path, GError **error)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -372,7 +373,7 @@ static char *partial_file_lookup(const char *name, gpointer user_data, GError **
     g_autofree char *file = g_strdup_printf("%s.partial.%s", name, files->extension);
     g_autofree char *path = g_build_filename(files->dir, file, NULL);
     GError *read_error = NULL;
-    char *text = template_file_read(path, &read_error);
+    char *text = template_file_text(path, &read_error);
     if (!text) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "%s", read_error->message);
         g_error_free(read_error);
@@ -644,10 +645,10 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     g_autofree char *html_name = g_strdup_printf("%s.html", spec->kind);
     g_autofree char *text_path = g_build_filename(spec->templates_dir, text_name, NULL);
     g_autofree char *html_path = g_build_filename(spec->templates_dir, html_name, NULL);
-    g_autofree char *text_template = template_file_read(text_path, error);
+    g_autofree char *text_template = template_file_text(text_path, error);
     if (!text_template)
         return NULL;
-    g_autofree char *html_template = template_file_read(html_path, error);
+    g_autofree char *html_template = template_file_text(html_path, error);
     if (!html_template)
         return NULL;
     char *first_end = strchr(text_template, '\n');

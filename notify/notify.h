@@ -48,6 +48,11 @@ gboolean template_name_is_safe(const char *name);
  * with an error to stop rendering. */
 typedef char *(*TemplatePartialLookup)(const char *name, gpointer user_data, GError **error);
 
+/* The text of a template file: UTF-8, LF line ends, no BOM (PAHT_ERROR_CONFIG otherwise),
+ * read once and kept while the file is the same (inode, size, mtime, ctime), so that an edit
+ * shows at the next use. Returns a new string. The letters' and the console's pages' files. */
+char *template_file_text(const char *path, GError **error);
+
 /* template_render with partials (the letters' files, the console's pages) and with line
  * numbers counted from first_line (a template that is the tail of a file still reports the
  * file's lines). lookup may be NULL. */

@@ -209,12 +209,16 @@ static void add_word_pairs(GHashTable *pairs, const char *text)
 /* a report's pairs of words: those of its place, and those of its subject and text */
 typedef struct {
     GHashTable *place, *text; /* key (no marks) -> the pair as written (lower case) */
+    char *kept;               /* the stored keys the tables point into (word_pairs_read) */
+    GPtrArray *own; /* key, value, key, ...: the text's pairs not of the place (word_pairs_own) */
 } WordPairs;
 
 static void word_pairs_clear(WordPairs *w)
 {
     g_clear_pointer(&w->place, g_hash_table_unref);
     g_clear_pointer(&w->text, g_hash_table_unref);
+    g_clear_pointer(&w->kept, g_free);
+    g_clear_pointer(&w->own, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(WordPairs, word_pairs_clear)
@@ -222,7 +226,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(WordPairs, word_pairs_clear)
 static WordPairs word_pairs_of(const char *place, const char *subject, const char *text)
 {
     WordPairs w = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
-                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
+                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free), NULL, NULL};
     /* one field's last word and the next field's first are no pair */
     add_word_pairs(w.place, place);
     add_word_pairs(w.text, subject);
@@ -270,6 +274,57 @@ static guint pairs_besides(GHashTable *pairs, GHashTable *left_out, GHashTable *
     return n;
 }
 
+/* The page's own report is compared with hundreds: the pairs of its text that are not of its
+ * place are listed once (in the text's order, so that the shared words come out as before) */
+static void word_pairs_own(WordPairs *w)
+{
+    w->own = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, w->text);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (!g_hash_table_contains(w->place, key)) {
+            g_ptr_array_add(w->own, key);
+            g_ptr_array_add(w->own, value);
+        }
+    }
+}
+
+/* the keys of few found in in and not in not_in (may be NULL) */
+static guint pairs_in(GHashTable *few, GHashTable *in, GHashTable *not_in)
+{
+    guint n = 0;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, few);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        n += g_hash_table_contains(in, key) && !(not_in && g_hash_table_contains(not_in, key));
+    return n;
+}
+
+/* Dice's coefficient of the texts without both places' pairs, as word_pairs_similarity
+ * counts it, from a's own list: the places are a few pairs, so what they take out of each
+ * text is counted from their side, and each of a's pairs is looked up once in b's text; -1
+ * when either text has no pair left to compare */
+static double own_text_similarity(const WordPairs *a, const WordPairs *b, GPtrArray *shared)
+{
+    guint na = a->own->len / 2 - pairs_in(b->place, a->text, a->place);
+    guint nb = g_hash_table_size(b->text) - pairs_in(b->place, b->text, NULL) -
+               pairs_in(a->place, b->text, b->place);
+    if (!na || !nb)
+        return -1;
+    guint both = 0;
+    for (guint i = 0; i < a->own->len; i += 2) {
+        const char *key = g_ptr_array_index(a->own, i);
+        if (g_hash_table_contains(b->text, key) && !g_hash_table_contains(b->place, key)) {
+            both++;
+            if (shared && shared->len < DUPLICATE_SHARED_SHOWN) /* no more are shown */
+                g_ptr_array_add(shared, g_strdup(g_ptr_array_index(a->own, i + 1)));
+        }
+    }
+    return 2.0 * both / (na + nb);
+}
+
 /* Where both name a place, they must share a pair of it (in the other's place or text), and
  * the street's name then counts no more for the text: a broken light and a pile of rubbish
  * in the same street are two reports. The text's measure is Dice's coefficient of the
@@ -281,15 +336,21 @@ static double word_pairs_similarity(const WordPairs *a, const WordPairs *b, GPtr
     if (both_placed && !shared_pairs(a->place, b->place, b->text, NULL, NULL, places) &&
         !shared_pairs(b->place, a->text, NULL, NULL, NULL, NULL))
         return 0;
-    GHashTable *out = both_placed ? a->place : NULL, *out_too = both_placed ? b->place : NULL;
-    guint na = pairs_besides(a->text, out, out_too), nb = pairs_besides(b->text, out, out_too);
-    if (!na || !nb)
-        return 0;
-    guint both = shared_pairs(a->text, b->text, NULL, out, out_too, shared);
+    double dice;
+    if (both_placed && a->own) {
+        if ((dice = own_text_similarity(a, b, shared)) < 0)
+            return 0;
+    } else {
+        GHashTable *out = both_placed ? a->place : NULL, *out_too = both_placed ? b->place : NULL;
+        guint na = pairs_besides(a->text, out, out_too), nb = pairs_besides(b->text, out, out_too);
+        if (!na || !nb)
+            return 0;
+        dice = 2.0 * shared_pairs(a->text, b->text, NULL, out, out_too, shared) / (na + nb);
+    }
     /* the words of the text first: they say what is alike; then those of the place */
     for (guint i = 0; shared && i < places->len; i++)
         g_ptr_array_add(shared, g_strdup(g_ptr_array_index(places, i)));
-    return 2.0 * both / (na + nb);
+    return dice;
 }
 
 double search_text_similarity(const char *place_a, const char *subject_a, const char *text_a,
@@ -310,16 +371,129 @@ double search_distance_m(double lat1, double lon1, double lat2, double lon2)
     return 2 * r * asin(MIN(1.0, sqrt(h)));
 }
 
+/* The candidates, with their stored pairs (report_word_pairs) or, where none is stored yet,
+ * what they are made of: the text is read only for those. */
 static const char duplicate_candidates_sql[] =
-    "SELECT id, code, state, received_at, subject, substr(body, 1, " G_STRINGIFY(
-        DUPLICATE_TEXT_CHARS) "), location_text,"
-                              " location_lat,"
-                              " location_lon FROM report"
-                              " WHERE state IN ('draft', 'incomplete', 'returned', 'assigned', "
-                              "'coordinating', 'extended',"
-                              "  'result_submitted', 'approved')"
-                              " AND received_at >= ?1 AND id <> ?2 ORDER BY received_at DESC LIMIT "
-                              "?3";
+    "SELECT r.id, r.code, r.state, r.received_at, w.place, w.text,"
+    " CASE WHEN w.report_id IS NULL THEN r.location_text END,"
+    " CASE WHEN w.report_id IS NULL THEN r.subject END,"
+    " CASE WHEN w.report_id IS NULL THEN substr(r.body, 1, " G_STRINGIFY(
+        DUPLICATE_TEXT_CHARS) ") END,"
+                              " r.location_lat, r.location_lon"
+                              " FROM report r LEFT JOIN report_word_pairs w ON w.report_id = r.id"
+                              " WHERE r.state IN ('draft', 'incomplete', 'returned', 'assigned',"
+                              " 'coordinating', 'extended', 'result_submitted', 'approved')"
+                              " AND r.received_at >= ?1 AND r.id <> ?2"
+                              " ORDER BY r.received_at DESC LIMIT ?3";
+enum {
+    CANDIDATE_ID,
+    CANDIDATE_CODE,
+    CANDIDATE_STATE,
+    CANDIDATE_RECEIVED,
+    CANDIDATE_PAIRS_PLACE,
+    CANDIDATE_PAIRS_TEXT,
+    CANDIDATE_PLACE,
+    CANDIDATE_SUBJECT,
+    CANDIDATE_TEXT,
+    CANDIDATE_LAT,
+    CANDIDATE_LON,
+};
+
+/* A report's pairs as report_word_pairs keeps them: the keys alone (a neighbour's pairs are
+ * only looked up; the words shown are the page's own report's), one a line. The row is
+ * written from the very texts the pairs were made of, and only while the report still has
+ * them: a change in between (an edit, an erasure) is not overwritten by older pairs. */
+static const char word_pairs_store_sql[] =
+    "INSERT OR REPLACE INTO report_word_pairs(report_id, place, text)"
+    " SELECT ?1, ?2, ?3 FROM report WHERE id = ?1 AND location_text IS ?4 AND subject IS ?5"
+    " AND substr(body, 1, " G_STRINGIFY(DUPLICATE_TEXT_CHARS) ") IS ?6";
+
+static char *word_pairs_keys(GHashTable *pairs)
+{
+    GString *out = g_string_new(NULL);
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, pairs);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_string_append_printf(out, "%s\n", (const char *)key);
+    return g_string_free(out, FALSE);
+}
+
+/* the keys of text (one a line) into pairs, pointing into text, which the caller keeps */
+static void word_pairs_add_keys(GHashTable *pairs, char *text)
+{
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (*line)
+            g_hash_table_add(pairs, line);
+        if (!end)
+            break;
+        line = end + 1;
+    }
+}
+
+/* the stored pairs of a candidate: its place's keys and its text's, in one buffer */
+static WordPairs word_pairs_read(const char *place, const char *text)
+{
+    gsize np = strlen(place);
+    WordPairs w = {g_hash_table_new(g_str_hash, g_str_equal),
+                   g_hash_table_new(g_str_hash, g_str_equal), NULL, NULL};
+    w.kept = g_strconcat(place, "\n", text, NULL);
+    w.kept[np] = '\0';
+    word_pairs_add_keys(w.place, w.kept);
+    word_pairs_add_keys(w.text, w.kept + np + 1);
+    return w;
+}
+
+/* the pairs a candidate row is made of, to store once its page is drawn */
+typedef struct {
+    gint64 id;
+    char *place, *subject, *text; /* as read (may be NULL) */
+    char *keys_place, *keys_text;
+} NewPairs;
+
+static void new_pairs_free(NewPairs *n)
+{
+    g_free(n->place);
+    g_free(n->subject);
+    g_free(n->text);
+    g_free(n->keys_place);
+    g_free(n->keys_text);
+    g_free(n);
+}
+
+/* Keeps the pairs made for this page (report_word_pairs), so that the next
+ * page reads them instead of folding the same texts again; a failure costs only speed. */
+static void word_pairs_store(Store *store, GPtrArray *made)
+{
+    if (!made->len)
+        return;
+    GError *error = NULL;
+    sqlite3_stmt *stmt = NULL;
+    gboolean begun = store_begin(store, &error);
+    gboolean ok = begun && (stmt = store_statement(store, word_pairs_store_sql, &error)) != NULL;
+    for (guint i = 0; ok && i < made->len; i++) {
+        const NewPairs *n = g_ptr_array_index(made, i);
+        sqlite3_bind_int64(stmt, 1, n->id);
+        sqlite3_bind_text(stmt, 2, n->keys_place, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, n->keys_text, -1, SQLITE_STATIC);
+        bind_text_or_null(stmt, 4, n->place);
+        bind_text_or_null(stmt, 5, n->subject);
+        bind_text_or_null(stmt, 6, n->text);
+        ok = sqlite3_step(stmt) == SQLITE_DONE || store_fail(store, &error, "keep word pairs");
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+    if (!ok && begun)
+        store_rollback(store);
+    if (ok && store_commit(store, &error)) /* a failed commit rolls back itself */
+        return;
+    log_warning("possible duplicates: the word pairs were not kept: %s",
+                error ? error->message : "?");
+    g_clear_error(&error);
+}
 
 static gint compare_duplicates(gconstpointer pa, gconstpointer pb)
 {
@@ -334,30 +508,47 @@ static gint compare_duplicates(gconstpointer pa, gconstpointer pb)
     return a->received_at > b->received_at ? -1 : a->received_at < b->received_at;
 }
 
+/* a candidate's pairs: those stored, or made now from its texts (noted in made, to keep) */
+static WordPairs candidate_pairs(sqlite3_stmt *stmt, GPtrArray *made)
+{
+    const char *kept_place = (const char *)sqlite3_column_text(stmt, CANDIDATE_PAIRS_PLACE);
+    const char *kept_text = (const char *)sqlite3_column_text(stmt, CANDIDATE_PAIRS_TEXT);
+    if (kept_place && kept_text)
+        return word_pairs_read(kept_place, kept_text);
+    NewPairs *n = g_new0(NewPairs, 1);
+    n->id = sqlite3_column_int64(stmt, CANDIDATE_ID);
+    n->place = column_text(stmt, CANDIDATE_PLACE);
+    n->subject = column_text(stmt, CANDIDATE_SUBJECT);
+    n->text = column_text(stmt, CANDIDATE_TEXT);
+    WordPairs w = word_pairs_of(n->place, n->subject, n->text);
+    n->keys_place = word_pairs_keys(w.place);
+    n->keys_text = word_pairs_keys(w.text);
+    g_ptr_array_add(made, n);
+    return w;
+}
+
 /* the candidate of a row, or NULL when it is neither near nor similar */
 static PossibleDuplicate *duplicate_of_row(sqlite3_stmt *stmt, const Report *r,
-                                           const WordPairs *pairs)
+                                           const WordPairs *pairs, GPtrArray *made)
 {
-    gboolean has_coordinates =
-        sqlite3_column_type(stmt, 7) != SQLITE_NULL && sqlite3_column_type(stmt, 8) != SQLITE_NULL;
+    gboolean has_coordinates = sqlite3_column_type(stmt, CANDIDATE_LAT) != SQLITE_NULL &&
+                               sqlite3_column_type(stmt, CANDIDATE_LON) != SQLITE_NULL;
     double distance = -1;
     if (r->location.has_coordinates && has_coordinates)
-        distance =
-            search_distance_m(r->location.lat, r->location.lon, sqlite3_column_double(stmt, 7),
-                              sqlite3_column_double(stmt, 8));
+        distance = search_distance_m(r->location.lat, r->location.lon,
+                                     sqlite3_column_double(stmt, CANDIDATE_LAT),
+                                     sqlite3_column_double(stmt, CANDIDATE_LON));
     gboolean near = distance >= 0 && distance <= DUPLICATE_NEAR_METRES;
-    g_auto(WordPairs) theirs = word_pairs_of((const char *)sqlite3_column_text(stmt, 6),
-                                             (const char *)sqlite3_column_text(stmt, 4),
-                                             (const char *)sqlite3_column_text(stmt, 5));
+    g_auto(WordPairs) theirs = candidate_pairs(stmt, made);
     g_autoptr(GPtrArray) shared = g_ptr_array_new_with_free_func(g_free);
     double similarity = word_pairs_similarity(pairs, &theirs, shared);
     if (!near && similarity < SEARCH_DUPLICATE_MIN_DICE)
         return NULL;
     PossibleDuplicate *d = g_new0(PossibleDuplicate, 1);
-    d->id = sqlite3_column_int64(stmt, 0);
-    d->code = column_text(stmt, 1);
-    d->state = column_text(stmt, 2);
-    d->received_at = sqlite3_column_int64(stmt, 3);
+    d->id = sqlite3_column_int64(stmt, CANDIDATE_ID);
+    d->code = column_text(stmt, CANDIDATE_CODE);
+    d->state = column_text(stmt, CANDIDATE_STATE);
+    d->received_at = sqlite3_column_int64(stmt, CANDIDATE_RECEIVED);
     d->near = near;
     d->distance_m = distance;
     d->similarity = similarity;
@@ -378,10 +569,12 @@ GPtrArray *report_possible_duplicates(Store *store, const Report *r, gint64 now,
     sqlite3_bind_int64(stmt, 2, r->id);
     sqlite3_bind_int(stmt, 3, DUPLICATE_CANDIDATES);
     g_auto(WordPairs) pairs = word_pairs_of(r->location.text, r->subject, r->text);
+    word_pairs_own(&pairs);
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)possible_duplicate_free);
+    g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func((GDestroyNotify)new_pairs_free);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        PossibleDuplicate *d = duplicate_of_row(stmt, r, &pairs);
+        PossibleDuplicate *d = duplicate_of_row(stmt, r, &pairs, made);
         if (d)
             g_ptr_array_add(found, d);
     }
@@ -391,6 +584,7 @@ GPtrArray *report_possible_duplicates(Store *store, const Report *r, gint64 now,
         store_fail(store, error, "find possible duplicates");
         return NULL;
     }
+    word_pairs_store(store, made);
     g_ptr_array_sort(found, compare_duplicates);
     if (limit > 0 && found->len > (guint)limit)
         g_ptr_array_set_size(found, limit);

@@ -482,6 +482,22 @@ static const char *const migrations[] = {
                           "INSERT INTO report_search(rowid, code, name, phone, email, subject, "
                           "text, place)"
                           "  SELECT " REPORT_SEARCH_COLUMNS("report") " FROM report;",
+    /* issue 13: the possible duplicates' pairs of words, folded once per report rather than
+     * for each of its 200 neighbours on every report page (queue/search.c). A row is made by
+     * the first page that needs it, from the report's place, subject and text, and is gone
+     * as soon as one of them changes or the report goes: whatever writes the report (pahtd,
+     * pahtctl, the console, the sqlite3 shell), the pairs are never older than the text. */
+    "CREATE TABLE report_word_pairs("
+    "  report_id INTEGER PRIMARY KEY REFERENCES report(id) ON DELETE CASCADE,"
+    "  place TEXT NOT NULL,"
+    "  text TEXT NOT NULL);"
+    "CREATE TRIGGER report_word_pairs_update AFTER UPDATE OF location_text, subject, body"
+    "  ON report BEGIN"
+    "  DELETE FROM report_word_pairs WHERE report_id = old.id;"
+    "END;"
+    "CREATE TRIGGER report_word_pairs_delete AFTER DELETE ON report BEGIN"
+    "  DELETE FROM report_word_pairs WHERE report_id = old.id;"
+    "END;",
 };
 
 /* ---- errors and statements ----------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /* The console's pages: templates_dir/web/PAGE.html rendered with the letters' mustache
  * renderer ({{value}} is HTML-escaped; only {{{content}}} of the layout takes HTML, the page
  * just rendered), partials from NAME.partial.html, every word a province may change in the
- * templates or in labels.ini. Read at each request, so that an edit shows at once, as with
- * the letters. */
+ * templates or in labels.ini. Read through the letters' template cache, which sees an edit
+ * at the next request (the file's inode, size, mtime and ctime), so that an edit shows at
+ * once, as with the letters. */
 #include "web/web_private.h"
 #include "notify/notify.h"
 #include "util/util.h"
@@ -63,17 +64,44 @@ void json_add_time_left(JsonBuilder *b, const char *name, Request *req, gint64 d
     json_builder_end_object(b);
 }
 
+/* labels.ini as parsed last: parsed again only when the file's text (kept by notify's
+ * template cache, which sees an edit at once) is another */
+static GMutex labels_lock;
+static char *labels_text;
+static GKeyFile *labels_parsed;
+
+static GKeyFile *labels_of(const WebApp *app)
+{
+    g_autofree char *path = g_build_filename(app->pages_dir, "labels.ini", NULL);
+    GError *error = NULL;
+    g_autofree char *text = template_file_text(path, &error);
+    GKeyFile *labels = NULL;
+    g_mutex_lock(&labels_lock);
+    if (text && labels_parsed && g_strcmp0(text, labels_text) == 0)
+        labels = g_key_file_ref(labels_parsed);
+    g_mutex_unlock(&labels_lock);
+    if (labels)
+        return labels;
+    labels = g_key_file_new();
+    if (!text || !g_key_file_load_from_data(labels, text, -1, G_KEY_FILE_NONE, &error)) {
+        log_warning("labels of the console: %s", error->message);
+        g_error_free(error);
+        return labels; /* every label its key until the file is right */
+    }
+    g_mutex_lock(&labels_lock);
+    g_free(labels_text);
+    labels_text = g_steal_pointer(&text);
+    if (labels_parsed)
+        g_key_file_unref(labels_parsed);
+    labels_parsed = g_key_file_ref(labels);
+    g_mutex_unlock(&labels_lock);
+    return labels;
+}
+
 char *label(Request *req, const char *group, const char *key)
 {
-    if (!req->labels) {
-        req->labels = g_key_file_new();
-        g_autofree char *path = g_build_filename(req->app->pages_dir, "labels.ini", NULL);
-        GError *error = NULL;
-        if (!g_key_file_load_from_file(req->labels, path, G_KEY_FILE_NONE, &error)) {
-            log_warning("labels of the console: %s", error->message);
-            g_error_free(error);
-        }
-    }
+    if (!req->labels)
+        req->labels = labels_of(req->app);
     char *text = key ? g_key_file_get_string(req->labels, group, key, NULL) : NULL;
     return text ? text : g_strdup(key ? key : "");
 }
@@ -84,10 +112,7 @@ char *label(Request *req, const char *group, const char *key)
 static char *read_page_file(const WebApp *app, const char *file, GError **error)
 {
     g_autofree char *path = g_build_filename(app->pages_dir, file, NULL);
-    char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, error))
-        return NULL;
-    return text;
+    return template_file_text(path, error);
 }
 
 /* {{> name}}: templates/web/name.partial.html; a missing one is an error, as in the letters */

@@ -456,6 +456,75 @@ static void test_possible_duplicates_near_or_alike_open_and_recent(Fixture *f, g
     g_assert_null(duplicate_in(list, me));
 }
 
+static gint64 count_of(Store *store, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    gint64 n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+static void assert_same_duplicates(GPtrArray *a, GPtrArray *b)
+{
+    g_assert_cmpuint(a->len, ==, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        const PossibleDuplicate *x = g_ptr_array_index(a, i), *y = g_ptr_array_index(b, i);
+        g_assert_cmpint(x->id, ==, y->id);
+        g_assert_cmpfloat(x->similarity, ==, y->similarity);
+        g_assert_cmpuint(g_strv_length(x->shared), ==, g_strv_length(y->shared));
+        for (guint k = 0; x->shared[k]; k++)
+            g_assert_true(g_strv_contains((const char *const *)y->shared, x->shared[k]));
+    }
+}
+
+/* A report page folds each neighbour's words once: the pairs are kept per report, the next
+ * page reads them and finds the very same duplicates, and a change of a neighbour's place,
+ * subject or text (whoever writes it) drops its kept pairs, so that no page compares an old
+ * text. */
+static void test_duplicates_word_pairs_kept_until_the_text_changes(Fixture *f, gconstpointer data)
+{
+    gint64 me = report_in(f->store, f->zone, &light_1);
+    gint64 alike = report_in(f->store, f->zone, &light_2);
+    report_in(f->store, f->zone, &light_3);
+    report_in(f->store, f->zone, &flood);
+    g_autoptr(GPtrArray) first = duplicates_of(f->store, me);
+    const PossibleDuplicate *d = duplicate_in(first, alike);
+    g_assert_nonnull(d);
+    /* the page's measure is the one of two reports compared on their own */
+    g_assert_cmpfloat(d->similarity, ==,
+                      search_text_similarity(light_1.place, light_1.subject, light_1.text,
+                                             light_2.place, light_2.subject, light_2.text));
+    /* the three neighbours' pairs are kept, folded: "đèn đường" as "den duong" */
+    g_assert_cmpint(count_of(f->store, "SELECT count(*) FROM report_word_pairs"), ==, 3);
+    g_autofree char *kept_sql =
+        g_strdup_printf("SELECT count(*) FROM report_word_pairs WHERE report_id = %" G_GINT64_FORMAT
+                        " AND text LIKE '%%den duong%%' AND place LIKE '%%le loi%%'",
+                        alike);
+    g_assert_cmpint(count_of(f->store, kept_sql), ==, 1);
+    g_autoptr(GPtrArray) again = duplicates_of(f->store, me);
+    assert_same_duplicates(first, again);
+
+    /* the citizen's text corrected into another problem: no longer alike */
+    g_autofree char *edit = g_strdup_printf(
+        "UPDATE report SET subject = 'Ngập nước', body = 'Mưa lớn làm ngập nước đường Nguyễn "
+        "Huệ, xe không đi được.', location_text = 'Phường 2' WHERE id = %" G_GINT64_FORMAT,
+        alike);
+    GError *error = NULL;
+    g_assert_true(store_exec(f->store, edit, &error));
+    g_assert_cmpint(count_of(f->store, kept_sql), ==, 0);
+    g_autoptr(GPtrArray) after = duplicates_of(f->store, me);
+    g_assert_null(duplicate_in(after, alike));
+    /* its pairs are kept again, from the new text */
+    g_autofree char *new_sql =
+        g_strdup_printf("SELECT count(*) FROM report_word_pairs WHERE report_id = %" G_GINT64_FORMAT
+                        " AND text LIKE '%%ngap nuoc%%'",
+                        alike);
+    g_assert_cmpint(count_of(f->store, new_sql), ==, 1);
+    g_assert_cmpint(count_of(f->store, kept_sql), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -474,5 +543,7 @@ int main(int argc, char **argv)
     g_test_add_func("/queue/search/distance-in-metres", test_distance_in_metres);
     ADD("possible-duplicates-near-or-alike-open-and-recent",
         test_possible_duplicates_near_or_alike_open_and_recent);
+    ADD("duplicates-word-pairs-kept-until-the-text-changes",
+        test_duplicates_word_pairs_kept_until_the_text_changes);
     return g_test_run();
 }
