@@ -142,15 +142,22 @@ static void test_idle_wakes_on_new_mail(void)
     GPid pid;
     g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                 &pid, &error));
-    /* a time limit of ten minutes, longer than the test may run: returning at all means the
-     * server's EXISTS woke it (no clock is read, so a slow machine cannot fail it) */
-    g_assert_true(imap_client_idle(client, 600 * 1000, -1, &error));
-    g_assert_no_error(error);
+    /* a time limit of ten minutes, longer than the test may run (no clock is read, so a slow
+     * machine cannot fail it). IDLE ends on whatever the server says, as pahtd's loop expects
+     * (it idles again when there is no news): a server may speak before the mail's EXISTS
+     * (Dovecot did, once in a CI run). A few such wake-ups are allowed; an IDLE that returned
+     * at once every time would use them all up long before the mail arrives. */
+    guint idles = 0;
+    while (!imap_client_has_news(client) && idles < 5) {
+        g_assert_true(imap_client_idle(client, 600 * 1000, -1, &error));
+        g_assert_no_error(error);
+        idles++;
+    }
     int status = 0;
     waitpid(pid, &status, 0);
     g_spawn_close_pid(pid);
     g_assert_true(imap_client_has_news(client));
-    g_assert_cmpuint(commands_sent("IDLE"), ==, 1);
+    g_assert_cmpuint(commands_sent("IDLE"), ==, idles);
     g_autoptr(GArray) after = imap_client_search_from(client, 1, &error);
     g_assert_cmpuint(after->len, ==, before->len + 1);
 
