@@ -239,19 +239,11 @@ gboolean report_warnings_add(Store *store, gint64 report_id, const GPtrArray *wa
     return TRUE;
 }
 
-static gpointer first_text(sqlite3_stmt *stmt)
-{
-    return column_text(stmt, 0);
-}
-
 char **report_warnings(Store *store, gint64 report_id, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store, "SELECT text FROM report_warning WHERE report_id = ? ORDER BY seq", error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    GPtrArray *list = store_collect_rows(store, stmt, first_text, g_free, "read warnings", error);
+    GPtrArray *list =
+        store_report_rows(store, "SELECT text FROM report_warning WHERE report_id = ? ORDER BY seq",
+                          report_id, store_row_first_text, g_free, "read warnings", error);
     if (!list)
         return NULL;
     g_ptr_array_set_free_func(list, NULL);
@@ -283,16 +275,11 @@ static gpointer deadline_from_row(sqlite3_stmt *stmt)
 
 GPtrArray *report_deadlines(Store *store, gint64 report_id, GError **error)
 {
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "SELECT name, owner, status, due, set_at, coalesce(closed_at, 0)"
-                        " FROM deadline WHERE report_id = ? ORDER BY due, name",
-                        error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    return store_collect_rows(store, stmt, deadline_from_row, (GDestroyNotify)deadline_info_free,
-                              "read deadlines", error);
+    return store_report_rows(store,
+                             "SELECT name, owner, status, due, set_at, coalesce(closed_at, 0)"
+                             " FROM deadline WHERE report_id = ? ORDER BY due, name",
+                             report_id, deadline_from_row, (GDestroyNotify)deadline_info_free,
+                             "read deadlines", error);
 }
 
 /* ---- result files ----------------------------------------------------------------------------
@@ -347,16 +334,12 @@ static gpointer result_file_from_row(sqlite3_stmt *stmt)
 
 GPtrArray *result_file_list(Store *store, gint64 report_id, GError **error)
 {
-    sqlite3_stmt *stmt =
-        store_statement(store,
-                        "SELECT id, report_id, filename, content_type, sha256, path, uploaded_by,"
-                        " size, uploaded_at FROM result_file WHERE report_id = ? ORDER BY id",
-                        error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    return store_collect_rows(store, stmt, result_file_from_row, (GDestroyNotify)result_file_free,
-                              "read result files", error);
+    return store_report_rows(store,
+                             "SELECT id, report_id, filename, content_type, sha256, path,"
+                             " uploaded_by, size, uploaded_at FROM result_file WHERE report_id = ?"
+                             " ORDER BY id",
+                             report_id, result_file_from_row, (GDestroyNotify)result_file_free,
+                             "read result files", error);
 }
 
 GArray *outbox_ids_after(Store *store, gint64 report_id, gint64 after_id, GError **error)

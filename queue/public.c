@@ -78,20 +78,12 @@ gboolean public_image_set(Store *store, gint64 report_id, const char *sha256, gb
     return store_step_done(store, stmt, "mark a public image", error);
 }
 
-static gpointer sha256_from_row(sqlite3_stmt *stmt)
-{
-    return column_text(stmt, 0);
-}
-
 GPtrArray *public_image_list(Store *store, gint64 report_id, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "SELECT DISTINCT sha256 FROM attachment WHERE report_id = ? AND public = 1"
-        " AND kind = 'image' AND dangerous = 0 AND path <> '' ORDER BY id",
-        error);
-    if (!stmt)
-        return NULL;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    return store_collect_rows(store, stmt, sha256_from_row, g_free, "read public images", error);
+    /* each content once, in the order the files came (the first public image is media_url) */
+    return store_report_rows(store,
+                             "SELECT sha256 FROM attachment WHERE report_id = ? AND public = 1"
+                             " AND kind = 'image' AND dangerous = 0 AND path <> ''"
+                             " GROUP BY sha256 ORDER BY min(id)",
+                             report_id, store_row_first_text, g_free, "read public images", error);
 }

@@ -19,16 +19,18 @@
 /* a column of report_search: the text with "đ" and "Đ" folded to "d" (SPEC: Vietnamese
  * search without diacritics); the rest of the folding is the tokenizer's */
 #define SEARCH_FOLD(x) "replace(replace(coalesce(" x ", ''), 'đ', 'd'), 'Đ', 'd')"
-#define REPORT_SEARCH_COLUMNS(r)                                                                                    \
-    r ".id, " SEARCH_FOLD(r ".code") ", " SEARCH_FOLD(r ".citizen_name") ", " SEARCH_FOLD(r ".cit"                  \
-                                                                                            "izen"                  \
-                                                                                            "_pho"                  \
-                                                                                            "ne") ", " SEARCH_FOLD( \
-        "coalesce(" r ".citizen_email, '') || ' ' || coalesce(" r                                                   \
-        ".sender, '')") ", " SEARCH_FOLD(r                                                                          \
-                                         ".subject") ", " SEARCH_FOLD(r                                             \
-                                                                      ".body") ", " SEARCH_FOLD(r                   \
-                                                                                                ".location_text")
+#define REPORT_SEARCH_COLUMNS(r)                                                                                      \
+    r ".id, " SEARCH_FOLD(r ".code") ", " SEARCH_FOLD(r ".citizen_name") ", " SEARCH_FOLD(                            \
+        r                                                                                                             \
+        ".cit"                                                                                                        \
+        "izen"                                                                                                        \
+        "_pho"                                                                                                        \
+        "ne") ", " SEARCH_FOLD("coalesce(" r ".citizen_email, '') || ' ' || coalesce(" r                              \
+                               ".sender, '')") ", " SEARCH_FOLD(r                                                     \
+                                                                ".subject") ", " SEARCH_FOLD(r                        \
+                                                                                             ".bo"                    \
+                                                                                             "dy") ", " SEARCH_FOLD(r \
+                                                                                                                    ".location_text")
 #define REPORT_SEARCH_ROW(r) "(" REPORT_SEARCH_COLUMNS(r) ")"
 
 static const char *const migrations[] = {
@@ -567,6 +569,22 @@ gboolean store_step_done(Store *store, sqlite3_stmt *stmt, const char *what, GEr
     if (rc != SQLITE_DONE)
         return store_fail(store, error, what);
     return TRUE;
+}
+
+GPtrArray *store_report_rows(Store *store, const char *sql, gint64 report_id,
+                             StoreRowReader read_row, GDestroyNotify free_item, const char *what,
+                             GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(store, sql, error);
+    if (!stmt)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, report_id);
+    return store_collect_rows(store, stmt, read_row, free_item, what, error);
+}
+
+gpointer store_row_first_text(sqlite3_stmt *stmt)
+{
+    return column_text(stmt, 0);
 }
 
 GPtrArray *store_collect_rows(Store *store, sqlite3_stmt *stmt, StoreRowReader read_row,

@@ -29,6 +29,12 @@ gboolean store_step_done(Store *store, sqlite3_stmt *stmt, const char *what, GEr
 typedef gpointer (*StoreRowReader)(sqlite3_stmt *stmt);
 GPtrArray *store_collect_rows(Store *store, sqlite3_stmt *stmt, StoreRowReader read_row,
                               GDestroyNotify free_item, const char *what, GError **error);
+/* store_collect_rows of sql, whose one parameter is a report's id */
+GPtrArray *store_report_rows(Store *store, const char *sql, gint64 report_id,
+                             StoreRowReader read_row, GDestroyNotify free_item, const char *what,
+                             GError **error);
+/* a row reader: the first column's text */
+gpointer store_row_first_text(sqlite3_stmt *stmt);
 
 /* column helpers: NULL-safe copies */
 char *column_text(sqlite3_stmt *stmt, int col);
