@@ -763,6 +763,19 @@ void report_list_item_free(ReportListItem *item);
 /* ReportListItem *; *total (may be NULL) counts every match */
 GPtrArray *report_query(Store *store, const ReportQuery *query, int *total, GError **error);
 
+/* What a connection has seen of the database, for a reader that keeps what it rendered
+ * (web/queue_cache.c): PRAGMA data_version, which moves when another connection (of this
+ * process or another) commits, and the rows this connection changed itself. Equal twice on
+ * the same connection, and no other connection, nothing changed in between. */
+typedef struct {
+    gint64 data_version, own_changes;
+} StoreVersion;
+
+gboolean store_version(Store *store, StoreVersion *out, GError **error);
+/* the earliest due time after now of any open deadline, or 0: when a queue's "overdue" may
+ * change even though nothing is written */
+gboolean deadline_next_due(Store *store, gint64 now, gint64 *due, GError **error);
+
 /* the parser's warnings about the report's message (NULL-terminated; g_strfreev) */
 char **report_warnings(Store *store, gint64 report_id, GError **error);
 

@@ -143,12 +143,22 @@ void handle_queue(Request *req, Response *res)
         response_redirect(res, "/health");
         return;
     }
+    GError *error = NULL;
+    /* the page as last made for this session, if nothing it shows has changed since */
+    QueueCacheStamp stamp;
+    g_autofree char *key = queue_cache_key(req);
+    gboolean stamped = queue_cache_stamp(req, &stamp, &error);
+    if (stamped && queue_cache_serve(req, res, key, &stamp))
+        return;
+    g_clear_error(&error); /* the queries below say it again if the database is away */
+    if (stamped)
+        queue_cache_watch(req);
     const char *const *offered = role == ROLE_IOC ? every_state : agency_states;
     QueueFilter f = {0};
     queue_filter_read(req, &f, offered);
     ReportQuery q;
     queue_query_for(req, &f, &q);
-    GError *error = NULL;
+    q.now = stamped ? stamp.at : q.now;
     int total = 0;
     Store *store = request_store(req, &error);
     g_autoptr(GPtrArray) items = store ? report_query(store, &q, &total, &error) : NULL;
@@ -172,6 +182,8 @@ void handle_queue(Request *req, Response *res)
     json_add_string(b, "q", f.q);
     add_bulk_outcome(b, req);
     page_render(req, res, 200, "queue", b);
+    if (stamped)
+        queue_cache_keep(req, res, g_steal_pointer(&key), &stamp);
 }
 
 /* ---- a report

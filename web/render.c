@@ -98,10 +98,51 @@ static GKeyFile *labels_of(const WebApp *app)
     return labels;
 }
 
+/* ---- the files a page was made of ------------------------------------------------------------
+ * Stamped before they are read: a file changed in between has another stamp than the text
+ * read, so that a page kept with it is made again, never served with a stale stamp. */
+
+static gboolean same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void page_stamp_read(PageStamp *stamp)
+{
+    if (stat(stamp->path, &stamp->st) != 0)
+        memset(&stamp->st, 0, sizeof stamp->st);
+}
+
+gboolean page_stamp_holds(const PageStamp *stamp)
+{
+    PageStamp now = {.path = stamp->path};
+    page_stamp_read(&now);
+    return same_stat(&now.st, &stamp->st);
+}
+
+void page_stamp_clear(PageStamp *stamp)
+{
+    g_free(stamp->path);
+}
+
+static void note_page_file(Request *req, const char *path)
+{
+    if (!req->pages_read)
+        return;
+    PageStamp stamp = {.path = g_strdup(path)};
+    page_stamp_read(&stamp);
+    g_array_append_val(req->pages_read, stamp);
+}
+
 char *label(Request *req, const char *group, const char *key)
 {
-    if (!req->labels)
+    if (!req->labels) {
+        g_autofree char *path = g_build_filename(req->app->pages_dir, "labels.ini", NULL);
+        note_page_file(req, path);
         req->labels = labels_of(req->app);
+    }
     char *text = key ? g_key_file_get_string(req->labels, group, key, NULL) : NULL;
     return text ? text : g_strdup(key ? key : "");
 }
@@ -109,9 +150,10 @@ char *label(Request *req, const char *group, const char *key)
 /* ---- templates
  * ----------------------------------------------------------------------------------- */
 
-static char *read_page_file(const WebApp *app, const char *file, GError **error)
+static char *read_page_file(Request *req, const char *file, GError **error)
 {
-    g_autofree char *path = g_build_filename(app->pages_dir, file, NULL);
+    g_autofree char *path = g_build_filename(req->app->pages_dir, file, NULL);
+    note_page_file(req, path);
     return template_file_text(path, error);
 }
 
@@ -126,13 +168,13 @@ static char *partial_lookup(const char *name, gpointer user_data, GError **error
     return read_page_file(user_data, file, error);
 }
 
-static char *render_file(const WebApp *app, const char *name, JsonNode *context, GError **error)
+static char *render_file(Request *req, const char *name, JsonNode *context, GError **error)
 {
     g_autofree char *file = g_strdup_printf("%s.html", name);
-    g_autofree char *text = read_page_file(app, file, error);
+    g_autofree char *text = read_page_file(req, file, error);
     if (!text)
         return NULL;
-    return template_render_full(text, context, TRUE, 1, partial_lookup, (gpointer)app, error);
+    return template_render_full(text, context, TRUE, 1, partial_lookup, req, error);
 }
 
 /* ---- pages
@@ -179,11 +221,11 @@ void page_render(Request *req, Response *res, int status, const char *page, Json
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_object_unref(b);
     GError *error = NULL;
-    g_autofree char *content = render_file(req->app, page, root, &error);
+    g_autofree char *content = render_file(req, page, root, &error);
     char *html = NULL;
     if (content) {
         json_object_set_string_member(json_node_get_object(root), "content", content);
-        html = render_file(req->app, "layout", root, &error);
+        html = render_file(req, "layout", root, &error);
     }
     if (!html) {
         /* a broken template is the administrator's to fix; the user gets a plain line */

@@ -85,6 +85,8 @@ static void exchange_free(Exchange *x)
     g_ptr_array_unref(req->uploads);
     if (req->labels)
         g_key_file_unref(req->labels);
+    if (req->pages_read)
+        g_array_unref(req->pages_read);
     for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
         g_free(req->params[i]);
     g_free(req->method);

@@ -11,6 +11,7 @@
  *   render.c       pages from templates_dir/web
  *   session.c      the session of a request's cookie
  *   view.c         which report a request may see, and what it shows of it
+ *   queue_cache.c  the queue page as last made for a session, while nothing it shows changed
  *   open311_format.c, open311_keys.c
  *                  Open311's two formats (one JSON tree, written as JSON or XML); its API
  *                  keys and their rate limit
@@ -27,6 +28,7 @@
 #include "web/web.h"
 
 #include <json-glib/json-glib.h>
+#include <sys/stat.h>
 
 G_BEGIN_DECLS
 
@@ -40,6 +42,9 @@ typedef struct StorePool StorePool;
 StorePool *store_pool_new(const char *path, GError **error);
 Store *store_pool_take(StorePool *pool, GError **error);
 void store_pool_give(StorePool *pool, Store *store);
+/* the connection's serial, never another's (an address may be reused after a close); 0 for
+ * a store not of this pool */
+guint64 store_pool_serial(StorePool *pool, Store *store);
 void store_pool_free(StorePool *pool);
 
 /* ---- the application ------------------------------------------------------------------------ */
@@ -68,6 +73,11 @@ typedef struct {
 #define ROUTE_PARAMS_MAX 3
 
 typedef struct {
+    char *path;
+    struct stat st; /* all zero: it could not be stat'ed */
+} PageStamp;
+
+typedef struct {
     char *field, *filename, *content_type;
     char *path; /* the upload's temp file in upload_dir (removed with the request) */
     int fd;
@@ -83,6 +93,9 @@ typedef struct {
     GHashTable *form;               /* field -> GPtrArray of values (UTF-8, NFC) */
     GPtrArray *uploads;
     GKeyFile *labels; /* labels.ini, read on first use */
+    /* PageStamp: when not NULL (a page being kept, queue_cache.c), each page file read for
+     * it, labels.ini included, as it was just before it was read */
+    GArray *pages_read;
     gboolean dry_run; /* an action run to preview its letters, then rolled back */
     /* once the session is known */
     Store *store;
@@ -196,6 +209,9 @@ char *label(Request *req, const char *group, const char *key);
 JsonBuilder *page_context(Request *req, const char *page);
 /* ends the context, renders templates/web/PAGE.html into layout.html */
 void page_render(Request *req, Response *res, int status, const char *page, JsonBuilder *b);
+/* whether a file is still what stamp saw (inode, size, mtime and ctime) */
+gboolean page_stamp_holds(const PageStamp *stamp);
+void page_stamp_clear(PageStamp *stamp);
 /* an error page: the message of labels.ini [message] key, and detail (may be NULL) */
 void page_error(Request *req, Response *res, int status, const char *key, const char *detail);
 /* the one answer for a report that does not exist and one this user may not see */
@@ -338,6 +354,34 @@ const Route *routes_find(const char *method, const char *path, char **params);
 gboolean routes_permit(const Route *route, const Account *user);
 /* the table, for the tests that walk it */
 const Route *routes_all(gsize *n);
+
+/* ---- the queue page kept (queue_cache.c) ----------------------------------------------------- */
+
+typedef struct {
+    guint64 connection;   /* the store's serial in the pool */
+    StoreVersion version; /* what that connection saw of the database */
+    gint64 at;            /* clock_now_unix() */
+    gint64 valid_until;   /* the next minute, or the next open deadline's due time if sooner */
+} QueueCacheStamp;
+
+/* when a page made at now stops being true with nothing written: the next minute, or
+ * next_due (0: none) if it falls due before */
+gint64 queue_cache_valid_until(gint64 now, gint64 next_due);
+/* whether a page made at made may be served at now (the files aside) */
+gboolean queue_cache_fresh(const QueueCacheStamp *made, const QueueCacheStamp *now);
+/* what decides the queue page besides the database, the time and the files: the session,
+ * its user and csrf token, and the page's query */
+char *queue_cache_key(Request *req);
+/* the request's connection, what it sees of the database, and the time; FALSE when the
+ * database cannot be read */
+gboolean queue_cache_stamp(Request *req, QueueCacheStamp *stamp, GError **error);
+/* answers with the page kept under key if it is still fresh at now; FALSE otherwise */
+gboolean queue_cache_serve(Request *req, Response *res, const char *key,
+                           const QueueCacheStamp *now);
+/* stamps every page file the request reads from now on */
+void queue_cache_watch(Request *req);
+/* keeps the page just made (a 200 only) under key (taken), stamped made */
+void queue_cache_keep(Request *req, const Response *res, char *key, const QueueCacheStamp *made);
 
 G_END_DECLS
 
