@@ -152,7 +152,7 @@ void handle_queue(Request *req, Response *res)
         return;
     g_clear_error(&error); /* the queries below say it again if the database is away */
     if (stamped)
-        queue_cache_watch(req);
+        queue_cache_watch(req, &stamp);
     const char *const *offered = role == ROLE_IOC ? every_state : agency_states;
     QueueFilter f = {0};
     queue_filter_read(req, &f, offered);

@@ -85,12 +85,8 @@ gboolean queue_cache_stamp(Request *req, QueueCacheStamp *stamp, GError **error)
         return FALSE;
     stamp->connection = store_pool_serial(req->app->stores, store);
     stamp->at = clock_now_unix();
-    gint64 next_due = 0;
-    if (!store_version(store, &stamp->version, error) ||
-        !deadline_next_due(store, stamp->at, &next_due, error))
-        return FALSE;
-    stamp->valid_until = queue_cache_valid_until(stamp->at, next_due);
-    return TRUE;
+    stamp->valid_until = 0; /* a page about to be made: queue_cache_watch */
+    return store_version(store, &stamp->version, error);
 }
 
 gboolean queue_cache_serve(Request *req, Response *res, const char *key, const QueueCacheStamp *now)
@@ -123,8 +119,18 @@ gboolean queue_cache_serve(Request *req, Response *res, const char *key, const Q
     return TRUE;
 }
 
-void queue_cache_watch(Request *req)
+void queue_cache_watch(Request *req, QueueCacheStamp *stamp)
 {
+    /* until when what is about to be made stays true with nothing written: asked only of a
+     * page being made (it reads every open deadline's due time) */
+    gint64 next_due = 0;
+    GError *error = NULL;
+    if (!deadline_next_due(req->store, stamp->at, &next_due, &error)) {
+        g_error_free(error);   /* the page's own queries say it, if the database is away */
+        stamp->connection = 0; /* not kept */
+        return;
+    }
+    stamp->valid_until = queue_cache_valid_until(stamp->at, next_due);
     if (req->pages_read)
         return;
     /* labels.ini read before the watch began is read again, stamped */

@@ -372,14 +372,15 @@ gboolean queue_cache_fresh(const QueueCacheStamp *made, const QueueCacheStamp *n
 /* what decides the queue page besides the database, the time and the files: the session,
  * its user and csrf token, and the page's query */
 char *queue_cache_key(Request *req);
-/* the request's connection, what it sees of the database, and the time; FALSE when the
- * database cannot be read */
+/* the request's connection, what it sees of the database, and the time (valid_until is
+ * queue_cache_watch's); FALSE when the database cannot be read */
 gboolean queue_cache_stamp(Request *req, QueueCacheStamp *stamp, GError **error);
 /* answers with the page kept under key if it is still fresh at now; FALSE otherwise */
 gboolean queue_cache_serve(Request *req, Response *res, const char *key,
                            const QueueCacheStamp *now);
-/* stamps every page file the request reads from now on */
-void queue_cache_watch(Request *req);
+/* a page about to be made at stamp: until when it stays true with nothing written, and
+ * every page file the request reads from now on stamped */
+void queue_cache_watch(Request *req, QueueCacheStamp *stamp);
 /* keeps the page just made (a 200 only) under key (taken), stamped made */
 void queue_cache_keep(Request *req, const Response *res, char *key, const QueueCacheStamp *made);
 
