@@ -183,7 +183,7 @@ void handle_queue(Request *req, Response *res)
     add_bulk_outcome(b, req);
     page_render(req, res, 200, "queue", b);
     if (stamped)
-        queue_cache_keep(req, res, g_steal_pointer(&key), &stamp);
+        queue_cache_keep(req, res, key, &stamp);
 }
 
 /* ---- a report

@@ -89,11 +89,19 @@ gboolean queue_cache_stamp(Request *req, QueueCacheStamp *stamp, GError **error)
     return store_version(store, &stamp->version, error);
 }
 
+/* Kept per connection too: its versions say nothing of another's, and the two threads'
+ * requests of one session, each on its connection, would otherwise drop each other's page. */
+static char *kept_key_of(const char *key, const QueueCacheStamp *stamp)
+{
+    return g_strdup_printf("%" G_GUINT64_FORMAT "|%s", stamp->connection, key);
+}
+
 gboolean queue_cache_serve(Request *req, Response *res, const char *key, const QueueCacheStamp *now)
 {
     GBytes *html = NULL;
+    g_autofree char *kept_key = kept_key_of(key, now);
     g_mutex_lock(&cache_lock);
-    Kept *k = cache ? g_hash_table_lookup(cache, key) : NULL;
+    Kept *k = cache ? g_hash_table_lookup(cache, kept_key) : NULL;
     QueueCacheStamp made = {0};
     if (k)
         made = (QueueCacheStamp){.connection = k->connection,
@@ -106,7 +114,7 @@ gboolean queue_cache_serve(Request *req, Response *res, const char *key, const Q
     if (fresh)
         html = g_bytes_ref(k->html);
     else if (k)
-        g_hash_table_remove(cache, key);
+        g_hash_table_remove(cache, kept_key);
     g_mutex_unlock(&cache_lock);
     if (!html)
         return FALSE;
@@ -139,12 +147,11 @@ void queue_cache_watch(Request *req, QueueCacheStamp *stamp)
     g_array_set_clear_func(req->pages_read, (GDestroyNotify)page_stamp_clear);
 }
 
-void queue_cache_keep(Request *req, const Response *res, char *key, const QueueCacheStamp *made)
+void queue_cache_keep(Request *req, const Response *res, const char *key,
+                      const QueueCacheStamp *made)
 {
-    if (res->status != 200 || !res->body || !req->pages_read || made->connection == 0) {
-        g_free(key);
+    if (res->status != 200 || !res->body || !req->pages_read || made->connection == 0)
         return;
-    }
     Kept *k = g_new0(Kept, 1);
     k->connection = made->connection;
     k->version = made->version;
@@ -157,6 +164,6 @@ void queue_cache_keep(Request *req, const Response *res, char *key, const QueueC
         cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kept_free);
     if (g_hash_table_size(cache) >= QUEUE_CACHE_MAX)
         g_hash_table_remove_all(cache);
-    g_hash_table_replace(cache, key, k);
+    g_hash_table_replace(cache, kept_key_of(key, made), k);
     g_mutex_unlock(&cache_lock);
 }

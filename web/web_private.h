@@ -381,8 +381,9 @@ gboolean queue_cache_serve(Request *req, Response *res, const char *key,
 /* a page about to be made at stamp: until when it stays true with nothing written, and
  * every page file the request reads from now on stamped */
 void queue_cache_watch(Request *req, QueueCacheStamp *stamp);
-/* keeps the page just made (a 200 only) under key (taken), stamped made */
-void queue_cache_keep(Request *req, const Response *res, char *key, const QueueCacheStamp *made);
+/* keeps the page just made (a 200 only) under key, stamped made */
+void queue_cache_keep(Request *req, const Response *res, const char *key,
+                      const QueueCacheStamp *made);
 
 G_END_DECLS
 
