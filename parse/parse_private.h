@@ -268,6 +268,11 @@ gboolean fields_id_number_valid(const char *digits, gint64 now);
 char *fields_normalise_phone(const char *written);
 /* coordinates in text: Google Maps links, "9.6025, 105.9739", "@9.6,105.97", DMS */
 gboolean fields_find_coordinates(const char *text, double *lat, double *lon);
+/* the next label of the fields table in folded text (util's text_fold) s[from, len): its
+ * table text (single-spaced), its place in *start and *end; NULL when there is none.
+ * fields_label_text(i) is the table's i-th label, NULL past its end (for the tests). */
+const char *fields_label_next(const char *folded, gsize len, gsize from, gsize *start, gsize *end);
+const char *fields_label_text(guint i);
 /* the time of the incident as RFC 3339 ("2026-11-26T20:30:00+07:00") or a date
  * ("2026-11-26"); relative days ("tối qua") count from reference; NULL if no day is given */
 char *fields_parse_time(const char *written, gint64 reference);
