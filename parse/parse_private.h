@@ -258,6 +258,12 @@ gboolean parse_sender_is_mailer(ParseContext *ctx);
 /* RFC 3464 fields of a message/delivery-status body (exposed for tests) */
 void dsn_parse_fields(const char *text, char **status, char **recipient, char **diagnostic);
 
+/* ---- parse.c ------------------------------------------------------------------------------- */
+
+/* the lines of the file fd that begin with "--" (a cheap upper bound of its MIME parts), read
+ * until the count passes limit; FALSE (a temporary error) when the file cannot be read */
+gboolean parse_prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GError **error);
+
 /* ---- fields.c ------------------------------------------------------------------------------ */
 
 /* Điều 4.2: 12 digits with a known province code and a plausible century/sex digit and year

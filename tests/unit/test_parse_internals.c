@@ -1,6 +1,8 @@
 /* parse: the pieces behind the steps (parse/parse_private.h), case by case. */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parse/parse_private.h"
 #include "util/util.h"
@@ -705,6 +707,68 @@ static void test_labels_as_the_regex_found_them(void)
     }
 }
 
+/* ---- the delimiter prescan (parse.c) ------------------------------------------------------- */
+
+/* the lines that begin with "--", counted line by line */
+static gint64 delimiters_by_lines(const GString *text)
+{
+    gint64 count = 0;
+    for (gsize i = 0; i + 1 < text->len; i++)
+        if ((i == 0 || text->str[i - 1] == '\n') && text->str[i] == '-' && text->str[i + 1] == '-')
+            count++;
+    return count;
+}
+
+static gint64 delimiters_prescanned(const GString *text, gint64 limit)
+{
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp("prescan-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text->str, text->len), ==, (gssize)text->len);
+    gint64 count = -1;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(parse_prescan_delimiters(fd, limit, &count, &error));
+    close(fd);
+    g_unlink(path);
+    return count;
+}
+
+static void test_prescan_counts_delimiter_lines(void)
+{
+    /* at the start, after a newline, never inside a line, never a lone dash */
+    g_autoptr(GString) text = g_string_new("--a\nx--b\n-c\n--\n---\n\n--");
+    g_assert_cmpint(delimiters_prescanned(text, 1000), ==, 4);
+    g_assert_cmpint(delimiters_by_lines(text), ==, 4);
+    /* "\n--" straddling the prescan's 64 KiB reads, each way it can be cut */
+    for (gsize at = 65530; at < 65540; at++) {
+        g_string_truncate(text, 0);
+        while (text->len < at)
+            g_string_append_c(text, 'A'); /* base64 has no dashes */
+        g_string_append(text, "\n--x\n-y\n--");
+        while (text->len < 140000)
+            g_string_append(text, "QUJD-REVG\n");
+        g_assert_cmpint(delimiters_prescanned(text, 1000000), ==, delimiters_by_lines(text));
+    }
+    /* random text of dashes, newlines and letters across several reads */
+    g_autoptr(GRand) rand = g_rand_new_with_seed(18);
+    for (int round = 0; round < 20; round++) {
+        g_string_truncate(text, 0);
+        gsize len = (gsize)g_rand_int_range(rand, 1, 300000);
+        while (text->len < len) {
+            static const char pieces[] = "--\n-xA";
+            g_string_append_c(text, pieces[g_rand_int_range(rand, 0, 6)]);
+        }
+        g_assert_cmpint(delimiters_prescanned(text, G_MAXINT64), ==, delimiters_by_lines(text));
+    }
+    /* it stops reading soon after the limit: a bound, not the count */
+    g_string_truncate(text, 0);
+    for (int i = 0; i < 200000; i++)
+        g_string_append(text, "--\n");
+    gint64 stopped = delimiters_prescanned(text, 100);
+    g_assert_cmpint(stopped, >, 100);
+    g_assert_cmpint(stopped, <, 200000);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -727,6 +791,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/dangerous-names", test_dangerous_names);
     g_test_add_func("/parse/internals/safe-filenames", test_safe_filenames);
     g_test_add_func("/parse/internals/dsn-fields", test_dsn_fields);
+    g_test_add_func("/parse/internals/prescan-delimiter-lines",
+                    test_prescan_counts_delimiter_lines);
     g_test_add_func("/parse/internals/labels-at-word-starts", test_labels_found_at_word_starts);
     g_test_add_func("/parse/internals/labels-hostile-text", test_labels_hostile_text);
     g_test_add_func("/parse/internals/labels-as-the-regex-found-them",
