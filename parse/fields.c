@@ -1590,26 +1590,27 @@ static char *name_after(const char *original, gsize start, gsize len)
 typedef struct {
     const char *pattern; /* on the folded text; the value starts at the match's end */
     FieldKind field;
+    const char *needs; /* a word every match contains, or NULL: without it, no regex to run */
 } Phrase;
 
 static const Phrase phrases[] = {
-    {"\\b(?:toi|em|chau|minh|con)\\s+ten\\s+la\\s+", FIELD_NAME},
-    {"\\bten\\s+(?:toi|em|chau|minh|con)\\s+la\\s+", FIELD_NAME},
-    {"\\b(?:toi|em|chau|minh)\\s+(?:ten|la)\\s+", FIELD_NAME},
+    {"\\b(?:toi|em|chau|minh|con)\\s+ten\\s+la\\s+", FIELD_NAME, "ten"},
+    {"\\bten\\s+(?:toi|em|chau|minh|con)\\s+la\\s+", FIELD_NAME, "ten"},
+    {"\\b(?:toi|em|chau|minh)\\s+(?:ten|la)\\s+", FIELD_NAME, NULL},
     {"(?:^|[,;.]\\s*|\\b(?:toi|em|chau|minh|gia dinh toi)\\s+)(?:hien\\s+)?(?:dang\\s+)?nha\\s+"
      "(?:toi\\s+|em\\s+)?(?:o|tai)\\s+(?:tai\\s+)?",
-     FIELD_ADDRESS},
+     FIELD_ADDRESS, "nha"},
     {"\\b(?:hien\\s+)?(?:dang\\s+)?(?:cu\\s+tru|thuong\\s+tru|tam\\s+tru|sinh\\s+song|ngu\\s+"
      "cu)\\s+(?:tai|o)\\s+",
-     FIELD_ADDRESS},
-    {"\\bdia\\s+chi\\s+(?:nha\\s+)?(?:cua\\s+)?(?:toi|em|chau)?\\s*(?:la|o|tai)\\s+",
-     FIELD_ADDRESS},
+     FIELD_ADDRESS, NULL},
+    {"\\bdia\\s+chi\\s+(?:nha\\s+)?(?:cua\\s+)?(?:toi|em|chau)?\\s*(?:la|o|tai)\\s+", FIELD_ADDRESS,
+     "dia"},
     /* "tại" (at) folds like "tai" of "tai nạn" (accident) */
-    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+(?!nan\\b|bien\\b|hoa\\b)", FIELD_LOCATION},
-    {"\\b(?:tai|o)\\s+(?:khu\\s+vuc|vi\\s+tri|dia\\s+diem)\\s+", FIELD_LOCATION},
-    {"\\b(?:tai|o)\\s+(?=doan\\s+(?:duong|song|kenh)\\b)", FIELD_LOCATION},
-    {"\\b(?:vao\\s+)?luc\\s+", FIELD_TIME},
-    {"\\bvao\\s+(?:ngay|khoang)\\s+", FIELD_TIME},
+    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+(?!nan\\b|bien\\b|hoa\\b)", FIELD_LOCATION, "xay"},
+    {"\\b(?:tai|o)\\s+(?:khu\\s+vuc|vi\\s+tri|dia\\s+diem)\\s+", FIELD_LOCATION, NULL},
+    {"\\b(?:tai|o)\\s+(?=doan\\s+(?:duong|song|kenh)\\b)", FIELD_LOCATION, "doan"},
+    {"\\b(?:vao\\s+)?luc\\s+", FIELD_TIME, "luc"},
+    {"\\bvao\\s+(?:ngay|khoang)\\s+", FIELD_TIME, "vao"},
 };
 
 static void extract_running(Extract *x, const Folded *f, const char *original, gsize len)
@@ -1621,6 +1622,9 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
             (field == FIELD_ADDRESS && d->citizen.address) ||
             (field == FIELD_LOCATION && d->location.text) ||
             (field == FIELD_TIME && d->occurred_at))
+            continue;
+        /* each regex runs over the whole text: first the word it cannot match without */
+        if (phrases[i].needs && !strstr(f->s->str, phrases[i].needs))
             continue;
         static GRegex *compiled[G_N_ELEMENTS(phrases)];
         GRegex *re = parse_regex(&compiled[i], phrases[i].pattern, G_REGEX_MULTILINE);
