@@ -707,6 +707,26 @@ static void test_labels_as_the_regex_found_them(void)
     }
 }
 
+/* the iconv descriptors are kept from one text to the next: each text reads as if alone */
+static void test_charset_each_text_alone(void)
+{
+    ParseContext *ctx = context_new();
+    for (int round = 0; round < 3; round++) {
+        /* windows-1258 holds a base letter back, waiting for a tone mark */
+        g_autofree char *held = charset_to_utf8(ctx, "Vi\xea", 3, "windows-1258");
+        g_assert_cmpstr(held, ==, "Vi\xc3\xaa");
+        /* a tone mark first belongs to no letter of the text before */
+        g_autofree char *mark = charset_to_utf8(ctx, "\xf2t", 2, "windows-1258");
+        g_assert_cmpstr(mark, ==, "\xcc\xa3t");
+        g_autofree char *latin = charset_to_utf8(ctx, "caf\xe9", 4, "iso-8859-1");
+        g_assert_cmpstr(latin, ==, "caf\xc3\xa9");
+        /* an alias only GMime knows, then a name nobody knows */
+        g_autofree char *korean = charset_to_utf8(ctx, "abc", 3, "ks_c_5601-1987");
+        g_assert_cmpstr(korean, ==, "abc");
+    }
+    context_free(ctx);
+}
+
 /* ---- the delimiter prescan (parse.c) ------------------------------------------------------- */
 
 /* the lines that begin with "--", counted line by line */
@@ -791,6 +811,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/dangerous-names", test_dangerous_names);
     g_test_add_func("/parse/internals/safe-filenames", test_safe_filenames);
     g_test_add_func("/parse/internals/dsn-fields", test_dsn_fields);
+    g_test_add_func("/parse/internals/charsets-each-text-alone", test_charset_each_text_alone);
     g_test_add_func("/parse/internals/prescan-delimiter-lines",
                     test_prescan_counts_delimiter_lines);
     g_test_add_func("/parse/internals/labels-at-word-starts", test_labels_found_at_word_starts);
