@@ -190,10 +190,11 @@ static GHashTable *iconv_idle; /* charset name -> iconv_t to UTF-8, not in use *
 /* a descriptor from charset to UTF-8, (iconv_t)-1 when iconv does not know it */
 static iconv_t iconv_take(const char *charset)
 {
-    gpointer cd = NULL;
+    gpointer name = NULL, cd = NULL;
     g_mutex_lock(&iconv_lock);
-    gboolean kept = iconv_idle && g_hash_table_steal_extended(iconv_idle, charset, NULL, &cd);
+    gboolean kept = iconv_idle && g_hash_table_steal_extended(iconv_idle, charset, &name, &cd);
     g_mutex_unlock(&iconv_lock);
+    g_free(name); /* stolen with its descriptor: ours to free */
     if (!kept)
         return iconv_open("UTF-8", charset);
     iconv((iconv_t)cd, NULL, NULL, NULL, NULL);
