@@ -177,15 +177,62 @@ static gsize count_utf8_multibyte(const char *data, gsize len)
     return count;
 }
 
+/* iconv descriptors to UTF-8 kept open, one idle per charset name. Opening one makes glibc
+ * load its gconv module (a dlopen, CP1258.so, ISO8859-1.so ...) and closing the last unloads
+ * it, so an open and a close per text part cost a tenth of the CPU of parsing real-world mail.
+ * A descriptor is reset to its initial state before each use (iconv(3)), which is what a new
+ * one would be. Bounded: mail names charsets as it likes. */
+#define ICONV_KEPT_MAX 32
+
+static GMutex iconv_lock;
+static GHashTable *iconv_idle; /* charset name -> iconv_t to UTF-8, not in use */
+
+/* a descriptor from charset to UTF-8, (iconv_t)-1 when iconv does not know it */
+static iconv_t iconv_take(const char *charset)
+{
+    gpointer name = NULL, cd = NULL;
+    g_mutex_lock(&iconv_lock);
+    gboolean kept = iconv_idle && g_hash_table_steal_extended(iconv_idle, charset, &name, &cd);
+    g_mutex_unlock(&iconv_lock);
+    g_free(name); /* stolen with its descriptor: ours to free */
+    if (!kept)
+        return iconv_open("UTF-8", charset);
+    iconv((iconv_t)cd, NULL, NULL, NULL, NULL);
+    return (iconv_t)cd;
+}
+
+static void iconv_close_kept(gpointer cd)
+{
+    iconv_close((iconv_t)cd);
+}
+
+/* done with a descriptor of iconv_take(charset) */
+static void iconv_give_back(const char *charset, iconv_t cd)
+{
+    g_mutex_lock(&iconv_lock);
+    if (!iconv_idle)
+        iconv_idle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, iconv_close_kept);
+    gboolean keep = g_hash_table_size(iconv_idle) < ICONV_KEPT_MAX &&
+                    !g_hash_table_contains(iconv_idle, charset);
+    if (keep)
+        g_hash_table_insert(iconv_idle, g_strdup(charset), cd);
+    g_mutex_unlock(&iconv_lock);
+    if (!keep)
+        iconv_close(cd);
+}
+
 /* iconv (or GMime's alias table) can read the charset */
 static gboolean iconv_knows(const char *charset)
 {
-    iconv_t cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1)
-        cd = iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
+    const char *name = charset;
+    iconv_t cd = iconv_take(name);
+    if (cd == (iconv_t)-1) {
+        name = g_mime_charset_iconv_name(charset);
+        cd = iconv_take(name);
+    }
     if (cd == (iconv_t)-1)
         return FALSE;
-    iconv_close(cd);
+    iconv_give_back(name, cd);
     return TRUE;
 }
 
@@ -194,14 +241,16 @@ static gboolean iconv_knows(const char *charset)
 static gboolean iconv_to_utf8(const char *charset, const char *data, gsize len, GString *out,
                               guint *invalid)
 {
-    iconv_t cd = iconv_open("UTF-8", charset);
+    const char *name = charset;
+    iconv_t cd = iconv_take(name);
     if (cd == (iconv_t)-1) {
         /* GMime knows aliases iconv does not (ks_c_5601-1987, x-mac-..., ...) */
         cd = g_mime_iconv_open("UTF-8", charset);
         if (cd == (iconv_t)-1)
             return FALSE;
         g_mime_iconv_close(cd);
-        cd = iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
+        name = g_mime_charset_iconv_name(charset);
+        cd = iconv_take(name);
         if (cd == (iconv_t)-1)
             return FALSE;
     }
@@ -230,7 +279,7 @@ static gboolean iconv_to_utf8(const char *charset, const char *data, gsize len, 
     size_t outleft = sizeof buf;
     iconv(cd, NULL, NULL, &outp, &outleft);
     g_string_append_len(out, buf, (gssize)(outp - buf));
-    iconv_close(cd);
+    iconv_give_back(name, cd);
     return TRUE;
 }
 

@@ -106,8 +106,12 @@ static char *fold_for_matching(const char *text, gsize len)
             newlines += c == '\n';
             continue;
         }
-        if (space && out->len > 0)
-            g_string_append(out, newlines >= 2 ? " . " : " ");
+        if (space && out->len > 0) {
+            if (newlines >= 2)
+                g_string_append_len(out, " . ", 3);
+            else
+                g_string_append_c(out, ' '); /* inline: one call per word was 17 % of this */
+        }
         space = FALSE;
         newlines = 0;
         g_string_append_c(out, c);

@@ -62,7 +62,7 @@ typedef struct {
     gboolean strict; /* a short form that is also a plain word: only where a label starts */
 } Label;
 
-/* Longer labels first is not needed (the regex is built sorted by length), but grouping by
+/* Longer labels first is not needed (label_next() tries them longest first), but grouping by
  * field keeps the table readable. "Địa chỉ email" is an e-mail, "Địa chỉ xảy ra" a location:
  * the longer label wins. */
 static const Label labels[] = {
@@ -179,16 +179,72 @@ typedef struct {
     gsize original_len;
 } Folded;
 
-/* the next folded byte, from the original character at offset at */
-static inline void folded_push(Folded *f, char c, guint at)
+/* room for n more folded bytes */
+static inline void folded_reserve(Folded *f, gsize n)
 {
-    g_string_append_c(f->s, c);
+    if (G_LIKELY(f->s->len + n < f->s->allocated_len))
+        return;
+    gsize len = f->s->len;
+    g_string_set_size(f->s, len + n); /* grows the allocation, then back to len */
+    g_string_truncate(f->s, len);
+}
+
+/* the next folded bytes, from the original character at offset at */
+static inline void folded_push(Folded *f, const char *bytes, gsize n, guint at)
+{
+    folded_reserve(f, n);
     /* the GString grew: keep origin as large as its allocation */
-    if (G_UNLIKELY(f->s->len >= f->origin_allocated)) {
+    if (G_UNLIKELY(f->s->allocated_len > f->origin_allocated)) {
         f->origin_allocated = f->s->allocated_len;
         f->origin = g_renew(guint, f->origin, f->origin_allocated);
     }
-    f->origin[f->s->len - 1] = at;
+    for (gsize i = 0; i < n; i++) {
+        f->s->str[f->s->len] = bytes[i];
+        f->origin[f->s->len++] = at;
+    }
+    f->s->str[f->s->len] = '\0';
+}
+
+/* what each letter of the text folds to, folded once per mail: the Latin letters (U+0080 to
+ * U+024F) and Vietnamese's own (U+1E00 to U+1EFF) in two small tables, the rest hashed */
+typedef struct {
+    char latin[0x250 - 0x80][8]; /* [0]: 0 not yet, else 1 + the folded length */
+    char vietnamese[0x100][8];
+    GHashTable *other; /* gunichar -> folded text */
+} FoldCache;
+
+static const char *fold_cached(FoldCache *cache, gunichar c, gsize *n)
+{
+    char *slot = NULL;
+    if (c >= 0x80 && c < 0x250)
+        slot = cache->latin[c - 0x80];
+    else if (c >= 0x1E00 && c < 0x1F00)
+        slot = cache->vietnamese[c - 0x1E00];
+    if (slot && slot[0]) {
+        *n = (guchar)slot[0] - 1;
+        return slot + 1;
+    }
+    if (cache->other) { /* not in a table, or longer than a slot holds */
+        const char *folded = g_hash_table_lookup(cache->other, GUINT_TO_POINTER(c));
+        if (folded) {
+            *n = strlen(folded);
+            return folded;
+        }
+    }
+    char one[8] = {0};
+    g_unichar_to_utf8(c, one);
+    char *made = text_fold(one);
+    *n = strlen(made);
+    if (slot && *n < 7) {
+        slot[0] = (char)(*n + 1);
+        memcpy(slot + 1, made, *n);
+        g_free(made);
+        return slot + 1;
+    }
+    if (!cache->other)
+        cache->other = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_hash_table_insert(cache->other, GUINT_TO_POINTER(c), made);
+    return made;
 }
 
 static void folded_init(Folded *f, const char *text, gsize len)
@@ -198,13 +254,13 @@ static void folded_init(Folded *f, const char *text, gsize len)
     f->origin = g_new(guint, f->origin_allocated);
     f->original_len = len;
     /* a Vietnamese text has a few dozen distinct letters: fold each once */
-    g_autoptr(GHashTable) cache =
-        g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    FoldCache *cache = g_new0(FoldCache, 1);
     const char *p = text, *end = text + len;
     while (p < end) {
         guint at = (guint)(p - text);
         if ((guchar)*p < 0x80) {
-            folded_push(f, g_ascii_tolower(*p), at);
+            char lower = (char)((*p >= 'A' && *p <= 'Z') ? *p + ('a' - 'A') : *p);
+            folded_push(f, &lower, 1, at);
             p++;
             continue;
         }
@@ -216,18 +272,13 @@ static void folded_init(Folded *f, const char *text, gsize len)
             p = next; /* never happens on the draft's valid UTF-8 */
             continue;
         }
-        const char *folded = g_hash_table_lookup(cache, GUINT_TO_POINTER(c));
-        if (!folded) {
-            char one[8] = {0};
-            g_unichar_to_utf8(c, one);
-            char *made = text_fold(one);
-            g_hash_table_insert(cache, GUINT_TO_POINTER(c), made);
-            folded = made;
-        }
-        for (const char *q = folded; *q; q++)
-            folded_push(f, *q, at);
+        gsize n = 0;
+        const char *folded = fold_cached(cache, c, &n);
+        folded_push(f, folded, n, at);
         p = next;
     }
+    g_clear_pointer(&cache->other, g_hash_table_unref);
+    g_free(cache);
 }
 
 static void folded_clear(Folded *f)
@@ -1010,51 +1061,167 @@ typedef struct {
     gboolean separator; /* ":", tab, "=", " - ", dotted leader */
 } LabelHit;
 
-static gint label_length_desc(gconstpointer a, gconstpointer b)
+/* The labels are found by one scan of the folded text, trying labels only where one can begin:
+ * a word start, where the character before is not a letter, a digit or one of _ @ . / & -
+ * (so "sdt" in "bsdt", "x@sdt" or "3.dt" is not a label). At a word start the labels beginning
+ * with that letter are tried longest first, a space of a label matching any run of spaces and
+ * tabs, and a label counts only when no letter or digit follows ("ten" of "tenant" is none).
+ * The longest wins ("Địa chỉ email" is an e-mail, not an address), and the scan goes on after
+ * it; only the labels beginning with the word's first two letters are tried. This is what an
+ * alternation of the labels in one PCRE2 regex did, at a fifth of its cost: that regex ran its
+ * look-behind at every byte, each letter being a possible first byte. */
+typedef struct {
+    /* per pair of first bytes (ASCII), where its labels begin in `by_pair` and how many: a
+     * word start tries only the labels that begin with its two letters */
+    guint8 first[128 * 128];
+    guint8 count[128 * 128];
+    const Label *by_pair[G_N_ELEMENTS(labels)]; /* grouped by first two bytes, longest first */
+} LabelIndex;
+
+G_STATIC_ASSERT(G_N_ELEMENTS(labels) < 256);
+
+static guint label_pair(const char *s)
 {
+    return (guint)(guchar)s[0] * 128 + (guchar)s[1];
+}
+
+static gint label_pair_then_longest(gconstpointer a, gconstpointer b, gpointer unused)
+{
+    (void)unused;
     const Label *x = *(const Label *const *)a, *y = *(const Label *const *)b;
+    if (label_pair(x->label) != label_pair(y->label))
+        return (int)label_pair(x->label) - (int)label_pair(y->label);
     return (int)strlen(y->label) - (int)strlen(x->label);
 }
 
-typedef struct {
-    GRegex *regex;
-    GHashTable *by_label; /* folded label, single-spaced -> const Label * */
-} LabelMatcher;
-
-static gpointer label_matcher_build(gpointer data)
+static gpointer label_index_build(gpointer data)
 {
-    LabelMatcher *lm = g_new0(LabelMatcher, 1);
-    lm->by_label = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+    (void)data;
+    LabelIndex *index = g_new0(LabelIndex, 1);
     for (gsize i = 0; i < G_N_ELEMENTS(labels); i++) {
-        g_ptr_array_add(sorted, (gpointer)&labels[i]);
-        g_hash_table_insert(lm->by_label, (gpointer)labels[i].label, (gpointer)&labels[i]);
+        const char *l = labels[i].label;
+        /* two ASCII bytes, neither a space, begin every label */
+        g_assert(strlen(l) >= 2 && (guchar)l[0] < 128 && (guchar)l[1] < 128 && l[0] != ' ' &&
+                 l[1] != ' ');
+        index->by_pair[i] = &labels[i];
     }
-    g_ptr_array_sort(sorted, label_length_desc);
-    GString *pattern = g_string_new("(?<![\\p{L}\\p{N}_@./&-])(");
-    for (guint i = 0; i < sorted->len; i++) {
-        const Label *l = sorted->pdata[i];
-        if (i > 0)
-            g_string_append_c(pattern, '|');
-        g_auto(GStrv) words = g_strsplit(l->label, " ", -1);
-        for (char **w = words; *w; w++) {
-            if (w != words)
-                g_string_append(pattern, "[ \\t]+");
-            g_autofree char *escaped = g_regex_escape_string(*w, -1);
-            g_string_append(pattern, escaped);
-        }
+    /* a stable sort: labels of one length keep the table's order */
+    g_qsort_with_data(index->by_pair, G_N_ELEMENTS(labels), sizeof(const Label *),
+                      label_pair_then_longest, NULL);
+    for (gsize i = G_N_ELEMENTS(labels); i > 0; i--) {
+        guint pair = label_pair(index->by_pair[i - 1]->label);
+        index->first[pair] = (guint8)(i - 1);
+        index->count[pair]++;
     }
-    g_string_append(pattern, ")(?![\\p{L}\\p{N}])");
-    lm->regex = g_regex_new(pattern->str, G_REGEX_OPTIMIZE, 0, NULL);
-    g_assert(lm->regex);
-    g_string_free(pattern, TRUE);
-    return lm;
+    return index;
 }
 
-static const LabelMatcher *label_matcher(void)
+static const LabelIndex *label_index(void)
 {
     static GOnce once = G_ONCE_INIT;
-    return g_once(&once, label_matcher_build, NULL);
+    return g_once(&once, label_index_build, NULL);
+}
+
+/* a letter or a digit (Unicode's L and N categories, as the regex's \p{L}\p{N}) */
+static gboolean is_letter_or_digit(gunichar c)
+{
+    if (c < 0x80)
+        return g_ascii_isalnum((char)c);
+    switch (g_unichar_type(c)) {
+    case G_UNICODE_UPPERCASE_LETTER:
+    case G_UNICODE_LOWERCASE_LETTER:
+    case G_UNICODE_TITLECASE_LETTER:
+    case G_UNICODE_MODIFIER_LETTER:
+    case G_UNICODE_OTHER_LETTER:
+    case G_UNICODE_DECIMAL_NUMBER:
+    case G_UNICODE_LETTER_NUMBER:
+    case G_UNICODE_OTHER_NUMBER:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+/* the character starting at s[at] (before len) is a letter or digit */
+static gboolean letter_or_digit_at(const char *s, gsize len, gsize at)
+{
+    if (at >= len)
+        return FALSE;
+    if ((guchar)s[at] < 0x80)
+        return g_ascii_isalnum(s[at]);
+    gunichar c = g_utf8_get_char_validated(s + at, (gssize)(len - at));
+    return c != (gunichar)-1 && c != (gunichar)-2 && is_letter_or_digit(c);
+}
+
+/* a label may begin at s[at]: nothing before it that would make it part of a word, a number,
+ * an address or a path */
+static gboolean at_word_start(const char *s, gsize at)
+{
+    if (at == 0)
+        return TRUE;
+    guchar c = (guchar)s[at - 1];
+    if (c < 0x80)
+        return !g_ascii_isalnum(c) && (c == 0 || !strchr("_@./&-", c));
+    gsize i = at - 1;
+    while (i > 0 && at - i < 4 && ((guchar)s[i] & 0xC0) == 0x80)
+        i--;
+    gunichar prev = g_utf8_get_char_validated(s + i, (gssize)(at - i));
+    return prev == (gunichar)-1 || prev == (gunichar)-2 || !is_letter_or_digit(prev);
+}
+
+/* the label matches the text at s[at]: its end in *end */
+static gboolean label_matches(const char *label, const char *s, gsize len, gsize at, gsize *end)
+{
+    gsize i = at;
+    for (const char *l = label; *l; l++) {
+        if (*l == ' ') { /* one or more spaces or tabs */
+            if (i >= len || (s[i] != ' ' && s[i] != '\t'))
+                return FALSE;
+            while (i < len && (s[i] == ' ' || s[i] == '\t'))
+                i++;
+            continue;
+        }
+        if (i >= len || s[i] != *l)
+            return FALSE;
+        i++;
+    }
+    if (letter_or_digit_at(s, len, i))
+        return FALSE;
+    *end = i;
+    return TRUE;
+}
+
+/* the next label in the folded text s[from, len): its place in *start and *end */
+static const Label *label_next(const char *s, gsize len, gsize from, gsize *start, gsize *end)
+{
+    const LabelIndex *index = label_index();
+    for (gsize at = from; at + 1 < len; at++) { /* every label has two bytes or more */
+        guchar c = (guchar)s[at], d = (guchar)s[at + 1];
+        if ((c | d) >= 128)
+            continue;
+        guint pair = c * 128 + d;
+        if (!index->count[pair] || !at_word_start(s, at))
+            continue;
+        for (guint k = index->first[pair]; k < (guint)index->first[pair] + index->count[pair];
+             k++) {
+            if (label_matches(index->by_pair[k]->label, s, len, at, end)) {
+                *start = at;
+                return index->by_pair[k];
+            }
+        }
+    }
+    return NULL;
+}
+
+const char *fields_label_next(const char *folded, gsize len, gsize from, gsize *start, gsize *end)
+{
+    const Label *label = label_next(folded, len, from, start, end);
+    return label ? label->label : NULL;
+}
+
+const char *fields_label_text(guint i)
+{
+    return i < G_N_ELEMENTS(labels) ? labels[i].label : NULL;
 }
 
 /* a short label (Tên, DC, ĐT, Lúc) only where a label can begin: at the start of a line (after
@@ -1150,34 +1317,21 @@ static gboolean label_number_follows(const char *s, gsize len, gsize at, gsize *
 
 static GArray *find_labels(const Folded *f)
 {
-    const LabelMatcher *lm = label_matcher();
     GArray *hits = g_array_new(FALSE, FALSE, sizeof(LabelHit));
     const char *s = f->s->str;
     gsize len = f->s->len;
-    g_autoptr(GMatchInfo) m = NULL;
-    GError *ignored = NULL;
-    gboolean found = g_regex_match_full(lm->regex, s, (gssize)len, 0, 0, &m, &ignored);
-    g_clear_error(&ignored);
-    while (found && hits->len < LABELS_MAX) {
-        gint start = 0, end = 0;
-        g_match_info_fetch_pos(m, 1, &start, &end);
-        g_autofree char *text = g_match_info_fetch(m, 1);
-        /* the table is keyed by single-spaced labels */
-        g_autofree char *key = text_clean_line(text);
-        const Label *label = g_hash_table_lookup(lm->by_label, key);
-        if (label && (!label->strict || at_item_start(s, (gsize)start))) {
-            LabelHit hit = {label->field, (gsize)start, 0, FALSE};
-            if (label_separator(s, len, (gsize)end, &hit.value_start))
-                hit.separator = TRUE;
-            else if ((label->field == FIELD_PHONE || label->field == FIELD_ID) &&
-                     label_number_follows(s, len, (gsize)end, &hit.value_start))
-                hit.separator = FALSE;
-            else
-                label = NULL;
-            if (label)
-                g_array_append_val(hits, hit);
-        }
-        found = g_match_info_next(m, NULL);
+    gsize start = 0, end = 0;
+    for (const Label *label = label_next(s, len, 0, &start, &end); label && hits->len < LABELS_MAX;
+         label = label_next(s, len, end, &start, &end)) {
+        if (label->strict && !at_item_start(s, start))
+            continue;
+        LabelHit hit = {label->field, start, 0, FALSE};
+        if (label_separator(s, len, end, &hit.value_start))
+            hit.separator = TRUE;
+        else if (!(label->field == FIELD_PHONE || label->field == FIELD_ID) ||
+                 !label_number_follows(s, len, end, &hit.value_start))
+            continue;
+        g_array_append_val(hits, hit);
     }
     return hits;
 }
@@ -1436,26 +1590,27 @@ static char *name_after(const char *original, gsize start, gsize len)
 typedef struct {
     const char *pattern; /* on the folded text; the value starts at the match's end */
     FieldKind field;
+    const char *needs; /* a word every match contains, or NULL: without it, no regex to run */
 } Phrase;
 
 static const Phrase phrases[] = {
-    {"\\b(?:toi|em|chau|minh|con)\\s+ten\\s+la\\s+", FIELD_NAME},
-    {"\\bten\\s+(?:toi|em|chau|minh|con)\\s+la\\s+", FIELD_NAME},
-    {"\\b(?:toi|em|chau|minh)\\s+(?:ten|la)\\s+", FIELD_NAME},
+    {"\\b(?:toi|em|chau|minh|con)\\s+ten\\s+la\\s+", FIELD_NAME, "ten"},
+    {"\\bten\\s+(?:toi|em|chau|minh|con)\\s+la\\s+", FIELD_NAME, "ten"},
+    {"\\b(?:toi|em|chau|minh)\\s+(?:ten|la)\\s+", FIELD_NAME, NULL},
     {"(?:^|[,;.]\\s*|\\b(?:toi|em|chau|minh|gia dinh toi)\\s+)(?:hien\\s+)?(?:dang\\s+)?nha\\s+"
      "(?:toi\\s+|em\\s+)?(?:o|tai)\\s+(?:tai\\s+)?",
-     FIELD_ADDRESS},
+     FIELD_ADDRESS, "nha"},
     {"\\b(?:hien\\s+)?(?:dang\\s+)?(?:cu\\s+tru|thuong\\s+tru|tam\\s+tru|sinh\\s+song|ngu\\s+"
      "cu)\\s+(?:tai|o)\\s+",
-     FIELD_ADDRESS},
-    {"\\bdia\\s+chi\\s+(?:nha\\s+)?(?:cua\\s+)?(?:toi|em|chau)?\\s*(?:la|o|tai)\\s+",
-     FIELD_ADDRESS},
+     FIELD_ADDRESS, NULL},
+    {"\\bdia\\s+chi\\s+(?:nha\\s+)?(?:cua\\s+)?(?:toi|em|chau)?\\s*(?:la|o|tai)\\s+", FIELD_ADDRESS,
+     "dia"},
     /* "tại" (at) folds like "tai" of "tai nạn" (accident) */
-    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+(?!nan\\b|bien\\b|hoa\\b)", FIELD_LOCATION},
-    {"\\b(?:tai|o)\\s+(?:khu\\s+vuc|vi\\s+tri|dia\\s+diem)\\s+", FIELD_LOCATION},
-    {"\\b(?:tai|o)\\s+(?=doan\\s+(?:duong|song|kenh)\\b)", FIELD_LOCATION},
-    {"\\b(?:vao\\s+)?luc\\s+", FIELD_TIME},
-    {"\\bvao\\s+(?:ngay|khoang)\\s+", FIELD_TIME},
+    {"\\bxay\\s+ra\\s+(?:tai|o)\\s+(?!nan\\b|bien\\b|hoa\\b)", FIELD_LOCATION, "xay"},
+    {"\\b(?:tai|o)\\s+(?:khu\\s+vuc|vi\\s+tri|dia\\s+diem)\\s+", FIELD_LOCATION, NULL},
+    {"\\b(?:tai|o)\\s+(?=doan\\s+(?:duong|song|kenh)\\b)", FIELD_LOCATION, "doan"},
+    {"\\b(?:vao\\s+)?luc\\s+", FIELD_TIME, "luc"},
+    {"\\bvao\\s+(?:ngay|khoang)\\s+", FIELD_TIME, "vao"},
 };
 
 static void extract_running(Extract *x, const Folded *f, const char *original, gsize len)
@@ -1467,6 +1622,9 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
             (field == FIELD_ADDRESS && d->citizen.address) ||
             (field == FIELD_LOCATION && d->location.text) ||
             (field == FIELD_TIME && d->occurred_at))
+            continue;
+        /* each regex runs over the whole text: first the word it cannot match without */
+        if (phrases[i].needs && !strstr(f->s->str, phrases[i].needs))
             continue;
         static GRegex *compiled[G_N_ELEMENTS(phrases)];
         GRegex *re = parse_regex(&compiled[i], phrases[i].pattern, G_REGEX_MULTILINE);

@@ -110,11 +110,12 @@ static void on_gmime_warning(gint64 offset, GMimeParserWarning code, const gchar
  * part before we can count them, so a 50 MB message of empty parts would cost gigabytes: this
  * cheap upper bound refuses such a message before GMime sees it. Generous on purpose (text
  * lines starting with "--" count too): the exact limit is checked after parsing. */
-static gboolean prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GError **error)
+gboolean parse_prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GError **error)
 {
     char buf[65536];
     gint64 count = 0;
-    gboolean line_start = TRUE, pending_dash = FALSE;
+    char before = '\n'; /* the byte before the block: the file starts a line */
+    gboolean pending_dash = FALSE;
     off_t offset = 0;
     for (;;) {
         ssize_t n = pread(fd, buf, sizeof buf, offset);
@@ -128,31 +129,21 @@ static gboolean prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GErr
         if (n == 0)
             break;
         offset += n;
-        const char *p = buf, *end = buf + n;
-        if (pending_dash) {
-            /* a line start "-" was the last byte of the previous block */
-            if (*p == '-')
-                count++;
-            pending_dash = FALSE;
-            line_start = FALSE;
+        const char *end = buf + n;
+        if (pending_dash && buf[0] == '-')
+            count++; /* a line start "-" was the last byte of the previous block */
+        pending_dash = FALSE;
+        /* found by their dashes, not line by line: base64, most of a mail's bytes, has none */
+        for (const char *p = memchr(buf, '-', (size_t)n); p;
+             p = p + 1 < end ? memchr(p + 1, '-', (size_t)(end - p - 1)) : NULL) {
+            if ((p > buf ? p[-1] : before) != '\n')
+                continue;
+            if (p + 1 < end)
+                count += p[1] == '-';
+            else
+                pending_dash = TRUE;
         }
-        while (p < end) {
-            if (line_start) {
-                if (p + 1 < end) {
-                    if (p[0] == '-' && p[1] == '-')
-                        count++;
-                } else if (*p == '-') {
-                    pending_dash = TRUE;
-                }
-            }
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl) {
-                line_start = FALSE;
-                break;
-            }
-            p = nl + 1;
-            line_start = TRUE;
-        }
+        before = end[-1];
         if (count > limit)
             break;
     }
@@ -286,7 +277,7 @@ Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **e
     }
     gint64 delimiter_limit = MAX((gint64)ctx.max_parts * 10, 10000);
     gint64 delimiters = 0;
-    if (!prescan_delimiters(fd, delimiter_limit, &delimiters, error)) {
+    if (!parse_prescan_delimiters(fd, delimiter_limit, &delimiters, error)) {
         close(fd);
         goto fail;
     }

@@ -258,6 +258,12 @@ gboolean parse_sender_is_mailer(ParseContext *ctx);
 /* RFC 3464 fields of a message/delivery-status body (exposed for tests) */
 void dsn_parse_fields(const char *text, char **status, char **recipient, char **diagnostic);
 
+/* ---- parse.c ------------------------------------------------------------------------------- */
+
+/* the lines of the file fd that begin with "--" (a cheap upper bound of its MIME parts), read
+ * until the count passes limit; FALSE (a temporary error) when the file cannot be read */
+gboolean parse_prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GError **error);
+
 /* ---- fields.c ------------------------------------------------------------------------------ */
 
 /* Điều 4.2: 12 digits with a known province code and a plausible century/sex digit and year
@@ -268,6 +274,11 @@ gboolean fields_id_number_valid(const char *digits, gint64 now);
 char *fields_normalise_phone(const char *written);
 /* coordinates in text: Google Maps links, "9.6025, 105.9739", "@9.6,105.97", DMS */
 gboolean fields_find_coordinates(const char *text, double *lat, double *lon);
+/* the next label of the fields table in folded text (util's text_fold) s[from, len): its
+ * table text (single-spaced), its place in *start and *end; NULL when there is none.
+ * fields_label_text(i) is the table's i-th label, NULL past its end (for the tests). */
+const char *fields_label_next(const char *folded, gsize len, gsize from, gsize *start, gsize *end);
+const char *fields_label_text(guint i);
 /* the time of the incident as RFC 3339 ("2026-11-26T20:30:00+07:00") or a date
  * ("2026-11-26"); relative days ("tối qua") count from reference; NULL if no day is given */
 char *fields_parse_time(const char *written, gint64 reference);

@@ -1,6 +1,8 @@
 /* parse: the pieces behind the steps (parse/parse_private.h), case by case. */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parse/parse_private.h"
 #include "util/util.h"
@@ -550,6 +552,243 @@ static void test_dsn_fields(void)
     g_assert_null(diagnostic);
 }
 
+/* ---- the fields' labels (fields.c) --------------------------------------------------------- */
+
+/* "start-end:label" of every label fields_label_next() finds, one after the other */
+static char *labels_found(const char *folded, gsize len)
+{
+    GString *out = g_string_new(NULL);
+    gsize start = 0, end = 0;
+    for (const char *label = fields_label_next(folded, len, 0, &start, &end); label;
+         label = fields_label_next(folded, len, end, &start, &end))
+        g_string_append_printf(out, "%zu-%zu:%s|", start, end, label);
+    return g_string_free(out, FALSE);
+}
+
+static char *labels_in(const char *folded)
+{
+    return labels_found(folded, strlen(folded));
+}
+
+static void assert_labels(const char *folded, const char *expected)
+{
+    g_autofree char *found = labels_in(folded);
+    g_assert_cmpstr(found, ==, expected);
+}
+
+static void test_labels_found_at_word_starts(void)
+{
+    /* written with diacritics and without: both fold to the same label */
+    g_autofree char *with = text_fold("Số điện thoại: 0912 345 678");
+    g_autofree char *without = text_fold("SO DIEN THOAI: 0912 345 678");
+    assert_labels(with, "0-13:so dien thoai|");
+    assert_labels(without, "0-13:so dien thoai|");
+    g_autofree char *name = text_fold("Họ và tên:\tNguyễn Văn An; Địa chỉ: 12 Lê Lợi");
+    assert_labels(name, "0-9:ho va ten|26-33:dia chi|");
+    /* a label's words apart by any run of spaces and tabs */
+    assert_labels("ho \t  ten: a", "0-9:ho ten|");
+    /* only at a word start: not inside a word, an address, a number or a path */
+    assert_labels("bsdt x@sdt 3sdt a.sdt a/sdt a&sdt a-sdt a_sdt", "");
+    assert_labels("(sdt) ,sdt \"sdt", "1-4:sdt|7-10:sdt|12-15:sdt|");
+    /* nor followed by a letter or digit ("tenant", "sdt2"); "_" is no letter */
+    assert_labels("tenant sdt2 ten_", "12-15:ten|");
+    /* letters of other scripts are letters: before and after */
+    assert_labels("中sdt sdt中 ßten —sdt", "23-26:sdt|");
+    /* overlapping labels: the longest that ends a word wins, then the scan goes on after it */
+    assert_labels("dia chi email: a", "0-13:dia chi email|");
+    assert_labels("dia chi emailx", "0-7:dia chi|");
+    assert_labels("ho ten nguoi phan anh: a", "0-21:ho ten nguoi phan anh|");
+    assert_labels("dia chi xay ra su viec dia diem", "0-22:dia chi xay ra su viec|23-31:dia diem|");
+    /* at the buffer's ends: a label cut by the length is no label, one ending there is */
+    assert_labels("sdt", "0-3:sdt|");
+    g_autofree char *cut = labels_found("so dien thoai", 10);
+    g_assert_cmpstr(cut, ==, "");
+    g_autofree char *ends = labels_found("sdtx", 3);
+    g_assert_cmpstr(ends, ==, "0-3:sdt|");
+    assert_labels("", "");
+}
+
+static gsize labels_counted(const char *folded, gsize len)
+{
+    gsize start = 0, end = 0, count = 0;
+    for (const char *l = fields_label_next(folded, len, 0, &start, &end); l;
+         l = fields_label_next(folded, len, end, &start, &end))
+        count++;
+    return count;
+}
+
+static void test_labels_hostile_text(void)
+{
+    /* a megabyte of label beginnings that never finish, and of words run into one */
+    GString *text = g_string_new(NULL);
+    while (text->len < 1024 * 1024)
+        g_string_append(text, "so dien thoa ho va te dia ch thoi gia ngay xay r sdtsdt ");
+    g_assert_cmpuint(labels_counted(text->str, text->len), ==, 0);
+    g_string_truncate(text, 0);
+    for (int i = 0; i < 100000; i++)
+        g_string_append(text, "sdt ");
+    g_assert_cmpuint(labels_counted(text->str, text->len), ==, 100000);
+    /* invalid UTF-8 around a label (the folded text never has it): no read out of bounds */
+    assert_labels("\xff\xfe"
+                  "sdt \xe1\xba",
+                  "2-5:sdt|");
+    assert_labels("\x80sdt", "1-4:sdt|");
+    g_string_free(text, TRUE);
+}
+
+/* the alternation of the labels that fields.c ran before the scan (PCRE2), to check that the
+ * scan finds exactly what it found */
+static GRegex *labels_as_a_regex(void)
+{
+    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+    for (guint i = 0; fields_label_text(i); i++)
+        g_ptr_array_add(sorted, (gpointer)fields_label_text(i));
+    for (guint i = 1; i < sorted->len; i++) /* stable: longest first */
+        for (guint k = i; k > 0 && strlen(sorted->pdata[k - 1]) < strlen(sorted->pdata[k]); k--) {
+            gpointer t = sorted->pdata[k];
+            sorted->pdata[k] = sorted->pdata[k - 1];
+            sorted->pdata[k - 1] = t;
+        }
+    g_autoptr(GString) pattern = g_string_new("(?<![\\p{L}\\p{N}_@./&-])(");
+    for (guint i = 0; i < sorted->len; i++) {
+        if (i > 0)
+            g_string_append_c(pattern, '|');
+        g_auto(GStrv) words = g_strsplit(sorted->pdata[i], " ", -1);
+        for (char **w = words; *w; w++) {
+            if (w != words)
+                g_string_append(pattern, "[ \\t]+");
+            g_autofree char *escaped = g_regex_escape_string(*w, -1);
+            g_string_append(pattern, escaped);
+        }
+    }
+    g_string_append(pattern, ")(?![\\p{L}\\p{N}])");
+    GRegex *re = g_regex_new(pattern->str, 0, 0, NULL);
+    g_assert_nonnull(re);
+    return re;
+}
+
+static char *labels_by_regex(GRegex *re, const char *text)
+{
+    GString *out = g_string_new(NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+    for (gboolean found = g_regex_match(re, text, 0, &m); found;
+         found = g_match_info_next(m, NULL)) {
+        gint start = 0, end = 0;
+        g_match_info_fetch_pos(m, 1, &start, &end);
+        g_autofree char *matched = g_match_info_fetch(m, 1);
+        g_autofree char *label = text_clean_line(matched);
+        g_string_append_printf(out, "%d-%d:%s|", start, end, label);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void test_labels_as_the_regex_found_them(void)
+{
+    g_autoptr(GRegex) re = labels_as_a_regex();
+    /* random text out of the labels' words and what may stand around them */
+    static const char *const pieces[] = {
+        "ho",   "ten",  "va",    "dia",  "chi",  "email",   "e-mail", "so",   "dien", "thoai",
+        "sdt",  "dt",   "cccd",  "cmnd", "/",    "d/c",     "dc",     "&",    ",",    "nguoi",
+        "phan", "anh",  "xay",   "ra",   "su",   "viec",    "vu",     "thoi", "gian", "luc",
+        "vao",  "mail", "gmail", "tel",  "time", "name",    " ",      " ",    " ",    "  ",
+        "\t",   "\n",   ":",     "-",    ".",    "_",       "@",      "(",    "1",    "x",
+        "é",    "中",   "—",     "•",    "😀",    "\xcc\x81"};
+    g_autoptr(GRand) rand = g_rand_new_with_seed(18);
+    for (int round = 0; round < 20000; round++) {
+        g_autoptr(GString) text = g_string_new(NULL);
+        int n = g_rand_int_range(rand, 1, 40);
+        for (int k = 0; k < n; k++)
+            g_string_append(text, pieces[g_rand_int_range(rand, 0, G_N_ELEMENTS(pieces))]);
+        g_autofree char *expected = labels_by_regex(re, text->str);
+        g_autofree char *found = labels_in(text->str);
+        if (g_strcmp0(expected, found) != 0)
+            g_test_message("text: \"%s\"", text->str);
+        g_assert_cmpstr(found, ==, expected);
+    }
+}
+
+/* the iconv descriptors are kept from one text to the next: each text reads as if alone */
+static void test_charset_each_text_alone(void)
+{
+    ParseContext *ctx = context_new();
+    for (int round = 0; round < 3; round++) {
+        /* windows-1258 holds a base letter back, waiting for a tone mark */
+        g_autofree char *held = charset_to_utf8(ctx, "Vi\xea", 3, "windows-1258");
+        g_assert_cmpstr(held, ==, "Vi\xc3\xaa");
+        /* a tone mark first belongs to no letter of the text before */
+        g_autofree char *mark = charset_to_utf8(ctx, "\xf2t", 2, "windows-1258");
+        g_assert_cmpstr(mark, ==, "\xcc\xa3t");
+        g_autofree char *latin = charset_to_utf8(ctx, "caf\xe9", 4, "iso-8859-1");
+        g_assert_cmpstr(latin, ==, "caf\xc3\xa9");
+        /* an alias only GMime knows, then a name nobody knows */
+        g_autofree char *korean = charset_to_utf8(ctx, "abc", 3, "ks_c_5601-1987");
+        g_assert_cmpstr(korean, ==, "abc");
+    }
+    context_free(ctx);
+}
+
+/* ---- the delimiter prescan (parse.c) ------------------------------------------------------- */
+
+/* the lines that begin with "--", counted line by line */
+static gint64 delimiters_by_lines(const GString *text)
+{
+    gint64 count = 0;
+    for (gsize i = 0; i + 1 < text->len; i++)
+        if ((i == 0 || text->str[i - 1] == '\n') && text->str[i] == '-' && text->str[i + 1] == '-')
+            count++;
+    return count;
+}
+
+static gint64 delimiters_prescanned(const GString *text, gint64 limit)
+{
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp("prescan-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text->str, text->len), ==, (gssize)text->len);
+    gint64 count = -1;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(parse_prescan_delimiters(fd, limit, &count, &error));
+    close(fd);
+    g_unlink(path);
+    return count;
+}
+
+static void test_prescan_counts_delimiter_lines(void)
+{
+    /* at the start, after a newline, never inside a line, never a lone dash */
+    g_autoptr(GString) text = g_string_new("--a\nx--b\n-c\n--\n---\n\n--");
+    g_assert_cmpint(delimiters_prescanned(text, 1000), ==, 4);
+    g_assert_cmpint(delimiters_by_lines(text), ==, 4);
+    /* "\n--" straddling the prescan's 64 KiB reads, each way it can be cut */
+    for (gsize at = 65530; at < 65540; at++) {
+        g_string_truncate(text, 0);
+        while (text->len < at)
+            g_string_append_c(text, 'A'); /* base64 has no dashes */
+        g_string_append(text, "\n--x\n-y\n--");
+        while (text->len < 140000)
+            g_string_append(text, "QUJD-REVG\n");
+        g_assert_cmpint(delimiters_prescanned(text, 1000000), ==, delimiters_by_lines(text));
+    }
+    /* random text of dashes, newlines and letters across several reads */
+    g_autoptr(GRand) rand = g_rand_new_with_seed(18);
+    for (int round = 0; round < 20; round++) {
+        g_string_truncate(text, 0);
+        gsize len = (gsize)g_rand_int_range(rand, 1, 300000);
+        while (text->len < len) {
+            static const char pieces[] = "--\n-xA";
+            g_string_append_c(text, pieces[g_rand_int_range(rand, 0, 6)]);
+        }
+        g_assert_cmpint(delimiters_prescanned(text, G_MAXINT64), ==, delimiters_by_lines(text));
+    }
+    /* it stops reading soon after the limit: a bound, not the count */
+    g_string_truncate(text, 0);
+    for (int i = 0; i < 200000; i++)
+        g_string_append(text, "--\n");
+    gint64 stopped = delimiters_prescanned(text, 100);
+    g_assert_cmpint(stopped, >, 100);
+    g_assert_cmpint(stopped, <, 200000);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -572,5 +811,12 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/dangerous-names", test_dangerous_names);
     g_test_add_func("/parse/internals/safe-filenames", test_safe_filenames);
     g_test_add_func("/parse/internals/dsn-fields", test_dsn_fields);
+    g_test_add_func("/parse/internals/charsets-each-text-alone", test_charset_each_text_alone);
+    g_test_add_func("/parse/internals/prescan-delimiter-lines",
+                    test_prescan_counts_delimiter_lines);
+    g_test_add_func("/parse/internals/labels-at-word-starts", test_labels_found_at_word_starts);
+    g_test_add_func("/parse/internals/labels-hostile-text", test_labels_hostile_text);
+    g_test_add_func("/parse/internals/labels-as-the-regex-found-them",
+                    test_labels_as_the_regex_found_them);
     return g_test_run();
 }
