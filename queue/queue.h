@@ -225,9 +225,11 @@ void report_ref_clear(ReportRef *ref);
  * (PREFIX-YYYY-NNNNNN, YYYY the year of received_at in zone, NNNNNN a yearly sequence), a
  * random reply token, the citizen fields, the attachments (whose path must already be the
  * stored one) and a "received" event. state: "draft" or "incomplete" (from the missing
- * fields). */
-gboolean report_create(Store *store, const Draft *draft, const char *code_prefix, GTimeZone *zone,
-                       gint64 received_at, gint64 raw_id, ReportRef *out, GError **error);
+ * fields). sender: the address answers go to (letters_answer_address), or NULL; stored with the
+ * row, so that the search index (a trigger) writes the new report once, not twice. */
+gboolean report_create(Store *store, const Draft *draft, const char *sender,
+                       const char *code_prefix, GTimeZone *zone, gint64 received_at, gint64 raw_id,
+                       ReportRef *out, GError **error);
 
 gboolean event_add(Store *store, gint64 report_id, const char *actor, const char *kind,
                    const char *detail, GError **error);
@@ -527,9 +529,9 @@ void reply_outcome_clear(ReplyOutcome *outcome);
 gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft, gint64 raw_id,
                              const char *how, ReplyOutcome *out, GError **error);
 
-/* The address whose message made the report (who may quote its code, SPEC §3.5) */
-gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error);
-/* that address (*address NULL when none was recorded); PAHT_ERROR_NOT_FOUND for no report */
+/* The address whose message made the report (who may quote its code, SPEC §3.5; given to
+ * report_create): that address (*address NULL when none was recorded); PAHT_ERROR_NOT_FOUND for no
+ * report */
 gboolean report_sender(Store *store, gint64 report_id, char **address, GError **error);
 
 /* ---- replies waiting for the IOC (pending supplements) --------------------------------------

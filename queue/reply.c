@@ -396,21 +396,6 @@ gboolean reply_add_to_report(Store *store, gint64 report_id, const Draft *draft,
     return TRUE;
 }
 
-gboolean report_set_sender(Store *store, gint64 report_id, const char *address, GError **error)
-{
-    sqlite3_stmt *stmt =
-        store_statement(store, "UPDATE report SET sender = ?2 WHERE id = ?1", error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, report_id);
-    bind_text_or_null(stmt, 2, address);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE)
-        return store_fail(store, error, "record the report's sender");
-    return TRUE;
-}
-
 /* ---- replies waiting for the IOC -------------------------------------------------------------
  */
 

@@ -125,8 +125,9 @@ gboolean report_add_files(Store *store, gint64 report_id, gint64 raw_id, const c
     return TRUE;
 }
 
-gboolean report_create(Store *store, const Draft *draft, const char *code_prefix, GTimeZone *zone,
-                       gint64 received_at, gint64 raw_id, ReportRef *out, GError **error)
+gboolean report_create(Store *store, const Draft *draft, const char *sender,
+                       const char *code_prefix, GTimeZone *zone, gint64 received_at, gint64 raw_id,
+                       ReportRef *out, GError **error)
 {
     g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(received_at);
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, zone);
@@ -148,9 +149,9 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
         "INSERT INTO report(code, token, state, classification, rule, confidential, missing,"
         " subject, body, message_id, citizen_name, citizen_address, citizen_id_number,"
         " citizen_phone, citizen_email, location_text, location_lat, location_lon,"
-        " occurred_at, received_at, updated_at, raw_id)"
+        " occurred_at, received_at, updated_at, raw_id, sender)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-        " ?18, ?19, ?20, ?20, ?21)",
+        " ?18, ?19, ?20, ?20, ?21, ?22)",
         error);
     if (!stmt)
         return FALSE;
@@ -178,6 +179,7 @@ gboolean report_create(Store *store, const Draft *draft, const char *code_prefix
     sqlite3_bind_int64(stmt, 20, received_at);
     if (raw_id > 0)
         sqlite3_bind_int64(stmt, 21, raw_id);
+    bind_text_or_null(stmt, 22, sender);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)

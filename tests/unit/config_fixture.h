@@ -121,8 +121,8 @@ static inline gint64 fixture_store_report(Store *store, const Config *config, co
     ReportRef ref = {0};
     GError *error = NULL;
     g_assert_true(store_begin(store, &error));
-    g_assert_true(report_create(store, draft, "PAHT", config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
+    g_assert_true(report_create(store, draft, NULL, "PAHT", config->calendar.zone, clock_now_unix(),
+                                0, &ref, &error));
     g_assert_no_error(error);
     g_assert_true(store_commit(store, &error));
     gint64 id = ref.id;

@@ -136,16 +136,32 @@ static char *letter_of(Fixture *f, gint64 report_id, const char *kind, char **su
     return fixture_letter_plain(msg);
 }
 
-static void set_state(Fixture *f, gint64 id, const char *state)
+static int first_integer(void *data, int columns, char **values, char **names)
+{
+    (void)names;
+    *(gint64 *)data = columns > 0 && values[0] ? g_ascii_strtoll(values[0], NULL, 10) : 0;
+    return 0;
+}
+
+/* SQL on the gateway's database through a connection of the test's own; the first column of
+ * the last row, as an integer (0 when no row) */
+static gint64 exec_sql(Fixture *f, const char *sql)
 {
     g_autofree char *db = g_build_filename(f->dir, "paht.db", NULL);
     sqlite3 *conn = NULL;
     g_assert_cmpint(sqlite3_open(db, &conn), ==, SQLITE_OK);
     sqlite3_busy_timeout(conn, 5000);
+    gint64 value = 0;
+    g_assert_cmpint(sqlite3_exec(conn, sql, first_integer, &value, NULL), ==, SQLITE_OK);
+    sqlite3_close(conn);
+    return value;
+}
+
+static void set_state(Fixture *f, gint64 id, const char *state)
+{
     g_autofree char *sql =
         g_strdup_printf("UPDATE report SET state = '%s' WHERE id = %" G_GINT64_FORMAT, state, id);
-    g_assert_cmpint(sqlite3_exec(conn, sql, NULL, NULL, NULL), ==, SQLITE_OK);
-    sqlite3_close(conn);
+    exec_sql(f, sql);
 }
 
 static const char *const complete_fields = "Họ và tên: Nguyễn Văn An\n"
@@ -741,6 +757,33 @@ static void test_answer_goes_to_the_sender_not_an_address_in_the_text(Fixture *f
     ingest_result_clear(&r);
 }
 
+/* Issue 18 (scale): the report's row is written once. The sender used to be set by an UPDATE
+ * right after the INSERT, and the search index's trigger then deleted the new report from the
+ * FTS5 index and indexed it again: the costliest statement of an ingest, and FTS5 segments and
+ * merges that grow with the history. */
+static void test_new_report_row_is_written_once(Fixture *f, gconstpointer data)
+{
+    exec_sql(f, "CREATE TABLE test_rewritten(report_id INTEGER);"
+                "CREATE TRIGGER test_rewritten AFTER UPDATE ON report"
+                " BEGIN INSERT INTO test_rewritten VALUES (old.id); END;");
+    Mail m = {.from = "Nguyễn Văn An <an.nguyen@example.vn>",
+              .subject = "Đèn đường hỏng",
+              .body = "Đèn đường trước nhà số 5 đường Trần Hưng Đạo bị hỏng từ tối qua.\n"};
+    IngestResult r = ingest(f, &m);
+    g_assert_cmpint(r.report_id, >, 0);
+    g_assert_cmpint(exec_sql(f, "SELECT count(*) FROM test_rewritten"), ==, 0);
+    /* the sender is stored with the row, and the search index has it */
+    g_autofree char *sender = NULL;
+    GError *error = NULL;
+    g_assert_true(report_sender(gateway_store(f->gw), r.report_id, &sender, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(sender, ==, "an.nguyen@example.vn");
+    g_assert_cmpint(exec_sql(f, "SELECT rowid FROM report_search"
+                                " WHERE report_search MATCH 'email:\"an.nguyen\"'"),
+                    ==, r.report_id);
+    ingest_result_clear(&r);
+}
+
 static void test_answer_uses_the_envelope_sender_when_from_names_nobody(Fixture *f,
                                                                         gconstpointer data)
 {
@@ -1144,6 +1187,7 @@ int main(int argc, char **argv)
     ADD("citizen-answering-own-message", test_citizen_answering_own_message_waits_for_ioc);
     ADD("reply-after-ioc", test_reply_after_the_ioc_took_it);
     ADD("rate-limit", test_rate_limit_per_sender);
+    ADD("new-report-row-written-once", test_new_report_row_is_written_once);
     ADD("answer-goes-to-sender", test_answer_goes_to_the_sender_not_an_address_in_the_text);
     ADD("answer-envelope-sender-when-from-unusable",
         test_answer_uses_the_envelope_sender_when_from_names_nobody);

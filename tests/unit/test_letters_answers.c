@@ -101,8 +101,8 @@ static void test_alert_about_a_report(Fixture *f, gconstpointer data)
     GError *error = NULL;
     ReportRef ref = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->config->calendar.zone,
+                                clock_now_unix(), 0, &ref, &error));
     g_autoptr(JsonBuilder) facts = letters_alert_facts();
     json_member_int(facts, "attachments", 0);
     g_assert_true(letters_ioc_alert(f->config, f->store, "reply_added", "alert:reply:1", ref.id,
@@ -128,8 +128,8 @@ static gint64 answer_new_report(Fixture *f, const Draft *d)
     GError *error = NULL;
     ReportRef ref = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->config->calendar.zone,
+                                clock_now_unix(), 0, &ref, &error));
     g_assert_true(
         letters_answer_new_report(f->config, f->store, &ref, d, clock_now_unix(), &error));
     g_assert_true(store_commit(f->store, &error));
@@ -316,8 +316,8 @@ static void test_reply_alert_is_redacted(Fixture *f, gconstpointer data)
     GError *error = NULL;
     ReportRef ref = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->config->calendar.zone,
+                                clock_now_unix(), 0, &ref, &error));
     g_autoptr(Draft) reply = draft_new();
     reply->from_name = g_strdup("Trần Thị Bích");
     reply->from_address = g_strdup("tranthib@example.vn");

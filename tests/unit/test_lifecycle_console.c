@@ -81,8 +81,8 @@ static gint64 report_of(Console *f, const Mail *m)
     ReportRef ref = {0};
     GError *error = NULL;
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->config->calendar.zone, clock_now_unix(), 0,
-                                &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->config->calendar.zone,
+                                clock_now_unix(), 0, &ref, &error));
     g_assert_true(lifecycle_report_waits(f->store, &f->lc, ref.id, clock_now_unix(), &error));
     g_assert_true(store_commit(f->store, &error));
     g_assert_no_error(error);

@@ -58,8 +58,8 @@ static gint64 report_in(Store *store, GTimeZone *zone, const Mail *m)
     d->location.lon = m->lon;
     ReportRef ref = {0};
     GError *error = NULL;
-    g_assert_true(report_create(store, d, "PAHT", zone, clock_now_unix() - m->days_ago * 86400, 0,
-                                &ref, &error));
+    g_assert_true(report_create(store, d, NULL, "PAHT", zone,
+                                clock_now_unix() - m->days_ago * 86400, 0, &ref, &error));
     g_assert_no_error(error);
     gint64 id = ref.id;
     report_ref_clear(&ref);

@@ -125,13 +125,13 @@ static void test_tracking_codes_per_year_in_province_zone(Fixture *f, gconstpoin
     GError *error = NULL;
     ReportRef a = {0}, b = {0}, c = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &a, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-12-31T16:59:59Z"), 0, &b, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &a, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-12-31T16:59:59Z"), 0,
+                                &b, &error));
     /* 17:30 UTC on 31 December is already 00:30 on 1 January in Sóc Trăng */
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-12-31T17:30:00Z"), 0, &c, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-12-31T17:30:00Z"), 0,
+                                &c, &error));
     g_assert_true(store_commit(f->store, &error));
     g_assert_no_error(error);
     g_assert_cmpstr(a.code, ==, "PAHT-2026-000001");
@@ -158,8 +158,8 @@ static void test_report_roundtrip_and_states(Fixture *f, gconstpointer data)
     GError *error = NULL;
     ReportRef ref = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &ref, &error));
     g_assert_true(store_commit(f->store, &error));
 
     g_autoptr(Report) r = report_load(f->store, "paht-2026-000001", &error);
@@ -183,8 +183,8 @@ static void test_report_roundtrip_and_states(Fixture *f, gconstpointer data)
     g_clear_pointer(&d->citizen.phone, g_free);
     g_clear_pointer(&d->location.text, g_free);
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T03:00:00Z"), 0, &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T03:00:00Z"), 0,
+                                &ref, &error));
     g_assert_true(store_commit(f->store, &error));
     g_autoptr(Report) r2 = report_load_id(f->store, ref.id, &error);
     g_assert_cmpstr(r2->state, ==, "incomplete");
@@ -197,8 +197,8 @@ static void test_report_roundtrip_and_states(Fixture *f, gconstpointer data)
     g_free(d->classification);
     d->classification = g_strdup("complaint");
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T04:00:00Z"), 0, &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T04:00:00Z"), 0,
+                                &ref, &error));
     g_assert_true(store_commit(f->store, &error));
     g_autoptr(Report) r3 = report_load_id(f->store, ref.id, &error);
     g_assert_cmpstr(r3->state, ==, "draft");
@@ -222,8 +222,8 @@ static void test_rollback_leaves_nothing(Fixture *f, gconstpointer data)
     GError *error = NULL;
     ReportRef ref = {0};
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &ref, &error));
     /* a nested step that fails is undone on its own */
     g_assert_true(store_begin(f->store, &error));
     g_assert_true(event_add(f->store, ref.id, "test", "nested", NULL, &error));
@@ -234,8 +234,8 @@ static void test_rollback_leaves_nothing(Fixture *f, gconstpointer data)
     g_assert_cmpuint(drafts->len, ==, 0);
     /* the code sequence rolled back too: the next report takes number 1 */
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(
-        report_create(f->store, d, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0, &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &ref, &error));
     g_assert_true(store_commit(f->store, &error));
     g_assert_cmpstr(ref.code, ==, "PAHT-2026-000001");
     report_ref_clear(&ref);
@@ -704,8 +704,8 @@ static gint64 stored_report(Fixture *f)
     ReportRef ref = {0};
     GError *error = NULL;
     g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, "PAHT", f->zone, t("2026-11-23T08:00:00+07:00"), 0,
-                                &ref, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-23T08:00:00+07:00"),
+                                0, &ref, &error));
     g_assert_true(store_commit(f->store, &error));
     g_assert_no_error(error);
     gint64 id = ref.id;

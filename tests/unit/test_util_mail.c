@@ -100,6 +100,31 @@ static void test_identity_across_read_boundaries(void)
     }
 }
 
+/* a body of many CRLF lines (a base64 photo) digests as its LF text, whichever pieces it is
+ * read and hashed in; a CR not before LF is data */
+static void test_identity_of_long_crlf_body(void)
+{
+    GString *crlf = g_string_new("Message-ID: <long@x>\r\n\r\n");
+    GString *lf = g_string_new(NULL);
+    for (int i = 0; i < 6000; i++) {
+        char line[80];
+        for (int k = 0; k < 76; k++)
+            line[k] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7 + k) %
+                                                                                   64];
+        line[76] = 0;
+        g_string_append_printf(crlf, "%s%s\r\n", line, i % 1000 == 999 ? "\r" : "");
+        g_string_append_printf(lf, "%s%s\n", line, i % 1000 == 999 ? "\r" : "");
+    }
+    MailFileIdentity a = {0};
+    identity_of("long.eml", crlf->str, (gssize)crlf->len, &a);
+    g_autofree char *expected = sha256_bytes(lf->str, lf->len);
+    g_assert_cmpstr(a.body_sha256, ==, expected);
+    mail_file_identity_clear(&a);
+    g_string_free(crlf, TRUE);
+    g_string_free(lf, TRUE);
+}
+
 /* a header block far over the bound: the Message-ID is still found in its first part, and
  * no more of it is held */
 static void test_identity_of_huge_header_block(void)
@@ -348,6 +373,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mail/identity/same-mail-whatever-line-ends-and-trace-headers",
                     test_identity_same_mail_whatever_line_ends_and_trace_headers);
     g_test_add_func("/mail/identity/across-read-boundaries", test_identity_across_read_boundaries);
+    g_test_add_func("/mail/identity/long-crlf-body-digests-as-lf", test_identity_of_long_crlf_body);
     g_test_add_func("/mail/identity/huge-header-block", test_identity_of_huge_header_block);
     g_test_add_func("/mail/header-block-length", test_header_block_length);
     g_test_add_func("/mail/header-find", test_header_find);
