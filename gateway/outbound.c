@@ -6,6 +6,11 @@
  * commit: one fsync per letter instead of two, and still never more than one letter whose
  * fate is not on disk. Completing letters in batches would be faster and is not done: a crash
  * after a batch was sent and before it was committed would send the whole batch twice.
+ * That commit runs in a thread while letter n+1's envelope and data go to the server, and
+ * letter n+1 is only ended (the "." of DATA) once it is on disk: the fsync overlaps the SMTP
+ * round trips instead of adding to them, and a letter the server has whole was always
+ * claimed on disk first. Should the commit fail, the letter is abandoned unended and the
+ * server discards it.
  *
  * The lease names its holder (host:pid:instance). A pahtd killed mid-send leaves one letter
  * "sending"; the next pass of a new pahtd sees the holder is dead and sends it again at once,
@@ -314,7 +319,55 @@ static gboolean attempt_refuse(FlushPass *pass, const OutboxClaim *claim, Attemp
     return TRUE;
 }
 
-static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
+/* ---- the commit of a letter's fate while the next is sent ------------------------------------ */
+
+typedef struct {
+    Store *store;
+    GThread *thread; /* committing; NULL when done (or never started) */
+    gboolean ok;
+    GError *error;
+} PendingCommit;
+
+static gpointer commit_thread(gpointer data)
+{
+    PendingCommit *p = data;
+    /* the store is this thread's alone until it is joined (pending_wait) */
+    p->ok = store_commit(p->store, &p->error);
+    return NULL;
+}
+
+/* Ends the open transaction: in a thread when a letter is about to be sent meanwhile (SQLite
+ * is built thread-safe), here otherwise. */
+static gboolean pending_start(PendingCommit *p, Store *store, gboolean in_thread, GError **error)
+{
+    *p = (PendingCommit){.store = store, .ok = TRUE};
+    if (!in_thread || !store_may_change_thread())
+        return store_commit(store, error);
+    p->thread = g_thread_new("outbox-commit", commit_thread, p);
+    return TRUE;
+}
+
+/* the send's gate: the letter ends only once its claim is on disk */
+static gboolean pending_gate(gpointer data)
+{
+    PendingCommit *p = data;
+    if (p->thread)
+        g_thread_join(g_steal_pointer(&p->thread));
+    return p->ok;
+}
+
+/* waits for the commit; FALSE with its error if it failed (it has rolled back) */
+static gboolean pending_wait(PendingCommit *p, GError **error)
+{
+    if (pending_gate(p))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&p->error));
+    p->ok = TRUE;
+    return FALSE;
+}
+
+static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
+                         PendingCommit *pending)
 {
     gint64 now = clock_now_unix();
     const char *from = claim->mail_from;
@@ -326,7 +379,8 @@ static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
     }
     a->result.envelope_from = a->envelope;
     SmtpSender *smtp = pass_sender(pass);
-    if (smtp_sender_send(smtp, from, claim->rcpt, claim->message, &a->reply, &a->send_error)) {
+    if (smtp_sender_send_gated(smtp, from, claim->rcpt, claim->message, pending_gate, pending,
+                               &a->reply, &a->send_error)) {
         a->result.outcome = OUTBOX_SENT;
         return;
     }
@@ -420,13 +474,37 @@ static void log_attempt(const OutboxClaim *claim, const Attempt *a)
     }
 }
 
-/* Records what became of claim and, in the same commit, claims the next letter (unless the
- * server refused us). *next gets it, or NULL. */
-static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
-                                 OutboxClaim **next, GError **error)
+/* one letter of the pass: its claim, and what became of it */
+typedef struct {
+    OutboxClaim *claim;
+    Attempt a;
+    gboolean refused; /* decided without SMTP (attempt_refuse) */
+} Turn;
+
+static void turn_clear(Turn *t)
+{
+    attempt_clear(&t->a);
+    outbox_claim_free(t->claim);
+    *t = (Turn){0};
+}
+
+/* claims the next letter due, if any, and decides whether it may be sent at all */
+static gboolean turn_claim(FlushPass *pass, Turn *t, GError **error)
+{
+    *t = (Turn){0};
+    return outbox_claim_next_for(pass->gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
+                                 sender_identity(), &t->claim, error) &&
+           (!t->claim || attempt_refuse(pass, t->claim, &t->a, &t->refused, error));
+}
+
+/* Records what became of claim and, in the same transaction, claims the next letter (unless
+ * the server refused us) into *next. The commit is left running in *pending when that letter
+ * goes to the server; it is done on return otherwise. */
+static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a, Turn *next,
+                                 PendingCommit *pending, GError **error)
 {
     Gateway *gw = pass->gw;
-    *next = NULL;
+    *next = (Turn){0};
     a->result.reply = a->reply;
     a->result.status = a->status;
     if (!store_begin(gw->store, error))
@@ -458,43 +536,42 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
             pass->config_error = g_error_copy(a->send_error);
     }
     if (ok && !pass->config_error)
-        ok = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
-                                   sender_identity(), next, error);
-    if (ok && (ok = store_commit(gw->store, error)))
+        ok = turn_claim(pass, next, error);
+    if (ok && pending_start(pending, gw->store, next->claim && !next->refused, error))
         return TRUE;
-    store_rollback(gw->store);
-    g_clear_pointer(next, outbox_claim_free);
+    if (!ok)
+        store_rollback(gw->store); /* a failed commit has rolled back already */
+    turn_clear(next);
     return FALSE;
 }
 
 /* sends every due letter; stops when none is left or the server refuses us */
 static gboolean send_due(FlushPass *pass, GError **error)
 {
-    Gateway *gw = pass->gw;
-    OutboxClaim *claim = NULL;
-    if (!outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS, sender_identity(),
-                               &claim, error))
+    Turn turn;
+    if (!turn_claim(pass, &turn, error)) {
+        turn_clear(&turn);
         return FALSE;
-    while (claim) {
-        Attempt a = {0};
-        gboolean refused = FALSE;
-        if (!attempt_refuse(pass, claim, &a, &refused, error)) {
-            attempt_clear(&a);
-            outbox_claim_free(claim);
+    }
+    PendingCommit pending = {.ok = TRUE};
+    while (turn.claim) {
+        if (!turn.refused)
+            attempt_send(pass, turn.claim, &turn.a, &pending);
+        /* the last letter's fate and this letter's claim are on disk now, or neither is: then
+         * this letter was abandoned unended (or failed before its data) and stays queued */
+        if (!pending_wait(&pending, error)) {
+            turn_clear(&turn);
             return FALSE;
         }
-        if (!refused)
-            attempt_send(pass, claim, &a);
-        log_attempt(claim, &a);
-        OutboxClaim *next = NULL;
-        gboolean ok = finish_and_claim(pass, claim, &a, &next, error);
-        attempt_clear(&a);
-        outbox_claim_free(claim);
+        log_attempt(turn.claim, &turn.a);
+        Turn next;
+        gboolean ok = finish_and_claim(pass, turn.claim, &turn.a, &next, &pending, error);
+        turn_clear(&turn);
         if (!ok)
             return FALSE;
-        claim = next;
+        turn = next;
     }
-    return TRUE;
+    return pending_wait(&pending, error);
 }
 
 /* ---- the digest ------------------------------------------------------------------------------ */

@@ -661,6 +661,12 @@ gboolean store_sync_each_commit(Store *store, gboolean each, GError **error)
                       error);
 }
 
+gboolean store_may_change_thread(void)
+{
+    /* opened with SQLITE_OPEN_NOMUTEX: never two threads at once, which the callers ensure */
+    return sqlite3_threadsafe() != 0;
+}
+
 void store_rollback(Store *store)
 {
     if (store->depth <= 0)
