@@ -321,53 +321,79 @@ static gboolean attempt_refuse(FlushPass *pass, const OutboxClaim *claim, Attemp
 
 /* ---- the commit of a letter's fate while the next is sent ------------------------------------ */
 
+/* One thread per pass commits while the main one sends. It and the main thread never use the
+ * store at the same time: the main thread waits for a commit before it touches it again. */
 typedef struct {
     Store *store;
-    GThread *thread; /* committing; NULL when done (or never started) */
+    GThread *thread;
+    GAsyncQueue *requests; /* the Committer itself: commit; anything else: stop */
+    GAsyncQueue *done;     /* the Committer, after each commit */
+    gboolean pending;      /* a commit asked for and not waited for yet */
     gboolean ok;
     GError *error;
-} PendingCommit;
+} Committer;
 
-static gpointer commit_thread(gpointer data)
+static gpointer committer_main(gpointer data)
 {
-    PendingCommit *p = data;
-    /* the store is this thread's alone until it is joined (pending_wait) */
-    p->ok = store_commit(p->store, &p->error);
+    Committer *c = data;
+    while (g_async_queue_pop(c->requests) == c) {
+        c->ok = store_commit(c->store, &c->error);
+        g_async_queue_push(c->done, c);
+    }
     return NULL;
 }
 
-/* Ends the open transaction: in a thread when a letter is about to be sent meanwhile (SQLite
- * is built thread-safe), here otherwise. */
-static gboolean pending_start(PendingCommit *p, Store *store, gboolean in_thread, GError **error)
+/* Ends the open transaction: in the committer's thread when a letter is about to be sent
+ * meanwhile (SQLite is built thread-safe), here otherwise. */
+static gboolean committer_start(Committer *c, gboolean in_thread, GError **error)
 {
-    *p = (PendingCommit){.store = store, .ok = TRUE};
     if (!in_thread || !store_may_change_thread())
-        return store_commit(store, error);
-    p->thread = g_thread_new("outbox-commit", commit_thread, p);
+        return store_commit(c->store, error);
+    if (!c->thread) {
+        c->requests = g_async_queue_new();
+        c->done = g_async_queue_new();
+        c->thread = g_thread_new("outbox-commit", committer_main, c);
+    }
+    c->pending = TRUE;
+    g_async_queue_push(c->requests, c);
     return TRUE;
 }
 
 /* the send's gate: the letter ends only once its claim is on disk */
-static gboolean pending_gate(gpointer data)
+static gboolean committer_gate(gpointer data)
 {
-    PendingCommit *p = data;
-    if (p->thread)
-        g_thread_join(g_steal_pointer(&p->thread));
-    return p->ok;
+    Committer *c = data;
+    if (c->pending) {
+        g_async_queue_pop(c->done);
+        c->pending = FALSE;
+    }
+    return c->ok;
 }
 
 /* waits for the commit; FALSE with its error if it failed (it has rolled back) */
-static gboolean pending_wait(PendingCommit *p, GError **error)
+static gboolean committer_wait(Committer *c, GError **error)
 {
-    if (pending_gate(p))
+    if (committer_gate(c))
         return TRUE;
-    g_propagate_error(error, g_steal_pointer(&p->error));
-    p->ok = TRUE;
+    g_propagate_error(error, g_steal_pointer(&c->error));
+    c->ok = TRUE;
     return FALSE;
 }
 
+static void committer_stop(Committer *c)
+{
+    committer_gate(c);
+    if (c->thread) {
+        g_async_queue_push(c->requests, &c->thread);
+        g_thread_join(g_steal_pointer(&c->thread));
+        g_async_queue_unref(c->requests);
+        g_async_queue_unref(c->done);
+    }
+    g_clear_error(&c->error);
+}
+
 static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
-                         PendingCommit *pending)
+                         Committer *committer)
 {
     gint64 now = clock_now_unix();
     const char *from = claim->mail_from;
@@ -379,7 +405,7 @@ static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
     }
     a->result.envelope_from = a->envelope;
     SmtpSender *smtp = pass_sender(pass);
-    if (smtp_sender_send_gated(smtp, from, claim->rcpt, claim->message, pending_gate, pending,
+    if (smtp_sender_send_gated(smtp, from, claim->rcpt, claim->message, committer_gate, committer,
                                &a->reply, &a->send_error)) {
         a->result.outcome = OUTBOX_SENT;
         return;
@@ -498,10 +524,10 @@ static gboolean turn_claim(FlushPass *pass, Turn *t, GError **error)
 }
 
 /* Records what became of claim and, in the same transaction, claims the next letter (unless
- * the server refused us) into *next. The commit is left running in *pending when that letter
- * goes to the server; it is done on return otherwise. */
+ * the server refused us) into *next. The commit is left running in the committer's thread
+ * when that letter goes to the server; it is done on return otherwise. */
 static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a, Turn *next,
-                                 PendingCommit *pending, GError **error)
+                                 Committer *committer, GError **error)
 {
     Gateway *gw = pass->gw;
     *next = (Turn){0};
@@ -537,7 +563,7 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
     }
     if (ok && !pass->config_error)
         ok = turn_claim(pass, next, error);
-    if (ok && pending_start(pending, gw->store, next->claim && !next->refused, error))
+    if (ok && committer_start(committer, next->claim && !next->refused, error))
         return TRUE;
     if (!ok)
         store_rollback(gw->store); /* a failed commit has rolled back already */
@@ -546,32 +572,39 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
 }
 
 /* sends every due letter; stops when none is left or the server refuses us */
-static gboolean send_due(FlushPass *pass, GError **error)
+static gboolean send_all(FlushPass *pass, Committer *committer, GError **error)
 {
     Turn turn;
     if (!turn_claim(pass, &turn, error)) {
         turn_clear(&turn);
         return FALSE;
     }
-    PendingCommit pending = {.ok = TRUE};
     while (turn.claim) {
         if (!turn.refused)
-            attempt_send(pass, turn.claim, &turn.a, &pending);
+            attempt_send(pass, turn.claim, &turn.a, committer);
         /* the last letter's fate and this letter's claim are on disk now, or neither is: then
          * this letter was abandoned unended (or failed before its data) and stays queued */
-        if (!pending_wait(&pending, error)) {
+        if (!committer_wait(committer, error)) {
             turn_clear(&turn);
             return FALSE;
         }
         log_attempt(turn.claim, &turn.a);
         Turn next;
-        gboolean ok = finish_and_claim(pass, turn.claim, &turn.a, &next, &pending, error);
+        gboolean ok = finish_and_claim(pass, turn.claim, &turn.a, &next, committer, error);
         turn_clear(&turn);
         if (!ok)
             return FALSE;
         turn = next;
     }
-    return pending_wait(&pending, error);
+    return committer_wait(committer, error);
+}
+
+static gboolean send_due(FlushPass *pass, GError **error)
+{
+    Committer committer = {.store = pass->gw->store, .ok = TRUE};
+    gboolean ok = send_all(pass, &committer, error);
+    committer_stop(&committer);
+    return ok;
 }
 
 /* ---- the digest ------------------------------------------------------------------------------ */
