@@ -6,6 +6,11 @@
  * commit: one fsync per letter instead of two, and still never more than one letter whose
  * fate is not on disk. Completing letters in batches would be faster and is not done: a crash
  * after a batch was sent and before it was committed would send the whole batch twice.
+ * That commit runs in a thread while letter n+1's envelope and data go to the server, and
+ * letter n+1 is only ended (the "." of DATA) once it is on disk: the fsync overlaps the SMTP
+ * round trips instead of adding to them, and a letter the server has whole was always
+ * claimed on disk first. Should the commit fail, the letter is abandoned unended and the
+ * server discards it.
  *
  * The lease names its holder (host:pid:instance). A pahtd killed mid-send leaves one letter
  * "sending"; the next pass of a new pahtd sees the holder is dead and sends it again at once,
@@ -314,7 +319,81 @@ static gboolean attempt_refuse(FlushPass *pass, const OutboxClaim *claim, Attemp
     return TRUE;
 }
 
-static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
+/* ---- the commit of a letter's fate while the next is sent ------------------------------------ */
+
+/* One thread per pass commits while the main one sends. It and the main thread never use the
+ * store at the same time: the main thread waits for a commit before it touches it again. */
+typedef struct {
+    Store *store;
+    GThread *thread;
+    GAsyncQueue *requests; /* the Committer itself: commit; anything else: stop */
+    GAsyncQueue *done;     /* the Committer, after each commit */
+    gboolean pending;      /* a commit asked for and not waited for yet */
+    gboolean ok;
+    GError *error;
+} Committer;
+
+static gpointer committer_main(gpointer data)
+{
+    Committer *c = data;
+    while (g_async_queue_pop(c->requests) == c) {
+        c->ok = store_commit(c->store, &c->error);
+        g_async_queue_push(c->done, c);
+    }
+    return NULL;
+}
+
+/* Ends the open transaction: in the committer's thread when a letter is about to be sent
+ * meanwhile (SQLite is built thread-safe), here otherwise. */
+static gboolean committer_start(Committer *c, gboolean in_thread, GError **error)
+{
+    if (!in_thread || !store_may_change_thread())
+        return store_commit(c->store, error);
+    if (!c->thread) {
+        c->requests = g_async_queue_new();
+        c->done = g_async_queue_new();
+        c->thread = g_thread_new("outbox-commit", committer_main, c);
+    }
+    c->pending = TRUE;
+    g_async_queue_push(c->requests, c);
+    return TRUE;
+}
+
+/* the send's gate: the letter ends only once its claim is on disk */
+static gboolean committer_gate(gpointer data)
+{
+    Committer *c = data;
+    if (c->pending) {
+        g_async_queue_pop(c->done);
+        c->pending = FALSE;
+    }
+    return c->ok;
+}
+
+/* waits for the commit; FALSE with its error if it failed (it has rolled back) */
+static gboolean committer_wait(Committer *c, GError **error)
+{
+    if (committer_gate(c))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&c->error));
+    c->ok = TRUE;
+    return FALSE;
+}
+
+static void committer_stop(Committer *c)
+{
+    committer_gate(c);
+    if (c->thread) {
+        g_async_queue_push(c->requests, &c->thread);
+        g_thread_join(g_steal_pointer(&c->thread));
+        g_async_queue_unref(c->requests);
+        g_async_queue_unref(c->done);
+    }
+    g_clear_error(&c->error);
+}
+
+static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
+                         Committer *committer)
 {
     gint64 now = clock_now_unix();
     const char *from = claim->mail_from;
@@ -326,7 +405,8 @@ static void attempt_send(FlushPass *pass, const OutboxClaim *claim, Attempt *a)
     }
     a->result.envelope_from = a->envelope;
     SmtpSender *smtp = pass_sender(pass);
-    if (smtp_sender_send(smtp, from, claim->rcpt, claim->message, &a->reply, &a->send_error)) {
+    if (smtp_sender_send_gated(smtp, from, claim->rcpt, claim->message, committer_gate, committer,
+                               &a->reply, &a->send_error)) {
         a->result.outcome = OUTBOX_SENT;
         return;
     }
@@ -420,13 +500,37 @@ static void log_attempt(const OutboxClaim *claim, const Attempt *a)
     }
 }
 
-/* Records what became of claim and, in the same commit, claims the next letter (unless the
- * server refused us). *next gets it, or NULL. */
-static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a,
-                                 OutboxClaim **next, GError **error)
+/* one letter of the pass: its claim, and what became of it */
+typedef struct {
+    OutboxClaim *claim;
+    Attempt a;
+    gboolean refused; /* decided without SMTP (attempt_refuse) */
+} Turn;
+
+static void turn_clear(Turn *t)
+{
+    attempt_clear(&t->a);
+    outbox_claim_free(t->claim);
+    *t = (Turn){0};
+}
+
+/* claims the next letter due, if any, and decides whether it may be sent at all */
+static gboolean turn_claim(FlushPass *pass, Turn *t, GError **error)
+{
+    *t = (Turn){0};
+    return outbox_claim_next_for(pass->gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
+                                 sender_identity(), &t->claim, error) &&
+           (!t->claim || attempt_refuse(pass, t->claim, &t->a, &t->refused, error));
+}
+
+/* Records what became of claim and, in the same transaction, claims the next letter (unless
+ * the server refused us) into *next. The commit is left running in the committer's thread
+ * when that letter goes to the server; it is done on return otherwise. */
+static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Attempt *a, Turn *next,
+                                 Committer *committer, GError **error)
 {
     Gateway *gw = pass->gw;
-    *next = NULL;
+    *next = (Turn){0};
     a->result.reply = a->reply;
     a->result.status = a->status;
     if (!store_begin(gw->store, error))
@@ -458,43 +562,49 @@ static gboolean finish_and_claim(FlushPass *pass, const OutboxClaim *claim, Atte
             pass->config_error = g_error_copy(a->send_error);
     }
     if (ok && !pass->config_error)
-        ok = outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS,
-                                   sender_identity(), next, error);
-    if (ok && (ok = store_commit(gw->store, error)))
+        ok = turn_claim(pass, next, error);
+    if (ok && committer_start(committer, next->claim && !next->refused, error))
         return TRUE;
-    store_rollback(gw->store);
-    g_clear_pointer(next, outbox_claim_free);
+    if (!ok)
+        store_rollback(gw->store); /* a failed commit has rolled back already */
+    turn_clear(next);
     return FALSE;
 }
 
 /* sends every due letter; stops when none is left or the server refuses us */
-static gboolean send_due(FlushPass *pass, GError **error)
+static gboolean send_all(FlushPass *pass, Committer *committer, GError **error)
 {
-    Gateway *gw = pass->gw;
-    OutboxClaim *claim = NULL;
-    if (!outbox_claim_next_for(gw->store, clock_now_unix(), OUTBOX_LEASE_SECONDS, sender_identity(),
-                               &claim, error))
+    Turn turn;
+    if (!turn_claim(pass, &turn, error)) {
+        turn_clear(&turn);
         return FALSE;
-    while (claim) {
-        Attempt a = {0};
-        gboolean refused = FALSE;
-        if (!attempt_refuse(pass, claim, &a, &refused, error)) {
-            attempt_clear(&a);
-            outbox_claim_free(claim);
+    }
+    while (turn.claim) {
+        if (!turn.refused)
+            attempt_send(pass, turn.claim, &turn.a, committer);
+        /* the last letter's fate and this letter's claim are on disk now, or neither is: then
+         * this letter was abandoned unended (or failed before its data) and stays queued */
+        if (!committer_wait(committer, error)) {
+            turn_clear(&turn);
             return FALSE;
         }
-        if (!refused)
-            attempt_send(pass, claim, &a);
-        log_attempt(claim, &a);
-        OutboxClaim *next = NULL;
-        gboolean ok = finish_and_claim(pass, claim, &a, &next, error);
-        attempt_clear(&a);
-        outbox_claim_free(claim);
+        log_attempt(turn.claim, &turn.a);
+        Turn next;
+        gboolean ok = finish_and_claim(pass, turn.claim, &turn.a, &next, committer, error);
+        turn_clear(&turn);
         if (!ok)
             return FALSE;
-        claim = next;
+        turn = next;
     }
-    return TRUE;
+    return committer_wait(committer, error);
+}
+
+static gboolean send_due(FlushPass *pass, GError **error)
+{
+    Committer committer = {.store = pass->gw->store, .ok = TRUE};
+    gboolean ok = send_all(pass, &committer, error);
+    committer_stop(&committer);
+    return ok;
 }
 
 /* ---- the digest ------------------------------------------------------------------------------ */

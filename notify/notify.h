@@ -131,6 +131,17 @@ SmtpSender *smtp_sender_new(const SmtpOptions *opts);
  * address is refused before connecting: PAHT_ERROR_PERMANENT for rcpt, _CONFIG for mail_from. */
 gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
                           GBytes *message, char **reply, GError **error);
+/* Called at most once per letter, after the server accepted DATA and before curl gets the
+ * letter's last bytes, so before the end of the letter (the "." line of DATA, RFC 5321
+ * §4.1.1.4) can be sent: until then the server has not got the letter and cannot deliver it. TRUE
+ * lets the letter end; FALSE abandons it: the connection is dropped without the end, so the server
+ * discards what it got, and the send fails with PAHT_ERROR_TEMPORARY. Not called when the send
+ * fails before the letter's data. */
+typedef gboolean (*SmtpGate)(gpointer data);
+/* smtp_sender_send, with gate (may be NULL) deciding whether the letter may end */
+gboolean smtp_sender_send_gated(SmtpSender *sender, const char *mail_from, const char *rcpt,
+                                GBytes *message, SmtpGate gate, gpointer gate_data, char **reply,
+                                GError **error);
 /* Which part of the SMTP dialogue the last send ended in. A 5xx to MAIL FROM or before
  * (greeting, EHLO) is about us, and smtp_sender_send reports it as PAHT_ERROR_CONFIG, as it
  * does a refusal of our sender or of relaying at any stage (Postfix refuses a sender at

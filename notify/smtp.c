@@ -26,6 +26,9 @@ struct SmtpSender {
     char *last_reply;  /* the last complete reply line */
     gboolean quitting; /* curl sent QUIT: what follows is not about our letter */
     SmtpStage stage;   /* the last command curl sent for this letter */
+    SmtpGate gate;     /* asked before the letter ends; NULL once asked */
+    gpointer gate_data;
+    gboolean abandoned; /* the gate said no: the letter was never ended */
     char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -41,6 +44,16 @@ static size_t read_message(char *buffer, size_t size, size_t nitems, void *user_
     gsize room = size * nitems;
     gsize left = sender->length - sender->position;
     gsize n = MIN(room, left);
+    if (sender->gate && sender->position + n == sender->length) {
+        /* curl ends the letter once it has its last byte (it knows the size, and asks no more):
+         * the last moment to hold the letter back */
+        SmtpGate gate = sender->gate;
+        sender->gate = NULL;
+        if (!gate(sender->gate_data)) {
+            sender->abandoned = TRUE;
+            return CURL_READFUNC_ABORT; /* curl closes the connection in mid-DATA */
+        }
+    }
     memcpy(buffer, sender->data + sender->position, n);
     sender->position += n;
     return n;
@@ -245,6 +258,13 @@ PahtErrorCode smtp_failure_kind(int curl_code, long response, SmtpStage stage, c
 gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char *rcpt,
                           GBytes *message, char **reply, GError **error)
 {
+    return smtp_sender_send_gated(sender, mail_from, rcpt, message, NULL, NULL, reply, error);
+}
+
+gboolean smtp_sender_send_gated(SmtpSender *sender, const char *mail_from, const char *rcpt,
+                                GBytes *message, SmtpGate gate, gpointer gate_data, char **reply,
+                                GError **error)
+{
     g_return_val_if_fail(sender != NULL && message != NULL, FALSE);
     if (reply)
         *reply = NULL;
@@ -267,6 +287,9 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
     sender->position = 0;
     sender->quitting = FALSE;
     sender->stage = SMTP_STAGE_SESSION;
+    sender->gate = gate;
+    sender->gate_data = gate_data;
+    sender->abandoned = FALSE;
     sender->curl_error[0] = '\0';
     g_string_truncate(sender->line, 0);
     g_clear_pointer(&sender->last_reply, g_free);
@@ -279,6 +302,7 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
     curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, NULL);
     curl_slist_free_all(rcpts);
     sender->data = NULL;
+    sender->gate = NULL;
 
     long connects = 0, response = 0;
     curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
@@ -293,6 +317,11 @@ gboolean smtp_sender_send(SmtpSender *sender, const char *mail_from, const char 
         return TRUE;
     }
 
+    if (sender->abandoned) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "SMTP %s: the letter was abandoned before its end", sender->host);
+        return FALSE;
+    }
     const char *detail = sender->curl_error[0] ? sender->curl_error : curl_easy_strerror(code);
     PahtErrorCode kind = smtp_failure_kind((int)code, response, sender->stage, sender->last_reply);
     log_debug("smtp: letter to %s not sent via %s: curl %d, reply code %ld, stage %d", who,

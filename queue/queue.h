@@ -54,6 +54,9 @@ int store_schema_version_found(Store *store);
 gboolean store_begin(Store *store, GError **error);
 gboolean store_commit(Store *store, GError **error);
 void store_rollback(Store *store);
+/* TRUE when a store may be used by another thread than the one that opened it, one thread at
+ * a time (SQLite built thread-safe, as Debian's is) */
+gboolean store_may_change_thread(void);
 /* Group commit (pahtd's mailbox pass): commits of this connection written to the WAL without
  * an fsync each (synchronous=NORMAL: atomic and in order, the latest may be lost in a power
  * cut), until made durable together by one sync of the file system (fs_sync_filesystem) or

@@ -165,28 +165,54 @@ static Letter *compose_ack(const char *to)
     return letter;
 }
 
-/* The message with this Message-ID in user's INBOX, as doveadm prints it; NULL if it has not
- * arrived within the timeout. */
-static char *wait_for_delivery(const char *user, const char *message_id)
+/* what a program of the stack printed on stdout */
+static char *run_tool(const char *const *argv)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = 0;
+    g_autoptr(GError) error = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                      &status, &error))
+        g_error("cannot run %s: %s", argv[0], error->message);
+    return g_steal_pointer(&out);
+}
+
+/* The message with this Message-ID in user's INBOX now, as doveadm prints it, or NULL */
+static char *delivered_now(const char *user, const char *message_id)
 {
     const char *conf = stack_get("MAILSTACK_DOVECOT_CONF");
     const char *argv[] = {"doveadm", "-c",    conf,     "fetch",      "-u",       user, "text",
                           "mailbox", "INBOX", "header", "Message-ID", message_id, NULL};
+    g_autofree char *out = run_tool(argv);
+    const char *text = out ? strstr(out, "text:\n") : NULL;
+    if (text && strstr(text, message_id))
+        return g_strdup(text + strlen("text:\n"));
+    return NULL;
+}
+
+/* The message with this Message-ID in user's INBOX, as doveadm prints it; NULL if it has not
+ * arrived within the timeout. */
+static char *wait_for_delivery(const char *user, const char *message_id)
+{
     gint64 deadline = g_get_monotonic_time() + DELIVERY_TIMEOUT_SECONDS * G_USEC_PER_SEC;
     while (g_get_monotonic_time() < deadline) {
-        g_autofree char *out = NULL;
-        g_autofree char *err = NULL;
-        int status = 0;
-        g_autoptr(GError) error = NULL;
-        if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-                          &status, &error))
-            g_error("cannot run doveadm: %s", error->message);
-        const char *text = out ? strstr(out, "text:\n") : NULL;
-        if (text && strstr(text, message_id))
-            return g_strdup(text + strlen("text:\n"));
+        char *text = delivered_now(user, message_id);
+        if (text)
+            return text;
         g_usleep(200 * 1000);
     }
     return NULL;
+}
+
+/* TRUE when Postfix's queue holds mail for address: Postfix keeps a letter there from its
+ * 250 to the sender until Dovecot has stored it */
+static gboolean postfix_holds(const char *address)
+{
+    const char *argv[] = {"postqueue", "-c", stack_get("MAILSTACK_POSTFIX_CONF"), "-j", NULL};
+    g_autofree char *out = run_tool(argv);
+    g_autofree char *quoted = g_strdup_printf("\"%s\"", address);
+    return out && strstr(out, quoted) != NULL;
 }
 
 static GMimeMessage *parse_text(const char *text)
@@ -360,6 +386,72 @@ static void test_wrong_password_is_config(void)
     g_assert_true(!reply || !strstr(reply, wrong));
 }
 
+/* how often a gate was asked, and its answer */
+typedef struct {
+    int calls;
+    gboolean open;
+} Gate;
+
+static gboolean gate_answer(gpointer data)
+{
+    Gate *gate = data;
+    gate->calls++;
+    return gate->open;
+}
+
+/* the letter with 330 KB after its last MIME boundary (an epilogue, which readers ignore):
+ * curl takes it in several pieces, and the gate must come before the last one only */
+static GBytes *padded(const Letter *letter)
+{
+    gsize len = 0;
+    const char *data = g_bytes_get_data(letter->message, &len);
+    GString *s = g_string_new_len(data, (gssize)len);
+    for (int i = 0; i < 10000; i++)
+        g_string_append(s, "padding after the last boundary\r\n");
+    return g_string_free_to_bytes(s);
+}
+
+/* pahtd's outbox lets a letter end (the "." of DATA) only once the commit of its claim is on
+ * disk, and abandons it when that commit fails. A letter whose gate says no never reaches the
+ * server whole: nothing is delivered, the connection is dropped, and the same sender goes on
+ * with the next letter over a new one; a gate that says yes lets the letter arrive. */
+static void test_gate_refusal_abandons_the_letter_unended(void)
+{
+    g_autofree char *to = unique_address("notifytest");
+    g_autoptr(Letter) abandoned = compose_ack(to);
+    g_autoptr(Letter) next = compose_ack(to);
+    g_assert_cmpstr(abandoned->message_id, !=, next->message_id);
+    SmtpOptions opts = starttls_options();
+    g_autoptr(SmtpSender) sender = smtp_sender_new(&opts);
+    g_autofree char *from = sender_address();
+
+    /* a long letter: most of it has gone out when the gate says no */
+    g_autoptr(GBytes) abandoned_bytes = padded(abandoned);
+    Gate no = {.open = FALSE};
+    g_autoptr(GError) error = NULL;
+    g_assert_false(
+        smtp_sender_send_gated(sender, from, to, abandoned_bytes, gate_answer, &no, NULL, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_cmpint(no.calls, ==, 1);
+
+    Gate yes = {.open = TRUE};
+    g_autoptr(GError) next_error = NULL;
+    g_autofree char *reply = NULL;
+    g_autoptr(GBytes) next_bytes = padded(next);
+    g_assert_true(smtp_sender_send_gated(sender, from, to, next_bytes, gate_answer, &yes, &reply,
+                                         &next_error));
+    g_assert_no_error(next_error);
+    g_assert_true(g_str_has_prefix(reply, "250"));
+    g_assert_cmpint(yes.calls, ==, 1);
+    g_assert_cmpint(smtp_sender_connections(sender), ==, 2);
+    assert_delivered_ack(to, next);
+    /* the abandoned letter, had Postfix accepted it, would have been accepted before the next
+     * one: in its queue or in the mailbox now (looked at in that order) */
+    g_assert_false(postfix_holds(to));
+    g_autofree char *found = delivered_now(to, abandoned->message_id);
+    g_assert_null(found);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -390,6 +482,8 @@ int main(int argc, char **argv)
     g_test_add_func("/notify/smtp/unknown_certificate_is_config",
                     test_unknown_certificate_is_config);
     g_test_add_func("/notify/smtp/wrong_password_is_config", test_wrong_password_is_config);
+    g_test_add_func("/notify/smtp/gate_refusal_abandons_the_letter_unended",
+                    test_gate_refusal_abandons_the_letter_unended);
     int status = g_test_run();
     g_hash_table_unref(stack);
     return status;
