@@ -337,6 +337,32 @@ static void test_claim_cost_independent_of_queue_length(Fixture *f, gconstpointe
     g_assert_cmpuint(long_queue, <, short_queue * 2);
 }
 
+static guint64 newest_digest_cost(Fixture *f)
+{
+    guint64 steps = 0;
+    GError *error = NULL;
+    sqlite3_progress_handler(store_connection(f->store), 1, count_step, &steps);
+    gint64 newest = outbox_newest_of_kind(f->store, "digest", &error);
+    sqlite3_progress_handler(store_connection(f->store), 0, NULL, NULL);
+    g_assert_no_error(error);
+    g_assert_cmpint(newest, ==, 0);
+    return steps;
+}
+
+/* Every pass asks when the last digest of failures went out: the answer is read from an
+ * index on the kind, not from every letter the outbox ever held */
+static void test_newest_of_kind_cost_independent_of_outbox_length(Fixture *f, gconstpointer data)
+{
+    enqueue_many(f, 0, 10);
+    guint64 short_outbox = newest_digest_cost(f);
+    enqueue_many(f, 10, 3000);
+    guint64 long_outbox = newest_digest_cost(f);
+    g_test_message("newest digest: %" G_GUINT64_FORMAT " steps with 10 letters, %" G_GUINT64_FORMAT
+                   " with 3,010",
+                   short_outbox, long_outbox);
+    g_assert_cmpuint(long_outbox, <, short_outbox * 2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -352,5 +378,7 @@ int main(int argc, char **argv)
     ADD("address-suspension", test_address_suspension);
     ADD("bounce-record-and-status", test_bounce_record_and_status);
     ADD("claim-cost-independent-of-queue-length", test_claim_cost_independent_of_queue_length);
+    ADD("newest-of-kind-cost-independent-of-outbox-length",
+        test_newest_of_kind_cost_independent_of_outbox_length);
     return g_test_run();
 }
