@@ -57,6 +57,12 @@ class Chaos(unittest.TestCase):
         self.assertEqual(gw.count("INBOX"), MAILS)
 
         rng = random.Random()
+        # How long a run may go on before its kill. It bounds what one run can drain: pahtd
+        # fetches up to 32 mails a command and commits them in groups, and on a quiet machine
+        # it takes 300 of these small mails in about a second, so with 0.3 s the whole inbox
+        # once went in three runs and the test meant nothing (it failed, rightly). With 0.1 s a
+        # run drains at most a few dozen here, and a slower machine only makes more kills.
+        most_before_kill = 0.1
         kills = early = 0
         # a bound on restarts, not on time (a loaded machine is slower, not wrong): three in
         # four runs wait for progress before the kill, so a drained inbox needs far fewer
@@ -79,7 +85,7 @@ class Chaos(unittest.TestCase):
             proc = gw.start_pahtd()
             if rng.random() < 0.25:
                 # during start-up and recovery
-                time.sleep(rng.uniform(0, 0.3))
+                time.sleep(rng.uniform(0, most_before_kill))
                 early += 1
             else:
                 # at a random moment of the pipeline, once this run has finished at least one
@@ -90,7 +96,7 @@ class Chaos(unittest.TestCase):
                 pahttest.wait_for(lambda: finished() > before or gw.count("INBOX") < left
                                   or proc.poll() is not None,
                                   timeout=60, interval=0.02, what="progress after a restart")
-                time.sleep(rng.uniform(0, 0.3))
+                time.sleep(rng.uniform(0, most_before_kill))
             gw.stop_pahtd(proc, sig=9)
             self.assertEqual(proc.returncode, -9, gw.log()[-2000:])
             kills += 1
