@@ -219,22 +219,10 @@ GPtrArray *report_query(Store *store, const ReportQuery *q, int *total, GError *
                               (GDestroyNotify)report_list_item_free, "read the queue", error);
 }
 
-/* the first column of a statement's one row (bound, stepped here and reset) */
-static gboolean one_int64(Store *store, sqlite3_stmt *stmt, gint64 *out, const char *what,
-                          GError **error)
-{
-    int rc = sqlite3_step(stmt);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
-        return store_fail(store, error, what);
-    return TRUE;
-}
-
 gboolean store_version(Store *store, StoreVersion *out, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(store, "PRAGMA data_version", error);
-    if (!stmt || !one_int64(store, stmt, &out->data_version, "read the data version", error))
+    if (!stmt || !store_step_int64(store, stmt, &out->data_version, "read the data version", error))
         return FALSE;
     out->own_changes = sqlite3_total_changes64(store->db);
     return TRUE;
@@ -248,7 +236,7 @@ gboolean deadline_next_due(Store *store, gint64 now, gint64 *due, GError **error
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, now);
-    return one_int64(store, stmt, due, "read the next deadline", error);
+    return store_step_int64(store, stmt, due, "read the next deadline", error);
 }
 
 /* ---- warnings and deadlines ------------------------------------------------------------------
@@ -545,5 +533,5 @@ gboolean mailbox_state_updated_at(Store *store, const char *mailbox, gint64 *at,
     if (!stmt)
         return FALSE;
     sqlite3_bind_text(stmt, 1, mailbox, -1, SQLITE_TRANSIENT);
-    return one_int64(store, stmt, at, "read the mailbox position", error);
+    return store_step_int64(store, stmt, at, "read the mailbox position", error);
 }

@@ -588,14 +588,8 @@ gint64 outbox_newest_of_kind(Store *store, const char *kind, GError **error)
     if (!stmt)
         return -1;
     sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    gint64 newest = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW) {
-        store_fail(store, error, "newest letter");
-        return -1;
-    }
-    return newest;
+    gint64 newest = 0;
+    return store_step_int64(store, stmt, &newest, "newest letter", error) ? newest : -1;
 }
 
 /* ---- address suspension -------------------------------------------------------------------- */
@@ -763,14 +757,7 @@ gboolean outbound_status_clear(Store *store, const char *name, GError **error)
 gboolean outbox_last_id(Store *store, gint64 *id, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(store, "SELECT coalesce(max(id), 0) FROM outbox", error);
-    if (!stmt)
-        return FALSE;
-    int rc = sqlite3_step(stmt);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
-        return store_fail(store, error, "read the outbox");
-    return TRUE;
+    return stmt && store_step_int64(store, stmt, id, "read the outbox", error);
 }
 
 gboolean outbox_message_first(Store *store, gint64 report_id, const char *kind, gint64 after_id,

@@ -563,12 +563,7 @@ static gboolean count_since(Store *store, const char *sql, const char *key, gint
     sqlite3_bind_int64(stmt, 1, since);
     if (key)
         sqlite3_bind_text(stmt, 2, key, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(stmt);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_ROW)
-        return store_fail(store, error, "count automatic answers");
-    return TRUE;
+    return store_step_int64(store, stmt, count, "count automatic answers", error);
 }
 
 gboolean auto_answer_count(Store *store, const char *address, gint64 now, AutoAnswerCounts *out,

@@ -590,6 +590,17 @@ gpointer store_row_first_text(sqlite3_stmt *stmt)
     return column_text(stmt, 0);
 }
 
+gboolean store_step_int64(Store *store, sqlite3_stmt *stmt, gint64 *out, const char *what,
+                          GError **error)
+{
+    int rc = sqlite3_step(stmt);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW)
+        return store_fail(store, error, what);
+    return TRUE;
+}
+
 GPtrArray *store_collect_rows(Store *store, sqlite3_stmt *stmt, StoreRowReader read_row,
                               GDestroyNotify free_item, const char *what, GError **error)
 {

@@ -35,6 +35,10 @@ GPtrArray *store_report_rows(Store *store, const char *sql, gint64 report_id,
                              GError **error);
 /* a row reader: the first column's text */
 gpointer store_row_first_text(sqlite3_stmt *stmt);
+/* the first column of a statement's one row (bound by the caller, stepped here and reset);
+ * no row is an error, said as what */
+gboolean store_step_int64(Store *store, sqlite3_stmt *stmt, gint64 *out, const char *what,
+                          GError **error);
 
 /* column helpers: NULL-safe copies */
 char *column_text(sqlite3_stmt *stmt, int col);
