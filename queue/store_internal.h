@@ -11,7 +11,15 @@ struct Store {
     int depth;              /* open transactions: 0 none, 1 BEGIN, >1 savepoints */
     GHashTable *statements; /* SQL text -> sqlite3_stmt *, prepared once */
     int found_version;      /* the schema version at open, before any migration */
+    gint64 busy_since;      /* monotonic µs when the lock now waited for was first busy */
 };
+
+/* SQLite's process-wide settings (the statement journal kept in memory up to 8 MiB), once,
+ * before the library is first used; store_open_at calls it */
+void store_library_configure(void);
+
+/* how long to sleep before asking again for a lock busy for waited_us (0: give up) */
+gint64 store_busy_pause_us(gint64 waited_us);
 
 /* store_open_with, migrating (STORE_SCHEMA_MIGRATE) no further than version target: the
  * tests make the databases of earlier versions with it */
@@ -20,7 +28,6 @@ Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GEr
 /* one attachment row of a report (the file is already at a->path) */
 gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,
                                  const DraftAttachment *a, GError **error);
-
 
 /* the parser's warnings about a report's message (console.c), in the caller's transaction */
 gboolean report_warnings_add(Store *store, gint64 report_id, const GPtrArray *warnings,

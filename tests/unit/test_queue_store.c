@@ -814,6 +814,125 @@ static void test_files_before_the_upgrade_are_the_citizens(Fixture *f, gconstpoi
     store_close(s);
 }
 
+/* ---- SQLite's statement journal and busy waits ---- */
+
+/* the default VFS with its file opens counted: a statement journal that spills to disk opens
+ * a file with SQLITE_OPEN_SUBJOURNAL (in /var/tmp, deleted at once) */
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs counting_vfs;
+static int subjournal_files;
+
+static int counting_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags,
+                         int *out_flags)
+{
+    (void)vfs;
+    if (flags & SQLITE_OPEN_SUBJOURNAL)
+        subjournal_files++;
+    return real_vfs->xOpen(real_vfs, name, file, flags, out_flags);
+}
+
+static void exec_ok(Store *store, const char *sql)
+{
+    char *message = NULL;
+    int rc = sqlite3_exec(store_connection(store), sql, NULL, NULL, &message);
+    if (rc != SQLITE_OK)
+        g_error("%s: %s", sql, message);
+}
+
+static gint64 count_rows(Store *store, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store), sql, -1, &stmt, NULL), ==,
+                    SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    gint64 n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* An insert whose FTS5 index merged segments changed more than 64 KiB of pages in one
+ * statement of a transaction; SQLite spilled their old copies to a temporary file, created and
+ * deleted each time (one every three mails of an ingest). Up to 8 MiB stays in memory now. */
+static void test_statement_journal_kept_in_memory(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    real_vfs = sqlite3_vfs_find(NULL);
+    counting_vfs = *real_vfs;
+    counting_vfs.zName = "paht-counting";
+    counting_vfs.xOpen = counting_open;
+    g_assert_cmpint(sqlite3_vfs_register(&counting_vfs, 1), ==, SQLITE_OK);
+    subjournal_files = 0;
+
+    g_autofree char *path = g_build_filename(f->dir, "journal.db", NULL);
+    GError *error = NULL;
+    Store *s = store_open(path, &error);
+    g_assert_no_error(error);
+    /* about 1.2 MB of rows; a trigger, as FTS5's, makes every statement that fires it keep a
+     * statement journal inside a transaction */
+    exec_ok(s, "CREATE TABLE big(id INTEGER PRIMARY KEY, v TEXT);"
+               "CREATE TABLE seen(n INTEGER);"
+               "CREATE TRIGGER big_seen AFTER UPDATE ON big BEGIN"
+               "  INSERT INTO seen VALUES (new.id); END;"
+               "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)"
+               "  INSERT INTO big SELECT i, lower(hex(randomblob(1000))) FROM n;");
+    g_assert_true(store_begin(s, &error));
+    exec_ok(s, "INSERT INTO seen VALUES (0)");
+    exec_ok(s, "UPDATE big SET v = upper(v)");
+    g_assert_true(store_commit(s, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(count_rows(s, "SELECT COUNT(*) FROM seen"), ==, 601);
+    g_assert_cmpint(count_rows(s, "SELECT COUNT(*) FROM big WHERE v = upper(v)"), ==, 600);
+    store_close(s);
+    sqlite3_vfs_unregister(&counting_vfs);
+    g_assert_cmpint(subjournal_files, ==, 0);
+}
+
+typedef struct {
+    Store *store;
+    gboolean began;
+} Waiter;
+
+static gpointer begin_in_thread(gpointer data)
+{
+    Waiter *w = data;
+    GError *error = NULL;
+    w->began = store_begin(w->store, &error);
+    g_assert_no_error(error);
+    return NULL;
+}
+
+/* SQLite's own busy timeout slept 1, 2, 5, 10 ms and more between two asks, where the other
+ * pahtd process holds the lock well under a millisecond: the first 5 ms are asked every
+ * 100 µs now, then every millisecond, then every 10 ms, and the wait ends after 15 s */
+static void test_busy_lock_asked_again_soon(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_assert_cmpint(store_busy_pause_us(0), ==, 100);
+    g_assert_cmpint(store_busy_pause_us(4999), ==, 100);
+    g_assert_cmpint(store_busy_pause_us(5000), ==, 1000);
+    g_assert_cmpint(store_busy_pause_us(99999), ==, 1000);
+    g_assert_cmpint(store_busy_pause_us(100000), ==, 10000);
+    g_assert_cmpint(store_busy_pause_us(14999999), ==, 10000);
+    g_assert_cmpint(store_busy_pause_us(15000000), ==, 0);
+
+    /* and a writer that found the lock taken gets it once the holder commits */
+    GError *error = NULL;
+    Waiter w = {store_open(f->path, &error), FALSE};
+    g_assert_no_error(error);
+    g_assert_true(store_begin(f->store, &error));
+    GThread *thread = g_thread_new("waiter", begin_in_thread, &w);
+    gint64 give_up = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    /* busy_since is set by the waiter's busy handler when it first finds the lock taken */
+    while (*(volatile gint64 *)&w.store->busy_since == 0 && g_get_monotonic_time() < give_up)
+        g_usleep(1000);
+    g_assert_cmpint(w.store->busy_since, !=, 0); /* it was kept waiting */
+    g_assert_true(store_commit(f->store, &error));
+    g_thread_join(thread);
+    g_assert_true(w.began);
+    store_rollback(w.store);
+    store_close(w.store);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -843,6 +962,8 @@ int main(int argc, char **argv)
     ADD("agency-files-kept-apart-and-a-result-replaces-its-files",
         test_agency_files_kept_apart_and_a_result_replaces_its_files);
     ADD("action-address-acts-once", test_action_address_acts_once);
+    ADD("statement-journal-kept-in-memory", test_statement_journal_kept_in_memory);
+    ADD("busy-lock-asked-again-soon", test_busy_lock_asked_again_soon);
     ADD("files-before-the-upgrade-are-the-citizens",
         test_files_before_the_upgrade_are_the_citizens);
     return g_test_run();
