@@ -98,6 +98,18 @@ RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const 
 RecordOutcome inbound_record_fetched(Gateway *gw, const char *temp_path,
                                      const MailFileIdentity *identity, const RawPlace *place,
                                      RawMessage **out, GError **error);
+/* A file of a download group, and what recording it came to */
+typedef struct {
+    const char *temp_path;
+    const MailFileIdentity *identity;
+    const RawPlace *place;
+    RecordOutcome outcome; /* RECORD_NEW, RECORD_KNOWN or RECORD_FILE_FAILED (then error) */
+    RawMessage *raw;       /* the new or the known row (the caller frees it) */
+    GError *error;
+} FetchedFile;
+/* inbound_record_fetched for several files in one transaction. FALSE (*error) when the store
+ * failed: then none of them is recorded. Every temp file is consumed either way. */
+gboolean inbound_record_fetched_many(Gateway *gw, FetchedFile *files, guint n, GError **error);
 /* After a crash that may have been a power cut before a group commit's sync: the attachments
  * raw brought to its report (a processed message still in the inbox) that are not whole on
  * the disk are written again from the message, parsed anew (its raw file must be whole: the
@@ -162,12 +174,17 @@ void mailbox_disconnect(Gateway *gw);
  * back with out->unparsed: not an error. Errors: the worker cannot start, or the database or
  * configuration failed for this message (it stays "fetched" and is tried again). */
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
-/* The same in two halves, so that the daemon can fetch the next message while the parser
- * works on this one: one message at a time is in the parser's hands, and every submit must
- * be collected. Its time limit runs from the submit until the parser answers: an answer sent
- * in time stands however late it is collected. */
+/* The same in two halves, so that the daemon can fetch the next messages while the parser
+ * works: several may be submitted, and each must be collected, in the order submitted. The
+ * time limit of each runs from its submit, or from the collecting of the one before it (never
+ * before the parser takes it), until the parser answers: an answer sent in time stands
+ * however late it is collected. */
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
+/* the messages submitted and not yet collected */
+guint worker_queued(Gateway *gw);
+/* whether the oldest of them can be collected without waiting */
+gboolean worker_has_answer(Gateway *gw);
 /* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
  * worker that crashes or hangs on it is replaced and the message left as it is (logged):
  * that is not an error. */

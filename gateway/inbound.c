@@ -432,27 +432,49 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
     return *out ? RECORD_NEW : RECORD_FAILED;
 }
 
+gboolean inbound_record_fetched_many(Gateway *gw, FetchedFile *files, guint n, GError **error)
+{
+    /* one transaction: pahtctl and pahtd recording the same mail at once make one row, and a
+     * download group takes the write lock once (the parser process waits for each taking) */
+    gboolean ok = store_begin(gw->store, error);
+    for (guint i = 0; ok && i < n; i++) {
+        FetchedFile *f = &files[i];
+        f->outcome = record_locked(gw, f->temp_path, f->place, f->identity, &f->raw, &f->error);
+        if (f->outcome == RECORD_FAILED) {
+            g_propagate_error(error, g_steal_pointer(&f->error));
+            ok = FALSE;
+        }
+    }
+    if (ok)
+        ok = store_commit(gw->store, error);
+    else
+        store_rollback(gw->store);
+    for (guint i = 0; i < n; i++) {
+        FetchedFile *f = &files[i];
+        if (!ok) {
+            /* none is recorded: the files stored meanwhile are content, found again later */
+            f->outcome = RECORD_FAILED;
+            g_clear_pointer(&f->raw, raw_message_free);
+            g_clear_error(&f->error);
+        }
+        if (f->outcome == RECORD_FAILED || f->outcome == RECORD_FILE_FAILED)
+            unlink(f->temp_path);
+    }
+    return ok;
+}
+
 RecordOutcome inbound_record_fetched(Gateway *gw, const char *temp_path,
                                      const MailFileIdentity *identity, const RawPlace *place,
                                      RawMessage **out, GError **error)
 {
+    FetchedFile f = {.temp_path = temp_path, .identity = identity, .place = place};
     *out = NULL;
-    /* one transaction: pahtctl and pahtd recording the same mail at once make one row */
-    RecordOutcome outcome = RECORD_FAILED;
-    if (store_begin(gw->store, error)) {
-        outcome = record_locked(gw, temp_path, place, identity, out, error);
-        if (outcome == RECORD_NEW || outcome == RECORD_KNOWN) {
-            if (!store_commit(gw->store, error))
-                outcome = RECORD_FAILED;
-        } else {
-            store_rollback(gw->store);
-        }
-    }
-    if (outcome == RECORD_FAILED || outcome == RECORD_FILE_FAILED) {
-        unlink(temp_path);
-        g_clear_pointer(out, raw_message_free);
-    }
-    return outcome;
+    if (!inbound_record_fetched_many(gw, &f, 1, error))
+        return RECORD_FAILED;
+    if (f.error)
+        g_propagate_error(error, f.error);
+    *out = f.raw;
+    return f.outcome;
 }
 
 RecordOutcome inbound_record_raw_file(Gateway *gw, const char *temp_path, const RawPlace *place,

@@ -16,7 +16,13 @@
  * - The parent does all IMAP work and waits for each answer with the message's time limit. On
  *   a timeout it kills the child, on a crash it reaps it; either way the message is marked
  *   unparsed (kept: raw file and row) and goes to quarantine, and the next message gets a new
- *   child. Parent and child never write to the database at the same time: the parent waits.
+ *   child.
+ * - The parent may give the child several messages before it collects the first answer (a
+ *   queue of up to PARSER_QUEUE_MAX, mailbox.c): a 2 MB mail with photos and a 20 KB one take
+ *   very different times, and with one at a time the child waited for the next download (and
+ *   the download for the child) about a third of an ingest. The child takes them in order, so
+ *   the oldest unanswered one is the one in its hands: a timeout or a crash is that one's, and
+ *   the ones behind it, never begun, go to a new child in the same order.
  * - The child ignores SIGTERM, SIGINT and SIGHUP: systemd signals the whole control group, and
  *   a stop must let the message in hand finish. It exits when the parent closes the socket,
  *   and dies with the parent (PR_SET_PDEATHSIG); a commit it might still make is guarded by
@@ -90,7 +96,8 @@ struct Worker {
     pid_t pid;
     int fd;
     GString *input;  /* bytes read and not yet a whole line */
-    gint64 deadline; /* of the message in hand (monotonic microseconds) */
+    GArray *queue;   /* gint64: the raw ids submitted and not yet answered, oldest first */
+    gint64 deadline; /* of the oldest, the one in the child's hands (monotonic microseconds) */
 };
 
 /* ---- lines over the socket ---------------------------------------------------------------- */
@@ -182,6 +189,7 @@ static void worker_free(Worker *w)
     if (w->fd >= 0)
         close(w->fd);
     g_string_free(w->input, TRUE);
+    g_array_unref(w->queue);
     g_free(w);
 }
 
@@ -324,6 +332,7 @@ static gboolean worker_start(Gateway *gw, GError **error)
     w->pid = pid;
     w->fd = sv[0];
     w->input = g_string_new(NULL);
+    w->queue = g_array_new(FALSE, FALSE, sizeof(gint64));
     gw->worker = w;
 
     g_autofree char *line = NULL;
@@ -405,6 +414,38 @@ static gboolean parse_done(const char *line, gint64 raw_id, IngestResult *out)
     return TRUE;
 }
 
+static void worker_start_clock(Gateway *gw)
+{
+    gw->worker->deadline = g_get_monotonic_time() +
+                           (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+}
+
+/* the oldest message has its answer: the next one is the child's now */
+static void worker_answered(Gateway *gw)
+{
+    g_array_remove_index(gw->worker->queue, 0);
+    if (gw->worker->queue->len > 0)
+        worker_start_clock(gw);
+}
+
+/* The child was lost on the oldest message of its queue; the ones behind it it never began
+ * (it takes them in order): they go to a new child, in the same order. One that cannot be
+ * given (no child starts) is not the parser's any more: its collect fails, and the message,
+ * still "fetched", is taken again by the next pass. */
+static void worker_give_again(Gateway *gw, GArray *behind)
+{
+    if (behind->len > 0)
+        log_notice("%u message(s) queued behind it given to a new parser process", behind->len);
+    for (guint i = 0; i < behind->len; i++) {
+        GError *e = NULL;
+        if (!worker_submit(gw, g_array_index(behind, gint64, i), &e)) {
+            log_warning("%s; %u messages wait for the next pass", e->message, behind->len - i);
+            g_error_free(e);
+            return;
+        }
+    }
+}
+
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
 {
     g_autofree char *request = g_strdup_printf("PROCESS %" G_GINT64_FORMAT "\n", raw_id);
@@ -413,6 +454,12 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
             return FALSE;
         if (write_line(gw->worker->fd, request))
             break;
+        if (gw->worker->queue->len > 0) {
+            /* it died on the message in its hands: collecting that one finds out, and gives
+             * this one with the others behind it to a new child (worker_give_again) */
+            g_array_append_val(gw->worker->queue, raw_id);
+            return TRUE;
+        }
         /* it died while waiting for work (killed from outside): a new one takes the message */
         g_autofree char *how = worker_lost(gw, TRUE);
         if (attempt > 0) {
@@ -424,24 +471,50 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
     }
     /* the child commits without syncing (group commit): the next gateway_make_durable must */
     gw->unsynced = TRUE;
-    /* the time limit runs from here until the child answers (read_line), whatever the daemon
-     * does meanwhile */
-    gw->worker->deadline = g_get_monotonic_time() +
-                           (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    /* the time limit of the message the child takes first runs from here until it answers
+     * (read_line), whatever the daemon does meanwhile; a message queued behind others gets
+     * its own when the one before it is answered */
+    if (gw->worker->queue->len == 0)
+        worker_start_clock(gw);
+    g_array_append_val(gw->worker->queue, raw_id);
     return TRUE;
+}
+
+gboolean worker_has_answer(Gateway *gw)
+{
+    Worker *w = gw->worker;
+    if (!w || w->queue->len == 0)
+        return FALSE;
+    if (memchr(w->input->str, '\n', w->input->len))
+        return TRUE;
+    struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+guint worker_queued(Gateway *gw)
+{
+    return gw->worker ? gw->worker->queue->len : 0;
 }
 
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     int limit = gw->config->gateway.message_timeout_seconds;
+    if (!gw->worker || gw->worker->queue->len == 0 ||
+        g_array_index(gw->worker->queue, gint64, 0) != raw_id) {
+        /* its child was lost and no other could take it (worker_give_again) */
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "message %" G_GINT64_FORMAT " is not in the parser process's hands", raw_id);
+        return FALSE;
+    }
     g_autofree char *line = NULL;
-    ReadOutcome got =
-        gw->worker ? read_line(gw->worker->fd, gw->worker->input, gw->worker->deadline, gw, &line)
-                   : READ_EOF;
-    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out))
+    ReadOutcome got = read_line(gw->worker->fd, gw->worker->input, gw->worker->deadline, gw, &line);
+    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out)) {
+        worker_answered(gw);
         return TRUE;
+    }
     if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
+        worker_answered(gw);
         g_auto(GStrv) f = g_strsplit(line, " ", 4);
         int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
         if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
@@ -452,19 +525,25 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
                     g_strv_length(f) == 4 ? f[3] : line);
         return FALSE;
     }
+    g_autoptr(GArray) behind = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_array_append_vals(behind, &g_array_index(gw->worker->queue, gint64, 1),
+                        gw->worker->queue->len - 1);
     if (got == READ_LINE) {
         /* not our protocol: the child cannot be trusted with the next message */
         worker_lost(gw, TRUE);
+        worker_give_again(gw, behind);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
         return FALSE;
     }
-    g_autofree char *how = gw->worker ? worker_lost(gw, got == READ_TIMEOUT) : g_strdup("gone");
+    g_autofree char *how = worker_lost(gw, got == READ_TIMEOUT);
     g_autofree char *why =
         got == READ_TIMEOUT
             ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
             : g_strdup_printf("processing crashed (%s)", how);
-    return settle_lost_message(gw, raw_id, why, out, error);
+    gboolean ok = settle_lost_message(gw, raw_id, why, out, error);
+    worker_give_again(gw, behind);
+    return ok;
 }
 
 gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
@@ -472,6 +551,12 @@ gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
     g_autofree char *request = g_strdup_printf("VERIFY %" G_GINT64_FORMAT "\n", raw_id);
     if (!gw->worker && !worker_start(gw, error))
         return FALSE;
+    if (gw->worker->queue->len > 0) {
+        /* between passes only: the answers of the queued messages would come first */
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "message %" G_GINT64_FORMAT ": the parser process is busy", raw_id);
+        return FALSE;
+    }
     if (!write_line(gw->worker->fd, request)) {
         g_autofree char *how = worker_lost(gw, TRUE);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "the parser process is gone (%s)",

@@ -51,6 +51,13 @@ class Quarantine(unittest.TestCase):
         self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
         # the parsers that were killed left no partial work (citizens' data) behind
         self.assertEqual(os.listdir(os.path.join(self.gw.data_dir, "tmp")), [])
+        # the five came in one download and were queued to the parser together: the two behind
+        # the hanging one (the crashing one and the last) went to a new parser process, then
+        # the last to a third when the crash killed the second
+        self.assertIn("2 message(s) queued behind it given to a new parser process",
+                      self.first.stderr)
+        self.assertIn("1 message(s) queued behind it given to a new parser process",
+                      self.first.stderr)
 
     def test_2_each_kept_message_is_reported_once_with_its_reason(self):
         self.assertEqual(len(self.alerts), 3)
