@@ -185,6 +185,9 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
 guint worker_queued(Gateway *gw);
 /* whether the oldest of them can be collected without waiting */
 gboolean worker_has_answer(Gateway *gw);
+/* ends the worker with the messages submitted and not collected (a stop): what it committed
+ * stands, the rest stay "fetched" */
+void worker_abandon(Gateway *gw);
 /* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
  * worker that crashes or hangs on it is replaced and the message left as it is (logged):
  * that is not an error. */

@@ -827,8 +827,22 @@ static gboolean collect_pending(Pass *p, GError **error)
     return ok;
 }
 
+/* SIGTERM: the messages queued behind the one the parser had in hand are not waited for (each
+ * could take its time limit): the parser is ended, and they stay "fetched" below the cursor
+ * for the next start */
+static void abandon_queued(Pass *p)
+{
+    worker_abandon(p->gw);
+    InParser *in;
+    while ((in = g_queue_pop_head(&p->in_parser))) {
+        raw_message_free(in->raw);
+        g_free(in);
+    }
+}
+
 /* every message in the parser collected (their outcomes stand whatever comes next); after a
- * failure the rest are still collected, and the first error is the one told */
+ * failure the rest are still collected, and the first error is the one told. A stop finishes
+ * the message in the parser's hands, as SIGTERM promises, and leaves the rest. */
 static gboolean collect_all(Pass *p, GError **error)
 {
     gboolean ok = TRUE;
@@ -841,6 +855,8 @@ static gboolean collect_all(Pass *p, GError **error)
                 g_error_free(e);
             ok = FALSE;
         }
+        if (gateway_stopping(p->gw) && !g_queue_is_empty(&p->in_parser))
+            abandon_queued(p);
     }
     return ok;
 }

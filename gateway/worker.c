@@ -480,6 +480,15 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
     return TRUE;
 }
 
+void worker_abandon(Gateway *gw)
+{
+    if (!gw->worker || gw->worker->queue->len == 0)
+        return;
+    log_info("stopping: %u message(s) queued for the parser are left for the next start",
+             gw->worker->queue->len);
+    g_free(worker_lost(gw, TRUE));
+}
+
 gboolean worker_has_answer(Gateway *gw)
 {
     Worker *w = gw->worker;

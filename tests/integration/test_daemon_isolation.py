@@ -186,5 +186,47 @@ class TooLarge(unittest.TestCase):
         self.assertEqual(sorted(o["kind"] for o in outbox), ["ack", "ioc_alert", "too_large"])
 
 
+
+class StopWithAQueue(unittest.TestCase):
+    """The parser is given a whole download group at once. SIGTERM finishes the message in the
+    parser's hands, as a stop promises, and does not wait for the ones queued behind it (each
+    could take its own time limit): they stay recorded in the inbox for the next start, and
+    nothing is lost or done twice."""
+
+    def test_sigterm_finishes_the_message_in_hand_and_leaves_the_queue(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("gateway", "message_timeout_seconds"): 5})
+        who = daemontest.citizen(stack)
+        subjects = ["Rác thải trước chợ", f"Ngập nước {HANG}", "Cây đổ", "Đèn đường hỏng",
+                    "Ổ gà trên đường"]
+        mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
+                 for s in subjects]
+        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"hang-on-subject:{HANG}"})
+        # the first is drafted: the group is in the parser's queue, which hangs on the second
+        # for 5 s; the stop comes meanwhile
+        pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == 1, timeout=30,
+                          what="the first draft")
+        self.assertEqual(gw.stop_pahtd(proc), 0, gw.log())
+        log = gw.log()
+        self.assertIn("longer than 5 s", log)  # the one in hand was finished (kept aside)
+        self.assertRegex(log, r"stopping: [1-3] message\(s\) queued for the parser are left")
+        # what the stop left is still on the server, and every one of them has a row
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1)
+        self.assertGreaterEqual(gw.count("INBOX"), 1)
+
+        run = gw.pahtd("--once")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        drafts = gw.pahtctl_json("drafts")
+        self.assertEqual(sorted(d["subject"] for d in drafts),
+                         sorted(s for s in subjects if HANG not in s))
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 4)
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1)
+        acks = [o for o in gw.pahtctl_json("outbox") if o["kind"] == "ack"]
+        self.assertEqual(len(acks), 4)
+
+
 if __name__ == "__main__":
     unittest.main()
