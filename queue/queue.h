@@ -62,6 +62,10 @@ gboolean store_may_change_thread(void);
  * cut), until made durable together by one sync of the file system (fs_sync_filesystem) or
  * the next commit with deferral off. TRUE again is the default, a durable commit each. */
 gboolean store_sync_each_commit(Store *store, gboolean each, GError **error);
+/* This connection's commits never checkpoint the WAL: another connection's do (pahtd's parser
+ * process leaves them to pahtd, whose commits run them on the other core; SQLite checkpoints
+ * after a commit has released the write lock, so the parser is not held up either way) */
+gboolean store_checkpoint_elsewhere(Store *store, GError **error);
 /* rows this connection has written so far (inserted, updated, deleted): whether anything was
  * committed since an earlier look */
 gint64 store_changes(Store *store);

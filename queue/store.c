@@ -684,6 +684,11 @@ gboolean store_sync_each_commit(Store *store, gboolean each, GError **error)
                       error);
 }
 
+gboolean store_checkpoint_elsewhere(Store *store, GError **error)
+{
+    return store_exec(store, "PRAGMA wal_autocheckpoint=0", error);
+}
+
 gboolean store_may_change_thread(void)
 {
     /* opened with SQLITE_OPEN_NOMUTEX: never two threads at once, which the callers ensure */

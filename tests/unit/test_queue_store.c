@@ -887,6 +887,31 @@ static void test_statement_journal_kept_in_memory(Fixture *f, gconstpointer data
     g_assert_cmpint(subjournal_files, ==, 0);
 }
 
+/* pahtd's parser process leaves the WAL's checkpoints to pahtd: its commits never run one,
+ * however long the WAL grows (SQLite's automatic checkpoint would copy it back at 1,000 pages
+ * and the next writer would start the WAL anew) */
+static void test_checkpoints_left_to_another_connection(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    GError *error = NULL;
+    g_assert_true(store_sync_each_commit(f->store, TRUE, &error)); /* checkpoints at 1,000 */
+    g_assert_true(store_checkpoint_elsewhere(f->store, &error));
+    g_assert_no_error(error);
+    exec_ok(f->store, "CREATE TABLE filler(v BLOB)");
+    for (int i = 0; i < 30; i++)
+        exec_ok(f->store, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                          "WHERE i < 100) INSERT INTO filler SELECT randomblob(3000) FROM n");
+    /* 3,000 rows of 3,000 bytes: over 2,000 pages, all still in the WAL (none copied back) */
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(store_connection(f->store), "PRAGMA wal_checkpoint(PASSIVE)",
+                                       -1, &stmt, NULL),
+                    ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+    gint64 frames = sqlite3_column_int64(stmt, 1);
+    sqlite3_finalize(stmt);
+    g_assert_cmpint(frames, >, 2000);
+}
+
 typedef struct {
     Store *store;
     gboolean began;
@@ -964,6 +989,7 @@ int main(int argc, char **argv)
     ADD("action-address-acts-once", test_action_address_acts_once);
     ADD("statement-journal-kept-in-memory", test_statement_journal_kept_in_memory);
     ADD("busy-lock-asked-again-soon", test_busy_lock_asked_again_soon);
+    ADD("checkpoints-left-to-another-connection", test_checkpoints_left_to_another_connection);
     ADD("files-before-the-upgrade-are-the-citizens",
         test_files_before_the_upgrade_are_the_citizens);
     return g_test_run();
