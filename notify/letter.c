@@ -520,14 +520,37 @@ static char *body_flowed(const char *text)
     return g_string_free(out, FALSE);
 }
 
+/* no NUL, no octet above 127 (RFC 2045 §2.7 "7bit data", line lengths aside) */
+static gboolean octets_are_7bit(const guint8 *data, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        if (data[i] == 0 || data[i] >= 0x80)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* A text part holding text (UTF-8) as it is. Not g_mime_text_part_set_text: it scans the text
+ * for the narrowest charset, character by character (the largest single cost of a letter), and
+ * for text that fits Latin-1 it converts the content to Latin-1 bytes, which the charset=utf-8
+ * that a letter promises then mislabels ("fran=E7ais"). The templates and the values are UTF-8,
+ * so the part says so and carries their bytes. */
 static GMimeObject *text_part_new(const char *subtype, const char *text, gboolean flowed)
 {
     GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
-    g_mime_text_part_set_text(part, text);
-    /* GMime says us-ascii for ASCII-only text; the templates promise UTF-8 */
-    g_mime_text_part_set_charset(part, "utf-8");
+    g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
     if (flowed)
         g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "format", "flowed");
+    gsize len = strlen(text);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
+    g_autoptr(GMimeDataWrapper) content =
+        g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content(GMIME_PART(part), content);
+    /* what set_text would say; g_mime_object_encode then makes 8bit quoted-printable or
+     * base64, and leaves 7bit as it is */
+    g_mime_part_set_content_encoding(GMIME_PART(part), octets_are_7bit((const guint8 *)text, len)
+                                                           ? GMIME_CONTENT_ENCODING_7BIT
+                                                           : GMIME_CONTENT_ENCODING_8BIT);
     return GMIME_OBJECT(part);
 }
 
@@ -579,11 +602,7 @@ static gboolean bytes_are_7bit(GBytes *bytes)
 {
     gsize len = 0;
     const guint8 *data = g_bytes_get_data(bytes, &len);
-    for (gsize i = 0; i < len; i++) {
-        if (data[i] == 0 || data[i] >= 0x80)
-            return FALSE;
-    }
-    return TRUE;
+    return octets_are_7bit(data, len);
 }
 
 /* multipart/mixed: the letter's text and HTML, then each attachment (base64) */

@@ -3,8 +3,8 @@
  * masked (the Message-ID's random part and the MIME boundaries). It guards every change made
  * to compose a letter faster (issue 18): a letter must not change by one byte. The templates
  * are the test's own, written here, so that the province's wording can change without
- * touching the golden files; they reach every path of the composer: Vietnamese and
- * ASCII-only text, flowed lines, stuffing, partials, a parent with blocks, HTML escapes,
+ * touching the golden files; they reach every path of the composer: Vietnamese, ASCII-only
+ * and Latin-1-only text, flowed lines, stuffing, partials, a parent with blocks, HTML escapes,
  * threading, Reply-To and an attachment.
  *
  *   PAHT_GOLDEN_UPDATE=1 test_letters_bytes      rewrites tests/unit/letters_golden/
@@ -20,6 +20,11 @@
 #include <gmime/gmime.h>
 #include <locale.h>
 #include <string.h>
+
+/* GMime 3.2 declares no autoptr cleanups of its own */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
 
 /* ---- masking ------------------------------------------------------------------------------- */
 
@@ -96,6 +101,11 @@ static const TemplateFile template_files[] = {
      "We received your report {{report.code}}. This line is long enough to be flowed at "
      "seventy-six octets, so that the soft breaks of RFC 3676 are tested with ASCII only.\n"},
     {"ascii.html", "<p>Report {{report.code}} received.</p>\n"},
+    {"latin.txt",
+     "Subject: Café {{report.code}}\n"
+     "\n"
+     "Une lettre en français, où chaque caractère tient en Latin-1: é, è, à, ç, ü, ©.\n"},
+    {"latin.html", "<p>Une lettre en français: é, è, à, ç.</p>\n"},
 };
 
 static const char *context_json =
@@ -160,6 +170,7 @@ static const GoldenCase cases[] = {
      some_references, "auto-generated", TRUE},
     {"ascii", "ascii", "PAHT Gateway", "John \"Q\" Public", NULL, "m2@example.vn", NULL,
      "auto-replied", FALSE},
+    {"latin", "latin", "Centre IOC", "Zoë", NULL, NULL, NULL, "Not A Keyword", FALSE},
 };
 
 static char *golden_path(const char *name)
@@ -223,6 +234,46 @@ static void test_letters_are_byte_for_byte_the_golden_ones(void)
     templates_remove(dir);
 }
 
+/* A text that Latin-1 can hold (words like "và", "là", "có" are; a short HTML part or an
+ * English letter may be nothing else) is sent as the UTF-8 its charset=utf-8 says: GMime's
+ * set_text had made it Latin-1 bytes under that label, "français" read as "fran\uFFFDais". */
+static void test_latin1_only_text_is_sent_as_the_utf8_it_says(void)
+{
+    char *dir = templates_write();
+    g_autoptr(JsonNode) context = json_from_string(context_json, NULL);
+    LetterSpec spec = {
+        .templates_dir = dir,
+        .kind = "latin",
+        .context = context,
+        .from_name = "Centre IOC",
+        .from_address = "paht@soctrang.gov.vn",
+        .to_address = "an@example.vn",
+        .auto_submitted = "auto-replied",
+        .date = 1795831200,
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Letter) letter = letter_compose(&spec, &error);
+    g_assert_no_error(error);
+    gsize len = 0;
+    const char *data = g_bytes_get_data(letter->message, &len);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(data, len);
+    g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
+    g_autoptr(GMimeMessage) message = g_mime_parser_construct_message(parser, NULL);
+    g_assert_nonnull(message);
+    GMimeMultipart *body = GMIME_MULTIPART(g_mime_message_get_body(message));
+    const char *expected[] = {
+        "Une lettre en français, où chaque caractère tient en Latin-1: é, è, à, ç, ü, ©.\n",
+        "<p>Une lettre en français: é, è, à, ç.</p>\r\n"};
+    for (int i = 0; i < 2; i++) {
+        GMimeTextPart *part = GMIME_TEXT_PART(g_mime_multipart_get_part(body, i));
+        g_assert_cmpstr(g_mime_text_part_get_charset(part), ==, "utf-8");
+        g_autofree char *text = g_mime_text_part_get_text(part);
+        g_autofree char *shown = i == 0 ? letter_text_reflowed(text) : g_strdup(text);
+        g_assert_cmpstr(shown, ==, expected[i]);
+    }
+    templates_remove(dir);
+}
+
 /* ---- every registered kind, written out for a comparison of two builds ---------------------- */
 
 static void dump_every_kind(const char *out_dir)
@@ -272,5 +323,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/letters/bytes/letters_are_byte_for_byte_the_golden_ones",
                     test_letters_are_byte_for_byte_the_golden_ones);
+    g_test_add_func("/letters/bytes/latin1_only_text_is_sent_as_the_utf8_it_says",
+                    test_latin1_only_text_is_sent_as_the_utf8_it_says);
     return g_test_run();
 }
