@@ -157,8 +157,11 @@ static void append_q_words(GString *out, const char *text)
                 encoded[n++] = (char)byte;
             else if (byte == ' ')
                 encoded[n++] = '_';
-            else
-                n += (gsize)g_snprintf(encoded + n, sizeof encoded - n, "=%02X", byte);
+            else {
+                encoded[n++] = '=';
+                encoded[n++] = "0123456789ABCDEF"[byte >> 4];
+                encoded[n++] = "0123456789ABCDEF"[byte & 0xf];
+            }
         }
         encoded[n] = '\0';
         if (word->len + n > room) { /* never split a character across words */
@@ -559,10 +562,14 @@ static gboolean octets_are_7bit(const guint8 *data, gsize len)
  * so the part says so and carries their bytes. */
 static GMimeObject *text_part_new(const char *subtype, const char *text, gboolean flowed)
 {
-    GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
-    g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
+    GMimeTextPart *part = g_object_new(GMIME_TYPE_TEXT_PART, NULL);
+    /* the type made whole before the part gets it: GMime writes the part's header again at
+     * each parameter set on it */
+    g_autoptr(GMimeContentType) content_type = g_mime_content_type_new("text", subtype);
+    g_mime_content_type_set_parameter(content_type, "charset", "utf-8");
     if (flowed)
-        g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "format", "flowed");
+        g_mime_content_type_set_parameter(content_type, "format", "flowed");
+    g_mime_object_set_content_type(GMIME_OBJECT(part), content_type);
     gsize len = strlen(text);
     g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
     g_autoptr(GMimeDataWrapper) content =
