@@ -157,8 +157,11 @@ static void append_q_words(GString *out, const char *text)
                 encoded[n++] = (char)byte;
             else if (byte == ' ')
                 encoded[n++] = '_';
-            else
-                n += (gsize)g_snprintf(encoded + n, sizeof encoded - n, "=%02X", byte);
+            else {
+                encoded[n++] = '=';
+                encoded[n++] = "0123456789ABCDEF"[byte >> 4];
+                encoded[n++] = "0123456789ABCDEF"[byte & 0xf];
+            }
         }
         encoded[n] = '\0';
         if (word->len + n > room) { /* never split a character across words */
@@ -396,32 +399,43 @@ static char *render_file_part(const char *path, const char *text, int first_line
     return out;
 }
 
+/* text with each octet `at` replaced by `instead`; the runs between are copied whole, never
+ * one octet at a time (a letter is several kilobytes) */
+static char *text_replace_octet(const char *text, char at, const char *instead)
+{
+    gsize len = strlen(text);
+    GString *out = g_string_sized_new(len + len / 32 + 2);
+    for (const char *p = text;;) {
+        const char *found = strchr(p, at);
+        if (!found) {
+            g_string_append(out, p);
+            break;
+        }
+        g_string_append_len(out, p, found - p);
+        g_string_append(out, instead);
+        p = found + 1;
+    }
+    return g_string_free(out, FALSE);
+}
+
 /* the rendered text as the letter says it: NFC, LF line ends (lone CRs from context values
  * dropped), ending with a line end */
 static char *text_canonical(const char *rendered)
 {
     g_autofree char *nfc = text_nfc(rendered);
-    const char *text = nfc ? nfc : "";
-    GString *out = g_string_sized_new(strlen(text) + 1);
-    for (const char *p = text; *p; p++) {
-        if (*p != '\r')
-            g_string_append_c(out, *p);
-    }
-    if (out->len == 0 || out->str[out->len - 1] != '\n')
-        g_string_append_c(out, '\n');
-    return g_string_free(out, FALSE);
+    char *text = text_replace_octet(nfc ? nfc : "", '\r', "");
+    gsize len = strlen(text);
+    if (len > 0 && text[len - 1] == '\n')
+        return text;
+    char *ended = g_strconcat(text, "\n", NULL);
+    g_free(text);
+    return ended;
 }
 
 /* CRLF line ends: RFC 2046 §4.1.1 canonical form */
 static char *body_crlf(const char *text)
 {
-    GString *out = g_string_sized_new(strlen(text) + strlen(text) / 32 + 2);
-    for (const char *p = text; *p; p++) {
-        if (*p == '\n')
-            g_string_append_c(out, '\r');
-        g_string_append_c(out, *p);
-    }
-    return g_string_free(out, FALSE);
+    return text_replace_octet(text, '\n', "\r\n");
 }
 
 /* ---- format=flowed (RFC 3676) ----------------------------------------------------------------
@@ -520,14 +534,52 @@ static char *body_flowed(const char *text)
     return g_string_free(out, FALSE);
 }
 
+/* no NUL, no octet above 127 (RFC 2045 §2.7 "7bit data", line lengths aside) */
+static gboolean octets_are_7bit(const guint8 *data, gsize len)
+{
+    /* eight octets at a time: any high bit, or any zero octet (the word's "has a zero byte"
+     * test, exact when no high bit is set) */
+    const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101);
+    const guint64 highs = G_GUINT64_CONSTANT(0x8080808080808080);
+    gsize i = 0;
+    for (; i + 8 <= len; i += 8) {
+        guint64 w;
+        memcpy(&w, data + i, sizeof w);
+        if ((w & highs) || ((w - ones) & ~w & highs))
+            return FALSE;
+    }
+    for (; i < len; i++) {
+        if (data[i] == 0 || data[i] >= 0x80)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* A text part holding text (UTF-8) as it is. Not g_mime_text_part_set_text: it scans the text
+ * for the narrowest charset, character by character (the largest single cost of a letter), and
+ * for text that fits Latin-1 it converts the content to Latin-1 bytes, which the charset=utf-8
+ * that a letter promises then mislabels ("fran=E7ais"). The templates and the values are UTF-8,
+ * so the part says so and carries their bytes. */
 static GMimeObject *text_part_new(const char *subtype, const char *text, gboolean flowed)
 {
-    GMimeTextPart *part = g_mime_text_part_new_with_subtype(subtype);
-    g_mime_text_part_set_text(part, text);
-    /* GMime says us-ascii for ASCII-only text; the templates promise UTF-8 */
-    g_mime_text_part_set_charset(part, "utf-8");
+    GMimeTextPart *part = g_object_new(GMIME_TYPE_TEXT_PART, NULL);
+    /* the type made whole before the part gets it: GMime writes the part's header again at
+     * each parameter set on it */
+    g_autoptr(GMimeContentType) content_type = g_mime_content_type_new("text", subtype);
+    g_mime_content_type_set_parameter(content_type, "charset", "utf-8");
     if (flowed)
-        g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "format", "flowed");
+        g_mime_content_type_set_parameter(content_type, "format", "flowed");
+    g_mime_object_set_content_type(GMIME_OBJECT(part), content_type);
+    gsize len = strlen(text);
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
+    g_autoptr(GMimeDataWrapper) content =
+        g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content(GMIME_PART(part), content);
+    /* what set_text would say; g_mime_object_encode then makes 8bit quoted-printable or
+     * base64, and leaves 7bit as it is */
+    g_mime_part_set_content_encoding(GMIME_PART(part), octets_are_7bit((const guint8 *)text, len)
+                                                           ? GMIME_CONTENT_ENCODING_7BIT
+                                                           : GMIME_CONTENT_ENCODING_8BIT);
     return GMIME_OBJECT(part);
 }
 
@@ -579,11 +631,7 @@ static gboolean bytes_are_7bit(GBytes *bytes)
 {
     gsize len = 0;
     const guint8 *data = g_bytes_get_data(bytes, &len);
-    for (gsize i = 0; i < len; i++) {
-        if (data[i] == 0 || data[i] >= 0x80)
-            return FALSE;
-    }
-    return TRUE;
+    return octets_are_7bit(data, len);
 }
 
 /* multipart/mixed: the letter's text and HTML, then each attachment (base64) */

@@ -449,29 +449,63 @@ static GPtrArray *parse_template(const char *text, int first_line, GError **erro
 
 #define PARSED_KEEP_MAX 128
 
+typedef struct {
+    int first_line;
+    gsize len;
+    char *text; /* owned by the keys in the table; borrowed by a key looked up */
+} ParsedKey;
+
+/* the first line, the length and the first and last 64 octets: enough to tell a process's
+ * few templates apart without reading each whole text twice per letter (hashing it was a
+ * tenth of the rendering); parsed_key_equal compares the whole texts */
+static guint parsed_key_hash(gconstpointer data)
+{
+    const ParsedKey *key = data;
+    guint h = (guint)key->first_line * 31u + (guint)key->len;
+    gsize n = MIN(key->len, 64);
+    for (gsize i = 0; i < n; i++)
+        h = h * 31u + (guchar)key->text[i];
+    for (gsize i = key->len - n; i < key->len; i++)
+        h = h * 31u + (guchar)key->text[i];
+    return h;
+}
+
+static gboolean parsed_key_equal(gconstpointer a, gconstpointer b)
+{
+    const ParsedKey *x = a, *y = b;
+    return x->first_line == y->first_line && x->len == y->len &&
+           memcmp(x->text, y->text, x->len) == 0;
+}
+
+static void parsed_key_free(gpointer data)
+{
+    ParsedKey *key = data;
+    g_free(key->text);
+    g_free(key);
+}
+
 static GMutex parsed_lock;
-static GHashTable *parsed; /* "first_line:text" -> GPtrArray * of Node * (a reference) */
+static GHashTable *parsed; /* ParsedKey * -> GPtrArray * of Node * (a reference) */
 
 static GPtrArray *parse_template_kept(const char *text, int first_line, GError **error)
 {
-    char *key = g_strdup_printf("%d:%s", first_line, text);
+    ParsedKey probe = {.first_line = first_line, .len = strlen(text), .text = (char *)text};
     g_mutex_lock(&parsed_lock);
-    GPtrArray *nodes = parsed ? g_hash_table_lookup(parsed, key) : NULL;
+    GPtrArray *nodes = parsed ? g_hash_table_lookup(parsed, &probe) : NULL;
     if (nodes)
         g_ptr_array_ref(nodes);
     g_mutex_unlock(&parsed_lock);
-    if (nodes) {
-        g_free(key);
+    if (nodes)
         return nodes;
-    }
     nodes = parse_template(text, first_line, error);
-    if (!nodes) {
-        g_free(key);
+    if (!nodes)
         return NULL;
-    }
+    ParsedKey *key = g_new(ParsedKey, 1);
+    *key = probe;
+    key->text = g_strndup(text, probe.len);
     g_mutex_lock(&parsed_lock);
     if (!parsed)
-        parsed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+        parsed = g_hash_table_new_full(parsed_key_hash, parsed_key_equal, parsed_key_free,
                                        (GDestroyNotify)g_ptr_array_unref);
     if (g_hash_table_size(parsed) >= PARSED_KEEP_MAX)
         g_hash_table_remove_all(parsed);

@@ -285,6 +285,44 @@ static void test_a_missing_name_is_a_configuration_error(void)
     fixture_config_close(c, g_steal_pointer(&dir));
 }
 
+/* labels.ini is kept parsed between letters, yet a word the province changes is in the very
+ * next letter: a file written over in place (same inode, same size) and one renamed into place */
+static void test_a_changed_label_is_in_the_next_letter(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *templates = g_dir_make_tmp("paht-labels-XXXXXX", NULL);
+    g_autofree char *ini = g_build_filename(templates, "labels.ini", NULL);
+    g_autofree char *extra = g_strdup_printf("[gateway]\ntemplates_dir = %s\n", templates);
+    FixtureConfig opts = {.extra = extra};
+    Config *c = fixture_config_open("labels", &opts, &dir);
+    static const char *const names[] = {"thư báo đã nhận", "thư báo đã nhấn", "thư xác nhận"};
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *text = g_strdup_printf("[kind ack]\nname = %s\n", names[i]);
+        if (i == 1) { /* written over: the same inode and, here, the same size */
+            FILE *f = fopen(ini, "r+");
+            g_assert_nonnull(f);
+            g_assert_cmpint(fputs(text, f), >=, 0);
+            g_assert_cmpint(fclose(f), ==, 0);
+        } else {
+            g_assert_true(g_file_set_contents(ini, text, -1, NULL));
+        }
+        for (int round = 0; round < 2; round++) { /* the second from the cache */
+            g_autoptr(GError) error = NULL;
+            g_autoptr(Labels) labels = labels_load(c, &error);
+            g_assert_no_error(error);
+            g_autofree char *name = labels_kind_name(labels, "ack", &error);
+            g_assert_no_error(error);
+            g_assert_cmpstr(name, ==, names[i]);
+        }
+    }
+    g_assert_cmpint(g_unlink(ini), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_null(labels_load(c, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_rmdir(templates);
+    fixture_config_close(c, g_steal_pointer(&dir));
+}
+
 /* a letter to send now, the IOC's kind of context: who it is for and a report code */
 static gboolean enqueue(Config *c, Store *store, const LetterRequest *req, GError **error)
 {
@@ -361,6 +399,8 @@ int main(int argc, char **argv)
                     test_every_field_deadline_and_kind_has_its_names);
     g_test_add_func("/letters/kinds/a_missing_name_is_a_configuration_error",
                     test_a_missing_name_is_a_configuration_error);
+    g_test_add_func("/letters/kinds/a_changed_label_is_in_the_next_letter",
+                    test_a_changed_label_is_in_the_next_letter);
     g_test_add_func("/letters/kinds/only_registered_letters_are_sent",
                     test_only_registered_letters_are_sent);
     int status = g_test_run();

@@ -327,6 +327,22 @@ static void test_context_stack_lookup(void)
                    TRUE, "a@IOC;b@own;");
 }
 
+/* Parsed templates are kept, found again by a hash of their ends and length: two texts alike
+ * in both but another word between must each render as written, also when rendered again */
+static void test_kept_templates_alike_at_both_ends_stay_apart(void)
+{
+    g_autofree char *ends = g_strnfill(100, '=');
+    g_autofree char *a = g_strdup_printf("%s{{#x}}yes{{/x}}%s", ends, ends);
+    g_autofree char *b = g_strdup_printf("%s{{^x}}no!{{/x}}%s", ends, ends);
+    g_assert_cmpuint(strlen(a), ==, strlen(b));
+    g_autofree char *yes = g_strdup_printf("%syes%s", ends, ends);
+    g_autofree char *none = g_strdup_printf("%s%s", ends, ends);
+    for (int round = 0; round < 2; round++) {
+        assert_renders(a, "{\"x\": true}", FALSE, yes);
+        assert_renders(b, "{\"x\": true}", FALSE, none);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -357,5 +373,7 @@ int main(int argc, char **argv)
     g_test_add_func("/notify/template/context_stack_lookup", test_context_stack_lookup);
     g_test_add_func("/notify/template/parents_take_the_blocks_they_are_given",
                     test_parents_take_the_blocks_they_are_given);
+    g_test_add_func("/notify/template/kept_templates_alike_at_both_ends_stay_apart",
+                    test_kept_templates_alike_at_both_ends_stay_apart);
     return g_test_run();
 }
