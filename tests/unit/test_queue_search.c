@@ -3,39 +3,12 @@
  * (a correction, an erasure of personal data, a deletion), and is built by its migration for
  * the reports a database already held. */
 #include "queue/queue.h"
+#include "store_fixture.h"
 #include "queue/store_internal.h"
 #include "util/util.h"
 
 #include <sqlite3.h>
 #include <string.h>
-
-typedef struct {
-    char *dir;
-    char *path;
-    Store *store;
-    GTimeZone *zone;
-} Fixture;
-
-static void fixture_setup(Fixture *f, gconstpointer data)
-{
-    f->dir = g_dir_make_tmp("paht-search-XXXXXX", NULL);
-    f->path = g_build_filename(f->dir, "paht.db", NULL);
-    GError *error = NULL;
-    f->store = store_open(f->path, &error);
-    g_assert_no_error(error);
-    f->zone = g_time_zone_new_identifier("Asia/Ho_Chi_Minh");
-    g_setenv("PAHT_NOW", "2026-12-01T09:00:00+07:00", TRUE);
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data)
-{
-    store_close(f->store);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
-    g_free(f->path);
-    g_time_zone_unref(f->zone);
-    g_unsetenv("PAHT_NOW");
-}
 
 typedef struct {
     const char *subject, *text, *place, *name, *phone, *email;
@@ -160,17 +133,10 @@ static void exec_sql(Store *store, const char *sql);
 
 static int index_bytes_holding(Store *store, const char *word)
 {
-    sqlite3_stmt *stmt = NULL;
-    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store),
-                                       "SELECT count(*) FROM report_search_data"
-                                       " WHERE instr(block, CAST(? AS BLOB)) > 0",
-                                       -1, &stmt, NULL),
-                    ==, SQLITE_OK);
-    sqlite3_bind_text(stmt, 1, word, -1, SQLITE_TRANSIENT);
-    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
+    return sql_count_of_text(store_connection(store),
+                             "SELECT count(*) FROM report_search_data"
+                             " WHERE instr(block, CAST(?1 AS BLOB)) > 0",
+                             word);
 }
 
 /* an erasure of personal data (issue 16) leaves no trace of the erased words in the index's
