@@ -3,39 +3,12 @@
  * (a correction, an erasure of personal data, a deletion), and is built by its migration for
  * the reports a database already held. */
 #include "queue/queue.h"
+#include "store_fixture.h"
 #include "queue/store_internal.h"
 #include "util/util.h"
 
 #include <sqlite3.h>
 #include <string.h>
-
-typedef struct {
-    char *dir;
-    char *path;
-    Store *store;
-    GTimeZone *zone;
-} Fixture;
-
-static void fixture_setup(Fixture *f, gconstpointer data)
-{
-    f->dir = g_dir_make_tmp("paht-search-XXXXXX", NULL);
-    f->path = g_build_filename(f->dir, "paht.db", NULL);
-    GError *error = NULL;
-    f->store = store_open(f->path, &error);
-    g_assert_no_error(error);
-    f->zone = g_time_zone_new_identifier("Asia/Ho_Chi_Minh");
-    g_setenv("PAHT_NOW", "2026-12-01T09:00:00+07:00", TRUE);
-}
-
-static void fixture_teardown(Fixture *f, gconstpointer data)
-{
-    store_close(f->store);
-    fs_remove_tree(f->dir);
-    g_free(f->dir);
-    g_free(f->path);
-    g_time_zone_unref(f->zone);
-    g_unsetenv("PAHT_NOW");
-}
 
 typedef struct {
     const char *subject, *text, *place, *name, *phone, *email;
@@ -160,17 +133,10 @@ static void exec_sql(Store *store, const char *sql);
 
 static int index_bytes_holding(Store *store, const char *word)
 {
-    sqlite3_stmt *stmt = NULL;
-    g_assert_cmpint(sqlite3_prepare_v2(store_connection(store),
-                                       "SELECT count(*) FROM report_search_data"
-                                       " WHERE instr(block, CAST(? AS BLOB)) > 0",
-                                       -1, &stmt, NULL),
-                    ==, SQLITE_OK);
-    sqlite3_bind_text(stmt, 1, word, -1, SQLITE_TRANSIENT);
-    g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
+    return sql_count_of_text(store_connection(store),
+                             "SELECT count(*) FROM report_search_data"
+                             " WHERE instr(block, CAST(?1 AS BLOB)) > 0",
+                             word);
 }
 
 /* an erasure of personal data (issue 16) leaves no trace of the erased words in the index's
@@ -313,6 +279,96 @@ static void test_migration_indexes_reports_already_kept(Fixture *f, gconstpointe
     g_assert_no_error(error);
     assert_finds(store, "cay do", id);
     assert_finds(store, "tran hung dao", id);
+    store_close(store);
+}
+
+/* the tables whose rows hold text anywhere in a column, by name, comma-separated */
+static char *tables_holding(Store *store, const char *text)
+{
+    sqlite3 *db = store_connection(store);
+    sqlite3_stmt *tables = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(db,
+                                       "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                                       " ORDER BY name",
+                                       -1, &tables, NULL),
+                    ==, SQLITE_OK);
+    GString *found = g_string_new(NULL);
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(tables, 0);
+        g_autofree char *sql = g_strdup_printf("SELECT * FROM \"%s\"", name);
+        sqlite3_stmt *rows = NULL;
+        g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), ==, SQLITE_OK);
+        gboolean holds = FALSE;
+        while (!holds && sqlite3_step(rows) == SQLITE_ROW)
+            for (int c = 0; c < sqlite3_column_count(rows) && !holds; c++) {
+                const void *bytes = sqlite3_column_blob(rows, c);
+                int n = sqlite3_column_bytes(rows, c);
+                holds = bytes && memmem(bytes, n, text, strlen(text)) != NULL;
+            }
+        sqlite3_finalize(rows);
+        if (holds)
+            g_string_append_printf(found, "%s%s", found->len ? "," : "", name);
+    }
+    sqlite3_finalize(tables);
+    return g_string_free(found, FALSE);
+}
+
+/* issue 18: the index holds the words to find a report by, not a second copy of the
+ * citizen's name, phone and text (written again in every mail's transaction, and personal
+ * data kept twice) */
+static void test_index_keeps_no_copy_of_the_report(Fixture *f, gconstpointer data)
+{
+    gint64 id = report_in(f->store, f->zone,
+                          &(Mail){.subject = "Ngập nước hẻm 7",
+                                  .text = "Nước ngập tới gối trước nhà bà Quách Thị Xuyến.",
+                                  .name = "Quách Thị Xuyến",
+                                  .phone = "0977123456"});
+    assert_finds(f->store, "quach thi xuyen", id);
+    assert_finds(f->store, "0977123456", id);
+    assert_finds(f->store, "ngap toi goi", id);
+    const char *personal[] = {"Quách Thị Xuyến", "0977123456", "Nước ngập tới gối"};
+    for (gsize i = 0; i < G_N_ELEMENTS(personal); i++) {
+        g_autofree char *where = tables_holding(f->store, personal[i]);
+        g_assert_cmpstr(where, ==, "report");
+    }
+}
+
+/* a database whose index kept its own copy (schema before issue 18): after the migration
+ * the same reports are found by the same words, and a change of a row takes its old words
+ * out of the index (the triggers name them: the index cannot read them back) */
+static void test_migration_to_an_index_without_copy(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "copy.db", NULL);
+    GError *error = NULL;
+    Store *older = store_open_at(path, STORE_SCHEMA_MIGRATE, store_schema_latest() - 1, &error);
+    g_assert_no_error(error);
+    gint64 tree = report_in(
+        older, f->zone, &(Mail){.subject = "Cây đổ", .text = "Cây đổ chắn đường Trần Hưng Đạo"});
+    gint64 flood =
+        report_in(older, f->zone, &(Mail){.subject = "Ngập nước", .name = "Quách Xuyên"});
+    g_autofree char *rename = g_strdup_printf(
+        "UPDATE report SET citizen_name = 'Đỗ Văn Khoa' WHERE id = %" G_GINT64_FORMAT, tree);
+    exec_sql(older, rename);
+    store_close(older);
+
+    Store *store = store_open(path, &error);
+    g_assert_no_error(error);
+    g_autofree char *where =
+        tables_holding(store, "Trần Hưng"); /* "Đ" is folded to "d" in the index */
+    g_assert_cmpstr(where, ==, "report");
+    assert_finds(store, "cay do", tree);
+    assert_finds(store, "tran hung dao", tree);
+    assert_finds(store, "do van khoa", tree);
+    assert_finds(store, "nguyen van an", 0); /* the name before the correction */
+    assert_finds(store, "quach xuyen", flood);
+    g_autofree char *erase = g_strdup_printf(
+        "UPDATE report SET citizen_name = NULL WHERE id = %" G_GINT64_FORMAT, flood);
+    exec_sql(store, erase);
+    assert_finds(store, "quach xuyen", 0);
+    g_assert_true(report_search_forget(store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(index_bytes_holding(store, "xuyen"), ==, 0);
+    assert_finds(store, "ngap nuoc", flood);
     store_close(store);
 }
 
@@ -538,6 +594,8 @@ int main(int argc, char **argv)
     ADD("confidential-reports-found-by-code-only-when-redacted",
         test_confidential_reports_found_by_code_only_when_redacted);
     ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
+    ADD("index-keeps-no-copy-of-the-report", test_index_keeps_no_copy_of_the_report);
+    ADD("migration-to-an-index-without-copy", test_migration_to_an_index_without_copy);
     g_test_add_func("/queue/search/similar-reports-pass-the-threshold-and-others-do-not",
                     test_similar_reports_pass_the_threshold_and_others_do_not);
     g_test_add_func("/queue/search/distance-in-metres", test_distance_in_metres);
