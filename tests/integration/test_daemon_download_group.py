@@ -1,0 +1,80 @@
+"""A download group's messages are recorded together, in one transaction, once the group is in
+(gateway/mailbox.c, record_arrived). One message of the group whose raw file cannot be stored
+must cost the others nothing: they are drafted and moved; it stays in the inbox, is counted as
+a failure and is taken again when its retry is due."""
+import hashlib
+import os
+import re
+import sqlite3
+import unittest
+
+import daemontest
+import mailboxtest
+import pahttest
+
+
+def fetched_bytes(stack, gw):
+    """Each INBOX message as pahtd downloads it (UID FETCH BODY.PEEK[]), by UID."""
+    imap = stack.imap(gw.address)
+    try:
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    out = {}
+    for item in data:
+        if isinstance(item, tuple):
+            uid = int(re.search(rb"UID (\d+)", item[0]).group(1))
+            out[uid] = item[1]
+    return out
+
+
+class DownloadGroup(unittest.TestCase):
+    def test_a_file_that_cannot_be_stored_costs_the_rest_of_its_group_nothing(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+        who = daemontest.citizen(stack)
+        subjects = ["Rác thải trước chợ", "Cây đổ giữa đường", "Đèn đường hỏng"]
+        mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
+                 for s in subjects]
+        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+        raw = fetched_bytes(stack, gw)
+        self.assertEqual(len(raw), 3)
+        digests = {uid: hashlib.sha256(data).hexdigest() for uid, data in raw.items()}
+        middle = sorted(digests)[1]
+        # where the middle message's raw file goes, a folder that is not empty: the rename
+        # onto it fails, and only that message's file cannot be stored
+        blocked = os.path.join(gw.data_dir, "raw", digests[middle][:2], digests[middle] + ".eml")
+        os.makedirs(os.path.join(blocked, "in-the-way"), 0o700)
+
+        first = gw.pahtd("--once", env={"PAHT_NOW": mailboxtest.at(0)})
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertRegex(first.stderr, rf"message UID {middle} of INBOX could not be taken "
+                                       r"\(failure 1\)")
+        drafts = gw.pahtctl_json("drafts", env={"PAHT_NOW": mailboxtest.at(0)})
+        self.assertEqual(sorted(d["subject"] for d in drafts), sorted([subjects[0], subjects[2]]))
+        self.assertEqual(gw.count("INBOX"), 1)
+        self.assertEqual(gw.count("PAHT/Processed"), 2)
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            stored = sorted(r[0] for r in db.execute("SELECT sha256 FROM raw_message"))
+            failures = db.execute("SELECT uid, failures FROM message_failure").fetchall()
+        # the two recorded are the bytes the server gave
+        self.assertEqual(stored, sorted(d for u, d in digests.items() if u != middle))
+        self.assertEqual(failures, [(middle, 1)])
+
+        # the way cleared and its retry due (5 minutes): taken, drafted, moved, counted once
+        os.rmdir(os.path.join(blocked, "in-the-way"))
+        os.rmdir(blocked)
+        again = gw.pahtd("--once", env={"PAHT_NOW": mailboxtest.at(10)})
+        self.assertEqual(again.returncode, 0, again.stderr)
+        drafts = gw.pahtctl_json("drafts", env={"PAHT_NOW": mailboxtest.at(10)})
+        self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 3)
+        acks = [o for o in gw.pahtctl_json("outbox") if o["kind"] == "ack"]
+        self.assertEqual(len(acks), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
