@@ -181,8 +181,6 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
  * however late it is collected. */
 gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
-/* the messages submitted and not yet collected */
-guint worker_queued(Gateway *gw);
 /* whether the oldest of them can be collected without waiting */
 gboolean worker_has_answer(Gateway *gw);
 /* ends the worker with the messages submitted and not collected (a stop): what it committed

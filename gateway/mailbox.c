@@ -948,10 +948,10 @@ static gboolean sync_message(Pass *p, const ImapMessageInfo *m, GError **error)
  * max_message_bytes) are fetched in groups, one UID FETCH each (imap_client_fetch_bodies):
  * the server streams them back to back. Each is hashed as it is written (no reading it back);
  * the group's are recorded together once it is in, and given to the parser, which works on
- * them while the next group arrives. A
- * message the group did not bring whole (the server skipped it, refused it, or the
- * connection broke on it) is then fetched on its own, which says why and counts its failure:
- * the group changes how fast, never what happens to a message. */
+ * them while the next group arrives. A message the group did not bring whole (the server
+ * skipped it, refused it, or the connection broke on it) is then fetched on its own, which
+ * says why and counts its failure: the group changes how fast, never what happens to a
+ * message. */
 
 /* a message of the group that arrived whole, to be recorded with the others */
 typedef struct {
@@ -1052,7 +1052,7 @@ static void download_end(gpointer data, guint32 uid, gint64 size)
 /* The messages of the group that arrived whole, recorded in one transaction and then each
  * given to the parser (or passed over). Recorded one by one as each arrived, every message
  * took the write lock between two of the parser's, and each waited for the other: the parser
- * sat idle a fifth of an ingest. The parser has the group before's messages meanwhile. */
+ * sat idle a quarter of an ingest. The parser has the group before's messages meanwhile. */
 static void record_arrived(Download *d)
 {
     Pass *p = d->p;

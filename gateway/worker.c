@@ -20,7 +20,7 @@
  * - The parent may give the child several messages before it collects the first answer (a
  *   queue of up to PARSER_QUEUE_MAX, mailbox.c): a 2 MB mail with photos and a 20 KB one take
  *   very different times, and with one at a time the child waited for the next download (and
- *   the download for the child) about a third of an ingest. The child takes them in order, so
+ *   the download for the child) a quarter of an ingest. The child takes them in order, so
  *   the oldest unanswered one is the one in its hands: a timeout or a crash is that one's, and
  *   the ones behind it, never begun, go to a new child in the same order.
  * - The child ignores SIGTERM, SIGINT and SIGHUP: systemd signals the whole control group, and
@@ -498,11 +498,6 @@ gboolean worker_has_answer(Gateway *gw)
         return TRUE;
     struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
     return poll(&pfd, 1, 0) > 0;
-}
-
-guint worker_queued(Gateway *gw)
-{
-    return gw->worker ? gw->worker->queue->len : 0;
 }
 
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
