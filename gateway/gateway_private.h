@@ -45,11 +45,13 @@ struct Gateway {
     char *raw_dir, *att_dir, *tmp_dir;
     ImapClient *imap;
     gboolean folders_ready;
-    gboolean selected;     /* the watched folder is selected on imap */
-    guint32 uidvalidity;   /* ... with this UIDVALIDITY */
-    gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
-    gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
-                              processing the previous process did not survive */
+    gboolean selected;       /* the watched folder is selected on imap */
+    guint32 uidvalidity;     /* ... with this UIDVALIDITY */
+    gboolean sync_pending;   /* the last pass did not finish: look for mail even without news */
+    gboolean recovering;     /* no pass has run yet: a message still "fetched" is one whose
+                                processing the previous process did not survive */
+    gint64 in_hand_at_crash; /* ... the oldest such (the parser takes its queue in order, so
+                                the ones behind it were never begun): the one charged */
     /* group commit (gateway.c): files and commits not synced one by one, but together */
     gboolean defer_sync;
     gboolean unsynced;       /* written elsewhere meanwhile (the parser process, a process that

@@ -75,8 +75,9 @@ static gboolean imap_ready(Gateway *gw, GError **error)
 }
 
 /* Processing a recorded message that is still "fetched", in the worker, in two halves: the
- * daemon fetches the next message meanwhile. One found so at start is one the previous pahtd
- * died on; after MAX_PROCESSING_ATTEMPTS of those it is set aside without another try.
+ * daemon fetches the next message meanwhile. The oldest found so at start is one the previous
+ * pahtd died on (the ones behind it were only queued); after MAX_PROCESSING_ATTEMPTS of those
+ * it is set aside without another try.
  * (Within one process the worker catches crashes and hangs itself, and a clean failure such
  * as a busy database is simply tried again: it does not count.) *submitted tells whether the
  * worker has it (then process_end must follow) or it was set aside at once. */
@@ -84,7 +85,7 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
 {
     *submitted = FALSE;
     int attempts = raw->attempts;
-    if (gw->recovering && raw->attempts > 0 &&
+    if (gw->recovering && raw->attempts > 0 && raw->id == gw->in_hand_at_crash &&
         !raw_message_count_attempt(gw->store, raw->id, &attempts, error))
         return FALSE;
     if (attempts > MAX_PROCESSING_ATTEMPTS) {
@@ -436,6 +437,12 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
     g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(gw->store, mailbox, error);
     if (!unfinished)
         return FALSE;
+    gw->in_hand_at_crash = 0;
+    for (guint i = 0; gw->recovering && i < unfinished->len && !gw->in_hand_at_crash; i++) {
+        const RawMessage *raw = g_ptr_array_index(unfinished, i);
+        if (g_str_equal(raw->state, RAW_FETCHED))
+            gw->in_hand_at_crash = raw->id;
+    }
     MoveBatch batch;
     move_batch_init(&batch);
     gboolean ok = TRUE;

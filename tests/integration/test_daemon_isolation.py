@@ -4,6 +4,8 @@ reported to the IOC, while the next message is processed; `pahtctl reprocess` ru
 again. Mail above max_message_bytes stays on the server, and its sender is answered once."""
 import json
 import os
+import signal
+import sqlite3
 import unittest
 
 import daemontest
@@ -226,6 +228,41 @@ class StopWithAQueue(unittest.TestCase):
         self.assertEqual(gw.count("PAHT/Quarantine"), 1)
         acks = [o for o in gw.pahtctl_json("outbox") if o["kind"] == "ack"]
         self.assertEqual(len(acks), 4)
+
+
+    def test_sigkill_charges_only_the_message_in_hand(self):
+        """pahtd killed while the parser has a queue: at the next start only the message the
+        parser had in hand is charged an attempt (after MAX_PROCESSING_ATTEMPTS such deaths it
+        is set aside); the ones queued behind it were never begun and are not charged."""
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("gateway", "message_timeout_seconds"): 30})
+        who = daemontest.citizen(stack)
+        subjects = ["Rác thải trước chợ", f"Ngập nước {HANG}", "Cây đổ", "Đèn đường hỏng",
+                    "Ổ gà trên đường"]
+        mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
+                 for s in subjects]
+        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"hang-on-subject:{HANG}"})
+        pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == 1, timeout=30,
+                          what="the first draft")
+        self.assertEqual(gw.stop_pahtd(proc, sig=signal.SIGKILL), -signal.SIGKILL)
+
+        def attempts():
+            with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+                return dict(db.execute("SELECT uid, attempts FROM raw_message WHERE state ="
+                                       " 'fetched'").fetchall())
+        queued = attempts()
+        self.assertEqual(sorted(queued), [2, 3, 4, 5])
+        self.assertEqual(set(queued.values()), {1})  # as recorded
+
+        run = gw.pahtd("--once")  # the fault gone: the hanging one is processed now
+        self.assertEqual(run.returncode, 0, run.stderr)
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            charged = dict(db.execute("SELECT uid, attempts FROM raw_message").fetchall())
+        self.assertEqual(charged, {1: 1, 2: 2, 3: 1, 4: 1, 5: 1})
+        self.assertEqual(len(gw.pahtctl_json("drafts")), 5)
+        self.assertEqual(gw.count("INBOX"), 0)
 
 
 if __name__ == "__main__":
