@@ -42,6 +42,9 @@ typedef struct {
     const char *trusted_authserv_id;
     int max_parts; /* 0 = 1000 */
     int max_depth; /* 0 = 32 */
+    /* a message up to this many bytes is read into memory once and parsed there, a bigger
+     * one read from its file as needed; 0 = 8 MiB, < 0 = always from the file (tests) */
+    gint64 in_memory_max;
 } ParseOptions;
 
 /* once per process, before any parse (initialises GMime) */

@@ -263,6 +263,8 @@ void dsn_parse_fields(const char *text, char **status, char **recipient, char **
 /* the lines of the file fd that begin with "--" (a cheap upper bound of its MIME parts), read
  * until the count passes limit; FALSE (a temporary error) when the file cannot be read */
 gboolean parse_prescan_delimiters(int fd, gint64 limit, gint64 *count_out, GError **error);
+/* the same count for a message held in memory (all of it) */
+gint64 parse_prescan_delimiters_of(const char *data, gsize len);
 
 /* ---- fields.c ------------------------------------------------------------------------------ */
 

@@ -872,6 +872,14 @@ static gssize header_end_feed(HeaderEndScanner *s, const char *data, gsize len)
     return -1;
 }
 
+gsize mail_header_block_length_of(const char *data, gsize len, gsize max)
+{
+    HeaderEndScanner scan = HEADER_END_SCANNER_INIT;
+    gsize look = MIN(len, max + 1);
+    gssize end = header_end_feed(&scan, data, look);
+    return end >= 0 ? (gsize)end : look;
+}
+
 gboolean mail_header_block_length(int fd, gsize max, gsize *length, GError **error)
 {
     HeaderEndScanner scan = HEADER_END_SCANNER_INIT;

@@ -222,6 +222,8 @@ void mail_file_identity_clear(MailFileIdentity *identity);
  * with pread), with the empty line that ends it; the whole file when it has none; max + 1
  * when it is longer than max (no more is read). PAHT_ERROR_TEMPORARY when it cannot be read. */
 gboolean mail_header_block_length(int fd, gsize max, gsize *length, GError **error);
+/* the same for a message held in memory (data, len bytes) */
+gsize mail_header_block_length_of(const char *data, gsize len, gsize max);
 /* the value of the first header called name (case-insensitive) in the header block of len
  * bytes (it may run on into the body: the first empty line ends it), unfolded and trimmed, as
  * written (RFC 2047 words stay encoded); NULL if there is none */

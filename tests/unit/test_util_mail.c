@@ -172,6 +172,9 @@ static void test_header_block_length(void)
         g_autoptr(GError) error = NULL;
         g_assert_true(mail_header_block_length(fd, 1000, &length, &error));
         g_assert_cmpuint(length, ==, cases[i].expected);
+        /* the same held in memory */
+        g_assert_cmpuint(mail_header_block_length_of(cases[i].text, strlen(cases[i].text), 1000),
+                         ==, cases[i].expected);
         close(fd);
     }
     /* longer than the bound: bound + 1, and no more is read */
@@ -184,8 +187,11 @@ static void test_header_block_length(void)
     gsize length = 0;
     g_assert_true(mail_header_block_length(fd, 1000, &length, NULL));
     g_assert_cmpuint(length, ==, 1001);
+    g_assert_cmpuint(mail_header_block_length_of(big->str, big->len, 1000), ==, 1001);
     g_assert_true(mail_header_block_length(fd, 100000, &length, NULL));
     g_assert_cmpuint(length, ==, big->len - strlen("body\r\n"));
+    g_assert_cmpuint(mail_header_block_length_of(big->str, big->len, 100000), ==,
+                     big->len - strlen("body\r\n"));
     close(fd);
     g_string_free(big, TRUE);
 }
