@@ -31,6 +31,13 @@ static gboolean commit_attachments(Gateway *gw, Draft *draft, GError **error)
     return TRUE;
 }
 
+/* auto-replies and bounces: recorded, never answered and never drafted (SPEC §3.5) */
+static gboolean is_automatic(const Draft *draft)
+{
+    const char *c = draft->classification ? draft->classification : CLASSIFICATION_REPORT;
+    return g_str_equal(c, CLASSIFICATION_AUTO) || g_str_equal(c, CLASSIFICATION_BOUNCE);
+}
+
 /* Điều 7.3: a report that waits for the IOC has its 4-working-hour deadline from since on,
  * opened in this transaction: the acknowledgement enqueued with it states it */
 static gboolean report_waits(Gateway *gw, gint64 report_id, gint64 since, GError **error)
@@ -149,10 +156,9 @@ static gboolean decide(Gateway *gw, gint64 raw_id, const Draft *draft, gint64 re
     if (g_str_equal(classification, CLASSIFICATION_BOUNCE) &&
         !bounce_intake(gw, raw_id, draft, error))
         return FALSE;
-    /* auto-replies and bounces are recorded, never answered and never drafted (SPEC §3.5),
-     * nor acted upon when sent to a reply address that acts (issue 14) */
-    if (g_str_equal(classification, CLASSIFICATION_AUTO) ||
-        g_str_equal(classification, CLASSIFICATION_BOUNCE))
+    /* automatic mail is recorded only, and not acted upon when sent to a reply address that
+     * acts (issue 14) */
+    if (is_automatic(draft))
         return agency_mail_automatic(gw, raw_id, draft, error) &&
                raw_message_mark_processed(gw->store, raw_id, classification, 0, error);
 
@@ -339,7 +345,12 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
         out->classification = g_strdup(CLASSIFICATION_UNPARSED);
         return ok;
     }
-    gboolean ok = commit_attachments(gw, draft, error);
+    /* Automatic mail (auto-replies, bounces) is recorded, never drafted nor answered (SPEC
+     * §3.5): no row refers to its attachments (a bounce's returned letter, a report's XML),
+     * so they stay out of the content store, where `pahtctl verify` listed each as a file
+     * nobody refers to; the raw message keeps them. They are removed with the work folder's
+     * files below. */
+    gboolean ok = is_automatic(draft) || commit_attachments(gw, draft, error);
     if (ok && (ok = store_begin(gw->store, error))) {
         ok = decide(gw, raw->id, draft, raw->received_at, out, error) &&
              store_commit(gw->store, error);

@@ -6,7 +6,9 @@
 #include "gateway/gateway_private.h"
 #include "gateway_fixture.h"
 #include "letter_fixture.h"
+#include "parse/parse.h"
 
+#include <glib/gstdio.h>
 #include <locale.h>
 #include <string.h>
 
@@ -224,6 +226,117 @@ static void test_mail_given_up_alert(Fixture *f, gconstpointer data)
     assert_says(text, words);
 }
 
+/* regular files under dir, its sub-folders included */
+static guint files_under(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    guint n = 0;
+    for (const char *name; d && (name = g_dir_read_name(d));) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_DIR))
+            n += files_under(path);
+        else if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+            n++;
+    }
+    return n;
+}
+
+/* a mail with a small picture attached, under these headers (an out-of-office answer's, a
+ * citizen's) */
+static char *mail_with_picture(const char *headers)
+{
+    return g_strconcat(
+        headers,
+        "Date: Mon, 30 Nov 2026 08:00:00 +0700\r\n"
+        "To: paht@soctrang.gov.vn\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
+        "\r\n"
+        "--b1\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n"
+        "\r\n"
+        "Đường Trần Hưng Đạo ngập nước từ sáng.\r\n"
+        "--b1\r\n"
+        "Content-Type: image/png; name=\"anh.png\"\r\n"
+        "Content-Disposition: attachment; filename=\"anh.png\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n"
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+        "awAAAABJRU5ErkJggg==\r\n"
+        "--b1--\r\n",
+        NULL);
+}
+
+static void assert_nothing_unreferenced(Fixture *f)
+{
+    BackupReport verify = {0};
+    g_autoptr(GError) error = NULL;
+    g_assert_true(backup_verify_live(f->gw, TRUE, &verify, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(verify.unreferenced->len, ==, 0);
+    g_assert_cmpuint(verify.problems->len, ==, 0);
+    backup_report_clear(&verify);
+}
+
+/* Automatic mail is recorded and never drafted: nothing refers to its attachments, which
+ * must not be left in the content store (pahtctl verify listed every bounce's returned
+ * letter as a file nobody refers to), nor in the work folder; a report's picture is stored. */
+static void test_automatic_mail_leaves_no_files(Fixture *f, gconstpointer data)
+{
+    const char *mail = g_getenv("PAHT_TEST_MAIL_DIR");
+    g_autofree char *here = g_path_get_dirname(__FILE__);
+    g_autofree char *dsn =
+        mail && *mail ? g_build_filename(mail, "postfix-dsn-bounce.eml", NULL)
+                      : g_build_filename(here, "..", "mail", "postfix-dsn-bounce.eml", NULL);
+    g_autofree char *dsn_text = NULL;
+    g_assert_true(g_file_get_contents(dsn, &dsn_text, NULL, NULL));
+    g_autofree char *auto_reply = mail_with_picture(
+        "From: hanhchinh@example.vn\r\n"
+        "Subject: =?UTF-8?Q?T=E1=BB=B1_=C4=91=E1=BB=99ng_tr=E1=BA=A3_l=E1=BB=9Di?=\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "Message-ID: <vang-mat-1@example.vn>\r\n");
+    struct {
+        const char *name, *text, *classification;
+    } cases[] = {
+        {"auto.eml", auto_reply, CLASSIFICATION_AUTO},
+        {"dsn.eml", dsn_text, CLASSIFICATION_BOUNCE},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        /* each has attachments, or this would prove nothing */
+        g_autofree char *path = g_build_filename(f->dir, cases[i].name, NULL);
+        g_assert_true(g_file_set_contents(path, cases[i].text, -1, NULL));
+        g_autofree char *work = g_build_filename(f->dir, "parse-only", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(work, 0700), ==, 0);
+        ParseOptions opts = {.attachments_dir = work};
+        g_autoptr(GError) error = NULL;
+        g_autoptr(Draft) draft = parse_message_file(path, &opts, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(draft->attachments->len, >=, 1);
+        fs_remove_tree(work);
+
+        IngestResult r = ingest(f, cases[i].name, cases[i].text);
+        g_assert_cmpstr(r.classification, ==, cases[i].classification);
+        ingest_result_clear(&r);
+    }
+    g_assert_cmpuint(files_under(f->gw->att_dir), ==, 0);
+    g_assert_cmpuint(files_under(f->gw->tmp_dir), ==, 0);
+    assert_nothing_unreferenced(f);
+
+    /* a citizen's report with the same picture keeps it */
+    g_autofree char *report =
+        mail_with_picture("From: binh@example.vn\r\n"
+                          "Subject: =?UTF-8?Q?Ng=E1=BA=ADp_n=C6=B0=E1=BB=9Bc?=\r\n"
+                          "Message-ID: <bao-cao-1@example.vn>\r\n");
+    IngestResult r = ingest(f, "report.eml", report);
+    g_assert_cmpstr(r.classification, ==, CLASSIFICATION_REPORT);
+    g_assert_cmpint(r.report_id, >, 0);
+    ingest_result_clear(&r);
+    g_assert_cmpuint(files_under(f->gw->att_dir), ==, 1);
+    g_assert_cmpuint(files_under(f->gw->tmp_dir), ==, 0);
+    assert_nothing_unreferenced(f);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
@@ -241,5 +354,6 @@ int main(int argc, char **argv)
     ADD("unparsed-mail-alert", test_unparsed_mail_alert);
     ADD("mail-too-large-alert", test_mail_too_large_alert);
     ADD("mail-given-up-alert", test_mail_given_up_alert);
+    ADD("automatic-mail-leaves-no-files", test_automatic_mail_leaves_no_files);
     return g_test_run();
 }
