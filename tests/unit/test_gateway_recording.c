@@ -8,7 +8,6 @@
 #include "letter_fixture.h"
 #include "parse/parse.h"
 
-#include <glib/gstdio.h>
 #include <locale.h>
 #include <string.h>
 
