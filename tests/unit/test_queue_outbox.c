@@ -363,6 +363,43 @@ static void test_newest_of_kind_cost_independent_of_outbox_length(Fixture *f, gc
     g_assert_cmpuint(long_outbox, <, short_outbox * 2);
 }
 
+/* Every index of the outbox is read by some statement: each letter writes an entry in each
+ * (issue 18: outbox_rcpt was written for every letter and read by none). A new index must
+ * name its reader here. */
+static void test_every_index_has_a_reader(Fixture *f, gconstpointer data)
+{
+    static const char *const read_by[] = {
+        "outbox_due",        /* outbox_claim_next_for: the next letter due */
+        "outbox_lease",      /* outbox_claim_next_for, outbox_reclaim_leases: expired leases */
+        "outbox_report",     /* a report's letters (report, console, retention) */
+        "outbox_message_id", /* a reply's In-Reply-To (reply.c), outbox_find_message_id */
+        "outbox_state",      /* the console's counts by state, pahtctl outbox --state */
+        "outbox_unreported", /* the digest's failed letters */
+        "outbox_kind",       /* outbox_newest_of_kind (the digest's last one) */
+        "sqlite_autoindex_outbox_1", /* UNIQUE dedupe_key: a letter enqueued once */
+        NULL,
+    };
+    enqueue_to(f, "one", "dan@example.vn");
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(db,
+                                       "SELECT name FROM pragma_index_list('outbox') ORDER BY name",
+                                       -1, &stmt, NULL),
+                    ==, SQLITE_OK);
+    guint n = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        if (!g_strv_contains(read_by, name))
+            g_test_message("outbox index %s has no reader listed", name);
+        g_assert_true(g_strv_contains(read_by, name));
+        n++;
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    g_assert_cmpuint(n, ==, g_strv_length((char **)read_by));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -380,5 +417,6 @@ int main(int argc, char **argv)
     ADD("claim-cost-independent-of-queue-length", test_claim_cost_independent_of_queue_length);
     ADD("newest-of-kind-cost-independent-of-outbox-length",
         test_newest_of_kind_cost_independent_of_outbox_length);
+    ADD("every-index-has-a-reader", test_every_index_has_a_reader);
     return g_test_run();
 }
