@@ -258,24 +258,26 @@ static gboolean check_limits(const ParseContext *ctx, GMimeStream *stream, gint6
     gint64 delimiter_limit = MAX((gint64)ctx->max_parts * 10, 10000);
     gsize header_bytes = 0;
     gint64 delimiters = 0;
-    const char *first_nl = NULL;
     char head[1024];
+    const char *start = head; /* the message's first bytes, for where its first line ends */
+    gsize start_len = 0;
     if (GMIME_IS_STREAM_MEM(stream)) {
         GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
         const char *data = (const char *)bytes->data;
         header_bytes = mail_header_block_length_of(data, bytes->len, MAIL_HEADER_MAX_BYTES);
         delimiters = parse_prescan_delimiters_of(data, bytes->len);
-        first_nl = memchr(data, '\n', MIN(bytes->len, sizeof head));
-        *second_line = first_nl ? (gint64)(first_nl - data) + 1 : -1;
+        start = data;
+        start_len = MIN(bytes->len, sizeof head);
     } else {
         int fd = GMIME_STREAM_FS(stream)->fd;
         if (!mail_header_block_length(fd, MAIL_HEADER_MAX_BYTES, &header_bytes, error) ||
             !parse_prescan_delimiters(fd, delimiter_limit, &delimiters, error))
             return FALSE;
-        ssize_t head_len = pread(fd, head, sizeof head, 0);
-        first_nl = head_len > 0 ? memchr(head, '\n', (size_t)head_len) : NULL;
-        *second_line = first_nl ? (gint64)(first_nl - head) + 1 : -1;
+        ssize_t n = pread(fd, head, sizeof head, 0);
+        start_len = n > 0 ? (gsize)n : 0;
     }
+    const char *first_nl = start_len ? memchr(start, '\n', start_len) : NULL;
+    *second_line = first_nl ? (gint64)(first_nl - start) + 1 : -1;
     if (header_bytes > MAIL_HEADER_MAX_BYTES) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "header block over %d KiB",
                     MAIL_HEADER_MAX_BYTES / 1024);
