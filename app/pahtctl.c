@@ -1721,7 +1721,7 @@ static void print_usage(void)
 int main(int argc, char **argv)
 {
     log_init("pahtctl");
-    memory_tune();
+    memory_tune(0);
     g_autofree char *command_line = command_line_quoted(argc, argv);
     int command_index = 0;
     for (int i = 1; i < argc; i++) {

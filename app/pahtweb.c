@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtweb");
-    memory_tune();
+    memory_tune(0);
     g_autofree char *command_line = command_line_quoted(argc, argv);
     g_autoptr(GOptionContext) options = g_option_context_new("- PAHT web console");
     g_option_context_add_main_entries(options, entries, NULL);

@@ -46,6 +46,7 @@
  * nothing of this runs.
  */
 #include "gateway/gateway_private.h"
+#include "parse/parse.h"
 #include "util/util.h"
 
 #include <errno.h>
@@ -60,20 +61,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* AddressSanitizer reserves terabytes of address space for its shadow memory: no address
- * space limit can be set under it (GCC says so with __SANITIZE_ADDRESS__, clang with
- * __has_feature) */
-#if defined(__SANITIZE_ADDRESS__)
-#define PAHT_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PAHT_UNDER_ASAN 1
-#endif
-#endif
-#ifndef PAHT_UNDER_ASAN
-#define PAHT_UNDER_ASAN 0
-#endif
 
 /* How much address space the parser may take beyond what it has once started (libraries and
  * the store: about 70 MB). Real mail needs far less (text is cut at 8 MB, a TNEF attachment
@@ -618,6 +605,7 @@ static gboolean test_fault(const char *kind, const char *path)
 /* RLIMIT_AS: the address space now plus PARSER_ADDRESS_SPACE_HEADROOM */
 static void limit_parser_memory(void)
 {
+    /* AddressSanitizer reserves terabytes of address space for its shadow memory */
     if (PAHT_UNDER_ASAN)
         return;
     g_autofree char *statm = NULL;
@@ -744,6 +732,8 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
         child_reply(fd, "ERROR %d %s", error->code, text);
         return 1;
     }
+    /* one message after another, each read into memory whole (parse.c) */
+    memory_tune(PARSE_IN_MEMORY_MAX);
     limit_parser_memory();
     child_reply(fd, "READY %s", config->gateway.database);
 

@@ -204,12 +204,11 @@ static gboolean check_structure(ParseContext *ctx, GMimeObject *object, int dept
 
 /* ---- the entry point ----------------------------------------------------------------------- */
 
-/* Messages up to this size are read into memory once, and the limits below and GMime work on
- * that copy: a file stream reads 4 KiB at a time with a seek before each read, and the checks
- * read the file again (strace of pahtd ingesting the bench's 2,000 mails: 133,000 reads and
- * 127,000 seeks, most of them the parser's). A bigger message (a video) stays on disk and is
- * read as it is needed, so that memory stays flat whatever the size. */
-#define PARSE_IN_MEMORY_MAX (8 * 1024 * 1024)
+/* Messages up to PARSE_IN_MEMORY_MAX are read into memory once, and the limits below and GMime
+ * work on that copy: a file stream reads 4 KiB at a time with a seek before each read, and the
+ * checks read the file again (strace of pahtd ingesting the bench's 2,000 mails: 133,000 reads
+ * and 127,000 seeks, most of them the parser's). A bigger message (a video) stays on disk and
+ * is read as it is needed, so that memory stays flat whatever the size. */
 
 /* the message open at fd as a GMime stream: in memory when it is small enough (see above),
  * else the file itself (the stream takes a copy of fd) */

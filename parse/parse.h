@@ -43,9 +43,12 @@ typedef struct {
     int max_parts; /* 0 = 1000 */
     int max_depth; /* 0 = 32 */
     /* a message up to this many bytes is read into memory once and parsed there, a bigger
-     * one read from its file as needed; 0 = 8 MiB, < 0 = always from the file (tests) */
+     * one read from its file as needed; 0 = PARSE_IN_MEMORY_MAX, < 0 = always from the file
+     * (tests) */
     gint64 in_memory_max;
 } ParseOptions;
+
+#define PARSE_IN_MEMORY_MAX (8 * 1024 * 1024)
 
 /* once per process, before any parse (initialises GMime) */
 void parse_init(void);

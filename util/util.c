@@ -106,9 +106,14 @@ char *address_normalise(const char *address, char **domain)
     return normal;
 }
 
-void memory_tune(void)
+void memory_tune(gsize big_buffers)
 {
-    mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+    big_buffers = MIN(big_buffers, MEMORY_BIG_BUFFERS_MAX);
+    /* a fixed threshold (setting any of these ends glibc's own adjusting): a buffer bigger
+     * than big_buffers, a video's, is still given back at once. The heap keeps twice that. */
+    if (big_buffers > 0)
+        mallopt(M_MMAP_THRESHOLD, (int)big_buffers + 4096);
+    mallopt(M_TRIM_THRESHOLD, (int)MAX(8 * 1024 * 1024, 2 * (big_buffers + 4096)));
     mallopt(M_TOP_PAD, 1024 * 1024);
 }
 

@@ -907,14 +907,7 @@ static void write_big_message(const char *path)
 
 /* Under AddressSanitizer the RSS says little (freed blocks wait in a quarantine of up to
  * 256 MB), so the live heap is watched instead: its peak, sampled at every allocation. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ASAN 1
-#endif
-#endif
-#ifdef HAVE_ASAN
+#if PAHT_UNDER_ASAN
 size_t __sanitizer_get_current_allocated_bytes(void);
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
                                               void (*free_hook)(const volatile void *));
@@ -968,7 +961,7 @@ static void test_big_message_streams_with_flat_memory(void)
         int fd = fs_open_private_temp(work_dir, "big-", &out_path, &error);
         g_assert_no_error(error);
         long before = peak_rss_kb();
-#ifdef HAVE_ASAN
+#if PAHT_UNDER_ASAN
         size_t live_before = __sanitizer_get_current_allocated_bytes();
         peak_live_bytes = live_before;
         __sanitizer_install_malloc_and_free_hooks(watch_malloc, watch_free);
@@ -982,7 +975,7 @@ static void test_big_message_streams_with_flat_memory(void)
         g_printerr("# peak RSS %ld KB before, %ld KB after streaming %" G_GINT64_FORMAT " bytes\n",
                    before, after, written);
         /* flat: growth far below the message (a buffered body would add >= 30 MB) */
-#ifdef HAVE_ASAN
+#if PAHT_UNDER_ASAN
         __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
         g_printerr("# peak live heap +%zu KB while streaming\n",
                    (peak_live_bytes - live_before) / 1024);
