@@ -41,14 +41,16 @@ class BenchError(RuntimeError):
 
 
 class Timing:
-    """One finished child: wall seconds, CPU seconds (user + system), peak RSS in KiB."""
+    """One finished child: wall seconds, CPU seconds (user + system), peak RSS in KiB, minor
+    page faults (its children's included)."""
 
-    def __init__(self, wall, user, system, maxrss_kib, status, argv):
+    def __init__(self, wall, user, system, maxrss_kib, status, argv, minflt=0):
         self.wall = wall
         self.user = user
         self.sys = system
         self.cpu = user + system
         self.maxrss_kib = maxrss_kib
+        self.minflt = minflt
         self.status = status
         self.argv = argv
 
@@ -84,13 +86,14 @@ def run_timed(argv, env=None, stdout=None, stderr=None, cwd=None, stdin=None):
         if proc.returncode != 0:
             raise BenchError(f"bench_measure could not run {argv[0]} (exit {proc.returncode})")
         with open(report) as f:
-            wall, user, system, maxrss, status = f.read().split()
+            wall, user, system, maxrss, status, minflt = f.read().split()
     finally:
         os.unlink(report)
         for f, given in ((out, stdout), (err, stderr)):
             if isinstance(given, str):
                 f.close()
-    return Timing(float(wall), float(user), float(system), int(maxrss), int(status), argv)
+    return Timing(float(wall), float(user), float(system), int(maxrss), int(status), argv,
+                  int(minflt))
 
 
 def median(values):

@@ -3,8 +3,9 @@
  *
  *   bench_measure OUT_FILE COMMAND [ARG...]
  *
- * Writes "wall_s user_s sys_s maxrss_kib exit_status" to OUT_FILE (exit_status is -N for a
- * command killed by signal N) and exits 0 if it could measure.
+ * Writes "wall_s user_s sys_s maxrss_kib exit_status minor_faults" to OUT_FILE (exit_status is
+ * -N for a command killed by signal N; minor_faults: pages the kernel had to give or map, its
+ * waited-for children's included) and exits 0 if it could measure.
  *
  * Why not wait4 from the Python of bench/run: Linux keeps in a process's peak RSS the pages of
  * the address space it had before exec, and Python's subprocess starts children with vfork,
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 2;
     }
-    fprintf(out, "%.6f %.6f %.6f %ld %d\n", wall, seconds(usage.ru_utime), seconds(usage.ru_stime),
-            usage.ru_maxrss, code);
+    fprintf(out, "%.6f %.6f %.6f %ld %d %ld\n", wall, seconds(usage.ru_utime),
+            seconds(usage.ru_stime), usage.ru_maxrss, code, usage.ru_minflt);
     return fclose(out) == 0 ? 0 : 2;
 }
