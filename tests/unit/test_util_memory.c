@@ -60,7 +60,7 @@ static void second_message_takes_no_new_pages(void)
     g_assert_cmpint(faults, >=, PAGES(6 * MIB) / 2); /* new memory: the count is seen working */
     g_free(first);
     /* what was freed stays with the process... */
-    g_assert_cmpint((long)mallinfo2().fordblks, >=, 6 * MIB);
+    g_assert_cmpuint(mallinfo2().fordblks, >=, 6 * MIB);
     /* ... and the next message is read into those pages (the default thresholds: mmap'ed and
      * returned, 1,536 faults for each message) */
     g_assert_cmpint(fill_new_buffer(6 * MIB, &second), <, PAGES(6 * MIB) / 16);
@@ -79,14 +79,15 @@ static void test_second_message_takes_no_new_pages(void)
  * given back to the kernel when freed: the process does not keep a video's worth of memory */
 static void bigger_buffer_given_back(void)
 {
-    memory_tune(G_MAXSIZE); /* clamped to MEMORY_BIG_BUFFERS_MAX */
+    memory_tune(24 * MIB); /* more than MEMORY_BIG_BUFFERS_MAX: 16 MiB it is */
     gsize len = MEMORY_BIG_BUFFERS_MAX + 4 * MIB;
+    struct mallinfo2 before = mallinfo2();
     char *big = NULL;
     fill_new_buffer(len, &big);
-    g_assert_cmpint((long)mallinfo2().hblkhd, >=, (long)len);
+    g_assert_cmpuint(mallinfo2().hblkhd - before.hblkhd, >=, len); /* mmap'ed */
     g_free(big);
-    g_assert_cmpint((long)mallinfo2().hblkhd, <, (long)len);
-    g_assert_cmpint((long)mallinfo2().fordblks, <, (long)len);
+    g_assert_cmpuint(mallinfo2().hblkhd, ==, before.hblkhd);          /* and unmapped */
+    g_assert_cmpuint(mallinfo2().fordblks, <, before.fordblks + len); /* not kept */
 }
 
 static void test_bigger_buffer_given_back(void)
@@ -100,13 +101,14 @@ static void test_bigger_buffer_given_back(void)
 static void default_gives_back_over_128k(void)
 {
     memory_tune(0);
+    struct mallinfo2 before = mallinfo2();
     char *letter = NULL, *big = NULL;
     fill_new_buffer(64 * 1024, &letter);
-    g_assert_cmpint((long)mallinfo2().hblkhd, <, 64 * 1024);
+    g_assert_cmpuint(mallinfo2().hblkhd, ==, before.hblkhd); /* from the heap */
     fill_new_buffer(MIB, &big);
-    g_assert_cmpint((long)mallinfo2().hblkhd, >=, MIB);
+    g_assert_cmpuint(mallinfo2().hblkhd - before.hblkhd, >=, MIB); /* mmap'ed */
     g_free(big);
-    g_assert_cmpint((long)mallinfo2().hblkhd, <, MIB);
+    g_assert_cmpuint(mallinfo2().hblkhd, ==, before.hblkhd); /* and given back */
     g_free(letter);
 }
 
