@@ -7,6 +7,7 @@
 #include "notify/notify.h"
 #include "letters/letters.h"
 #include "conf/conf.h"
+#include "parse/parse.h"
 #include "util/util.h"
 #include "web/web.h"
 
@@ -230,6 +231,10 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
     GError *config_error = NULL;
     if (!gateway_check_config(ctl->config, &config_error))
         return fail(config_error);
+    /* file after file, each read into memory whole by the parser: its buffer is kept for the
+     * next, as in pahtd's parser process (500 of the bench's mails: 37,000 minor page faults
+     * with the default, 3,100 so) */
+    memory_tune(PARSE_IN_MEMORY_MAX);
     g_autoptr(JsonArray) array = json_array_new();
     int status = 0;
     for (int i = 1; i < argc; i++) {
