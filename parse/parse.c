@@ -216,8 +216,8 @@ static GMimeStream *open_message_stream(int fd, const struct stat *st, const Par
                                         GError **error)
 {
     gint64 memory_max = opts->in_memory_max == 0 ? PARSE_IN_MEMORY_MAX : opts->in_memory_max;
-    /* a GByteArray holds at most G_MAXUINT bytes: a bigger file is read from disk whatever the
-     * caller allows */
+    /* a GByteArray's size is a guint, and GLib rounds what it reserves up to a power of two:
+     * a file over 2 GiB is read from disk whatever the caller allows */
     if (memory_max < 0 || st->st_size > memory_max || st->st_size > (off_t)G_MAXINT32) {
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (copy < 0) {

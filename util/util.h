@@ -68,7 +68,8 @@ char *address_normalise(const char *address, char **domain);
 /* Keeps freed heap memory for reuse instead of handing it back to the kernel after every
  * letter or message (glibc trims the heap top past 128 KB by default: seen, 7 brk calls and
  * fresh zeroed pages per letter sent, about 10 % of the outbox's time). Up to 8 MB stay
- * mapped; buffers over 128 KB are mmap'ed and returned at once. Call once, at start.
+ * mapped; buffers over 128 KB are mmap'ed and returned at once. Call at start; a process
+ * that turns to reading messages calls it again with big_buffers (below).
  *
  * big_buffers: a process that reads one message after another into a buffer of up to this
  * many bytes (the parser: PARSE_IN_MEMORY_MAX) takes those from the heap too and keeps them
