@@ -411,6 +411,9 @@ gboolean daemon_run(Gateway *gw, const RunOptions *options, GError **error)
         gboolean flushed = outbound_flush(gw, NULL, NULL, &flush_error);
         if (!flushed)
             log_error("outbox: %s", flush_error->message);
+        /* the parser started in the background (worker_prepare): one that cannot start is
+         * reported now, mail or no mail */
+        worker_settle(gw);
 
         if (options->once) {
             ok = synced && flushed;

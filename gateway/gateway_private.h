@@ -59,7 +59,7 @@ struct Gateway {
     gint64 synced_changes;   /* store_changes at the last sync */
     gboolean database_apart; /* the database is on another file system than data_dir */
     SmtpSender *smtp;
-    Worker *worker; /* the child that parses (worker.c); NULL until the first message */
+    Worker *worker; /* the child that parses (worker.c); NULL until started */
     /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
      * taken when the file was checked at start or by an accepted reload; NULL: the built-in
      * lists */
@@ -194,8 +194,14 @@ void worker_abandon(Gateway *gw);
 gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error);
 /* starts the worker now if there is none: pahtd does so at start and after a reload, so that
  * the child reads the configuration file when pahtd did (a file edited later and refused on
- * SIGHUP does not reach it). A failure is logged; the next message tries again. */
+ * SIGHUP does not reach it). It does not wait for the child: the child starts while the
+ * daemon connects to the mailbox, and the first message (or worker_settle) waits for its
+ * READY. A failure is logged; the next message tries again. */
 void worker_prepare(Gateway *gw);
+/* waits for a worker started by worker_prepare to say it is ready, and logs why it cannot be
+ * if it cannot (then the next message tries again): at the end of each cycle, so that a parser
+ * that cannot start is reported even when no mail comes. Nothing to do for a ready one. */
+void worker_settle(Gateway *gw);
 /* ends the worker (it finishes nothing: call between messages); NULL-safe */
 void worker_stop(Gateway *gw);
 

@@ -1,0 +1,74 @@
+"""The parser process starts in the background (gateway/worker.c): pahtd connects to the
+mailbox and does its pass while the child loads its libraries and opens the store, and waits
+for the child's READY only when a message needs it, or at the end of the cycle, so that a child
+that cannot start is still reported in that cycle, mail or no mail.
+
+The child is held at its start by PAHT_TEST_FAULT=start-gate:FIFO (it opens the FIFO before it
+reads anything) and let go when the test has seen what pahtd did meanwhile."""
+import errno
+import os
+import re
+import unittest
+
+import pahttest
+
+READY = re.compile(r"parser process \d+ ready")
+
+
+class ParserStartsInBackground(unittest.TestCase):
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("pstart"))
+        self.gate = os.path.join(self.gw.dir, "start-gate")
+        os.mkfifo(self.gate, 0o600)
+        self.env = {"PAHT_TEST_FAULT": f"start-gate:{self.gate}", "PAHT_LOG_LEVEL": "info"}
+
+    def tearDown(self):
+        self.gw.close()
+
+    def release(self):
+        """Lets the held child go on: opening the FIFO for writing ends its open for reading
+        (ENXIO until the child has it open)."""
+        def opened():
+            try:
+                fd = os.open(self.gate, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno == errno.ENXIO:
+                    return False
+                raise
+            os.close(fd)
+            return True
+        pahttest.wait_for(opened, timeout=60, what="the parser process at its start gate")
+
+    def test_the_mailbox_pass_does_not_wait_for_the_parser(self):
+        proc = self.gw.start_pahtd("--once", env=self.env)
+        # the child is held: the pass gets to the mailbox all the same
+        pahttest.wait_for(lambda: "imap: connected" in self.gw.log(), timeout=60,
+                          what="pahtd at the mailbox while its parser is held")
+        self.assertIsNone(READY.search(self.gw.log()), self.gw.log())
+        self.release()
+        self.assertEqual(proc.wait(timeout=60), 0, self.gw.log())
+        log = self.gw.log()
+        # ... and before it ended it waited for the child to say READY
+        ready = READY.search(log)
+        self.assertIsNotNone(ready, log)
+        self.assertLess(log.index("imap: connected"), ready.start(), log)
+        self.assertNotIn("cannot start", log)
+
+    def test_a_parser_that_cannot_start_is_reported_without_mail(self):
+        proc = self.gw.start_pahtd("--once", env=self.env)
+        pahttest.wait_for(lambda: "imap: connected" in self.gw.log(), timeout=60,
+                          what="pahtd at the mailbox while its parser is held")
+        # the file now names another database: the child, which reads it when let go, would
+        # write elsewhere, and pahtd must say so though no mail came
+        self.gw.config["gateway"]["database"] = os.path.join(self.gw.dir, "other.db")
+        self.gw.write_config()
+        self.release()
+        proc.wait(timeout=60)
+        log = self.gw.log()
+        self.assertIn("now names another database than the one pahtd uses", log)
+        self.assertIsNone(READY.search(log), log)
+
+
+if __name__ == "__main__":
+    unittest.main()
