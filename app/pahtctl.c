@@ -264,6 +264,13 @@ static int cmd_ingest(Ctl *ctl, int argc, char **argv)
                    result.duplicate ? " (already recorded)" : "");
         ingest_result_clear(&result);
     }
+    /* the new reports in the console's search index, in one batch (queue.h) */
+    GError *search_error = NULL;
+    if (!report_search_catch_up(ctl->store, &search_error)) {
+        fprintf(stderr, "pahtctl: search index: %s (caught up by the next search or pass)\n",
+                search_error->message);
+        g_error_free(search_error);
+    }
     if (ctl->json) {
         g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
         print_json(root);

@@ -274,6 +274,21 @@ static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *fo
     return TRUE;
 }
 
+/* the reports made so far, indexed for the console's search in one batch (store.c, migration
+ * of issue 18): every SEARCH_CATCH_UP_BATCH messages of a pass, and at its end. The index is
+ * derived from the rows: a failure is logged, and the next batch, pass or search catches up
+ * instead. */
+#define SEARCH_CATCH_UP_BATCH 16
+
+static void search_catch_up(Gateway *gw)
+{
+    GError *error = NULL;
+    if (!report_search_catch_up(gw->store, &error)) {
+        log_warning("search index: %s (caught up later)", error->message);
+        g_error_free(error);
+    }
+}
+
 static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
 {
     const Config *c = gw->config;
@@ -511,6 +526,7 @@ typedef struct {
     MoveBatch batch;
     GQueue in_parser; /* InParser: submitted to the parser, not yet collected, in UID order */
     int handled;
+    int unindexed; /* messages collected since the search index last caught up */
 } Pass;
 
 /* a message in the parser's queue while the next ones are fetched */
@@ -830,6 +846,12 @@ static gboolean collect_pending(Pass *p, GError **error)
     if (ok) {
         pass_over(p, uid + 1);
         p->handled++;
+    }
+    /* right after the parser's commit, while it parses the next message: a small batch holds
+     * the write lock about a millisecond, when the parser does not want it */
+    if (++p->unindexed >= SEARCH_CATCH_UP_BATCH) {
+        search_catch_up(p->gw);
+        p->unindexed = 0;
     }
     return ok;
 }
@@ -1399,6 +1421,7 @@ gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
     /* group commit for the pass (gateway.c): one sync before each batch leaves the inbox, and
      * one at its end, also after a failure, before any letter it enqueued can be sent */
     gboolean ok = gateway_defer_sync(gw, &local) && sync_pass(gw, processed, &local);
+    search_catch_up(gw);
     GError *sync_error = NULL;
     if (!gateway_sync_each(gw, &sync_error)) {
         if (ok)

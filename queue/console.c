@@ -206,6 +206,9 @@ GPtrArray *report_query(Store *store, const ReportQuery *q, int *total, GError *
         .phone = searching ? phone_pattern(q->search) : NULL,
         .searching = searching,
     };
+    /* the reports made since the index last caught up are found too */
+    if (t.match && !report_search_catch_up(store, error))
+        return NULL;
     if (total && !query_count(store, q, &t, total, error))
         return NULL;
     sqlite3_stmt *stmt =

@@ -708,6 +708,11 @@ char *search_match_query(const char *text);
  * its files keep no trace of the erased words (deleted entries otherwise stay in the index's
  * older segments until they are merged). Rewrites the whole index: once per erasure batch. */
 gboolean report_search_forget(Store *store, GError **error);
+/* Indexes the reports made since the last catch-up (a new report waits in
+ * report_search_pending: the index is written in batches, not in each mail's transaction),
+ * in one transaction; only a read when none waits. report_query does it before a search;
+ * pahtd after each batch of moved messages and each pass, pahtctl ingest at its end. */
+gboolean report_search_catch_up(Store *store, GError **error);
 
 /* Possible duplicates of a report (the report page): other open reports received since now
  * minus 30 days, within 150 m of its coordinates or whose place, subject and text share pairs

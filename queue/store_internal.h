@@ -24,6 +24,11 @@ gint64 store_busy_pause_us(gint64 waited_us);
 /* store_open_with, migrating (STORE_SCHEMA_MIGRATE) no further than version target: the
  * tests make the databases of earlier versions with it */
 Store *store_open_at(const char *path, StoreSchemaPolicy policy, int target, GError **error);
+/* the version made by the first migration whose SQL contains sql, 0 if none: a test makes the
+ * database of the release before a change with store_open_at(store_schema_first_with(a
+ * statement of that change) - 1), which stays right when later migrations are added (a
+ * "latest - 1" silently stops being the release before) */
+int store_schema_first_with(const char *sql);
 
 /* one attachment row of a report (the file is already at a->path) */
 gboolean store_attachment_insert(Store *store, gint64 report_id, gint64 raw_id,

@@ -1,10 +1,12 @@
 """The first slice, end to end on real Dovecot and Postfix: a citizen's e-mail becomes a draft
 and gets an acknowledgement; nothing is done twice; a server we cannot trust is refused; a bad
 configuration is named."""
+import contextlib
 import email.policy
 import json
 import os
 import re
+import sqlite3
 import stat
 import unittest
 
@@ -26,6 +28,13 @@ CITIZENS = [
      "Họ tên: Lê Hoàng Phúc\nĐịa chỉ: 120 Trần Hưng Đạo, phường 2\nCCCD: 094085003456\n"
      "SĐT: 0939 111 222\nĐịa điểm: trước số 120 Trần Hưng Đạo\n"),
 ]
+
+
+def search_index_state(database):
+    """(reports in the search index, reports waiting for it, reports)"""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                     for table in ("report_search_docsize", "report_search_pending", "report"))
 
 
 class FirstSlice(unittest.TestCase):
@@ -159,6 +168,12 @@ class FirstSlice(unittest.TestCase):
         for _, addr, _, _, _ in self.citizens:
             self.assertEqual(pahttest.count(self.stack, addr), 1)
 
+    def test_9_search_index_caught_up(self):
+        # the index is written in batches (issue 18): what a pass made is indexed by its end
+        indexed, waiting, reports = search_index_state(self.gw.database)
+        self.assertEqual((indexed, waiting), (reports, 0))
+        self.assertEqual(reports, 3)
+
     def test_8_data_files_are_private(self):
         for root, dirs, files in os.walk(self.gw.dir):
             for d in dirs:
@@ -253,6 +268,8 @@ class Ingest(unittest.TestCase):
         self.assertTrue(again[0]["duplicate"])
         self.assertEqual(again[0]["code"], out[0]["code"])
         self.assertEqual(len(gw.pahtctl_json("drafts")), 2)
+        # ... and indexed for the console's search when the command ends
+        self.assertEqual(search_index_state(gw.database), (2, 0, 2))
         # the CLI never sends: the answers wait in the outbox for pahtd
         queued = gw.pahtctl_json("outbox", "--state", "queued")
         self.assertEqual(sorted(q["to"] for q in queued), ["dan0@example.vn", "dan1@example.vn"])

@@ -146,6 +146,7 @@ static void test_erased_words_leave_the_index_files(Fixture *f, gconstpointer da
     gint64 id =
         report_in(f->store, f->zone, &(Mail){.subject = "Ngập nước", .name = "Quách Xuyên"});
     report_in(f->store, f->zone, &(Mail){.subject = "Rác thải"});
+    assert_finds(f->store, "quach xuyen", id); /* indexed (the search caught up) */
     g_autofree char *erase =
         g_strdup_printf("UPDATE report SET citizen_name = NULL WHERE id = %" G_GINT64_FORMAT, id);
     exec_sql(f->store, erase);
@@ -265,13 +266,23 @@ static void test_search_follows_every_write_of_a_report(Fixture *f, gconstpointe
     g_assert_cmpint(index_rows(f->store, id), ==, 0);
 }
 
+/* a database at the version before the migration that holds change (a statement of it) */
+static Store *store_before(const char *path, const char *change)
+{
+    int before = store_schema_first_with(change) - 1;
+    g_assert_cmpint(before, >, 0);
+    GError *error = NULL;
+    Store *older = store_open_at(path, STORE_SCHEMA_MIGRATE, before, &error);
+    g_assert_no_error(error);
+    return older;
+}
+
 /* a database of the release before the index: its reports are found after the migration */
 static void test_migration_indexes_reports_already_kept(Fixture *f, gconstpointer data)
 {
     g_autofree char *path = g_build_filename(f->dir, "older.db", NULL);
     GError *error = NULL;
-    Store *older = store_open_at(path, STORE_SCHEMA_MIGRATE, store_schema_latest() - 1, &error);
-    g_assert_no_error(error);
+    Store *older = store_before(path, "CREATE VIRTUAL TABLE report_search");
     gint64 id = report_in(older, f->zone,
                           &(Mail){.subject = "Cây đổ", .text = "Cây đổ chắn đường Trần Hưng Đạo"});
     store_close(older);
@@ -340,8 +351,7 @@ static void test_migration_to_an_index_without_copy(Fixture *f, gconstpointer da
 {
     g_autofree char *path = g_build_filename(f->dir, "copy.db", NULL);
     GError *error = NULL;
-    Store *older = store_open_at(path, STORE_SCHEMA_MIGRATE, store_schema_latest() - 1, &error);
-    g_assert_no_error(error);
+    Store *older = store_before(path, "content = ''");
     gint64 tree = report_in(
         older, f->zone, &(Mail){.subject = "Cây đổ", .text = "Cây đổ chắn đường Trần Hưng Đạo"});
     gint64 flood =
@@ -369,6 +379,97 @@ static void test_migration_to_an_index_without_copy(Fixture *f, gconstpointer da
     g_assert_no_error(error);
     g_assert_cmpint(index_bytes_holding(store, "xuyen"), ==, 0);
     assert_finds(store, "ngap nuoc", flood);
+    store_close(store);
+}
+
+static gint64 count_of(Store *store, const char *sql);
+
+static gint64 pending_reports(Store *store)
+{
+    return count_of(store, "SELECT count(*) FROM report_search_pending");
+}
+
+static void assert_index_whole(Store *store)
+{
+    exec_sql(store, "INSERT INTO report_search(report_search) VALUES ('integrity-check')");
+}
+
+/* issue 18: the index is written in batches (report_search_catch_up), not in each mail's
+ * transaction. A new report waits in report_search_pending and the search catches up first,
+ * so it is found at once; one corrected or deleted while it waits ends in the index as the
+ * row is then (its new words, or nothing), and the index stays whole */
+static void test_search_index_catches_up(Fixture *f, gconstpointer data)
+{
+    gint64 kept = report_in(f->store, f->zone,
+                            &(Mail){.subject = "Cống thoát nước nghẹt", .name = "Lý Thị Hoa"});
+    gint64 corrected =
+        report_in(f->store, f->zone, &(Mail){.subject = "Cây xanh ngã", .name = "Đỗ Văn Bình"});
+    gint64 deleted =
+        report_in(f->store, f->zone, &(Mail){.subject = "Trụ điện nghiêng", .name = "Hồ Văn Nam"});
+    g_assert_cmpint(pending_reports(f->store), ==, 3);
+    g_assert_cmpint(index_rows(f->store, kept), ==, 0);
+    g_autofree char *correct = g_strdup_printf(
+        "UPDATE report SET citizen_name = 'Đỗ Thị Cúc' WHERE id = %" G_GINT64_FORMAT, corrected);
+    exec_sql(f->store, correct);
+    g_autofree char *drop =
+        g_strdup_printf("DELETE FROM event WHERE report_id = %" G_GINT64_FORMAT ";"
+                        "DELETE FROM report WHERE id = %" G_GINT64_FORMAT,
+                        deleted, deleted);
+    exec_sql(f->store, drop);
+    g_assert_cmpint(pending_reports(f->store), ==, 2);
+
+    assert_finds(f->store, "ly thi hoa", kept); /* the search caught up */
+    g_assert_cmpint(pending_reports(f->store), ==, 0);
+    g_assert_cmpint(index_rows(f->store, kept), ==, 1);
+    assert_finds(f->store, "do thi cuc", corrected);
+    assert_finds(f->store, "do van binh", 0);
+    assert_finds(f->store, "tru dien", 0);
+    assert_finds(f->store, "ho van nam", 0);
+    g_assert_cmpint(index_rows(f->store, deleted), ==, 0);
+    assert_index_whole(f->store);
+
+    /* once indexed, a correction takes the old words out at once, as before */
+    g_autofree char *again = g_strdup_printf(
+        "UPDATE report SET citizen_name = 'Lý Thị Lan' WHERE id = %" G_GINT64_FORMAT, kept);
+    exec_sql(f->store, again);
+    g_assert_cmpint(pending_reports(f->store), ==, 0);
+    assert_finds(f->store, "ly thi hoa", 0);
+    assert_finds(f->store, "ly thi lan", kept);
+    assert_index_whole(f->store);
+
+    /* with nothing waiting, a catch-up writes nothing */
+    gint64 before = store_changes(f->store);
+    GError *error = NULL;
+    g_assert_true(report_search_catch_up(f->store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(store_changes(f->store), ==, before);
+}
+
+/* a database whose index was written in each report's transaction: after the migration its
+ * reports are still found (nothing waits), and the new ones wait for the catch-up */
+static void test_migration_to_a_batched_index(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "each.db", NULL);
+    GError *error = NULL;
+    Store *older = store_before(path, "report_search_pending");
+    gint64 old = report_in(older, f->zone, &(Mail){.subject = "Ổ gà", .name = "Vũ Thị Mai"});
+    store_close(older);
+
+    Store *store = store_open(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(pending_reports(store), ==, 0);
+    g_assert_cmpint(index_rows(store, old), ==, 1);
+    gint64 fresh = report_in(store, f->zone, &(Mail){.subject = "Ổ gà", .name = "Tạ Văn Long"});
+    g_assert_cmpint(pending_reports(store), ==, 1);
+    g_autoptr(GArray) both = found(store, "o ga");
+    g_assert_cmpuint(both->len, ==, 2);
+    assert_finds(store, "vu thi mai", old);
+    assert_finds(store, "ta van long", fresh);
+    g_autofree char *erase =
+        g_strdup_printf("UPDATE report SET citizen_name = NULL WHERE id = %" G_GINT64_FORMAT, old);
+    exec_sql(store, erase);
+    assert_finds(store, "vu thi mai", 0);
+    assert_index_whole(store);
     store_close(store);
 }
 
@@ -596,6 +697,8 @@ int main(int argc, char **argv)
     ADD("migration-indexes-reports-already-kept", test_migration_indexes_reports_already_kept);
     ADD("index-keeps-no-copy-of-the-report", test_index_keeps_no_copy_of_the_report);
     ADD("migration-to-an-index-without-copy", test_migration_to_an_index_without_copy);
+    ADD("index-catches-up", test_search_index_catches_up);
+    ADD("migration-to-a-batched-index", test_migration_to_a_batched_index);
     g_test_add_func("/queue/search/similar-reports-pass-the-threshold-and-others-do-not",
                     test_similar_reports_pass_the_threshold_and_others_do_not);
     g_test_add_func("/queue/search/distance-in-metres", test_distance_in_metres);
