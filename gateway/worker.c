@@ -16,7 +16,8 @@
  * - The child is started in the background (worker_prepare) while the daemon connects to the
  *   mailbox; its READY is awaited when the first message needs it, or at the end of the cycle
  *   (worker_settle), so that one that cannot start is still reported at once. A pass with
- *   nothing to parse no longer waits for the child's start (about 20 ms a pahtd --once).
+ *   nothing to parse no longer waits for the child's start (with the pidfd of reap(): a
+ *   pahtd --once with nothing to do, 56 -> 41 ms).
  * - The parent does all IMAP work and waits for each answer with the message's time limit. On
  *   a timeout it kills the child, on a crash it reaps it; either way the message is marked
  *   unparsed (kept: raw file and row) and goes to quarantine, and the next message gets a new
