@@ -18,9 +18,13 @@ Rules for a copy:
   - with blob_limit, BLOB columns are cut to that many bytes (a lighter history when the
     measurement never reads them);
   - with shift_seconds, time columns (at, due excepted: *_at) move back by N * shift_seconds,
-    so the copies spread over the past instead of all arriving this morning.
+    so the copies spread over the past instead of all arriving this morning;
+  - a table that holds nothing but report ids (report_search_pending, the reports waiting for
+    the search index, filled by report's INSERT trigger) is not copied, and the copies are
+    indexed before the commit, as the history of a running gateway would be.
 """
 
+import re
 import sqlite3
 
 ALWAYS_DISTINCT = {"code", "token", "message_id", "sha256", "dedupe_key"}
@@ -59,6 +63,25 @@ def _unique_columns(db, table):
 def _tables(db):
     return [r[0] for r in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+
+
+def _catch_up_search(db, tables):
+    """A history is searchable like one made report by report: from schema 17 a new report
+    waits in report_search_pending until a catch-up indexes it (queue/store.c), and the copies
+    would all wait for the measured pass. They are indexed here, by the statement the index's
+    own update trigger uses for a report's new words, read from the database."""
+    if "report_search_pending" not in tables:
+        return
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'"
+                     " AND name = 'report_search_update'").fetchone()
+    m = re.search(r"INSERT INTO report_search\((rowid, [^)]*)\)\s*VALUES\s*\((new\.id\b.*)\);"
+                  r"\s*END\s*$", sql[0] if sql else "", re.S)
+    if not m:
+        raise HistoryError("report_search_update: no statement that indexes a report")
+    values = re.sub(r"\bnew\.", "report.", m.group(2))
+    db.execute(f"INSERT INTO report_search({m.group(1)}) SELECT {values} FROM report"
+               " WHERE report.id IN (SELECT report_id FROM report_search_pending)")
+    db.execute("DELETE FROM report_search_pending")
 
 
 def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, progress=None):
@@ -136,6 +159,8 @@ def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, 
             for table in ["report"] + children:
                 keep = [(n, t, rowid) for n, t, rowid in cols[table]
                         if not (rowid and table not in ("report", "raw_message"))]
+                if not keep:
+                    continue  # a list of report ids (report_search_pending): made by a trigger
                 names = ", ".join(f'"{n}"' for n, _, _ in keep)
                 values = ", ".join(expr(table, n, t, pk) for n, t, pk in keep)
                 if table == "report":
@@ -157,6 +182,7 @@ def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, 
             if "lease_token" in outbox_cols:
                 sets += ", lease_token = NULL"
             db.execute(f"UPDATE outbox SET {sets} WHERE report_id >= ?", (report_base,))
+        _catch_up_search(db, tables)
         db.execute("COMMIT")
         db.execute("PRAGMA journal_mode = WAL")
         return db.execute("SELECT COUNT(*) FROM report").fetchone()[0]
