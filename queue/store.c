@@ -557,11 +557,11 @@ static const char *const migrations[] = {
     "DROP INDEX outbox_rcpt;",
     /* issue 18: the search index is brought up to date in batches (report_search_catch_up),
      * not in each mail's transaction. FTS5 writes a new segment, and merges, at every commit
-     * that touched it: indexing one report per transaction cost twice what indexing them 200
-     * at a time does (210 against 75 us a report), most of it in the parser process, which
-     * an ingest waits for. A new report is listed in report_search_pending by its INSERT and
-     * indexed by whoever catches up first: pahtd after each batch of moved messages and at
-     * the end of a pass, pahtctl ingest when it is done, the console before any search, so a
+     * that touched it: indexing one report per transaction cost almost three times what
+     * indexing 400 in one does (210 against 75 us a report), most of it in the parser
+     * process, which an ingest waits for. A new report is listed in report_search_pending by
+     * its INSERT and indexed by whoever catches up first: pahtd every 16 messages of a pass
+     * and at its end, pahtctl ingest when it is done, the console before any search, so a
      * search never misses one. A report still waiting has nothing in the index to take out:
      * its corrections and deletion leave the index alone (the catch-up reads the row as it
      * is then), where an FTS5 'delete' of words never indexed would corrupt a contentless
