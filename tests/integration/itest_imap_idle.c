@@ -166,7 +166,9 @@ static void test_idle_wakes_on_new_mail(void)
     g_assert_true(imap_client_noop(client, &error));
     g_assert_true(imap_client_has_news(client));
     g_assert_true(imap_client_idle(client, 600 * 1000, -1, &error));
-    g_assert_cmpuint(commands_sent("IDLE"), ==, 1); /* no second IDLE was sent */
+    /* no IDLE was sent for it: the count is the loop's above, which a server that spoke
+     * before the mail's EXISTS made more than one (seen in a CI run under ASan: 2 == 1) */
+    g_assert_cmpuint(commands_sent("IDLE"), ==, idles);
     g_assert_true(imap_client_has_news(client));
 }
 
