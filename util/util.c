@@ -21,6 +21,8 @@ GQuark paht_error_quark(void)
 
 static char *log_program = NULL;
 static LogLevel log_max_level = LOG_LEVEL_INFO;
+/* PAHT_LOG_LEVEL was set: it wins over the configuration's log_level (log_set_level) */
+static gboolean log_level_from_env;
 static int log_use_prefix = -1; /* -1: decide on first use */
 
 void log_init(const char *program_name)
@@ -31,13 +33,15 @@ void log_init(const char *program_name)
     log_use_prefix = g_getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
     const char *env = g_getenv("PAHT_LOG_LEVEL");
     LogLevel level;
-    if (env && log_level_from_string(env, &level))
+    log_level_from_env = env && log_level_from_string(env, &level);
+    if (log_level_from_env)
         log_max_level = level;
 }
 
 void log_set_level(LogLevel max_level)
 {
-    log_max_level = max_level;
+    if (!log_level_from_env)
+        log_max_level = max_level;
 }
 
 gboolean log_level_from_string(const char *name, LogLevel *out)

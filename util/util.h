@@ -45,6 +45,8 @@ typedef enum {
     LOG_LEVEL_DEBUG = 7,
 } LogLevel;
 
+/* PAHT_LOG_LEVEL in the environment sets the level, and log_set_level (the configuration's
+ * log_level) then changes nothing */
 void log_init(const char *program_name);
 void log_set_level(LogLevel max_level);
 /* "error", "warning", "notice", "info", "debug"; FALSE for anything else */
