@@ -142,6 +142,14 @@ gboolean gateway_defer_sync(Gateway *gw, GError **error);
  * that died before syncing, made durable (syncfs of data_dir's file system, and of the
  * database's when it is another). Nothing to do when nothing was written. */
 gboolean gateway_make_durable(Gateway *gw, GError **error);
+/* gateway_make_durable started in a thread: what was written before this call is durable
+ * once gateway_durable_finish returns TRUE (it waits for the sync, and frees the job);
+ * gateway_durable_ready tells without waiting whether it is over. The caller's own
+ * bookkeeping is not changed: a later gateway_make_durable syncs again. */
+typedef struct DurableJob DurableJob;
+DurableJob *gateway_make_durable_start(Gateway *gw);
+gboolean gateway_durable_ready(const DurableJob *job);
+gboolean gateway_durable_finish(DurableJob *job, GError **error);
 /* gateway_make_durable, then every commit durable again; on failure deferral stays on (and
  * the next gateway_make_durable tries again) */
 gboolean gateway_sync_each(Gateway *gw, GError **error);

@@ -138,6 +138,11 @@ static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
  * crash in between leaves them "processed" in the inbox; the next pass finishes them
  * (finish_unfinished), so the rule "moved only after the commit" holds.
  *
+ * Before a batch leaves, what its messages became is made durable (the group commit's sync).
+ * A full batch's sync runs in a thread while the pass downloads and parses the next messages
+ * (batch_maybe_flush): the pass sat in each syncfs, and the parser with it once it had
+ * parsed what it was given. The last batch of a pass is synced and moved at its end.
+ *
  * Without MOVE (RFC 6851) a move is UID COPY, then \Deleted and UID EXPUNGE, and a crash
  * between the two would leave the copy made and the original in the inbox: the next pass
  * would copy it again. So each step is recorded before the next: the target folder before the
@@ -244,15 +249,17 @@ static void test_fault_exit_before_move(void)
     }
 }
 
-/* the UIDs of one side of the batch to folder; *moved FALSE when the server refused */
+/* the UIDs of one side of the batch to folder; *moved FALSE when the server refused. synced:
+ * what the messages became is on the disk already (a sync that began after their commits
+ * is over) */
 static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *folder,
-                          gboolean *moved, GError **error)
+                          gboolean synced, gboolean *moved, GError **error)
 {
     const guint32 *u = &g_array_index(uids, guint32, 0);
     GError *refused = NULL;
     *moved = FALSE;
     /* the group commit: what the messages became, on the disk before they leave the inbox */
-    if (!gateway_make_durable(gw, error))
+    if (!synced && !gateway_make_durable(gw, error))
         return FALSE;
     if (imap_client_can_move(gw->imap)) {
         test_fault_exit_before_move();
@@ -289,7 +296,7 @@ static void search_catch_up(Gateway *gw)
     }
 }
 
-static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
+static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, gboolean synced, GError **error)
 {
     const Config *c = gw->config;
     for (int i = 0; i < 2; i++) {
@@ -297,7 +304,7 @@ static gboolean move_batch_flush(Gateway *gw, MoveBatch *b, GError **error)
             continue;
         const char *folder = i == 0 ? c->imap.processed_folder : c->imap.quarantine_folder;
         gboolean moved = FALSE;
-        if (!move_side(gw, b->uids[i], b->ids[i], folder, &moved, error))
+        if (!move_side(gw, b->uids[i], b->ids[i], folder, synced, &moved, error))
             return FALSE;
         if (moved &&
             !batch_record(gw, b->ids[i], NULL, FALSE, i == 0 ? RAW_MOVED : RAW_QUARANTINED, error))
@@ -482,10 +489,10 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
             g_error_free(one);
         }
         if (ok && move_batch_size(&batch) >= MOVE_BATCH_MAX)
-            ok = move_batch_flush(gw, &batch, error);
+            ok = move_batch_flush(gw, &batch, FALSE, error);
     }
     if (ok && move_batch_size(&batch) > 0)
-        ok = move_batch_flush(gw, &batch, error);
+        ok = move_batch_flush(gw, &batch, FALSE, error);
     move_batch_clear(&batch);
     return ok;
 }
@@ -524,7 +531,13 @@ typedef struct {
      * a group's messages finish out of UID order, and next never passes one of these */
     GArray *held;
     MoveBatch batch;
-    GQueue in_parser; /* InParser: submitted to the parser, not yet collected, in UID order */
+    /* the full batch before it, whose sync runs in the background (sync_job): it leaves the
+     * inbox once that sync is over */
+    MoveBatch syncing;
+    DurableJob *sync_job;
+    guint batch_max;      /* MOVE_BATCH_MAX, or PAHT_TEST_FAULT move-batch:N */
+    guint32 last_fetched; /* the highest UID downloaded so far */
+    GQueue in_parser;     /* InParser: submitted to the parser, not yet collected, in UID order */
     int handled;
     int unindexed; /* messages collected since the search index last caught up */
 } Pass;
@@ -729,6 +742,7 @@ static void test_fault_slow_fetch(void)
 static Step recorded(Pass *p, guint32 uid, RecordOutcome outcome, RawMessage *raw, RawMessage **out,
                      GError **error)
 {
+    p->last_fetched = MAX(p->last_fetched, uid);
     switch (outcome) {
     case RECORD_FILE_FAILED:
         return STEP_FAILED;
@@ -902,9 +916,44 @@ static gboolean make_room(Pass *p, GError **error)
     return TRUE;
 }
 
+/* The batch whose sync ran in the background leaves the inbox: at once when wait, else only if
+ * its sync is over already. A failed sync, or a pass that may not move (another UIDVALIDITY,
+ * no connection), leaves its messages in the inbox, recorded: the next pass moves them
+ * (finish_unfinished). */
+static gboolean move_synced(Pass *p, gboolean wait, GError **error)
+{
+    if (!p->sync_job || (!wait && !gateway_durable_ready(p->sync_job)))
+        return TRUE;
+    gboolean ok = gateway_durable_finish(g_steal_pointer(&p->sync_job), error);
+    if (ok && !p->epoch_changed && imap_client_usable(p->gw->imap))
+        ok = move_batch_flush(p->gw, &p->syncing, TRUE, error);
+    for (int i = 0; i < 2; i++) {
+        g_array_set_size(p->syncing.uids[i], 0);
+        g_array_set_size(p->syncing.ids[i], 0);
+    }
+    return ok;
+}
+
+/* A full batch is synced in the background while the pass goes on, and moved when the sync is
+ * over: at the next call that finds it over, or at the latest when the next batch is full (one
+ * sync at a time) or the pass ends. Its messages were all collected, so their commits came
+ * before the sync began. */
 static gboolean batch_maybe_flush(Pass *p, GError **error)
 {
-    return move_batch_size(&p->batch) < MOVE_BATCH_MAX || move_batch_flush(p->gw, &p->batch, error);
+    if (!move_synced(p, FALSE, error))
+        return FALSE;
+    if (move_batch_size(&p->batch) < p->batch_max)
+        return TRUE;
+    if (!move_synced(p, TRUE, error))
+        return FALSE;
+    log_debug("mailbox: %u messages leave the inbox once a sync of the disk is over, begun "
+              "after UID %u",
+              move_batch_size(&p->batch), p->last_fetched);
+    MoveBatch full = p->batch;
+    p->batch = p->syncing;
+    p->syncing = full;
+    p->sync_job = gateway_make_durable_start(p->gw);
+    return TRUE;
 }
 
 /* The message at uid has come to step (its row raw, or the error one): what the parser has
@@ -1290,8 +1339,14 @@ static gboolean pass_finish(Pass *p, gboolean ok, GError **error)
         g_clear_error(&last);
         ok = FALSE;
     }
+    if (!move_synced(p, TRUE, &last)) {
+        if (ok)
+            g_propagate_error(error, g_steal_pointer(&last));
+        g_clear_error(&last);
+        ok = FALSE;
+    }
     if (move_batch_size(&p->batch) > 0 && !p->epoch_changed && imap_client_usable(p->gw->imap) &&
-        !move_batch_flush(p->gw, &p->batch, &last)) {
+        !move_batch_flush(p->gw, &p->batch, FALSE, &last)) {
         if (ok)
             g_propagate_error(error, g_steal_pointer(&last));
         g_clear_error(&last);
@@ -1318,6 +1373,10 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
     if (!forget_departed(&p, first, uids, error))
         return FALSE;
     move_batch_init(&p.batch);
+    move_batch_init(&p.syncing);
+    /* PAHT_TEST_FAULT move-batch:N (tests only): batches of N, so that a test sees several */
+    g_autofree char *batch_fault = gateway_test_fault("move-batch");
+    p.batch_max = batch_fault && atoi(batch_fault) > 0 ? (guint)atoi(batch_fault) : MOVE_BATCH_MAX;
     gboolean ok = TRUE;
     for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw);
          i += SIZE_CHUNK)
@@ -1325,6 +1384,7 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
             sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(SIZE_CHUNK, uids->len - i), error);
     ok = pass_finish(&p, ok, error);
     move_batch_clear(&p.batch);
+    move_batch_clear(&p.syncing);
     out->next = p.next;
     out->complete = !p.waiting && !p.epoch_changed;
     out->again = p.reconnected;

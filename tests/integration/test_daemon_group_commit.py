@@ -8,12 +8,17 @@ a crash anywhere loses and doubles nothing.
 - what a power cut before the sync can leave (a row on the disk whose raw file or attachment is
   cut short, or its blocks never written): the next pass does not trust a file by its name; a
   damaged raw file is downloaded again from the inbox, a damaged attachment written again from
-  the message, before the message leaves the inbox.
+  the message, before the message leaves the inbox;
+- the sync of a full batch runs in the background: the pass downloads and parses on, and the
+  batch leaves the inbox only once its sync is over.
 """
+import errno
 import hashlib
 import os
+import re
 import unittest
 
+import daemontest
 import mailboxtest
 import pahttest
 from mailboxtest import once, rows
@@ -110,6 +115,86 @@ class GroupCommit(unittest.TestCase):
         self.check_finished_once()
         with open(att_path, "rb") as f:
             self.assertEqual(f.read(), PHOTO)
+
+
+class SyncInBackground(unittest.TestCase):
+    """A full batch's sync runs in a thread of its own while the pass downloads and parses the
+    next messages (gateway.c, gateway_make_durable_start); the batch leaves the inbox only when
+    that sync is over. PAHT_TEST_FAULT sync-gate:FIFO holds the sync thread until the test
+    opens the FIFO for writing; move-batch:1 makes every download group's end a batch's."""
+
+    MAILS = 100  # download groups of 32, 32, 32 and 4
+
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("bgsync"))
+        mails = []
+        for i in range(self.MAILS):
+            who = daemontest.citizen(self.stack)
+            mails.append((who, pahttest.make_mail(
+                who, self.gw.address, f"Ổ gà số {i}",
+                f"Ổ gà thứ {i} trên đường.\n" + pahttest.complete_details(),
+                message_id=f"<{pahttest.unique('m')}@example.test>")))
+        daemontest.deliver_many(self.stack, self.gw.address, mails)
+        self.assertEqual(self.gw.count("INBOX"), self.MAILS)
+        self.gate = os.path.join(self.gw.dir, "sync-gate")
+        os.mkfifo(self.gate, 0o600)
+        self.writer = None
+
+    def tearDown(self):
+        if self.writer is not None:
+            os.close(self.writer)
+        self.gw.close()
+
+    def open_gate(self):
+        """Opens the FIFO for writing (ENXIO until the sync thread waits at it) and keeps it
+        open, so that every later sync passes the gate at once."""
+        def opened():
+            try:
+                self.writer = os.open(self.gate, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno == errno.ENXIO:
+                    return False
+                raise
+            return True
+        pahttest.wait_for(opened, timeout=60, what="the sync thread at its gate")
+
+    def test_the_pass_goes_on_while_a_batch_syncs_and_the_batch_moves_after(self):
+        gw = self.gw
+        env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_LOG_LEVEL": "debug",
+               "PAHT_TEST_FAULT": f"sync-gate:{self.gate},move-batch:1",
+               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
+        proc = gw.start_pahtd("--once", env=env)
+        began = re.compile(r"leave the inbox once a sync of the disk is over, begun after UID (\d+)")
+        found = pahttest.wait_for(lambda: began.search(gw.log()), timeout=120,
+                                  what="a batch's sync begun in the background")
+        after = int(found.group(1))
+        # by the queue's bound (64 in the parser) the first batch is full at the end of the
+        # third group at the latest: a fourth is still to come
+        self.assertLess(after, self.MAILS)
+        # the sync is held, and the pass downloads and records what comes after it
+        def newest_uid():
+            return rows(gw, "SELECT max(uid) FROM raw_message")[0][0] or 0
+        pahttest.wait_for(lambda: newest_uid() > after, timeout=120,
+                          what="a message downloaded while the sync is held")
+        self.assertIsNone(proc.poll())
+        # ... but nothing leaves the inbox before its sync is over
+        self.assertEqual(gw.count("INBOX"), self.MAILS)
+        self.assertEqual(gw.count("PAHT/Processed"), 0)
+        self.open_gate()
+        self.assertEqual(proc.wait(timeout=120), 0, gw.log())
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), self.MAILS)
+        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
+                         [("moved", self.MAILS)])
+        # one report each, none twice
+        self.assertEqual(rows(gw, "SELECT count(*), count(DISTINCT report_id) FROM raw_message"),
+                         [(self.MAILS, self.MAILS)])
+        self.assertEqual(rows(gw, "SELECT count(*) FROM report"), [(self.MAILS,)])
+        with open(mailboxtest.protocol_log_path(gw)) as f:
+            moves = [c for c in f.read().splitlines() if " UID MOVE " in c]
+        # the batch synced in the background, and what came after it
+        self.assertGreaterEqual(len(moves), 2, moves)
 
 
 if __name__ == "__main__":
