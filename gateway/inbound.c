@@ -408,14 +408,61 @@ gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *rep
     return ok;
 }
 
+/* The body digest of the mail at path (NULL if it cannot be read, or is no longer the file
+ * sha256 names: a row's file damaged by a crash, or removed) */
+static char *body_digest_of(const char *path, const char *sha256)
+{
+    MailFileIdentity id = {0};
+    char *body = NULL;
+    if (mail_file_identity_with_body(path, &id, NULL) && g_str_equal(id.sha256, sha256))
+        body = g_steal_pointer(&id.body_sha256);
+    mail_file_identity_clear(&id);
+    return body;
+}
+
+/* The same Message-ID and the same body are the same mail (raw_message_find_same). The body
+ * digests are worked out only when a row with this Message-ID exists: hashing every body as it
+ * streamed in, for the rare second delivery, was a tenth of pahtd's mailbox process in an
+ * ingest (issue 18). Then the new file's is worked out (*body_out, recorded with it), and the
+ * first row's of that Message-ID if it has none yet: each later one had its own worked out
+ * when it came, for it met the first. */
+static RecordOutcome same_body_recorded(Gateway *gw, const char *temp_path,
+                                        const MailFileIdentity *identity, char **body_out,
+                                        RawMessage **out, GError **error)
+{
+    g_autoptr(RawMessage) first = NULL;
+    if (!raw_message_first_with_message_id(gw->store, identity->message_id, &first, error))
+        return RECORD_FAILED;
+    if (!first)
+        return RECORD_NEW;
+    *body_out = body_digest_of(temp_path, identity->sha256);
+    if (!*body_out) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot read %s again", temp_path);
+        return RECORD_FILE_FAILED;
+    }
+    if (!first->body_sha256) {
+        g_autofree char *theirs = body_digest_of(first->path, first->sha256);
+        if (theirs && !raw_message_set_body_sha256(gw->store, first->id, theirs, error))
+            return RECORD_FAILED;
+    }
+    if (!raw_message_find_same(gw->store, NULL, identity->message_id, *body_out, out, error))
+        return RECORD_FAILED;
+    return *out ? RECORD_KNOWN : RECORD_NEW;
+}
+
 /* under the write lock: the same mail recorded before, or the file stored and its row */
 static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const RawPlace *place,
                                    const MailFileIdentity *identity, RawMessage **out,
                                    GError **error)
 {
-    if (!raw_message_find_same(gw->store, identity->sha256, identity->message_id,
-                               identity->body_sha256, out, error))
+    if (!raw_message_find_same(gw->store, identity->sha256, NULL, NULL, out, error))
         return RECORD_FAILED;
+    g_autofree char *body_sha256 = NULL;
+    RecordOutcome same = *out ? RECORD_KNOWN : RECORD_NEW;
+    if (!*out && identity->message_id)
+        same = same_body_recorded(gw, temp_path, identity, &body_sha256, out, error);
+    if (same == RECORD_FAILED || same == RECORD_FILE_FAILED)
+        return same;
     if (*out) {
         unlink(temp_path);
         return RECORD_KNOWN;
@@ -431,7 +478,7 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
         .uid = place ? place->uid : 0,
         .message_id = identity->message_id,
         .sha256 = identity->sha256,
-        .body_sha256 = identity->body_sha256,
+        .body_sha256 = body_sha256,
         .path = stored,
         .size = identity->size,
         .received_at = clock_now_unix(),

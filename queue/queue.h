@@ -132,7 +132,8 @@ typedef struct {
     gint64 report_id;     /* the report it created or joined; 0 if none */
     int attempts;         /* processing attempts started (crash detection) */
     char *error;          /* why it is unparsed */
-    char *body_sha256;    /* of what follows the header block (MailFileIdentity); may be NULL */
+    char *body_sha256;    /* of what follows the header block (MailFileIdentity); NULL until
+                             a second mail with its Message-ID came (gateway/inbound.c) */
     char *moving_to;      /* a move by UID COPY + UID EXPUNGE under way: the target folder */
     gboolean copied;      /* ... and the copy is known to be there */
 } RawMessage;
@@ -153,6 +154,12 @@ gboolean raw_message_find_uid(Store *store, const char *mailbox, guint32 uidvali
  * (the same mail with other trace headers or line ends) */
 gboolean raw_message_find_same(Store *store, const char *sha256, const char *message_id,
                                const char *body_sha256, RawMessage **out, GError **error);
+/* the first message recorded with this Message-ID */
+gboolean raw_message_first_with_message_id(Store *store, const char *message_id, RawMessage **out,
+                                           GError **error);
+/* its body digest, worked out after it was recorded (gateway/inbound.c) */
+gboolean raw_message_set_body_sha256(Store *store, gint64 id, const char *body_sha256,
+                                     GError **error);
 RawMessage *raw_message_get(Store *store, gint64 id, GError **error);
 /* inserts raw (id ignored; state "fetched", attempts 1); returns the new id or 0 */
 gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error);

@@ -1230,9 +1230,24 @@ gboolean raw_message_find_same(Store *store, const char *sha256, const char *mes
     *out = NULL;
     if (!stmt)
         return FALSE;
-    sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(stmt, 1, sha256);
     bind_text_or_null(stmt, 2, message_id);
     bind_text_or_null(stmt, 3, body_sha256);
+    return raw_query_one(store, stmt, out, error);
+}
+
+gboolean raw_message_first_with_message_id(Store *store, const char *message_id, RawMessage **out,
+                                           GError **error)
+{
+    /* raw_message_message_id: the first entry of the key is the lowest id */
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT " RAW_COLUMNS " FROM raw_message"
+                                         " WHERE message_id = ? ORDER BY id LIMIT 1",
+                                         error);
+    *out = NULL;
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_text(stmt, 1, message_id, -1, SQLITE_TRANSIENT);
     return raw_query_one(store, stmt, out, error);
 }
 
@@ -1310,6 +1325,18 @@ gboolean raw_message_set_state(Store *store, gint64 id, const char *state, const
     sqlite3_bind_int64(stmt, 1, id);
     sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT);
     bind_text_or_null(stmt, 3, error_text);
+    return step_one_change(store, stmt, "update raw message", error);
+}
+
+gboolean raw_message_set_body_sha256(Store *store, gint64 id, const char *body_sha256,
+                                     GError **error)
+{
+    sqlite3_stmt *stmt =
+        store_statement(store, "UPDATE raw_message SET body_sha256 = ?2 WHERE id = ?1", error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_text(stmt, 2, body_sha256, -1, SQLITE_TRANSIENT);
     return step_one_change(store, stmt, "update raw message", error);
 }
 

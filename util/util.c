@@ -985,7 +985,9 @@ void mail_file_identity_clear(MailFileIdentity *identity)
 struct MailIdentityBuilder {
     MailFileIdentity id;
     Sha256 *all;
-    Sha256 *body; /* once the header block has ended */
+    gboolean want_body; /* the body digest too (mail_file_body_sha256) */
+    gboolean in_body;   /* the header block has ended */
+    Sha256 *body;       /* ... and its digest, when wanted */
     gboolean pending_cr;
     HeaderEndScanner scan;
     GString *head; /* the first MAIL_HEADER_MAX_BYTES of the header block */
@@ -1005,8 +1007,9 @@ void mail_identity_feed(MailIdentityBuilder *b, const void *data, gsize len)
     const char *buf = data;
     sha256_update(b->all, buf, len);
     b->id.size += (gint64)len;
-    if (b->body) {
-        body_digest_update(b->body, buf, len, &b->pending_cr);
+    if (b->in_body) {
+        if (b->body)
+            body_digest_update(b->body, buf, len, &b->pending_cr);
         return;
     }
     gssize end = header_end_feed(&b->scan, buf, len);
@@ -1016,19 +1019,22 @@ void mail_identity_feed(MailIdentityBuilder *b, const void *data, gsize len)
         g_string_append_len(b->head, buf,
                             (gssize)MIN(in_head, MAIL_HEADER_MAX_BYTES - b->head->len));
     if (end >= 0) {
-        b->body = sha256_new();
-        body_digest_update(b->body, buf + end, len - in_head, &b->pending_cr);
+        b->in_body = TRUE;
+        if (b->want_body) {
+            b->body = sha256_new();
+            body_digest_update(b->body, buf + end, len - in_head, &b->pending_cr);
+        }
     }
 }
 
 void mail_identity_finish(MailIdentityBuilder *b, MailFileIdentity *out)
 {
-    if (!b->body)
+    if (b->want_body && !b->body)
         b->body = sha256_new(); /* headers only, no empty line: the body is empty */
-    if (b->pending_cr)
+    if (b->body && b->pending_cr)
         sha256_update(b->body, "\r", 1);
     *out = b->id;
-    out->body_sha256 = sha256_finish(g_steal_pointer(&b->body));
+    out->body_sha256 = b->body ? sha256_finish(g_steal_pointer(&b->body)) : NULL;
     out->sha256 = sha256_finish(g_steal_pointer(&b->all));
     g_autofree char *id = mail_header_find(b->head->str, b->head->len, "Message-ID");
     out->message_id = mail_message_id_clean(id);
@@ -1045,13 +1051,15 @@ void mail_identity_free(MailIdentityBuilder *b)
     g_free(b);
 }
 
-gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error)
+static gboolean identity_of_file(const char *path, gboolean want_body, MailFileIdentity *out,
+                                 GError **error)
 {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return set_errno_error(error, "cannot open", path);
     MailIdentityBuilder *b = mail_identity_new();
+    b->want_body = want_body;
     char buf[65536];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
@@ -1070,6 +1078,16 @@ gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **er
     close(fd);
     mail_identity_finish(b, out);
     return TRUE;
+}
+
+gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error)
+{
+    return identity_of_file(path, FALSE, out, error);
+}
+
+gboolean mail_file_identity_with_body(const char *path, MailFileIdentity *out, GError **error)
+{
+    return identity_of_file(path, TRUE, out, error);
 }
 
 /* name matches the header starting at line (up to its colon, with optional blanks before it) */

@@ -224,18 +224,23 @@ gboolean process_become_user(uid_t uid, GError **error);
 typedef struct {
     char *sha256;      /* of every byte of the file */
     char *body_sha256; /* of what follows the header block, CRLF read as LF (a file saved on
-                          Unix and the same mail served by IMAP with CRLF agree) */
+                          Unix and the same mail served by IMAP with CRLF agree); only from
+                          mail_file_identity_with_body, else NULL */
     char *message_id;  /* the first Message-ID, without <> and white space; NULL if none */
     gint64 size;
     gint64 header_bytes; /* length of the header block, with the empty line that ends it */
 } MailFileIdentity;
 
-/* Reads the file at path once: digests, size and Message-ID (looked for in the first
+/* Reads the file at path once: its digest, size and Message-ID (looked for in the first
  * MAIL_HEADER_MAX_BYTES only: nothing more of the headers is held). I/O errors are
  * PAHT_ERROR_TEMPORARY. */
 gboolean mail_file_identity(const char *path, MailFileIdentity *out, GError **error);
-/* The same, learnt from the bytes as they stream in (a download): feed every byte of the
- * message in order, then finish (which frees the builder) or free it to give up. */
+/* The same with the body digest, a second SHA-256 of nearly every byte: only where a mail
+ * must be compared with another of the same Message-ID (gateway/inbound.c). */
+gboolean mail_file_identity_with_body(const char *path, MailFileIdentity *out, GError **error);
+/* The same but the body digest, learnt from the bytes as they stream in (a download): feed
+ * every byte of the message in order, then finish (which frees the builder) or free it to
+ * give up. */
 typedef struct MailIdentityBuilder MailIdentityBuilder;
 MailIdentityBuilder *mail_identity_new(void);
 void mail_identity_feed(MailIdentityBuilder *builder, const void *data, gsize len);

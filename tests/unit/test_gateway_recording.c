@@ -8,6 +8,7 @@
 #include "letter_fixture.h"
 #include "parse/parse.h"
 
+#include <glib/gstdio.h>
 #include <locale.h>
 #include <string.h>
 
@@ -104,6 +105,56 @@ static void test_same_message_id_other_text_is_another_mail(Fixture *f, gconstpo
     g_assert_cmpint(b.report_id, !=, a.report_id);
     ingest_result_clear(&a);
     ingest_result_clear(&b);
+}
+
+/* The body digest is worked out only when a second mail with the same Message-ID comes
+ * (issue 18): a mail nobody else's Message-ID names is hashed once; the first of a Message-ID
+ * gets its digest when the second meets it; and a first whose raw file is gone (or damaged)
+ * is not taken for the same mail on a digest it cannot have. */
+static void test_body_digest_only_when_a_message_id_comes_again(Fixture *f, gconstpointer data)
+{
+    Store *store = gateway_store(f->gw);
+    GError *error = NULL;
+    g_autofree char *saved = saved_mail("again@example.vn", "Cống thoát nước bị tắc.");
+    IngestResult first = ingest(f, "first.eml", saved);
+    g_autoptr(RawMessage) alone = raw_message_get(store, first.raw_id, &error);
+    g_assert_null(alone->body_sha256);
+
+    /* another text under the same Message-ID: another mail, and now both have digests */
+    g_autofree char *other = saved_mail("again@example.vn", "Cây xanh đổ chắn ngang đường.");
+    IngestResult second = ingest(f, "other.eml", other);
+    g_assert_false(second.duplicate);
+    g_autoptr(RawMessage) a = raw_message_get(store, first.raw_id, &error);
+    g_autoptr(RawMessage) b = raw_message_get(store, second.raw_id, &error);
+    const char *body = strstr(saved, "\n\n") + 2;
+    g_autofree char *expected = sha256_bytes(body, strlen(body));
+    g_assert_cmpstr(a->body_sha256, ==, expected);
+    g_assert_nonnull(b->body_sha256);
+    g_assert_cmpstr(b->body_sha256, !=, a->body_sha256);
+
+    /* the first again as a server serves it: a duplicate of the first, not of the second */
+    g_autofree char *served = as_served(saved);
+    IngestResult third = ingest(f, "served.eml", served);
+    g_assert_true(third.duplicate);
+    g_assert_cmpint(third.raw_id, ==, first.raw_id);
+
+    /* a Message-ID whose first mail's raw file is gone: the next one with it is recorded */
+    g_autofree char *lost = saved_mail("lost@example.vn", "Đèn tín hiệu giao thông hỏng.");
+    IngestResult fourth = ingest(f, "lost.eml", lost);
+    g_autoptr(RawMessage) gone = raw_message_get(store, fourth.raw_id, &error);
+    g_assert_cmpint(g_unlink(gone->path), ==, 0);
+    g_autofree char *lost_served = as_served(lost);
+    IngestResult fifth = ingest(f, "lost-served.eml", lost_served);
+    g_assert_false(fifth.duplicate);
+    g_assert_cmpint(fifth.raw_id, !=, fourth.raw_id);
+    g_autoptr(RawMessage) still = raw_message_get(store, fourth.raw_id, &error);
+    g_assert_null(still->body_sha256);
+    g_assert_no_error(error);
+    ingest_result_clear(&first);
+    ingest_result_clear(&second);
+    ingest_result_clear(&third);
+    ingest_result_clear(&fourth);
+    ingest_result_clear(&fifth);
 }
 
 /* the address a too-large mail's sender is answered at: its From, read with GMime */
@@ -349,6 +400,8 @@ int main(int argc, char **argv)
         test_same_mail_saved_then_served_is_recorded_once);
     ADD("same-message-id-other-text-is-another-mail",
         test_same_message_id_other_text_is_another_mail);
+    ADD("body-digest-only-when-a-message-id-comes-again",
+        test_body_digest_only_when_a_message_id_comes_again);
     ADD("sender-of-a-mail-too-large", test_sender_of_a_mail_too_large);
     ADD("unparsed-mail-alert", test_unparsed_mail_alert);
     ADD("mail-too-large-alert", test_mail_too_large_alert);

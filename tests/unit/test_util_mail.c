@@ -23,8 +23,18 @@ static void identity_of(const char *name, const char *data, gssize len, MailFile
 {
     g_autofree char *path = write_file(name, data, len);
     g_autoptr(GError) error = NULL;
-    g_assert_true(mail_file_identity(path, out, &error));
+    g_assert_true(mail_file_identity_with_body(path, out, &error));
     g_assert_no_error(error);
+    g_assert_nonnull(out->body_sha256);
+    /* without the body digest: the rest is the same, and the body is not hashed */
+    MailFileIdentity plain = {0};
+    g_assert_true(mail_file_identity(path, &plain, &error));
+    g_assert_cmpstr(plain.sha256, ==, out->sha256);
+    g_assert_cmpstr(plain.message_id, ==, out->message_id);
+    g_assert_cmpint(plain.size, ==, out->size);
+    g_assert_cmpint(plain.header_bytes, ==, out->header_bytes);
+    g_assert_null(plain.body_sha256);
+    mail_file_identity_clear(&plain);
 }
 
 /* a file saved on Unix and the same mail served by IMAP (CRLF, and with the trace headers a
