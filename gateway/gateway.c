@@ -275,13 +275,7 @@ struct DurableJob {
 static gpointer durable_job_run(gpointer data)
 {
     DurableJob *job = data;
-    /* PAHT_TEST_FAULT sync-gate:FIFO (tests only): held before the sync until the test opens
-     * the FIFO for writing */
-    if (job->gate && *job->gate) {
-        int g = open(job->gate, O_RDONLY | O_CLOEXEC);
-        if (g >= 0)
-            close(g);
-    }
+    gateway_test_gate(job->gate); /* PAHT_TEST_FAULT sync-gate:FIFO (tests only) */
     for (int i = 0; i < 2 && job->paths[i] && !job->error; i++)
         fs_sync_filesystem(job->paths[i], &job->error);
     g_atomic_int_set(&job->done, 1);
@@ -463,4 +457,13 @@ char *gateway_test_fault(const char *name)
         }
     }
     return found;
+}
+
+void gateway_test_gate(const char *fifo)
+{
+    if (!fifo || !*fifo)
+        return;
+    int g = open(fifo, O_RDONLY | O_CLOEXEC);
+    if (g >= 0)
+        close(g);
 }

@@ -171,6 +171,9 @@ void gateway_keepalive(Gateway *gw);
  * list of faults "name" or "name:ARG". Returns ARG ("" for none) when the fault called name is
  * asked for, else NULL. */
 char *gateway_test_fault(const char *name);
+/* a gate fault's FIFO (start-gate, sync-gate): held here until the test opens it for writing;
+ * nothing for NULL or "" */
+void gateway_test_gate(const char *fifo);
 
 /* mailbox.c */
 /* closes the IMAP session (the next pass reconnects) */

@@ -458,11 +458,11 @@ static RecordOutcome record_locked(Gateway *gw, const char *temp_path, const Raw
     if (!raw_message_find_same(gw->store, identity->sha256, NULL, NULL, out, error))
         return RECORD_FAILED;
     g_autofree char *body_sha256 = NULL;
-    RecordOutcome same = *out ? RECORD_KNOWN : RECORD_NEW;
-    if (!*out && identity->message_id)
-        same = same_body_recorded(gw, temp_path, identity, &body_sha256, out, error);
-    if (same == RECORD_FAILED || same == RECORD_FILE_FAILED)
-        return same;
+    if (!*out && identity->message_id) {
+        RecordOutcome same = same_body_recorded(gw, temp_path, identity, &body_sha256, out, error);
+        if (same == RECORD_FAILED || same == RECORD_FILE_FAILED)
+            return same;
+    }
     if (*out) {
         unlink(temp_path);
         return RECORD_KNOWN;

@@ -174,6 +174,15 @@ static void move_batch_clear(MoveBatch *b)
     }
 }
 
+/* emptied, whether it was moved or not */
+static void move_batch_reset(MoveBatch *b)
+{
+    for (int i = 0; i < 2; i++) {
+        g_array_set_size(b->uids[i], 0);
+        g_array_set_size(b->ids[i], 0);
+    }
+}
+
 static guint move_batch_size(const MoveBatch *b)
 {
     return b->uids[0]->len + b->uids[1]->len;
@@ -927,10 +936,7 @@ static gboolean move_synced(Pass *p, gboolean wait, GError **error)
     gboolean ok = gateway_durable_finish(g_steal_pointer(&p->sync_job), error);
     if (ok && !p->epoch_changed && imap_client_usable(p->gw->imap))
         ok = move_batch_flush(p->gw, &p->syncing, TRUE, error);
-    for (int i = 0; i < 2; i++) {
-        g_array_set_size(p->syncing.uids[i], 0);
-        g_array_set_size(p->syncing.ids[i], 0);
-    }
+    move_batch_reset(&p->syncing);
     return ok;
 }
 

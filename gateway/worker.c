@@ -765,11 +765,7 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
     /* PAHT_TEST_FAULT start-gate:FIFO (tests only): held before anything is read, until the
      * test opens the FIFO for writing */
     g_autofree char *gate = gateway_test_fault("start-gate");
-    if (gate && *gate) {
-        int g = open(gate, O_RDONLY | O_CLOEXEC);
-        if (g >= 0)
-            close(g);
-    }
+    gateway_test_gate(gate);
 
     g_autoptr(GError) error = NULL;
     g_autoptr(Config) config = config_load(config_path, CONFIG_LOAD_DEFAULT, &error);
