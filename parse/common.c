@@ -56,6 +56,18 @@ char *text_one_line(const char *s, gsize max_bytes)
     GString *out = g_string_sized_new(n + 1);
     gboolean space = FALSE;
     for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        guchar b = (guchar)*p;
+        if (b < 0x80) { /* ASCII, most of a header: a control or a space, else itself */
+            if (b <= 0x20 || b == 0x7f) {
+                space = out->len > 0;
+                continue;
+            }
+            if (space)
+                g_string_append_c(out, ' ');
+            space = FALSE;
+            g_string_append_c(out, (char)b);
+            continue;
+        }
         gunichar c = g_utf8_get_char(p);
         if (g_unichar_isspace(c) || c == 0x00a0 || c == 0x200b || c == 0x2028 || c == 0x2029 ||
             c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xfeff) {

@@ -254,7 +254,9 @@ static void folded_init(Folded *f, const char *text, gsize len)
     f->origin = g_new(guint, f->origin_allocated);
     f->original_len = len;
     /* a Vietnamese text has a few dozen distinct letters: fold each once */
-    FoldCache *cache = g_new0(FoldCache, 1);
+    /* on the stack: 6 KB from the heap is a large request, which makes malloc consolidate
+     * its free lists every time (callgrind: 6,500 instructions a call) */
+    FoldCache cache_on_stack = {0}, *cache = &cache_on_stack;
     const char *p = text, *end = text + len;
     while (p < end) {
         guint at = (guint)(p - text);
@@ -278,7 +280,6 @@ static void folded_init(Folded *f, const char *text, gsize len)
         p = next;
     }
     g_clear_pointer(&cache->other, g_hash_table_unref);
-    g_free(cache);
 }
 
 static void folded_clear(Folded *f)

@@ -195,7 +195,8 @@ char *header_decode_text(ParseContext *ctx, const char *raw)
     if (!raw)
         return NULL;
     /* a subject is a line; a megabyte of header is an attack, not a subject */
-    g_autofree char *bounded = g_strndup(raw, MAX_HEADER_TEXT * 4);
+    /* the copy is as long as the subject (g_strndup of the bound alone pads it to 8 KB) */
+    g_autofree char *bounded = g_strndup(raw, strnlen(raw, MAX_HEADER_TEXT * 4));
     g_autofree char *decoded = g_mime_utils_header_decode_text(ctx->gmime_options, bounded);
     return text_one_line(decoded, MAX_HEADER_TEXT);
 }

@@ -87,7 +87,35 @@ static void test_header_decode_one_line(void)
     g_assert_cmpstr(cp, ==, "Nuốc");
     g_autofree char *addr = address_lower_domain("Nguyen.Van.A@Gmail.COM");
     g_assert_cmpstr(addr, ==, "Nguyen.Van.A@gmail.com");
+    /* a subject far over the bound: cut to MAX_HEADER_TEXT bytes, whatever the input */
+    g_autofree char *huge = g_strnfill(100000, 'a');
+    g_autofree char *cut = header_decode_text(ctx, huge);
+    g_assert_cmpuint(strlen(cut), ==, 2000);
     context_free(ctx);
+}
+
+/* one line: every run of white space, control characters (C0, DEL, C1) and invisible spaces
+ * is one space, none at the ends; the text NFC; cut on a character boundary */
+static void test_text_one_line(void)
+{
+    g_autofree char *a = text_one_line("\t Tr\x01 \x7fung\r\n\tt\xc3\xa2m\x0b ", 100);
+    g_assert_cmpstr(a, ==, "Tr ung tâm");
+    g_autofree char *b = text_one_line("x\xc2\xa0\xe2\x80\x8b\xc2\x85y\xef\xbb\xbfz", 100);
+    g_assert_cmpstr(b, ==, "x y z"); /* NBSP + ZWSP + NEL one space; BOM a space */
+    g_autofree char *c = text_one_line("To\xcc\x82\xcc\x81i", 100); /* o + marks: NFC */
+    g_assert_cmpstr(c, ==, "Tối");
+    g_autofree char *d = text_one_line("ab\xe1\xbb\x91", 4); /* "abố" cut inside the ố */
+    g_assert_cmpstr(d, ==, "ab");
+    g_autofree char *e = text_one_line("a\xff"
+                                       "b",
+                                       100); /* invalid UTF-8 made valid */
+    g_assert_cmpstr(e, ==,
+                    "a\xef\xbf\xbd"
+                    "b");
+    g_autofree char *f = text_one_line(" \t\r\n ", 100);
+    g_assert_cmpstr(f, ==, "");
+    g_autofree char *g = text_one_line(NULL, 100);
+    g_assert_cmpstr(g, ==, "");
 }
 
 static void test_subject_prefixes(void)
@@ -802,6 +830,7 @@ int main(int argc, char **argv)
     parse_init();
     g_test_add_func("/parse/internals/rfc2047-merge", test_rfc2047_merge);
     g_test_add_func("/parse/internals/header-one-line", test_header_decode_one_line);
+    g_test_add_func("/parse/internals/text-one-line", test_text_one_line);
     g_test_add_func("/parse/internals/subject-prefixes", test_subject_prefixes);
     g_test_add_func("/parse/internals/charsets", test_charset_conversions);
     g_test_add_func("/parse/internals/charsets-real-world-labels", test_charset_real_world_labels);
