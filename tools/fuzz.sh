@@ -21,10 +21,16 @@ mkdir -p build-fuzz/corpus
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# attachments are written for every input: in memory when we can (several times faster)
+# attachments are written for every input: in memory when we can (several times faster), in
+# a folder of this run's that goes when it ends, however it ends (the target's own folder is
+# never removed: libFuzzer exits without a word to it)
+base=${TMPDIR:-/tmp}
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
-  export TMPDIR=/dev/shm
+  base=/dev/shm
 fi
+work=$(mktemp -d "$base/paht-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export TMPDIR=$work
 # -rss_limit_mb: a message may cost memory, not gigabytes; -timeout: each message its own
 # time limit (SPEC §3); -max_len: big enough for the multi-part fixtures to mutate
 build-fuzz/fuzz/fuzz_parse -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
