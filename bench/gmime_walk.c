@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,5 +179,6 @@ int main(int argc, char **argv)
            decoded_bytes, seconds);
     g_ptr_array_free(paths, TRUE);
     g_mime_shutdown();
+    g_free(kept_dir);
     return failures ? 1 : 0;
 }
