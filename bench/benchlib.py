@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +31,8 @@ from mailstack import MAIL_USER, MailStack  # noqa: E402  (path set just above)
 # a trust store without the test stack's throwaway CA (see Gateway, smtp="held")
 HELD_CA = "/etc/ssl/certs/ca-certificates.crt"
 
-__all__ = ["MailStack", "Timing", "run_timed", "median", "Mailboxes", "Gateway", "db_query"]
+__all__ = ["MailStack", "Timing", "run_timed", "median", "Mailboxes", "Gateway", "db_query",
+           "ParserCpu"]
 
 
 class BenchError(RuntimeError):
@@ -130,6 +132,66 @@ def group_cpu(leader):
         if int(pid) == leader:
             total += int(fields[13]) + int(fields[14])
     return total / tick
+
+
+class ParserCpu:
+    """The CPU time of pahtd's parser processes (pahtd --worker -c CONFIG), read from /proc
+    while pahtd runs: wait4 gives pahtd's time with its children's, and this tells them
+    apart. A thread finds each parser of that configuration (one scan of /proc every 50 ms
+    until one is seen) and then reads only its stat file every 50 ms; a parser's time is the
+    last reading before it ends, so what it did in its last 50 ms (after the pass, an idle
+    process closing its database) is missing. Use: with ParserCpu(config) as p: ...;
+    p.seconds."""
+
+    def __init__(self, config, interval=0.05):
+        self.config = config
+        self.interval = interval
+        self.ticks = {}  # pid -> latest utime + stime
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self):
+        return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+    def _find(self):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) in self.ticks:
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"--worker" in argv and self.config.encode() in argv:
+                self.ticks[int(pid)] = 0
+                return int(pid)
+        return None
+
+    def _run(self):
+        pid = None
+        while not self._stop.wait(self.interval):
+            if pid is None:
+                pid = self._find()
+            if pid is None:
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                pid = None  # it ended (a replaced parser: the next one is looked for)
+                continue
+            if fields[0] == "Z":
+                continue  # ended, not yet reaped: its last reading stands
+            self.ticks[pid] = int(fields[11]) + int(fields[12])
 
 
 # --------------------------------------------------------------------------- mailboxes
