@@ -47,6 +47,7 @@
  * misbehave on purpose, for a message whose Subject header contains TEXT:
  *   hang-on-subject:TEXT    it sleeps forever (the time limit must end it)
  *   crash-on-subject:TEXT   it aborts (SIGABRT)
+ *   garble-on-subject:TEXT  it answers a line that is not the protocol, without processing
  *   start-gate:FIFO         it opens FIFO for reading before anything else, so it starts only
  *                           when the test opens FIFO for writing
  * Several faults may be given, separated by commas (mailbox.c reads some of its own). Unset,
@@ -578,7 +579,7 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
                         gw->worker->queue->len - 1);
     if (got == READ_LINE) {
         /* not our protocol: the child cannot be trusted with the next message */
-        worker_lost(gw, TRUE);
+        g_free(worker_lost(gw, TRUE));
         worker_give_again(gw, behind);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
@@ -725,6 +726,11 @@ static void child_process(Gateway *gw, int fd, gint64 id)
     if (test_fault("crash", raw->path)) {
         log_debug("PAHT_TEST_FAULT: crashing on message %" G_GINT64_FORMAT, id);
         abort();
+    }
+    if (test_fault("garble", raw->path)) {
+        log_debug("PAHT_TEST_FAULT: answering nonsense for message %" G_GINT64_FORMAT, id);
+        child_reply(fd, "GARBLED %" G_GINT64_FORMAT, id);
+        return;
     }
     IngestResult result = {0};
     if (!inbound_process_raw(gw, raw, &result, &error)) {

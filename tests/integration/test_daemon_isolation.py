@@ -13,6 +13,7 @@ import pahttest
 
 HANG = "XYZ-HANG"
 CRASH = "XYZ-CRASH"
+GARBLE = "XYZ-GARBLE"
 
 
 class Quarantine(unittest.TestCase):
@@ -123,6 +124,46 @@ class Quarantine(unittest.TestCase):
         pahttest.wait_for(lambda: pahttest.count(self.stack, self.who) == 3, timeout=20)
         self.assertEqual(self.gw.count("PAHT/Quarantine"), 3)
         self.assertEqual(len(self.gw.pahtctl_json("drafts")), 3)
+
+
+class Garbled(unittest.TestCase):
+    """A parser process that answers something other than its protocol is not trusted with
+    another message: it is replaced, the messages queued behind it are processed, and the
+    message it garbled stays on the server, recorded, to be processed once by a sound
+    parser (the fault was the parser's, not the mail's)."""
+
+    def test_a_parser_answering_nonsense_is_replaced_and_nothing_is_lost_or_doubled(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+        who = daemontest.citizen(stack)
+        subjects = ["Rác thải trước chợ", f"Ổ gà {GARBLE}", "Đèn đường hỏng"]
+        mails = [pahttest.make_mail(who, gw.address, s, "Mô tả.\n" + pahttest.complete_details())
+                 for s in subjects]
+        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+        first = gw.pahtd("--once", env={"PAHT_TEST_FAULT": f"garble-on-subject:{GARBLE}"})
+        # the pass ends in an error (exit 1, and only that: a sanitizer's leak report would
+        # abort), after the mail around the garbled one was drafted by a new parser
+        self.assertEqual(first.returncode, 1, first.stderr)
+        self.assertIn("the parser process answered nonsense for message", first.stderr)
+        self.assertIn("1 message(s) queued behind it given to a new parser process",
+                      first.stderr)
+        self.assertEqual(sorted(d["subject"] for d in gw.pahtctl_json("drafts")),
+                         sorted([subjects[0], subjects[2]]))
+        self.assertEqual((gw.count("INBOX"), gw.count("PAHT/Processed"),
+                          gw.count("PAHT/Quarantine")), (1, 2, 0))
+        self.assertEqual(os.listdir(os.path.join(gw.data_dir, "tmp")), [])
+
+        # with a sound parser the garbled message becomes one report, and only one
+        second = gw.pahtd("--once")
+        self.assertEqual(second.returncode, 0, second.stderr)
+        drafts = gw.pahtctl_json("drafts")
+        self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
+        self.assertEqual(len({d["code"] for d in drafts}), 3)
+        self.assertEqual((gw.count("INBOX"), gw.count("PAHT/Processed"),
+                          gw.count("PAHT/Quarantine")), (0, 3, 0))
+        pahttest.wait_for(lambda: pahttest.count(stack, who) >= 3, timeout=20,
+                          what="three acknowledgements")
+        self.assertEqual(pahttest.count(stack, who), 3)
 
 
 class TooLarge(unittest.TestCase):
