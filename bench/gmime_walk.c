@@ -4,8 +4,6 @@
  * conversion), every other part through its transfer decoding into a null stream. That is the
  * least any GMime-based ingester must do to read every byte of a message once.
  *
- *   bench_gmime_walk FILE...      (or @LIST: one path per line)
- *
  * With --required WORK_DIR it also does the work the specification asks of any gateway built
  * on the chosen libraries, library calls only, none of our logic: every part that is not text
  * is written to a private file of its own (as a photo must be kept), then emptied and renamed

@@ -55,29 +55,27 @@ char *text_one_line(const char *s, gsize max_bytes)
     g_autofree char *valid = g_utf8_make_valid(s, (gssize)n);
     GString *out = g_string_sized_new(n + 1);
     gboolean space = FALSE;
-    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    for (const char *p = valid; *p;) {
+        const char *next = g_utf8_next_char(p);
+        /* ASCII, most of a header, is told from its byte; the rest from its character */
         guchar b = (guchar)*p;
-        if (b < 0x80) { /* ASCII, most of a header: a control or a space, else itself */
-            if (b <= 0x20 || b == 0x7f) {
-                space = out->len > 0;
-                continue;
-            }
+        gboolean blank;
+        if (b < 0x80) {
+            blank = b <= 0x20 || b == 0x7f;
+        } else {
+            gunichar c = g_utf8_get_char(p);
+            blank = g_unichar_isspace(c) || c == 0x00a0 || c == 0x200b || c == 0x2028 ||
+                    c == 0x2029 || c < 0xa0 || c == 0xfeff;
+        }
+        if (blank) {
+            space = out->len > 0;
+        } else {
             if (space)
                 g_string_append_c(out, ' ');
             space = FALSE;
-            g_string_append_c(out, (char)b);
-            continue;
+            g_string_append_len(out, p, next - p);
         }
-        gunichar c = g_utf8_get_char(p);
-        if (g_unichar_isspace(c) || c == 0x00a0 || c == 0x200b || c == 0x2028 || c == 0x2029 ||
-            c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xfeff) {
-            space = out->len > 0;
-            continue;
-        }
-        if (space)
-            g_string_append_c(out, ' ');
-        space = FALSE;
-        g_string_append_unichar(out, c);
+        p = next;
     }
     char *nfc = text_nfc_len(out->str, (gssize)out->len);
     g_string_free(out, TRUE);

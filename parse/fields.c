@@ -256,7 +256,7 @@ static void folded_init(Folded *f, const char *text, gsize len)
     /* a Vietnamese text has a few dozen distinct letters: fold each once */
     /* on the stack: 6 KB from the heap is a large request, which makes malloc consolidate
      * its free lists every time (callgrind: 6,500 instructions a call) */
-    FoldCache cache_on_stack = {0}, *cache = &cache_on_stack;
+    FoldCache cache = {0};
     const char *p = text, *end = text + len;
     while (p < end) {
         guint at = (guint)(p - text);
@@ -275,11 +275,11 @@ static void folded_init(Folded *f, const char *text, gsize len)
             continue;
         }
         gsize n = 0;
-        const char *folded = fold_cached(cache, c, &n);
+        const char *folded = fold_cached(&cache, c, &n);
         folded_push(f, folded, n, at);
         p = next;
     }
-    g_clear_pointer(&cache->other, g_hash_table_unref);
+    g_clear_pointer(&cache.other, g_hash_table_unref);
 }
 
 static void folded_clear(Folded *f)
