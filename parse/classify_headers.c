@@ -406,7 +406,7 @@ static char *ses_json_value(const char *text, const char *name)
 {
     g_autofree char *pattern =
         g_strdup_printf("\\\\?\"%s\\\\?\"\\s*:\\s*\\\\?\"(?:smtp;\\s*)?([^\"\\\\]{1,500})", name);
-    g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+    g_autoptr(GRegex) re = regex_kept(pattern, 0);
     g_autoptr(GMatchInfo) match = NULL;
     if (!re || !g_regex_match(re, text, 0, &match))
         return NULL;

@@ -395,7 +395,8 @@ static gboolean names_our_message_id(ParseContext *ctx, const char *text, gboole
     g_autofree char *domain = g_regex_escape_string(at + 1, -1);
     g_autofree char *pattern = g_strdup_printf("%s<paht\\.[0-9a-f]{8,64}@%s>%s", whole ? "^" : "",
                                                domain, whole ? "$" : "");
-    return g_regex_match_simple(pattern, text, G_REGEX_CASELESS, 0);
+    g_autoptr(GRegex) re = regex_kept(pattern, G_REGEX_CASELESS);
+    return re && g_regex_match(re, text, 0, NULL);
 }
 
 static gboolean message_answers_us(ParseContext *ctx, GMimeMessage *message)
@@ -642,7 +643,8 @@ static gboolean subject_has_our_code(const char *subject, const char *code_prefi
     g_autofree char *bare = quote_subject_bare(subject);
     g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
     g_autofree char *pattern = g_strdup_printf("^\\[%s-\\d{4}-\\d{6}\\]", escaped);
-    return g_regex_match_simple(pattern, bare, G_REGEX_CASELESS, 0);
+    g_autoptr(GRegex) re = regex_kept(pattern, G_REGEX_CASELESS);
+    return re && g_regex_match(re, bare, 0, NULL);
 }
 
 gboolean parse_step_content(ParseContext *ctx, GError **error)

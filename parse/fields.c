@@ -723,11 +723,15 @@ char *fields_parse_time(const char *written, gint64 reference)
     g_clear_error(&ignored);
     if (hour >= 0) {
         /* tối (evening) and tôi (I) fold alike: ask the original for the evening */
+        static GRegex *evening_re, *afternoon_re, *night_re, *noon_re;
         gboolean evening =
-            strstr(lower, "tối") || g_regex_match_simple("\\btoi\\s+(?:nay|qua)\\b", folded, 0, 0);
-        gboolean afternoon = g_regex_match_simple("\\bchieu\\b", folded, 0, 0);
-        gboolean night = g_regex_match_simple("\\b(?:dem|khuya)\\b", folded, 0, 0);
-        gboolean noon = g_regex_match_simple("\\btrua\\b", folded, 0, 0);
+            strstr(lower, "tối") ||
+            g_regex_match(parse_regex(&evening_re, "\\btoi\\s+(?:nay|qua)\\b", 0), folded, 0, NULL);
+        gboolean afternoon =
+            g_regex_match(parse_regex(&afternoon_re, "\\bchieu\\b", 0), folded, 0, NULL);
+        gboolean night =
+            g_regex_match(parse_regex(&night_re, "\\b(?:dem|khuya)\\b", 0), folded, 0, NULL);
+        gboolean noon = g_regex_match(parse_regex(&noon_re, "\\btrua\\b", 0), folded, 0, NULL);
         if ((evening || afternoon) && hour < 12)
             hour += 12;
         else if (night && hour >= 6 && hour < 12)

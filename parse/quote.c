@@ -844,29 +844,6 @@ char *quote_drop_copied_lines(const char *text, const QuoteLetters *letters)
     return result ? result : g_strdup("");
 }
 
-/* the regex of pattern (caseless), compiled once per process: the patterns are made from
- * the configuration (our address, the code prefix), the same for every mail, and compiling
- * was 5 % of a parse (callgrind, the fixture and real-world mails). A reference. */
-static GRegex *regex_kept(const char *pattern)
-{
-    static GMutex lock;
-    static GHashTable *kept; /* pattern -> GRegex * */
-    g_mutex_lock(&lock);
-    if (!kept)
-        kept =
-            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_regex_unref);
-    GRegex *re = g_hash_table_lookup(kept, pattern);
-    if (re) {
-        g_regex_ref(re);
-    } else {
-        re = g_regex_new(pattern, G_REGEX_CASELESS, 0, NULL);
-        if (re && g_hash_table_size(kept) < 64) /* bounded: ever new patterns are not kept */
-            g_hash_table_insert(kept, g_strdup(pattern), g_regex_ref(re));
-    }
-    g_mutex_unlock(&lock);
-    return re;
-}
-
 /* our address, or our reply address "local+token@domain"; NULL without an address */
 static GRegex *our_address_regex(const char *our_address)
 {
@@ -877,7 +854,7 @@ static GRegex *our_address_regex(const char *our_address)
     g_autofree char *domain = g_regex_escape_string(at + 1, -1);
     g_autofree char *pattern = g_strdup_printf(
         "(?<![A-Za-z0-9._%%+-])%s(?:\\+[A-Za-z0-9]+)?@%s(?![A-Za-z0-9-])", local, domain);
-    return regex_kept(pattern);
+    return regex_kept(pattern, G_REGEX_CASELESS);
 }
 
 static gboolean line_matches(GRegex *re, const Line *l)
@@ -896,7 +873,7 @@ gboolean quote_names_us(const char *quoted, const char *our_address, const char 
         g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
         g_autofree char *pattern =
             g_strdup_printf("(?<![A-Za-z0-9])%s-\\d{4}-\\d{6}(?![0-9])", escaped);
-        g_autoptr(GRegex) code = regex_kept(pattern);
+        g_autoptr(GRegex) code = regex_kept(pattern, G_REGEX_CASELESS);
         if (code && g_regex_match(code, bounded, 0, NULL))
             return TRUE;
     }

@@ -222,7 +222,7 @@ static gboolean match_code(Store *store, const Draft *draft, const char *code_pr
     g_autofree char *escaped = g_regex_escape_string(code_prefix, -1);
     g_autofree char *pattern =
         g_strdup_printf("(?<![A-Za-z0-9])(%s-\\d{4}-\\d{6})(?![0-9])", escaped);
-    g_autoptr(GRegex) re = g_regex_new(pattern, G_REGEX_CASELESS, 0, NULL);
+    g_autoptr(GRegex) re = regex_kept(pattern, G_REGEX_CASELESS);
     g_autoptr(GMatchInfo) m = NULL;
     gboolean found = re && g_regex_match(re, draft->subject, 0, &m);
     for (; found; found = g_match_info_next(m, NULL)) {

@@ -581,6 +581,31 @@ char *random_hex(gsize n_bytes)
     return g_string_free(hex, FALSE);
 }
 
+/* ---- patterns ----------------------------------------------------------------------------- */
+
+#define REGEX_KEPT_MAX 64
+
+GRegex *regex_kept(const char *pattern, GRegexCompileFlags flags)
+{
+    static GMutex lock;
+    static GHashTable *kept; /* "flags:pattern" -> GRegex * */
+    g_autofree char *key = g_strdup_printf("%x:%s", (unsigned)flags, pattern);
+    g_mutex_lock(&lock);
+    if (!kept)
+        kept =
+            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_regex_unref);
+    GRegex *re = g_hash_table_lookup(kept, key);
+    if (re) {
+        g_regex_ref(re);
+    } else {
+        re = g_regex_new(pattern, flags, 0, NULL);
+        if (re && g_hash_table_size(kept) < REGEX_KEPT_MAX)
+            g_hash_table_insert(kept, g_steal_pointer(&key), g_regex_ref(re));
+    }
+    g_mutex_unlock(&lock);
+    return re;
+}
+
 /* ---- text --------------------------------------------------------------------------------- */
 
 /* GLib 2.74's g_utf8_normalize is quadratic in the number of compositions (each one moves the

@@ -61,6 +61,21 @@ static void test_text_nfc_refuses_invalid_utf8(void)
     g_assert_cmpstr(ok, ==, "Vi\xe1\xbb\x87t"); /* Việt */
 }
 
+/* a pattern made from the configuration is compiled once: the same GRegex comes back for the
+ * same pattern and flags, another for other flags, and NULL for a pattern that is not one */
+static void test_regex_kept(void)
+{
+    g_autoptr(GRegex) a = regex_kept("paht-\\d{4}", G_REGEX_CASELESS);
+    g_autoptr(GRegex) b = regex_kept("paht-\\d{4}", G_REGEX_CASELESS);
+    g_autoptr(GRegex) c = regex_kept("paht-\\d{4}", 0);
+    g_assert_nonnull(a);
+    g_assert_true(a == b);
+    g_assert_true(a != c);
+    g_assert_true(g_regex_match(a, "[PAHT-2026]", 0, NULL));
+    g_assert_false(g_regex_match(c, "[PAHT-2026]", 0, NULL));
+    g_assert_null(regex_kept("paht-(", 0));
+}
+
 static void test_text_fold(void)
 {
     g_autofree char *a = text_fold("Họ và Tên");
@@ -261,6 +276,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/util/nfc-matches-glib", test_utf8_nfc_matches_glib);
     g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
+    g_test_add_func("/util/regex-kept", test_regex_kept);
     g_test_add_func("/util/nfc-long-run-of-marks", test_nfc_long_run_of_marks);
     g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
     g_test_add_func("/util/fold", test_text_fold);
