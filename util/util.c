@@ -698,13 +698,61 @@ char *text_nfc_len(const char *s, gssize len)
     return g_string_free(out, FALSE);
 }
 
+/* The length of the valid UTF-8 at p in which every character is nfc_stable(): ASCII eight
+ * octets at a time, two- and three-octet forms decoded in place (no overlong form, surrogate
+ * or short sequence is taken: those leads and continuations are not accepted here). Text in
+ * Vietnamese or another Latin script is all such, so validating it and finding it NFC already
+ * is one pass, without a call per character. */
+static gsize nfc_stable_prefix(const char *s, gsize n)
+{
+    const guchar *p = (const guchar *)s, *end = p + n;
+    const guint64 highs = G_GUINT64_CONSTANT(0x8080808080808080);
+    while (p < end) {
+        if (end - p >= 8) {
+            guint64 w;
+            memcpy(&w, p, sizeof w);
+            if (!(w & highs)) {
+                p += 8;
+                continue;
+            }
+        }
+        guchar b = p[0];
+        if (b < 0x80) {
+            p++;
+            continue;
+        }
+        gunichar c;
+        if (b >= 0xC2 && b <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80) {
+            c = ((gunichar)(b & 0x1F) << 6) | (p[1] & 0x3F);
+            if (!nfc_stable(c))
+                break;
+            p += 2;
+        } else if (b >= 0xE1 && b <= 0xEF && b != 0xED && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+                   (p[2] & 0xC0) == 0x80) {
+            c = ((gunichar)(b & 0x0F) << 12) | ((gunichar)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+            if (!nfc_stable(c))
+                break;
+            p += 3;
+        } else {
+            break;
+        }
+    }
+    return (gsize)(p - (const guchar *)s);
+}
+
 char *text_nfc(const char *utf8)
 {
     if (!utf8)
         return NULL;
-    if (!g_utf8_validate(utf8, -1, NULL))
+    gsize n = strlen(utf8);
+    gsize stable = nfc_stable_prefix(utf8, n);
+    if (stable == n)
+        return g_strndup(utf8, n);
+    /* the rest as before: validated, then normalised from the start (a piece may begin
+     * before the first unstable character) */
+    if (!g_utf8_validate(utf8 + stable, (gssize)(n - stable), NULL))
         return NULL;
-    return text_nfc_len(utf8, -1);
+    return text_nfc_len(utf8, (gssize)n);
 }
 
 char *text_clean_line(const char *utf8)

@@ -61,6 +61,51 @@ static void test_text_nfc_refuses_invalid_utf8(void)
     g_assert_cmpstr(ok, ==, "Vi\xe1\xbb\x87t"); /* Việt */
 }
 
+/* text_nfc validates and finds text NFC in one pass while every character is stable, then
+ * hands the rest on: whatever follows a stable prefix of any length (around the eight octets
+ * it reads at a time), the answer is GLib's NFC of valid text and NULL for invalid */
+static void test_text_nfc_after_a_stable_prefix(void)
+{
+    static const char prefix[] = "Đèn đường hỏng ở phường 3, TP. Sóc Trăng “khẩn” – ABCDEFGHIJ";
+    static const char *const tails[] = {
+        "",
+        "e\xcc\x81",          /* a mark to compose with the letter before it */
+        "\xcc\x81",           /* a mark straight after the prefix */
+        "\xe2\x84\xab",       /* Angstrom sign: NFC changes it */
+        "\xf0\x9f\x98\x80 x", /* four octets: valid, not stable */
+        "\xe1\x84\x80\xe1\x85\xa1",
+        "\xc0\x80",         /* overlong NUL */
+        "\xc1\xbf",         /* overlong */
+        "\xe0\x80\x80",     /* overlong */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* beyond U+10FFFF */
+        "\xc3",             /* cut short at the end */
+        "\xe1\xbb",
+        "\xe1\xbb"
+        "a",
+        "\x80", /* a continuation octet alone */
+        "\xff",
+        "\xc3\xa1\xe1\xbb\x87\xe2\x80\x9c", /* stable to the end */
+    };
+    for (gsize cut = 0; cut < 24; cut++) {
+        for (gsize t = 0; t < G_N_ELEMENTS(tails); t++) {
+            /* the prefix cut at a character boundary, cut octets or more */
+            const char *end = prefix + MIN(cut, strlen(prefix));
+            while (*end && ((guchar)*end & 0xC0) == 0x80)
+                end++;
+            g_autofree char *head = g_strndup(prefix, (gsize)(end - prefix));
+            g_autofree char *text = g_strconcat(head, tails[t], "tail", NULL);
+            g_autofree char *ours = text_nfc(text);
+            g_autofree char *glib = g_utf8_validate(text, -1, NULL)
+                                        ? g_utf8_normalize(text, -1, G_NORMALIZE_NFC)
+                                        : NULL;
+            if (g_strcmp0(ours, glib) != 0)
+                g_error("text_nfc(\"%s\"): \"%s\", GLib: \"%s\"", text, ours ? ours : "(null)",
+                        glib ? glib : "(null)");
+        }
+    }
+}
+
 /* a pattern made from the configuration is compiled once: the same GRegex comes back for the
  * same pattern and flags, another for other flags, and NULL for a pattern that is not one */
 static void test_regex_kept(void)
@@ -276,6 +321,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/util/nfc-matches-glib", test_utf8_nfc_matches_glib);
     g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
+    g_test_add_func("/util/nfc-after-a-stable-prefix", test_text_nfc_after_a_stable_prefix);
     g_test_add_func("/util/regex-kept", test_regex_kept);
     g_test_add_func("/util/nfc-long-run-of-marks", test_nfc_long_run_of_marks);
     g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
