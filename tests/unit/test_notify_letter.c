@@ -825,6 +825,72 @@ static void test_flowed_lines(Fixture *f, gconstpointer data)
     g_assert_cmpstr(letter->text, ==, text);
 }
 
+/* Each text part's transfer encoding is the one GMime's g_mime_object_encode would choose for
+ * its content (letter.c decides it in its own pass): 7bit, quoted-printable for a few octets
+ * above 127 or a line starting "From ", base64 from 17 % of such octets on */
+static void test_transfer_encoding_as_gmime_chooses(Fixture *f, gconstpointer data)
+{
+    GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(texts, g_strdup("Plain ASCII, nothing else.\n"));
+    g_ptr_array_add(texts, g_strdup("Đèn đường hỏng trước nhà số 12 Lê Lợi, phường 3.\n"));
+    g_ptr_array_add(texts, g_strdup("<p>Report received.</p>\nFrom the IOC of Soc Trang\n"));
+    /* the share of octets above 127 on both sides of 17 % */
+    for (int k = 0; k <= 30; k++) {
+        GString *t = g_string_new(NULL);
+        for (int i = 0; i < 60; i++)
+            g_string_append_c(t, 'a' + i % 26);
+        for (int i = 0; i < k; i++)
+            g_string_append(t, "é");
+        g_string_append_c(t, '\n');
+        g_ptr_array_add(texts, g_string_free(t, FALSE));
+    }
+    gboolean seen[GMIME_CONTENT_ENCODING_UUENCODE + 1] = {FALSE};
+    for (guint i = 0; i < texts->len; i++) {
+        const char *text = g_ptr_array_index(texts, i);
+        write_file(f->dir, "t.txt", "Subject: x\n\n{{{report.subject}}}");
+        write_file(f->dir, "t.html", "{{{report.subject}}}");
+        g_autoptr(JsonNode) context = context_with_subject(text);
+        LetterSpec spec = base_spec(f->dir, context);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(Letter) letter = letter_compose(&spec, &error);
+        g_assert_no_error(error);
+        g_autoptr(GMimeMessage) message = parse_letter(letter);
+        GMimeMultipart *alternative = GMIME_MULTIPART(g_mime_message_get_mime_part(message));
+        for (int k = 0; k < 2; k++) {
+            GMimePart *part = GMIME_PART(g_mime_multipart_get_part(alternative, k));
+            GMimeContentEncoding declared = g_mime_part_get_content_encoding(part);
+            g_autoptr(GMimeStream) decoded = g_mime_stream_mem_new();
+            g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(part), decoded);
+            GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(decoded));
+            gboolean high = FALSE;
+            for (guint b = 0; b < bytes->len; b++)
+                high = high || bytes->data[b] >= 0x80;
+            /* the same content in a part of GMime's own, encoded by GMime */
+            g_autoptr(GMimeStream) copy =
+                g_mime_stream_mem_new_with_buffer((const char *)bytes->data, bytes->len);
+            GMimeDataWrapper *wrapper =
+                g_mime_data_wrapper_new_with_stream(copy, GMIME_CONTENT_ENCODING_DEFAULT);
+            GMimePart *theirs = g_mime_part_new_with_type("text", "plain");
+            g_mime_part_set_content(theirs, wrapper);
+            g_object_unref(wrapper);
+            g_mime_part_set_content_encoding(theirs, high ? GMIME_CONTENT_ENCODING_8BIT
+                                                          : GMIME_CONTENT_ENCODING_7BIT);
+            g_mime_object_encode(GMIME_OBJECT(theirs), GMIME_ENCODING_CONSTRAINT_7BIT);
+            GMimeContentEncoding chosen = g_mime_part_get_content_encoding(theirs);
+            g_object_unref(theirs);
+            if (declared != chosen)
+                g_error("part %d of \"%s\": %s, GMime chooses %s", k, text,
+                        g_mime_content_encoding_to_string(declared),
+                        g_mime_content_encoding_to_string(chosen));
+            seen[declared] = TRUE;
+        }
+    }
+    g_ptr_array_unref(texts);
+    g_assert_true(seen[GMIME_CONTENT_ENCODING_7BIT]);
+    g_assert_true(seen[GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE]);
+    g_assert_true(seen[GMIME_CONTENT_ENCODING_BASE64]);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
@@ -858,5 +924,7 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add_func("/notify/letter/shipped_ack_without_name_or_deadline",
                     test_shipped_ack_without_name_or_deadline);
+    g_test_add("/notify/letter/transfer_encoding_as_gmime_chooses", Fixture, NULL, fixture_set_up,
+               test_transfer_encoding_as_gmime_chooses, fixture_tear_down);
     return g_test_run();
 }
