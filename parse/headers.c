@@ -168,11 +168,16 @@ char *rfc2047_merge_adjacent(const char *value)
 
 static char *unfold(const char *raw)
 {
+    /* folding: the line breaks go, the white space after them stays; the runs between are
+     * copied whole */
     GString *out = g_string_sized_new(strlen(raw));
-    for (const char *p = raw; *p; p++) {
-        if (*p == '\r' || *p == '\n')
-            continue; /* folding: the white space after the line break stays */
-        g_string_append_c(out, *p);
+    for (const char *p = raw;;) {
+        gsize run = strcspn(p, "\r\n");
+        g_string_append_len(out, p, (gssize)run);
+        p += run;
+        if (!*p)
+            break;
+        p++;
     }
     return g_strstrip(g_string_free(out, FALSE));
 }
@@ -186,8 +191,12 @@ char *header_raw_merged(GMimeObject *object, const char *name)
     const char *raw = g_mime_header_get_raw_value(header);
     if (!raw)
         return g_strdup("");
-    g_autofree char *unfolded = unfold(raw);
-    return rfc2047_merge_adjacent(unfolded);
+    char *unfolded = unfold(raw);
+    if (!strstr(unfolded, "=?"))
+        return unfolded; /* no encoded word to merge */
+    char *merged = rfc2047_merge_adjacent(unfolded);
+    g_free(unfolded);
+    return merged;
 }
 
 char *header_decode_text(ParseContext *ctx, const char *raw)

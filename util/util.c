@@ -910,6 +910,12 @@ char *text_header_sanitize(const char *s)
 {
     if (!s)
         return g_strdup("");
+    /* visible ASCII and spaces, most of what headers hold: nothing to replace */
+    const char *visible = s;
+    while ((guchar)*visible >= 0x20 && (guchar)*visible < 0x7f)
+        visible++;
+    if (!*visible)
+        return g_strstrip(g_strdup(s));
     char *copy = g_strdup(s);
     for (unsigned char *p = (unsigned char *)copy; *p; p++) {
         if (*p < 0x20 || *p == 0x7f)
