@@ -510,9 +510,9 @@ char *text_normalise(const char *in, gssize len)
         return g_strdup("");
     gsize n = len < 0 ? strlen(in) : (gsize)len;
     GString *out = g_string_sized_new(n + 1);
-    gsize line_end = 0; /* out->len just after the last non-blank character of the line */
-    gboolean ascii = TRUE;
-    int marks = 0; /* combining marks in a row */
+    gsize line_end = 0;        /* out->len just after the last non-blank character of the line */
+    gboolean unstable = FALSE; /* a character NFC might change was kept */
+    int marks = 0;             /* combining marks in a row */
     const char *p = in, *end = in + n;
     while (p < end) {
         guchar c = (guchar)*p;
@@ -551,11 +551,33 @@ char *text_normalise(const char *in, gssize len)
             /* other C0 controls and DEL dropped */
             continue;
         }
+        /* the letters of Vietnamese and the other Latin scripts (U+00A1-U+02FF, U+1E00-
+         * U+1EFF), valid two- and three-octet forms decoded in place: kept as they are, and
+         * NFC by themselves */
+        if (c >= 0xC2 && c <= 0xCB && end - p >= 2 && ((guchar)p[1] & 0xC0) == 0x80 &&
+            (c != 0xC2 || (guchar)p[1] >= 0xA1)) {
+            g_string_append_c(out, (char)c);
+            g_string_append_c(out, p[1]);
+            p += 2;
+            line_end = out->len;
+            marks = 0;
+            continue;
+        }
+        if (c == 0xE1 && end - p >= 3 && (guchar)p[1] >= 0xB8 && (guchar)p[1] <= 0xBB &&
+            ((guchar)p[2] & 0xC0) == 0x80) {
+            g_string_append_c(out, (char)c);
+            g_string_append_c(out, p[1]);
+            g_string_append_c(out, p[2]);
+            p += 3;
+            line_end = out->len;
+            marks = 0;
+            continue;
+        }
         gunichar u = g_utf8_get_char_validated(p, end - p);
         if (u == (gunichar)-1 || u == (gunichar)-2) {
             g_string_append(out, "\xEF\xBF\xBD");
             line_end = out->len;
-            ascii = FALSE;
+            unstable = TRUE;
             p++;
             continue;
         }
@@ -583,7 +605,7 @@ char *text_normalise(const char *in, gssize len)
             for (const char *q = p; q < next; q++)
                 g_string_append_c(out, *q);
             line_end = out->len;
-            ascii = FALSE;
+            unstable = TRUE;
         }
         p = next;
     }
@@ -595,7 +617,8 @@ char *text_normalise(const char *in, gssize len)
         lead++;
     if (lead > 0)
         g_string_erase(out, 0, (gssize)lead);
-    if (ascii)
+    /* ASCII and the letters kept above are NFC as they are */
+    if (!unstable)
         return g_string_free(out, FALSE);
     char *nfc = text_nfc_len(out->str, (gssize)out->len);
     g_string_free(out, TRUE);

@@ -243,6 +243,29 @@ static void test_text_normalise(void)
     g_string_free(zalgo, TRUE);
 }
 
+/* the letters copied straight through (U+00A1-U+02FF, U+1E00-U+1EFF) still compose with a
+ * mark after them; the code points beside them keep their own rules */
+static void test_normalise_kept_letters(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"\xc3\xaa\xcc\x81", "\xe1\xba\xbf"},         /* ê + acute: ế */
+        {"\xe1\xba\xa1\xcc\x82 x", "\xe1\xba\xad x"}, /* ạ + circumflex: ậ */
+        {"\xc3\xa1\xc3\xa0 \xc6\xb0\xe1\xbb\x9d", "\xc3\xa1\xc3\xa0 \xc6\xb0\xe1\xbb\x9d"},
+        {"x\xc2\x85y\xc2\x9f", "xy"}, /* C1 controls dropped */
+        {"x\xc2\xa0y", "x y"},        /* no-break space */
+        {"\xc2\xa1\xcb\xbf\xe1\xb8\x80\xe1\xbb\xbf", "\xc2\xa1\xcb\xbf\xe1\xb8\x80\xe1\xbb\xbf"},
+        {"a\xc3(b", "a\xef\xbf\xbd(b"},             /* a cut two-octet form */
+        {"a\xe1\xbb", "a\xef\xbf\xbd\xef\xbf\xbd"}, /* cut at the end */
+        {"\xe1\xbc\x80\xcc\x81", "\xe1\xbc\x84"},   /* Greek beside the range */
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *out = text_normalise(cases[i].in, -1);
+        g_assert_cmpstr(out, ==, cases[i].out);
+    }
+}
+
 static void test_normalise_large_decomposed_text(void)
 {
     /* GLib's NFC alone is quadratic here (31 s for these 2 MiB); ours is linear. The time is
@@ -835,6 +858,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/charsets", test_charset_conversions);
     g_test_add_func("/parse/internals/charsets-real-world-labels", test_charset_real_world_labels);
     g_test_add_func("/parse/internals/normalise", test_text_normalise);
+    g_test_add_func("/parse/internals/normalise-kept-letters", test_normalise_kept_letters);
     g_test_add_func("/parse/internals/nfc-large", test_normalise_large_decomposed_text);
     g_test_add_func("/parse/internals/unflow", test_unflow);
     g_test_add_func("/parse/internals/html-layout", test_html_layout);
