@@ -860,6 +860,10 @@ char *text_fold(const char *utf8)
         guint16 folded = c < 0x10000 ? fold_lookup(c) : FOLD_SLOW;
         if (folded == 0)
             continue;
+        if (folded < 0x80) { /* a letter of Vietnamese without its marks, most often */
+            g_string_append_c(out, (char)folded);
+            continue;
+        }
         if (folded != FOLD_SLOW) {
             g_string_append_unichar(out, folded);
             continue;
