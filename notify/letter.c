@@ -568,10 +568,7 @@ static GMimeContentEncoding text_transfer_encoding(const char *text, gsize len)
     for (; i + 8 <= len; i += 8) {
         guint64 w;
         memcpy(&w, text + i, sizeof w);
-        if (w & highs) {
-            for (gsize k = 0; k < 8; k++)
-                count8 += (guchar)text[i + k] >= 0x80;
-        }
+        count8 += (gsize)__builtin_popcountll(w & highs); /* one bit per such octet */
     }
     for (; i < len; i++)
         count8 += (guchar)text[i] >= 0x80;

@@ -574,11 +574,14 @@ char *random_hex(gsize n_bytes)
             g_error("getrandom failed: %s", g_strerror(errno)); /* no entropy: cannot go on */
         got += (gsize)n;
     }
-    GString *hex = g_string_sized_new(n_bytes * 2);
-    for (gsize i = 0; i < n_bytes; i++)
-        g_string_append_printf(hex, "%02x", buf[i]);
+    char *hex = g_malloc(n_bytes * 2 + 1);
+    for (gsize i = 0; i < n_bytes; i++) {
+        hex[2 * i] = "0123456789abcdef"[buf[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[buf[i] & 0xf];
+    }
+    hex[n_bytes * 2] = '\0';
     g_free(buf);
-    return g_string_free(hex, FALSE);
+    return hex;
 }
 
 /* ---- patterns ----------------------------------------------------------------------------- */

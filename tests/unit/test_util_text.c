@@ -121,6 +121,22 @@ static void test_regex_kept(void)
     g_assert_null(regex_kept("paht-(", 0));
 }
 
+/* n random octets as 2n lowercase hex digits, different each time */
+static void test_random_hex(void)
+{
+    g_autofree char *a = random_hex(16);
+    g_autofree char *b = random_hex(16);
+    g_assert_cmpuint(strlen(a), ==, 32);
+    g_assert_cmpuint(strspn(a, "0123456789abcdef"), ==, 32);
+    g_assert_cmpstr(a, !=, b);
+    g_autofree char *none = random_hex(0);
+    g_assert_cmpstr(none, ==, "");
+    /* every digit turns up in 4,096 of them */
+    g_autofree char *many = random_hex(2048);
+    for (const char *d = "0123456789abcdef"; *d; d++)
+        g_assert_nonnull(strchr(many, *d));
+}
+
 static void test_text_fold(void)
 {
     g_autofree char *a = text_fold("Họ và Tên");
@@ -323,6 +339,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/nfc-refuses-invalid", test_text_nfc_refuses_invalid_utf8);
     g_test_add_func("/util/nfc-after-a-stable-prefix", test_text_nfc_after_a_stable_prefix);
     g_test_add_func("/util/regex-kept", test_regex_kept);
+    g_test_add_func("/util/random-hex", test_random_hex);
     g_test_add_func("/util/nfc-long-run-of-marks", test_nfc_long_run_of_marks);
     g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
     g_test_add_func("/util/fold", test_text_fold);
