@@ -332,6 +332,8 @@ char *html_to_text(const char *html, gsize len, gboolean find_quote, char **quot
     *quoted_out = NULL;
     if (len > G_MAXINT)
         len = G_MAXINT;
+    /* bench/gmime_walk.c --required parses HTML with these same options (the parse figures'
+     * required floor, library calls only): a change here is made there too */
     htmlDocPtr doc =
         htmlReadMemory(html, (int)len, NULL, "UTF-8",
                        HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
