@@ -206,11 +206,8 @@ char *header_decode_text(ParseContext *ctx, const char *raw)
     /* a subject is a line; a megabyte of header is an attack, not a subject */
     /* the copy is as long as the subject (g_strndup of the bound alone pads it to 8 KB) */
     g_autofree char *bounded = g_strndup(raw, strnlen(raw, MAX_HEADER_TEXT * 4));
-    /* visible ASCII and spaces without an encoded word: nothing for GMime to decode */
-    const char *p = bounded;
-    while ((guchar)*p >= 0x20 && (guchar)*p < 0x7f)
-        p++;
-    if (!*p && !strstr(bounded, "=?"))
+    /* visible ASCII without an encoded word: nothing for GMime to decode */
+    if (text_is_visible_ascii(bounded) && !strstr(bounded, "=?"))
         return text_one_line(bounded, MAX_HEADER_TEXT);
     g_autofree char *decoded = g_mime_utils_header_decode_text(ctx->gmime_options, bounded);
     return text_one_line(decoded, MAX_HEADER_TEXT);

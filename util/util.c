@@ -913,15 +913,18 @@ gboolean text_is_header_safe(const char *s)
     return TRUE;
 }
 
+gboolean text_is_visible_ascii(const char *s)
+{
+    while ((guchar)*s >= 0x20 && (guchar)*s < 0x7f)
+        s++;
+    return *s == '\0';
+}
+
 char *text_header_sanitize(const char *s)
 {
     if (!s)
         return g_strdup("");
-    /* visible ASCII and spaces, most of what headers hold: nothing to replace */
-    const char *visible = s;
-    while ((guchar)*visible >= 0x20 && (guchar)*visible < 0x7f)
-        visible++;
-    if (!*visible)
+    if (text_is_visible_ascii(s)) /* nothing to replace */
         return g_strstrip(g_strdup(s));
     char *copy = g_strdup(s);
     for (unsigned char *p = (unsigned char *)copy; *p; p++) {

@@ -296,6 +296,9 @@ GRegex *regex_kept(const char *pattern, GRegexCompileFlags flags);
 
 /* ---- text --------------------------------------------------------------------------------- */
 
+/* only octets 0x20-0x7E (spaces and visible ASCII), or empty: what most header values are,
+ * and what needs no decoding, cleaning or normalising */
+gboolean text_is_visible_ascii(const char *s);
 /* NFC-normalised copy of valid UTF-8 (NULL stays NULL); invalid UTF-8 returns NULL */
 char *text_nfc(const char *utf8);
 /* NFC of len bytes (-1: up to the NUL) of VALID UTF-8, in linear time: GLib 2.74's

@@ -121,6 +121,16 @@ static void test_regex_kept(void)
     g_assert_null(regex_kept("paht-(", 0));
 }
 
+static void test_text_is_visible_ascii(void)
+{
+    g_assert_true(text_is_visible_ascii(""));
+    g_assert_true(text_is_visible_ascii(" Re: [PAHT-2026-000123] ~ "));
+    g_assert_false(text_is_visible_ascii("a\tb"));
+    g_assert_false(text_is_visible_ascii("a\x7f"));
+    g_assert_false(text_is_visible_ascii("a\r\nBcc: x"));
+    g_assert_false(text_is_visible_ascii("Vi\xe1\xbb\x87t"));
+}
+
 /* n random octets as 2n lowercase hex digits, different each time */
 static void test_random_hex(void)
 {
@@ -340,6 +350,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/nfc-after-a-stable-prefix", test_text_nfc_after_a_stable_prefix);
     g_test_add_func("/util/regex-kept", test_regex_kept);
     g_test_add_func("/util/random-hex", test_random_hex);
+    g_test_add_func("/util/text-is-visible-ascii", test_text_is_visible_ascii);
     g_test_add_func("/util/nfc-long-run-of-marks", test_nfc_long_run_of_marks);
     g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
     g_test_add_func("/util/fold", test_text_fold);
