@@ -340,11 +340,16 @@ void dsn_parse_fields(const char *text, char **status, char **recipient, char **
 
 static char *message_id_from_headers(ParseContext *ctx, const char *text)
 {
-    /* a header block is a message without body: let GMime read it */
+    /* a header block is a message without body: let GMime read it. These are the headers
+     * of the returned message, not of this one: what GMime would warn about them is not
+     * this mail's, and without a warning callback GMime does not decode every header (a
+     * bounce returns dozens) to validate it */
+    GMimeParserOptions *options = g_mime_parser_options_clone(ctx->gmime_options);
+    g_mime_parser_options_set_warning_callback(options, NULL, NULL);
     g_autofree char *block = g_strconcat(text, "\n\n", NULL);
     GMimeStream *stream = g_mime_stream_mem_new_with_buffer(block, strlen(block));
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-    GMimeMessage *message = g_mime_parser_construct_message(parser, ctx->gmime_options);
+    GMimeMessage *message = g_mime_parser_construct_message(parser, options);
     char *id = NULL;
     if (message) {
         const char *value = g_mime_message_get_message_id(message);
@@ -354,6 +359,7 @@ static char *message_id_from_headers(ParseContext *ctx, const char *text)
     }
     g_object_unref(parser);
     g_object_unref(stream);
+    g_mime_parser_options_free(options);
     return id;
 }
 

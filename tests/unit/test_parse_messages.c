@@ -769,6 +769,48 @@ static void test_header_rules(void)
     }
 }
 
+/* The headers a bounce returns are our letter's (or anyone's), not this mail's: GMime's
+ * warnings about them are not the operator's, while the same headers in the mail itself are */
+static void test_returned_headers_are_not_this_mails_warnings(void)
+{
+    static const char odd_headers[] = "Subject: one\n"
+                                      "Subject: two\n"
+                                      "X-Raw: Nguy\xe1\xbb\x85n \xff\n";
+    g_autofree char *bounce = g_strconcat(
+        "From: MAILER-DAEMON@mx.example.vn\nTo: paht@soctrang.gov.vn\n"
+        "Subject: Undelivered Mail Returned to Sender\nMessage-ID: <b1@mx.example.vn>\n"
+        "Date: Mon, 26 Jan 2026 08:00:00 +0700\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\n\n"
+        "--r\nContent-Type: text/plain\n\nThe mail could not be delivered.\n"
+        "--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.vn\n\n"
+        "Final-Recipient: rfc822; x@example.vn\nAction: failed\nStatus: 5.1.1\n"
+        "--r\nContent-Type: text/rfc822-headers\n\n"
+        "Message-ID: <paht.ack.2026-000300.cc@soctrang.gov.vn>\n",
+        odd_headers, "--r--\n", NULL);
+    /* what GMime says of such headers */
+    static const char *const gmime_warnings[] = {
+        "conflicting headers",
+        "header with raw 8-bit characters (not RFC 2047 encoded)",
+    };
+    Parsed p = parse_text(bounce, NULL);
+    g_assert_cmpstr(p.draft->classification, ==, "bounce");
+    g_assert_cmpstr(p.draft->dsn_original_message_id, ==,
+                    "paht.ack.2026-000300.cc@soctrang.gov.vn");
+    for (gsize i = 0; i < G_N_ELEMENTS(gmime_warnings); i++)
+        g_assert_false(has_warning(p.draft, gmime_warnings[i]));
+    parsed_clear(&p);
+
+    /* the same headers in the mail's own header block: each is warned about */
+    g_autofree char *own = g_strconcat("From: a@example.vn\nTo: paht@soctrang.gov.vn\n"
+                                       "Message-ID: <m1@example.vn>\n"
+                                       "Date: Mon, 26 Jan 2026 08:00:00 +0700\n",
+                                       odd_headers, "\nPhản ánh.\n", NULL);
+    p = parse_text(own, NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS(gmime_warnings); i++)
+        g_assert_true(has_warning(p.draft, gmime_warnings[i]));
+    parsed_clear(&p);
+}
+
 static void test_mailer_daemon_without_dsn_is_bounce(void)
 {
     /* an old-style bounce: plain text quoting the returned headers */
@@ -1045,6 +1087,8 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/quote/outlook-desktop", test_outlook_desktop_reply_original_message);
     g_test_add_func("/parse/quote/not-a-reply", test_new_mail_with_quote_marks_is_not_cut);
     g_test_add_func("/parse/classify/postfix-dsn", test_postfix_dsn_bounce);
+    g_test_add_func("/parse/classify/returned-headers-are-not-this-mails-warnings",
+                    test_returned_headers_are_not_this_mails_warnings);
     g_test_add_func("/parse/classify/out-of-office-vi", test_out_of_office_vietnamese);
     g_test_add_func("/parse/classify/out-of-office-en", test_out_of_office_english);
     g_test_add_func("/parse/classify/mailing-list", test_mailing_list);
