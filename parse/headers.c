@@ -325,12 +325,15 @@ typedef struct {
     int count[ADDR_N];
 } AddressHeaders;
 
-/* which address header NAME is, or -1 */
+/* which address header NAME is, or -1: asked of every header of the message, so the first
+ * letter (a different one for each name) picks the one name to compare */
 static int address_header_index(const char *name)
 {
-    for (int k = 0; name && k < ADDR_N; k++) {
-        if (g_ascii_strcasecmp(name, address_header_names[k]) == 0)
-            return k;
+    if (!name)
+        return -1;
+    for (int k = 0; k < ADDR_N; k++) {
+        if (g_ascii_tolower(name[0]) == g_ascii_tolower(address_header_names[k][0]))
+            return g_ascii_strcasecmp(name, address_header_names[k]) == 0 ? k : -1;
     }
     return -1;
 }

@@ -36,9 +36,12 @@ typedef struct {
     GArray *links;             /* OpenLink */
 } Writer;
 
+/* NAME in lowercase; the first letter rejects most elements before the whole name is
+ * compared (asked of every element, against lists of names) */
 static gboolean name_is(const xmlNode *node, const char *name)
 {
-    return node->name && g_ascii_strcasecmp((const char *)node->name, name) == 0;
+    const char *n = (const char *)node->name;
+    return n && g_ascii_tolower(n[0]) == name[0] && g_ascii_strcasecmp(n, name) == 0;
 }
 
 static gboolean name_in(const xmlNode *node, const char *const *names)

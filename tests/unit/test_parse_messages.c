@@ -751,6 +751,14 @@ static void test_header_rules(void)
         {"X-Autoreply: yes\n", NULL, "auto", "header X-Autoreply"},
         {"X-Autorespond: Out of office\n", NULL, "auto", "header X-Autorespond"},
         {"List-Id: <tin.example.vn>\n", NULL, "auto", "header List-Id"},
+        /* names in any case; with several, the first of the rule's list is named, wherever
+         * it stands in the mail */
+        {"list-post: <mailto:tin@example.vn>\n", NULL, "auto", "header List-Post"},
+        {"List-Unsubscribe: <mailto:u@example.vn>\nX-ML-Name: tin\nx-autoreply: yes\n", NULL,
+         "auto", "header X-Autoreply"},
+        {"X-PAHT-Loop: 1\nMAILING-LIST: tin\n", NULL, "auto", "header Mailing-List"},
+        {"X-Mailer: Outlook\nList-Archive: <https://example.vn>\nMessage-Context: x\n", NULL,
+         "report", "default"},
         /* "do not answer me" says nothing about the mail itself */
         {"X-Auto-Response-Suppress: All\n", NULL, "report", "default"},
         {"X-Auto-Response-Suppress: OOF, AutoReply\n", NULL, "report", "default"},
