@@ -957,15 +957,25 @@ typedef struct {
         TRUE, FALSE                                                                                \
     }
 
-/* the offset in data just past the empty line, or -1 when it is not in data */
+/* the offset in data just past the empty line, or -1 when it is not in data. Only the bytes
+ * at a line's start are looked at one by one: within a line memchr finds its end. */
 static gssize header_end_feed(HeaderEndScanner *s, const char *data, gsize len)
 {
-    for (gsize i = 0; i < len; i++) {
-        char c = data[i];
-        if ((s->line_start || s->cr) && c == '\n')
-            return (gssize)i + 1;
-        s->cr = s->line_start && c == '\r';
-        s->line_start = c == '\n';
+    gsize i = 0;
+    while (i < len) {
+        if (s->line_start || s->cr) {
+            char c = data[i++];
+            if (c == '\n')
+                return (gssize)i;
+            s->cr = s->line_start && c == '\r';
+            s->line_start = FALSE;
+            continue;
+        }
+        const char *lf = memchr(data + i, '\n', len - i);
+        if (!lf)
+            return -1; /* the block ends within a line */
+        i = (gsize)(lf - data) + 1;
+        s->line_start = TRUE;
     }
     return -1;
 }

@@ -206,6 +206,55 @@ static void test_header_block_length(void)
     g_string_free(big, TRUE);
 }
 
+/* the end of the header block by its definition, line by line: just past the first line that
+ * is empty or only "\r"; the whole text when there is none */
+static gsize header_end_by_lines(const char *text, gsize len)
+{
+    gsize start = 0;
+    while (start < len) {
+        const char *lf = memchr(text + start, '\n', len - start);
+        if (!lf)
+            break;
+        gsize line = (gsize)(lf - text) - start;
+        if (line == 0 || (line == 1 && text[start] == '\r'))
+            return (gsize)(lf - text) + 1;
+        start = (gsize)(lf - text) + 1;
+    }
+    return len;
+}
+
+/* The file is read in blocks of 16 KB: an empty line, a fold or a line end cut by a block's
+ * end must be found as in one piece, as in memory */
+static void test_header_block_length_across_blocks(void)
+{
+    static const char *const ends[] = {"\r\n\r\nbody",           "\n\nbody",
+                                       "\r\n \r\n\r\nbody",      "\n\r\nbody",
+                                       "\r\n\rX: 1\r\n\r\nbody", "\r\n\r\r\nX: 2\r\n\r\nbody"};
+    for (gsize e = 0; e < G_N_ELEMENTS(ends); e++) {
+        for (int shift = -6; shift <= 6; shift++) {
+            GString *text = g_string_new(NULL);
+            while (text->len < 16384 - 40)
+                g_string_append(text, "X-Filler: 0123456789\r\n");
+            gsize target = (gsize)(16384 + shift) - strlen("X-Last: ") - 1;
+            g_string_append(text, "X-Last: ");
+            while (text->len < target)
+                g_string_append_c(text, 'v');
+            g_string_append(text, ends[e]);
+            gsize expected = header_end_by_lines(text->str, text->len);
+            g_autofree char *path = write_file("cut.eml", text->str, (gssize)text->len);
+            int fd = open(path, O_RDONLY);
+            g_assert_cmpint(fd, >=, 0);
+            gsize length = 0;
+            g_assert_true(mail_header_block_length(fd, 100000, &length, NULL));
+            close(fd);
+            g_assert_cmpuint(length, ==, expected);
+            g_assert_cmpuint(mail_header_block_length_of(text->str, text->len, 100000), ==,
+                             expected);
+            g_string_free(text, TRUE);
+        }
+    }
+}
+
 static void test_header_find(void)
 {
     static const char block[] = "Received: from a\r\n"
@@ -392,6 +441,8 @@ int main(int argc, char **argv)
     g_test_add_func("/mail/identity/long-crlf-body-digests-as-lf", test_identity_of_long_crlf_body);
     g_test_add_func("/mail/identity/huge-header-block", test_identity_of_huge_header_block);
     g_test_add_func("/mail/header-block-length", test_header_block_length);
+    g_test_add_func("/mail/header-block-length-across-blocks",
+                    test_header_block_length_across_blocks);
     g_test_add_func("/mail/header-find", test_header_find);
     g_test_add_func("/mail/message-id-clean", test_message_id_clean);
     g_test_add_func("/fs/content-commit-syncs-every-folder-it-relies-on",
