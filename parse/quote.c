@@ -117,6 +117,26 @@ static gboolean is_forward_marker(const char *folded)
            g_str_has_prefix(folded, "bat dau thu duoc chuyen tiep");
 }
 
+/* is_forward_marker of the line folded. A line of ASCII (most lines of a machine's mail) is
+ * not folded: its fold is its lowercase, and each prefix is_forward_marker asks of the
+ * stripped fold contains one of the words it looks for anywhere. */
+static gboolean line_is_forward_marker(const Line *l)
+{
+    if (l->len == 0 || l->len > 400)
+        return FALSE;
+    char lower[401];
+    for (gsize i = 0; i < l->len; i++) {
+        guchar c = (guchar)l->start[i];
+        if (c >= 0x80) {
+            g_autofree char *folded = line_fold(l);
+            return folded && is_forward_marker(folded);
+        }
+        lower[i] = g_ascii_tolower((char)c);
+    }
+    lower[l->len] = '\0';
+    return is_forward_marker(lower);
+}
+
 static gboolean header_label(const char *folded, const char *const *labels)
 {
     for (const char *const *l = labels; *l; l++) {
@@ -893,16 +913,17 @@ gboolean quote_forward_of_ours(const char *text, const char *our_address, char *
                                char **quoted_out)
 {
     *kept_out = *quoted_out = NULL;
-    g_autoptr(GRegex) re = our_address_regex(our_address);
-    if (!text || !re)
+    if (!text)
         return FALSE;
     gsize len = MIN(strlen(text), (gsize)COMPARE_MAX_BYTES);
     g_autofree char *bounded = g_strndup(text, len);
     g_autoptr(GArray) lines = split_lines(bounded);
+    g_autoptr(GRegex) re = NULL; /* made at the first marker: most texts have none */
     for (guint i = 0; i < lines->len; i++) {
-        g_autofree char *folded = line_fold(&g_array_index(lines, Line, i));
-        if (!folded || !is_forward_marker(folded))
+        if (!line_is_forward_marker(&g_array_index(lines, Line, i)))
             continue;
+        if (!re && !(re = our_address_regex(our_address)))
+            return FALSE;
         /* "From: Trung tâm IOC <paht@...>" in the forwarded header block */
         for (guint k = i + 1; k < lines->len && k <= i + 6; k++) {
             if (!line_matches(re, &g_array_index(lines, Line, k)))

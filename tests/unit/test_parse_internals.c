@@ -438,6 +438,73 @@ static void test_quote_split_refuses(void)
     g_assert_false(quote_starts_with_forward("Từ: x\nĐã gửi: y"));
 }
 
+/* Our own letter forwarded back to us: the marker line is found however it is written (ASCII
+ * lines are matched without folding, the others folded), and only a marker followed by our
+ * address in the forwarded header block counts */
+static void test_quote_forward_of_ours(void)
+{
+    static const char *const markers[] = {
+        "---------- Forwarded message ---------",
+        "  ---------- FORWARDED MESSAGE ----------  ",
+        "Begin forwarded message:",
+        "\tbegin  forwarded message:",
+        "-------- Thư được chuyển tiếp --------",
+        "Bắt đầu thư được chuyển tiếp:",
+        "BẮT ĐẦU THƯ ĐƯỢC CHUYỂN TIẾP:",
+        "Tin nhắn được chuyển tiếp",
+        "bat dau thu duoc chuyen tiep:",
+        "-- THU DUOC CHUYEN TIEP --",
+        "———— Forwarded message ————",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(markers); i++) {
+        g_autofree char *text =
+            g_strdup_printf("Nhờ anh xem lại.\n%s\nFrom: Trung tâm IOC <paht@soctrang.gov.vn>\n"
+                            "Subject: PAHT-2026-000123\n\nNội dung cũ",
+                            markers[i]);
+        g_autofree char *kept = NULL, *quoted = NULL;
+        g_assert_true(quote_forward_of_ours(text, "paht@soctrang.gov.vn", &kept, &quoted));
+        g_assert_cmpstr(kept, ==, "Nhờ anh xem lại.");
+        g_assert_true(g_str_has_prefix(quoted, markers[i]));
+    }
+    static const char *const not_ours[] = {
+        /* a forward of someone else's mail */
+        "Xem.\n---------- Forwarded message ---------\nFrom: Dân <d@x.vn>\n\nổ gà",
+        /* our address too far below the marker */
+        "Xem.\nForwarded message\na\nb\nc\nd\ne\nf\nFrom: <paht@soctrang.gov.vn>",
+        /* no marker */
+        "Xem.\n---------- Original message ---------\nFrom: <paht@soctrang.gov.vn>",
+        "Xem.\n---------- Forwarded mess age ---------\nFrom: <paht@soctrang.gov.vn>",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(not_ours); i++) {
+        g_autofree char *kept = NULL, *quoted = NULL;
+        g_assert_false(quote_forward_of_ours(not_ours[i], "paht@soctrang.gov.vn", &kept, &quoted));
+        g_assert_null(kept);
+        g_assert_null(quoted);
+    }
+    /* a marker in a line of more than 400 bytes is prose, not a marker, ASCII or not */
+    for (int vietnamese = 0; vietnamese < 2; vietnamese++) {
+        GString *text = g_string_new("Xem.\n");
+        while (text->len < 420)
+            g_string_append(text, vietnamese ? "chữ " : "word ");
+        g_string_append(text, "forwarded message\nFrom: <paht@soctrang.gov.vn>\n");
+        g_autofree char *kept = NULL, *quoted = NULL;
+        g_assert_false(quote_forward_of_ours(text->str, "paht@soctrang.gov.vn", &kept, &quoted));
+        g_string_truncate(text, 5);
+        g_string_append(text, "forwarded message\nFrom: <paht@soctrang.gov.vn>\n");
+        g_assert_true(quote_forward_of_ours(text->str, "paht@soctrang.gov.vn", &kept, &quoted));
+        g_clear_pointer(&kept, g_free);
+        g_clear_pointer(&quoted, g_free);
+        g_string_free(text, TRUE);
+    }
+    /* without an address of ours nothing is ours */
+    g_autofree char *kept = NULL, *quoted = NULL;
+    g_assert_false(quote_forward_of_ours("Xem.\nForwarded message\nFrom: <paht@x.vn>", "paht",
+                                         &kept, &quoted));
+    g_assert_false(
+        quote_forward_of_ours("Xem.\nForwarded message\nFrom: <paht@x.vn>", NULL, &kept, &quoted));
+    g_assert_null(kept);
+}
+
 /* ---- attachments --------------------------------------------------------------------------- */
 
 static void test_sniff(void)
@@ -867,6 +934,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/internals/html-deep-nesting", test_html_deep_nesting);
     g_test_add_func("/parse/internals/quote-split", test_quote_split_cases);
     g_test_add_func("/parse/internals/quote-split-refuses", test_quote_split_refuses);
+    g_test_add_func("/parse/internals/quote-forward-of-ours", test_quote_forward_of_ours);
     g_test_add_func("/parse/internals/sniff", test_sniff);
     g_test_add_func("/parse/internals/dangerous-names", test_dangerous_names);
     g_test_add_func("/parse/internals/safe-filenames", test_safe_filenames);
