@@ -554,21 +554,17 @@ char *text_normalise(const char *in, gssize len)
         /* the letters of Vietnamese and the other Latin scripts (U+00A1-U+02FF, U+1E00-
          * U+1EFF), valid two- and three-octet forms decoded in place: kept as they are, and
          * NFC by themselves */
+        int kept = 0;
         if (c >= 0xC2 && c <= 0xCB && end - p >= 2 && ((guchar)p[1] & 0xC0) == 0x80 &&
-            (c != 0xC2 || (guchar)p[1] >= 0xA1)) {
-            g_string_append_c(out, (char)c);
-            g_string_append_c(out, p[1]);
-            p += 2;
-            line_end = out->len;
-            marks = 0;
-            continue;
-        }
-        if (c == 0xE1 && end - p >= 3 && (guchar)p[1] >= 0xB8 && (guchar)p[1] <= 0xBB &&
-            ((guchar)p[2] & 0xC0) == 0x80) {
-            g_string_append_c(out, (char)c);
-            g_string_append_c(out, p[1]);
-            g_string_append_c(out, p[2]);
-            p += 3;
+            (c != 0xC2 || (guchar)p[1] >= 0xA1))
+            kept = 2;
+        else if (c == 0xE1 && end - p >= 3 && (guchar)p[1] >= 0xB8 && (guchar)p[1] <= 0xBB &&
+                 ((guchar)p[2] & 0xC0) == 0x80)
+            kept = 3;
+        if (kept > 0) {
+            for (int k = 0; k < kept; k++)
+                g_string_append_c(out, p[k]);
+            p += kept;
             line_end = out->len;
             marks = 0;
             continue;

@@ -182,12 +182,9 @@ static char *unfold(const char *raw)
     return g_strstrip(g_string_free(out, FALSE));
 }
 
-char *header_raw_merged(GMimeObject *object, const char *name)
+/* header_raw_merged of one header */
+static char *header_merged(GMimeHeader *header)
 {
-    GMimeHeaderList *list = g_mime_object_get_header_list(object);
-    GMimeHeader *header = list ? g_mime_header_list_get_header(list, name) : NULL;
-    if (!header)
-        return NULL;
     const char *raw = g_mime_header_get_raw_value(header);
     if (!raw)
         return g_strdup("");
@@ -197,6 +194,13 @@ char *header_raw_merged(GMimeObject *object, const char *name)
     char *merged = rfc2047_merge_adjacent(unfolded);
     g_free(unfolded);
     return merged;
+}
+
+char *header_raw_merged(GMimeObject *object, const char *name)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(object);
+    GMimeHeader *header = list ? g_mime_header_list_get_header(list, name) : NULL;
+    return header ? header_merged(header) : NULL;
 }
 
 char *header_decode_text(ParseContext *ctx, const char *raw)
@@ -323,31 +327,31 @@ static const GMimeAddressType address_header_types[ADDR_DELIVERED_TO] = {
 
 typedef struct {
     int count[ADDR_N];
+    GMimeHeader *first[ADDR_N]; /* the first header of each name, or NULL */
 } AddressHeaders;
 
 /* which address header NAME is, or -1: asked of every header of the message, so the first
- * letter (a different one for each name) picks the one name to compare */
+ * letter rejects most names before the whole is compared */
 static int address_header_index(const char *name)
 {
-    if (!name)
-        return -1;
-    for (int k = 0; k < ADDR_N; k++) {
-        if (g_ascii_tolower(name[0]) == g_ascii_tolower(address_header_names[k][0]))
-            return g_ascii_strcasecmp(name, address_header_names[k]) == 0 ? k : -1;
+    for (int k = 0; name && k < ADDR_N; k++) {
+        if (g_ascii_tolower(name[0]) == g_ascii_tolower(address_header_names[k][0]) &&
+            g_ascii_strcasecmp(name, address_header_names[k]) == 0)
+            return k;
     }
     return -1;
 }
 
-static void count_address_headers(GMimeObject *object, AddressHeaders *found)
+static void find_address_headers(GMimeObject *object, AddressHeaders *found)
 {
     memset(found, 0, sizeof *found);
     GMimeHeaderList *list = g_mime_object_get_header_list(object);
     int n = list ? g_mime_header_list_get_count(list) : 0;
     for (int i = 0; i < n; i++) {
-        int k =
-            address_header_index(g_mime_header_get_name(g_mime_header_list_get_header_at(list, i)));
-        if (k >= 0)
-            found->count[k]++;
+        GMimeHeader *header = g_mime_header_list_get_header_at(list, i);
+        int k = address_header_index(g_mime_header_get_name(header));
+        if (k >= 0 && found->count[k]++ == 0)
+            found->first[k] = header;
     }
 }
 
@@ -375,18 +379,18 @@ static gboolean addresses_parsed_by_gmime(ParseContext *ctx, const AddressHeader
     return TRUE;
 }
 
+/* the addresses of the first header K of the message, its encoded words joined */
 static InternetAddressList *parse_address_header(ParseContext *ctx, const AddressHeaders *found,
                                                  int k)
 {
-    GMimeObject *object = GMIME_OBJECT(ctx->message);
-    const char *name = address_header_names[k];
-    GMimeHeader *header =
-        g_mime_header_list_get_header(g_mime_object_get_header_list(object), name);
+    GMimeHeader *header = found->first[k];
     InternetAddressList *parsed;
-    if (header && addresses_parsed_by_gmime(ctx, found, k, g_mime_header_get_raw_value(header),
-                                            TRUE, &parsed))
+    if (!header)
+        return NULL;
+    if (addresses_parsed_by_gmime(ctx, found, k, g_mime_header_get_raw_value(header), TRUE,
+                                  &parsed))
         return parsed;
-    g_autofree char *raw = header_raw_merged(object, name);
+    g_autofree char *raw = header_merged(header);
     if (!raw || !*raw)
         return NULL;
     return internet_address_list_parse(ctx->gmime_options, raw);
@@ -716,7 +720,7 @@ gboolean parse_step_headers(ParseContext *ctx, GError **error)
     d->subject = subject_raw ? header_decode_text(ctx, subject_raw) : g_strdup("");
 
     AddressHeaders address_headers;
-    count_address_headers(msg, &address_headers);
+    find_address_headers(msg, &address_headers);
     InternetAddressList *from = parse_address_header(ctx, &address_headers, ADDR_FROM);
     InternetAddressMailbox *sender = first_mailbox(from);
     if (sender) {
