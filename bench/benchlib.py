@@ -111,29 +111,40 @@ def paired_ratio(numerators, denominators):
     return median([a / b for a, b in zip(numerators, denominators)])
 
 
+def callgrind_prefix(report):
+    """The argv that runs a command under valgrind's callgrind, its summary written to the file
+    REPORT (callgrind_collected reads it); None when valgrind is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    return [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={report}"]
+
+
+def callgrind_collected(report, what, status=0):
+    """The instructions callgrind's summary REPORT counted for WHAT, which ended with STATUS."""
+    with open(report) as f:
+        text = f.read()
+    found = re.search(r"Collected : (\d+)", text)
+    if status != 0 or not found:
+        raise BenchError(f"callgrind could not count {what} (exit {status})\n" + text[-1000:])
+    return int(found.group(1))
+
+
 def callgrind_instructions(argv, stdout=None, stderr=None):
     """The instructions ARGV executes, counted by valgrind's callgrind: the same count for the
     same program and input whatever the machine's load, where a timing here moves by a
     fifth. None when valgrind is not installed."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        return None
     fd, report = tempfile.mkstemp(prefix="bench-callgrind-")
     os.close(fd)
     try:
-        proc = subprocess.run([valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                               f"--log-file={report}"] + list(map(str, argv)),
-                              stdout=stdout or subprocess.DEVNULL, stderr=stderr,
-                              stdin=subprocess.DEVNULL)
-        with open(report) as f:
-            text = f.read()
+        prefix = callgrind_prefix(report)
+        if prefix is None:
+            return None
+        proc = subprocess.run(prefix + list(map(str, argv)), stdout=stdout or subprocess.DEVNULL,
+                              stderr=stderr, stdin=subprocess.DEVNULL)
+        return callgrind_collected(report, argv[0], proc.returncode)
     finally:
         os.unlink(report)
-    found = re.search(r"Collected : (\d+)", text)
-    if proc.returncode != 0 or not found:
-        raise BenchError(f"callgrind could not count {argv[0]} (exit {proc.returncode})\n"
-                         + text[-1000:])
-    return int(found.group(1))
 
 
 def warm_page_cache(paths):

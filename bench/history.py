@@ -18,7 +18,12 @@ Rules for a copy:
   - with blob_limit, BLOB columns are cut to that many bytes (a lighter history when the
     measurement never reads them);
   - with shift_seconds, time columns (at, due excepted: *_at) move back by N * shift_seconds,
-    so the copies spread over the past instead of all arriving this morning;
+    so the copies spread over the past instead of all arriving this morning. N takes the
+    templates in turn (the first copy of each, then the second of each, the newest copies
+    last), as a province's mail mixes its kinds: dated template by template, the newest
+    reports of any span were copies of one template, and the web figure's report page, a
+    copy's own, met 180 close duplicates among the 200 open reports of the large store and
+    50 in the small one;
   - a table that holds nothing but report ids (report_search_pending, the reports waiting for
     the search index, filled by report's INSERT trigger) is not copied, and the copies are
     indexed before the commit, as the history of a running gateway would be.
@@ -111,8 +116,9 @@ def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, 
         raw_base = (db.execute("SELECT COALESCE(MAX(id), 0) FROM raw_message").fetchone()[0] + 1
                     if has_raw else 0)
         total = sum(copies for _, copies in plan)
+        most = max((copies for _, copies in plan), default=0)
         serial = 0  # copies made so far, all templates together
-        for template, copies in plan:
+        for turn, (template, copies) in enumerate(plan):
             if copies <= 0:
                 continue
             if not db.execute("SELECT 1 FROM report WHERE id = ?", (template,)).fetchone():
@@ -124,7 +130,8 @@ def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, 
             m = max(len(raws), 1)
             # per copy k: s = serial + k; new report id = report_base + s
             params = {"rb": report_base + serial, "wb": raw_base + serial * m, "m": m,
-                      "shift": shift_seconds, "older": total - serial, "tid": template,
+                      "shift": shift_seconds, "most": most, "turns": len(plan), "turn": turn,
+                      "tid": template,
                       "copies": copies}
             numbers = ("WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n "
                        "WHERE k + 1 < :copies) ")
@@ -153,7 +160,9 @@ def clone_reports(path, plan, shift_seconds=0, mark_sent=True, blob_limit=None, 
                 if blob_limit is not None and "BLOB" in typ:
                     return f"substr({q}, 1, {int(blob_limit)})"
                 if shift_seconds and "INT" in typ and (name == "at" or name.endswith("_at")):
-                    return f"{q} - (:older - n.k) * :shift"
+                    # copy k of the template in turn j is the ((most - k) * turns - j)-th
+                    # newest of all: copy k of every template before copy k + 1 of any
+                    return f"{q} - ((:most - n.k) * :turns - :turn) * :shift"
                 return q
 
             for table in ["report"] + children:
