@@ -138,6 +138,7 @@ void handle_logout(Request *req, Response *res)
         page_error(req, res, 503, "busy", NULL);
         return;
     }
+    queue_cache_forget(req->session->id, clock_now_unix());
     g_autofree char *name = http_cookie_name(req->app->secure, SESSION_COOKIE);
     g_autofree char *gone = http_cookie_header(name, "", req->app->secure, 0);
     response_header(res, "Set-Cookie", gone);

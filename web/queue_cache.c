@@ -15,7 +15,16 @@
  *   - every page file and labels.ini it was made of (inode, size, mtime, ctime), stamped
  *     before they were read, so an edit shows at the next request as before.
  * The session check, and with it the idle and absolute expiry, still runs on every request
- * (server.c) before the handler; only a 200 page is kept. */
+ * (server.c) before the handler; only a 200 page is kept.
+ *
+ * A kept page holds what an operator saw (citizens' names, places, texts): it is dropped as
+ * soon as it can no longer be served, not left in memory until the cache happens to fill. A
+ * session's pages go when pahtweb ends the session (logout, a new login in the same browser,
+ * the session check finding it idle, expired or its account gone: queue_cache_forget), and
+ * every page past its time goes whenever a page is kept. A session ended elsewhere (an
+ * account disabled, which ends its sessions in the database) or left to lapse keeps its
+ * pages until the next page anyone keeps once they are past their time (which comes a minute
+ * at most after they were made). */
 #include "web/web_private.h"
 #include "util/util.h"
 
@@ -25,6 +34,7 @@
 #define QUEUE_CACHE_MAX 64
 
 typedef struct {
+    gint64 session;     /* the console session it was made for */
     guint64 connection; /* store_pool_serial */
     StoreVersion version;
     gint64 made_at, valid_until;
@@ -147,12 +157,51 @@ void queue_cache_watch(Request *req, QueueCacheStamp *stamp)
     g_array_set_clear_func(req->pages_read, (GDestroyNotify)page_stamp_clear);
 }
 
+/* the pages of session (0: none) and those that cannot be served at now or later; with
+ * cache_lock held */
+static void forget_locked(gint64 session, gint64 now)
+{
+    if (!cache)
+        return;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, cache);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const Kept *k = value;
+        if ((session != 0 && k->session == session) || k->valid_until <= now)
+            g_hash_table_iter_remove(&it);
+    }
+}
+
+void queue_cache_forget(gint64 session, gint64 now)
+{
+    g_mutex_lock(&cache_lock);
+    forget_locked(session, now);
+    g_mutex_unlock(&cache_lock);
+}
+
+guint queue_cache_kept(gint64 session)
+{
+    guint n = 0;
+    g_mutex_lock(&cache_lock);
+    if (cache) {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, cache);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+            n += session == 0 || ((const Kept *)value)->session == session;
+    }
+    g_mutex_unlock(&cache_lock);
+    return n;
+}
+
 void queue_cache_keep(Request *req, const Response *res, const char *key,
                       const QueueCacheStamp *made)
 {
     if (res->status != 200 || !res->body || !req->pages_read || made->connection == 0)
         return;
     Kept *k = g_new0(Kept, 1);
+    k->session = req->session->id;
     k->connection = made->connection;
     k->version = made->version;
     k->made_at = made->at;
@@ -162,6 +211,7 @@ void queue_cache_keep(Request *req, const Response *res, const char *key,
     g_mutex_lock(&cache_lock);
     if (!cache)
         cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, kept_free);
+    forget_locked(0, made->at);
     if (g_hash_table_size(cache) >= QUEUE_CACHE_MAX)
         g_hash_table_remove_all(cache);
     g_hash_table_replace(cache, kept_key_of(key, made), k);

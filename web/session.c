@@ -69,6 +69,7 @@ gboolean session_resume(Request *req)
             log_error("cannot end a session: %s", error->message);
             g_error_free(error);
         }
+        queue_cache_forget(s->id, now);
         return FALSE;
     }
     if (now - s->seen_at >= SESSION_TOUCH_SECONDS &&
@@ -85,8 +86,11 @@ gboolean session_start(Request *req, Response *res, const Account *user, GError 
 {
     Store *store = req->store;
     /* a session the browser still had ends: a login never continues an old token */
-    if (session_resume(req) && !console_session_end(store, req->session->id, "login", error))
-        return FALSE;
+    if (session_resume(req)) {
+        if (!console_session_end(store, req->session->id, "login", error))
+            return FALSE;
+        queue_cache_forget(req->session->id, clock_now_unix());
+    }
     g_autofree char *token = random_hex(32);
     g_autofree char *csrf = random_hex(32);
     g_autofree char *hash = token_hash(token);

@@ -381,9 +381,15 @@ gboolean queue_cache_serve(Request *req, Response *res, const char *key,
 /* a page about to be made at stamp: until when it stays true with nothing written, and
  * every page file the request reads from now on stamped */
 void queue_cache_watch(Request *req, QueueCacheStamp *stamp);
-/* keeps the page just made (a 200 only) under key, stamped made */
+/* keeps the page just made (a 200 only) under key, stamped made, for the request's session;
+ * the pages kept that cannot be served at made->at or later are dropped first */
 void queue_cache_keep(Request *req, const Response *res, const char *key,
                       const QueueCacheStamp *made);
+/* drops every page of session (0: none) and every page that cannot be served at now or later
+ * (a session that ended: its pages go with it) */
+void queue_cache_forget(gint64 session, gint64 now);
+/* the pages kept for session (0: all of them), for the tests */
+guint queue_cache_kept(gint64 session);
 
 G_END_DECLS
 
