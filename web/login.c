@@ -130,7 +130,7 @@ void handle_login(Request *req, Response *res)
 void handle_logout(Request *req, Response *res)
 {
     GError *error = NULL;
-    if (!console_session_end(req->store, req->session->id, "logout", &error) ||
+    if (!session_end(req->store, req->session->id, "logout", &error) ||
         !account_event_add(req->store, req->user->login, req->user->login, "logout", NULL,
                            &error)) {
         log_error("logout: %s", error->message);
@@ -138,7 +138,6 @@ void handle_logout(Request *req, Response *res)
         page_error(req, res, 503, "busy", NULL);
         return;
     }
-    queue_cache_forget(req->session->id, clock_now_unix());
     g_autofree char *name = http_cookie_name(req->app->secure, SESSION_COOKIE);
     g_autofree char *gone = http_cookie_header(name, "", req->app->secure, 0);
     response_header(res, "Set-Cookie", gone);

@@ -20,7 +20,7 @@
  * A kept page holds what an operator saw (citizens' names, places, texts): it is dropped as
  * soon as it can no longer be served, not left in memory until the cache happens to fill. A
  * session's pages go when pahtweb ends the session (logout, a new login in the same browser,
- * the session check finding it idle, expired or its account gone: queue_cache_forget), and
+ * the session check finding it idle, expired or its account gone: session_end), and
  * every page past its time goes whenever a page is kept. A session ended elsewhere (an
  * account disabled, which ends its sessions in the database) or left to lapse keeps its
  * pages until the next page anyone keeps once they are past their time (which comes a minute

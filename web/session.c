@@ -65,11 +65,10 @@ gboolean session_resume(Request *req)
     g_autoptr(Account) user = account_get_id(store, s->user_id, NULL);
     const char *why = session_ended_why(req->app, s, user, now);
     if (why) {
-        if (!console_session_end(store, s->id, why, &error)) {
+        if (!session_end(store, s->id, why, &error)) {
             log_error("cannot end a session: %s", error->message);
             g_error_free(error);
         }
-        queue_cache_forget(s->id, now);
         return FALSE;
     }
     if (now - s->seen_at >= SESSION_TOUCH_SECONDS &&
@@ -82,15 +81,20 @@ gboolean session_resume(Request *req)
     return TRUE;
 }
 
+gboolean session_end(Store *store, gint64 id, const char *why, GError **error)
+{
+    /* first: a page kept for a session that is ending is never served again, whatever the
+     * database says */
+    queue_cache_forget(id, clock_now_unix());
+    return console_session_end(store, id, why, error);
+}
+
 gboolean session_start(Request *req, Response *res, const Account *user, GError **error)
 {
     Store *store = req->store;
     /* a session the browser still had ends: a login never continues an old token */
-    if (session_resume(req)) {
-        if (!console_session_end(store, req->session->id, "login", error))
-            return FALSE;
-        queue_cache_forget(req->session->id, clock_now_unix());
-    }
+    if (session_resume(req) && !session_end(store, req->session->id, "login", error))
+        return FALSE;
     g_autofree char *token = random_hex(32);
     g_autofree char *csrf = random_hex(32);
     g_autofree char *hash = token_hash(token);

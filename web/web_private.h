@@ -237,6 +237,9 @@ gboolean session_resume(Request *req);
 /* a new session for user (the browser's old one ended): its cookie set on res, the login
  * form's cookie deleted */
 gboolean session_start(Request *req, Response *res, const Account *user, GError **error);
+/* ends the console session id for why (console_session_end), and drops the queue pages kept
+ * for it first (queue_cache_forget): every session pahtweb ends goes through here */
+gboolean session_end(Store *store, gint64 id, const char *why, GError **error);
 /* the login's name as the logs show it: "i***", "n***@gmail.com" */
 char *login_masked(const char *login);
 
