@@ -182,15 +182,17 @@ def group_cpu(leader):
 class ParserCpu:
     """The CPU time of pahtd's parser processes (pahtd --worker -c CONFIG), read from /proc
     while pahtd runs: wait4 gives pahtd's time with its children's, and this tells them
-    apart. A thread finds each parser of that configuration (one scan of /proc every 50 ms
-    until one is seen) and then reads only its stat file every 50 ms; a parser's time is the
-    last reading before it ends, so what it did in its last 50 ms (after the pass, an idle
-    process closing its database) is missing. Use: with ParserCpu(config) as p: ...;
-    p.seconds."""
+    apart. A thread finds the PARSERS parsers of that configuration ([gateway]
+    parser_processes: 2 unless the configuration says otherwise; one scan of /proc every
+    50 ms until all are seen) and then reads only their stat files every 50 ms; a parser's
+    time is the last reading before it ends, so what it did in its last 50 ms (after the
+    pass, an idle process closing its database) is missing. Use: with ParserCpu(config) as
+    p: ...; p.seconds."""
 
-    def __init__(self, config, interval=0.05):
+    def __init__(self, config, interval=0.05, parsers=2):
         self.config = config
         self.interval = interval
+        self.parsers = parsers
         self.ticks = {}  # pid -> latest utime + stime
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -208,6 +210,8 @@ class ParserCpu:
         return sum(self.ticks.values()) / os.sysconf("SC_CLK_TCK")
 
     def _find(self):
+        """the parsers of the configuration not seen before"""
+        found = set()
         for pid in os.listdir("/proc"):
             if not pid.isdigit() or int(pid) in self.ticks:
                 continue
@@ -218,25 +222,24 @@ class ParserCpu:
                 continue
             if b"--worker" in argv and self.config.encode() in argv:
                 self.ticks[int(pid)] = 0
-                return int(pid)
-        return None
+                found.add(int(pid))
+        return found
 
     def _run(self):
-        pid = None
+        live = set()
         while not self._stop.wait(self.interval):
-            if pid is None:
-                pid = self._find()
-            if pid is None:
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                pid = None  # it ended (a replaced parser: the next one is looked for)
-                continue
-            if fields[0] == "Z":
-                continue  # ended, not yet reaped: its last reading stands
-            self.ticks[pid] = int(fields[11]) + int(fields[12])
+            if len(live) < self.parsers:
+                live |= self._find()
+            for pid in list(live):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    live.discard(pid)  # it ended (a replaced parser: the next is looked for)
+                    continue
+                if fields[0] == "Z":
+                    continue  # ended, not yet reaped: its last reading stands
+                self.ticks[pid] = int(fields[11]) + int(fields[12])
 
 
 # --------------------------------------------------------------------------- mailboxes

@@ -104,6 +104,7 @@ static const KeySpec keys[] = {
     {"gateway", "min_free_mb", KEY_INT, FALSE, "200", 0, 1000000, AT(gateway.min_free_mb)},
     {"gateway", "message_timeout_seconds", KEY_INT, FALSE, "120", 1, 3600,
      AT(gateway.message_timeout_seconds)},
+    {"gateway", "parser_processes", KEY_INT, FALSE, "2", 1, 16, AT(gateway.parser_processes)},
 
     {"imap", "url", KEY_SPECIAL, TRUE, NULL, 0, 0, 0},
     {"imap", "user", KEY_STRING, TRUE, NULL, 0, 0, AT(imap.user)},

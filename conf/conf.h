@@ -85,6 +85,7 @@ typedef struct {
         char *app_name;              /* the citizen app, "Công dân Sóc Trăng" */
         int log_level;               /* LogLevel */
         int message_timeout_seconds; /* each message's own time limit */
+        int parser_processes;        /* pahtd's parser processes (worker.c), 1 to 16 */
         int min_free_mb; /* below this free space (data_dir, database) no mail is fetched */
     } gateway;
 

@@ -213,7 +213,8 @@ void gateway_close(Gateway *gw)
     if (!gw)
         return;
     /* the parser process is the daemon's: daemon_run stops it before it returns */
-    g_warn_if_fail(!gw->worker);
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++)
+        g_warn_if_fail(!gw->workers[i]);
     imap_client_close(gw->imap);
     smtp_sender_free(gw->smtp);
     store_close(gw->store);

@@ -28,6 +28,8 @@
 #define MAX_PROCESSING_ATTEMPTS 3
 
 typedef struct Worker Worker;
+/* [gateway] parser_processes at most (conf.c) */
+#define PARSER_PROCESSES_MAX 16
 
 /* What a long pass (mailbox.c, worker.c) may ask of whoever runs it, the daemon (daemon.c),
  * without calling it: whether to stop between messages (SIGTERM), and a sign of life for
@@ -45,13 +47,14 @@ struct Gateway {
     char *raw_dir, *att_dir, *tmp_dir;
     ImapClient *imap;
     gboolean folders_ready;
-    gboolean selected;       /* the watched folder is selected on imap */
-    guint32 uidvalidity;     /* ... with this UIDVALIDITY */
-    gboolean sync_pending;   /* the last pass did not finish: look for mail even without news */
-    gboolean recovering;     /* no pass has run yet: a message still "fetched" is one whose
-                                processing the previous process did not survive */
-    gint64 in_hand_at_crash; /* ... the oldest such (the parser takes its queue in order, so
-                                the ones behind it were never begun): the one charged */
+    gboolean selected;     /* the watched folder is selected on imap */
+    guint32 uidvalidity;   /* ... with this UIDVALIDITY */
+    gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
+    gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
+                              processing the previous process did not survive */
+    /* ... the oldest such of each parser process (each takes its queue in order, so the ones
+     * behind it were never begun): the ones charged (worker_slot_of) */
+    gint64 in_hand_at_crash[PARSER_PROCESSES_MAX];
     /* group commit (gateway.c): files and commits not synced one by one, but together */
     gboolean defer_sync;
     gboolean unsynced;       /* written elsewhere meanwhile (the parser process, a process that
@@ -59,7 +62,9 @@ struct Gateway {
     gint64 synced_changes;   /* store_changes at the last sync */
     gboolean database_apart; /* the database is on another file system than data_dir */
     SmtpSender *smtp;
-    Worker *worker; /* the child that parses (worker.c); NULL until started */
+    /* the children that parse (worker.c), [gateway] parser_processes of them; NULL until
+     * started */
+    Worker *workers[PARSER_PROCESSES_MAX];
     /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
      * taken when the file was checked at start or by an accepted reload; NULL: the built-in
      * lists */
@@ -191,14 +196,21 @@ gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, G
  * works: several may be submitted, and each must be collected, in the order submitted. The
  * time limit of each runs from its submit, or from the collecting of the one before it (never
  * before the parser takes it), until the parser answers: an answer sent in time stands
- * however late it is collected. */
-gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error);
+ * however late it is collected. Each message goes to the parser process of its sender
+ * (worker_slot_of). */
+gboolean worker_submit(Gateway *gw, const RawMessage *raw, GError **error);
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error);
-/* whether the oldest of them can be collected without waiting */
-gboolean worker_has_answer(Gateway *gw);
+/* whether the message raw_id, the oldest of them, can be collected without waiting */
+gboolean worker_has_answer(Gateway *gw, gint64 raw_id);
 /* ends the worker with the messages submitted and not collected (a stop): what it committed
  * stands, the rest stay "fetched" */
 void worker_abandon(Gateway *gw);
+/* Which of the parser processes a message goes to: all the mail of one sender to the same
+ * one, which takes it in the order it came. raw_path is the message's raw file; one that
+ * cannot be read, or has no sender, goes to the first. */
+int worker_slot_of(const Gateway *gw, const char *raw_path);
+/* whether raw was in a parser's hands when the previous process ended (finish_unfinished) */
+gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw);
 /* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
  * worker that crashes or hangs on it is replaced and the message left as it is (logged):
  * that is not an error. */

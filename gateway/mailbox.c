@@ -85,7 +85,7 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
 {
     *submitted = FALSE;
     int attempts = raw->attempts;
-    if (gw->recovering && raw->attempts > 0 && raw->id == gw->in_hand_at_crash &&
+    if (gw->recovering && raw->attempts > 0 && worker_was_in_hand(gw, raw) &&
         !raw_message_count_attempt(gw->store, raw->id, &attempts, error))
         return FALSE;
     if (attempts > MAX_PROCESSING_ATTEMPTS) {
@@ -98,7 +98,7 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
         raw->state = g_strdup(RAW_UNPARSED);
         return TRUE;
     }
-    if (!worker_submit(gw, raw->id, error))
+    if (!worker_submit(gw, raw, error))
         return FALSE;
     *submitted = TRUE;
     return TRUE;
@@ -468,11 +468,14 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
     g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(gw->store, mailbox, error);
     if (!unfinished)
         return FALSE;
-    gw->in_hand_at_crash = 0;
-    for (guint i = 0; gw->recovering && i < unfinished->len && !gw->in_hand_at_crash; i++) {
+    memset(gw->in_hand_at_crash, 0, sizeof gw->in_hand_at_crash);
+    for (guint i = 0; gw->recovering && i < unfinished->len; i++) {
         const RawMessage *raw = g_ptr_array_index(unfinished, i);
-        if (g_str_equal(raw->state, RAW_FETCHED))
-            gw->in_hand_at_crash = raw->id;
+        if (!g_str_equal(raw->state, RAW_FETCHED))
+            continue;
+        int slot = worker_slot_of(gw, raw->path);
+        if (!gw->in_hand_at_crash[slot])
+            gw->in_hand_at_crash[slot] = raw->id;
     }
     MoveBatch batch;
     move_batch_init(&batch);
@@ -913,12 +916,19 @@ static gboolean collect_all(Pass *p, GError **error)
     return ok;
 }
 
+/* whether the oldest message in the parser has its answer */
+static gboolean first_answered(Pass *p)
+{
+    const InParser *first = g_queue_peek_head(&p->in_parser);
+    return first && worker_has_answer(p->gw, first->raw->id);
+}
+
 /* room in the parser's queue for one more: what it has answered is collected, and the oldest
  * waited for only when the queue is full */
 static gboolean make_room(Pass *p, GError **error)
 {
     while (!g_queue_is_empty(&p->in_parser) &&
-           (g_queue_get_length(&p->in_parser) >= PARSER_QUEUE_MAX || worker_has_answer(p->gw))) {
+           (g_queue_get_length(&p->in_parser) >= PARSER_QUEUE_MAX || first_answered(p))) {
         if (!collect_pending(p, error))
             return FALSE;
     }

@@ -3,9 +3,15 @@
  * never blocks the mail behind it).
  *
  * Why this shape:
- * - One long-lived child, not a fork per message: thousands of messages a minute must not each
+ * - Long-lived children, not a fork per message: thousands of messages a minute must not each
  *   pay for a process start. A child is replaced only after it timed out or crashed, or after
  *   SIGHUP.
+ * - [gateway] parser_processes children (2 by default), each with its own queue: parsing a
+ *   mail is most of an ingest's CPU, and one child used one core while the mailbox, the mail
+ *   server and the disk kept the other busy only in part (issue 18). All the mail of one
+ *   sender goes to the same child (worker_slot_of), which takes it in order, so that mail
+ *   which depends on an earlier mail (a citizen's second mail, the same mail twice) finds it
+ *   committed, as with one child. The children commit in turns (SQLite's write lock).
  * - The child is our own binary started again (/proc/self/exe --worker), not a bare fork():
  *   it opens its own SQLite connection (a connection must never cross fork()), begins with a
  *   clean GMime, and holds none of the parent's IMAP socket or TLS state. It reads hostile
@@ -50,6 +56,8 @@
  *   garble-on-subject:TEXT  it answers a line that is not the protocol, without processing
  *   start-gate:FIFO         it opens FIFO for reading before anything else, so it starts only
  *                           when the test opens FIFO for writing
+ *   hold-on-subject:TEXT    with hold-gate:FIFO: it opens FIFO for reading before it begins
+ *                           the message, which waits until the test opens FIFO for writing
  * Several faults may be given, separated by commas (mailbox.c reads some of its own). Unset,
  * nothing of this runs.
  */
@@ -224,12 +232,13 @@ static int reap(pid_t pid, int seconds)
     return status;
 }
 
-void worker_stop(Gateway *gw)
+/* ends one parser process (it finishes nothing) */
+static void worker_stop_one(Worker **slot)
 {
-    Worker *w = gw->worker;
+    Worker *w = *slot;
     if (!w)
         return;
-    gw->worker = NULL;
+    *slot = NULL;
     /* end of input: the child leaves its loop and exits */
     close(w->fd);
     w->fd = -1;
@@ -237,11 +246,24 @@ void worker_stop(Gateway *gw)
     worker_free(w);
 }
 
-/* the child died or was killed: collect it, and say how it ended */
-static char *worker_lost(Gateway *gw, gboolean kill_first)
+void worker_stop(Gateway *gw)
 {
-    Worker *w = gw->worker;
-    gw->worker = NULL;
+    /* each is told to leave first, so that they exit together */
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        if (gw->workers[i] && gw->workers[i]->fd >= 0) {
+            close(gw->workers[i]->fd);
+            gw->workers[i]->fd = -1;
+        }
+    }
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++)
+        worker_stop_one(&gw->workers[i]);
+}
+
+/* the child died or was killed: collect it, and say how it ended */
+static char *worker_lost(Gateway *gw, Worker **slot, gboolean kill_first)
+{
+    Worker *w = *slot;
+    *slot = NULL;
     if (kill_first)
         kill(w->pid, SIGKILL);
     int status = reap(w->pid, kill_first ? 0 : WORKER_EXIT_SECONDS);
@@ -294,7 +316,7 @@ static const char **worker_environ(void)
 /* Starts a parser process and returns at once: it loads its libraries and opens the store
  * while the daemon connects to the mailbox (worker_await_ready waits for its READY when the
  * first message needs it, or at the end of the cycle). */
-static gboolean worker_spawn(Gateway *gw, GError **error)
+static gboolean worker_spawn(Gateway *gw, Worker **slot, GError **error)
 {
     const Config *c = gw->config;
     int sv[2];
@@ -352,21 +374,21 @@ static gboolean worker_spawn(Gateway *gw, GError **error)
     w->input = g_string_new(NULL);
     w->queue = g_array_new(FALSE, FALSE, sizeof(gint64));
     w->ready_deadline = g_get_monotonic_time() + WORKER_START_SECONDS * G_USEC_PER_SEC;
-    gw->worker = w;
+    *slot = w;
     return TRUE;
 }
 
 /* waits for the new child's first line: READY, or why it cannot start (then it is gone) */
-static gboolean worker_await_ready(Gateway *gw, GError **error)
+static gboolean worker_await_ready(Gateway *gw, Worker **slot, GError **error)
 {
     const Config *c = gw->config;
-    Worker *w = gw->worker;
+    Worker *w = *slot;
     g_autofree char *line = NULL;
     ReadOutcome got = read_line(w->fd, w->input, w->ready_deadline, gw, &line);
     if (got == READ_LINE && g_str_has_prefix(line, "READY ")) {
         if (!g_str_equal(line + 6, c->gateway.database)) {
             /* the file changed on disk since we read it: the child would write elsewhere */
-            worker_stop(gw);
+            worker_stop_one(slot);
             g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                         "%s now names another database than the one pahtd uses; restart pahtd "
                         "(or send SIGHUP) after changing it",
@@ -380,45 +402,56 @@ static gboolean worker_await_ready(Gateway *gw, GError **error)
     if (got == READ_LINE && g_str_has_prefix(line, "ERROR ")) {
         char *end = NULL;
         long code = strtol(line + 6, &end, 10);
-        worker_stop(gw);
+        worker_stop_one(slot);
         g_set_error(error, PAHT_ERROR,
                     code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? (int)code : PAHT_ERROR_TEMPORARY,
                     "the parser process cannot start: %s", end && *end ? end + 1 : line);
         return FALSE;
     }
-    g_autofree char *how = worker_lost(gw, got == READ_TIMEOUT);
+    g_autofree char *how = worker_lost(gw, slot, got == READ_TIMEOUT);
     g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "the parser process did not start (%s)",
                 how);
     return FALSE;
 }
 
 /* a parser process that has said READY: the one there, or a new one */
-static gboolean worker_ensure(Gateway *gw, GError **error)
+static gboolean worker_ensure(Gateway *gw, Worker **slot, GError **error)
 {
-    if (!gw->worker && !worker_spawn(gw, error))
+    if (!*slot && !worker_spawn(gw, slot, error))
         return FALSE;
-    return gw->worker->ready || worker_await_ready(gw, error);
+    return (*slot)->ready || worker_await_ready(gw, slot, error);
+}
+
+/* the parser processes the configuration asks for ([gateway] parser_processes) */
+static int worker_count(const Gateway *gw)
+{
+    return CLAMP(gw->config->gateway.parser_processes, 1, PARSER_PROCESSES_MAX);
 }
 
 void worker_prepare(Gateway *gw)
 {
-    if (gw->worker)
-        return;
-    GError *error = NULL;
-    if (!worker_spawn(gw, &error)) {
-        log_error("%s", error->message);
-        g_error_free(error);
+    for (int i = 0; i < worker_count(gw); i++) {
+        if (gw->workers[i])
+            continue;
+        GError *error = NULL;
+        if (!worker_spawn(gw, &gw->workers[i], &error)) {
+            log_error("%s", error->message);
+            g_error_free(error);
+            return;
+        }
     }
 }
 
 void worker_settle(Gateway *gw)
 {
-    if (!gw->worker || gw->worker->ready)
-        return;
-    GError *error = NULL;
-    if (!worker_await_ready(gw, &error)) {
-        log_error("%s", error->message);
-        g_error_free(error);
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        if (!gw->workers[i] || gw->workers[i]->ready)
+            continue;
+        GError *error = NULL;
+        if (!worker_await_ready(gw, &gw->workers[i], &error)) {
+            log_error("%s", error->message);
+            g_error_free(error);
+        }
     }
 }
 
@@ -459,31 +492,34 @@ static gboolean parse_done(const char *line, gint64 raw_id, IngestResult *out)
     return TRUE;
 }
 
-static void worker_start_clock(Gateway *gw)
+static void worker_start_clock(Gateway *gw, Worker *w)
 {
-    gw->worker->deadline = g_get_monotonic_time() +
-                           (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    w->deadline = g_get_monotonic_time() +
+                  (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
 }
 
 /* the oldest message has its answer: the next one is the child's now */
-static void worker_answered(Gateway *gw)
+static void worker_answered(Gateway *gw, Worker *w)
 {
-    g_array_remove_index(gw->worker->queue, 0);
-    if (gw->worker->queue->len > 0)
-        worker_start_clock(gw);
+    g_array_remove_index(w->queue, 0);
+    if (w->queue->len > 0)
+        worker_start_clock(gw, w);
 }
 
+static gboolean submit_to(Gateway *gw, Worker **slot, gint64 raw_id, GError **error);
+
 /* The child was lost on the oldest message of its queue; the ones behind it it never began
- * (it takes them in order): they go to a new child, in the same order. One that cannot be
- * given (no child starts) is not the parser's any more: its collect fails, and the message,
- * still "fetched", is taken again by the next pass. */
-static void worker_give_again(Gateway *gw, GArray *behind)
+ * (it takes them in order): they go to a new child in the same place, in the same order (a
+ * message is collected from the head of its own parser's queue). One that cannot be given (no
+ * child starts) is not the parser's any more: its collect fails, and the message, still
+ * "fetched", is taken again by the next pass. */
+static void worker_give_again(Gateway *gw, Worker **slot, GArray *behind)
 {
     if (behind->len > 0)
         log_notice("%u message(s) queued behind it given to a new parser process", behind->len);
     for (guint i = 0; i < behind->len; i++) {
         GError *e = NULL;
-        if (!worker_submit(gw, g_array_index(behind, gint64, i), &e)) {
+        if (!submit_to(gw, slot, g_array_index(behind, gint64, i), &e)) {
             log_warning("%s; %u messages wait for the next pass", e->message, behind->len - i);
             g_error_free(e);
             return;
@@ -491,22 +527,22 @@ static void worker_give_again(Gateway *gw, GArray *behind)
     }
 }
 
-gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
+static gboolean submit_to(Gateway *gw, Worker **slot, gint64 raw_id, GError **error)
 {
     g_autofree char *request = g_strdup_printf("PROCESS %" G_GINT64_FORMAT "\n", raw_id);
     for (int attempt = 0;; attempt++) {
-        if (!worker_ensure(gw, error))
+        if (!worker_ensure(gw, slot, error))
             return FALSE;
-        if (write_line(gw->worker->fd, request))
+        if (write_line((*slot)->fd, request))
             break;
-        if (gw->worker->queue->len > 0) {
+        if ((*slot)->queue->len > 0) {
             /* it died on the message in its hands: collecting that one finds out, and gives
              * this one with the others behind it to a new child (worker_give_again) */
-            g_array_append_val(gw->worker->queue, raw_id);
+            g_array_append_val((*slot)->queue, raw_id);
             return TRUE;
         }
         /* it died while waiting for work (killed from outside): a new one takes the message */
-        g_autofree char *how = worker_lost(gw, TRUE);
+        g_autofree char *how = worker_lost(gw, slot, TRUE);
         if (attempt > 0) {
             g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                         "the parser process keeps dying before it gets work (%s)", how);
@@ -519,26 +555,103 @@ gboolean worker_submit(Gateway *gw, gint64 raw_id, GError **error)
     /* the time limit of the message the child takes first runs from here until it answers
      * (read_line), whatever the daemon does meanwhile; a message queued behind others gets
      * its own when the one before it is answered */
-    if (gw->worker->queue->len == 0)
-        worker_start_clock(gw);
-    g_array_append_val(gw->worker->queue, raw_id);
+    if ((*slot)->queue->len == 0)
+        worker_start_clock(gw, *slot);
+    g_array_append_val((*slot)->queue, raw_id);
     return TRUE;
+}
+
+/* The head of a message read for one of its fields: the fields read here (From, and the tests'
+ * Subject) come after the trace fields (Received, DKIM, ARC), which in real mail stay far
+ * below this */
+#define RAW_HEAD_BYTES (64 * 1024)
+
+/* the first field called name in the head of the raw file at path (mail_header_find); NULL
+ * when there is none or the file cannot be read */
+static char *raw_file_field(const char *path, const char *name)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    g_autofree char *head = g_malloc(RAW_HEAD_BYTES);
+    ssize_t n;
+    do
+        n = read(fd, head, RAW_HEAD_BYTES);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    return n > 0 ? mail_header_find(head, (gsize)n, name) : NULL;
+}
+
+/* The sender of the message in the file at path, as the parser will read it (GMime, the first
+ * mailbox of From), case folded; NULL when there is none or the file cannot be read. */
+static char *raw_file_sender(const char *path)
+{
+    g_autofree char *from = raw_file_field(path, "From");
+    if (!from)
+        return NULL;
+    parse_init(); /* GMime, here in the daemon as in the parser */
+    g_autofree char *address = quarantine_sender_address(from);
+    return address ? g_utf8_strdown(address, -1) : NULL;
+}
+
+/* With several parser processes, all the mail of one sender goes to the same one, which takes
+ * its queue in order. So a citizen's second mail (the photo forgotten, an answer to their own
+ * first mail: queue/reply.c) finds the report the first one made, as with one parser, and the
+ * same mail given twice is seen as such; mail of different senders does not depend on each
+ * other's order. The oldest message of all is still at the head of its parser's queue, where
+ * collecting (in the order submitted) looks for it, and a crash or a time limit is pinned on
+ * the one message its parser had in hand. */
+int worker_slot_of(const Gateway *gw, const char *raw_path)
+{
+    int n = worker_count(gw);
+    if (n == 1 || !raw_path)
+        return 0;
+    g_autofree char *sender = raw_file_sender(raw_path);
+    return sender ? (int)(g_str_hash(sender) % (guint)n) : 0;
+}
+
+gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw)
+{
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        if (gw->in_hand_at_crash[i] == raw->id)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean worker_submit(Gateway *gw, const RawMessage *raw, GError **error)
+{
+    return submit_to(gw, &gw->workers[worker_slot_of(gw, raw->path)], raw->id, error);
 }
 
 void worker_abandon(Gateway *gw)
 {
-    if (!gw->worker || gw->worker->queue->len == 0)
-        return;
-    log_info("stopping: %u message(s) queued for the parser are left for the next start",
-             gw->worker->queue->len);
-    g_free(worker_lost(gw, TRUE));
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        if (!gw->workers[i] || gw->workers[i]->queue->len == 0)
+            continue;
+        log_info("stopping: %u message(s) queued for the parser are left for the next start",
+                 gw->workers[i]->queue->len);
+        g_free(worker_lost(gw, &gw->workers[i], TRUE));
+    }
 }
 
-gboolean worker_has_answer(Gateway *gw)
+/* the parser whose queue begins with raw_id, or NULL */
+static Worker **holder_of(Gateway *gw, gint64 raw_id)
 {
-    Worker *w = gw->worker;
-    if (!w || w->queue->len == 0)
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        Worker *w = gw->workers[i];
+        if (w && w->queue->len > 0 && g_array_index(w->queue, gint64, 0) == raw_id)
+            return &gw->workers[i];
+    }
+    return NULL;
+}
+
+gboolean worker_has_answer(Gateway *gw, gint64 raw_id)
+{
+    Worker **slot = holder_of(gw, raw_id);
+    if (!slot)
         return FALSE;
+    Worker *w = *slot;
     if (memchr(w->input->str, '\n', w->input->len))
         return TRUE;
     struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
@@ -549,21 +662,22 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
 {
     memset(out, 0, sizeof *out);
     int limit = gw->config->gateway.message_timeout_seconds;
-    if (!gw->worker || gw->worker->queue->len == 0 ||
-        g_array_index(gw->worker->queue, gint64, 0) != raw_id) {
+    Worker **slot = holder_of(gw, raw_id);
+    if (!slot) {
         /* its child was lost and no other could take it (worker_give_again) */
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "message %" G_GINT64_FORMAT " is not in the parser process's hands", raw_id);
         return FALSE;
     }
+    Worker *w = *slot;
     g_autofree char *line = NULL;
-    ReadOutcome got = read_line(gw->worker->fd, gw->worker->input, gw->worker->deadline, gw, &line);
+    ReadOutcome got = read_line(w->fd, w->input, w->deadline, gw, &line);
     if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out)) {
-        worker_answered(gw);
+        worker_answered(gw, w);
         return TRUE;
     }
     if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
-        worker_answered(gw);
+        worker_answered(gw, w);
         g_auto(GStrv) f = g_strsplit(line, " ", 4);
         int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
         if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
@@ -575,39 +689,39 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
         return FALSE;
     }
     g_autoptr(GArray) behind = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_array_append_vals(behind, &g_array_index(gw->worker->queue, gint64, 1),
-                        gw->worker->queue->len - 1);
+    g_array_append_vals(behind, &g_array_index(w->queue, gint64, 1), w->queue->len - 1);
     if (got == READ_LINE) {
         /* not our protocol: the child cannot be trusted with the next message */
-        g_free(worker_lost(gw, TRUE));
-        worker_give_again(gw, behind);
+        g_free(worker_lost(gw, slot, TRUE));
+        worker_give_again(gw, slot, behind);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
         return FALSE;
     }
-    g_autofree char *how = worker_lost(gw, got == READ_TIMEOUT);
+    g_autofree char *how = worker_lost(gw, slot, got == READ_TIMEOUT);
     g_autofree char *why =
         got == READ_TIMEOUT
             ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
             : g_strdup_printf("processing crashed (%s)", how);
     gboolean ok = settle_lost_message(gw, raw_id, why, out, error);
-    worker_give_again(gw, behind);
+    worker_give_again(gw, slot, behind);
     return ok;
 }
 
 gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
 {
+    Worker **slot = &gw->workers[0];
     g_autofree char *request = g_strdup_printf("VERIFY %" G_GINT64_FORMAT "\n", raw_id);
-    if (!worker_ensure(gw, error))
+    if (!worker_ensure(gw, slot, error))
         return FALSE;
-    if (gw->worker->queue->len > 0) {
+    if ((*slot)->queue->len > 0) {
         /* between passes only: the answers of the queued messages would come first */
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "message %" G_GINT64_FORMAT ": the parser process is busy", raw_id);
         return FALSE;
     }
-    if (!write_line(gw->worker->fd, request)) {
-        g_autofree char *how = worker_lost(gw, TRUE);
+    if (!write_line((*slot)->fd, request)) {
+        g_autofree char *how = worker_lost(gw, slot, TRUE);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "the parser process is gone (%s)",
                     how);
         return FALSE;
@@ -616,7 +730,7 @@ gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
     g_autofree char *line = NULL;
-    ReadOutcome got = read_line(gw->worker->fd, gw->worker->input, deadline, gw, &line);
+    ReadOutcome got = read_line((*slot)->fd, (*slot)->input, deadline, gw, &line);
     if (got == READ_LINE && g_str_has_prefix(line, "VERIFIED "))
         return TRUE;
     if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
@@ -625,7 +739,7 @@ gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
                     raw_id, g_strv_length(f) == 4 ? f[3] : line);
         return TRUE;
     }
-    g_autofree char *how = worker_lost(gw, TRUE);
+    g_autofree char *how = worker_lost(gw, slot, TRUE);
     log_warning("message %" G_GINT64_FORMAT ": the parser process died checking its attachments "
                 "(%s); left as it is",
                 raw_id, how);
@@ -635,7 +749,7 @@ gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
 gboolean worker_process(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
-    return worker_submit(gw, raw->id, error) && worker_collect(gw, raw->id, out, error);
+    return worker_submit(gw, raw, error) && worker_collect(gw, raw->id, out, error);
 }
 
 /* ---- the child's side --------------------------------------------------------------------- */
@@ -647,16 +761,7 @@ static gboolean test_fault(const char *kind, const char *path)
     g_autofree char *marker = gateway_test_fault(name);
     if (!marker || !*marker)
         return FALSE;
-    char head[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return FALSE;
-    ssize_t n = read(fd, head, sizeof head - 1);
-    close(fd);
-    if (n <= 0)
-        return FALSE;
-    head[n] = '\0';
-    g_autofree char *subject = mail_header_find(head, (gsize)n, "Subject");
+    g_autofree char *subject = raw_file_field(path, "Subject");
     return subject && strstr(subject, marker);
 }
 
@@ -722,6 +827,11 @@ static void child_process(Gateway *gw, int fd, gint64 id)
         log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
         for (;;)
             pause();
+    }
+    if (test_fault("hold", raw->path)) {
+        log_debug("PAHT_TEST_FAULT: holding message %" G_GINT64_FORMAT, id);
+        g_autofree char *gate = gateway_test_fault("hold-gate");
+        gateway_test_gate(gate);
     }
     if (test_fault("crash", raw->path)) {
         log_debug("PAHT_TEST_FAULT: crashing on message %" G_GINT64_FORMAT, id);

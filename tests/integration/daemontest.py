@@ -6,6 +6,7 @@ Python standard library only, on top of pahttest (the gateway under test) and th
 
 import base64
 import email.utils
+import errno
 import os
 import re
 import smtplib
@@ -18,6 +19,35 @@ import pahttest
 def citizen(stack, prefix="dan"):
     """A fresh citizen address on STACK."""
     return f"{pahttest.unique(prefix)}@{stack.domain}"
+
+
+class Gate:
+    """A FIFO where pahtd waits, given to it as a PAHT_TEST_FAULT ...-gate:FIFO: it opens the
+    FIFO for reading, which blocks until the test opens it for writing. Made in DIRECTORY
+    under NAME; close() when done (a TestCase's cleanup)."""
+
+    def __init__(self, directory, name):
+        self.path = os.path.join(directory, name)
+        os.mkfifo(self.path, 0o600)
+        self.writer = None
+
+    def open(self, what, timeout=60):
+        """Lets what waits at the gate go on (ENXIO until something does) and keeps the FIFO
+        open, so that whatever comes to the gate later passes it at once."""
+        def opened():
+            try:
+                self.writer = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno == errno.ENXIO:
+                    return False
+                raise
+            return True
+        pahttest.wait_for(opened, timeout=timeout, what=what)
+
+    def close(self):
+        if self.writer is not None:
+            os.close(self.writer)
+            self.writer = None
 
 
 def deliver_many(stack, rcpt, messages, sender="citizen@example.test"):

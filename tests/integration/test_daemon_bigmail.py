@@ -39,9 +39,9 @@ class BigMail(unittest.TestCase):
         pahttest.wait_for(lambda: [o["state"] for o in gw.pahtctl_json("outbox")] == ["sent"],
                           timeout=120, what="the acknowledgement sent")
         workers = daemontest.children(proc.pid)
-        self.assertEqual(len(workers), 1, "one parser process")
+        self.assertEqual(len(workers), 2, "two parser processes (parser_processes' default)")
         peaks = {"pahtd": daemontest.peak_rss_kb(proc.pid),
-                 "parser": daemontest.peak_rss_kb(workers[0])}
+                 **{f"parser {pid}": daemontest.peak_rss_kb(pid) for pid in workers}}
         self.assertEqual(gw.stop_pahtd(proc), 0)
         print(f"\n# peak RSS (VmHWM) while ingesting 100 MB: {peaks} kB")
 

@@ -12,7 +12,6 @@ a crash anywhere loses and doubles nothing.
 - the sync of a full batch runs in the background: the pass downloads and parses on, and the
   batch leaves the inbox only once its sync is over.
 """
-import errno
 import hashlib
 import os
 import re
@@ -137,32 +136,20 @@ class SyncInBackground(unittest.TestCase):
                 message_id=f"<{pahttest.unique('m')}@example.test>")))
         daemontest.deliver_many(self.stack, self.gw.address, mails)
         self.assertEqual(self.gw.count("INBOX"), self.MAILS)
-        self.gate = os.path.join(self.gw.dir, "sync-gate")
-        os.mkfifo(self.gate, 0o600)
-        self.writer = None
+        self.gate = daemontest.Gate(self.gw.dir, "sync-gate")
 
     def tearDown(self):
-        if self.writer is not None:
-            os.close(self.writer)
+        self.gate.close()
         self.gw.close()
 
     def open_gate(self):
-        """Opens the FIFO for writing (ENXIO until the sync thread waits at it) and keeps it
-        open, so that every later sync passes the gate at once."""
-        def opened():
-            try:
-                self.writer = os.open(self.gate, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as e:
-                if e.errno == errno.ENXIO:
-                    return False
-                raise
-            return True
-        pahttest.wait_for(opened, timeout=60, what="the sync thread at its gate")
+        """Lets the held sync go on; every later sync passes the gate at once."""
+        self.gate.open("the sync thread at its gate")
 
     def test_the_pass_goes_on_while_a_batch_syncs_and_the_batch_moves_after(self):
         gw = self.gw
         env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_LOG_LEVEL": "debug",
-               "PAHT_TEST_FAULT": f"sync-gate:{self.gate},move-batch:1",
+               "PAHT_TEST_FAULT": f"sync-gate:{self.gate.path},move-batch:1",
                "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
         proc = gw.start_pahtd("--once", env=env)
         began = re.compile(r"leave the inbox once a sync of the disk is over, begun after UID (\d+)")

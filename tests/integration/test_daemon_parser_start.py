@@ -5,11 +5,11 @@ that cannot start is still reported in that cycle, mail or no mail.
 
 The child is held at its start by PAHT_TEST_FAULT=start-gate:FIFO (it opens the FIFO before it
 reads anything) and let go when the test has seen what pahtd did meanwhile."""
-import errno
 import os
 import re
 import unittest
 
+import daemontest
 import pahttest
 
 READY = re.compile(r"parser process \d+ ready")
@@ -19,26 +19,17 @@ class ParserStartsInBackground(unittest.TestCase):
     def setUp(self):
         self.stack = pahttest.shared_stack()
         self.gw = pahttest.Gateway(self.stack, pahttest.unique("pstart"))
-        self.gate = os.path.join(self.gw.dir, "start-gate")
-        os.mkfifo(self.gate, 0o600)
-        self.env = {"PAHT_TEST_FAULT": f"start-gate:{self.gate}", "PAHT_LOG_LEVEL": "info"}
+        self.gate = daemontest.Gate(self.gw.dir, "start-gate")
+        self.env = {"PAHT_TEST_FAULT": f"start-gate:{self.gate.path}", "PAHT_LOG_LEVEL": "info"}
 
     def tearDown(self):
+        self.gate.close()
         self.gw.close()
 
     def release(self):
-        """Lets the held child go on: opening the FIFO for writing ends its open for reading
-        (ENXIO until the child has it open)."""
-        def opened():
-            try:
-                fd = os.open(self.gate, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as e:
-                if e.errno == errno.ENXIO:
-                    return False
-                raise
-            os.close(fd)
-            return True
-        pahttest.wait_for(opened, timeout=60, what="the parser process at its start gate")
+        """Lets the held children go on; one that comes to the gate later (there are two)
+        passes it at once."""
+        self.gate.open("the parser process at its start gate")
 
     def test_the_mailbox_pass_does_not_wait_for_the_parser(self):
         proc = self.gw.start_pahtd("--once", env=self.env)

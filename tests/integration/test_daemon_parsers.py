@@ -1,0 +1,141 @@
+"""Two parser processes ([gateway] parser_processes, 2 by default; gateway/worker.c). All the
+mail of one sender goes to the same one, which takes it in the order it came; another sender's
+mail is parsed by the other meanwhile.
+
+- A citizen's first mail is held in its parser (PAHT_TEST_FAULT hold-on-subject with
+  hold-gate:FIFO) while their second mail, an answer to the first, waits behind it; the other
+  citizens' reports are drafted by the other parser meanwhile. Let go, the first makes a report
+  and the second joins it (queue/reply.c: an answer to the citizen's own message), as with one
+  parser. Parsed first, it would have made a report of its own.
+- pahtd killed while both parsers hang on a message: at the next start the message each had in
+  hand is charged an attempt, and none of the ones queued behind them."""
+import os
+import re
+import signal
+import sqlite3
+import unittest
+
+import daemontest
+import pahttest
+
+HOLD = "XYZ-HOLD"
+HANG = "XYZ-HANG"
+PARSERS = 2  # the default
+
+
+def parser_of(address, parsers=PARSERS):
+    """The parser process worker_slot_of gives ADDRESS's mail: GLib's g_str_hash of the address
+    in lower case (h = h * 33 + c over signed chars, from 5381), modulo the processes."""
+    h = 5381
+    for b in address.lower().encode():
+        h = (h * 33 + (b - 256 if b >= 128 else b)) & 0xFFFFFFFF
+    return h % parsers
+
+
+def citizens_apart(stack, n):
+    """N fresh citizen addresses, the first in one parser, the others all in the other."""
+    first = daemontest.citizen(stack, "an")
+    others = []
+    while len(others) < n - 1:
+        who = daemontest.citizen(stack, "dan")
+        if parser_of(who) != parser_of(first):
+            others.append(who)
+    return [first] + others
+
+
+def attempts(gw, where="1"):
+    """each message's processing attempts by UID"""
+    with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+        return dict(db.execute("SELECT uid, attempts FROM raw_message WHERE " + where).fetchall())
+
+
+class OneSenderOneParser(unittest.TestCase):
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("parsers"))
+        self.assertNotIn("parser_processes", self.gw.config["gateway"])  # the default
+        self.gate = daemontest.Gate(self.gw.dir, "hold-gate")
+
+    def tearDown(self):
+        self.gate.close()
+        self.gw.close()
+
+    def test_a_senders_second_mail_waits_for_the_first_while_others_are_parsed(self):
+        gw = self.gw
+        an, *others = citizens_apart(self.stack, 4)
+        first = pahttest.make_mail(an, gw.address, f"Ổ gà đường Lê Lợi {HOLD}",
+                                   "Ổ gà sâu giữa đường.\n" + pahttest.complete_details(),
+                                   message_id="<first-of-an@example.test>")
+        second = pahttest.make_mail(an, gw.address, "Re: Ổ gà đường Lê Lợi",
+                                    "Tôi gửi thêm ảnh chụp ổ gà.\n",
+                                    headers={"In-Reply-To": "<first-of-an@example.test>",
+                                             "References": "<first-of-an@example.test>"},
+                                    attachments=[("o-ga.jpg", "image/jpeg",
+                                                  b"\xff\xd8\xff\xe0" + os.urandom(2048))])
+        subjects = ["Rác thải trước chợ", "Đèn đường hỏng", "Cống nghẹt"]
+        mails = [(an, first), (an, second)] + [
+            (who, pahttest.make_mail(who, gw.address, s,
+                                     "Nội dung.\n" + pahttest.complete_details()))
+            for who, s in zip(others, subjects)]
+        daemontest.deliver_many(self.stack, gw.address, mails)
+
+        proc = gw.start_pahtd("--once", env={
+            "PAHT_TEST_FAULT": f"hold-on-subject:{HOLD},hold-gate:{self.gate.path}"})
+        # the other parser drafts the other citizens' reports while the first mail is held
+        pahttest.wait_for(
+            lambda: sorted(d["subject"] for d in gw.pahtctl_json("drafts")) == sorted(subjects),
+            timeout=120, what="the other citizens' drafts while the first mail is held")
+        self.assertIsNone(proc.poll())
+        self.gate.open("the first mail held in its parser")
+        self.assertEqual(proc.wait(timeout=120), 0, gw.log())
+
+        drafts = gw.pahtctl_json("drafts")
+        self.assertEqual(sorted(d["subject"] for d in drafts),
+                         sorted(subjects + [f"Ổ gà đường Lê Lợi {HOLD}"]))
+        report = [d for d in drafts if HOLD in d["subject"]][0]
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            joined = db.execute(
+                "SELECT m.classification, r.subject FROM raw_message m"
+                " JOIN report r ON r.id = m.report_id WHERE m.uid = 2").fetchall()
+        self.assertEqual(joined, [("reply", report["subject"])])
+        log = gw.log()
+        self.assertEqual(len(re.findall(r"parser process \d+ ready", log)), PARSERS, log)
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 5)
+
+
+class KilledWithTwoParsers(unittest.TestCase):
+    def test_each_parsers_message_in_hand_is_charged(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("parsers"),
+                              overrides={("gateway", "message_timeout_seconds"): 60})
+        self.addCleanup(gw.close)
+        an, binh = citizens_apart(stack, 2)
+        mails = [(who, pahttest.make_mail(who, gw.address, subject,
+                                          "Nội dung.\n" + pahttest.complete_details()))
+                 for who, subject in ((an, f"Ngập nước {HANG}"), (an, "Cây đổ"),
+                                      (binh, f"Sạt lở {HANG}"), (binh, "Ổ gà"))]
+        daemontest.deliver_many(stack, gw.address, mails)
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"hang-on-subject:{HANG}"})
+        # all four recorded and given to the parsers, each of which hangs on its first
+        def recorded():
+            try:
+                return len(attempts(gw, "state = 'fetched'"))
+            except sqlite3.OperationalError:  # pahtd has not made the database yet
+                return 0
+        pahttest.wait_for(lambda: recorded() == 4, timeout=60, what="the four mails recorded")
+        pahttest.wait_for(lambda: len(re.findall(r"parser process \d+ ready", gw.log())) == 2,
+                          timeout=60, what="both parser processes ready")
+        self.assertEqual(gw.stop_pahtd(proc, sig=signal.SIGKILL), -signal.SIGKILL)
+        self.assertEqual(attempts(gw, "state = 'fetched'"), {1: 1, 2: 1, 3: 1, 4: 1})
+
+        run = gw.pahtd("--once")  # the fault gone: all four are processed now
+        self.assertEqual(run.returncode, 0, run.stderr)
+        # the first of each sender was in its parser's hands; the second of each was not begun
+        self.assertEqual(attempts(gw), {1: 2, 2: 1, 3: 2, 4: 1})
+        self.assertEqual(len(gw.pahtctl_json("drafts")), 4)
+        self.assertEqual(gw.count("INBOX"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
