@@ -239,8 +239,9 @@ static void worker_stop_one(Worker **slot)
     if (!w)
         return;
     *slot = NULL;
-    /* end of input: the child leaves its loop and exits */
-    close(w->fd);
+    /* end of input: the child leaves its loop and exits (worker_stop may have told it so) */
+    if (w->fd >= 0)
+        close(w->fd);
     w->fd = -1;
     reap(w->pid, WORKER_EXIT_SECONDS);
     worker_free(w);
