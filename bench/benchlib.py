@@ -281,8 +281,9 @@ class Mailboxes:
                 os.chown(d, self.uid, self.gid)
 
     def drop(self, user, sources, folder="INBOX"):
-        """Put SOURCES (paths, or bytes) into USER's FOLDER as new mail, then index them
-        with doveadm so the first client does not pay for the discovery. Returns the count."""
+        """Put SOURCES (paths, or bytes) into USER's FOLDER as new mail, named as Dovecot's
+        delivery names it, then index them with doveadm so the first client does not pay for
+        the discovery. Returns the count."""
         box = self.maildir(user, folder)
         self._ensure(os.path.dirname(box) if folder != "INBOX" else box)
         self._ensure(box)
@@ -297,13 +298,20 @@ class Mailboxes:
         n = 0
         for src in sources:
             self.counter += 1
-            name = f"{now}.M{self.counter}P{pid}.bench"
-            dest = os.path.join(new, name)
             if isinstance(src, (bytes, bytearray)):
-                with open(dest, "wb") as f:
-                    f.write(src)
+                data = bytes(src)
             else:
-                shutil.copyfile(src, dest)
+                with open(src, "rb") as f:
+                    data = f.read()
+            # named as Dovecot's own delivery (LMTP, LDA) names a file, with its size and its
+            # size with CRLF line ends (RFC822.SIZE, and the length of a FETCH BODY[]
+            # literal): without them Dovecot reads every file through once more to count its
+            # lines before it can answer either, work no delivered mail asks of it
+            crlf_size = len(data) + data.count(b"\n") - data.count(b"\r\n")
+            name = f"{now}.M{self.counter}P{pid}.bench,S={len(data)},W={crlf_size}"
+            dest = os.path.join(new, name)
+            with open(dest, "wb") as f:
+                f.write(data)
             os.chown(dest, self.uid, self.gid)
             n += 1
         if folder != "INBOX":
