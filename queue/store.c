@@ -560,9 +560,10 @@ static const char *const migrations[] = {
      * that touched it: indexing one report per transaction cost almost three times what
      * indexing 400 in one does (210 against 75 us a report), most of it in the parser
      * process, which an ingest waits for. A new report is listed in report_search_pending by
-     * its INSERT and indexed by whoever catches up first: pahtd every 16 messages of a pass
-     * and at its end, pahtctl ingest when it is done, the console before any search, so a
-     * search never misses one. A report still waiting has nothing in the index to take out:
+     * its INSERT and indexed by whoever catches up first: pahtd at the end of a pass (every 16
+     * messages when this was written; issue 18's fifteenth pass left only the end, and every
+     * 1,024 of a long pass), pahtctl ingest when it is done, the console before any search, so
+     * a search never misses one. A report still waiting has nothing in the index to take out:
      * its corrections and deletion leave the index alone (the catch-up reads the row as it
      * is then), where an FTS5 'delete' of words never indexed would corrupt a contentless
      * index. */
