@@ -116,6 +116,66 @@ static GBytes *read_body(Store *store, gint64 id, GError **error)
     return bytes;
 }
 
+static gboolean run_update(Store *store, sqlite3_stmt *stmt, const char *what, int *changes,
+                           GError **error);
+
+/* A queued letter with a lease is reserved by a sender that sends the letter before it
+ * (outbox_reserve_next_for): no one else takes it while the lease lasts. */
+#define OUTBOX_NOT_RESERVED " AND (lease_until IS NULL OR lease_until < ?2)"
+
+/* runs sql, an UPDATE ... RETURNING the claim's columns that binds ?1 a new lease token, ?2
+ * now, ?3 the lease's seconds and ?4 its owner; *out the letter it took, with its body, or
+ * NULL */
+static gboolean take_letter(Store *store, const char *sql, gint64 now, int lease_seconds,
+                            const char *owner, OutboxClaim **out, GError **error)
+{
+    *out = NULL;
+    sqlite3_stmt *stmt = store_statement(store, sql, error);
+    if (!stmt)
+        return FALSE;
+    g_autofree char *token = random_hex(12);
+    sqlite3_bind_text(stmt, 1, token, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_int(stmt, 3, lease_seconds);
+    bind_text_or_null(stmt, 4, owner);
+    int rc = sqlite3_step(stmt);
+    g_autoptr(OutboxClaim) claim = NULL;
+    if (rc == SQLITE_ROW) {
+        claim = g_new0(OutboxClaim, 1);
+        claim->id = sqlite3_column_int64(stmt, 0);
+        claim->kind = column_text(stmt, 1);
+        claim->rcpt = column_text(stmt, 2);
+        claim->mail_from = column_text(stmt, 3);
+        claim->message_id = column_text(stmt, 4);
+        claim->report_id = sqlite3_column_int64(stmt, 5);
+        claim->attempts = sqlite3_column_int(stmt, 6);
+        claim->created_at = sqlite3_column_int64(stmt, 7);
+        claim->retry_since = sqlite3_column_int64(stmt, 8);
+        claim->lease_token = g_steal_pointer(&token);
+    }
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return store_fail(store, error, "claim letter");
+    if (!claim)
+        return TRUE;
+    /* a row without its body cannot happen (one transaction makes both); should it anyway,
+     * the empty letter is refused by the sender and the row failed */
+    GError *local = NULL;
+    claim->message = read_body(store, claim->id, &local);
+    if (!claim->message) {
+        if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
+            g_propagate_error(error, local);
+            return FALSE;
+        }
+        g_error_free(local);
+        claim->message = g_bytes_new(NULL, 0);
+    }
+    *out = g_steal_pointer(&claim);
+    return TRUE;
+}
+
 /* Two candidates, each found through its own partial index: a letter whose sender died
  * (lease expired) first, then the oldest letter due. One UPDATE ... RETURNING claims it.
  * INDEXED BY, because SQLite's planner, without statistics, prefers the equality on state of
@@ -138,58 +198,67 @@ gboolean outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, cons
         "UPDATE outbox SET state = 'sending', lease_token = ?1, lease_until = ?2 + ?3,"
         " lease_owner = ?4, attempts = attempts + 1, updated_at = ?2"
         " WHERE id = (SELECT id FROM outbox INDEXED BY outbox_due"
-        "             WHERE state = 'queued' AND next_attempt_at <= ?2"
+        "             WHERE state = 'queued' AND next_attempt_at <= ?2" OUTBOX_NOT_RESERVED
         "             ORDER BY next_attempt_at, id LIMIT 1)"
         " RETURNING id, kind, rcpt, mail_from, message_id, report_id, attempts,"
         " created_at, coalesce(retry_from, created_at)",
     };
-    g_autofree char *token = random_hex(12);
     for (gsize i = 0; i < G_N_ELEMENTS(claims); i++) {
-        sqlite3_stmt *stmt = store_statement(store, claims[i], error);
-        if (!stmt)
+        if (!take_letter(store, claims[i], now, lease_seconds, owner, out, error))
             return FALSE;
-        sqlite3_bind_text(stmt, 1, token, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(stmt, 2, now);
-        sqlite3_bind_int(stmt, 3, lease_seconds);
-        bind_text_or_null(stmt, 4, owner);
-        int rc = sqlite3_step(stmt);
-        g_autoptr(OutboxClaim) claim = NULL;
-        if (rc == SQLITE_ROW) {
-            claim = g_new0(OutboxClaim, 1);
-            claim->id = sqlite3_column_int64(stmt, 0);
-            claim->kind = column_text(stmt, 1);
-            claim->rcpt = column_text(stmt, 2);
-            claim->mail_from = column_text(stmt, 3);
-            claim->message_id = column_text(stmt, 4);
-            claim->report_id = sqlite3_column_int64(stmt, 5);
-            claim->attempts = sqlite3_column_int(stmt, 6);
-            claim->created_at = sqlite3_column_int64(stmt, 7);
-            claim->retry_since = sqlite3_column_int64(stmt, 8);
-            claim->lease_token = g_strdup(token);
-        }
-        while (rc == SQLITE_ROW)
-            rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        if (rc != SQLITE_DONE)
-            return store_fail(store, error, "claim letter");
-        if (claim) {
-            /* a row without its body cannot happen (one transaction makes both); should it
-             * anyway, the empty letter is refused by the sender and the row failed */
-            GError *local = NULL;
-            claim->message = read_body(store, claim->id, &local);
-            if (!claim->message) {
-                if (!g_error_matches(local, PAHT_ERROR, PAHT_ERROR_NOT_FOUND)) {
-                    g_propagate_error(error, local);
-                    return FALSE;
-                }
-                g_error_free(local);
-                claim->message = g_bytes_new(NULL, 0);
-            }
-            *out = g_steal_pointer(&claim);
+        if (*out)
             return TRUE;
-        }
     }
     return TRUE;
+}
+
+gboolean outbox_reserve_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                                 OutboxClaim **out, GError **error)
+{
+    /* attempts + 1: what outbox_begin_reserved makes it, as a claim returns it */
+    return take_letter(store,
+                       "UPDATE outbox SET lease_token = ?1, lease_until = ?2 + ?3, lease_owner = ?4"
+                       " WHERE id = (SELECT id FROM outbox INDEXED BY outbox_due"
+                       "             WHERE state = 'queued' AND next_attempt_at <= ?2"
+                       "             " OUTBOX_NOT_RESERVED
+                       "             ORDER BY next_attempt_at, id LIMIT 1)"
+                       " RETURNING id, kind, rcpt, mail_from, message_id, report_id, attempts + 1,"
+                       " created_at, coalesce(retry_from, created_at)",
+                       now, lease_seconds, owner, out, error);
+}
+
+gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now, gboolean *begun,
+                               GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?3"
+        " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, claim->id);
+    sqlite3_bind_text(stmt, 2, claim->lease_token, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 3, now);
+    int n = 0;
+    if (!run_update(store, stmt, "begin a reserved letter", &n, error))
+        return FALSE;
+    *begun = n == 1;
+    return TRUE;
+}
+
+gboolean outbox_release(Store *store, const OutboxClaim *claim, GError **error)
+{
+    sqlite3_stmt *stmt = store_statement(
+        store,
+        "UPDATE outbox SET lease_token = NULL, lease_until = NULL, lease_owner = NULL"
+        " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
+        error);
+    if (!stmt)
+        return FALSE;
+    sqlite3_bind_int64(stmt, 1, claim->id);
+    sqlite3_bind_text(stmt, 2, claim->lease_token, -1, SQLITE_TRANSIENT);
+    return run_update(store, stmt, "give back a reserved letter", NULL, error);
 }
 
 gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxClaim **out,
@@ -203,11 +272,11 @@ gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_de
 {
     if (released)
         *released = 0;
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "SELECT id, lease_owner FROM outbox WHERE state = 'sending' AND lease_until >= ?1"
-        " AND lease_owner IS NOT NULL",
-        error);
+    sqlite3_stmt *stmt =
+        store_statement(store,
+                        "SELECT id, lease_owner FROM outbox WHERE state IN ('sending', 'queued')"
+                        " AND lease_until >= ?1 AND lease_owner IS NOT NULL",
+                        error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, now);
@@ -226,12 +295,13 @@ gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_de
     if (rc != SQLITE_DONE)
         return store_fail(store, error, "list leases");
     for (guint i = 0; i < dead->len; i++) {
-        /* expired now: the next claim takes it first. Only if the same holder still has it. */
-        sqlite3_stmt *u =
-            store_statement(store,
-                            "UPDATE outbox SET lease_until = ?2 - 1"
-                            " WHERE id = ?1 AND state = 'sending' AND lease_owner = ?3",
-                            error);
+        /* expired now: the next claim takes it first (a letter in flight), or as the queue
+         * comes to it (a reserved one). Only if the same holder still has it. */
+        sqlite3_stmt *u = store_statement(store,
+                                          "UPDATE outbox SET lease_until = ?2 - 1"
+                                          " WHERE id = ?1 AND state IN ('sending', 'queued')"
+                                          " AND lease_owner = ?3",
+                                          error);
         if (!u)
             return FALSE;
         sqlite3_bind_int64(u, 1, g_array_index(dead, gint64, i));

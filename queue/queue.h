@@ -371,9 +371,23 @@ gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxCl
 gboolean outbox_claim_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
                                OutboxClaim **out, GError **error);
 
+/* The next letter a claim would take, reserved for the sender while it sends the one before
+ * (issue 18): it stays queued, with a lease that no other claim or reservation takes while it
+ * lasts, and is read with its body. The letter in flight is the only one sending, as
+ * without. */
+gboolean outbox_reserve_next_for(Store *store, gint64 now, int lease_seconds, const char *owner,
+                                 OutboxClaim **out, GError **error);
+/* A reserved letter becomes the one being sent (sending, one more attempt); *begun FALSE when
+ * it is no longer reserved by this claim (nothing changed). */
+gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now,
+                               gboolean *begun, GError **error);
+/* A reserved letter given back to the queue, unsent (nothing if the claim no longer holds it) */
+gboolean outbox_release(Store *store, const OutboxClaim *claim, GError **error);
+
 /* Leases whose holder is known to be dead (is_dead(owner) TRUE; leases without an owner are
  * left to expire) are made due now, so that a restarted sender resends the one letter in
- * flight at once instead of after the lease. *released counts them (may be NULL). */
+ * flight at once instead of after the lease, and takes the letter it had reserved in its
+ * turn. *released counts them (may be NULL). */
 typedef gboolean (*OutboxOwnerIsDead)(const char *owner, gpointer user_data);
 gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_dead,
                                gpointer user_data, int *released, GError **error);

@@ -102,7 +102,8 @@ class Bulk(unittest.TestCase):
         in_flight = [e for e in before.values() if e["state"] == "sending"]
         self.assertLessEqual(len(in_flight), 1)
 
-        # the restart resends the letter in flight at once: no waiting for its lease
+        # the restart resends the letter in flight at once, and the one reserved after it in its
+        # turn: no waiting for their leases
         run = gw.pahtd("--once", timeout=300)
         self.assertEqual(run.returncode, 0, run.stderr[-2000:])
         after = gw.pahtctl_json("outbox")

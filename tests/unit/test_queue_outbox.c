@@ -127,6 +127,99 @@ static void test_dead_holder_lease_taken_back(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
 }
 
+static OutboxClaim *reserve(Fixture *f, gint64 now, const char *owner)
+{
+    OutboxClaim *claim = NULL;
+    GError *error = NULL;
+    g_assert_true(outbox_reserve_next_for(f->store, now, 300, owner, &claim, &error));
+    g_assert_no_error(error);
+    return claim;
+}
+
+static void assert_state(Fixture *f, gint64 id, const char *state, int attempts)
+{
+    g_autoptr(OutboxEntry) e = get(f, id);
+    g_assert_cmpstr(e->state, ==, state);
+    g_assert_cmpint(e->attempts, ==, attempts);
+}
+
+/* issue 18: the letter after the one in flight is reserved while that one is sent. It stays
+ * queued (the letter in flight is the only one sending), and neither a claim nor another
+ * reservation takes it while its lease lasts; begun, it is its sender's as a claim is; given
+ * back, it is anyone's again, its attempt not counted. */
+static void test_reserved_letter_waits_for_its_sender(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    gint64 a = enqueue_to(f, "k1", "an@example.vn");
+    gint64 b = enqueue_to(f, "k2", "binh@example.vn");
+    gint64 c = enqueue_to(f, "k3", "chi@example.vn");
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) ra = reserve(f, now, "h:1:alive");
+    g_assert_cmpint(ra->id, ==, a);
+    g_assert_cmpint(ra->attempts, ==, 1); /* as it will be once begun */
+    g_assert_cmpuint(g_bytes_get_size(ra->message), ==, 21);
+    assert_state(f, a, "queued", 0);
+
+    g_autoptr(OutboxClaim) cb = fixture_claim_next(f->store, now, "h:2:other");
+    g_assert_cmpint(cb->id, ==, b);
+    g_autoptr(OutboxClaim) rc = reserve(f, now, "h:2:other");
+    g_assert_cmpint(rc->id, ==, c);
+    g_assert_null(fixture_claim_next(f->store, now, "h:3:new"));
+    g_assert_null(reserve(f, now, "h:3:new"));
+
+    gboolean begun = FALSE;
+    g_assert_true(outbox_begin_reserved(f->store, ra, now, &begun, &error));
+    g_assert_true(begun);
+    assert_state(f, a, "sending", 1);
+    g_assert_true(outbox_begin_reserved(f->store, ra, now, &begun, &error));
+    g_assert_false(begun); /* once */
+    g_assert_true(outbox_complete(f->store, ra, OUTBOX_SENT, "250 ok", 0, &error));
+    assert_state(f, a, "sent", 1);
+
+    g_assert_true(outbox_release(f->store, rc, &error));
+    assert_state(f, c, "queued", 0);
+    g_autoptr(OutboxClaim) again = fixture_claim_next(f->store, now, "h:3:new");
+    g_assert_cmpint(again->id, ==, c);
+    g_assert_cmpint(again->attempts, ==, 1);
+    /* a reservation given back is not begun any more */
+    g_assert_true(outbox_begin_reserved(f->store, rc, now, &begun, &error));
+    g_assert_false(begun);
+    assert_state(f, c, "sending", 1);
+    g_assert_no_error(error);
+}
+
+/* a dead sender's reservation is anyone's at once (its restart sends it in its turn); a living
+ * sender's waits for the end of its lease */
+static void test_dead_holder_reservation_taken_back(Fixture *f, gconstpointer data)
+{
+    gint64 now = clock_now_unix();
+    gint64 a = enqueue_to(f, "k1", "an@example.vn");
+    gint64 b = enqueue_to(f, "k2", "binh@example.vn");
+    GError *error = NULL;
+    g_autoptr(OutboxClaim) ra = reserve(f, now, "h:1:dead");
+    g_autoptr(OutboxClaim) rb = reserve(f, now, "h:2:alive");
+    g_assert_cmpint(ra->id, ==, a);
+    g_assert_cmpint(rb->id, ==, b);
+    g_assert_null(fixture_claim_next(f->store, now + 1, "h:3:new"));
+
+    int released = -1;
+    g_assert_true(
+        outbox_reclaim_leases(f->store, now + 1, owner_dead, "h:1:dead", &released, &error));
+    g_assert_cmpint(released, ==, 1);
+    g_autoptr(OutboxClaim) ca = fixture_claim_next(f->store, now + 1, "h:3:new");
+    g_assert_nonnull(ca);
+    g_assert_cmpint(ca->id, ==, a);
+    g_assert_cmpint(ca->attempts, ==, 1);
+    gboolean begun = TRUE;
+    g_assert_true(outbox_begin_reserved(f->store, ra, now + 1, &begun, &error));
+    g_assert_false(begun); /* the dead holder's claim on it is gone */
+    g_assert_null(fixture_claim_next(f->store, now + 2, "h:3:new"));
+    g_autoptr(OutboxClaim) cb = fixture_claim_next(f->store, now + 301, "h:3:new");
+    g_assert_nonnull(cb);
+    g_assert_cmpint(cb->id, ==, b);
+    g_assert_no_error(error);
+}
+
 /* outcomes keep the status and the envelope; a hold gives the attempt back */
 static void test_finish_records_status_and_envelope(Fixture *f, gconstpointer data)
 {
@@ -369,7 +462,7 @@ static void test_newest_of_kind_cost_independent_of_outbox_length(Fixture *f, gc
 static void test_every_index_has_a_reader(Fixture *f, gconstpointer data)
 {
     static const char *const read_by[] = {
-        "outbox_due",        /* outbox_claim_next_for: the next letter due */
+        "outbox_due",        /* outbox_claim_next_for, outbox_reserve_next_for: the next due */
         "outbox_lease",      /* outbox_claim_next_for, outbox_reclaim_leases: expired leases */
         "outbox_report",     /* a report's letters (report, console, retention) */
         "outbox_message_id", /* a reply's In-Reply-To (reply.c), outbox_find_message_id */
@@ -409,6 +502,8 @@ int main(int argc, char **argv)
     g_test_add("/outbox/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("body-apart-from-state", test_body_apart_from_state);
     ADD("dead-holder-lease-taken-back", test_dead_holder_lease_taken_back);
+    ADD("reserved-letter-waits-for-its-sender", test_reserved_letter_waits_for_its_sender);
+    ADD("dead-holder-reservation-taken-back", test_dead_holder_reservation_taken_back);
     ADD("finish-records-status-and-envelope", test_finish_records_status_and_envelope);
     ADD("bounce-and-resend-rules", test_bounce_and_resend_rules);
     ADD("unreported-failures", test_unreported_failures);
