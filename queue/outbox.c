@@ -272,10 +272,15 @@ gboolean outbox_reclaim_leases(Store *store, gint64 now, OutboxOwnerIsDead is_de
 {
     if (released)
         *released = 0;
+    /* the letters in flight and the ones reserved, each through its own partial index */
     sqlite3_stmt *stmt =
         store_statement(store,
-                        "SELECT id, lease_owner FROM outbox WHERE state IN ('sending', 'queued')"
-                        " AND lease_until >= ?1 AND lease_owner IS NOT NULL",
+                        "SELECT id, lease_owner FROM outbox INDEXED BY outbox_lease"
+                        " WHERE state = 'sending' AND lease_until >= ?1 AND lease_owner IS NOT NULL"
+                        " UNION ALL "
+                        "SELECT id, lease_owner FROM outbox INDEXED BY outbox_reserved"
+                        " WHERE state = 'queued' AND lease_until IS NOT NULL AND lease_until >= ?1"
+                        " AND lease_owner IS NOT NULL",
                         error);
     if (!stmt)
         return FALSE;
