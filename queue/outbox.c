@@ -227,38 +227,43 @@ gboolean outbox_reserve_next_for(Store *store, gint64 now, int lease_seconds, co
                        now, lease_seconds, owner, out, error);
 }
 
-gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now, gboolean *begun,
-                               GError **error)
+/* runs sql, an UPDATE of the letter claim reserved (?1 its id, ?2 its lease token, ?3 now if
+ * it asks for it); *changed TRUE when the reservation was still claim's */
+static gboolean update_reserved(Store *store, const char *sql, const OutboxClaim *claim, gint64 now,
+                                const char *what, gboolean *changed, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?3"
-        " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
-        error);
+    sqlite3_stmt *stmt = store_statement(store, sql, error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, claim->id);
     sqlite3_bind_text(stmt, 2, claim->lease_token, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 3, now);
+    if (sqlite3_bind_parameter_count(stmt) >= 3)
+        sqlite3_bind_int64(stmt, 3, now);
     int n = 0;
-    if (!run_update(store, stmt, "begin a reserved letter", &n, error))
+    if (!run_update(store, stmt, what, &n, error))
         return FALSE;
-    *begun = n == 1;
+    *changed = n == 1;
     return TRUE;
+}
+
+gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now, gboolean *begun,
+                               GError **error)
+{
+    return update_reserved(store,
+                           "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
+                           " updated_at = ?3"
+                           " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
+                           claim, now, "begin a reserved letter", begun, error);
 }
 
 gboolean outbox_release(Store *store, const OutboxClaim *claim, GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store,
-        "UPDATE outbox SET lease_token = NULL, lease_until = NULL, lease_owner = NULL"
-        " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
-        error);
-    if (!stmt)
-        return FALSE;
-    sqlite3_bind_int64(stmt, 1, claim->id);
-    sqlite3_bind_text(stmt, 2, claim->lease_token, -1, SQLITE_TRANSIENT);
-    return run_update(store, stmt, "give back a reserved letter", NULL, error);
+    gboolean released = FALSE;
+    return update_reserved(store,
+                           "UPDATE outbox SET lease_token = NULL, lease_until = NULL,"
+                           " lease_owner = NULL"
+                           " WHERE id = ?1 AND lease_token = ?2 AND state = 'queued'",
+                           claim, 0, "give back a reserved letter", &released, error);
 }
 
 gboolean outbox_claim_next(Store *store, gint64 now, int lease_seconds, OutboxClaim **out,
