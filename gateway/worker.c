@@ -95,6 +95,8 @@
 #define WORKER_EXIT_SECONDS 5
 /* no protocol line is longer (error texts are cut) */
 #define WORKER_LINE_MAX 4096
+/* a parser's process name (at most 15 bytes): what top and ps show for it */
+#define WORKER_PROCESS_NAME "pahtd-parser"
 
 struct Worker {
     pid_t pid;
@@ -878,6 +880,9 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* started as /proc/self/exe, the process is named "exe" (top, ps -e, the journal's _COMM,
+     * perf): say what it is */
+    prctl(PR_SET_NAME, WORKER_PROCESS_NAME, 0, 0, 0);
 
     /* PAHT_TEST_FAULT start-gate:FIFO (tests only): held before anything is read, until the
      * test opens the FIFO for writing */

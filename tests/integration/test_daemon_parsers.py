@@ -43,6 +43,22 @@ def citizens_apart(stack, n):
     return [first] + others
 
 
+def process_names(parent):
+    """the names (/proc/PID/comm) of PARENT's child processes"""
+    names = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/comm") as fh:
+                name = fh.read().strip()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if ppid == parent:
+            names.append(name)
+    return names
+
+
 def attempts(gw, where="1"):
     """each message's processing attempts by UID"""
     with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
@@ -86,6 +102,8 @@ class OneSenderOneParser(unittest.TestCase):
             lambda: sorted(d["subject"] for d in gw.pahtctl_json("drafts")) == sorted(subjects),
             timeout=120, what="the other citizens' drafts while the first mail is held")
         self.assertIsNone(proc.poll())
+        # named for what they are (top, ps, the journal), not "exe" (/proc/self/exe)
+        self.assertEqual(sorted(process_names(proc.pid)), ["pahtd-parser"] * PARSERS)
         self.gate.open("the first mail held in its parser")
         self.assertEqual(proc.wait(timeout=120), 0, gw.log())
 
