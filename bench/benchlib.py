@@ -111,13 +111,15 @@ def paired_ratio(numerators, denominators):
     return median([a / b for a, b in zip(numerators, denominators)])
 
 
-def callgrind_prefix(report):
+def callgrind_prefix(report, out_file="/dev/null"):
     """The argv that runs a command under valgrind's callgrind, its summary written to the file
-    REPORT (callgrind_collected reads it); None when valgrind is not installed."""
+    REPORT (callgrind_collected reads it) and its profile to OUT_FILE; None when valgrind is
+    not installed."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
-    return [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={report}"]
+    return [valgrind, "--tool=callgrind", f"--callgrind-out-file={out_file}",
+            f"--log-file={report}"]
 
 
 def callgrind_collected(report, what, status=0):
@@ -130,14 +132,15 @@ def callgrind_collected(report, what, status=0):
     return int(found.group(1))
 
 
-def callgrind_instructions(argv, stdout=None, stderr=None):
+def callgrind_instructions(argv, stdout=None, stderr=None, out_file="/dev/null"):
     """The instructions ARGV executes, counted by valgrind's callgrind: the same count for the
     same program and input whatever the machine's load, where a timing here moves by a
-    fifth. None when valgrind is not installed."""
+    fifth. None when valgrind is not installed. OUT_FILE keeps the profile
+    (callgrind_by_library reads it)."""
     fd, report = tempfile.mkstemp(prefix="bench-callgrind-")
     os.close(fd)
     try:
-        prefix = callgrind_prefix(report)
+        prefix = callgrind_prefix(report, out_file)
         if prefix is None:
             return None
         proc = subprocess.run(prefix + list(map(str, argv)), stdout=stdout or subprocess.DEVNULL,
@@ -145,6 +148,92 @@ def callgrind_instructions(argv, stdout=None, stderr=None):
         return callgrind_collected(report, argv[0], proc.returncode)
     finally:
         os.unlink(report)
+
+
+def short_library(path):
+    """libglib-2.0.so.0.7400.6 for /usr/lib/.../libglib-2.0.so.0.7400.6: libglib-2.0.so"""
+    return re.sub(r"\.so(\.[\d.]+)?$", ".so", os.path.basename(path))
+
+
+def callgrind_by_library(out_file):
+    """The instructions of a callgrind profile (callgrind_instructions' OUT_FILE) by the
+    library (or program) that executed them: {"libglib-2.0.so.0.7400.6": n, ...}."""
+    text = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100",
+                           "--auto=no", out_file], capture_output=True, text=True).stdout
+    counts = {}
+    for line in text.splitlines():
+        found = re.match(r"\s*([\d,]+) \([^)]*\)\s+(?!PROGRAM TOTALS).*\[(.*)\]\s*$", line)
+        if found:
+            library = short_library(found.group(2))
+            counts[library] = counts.get(library, 0) + int(found.group(1).replace(",", ""))
+    return counts
+
+
+def perf_profile(argv, env=None, stdout=None, stderr=None, who=None, top=12, hz=499,
+                 statuses=(0,)):
+    """Where the CPU time of ARGV, and of every process and thread it starts, goes: perf
+    record samples them (cpu-clock, HZ a second: these virtual machines have no hardware
+    counters) and perf report names each sample's thread, library and function. Returns
+    (profile, None): the shares of all samples by WHO(tid, comm) (by default the thread's
+    name) and library, and the TOP functions; or (None, why) when perf is missing or
+    refused. The run is not timed: its figure's timings come from runs without perf.
+    STATUSES: the exit statuses of ARGV that are not a failure."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return None, "perf is not installed (Debian: apt-get install linux-perf)"
+    who = who or (lambda tid, comm: comm)
+    fd, data = tempfile.mkstemp(prefix="bench-perf-", suffix=".data")
+    os.close(fd)
+    out = open(stdout, "ab") if isinstance(stdout, str) else (stdout or subprocess.DEVNULL)
+    err = open(stderr, "ab") if isinstance(stderr, str) else (stderr or subprocess.DEVNULL)
+    try:
+        proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", str(hz), "-o", data,
+                               "--"] + list(map(str, argv)), env=env, stdout=out, stderr=err,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode not in statuses:  # perf record exits with its command's status
+            return None, f"perf record exited {proc.returncode} (perf_event_paranoid?)"
+        report = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children",
+                                 "-g", "none", "-F", "sample,pid,dso,sym", "-t", "\t"],
+                                capture_output=True, text=True)
+    finally:
+        for f, given in ((out, stdout), (err, stderr)):
+            if isinstance(given, str):
+                f.close()
+        os.unlink(data)
+    libraries, functions, total = {}, {}, 0
+    for line in report.stdout.splitlines():
+        cols = [c.strip() for c in line.split("\t")]
+        if line.startswith("#") or len(cols) < 4 or not cols[0].isdigit():
+            continue
+        samples, (tid, _, comm) = int(cols[0]), cols[1].partition(":")
+        library = short_library(cols[2])
+        function = cols[3].split("] ", 1)[-1]
+        key = who(int(tid) if tid.isdigit() else 0, comm)
+        total += samples
+        libraries[key, library] = libraries.get((key, library), 0) + samples
+        functions[key, library, function] = functions.get((key, library, function), 0) + samples
+    if total == 0:
+        return None, "perf recorded no samples"
+
+    def share(n):
+        return round(100 * n / total, 1)
+
+    return {"samples": total, "hz": hz,
+            "by_library_pct": [[k[0], k[1], share(v)] for k, v in
+                               sorted(libraries.items(), key=lambda kv: -kv[1])[:top]],
+            "top_functions_pct": [[k[0], k[1], k[2], share(v)] for k, v in
+                                  sorted(functions.items(), key=lambda kv: -kv[1])[:top]],
+            "by_who_pct": {w: share(sum(v for k, v in libraries.items() if k[0] == w))
+                           for w in sorted({k[0] for k in libraries})}}, None
+
+
+def profile_text(profile, n=4):
+    """A perf_profile in a line, for a reason or a note: the shares of each process or thread,
+    then the first N of process and library."""
+    who = ", ".join(f"{w} {pct:g} %" for w, pct in
+                    sorted(profile["by_who_pct"].items(), key=lambda kv: -kv[1]))
+    top = ", ".join(f"{w} in {lib} {pct:g} %" for w, lib, pct in profile["by_library_pct"][:n])
+    return f"{who}; {top}"
 
 
 def warm_page_cache(paths):
