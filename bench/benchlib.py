@@ -157,7 +157,8 @@ def short_library(path):
 
 def callgrind_by_library(out_file):
     """The instructions of a callgrind profile (callgrind_instructions' OUT_FILE) by the
-    library (or program) that executed them: {"libglib-2.0.so.0.7400.6": n, ...}."""
+    library (or program) that executed them, named as short_library names them:
+    {"libglib-2.0.so": n, ...}."""
     text = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100",
                            "--auto=no", out_file], capture_output=True, text=True).stdout
     counts = {}
