@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     /* GOption allocates the strings it parses: ours to free */
     g_autofree char *config_path = NULL, *keywords_path = NULL;
     gboolean once = FALSE, check_config = FALSE, worker = FALSE, version = FALSE;
+    int parser_slot = -1;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "configuration file", "FILE"},
         {"once", 0, 0, G_OPTION_ARG_NONE, &once,
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
          "internal: the parser process pahtd starts itself", NULL},
         {"keywords", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &keywords_path,
          "internal: the parser's keyword lists, as pahtd checked them", "FILE"},
+        {"parser-slot", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &parser_slot,
+         "internal: which of pahtd's parser processes this is", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     log_init("pahtd");
@@ -75,7 +78,7 @@ int main(int argc, char **argv)
     const char *path = config_path ? config_path : config_default_file();
     if (worker) {
         log_init("pahtd[parser]");
-        return worker_main(path, keywords_path, WORKER_FD);
+        return worker_main(path, keywords_path, parser_slot, WORKER_FD);
     }
     g_autoptr(Config) config = config_load(path, CONFIG_LOAD_SECRETS, &error);
     if (!config) {

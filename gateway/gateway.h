@@ -238,7 +238,7 @@ gboolean reports_space_ok(Gateway *gateway);
 /* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking
  * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
  * NULL those the configuration names). Returns the exit status. */
-int worker_main(const char *config_path, const char *keywords_path, int fd);
+int worker_main(const char *config_path, const char *keywords_path, int slot, int fd);
 
 /* ---- the scheduler (scheduler.c) -------------------------------------------------------------
  * The daemon's clock of the regulation. Each cycle of pahtd: the new drafts

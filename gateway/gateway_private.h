@@ -52,8 +52,8 @@ struct Gateway {
     gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
     gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
                               processing the previous process did not survive */
-    /* ... the oldest such of each parser process (each takes its queue in order, so the ones
-     * behind it were never begun): the ones charged (worker_slot_of) */
+    /* ... the message each parser process had taken when the previous process died, as it
+     * noted it (worker_read_taken): the ones charged an attempt */
     gint64 in_hand_at_crash[PARSER_PROCESSES_MAX];
     /* group commit (gateway.c): files and commits not synced one by one, but together */
     gboolean defer_sync;
@@ -211,6 +211,9 @@ void worker_abandon(Gateway *gw);
 int worker_slot_of(const Gateway *gw, const char *raw_path);
 /* whether raw was in a parser's hands when the previous process ended (finish_unfinished) */
 gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw);
+/* at the start, before any message is given to a parser: what each parser process of the
+ * previous pahtd noted it had taken (in_hand_at_crash), and the notes cleared */
+void worker_read_taken(Gateway *gw);
 /* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
  * worker that crashes or hangs on it is replaced and the message left as it is (logged):
  * that is not an error. */

@@ -75,8 +75,8 @@ static gboolean imap_ready(Gateway *gw, GError **error)
 }
 
 /* Processing a recorded message that is still "fetched", in the worker, in two halves: the
- * daemon fetches the next message meanwhile. The oldest found so at start is one the previous
- * pahtd died on (the ones behind it were only queued); after MAX_PROCESSING_ATTEMPTS of those
+ * daemon fetches the next message meanwhile. One a parser process had taken when the previous
+ * pahtd died (worker_read_taken) is charged an attempt; after MAX_PROCESSING_ATTEMPTS of those
  * it is set aside without another try.
  * (Within one process the worker catches crashes and hangs itself, and a clean failure such
  * as a busy database is simply tried again: it does not count.) *submitted tells whether the
@@ -475,14 +475,8 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
     if (!unfinished)
         return FALSE;
     memset(gw->in_hand_at_crash, 0, sizeof gw->in_hand_at_crash);
-    for (guint i = 0; gw->recovering && i < unfinished->len; i++) {
-        const RawMessage *raw = g_ptr_array_index(unfinished, i);
-        if (!g_str_equal(raw->state, RAW_FETCHED))
-            continue;
-        int slot = worker_slot_of(gw, raw->path);
-        if (!gw->in_hand_at_crash[slot])
-            gw->in_hand_at_crash[slot] = raw->id;
-    }
+    if (gw->recovering)
+        worker_read_taken(gw); /* before any message goes to a parser */
     MoveBatch batch;
     move_batch_init(&batch);
     gboolean ok = TRUE;

@@ -97,6 +97,8 @@
 #define WORKER_LINE_MAX 4096
 /* a parser's process name (at most 15 bytes): what top and ps show for it */
 #define WORKER_PROCESS_NAME "pahtd-parser"
+/* the id of the message a parser took, zero-padded so that each note overwrites the last */
+#define WORKER_TAKEN_WIDTH 20
 
 struct Worker {
     pid_t pid;
@@ -331,12 +333,16 @@ static gboolean worker_spawn(Gateway *gw, Worker **slot, GError **error)
     /* everything the child needs is prepared before fork(): between fork() and exec() only
      * async-signal-safe calls are allowed */
     /* the keyword lists are the copy pahtd checked (gateway.c), not the file on disk now */
+    char slot_text[16];
+    g_snprintf(slot_text, sizeof slot_text, "%d", (int)(slot - gw->workers));
     char *argv[] = {(char *)"pahtd",
                     (char *)"--worker",
                     (char *)"-c",
                     c->file,
                     (char *)"--keywords",
                     gw->keywords_copy ? gw->keywords_copy : (char *)"",
+                    (char *)"--parser-slot",
+                    slot_text,
                     NULL};
     g_autofree const char **envp = worker_environ();
     pid_t parent = getpid();
@@ -613,6 +619,42 @@ int worker_slot_of(const Gateway *gw, const char *raw_path)
     return sender ? (int)(g_str_hash(sender) % (guint)n) : 0;
 }
 
+/* The note of the message parser process N took last: data_dir/parser-N.taken. A parser
+ * writes it (no sync) before it begins each message, so that a pahtd killed meanwhile (kill
+ * -9, the OOM killer) finds, at its next start, the message that was in a parser's hands and
+ * charges that one an attempt, and no other: a message only queued, or one whose parser was
+ * still starting, was never begun. (Before, the oldest unfinished message of each parser's
+ * share was charged, begun or not: pahtd killed again and again during start-up set innocent
+ * mail aside.) The note is not synced: after a power cut it may be lost or older than the
+ * database, and then no message is charged, or one that was not in hand. */
+static char *taken_path(const char *data_dir, int slot)
+{
+    g_autofree char *name = g_strdup_printf("parser-%d.taken", slot);
+    return g_build_filename(data_dir, name, NULL);
+}
+
+void worker_read_taken(Gateway *gw)
+{
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
+        gw->in_hand_at_crash[i] = 0;
+        g_autofree char *path = taken_path(gw->config->gateway.data_dir, i);
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        char text[WORKER_TAKEN_WIDTH + 2] = {0};
+        ssize_t n = pread(fd, text, WORKER_TAKEN_WIDTH + 1, 0);
+        if (n > 0)
+            gw->in_hand_at_crash[i] = g_ascii_strtoll(text, NULL, 10);
+        /* read once: a run killed before its parser takes anything leaves no one to charge */
+        char zero[WORKER_TAKEN_WIDTH + 2];
+        g_snprintf(zero, sizeof zero, "%0*d\n", WORKER_TAKEN_WIDTH, 0);
+        if (gw->in_hand_at_crash[i] != 0 &&
+            pwrite(fd, zero, WORKER_TAKEN_WIDTH + 1, 0) != WORKER_TAKEN_WIDTH + 1)
+            log_warning("cannot clear %s: %s", path, g_strerror(errno));
+        close(fd);
+    }
+}
+
 gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw)
 {
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
@@ -872,7 +914,18 @@ static void child_verify(Gateway *gw, int fd, gint64 id)
     child_reply(fd, "VERIFIED %" G_GINT64_FORMAT " %d", id, repaired);
 }
 
-int worker_main(const char *config_path, const char *keywords_path, int fd)
+/* notes, in data_dir/parser-N.taken, that this parser takes message id (taken_path) */
+static void child_note_taken(int taken, gint64 id)
+{
+    if (taken < 0)
+        return;
+    char text[WORKER_TAKEN_WIDTH + 2];
+    g_snprintf(text, sizeof text, "%0*" G_GINT64_FORMAT "\n", WORKER_TAKEN_WIDTH, id);
+    if (pwrite(taken, text, WORKER_TAKEN_WIDTH + 1, 0) != WORKER_TAKEN_WIDTH + 1)
+        log_warning("parser process: cannot note the message taken: %s", g_strerror(errno));
+}
+
+int worker_main(const char *config_path, const char *keywords_path, int slot, int fd)
 {
     /* the parent decides when we stop (see above) */
     signal(SIGTERM, SIG_IGN);
@@ -919,6 +972,13 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
     /* one message after another, each read into memory whole (parse.c) */
     memory_tune(PARSE_IN_MEMORY_MAX);
     limit_parser_memory();
+    int taken = -1;
+    if (slot >= 0 && slot < PARSER_PROCESSES_MAX) {
+        g_autofree char *path = taken_path(config->gateway.data_dir, slot);
+        taken = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (taken < 0)
+            log_warning("parser process: cannot open %s: %s", path, g_strerror(errno));
+    }
     child_reply(fd, "READY %s", config->gateway.database);
 
     GString *input = g_string_new(NULL);
@@ -935,11 +995,15 @@ int worker_main(const char *config_path, const char *keywords_path, int fd)
             log_error("parser process: unexpected request \"%.40s\"", line);
             break;
         }
-        if (verify)
+        if (verify) {
             child_verify(gw, fd, id);
-        else
+        } else {
+            child_note_taken(taken, id);
             child_process(gw, fd, id);
+        }
     }
     g_string_free(input, TRUE);
+    if (taken >= 0)
+        close(taken);
     return 0;
 }
