@@ -30,6 +30,11 @@
 typedef struct Worker Worker;
 /* [gateway] parser_processes at most (conf.c) */
 #define PARSER_PROCESSES_MAX 16
+/* a message a parser process noted it took (worker.c), with the attempts it had then */
+typedef struct {
+    gint64 id;
+    int attempts;
+} TakenNote;
 
 /* What a long pass (mailbox.c, worker.c) may ask of whoever runs it, the daemon (daemon.c),
  * without calling it: whether to stop between messages (SIGTERM), and a sign of life for
@@ -53,8 +58,9 @@ struct Gateway {
     gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
                               processing the previous process did not survive */
     /* ... the message each parser process had taken when the previous process died, as it
-     * noted it (worker_read_taken): the ones charged an attempt */
-    gint64 in_hand_at_crash[PARSER_PROCESSES_MAX];
+     * noted it (worker_read_taken, once): the ones charged an attempt */
+    TakenNote in_hand_at_crash[PARSER_PROCESSES_MAX];
+    gboolean taken_read;
     /* group commit (gateway.c): files and commits not synced one by one, but together */
     gboolean defer_sync;
     gboolean unsynced;       /* written elsewhere meanwhile (the parser process, a process that
@@ -209,10 +215,11 @@ void worker_abandon(Gateway *gw);
  * one, which takes it in the order it came. raw_path is the message's raw file; one that
  * cannot be read, or has no sender, goes to the first. */
 int worker_slot_of(const Gateway *gw, const char *raw_path);
-/* whether raw was in a parser's hands when the previous process ended (finish_unfinished) */
-gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw);
+/* raw's attempts when a parser took it before the previous process ended (finish_unfinished):
+ * 0 if no parser had it in hand */
+int worker_taken_with(const Gateway *gw, const RawMessage *raw);
 /* at the start, before any message is given to a parser: what each parser process of the
- * previous pahtd noted it had taken (in_hand_at_crash), and the notes cleared */
+ * previous pahtd noted it had taken (in_hand_at_crash); once a process, later calls keep it */
 void worker_read_taken(Gateway *gw);
 /* inbound_repair_attachments for a recorded message, in the worker, under its time limit. A
  * worker that crashes or hangs on it is replaced and the message left as it is (logged):

@@ -85,8 +85,9 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
 {
     *submitted = FALSE;
     int attempts = raw->attempts;
-    if (gw->recovering && raw->attempts > 0 && worker_was_in_hand(gw, raw) &&
-        !raw_message_count_attempt(gw->store, raw->id, &attempts, error))
+    int taken_with = gw->recovering && raw->attempts > 0 ? worker_taken_with(gw, raw) : 0;
+    if (taken_with > 0 &&
+        !raw_message_count_attempt(gw->store, raw->id, taken_with, &attempts, error))
         return FALSE;
     if (attempts > MAX_PROCESSING_ATTEMPTS) {
         log_warning("message %" G_GINT64_FORMAT " did not finish processing %d times: kept aside",
@@ -474,7 +475,6 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
     g_autoptr(GPtrArray) unfinished = raw_message_list_unfinished(gw->store, mailbox, error);
     if (!unfinished)
         return FALSE;
-    memset(gw->in_hand_at_crash, 0, sizeof gw->in_hand_at_crash);
     if (gw->recovering)
         worker_read_taken(gw); /* before any message goes to a parser */
     MoveBatch batch;

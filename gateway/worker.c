@@ -97,8 +97,10 @@
 #define WORKER_LINE_MAX 4096
 /* a parser's process name (at most 15 bytes): what top and ps show for it */
 #define WORKER_PROCESS_NAME "pahtd-parser"
-/* the id of the message a parser took, zero-padded so that each note overwrites the last */
-#define WORKER_TAKEN_WIDTH 20
+/* a parser's note of the message it took: its id and the attempts it had (taken_path),
+ * zero-padded so that each note overwrites the last whole */
+#define WORKER_TAKEN_FORMAT "%020" G_GINT64_FORMAT " %010d\n"
+#define WORKER_TAKEN_LENGTH 32
 
 struct Worker {
     pid_t pid;
@@ -619,14 +621,20 @@ int worker_slot_of(const Gateway *gw, const char *raw_path)
     return sender ? (int)(g_str_hash(sender) % (guint)n) : 0;
 }
 
-/* The note of the message parser process N took last: data_dir/parser-N.taken. A parser
- * writes it (no sync) before it begins each message, so that a pahtd killed meanwhile (kill
- * -9, the OOM killer) finds, at its next start, the message that was in a parser's hands and
- * charges that one an attempt, and no other: a message only queued, or one whose parser was
- * still starting, was never begun. (Before, the oldest unfinished message of each parser's
- * share was charged, begun or not: pahtd killed again and again during start-up set innocent
- * mail aside.) The note is not synced: after a power cut it may be lost or older than the
- * database, and then no message is charged, or one that was not in hand. */
+/* The note of the message parser process N took last: data_dir/parser-N.taken, its id and
+ * the attempts it had then. A parser writes it (no sync) before it begins each message, so
+ * that a pahtd killed meanwhile (kill -9, the OOM killer) finds, at its next start, the
+ * message that was in a parser's hands and charges that one an attempt, and no other: a
+ * message only queued, or one whose parser was still starting, was never begun. (Before, the
+ * oldest unfinished message of each parser's share was charged, begun or not: pahtd killed
+ * again and again during start-up set innocent mail aside.)
+ * The charge brings the message's attempts to one more than the note says (never adds one
+ * more), so the same note read again (pahtd killed again before a parser took anything, a
+ * first pass that failed and is run again) charges that crash once, and no note is cleared:
+ * cleared before the charge was committed, a kill in between lost the charge. The notes are
+ * read once a process, before any parser of its own writes one. The note is not synced: after
+ * a power cut it may be lost or older than the database, and then no message is charged, or
+ * one that was not in hand. */
 static char *taken_path(const char *data_dir, int slot)
 {
     g_autofree char *name = g_strdup_printf("parser-%d.taken", slot);
@@ -635,33 +643,38 @@ static char *taken_path(const char *data_dir, int slot)
 
 void worker_read_taken(Gateway *gw)
 {
+    if (gw->taken_read)
+        return;
+    gw->taken_read = TRUE;
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
-        gw->in_hand_at_crash[i] = 0;
+        gw->in_hand_at_crash[i] = (TakenNote){0};
         g_autofree char *path = taken_path(gw->config->gateway.data_dir, i);
-        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
             continue;
-        char text[WORKER_TAKEN_WIDTH + 2] = {0};
-        ssize_t n = pread(fd, text, WORKER_TAKEN_WIDTH + 1, 0);
-        if (n > 0)
-            gw->in_hand_at_crash[i] = g_ascii_strtoll(text, NULL, 10);
-        /* read once: a run killed before its parser takes anything leaves no one to charge */
-        char zero[WORKER_TAKEN_WIDTH + 2];
-        g_snprintf(zero, sizeof zero, "%0*d\n", WORKER_TAKEN_WIDTH, 0);
-        if (gw->in_hand_at_crash[i] != 0 &&
-            pwrite(fd, zero, WORKER_TAKEN_WIDTH + 1, 0) != WORKER_TAKEN_WIDTH + 1)
-            log_warning("cannot clear %s: %s", path, g_strerror(errno));
+        char text[WORKER_TAKEN_LENGTH + 1] = {0};
+        ssize_t n = pread(fd, text, WORKER_TAKEN_LENGTH, 0);
         close(fd);
+        char *end = NULL;
+        gint64 id = n > 0 ? g_ascii_strtoll(text, &end, 10) : 0;
+        /* a note without the attempts (an older pahtd's) charges nothing */
+        if (id <= 0 || !end || *end != ' ')
+            continue;
+        gint64 attempts = g_ascii_strtoll(end + 1, &end, 10);
+        if (*end != '\n' || attempts < 1 || attempts > G_MAXINT)
+            continue;
+        gw->in_hand_at_crash[i] = (TakenNote){.id = id, .attempts = (int)attempts};
     }
 }
 
-gboolean worker_was_in_hand(const Gateway *gw, const RawMessage *raw)
+int worker_taken_with(const Gateway *gw, const RawMessage *raw)
 {
+    int attempts = 0;
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
-        if (gw->in_hand_at_crash[i] == raw->id)
-            return TRUE;
+        if (gw->in_hand_at_crash[i].id == raw->id)
+            attempts = MAX(attempts, gw->in_hand_at_crash[i].attempts);
     }
-    return FALSE;
+    return attempts;
 }
 
 gboolean worker_submit(Gateway *gw, const RawMessage *raw, GError **error)
@@ -853,7 +866,18 @@ static void child_fail(int fd, gint64 id, const GError *e)
                 text);
 }
 
-static void child_process(Gateway *gw, int fd, gint64 id)
+/* notes, in data_dir/parser-N.taken, that this parser takes raw (taken_path) */
+static void child_note_taken(int taken, const RawMessage *raw)
+{
+    if (taken < 0)
+        return;
+    char text[WORKER_TAKEN_LENGTH + 1];
+    g_snprintf(text, sizeof text, WORKER_TAKEN_FORMAT, raw->id, raw->attempts);
+    if (pwrite(taken, text, WORKER_TAKEN_LENGTH, 0) != WORKER_TAKEN_LENGTH)
+        log_warning("parser process: cannot note the message taken: %s", g_strerror(errno));
+}
+
+static void child_process(Gateway *gw, int fd, int taken, gint64 id)
 {
     GError *error = NULL;
     g_autoptr(RawMessage) raw = raw_message_get(gw->store, id, &error);
@@ -868,6 +892,7 @@ static void child_process(Gateway *gw, int fd, gint64 id)
                     raw->classification ? raw->classification : CLASSIFICATION_REPORT);
         return;
     }
+    child_note_taken(taken, raw);
     if (test_fault("hang", raw->path)) {
         log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
         for (;;)
@@ -912,17 +937,6 @@ static void child_verify(Gateway *gw, int fd, gint64 id)
         return;
     }
     child_reply(fd, "VERIFIED %" G_GINT64_FORMAT " %d", id, repaired);
-}
-
-/* notes, in data_dir/parser-N.taken, that this parser takes message id (taken_path) */
-static void child_note_taken(int taken, gint64 id)
-{
-    if (taken < 0)
-        return;
-    char text[WORKER_TAKEN_WIDTH + 2];
-    g_snprintf(text, sizeof text, "%0*" G_GINT64_FORMAT "\n", WORKER_TAKEN_WIDTH, id);
-    if (pwrite(taken, text, WORKER_TAKEN_WIDTH + 1, 0) != WORKER_TAKEN_WIDTH + 1)
-        log_warning("parser process: cannot note the message taken: %s", g_strerror(errno));
 }
 
 int worker_main(const char *config_path, const char *keywords_path, int slot, int fd)
@@ -998,8 +1012,7 @@ int worker_main(const char *config_path, const char *keywords_path, int slot, in
         if (verify) {
             child_verify(gw, fd, id);
         } else {
-            child_note_taken(taken, id);
-            child_process(gw, fd, id);
+            child_process(gw, fd, taken, id);
         }
     }
     g_string_free(input, TRUE);

@@ -165,7 +165,11 @@ RawMessage *raw_message_get(Store *store, gint64 id, GError **error);
 gint64 raw_message_insert(Store *store, const RawMessage *raw, GError **error);
 gboolean raw_message_set_state(Store *store, gint64 id, const char *state, const char *error_text,
                                GError **error);
-gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, GError **error);
+/* counts the attempt a process began on message id when it had taken_with attempts (and then
+ * died): its attempts become taken_with + 1, unless they are more already. The same attempt
+ * counted again changes nothing. */
+gboolean raw_message_count_attempt(Store *store, gint64 id, int taken_with, int *attempts_out,
+                                   GError **error);
 /* a move by UID COPY + UID EXPUNGE: folder is where it goes (NULL: no move under way), copied
  * that the copy is known done. Moved or quarantined ends it. */
 gboolean raw_message_set_moving(Store *store, gint64 id, const char *folder, gboolean copied,

@@ -1348,14 +1348,17 @@ gboolean raw_message_set_body_sha256(Store *store, gint64 id, const char *body_s
     return step_one_change(store, stmt, "update raw message", error);
 }
 
-gboolean raw_message_count_attempt(Store *store, gint64 id, int *attempts_out, GError **error)
+gboolean raw_message_count_attempt(Store *store, gint64 id, int taken_with, int *attempts_out,
+                                   GError **error)
 {
-    sqlite3_stmt *stmt = store_statement(
-        store, "UPDATE raw_message SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
-        error);
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "UPDATE raw_message SET attempts = max(attempts, ?2 + 1)"
+                                         " WHERE id = ?1 RETURNING attempts",
+                                         error);
     if (!stmt)
         return FALSE;
     sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int(stmt, 2, taken_with);
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW && attempts_out)
         *attempts_out = sqlite3_column_int(stmt, 0);

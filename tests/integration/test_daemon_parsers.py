@@ -8,7 +8,8 @@ mail is parsed by the other meanwhile.
   and the second joins it (queue/reply.c: an answer to the citizen's own message), as with one
   parser. Parsed first, it would have made a report of its own.
 - pahtd killed while both parsers hang on a message: at the next start the message each had in
-  hand is charged an attempt, and none of the ones queued behind them.
+  hand is charged an attempt, and none of the ones queued behind them; killed again before
+  the parsers take them up, still one attempt each.
 - pahtd killed while its parsers are still starting: the messages it recorded were in no
   parser's hands, and the next start charges none of them (it once charged the oldest of each
   parser's share, begun or not, so that pahtd killed during start-up a few times set innocent
@@ -155,6 +156,20 @@ class KilledWithTwoParsers(unittest.TestCase):
                           == ["1", "3"], timeout=60, what="both parsers hanging on a message")
         self.assertEqual(gw.stop_pahtd(proc, sig=signal.SIGKILL), -signal.SIGKILL)
         self.assertEqual(attempts(gw, "state = 'fetched'"), {1: 1, 2: 1, 3: 1, 4: 1})
+
+        # killed twice more while its parsers start (never, here): the first start charges
+        # message 1 and then waits for its parser, so it never comes to message 3. The notes
+        # stay: a crash is charged once, however often it is read (once they were cleared as
+        # they were read, and message 3's charge was lost)
+        gate = daemontest.Gate(gw.dir, "start-gate")  # never opened
+        self.addCleanup(gate.close)
+        for run in range(2):
+            proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"start-gate:{gate.path}"})
+            pahttest.wait_for(lambda: attempts(gw, "uid = 1")[1] > 1
+                              and gw.log().count("started:") > run + 1,
+                              timeout=60, what=f"message 1 charged (run {run + 1})")
+            self.assertEqual(gw.stop_pahtd(proc, sig=signal.SIGKILL), -signal.SIGKILL)
+        self.assertEqual(attempts(gw, "state = 'fetched'"), {1: 2, 2: 1, 3: 1, 4: 1})
 
         run = gw.pahtd("--once")  # the fault gone: all four are processed now
         self.assertEqual(run.returncode, 0, run.stderr)
