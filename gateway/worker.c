@@ -628,13 +628,15 @@ int worker_slot_of(const Gateway *gw, const char *raw_path)
  * message only queued, or one whose parser was still starting, was never begun. (Before, the
  * oldest unfinished message of each parser's share was charged, begun or not: pahtd killed
  * again and again during start-up set innocent mail aside.)
+ * A parser done with a message, well or not, notes that it has none in hand: a message given
+ * back cleanly (a busy database) is tried again without a charge.
  * The charge brings the message's attempts to one more than the note says (never adds one
  * more), so the same note read again (pahtd killed again before a parser took anything, a
- * first pass that failed and is run again) charges that crash once, and no note is cleared:
- * cleared before the charge was committed, a kill in between lost the charge. The notes are
- * read once a process, before any parser of its own writes one. The note is not synced: after
- * a power cut it may be lost or older than the database, and then no message is charged, or
- * one that was not in hand. */
+ * first pass that failed and is run again) charges that crash once, and pahtd never clears a
+ * note: cleared before the charge was committed, a kill in between lost the charge. The notes
+ * are read once a process, before any parser of its own writes one. The note is not synced:
+ * after a power cut it may be lost or older than the database, and then no message is
+ * charged, or one that was not in hand. */
 static char *taken_path(const char *data_dir, int slot)
 {
     g_autofree char *name = g_strdup_printf("parser-%d.taken", slot);
@@ -866,13 +868,14 @@ static void child_fail(int fd, gint64 id, const GError *e)
                 text);
 }
 
-/* notes, in data_dir/parser-N.taken, that this parser takes raw (taken_path) */
-static void child_note_taken(int taken, const RawMessage *raw)
+/* notes, in data_dir/parser-N.taken, that this parser takes message id, which had attempts
+ * (taken_path); id 0: it has none in hand */
+static void child_note_taken(int taken, gint64 id, int attempts)
 {
     if (taken < 0)
         return;
     char text[WORKER_TAKEN_LENGTH + 1];
-    g_snprintf(text, sizeof text, WORKER_TAKEN_FORMAT, raw->id, raw->attempts);
+    g_snprintf(text, sizeof text, WORKER_TAKEN_FORMAT, id, attempts);
     if (pwrite(taken, text, WORKER_TAKEN_LENGTH, 0) != WORKER_TAKEN_LENGTH)
         log_warning("parser process: cannot note the message taken: %s", g_strerror(errno));
 }
@@ -892,7 +895,7 @@ static void child_process(Gateway *gw, int fd, int taken, gint64 id)
                     raw->classification ? raw->classification : CLASSIFICATION_REPORT);
         return;
     }
-    child_note_taken(taken, raw);
+    child_note_taken(taken, raw->id, raw->attempts);
     if (test_fault("hang", raw->path)) {
         log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
         for (;;)
@@ -913,7 +916,11 @@ static void child_process(Gateway *gw, int fd, int taken, gint64 id)
         return;
     }
     IngestResult result = {0};
-    if (!inbound_process_raw(gw, raw, &result, &error)) {
+    gboolean processed = inbound_process_raw(gw, raw, &result, &error);
+    /* done with it, well or not, before pahtd hears of it: a clean failure (a busy database)
+     * is tried again, and is not an attempt a crash took (a garbled answer, above, is) */
+    child_note_taken(taken, 0, 0);
+    if (!processed) {
         child_fail(fd, id, error);
         g_error_free(error);
         ingest_result_clear(&result);

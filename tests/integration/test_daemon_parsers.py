@@ -10,6 +10,8 @@ mail is parsed by the other meanwhile.
 - pahtd killed while both parsers hang on a message: at the next start the message each had in
   hand is charged an attempt, and none of the ones queued behind them; killed again before
   the parsers take them up, still one attempt each.
+- A parser that gives its message back cleanly (the database locked past its wait) has nothing
+  in hand: pahtd killed then charges nothing.
 - pahtd killed while its parsers are still starting: the messages it recorded were in no
   parser's hands, and the next start charges none of them (it once charged the oldest of each
   parser's share, begun or not, so that pahtd killed during start-up a few times set innocent
@@ -76,6 +78,17 @@ def attempts(gw, where="1"):
     """each message's processing attempts by UID"""
     with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
         return dict(db.execute("SELECT uid, attempts FROM raw_message WHERE " + where).fetchall())
+
+
+def in_hand(gw):
+    """the messages the parser processes note they have in hand (data_dir/parser-N.taken, each
+    "ID ATTEMPTS": pahtd(8))"""
+    held = set()
+    for name in os.listdir(gw.data_dir):
+        if re.fullmatch(r"parser-\d+\.taken", name):
+            with open(os.path.join(gw.data_dir, name)) as fh:
+                held.update(int(note.split()[0]) for note in fh.readlines()[:1])
+    return held - {0}  # 0: none; a parser that took nothing yet has an empty file
 
 
 class OneSenderOneParser(unittest.TestCase):
@@ -207,6 +220,40 @@ class KilledWithTwoParsers(unittest.TestCase):
                          ["Cây đổ", "Ngập nước", "Sạt lở"])
         self.assertNotIn("kept aside", gw.log() + run.stderr)
         self.assertEqual(gw.count("PAHT/Quarantine"), 0)
+
+    def test_a_message_given_back_cleanly_is_not_charged(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("parsers"),
+                              overrides={("gateway", "log_level"): "debug"})
+        self.addCleanup(gw.close)
+        gate = daemontest.Gate(gw.dir, "hold-gate")
+        self.addCleanup(gate.close)
+        who = daemontest.citizen(stack, "an")
+        daemontest.deliver_many(stack, gw.address, [(who, pahttest.make_mail(
+            who, gw.address, f"Ngập nước {HOLD}", "Nội dung.\n" + pahttest.complete_details()))])
+        proc = gw.start_pahtd(env={
+            "PAHT_TEST_FAULT": f"hold-on-subject:{HOLD},hold-gate:{gate.path}"})
+        pahttest.wait_for(lambda: "holding message 1" in gw.log(), timeout=60,
+                          what="the mail held in its parser")
+        self.assertEqual(in_hand(gw), {1})
+        # the write lock held past the parser's wait (15 s): it cannot commit, gives the
+        # message back (a clean failure, tried again later, not an attempt) and has nothing
+        # in hand when pahtd is killed
+        db = sqlite3.connect(gw.database, timeout=30, isolation_level=None)
+        self.addCleanup(db.close)
+        db.execute("BEGIN IMMEDIATE")
+        gate.open("the mail held in its parser")
+        pahttest.wait_for(lambda: 1 not in in_hand(gw), timeout=60,
+                          what="the parser giving the message back")
+        self.assertEqual(gw.stop_pahtd(proc, sig=signal.SIGKILL), -signal.SIGKILL)
+        db.execute("ROLLBACK")
+        self.assertEqual(attempts(gw), {1: 1})
+
+        run = gw.pahtd("--once")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(attempts(gw), {1: 1})  # once it was charged: 2
+        self.assertEqual([d["subject"] for d in gw.pahtctl_json("drafts")],
+                         [f"Ngập nước {HOLD}"])
 
 
 if __name__ == "__main__":
