@@ -90,9 +90,13 @@ class Chaos(unittest.TestCase):
         while left > 0:
             self.assertLess(kills, max_kills, f"inbox not drained after {kills} kills")
             before = finished()
+            charged = charged_unfinished()
             proc = gw.start_pahtd()
-            if rng.random() < 0.25:
-                # during start-up and recovery
+            if charged == 0 and rng.random() < 0.25:
+                # during start-up and recovery, but only while no message carries a charge:
+                # this kill waits for nothing, so it may catch again a message a kill caught
+                # before, and a message caught in three runs is set aside by design (a slow
+                # machine met that once: 53 kills, 12 of them here, one mail kept aside)
                 time.sleep(rng.uniform(0, most_before_kill))
                 early += 1
             else:
@@ -112,7 +116,11 @@ class Chaos(unittest.TestCase):
             self.assertEqual(proc.returncode, -9, gw.log()[-2000:])
             kills += 1
             left = gw.count("INBOX")
-        print(f"\n# {MAILS} mails drained with {kills} SIGKILLs ({early} during start-up)")
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            by_attempts = dict(db.execute("SELECT attempts, count(*) FROM raw_message"
+                                          " GROUP BY attempts").fetchall())
+        print(f"\n# {MAILS} mails drained with {kills} SIGKILLs ({early} during start-up);"
+              f" messages by attempts: {by_attempts}")
         self.assertGreater(kills, 3, "the run was too short to mean anything")
 
         # a restart finishes the job (the last kill may have come between a move and its
@@ -124,7 +132,7 @@ class Chaos(unittest.TestCase):
         self.assertEqual(run.returncode, 0, run.stderr)
 
         drafts = gw.pahtctl_json("drafts")
-        self.assertEqual(len(drafts), MAILS)
+        self.assertEqual(len(drafts), MAILS, self.what_went_astray(gw))
         self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
         self.assertEqual(len({d["code"] for d in drafts}), MAILS)
         outbox = gw.pahtctl_json("outbox")
@@ -153,6 +161,21 @@ class Chaos(unittest.TestCase):
         self.assertEqual(sum(acks.values()), MAILS)
         self.assertEqual(set(acks), set(subjects))
         self.assertEqual(max(acks.values()), 1)
+
+    @staticmethod
+    def what_went_astray(gw):
+        """For a failure: every message not drafted, with what pahtd logged of it"""
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            rows = db.execute("SELECT id, state, attempts, error FROM raw_message "
+                              "WHERE report_id IS NULL OR state NOT IN ('processed', 'moved')"
+                              ).fetchall()
+        log = gw.log().splitlines()
+        told = []
+        for row in rows:
+            told.append(repr(row))
+            told += [line for line in log if f"message {row[0]} " in line or
+                     f"message {row[0]}:" in line][-10:]
+        return "\n".join(told)
 
 
 if __name__ == "__main__":
