@@ -629,7 +629,8 @@ int worker_slot_of(const Gateway *gw, const char *raw_path)
  * oldest unfinished message of each parser's share was charged, begun or not: pahtd killed
  * again and again during start-up set innocent mail aside.)
  * A parser done with a message, well or not, notes that it has none in hand: a message given
- * back cleanly (a busy database) is tried again without a charge.
+ * back cleanly (a busy database) is tried again without a charge. So does pahtd for a parser
+ * it ends itself at a stop (worker_abandon): the message it had was not at fault.
  * The charge brings the message's attempts to one more than the note says (never adds one
  * more), so the same note read again (pahtd killed again before a parser took anything, a
  * first pass that failed and is run again) charges that crash once, and pahtd never clears a
@@ -641,6 +642,18 @@ static char *taken_path(const char *data_dir, int slot)
 {
     g_autofree char *name = g_strdup_printf("parser-%d.taken", slot);
     return g_build_filename(data_dir, name, NULL);
+}
+
+/* notes, in the open parser-N.taken, that its parser takes message id, which had attempts;
+ * id 0: it has none in hand */
+static void note_taken(int taken, gint64 id, int attempts)
+{
+    if (taken < 0)
+        return;
+    char text[WORKER_TAKEN_LENGTH + 1];
+    g_snprintf(text, sizeof text, WORKER_TAKEN_FORMAT, id, attempts);
+    if (pwrite(taken, text, WORKER_TAKEN_LENGTH, 0) != WORKER_TAKEN_LENGTH)
+        log_warning("cannot note a parser's message in hand: %s", g_strerror(errno));
 }
 
 void worker_read_taken(Gateway *gw)
@@ -692,6 +705,12 @@ void worker_abandon(Gateway *gw)
         log_info("stopping: %u message(s) queued for the parser are left for the next start",
                  gw->workers[i]->queue->len);
         g_free(worker_lost(gw, &gw->workers[i], TRUE));
+        /* ended (and reaped) by us, not by its message: none of them is charged an attempt */
+        g_autofree char *path = taken_path(gw->config->gateway.data_dir, i);
+        int taken = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        note_taken(taken, 0, 0);
+        if (taken >= 0)
+            close(taken);
     }
 }
 
@@ -868,18 +887,6 @@ static void child_fail(int fd, gint64 id, const GError *e)
                 text);
 }
 
-/* notes, in data_dir/parser-N.taken, that this parser takes message id, which had attempts
- * (taken_path); id 0: it has none in hand */
-static void child_note_taken(int taken, gint64 id, int attempts)
-{
-    if (taken < 0)
-        return;
-    char text[WORKER_TAKEN_LENGTH + 1];
-    g_snprintf(text, sizeof text, WORKER_TAKEN_FORMAT, id, attempts);
-    if (pwrite(taken, text, WORKER_TAKEN_LENGTH, 0) != WORKER_TAKEN_LENGTH)
-        log_warning("parser process: cannot note the message taken: %s", g_strerror(errno));
-}
-
 static void child_process(Gateway *gw, int fd, int taken, gint64 id)
 {
     GError *error = NULL;
@@ -895,7 +902,7 @@ static void child_process(Gateway *gw, int fd, int taken, gint64 id)
                     raw->classification ? raw->classification : CLASSIFICATION_REPORT);
         return;
     }
-    child_note_taken(taken, raw->id, raw->attempts);
+    note_taken(taken, raw->id, raw->attempts);
     if (test_fault("hang", raw->path)) {
         log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
         for (;;)
@@ -919,7 +926,7 @@ static void child_process(Gateway *gw, int fd, int taken, gint64 id)
     gboolean processed = inbound_process_raw(gw, raw, &result, &error);
     /* done with it, well or not, before pahtd hears of it: a clean failure (a busy database)
      * is tried again, and is not an attempt a crash took (a garbled answer, above, is) */
-    child_note_taken(taken, 0, 0);
+    note_taken(taken, 0, 0);
     if (!processed) {
         child_fail(fd, id, error);
         g_error_free(error);

@@ -11,7 +11,8 @@ mail is parsed by the other meanwhile.
   hand is charged an attempt, and none of the ones queued behind them; killed again before
   the parsers take them up, still one attempt each.
 - A parser that gives its message back cleanly (the database locked past its wait) has nothing
-  in hand: pahtd killed then charges nothing.
+  in hand: pahtd killed then charges nothing. Nor does a stop (SIGTERM) that ends a parser
+  with a message in hand.
 - pahtd killed while its parsers are still starting: the messages it recorded were in no
   parser's hands, and the next start charges none of them (it once charged the oldest of each
   parser's share, begun or not, so that pahtd killed during start-up a few times set innocent
@@ -149,18 +150,24 @@ class OneSenderOneParser(unittest.TestCase):
 
 
 class KilledWithTwoParsers(unittest.TestCase):
-    def test_each_parsers_message_in_hand_is_charged(self):
+    def gateway_with(self, mails):
+        """A gateway of its own (its log says what the faults do) with MAILS, each (sender,
+        subject), in its inbox"""
         stack = pahttest.shared_stack()
         gw = pahttest.Gateway(stack, pahttest.unique("parsers"),
                               overrides={("gateway", "message_timeout_seconds"): 60,
                                          ("gateway", "log_level"): "debug"})
         self.addCleanup(gw.close)
-        an, binh = citizens_apart(stack, 2)
-        mails = [(who, pahttest.make_mail(who, gw.address, subject,
-                                          "Nội dung.\n" + pahttest.complete_details()))
-                 for who, subject in ((an, f"Ngập nước {HANG}"), (an, "Cây đổ"),
-                                      (binh, f"Sạt lở {HANG}"), (binh, "Ổ gà"))]
-        daemontest.deliver_many(stack, gw.address, mails)
+        daemontest.deliver_many(stack, gw.address, [
+            (who, pahttest.make_mail(who, gw.address, subject,
+                                     "Nội dung.\n" + pahttest.complete_details()))
+            for who, subject in mails])
+        return gw
+
+    def test_each_parsers_message_in_hand_is_charged(self):
+        an, binh = citizens_apart(pahttest.shared_stack(), 2)
+        gw = self.gateway_with([(an, f"Ngập nước {HANG}"), (an, "Cây đổ"),
+                                (binh, f"Sạt lở {HANG}"), (binh, "Ổ gà")])
         proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"hang-on-subject:{HANG}"})
         # all four recorded and given to the parsers, each of which hangs on its first
         pahttest.wait_for(lambda: recorded(gw) == 4, timeout=60, what="the four mails recorded")
@@ -192,16 +199,10 @@ class KilledWithTwoParsers(unittest.TestCase):
         self.assertEqual(gw.count("INBOX"), 0)
 
     def test_mail_no_parser_took_is_not_charged(self):
-        stack = pahttest.shared_stack()
-        gw = pahttest.Gateway(stack, pahttest.unique("parsers"))
-        self.addCleanup(gw.close)
+        an, binh = citizens_apart(pahttest.shared_stack(), 2)
+        gw = self.gateway_with([(an, "Ngập nước"), (binh, "Sạt lở"), (an, "Cây đổ")])
         gate = daemontest.Gate(gw.dir, "start-gate")  # never opened: the parsers never start
         self.addCleanup(gate.close)
-        an, binh = citizens_apart(stack, 2)
-        mails = [(who, pahttest.make_mail(who, gw.address, subject,
-                                          "Nội dung.\n" + pahttest.complete_details()))
-                 for who, subject in ((an, "Ngập nước"), (binh, "Sạt lở"), (an, "Cây đổ"))]
-        daemontest.deliver_many(stack, gw.address, mails)
         for run in range(3):
             proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"start-gate:{gate.path}"})
             # the first run records what it downloads, then waits for a parser that does not
@@ -222,15 +223,10 @@ class KilledWithTwoParsers(unittest.TestCase):
         self.assertEqual(gw.count("PAHT/Quarantine"), 0)
 
     def test_a_message_given_back_cleanly_is_not_charged(self):
-        stack = pahttest.shared_stack()
-        gw = pahttest.Gateway(stack, pahttest.unique("parsers"),
-                              overrides={("gateway", "log_level"): "debug"})
-        self.addCleanup(gw.close)
+        gw = self.gateway_with([(daemontest.citizen(pahttest.shared_stack(), "an"),
+                                 f"Ngập nước {HOLD}")])
         gate = daemontest.Gate(gw.dir, "hold-gate")
         self.addCleanup(gate.close)
-        who = daemontest.citizen(stack, "an")
-        daemontest.deliver_many(stack, gw.address, [(who, pahttest.make_mail(
-            who, gw.address, f"Ngập nước {HOLD}", "Nội dung.\n" + pahttest.complete_details()))])
         proc = gw.start_pahtd(env={
             "PAHT_TEST_FAULT": f"hold-on-subject:{HOLD},hold-gate:{gate.path}"})
         pahttest.wait_for(lambda: "holding message 1" in gw.log(), timeout=60,
@@ -254,6 +250,32 @@ class KilledWithTwoParsers(unittest.TestCase):
         self.assertEqual(attempts(gw), {1: 1})  # once it was charged: 2
         self.assertEqual([d["subject"] for d in gw.pahtctl_json("drafts")],
                          [f"Ngập nước {HOLD}"])
+
+    def test_a_message_a_stop_took_from_its_parser_is_not_charged(self):
+        an, binh = citizens_apart(pahttest.shared_stack(), 2)
+        gw = self.gateway_with([(an, f"Ngập nước {HOLD}"), (binh, f"Sạt lở {HANG}")])
+        gate = daemontest.Gate(gw.dir, "hold-gate")
+        self.addCleanup(gate.close)
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"hold-on-subject:{HOLD},"
+                                                      f"hold-gate:{gate.path},"
+                                                      f"hang-on-subject:{HANG}"})
+        pahttest.wait_for(lambda: "holding message 1" in gw.log()
+                          and "hanging on message 2" in gw.log(),
+                          timeout=60, what="a message in each parser's hands")
+        self.assertEqual(in_hand(gw), {1, 2})
+        # SIGTERM finishes the oldest message in the parsers' hands (let go now) and ends the
+        # other parser: its message was not at fault, and is not charged
+        proc.send_signal(signal.SIGTERM)
+        gate.open("the oldest message held in its parser")
+        self.assertEqual(proc.wait(timeout=60), 0, gw.log())
+        self.assertIn("left for the next start", gw.log())
+        self.assertEqual(in_hand(gw), set())
+
+        run = gw.pahtd("--once")  # the faults gone
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(attempts(gw), {1: 1, 2: 1})  # once a stop charged message 2: 2
+        self.assertEqual(sorted(d["subject"] for d in gw.pahtctl_json("drafts")),
+                         [f"Ngập nước {HOLD}", f"Sạt lở {HANG}"])
 
 
 if __name__ == "__main__":
