@@ -737,6 +737,23 @@ gboolean worker_has_answer(Gateway *gw, gint64 raw_id)
     return poll(&pfd, 1, 0) > 0;
 }
 
+/* A parser that answered raw_id with anything but its protocol spent the message's attempt, as
+ * a crash of pahtd would have: after MAX_PROCESSING_ATTEMPTS of them it is kept aside
+ * (process_begin), by a pahtd that stays up as across restarts (before, only a restart counted
+ * it, through the parser's note, and the daemon tried it again without end, every other
+ * message of the pass waiting behind it). Counted with the attempts the parser noted (nothing
+ * else changes them meanwhile), the note read at a restart does not count it twice. */
+static void charge_garbled(Gateway *gw, gint64 raw_id)
+{
+    GError *e = NULL;
+    g_autoptr(RawMessage) raw = raw_message_get(gw->store, raw_id, &e);
+    if (!raw || !raw_message_count_attempt(gw->store, raw_id, raw->attempts, NULL, &e)) {
+        log_warning("message %" G_GINT64_FORMAT ": its attempt is not counted: %s", raw_id,
+                    e ? e->message : "not found");
+        g_clear_error(&e);
+    }
+}
+
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
@@ -772,6 +789,7 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
     if (got == READ_LINE) {
         /* not our protocol: the child cannot be trusted with the next message */
         g_free(worker_lost(gw, slot, TRUE));
+        charge_garbled(gw, raw_id);
         worker_give_again(gw, slot, behind);
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);

@@ -167,6 +167,31 @@ class Garbled(unittest.TestCase):
                           what="three acknowledgements")
         self.assertEqual(pahttest.count(stack, who), 3)
 
+    def test_a_message_garbled_three_times_is_kept_aside_by_the_running_daemon(self):
+        """pahtd(8): after three such passes it is kept aside like one that hangs. Only a
+        restart counted them (the parser's note), so the daemon tried it again without end and
+        the mail behind it waited."""
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 1})
+        self.addCleanup(gw.close)
+        who = daemontest.citizen(stack)
+        subjects = [f"Ổ gà {GARBLE}", "Đèn đường hỏng"]
+        daemontest.deliver_many(stack, gw.address, [
+            (who, pahttest.make_mail(who, gw.address, s, "Mô tả.\n" + pahttest.complete_details()))
+            for s in subjects])
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": f"garble-on-subject:{GARBLE}"})
+        pahttest.wait_for(lambda: gw.count("PAHT/Quarantine") == 1 and gw.count("INBOX") == 0,
+                          timeout=90, what="the garbled message kept aside, the other drafted")
+        self.assertEqual(gw.stop_pahtd(proc), 0, gw.log())
+        self.assertIn("message 1 did not finish processing 3 times: kept aside", gw.log())
+        self.assertEqual([d["subject"] for d in gw.pahtctl_json("drafts")], subjects[1:])
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True) as db:
+            self.assertEqual(db.execute("SELECT state, attempts FROM raw_message WHERE id = 1"
+                                        ).fetchone(), ("quarantined", 4))
+        pahttest.wait_for(lambda: len(pahttest.messages(stack, gw.ioc_address)) == 1,
+                          timeout=20, what="the IOC alert")
+
 
 class TooLarge(unittest.TestCase):
     def test_too_large_mail_stays_on_the_server_and_its_sender_is_answered_once(self):
