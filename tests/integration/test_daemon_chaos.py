@@ -13,6 +13,7 @@ import collections
 import datetime
 import os
 import random
+import re
 import sqlite3
 import socket
 import time
@@ -173,8 +174,7 @@ class Chaos(unittest.TestCase):
         told = []
         for row in rows:
             told.append(repr(row))
-            told += [line for line in log if f"message {row[0]} " in line or
-                     f"message {row[0]}:" in line][-10:]
+            told += [line for line in log if re.search(rf"\bmessage {row[0]}\b", line)][-10:]
         return "\n".join(told)
 
 
