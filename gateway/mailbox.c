@@ -14,6 +14,9 @@
  * on the server and tried again later while the others go on; the stored cursor never passes
  * it until it is handled, confirmed gone by the server, or given up after an hour of tries
  * (then moved to quarantine, the IOC told once). See "one pass over the new mail" below.
+ * A recorded message whose processing fails for a reason of its own (the store refuses its
+ * rows, say) is counted and tried again the same way, and after an hour of tries kept aside
+ * (quarantine, the IOC told once) for pahtctl reprocess once the cause is mended.
  *
  * Crash safety: every step is decided by the message's row, and a message leaves the inbox
  * only after its row and everything it became are committed. kill -9 at any point leaves a
@@ -74,16 +77,148 @@ static gboolean imap_ready(Gateway *gw, GError **error)
     return TRUE;
 }
 
+/* ---- failures of one message ------------------------------------------------------------------
+ * A message that fails on its own (its download, or its processing once recorded) is counted
+ * by its place on the server (message_failure) and tried again later while the others go on. */
+
+/* a failed message is tried again after 5, 10, 20, 40 minutes, then every hour */
+#define FAILURE_RETRY_FIRST_SECONDS (5 * 60)
+#define FAILURE_RETRY_MAX_SECONDS   (60 * 60)
+/* ... and given up after this many failures, spread over at least this long (a server being
+ * restarted, a disk being fixed, must not cost a citizen's mail its answer) */
+#define FAILURE_GIVE_UP_ATTEMPTS 4
+#define FAILURE_GIVE_UP_SECONDS  (60 * 60)
+
+/* the wait before the next try of a message that failed `previous` times before */
+static gint64 retry_delay(int previous)
+{
+    gint64 delay = FAILURE_RETRY_FIRST_SECONDS;
+    for (int i = 0; i < previous && delay < FAILURE_RETRY_MAX_SECONDS; i++)
+        delay *= 2;
+    return MIN(delay, FAILURE_RETRY_MAX_SECONDS);
+}
+
+static gboolean give_up_due(const MessageFailure *f)
+{
+    return !f->given_up_at && f->failures >= FAILURE_GIVE_UP_ATTEMPTS &&
+           f->last_at - f->first_at >= FAILURE_GIVE_UP_SECONDS;
+}
+
+/* a failure of the message's own: neither a passing one (a busy database, a lost connection),
+ * which is the pass's, nor one of the configuration */
+static gboolean fails_on_its_own(const GError *e)
+{
+    return !g_error_matches(e, PAHT_ERROR, PAHT_ERROR_TEMPORARY) &&
+           !g_error_matches(e, PAHT_ERROR, PAHT_ERROR_CONFIG);
+}
+
+/* the failure on record of the message at (mailbox, uidvalidity, uid), if any (*failed) */
+static gboolean failure_on_record(Gateway *gw, const char *mailbox, guint32 uidvalidity,
+                                  guint32 uid, MessageFailure *f, gboolean *failed, GError **error)
+{
+    GError *local = NULL;
+    *failed = message_failure_get(gw->store, mailbox, uidvalidity, uid, f, &local);
+    if (local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Whether raw's processing failed before and its next try is not due yet. The row's error
+ * says whether it ever failed (processing_failed writes it, the message's commit clears it):
+ * a message that never failed costs no read. */
+static gboolean processing_waits(Gateway *gw, const RawMessage *raw, gboolean *waits,
+                                 GError **error)
+{
+    *waits = FALSE;
+    if (!raw->error || !raw->mailbox)
+        return TRUE;
+    MessageFailure f = {0};
+    gboolean failed = FALSE;
+    gboolean ok =
+        failure_on_record(gw, raw->mailbox, raw->uidvalidity, raw->uid, &f, &failed, error);
+    *waits = failed && f.next_at > clock_now_unix();
+    message_failure_clear(&f);
+    return ok;
+}
+
+/* The processing of recorded message raw failed on its own (why, taken): counted on its
+ * place, the reason written on its row, tried again after retry_delay; it stays "fetched" in
+ * the inbox. Once given up it is kept aside (unparsed): the caller's batch moves it to
+ * quarantine and tells the IOC, and pahtctl reprocess runs it again once the cause is
+ * mended. One transaction: a crash counts the failure whole or not at all. */
+static gboolean processing_failed(Gateway *gw, RawMessage *raw, GError *why, GError **error)
+{
+    if (!raw->mailbox) {
+        g_propagate_error(error, why);
+        return FALSE;
+    }
+    /* the worker's words name the message already */
+    g_autofree char *named = g_strdup_printf("message %" G_GINT64_FORMAT ": ", raw->id);
+    const char *text =
+        g_str_has_prefix(why->message, named) ? why->message + strlen(named) : why->message;
+    gint64 now = clock_now_unix();
+    MessageFailure f = {0};
+    gboolean failed = FALSE;
+    g_autofree char *reason = NULL;
+    gboolean ok = store_begin(gw->store, error);
+    if (ok) {
+        ok = failure_on_record(gw, raw->mailbox, raw->uidvalidity, raw->uid, &f, &failed, error);
+        int previous = f.failures;
+        message_failure_clear(&f);
+        ok = ok &&
+             message_failure_add(gw->store, raw->mailbox, raw->uidvalidity, raw->uid, text, now,
+                                 now + retry_delay(previous), &f, error) &&
+             raw_message_set_state(gw->store, raw->id, RAW_FETCHED, text, error);
+    }
+    gboolean aside = ok && give_up_due(&f);
+    if (aside) {
+        reason = g_strdup_printf("processing failed %d times in %" G_GINT64_FORMAT
+                                 " min; the last time: %s",
+                                 f.failures, (f.last_at - f.first_at) / 60, text);
+        ok = raw_message_set_state(gw->store, raw->id, RAW_UNPARSED, reason, error) &&
+             message_failure_forget(gw->store, raw->mailbox, raw->uidvalidity, raw->uid, error);
+    }
+    ok = ok && store_commit(gw->store, error);
+    if (!ok) {
+        store_rollback(gw->store);
+    } else if (aside) {
+        log_warning("message %" G_GINT64_FORMAT " could not be processed %d times in "
+                    "%" G_GINT64_FORMAT " min: kept aside, the IOC is told (%s)",
+                    raw->id, f.failures, (f.last_at - f.first_at) / 60, text);
+        g_free(raw->state);
+        raw->state = g_strdup(RAW_UNPARSED);
+        g_free(raw->error);
+        raw->error = g_steal_pointer(&reason);
+    } else {
+        log_warning("message %" G_GINT64_FORMAT " could not be processed (failure %d): %s; the "
+                    "others go on, this one is tried again in %" G_GINT64_FORMAT " min",
+                    raw->id, f.failures, text, (f.next_at - now) / 60);
+        g_free(raw->error);
+        raw->error = g_strdup(text);
+    }
+    message_failure_clear(&f);
+    g_error_free(why);
+    return ok;
+}
+
 /* Processing a recorded message that is still "fetched", in the worker, in two halves: the
  * daemon fetches the next message meanwhile. One a parser process had taken when the previous
  * pahtd died (worker_read_taken) is charged an attempt; after MAX_PROCESSING_ATTEMPTS of those
  * it is set aside without another try.
  * (Within one process the worker catches crashes and hangs itself, and a clean failure such
  * as a busy database is simply tried again: it does not count.) *submitted tells whether the
- * worker has it (then process_end must follow) or it was set aside at once. */
+ * worker has it (then process_end must follow) or not: set aside at once, or still "fetched"
+ * because a failure of its own (processing_failed) put its next try later. */
 static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted, GError **error)
 {
     *submitted = FALSE;
+    gboolean waits = FALSE;
+    if (!processing_waits(gw, raw, &waits, error))
+        return FALSE;
+    if (waits)
+        return TRUE;
     int attempts = raw->attempts;
     int taken_with = gw->recovering && raw->attempts > 0 ? worker_taken_with(gw, raw) : 0;
     if (taken_with > 0 &&
@@ -105,13 +240,25 @@ static gboolean process_begin(Gateway *gw, RawMessage *raw, gboolean *submitted,
     return TRUE;
 }
 
-/* the worker's answer for raw, and what the message became, as recorded (state, reason) */
+/* the worker's answer for raw, and what the message became, as recorded (state, reason). A
+ * failure of the message's own is counted (processing_failed) and leaves it "fetched" or, given
+ * up, unparsed: only a failure of the pass's is returned. */
 static gboolean process_end(Gateway *gw, RawMessage *raw, GError **error)
 {
     IngestResult result = {0};
-    gboolean ok = worker_collect(gw, raw->id, &result, error);
+    GError *local = NULL;
+    gboolean failed_before = raw->error != NULL;
+    gboolean ok = worker_collect(gw, raw->id, &result, &local);
     ingest_result_clear(&result);
-    if (!ok)
+    if (!ok && fails_on_its_own(local))
+        return processing_failed(gw, raw, local, error);
+    if (!ok) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    /* done at last: its failures are forgotten */
+    if (failed_before && raw->mailbox &&
+        !message_failure_forget(gw->store, raw->mailbox, raw->uidvalidity, raw->uid, error))
         return FALSE;
     RawMessage *now = raw_message_get(gw->store, raw->id, error);
     if (!now)
@@ -122,6 +269,12 @@ static gboolean process_end(Gateway *gw, RawMessage *raw, GError **error)
     raw->error = g_steal_pointer(&now->error);
     raw_message_free(now);
     return TRUE;
+}
+
+/* a recorded message whose processing is not over: it waits in the inbox for its next try */
+static gboolean still_fetched(const RawMessage *raw)
+{
+    return g_str_equal(raw->state, RAW_FETCHED);
 }
 
 static gboolean process_fetched(Gateway *gw, RawMessage *raw, GError **error)
@@ -374,6 +527,8 @@ static gboolean advance_message(Gateway *gw, RawMessage *raw, MoveBatch *batch, 
 {
     if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
         return FALSE;
+    if (still_fetched(raw))
+        return TRUE;
     if (raw->moving_to) {
         gboolean done = FALSE;
         if (!resume_move(gw, raw, &done, error))
@@ -392,6 +547,8 @@ static gboolean settle_old_epoch(Gateway *gw, RawMessage *raw, GError **error)
 {
     if (g_str_equal(raw->state, RAW_FETCHED) && !process_fetched(gw, raw, error))
         return FALSE;
+    if (still_fetched(raw))
+        return TRUE;
     if (raw_message_is_done(raw))
         return raw_message_set_state(gw->store, raw->id, RAW_MOVED, NULL, error);
     if (!quarantine_alert_unparsed(gw, raw, error))
@@ -490,7 +647,7 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
             (!gw->recovering || !same_epoch || check_files_after_crash(gw, raw, &one)) &&
             (same_epoch ? advance_message(gw, raw, &batch, &one) : settle_old_epoch(gw, raw, &one));
         if (done) {
-            (*handled)++;
+            *handled += !still_fetched(raw);
         } else if (one->code == PAHT_ERROR_TEMPORARY || one->code == PAHT_ERROR_CONFIG) {
             g_propagate_error(error, one);
             ok = FALSE;
@@ -518,13 +675,6 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
  * The stored cursor (the UID the next pass starts from) never passes a message still waiting
  * for another try: only one that was handled, given up, or that the server confirms gone. */
 
-/* a failed message is tried again after 5, 10, 20, 40 minutes, then every hour */
-#define FAILURE_RETRY_FIRST_SECONDS (5 * 60)
-#define FAILURE_RETRY_MAX_SECONDS   (60 * 60)
-/* ... and given up after this many failures, spread over at least this long (a server being
- * restarted, a disk being fixed, must not cost a citizen's mail its answer) */
-#define FAILURE_GIVE_UP_ATTEMPTS 4
-#define FAILURE_GIVE_UP_SECONDS  (60 * 60)
 /* UIDs per FETCH of RFC822.SIZE: the answer is held in memory */
 #define SIZE_CHUNK 500
 /* the headers read of a message too large to download, to answer its sender */
@@ -640,12 +790,6 @@ static gboolean reconnect(Pass *p, GError **error)
     return TRUE;
 }
 
-static gboolean give_up_due(const MessageFailure *f)
-{
-    return !f->given_up_at && f->failures >= FAILURE_GIVE_UP_ATTEMPTS &&
-           f->last_at - f->first_at >= FAILURE_GIVE_UP_SECONDS;
-}
-
 /* The message failed too often: to quarantine, and the IOC told once (in one transaction with
  * the record that it is given up). A crash between the move and that commit leaves the
  * message in quarantine untold; forget_departed forgets its record. */
@@ -697,10 +841,7 @@ static Step message_failed(Pass *p, const ImapMessageInfo *m, int previous, GErr
         return STEP_WAIT;
     }
     gint64 now = clock_now_unix();
-    gint64 delay = FAILURE_RETRY_FIRST_SECONDS;
-    for (int i = 0; i < previous && delay < FAILURE_RETRY_MAX_SECONDS; i++)
-        delay *= 2;
-    delay = MIN(delay, FAILURE_RETRY_MAX_SECONDS);
+    gint64 delay = retry_delay(previous);
     MessageFailure f = {0};
     gboolean ok = message_failure_add(gw->store, p->mailbox, p->uidvalidity, m->uid, why->message,
                                       now, now + delay, &f, error);
@@ -867,11 +1008,14 @@ static gboolean collect_pending(Pass *p, GError **error)
     RawMessage *raw = first->raw;
     guint32 uid = first->uid;
     g_free(first);
-    gboolean ok = process_end(p->gw, raw, error) && batch_add(p->gw, raw, &p->batch, error);
+    gboolean ok = process_end(p->gw, raw, error);
+    /* one that waits for its next try is recorded: finish_unfinished takes it up again */
+    gboolean over = ok && !still_fetched(raw);
+    ok = ok && (!over || batch_add(p->gw, raw, &p->batch, error));
     raw_message_free(raw);
     if (ok) {
         pass_over(p, uid + 1);
-        p->handled++;
+        p->handled += over;
     }
     if (++p->unindexed >= SEARCH_CATCH_UP_BATCH) {
         search_catch_up(p->gw);
@@ -1009,12 +1153,13 @@ static gboolean pipeline_message(Pass *p, guint32 uid, Step step, RawMessage *ra
         g_queue_push_tail(&p->in_parser, in);
         return TRUE;
     }
-    gboolean ok = batch_add(p->gw, raw, &p->batch, error);
+    gboolean over = !still_fetched(raw);
+    gboolean ok = !over || batch_add(p->gw, raw, &p->batch, error);
     raw_message_free(raw);
     if (!ok)
         return FALSE;
     pass_over(p, uid + 1);
-    p->handled++;
+    p->handled += over;
     return TRUE;
 }
 
@@ -1256,16 +1401,11 @@ static gboolean downloadable(Pass *p, const ImapMessageInfo *m, gboolean *yes, G
     if (raw)
         return TRUE;
     MessageFailure f = {0};
-    GError *local = NULL;
-    gboolean failed =
-        message_failure_get(gw->store, p->mailbox, p->uidvalidity, m->uid, &f, &local);
+    gboolean failed = FALSE;
+    gboolean ok = failure_on_record(p->gw, p->mailbox, p->uidvalidity, m->uid, &f, &failed, error);
     message_failure_clear(&f);
-    if (local) {
-        g_propagate_error(error, local);
-        return FALSE;
-    }
-    *yes = !failed;
-    return TRUE;
+    *yes = ok && !failed;
+    return ok;
 }
 
 /* A chunk of UIDs: their sizes in one FETCH, then each message. A size FETCH the server

@@ -8,10 +8,17 @@ unreadable: Dovecot drops the session on it, or, told to, answers the FETCH with
     (not at every pass), and once readable it is drafted, once;
   - if it stays unreadable, it is given up only after several tries spread over more than an
     hour (PAHT_NOW moves the clock): moved to quarantine, the IOC told once.
+The same holds for a message that is recorded but whose processing fails for a reason of its
+own (the store refuses its report): tried again later, not at every pass, and kept aside after
+an hour of tries, for `pahtctl reprocess` once the cause is mended.
 """
+import json
 import os
+import re
+import sqlite3
 import unittest
 
+import daemontest
 import mailboxtest
 import pahttest
 from mailboxtest import once, rows
@@ -39,6 +46,37 @@ class _ThreeMails:
 
     def acks(self, stack, i):
         return pahttest.count(stack, self.citizens[i])
+
+    def all_three_drafted_and_answered_once(self, stack, gw):
+        """The bad one drafted at last: nothing left in the inbox or on record as failed, each
+        citizen answered once, the IOC told nothing."""
+        self.assertEqual(self.drafted_subjects(gw), ["Ngập nước", "Rác thải", "Đèn đường hỏng"])
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 3)
+        self.assertEqual(rows(gw, "SELECT count(*) FROM message_failure"), [(0,)])
+        pahttest.wait_for(lambda: self.acks(stack, 1) == 1, what="the third acknowledgement")
+        self.assertEqual([self.acks(stack, i) for i in range(3)], [1, 1, 1])
+        self.assertEqual(pahttest.count(stack, gw.ioc_address), 0)
+
+    def passes_until_quarantined(self, gw, minutes):
+        """pahtd --once every 20 minutes from MINUTES until a message is in quarantine (at
+        most 12 passes); the passes it took, and the minute of the next one."""
+        passes = 0
+        while passes < 12 and gw.count("PAHT/Quarantine") == 0:
+            once(gw, minutes)
+            passes += 1
+            minutes += 20
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1, "kept aside in the end")
+        return passes, minutes
+
+    def the_one_alert(self, stack, gw, minutes):
+        """Two more passes an hour apart from MINUTES, then the IOC's alerts: one only."""
+        for extra in (0, 1):
+            once(gw, minutes + 60 * extra)
+        alerts = pahttest.wait_for(lambda: pahttest.messages(stack, gw.ioc_address),
+                                   what="the IOC alert")
+        self.assertEqual(len(alerts), 1, [a["Subject"] for a in alerts])
+        return alerts[0]
 
 
 class UnreadableMessage(_ThreeMails, unittest.TestCase):
@@ -74,27 +112,15 @@ class UnreadableMessage(_ThreeMails, unittest.TestCase):
         self.readable_again(stack, gw)
         once(gw, 6)
         once(gw, 7)
-        self.assertEqual(self.drafted_subjects(gw), ["Ngập nước", "Rác thải", "Đèn đường hỏng"])
-        self.assertEqual(gw.count("INBOX"), 0)
-        self.assertEqual(gw.count("PAHT/Processed"), 3)
-        self.assertEqual(rows(gw, "SELECT count(*) FROM message_failure"), [(0,)])
-        pahttest.wait_for(lambda: self.acks(stack, 1) == 1, what="the third acknowledgement")
-        self.assertEqual([self.acks(stack, i) for i in range(3)], [1, 1, 1])
-        self.assertEqual(pahttest.count(stack, gw.ioc_address), 0)
+        self.all_three_drafted_and_answered_once(stack, gw)
 
     def test_given_up_after_an_hour_moved_to_quarantine_and_told_once(self):
         stack = pahttest.shared_stack()
         gw = pahttest.Gateway(stack, pahttest.unique("paht"))
         self.deliver_three(stack, gw)
-        bad_uid = None
-        minutes = 0
-        passes = 0
-        while passes < 12 and gw.count("PAHT/Quarantine") == 0:
-            once(gw, minutes)
-            bad_uid = bad_uid or mailboxtest.uid_of(stack, gw, self.ids[1])
-            passes += 1
-            minutes += 20
-        self.assertEqual(gw.count("PAHT/Quarantine"), 1, "given up in the end")
+        once(gw, 0)
+        bad_uid = mailboxtest.uid_of(stack, gw, self.ids[1])
+        _, minutes = self.passes_until_quarantined(gw, 20)
         self.assertIsNone(mailboxtest.uid_of(stack, gw, self.ids[1]))
         (failures, first_at, last_at, given_up), = rows(
             gw, "SELECT failures, first_at, last_at, given_up_at FROM message_failure")
@@ -104,17 +130,13 @@ class UnreadableMessage(_ThreeMails, unittest.TestCase):
         self.assertEqual(self.drafted_subjects(gw), ["Rác thải", "Đèn đường hỏng"])
 
         # the IOC is told once what failed, and never that the mailbox is unreachable
-        for extra in (0, 1):
-            once(gw, minutes + 60 * extra)
-        alerts = pahttest.wait_for(lambda: pahttest.messages(stack, gw.ioc_address),
-                                   what="the IOC alert")
-        self.assertEqual(len(alerts), 1, [a["Subject"] for a in alerts])
-        self.assertIn("cách ly", alerts[0]["Subject"])
-        self.assertIn(f"UID {bad_uid}", alerts[0]["Subject"])
-        text = alerts[0].get_body(("plain",)).get_content()
+        alert = self.the_one_alert(stack, gw, minutes)
+        self.assertIn("cách ly", alert["Subject"])
+        self.assertIn(f"UID {bad_uid}", alert["Subject"])
+        text = alert.get_body(("plain",)).get_content()
         self.assertIn("Lỗi gần nhất", text)
         self.assertIn(f"{failures} lần", text)
-        self.assertNotIn(OUTAGE, alerts[0]["Subject"])
+        self.assertNotIn(OUTAGE, alert["Subject"])
         # passed over at last: the cursor is beyond it
         (uidnext,), = rows(gw, "SELECT uidnext FROM mailbox_state")
         self.assertGreater(uidnext, bad_uid)
@@ -145,6 +167,91 @@ class RefusedFetch(mailboxtest.PrivateStack, _ThreeMails, unittest.TestCase):
         once(gw, 6)
         self.assertEqual(self.drafted_subjects(gw), ["Ngập nước", "Rác thải", "Đèn đường hỏng"])
         self.assertEqual(gw.count("INBOX"), 0)
+
+
+class RefusedByTheStore(_ThreeMails, unittest.TestCase):
+    """The second mail is downloaded and recorded, but the store refuses its report (a trigger
+    stands for a row the schema will not take: SQLite's constraint error, a failure that no
+    retry within the minute mends). Before, it was tried again at every pass for ever, and
+    nobody was told."""
+
+    def refuse_the_second(self, gw):
+        with sqlite3.connect(gw.database, timeout=30) as db:
+            db.execute("CREATE TRIGGER refuse_second BEFORE INSERT ON report"
+                       " WHEN instr(NEW.subject, 'Ngập') > 0"
+                       " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+
+    def mend(self, gw):
+        with sqlite3.connect(gw.database, timeout=30) as db:
+            db.execute("DROP TRIGGER refuse_second")
+
+    def gateway(self):
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+        once(gw, 0)  # the store, made by the first pass over an empty inbox
+        self.refuse_the_second(gw)
+        self.deliver_three(stack, gw)
+        self.readable_again(stack, gw)  # readable: it is the store that refuses it
+        return stack, gw
+
+    def second(self, gw):
+        (row,) = rows(gw, "SELECT id, state, error FROM raw_message WHERE message_id = ?",
+                      self.ids[1])
+        return row
+
+    def test_tried_again_later_and_drafted_once_mended(self):
+        stack, gw = self.gateway()
+        first = once(gw, 1)
+        self.assertEqual(self.drafted_subjects(gw), ["Rác thải", "Đèn đường hỏng"])
+        self.assertRegex(first.stderr, r"could not be processed \(failure 1\): .*refused by the "
+                                       r"test.*tried again in 5 min")
+        raw_id, state, error = self.second(gw)
+        self.assertEqual(state, "fetched")
+        self.assertIn("refused by the test", error)
+        self.assertIsNotNone(mailboxtest.uid_of(stack, gw, self.ids[1]), "still in the inbox")
+        self.assertEqual(gw.count("PAHT/Processed"), 2)
+        self.assertEqual(rows(gw, "SELECT failures FROM message_failure"), [(1,)])
+
+        # before its next try a pass leaves it alone: no second failure, no line about it
+        early = once(gw, 3)
+        self.assertNotIn(f"message {raw_id} ", early.stderr)
+        self.assertEqual(rows(gw, "SELECT failures FROM message_failure"), [(1,)])
+
+        # mended: drafted at its next try, once, and its failures forgotten
+        self.mend(gw)
+        once(gw, 7)
+        once(gw, 8)
+        self.all_three_drafted_and_answered_once(stack, gw)
+        self.assertEqual(self.second(gw)[1:], ("moved", None))
+
+    def test_kept_aside_after_an_hour_the_ioc_told_once_and_reprocessed(self):
+        stack, gw = self.gateway()
+        passes, minutes = self.passes_until_quarantined(gw, 1)
+        self.assertIsNone(mailboxtest.uid_of(stack, gw, self.ids[1]))
+        raw_id, state, error = self.second(gw)
+        self.assertEqual(state, "quarantined")
+        failures, spread = map(int, re.search(r"processing failed (\d+) times in (\d+) min",
+                                              error).groups())
+        self.assertGreaterEqual(failures, 4)
+        self.assertGreaterEqual(spread, 60, "tries spread over an hour at least")
+        self.assertLessEqual(passes, 6, "tried again at the growing delay, not given up late")
+        self.assertIn("refused by the test", error)
+        self.assertEqual(rows(gw, "SELECT count(*) FROM message_failure"), [(0,)])
+        self.assertEqual(self.drafted_subjects(gw), ["Rác thải", "Đèn đường hỏng"])
+
+        # the IOC is told once, with the reason and the command that runs it again
+        alert = self.the_one_alert(stack, gw, minutes)
+        self.assertIn("Thư không xử lý được", alert["Subject"])
+        self.assertEqual(daemontest.ids_in_alerts([alert]), [raw_id])
+        self.assertIn("refused by the test", pahttest.plain_text(alert))
+
+        # mended, the IOC runs it again: one report, answered once
+        self.mend(gw)
+        out = gw.pahtctl("reprocess", raw_id, "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        shown = gw.pahtctl_json("show", json.loads(out.stdout)["code"])
+        self.assertEqual(shown["subject"], "Ngập nước")
+        self.assertEqual([m["kind"] for m in shown["mail"]], ["ack"])
 
 
 if __name__ == "__main__":
