@@ -133,6 +133,7 @@ static const LetterKind kinds[] = {
                                               {"too_large_alert", LETTER_PREVIEW_NONE},
                                               {"fetch_given_up", LETTER_PREVIEW_NONE},
                                               {"disk_low", LETTER_PREVIEW_NONE},
+                                              {"scheduler_failed", LETTER_PREVIEW_NONE},
                                               {"action_refused_alert", LETTER_PREVIEW_NONE},
                                               {"action_held", LETTER_PREVIEW_NONE},
                                               {NULL}},

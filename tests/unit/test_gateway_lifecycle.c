@@ -576,6 +576,107 @@ static void test_scheduler_reminds_escalates_and_never_doubles(Fixture *f, gcons
     assert_contains(text, "Kính gửi: Ông/Bà Nguyễn Văn A, lãnh đạo Sở Xây dựng");
 }
 
+/* the IOC's alerts that deadline actions failed, by their dedupe keys; the text of the last */
+static GPtrArray *scheduler_alerts(Fixture *f, char **last_text)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) all = outbox_list(f->store, NULL, &error);
+    g_assert_no_error(error);
+    GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < all->len; i++) {
+        const OutboxEntry *e = g_ptr_array_index(all, i);
+        if (!e->dedupe_key || !g_str_has_prefix(e->dedupe_key, "scheduler_failed:"))
+            continue;
+        g_assert_cmpstr(e->rcpt, ==, f->config->gateway.ioc_alert_to);
+        g_ptr_array_add(keys, g_strdup(e->dedupe_key));
+        if (last_text) {
+            g_autoptr(GBytes) bytes = outbox_message(f->store, e->id, &error);
+            g_autoptr(GMimeMessage) msg = fixture_letter_parse(bytes);
+            g_autofree char *plain = fixture_letter_part(msg, "plain");
+            g_free(*last_text);
+            *last_text = g_strconcat(g_mime_message_get_subject(msg), "\n", plain, NULL);
+        }
+    }
+    return keys;
+}
+
+/* A deadline action that fails (the reminder's template broken by an edit) is tried again at
+ * every cycle, and the IOC is told once a day with the report, the deadline and the error;
+ * mended, the reminder goes out. */
+static void test_scheduler_failure_is_told_once_a_day(Fixture *f, gconstpointer data)
+{
+    gint64 id = new_report(f, FALSE);
+    fixture_now_is("2026-11-23T09:00:00+07:00");
+    GError *error = NULL;
+    ok(lifecycle_letters_accept(f->config, f->store, "ioc", id, "xd", NULL, NULL, &error), error);
+    g_autoptr(Report) r = report_load_id(f->store, id, &error);
+
+    /* the templates in a folder of the test's, the reminder's with a section never closed */
+    g_autofree char *copy = g_build_filename(f->dir, "templates", NULL);
+    g_assert_cmpint(g_mkdir(copy, 0700), ==, 0);
+    g_autoptr(GDir) dir = g_dir_open(f->config->gateway.templates_dir, 0, &error);
+    g_assert_no_error(error);
+    for (const char *name; (name = g_dir_read_name(dir));) {
+        g_autofree char *from = g_build_filename(f->config->gateway.templates_dir, name, NULL);
+        g_autofree char *to = g_build_filename(copy, name, NULL);
+        g_autofree char *bytes = NULL;
+        gsize len = 0;
+        if (g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
+            ok(g_file_get_contents(from, &bytes, &len, &error), error);
+            ok(g_file_set_contents(to, bytes, (gssize)len, &error), error);
+        }
+    }
+    g_free(f->config->gateway.templates_dir);
+    f->config->gateway.templates_dir = g_strdup(copy);
+    g_autofree char *reminder = g_build_filename(copy, "reminder.txt", NULL);
+    g_autofree char *good = NULL;
+    ok(g_file_get_contents(reminder, &good, NULL, &error), error);
+    g_autofree char *broken = g_strconcat(good, "{{#reminder}}\n", NULL);
+    ok(g_file_set_contents(reminder, broken, -1, &error), error);
+
+    /* one working day before the deadline: the reminder fails, the IOC is told */
+    SchedulerStats stats;
+    fixture_now_is("2026-11-30T09:01:00+07:00");
+    g_assert_false(scheduler_run_cycle(f->gw, &stats));
+    g_assert_cmpint(stats.failed, ==, 1);
+    g_assert_cmpint(stats.actions, ==, 0);
+    g_autofree char *text = NULL;
+    g_autoptr(GPtrArray) told = scheduler_alerts(f, &text);
+    g_assert_cmpuint(told->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(told, 0), ==, "scheduler_failed:2026-11-30");
+    assert_contains(text, "1 việc theo thời hạn không thực hiện được");
+    assert_contains(text, r->code);
+    assert_contains(text, "có kết quả xử lý được lãnh đạo cơ quan phê duyệt"); /* labels.ini */
+    assert_contains(text, "reminder.txt");                                     /* the error */
+    assert_lacks(text, "Nguyễn Văn An");
+
+    /* later the same day: tried again, not told again */
+    fixture_now_is("2026-11-30T15:00:00+07:00");
+    g_assert_false(scheduler_run_cycle(f->gw, &stats));
+    g_assert_cmpint(stats.failed, ==, 1);
+    g_autoptr(GPtrArray) same_day = scheduler_alerts(f, NULL);
+    g_assert_cmpuint(same_day->len, ==, 1);
+
+    /* the next morning, still failing: told again */
+    fixture_now_is("2026-12-01T07:30:00+07:00");
+    g_assert_false(scheduler_run_cycle(f->gw, &stats));
+    g_autoptr(GPtrArray) next_day = scheduler_alerts(f, NULL);
+    g_assert_cmpuint(next_day->len, ==, 2);
+
+    /* mended: the reminder goes out, and nothing more is told */
+    ok(g_file_set_contents(reminder, good, -1, &error), error);
+    fixture_now_is("2026-12-01T07:40:00+07:00");
+    g_assert_true(scheduler_run_cycle(f->gw, &stats));
+    g_assert_cmpint(stats.failed, ==, 0);
+    g_assert_cmpint(stats.actions, ==, 1);
+    g_autoptr(GPtrArray) mended = scheduler_alerts(f, NULL);
+    g_assert_cmpuint(mended->len, ==, 2);
+    GString *got = g_string_new(NULL);
+    dump(f, id, got);
+    assert_contains(got->str, "reminder vanthu@sxd.example.vn");
+    g_string_free(got, TRUE);
+}
+
 static void test_extension_letter_and_new_deadline(Fixture *f, gconstpointer data)
 {
     gint64 id = new_report(f, FALSE);
@@ -782,6 +883,7 @@ int main(int argc, char **argv)
     ADD("publish-without-text", test_publish_without_text_is_sent_back_to_leader);
     ADD("preview", test_preview_enqueues_nothing);
     ADD("scheduler", test_scheduler_reminds_escalates_and_never_doubles);
+    ADD("scheduler-failure-told", test_scheduler_failure_is_told_once_a_day);
     ADD("extension", test_extension_letter_and_new_deadline);
     ADD("feedback-rating", test_feedback_and_rating_through_the_gateway);
     ADD("confidential-subjects-and-file-names",
