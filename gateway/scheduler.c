@@ -20,48 +20,67 @@
 /* failed actions named in the IOC's alert (the count says how many in all) */
 #define SCHEDULER_FAILURES_TOLD 10
 
+/* a deadline action that failed, as the IOC's alert names it */
+typedef struct {
+    gint64 report_id;
+    char *deadline; /* its name */
+    char *error;
+} FailedAction;
+
+static void failed_action_free(gpointer p)
+{
+    FailedAction *f = p;
+    g_free(f->deadline);
+    g_free(f->error);
+    g_free(f);
+}
+
+/* the failed action a, with why, kept for the IOC's alert (the first SCHEDULER_FAILURES_TOLD) */
+static void note_failure(GPtrArray *failures, const DeadlineAction *a, const char *why)
+{
+    if (failures->len >= SCHEDULER_FAILURES_TOLD)
+        return;
+    FailedAction *f = g_new0(FailedAction, 1);
+    f->report_id = a->report_id;
+    f->deadline = g_strdup(a->name);
+    f->error = g_strdup(why);
+    g_ptr_array_add(failures, f);
+}
+
 /* A deadline action that fails (a template broken by an edit, the store refusing a row) is
  * rolled back alone and tried again at the next cycle; meanwhile nobody is reminded of that
  * deadline. The IOC is told, once a day at most (the dedupe key names the local day), with
- * the first failures and their errors. */
+ * the first failures: each report's code, the deadline as labels.ini says it (by its name if
+ * labels.ini is what fails) and the error. */
 static void tell_failures(const Config *c, Store *s, const Calendar *calendar, gint64 now,
-                          int failed, GPtrArray *items)
+                          int failed, const GPtrArray *failures)
 {
     g_autofree char *stamp = clock_format_rfc3339(now, calendar_zone(calendar));
     g_autofree char *key = g_strdup_printf("scheduler_failed:%.10s", stamp);
+    g_autoptr(Labels) labels = labels_load(c, NULL);
     g_autoptr(JsonBuilder) facts = letters_alert_facts();
     json_member_int(facts, "failed", failed);
     json_builder_set_member_name(facts, "items");
     json_builder_begin_array(facts);
-    for (guint i = 0; i < items->len; i++)
-        json_builder_add_value(facts, json_node_copy(g_ptr_array_index(items, i)));
+    for (guint i = 0; i < failures->len; i++) {
+        const FailedAction *f = g_ptr_array_index(failures, i);
+        g_autoptr(Report) report = report_load_id(s, f->report_id, NULL);
+        g_autofree char *label =
+            labels ? labels_get(labels, "deadline", f->deadline, "label", NULL) : NULL;
+        json_builder_begin_object(facts);
+        json_member_string(facts, "code", report ? report->code : "?");
+        json_member_string(facts, "deadline", label ? label : f->deadline);
+        json_member_string(facts, "error", f->error);
+        json_builder_end_object(facts);
+    }
     json_builder_end_array(facts);
-    json_member_bool(facts, "more", (guint)failed > items->len);
+    json_member_bool(facts, "more", (guint)failed > failures->len);
     GError *error = NULL;
     if (!letters_ioc_alert(c, s, "scheduler_failed", key, 0, facts, &error)) {
         log_error("scheduler: the IOC cannot be told of the failed deadline actions: %s",
                   error->message);
         g_error_free(error);
     }
-}
-
-/* the failed action a, with why, for the IOC's alert (at most SCHEDULER_FAILURES_TOLD): the
- * report's code, the deadline as labels.ini says it (by its name if labels.ini is what fails) */
-static void note_failure(const Config *c, Store *s, GPtrArray *items, const DeadlineAction *a,
-                         const char *why)
-{
-    if (items->len >= SCHEDULER_FAILURES_TOLD)
-        return;
-    g_autoptr(Report) report = report_load_id(s, a->report_id, NULL);
-    g_autoptr(Labels) labels = labels_load(c, NULL);
-    g_autofree char *label = labels ? labels_get(labels, "deadline", a->name, "label", NULL) : NULL;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_member_string(b, "code", report ? report->code : "?");
-    json_member_string(b, "deadline", label ? label : a->name);
-    json_member_string(b, "error", why);
-    json_builder_end_object(b);
-    g_ptr_array_add(items, json_builder_get_root(b));
 }
 
 /* one deadline action, in the caller's transaction */
@@ -114,7 +133,7 @@ gboolean scheduler_run_cycle(Gateway *gw, SchedulerStats *stats)
     }
 
     gint64 now = clock_now_unix();
-    g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+    g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func(failed_action_free);
     gint64 mail_at = calendar_next_working_time(calendar, now);
     if (mail_at < 0) {
         log_error("scheduler: the calendar has no working time: check [calendar]");
@@ -144,7 +163,7 @@ gboolean scheduler_run_cycle(Gateway *gw, SchedulerStats *stats)
             const DeadlineAction *a = g_ptr_array_index(due, i);
             if (!store_begin(s, &error)) {
                 stats->failed++;
-                note_failure(c, s, failures, a, error->message);
+                note_failure(failures, a, error->message);
                 log_error("scheduler: %s", error->message);
                 g_clear_error(&error);
                 break;
@@ -157,7 +176,7 @@ gboolean scheduler_run_cycle(Gateway *gw, SchedulerStats *stats)
             stats->failed++;
             log_error("scheduler: report %" G_GINT64_FORMAT ", deadline %s: %s", a->report_id,
                       a->name, error ? error->message : "failed");
-            note_failure(c, s, failures, a, error ? error->message : "failed");
+            note_failure(failures, a, error ? error->message : "failed");
             g_clear_error(&error);
         }
         if (!store_commit(s, &error)) {

@@ -661,8 +661,8 @@ void worker_read_taken(Gateway *gw)
     if (gw->taken_read)
         return;
     gw->taken_read = TRUE;
+    /* the Gateway is zeroed: a slot without a note keeps no message */
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
-        gw->in_hand_at_crash[i] = (TakenNote){0};
         g_autofree char *path = taken_path(gw->config->gateway.data_dir, i);
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
