@@ -299,6 +299,24 @@ static void wait_for_mail(Daemon *d)
     }
 }
 
+/* SIGHUP after an edit of the letters' templates (the usual one): a broken template in a new
+ * templates_dir refuses the reload, and the running folder stays. One broken in the running
+ * folder cannot be refused, since every letter reads its files as they are: it is said, and
+ * the letters that need it fail until it is mended. */
+static void templates_looked_at(Gateway *gw, const Config *fresh, GError **error)
+{
+    GError *local = NULL;
+    if (letters_check_templates(fresh, &local))
+        return;
+    if (!g_str_equal(fresh->gateway.templates_dir, gw->config->gateway.templates_dir)) {
+        g_propagate_error(error, local);
+        return;
+    }
+    log_error("SIGHUP: %s (letters that need it cannot be sent until it is mended)",
+              local->message);
+    g_error_free(local);
+}
+
 /* SIGHUP: the new configuration, if it is whole and valid, keywords file included; NULL (and
  * a log line saying why) when it is refused and the running one stays */
 static Config *reload_accepted(Gateway *gw, const char *path)
@@ -309,8 +327,8 @@ static Config *reload_accepted(Gateway *gw, const char *path)
                   !g_str_equal(fresh->gateway.data_dir, gw->config->gateway.data_dir)))
         g_set_error(&error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                     "database and data_dir cannot change while pahtd runs (restart it)");
-    else if (fresh)
-        gateway_take_keywords(gw, fresh->gateway.keywords_file, &error);
+    else if (fresh && gateway_take_keywords(gw, fresh->gateway.keywords_file, &error))
+        templates_looked_at(gw, fresh, &error);
     if (!fresh || error) {
         log_error("SIGHUP: the new configuration is refused, the running one is kept: %s",
                   error ? error->message : "no configuration file");

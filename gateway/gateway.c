@@ -8,6 +8,7 @@
  * owner, its database), the fetcher's lock, the keyword lists, and what a long pass may ask of
  * whoever runs it (the daemon: stop? still alive). It calls nothing else of gateway/. */
 #include "gateway/gateway_private.h"
+#include "letters/letters.h"
 #include "parse/parse.h"
 #include "util/util.h"
 
@@ -344,11 +345,15 @@ FsSyncWhen gateway_sync_when(Gateway *gw)
  * --check-config said OK, so it is checked with the rest of the configuration. The daemon's
  * parser reads a private copy of the file as it was checked, never the file itself: an edit
  * reaches it through a reload that accepts it (SIGHUP), and a broken edit that was refused, or
- * never announced, changes nothing for the mail. */
+ * never announced, changes nothing for the mail.
+ * The letters' templates are checked with them (letters_check_templates): a template is read
+ * at each letter, so a broken one would otherwise show only at the first letter that needs it,
+ * the acknowledgement of every mail or a reminder weeks later. */
 
 gboolean gateway_check_config(const Config *config, GError **error)
 {
-    return parse_keywords_check(config->gateway.keywords_file, error);
+    return parse_keywords_check(config->gateway.keywords_file, error) &&
+           letters_check_templates(config, error);
 }
 
 gboolean gateway_take_keywords(Gateway *gw, const char *keywords_file, GError **error)

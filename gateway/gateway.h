@@ -40,10 +40,12 @@ Store *gateway_store(Gateway *gateway);
 const Config *gateway_config(Gateway *gateway);
 
 /* What a configuration names besides itself and must hold before mail is parsed with it:
- * the keywords file (conf/keywords.conf format). A broken one would make every message fail
- * in the parser, so it is refused where the configuration is: pahtd at start, --check-config
- * and SIGHUP, pahtctl before ingest and reprocess. PAHT_ERROR_CONFIG naming the file and
- * line. */
+ * the keywords file (conf/keywords.conf format), and the letters' templates with labels.ini
+ * (letters_check_templates). A broken one would make every message fail in the parser, or
+ * every letter that needs the template, so it is refused where the configuration is: pahtd
+ * at start, --check-config and SIGHUP (a template in the running folder is only said there:
+ * letters read it as it is), pahtctl before ingest and reprocess. PAHT_ERROR_CONFIG naming
+ * the file and line. */
 gboolean gateway_check_config(const Config *config, GError **error);
 
 /* Issue 11.4: the database and data_dir belong to one user, the service user (paht), and so

@@ -195,6 +195,23 @@ static const LetterKind *registered_kind(const LetterRequest *req, const char **
     return NULL;
 }
 
+gboolean letters_check_templates(const Config *c, GError **error)
+{
+    g_autoptr(Labels) labels = labels_load(c, error);
+    if (!labels)
+        return FALSE;
+    for (const LetterKind *k = kinds_all(); k->name; k++) {
+        g_autofree char *name = labels_kind_name(labels, k->name, error);
+        if (!name)
+            return FALSE;
+        for (const LetterTemplate *t = k->templates; t->name; t++) {
+            if (!letter_check(c->gateway.templates_dir, t->name, error))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req,
                          JsonBuilder *context, gboolean *enqueued, GError **error)
 {

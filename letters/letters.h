@@ -140,6 +140,13 @@ JsonBuilder *letters_context_new(const Config *config, gint64 now);
 gboolean letters_enqueue(const Config *config, Store *store, const LetterRequest *request,
                          JsonBuilder *context, gboolean *enqueued, GError **error);
 
+/* Whether every letter of the registry can be composed from the configuration's
+ * templates_dir, whatever it is about: both files of each template, every tag and every
+ * partial they name (letter_check), and labels.ini with each kind's name. Templates are read
+ * at each letter, so a fault found only there would wait for the first letter that needs it:
+ * a reminder on the day its deadline nears. PAHT_ERROR_CONFIG naming the file and line. */
+gboolean letters_check_templates(const Config *config, GError **error);
+
 /* An alert to the IOC (ioc_alert_to): the letter template_name, a template of kind ioc_alert
  * in the registry, about the report report_id (0: none). The C code gives facts, the template
  * the words: facts is an object begun by letters_alert_facts and filled with what happened

@@ -384,6 +384,81 @@ static char *partial_file_lookup(const char *name, gpointer user_data, GError **
     return text;
 }
 
+/* A letter kind's two files: KIND.txt ("Subject: ...", a blank line, the plain-text body) and
+ * KIND.html, each read through template_file_text. subject, body and html point into the
+ * texts; body starts on the file's line 3. */
+typedef struct {
+    char *text_path, *html_path;
+    char *text; /* KIND.txt, the first line end made a NUL */
+    char *html;
+    const char *subject, *body;
+} LetterFiles;
+
+static void letter_files_clear(LetterFiles *f)
+{
+    g_free(f->text_path);
+    g_free(f->html_path);
+    g_free(f->text);
+    g_free(f->html);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LetterFiles, letter_files_clear)
+
+static gboolean letter_files_read(const char *dir, const char *kind, LetterFiles *f, GError **error)
+{
+    if (!dir || !template_name_is_safe(kind)) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "bad letter kind \"%s\"",
+                    kind ? kind : "");
+        return FALSE;
+    }
+    g_autofree char *text_name = g_strdup_printf("%s.txt", kind);
+    g_autofree char *html_name = g_strdup_printf("%s.html", kind);
+    f->text_path = g_build_filename(dir, text_name, NULL);
+    f->html_path = g_build_filename(dir, html_name, NULL);
+    f->text = template_file_text(f->text_path, error);
+    if (!f->text)
+        return FALSE;
+    f->html = template_file_text(f->html_path, error);
+    if (!f->html)
+        return FALSE;
+    char *first_end = strchr(f->text, '\n');
+    if (!g_str_has_prefix(f->text, "Subject:") || !first_end ||
+        (first_end[1] != '\n' && first_end[1] != '\0')) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                    "template %s: the first line must be \"Subject: ...\" and the second "
+                    "line blank",
+                    f->text_path);
+        return FALSE;
+    }
+    *first_end = '\0';
+    f->subject = f->text + strlen("Subject:");
+    f->body = first_end[1] ? first_end + 2 : "";
+    return TRUE;
+}
+
+static gboolean check_file_part(const char *path, const char *text, int first_line,
+                                const PartialFiles *files, GError **error)
+{
+    GError *check_error = NULL;
+    if (template_check_full(text, first_line, partial_file_lookup, (gpointer)files, &check_error))
+        return TRUE;
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "template %s: %s", path,
+                check_error->message);
+    g_error_free(check_error);
+    return FALSE;
+}
+
+gboolean letter_check(const char *templates_dir, const char *kind, GError **error)
+{
+    g_auto(LetterFiles) files = {0};
+    if (!letter_files_read(templates_dir, kind, &files, error))
+        return FALSE;
+    PartialFiles text_partials = {templates_dir, "txt"};
+    PartialFiles html_partials = {templates_dir, "html"};
+    return check_file_part(files.text_path, files.subject, 1, &text_partials, error) &&
+           check_file_part(files.text_path, files.body, 3, &text_partials, error) &&
+           check_file_part(files.html_path, files.html, 1, &html_partials, error);
+}
+
 static char *render_file_part(const char *path, const char *text, int first_line, JsonNode *context,
                               gboolean html, const PartialFiles *files, GError **error)
 {
@@ -709,48 +784,21 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
                     "reply address \"%s\" is not a plain e-mail address", spec->reply_to);
         return NULL;
     }
-    if (!spec->templates_dir || !template_name_is_safe(spec->kind)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "bad letter kind \"%s\"",
-                    spec->kind ? spec->kind : "");
+    g_auto(LetterFiles) files = {0};
+    if (!letter_files_read(spec->templates_dir, spec->kind, &files, error))
         return NULL;
-    }
-
-    /* KIND.txt: "Subject: ...", a blank line, the plain-text body */
-    g_autofree char *text_name = g_strdup_printf("%s.txt", spec->kind);
-    g_autofree char *html_name = g_strdup_printf("%s.html", spec->kind);
-    g_autofree char *text_path = g_build_filename(spec->templates_dir, text_name, NULL);
-    g_autofree char *html_path = g_build_filename(spec->templates_dir, html_name, NULL);
-    g_autofree char *text_template = template_file_text(text_path, error);
-    if (!text_template)
-        return NULL;
-    g_autofree char *html_template = template_file_text(html_path, error);
-    if (!html_template)
-        return NULL;
-    char *first_end = strchr(text_template, '\n');
-    if (!g_str_has_prefix(text_template, "Subject:") || !first_end ||
-        (first_end[1] != '\n' && first_end[1] != '\0')) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                    "template %s: the first line must be \"Subject: ...\" and the second "
-                    "line blank",
-                    text_path);
-        return NULL;
-    }
-    *first_end = '\0';
-    const char *subject_template = text_template + strlen("Subject:");
-    const char *body_template = first_end[1] ? first_end + 2 : "";
-
     PartialFiles text_partials = {spec->templates_dir, "txt"};
     PartialFiles html_partials = {spec->templates_dir, "html"};
-    g_autofree char *subject_raw = render_file_part(text_path, subject_template, 1, spec->context,
-                                                    FALSE, &text_partials, error);
+    g_autofree char *subject_raw = render_file_part(files.text_path, files.subject, 1,
+                                                    spec->context, FALSE, &text_partials, error);
     if (!subject_raw)
         return NULL;
-    g_autofree char *text_raw =
-        render_file_part(text_path, body_template, 3, spec->context, FALSE, &text_partials, error);
+    g_autofree char *text_raw = render_file_part(files.text_path, files.body, 3, spec->context,
+                                                 FALSE, &text_partials, error);
     if (!text_raw)
         return NULL;
-    g_autofree char *html_raw =
-        render_file_part(html_path, html_template, 1, spec->context, TRUE, &html_partials, error);
+    g_autofree char *html_raw = render_file_part(files.html_path, files.html, 1, spec->context,
+                                                 TRUE, &html_partials, error);
     if (!html_raw)
         return NULL;
 

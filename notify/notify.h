@@ -60,6 +60,13 @@ char *template_render_full(const char *template_text, JsonNode *context, gboolea
                            int first_line, TemplatePartialLookup lookup, gpointer user_data,
                            GError **error);
 
+/* Whether a template would render whatever its context: every tag of it parsed, every section
+ * entered, every partial it names (and theirs) found by lookup and parsed, each once. The
+ * error is template_render_full's for the same fault (PAHT_ERROR_INPUT, naming the line, and
+ * the partial when the fault is in one), or lookup's. */
+gboolean template_check_full(const char *template_text, int first_line,
+                             TemplatePartialLookup lookup, gpointer user_data, GError **error);
+
 /* ---- letters --------------------------------------------------------------------------------
  * A letter of kind K is two files in templates_dir: K.txt and K.html. The first line of K.txt
  * is "Subject: ..." (a template too), then a blank line, then the plain-text body. */
@@ -100,6 +107,11 @@ typedef struct {
  * (the message names the file and line) or from_address/reply_to is not a plain address;
  * PAHT_ERROR_INPUT if to_address is not a single valid address. */
 Letter *letter_compose(const LetterSpec *spec, GError **error);
+/* Whether letters of kind could be composed from templates_dir, whatever their context: both
+ * files there and readable, the Subject line, every tag and every partial they name
+ * (template_check_full). PAHT_ERROR_CONFIG naming the file and the line, as letter_compose
+ * would at the letter that meets the fault. */
+gboolean letter_check(const char *templates_dir, const char *kind, GError **error);
 void letter_free(Letter *letter);
 /* A letter's plain part as a reader of RFC 3676 shows it: the lines of a paragraph joined,
  * space-stuffing removed, LF line ends (pahtctl preview). NULL stays NULL. */

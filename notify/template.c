@@ -833,3 +833,86 @@ char *template_render(const char *template_text, JsonNode *context, gboolean htm
 {
     return template_render_full(template_text, context, html, 1, NULL, NULL, error);
 }
+
+/* ---- checking ------------------------------------------------------------------------------
+ * Rendering reaches only the sections and partials its context opens, so a letter rendered
+ * once proves little: the check walks the whole tree and reads and parses every partial it
+ * names, each once. A partial that names itself again, as a recursive one may, is fine inside
+ * a section (the context ends it) and an endless loop outside any: that one is an error. */
+
+typedef struct {
+    TemplatePartialLookup lookup;
+    gpointer user_data;
+    GHashTable *seen; /* partial names already read */
+    GPtrArray *chain; /* char *: the partials being checked, the outermost first */
+} Checker;
+
+/* guard: how many partials of the chain were open when the innermost section around this
+ * node was entered (0: no section yet) */
+static gboolean check_nodes(Checker *c, GPtrArray *nodes, guint guard, GError **error);
+
+static gboolean check_partial(Checker *c, Node *node, guint guard, GError **error)
+{
+    for (guint i = 0; i < c->chain->len; i++) {
+        if (g_str_equal(g_ptr_array_index(c->chain, i), node->text)) {
+            if (i >= guard)
+                return input_error(error, node->line,
+                                   "partial \"%s\" includes itself outside any section: it "
+                                   "would never end",
+                                   node->text);
+            return TRUE;
+        }
+    }
+    if (g_hash_table_contains(c->seen, node->text))
+        return TRUE;
+    if (c->chain->len >= TEMPLATE_MAX_PARTIALS)
+        return input_error(error, node->line, "partials nested more than %d deep",
+                           TEMPLATE_MAX_PARTIALS);
+    g_hash_table_add(c->seen, g_strdup(node->text));
+    GError *local = NULL;
+    g_autofree char *text = c->lookup(node->text, c->user_data, &local);
+    if (local) {
+        g_propagate_error(error, local);
+        return FALSE;
+    }
+    if (!text)
+        return TRUE;
+    g_autoptr(GPtrArray) inner = parse_template_kept(text, 1, &local);
+    g_ptr_array_add(c->chain, node->text);
+    gboolean ok = inner && check_nodes(c, inner, guard, &local);
+    g_ptr_array_set_size(c->chain, c->chain->len - 1);
+    if (!ok) {
+        g_set_error(error, local->domain, local->code, "partial \"%s\": %s", node->text,
+                    local->message);
+        g_error_free(local);
+    }
+    return ok;
+}
+
+static gboolean check_nodes(Checker *c, GPtrArray *nodes, guint guard, GError **error)
+{
+    for (guint i = 0; i < nodes->len; i++) {
+        Node *node = g_ptr_array_index(nodes, i);
+        if ((node->kind == TOKEN_PARTIAL || node->kind == TOKEN_PARENT) && c->lookup &&
+            !check_partial(c, node, guard, error))
+            return FALSE;
+        gboolean conditional = node->kind == TOKEN_SECTION || node->kind == TOKEN_INVERTED;
+        if (node->children &&
+            !check_nodes(c, node->children, conditional ? c->chain->len : guard, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean template_check_full(const char *template_text, int first_line,
+                             TemplatePartialLookup lookup, gpointer user_data, GError **error)
+{
+    g_return_val_if_fail(template_text != NULL, FALSE);
+    g_autoptr(GPtrArray) nodes = parse_template_kept(template_text, first_line, error);
+    if (!nodes)
+        return FALSE;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) chain = g_ptr_array_new();
+    Checker c = {.lookup = lookup, .user_data = user_data, .seen = seen, .chain = chain};
+    return check_nodes(&c, nodes, 0, error);
+}

@@ -158,14 +158,51 @@ static char *read_page_file(Request *req, const char *file, GError **error)
 }
 
 /* {{> name}}: templates/web/name.partial.html; a missing one is an error, as in the letters */
+static char *partial_file(const char *name, GError **error)
+{
+    if (template_name_is_safe(name))
+        return g_strdup_printf("%s.partial.html", name);
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "bad partial name \"%s\"", name);
+    return NULL;
+}
+
 static char *partial_lookup(const char *name, gpointer user_data, GError **error)
 {
-    if (!template_name_is_safe(name)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "bad partial name \"%s\"", name);
-        return NULL;
+    g_autofree char *file = partial_file(name, error);
+    return file ? read_page_file(user_data, file, error) : NULL;
+}
+
+/* the pages' partials when no request is being served (pages_check) */
+static char *partial_in_dir(const char *name, gpointer user_data, GError **error)
+{
+    g_autofree char *file = partial_file(name, error);
+    g_autofree char *path = file ? g_build_filename(user_data, file, NULL) : NULL;
+    return path ? template_file_text(path, error) : NULL;
+}
+
+gboolean pages_check(const char *pages_dir, GError **error)
+{
+    g_autoptr(GDir) dir = g_dir_open(pages_dir, 0, error);
+    if (!dir)
+        return FALSE;
+    const char *entry;
+    while ((entry = g_dir_read_name(dir))) {
+        if (!g_str_has_suffix(entry, ".html"))
+            continue;
+        g_autofree char *name = g_strndup(entry, strlen(entry) - strlen(".html"));
+        if (!template_name_is_safe(name)) /* a partial (x.partial), or no page's name */
+            continue;
+        g_autofree char *path = g_build_filename(pages_dir, entry, NULL);
+        GError *local = NULL;
+        g_autofree char *text = template_file_text(path, &local);
+        if (text && template_check_full(text, 1, partial_in_dir, (gpointer)pages_dir, &local))
+            continue;
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s%s%s", text ? path : "",
+                    text ? ": " : "", local->message);
+        g_error_free(local);
+        return FALSE;
     }
-    g_autofree char *file = g_strdup_printf("%s.partial.html", name);
-    return read_page_file(user_data, file, error);
+    return TRUE;
 }
 
 static char *render_file(Request *req, const char *name, JsonNode *context, GError **error)

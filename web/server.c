@@ -9,6 +9,7 @@
  * when it first needs one and gives it back when it ends. */
 #include "web/web_private.h"
 #include "gateway/gateway.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <arpa/inet.h>
@@ -523,6 +524,8 @@ gboolean web_check_config(const Config *c, GError **error)
                     c->file, c->gateway.templates_dir);
         return FALSE;
     }
+    if (!pages_check(pages, error) || !letters_check_templates(c, error))
+        return FALSE;
     g_autoptr(GHashTable) keys = open311_keys_load(c, error);
     if (!keys)
         return FALSE;

@@ -32,8 +32,9 @@ typedef struct WebServer WebServer;
  * (the key must be private: 0600/0400) or the database cannot be opened. */
 WebServer *web_server_start(const Config *config, GError **error);
 /* What [web] names besides itself, checked before serving (pahtweb --check-config, the unit's
- * ExecStartPre): the pages folder templates_dir/web, and the TLS files when set (readable;
- * the key private, 0600/0400). PAHT_ERROR_CONFIG naming the file. */
+ * ExecStartPre): the pages of templates_dir/web (pages_check), the letters' templates (the
+ * actions send letters), and the TLS files when set (readable; the key private, 0600/0400).
+ * PAHT_ERROR_CONFIG naming the file (and the line). */
 gboolean web_check_config(const Config *config, GError **error);
 /* the port it listens on (with listen_port 0, the one the system gave) */
 int web_server_port(const WebServer *server);

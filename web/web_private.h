@@ -204,6 +204,9 @@ gboolean access_is_main_agency(const Account *user, const char *agency);
 
 /* a label of labels.ini ([group] key), or key itself when the file has none */
 char *label(Request *req, const char *group, const char *key);
+/* whether every page of pages_dir (NAME.html) would render whatever its context, partials
+ * included (template_check_full); PAHT_ERROR_CONFIG naming the file and line */
+gboolean pages_check(const char *pages_dir, GError **error);
 /* a page's context: an object begun with what every page shows (the user, the csrf token,
  * the gateway's name, the title of labels.ini [title] page) */
 JsonBuilder *page_context(Request *req, const char *page);

@@ -323,6 +323,115 @@ static void test_a_changed_label_is_in_the_next_letter(void)
     fixture_config_close(c, g_steal_pointer(&dir));
 }
 
+/* templates/ copied file by file (not web/) into a new folder */
+static char *templates_copy(void)
+{
+    char *copy = g_dir_make_tmp("paht-templates-XXXXXX", NULL);
+    g_assert_nonnull(copy);
+    g_autoptr(GDir) dir = g_dir_open(templates_dir(), 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *from = g_build_filename(templates_dir(), name, NULL);
+        g_autofree char *to = g_build_filename(copy, name, NULL);
+        g_autofree char *text = NULL;
+        gsize len = 0;
+        if (g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
+            g_assert_true(g_file_get_contents(from, &text, &len, NULL));
+            g_assert_true(g_file_set_contents(to, text, (gssize)len, NULL));
+        }
+    }
+    return copy;
+}
+
+/* in the copy's file, old (once) becomes new; returns the file as it was */
+static char *edit_template(const char *templates, const char *file, const char *old,
+                           const char *new)
+{
+    g_autofree char *path = g_build_filename(templates, file, NULL);
+    char *was = NULL;
+    g_assert_true(g_file_get_contents(path, &was, NULL, NULL));
+    const char *at = strstr(was, old);
+    g_assert_nonnull(at);
+    g_autofree char *now = g_strdup_printf("%.*s%s%s", (int)(at - was), was, new, at + strlen(old));
+    g_assert_true(g_file_set_contents(path, now, -1, NULL));
+    return was;
+}
+
+static void restore_template(const char *templates, const char *file, const char *was)
+{
+    g_autofree char *path = g_build_filename(templates, file, NULL);
+    g_assert_true(g_file_set_contents(path, was, -1, NULL));
+}
+
+static void assert_templates_refused(const Config *c, const char *says, const char *and_says)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_false(letters_check_templates(c, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    if (!strstr(error->message, says) || (and_says && !strstr(error->message, and_says)))
+        g_error("\"%s\" does not say \"%s\" and \"%s\"", error->message, says,
+                and_says ? and_says : "");
+}
+
+/* pahtd, pahtctl and pahtweb check the letters' templates with their configuration
+ * (letters_check_templates): the shipped ones pass, and an edit that would break some letter
+ * is named, file and line, before any letter meets it: a partial every answer names, a
+ * template only a rare letter uses, a Subject line, a file gone, a kind's name. */
+static void test_every_template_is_checked_with_the_configuration(void)
+{
+    g_autofree char *templates = templates_copy();
+    g_autofree char *extra = g_strdup_printf("[gateway]\ntemplates_dir = %s\n", templates);
+    FixtureConfig opts = {.extra = extra};
+    g_autofree char *dir = NULL;
+    Config *c = fixture_config_open("check", &opts, &dir);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(letters_check_templates(c, &error));
+    g_assert_no_error(error);
+
+    g_autofree char *ack = g_build_filename(templates, "ack.txt", NULL);
+    g_autofree char *partial =
+        edit_template(templates, "privacy_notice.partial.txt", "năm{{/privacy.retain_in_years}}",
+                      "năm{{/privacy.retain_in_year}}");
+    assert_templates_refused(c, ack,
+                             "partial \"privacy_notice\": line 5: closing tag "
+                             "{{/privacy.retain_in_year}} does not match");
+    restore_template(templates, "privacy_notice.partial.txt", partial);
+
+    /* the statistics digest goes out once a period: its HTML checked all the same */
+    g_autofree char *digest = g_build_filename(templates, "stats_digest.html", NULL);
+    g_autofree char *html = edit_template(templates, "stats_digest.html", "{{", "{{#never}}{{");
+    assert_templates_refused(c, digest, "is never closed");
+    restore_template(templates, "stats_digest.html", html);
+
+    g_autofree char *reminder = g_build_filename(templates, "reminder.txt", NULL);
+    g_autofree char *subject = edit_template(templates, "reminder.txt", "Subject:", "Tiêu đề:");
+    assert_templates_refused(c, reminder, "the first line must be \"Subject: ...\"");
+    restore_template(templates, "reminder.txt", subject);
+
+    /* a kind's second template, the one pahtctl publish sends when the result has no text */
+    g_autofree char *sent_back = g_build_filename(templates, "result_sent_back.html", NULL);
+    g_autofree char *gone = edit_template(templates, "result_sent_back.html", "", "");
+    g_assert_cmpint(g_unlink(sent_back), ==, 0);
+    assert_templates_refused(c, sent_back, NULL);
+    restore_template(templates, "result_sent_back.html", gone);
+
+    g_autofree char *labels = edit_template(templates, "labels.ini", "[kind stats_digest]\nname",
+                                            "[kind stats_digest]\n#");
+    assert_templates_refused(c, "labels.ini", "[kind stats_digest] name");
+    restore_template(templates, "labels.ini", labels);
+
+    g_assert_true(letters_check_templates(c, &error));
+    g_assert_no_error(error);
+    fixture_config_close(c, g_steal_pointer(&dir));
+    g_autoptr(GDir) left = g_dir_open(templates, 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name(left))) {
+        g_autofree char *path = g_build_filename(templates, name, NULL);
+        g_unlink(path);
+    }
+    g_rmdir(templates);
+}
+
 /* a letter to send now, the IOC's kind of context: who it is for and a report code */
 static gboolean enqueue(Config *c, Store *store, const LetterRequest *req, GError **error)
 {
@@ -401,6 +510,8 @@ int main(int argc, char **argv)
                     test_a_missing_name_is_a_configuration_error);
     g_test_add_func("/letters/kinds/a_changed_label_is_in_the_next_letter",
                     test_a_changed_label_is_in_the_next_letter);
+    g_test_add_func("/letters/kinds/every_template_is_checked_with_the_configuration",
+                    test_every_template_is_checked_with_the_configuration);
     g_test_add_func("/letters/kinds/only_registered_letters_are_sent",
                     test_only_registered_letters_are_sent);
     int status = g_test_run();

@@ -343,6 +343,76 @@ static void test_kept_templates_alike_at_both_ends_stay_apart(void)
     }
 }
 
+/* partials for the check below: a broken one reached only through a section, a missing one
+ * (NULL with an error, as the letters' lookup says), a recursive one inside a section (fine)
+ * and one that names itself outside any (never ends) */
+static char *check_partial_text(const char *name, gpointer user_data, GError **error)
+{
+    static const struct {
+        const char *name, *text;
+    } partials[] = {
+        {"fine", "<b>{{name}}</b>\n"},   {"tree", "{{name}}{{#children}}{{> tree}}{{/children}}"},
+        {"deeper", "a\n{{> broken}}\n"}, {"broken", "line 1\n{{#open}}\nline 3\n"},
+        {"loop", "{{> loop_again}}"},    {"loop_again", "{{#x}}{{/x}}{{> loop}}"},
+    };
+    int *reads = user_data;
+    (*reads)++;
+    for (gsize i = 0; i < G_N_ELEMENTS(partials); i++) {
+        if (g_str_equal(partials[i].name, name))
+            return g_strdup(partials[i].text);
+    }
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "no file %s.partial.txt", name);
+    return NULL;
+}
+
+static void assert_check_fails(const char *text, const char *says)
+{
+    int reads = 0;
+    g_autoptr(GError) error = NULL;
+    g_assert_false(template_check_full(text, 1, check_partial_text, &reads, &error));
+    g_assert_nonnull(error);
+    if (!strstr(error->message, says))
+        g_error("\"%s\" does not say \"%s\"", error->message, says);
+}
+
+/* What rendering with one context cannot show: a fault behind a section it skips, in a
+ * partial it never reaches, a partial missing, or one that would never end. Each is found
+ * whatever the context, and the error names the line and the partial. */
+static void test_check_finds_faults_no_render_reaches(void)
+{
+    /* rendered without "x", the broken inner section is never entered... */
+    const char *hidden = "Kính gửi {{name}},\n{{#x}}\n{{#y}}\n{{/x}}\n";
+    g_autoptr(GError) render_error = NULL;
+    g_autofree char *out = template_render_full("{{#x}}{{> broken}}{{/x}}", NULL, FALSE, 1,
+                                                check_partial_text, &(int){0}, &render_error);
+    g_assert_no_error(render_error);
+    g_assert_cmpstr(out, ==, "");
+    /* ...but parsed, and checked */
+    assert_check_fails(hidden, "line 4: closing tag {{/x}} does not match section {{#y}}");
+    assert_check_fails("{{#x}}{{> broken}}{{/x}}",
+                       "partial \"broken\": line 2: section {{#open}} is never closed");
+    assert_check_fails("{{^x}}{{> deeper}}{{/x}}", "partial \"deeper\": partial \"broken\": "
+                                                   "line 2: section {{#open}} is never closed");
+    assert_check_fails("{{#x}}\n{{> missing}}\n{{/x}}", "no file missing.partial.txt");
+    assert_check_fails("{{#x}}{{> loop}}{{/x}}",
+                       "partial \"loop\": partial \"loop_again\": line 1: partial \"loop\" "
+                       "includes itself outside any section");
+
+    /* a whole template passes, each partial read once however often it is named, and a
+     * recursive partial inside a section is no fault */
+    int reads = 0;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(template_check_full("{{> fine}}{{#a}}{{> fine}}{{/a}}{{^b}}{{> tree}}{{/b}}"
+                                      "{{> fine}}",
+                                      1, check_partial_text, &reads, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(reads, ==, 2);
+    /* the line numbers count from the first line given, as rendering's do */
+    g_autoptr(GError) late = NULL;
+    g_assert_false(template_check_full("a\n{{/x}}\n", 3, NULL, NULL, &late));
+    g_assert_nonnull(strstr(late->message, "line 4:"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -375,5 +445,7 @@ int main(int argc, char **argv)
                     test_parents_take_the_blocks_they_are_given);
     g_test_add_func("/notify/template/kept_templates_alike_at_both_ends_stay_apart",
                     test_kept_templates_alike_at_both_ends_stay_apart);
+    g_test_add_func("/notify/template/check_finds_faults_no_render_reaches",
+                    test_check_finds_faults_no_render_reaches);
     return g_test_run();
 }
