@@ -24,11 +24,9 @@
 /* the first retry after a failure, and the longest wait between retries */
 #define BACKOFF_FIRST_SECONDS 1.0
 #define BACKOFF_MAX_SECONDS   300.0
-/* a mailbox unreachable this long is reported to the IOC (and again when it is back) */
-#define OUTAGE_ALERT_SECONDS (30 * 60)
-/* daemon_state keys: the outage survives restarts (a restart is a common first remedy) */
-#define STATE_DOWN_SINCE   "mailbox_down_since"
-#define STATE_DOWN_ALERTED "mailbox_down_alerted"
+/* the outage's record (lasting_*): a mailbox unreachable LASTING_ALERT_SECONDS is reported to
+ * the IOC, and again when it is back */
+#define OUTAGE "mailbox_down"
 
 typedef struct {
     int failures;          /* consecutive failed passes; 0 while the mailbox is fine */
@@ -100,25 +98,6 @@ static double backoff_seconds(int failures)
     return delay / 2 + g_random_double() * delay / 2;
 }
 
-/* a value of the outage's record, or NULL: none, or the store failed (logged; the next turn
- * looks again) */
-static char *stored_state(Gateway *gw, const char *key)
-{
-    char *value = NULL;
-    GError *error = NULL;
-    if (!daemon_state_get(gw->store, key, &value, &error)) {
-        log_warning("cannot read the mailbox's outage record: %s", error->message);
-        g_error_free(error);
-    }
-    return value;
-}
-
-static gint64 stored_down_since(Gateway *gw)
-{
-    g_autofree char *text = stored_state(gw, STATE_DOWN_SINCE);
-    return text ? g_ascii_strtoll(text, NULL, 10) : 0;
-}
-
 /* the outage's facts, for the alert that it began and the one that it ended */
 static JsonBuilder *outage_facts(const Config *c, gint64 since)
 {
@@ -139,8 +118,7 @@ static void alert_outage(Gateway *gw, gint64 since, const char *what)
     GError *error = NULL;
     gboolean ok = store_begin(gw->store, &error) &&
                   letters_ioc_alert(c, gw->store, "mailbox_down", key, 0, facts, &error) &&
-                  daemon_state_set(gw->store, STATE_DOWN_ALERTED, "1", &error) &&
-                  store_commit(gw->store, &error);
+                  lasting_set_alerted(gw, OUTAGE, &error) && store_commit(gw->store, &error);
     if (!ok) {
         store_rollback(gw->store);
         log_error("cannot enqueue the mailbox alert: %s", error->message);
@@ -158,16 +136,7 @@ static void health_failed(Gateway *gw, MailboxHealth *h, const GError *e)
     double delay = backoff_seconds(h->failures);
     h->next_attempt = g_get_monotonic_time() + (gint64)(delay * G_USEC_PER_SEC);
     gint64 now = clock_now_unix();
-    gint64 since = stored_down_since(gw);
-    if (!since) {
-        since = now;
-        g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT, since);
-        GError *local = NULL;
-        if (!daemon_state_set(gw->store, STATE_DOWN_SINCE, text, &local)) {
-            log_warning("cannot record the outage: %s", local->message);
-            g_error_free(local);
-        }
-    }
+    gint64 since = lasting_begin(gw, OUTAGE, now);
     /* once per change of state: the first failure, or a different kind of failure */
     if (h->failures == 1)
         log_error("mailbox %s: %s (retrying with backoff)", c->imap.user, e->message);
@@ -181,11 +150,8 @@ static void health_failed(Gateway *gw, MailboxHealth *h, const GError *e)
         g_autofree char *at = letters_format_time(c, since);
         sd_notifyf(0, "STATUS=Mailbox %s unreachable since %s", c->imap.user, at);
     }
-    if (now - since >= OUTAGE_ALERT_SECONDS) {
-        g_autofree char *alerted = stored_state(gw, STATE_DOWN_ALERTED);
-        if (!alerted)
-            alert_outage(gw, since, e->message);
-    }
+    if (now - since >= LASTING_ALERT_SECONDS && !lasting_alerted(gw, OUTAGE))
+        alert_outage(gw, since, e->message);
 }
 
 static void health_fine(Gateway *gw, MailboxHealth *h)
@@ -197,13 +163,13 @@ static void health_fine(Gateway *gw, MailboxHealth *h)
     if (!h->check_stored)
         return;
     h->check_stored = FALSE;
-    gint64 since = stored_down_since(gw);
+    gint64 since = lasting_since(gw, OUTAGE);
     if (!since) {
         if (was_down)
             log_notice("mailbox %s reachable again", c->imap.user);
         return;
     }
-    g_autofree char *alerted = stored_state(gw, STATE_DOWN_ALERTED);
+    gboolean alerted = lasting_alerted(gw, OUTAGE);
     gint64 minutes = (clock_now_unix() - since) / 60;
     log_notice("mailbox %s reachable again after %" G_GINT64_FORMAT " min", c->imap.user, minutes);
     GError *error = NULL;
@@ -215,9 +181,7 @@ static void health_fine(Gateway *gw, MailboxHealth *h)
         json_member_int(facts, "minutes", minutes);
         ok = letters_ioc_alert(c, gw->store, "mailbox_up", key, 0, facts, &error);
     }
-    ok = ok && daemon_state_set(gw->store, STATE_DOWN_SINCE, NULL, &error) &&
-         daemon_state_set(gw->store, STATE_DOWN_ALERTED, NULL, &error) &&
-         store_commit(gw->store, &error);
+    ok = ok && lasting_clear(gw, OUTAGE, &error) && store_commit(gw->store, &error);
     if (!ok) {
         store_rollback(gw->store);
         log_error("cannot record the end of the mailbox outage: %s", error->message);

@@ -339,6 +339,66 @@ FsSyncWhen gateway_sync_when(Gateway *gw)
     return gw->defer_sync ? FS_SYNC_LATER : FS_SYNC_NOW;
 }
 
+/* ---- lasting failures ------------------------------------------------------------------------ */
+
+static char *lasting_key(const char *name, const char *what)
+{
+    return g_strdup_printf("%s_%s", name, what);
+}
+
+static char *lasting_value(Gateway *gw, const char *name, const char *what)
+{
+    g_autofree char *key = lasting_key(name, what);
+    char *value = NULL;
+    GError *error = NULL;
+    if (!daemon_state_get(gw->store, key, &value, &error)) {
+        log_warning("cannot read the record %s: %s", key, error->message);
+        g_error_free(error);
+    }
+    return value;
+}
+
+gint64 lasting_since(Gateway *gw, const char *name)
+{
+    g_autofree char *text = lasting_value(gw, name, "since");
+    return text ? g_ascii_strtoll(text, NULL, 10) : 0;
+}
+
+gboolean lasting_alerted(Gateway *gw, const char *name)
+{
+    g_autofree char *text = lasting_value(gw, name, "alerted");
+    return text != NULL;
+}
+
+gint64 lasting_begin(Gateway *gw, const char *name, gint64 now)
+{
+    gint64 since = lasting_since(gw, name);
+    if (since)
+        return since;
+    g_autofree char *key = lasting_key(name, "since");
+    g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT, now);
+    GError *error = NULL;
+    if (!daemon_state_set(gw->store, key, text, &error)) {
+        log_warning("cannot record %s: %s", key, error->message);
+        g_error_free(error);
+    }
+    return now;
+}
+
+gboolean lasting_set_alerted(Gateway *gw, const char *name, GError **error)
+{
+    g_autofree char *key = lasting_key(name, "alerted");
+    return daemon_state_set(gw->store, key, "1", error);
+}
+
+gboolean lasting_clear(Gateway *gw, const char *name, GError **error)
+{
+    g_autofree char *since = lasting_key(name, "since");
+    g_autofree char *alerted = lasting_key(name, "alerted");
+    return daemon_state_set(gw->store, since, NULL, error) &&
+           daemon_state_set(gw->store, alerted, NULL, error);
+}
+
 /* ---- the keyword lists -----------------------------------------------------------------------
  * keywords.conf decides what is an emergency, a complaint, a request for secrecy; the province
  * edits it. A file that does not parse made every message fail in the parser while

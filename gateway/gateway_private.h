@@ -77,6 +77,14 @@ struct Gateway {
     char *keywords_copy;
 
     GatewayWatch watch; /* set by the daemon while it runs (daemon.c) */
+
+    /* moves refused for good (mailbox.c), into the processed [0] and quarantine [1] folders:
+     * the record read once a process (read), since when (0: not refused), whether this
+     * process logged it, and whether the IOC was told */
+    struct {
+        gboolean read, logged, alerted;
+        gint64 since;
+    } move_refusal[2];
 };
 
 /* inbound.c */
@@ -185,6 +193,21 @@ char *gateway_test_fault(const char *name);
 /* a gate fault's FIFO (start-gate, sync-gate): held here until the test opens it for writing;
  * nothing for NULL or "" */
 void gateway_test_gate(const char *fifo);
+
+/* A failure that lasts, told to the IOC once it has lasted LASTING_ALERT_SECONDS: the mailbox
+ * unreachable (daemon.c, "mailbox_down"), moves into a folder refused (mailbox.c,
+ * "move_refused"). Kept in daemon_state as NAME_since (unix time) and NAME_alerted, so that
+ * it survives restarts (a restart is a common first remedy). A record that cannot be read
+ * counts as none (logged): the next turn looks again. */
+#define LASTING_ALERT_SECONDS (30 * 60)
+gint64 lasting_since(Gateway *gw, const char *name);
+gboolean lasting_alerted(Gateway *gw, const char *name);
+/* records the beginning at now unless one is recorded (a failure to write it is logged);
+ * returns the beginning */
+gint64 lasting_begin(Gateway *gw, const char *name, gint64 now);
+/* in the caller's transaction: the IOC told of it; its end (both keys gone) */
+gboolean lasting_set_alerted(Gateway *gw, const char *name, GError **error);
+gboolean lasting_clear(Gateway *gw, const char *name, GError **error);
 
 /* mailbox.c */
 /* closes the IMAP session (the next pass reconnects) */

@@ -36,6 +36,7 @@
  * dropped.
  */
 #include "gateway/gateway_private.h"
+#include "letters/letters.h"
 #include "util/util.h"
 
 #include <string.h>
@@ -376,15 +377,113 @@ static gboolean batch_record(Gateway *gw, const GArray *ids, const char *folder,
     return store_commit(gw->store, error);
 }
 
-/* A move the server refused (NO) is not the pass's failure: the messages stay recorded in the
- * inbox and the next pass tries again. Anything else (connection, missing folder) is. */
-static gboolean move_refused_ok(GError *refused, GError **error)
+/* ---- moves the server refuses ------------------------------------------------------------------
+ * A move refused with a plain NO ([NOPERM], [OVERQUOTA]: a folder's rights, the mailbox's
+ * quota) is the server's answer until someone changes it, not the pass's failure: the messages
+ * are drafted and answered, stay in the inbox, and are tried again at every pass. Left so, the
+ * inbox grows until the mailbox is full and citizens' mail is refused, with nobody told. So
+ * the refusal is a lasting failure (lasting_*): logged when it begins, once a process while it
+ * lasts and when it ends, and the IOC told once it has lasted LASTING_ALERT_SECONDS. */
+
+static int refusal_side(Gateway *gw, const char *folder)
+{
+    return g_strcmp0(folder, gw->config->imap.quarantine_folder) == 0;
+}
+
+static const char *const refusal_record[2] = {"move_refused", "move_refused_quarantine"};
+
+static void refusal_read(Gateway *gw, int side)
+{
+    if (gw->move_refusal[side].read)
+        return;
+    gw->move_refusal[side].read = TRUE;
+    gw->move_refusal[side].since = lasting_since(gw, refusal_record[side]);
+}
+
+static void refusal_alert(Gateway *gw, int side, const char *folder, guint n, const char *why)
+{
+    const Config *c = gw->config;
+    gint64 since = gw->move_refusal[side].since;
+    g_autofree char *key = g_strdup_printf("move_refused:%s:%" G_GINT64_FORMAT, folder, since);
+    g_autoptr(JsonBuilder) facts = letters_alert_facts();
+    json_member_string(facts, "mailbox", c->imap.user);
+    json_member_string(facts, "folder", folder);
+    json_member_string(facts, "inbox", c->imap.server.path);
+    json_member_bool(facts, "quarantine", side == 1);
+    g_autofree char *from = letters_format_time(c, since);
+    json_member_string(facts, "since", from);
+    json_member_int(facts, "messages", n);
+    json_member_string(facts, "error", why);
+    GError *error = NULL;
+    gboolean ok = store_begin(gw->store, &error) &&
+                  letters_ioc_alert(c, gw->store, "move_refused", key, 0, facts, &error) &&
+                  lasting_set_alerted(gw, refusal_record[side], &error) &&
+                  store_commit(gw->store, &error);
+    if (!ok) {
+        store_rollback(gw->store);
+        log_error("cannot enqueue the alert of the refused moves: %s", error->message);
+        g_error_free(error);
+        return;
+    }
+    gw->move_refusal[side].alerted = TRUE;
+    log_warning("moves to \"%s\" refused for %" G_GINT64_FORMAT " min: the IOC is alerted (%s)",
+                folder, (clock_now_unix() - since) / 60, c->gateway.ioc_alert_to);
+}
+
+static void moves_refused(Gateway *gw, const char *folder, guint n, const char *why)
+{
+    int side = refusal_side(gw, folder);
+    refusal_read(gw, side);
+    gint64 now = clock_now_unix();
+    gboolean began = gw->move_refusal[side].since == 0;
+    gint64 since = lasting_begin(gw, refusal_record[side], now);
+    gw->move_refusal[side].since = since;
+    if (!gw->move_refusal[side].logged) {
+        g_autofree char *at = letters_format_time(gw->config, since);
+        log_warning("%s; %u message(s), drafted and answered, stay in the inbox and are tried "
+                    "again at every pass (refused %s %s; the IOC is told after %d min)",
+                    why, n, began ? "from" : "since", at, LASTING_ALERT_SECONDS / 60);
+        gw->move_refusal[side].logged = TRUE;
+    } else {
+        log_debug("%s; %u message(s) stay in the inbox", why, n);
+    }
+    if (now - since >= LASTING_ALERT_SECONDS && !gw->move_refusal[side].alerted &&
+        !(gw->move_refusal[side].alerted = lasting_alerted(gw, refusal_record[side])))
+        refusal_alert(gw, side, folder, n, why);
+}
+
+static void moves_accepted(Gateway *gw, const char *folder)
+{
+    int side = refusal_side(gw, folder);
+    refusal_read(gw, side);
+    gint64 since = gw->move_refusal[side].since;
+    if (!since)
+        return;
+    GError *error = NULL;
+    if (!store_begin(gw->store, &error) || !lasting_clear(gw, refusal_record[side], &error) ||
+        !store_commit(gw->store, &error)) {
+        store_rollback(gw->store);
+        log_warning("cannot record the end of the refused moves: %s", error->message);
+        g_error_free(error);
+        return;
+    }
+    log_notice("moves to \"%s\" accepted again, after %" G_GINT64_FORMAT " min of refusals", folder,
+               (clock_now_unix() - since) / 60);
+    memset(&gw->move_refusal[side], 0, sizeof gw->move_refusal[side]);
+    gw->move_refusal[side].read = TRUE;
+}
+
+/* A move the server refused (NO) is not the pass's failure (above): the messages stay
+ * recorded in the inbox and the next pass tries again. Anything else (connection, missing
+ * folder) is. */
+static gboolean move_refused_ok(Gateway *gw, const char *folder, guint n, GError *refused,
+                                GError **error)
 {
     if (!g_error_matches(refused, PAHT_ERROR, PAHT_ERROR_PERMANENT)) {
         g_propagate_error(error, refused);
         return FALSE;
     }
-    log_warning("%s; the messages stay in the inbox until the next pass", refused->message);
+    moves_refused(gw, folder, n, refused->message);
     g_error_free(refused);
     return TRUE;
 }
@@ -427,19 +526,20 @@ static gboolean move_side(Gateway *gw, GArray *uids, GArray *ids, const char *fo
     if (imap_client_can_move(gw->imap)) {
         test_fault_exit_before_move();
         if (!imap_client_move_uids(gw->imap, u, uids->len, folder, &refused))
-            return move_refused_ok(refused, error);
+            return move_refused_ok(gw, folder, uids->len, refused, error);
     } else {
         if (!batch_record(gw, ids, folder, FALSE, NULL, error) || !gateway_make_durable(gw, error))
             return FALSE;
         if (!imap_client_copy_uids(gw->imap, u, uids->len, folder, &refused))
-            return move_refused_ok(refused, error);
+            return move_refused_ok(gw, folder, uids->len, refused, error);
         test_fault_exit_after_copy(FALSE);
         if (!batch_record(gw, ids, folder, TRUE, NULL, error) || !gateway_make_durable(gw, error))
             return FALSE;
         test_fault_exit_after_copy(TRUE);
         if (!imap_client_delete_uids(gw->imap, u, uids->len, &refused))
-            return move_refused_ok(refused, error);
+            return move_refused_ok(gw, folder, uids->len, refused, error);
     }
+    moves_accepted(gw, folder);
     *moved = TRUE;
     return TRUE;
 }
@@ -513,7 +613,7 @@ static gboolean resume_move(Gateway *gw, RawMessage *raw, gboolean *done, GError
     if (!gateway_make_durable(gw, error))
         return FALSE;
     if (!imap_client_delete_uids(gw->imap, &raw->uid, 1, &refused))
-        return move_refused_ok(refused, error);
+        return move_refused_ok(gw, raw->moving_to, 1, refused, error);
     if (!raw_message_is_done(raw) && !quarantine_alert_unparsed(gw, raw, error))
         return FALSE;
     return raw_message_set_state(

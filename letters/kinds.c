@@ -132,6 +132,7 @@ static const LetterKind kinds[] = {
                                               {"unparsed", LETTER_PREVIEW_NONE},
                                               {"too_large_alert", LETTER_PREVIEW_NONE},
                                               {"fetch_given_up", LETTER_PREVIEW_NONE},
+                                              {"move_refused", LETTER_PREVIEW_NONE},
                                               {"disk_low", LETTER_PREVIEW_NONE},
                                               {"scheduler_failed", LETTER_PREVIEW_NONE},
                                               {"action_refused_alert", LETTER_PREVIEW_NONE},

@@ -170,6 +170,23 @@ static void add_mailbox(JsonBuilder *b, Request *req, Store *store)
     json_add_bool(b, "failing", since > 0);
     g_autofree char *since_text = page_time(req, since);
     json_add_string(b, "failing_since", since > 0 ? since_text : NULL);
+    /* moves out of the inbox the server refuses (gateway/mailbox.c): the mail stays there */
+    static const char *const refusals[] = {"move_refused_since", "move_refused_quarantine_since"};
+    json_builder_set_member_name(b, "moves_refused");
+    json_builder_begin_array(b);
+    for (gsize i = 0; i < G_N_ELEMENTS(refusals); i++) {
+        g_autofree char *refused = NULL;
+        daemon_state_get(store, refusals[i], &refused, NULL);
+        gint64 from = refused ? g_ascii_strtoll(refused, NULL, 10) : 0;
+        if (from <= 0)
+            continue;
+        g_autofree char *from_text = page_time(req, from);
+        json_builder_begin_object(b);
+        json_add_string(b, "folder", i == 0 ? c->imap.processed_folder : c->imap.quarantine_folder);
+        json_add_string(b, "since", from_text);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     gint64 moved = 0;
     mailbox_state_updated_at(store, c->imap.server.path, &moved, NULL);
     g_autofree char *moved_text = page_time(req, moved);

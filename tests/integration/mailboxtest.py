@@ -86,13 +86,15 @@ def report(who, gw, subject, message_id):
 
 class PrivateStack:
     """Mixin for a unittest.TestCase class on a stack of its own, whose IMAP server behaves as
-    IMAP_SETTINGS (Dovecot settings) make it: another server's ways."""
+    IMAP_SETTINGS (Dovecot settings) and UNUSUAL (the harness's unusual configurations) make
+    it: another server's ways."""
 
     imap_settings = {}
+    unusual = {}
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = MailStack.start(imap_settings=cls.imap_settings)
+        cls.stack = MailStack.start(imap_settings=cls.imap_settings, unusual=cls.unusual)
 
     @classmethod
     def tearDownClass(cls):
