@@ -436,13 +436,15 @@ static void moves_refused(Gateway *gw, const char *folder, guint n, const char *
     refusal_read(gw, side);
     gint64 now = clock_now_unix();
     gboolean began = gw->move_refusal[side].since == 0;
-    gint64 since = lasting_begin(gw, refusal_record[side], now);
+    gint64 since =
+        began ? lasting_begin(gw, refusal_record[side], now) : gw->move_refusal[side].since;
     gw->move_refusal[side].since = since;
     if (!gw->move_refusal[side].logged) {
         g_autofree char *at = letters_format_time(gw->config, since);
-        log_warning("%s; %u message(s), drafted and answered, stay in the inbox and are tried "
-                    "again at every pass (refused %s %s; the IOC is told after %d min)",
-                    why, n, began ? "from" : "since", at, LASTING_ALERT_SECONDS / 60);
+        log_warning("%s; %u message(s), %s, stay in the inbox and are tried again at every pass "
+                    "(refused %s %s; the IOC is told after %d min)",
+                    why, n, side == 0 ? "drafted and answered" : "kept aside",
+                    began ? "from" : "since", at, LASTING_ALERT_SECONDS / 60);
         gw->move_refusal[side].logged = TRUE;
     } else {
         log_debug("%s; %u message(s) stay in the inbox", why, n);

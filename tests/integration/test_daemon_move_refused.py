@@ -18,6 +18,13 @@ from mailboxtest import once
 SUBJECT = "Không chuyển được thư sang thư mục \"PAHT/Processed\""
 
 
+def header_bomb(gw):
+    """A mail whose header block is over the parser's 256 KiB: kept aside, to quarantine"""
+    filler = "".join(f"X-Filler-{i}: {'a' * 900}\r\n" for i in range(320))
+    return (f"From: bomb@example.test\r\nTo: {gw.address}\r\nSubject: bom\r\n"
+            f"Message-ID: <{pahttest.unique('bomb')}@x>\r\n{filler}\r\nbody\r\n").encode()
+
+
 class MoveRefused(mailboxtest.PrivateStack, unittest.TestCase):
     unusual = {"acl": "vfile"}
 
@@ -58,18 +65,24 @@ class MoveRefused(mailboxtest.PrivateStack, unittest.TestCase):
                           what="the two acknowledgements")
 
         # passes within the half hour: the move tried again, the mail not processed again,
-        # one line a run, nobody told
+        # one line a run, nobody told. Meanwhile a mail kept aside goes to the quarantine
+        # folder, which accepts it: the processed folder's refusal is a record of its own and
+        # goes on (its period still began at minute 1: the alert comes at minute 31)
+        self.stack.deliver(gw.address, header_bomb(gw), sender="bomb@example.test")
         for minutes in (10, 29):
             run = once(gw, minutes)
             self.assertEqual(run.stderr.count("[NOPERM]"), 1, run.stderr)
             self.assertIn("refused since", run.stderr)
+            self.assertNotIn("accepted again", run.stderr)
+        self.assertEqual(gw.count("PAHT/Quarantine"), 1)
         self.assertEqual(len(gw.pahtctl_json("drafts")), 2)
-        self.assertEqual(self.alerts(gw), [])
+        self.assertEqual(self.alerts(gw)[1:], [], "only the kept-aside mail's own alert")
 
         told = once(gw, 31)
         self.assertIn("the IOC is alerted", told.stderr)
-        alert = pahttest.wait_for(lambda: pahttest.messages(self.stack, gw.ioc_address),
-                                  what="the IOC alert")[0]
+        alert = pahttest.wait_for(lambda: len(self.alerts(gw)) == 2
+                                  and pahttest.messages(self.stack, gw.ioc_address),
+                                  what="the IOC alert")[1]
         self.assertIn(SUBJECT, alert["Subject"])
         self.assertIn("09:01 ngày 01/12/2026", alert["Subject"])
         text = pahttest.plain_text(alert)
@@ -78,7 +91,7 @@ class MoveRefused(mailboxtest.PrivateStack, unittest.TestCase):
         self.assertIn("quota", text)
         for minutes in (40, 50):
             once(gw, minutes)
-        self.assertEqual(len(self.alerts(gw)), 1, "once a period")
+        self.assertEqual(len(self.alerts(gw)), 2, "once a period")
         # the administrator's health page says it too
         console = webtest.Console(gw)
         console.user("quantri", "admin")
@@ -106,8 +119,8 @@ class MoveRefused(mailboxtest.PrivateStack, unittest.TestCase):
         again = once(gw, 120)
         self.assertIn("refused from", again.stderr)
         once(gw, 151)
-        pahttest.wait_for(lambda: len(self.alerts(gw)) == 2, what="the second period's alert")
-        self.assertIn("11:00 ngày 01/12/2026", self.alerts(gw)[1])
+        pahttest.wait_for(lambda: len(self.alerts(gw)) == 3, what="the second period's alert")
+        self.assertIn("11:00 ngày 01/12/2026", self.alerts(gw)[2])
 
 
 if __name__ == "__main__":
