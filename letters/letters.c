@@ -195,6 +195,14 @@ static const LetterKind *registered_kind(const LetterRequest *req, const char **
     return NULL;
 }
 
+/* the templates this build installed, behind a templates_dir of the province's own (NULL when
+ * templates_dir is that folder) */
+static const char *letters_fallback_dir(const Config *c)
+{
+    const char *installed = config_default_templates_dir();
+    return g_strcmp0(installed, c->gateway.templates_dir) == 0 ? NULL : installed;
+}
+
 gboolean letters_check_templates(const Config *c, GError **error)
 {
     g_autoptr(Labels) labels = labels_load(c, error);
@@ -205,7 +213,7 @@ gboolean letters_check_templates(const Config *c, GError **error)
         if (!name)
             return FALSE;
         for (const LetterTemplate *t = k->templates; t->name; t++) {
-            if (!letter_check(c->gateway.templates_dir, t->name, error))
+            if (!letter_check(c->gateway.templates_dir, letters_fallback_dir(c), t->name, error))
                 return FALSE;
         }
     }
@@ -244,6 +252,7 @@ gboolean letters_enqueue(const Config *c, Store *store, const LetterRequest *req
     g_autofree char *reply_to = req->reply_to ? g_strdup(req->reply_to) : reply_address(c, token);
     LetterSpec spec = {
         .templates_dir = c->gateway.templates_dir,
+        .templates_fallback_dir = letters_fallback_dir(c),
         .kind = template_name,
         .context = root,
         .from_name = c->gateway.name,

@@ -268,8 +268,25 @@ static const char *auto_submitted_value(const char *value)
 
 typedef struct {
     const char *dir;
+    const char *fallback;  /* where a partial missing from dir is read (NULL: nowhere) */
     const char *extension; /* "txt" or "html" */
 } PartialFiles;
+
+/* dir/file, or fallback/file when dir has no such file and fallback has (a folder the
+ * province copied before this version added the file); the first names the file in an error */
+static char *template_file_path(const char *dir, const char *fallback, const char *file)
+{
+    char *path = g_build_filename(dir, file, NULL);
+    if (!fallback || g_file_test(path, G_FILE_TEST_EXISTS))
+        return path;
+    char *other = g_build_filename(fallback, file, NULL);
+    if (!g_file_test(other, G_FILE_TEST_EXISTS)) {
+        g_free(other);
+        return path;
+    }
+    g_free(path);
+    return other;
+}
 
 gboolean template_name_is_safe(const char *name)
 {
@@ -374,7 +391,7 @@ static char *partial_file_lookup(const char *name, gpointer user_data, GError **
         return NULL;
     }
     g_autofree char *file = g_strdup_printf("%s.partial.%s", name, files->extension);
-    g_autofree char *path = g_build_filename(files->dir, file, NULL);
+    g_autofree char *path = template_file_path(files->dir, files->fallback, file);
     GError *read_error = NULL;
     char *text = template_file_text(path, &read_error);
     if (!text) {
@@ -403,17 +420,21 @@ static void letter_files_clear(LetterFiles *f)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(LetterFiles, letter_files_clear)
 
-static gboolean letter_files_read(const char *dir, const char *kind, LetterFiles *f, GError **error)
+static gboolean letter_files_read(const char *dir, const char *fallback, const char *kind,
+                                  LetterFiles *f, GError **error)
 {
     if (!dir || !template_name_is_safe(kind)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "bad letter kind \"%s\"",
                     kind ? kind : "");
         return FALSE;
     }
+    /* the two files from one folder: the pair say the same, in the province's words or
+     * in those this build installed */
     g_autofree char *text_name = g_strdup_printf("%s.txt", kind);
     g_autofree char *html_name = g_strdup_printf("%s.html", kind);
-    f->text_path = g_build_filename(dir, text_name, NULL);
-    f->html_path = g_build_filename(dir, html_name, NULL);
+    f->text_path = template_file_path(dir, fallback, text_name);
+    g_autofree char *from = g_path_get_dirname(f->text_path);
+    f->html_path = g_build_filename(from, html_name, NULL);
     f->text = template_file_text(f->text_path, error);
     if (!f->text)
         return FALSE;
@@ -447,13 +468,14 @@ static gboolean check_file_part(const char *path, const char *text, int first_li
     return FALSE;
 }
 
-gboolean letter_check(const char *templates_dir, const char *kind, GError **error)
+gboolean letter_check(const char *templates_dir, const char *fallback_dir, const char *kind,
+                      GError **error)
 {
     g_auto(LetterFiles) files = {0};
-    if (!letter_files_read(templates_dir, kind, &files, error))
+    if (!letter_files_read(templates_dir, fallback_dir, kind, &files, error))
         return FALSE;
-    PartialFiles text_partials = {templates_dir, "txt"};
-    PartialFiles html_partials = {templates_dir, "html"};
+    PartialFiles text_partials = {templates_dir, fallback_dir, "txt"};
+    PartialFiles html_partials = {templates_dir, fallback_dir, "html"};
     return check_file_part(files.text_path, files.subject, 1, &text_partials, error) &&
            check_file_part(files.text_path, files.body, 3, &text_partials, error) &&
            check_file_part(files.html_path, files.html, 1, &html_partials, error);
@@ -785,10 +807,11 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
         return NULL;
     }
     g_auto(LetterFiles) files = {0};
-    if (!letter_files_read(spec->templates_dir, spec->kind, &files, error))
+    if (!letter_files_read(spec->templates_dir, spec->templates_fallback_dir, spec->kind, &files,
+                           error))
         return NULL;
-    PartialFiles text_partials = {spec->templates_dir, "txt"};
-    PartialFiles html_partials = {spec->templates_dir, "html"};
+    PartialFiles text_partials = {spec->templates_dir, spec->templates_fallback_dir, "txt"};
+    PartialFiles html_partials = {spec->templates_dir, spec->templates_fallback_dir, "html"};
     g_autofree char *subject_raw = render_file_part(files.text_path, files.subject, 1,
                                                     spec->context, FALSE, &text_partials, error);
     if (!subject_raw)

@@ -80,6 +80,10 @@ typedef struct {
 
 typedef struct {
     const char *templates_dir;
+    /* NULL, or where a letter's pair of files or a partial missing from templates_dir is
+     * read: the templates this build installed, for a folder the province copied from an
+     * older version (a newer one adds letters) */
+    const char *templates_fallback_dir;
     const char *kind;  /* "ack", "incomplete", ... */
     JsonNode *context; /* the values the templates use */
     const char *from_name;
@@ -111,7 +115,8 @@ Letter *letter_compose(const LetterSpec *spec, GError **error);
  * files there and readable, the Subject line, every tag and every partial they name
  * (template_check_full). PAHT_ERROR_CONFIG naming the file and the line, as letter_compose
  * would at the letter that meets the fault. */
-gboolean letter_check(const char *templates_dir, const char *kind, GError **error);
+gboolean letter_check(const char *templates_dir, const char *fallback_dir, const char *kind,
+                      GError **error);
 void letter_free(Letter *letter);
 /* A letter's plain part as a reader of RFC 3676 shows it: the lines of a paragraph joined,
  * space-stuffing removed, LF line ends (pahtctl preview). NULL stays NULL. */

@@ -113,6 +113,28 @@ class InstallPrefix(unittest.TestCase):
         # found by default, not because the example names a folder that happens to exist
         self.assertRegex(conf, r"(?m)^#templates_dir = ", "the example pins the letters")
 
+        # the province's own copy of the letters, made from an older version that lacked one
+        # (move_refused): it comes from the installed folder, and a fault in the province's own
+        # files is refused, named in its folder
+        own = os.path.join(etc, "templates")
+        shutil.copytree(self.under("share", "paht", "templates"), own)
+        for name in ("move_refused.txt", "move_refused.html"):
+            os.unlink(os.path.join(own, name))
+        with open(os.path.join(etc, "paht.conf"), "w", encoding="utf-8") as f:
+            f.write(re.sub(r"(?m)^#templates_dir = .*$", f"templates_dir = {own}", conf, count=1))
+        p = run([self.under("sbin", "pahtd"), "--check-config"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        ack = os.path.join(own, "ack.txt")
+        with open(ack, encoding="utf-8") as f:
+            text = f.read()
+        with open(ack, "w", encoding="utf-8") as f:
+            f.write(text.replace("{{/", "{{/sai_", 1))
+        p = run([self.under("sbin", "pahtd"), "--check-config"])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"template {ack}: line ", p.stderr)
+        with open(os.path.join(etc, "paht.conf"), "w", encoding="utf-8") as f:
+            f.write(conf)
+
     def test_units_start_the_installed_daemons_with_the_installed_configuration(self):
         for name in ("pahtd", "pahtweb"):
             with self.subTest(unit=name):

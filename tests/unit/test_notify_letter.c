@@ -50,15 +50,21 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
                "<p>{{report.subject}}</p></body></html>\n");
 }
 
-static void fixture_tear_down(Fixture *f, gconstpointer data)
+/* a folder of files, removed */
+static void remove_folder(const char *folder)
 {
-    g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+    g_autoptr(GDir) dir = g_dir_open(folder, 0, NULL);
     const char *name;
     while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(f->dir, name, NULL);
+        g_autofree char *path = g_build_filename(folder, name, NULL);
         g_unlink(path);
     }
-    g_rmdir(f->dir);
+    g_rmdir(folder);
+}
+
+static void fixture_tear_down(Fixture *f, gconstpointer data)
+{
+    remove_folder(f->dir);
     g_free(f->dir);
 }
 
@@ -550,18 +556,68 @@ static void test_partials_and_windows_line_ends(Fixture *f, gconstpointer data)
     json_node_unref(context);
 }
 
-/* the plain text of kind p composed now */
-static char *compose_plain(Fixture *f)
+static char *plain_of(const char *dir, const char *fallback, const char *kind)
 {
     JsonNode *context = context_with_subject("x");
-    LetterSpec spec = base_spec(f->dir, context);
-    spec.kind = "p";
+    LetterSpec spec = base_spec(dir, context);
+    spec.templates_fallback_dir = fallback;
+    spec.kind = kind;
     g_autoptr(GError) error = NULL;
     g_autoptr(Letter) letter = letter_compose(&spec, &error);
     g_assert_no_error(error);
     json_node_unref(context);
     g_autoptr(GMimeMessage) message = parse_letter(letter);
     return part_text(message, "plain");
+}
+
+/* A templates_dir the province copied from an older version lacks the letters and partials a
+ * newer one adds: those come from the folder this build installed (the fallback), each
+ * letter's pair from one folder, and the province's own files win. Without a fallback the
+ * missing file is an error naming it in templates_dir. */
+static void test_missing_files_come_from_the_installed_folder(Fixture *f, gconstpointer data)
+{
+    g_autofree char *installed = g_dir_make_tmp("paht-installed-XXXXXX", NULL);
+    write_file(f->dir, "p.txt", "Subject: tỉnh\n\nLời của tỉnh.\n{{> footer}}\n");
+    write_file(f->dir, "p.html", "<p>Lời của tỉnh.</p>{{> footer}}\n");
+    write_file(f->dir, "half.txt", "Subject: nửa\n\nChỉ có bản chữ.\n");
+    write_file(installed, "p.txt", "Subject: gói\n\nLời của gói.\n");
+    write_file(installed, "p.html", "<p>Lời của gói.</p>\n");
+    write_file(installed, "q.txt", "Subject: mới\n\nThư mới.\n{{> footer}}\n");
+    write_file(installed, "q.html", "<p>Thư mới.</p>\n");
+    write_file(installed, "half.html", "<p>bản HTML của gói</p>\n");
+    write_file(installed, "footer.partial.txt", "Tổng đài 1022\n");
+    write_file(installed, "footer.partial.html", "<b>1022</b>");
+
+    g_autofree char *ours = plain_of(f->dir, installed, "p");
+    g_assert_cmpstr(ours, ==, "Lời của tỉnh.\r\nTổng đài 1022\r\n");
+    g_autofree char *added = plain_of(f->dir, installed, "q");
+    g_assert_cmpstr(added, ==, "Thư mới.\r\nTổng đài 1022\r\n");
+    g_autoptr(GError) error = NULL;
+    g_assert_true(letter_check(f->dir, installed, "q", &error));
+    g_assert_no_error(error);
+
+    /* a pair is never half the province's and half the package's */
+    g_autofree char *half_html = g_build_filename(f->dir, "half.html", NULL);
+    g_assert_false(letter_check(f->dir, installed, "half", &error));
+    g_assert_nonnull(strstr(error->message, half_html));
+    g_clear_error(&error);
+    /* without the installed folder, what is missing is named where it was looked for */
+    g_autofree char *q = g_build_filename(f->dir, "q.txt", NULL);
+    g_assert_false(letter_check(f->dir, NULL, "q", &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, q));
+    g_clear_error(&error);
+    g_autofree char *footer = g_build_filename(f->dir, "footer.partial.txt", NULL);
+    g_assert_false(letter_check(f->dir, NULL, "p", &error));
+    g_assert_nonnull(strstr(error->message, footer));
+
+    remove_folder(installed);
+}
+
+/* the plain text of kind p composed now */
+static char *compose_plain(Fixture *f)
+{
+    return plain_of(f->dir, NULL, "p");
 }
 
 /* Templates are read and parsed once and kept (issue 18), but an operator's edit reaches the
@@ -914,6 +970,9 @@ int main(int argc, char **argv)
                test_missing_or_broken_templates, fixture_tear_down);
     g_test_add("/notify/letter/partials_and_windows_line_ends", Fixture, NULL, fixture_set_up,
                test_partials_and_windows_line_ends, fixture_tear_down);
+    g_test_add("/notify/letter/missing_files_come_from_the_installed_folder", Fixture, NULL,
+               fixture_set_up, test_missing_files_come_from_the_installed_folder,
+               fixture_tear_down);
     g_test_add("/notify/letter/edited_templates_reach_the_next_letter", Fixture, NULL,
                fixture_set_up, test_edited_templates_reach_the_next_letter, fixture_tear_down);
     g_test_add("/notify/letter/bad_sender_configuration", Fixture, NULL, fixture_set_up,
