@@ -449,8 +449,11 @@ static void moves_refused(Gateway *gw, const char *folder, guint n, const char *
     } else {
         log_debug("%s; %u message(s) stay in the inbox", why, n);
     }
-    if (now - since >= LASTING_ALERT_SECONDS && !gw->move_refusal[side].alerted &&
-        !(gw->move_refusal[side].alerted = lasting_alerted(gw, refusal_record[side])))
+    if (now - since < LASTING_ALERT_SECONDS || gw->move_refusal[side].alerted)
+        return;
+    /* told by an earlier run of this period? */
+    gw->move_refusal[side].alerted = lasting_alerted(gw, refusal_record[side]);
+    if (!gw->move_refusal[side].alerted)
         refusal_alert(gw, side, folder, n, why);
 }
 

@@ -661,6 +661,35 @@ static char *indent_lines(const char *text, const char *indent)
     return g_string_free(out, FALSE);
 }
 
+/* The tree of the partial a {{> name}} or {{< name}} tag names, as lookup gives it, indented
+ * like the tag when it stands alone (so rendering and checking share the parsed tree). NULL
+ * with *error set: lookup's error, or the parse's as "partial "NAME": ..."; NULL without: no
+ * such partial, which renders as nothing. */
+static GPtrArray *partial_nodes(TemplatePartialLookup lookup, gpointer user_data, const Node *node,
+                                GError **error)
+{
+    GError *local = NULL;
+    g_autofree char *text = lookup(node->text, user_data, &local);
+    if (local) {
+        g_propagate_error(error, local);
+        return NULL;
+    }
+    if (!text)
+        return NULL;
+    if (node->indent && *node->indent) {
+        char *indented = indent_lines(text, node->indent);
+        g_free(text);
+        text = indented;
+    }
+    GPtrArray *nodes = parse_template_kept(text, 1, &local);
+    if (!nodes) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "partial \"%s\": %s", node->text,
+                    local->message);
+        g_error_free(local);
+    }
+    return nodes;
+}
+
 /* {{> name}}, and {{< name}}: the same partial with its blocks replaced by the blocks inside
  * the tag (anything else inside a parent tag is not rendered, as the spec says) */
 static gboolean render_partial(Renderer *r, Node *node, GString *out, GError **error)
@@ -670,27 +699,14 @@ static gboolean render_partial(Renderer *r, Node *node, GString *out, GError **e
     if (r->partial_depth >= TEMPLATE_MAX_PARTIALS)
         return input_error(error, node->line, "partials nested more than %d deep",
                            TEMPLATE_MAX_PARTIALS);
-    GError *lookup_error = NULL;
-    g_autofree char *text = r->lookup(node->text, r->user_data, &lookup_error);
-    if (lookup_error) {
-        g_propagate_error(error, lookup_error);
+    GError *local = NULL;
+    g_autoptr(GPtrArray) nodes = partial_nodes(r->lookup, r->user_data, node, &local);
+    if (local) {
+        g_propagate_error(error, local);
         return FALSE;
     }
-    if (!text)
+    if (!nodes)
         return TRUE;
-    if (node->indent && *node->indent) {
-        char *indented = indent_lines(text, node->indent);
-        g_free(text);
-        text = indented;
-    }
-    GError *parse_error = NULL;
-    g_autoptr(GPtrArray) nodes = parse_template_kept(text, 1, &parse_error);
-    if (!nodes) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_INPUT, "partial \"%s\": %s", node->text,
-                    parse_error->message);
-        g_error_free(parse_error);
-        return FALSE;
-    }
     g_autoptr(GHashTable) given = NULL;
     if (node->kind == TOKEN_PARENT) {
         given = g_hash_table_new(g_str_hash, g_str_equal);
@@ -870,16 +886,15 @@ static gboolean check_partial(Checker *c, Node *node, guint guard, GError **erro
                            TEMPLATE_MAX_PARTIALS);
     g_hash_table_add(c->seen, g_strdup(node->text));
     GError *local = NULL;
-    g_autofree char *text = c->lookup(node->text, c->user_data, &local);
+    g_autoptr(GPtrArray) inner = partial_nodes(c->lookup, c->user_data, node, &local);
     if (local) {
         g_propagate_error(error, local);
         return FALSE;
     }
-    if (!text)
+    if (!inner)
         return TRUE;
-    g_autoptr(GPtrArray) inner = parse_template_kept(text, 1, &local);
     g_ptr_array_add(c->chain, node->text);
-    gboolean ok = inner && check_nodes(c, inner, guard, &local);
+    gboolean ok = check_nodes(c, inner, guard, &local);
     g_ptr_array_set_size(c->chain, c->chain->len - 1);
     if (!ok) {
         g_set_error(error, local->domain, local->code, "partial \"%s\": %s", node->text,

@@ -53,6 +53,26 @@ static inline char *fixture_templates_dir(void)
     return env ? g_strdup(env) : fixture_source_path("templates");
 }
 
+/* the files of templates/ (not web/) copied into the folder into, made if need be: a copy a
+ * test may break */
+static inline void fixture_templates_copy(const char *into)
+{
+    g_autofree char *templates = fixture_templates_dir();
+    g_assert_cmpint(g_mkdir_with_parents(into, 0700), ==, 0);
+    g_autoptr(GDir) dir = g_dir_open(templates, 0, NULL);
+    g_assert_nonnull(dir);
+    for (const char *name; (name = g_dir_read_name(dir));) {
+        g_autofree char *from = g_build_filename(templates, name, NULL);
+        g_autofree char *to = g_build_filename(into, name, NULL);
+        g_autofree char *bytes = NULL;
+        gsize len = 0;
+        if (g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
+            g_assert_true(g_file_get_contents(from, &bytes, &len, NULL));
+            g_assert_true(g_file_set_contents(to, bytes, (gssize)len, NULL));
+        }
+    }
+}
+
 /* writes the folder paht-NAME-XXXXXX (*dir, new) and its paht.conf as opts (may be NULL) say;
  * returns the configuration loaded from it */
 static inline Config *fixture_config_open(const char *name, const FixtureConfig *opts, char **dir)

@@ -613,19 +613,7 @@ static void test_scheduler_failure_is_told_once_a_day(Fixture *f, gconstpointer 
 
     /* the templates in a folder of the test's, the reminder's with a section never closed */
     g_autofree char *copy = g_build_filename(f->dir, "templates", NULL);
-    g_assert_cmpint(g_mkdir(copy, 0700), ==, 0);
-    g_autoptr(GDir) dir = g_dir_open(f->config->gateway.templates_dir, 0, &error);
-    g_assert_no_error(error);
-    for (const char *name; (name = g_dir_read_name(dir));) {
-        g_autofree char *from = g_build_filename(f->config->gateway.templates_dir, name, NULL);
-        g_autofree char *to = g_build_filename(copy, name, NULL);
-        g_autofree char *bytes = NULL;
-        gsize len = 0;
-        if (g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
-            ok(g_file_get_contents(from, &bytes, &len, &error), error);
-            ok(g_file_set_contents(to, bytes, (gssize)len, &error), error);
-        }
-    }
+    fixture_templates_copy(copy);
     g_free(f->config->gateway.templates_dir);
     f->config->gateway.templates_dir = g_strdup(copy);
     g_autofree char *reminder = g_build_filename(copy, "reminder.txt", NULL);

@@ -323,26 +323,6 @@ static void test_a_changed_label_is_in_the_next_letter(void)
     fixture_config_close(c, g_steal_pointer(&dir));
 }
 
-/* templates/ copied file by file (not web/) into a new folder */
-static char *templates_copy(void)
-{
-    char *copy = g_dir_make_tmp("paht-templates-XXXXXX", NULL);
-    g_assert_nonnull(copy);
-    g_autoptr(GDir) dir = g_dir_open(templates_dir(), 0, NULL);
-    const char *name;
-    while ((name = g_dir_read_name(dir))) {
-        g_autofree char *from = g_build_filename(templates_dir(), name, NULL);
-        g_autofree char *to = g_build_filename(copy, name, NULL);
-        g_autofree char *text = NULL;
-        gsize len = 0;
-        if (g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
-            g_assert_true(g_file_get_contents(from, &text, &len, NULL));
-            g_assert_true(g_file_set_contents(to, text, (gssize)len, NULL));
-        }
-    }
-    return copy;
-}
-
 /* in the copy's file, old (once) becomes new; returns the file as it was */
 static char *edit_template(const char *templates, const char *file, const char *old,
                            const char *new)
@@ -379,7 +359,9 @@ static void assert_templates_refused(const Config *c, const char *says, const ch
  * template only a rare letter uses, a Subject line, a file gone, a kind's name. */
 static void test_every_template_is_checked_with_the_configuration(void)
 {
-    g_autofree char *templates = templates_copy();
+    g_autofree char *templates = g_dir_make_tmp("paht-templates-XXXXXX", NULL);
+    g_assert_nonnull(templates);
+    fixture_templates_copy(templates);
     g_autofree char *extra = g_strdup_printf("[gateway]\ntemplates_dir = %s\n", templates);
     FixtureConfig opts = {.extra = extra};
     g_autofree char *dir = NULL;
@@ -423,13 +405,7 @@ static void test_every_template_is_checked_with_the_configuration(void)
     g_assert_true(letters_check_templates(c, &error));
     g_assert_no_error(error);
     fixture_config_close(c, g_steal_pointer(&dir));
-    g_autoptr(GDir) left = g_dir_open(templates, 0, NULL);
-    const char *name;
-    while ((name = g_dir_read_name(left))) {
-        g_autofree char *path = g_build_filename(templates, name, NULL);
-        g_unlink(path);
-    }
-    g_rmdir(templates);
+    fs_remove_tree(templates);
 }
 
 /* a letter to send now, the IOC's kind of context: who it is for and a report code */

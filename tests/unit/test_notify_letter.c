@@ -50,21 +50,9 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
                "<p>{{report.subject}}</p></body></html>\n");
 }
 
-/* a folder of files, removed */
-static void remove_folder(const char *folder)
-{
-    g_autoptr(GDir) dir = g_dir_open(folder, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_build_filename(folder, name, NULL);
-        g_unlink(path);
-    }
-    g_rmdir(folder);
-}
-
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    remove_folder(f->dir);
+    fs_remove_tree(f->dir);
     g_free(f->dir);
 }
 
@@ -611,7 +599,7 @@ static void test_missing_files_come_from_the_installed_folder(Fixture *f, gconst
     g_assert_false(letter_check(f->dir, NULL, "p", &error));
     g_assert_nonnull(strstr(error->message, footer));
 
-    remove_folder(installed);
+    fs_remove_tree(installed);
 }
 
 /* the plain text of kind p composed now */
