@@ -24,15 +24,44 @@
 /* the first retry after a failure, and the longest wait between retries */
 #define BACKOFF_FIRST_SECONDS 1.0
 #define BACKOFF_MAX_SECONDS   300.0
-/* the outage's record (lasting_*): a mailbox unreachable LASTING_ALERT_SECONDS is reported to
- * the IOC, and again when it is back */
-#define OUTAGE "mailbox_down"
+/* A pass that fails is one of two lasting failures (lasting_*), each told to the IOC once it
+ * has lasted LASTING_ALERT_SECONDS and again when it ends:
+ *  - the mailbox unreachable: no connection, a lost one, or a command the server refused
+ *    (login, SELECT): the mail server, the network, the credentials;
+ *  - the mail not processed while the server answers every command: the pass failed on the
+ *    gateway's side (storage that refuses writes, the database, a template edited in place
+ *    with a fault). Told as the first, it sent the administrator to the wrong machine. */
+typedef struct {
+    const char *record; /* lasting_* name */
+    const char *began;  /* the IOC's alert once it has lasted (its letter's kind) */
+    const char *ended;  /* ... and when it is over, if the first was sent */
+    /* for the log and systemd's status: the words before and after the mailbox's name, while
+     * it lasts and once it is over */
+    const char *state[2], *over[2];
+} LastingFailure;
+
+static const LastingFailure OUTAGE = {"mailbox_down",
+                                      "mailbox_down",
+                                      "mailbox_up",
+                                      {"mailbox ", " unreachable"},
+                                      {"mailbox ", " reachable again"}};
+static const LastingFailure STALLED = {"processing_failed",
+                                       "processing_failed",
+                                       "processing_resumed",
+                                       {"mail of ", " not processed (the IMAP server answers)"},
+                                       {"mail of ", " processed again"}};
+
+static char *failure_words(const char *const words[2], const Config *c)
+{
+    return g_strconcat(words[0], c->imap.user, words[1], NULL);
+}
 
 typedef struct {
     int failures;          /* consecutive failed passes; 0 while the mailbox is fine */
     gint64 next_attempt;   /* monotonic microseconds: no pass before this */
     int last_code;         /* PahtErrorCode of the last failure */
-    gboolean check_stored; /* an outage recorded by an earlier run may still be open */
+    gboolean last_ours;    /* ... and whether it was the gateway's side (STALLED) */
+    gboolean check_stored; /* a failure recorded by an earlier run may still be open */
 } MailboxHealth;
 
 /* pahtd's loop and what only it keeps: its signals, systemd's watchdog, the mailbox's health */
@@ -98,8 +127,8 @@ static double backoff_seconds(int failures)
     return delay / 2 + g_random_double() * delay / 2;
 }
 
-/* the outage's facts, for the alert that it began and the one that it ended */
-static JsonBuilder *outage_facts(const Config *c, gint64 since)
+/* a lasting failure's facts, for the alert that it began and the one that it ended */
+static JsonBuilder *failure_facts(const Config *c, gint64 since)
 {
     JsonBuilder *facts = letters_alert_facts();
     json_member_string(facts, "mailbox", c->imap.user);
@@ -108,86 +137,110 @@ static JsonBuilder *outage_facts(const Config *c, gint64 since)
     return facts;
 }
 
-static void alert_outage(Gateway *gw, gint64 since, const char *what)
+static void alert_began(Gateway *gw, const LastingFailure *f, gint64 since, const char *what)
 {
     const Config *c = gw->config;
     g_autofree char *key =
-        g_strdup_printf("mailbox_down:%s:%" G_GINT64_FORMAT, c->imap.user, since);
-    g_autoptr(JsonBuilder) facts = outage_facts(c, since);
+        g_strdup_printf("%s:%s:%" G_GINT64_FORMAT, f->began, c->imap.user, since);
+    g_autoptr(JsonBuilder) facts = failure_facts(c, since);
     json_member_string(facts, "error", what);
     GError *error = NULL;
     gboolean ok = store_begin(gw->store, &error) &&
-                  letters_ioc_alert(c, gw->store, "mailbox_down", key, 0, facts, &error) &&
-                  lasting_set_alerted(gw, OUTAGE, &error) && store_commit(gw->store, &error);
+                  letters_ioc_alert(c, gw->store, f->began, key, 0, facts, &error) &&
+                  lasting_set_alerted(gw, f->record, &error) && store_commit(gw->store, &error);
     if (!ok) {
         store_rollback(gw->store);
-        log_error("cannot enqueue the mailbox alert: %s", error->message);
+        log_error("cannot enqueue the %s alert: %s", f->began, error->message);
         g_error_free(error);
         return;
     }
-    log_warning("mailbox %s unreachable for %" G_GINT64_FORMAT " min: the IOC is alerted (%s)",
-                c->imap.user, (clock_now_unix() - since) / 60, c->gateway.ioc_alert_to);
+    g_autofree char *state = failure_words(f->state, c);
+    log_warning("%s for %" G_GINT64_FORMAT " min: the IOC is alerted (%s)", state,
+                (clock_now_unix() - since) / 60, c->gateway.ioc_alert_to);
+}
+
+/* The failure f is over: its record ended, and the IOC told if it was told that it began.
+ * said: this run logged it, so its end is logged even without a record. still: the other
+ * failure, which goes on (the letter must not say all is well), or NULL. FALSE when the
+ * record could not be ended (logged): the next turn tries again. */
+static gboolean failure_over(Gateway *gw, const LastingFailure *f, gboolean said, const char *still)
+{
+    const Config *c = gw->config;
+    g_autofree char *over = failure_words(f->over, c);
+    gint64 since = lasting_since(gw, f->record);
+    if (!since) {
+        if (said)
+            log_notice("%s", over);
+        return TRUE;
+    }
+    gboolean alerted = lasting_alerted(gw, f->record);
+    gint64 minutes = (clock_now_unix() - since) / 60;
+    log_notice("%s after %" G_GINT64_FORMAT " min", over, minutes);
+    GError *error = NULL;
+    gboolean ok = store_begin(gw->store, &error);
+    if (ok && alerted) {
+        g_autofree char *key =
+            g_strdup_printf("%s:%s:%" G_GINT64_FORMAT, f->ended, c->imap.user, since);
+        g_autoptr(JsonBuilder) facts = failure_facts(c, since);
+        json_member_int(facts, "minutes", minutes);
+        if (still)
+            json_member_string(facts, "still_failing", still);
+        ok = letters_ioc_alert(c, gw->store, f->ended, key, 0, facts, &error);
+    }
+    ok = ok && lasting_clear(gw, f->record, &error) && store_commit(gw->store, &error);
+    if (!ok) {
+        store_rollback(gw->store);
+        log_error("cannot record the end of a failure (%s): %s", f->record, error->message);
+        g_error_free(error);
+    }
+    return ok;
 }
 
 static void health_failed(Gateway *gw, MailboxHealth *h, const GError *e)
 {
     const Config *c = gw->config;
+    gboolean ours = !gw->failed_at_server;
+    const LastingFailure *f = ours ? &STALLED : &OUTAGE;
+    gboolean was_outage = h->failures > 0 && !h->last_ours;
     h->failures++;
     double delay = backoff_seconds(h->failures);
     h->next_attempt = g_get_monotonic_time() + (gint64)(delay * G_USEC_PER_SEC);
     gint64 now = clock_now_unix();
-    gint64 since = lasting_begin(gw, OUTAGE, now);
-    /* once per change of state: the first failure, or a different kind of failure */
-    if (h->failures == 1)
-        log_error("mailbox %s: %s (retrying with backoff)", c->imap.user, e->message);
+    /* the server answers: an outage, of this run or on record from an earlier one, is over.
+     * An outage while the mail was not processed leaves that record as it is: nobody knows
+     * yet whether the fault on our side is mended. */
+    if (ours)
+        failure_over(gw, &OUTAGE, was_outage, e->message);
+    gint64 since = lasting_begin(gw, f->record, now);
+    /* once per change of state: the first failure, another kind, or the other side */
+    g_autofree char *state = failure_words(f->state, c);
+    if (h->failures == 1 || ours != h->last_ours)
+        log_error("%s: %s (retrying with backoff)", state, e->message);
     else if (e->code != h->last_code)
-        log_error("mailbox %s still failing, now: %s", c->imap.user, e->message);
+        log_error("%s, still failing, now: %s", state, e->message);
     else
-        log_debug("mailbox %s: %s; next try in %.0f s", c->imap.user, e->message, delay);
+        log_debug("%s: %s; next try in %.0f s", state, e->message, delay);
     h->last_code = e->code;
-    h->check_stored = TRUE;
-    if (h->failures == 1) {
+    if (h->failures == 1 || ours != h->last_ours) {
         g_autofree char *at = letters_format_time(c, since);
-        sd_notifyf(0, "STATUS=Mailbox %s unreachable since %s", c->imap.user, at);
+        sd_notifyf(0, "STATUS=%c%s since %s", g_ascii_toupper(state[0]), state + 1, at);
     }
-    if (now - since >= LASTING_ALERT_SECONDS && !lasting_alerted(gw, OUTAGE))
-        alert_outage(gw, since, e->message);
+    h->last_ours = ours;
+    h->check_stored = TRUE;
+    if (now - since >= LASTING_ALERT_SECONDS && !lasting_alerted(gw, f->record))
+        alert_began(gw, f, since, e->message);
 }
 
 static void health_fine(Gateway *gw, MailboxHealth *h)
 {
-    const Config *c = gw->config;
-    gboolean was_down = h->failures > 0;
+    gboolean was_failing = h->failures > 0;
     h->failures = 0;
     h->next_attempt = 0;
     if (!h->check_stored)
         return;
-    h->check_stored = FALSE;
-    gint64 since = lasting_since(gw, OUTAGE);
-    if (!since) {
-        if (was_down)
-            log_notice("mailbox %s reachable again", c->imap.user);
-        return;
-    }
-    gboolean alerted = lasting_alerted(gw, OUTAGE);
-    gint64 minutes = (clock_now_unix() - since) / 60;
-    log_notice("mailbox %s reachable again after %" G_GINT64_FORMAT " min", c->imap.user, minutes);
-    GError *error = NULL;
-    gboolean ok = store_begin(gw->store, &error);
-    if (ok && alerted) {
-        g_autofree char *key =
-            g_strdup_printf("mailbox_up:%s:%" G_GINT64_FORMAT, c->imap.user, since);
-        g_autoptr(JsonBuilder) facts = outage_facts(c, since);
-        json_member_int(facts, "minutes", minutes);
-        ok = letters_ioc_alert(c, gw->store, "mailbox_up", key, 0, facts, &error);
-    }
-    ok = ok && lasting_clear(gw, OUTAGE, &error) && store_commit(gw->store, &error);
-    if (!ok) {
-        store_rollback(gw->store);
-        log_error("cannot record the end of the mailbox outage: %s", error->message);
-        g_error_free(error);
-        h->check_stored = TRUE;
-    }
+    gboolean ended = failure_over(gw, &OUTAGE, was_failing && !h->last_ours, NULL);
+    ended = failure_over(gw, &STALLED, was_failing && h->last_ours, NULL) && ended;
+    h->check_stored = !ended;
 }
 
 static void notify_watching(Gateway *gw)

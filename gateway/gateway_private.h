@@ -52,11 +52,14 @@ struct Gateway {
     char *raw_dir, *att_dir, *tmp_dir;
     ImapClient *imap;
     gboolean folders_ready;
-    gboolean selected;     /* the watched folder is selected on imap */
-    guint32 uidvalidity;   /* ... with this UIDVALIDITY */
-    gboolean sync_pending; /* the last pass did not finish: look for mail even without news */
-    gboolean recovering;   /* no pass has run yet: a message still "fetched" is one whose
-                              processing the previous process did not survive */
+    gboolean selected;         /* the watched folder is selected on imap */
+    guint32 uidvalidity;       /* ... with this UIDVALIDITY */
+    gboolean sync_pending;     /* the last pass did not finish: look for mail even without news */
+    gboolean failed_at_server; /* the last pass that failed, failed at the IMAP server (no
+                                  connection, a lost one, a refused command); FALSE: on the
+                                  gateway's side, the server answering (mailbox_sync) */
+    gboolean recovering;       /* no pass has run yet: a message still "fetched" is one whose
+                                  processing the previous process did not survive */
     /* ... the message each parser process had taken when the previous process died, as it
      * noted it (worker_read_taken, once): the ones charged an attempt */
     TakenNote in_hand_at_crash[PARSER_PROCESSES_MAX];

@@ -1752,6 +1752,8 @@ gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
     }
     if (ok)
         return TRUE;
+    /* whose failure it was, for the daemon's alerts: asked before the session is closed */
+    gw->failed_at_server = imap_client_server_failed(gw->imap);
     /* a temporary failure (a dropped connection, a timeout) leaves the session in a state
      * nobody knows: the next pass connects again, whether or not the caller asked for the
      * error */

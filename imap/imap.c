@@ -40,6 +40,8 @@ struct ImapClient {
     char *host;      /* ASCII form (IDNA) of the configured host: connect, SNI, verification */
     char *user;      /* for messages: the gateway's own mailbox, not a citizen's address */
     gboolean broken; /* a TEMPORARY error happened: the session state is unknown */
+    gboolean server_failed; /* the last command failed at the server: refused, or the
+                               connection failed on it (imap_client_server_failed) */
     gboolean have_delimiter;
     char delimiter;       /* the server's hierarchy separator; 0 = flat namespace */
     char *selected;       /* server name of the selected mailbox, or NULL */
@@ -199,6 +201,7 @@ static void G_GNUC_PRINTF(5, 6) set_command_error(ImapClient *c, int r, PahtErro
     g_autofree char *what = g_strdup_vprintf(format, ap);
     va_end(ap);
 
+    c->server_failed = TRUE;
     if (is_connection_failure(r)) {
         c->broken = TRUE;
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "%s on %s: %s", what, c->host,
@@ -222,6 +225,7 @@ static gboolean check_usable(ImapClient *c, GError **error)
                     "IMAP session with %s already failed; reconnect", c->host);
         return FALSE;
     }
+    c->server_failed = FALSE; /* a new command */
     return TRUE;
 }
 
@@ -1503,6 +1507,7 @@ gboolean imap_client_folder_has_message_ids(ImapClient *client, const char *fold
     struct mailimap_selection_info *sel = client->imap->imap_selection_info;
     if (sel && sel->sel_uidvalidity != uidvalidity) {
         client->broken = TRUE;
+        client->server_failed = TRUE;
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "UIDVALIDITY of the selected folder on %s changed meanwhile", client->host);
         return FALSE;
@@ -1513,6 +1518,11 @@ gboolean imap_client_folder_has_message_ids(ImapClient *client, const char *fold
 gboolean imap_client_usable(ImapClient *client)
 {
     return client && !client->broken && client->imap && client->imap->imap_stream;
+}
+
+gboolean imap_client_server_failed(ImapClient *client)
+{
+    return !client || client->server_failed;
 }
 
 /* ---- waiting for new mail ----------------------------------------------------------------- */

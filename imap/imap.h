@@ -121,6 +121,10 @@ GBytes *imap_client_fetch_header_fields(ImapClient *client, guint32 uid, const c
 
 /* FALSE after an error that left the session unusable: close it and connect again */
 gboolean imap_client_usable(ImapClient *client);
+/* TRUE when the last command failed at the server: it refused it, or the connection failed on
+ * it. FALSE when the server carried it out, even if what the caller did with the answer failed
+ * (a file that could not be written). TRUE for NULL (no session). */
+gboolean imap_client_server_failed(ImapClient *client);
 
 /* CREATE the folder unless it exists (and subscribe it) */
 gboolean imap_client_ensure_folder(ImapClient *client, const char *folder, GError **error);

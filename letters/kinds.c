@@ -128,6 +128,8 @@ static const LetterKind kinds[] = {
                                               {"auto_reply_limit", LETTER_PREVIEW_NONE},
                                               {"mailbox_down", LETTER_PREVIEW_NONE},
                                               {"mailbox_up", LETTER_PREVIEW_NONE},
+                                              {"processing_failed", LETTER_PREVIEW_NONE},
+                                              {"processing_resumed", LETTER_PREVIEW_NONE},
                                               {"smtp_refused", LETTER_PREVIEW_NONE},
                                               {"unparsed", LETTER_PREVIEW_NONE},
                                               {"too_large_alert", LETTER_PREVIEW_NONE},

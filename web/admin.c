@@ -170,6 +170,12 @@ static void add_mailbox(JsonBuilder *b, Request *req, Store *store)
     json_add_bool(b, "failing", since > 0);
     g_autofree char *since_text = page_time(req, since);
     json_add_string(b, "failing_since", since > 0 ? since_text : NULL);
+    /* passes failing on the gateway's side while the server answers (gateway/daemon.c) */
+    g_autofree char *stalled = NULL;
+    daemon_state_get(store, "processing_failed_since", &stalled, NULL);
+    gint64 stalled_since = stalled ? g_ascii_strtoll(stalled, NULL, 10) : 0;
+    g_autofree char *stalled_text = page_time(req, stalled_since);
+    json_add_string(b, "not_processed_since", stalled_since > 0 ? stalled_text : NULL);
     /* moves out of the inbox the server refuses (gateway/mailbox.c): the mail stays there */
     static const char *const refusals[] = {"move_refused_since", "move_refused_quarantine_since"};
     json_builder_set_member_name(b, "moves_refused");
