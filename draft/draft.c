@@ -67,25 +67,29 @@ void draft_free(Draft *d)
     g_free(d);
 }
 
+/* Điều 4.2-4.3: name, contact address, citizen ID, phone; and where it happened. E-mail is
+ * never missing: the sender's address is the fallback. */
+static const char *const field_names[] = {"name",  "address",  "id_number",
+                                          "phone", "location", NULL};
+
+const char *const *draft_field_names(void)
+{
+    return field_names;
+}
+
 char **draft_missing_fields(const Draft *d)
 {
-    /* Điều 4.2-4.3: name, contact address, citizen ID, phone; and where it happened.
-     * E-mail is never missing: the sender's address is the fallback. */
     GPtrArray *missing = g_ptr_array_new();
-    const struct {
-        const char *name;
-        const char *value;
-    } fields[] = {
-        {"name", d->citizen.name},
-        {"address", d->citizen.address},
-        {"id_number", d->citizen.id_number},
-        {"phone", d->citizen.phone},
-        {"location",
-         d->location.text ? d->location.text : (d->location.has_coordinates ? "gps" : NULL)},
+    const char *const values[G_N_ELEMENTS(field_names) - 1] = {
+        d->citizen.name,
+        d->citizen.address,
+        d->citizen.id_number,
+        d->citizen.phone,
+        d->location.text ? d->location.text : (d->location.has_coordinates ? "gps" : NULL),
     };
-    for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
-        if (!fields[i].value || !*fields[i].value)
-            g_ptr_array_add(missing, g_strdup(fields[i].name));
+    for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+        if (!values[i] || !*values[i])
+            g_ptr_array_add(missing, g_strdup(field_names[i]));
     }
     g_ptr_array_add(missing, NULL);
     return (char **)g_ptr_array_free(missing, FALSE);

@@ -104,6 +104,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Draft, draft_free)
 /* names of the required Điều 4 fields the draft lacks, in the order
  * name, address, id_number, phone, location (NULL-terminated; g_strfreev) */
 char **draft_missing_fields(const Draft *draft);
+/* the names draft_missing_fields may give, NULL-terminated */
+const char *const *draft_field_names(void);
 
 G_END_DECLS
 

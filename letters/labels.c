@@ -9,26 +9,34 @@
 #include <string.h>
 
 struct Labels {
-    GKeyFile *file; /* shared with the cache below: read only */
+    GKeyFile *file;     /* shared with the cache below: read only */
+    GKeyFile *fallback; /* the installed labels.ini behind a province's own, or NULL */
     char *path;
 };
 
-/* labels.ini as parsed last (every letter asks for it, and parsing it was a tenth of a letter's
- * cost): parsed again only when the file's text is another. The text comes from notify's
- * template cache, which reads the file again as soon as its inode, size, mtime or ctime
- * changes, so an edit is seen by the next letter. The web console keeps its own the same way
- * (web/render.c). */
+/* labels.ini files as parsed last, a province's own and the installed one behind it, the
+ * letters' and the console's (every letter and page asks for them, and parsing was a tenth of
+ * a letter's cost): parsed again only when the file's text is another. The text comes from
+ * notify's template cache, which reads the file again as soon as its inode, size, mtime or
+ * ctime changes, so an edit is seen by the next letter or page. */
+typedef struct {
+    char *path, *text;
+    GKeyFile *file;
+} ParsedLabels;
+
 static GMutex parsed_lock;
-static char *parsed_path;
-static char *parsed_text;
-static GKeyFile *parsed_file;
+static ParsedLabels parsed[4];
+static guint parsed_next;
 
 static GKeyFile *labels_parsed_lookup(const char *path, const char *text)
 {
     GKeyFile *file = NULL;
     g_mutex_lock(&parsed_lock);
-    if (parsed_file && strcmp(path, parsed_path) == 0 && strcmp(text, parsed_text) == 0)
-        file = g_key_file_ref(parsed_file);
+    for (guint i = 0; i < G_N_ELEMENTS(parsed) && !file; i++) {
+        if (parsed[i].file && strcmp(path, parsed[i].path) == 0 &&
+            strcmp(text, parsed[i].text) == 0)
+            file = g_key_file_ref(parsed[i].file);
+    }
     g_mutex_unlock(&parsed_lock);
     return file;
 }
@@ -36,19 +44,26 @@ static GKeyFile *labels_parsed_lookup(const char *path, const char *text)
 static void labels_parsed_keep(const char *path, const char *text, GKeyFile *file)
 {
     g_mutex_lock(&parsed_lock);
-    g_free(parsed_path);
-    g_free(parsed_text);
-    if (parsed_file)
-        g_key_file_unref(parsed_file);
-    parsed_path = g_strdup(path);
-    parsed_text = g_strdup(text);
-    parsed_file = g_key_file_ref(file);
+    guint slot = parsed_next;
+    for (guint i = 0; i < G_N_ELEMENTS(parsed); i++) {
+        if (parsed[i].path && strcmp(path, parsed[i].path) == 0)
+            slot = i; /* the same file's older text */
+    }
+    if (slot == parsed_next)
+        parsed_next = (parsed_next + 1) % G_N_ELEMENTS(parsed);
+    ParsedLabels *p = &parsed[slot];
+    g_free(p->path);
+    g_free(p->text);
+    if (p->file)
+        g_key_file_unref(p->file);
+    p->path = g_strdup(path);
+    p->text = g_strdup(text);
+    p->file = g_key_file_ref(file);
     g_mutex_unlock(&parsed_lock);
 }
 
-Labels *labels_load(const Config *c, GError **error)
+GKeyFile *labels_ini_load(const char *path, GError **error)
 {
-    g_autofree char *path = g_build_filename(c->gateway.templates_dir, "labels.ini", NULL);
     GError *local = NULL;
     g_autofree char *text = template_file_text(path, &local);
     g_autoptr(GKeyFile) file = text ? labels_parsed_lookup(path, text) : NULL;
@@ -65,9 +80,31 @@ Labels *labels_load(const Config *c, GError **error)
         g_error_free(local);
         return NULL;
     }
+    return g_steal_pointer(&file);
+}
+
+const char *letters_fallback_dir(const Config *c)
+{
+    const char *installed = config_default_templates_dir();
+    return g_strcmp0(installed, c->gateway.templates_dir) == 0 ? NULL : installed;
+}
+
+Labels *labels_load(const Config *c, GError **error)
+{
+    const char *behind = letters_fallback_dir(c);
+    g_autofree char *path = template_file_path(c->gateway.templates_dir, behind, "labels.ini");
+    GKeyFile *file = labels_ini_load(path, error);
+    if (!file)
+        return NULL;
     Labels *labels = g_new0(Labels, 1);
-    labels->file = g_steal_pointer(&file);
+    labels->file = file;
     labels->path = g_steal_pointer(&path);
+    /* a group or key a later version added, which the province's older copy lacks, comes
+     * from the installed file (a fault in that one is not the province's: none then) */
+    g_autofree char *installed = behind ? g_build_filename(behind, "labels.ini", NULL) : NULL;
+    if (installed && !g_str_equal(installed, labels->path) &&
+        g_file_test(installed, G_FILE_TEST_EXISTS))
+        labels->fallback = labels_ini_load(installed, NULL);
     return labels;
 }
 
@@ -76,6 +113,8 @@ void labels_free(Labels *labels)
     if (!labels)
         return;
     g_key_file_unref(labels->file);
+    if (labels->fallback)
+        g_key_file_unref(labels->fallback);
     g_free(labels->path);
     g_free(labels);
 }
@@ -86,6 +125,12 @@ char *labels_get(const Labels *labels, const char *group, const char *name, cons
     g_autofree char *section = g_strdup_printf("%s %s", group, name);
     GError *local = NULL;
     g_autofree char *value = g_key_file_get_string(labels->file, section, key, &local);
+    if (!value && labels->fallback &&
+        (g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND) ||
+         g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND))) {
+        g_clear_error(&local);
+        value = g_key_file_get_string(labels->fallback, section, key, &local);
+    }
     if (!value || !*g_strstrip(value)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: [%s] %s: %s", labels->path, section,
                     key, local ? local->message : "empty");

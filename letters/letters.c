@@ -195,18 +195,51 @@ static const LetterKind *registered_kind(const LetterRequest *req, const char **
     return NULL;
 }
 
-/* the templates this build installed, behind a templates_dir of the province's own (NULL when
- * templates_dir is that folder) */
-static const char *letters_fallback_dir(const Config *c)
+static gboolean labels_say(const Labels *labels, const char *group, const char *name,
+                           const char *const *keys, GError **error)
 {
-    const char *installed = config_default_templates_dir();
-    return g_strcmp0(installed, c->gateway.templates_dir) == 0 ? NULL : installed;
+    for (const char *const *k = keys; *k; k++) {
+        g_autofree char *value = labels_get(labels, group, name, *k, error);
+        if (!value)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* the groups of labels.ini the letters look up by a name the code knows, each with the keys
+ * they use: a detail a report lacks (the "please complete" letter), a deadline (reminders and
+ * overdue notices, written when one falls due) and an action by mail (reply addresses) */
+static gboolean labels_check(const Labels *labels, GError **error)
+{
+    static const char *const field_keys[] = {"label", "words", "hint", NULL};
+    static const char *const deadline_keys[] = {"label", "basis", NULL};
+    static const char *const action_keys[] = {"subject", NULL};
+    static const char *const actions[] = {REPLY_ACTION_RESULT,
+                                          REPLY_ACTION_EXTEND,
+                                          REPLY_ACTION_RETURN,
+                                          REPLY_ACTION_OPINION,
+                                          REPLY_ACTION_APPROVE,
+                                          REPLY_ACTION_SENDBACK,
+                                          NULL};
+    for (const char *const *f = draft_field_names(); *f; f++) {
+        if (!labels_say(labels, "field", *f, field_keys, error))
+            return FALSE;
+    }
+    for (gsize i = 0; lifecycle_deadline_name(i); i++) {
+        if (!labels_say(labels, "deadline", lifecycle_deadline_name(i), deadline_keys, error))
+            return FALSE;
+    }
+    for (const char *const *a = actions; *a; a++) {
+        if (!labels_say(labels, "action", *a, action_keys, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean letters_check_templates(const Config *c, GError **error)
 {
     g_autoptr(Labels) labels = labels_load(c, error);
-    if (!labels)
+    if (!labels || !labels_check(labels, error))
         return FALSE;
     for (const LetterKind *k = kinds_all(); k->name; k++) {
         g_autofree char *name = labels_kind_name(labels, k->name, error);

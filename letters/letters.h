@@ -79,8 +79,18 @@ const LetterTemplate *kinds_find_template(const LetterKind *kind, const char *na
  * templates_dir/labels.ini: what the letters call what the code knows by a key, in groups
  * "[field CODE]" (a Điều 4 detail a report may lack: label, words, hint), "[deadline CODE]"
  * (a deadline of the regulation: label, basis) and "[kind NAME]" (a kind of the registry:
- * name). Read at each letter, as the templates are; a missing file, group or key is
- * PAHT_ERROR_CONFIG naming them. */
+ * name). Read at each letter, as the templates are. A group or key the province's file
+ * lacks is read from the installed one behind it (letters_fallback_dir); missing from both,
+ * it is PAHT_ERROR_CONFIG naming the file, group and key. */
+
+/* the templates this build installed, behind a templates_dir of the province's own (NULL when
+ * templates_dir is that folder): a letter, partial or label a later version added, which the
+ * province's older copy lacks, is read from there */
+const char *letters_fallback_dir(const Config *config);
+
+/* a labels.ini file parsed (a new reference; read only), kept while its text is the same;
+ * NULL with PAHT_ERROR_CONFIG naming the file. The console's labels.ini too. */
+GKeyFile *labels_ini_load(const char *path, GError **error);
 
 typedef struct Labels Labels;
 Labels *labels_load(const Config *config, GError **error);

@@ -274,7 +274,7 @@ typedef struct {
 
 /* dir/file, or fallback/file when dir has no such file and fallback has (a folder the
  * province copied before this version added the file); the first names the file in an error */
-static char *template_file_path(const char *dir, const char *fallback, const char *file)
+char *template_file_path(const char *dir, const char *fallback, const char *file)
 {
     char *path = g_build_filename(dir, file, NULL);
     if (!fallback || g_file_test(path, G_FILE_TEST_EXISTS))

@@ -52,6 +52,10 @@ typedef char *(*TemplatePartialLookup)(const char *name, gpointer user_data, GEr
  * read once and kept while the file is the same (inode, size, mtime, ctime), so that an edit
  * shows at the next use. Returns a new string. The letters' and the console's pages' files. */
 char *template_file_text(const char *path, GError **error);
+/* dir/file, or fallback/file when that is missing from dir and fallback (may be NULL) has it:
+ * a file a later version added, read from the installed templates behind a province's own
+ * folder. Returns a new string. */
+char *template_file_path(const char *dir, const char *fallback, const char *file);
 
 /* template_render with partials (the letters' files, the console's pages) and with line
  * numbers counted from first_line (a template that is the tail of a file still reports the

@@ -1,6 +1,7 @@
 /* The pages people work in (issue 13): the queue (/), a report (/reports/CODE), its files,
  * and the style sheet. */
 #include "web/web_private.h"
+#include "notify/notify.h"
 #include "util/util.h"
 
 #include <fcntl.h>
@@ -289,7 +290,8 @@ void handle_result_file(Request *req, Response *res)
 
 void handle_static(Request *req, Response *res)
 {
-    g_autofree char *path = g_build_filename(req->app->pages_dir, "paht.css", NULL);
+    g_autofree char *path =
+        template_file_path(req->app->pages_dir, req->app->pages_behind, "paht.css");
     char *text = NULL;
     gsize len = 0;
     if (!g_file_get_contents(path, &text, &len, NULL)) {

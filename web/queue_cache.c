@@ -153,6 +153,7 @@ void queue_cache_watch(Request *req, QueueCacheStamp *stamp)
         return;
     /* labels.ini read before the watch began is read again, stamped */
     g_clear_pointer(&req->labels, g_key_file_unref);
+    g_clear_pointer(&req->labels_behind, g_key_file_unref);
     req->pages_read = g_array_new(FALSE, TRUE, sizeof(PageStamp));
     g_array_set_clear_func(req->pages_read, (GDestroyNotify)page_stamp_clear);
 }

@@ -5,6 +5,7 @@
  * at the next request (the file's inode, size, mtime and ctime), so that an edit shows at
  * once, as with the letters. */
 #include "web/web_private.h"
+#include "letters/letters.h"
 #include "notify/notify.h"
 #include "util/util.h"
 
@@ -64,38 +65,31 @@ void json_add_time_left(JsonBuilder *b, const char *name, Request *req, gint64 d
     json_builder_end_object(b);
 }
 
-/* labels.ini as parsed last: parsed again only when the file's text (kept by notify's
- * template cache, which sees an edit at once) is another */
-static GMutex labels_lock;
-static char *labels_text;
-static GKeyFile *labels_parsed;
+/* ---- where the files are -------------------------------------------------------------------- */
 
-static GKeyFile *labels_of(const WebApp *app)
+void pages_dirs(const Config *c, char **dir, char **behind)
 {
-    g_autofree char *path = g_build_filename(app->pages_dir, "labels.ini", NULL);
+    const char *installed = letters_fallback_dir(c);
+    *dir = g_build_filename(c->gateway.templates_dir, "web", NULL);
+    *behind = installed ? g_build_filename(installed, "web", NULL) : NULL;
+    if (*behind && !g_file_test(*behind, G_FILE_TEST_IS_DIR))
+        g_clear_pointer(behind, g_free);
+    if (*behind && !g_file_test(*dir, G_FILE_TEST_IS_DIR)) {
+        g_free(*dir);
+        *dir = g_steal_pointer(behind);
+    }
+}
+
+/* a labels.ini parsed, or an empty one (logged) while the file is wrong: every label its key */
+static GKeyFile *labels_of(const char *path)
+{
     GError *error = NULL;
-    g_autofree char *text = template_file_text(path, &error);
-    GKeyFile *labels = NULL;
-    g_mutex_lock(&labels_lock);
-    if (text && labels_parsed && g_strcmp0(text, labels_text) == 0)
-        labels = g_key_file_ref(labels_parsed);
-    g_mutex_unlock(&labels_lock);
+    GKeyFile *labels = labels_ini_load(path, &error);
     if (labels)
         return labels;
-    labels = g_key_file_new();
-    if (!text || !g_key_file_load_from_data(labels, text, -1, G_KEY_FILE_NONE, &error)) {
-        log_warning("labels of the console: %s", error->message);
-        g_error_free(error);
-        return labels; /* every label its key until the file is right */
-    }
-    g_mutex_lock(&labels_lock);
-    g_free(labels_text);
-    labels_text = g_steal_pointer(&text);
-    if (labels_parsed)
-        g_key_file_unref(labels_parsed);
-    labels_parsed = g_key_file_ref(labels);
-    g_mutex_unlock(&labels_lock);
-    return labels;
+    log_warning("labels of the console: %s", error->message);
+    g_error_free(error);
+    return g_key_file_new();
 }
 
 /* ---- the files a page was made of ------------------------------------------------------------
@@ -139,11 +133,24 @@ static void note_page_file(Request *req, const char *path)
 char *label(Request *req, const char *group, const char *key)
 {
     if (!req->labels) {
-        g_autofree char *path = g_build_filename(req->app->pages_dir, "labels.ini", NULL);
-        note_page_file(req, path);
-        req->labels = labels_of(req->app);
+        const WebApp *app = req->app;
+        g_autofree char *own = g_build_filename(app->pages_dir, "labels.ini", NULL);
+        g_autofree char *behind =
+            app->pages_behind ? g_build_filename(app->pages_behind, "labels.ini", NULL) : NULL;
+        note_page_file(req, own);
+        if (behind && !g_file_test(behind, G_FILE_TEST_EXISTS))
+            g_clear_pointer(&behind, g_free);
+        gboolean have_own = !behind || g_file_test(own, G_FILE_TEST_EXISTS);
+        req->labels = labels_of(have_own ? own : behind);
+        if (behind) {
+            note_page_file(req, behind);
+            if (have_own) /* a label a later version added, which the province's lacks */
+                req->labels_behind = labels_ini_load(behind, NULL);
+        }
     }
     char *text = key ? g_key_file_get_string(req->labels, group, key, NULL) : NULL;
+    if (!text && key && req->labels_behind && !g_key_file_has_key(req->labels, group, key, NULL))
+        text = g_key_file_get_string(req->labels_behind, group, key, NULL);
     return text ? text : g_strdup(key ? key : "");
 }
 
@@ -152,7 +159,11 @@ char *label(Request *req, const char *group, const char *key)
 
 static char *read_page_file(Request *req, const char *file, GError **error)
 {
-    g_autofree char *path = g_build_filename(req->app->pages_dir, file, NULL);
+    const WebApp *app = req->app;
+    g_autofree char *path = template_file_path(app->pages_dir, app->pages_behind, file);
+    g_autofree char *own = g_build_filename(app->pages_dir, file, NULL);
+    if (!g_str_equal(path, own))
+        note_page_file(req, own); /* the province's own, if it appears, makes a kept page again */
     note_page_file(req, path);
     return template_file_text(path, error);
 }
@@ -173,16 +184,23 @@ static char *partial_lookup(const char *name, gpointer user_data, GError **error
 }
 
 /* the pages' partials when no request is being served (pages_check) */
+typedef struct {
+    const char *dir, *behind;
+} PageDirs;
+
 static char *partial_in_dir(const char *name, gpointer user_data, GError **error)
 {
+    const PageDirs *dirs = user_data;
     g_autofree char *file = partial_file(name, error);
-    g_autofree char *path = file ? g_build_filename(user_data, file, NULL) : NULL;
+    g_autofree char *path = file ? template_file_path(dirs->dir, dirs->behind, file) : NULL;
     return path ? template_file_text(path, error) : NULL;
 }
 
-gboolean pages_check(const char *pages_dir, GError **error)
+/* the pages of folder (NAME.html) that dirs reads from there: all of dirs->dir's, and those
+ * of dirs->behind that dirs->dir lacks */
+static gboolean pages_check_folder(const PageDirs *dirs, const char *folder, GError **error)
 {
-    g_autoptr(GDir) dir = g_dir_open(pages_dir, 0, error);
+    g_autoptr(GDir) dir = g_dir_open(folder, 0, error);
     if (!dir)
         return FALSE;
     const char *entry;
@@ -192,10 +210,13 @@ gboolean pages_check(const char *pages_dir, GError **error)
         g_autofree char *name = g_strndup(entry, strlen(entry) - strlen(".html"));
         if (!template_name_is_safe(name)) /* a partial (x.partial), or no page's name */
             continue;
-        g_autofree char *path = g_build_filename(pages_dir, entry, NULL);
+        g_autofree char *path = template_file_path(dirs->dir, dirs->behind, entry);
+        g_autofree char *here = g_build_filename(folder, entry, NULL);
+        if (!g_str_equal(path, here))
+            continue; /* behind's page, which the province's folder has */
         GError *local = NULL;
         g_autofree char *text = template_file_text(path, &local);
-        if (text && template_check_full(text, 1, partial_in_dir, (gpointer)pages_dir, &local))
+        if (text && template_check_full(text, 1, partial_in_dir, (gpointer)dirs, &local))
             continue;
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s%s%s", text ? path : "",
                     text ? ": " : "", local->message);
@@ -203,6 +224,13 @@ gboolean pages_check(const char *pages_dir, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean pages_check(const char *dir, const char *behind, GError **error)
+{
+    PageDirs dirs = {dir, behind};
+    return pages_check_folder(&dirs, dir, error) &&
+           (!behind || pages_check_folder(&dirs, behind, error));
 }
 
 static char *render_file(Request *req, const char *name, JsonNode *context, GError **error)

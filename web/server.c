@@ -86,6 +86,8 @@ static void exchange_free(Exchange *x)
     g_ptr_array_unref(req->uploads);
     if (req->labels)
         g_key_file_unref(req->labels);
+    if (req->labels_behind)
+        g_key_file_unref(req->labels_behind);
     if (req->pages_read)
         g_array_unref(req->pages_read);
     for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
@@ -517,14 +519,15 @@ static char *find_pahtctl(void)
 
 gboolean web_check_config(const Config *c, GError **error)
 {
-    g_autofree char *pages = g_build_filename(c->gateway.templates_dir, "web", NULL);
+    g_autofree char *pages = NULL, *behind = NULL;
+    pages_dirs(c, &pages, &behind);
     if (!g_file_test(pages, G_FILE_TEST_IS_DIR)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                     "%s: [gateway] templates_dir: %s has no web/ folder (the console's pages)",
                     c->file, c->gateway.templates_dir);
         return FALSE;
     }
-    if (!pages_check(pages, error) || !letters_check_templates(c, error))
+    if (!pages_check(pages, behind, error) || !letters_check_templates(c, error))
         return FALSE;
     g_autoptr(GHashTable) keys = open311_keys_load(c, error);
     if (!keys)
@@ -543,7 +546,7 @@ static gboolean app_init(WebServer *s, const Config *c, GError **error)
     WebApp *app = &s->app;
     app->config = c;
     app->calendar = calendar_new_from_config(c);
-    app->pages_dir = g_build_filename(c->gateway.templates_dir, "web", NULL);
+    pages_dirs(c, &app->pages_dir, &app->pages_behind);
     app->att_dir = g_build_filename(c->gateway.data_dir, "att", NULL);
     app->tls = c->web.tls_cert_file != NULL;
     app->origin = c->web.public_url ? http_origin_of(c->web.public_url) : NULL;
@@ -661,6 +664,7 @@ void web_server_stop(WebServer *s)
     g_clear_pointer(&app->open311_use, g_hash_table_unref);
     g_mutex_clear(&app->open311_lock);
     g_free(app->pages_dir);
+    g_free(app->pages_behind);
     g_free(app->att_dir);
     g_free(app->upload_dir);
     g_free(app->origin);

@@ -53,13 +53,15 @@ typedef struct {
     const Config *config;
     Calendar *calendar; /* read only: shared by the threads */
     StorePool *stores;
-    char *pages_dir;  /* templates_dir/web: pages, partials, labels.ini, paht.css */
-    char *att_dir;    /* data_dir/att: attachments and result files, content-addressed */
-    char *upload_dir; /* data_dir/tmp/<pid>.web-XXXXXX: uploads in progress */
-    char *origin;     /* public_url's "scheme://host[:port]", or NULL */
-    gboolean tls;     /* served over TLS by pahtweb itself */
-    gboolean secure;  /* TLS here or an https public_url: Secure cookies, __Host- names */
-    char *pahtctl;    /* the pahtctl that reprocesses a message kept aside */
+    char *pages_dir;    /* templates_dir/web: pages, partials, labels.ini, paht.css */
+    char *pages_behind; /* the installed templates' web/ behind a province's own, or NULL:
+                           a file the province's older copy lacks is read from there */
+    char *att_dir;      /* data_dir/att: attachments and result files, content-addressed */
+    char *upload_dir;   /* data_dir/tmp/<pid>.web-XXXXXX: uploads in progress */
+    char *origin;       /* public_url's "scheme://host[:port]", or NULL */
+    gboolean tls;       /* served over TLS by pahtweb itself */
+    gboolean secure;    /* TLS here or an https public_url: Secure cookies, __Host- names */
+    char *pahtctl;      /* the pahtctl that reprocesses a message kept aside */
     /* Open311 (issue 15) */
     Gateway *gateway;         /* files Open311 reports: one at a time (open311_lock) */
     GHashTable *open311_keys; /* SHA-256 hex of an API key -> the client's name */
@@ -92,7 +94,8 @@ typedef struct {
     char *client;                   /* the client's address (behind_proxy: the proxy's word) */
     GHashTable *form;               /* field -> GPtrArray of values (UTF-8, NFC) */
     GPtrArray *uploads;
-    GKeyFile *labels; /* labels.ini, read on first use */
+    GKeyFile *labels;        /* labels.ini, read on first use */
+    GKeyFile *labels_behind; /* ... and the installed one behind it, or NULL */
     /* PageStamp: when not NULL (a page being kept, queue_cache.c), each page file read for
      * it, labels.ini included, as it was just before it was read */
     GArray *pages_read;
@@ -204,9 +207,14 @@ gboolean access_is_main_agency(const Account *user, const char *agency);
 
 /* a label of labels.ini ([group] key), or key itself when the file has none */
 char *label(Request *req, const char *group, const char *key);
-/* whether every page of pages_dir (NAME.html) would render whatever its context, partials
- * included (template_check_full); PAHT_ERROR_CONFIG naming the file and line */
-gboolean pages_check(const char *pages_dir, GError **error);
+/* the console's folder of pages (templates_dir/web) and the installed one behind it (NULL
+ * when there is none, or templates_dir is the installed folder); a province's templates_dir
+ * without web/ is served from the installed one */
+void pages_dirs(const Config *config, char **dir, char **behind);
+/* whether every page of dir (NAME.html), or of behind where dir lacks it, would render
+ * whatever its context, partials included (template_check_full); PAHT_ERROR_CONFIG naming
+ * the file and line */
+gboolean pages_check(const char *dir, const char *behind, GError **error);
 /* a page's context: an object begun with what every page shows (the user, the csrf token,
  * the gateway's name, the title of labels.ini [title] page) */
 JsonBuilder *page_context(Request *req, const char *page);

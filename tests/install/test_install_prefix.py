@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 
 PROGRAMS = ("sbin/pahtd", "bin/pahtctl", "sbin/pahtweb")
@@ -23,6 +24,16 @@ PROGRAMS = ("sbin/pahtd", "bin/pahtctl", "sbin/pahtweb")
 
 def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, timeout=1200, **kw)
+
+
+def edit(path, change):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    changed = change(text)
+    if changed == text:
+        raise AssertionError(f"{path}: the edit changed nothing")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(changed)
 
 
 class InstallPrefix(unittest.TestCase):
@@ -132,8 +143,53 @@ class InstallPrefix(unittest.TestCase):
         p = run([self.under("sbin", "pahtd"), "--check-config"])
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn(f"template {ack}: line ", p.stderr)
+        self.older_copy_of_the_labels_and_pages(etc, conf, own)
         with open(os.path.join(etc, "paht.conf"), "w", encoding="utf-8") as f:
             f.write(conf)
+
+    def older_copy_of_the_labels_and_pages(self, etc, conf, own):
+        """The province's copy, older than the labels and the console's pages: a labels.ini
+        group, a console page and a console label it lacks come from the installed folder,
+        while an empty value of its own is refused, naming its file."""
+        shutil.rmtree(own)
+        shutil.copytree(self.under("share", "paht", "templates"), own)
+        edit(os.path.join(own, "labels.ini"),
+             lambda t: re.sub(r"(?ms)^\[deadline clarify\]\n.*?\n\n", "", t, count=1))
+        edit(os.path.join(own, "web", "labels.ini"),
+             lambda t: re.sub(r"(?m)^login = .*\n", "", t, count=1))
+        os.unlink(os.path.join(own, "web", "login.html"))
+        with open(os.path.join(etc, "paht.conf"), "w", encoding="utf-8") as f:
+            f.write(re.sub(r"(?m)^listen = 127\.0\.0\.1:8080", "listen = 127.0.0.1:0",
+                           re.sub(r"(?m)^#templates_dir = .*$", f"templates_dir = {own}", conf,
+                                  count=1), count=1))
+        for daemon in ("pahtd", "pahtweb"):
+            p = run([self.under("sbin", daemon), "--check-config"])
+            self.assertEqual(p.returncode, 0, f"{daemon}: {p.stderr}")
+
+        web = subprocess.Popen([self.under("sbin", "pahtweb")], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = web.stdout.readline()
+            port = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            self.assertIsNotNone(port, f"pahtweb: {line} {web.stderr.read() if web.poll() else ''}")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/login",
+                                        timeout=30) as page:
+                self.assertEqual(page.status, 200)
+                html = page.read().decode()
+        finally:
+            web.terminate()
+            web.wait(timeout=30)
+            web.stdout.close()
+            web.stderr.close()
+        self.assertIn("<title>Đăng nhập – ", html)  # the label, not its key "login"
+        self.assertIn('<label for="password">Mật khẩu</label>', html)  # the page
+
+        edit(os.path.join(own, "labels.ini"),
+             lambda t: re.sub(r"(?m)^(\[field phone\]\n(?:\w+ = .*\n)*?)hint = .*$", r"\1hint =",
+                              t, count=1))
+        p = run([self.under("sbin", "pahtd"), "--check-config"])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"{own}/labels.ini: [field phone] hint: empty", p.stderr)
 
     def test_units_start_the_installed_daemons_with_the_installed_configuration(self):
         for name in ("pahtd", "pahtweb"):

@@ -402,6 +402,24 @@ static void test_every_template_is_checked_with_the_configuration(void)
     assert_templates_refused(c, "labels.ini", "[kind stats_digest] name");
     restore_template(templates, "labels.ini", labels);
 
+    /* the words a letter takes from labels.ini by a name the code knows, checked before the
+     * day a report lacks a phone number or a deadline falls due */
+    static const struct {
+        const char *from, *to, *named;
+    } words[] = {
+        {"[field phone]\nlabel = Số điện thoại\nwords = số điện thoại\nhint = ",
+         "[field phone]\nlabel = Số điện thoại\nwords = số điện thoại\nhint = \n#",
+         "[field phone] hint: empty"},
+        {"[deadline clarify]", "[deadline lam_ro]", "[deadline clarify] label"},
+        {"[action sendback]", "[action tra_lai]", "[action sendback] subject"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
+        g_autofree char *before =
+            edit_template(templates, "labels.ini", words[i].from, words[i].to);
+        assert_templates_refused(c, "labels.ini", words[i].named);
+        restore_template(templates, "labels.ini", before);
+    }
+
     g_assert_true(letters_check_templates(c, &error));
     g_assert_no_error(error);
     fixture_config_close(c, g_steal_pointer(&dir));
