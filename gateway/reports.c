@@ -21,13 +21,12 @@
 
 #define STATE_DISK_LOW "disk_low_since"
 
-/* The period as the letter names it: labels.ini [period KIND] label, a mustache text over the
- * period's numbers ("tháng {{number}}/{{year}}" gives "tháng 11/2026"; quý IV/2026, 6 tháng
- * cuối năm 2026, năm 2026). NULL with the error when labels.ini lacks it. */
+/* The period as the letter names it (labels_period_words): "tháng 11/2026" for
+ * "month:2026-11", quý IV/2026, 6 tháng cuối năm 2026, năm 2026. NULL with the error when
+ * labels.ini lacks it. */
 static char *period_words(const Config *c, const char *name, GError **error)
 {
     int year = 0, n = 0;
-    static const char *const roman[] = {"", "I", "II", "III", "IV"};
     const char *kind = NULL;
     if (sscanf(name, "month:%4d-%2d", &year, &n) == 2)
         kind = "month";
@@ -40,18 +39,7 @@ static char *period_words(const Config *c, const char *name, GError **error)
     else
         return g_strdup(name);
     g_autoptr(Labels) labels = labels_load(c, error);
-    g_autofree char *format = labels ? labels_get(labels, "period", kind, "label", error) : NULL;
-    if (!format)
-        return NULL;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_member_int(b, "year", year);
-    json_member_int(b, "number", n);
-    json_member_string(b, "roman", g_str_equal(kind, "quarter") ? roman[n] : "");
-    json_member_bool(b, "first", n == 1);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) values = json_builder_get_root(b);
-    return template_render(format, values, FALSE, error);
+    return labels ? labels_period_words(labels, kind, year, n, error) : NULL;
 }
 
 static char *day_text(const Config *c, gint64 t)

@@ -158,3 +158,38 @@ char *labels_kind_name(const Labels *labels, const char *kind, GError **error)
         return g_strdup(kind);
     return labels_get(labels, "kind", kind, "name", error);
 }
+
+/* ---- the periods of the statistics digest -----------------------------------------------------
+ */
+
+static const char *const period_kinds[] = {"month", "quarter", "half", "year", NULL};
+
+const char *const *labels_period_kinds(void)
+{
+    return period_kinds;
+}
+
+char *labels_period_words(const Labels *labels, const char *kind, int year, int n, GError **error)
+{
+    static const char *const roman[] = {"", "I", "II", "III", "IV"};
+    g_autofree char *format = labels_get(labels, "period", kind, "label", error);
+    if (!format)
+        return NULL;
+    gboolean quarter = g_str_equal(kind, "quarter");
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_member_int(b, "year", year);
+    json_member_int(b, "number", n);
+    json_member_string(b, "roman", quarter && n >= 1 && n <= 4 ? roman[n] : "");
+    json_member_bool(b, "first", n == 1);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) values = json_builder_get_root(b);
+    GError *local = NULL;
+    char *words = template_render(format, values, FALSE, &local);
+    if (!words) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: [period %s] label: %s", labels->path,
+                    kind, local->message);
+        g_error_free(local);
+    }
+    return words;
+}

@@ -208,7 +208,8 @@ static gboolean labels_say(const Labels *labels, const char *group, const char *
 
 /* the groups of labels.ini the letters look up by a name the code knows, each with the keys
  * they use: a detail a report lacks (the "please complete" letter), a deadline (reminders and
- * overdue notices, written when one falls due) and an action by mail (reply addresses) */
+ * overdue notices, written when one falls due), an action by mail (reply addresses) and a
+ * period of the statistics digest, sent once a month at most */
 static gboolean labels_check(const Labels *labels, GError **error)
 {
     static const char *const field_keys[] = {"label", "words", "hint", NULL};
@@ -231,6 +232,12 @@ static gboolean labels_check(const Labels *labels, GError **error)
     }
     for (const char *const *a = actions; *a; a++) {
         if (!labels_say(labels, "action", *a, action_keys, error))
+            return FALSE;
+    }
+    /* the statistics digest's periods: a label is a template over the period's numbers */
+    for (const char *const *p = labels_period_kinds(); *p; p++) {
+        g_autofree char *words = labels_period_words(labels, *p, 2026, 1, error);
+        if (!words)
             return FALSE;
     }
     return TRUE;

@@ -105,6 +105,13 @@ gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, con
 /* a mail kind as a reader is told it: a registered kind's name ([kind NAME] name); a kind the
  * registry no longer has (a letter of an older version) by its code */
 char *labels_kind_name(const Labels *labels, const char *kind, GError **error);
+/* the kinds of period of the statistics digest (Decree 09/2019 Art. 12): month, quarter,
+ * half, year (NULL-terminated) */
+const char *const *labels_period_kinds(void);
+/* a period as the letters name it: [period KIND] label, a mustache text over the period's
+ * numbers ("tháng {{number}}/{{year}}" gives "tháng 11/2026"; quý IV/2026, 6 tháng cuối năm
+ * 2026, năm 2026): n is the month, quarter or half (1, 2) of year */
+char *labels_period_words(const Labels *labels, const char *kind, int year, int n, GError **error);
 
 /* ---- composing and enqueueing (letters.c) -----------------------------------------------------
  * Which letters a decision produces, and the one path every letter takes into the outbox. Every

@@ -412,6 +412,8 @@ static void test_every_template_is_checked_with_the_configuration(void)
          "[field phone] hint: empty"},
         {"[deadline clarify]", "[deadline lam_ro]", "[deadline clarify] label"},
         {"[action sendback]", "[action tra_lai]", "[action sendback] subject"},
+        {"{{#first}}đầu{{/first}}", "{{#first}}đầu", "[period half] label"},
+        {"[period year]", "[period nam]", "[period year] label"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
         g_autofree char *before =
