@@ -20,6 +20,9 @@ import urllib.request
 
 
 PROGRAMS = ("sbin/pahtd", "bin/pahtctl", "sbin/pahtweb")
+# the installed programs use the templates they installed, as in production (the other tests
+# set none: see tests/CMakeLists.txt)
+os.environ.pop("PAHT_TEST_INSTALLED_TEMPLATES", None)
 
 
 def run(argv, **kw):

@@ -428,6 +428,43 @@ static void test_every_template_is_checked_with_the_configuration(void)
     fs_remove_tree(templates);
 }
 
+/* A province's copy of templates/ made by an older version: a labels.ini group it lacks is
+ * read from the installed file (PAHT_TEST_INSTALLED_TEMPLATES stands for the installed
+ * folder), a value the copy has stays the copy's, and with nothing installed behind it the
+ * lack is refused at start. */
+static void test_labels_an_older_copy_lacks_come_from_the_installed_file(void)
+{
+    g_autofree char *installed = fixture_templates_dir();
+    g_autofree char *templates = g_dir_make_tmp("paht-templates-XXXXXX", NULL);
+    g_assert_nonnull(templates);
+    fixture_templates_copy(templates);
+    g_autofree char *was =
+        edit_template(templates, "labels.ini", "[deadline clarify]", "[deadline lam_ro]");
+    g_autofree char *was2 = edit_template(templates, "labels.ini", "label = Số điện thoại\n",
+                                          "label = Điện thoại di động\n");
+    g_autofree char *extra = g_strdup_printf("[gateway]\ntemplates_dir = %s\n", templates);
+    FixtureConfig opts = {.extra = extra};
+    g_autofree char *dir = NULL;
+    Config *c = fixture_config_open("older", &opts, &dir);
+
+    g_setenv("PAHT_TEST_INSTALLED_TEMPLATES", installed, TRUE);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(letters_check_templates(c, &error));
+    g_assert_no_error(error);
+    g_autoptr(Labels) labels = labels_load(c, &error);
+    g_assert_no_error(error);
+    g_autofree char *clarify = labels_get(labels, "deadline", "clarify", "label", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(clarify, ==, "làm rõ thông tin theo phản hồi của người phản ánh");
+    g_autofree char *phone = labels_get(labels, "field", "phone", "label", &error);
+    g_assert_cmpstr(phone, ==, "Điện thoại di động");
+
+    g_setenv("PAHT_TEST_INSTALLED_TEMPLATES", "", TRUE);
+    assert_templates_refused(c, "labels.ini", "[deadline clarify] label");
+    fixture_config_close(c, g_steal_pointer(&dir));
+    fs_remove_tree(templates);
+}
+
 /* a letter to send now, the IOC's kind of context: who it is for and a report code */
 static gboolean enqueue(Config *c, Store *store, const LetterRequest *req, GError **error)
 {
@@ -508,6 +545,8 @@ int main(int argc, char **argv)
                     test_a_changed_label_is_in_the_next_letter);
     g_test_add_func("/letters/kinds/every_template_is_checked_with_the_configuration",
                     test_every_template_is_checked_with_the_configuration);
+    g_test_add_func("/letters/kinds/labels_an_older_copy_lacks_come_from_the_installed_file",
+                    test_labels_an_older_copy_lacks_come_from_the_installed_file);
     g_test_add_func("/letters/kinds/only_registered_letters_are_sent",
                     test_only_registered_letters_are_sent);
     int status = g_test_run();
