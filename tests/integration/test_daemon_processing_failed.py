@@ -59,6 +59,11 @@ class ProcessingFailed(mailboxtest.PrivateStack, unittest.TestCase):
                           timeout=20, what="the outbox sent")
         return pahttest.messages(relay or self.stack, gw.ioc_address)
 
+    def alerts_now(self, gw, n, relay=None, what="the IOC's letters"):
+        """The IOC's letters once there are N of them"""
+        return pahttest.wait_for(lambda: len(got := self.alerts(gw, relay)) == n and got,
+                                 what=what)
+
     def records(self, gw):
         return sorted(k for (k,) in rows(gw, "SELECT key FROM daemon_state WHERE key LIKE"
                                              " 'mailbox_down%' OR key LIKE 'processing_failed%'"))
@@ -83,8 +88,7 @@ class ProcessingFailed(mailboxtest.PrivateStack, unittest.TestCase):
         told = self.run_pass(gw, 31)
         self.assertIn(f"mail of {gw.address} not processed (the IMAP server answers) for 31 min:"
                       " the IOC is alerted", told.stderr)
-        got = pahttest.wait_for(lambda: self.alerts(gw), what="the IOC alert")
-        self.assertEqual(len(got), 1)
+        got = self.alerts_now(gw, 1, what="the IOC alert")
         self.assertIn(NOT_PROCESSED + " 09:00 ngày 01/12/2026", got[0]["Subject"])
         self.assertNotIn(UNREACHABLE, got[0]["Subject"])
         text = pahttest.plain_text(got[0])
@@ -116,8 +120,7 @@ class ProcessingFailed(mailboxtest.PrivateStack, unittest.TestCase):
         self.assertEqual(gw.count("INBOX"), 0)
         pahttest.wait_for(lambda: pahttest.count(self.stack, who) == 1,
                           what="the acknowledgement")
-        got = pahttest.wait_for(lambda: len(self.alerts(gw)) == 2 and self.alerts(gw),
-                                what="the IOC told that the mail flows again")
+        got = self.alerts_now(gw, 2, what="the IOC told that the mail flows again")
         self.assertIn("đã được xử lý lại", got[1]["Subject"])
         self.assertIn("55 phút", pahttest.plain_text(got[1]))
         self.assertEqual(self.records(gw), [])
@@ -152,15 +155,13 @@ class ProcessingFailed(mailboxtest.PrivateStack, unittest.TestCase):
         self.assertIn(f"mail of {gw.address} not processed (the IMAP server answers): ",
                       run.stderr)
         self.assertEqual(self.records(gw), ["processing_failed_since"])
-        got = pahttest.wait_for(lambda: len(self.alerts(gw, relay)) == 2 and self.alerts(gw, relay),
-                                what="the outage's two letters")
+        got = self.alerts_now(gw, 2, relay, what="the outage's two letters")
         self.assertEqual(sorted(UNREACHABLE in m["Subject"] for m in got), [False, True])
         back, = (m for m in got if "Đã kết nối lại hộp thư" in m["Subject"])
         self.assertIn("vẫn chưa xử lý được, do lỗi ở phía cổng thư", pahttest.plain_text(back))
         self.assertNotIn("đang được xử lý bình thường", pahttest.plain_text(back))
         self.run_pass(gw, 71)
-        got = pahttest.wait_for(lambda: len(self.alerts(gw, relay)) == 3 and self.alerts(gw, relay),
-                                what="the gateway's fault told")
+        got = self.alerts_now(gw, 3, relay, what="the gateway's fault told")
         stalled = [m["Subject"] for m in got if NOT_PROCESSED in m["Subject"]]
         self.assertEqual(len(stalled), 1, stalled)
         self.assertIn(NOT_PROCESSED + " 09:40 ngày 01/12/2026", stalled[0])
