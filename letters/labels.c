@@ -154,7 +154,8 @@ gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, con
         g_autofree char *value = labels_get(labels, group, name, *k, error);
         if (!value)
             return FALSE;
-        json_member_string(b, *k, value);
+        if (b)
+            json_member_string(b, *k, value);
     }
     return TRUE;
 }

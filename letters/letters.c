@@ -195,17 +195,6 @@ static const LetterKind *registered_kind(const LetterRequest *req, const char **
     return NULL;
 }
 
-static gboolean labels_say(const Labels *labels, const char *group, const char *name,
-                           const char *const *keys, GError **error)
-{
-    for (const char *const *k = keys; *k; k++) {
-        g_autofree char *value = labels_get(labels, group, name, *k, error);
-        if (!value)
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* the groups of labels.ini the letters look up by a name the code knows, each with the keys
  * they use: a detail a report lacks (the "please complete" letter), a deadline (reminders and
  * overdue notices, written when one falls due), an action by mail (reply addresses) and a
@@ -223,15 +212,15 @@ static gboolean labels_check(const Labels *labels, GError **error)
                                           REPLY_ACTION_SENDBACK,
                                           NULL};
     for (const char *const *f = draft_field_names(); *f; f++) {
-        if (!labels_say(labels, "field", *f, field_keys, error))
+        if (!labels_add(NULL, labels, "field", *f, field_keys, error))
             return FALSE;
     }
     for (gsize i = 0; lifecycle_deadline_name(i); i++) {
-        if (!labels_say(labels, "deadline", lifecycle_deadline_name(i), deadline_keys, error))
+        if (!labels_add(NULL, labels, "deadline", lifecycle_deadline_name(i), deadline_keys, error))
             return FALSE;
     }
     for (const char *const *a = actions; *a; a++) {
-        if (!labels_say(labels, "action", *a, action_keys, error))
+        if (!labels_add(NULL, labels, "action", *a, action_keys, error))
             return FALSE;
     }
     /* the statistics digest's periods: a label is a template over the period's numbers */

@@ -99,7 +99,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Labels, labels_free)
 /* the value of key in [group name], NFC; NULL with the error */
 char *labels_get(const Labels *labels, const char *group, const char *name, const char *key,
                  GError **error);
-/* each of keys (NULL-terminated) of [group name] as a string member of b */
+/* each of keys (NULL-terminated) of [group name] as a string member of b; with b NULL, only
+ * whether each is there and not empty (the check at start) */
 gboolean labels_add(JsonBuilder *b, const Labels *labels, const char *group, const char *name,
                     const char *const *keys, GError **error);
 /* a mail kind as a reader is told it: a registered kind's name ([kind NAME] name); a kind the
