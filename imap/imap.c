@@ -173,13 +173,9 @@ static gboolean response_code_is(ImapClient *c, const char *code)
     return atom && g_ascii_strcasecmp(atom, code) == 0;
 }
 
-/* the server's words on the last response, safe for one log line */
-static char *server_text(ImapClient *c)
+/* what the server said (raw), safe for one log line */
+static char *said_text(const char *raw)
 {
-    const char *atom = response_code(c);
-    const char *text = c->imap ? c->imap->imap_response : NULL;
-    g_autofree char *raw = g_strdup_printf("%s%s%s%s", atom ? "[" : "", atom ? atom : "",
-                                           atom ? "] " : "", text ? text : "");
     g_autofree char *valid = g_utf8_make_valid(raw, -1);
     g_autofree char *clean = text_header_sanitize(valid);
     if (!*clean)
@@ -189,6 +185,42 @@ static char *server_text(ImapClient *c)
         return g_strdup_printf("%s...", cut);
     }
     return g_steal_pointer(&clean);
+}
+
+/* the server's words on the last response, safe for one log line */
+static char *server_text(ImapClient *c)
+{
+    const char *atom = response_code(c);
+    const char *text = c->imap ? c->imap->imap_response : NULL;
+    g_autofree char *raw = g_strdup_printf("%s%s%s%s", atom ? "[" : "", atom ? atom : "",
+                                           atom ? "] " : "", text ? text : "");
+    return said_text(raw);
+}
+
+/* The server's words when it ended the session itself, or NULL: the text of a "* BYE" line
+ * (RFC 3501 §7.1.5) that was the last line libetpan read before the connection failed. A
+ * restarting or stopping server (Dovecot: "Server shutting down."), an administrator's kick,
+ * a server that will not take the connection (a BYE greeting) all say why this way, and
+ * libetpan reports each only as a failed read (an untagged BYE is not kept in its
+ * response_info). Only the last complete line counts: one in the middle of what was read is
+ * part of a response, and may be part of a message. */
+static char *bye_text(ImapClient *c)
+{
+    const MMAPString *buffer = c->imap ? c->imap->imap_stream_buffer : NULL;
+    if (!buffer || buffer->len < 2 || buffer->str[buffer->len - 1] != '\n')
+        return NULL;
+    gsize end = buffer->len - 1;
+    if (end > 0 && buffer->str[end - 1] == '\r')
+        end--;
+    gsize start = end;
+    while (start > 0 && buffer->str[start - 1] != '\n')
+        start--;
+    const char *line = buffer->str + start;
+    gsize len = end - start;
+    if (len < 5 || g_ascii_strncasecmp(line, "* BYE", 5) != 0 || (len > 5 && line[5] != ' '))
+        return NULL;
+    g_autofree char *text = g_strndup(line + 5, len - 5);
+    return said_text(g_strstrip(text));
 }
 
 /* Sets *error for libetpan result r of the command described by the format. A refusal
@@ -204,8 +236,13 @@ static void G_GNUC_PRINTF(5, 6) set_command_error(ImapClient *c, int r, PahtErro
     c->server_failed = TRUE;
     if (is_connection_failure(r)) {
         c->broken = TRUE;
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "%s on %s: %s", what, c->host,
-                    connection_failure_text(r));
+        g_autofree char *bye = bye_text(c);
+        if (bye)
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "%s on %s: the server closed the connection: %s", what, c->host, bye);
+        else
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "%s on %s: %s", what, c->host,
+                        connection_failure_text(r));
         return;
     }
     g_autofree char *text = server_text(c);

@@ -388,6 +388,45 @@ static void test_silent_server_times_out_as_temporary(void)
     g_assert_nonnull(strstr(error->message, "timed out"));
 }
 
+/* a new session with INBOX selected */
+static ImapClient *connect_to_inbox(ImapMailboxInfo *info)
+{
+    ImapOptions opts = options(FALSE);
+    ImapClient *client = connect_ok(&opts);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(imap_client_select(client, "INBOX", info, &error));
+    g_assert_no_error(error);
+    return client;
+}
+
+/* A server that ends the session says why in a BYE line (RFC 3501 §7.1.5), which libetpan
+ * reports only as a failed read. "doveadm kick" is what an administrator does, and what
+ * Dovecot does to every session when it stops: the failure names the server's words, not a
+ * lost connection, and it is the server's side (imap_client_server_failed). */
+static void test_server_ending_the_session_is_named(void)
+{
+    ImapMailboxInfo info;
+    g_autoptr(ImapClient) client = connect_to_inbox(&info);
+    g_autoptr(GError) error = NULL;
+    doveadm(NULL, NULL, &error, "kick", user, NULL);
+    g_assert_no_error(error);
+    /* the session's process says BYE once it has the signal: NOOP until it did */
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (imap_client_noop(client, &error)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(20 * 1000);
+    }
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_nonnull(strstr(error->message, "the server closed the connection: "
+                                            "Server shutting down."));
+    g_assert_null(strstr(error->message, "connection lost"));
+    g_assert_true(imap_client_server_failed(client));
+    /* the session is over: the next command says so without a word to the server */
+    g_clear_error(&error);
+    g_assert_false(imap_client_noop(client, &error));
+    g_assert_nonnull(strstr(error->message, "already failed"));
+}
+
 /* ---- one mailbox ------------------------------------------------------------------------- */
 
 static guint32 saved_uids[G_N_ELEMENTS(messages)];
@@ -555,11 +594,9 @@ static void test_fetch_to_fd_is_exact_and_peeks(void)
 
 static void test_fetch_of_vanished_uid_is_not_found(void)
 {
-    ImapOptions opts = options(FALSE);
-    g_autoptr(ImapClient) client = connect_ok(&opts);
-    g_autoptr(GError) error = NULL;
     ImapMailboxInfo info;
-    g_assert_true(imap_client_select(client, "INBOX", &info, &error));
+    g_autoptr(ImapClient) client = connect_to_inbox(&info);
+    g_autoptr(GError) error = NULL;
     g_autofree char *out_path = NULL;
     int fd = fs_open_private_temp(work_dir, "vanished-", &out_path, &error);
     g_assert_no_error(error);
@@ -1065,6 +1102,8 @@ int main(int argc, char **argv)
     g_test_add_func("/imap/connect/nothing-listening", test_nothing_listening_is_temporary);
     g_test_add_func("/imap/connect/silent-server-times-out",
                     test_silent_server_times_out_as_temporary);
+    g_test_add_func("/imap/session/server-ending-it-is-named",
+                    test_server_ending_the_session_is_named);
     g_test_add_func("/imap/mailbox/select-and-search", test_select_and_search);
     g_test_add_func("/imap/mailbox/fetch-sizes", test_fetch_sizes);
     g_test_add_func("/imap/mailbox/fetch-header-fields-bounded",

@@ -48,6 +48,34 @@ class Idle(unittest.TestCase):
         # it logged out properly
         self.assertEqual(daemontest.command_name(daemontest.protocol_log(log)[-1]), "LOGOUT")
 
+    def test_a_session_the_server_ends_is_named_and_resumed(self):
+        """Dovecot ends every session when it stops or restarts, and "doveadm kick" does the
+        same: each says why in a BYE line. pahtd logs the server's words, not a lost
+        connection, connects again and goes on idling: mail delivered after it is drafted."""
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 600})
+        log = os.path.join(gw.dir, "imap.log")
+        proc = gw.start_pahtd(env={"PAHT_IMAP_PROTOCOL_LOG": log})
+        idles = lambda: list(map(daemontest.command_name, daemontest.protocol_log(log))).count(
+            "IDLE")
+        pahttest.wait_for(lambda: idles() >= 1, timeout=30, what="pahtd idling")
+        daemontest.doveadm(stack, "kick", gw.address)
+        pahttest.wait_for(lambda: gw.log().count("imap: connected") >= 2 and idles() >= 2,
+                          timeout=30, what="pahtd connected again and idling")
+        said = [line for line in gw.log().splitlines() if "connecting again" in line]
+        self.assertEqual(len(said), 1, gw.log())
+        self.assertIn("the server closed the connection: Server shutting down.", said[0])
+        self.assertNotIn("connection lost", said[0])
+        who = daemontest.citizen(stack)
+        stack.deliver(gw.address, pahttest.make_mail(
+            who, gw.address, "Ống nước vỡ trên đường Lê Lợi",
+            "Ống nước vỡ, nước tràn ra đường Lê Lợi từ sáng nay.\n"), sender=who)
+        drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20,
+                                   what="the draft (IDLE wake-up after the new session)")
+        self.assertEqual([d["subject"] for d in drafts], ["Ống nước vỡ trên đường Lê Lợi"])
+        self.assertEqual(gw.stop_pahtd(proc), 0)
+
     def test_polling_costs_one_noop_per_cycle(self):
         stack = pahttest.shared_stack()
         gw = pahttest.Gateway(stack, pahttest.unique("paht"),
