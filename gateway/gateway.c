@@ -216,6 +216,7 @@ void gateway_close(Gateway *gw)
     /* the parser process is the daemon's: daemon_run stops it before it returns */
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++)
         g_warn_if_fail(!gw->workers[i]);
+    g_clear_pointer(&gw->settled, g_hash_table_unref);
     imap_client_close(gw->imap);
     smtp_sender_free(gw->smtp);
     store_close(gw->store);

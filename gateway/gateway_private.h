@@ -74,6 +74,9 @@ struct Gateway {
     /* the children that parse (worker.c), [gateway] parser_processes of them; NULL until
      * started */
     Worker *workers[PARSER_PROCESSES_MAX];
+    /* raw id -> IngestResult: a message set aside while another one was being collected (a
+     * parser lost on it, with messages ahead of it in its queue: worker.c); NULL: none */
+    GHashTable *settled;
     /* pahtd: the private copy of the keywords file its parser reads (tmp_dir/keywords.conf),
      * taken when the file was checked at start or by an accepted reload; NULL: the built-in
      * lists */
@@ -95,6 +98,18 @@ struct Gateway {
 /* Parses a recorded raw message and commits what it becomes. A message parse refuses is
  * marked unparsed (kept, never lost) and reported in out->unparsed: that is not an error. */
 gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error);
+/* ... in its two stages, for a parser process that commits several messages in one
+ * transaction (worker.c). The parse: the draft, its attachments in the content store; NULL
+ * when there is none, with *ok saying whether that is an error (a message parse refuses is
+ * marked unparsed, out says so, *ok TRUE). What the draft becomes, committed (a savepoint
+ * inside a transaction the caller holds), its work files removed either way; the caller logs
+ * it (inbound_log_done) once it is committed. */
+Draft *inbound_parse_stage(Gateway *gw, const RawMessage *raw, IngestResult *out, gboolean *ok,
+                           GError **error);
+gboolean inbound_decide_stage(Gateway *gw, const RawMessage *raw, const Draft *draft,
+                              IngestResult *out, GError **error);
+/* the log line of a message processed, once what it became is committed */
+void inbound_log_done(const IngestResult *out);
 /* where a raw message was found: a place on the IMAP server, or mailbox NULL for a file
  * given to pahtctl ingest */
 typedef struct {

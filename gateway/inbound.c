@@ -319,9 +319,11 @@ gboolean inbound_confirm_supplement(Gateway *gw, const PendingReply *pending, co
     return ok;
 }
 
-gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+Draft *inbound_parse_stage(Gateway *gw, const RawMessage *raw, IngestResult *out, gboolean *ok,
+                           GError **error)
 {
     out->raw_id = raw->id;
+    *ok = FALSE;
     /* The parser writes attachments straight into this process's private work folder (no
      * folder per message): each attachment is renamed into the content store, and no inode
      * is made and deleted per message only to hold them. (On ext4 without a journal, every
@@ -334,34 +336,59 @@ gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *o
         /* the parser removed what it had written */
         if (!g_error_matches(parse_error, PAHT_ERROR, PAHT_ERROR_INPUT)) {
             g_propagate_error(error, parse_error);
-            return FALSE;
+            return NULL;
         }
         log_warning("message %" G_GINT64_FORMAT " cannot be parsed and is kept aside: %s", raw->id,
                     parse_error->message);
-        gboolean ok =
-            raw_message_set_state(gw->store, raw->id, RAW_UNPARSED, parse_error->message, error);
+        *ok = raw_message_set_state(gw->store, raw->id, RAW_UNPARSED, parse_error->message, error);
         g_error_free(parse_error);
         out->unparsed = TRUE;
         out->classification = g_strdup(CLASSIFICATION_UNPARSED);
-        return ok;
+        return NULL;
     }
     /* Automatic mail (auto-replies, bounces) is recorded, never drafted nor answered (SPEC
      * §3.5): no row refers to its attachments (a bounce's returned letter, a report's XML),
      * so they stay out of the content store, where `pahtctl verify` listed each as a file
      * nobody refers to; the raw message keeps them. They are removed with the work folder's
-     * files below. */
-    gboolean ok = is_automatic(draft) || commit_attachments(gw, draft, error);
-    if (ok && (ok = store_begin(gw->store, error))) {
+     * files (inbound_decide_stage). */
+    if (!is_automatic(draft) && !commit_attachments(gw, draft, error)) {
+        discard_uncommitted(gw, draft);
+        return NULL;
+    }
+    *ok = TRUE;
+    return g_steal_pointer(&draft);
+}
+
+gboolean inbound_decide_stage(Gateway *gw, const RawMessage *raw, const Draft *draft,
+                              IngestResult *out, GError **error)
+{
+    gboolean ok = store_begin(gw->store, error);
+    if (ok) {
         ok = decide(gw, raw->id, draft, raw->received_at, out, error) &&
              store_commit(gw->store, error);
         if (!ok)
             store_rollback(gw->store);
     }
     discard_uncommitted(gw, draft);
-    if (ok)
-        log_info("message %" G_GINT64_FORMAT " -> %s%s%s", raw->id, out->classification,
-                 out->code ? " " : "", out->code ? out->code : "");
     return ok;
+}
+
+void inbound_log_done(const IngestResult *out)
+{
+    log_info("message %" G_GINT64_FORMAT " -> %s%s%s", out->raw_id, out->classification,
+             out->code ? " " : "", out->code ? out->code : "");
+}
+
+gboolean inbound_process_raw(Gateway *gw, const RawMessage *raw, IngestResult *out, GError **error)
+{
+    gboolean ok = FALSE;
+    g_autoptr(Draft) draft = inbound_parse_stage(gw, raw, out, &ok, error);
+    if (!draft)
+        return ok;
+    if (!inbound_decide_stage(gw, raw, draft, out, error))
+        return FALSE;
+    inbound_log_done(out);
+    return TRUE;
 }
 
 gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *repaired,

@@ -1129,11 +1129,27 @@ static gboolean collect_pending(Pass *p, GError **error)
     return ok;
 }
 
-/* SIGTERM: the messages queued behind the one the parser had in hand are not waited for (each
- * could take its time limit): the parser is ended, and they stay "fetched" below the cursor
- * for the next start */
+/* whether the oldest message in the parser has its answer */
+static gboolean first_answered(Pass *p)
+{
+    const InParser *first = g_queue_peek_head(&p->in_parser);
+    return first && worker_has_answer(p->gw, first->raw->id);
+}
+
+/* SIGTERM: the messages queued behind the ones the parser had in hand are not waited for
+ * (each could take its time limit): what is answered already is collected, then the parser is
+ * ended, and the rest stay "fetched" below the cursor for the next start */
 static void abandon_queued(Pass *p)
 {
+    while (first_answered(p)) {
+        GError *e = NULL;
+        if (!collect_pending(p, &e)) {
+            log_warning("stopping: %s", e->message);
+            g_error_free(e);
+        }
+    }
+    if (g_queue_is_empty(&p->in_parser))
+        return;
     worker_abandon(p->gw);
     InParser *in;
     while ((in = g_queue_pop_head(&p->in_parser))) {
@@ -1161,13 +1177,6 @@ static gboolean collect_all(Pass *p, GError **error)
             abandon_queued(p);
     }
     return ok;
-}
-
-/* whether the oldest message in the parser has its answer */
-static gboolean first_answered(Pass *p)
-{
-    const InParser *first = g_queue_peek_head(&p->in_parser);
-    return first && worker_has_answer(p->gw, first->raw->id);
 }
 
 /* room in the parser's queue for one more: what it has answered is collected, and the oldest

@@ -1,6 +1,6 @@
-/* worker: every message is parsed and committed in a child process, one at a time, under its
- * own time limit (SPEC §3: a message that fails, hangs or crashes the parser is kept aside and
- * never blocks the mail behind it).
+/* worker: every message is parsed and committed in a child process, under its own time limit
+ * (SPEC §3: a message that fails, hangs or crashes the parser is kept aside and never blocks
+ * the mail behind it).
  *
  * Why this shape:
  * - Long-lived children, not a fork per message: thousands of messages a minute must not each
@@ -31,19 +31,28 @@
  * - The parent may give the child several messages before it collects the first answer (a
  *   queue of up to PARSER_QUEUE_MAX, mailbox.c): a 2 MB mail with photos and a 20 KB one take
  *   very different times, and with one at a time the child waited for the next download (and
- *   the download for the child) a quarter of an ingest. The child takes them in order, so
- *   the oldest unanswered one is the one in its hands: a timeout or a crash is that one's, and
- *   the ones behind it, never begun, go to a new child in the same order.
+ *   the download for the child) a quarter of an ingest.
+ * - The child takes the messages already waiting in its queue together (PARSER_BATCH_MAX):
+ *   it parses each in turn, outside any transaction, then commits them all in one, each in a
+ *   savepoint of its own, and only then answers them, in order (pahtd moves a message out of
+ *   the inbox on its DONE). A message alone in the queue is processed at once. Before each
+ *   message, and before its part of the commit, the child notes it in data_dir (note_taken):
+ *   the message in its hands is the one it names, which is not always the oldest unanswered.
+ *   A time limit runs from when the child took the message; a timeout or a crash is the noted
+ *   message's (the oldest unanswered one's when there is no note), and the others of the
+ *   queue, not begun or not committed, go to a new child in the same order. A message lost
+ *   that is not the oldest is kept aside at once and collected in its turn (gw->settled).
  * - The child ignores SIGTERM, SIGINT and SIGHUP: systemd signals the whole control group, and
- *   a stop must let the message in hand finish. It exits when the parent closes the socket,
+ *   a stop must let the messages in hand finish. It exits when the parent closes the socket,
  *   and dies with the parent (PR_SET_PDEATHSIG); a commit it might still make is guarded by
  *   raw_message_mark_processed, which succeeds only once per message.
  *
  * The protocol is one line each way over a socketpair:
  *   child:  READY <database>                   once, after opening the store
  *           ERROR <error code> <text>          instead of READY when it cannot start
- *   parent: PROCESS <raw id>
+ *   parent: PROCESS <raw id>                   (several may be waiting: taken together)
  *   child:  DONE <raw id> <unparsed 0|1> <report id> <classification> <code or ->
+ *                                              once committed, in the order asked
  *   parent: VERIFY <raw id>                    (after a crash: inbound_repair_attachments)
  *   child:  VERIFIED <raw id> <attachments written again>
  *           FAIL <raw id> <error code> <text>  the database or the configuration failed: the
@@ -76,6 +85,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +111,14 @@
  * zero-padded so that each note overwrites the last whole */
 #define WORKER_TAKEN_FORMAT "%020" G_GINT64_FORMAT " %010d\n"
 #define WORKER_TAKEN_LENGTH 32
+/* A parser takes the messages already waiting in its queue together, up to this many and,
+ * past the first, while their raw mail stays under PARSER_BATCH_BYTES (memory stays flat:
+ * their drafts are held until the commit): each is parsed outside any transaction, and all
+ * are committed in one. A mail's commit rewrote the same last pages of some 30 indexes, 51
+ * pages to the WAL, which the next mail wrote again (issue 18); in one transaction they are
+ * written once. A message alone in the queue is processed at once, as before. */
+#define PARSER_BATCH_MAX   8
+#define PARSER_BATCH_BYTES (1024 * 1024)
 
 struct Worker {
     pid_t pid;
@@ -109,7 +127,8 @@ struct Worker {
     gint64 ready_deadline; /* ... or must have by then (monotonic microseconds) */
     GString *input;        /* bytes read and not yet a whole line */
     GArray *queue;         /* gint64: the raw ids submitted and not yet answered, oldest first */
-    gint64 deadline; /* of the oldest, the one in the child's hands (monotonic microseconds) */
+    gint64 deadline;       /* of the one in the child's hands (monotonic microseconds) */
+    gint64 clock_for;      /* ... which is this one, as far as pahtd knows (worker_moved_on) */
 };
 
 /* ---- lines over the socket ---------------------------------------------------------------- */
@@ -503,10 +522,11 @@ static gboolean parse_done(const char *line, gint64 raw_id, IngestResult *out)
     return TRUE;
 }
 
-static void worker_start_clock(Gateway *gw, Worker *w)
+static void worker_start_clock(Gateway *gw, Worker *w, gint64 raw_id)
 {
     w->deadline = g_get_monotonic_time() +
                   (gint64)gw->config->gateway.message_timeout_seconds * G_USEC_PER_SEC;
+    w->clock_for = raw_id;
 }
 
 /* the oldest message has its answer: the next one is the child's now */
@@ -514,20 +534,20 @@ static void worker_answered(Gateway *gw, Worker *w)
 {
     g_array_remove_index(w->queue, 0);
     if (w->queue->len > 0)
-        worker_start_clock(gw, w);
+        worker_start_clock(gw, w, g_array_index(w->queue, gint64, 0));
 }
 
 static gboolean submit_to(Gateway *gw, Worker **slot, gint64 raw_id, GError **error);
 
-/* The child was lost on the oldest message of its queue; the ones behind it it never began
- * (it takes them in order): they go to a new child in the same place, in the same order (a
- * message is collected from the head of its own parser's queue). One that cannot be given (no
- * child starts) is not the parser's any more: its collect fails, and the message, still
- * "fetched", is taken again by the next pass. */
+/* The child was lost on the message it had in hand; the others of its queue it had not begun
+ * or not committed (it takes several together, and commits them at once): they go to a new
+ * child in the same place, in the same order (a message is collected from the head of its
+ * own parser's queue). One that cannot be given (no child starts) is not the parser's any
+ * more: its collect fails, and the message, still "fetched", is taken again by the next pass. */
 static void worker_give_again(Gateway *gw, Worker **slot, GArray *behind)
 {
     if (behind->len > 0)
-        log_notice("%u message(s) queued behind it given to a new parser process", behind->len);
+        log_notice("%u other message(s) of its queue given to a new parser process", behind->len);
     for (guint i = 0; i < behind->len; i++) {
         GError *e = NULL;
         if (!submit_to(gw, slot, g_array_index(behind, gint64, i), &e)) {
@@ -567,7 +587,7 @@ static gboolean submit_to(Gateway *gw, Worker **slot, gint64 raw_id, GError **er
      * (read_line), whatever the daemon does meanwhile; a message queued behind others gets
      * its own when the one before it is answered */
     if ((*slot)->queue->len == 0)
-        worker_start_clock(gw, *slot);
+        worker_start_clock(gw, *slot, raw_id);
     g_array_append_val((*slot)->queue, raw_id);
     return TRUE;
 }
@@ -656,30 +676,43 @@ static void note_taken(int taken, gint64 id, int attempts)
         log_warning("cannot note a parser's message in hand: %s", g_strerror(errno));
 }
 
+/* parser process slot's note: TRUE with the message it names, FALSE when there is none (no
+ * file, or no message in hand); *written (may be NULL): when it was written (real time,
+ * microseconds) */
+static gboolean read_note(const char *data_dir, int slot, TakenNote *note, gint64 *written)
+{
+    g_autofree char *path = taken_path(data_dir, slot);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return FALSE;
+    char text[WORKER_TAKEN_LENGTH + 1] = {0};
+    ssize_t n = pread(fd, text, WORKER_TAKEN_LENGTH, 0);
+    struct stat st;
+    if (written)
+        *written = fstat(fd, &st) == 0
+                       ? (gint64)st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000
+                       : g_get_real_time();
+    close(fd);
+    char *end = NULL;
+    gint64 id = n > 0 ? g_ascii_strtoll(text, &end, 10) : 0;
+    /* a note without the attempts (an older pahtd's) charges nothing */
+    if (id <= 0 || !end || *end != ' ')
+        return FALSE;
+    gint64 attempts = g_ascii_strtoll(end + 1, &end, 10);
+    if (*end != '\n' || attempts < 1 || attempts > G_MAXINT)
+        return FALSE;
+    *note = (TakenNote){.id = id, .attempts = (int)attempts};
+    return TRUE;
+}
+
 void worker_read_taken(Gateway *gw)
 {
     if (gw->taken_read)
         return;
     gw->taken_read = TRUE;
     /* the Gateway is zeroed: a slot without a note keeps no message */
-    for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
-        g_autofree char *path = taken_path(gw->config->gateway.data_dir, i);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            continue;
-        char text[WORKER_TAKEN_LENGTH + 1] = {0};
-        ssize_t n = pread(fd, text, WORKER_TAKEN_LENGTH, 0);
-        close(fd);
-        char *end = NULL;
-        gint64 id = n > 0 ? g_ascii_strtoll(text, &end, 10) : 0;
-        /* a note without the attempts (an older pahtd's) charges nothing */
-        if (id <= 0 || !end || *end != ' ')
-            continue;
-        gint64 attempts = g_ascii_strtoll(end + 1, &end, 10);
-        if (*end != '\n' || attempts < 1 || attempts > G_MAXINT)
-            continue;
-        gw->in_hand_at_crash[i] = (TakenNote){.id = id, .attempts = (int)attempts};
-    }
+    for (int i = 0; i < PARSER_PROCESSES_MAX; i++)
+        read_note(gw->config->gateway.data_dir, i, &gw->in_hand_at_crash[i], NULL);
 }
 
 int worker_taken_with(const Gateway *gw, const RawMessage *raw)
@@ -699,6 +732,8 @@ gboolean worker_submit(Gateway *gw, const RawMessage *raw, GError **error)
 
 void worker_abandon(Gateway *gw)
 {
+    /* set aside and recorded so: the next start moves them */
+    g_clear_pointer(&gw->settled, g_hash_table_unref);
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++) {
         if (!gw->workers[i] || gw->workers[i]->queue->len == 0)
             continue;
@@ -727,6 +762,8 @@ static Worker **holder_of(Gateway *gw, gint64 raw_id)
 
 gboolean worker_has_answer(Gateway *gw, gint64 raw_id)
 {
+    if (gw->settled && g_hash_table_contains(gw->settled, &raw_id))
+        return TRUE;
     Worker **slot = holder_of(gw, raw_id);
     if (!slot)
         return FALSE;
@@ -754,55 +791,130 @@ static void charge_garbled(Gateway *gw, gint64 raw_id)
     }
 }
 
+/* The position in w's queue of the message its parser notes it has in hand (read_note), or
+ * -1. A parser takes the messages waiting in its queue together (PARSER_BATCH_MAX), so the
+ * one in its hands is not always the oldest unanswered. */
+static int noted_in_queue(Gateway *gw, Worker **slot, gint64 *written)
+{
+    TakenNote note;
+    if (!read_note(gw->config->gateway.data_dir, (int)(slot - gw->workers), &note, written))
+        return -1;
+    for (guint i = 0; i < (*slot)->queue->len; i++) {
+        if (g_array_index((*slot)->queue, gint64, i) == note.id)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The time limit ran out: if the parser has another message in hand than the one the clock
+ * ran for (it took several together, and is on a later one now), that one's time limit runs
+ * from when the parser noted it took it, and TRUE. */
+static gboolean worker_moved_on(Gateway *gw, Worker **slot)
+{
+    gint64 written = 0;
+    int at = noted_in_queue(gw, slot, &written);
+    gint64 noted = at >= 0 ? g_array_index((*slot)->queue, gint64, at) : 0;
+    if (!noted || noted == (*slot)->clock_for)
+        return FALSE;
+    worker_start_clock(gw, *slot, noted);
+    (*slot)->deadline -= CLAMP(g_get_real_time() - written, 0, (*slot)->deadline);
+    return TRUE;
+}
+
+static void settled_free(gpointer data)
+{
+    ingest_result_clear(data);
+    g_free(data);
+}
+
 gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **error)
 {
     memset(out, 0, sizeof *out);
-    int limit = gw->config->gateway.message_timeout_seconds;
-    Worker **slot = holder_of(gw, raw_id);
-    if (!slot) {
-        /* its child was lost and no other could take it (worker_give_again) */
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "message %" G_GINT64_FORMAT " is not in the parser process's hands", raw_id);
-        return FALSE;
-    }
-    Worker *w = *slot;
-    g_autofree char *line = NULL;
-    ReadOutcome got = read_line(w->fd, w->input, w->deadline, gw, &line);
-    if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out)) {
-        worker_answered(gw, w);
+    IngestResult *settled = gw->settled ? g_hash_table_lookup(gw->settled, &raw_id) : NULL;
+    if (settled) {
+        /* set aside while the one before it was collected */
+        *out = *settled;
+        memset(settled, 0, sizeof *settled);
+        g_hash_table_remove(gw->settled, &raw_id);
         return TRUE;
     }
-    if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
-        worker_answered(gw, w);
-        g_auto(GStrv) f = g_strsplit(line, " ", 4);
-        int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
-        if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
-            return settle_lost_message(gw, raw_id, "processed elsewhere", out, error);
-        g_set_error(error, PAHT_ERROR,
-                    code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? code : PAHT_ERROR_TEMPORARY,
-                    "message %" G_GINT64_FORMAT ": %s", raw_id,
-                    g_strv_length(f) == 4 ? f[3] : line);
-        return FALSE;
+    int limit = gw->config->gateway.message_timeout_seconds;
+    for (;;) {
+        Worker **slot = holder_of(gw, raw_id);
+        if (!slot) {
+            /* its child was lost and no other could take it (worker_give_again) */
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "message %" G_GINT64_FORMAT " is not in the parser process's hands",
+                        raw_id);
+            return FALSE;
+        }
+        Worker *w = *slot;
+        g_autofree char *line = NULL;
+        ReadOutcome got = read_line(w->fd, w->input, w->deadline, gw, &line);
+        if (got == READ_LINE && g_str_has_prefix(line, "DONE ") && parse_done(line, raw_id, out)) {
+            worker_answered(gw, w);
+            return TRUE;
+        }
+        if (got == READ_LINE && g_str_has_prefix(line, "FAIL ")) {
+            worker_answered(gw, w);
+            g_auto(GStrv) f = g_strsplit(line, " ", 4);
+            int code = g_strv_length(f) == 4 ? atoi(f[2]) : PAHT_ERROR_TEMPORARY;
+            if (code == PAHT_ERROR_REFUSED) /* someone else finished it: see what it became */
+                return settle_lost_message(gw, raw_id, "processed elsewhere", out, error);
+            g_set_error(error, PAHT_ERROR,
+                        code >= 0 && code <= PAHT_ERROR_NOT_FOUND ? code : PAHT_ERROR_TEMPORARY,
+                        "message %" G_GINT64_FORMAT ": %s", raw_id,
+                        g_strv_length(f) == 4 ? f[3] : line);
+            return FALSE;
+        }
+        if (got == READ_TIMEOUT && worker_moved_on(gw, slot))
+            continue;
+        if (got == READ_LINE) {
+            /* not our protocol: the child cannot be trusted with the next message (it answers
+             * in order, so the nonsense is raw_id's) */
+            g_autoptr(GArray) behind = g_array_new(FALSE, FALSE, sizeof(gint64));
+            g_array_append_vals(behind, &g_array_index(w->queue, gint64, 1), w->queue->len - 1);
+            g_free(worker_lost(gw, slot, TRUE));
+            charge_garbled(gw, raw_id);
+            worker_give_again(gw, slot, behind);
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                        "the parser process answered nonsense for message %" G_GINT64_FORMAT,
+                        raw_id);
+            return FALSE;
+        }
+        /* lost on the message it had in hand: its note says which, the oldest if none */
+        int at = MAX(noted_in_queue(gw, slot, NULL), 0);
+        gint64 culprit = g_array_index(w->queue, gint64, at);
+        g_autoptr(GArray) others = g_array_new(FALSE, FALSE, sizeof(gint64));
+        for (guint i = 0; i < w->queue->len; i++) {
+            if ((int)i != at)
+                g_array_append_val(others, g_array_index(w->queue, gint64, i));
+        }
+        g_autofree char *how = worker_lost(gw, slot, got == READ_TIMEOUT);
+        g_autofree char *why =
+            got == READ_TIMEOUT
+                ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)",
+                                  limit)
+                : g_strdup_printf("processing crashed (%s)", how);
+        if (culprit == raw_id) {
+            gboolean ok = settle_lost_message(gw, raw_id, why, out, error);
+            worker_give_again(gw, slot, others);
+            return ok;
+        }
+        /* a message taken after raw_id was in hand: it is set aside, to be collected in its
+         * turn, and raw_id goes with the others to a new parser (uncommitted, it was not
+         * done) */
+        IngestResult *result = g_new0(IngestResult, 1);
+        if (!settle_lost_message(gw, culprit, why, result, error)) {
+            settled_free(result);
+            worker_give_again(gw, slot, others);
+            return FALSE;
+        }
+        if (!gw->settled)
+            gw->settled = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, settled_free);
+        g_hash_table_insert(gw->settled, g_memdup2(&culprit, sizeof culprit), result);
+        worker_give_again(gw, slot, others);
     }
-    g_autoptr(GArray) behind = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_array_append_vals(behind, &g_array_index(w->queue, gint64, 1), w->queue->len - 1);
-    if (got == READ_LINE) {
-        /* not our protocol: the child cannot be trusted with the next message */
-        g_free(worker_lost(gw, slot, TRUE));
-        charge_garbled(gw, raw_id);
-        worker_give_again(gw, slot, behind);
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
-                    "the parser process answered nonsense for message %" G_GINT64_FORMAT, raw_id);
-        return FALSE;
-    }
-    g_autofree char *how = worker_lost(gw, slot, got == READ_TIMEOUT);
-    g_autofree char *why =
-        got == READ_TIMEOUT
-            ? g_strdup_printf("processing took longer than %d s (message_timeout_seconds)", limit)
-            : g_strdup_printf("processing crashed (%s)", how);
-    gboolean ok = settle_lost_message(gw, raw_id, why, out, error);
-    worker_give_again(gw, slot, behind);
-    return ok;
 }
 
 gboolean worker_verify(Gateway *gw, gint64 raw_id, GError **error)
@@ -905,57 +1017,177 @@ static void child_fail(int fd, gint64 id, const GError *e)
                 text);
 }
 
-static void child_process(Gateway *gw, int fd, int taken, gint64 id)
+/* A message a parser process takes, from its request to its answer */
+typedef struct {
+    gint64 id;
+    RawMessage *raw;
+    Draft *draft; /* parsed, to be decided */
+    IngestResult result;
+    GError *error; /* answered FAIL */
+} Taken;
+
+static void taken_clear(Taken *t)
 {
-    GError *error = NULL;
-    g_autoptr(RawMessage) raw = raw_message_get(gw->store, id, &error);
-    if (!raw) {
-        child_fail(fd, id, error);
-        g_error_free(error);
-        return;
+    g_clear_pointer(&t->raw, raw_message_free);
+    g_clear_pointer(&t->draft, draft_free);
+    ingest_result_clear(&t->result);
+    g_clear_error(&t->error);
+}
+
+/* Takes one message up to its draft (t->draft), or to its end (a message done before, one
+ * parse refuses, an error: t->result or t->error). FALSE when the message is to be answered
+ * with nonsense (PAHT_TEST_FAULT garble-on-subject), which the caller does in its turn. */
+static gboolean child_take(Gateway *gw, int taken, Taken *t)
+{
+    t->raw = raw_message_get(gw->store, t->id, &t->error);
+    if (!t->raw)
+        return TRUE;
+    if (g_str_equal(t->raw->state, RAW_UNPARSED)) {
+        /* kept aside already: by this parser, in a batch that was not committed, before a
+         * message behind it in the batch was lost */
+        t->result.raw_id = t->id;
+        t->result.unparsed = TRUE;
+        t->result.classification = g_strdup(CLASSIFICATION_UNPARSED);
+        return TRUE;
     }
-    if (raw_message_is_done(raw)) {
+    if (raw_message_is_done(t->raw)) {
         /* done before (a crash came between the commit and our answer) */
-        child_reply(fd, "DONE %" G_GINT64_FORMAT " 0 %" G_GINT64_FORMAT " %s -", id, raw->report_id,
-                    raw->classification ? raw->classification : CLASSIFICATION_REPORT);
-        return;
+        t->result.raw_id = t->id;
+        t->result.report_id = t->raw->report_id;
+        t->result.classification =
+            g_strdup(t->raw->classification ? t->raw->classification : CLASSIFICATION_REPORT);
+        return TRUE;
     }
-    note_taken(taken, raw->id, raw->attempts);
-    if (test_fault("hang", raw->path)) {
-        log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, id);
+    note_taken(taken, t->id, t->raw->attempts);
+    if (test_fault("hang", t->raw->path)) {
+        log_debug("PAHT_TEST_FAULT: hanging on message %" G_GINT64_FORMAT, t->id);
         for (;;)
             pause();
     }
-    if (test_fault("hold", raw->path)) {
-        log_debug("PAHT_TEST_FAULT: holding message %" G_GINT64_FORMAT, id);
+    if (test_fault("hold", t->raw->path)) {
+        log_debug("PAHT_TEST_FAULT: holding message %" G_GINT64_FORMAT, t->id);
         g_autofree char *gate = gateway_test_fault("hold-gate");
         gateway_test_gate(gate);
     }
-    if (test_fault("crash", raw->path)) {
-        log_debug("PAHT_TEST_FAULT: crashing on message %" G_GINT64_FORMAT, id);
+    if (test_fault("crash", t->raw->path)) {
+        log_debug("PAHT_TEST_FAULT: crashing on message %" G_GINT64_FORMAT, t->id);
         abort();
     }
-    if (test_fault("garble", raw->path)) {
-        log_debug("PAHT_TEST_FAULT: answering nonsense for message %" G_GINT64_FORMAT, id);
-        child_reply(fd, "GARBLED %" G_GINT64_FORMAT, id);
-        return;
+    if (test_fault("garble", t->raw->path)) {
+        log_debug("PAHT_TEST_FAULT: answering nonsense for message %" G_GINT64_FORMAT, t->id);
+        return FALSE;
     }
-    IngestResult result = {0};
-    gboolean processed = inbound_process_raw(gw, raw, &result, &error);
-    /* done with it, well or not, before pahtd hears of it: a clean failure (a busy database)
-     * is tried again, and is not an attempt a crash took (a garbled answer, above, is) */
+    gboolean ok = FALSE;
+    t->draft = inbound_parse_stage(gw, t->raw, &t->result, &ok, &t->error);
+    return TRUE;
+}
+
+/* What the drafts of taken[0..n) become, committed in one transaction, each message in a
+ * savepoint of its own (one that fails leaves the others), then every message answered in
+ * order. Answers come only after the commit: pahtd moves a message out of the inbox on its
+ * DONE. */
+static void child_commit_and_answer(Gateway *gw, int fd, int taken, Taken *t, int n)
+{
+    int drafts = 0;
+    for (int i = 0; i < n; i++)
+        drafts += t[i].draft != NULL;
+    GError *failed = NULL; /* the transaction's, for every message in it */
+    gboolean outer = drafts > 1 && store_begin(gw->store, &failed);
+    for (int i = 0; i < n && !failed; i++) {
+        if (!t[i].draft)
+            continue;
+        /* the note names the message whose part of the transaction is made: a crash or a
+         * hang there is its */
+        note_taken(taken, t[i].id, t[i].raw->attempts);
+        if (!inbound_decide_stage(gw, t[i].raw, t[i].draft, &t[i].result, &t[i].error))
+            ingest_result_clear(&t[i].result);
+    }
+    if (drafts > 0)
+        log_debug("parser: %d message(s) committed in one transaction", drafts);
+    if (outer && !failed && !store_commit(gw->store, &failed))
+        log_warning("%d messages not committed: %s", drafts, failed->message);
+    /* done with them, well or not, before pahtd hears of it: a clean failure (a busy
+     * database) is tried again, and is not an attempt a crash took */
     note_taken(taken, 0, 0);
-    if (!processed) {
-        child_fail(fd, id, error);
-        g_error_free(error);
-        ingest_result_clear(&result);
-        return;
+    for (int i = 0; i < n; i++) {
+        if (failed && t[i].draft && !t[i].error) {
+            t[i].error = g_error_copy(failed);
+            ingest_result_clear(&t[i].result);
+        }
+        if (t[i].error) {
+            child_fail(fd, t[i].id, t[i].error);
+        } else {
+            IngestResult *r = &t[i].result;
+            if (t[i].draft)
+                inbound_log_done(r);
+            child_reply(fd, "DONE %" G_GINT64_FORMAT " %d %" G_GINT64_FORMAT " %s %s", t[i].id,
+                        r->unparsed ? 1 : 0, r->report_id,
+                        r->classification ? r->classification : CLASSIFICATION_UNPARSED,
+                        r->code ? r->code : "-");
+        }
+        taken_clear(&t[i]);
     }
-    child_reply(fd, "DONE %" G_GINT64_FORMAT " %d %" G_GINT64_FORMAT " %s %s", id,
-                result.unparsed ? 1 : 0, result.report_id,
-                result.classification ? result.classification : CLASSIFICATION_UNPARSED,
-                result.code ? result.code : "-");
-    ingest_result_clear(&result);
+    g_clear_error(&failed);
+}
+
+/* The messages ids[0..n) pahtd sent, taken together: each parsed in turn, outside any
+ * transaction, then all committed in one (child_commit_and_answer). */
+static void child_process(Gateway *gw, int fd, int taken, const gint64 *ids, int n)
+{
+    Taken t[PARSER_BATCH_MAX];
+    memset(t, 0, sizeof t);
+    gint64 bytes = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].id = ids[i];
+        if (!child_take(gw, taken, &t[i])) {
+            /* answered in its turn: the ones before it first */
+            child_commit_and_answer(gw, fd, taken, t, i);
+            note_taken(taken, 0, 0);
+            child_reply(fd, "GARBLED %" G_GINT64_FORMAT, ids[i]);
+            taken_clear(&t[i]);
+            if (i + 1 < n)
+                child_process(gw, fd, taken, ids + i + 1, n - i - 1);
+            return;
+        }
+        bytes += t[i].raw ? t[i].raw->size : 0;
+        if (bytes >= PARSER_BATCH_BYTES && i + 1 < n) {
+            /* enough held: these first, the rest as a batch of its own */
+            child_commit_and_answer(gw, fd, taken, t, i + 1);
+            child_process(gw, fd, taken, ids + i + 1, n - i - 1);
+            return;
+        }
+    }
+    child_commit_and_answer(gw, fd, taken, t, n);
+}
+
+/* The next request, when it is a PROCESS one already sent and no more than the batch's bytes
+ * so far allow: its id, taken from input; 0 otherwise (nothing is waited for: a message alone
+ * in the queue is processed at once). */
+static gint64 child_next_waiting(int fd, GString *input)
+{
+    for (;;) {
+        char *nl = memchr(input->str, '\n', input->len);
+        if (nl) {
+            char *end = NULL;
+            gint64 id = g_str_has_prefix(input->str, "PROCESS ")
+                            ? g_ascii_strtoll(input->str + 8, &end, 10)
+                            : 0;
+            if (id <= 0 || end != nl)
+                return 0; /* another request: the main loop reads it */
+            g_string_erase(input, 0, nl - input->str + 1);
+            return id;
+        }
+        if (input->len > WORKER_LINE_MAX)
+            return 0;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0)
+            return 0;
+        char buf[1024];
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got <= 0)
+            return 0; /* the main loop finds the end */
+        g_string_append_len(input, buf, got);
+    }
 }
 
 static void child_verify(Gateway *gw, int fd, gint64 id)
@@ -1043,9 +1275,14 @@ int worker_main(const char *config_path, const char *keywords_path, int slot, in
         }
         if (verify) {
             child_verify(gw, fd, id);
-        } else {
-            child_process(gw, fd, taken, id);
+            continue;
         }
+        /* the messages already waiting behind it, taken together (PARSER_BATCH_MAX) */
+        gint64 ids[PARSER_BATCH_MAX] = {id};
+        int n = 1;
+        while (n < PARSER_BATCH_MAX && (ids[n] = child_next_waiting(fd, input)) > 0)
+            n++;
+        child_process(gw, fd, taken, ids, n);
     }
     g_string_free(input, TRUE);
     if (taken >= 0)
