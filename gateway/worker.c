@@ -1160,9 +1160,9 @@ static void child_process(Gateway *gw, int fd, int taken, const gint64 *ids, int
     child_commit_and_answer(gw, fd, taken, t, n);
 }
 
-/* The next request, when it is a PROCESS one already sent and no more than the batch's bytes
- * so far allow: its id, taken from input; 0 otherwise (nothing is waited for: a message alone
- * in the queue is processed at once). */
+/* The next request, when it is a PROCESS one pahtd has already sent: its id, taken from
+ * input; 0 otherwise (nothing is waited for: a message alone in the queue is processed at
+ * once). */
 static gint64 child_next_waiting(int fd, GString *input)
 {
     for (;;) {
