@@ -47,16 +47,20 @@ class ConsoleBesideTheDaemon(unittest.TestCase):
                 f"Nội dung số {i:03d}.\n" + pahttest.complete_details()))
             for i in range(MAILS)])
         console.start()
-        pahtd = gw.start_pahtd()
 
         done = []  # (login, action, code, status, token)
         lock = threading.Lock()
         failures = []
+        # pahtd starts once every session has logged in (a password check each), so that the
+        # sessions' writes begin with its ingest: started first, it once took the five hundred
+        # mails before the first session had logged in, and nothing overlapped
+        logged_in = threading.Barrier(SESSIONS + 1)
 
         def session(login, seed):
             rng = random.Random(seed)
             try:
                 client = console.login(login)
+                logged_in.wait(timeout=300)
                 r = client.post(f"/reports/{contested}/accept", {"agency": "gtvt"})
                 with lock:
                     done.append((login, "accept", contested, r.status, "contested"))
@@ -78,6 +82,7 @@ class ConsoleBesideTheDaemon(unittest.TestCase):
                     if r.status not in (303, 409) or "bận" in r.text or "locked" in r.text:
                         raise AssertionError(f"{login} {action} {code}: {r.status} {r.text[:300]}")
             except Exception as e:  # noqa: BLE001 (reported below, with the thread's login)
+                logged_in.abort()  # the others do not wait for this one
                 with lock:
                     failures.append(f"{login}: {e!r}")
 
@@ -85,6 +90,11 @@ class ConsoleBesideTheDaemon(unittest.TestCase):
                    for i, login in enumerate(logins)]
         for t in threads:
             t.start()
+        try:
+            logged_in.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            pass  # a session failed: its error is reported below
+        pahtd = gw.start_pahtd()
         for t in threads:
             t.join()
         pahttest.wait_for(lambda: gw.count("INBOX") == 0, timeout=600, what="the inbox drained")
