@@ -72,10 +72,15 @@ class ConcurrentWriters(unittest.TestCase):
                         if run.returncode == 0:
                             accepted.add(draft["code"])
 
-        proc = gw.start_pahtd()
         workers = [threading.Thread(target=ingest_files), threading.Thread(target=accept_drafts)]
         for t in workers:
             t.start()
+        # pahtd starts once pahtctl has accepted a first draft, so that their writes overlap
+        # (checked at the end): started first, under ASan it once took the 120 mails before
+        # pahtctl's first acceptance
+        pahttest.wait_for(lambda: accepted or not any(t.is_alive() for t in workers),
+                          timeout=120, what="pahtctl's first acceptance")
+        proc = gw.start_pahtd()
         for t in workers:
             t.join()
         pahttest.wait_for(lambda: gw.count("INBOX") == 0, timeout=120, what="the inbox drained")
