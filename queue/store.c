@@ -647,6 +647,8 @@ gboolean store_fail(Store *store, GError **error, const char *what)
     }
     g_set_error(error, PAHT_ERROR, ours, "database %s: %s: %s", store->path, what,
                 sqlite3_errmsg(store->db));
+    if (store->depth > 0 && sqlite3_get_autocommit(store->db) && !store->lost)
+        store->lost = g_strdup(sqlite3_errmsg(store->db));
     return FALSE;
 }
 
@@ -763,8 +765,25 @@ static gboolean run_cached(Store *store, const char *sql, GError **error)
     return stmt && store_step_done(store, stmt, sql, error);
 }
 
+/* SQLite rolls a whole transaction back on its own after some errors (a full disk, an I/O
+ * error, no memory: SQLITE_FULL on a plain INSERT inside a savepoint does). Once it has, a
+ * SAVEPOINT would quietly begin a new transaction, which its RELEASE would commit on its own,
+ * and the work done before the error would be gone: every level left open fails instead,
+ * until the outermost is closed. */
+static gboolean transaction_lost(Store *store, GError **error)
+{
+    if (store->depth == 0 || !sqlite3_get_autocommit(store->db))
+        return FALSE;
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                "database %s: the transaction was rolled back after an earlier error%s%s",
+                store->path, store->lost ? ": " : "", store->lost ? store->lost : "");
+    return TRUE;
+}
+
 gboolean store_begin(Store *store, GError **error)
 {
+    if (transaction_lost(store, error))
+        return FALSE;
     const char *sql = store->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested";
     if (!run_cached(store, sql, error))
         return FALSE;
@@ -776,7 +795,7 @@ gboolean store_commit(Store *store, GError **error)
 {
     g_return_val_if_fail(store->depth > 0, FALSE);
     const char *sql = store->depth == 1 ? "COMMIT" : "RELEASE nested";
-    if (!run_cached(store, sql, error)) {
+    if (transaction_lost(store, error) || !run_cached(store, sql, error)) {
         store_rollback(store);
         return FALSE;
     }
@@ -818,11 +837,14 @@ void store_rollback(Store *store)
 {
     if (store->depth <= 0)
         return;
-    if (store->depth == 1)
+    if (sqlite3_get_autocommit(store->db))
+        ; /* rolled back already, by SQLite (transaction_lost) */
+    else if (store->depth == 1)
         sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
     else
         sqlite3_exec(store->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
-    store->depth--;
+    if (--store->depth == 0)
+        g_clear_pointer(&store->lost, g_free);
 }
 
 /* ---- open and migrate ---------------------------------------------------------------------- */
@@ -1095,6 +1117,7 @@ void store_close(Store *store)
     g_hash_table_destroy(store->statements);
     sqlite3_close(store->db);
     g_free(store->path);
+    g_free(store->lost);
     g_free(store);
 }
 

@@ -9,6 +9,8 @@ struct Store {
     sqlite3 *db;
     char *path;
     int depth;              /* open transactions: 0 none, 1 BEGIN, >1 savepoints */
+    char *lost;             /* why SQLite rolled the open transaction back on its own, once it
+                               has (store_fail): depth still counts the levels to be closed */
     GHashTable *statements; /* SQL text -> sqlite3_stmt *, prepared once */
     int found_version;      /* the schema version at open, before any migration */
     gint64 busy_since;      /* monotonic µs when the lock now waited for was first busy */

@@ -862,6 +862,66 @@ static gint64 count_rows(Store *store, const char *sql)
 /* An insert whose FTS5 index merged segments changed more than 64 KiB of pages in one
  * statement of a transaction; SQLite spilled their old copies to a temporary file, created and
  * deleted each time (one every three mails of an ingest). Up to 8 MiB stays in memory now. */
+/* A full disk in the middle of a transaction: SQLite rolls the whole of it back on its own
+ * (SQLITE_FULL on a plain INSERT, inside a savepoint too). The levels still open must fail,
+ * not begin a new transaction that their commit would make durable without the work before
+ * the error (a parser commits the messages of its queue in one transaction, a savepoint
+ * each). */
+static void test_transaction_sqlite_rolled_back_stays_failed(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(Draft) d = complete_draft();
+    GError *error = NULL;
+    ReportRef ref = {0};
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &ref, &error));
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(event_add(f->store, ref.id, "test", "kept", NULL, &error));
+    g_assert_true(store_commit(f->store, &error));
+
+    /* the database may not grow: the next big row fills it */
+    sqlite3 *db = store_connection(f->store);
+    g_autofree char *limit =
+        g_strdup_printf("PRAGMA max_page_count = %" G_GINT64_FORMAT,
+                        count_rows(f->store, "SELECT page_count FROM pragma_page_count()") + 1);
+    exec_ok(f->store, limit);
+    g_autofree char *big = g_strnfill(300000, 'x');
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_false(event_add(f->store, ref.id, "test", big, NULL, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_nonnull(strstr(error->message, "full"));
+    g_clear_error(&error);
+    g_assert_cmpint(sqlite3_get_autocommit(db), ==, 1); /* SQLite rolled it all back */
+    store_rollback(f->store);
+    exec_ok(f->store, "PRAGMA max_page_count = 1073741823");
+
+    /* a step after it fails, and writes nothing */
+    g_assert_false(store_begin(f->store, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_nonnull(strstr(error->message, "rolled back after an earlier error"));
+    g_assert_nonnull(strstr(error->message, "full"));
+    g_clear_error(&error);
+    g_assert_cmpint(sqlite3_get_autocommit(db), ==, 1);
+    /* and so does the outermost commit */
+    g_assert_false(store_commit(f->store, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_clear_error(&error);
+    report_ref_clear(&ref);
+    g_assert_cmpint(count_rows(f->store, "SELECT COUNT(*) FROM report"), ==, 0);
+    g_assert_cmpint(count_rows(f->store, "SELECT COUNT(*) FROM event"), ==, 0);
+
+    /* closed, the store works again, from the first level */
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                &ref, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(ref.code, ==, "PAHT-2026-000001");
+    report_ref_clear(&ref);
+    g_assert_cmpint(count_rows(f->store, "SELECT COUNT(*) FROM report"), ==, 1);
+}
+
 static void test_statement_journal_kept_in_memory(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -984,6 +1044,8 @@ int main(int argc, char **argv)
     ADD("tracking-codes-per-year-in-province-zone", test_tracking_codes_per_year_in_province_zone);
     ADD("report-roundtrip-and-states", test_report_roundtrip_and_states);
     ADD("rollback-leaves-nothing", test_rollback_leaves_nothing);
+    ADD("transaction-sqlite-rolled-back-stays-failed",
+        test_transaction_sqlite_rolled_back_stays_failed);
     ADD("raw-messages-recorded-once", test_raw_messages_recorded_once);
     ADD("raw-message-found-by-bytes-or-message-id-and-body",
         test_raw_message_found_by_bytes_or_message_id_and_body);
