@@ -43,7 +43,7 @@ static Gateway *open_or_wait(const Config *config, gboolean once, int signal_fd,
 int main(int argc, char **argv)
 {
     /* GOption allocates the strings it parses: ours to free */
-    g_autofree char *config_path = NULL, *keywords_path = NULL;
+    g_autofree char *config_path = NULL, *keywords_path = NULL, *snapshot_path = NULL;
     gboolean once = FALSE, check_config = FALSE, worker = FALSE, version = FALSE;
     int parser_slot = -1;
     GOptionEntry entries[] = {
@@ -56,6 +56,8 @@ int main(int argc, char **argv)
          "print the version and the built-in paths, then exit", NULL},
         {"worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &worker,
          "internal: the parser process pahtd starts itself", NULL},
+        {"config-snapshot", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &snapshot_path,
+         "internal: the configuration pahtd runs with, as it read it", "FILE"},
         {"keywords", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &keywords_path,
          "internal: the parser's keyword lists, as pahtd checked them", "FILE"},
         {"parser-slot", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &parser_slot,
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
     const char *path = config_path ? config_path : config_default_file();
     if (worker) {
         log_init("pahtd[parser]");
-        return worker_main(path, keywords_path, parser_slot, WORKER_FD);
+        return worker_main(path, snapshot_path, keywords_path, parser_slot, WORKER_FD);
     }
     g_autoptr(Config) config = config_load(path, CONFIG_LOAD_SECRETS, &error);
     if (!config) {

@@ -80,7 +80,13 @@ static Category *category_read(GKeyFile *kf, const char *path, const char *group
 
 GPtrArray *categories_load(const char *path, const GPtrArray *agencies, GError **error)
 {
-    g_autoptr(GKeyFile) kf = keyfile_load(path, error);
+    return categories_read(NULL, path, agencies, error);
+}
+
+GPtrArray *categories_read(Config *from, const char *path, const GPtrArray *agencies,
+                           GError **error)
+{
+    g_autoptr(GKeyFile) kf = keyfile_load(from, path, error);
     if (!kf)
         return NULL;
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func((GDestroyNotify)category_free);

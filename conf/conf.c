@@ -367,15 +367,14 @@ static gboolean parse_iso_date(const char *text, GDate *out)
     return TRUE;
 }
 
-GPtrArray *holidays_load(const char *path, GError **error)
+static GPtrArray *holidays_read(Config *from, const char *path, GError **error)
 {
-    g_autofree char *content = NULL;
-    GError *local = NULL;
-    if (!g_file_get_contents(path, &content, NULL, &local)) {
-        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s", local->message);
-        g_error_free(local);
+    g_autoptr(GBytes) bytes = conf_source(from, path, error);
+    if (!bytes)
         return NULL;
-    }
+    gsize len = 0;
+    const char *data = g_bytes_get_data(bytes, &len);
+    g_autofree char *content = g_strndup(data ? data : "", len);
     if (!g_utf8_validate(content, -1, NULL)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: not UTF-8", path);
         return NULL;
@@ -444,9 +443,14 @@ static void agency_free(gpointer p)
     g_free(a);
 }
 
-GPtrArray *agencies_load(const char *path, GError **error)
+GPtrArray *holidays_load(const char *path, GError **error)
 {
-    g_autoptr(GKeyFile) kf = keyfile_load(path, error);
+    return holidays_read(NULL, path, error);
+}
+
+static GPtrArray *agencies_read(Config *from, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = keyfile_load(from, path, error);
     if (!kf)
         return NULL;
     GPtrArray *list = g_ptr_array_new_with_free_func(agency_free);
@@ -484,6 +488,11 @@ GPtrArray *agencies_load(const char *path, GError **error)
 fail:
     g_ptr_array_unref(list);
     return NULL;
+}
+
+GPtrArray *agencies_load(const char *path, GError **error)
+{
+    return agencies_read(NULL, path, error);
 }
 
 const Agency *config_find_agency(const Config *config, const char *code)
@@ -794,19 +803,25 @@ static gboolean load_specials(Config *c, GKeyFile *kf, GError **error)
     return load_web_specials(c, kf, error);
 }
 
-Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
+/* a configuration to be read from file (absolute), its sources empty */
+static Config *config_new(char *file)
 {
-    g_autoptr(Config) c = g_new0(Config, 1);
-    c->file = g_canonicalize_filename(path, NULL);
+    Config *c = g_new0(Config, 1);
+    c->file = file;
     c->dir = g_path_get_dirname(c->file);
+    c->sources =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+    return c;
+}
 
-    g_autoptr(GKeyFile) kf = g_key_file_new();
+/* reads c (config_new, and its sources when from a snapshot) */
+static Config *config_read(Config *owned, ConfigLoadFlags flags, GError **error)
+{
+    g_autoptr(Config) c = owned;
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, c->file, G_KEY_FILE_NONE, &local)) {
-        config_fail(error, c, NULL, NULL, "%s", local->message);
-        g_error_free(local);
+    g_autoptr(GKeyFile) kf = keyfile_load(c, c->file, error); /* its errors name the file */
+    if (!kf)
         return NULL;
-    }
 
     /* unknown groups and keys are errors: a typo must not silently fall back to a default */
     g_auto(GStrv) present_groups = g_key_file_get_groups(kf, NULL);
@@ -866,7 +881,7 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
         g_clear_pointer(&c->smtp.user, g_free);
 
     if (c->calendar.holidays_file) {
-        c->calendar.holidays = holidays_load(c->calendar.holidays_file, &local);
+        c->calendar.holidays = holidays_read(c, c->calendar.holidays_file, &local);
         if (!c->calendar.holidays) {
             config_fail(error, c, "calendar", "holidays_file", "%s", local->message);
             g_error_free(local);
@@ -876,7 +891,7 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
         c->calendar.holidays = g_ptr_array_new_with_free_func(holiday_free);
     }
     if (c->gateway.agencies_file) {
-        c->agencies = agencies_load(c->gateway.agencies_file, &local);
+        c->agencies = agencies_read(c, c->gateway.agencies_file, &local);
         if (!c->agencies) {
             config_fail(error, c, "gateway", "agencies_file", "%s", local->message);
             g_error_free(local);
@@ -886,7 +901,7 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
         c->agencies = g_ptr_array_new_with_free_func(agency_free);
     }
     if (c->gateway.categories_file) {
-        c->categories = categories_load(c->gateway.categories_file, c->agencies, &local);
+        c->categories = categories_read(c, c->gateway.categories_file, c->agencies, &local);
         if (!c->categories) {
             config_fail(error, c, "gateway", "categories_file", "%s", local->message);
             g_error_free(local);
@@ -895,6 +910,8 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
     } else {
         c->categories = g_ptr_array_new_with_free_func((GDestroyNotify)category_free);
     }
+    if (c->from_snapshot)
+        return g_steal_pointer(&c); /* what follows was checked when it was accepted */
     if (!g_file_test(c->gateway.templates_dir, G_FILE_TEST_IS_DIR)) {
         config_fail(error, c, "gateway", "templates_dir", "%s is not a folder",
                     c->gateway.templates_dir);
@@ -916,6 +933,65 @@ Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
     return g_steal_pointer(&c);
 }
 
+Config *config_load(const char *path, ConfigLoadFlags flags, GError **error)
+{
+    return config_read(config_new(g_canonicalize_filename(path, NULL)), flags, error);
+}
+
+/* the snapshot: [snapshot] file = the configuration file; [source N] path, data (base64) */
+gboolean config_write_snapshot(const Config *config, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_key_file_set_string(kf, "snapshot", "file", config->file);
+    GHashTableIter it;
+    gpointer key, value;
+    int n = 0;
+    g_hash_table_iter_init(&it, config->sources);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_autofree char *group = g_strdup_printf("source %d", n++);
+        gsize len = 0;
+        const guchar *data = g_bytes_get_data(value, &len);
+        g_autofree char *text = g_base64_encode(data, len);
+        g_key_file_set_string(kf, group, "path", key);
+        g_key_file_set_string(kf, group, "data", text);
+    }
+    gsize len = 0;
+    g_autofree char *text = g_key_file_to_data(kf, &len, NULL);
+    return fs_write_file_atomic(path, text, len, error);
+}
+
+Config *config_load_snapshot(const char *path, ConfigLoadFlags flags, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    GError *local = NULL;
+    g_autofree char *file = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local) ||
+        !(file = g_key_file_get_string(kf, "snapshot", "file", &local))) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "configuration snapshot %s: %s", path,
+                    local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    g_autoptr(Config) c = config_new(g_steal_pointer(&file));
+    c->from_snapshot = TRUE;
+    g_auto(GStrv) parts = g_key_file_get_groups(kf, NULL);
+    for (int i = 0; parts[i]; i++) {
+        if (!g_str_has_prefix(parts[i], "source "))
+            continue;
+        g_autofree char *source = g_key_file_get_string(kf, parts[i], "path", NULL);
+        g_autofree char *data = g_key_file_get_string(kf, parts[i], "data", NULL);
+        if (!source || !data) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                        "configuration snapshot %s: [%s] is incomplete", path, parts[i]);
+            return NULL;
+        }
+        gsize len = 0;
+        guchar *bytes = g_base64_decode(data, &len);
+        g_hash_table_replace(c->sources, g_steal_pointer(&source), g_bytes_new_take(bytes, len));
+    }
+    return config_read(g_steal_pointer(&c), flags, error);
+}
+
 static void secret_free(char *secret)
 {
     if (secret)
@@ -929,6 +1005,8 @@ void config_free(Config *c)
         return;
     g_free(c->file);
     g_free(c->dir);
+    if (c->sources)
+        g_hash_table_unref(c->sources);
     g_free(c->gateway.name);
     g_free(c->gateway.place);
     g_free(c->gateway.code_prefix);

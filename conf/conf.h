@@ -63,6 +63,10 @@ typedef struct {
 typedef struct {
     char *file; /* the configuration file, absolute */
     char *dir;  /* its folder: base of relative paths */
+    /* the bytes of every file it was read from (this file, the holidays, agencies and
+     * categories files), by path (GBytes): config_write_snapshot */
+    GHashTable *sources;
+    gboolean from_snapshot; /* read from a snapshot: nothing was read from the disk */
 
     struct {
         char *name;        /* sender name in letters */
@@ -186,6 +190,15 @@ int config_main_options(GOptionContext *options, int *argc, char ***argv, const 
 
 /* NULL and a PAHT_ERROR_CONFIG error naming file, group and key on any problem */
 Config *config_load(const char *path, ConfigLoadFlags flags, GError **error);
+/* The files config was read from, as they were read (config->sources, not the files as they
+ * are now), in one private file at path (0600, replaced at once). pahtd's parser processes
+ * load the configuration pahtd runs with from it (config_load_snapshot): a file edited since,
+ * even a broken one, changes nothing until pahtd accepts it on SIGHUP. */
+gboolean config_write_snapshot(const Config *config, const char *path, GError **error);
+/* the configuration a snapshot holds, read as config_load reads its files (relative paths
+ * stay those of the original file); the folders and files it only names (templates_dir,
+ * keywords_file, ca_file) were checked when it was accepted, and are not looked at again */
+Config *config_load_snapshot(const char *path, ConfigLoadFlags flags, GError **error);
 void config_free(Config *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 

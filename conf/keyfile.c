@@ -3,11 +3,40 @@
 #include "conf/conf_private.h"
 #include "util/util.h"
 
-GKeyFile *keyfile_load(const char *path, GError **error)
+GBytes *conf_source(Config *from, const char *path, GError **error)
 {
-    GKeyFile *kf = g_key_file_new();
+    if (from && from->from_snapshot) {
+        GBytes *kept = g_hash_table_lookup(from->sources, path);
+        if (!kept)
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
+                        "%s: not in the configuration pahtd runs with", path);
+        return kept ? g_bytes_ref(kept) : NULL;
+    }
+    char *data = NULL;
+    gsize len = 0;
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        /* GLib's message names the file */
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s", local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    GBytes *bytes = g_bytes_new_take(data, len);
+    if (from)
+        g_hash_table_replace(from->sources, g_strdup(path), g_bytes_ref(bytes));
+    return bytes;
+}
+
+GKeyFile *keyfile_load(Config *from, const char *path, GError **error)
+{
+    g_autoptr(GBytes) bytes = conf_source(from, path, error);
+    if (!bytes)
+        return NULL;
+    GKeyFile *kf = g_key_file_new();
+    gsize len = 0;
+    const char *data = g_bytes_get_data(bytes, &len);
+    GError *local = NULL;
+    if (!g_key_file_load_from_data(kf, data ? data : "", len, G_KEY_FILE_NONE, &local)) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG, "%s: %s", path, local->message);
         g_error_free(local);
         g_key_file_unref(kf);

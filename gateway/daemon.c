@@ -362,13 +362,14 @@ static void reload_config(Gateway *gw, const char *path)
     Config *fresh = reload_accepted(gw, path);
     if (fresh) {
         /* new servers, accounts, folders, templates and keywords apply from the next
-         * connection and the next message (the worker reads the file again) */
+         * connection and the next message (a new parser process, from a new snapshot) */
         mailbox_disconnect(gw);
         g_clear_pointer(&gw->smtp, smtp_sender_free);
         worker_stop(gw);
         config_free(gw->owned_config);
         gw->owned_config = fresh;
         gw->config = fresh;
+        g_clear_pointer(&gw->config_snapshot, g_free); /* the parsers' copy is of the old one */
         log_set_level((LogLevel)fresh->gateway.log_level);
         if (!fresh->imap.tls_verify)
             log_warning("imap tls_verify = false: the mail server's identity is NOT checked");

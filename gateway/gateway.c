@@ -226,6 +226,7 @@ void gateway_close(Gateway *gw)
     g_free(gw->att_dir);
     g_free(gw->tmp_dir);
     g_free(gw->keywords_copy);
+    g_free(gw->config_snapshot);
     config_free(gw->owned_config);
     g_free(gw);
 }

@@ -238,9 +238,11 @@ gboolean reports_space_ok(Gateway *gateway);
 /* ---- the parser process (worker.c) ----------------------------------------------------------- */
 
 /* pahtd --worker: the child process pahtd starts to parse messages (worker.c), talking
- * over fd. keywords_path: the keyword lists pahtd checked and gave it ("" the built-in ones,
- * NULL those the configuration names). Returns the exit status. */
-int worker_main(const char *config_path, const char *keywords_path, int slot, int fd);
+ * over fd. snapshot_path: the configuration pahtd runs with (config_load_snapshot; NULL:
+ * config_path as it is now). keywords_path: the keyword lists pahtd checked and gave it (""
+ * the built-in ones, NULL those the configuration names). Returns the exit status. */
+int worker_main(const char *config_path, const char *snapshot_path, const char *keywords_path,
+                int slot, int fd);
 
 /* ---- the scheduler (scheduler.c) -------------------------------------------------------------
  * The daemon's clock of the regulation. Each cycle of pahtd: the new drafts

@@ -81,6 +81,10 @@ struct Gateway {
      * taken when the file was checked at start or by an accepted reload; NULL: the built-in
      * lists */
     char *keywords_copy;
+    /* the configuration it runs with, as it was read (config_write_snapshot), which its
+     * parser processes load (tmp_dir/paht.conf.running): written when the first parser starts
+     * after a start or an accepted reload (worker_spawn); NULL until then */
+    char *config_snapshot;
 
     GatewayWatch watch; /* set by the daemon while it runs (daemon.c) */
 

@@ -353,13 +353,24 @@ static gboolean worker_spawn(Gateway *gw, Worker **slot, GError **error)
     }
     /* everything the child needs is prepared before fork(): between fork() and exec() only
      * async-signal-safe calls are allowed */
-    /* the keyword lists are the copy pahtd checked (gateway.c), not the file on disk now */
+    /* the configuration is the one pahtd runs with, as it read it, and the keyword lists the
+     * copy it checked (gateway.c): not the files on disk now, which an administrator may be
+     * editing (a parser started after an edit, for a second sender or after a crash, would
+     * otherwise stop at a typo pahtd itself had not accepted) */
+    if (!gw->config_snapshot) {
+        g_autofree char *path = g_build_filename(gw->tmp_dir, "paht.conf.running", NULL);
+        if (!config_write_snapshot(c, path, error))
+            return FALSE;
+        gw->config_snapshot = g_steal_pointer(&path);
+    }
     char slot_text[16];
     g_snprintf(slot_text, sizeof slot_text, "%d", (int)(slot - gw->workers));
     char *argv[] = {(char *)"pahtd",
                     (char *)"--worker",
                     (char *)"-c",
                     c->file,
+                    (char *)"--config-snapshot",
+                    gw->config_snapshot,
                     (char *)"--keywords",
                     gw->keywords_copy ? gw->keywords_copy : (char *)"",
                     (char *)"--parser-slot",
@@ -417,12 +428,12 @@ static gboolean worker_await_ready(Gateway *gw, Worker **slot, GError **error)
     ReadOutcome got = read_line(w->fd, w->input, w->ready_deadline, gw, &line);
     if (got == READ_LINE && g_str_has_prefix(line, "READY ")) {
         if (!g_str_equal(line + 6, c->gateway.database)) {
-            /* the file changed on disk since we read it: the child would write elsewhere */
+            /* never, while it reads pahtd's snapshot: it would write elsewhere */
             worker_stop_one(slot);
             g_set_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG,
-                        "%s now names another database than the one pahtd uses; restart pahtd "
-                        "(or send SIGHUP) after changing it",
-                        c->file);
+                        "the parser process would use the database %s, not pahtd's %s; restart "
+                        "pahtd",
+                        line + 6, c->gateway.database);
             return FALSE;
         }
         w->ready = TRUE;
@@ -1203,7 +1214,8 @@ static void child_verify(Gateway *gw, int fd, gint64 id)
     child_reply(fd, "VERIFIED %" G_GINT64_FORMAT " %d", id, repaired);
 }
 
-int worker_main(const char *config_path, const char *keywords_path, int slot, int fd)
+int worker_main(const char *config_path, const char *snapshot_path, const char *keywords_path,
+                int slot, int fd)
 {
     /* the parent decides when we stop (see above) */
     signal(SIGTERM, SIG_IGN);
@@ -1221,7 +1233,9 @@ int worker_main(const char *config_path, const char *keywords_path, int slot, in
     gateway_test_gate(gate);
 
     g_autoptr(GError) error = NULL;
-    g_autoptr(Config) config = config_load(config_path, CONFIG_LOAD_DEFAULT, &error);
+    g_autoptr(Config) config =
+        snapshot_path ? config_load_snapshot(snapshot_path, CONFIG_LOAD_DEFAULT, &error)
+                      : config_load(config_path, CONFIG_LOAD_DEFAULT, &error);
     if (!config) {
         g_autofree char *text = protocol_text(error->message);
         child_reply(fd, "ERROR %d %s", error->code, text);

@@ -1,7 +1,7 @@
 """The daemon as an administrator meets it, on real Dovecot and Postfix: mail delivered while
 pahtd idles is drafted and answered at once; polling costs one NOOP; SIGTERM finishes and exits
-0; SIGHUP reloads a good configuration and refuses a bad one; systemd hears READY, WATCHDOG
-and STOPPING."""
+0; SIGHUP reloads a good configuration and refuses a bad one, and a parser started after an
+edit runs with the configuration pahtd accepted; systemd hears READY, WATCHDOG and STOPPING."""
 import os
 import signal
 import socket
@@ -95,9 +95,11 @@ class Idle(unittest.TestCase):
         drafts = pahttest.wait_for(lambda: gw.pahtctl_json("drafts"), timeout=20, what="the draft")
         shown = gw.pahtctl_json("show", drafts[0]["code"])
         self.assertEqual([a["size"] for a in shown["attachments"]], [len(photo)] * 2)
-        # the running daemon's work folders keep nothing of a finished message
+        # the running daemon's work folders keep nothing of a finished message (only the copy
+        # of the configuration its parsers run with)
         work = os.path.join(gw.data_dir, "tmp")
-        left = [os.path.join(d, f) for d, _, files in os.walk(work) for f in files]
+        left = [os.path.join(d, f) for d, _, files in os.walk(work) for f in files
+                if f != "paht.conf.running"]
         self.assertEqual(left, [])
         self.assertEqual(gw.stop_pahtd(proc), 0)
         commands = [daemontest.command_name(line) for line in daemontest.protocol_log(log)]
@@ -114,7 +116,6 @@ class Signals(unittest.TestCase):
         gw = pahttest.Gateway(stack, pahttest.unique("paht"),
                               overrides={("imap", "poll_seconds"): 600})
         proc = gw.start_pahtd()
-        # the parser process reads the file when it starts: wait for it before editing
         pahttest.wait_for(lambda: "parser process" in gw.log(), what="pahtd started")
 
         # a broken file: refused with a line naming the problem; the running one is kept
@@ -143,6 +144,36 @@ class Signals(unittest.TestCase):
         self.assertIsNone(proc.poll())
         self.assertEqual(gw.stop_pahtd(proc), 0)
         self.assertEqual(len(gw.pahtctl_json("drafts")), 2)
+
+    def test_a_parser_started_after_an_edit_runs_with_the_accepted_configuration(self):
+        # A parser process starts after the file was edited, not reloaded: here after a crash
+        # (a second sender's parser starts so too). It must run with what pahtd accepted, not
+        # stop at a typo pahtd itself has not read yet (the mail would wait until the file is
+        # mended). The same edit refused on SIGHUP, the test above, lost mail so when the
+        # sender's parser started after the refusal.
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"),
+                              overrides={("imap", "poll_seconds"): 600,
+                                         ("gateway", "parser_processes"): 1})
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": "crash-on-subject:crash-the-parser"})
+        pahttest.wait_for(lambda: "parser process" in gw.log(), what="pahtd started")
+        gw.config["imap"]["pol_seconds"] = "5"
+        gw.write_config()
+        who = daemontest.citizen(stack)
+        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "crash-the-parser",
+                                                     "Một.\n"), sender=who)
+        pahttest.wait_for(lambda: gw.count("PAHT/Quarantine") == 1, timeout=30,
+                          what="the mail the parser crashed on kept aside")
+        stack.deliver(gw.address, pahttest.make_mail(who, gw.address, "Đèn đường hỏng",
+                                                     "Hai.\n"), sender=who)
+        pahttest.wait_for(lambda: gw.count("PAHT/Processed") == 1, timeout=30,
+                          what="the next mail processed by a new parser")
+        self.assertNotIn("cannot start", gw.log())
+        self.assertNotIn("pol_seconds", gw.log())
+        self.assertIsNone(proc.poll())
+        self.assertEqual(gw.stop_pahtd(proc), 0)
+        # pahtd itself reads the edit at its next start, and refuses it
+        self.assertEqual(gw.pahtd("--check-config").returncode, 2)
 
     def test_systemd_hears_ready_watchdog_status_and_stopping(self):
         stack = pahttest.shared_stack()

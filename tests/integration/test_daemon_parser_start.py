@@ -50,14 +50,18 @@ class ParserStartsInBackground(unittest.TestCase):
         proc = self.gw.start_pahtd("--once", env=self.env)
         pahttest.wait_for(lambda: "imap: connected" in self.gw.log(), timeout=60,
                           what="pahtd at the mailbox while its parser is held")
-        # the file now names another database: the child, which reads it when let go, would
-        # write elsewhere, and pahtd must say so though no mail came
-        self.gw.config["gateway"]["database"] = os.path.join(self.gw.dir, "other.db")
-        self.gw.write_config()
+        # the copy of the configuration the child is to read is gone (a clean-up of the data
+        # folder's tmp/ under the running daemon): the child cannot start, and pahtd must say
+        # so though no mail came
+        tmp = os.path.join(self.gw.data_dir, "tmp")
+        copies = [os.path.join(d, f) for d, _, files in os.walk(tmp) for f in files
+                  if f == "paht.conf.running"]
+        self.assertEqual(len(copies), 1, copies)
+        os.unlink(copies[0])
         self.release()
         proc.wait(timeout=60)
         log = self.gw.log()
-        self.assertIn("now names another database than the one pahtd uses", log)
+        self.assertRegex(log, r"parser process cannot start: .*paht\.conf\.running")
         self.assertIsNone(READY.search(log), log)
 
 

@@ -348,6 +348,58 @@ static void test_agencies_file(Fixture *f, gconstpointer data)
     assert_refused(f, 0, (const char *[]){"[agency CODE]", NULL});
 }
 
+/* The snapshot pahtd's parser processes load: the configuration as pahtd read it, whatever
+ * the files on disk have become since (an edit not yet reloaded, even a broken one). */
+static void test_snapshot_is_the_configuration_as_read(Fixture *f, gconstpointer data)
+{
+    write_file(f, "agencies.conf",
+               "[agency xd]\nname = Sở Xây dựng\ncontact = vanthu@sxd.soctrang.gov.vn\n"
+               "leader = giamdoc@sxd.soctrang.gov.vn\nleader_name = Nguyễn Văn A\n",
+               0644);
+    write_file(f, "holidays.txt", "2026-09-02..2026-09-03 off Quốc khánh\n", 0644);
+    write_config(f, "agencies_file = agencies.conf\nname = Trung tâm IOC tỉnh Sóc Trăng\n", NULL,
+                 NULL, "holidays_file = holidays.txt\n");
+    GError *error = NULL;
+    g_autoptr(Config) c = config_load(f->path, CONFIG_LOAD_SECRETS, &error);
+    g_assert_no_error(error);
+    g_autofree char *snapshot = g_build_filename(f->dir, "paht.conf.running", NULL);
+    g_assert_true(config_write_snapshot(c, snapshot, &error));
+    g_assert_no_error(error);
+    GStatBuf st;
+    g_assert_cmpint(g_stat(snapshot, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0077, ==, 0); /* it may name secret files: private */
+
+    /* every file edited since, and broken */
+    write_config(f, "agencies_file = agencies.conf\nname = Trung tâm IOC\ntypo = 1\n", NULL, NULL,
+                 "holidays_file = holidays.txt\n");
+    write_file(f, "agencies.conf", "[agency yt]\nname = Sở Y tế\n", 0644);
+    write_file(f, "holidays.txt", "không phải ngày\n", 0644);
+    Config *now = config_load(f->path, 0, &error);
+    g_assert_null(now);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_clear_error(&error);
+
+    g_autoptr(Config) kept = config_load_snapshot(snapshot, 0, &error);
+    g_assert_no_error(error);
+    g_assert_true(kept->from_snapshot);
+    g_assert_cmpstr(kept->file, ==, c->file);
+    g_assert_cmpstr(kept->gateway.name, ==, "Trung tâm IOC tỉnh Sóc Trăng");
+    g_assert_cmpstr(kept->gateway.database, ==, c->gateway.database); /* relative: the same */
+    g_assert_cmpstr(kept->imap.user, ==, "paht@soctrang.gov.vn");
+    g_assert_null(kept->imap.password); /* no secrets unless asked, as config_load */
+    g_assert_cmpuint(kept->agencies->len, ==, 1);
+    g_assert_cmpstr(config_find_agency(kept, "xd")->leader_name, ==, "Nguyễn Văn A");
+    g_assert_cmpuint(kept->calendar.holidays->len, ==, c->calendar.holidays->len);
+    g_assert_cmpuint(kept->calendar.holidays->len, >, 0);
+
+    /* a damaged snapshot is refused, naming it */
+    write_file(f, "paht.conf.running", "[source 0]\npath = /x\n", 0600);
+    g_assert_null(config_load_snapshot(snapshot, 0, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, snapshot));
+    g_clear_error(&error);
+}
+
 /* issue 15: the categories file, each category an Open311 service; its agency must exist */
 static void test_categories_file(Fixture *f, gconstpointer data)
 {
@@ -465,6 +517,7 @@ int main(int argc, char **argv)
     ADD("missing-required-key", test_missing_required_key);
     ADD("holidays-file", test_holidays_file);
     ADD("agencies-file", test_agencies_file);
+    ADD("snapshot-is-the-configuration-as-read", test_snapshot_is_the_configuration_as_read);
     ADD("categories-file", test_categories_file);
     ADD("web-defaults", test_web_defaults);
     ADD("web-values-read", test_web_values_read);
