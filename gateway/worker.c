@@ -600,6 +600,8 @@ static gboolean submit_to(Gateway *gw, Worker **slot, gint64 raw_id, GError **er
     if ((*slot)->queue->len == 0)
         worker_start_clock(gw, *slot, raw_id);
     g_array_append_val((*slot)->queue, raw_id);
+    log_debug("message %" G_GINT64_FORMAT " given to parser process %d (%u in its queue)", raw_id,
+              (int)(*slot)->pid, (*slot)->queue->len);
     return TRUE;
 }
 
@@ -915,6 +917,9 @@ gboolean worker_collect(Gateway *gw, gint64 raw_id, IngestResult *out, GError **
         /* a message taken after raw_id was in hand: it is set aside, to be collected in its
          * turn, and raw_id goes with the others to a new parser (uncommitted, it was not
          * done) */
+        log_debug("the parser process was lost on message %" G_GINT64_FORMAT
+                  ", behind message %" G_GINT64_FORMAT " of its queue",
+                  culprit, raw_id);
         IngestResult *result = g_new0(IngestResult, 1);
         if (!settle_lost_message(gw, culprit, why, result, error)) {
             settled_free(result);

@@ -381,17 +381,22 @@ class LostInABatch(unittest.TestCase):
         daemontest.deliver_many(stack, gw.address, [
             (who, pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details()))
             for s in subjects])
-        proc = gw.start_pahtd("--once", env={"PAHT_TEST_FAULT": (
+        proc = gw.start_pahtd("--once", env={"PAHT_LOG_LEVEL": "debug", "PAHT_TEST_FAULT": (
             f"hold-on-subject:{hold},hold-gate:{gate.path},hang-on-subject:{HANG},"
             f"crash-on-subject:{CRASH}")})
         # the first held in its parser while the four behind it (one sender: one parser) wait
         # in its queue, so that it takes them together when the first is done
         first = lambda: rows(gw, "SELECT id FROM raw_message WHERE uid = 1")
-        pahttest.wait_for(lambda: first() and in_a_parsers_hands(gw, first()[0][0]) and
-                          len(rows(gw, "SELECT id FROM raw_message")) == 5,
-                          timeout=30, what="the first mail held, the others recorded")
+        last = lambda: rows(gw, "SELECT id FROM raw_message WHERE uid = 5")
+        pahttest.wait_for(lambda: first() and in_a_parsers_hands(gw, first()[0][0]) and last()
+                          and f"message {last()[0][0]} given to parser process" in gw.log(),
+                          timeout=30, what="the first mail held, the others in its queue")
         gate.open("the first mail held in its parser")
         self.assertEqual(proc.wait(timeout=120), 0, gw.log())
+        # the hang and the crash came behind an older message of the same batch
+        ids = dict(rows(gw, "SELECT uid, id FROM raw_message"))
+        self.assertRegex(gw.log(), rf"lost on message {ids[3]}, behind message {ids[1]} ")
+        self.assertRegex(gw.log(), rf"lost on message {ids[4]}, behind message {ids[1]} ")
 
         drafts = gw.pahtctl_json("drafts")
         self.assertEqual(sorted(d["subject"] for d in drafts),
