@@ -344,8 +344,11 @@ static Config *reload_accepted(Gateway *gw, const char *path)
                   !g_str_equal(fresh->gateway.data_dir, gw->config->gateway.data_dir)))
         g_set_error(&error, PAHT_ERROR, PAHT_ERROR_CONFIG,
                     "database and data_dir cannot change while pahtd runs (restart it)");
-    else if (fresh && gateway_take_keywords(gw, fresh->gateway.keywords_file, &error))
+    else if (fresh)
         templates_looked_at(gw, fresh, &error);
+    /* last: it replaces the lists the parsers read, which a refusal must leave as they are */
+    if (fresh && !error)
+        gateway_take_keywords(gw, fresh->gateway.keywords_file, &error);
     if (!fresh || error) {
         log_error("SIGHUP: the new configuration is refused, the running one is kept: %s",
                   error ? error->message : "no configuration file");

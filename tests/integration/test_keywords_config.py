@@ -3,7 +3,9 @@ broken one is refused where the configuration is checked (pahtd at start and --c
 SIGHUP, pahtctl ingest and reprocess), and the daemon's parser keeps the lists it was given
 until a reload accepts new ones. Before, --check-config said OK and then every ingest failed."""
 import os
+import shutil
 import signal
+import tempfile
 import unittest
 
 import daemontest
@@ -105,6 +107,38 @@ class Reload(unittest.TestCase):
                                       "Sự cố điện 3": "emergency"})
         self.assertEqual(gw.stop_pahtd(proc), 0)
         self.assertNotIn("cannot be parsed", gw.log())
+
+    def test_a_reload_refused_for_a_template_leaves_the_parsers_lists(self):
+        # a good keywords file and a broken template in one reload: refused, and a parser
+        # started after it (here after a crash) still reads the lists in use
+        stack = pahttest.shared_stack()
+        gw, path = keywords_gateway(stack, GOOD)
+        broken = tempfile.mkdtemp(prefix="paht-templates-")
+        self.addCleanup(shutil.rmtree, broken, ignore_errors=True)
+        shutil.copytree(gw.config["gateway"]["templates_dir"], broken, dirs_exist_ok=True)
+        with open(os.path.join(broken, "reminder.txt"), "a", encoding="utf-8") as f:
+            f.write("{{#never_closed}}\n")
+        proc = gw.start_pahtd(env={"PAHT_TEST_FAULT": "crash-on-subject:crash-the-parser"})
+        pahttest.wait_for(lambda: "parser process" in gw.log(), what="pahtd started")
+        write(path, f"[emergency]\n{NEW_PHRASE}\n")
+        gw.config["gateway"]["templates_dir"] = broken
+        gw.write_config()
+        proc.send_signal(signal.SIGHUP)
+        pahttest.wait_for(lambda: "configuration is refused" in gw.log(), what="the refusal")
+        self.assertIn("reminder.txt", gw.log())
+        who = daemontest.citizen(stack)
+        gw.deliver(mail(gw, who, "crash-the-parser", "Thư thử."), sender=who)
+        pahttest.wait_for(lambda: gw.count("PAHT/Quarantine") == 1, timeout=30,
+                          what="the mail the parser crashed on kept aside")
+        gw.deliver(mail(gw, who, "Sự cố điện 1", f"Có {OLD_PHRASE} ở đầu hẻm."), sender=who)
+        gw.deliver(mail(gw, who, "Sự cố điện 2", f"Có {NEW_PHRASE} trước nhà số 5."),
+                   sender=who)
+        drafts = pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == 2
+                                   and gw.pahtctl_json("drafts"), timeout=30,
+                                   what="two drafts by the new parser")
+        by_subject = {d["subject"]: d["classification"] for d in drafts}
+        self.assertEqual(by_subject, {"Sự cố điện 1": "emergency", "Sự cố điện 2": "report"})
+        self.assertEqual(gw.stop_pahtd(proc), 0)
 
 
 if __name__ == "__main__":
