@@ -1,6 +1,7 @@
-/* imap: the IMAP client of paht-mail (libetpan for the protocol, GnuTLS for trust).
+/* imap: the IMAP client of paht-mail (libetpan for the protocol, GnuTLS for trust; the TLS
+ * stream under libetpan's session is tls.c's).
  *
- * Every libetpan call is made in this file, and its result is translated into the project's
+ * Every libetpan call but the stream's own is made in this file, and its result is translated into the project's
  * error set right where it is made (SPEC §3 steps 1 and 7, §8):
  *   - the network failed (connection lost, timeout, TLS, unparsable reply): TEMPORARY, and the
  *     session is marked broken, since libetpan cannot resynchronise a half-read response;
@@ -11,6 +12,7 @@
  * libetpan never checks the server certificate, so we do, with GnuTLS, before LOGIN.
  */
 #include "imap/imap.h"
+#include "imap/tls.h"
 
 #include "util/util.h"
 
@@ -279,12 +281,22 @@ static gboolean is_safe_protocol_string(const char *s)
 
 /* ---- certificate verification ----------------------------------------------------------- */
 
-static void tls_session_setup(struct mailstream_ssl_context *ssl_context, void *data)
+/* TLS on fd (tls.c), or FALSE and error (fd closed): a failure of the connection's */
+static mailstream_low *tls_begin(ImapClient *c, int fd, int timeout, const char *what,
+                                 GError **error)
 {
-    ImapClient *c = data;
+    GError *local = NULL;
     /* RFC 6066 §3: SNI carries host names only, never an address literal */
-    if (!g_hostname_is_ip_address(c->host))
-        mailstream_ssl_set_server_name(ssl_context, c->host);
+    mailstream_low *low =
+        imap_tls_open(fd, g_hostname_is_ip_address(c->host) ? NULL : c->host, timeout, &local);
+    if (!low) {
+        close(fd);
+        c->server_failed = TRUE;
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "%s on %s: %s", what, c->host,
+                    local->message);
+        g_error_free(local);
+    }
+    return low;
 }
 
 /* Checks the chain the server sent against the system trust store (or ca_file) and our
@@ -486,9 +498,32 @@ ImapClient *imap_client_connect(const ImapOptions *opts, GError **error)
         mailimap_set_logger(c->imap, protocol_log_data, c);
 
     uint16_t port = (uint16_t)opts->port; /* 0: libetpan uses 993 or 143 */
+    /* the TLS stream is ours (tls.c): libetpan's read each TLS record with two recv() */
+    int timeout = opts->timeout_seconds > 0             ? opts->timeout_seconds
+                  : mailstream_network_delay.tv_sec > 0 ? (int)mailstream_network_delay.tv_sec
+                                                        : 30;
     int r;
     if (opts->implicit_tls) {
-        r = mailimap_ssl_connect_with_callback(c->imap, c->host, port, tls_session_setup, c);
+        GError *local = NULL;
+        int fd = imap_tcp_connect(c->host, port ? port : 993, timeout, &local);
+        if (fd < 0) {
+            c->server_failed = TRUE;
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "IMAP connection (TLS) on %s: %s",
+                        c->host, local->message);
+            g_error_free(local);
+            return NULL;
+        }
+        mailstream_low *low = tls_begin(c, fd, timeout, "IMAP connection (TLS)", error);
+        if (!low)
+            return NULL;
+        mailstream *stream = mailstream_new(low, 8192);
+        if (!stream) {
+            mailstream_low_close(low);
+            mailstream_low_free(low);
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "libetpan: out of memory");
+            return NULL;
+        }
+        r = mailimap_connect(c->imap, stream);
         if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
             set_command_error(c, r, PAHT_ERROR_TEMPORARY, error, "IMAP connection (TLS)");
             return NULL;
@@ -518,7 +553,7 @@ ImapClient *imap_client_connect(const ImapOptions *opts, GError **error)
                         c->host);
             return NULL;
         }
-        r = mailimap_socket_starttls_with_callback(c->imap, tls_session_setup, c);
+        r = mailimap_starttls(c->imap);
         if (r != MAILIMAP_NO_ERROR) {
             /* A tagged NO or BAD is the server refusing TLS (RFC 3501 §6.2.1), which only an
              * administrator can change: libetpan reports BAD as MAILIMAP_ERROR_PROTOCOL, which
@@ -528,6 +563,20 @@ ImapClient *imap_client_connect(const ImapOptions *opts, GError **error)
                               PAHT_ERROR_CONFIG, error, "IMAP STARTTLS (no login without it)");
             return NULL;
         }
+        mailstream_low *plain = mailstream_get_low(c->imap->imap_stream);
+        int fd = dup(mailstream_low_get_fd(plain));
+        mailstream_low *low =
+            fd < 0 ? NULL : tls_begin(c, fd, timeout, "IMAP STARTTLS (no login without it)", error);
+        if (!low) {
+            if (fd < 0)
+                g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "IMAP STARTTLS on %s: %s",
+                            c->host, g_strerror(errno));
+            return NULL;
+        }
+        /* the TLS stream has the connection now (its own descriptor of it) */
+        mailstream_low_close(plain);
+        mailstream_low_free(plain);
+        mailstream_set_low(c->imap->imap_stream, low);
         if (!verify_server_certificate(c, opts, error))
             return NULL;
         forget_capabilities(c);
@@ -588,6 +637,15 @@ void imap_client_close(ImapClient *client)
     g_free(client->user);
     g_free(client->selected);
     g_free(client);
+}
+
+guint64 imap_client_socket_reads(ImapClient *client, guint64 *tls_asked)
+{
+    g_return_val_if_fail(client != NULL && tls_asked != NULL, 0);
+    *tls_asked = 0;
+    if (!client->imap || !client->imap->imap_stream)
+        return 0;
+    return imap_tls_socket_reads(mailstream_get_low(client->imap->imap_stream), tls_asked);
 }
 
 gboolean imap_client_has_capability(ImapClient *client, const char *name)
@@ -1622,9 +1680,9 @@ gboolean imap_client_idle(ImapClient *client, int max_ms, int wake_fd, GError **
         return FALSE;
     }
 
-    /* An EXISTS sent right behind "+ idling" may already sit in libetpan's buffer, where
-     * poll() cannot see it (notes/libraries.md) */
-    if (client->imap->imap_stream->read_buffer_len == 0) {
+    /* An EXISTS sent right behind "+ idling" may already sit in libetpan's buffer, or in the
+     * TLS stream's, where poll() cannot see it (notes/libraries.md) */
+    if (client->imap->imap_stream->read_buffer_len == 0 && !imap_tls_pending(low)) {
         struct pollfd fds[2] = {
             {.fd = mailimap_idle_get_fd(client->imap), .events = POLLIN},
             {.fd = wake_fd, .events = POLLIN},

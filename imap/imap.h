@@ -49,6 +49,11 @@ void imap_client_close(ImapClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImapClient, imap_client_close)
 
 gboolean imap_client_has_capability(ImapClient *client, const char *name);
+/* How many reads of the socket brought bytes since the session went to TLS: each fills a
+ * buffer with what the socket holds (imap/tls.c). *tls_asked: how many reads GnuTLS asked
+ * of that buffer, two a TLS record (its header, its body), each of which was a read of the
+ * socket before. For the tests. */
+guint64 imap_client_socket_reads(ImapClient *client, guint64 *tls_asked);
 
 typedef struct {
     guint32 uidvalidity;

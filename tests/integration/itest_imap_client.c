@@ -354,16 +354,24 @@ static void test_wrong_password_is_config_error(void)
     g_assert_null(strstr(error->message, wrong));
 }
 
-static void test_nothing_listening_is_temporary(void)
+/* a TCP socket bound to a free port of 127.0.0.1, and that port */
+static GSocket *loopback_socket(int *port)
 {
-    /* bind a port, then close it: nobody listens there */
-    g_autoptr(GSocket) socket =
+    GSocket *socket =
         g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
     g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
     g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
     g_assert_true(g_socket_bind(socket, any, FALSE, NULL));
     g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, NULL);
-    int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+    *port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+    return socket;
+}
+
+static void test_nothing_listening_is_temporary(void)
+{
+    /* bind a port, then close it: nobody listens there */
+    int port = 0;
+    g_autoptr(GSocket) socket = loopback_socket(&port);
     g_socket_close(socket, NULL);
 
     ImapOptions opts = options(FALSE);
@@ -386,6 +394,45 @@ static void test_silent_server_times_out_as_temporary(void)
     g_assert_null(imap_client_connect(&opts, &error));
     g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
     g_assert_nonnull(strstr(error->message, "timed out"));
+}
+
+/* A hostile peer (not a stand-in for Dovecot): it offers STARTTLS, and answers it with OK and,
+ * in the same plaintext, a line of its own, as a man in the middle would to have it read as
+ * the server's once TLS is up (RFC 2595 §3.1). */
+static gpointer injecting_peer(gpointer data)
+{
+    GSocket *listener = data;
+    g_autoptr(GSocket) peer = g_socket_accept(listener, NULL, NULL);
+    if (!peer)
+        return NULL;
+    static const char greeting[] = "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n";
+    static const char answer[] = "1 OK Begin TLS negotiation now.\r\n* 5 EXISTS\r\n";
+    char line[256];
+    g_socket_send(peer, greeting, sizeof greeting - 1, NULL, NULL);
+    g_socket_receive(peer, line, sizeof line, NULL, NULL); /* 1 STARTTLS */
+    g_socket_send(peer, answer, sizeof answer - 1, NULL, NULL);
+    g_socket_receive(peer, line, sizeof line, NULL, NULL); /* until the client leaves */
+    return NULL;
+}
+
+static void test_plaintext_after_starttls_is_refused(void)
+{
+    int port = 0;
+    g_autoptr(GSocket) listener = loopback_socket(&port);
+    g_assert_true(g_socket_listen(listener, NULL));
+    GThread *peer = g_thread_new("injecting-peer", injecting_peer, listener);
+
+    ImapOptions opts = options(FALSE);
+    opts.host = "127.0.0.1";
+    opts.port = port;
+    opts.timeout_seconds = 5;
+    g_autoptr(GError) error = NULL;
+    g_assert_null(imap_client_connect(&opts, &error));
+    g_thread_join(peer);
+    /* libetpan refuses a STARTTLS answer with more behind it; a line sent apart would be
+     * taken for the TLS handshake's and fail it: either way no session, nothing sent */
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, "STARTTLS"));
 }
 
 /* a new session with INBOX selected */
@@ -1004,13 +1051,26 @@ static void test_big_message_streams_with_flat_memory(void)
         __sanitizer_install_malloc_and_free_hooks(watch_malloc, watch_free);
 #endif
         gint64 written = 0;
+        guint64 asked = 0;
+        guint64 reads = imap_client_socket_reads(client, &asked);
+        guint64 asked_before = asked;
         g_assert_true(imap_client_fetch_to_fd(client, mi->uid, fd, mi->size, 0, &written, &error));
         g_assert_no_error(error);
+        reads = imap_client_socket_reads(client, &asked) - reads;
+        asked -= asked_before;
         long after = peak_rss_kb();
         close(fd);
         g_assert_cmpint(written, ==, big_size);
         g_printerr("# peak RSS %ld KB before, %ld KB after streaming %" G_GINT64_FORMAT " bytes\n",
                    before, after, written);
+        /* the TLS stream reads what the socket holds: at most one read a TLS record, where
+         * GnuTLS reading the socket itself made two, its header and its body */
+        g_printerr("# %" G_GUINT64_FORMAT " socket reads for %" G_GINT64_FORMAT
+                   " bytes, GnuTLS asked %" G_GUINT64_FORMAT "\n",
+                   reads, written, asked);
+        g_assert_cmpuint(reads, >, 0);
+        g_assert_cmpuint(asked, >=, (guint64)(written / (16 * 1024)) * 2); /* records: 16 KiB */
+        g_assert_cmpuint(reads * 3, <, asked * 2);
         /* flat: growth far below the message (a buffered body would add >= 30 MB) */
 #if PAHT_UNDER_ASAN
         __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
@@ -1102,6 +1162,8 @@ int main(int argc, char **argv)
     g_test_add_func("/imap/connect/nothing-listening", test_nothing_listening_is_temporary);
     g_test_add_func("/imap/connect/silent-server-times-out",
                     test_silent_server_times_out_as_temporary);
+    g_test_add_func("/imap/connect/plaintext-after-starttls-refused",
+                    test_plaintext_after_starttls_is_refused);
     g_test_add_func("/imap/session/server-ending-it-is-named",
                     test_server_ending_the_session_is_named);
     g_test_add_func("/imap/mailbox/select-and-search", test_select_and_search);
