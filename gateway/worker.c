@@ -1146,10 +1146,16 @@ static void child_commit_and_answer(Gateway *gw, int fd, int taken, Taken *t, in
     g_clear_error(&failed);
 }
 
-/* The messages ids[0..n) pahtd sent, taken together: each parsed in turn, outside any
- * transaction, then all committed in one (child_commit_and_answer). */
-static void child_process(Gateway *gw, int fd, int taken, const gint64 *ids, int n)
+static gint64 child_next_waiting(int fd, GString *input);
+
+/* The messages given[0..n) pahtd sent, taken together, with those it sends while they are
+ * parsed (up to PARSER_BATCH_MAX, while under PARSER_BATCH_BYTES): each parsed in turn,
+ * outside any transaction, then all committed in one (child_commit_and_answer). */
+static void child_process(Gateway *gw, int fd, GString *input, int taken, const gint64 *given,
+                          int n)
 {
+    gint64 ids[PARSER_BATCH_MAX];
+    memcpy(ids, given, (gsize)n * sizeof *ids);
     Taken t[PARSER_BATCH_MAX];
     memset(t, 0, sizeof t);
     gint64 bytes = 0;
@@ -1162,15 +1168,23 @@ static void child_process(Gateway *gw, int fd, int taken, const gint64 *ids, int
             child_reply(fd, "GARBLED %" G_GINT64_FORMAT, ids[i]);
             taken_clear(&t[i]);
             if (i + 1 < n)
-                child_process(gw, fd, taken, ids + i + 1, n - i - 1);
+                child_process(gw, fd, input, taken, ids + i + 1, n - i - 1);
             return;
         }
         bytes += t[i].raw ? t[i].raw->size : 0;
-        if (bytes >= PARSER_BATCH_BYTES && i + 1 < n) {
+        if (bytes >= PARSER_BATCH_BYTES) {
+            if (i + 1 == n)
+                break;
             /* enough held: these first, the rest as a batch of its own */
             child_commit_and_answer(gw, fd, taken, t, i + 1);
-            child_process(gw, fd, taken, ids + i + 1, n - i - 1);
+            child_process(gw, fd, input, taken, ids + i + 1, n - i - 1);
             return;
+        }
+        /* what pahtd sent while this one was parsed joins the batch */
+        if (i + 1 == n && n < PARSER_BATCH_MAX) {
+            gint64 more = child_next_waiting(fd, input);
+            if (more > 0)
+                ids[n++] = more;
         }
     }
     child_commit_and_answer(gw, fd, taken, t, n);
@@ -1301,7 +1315,7 @@ int worker_main(const char *config_path, const char *snapshot_path, const char *
         int n = 1;
         while (n < PARSER_BATCH_MAX && (ids[n] = child_next_waiting(fd, input)) > 0)
             n++;
-        child_process(gw, fd, taken, ids, n);
+        child_process(gw, fd, input, taken, ids, n);
     }
     g_string_free(input, TRUE);
     if (taken >= 0)
