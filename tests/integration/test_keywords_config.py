@@ -37,6 +37,13 @@ def mail(gw, who, subject, body):
     return pahttest.make_mail(who, gw.address, subject, body + pahttest.complete_details())
 
 
+def classified(gw, n):
+    """once GW has N drafts: each draft's classification, by subject"""
+    drafts = pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == n
+                               and gw.pahtctl_json("drafts"), timeout=30, what=f"{n} drafts")
+    return {d["subject"]: d["classification"] for d in drafts}
+
+
 class BrokenKeywordsRefused(unittest.TestCase):
     def assert_names_the_fault(self, run, path):
         self.assertEqual(run.returncode, 2, run.stderr)
@@ -99,12 +106,9 @@ class Reload(unittest.TestCase):
         gw.deliver(mail(gw, who, "Sự cố điện 2", f"Có {OLD_PHRASE} ở đầu hẻm."), sender=who)
         gw.deliver(mail(gw, who, "Sự cố điện 3", f"Có {NEW_PHRASE} trước nhà số 5."),
                    sender=who)
-        drafts = pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == 3
-                                   and gw.pahtctl_json("drafts"), timeout=30,
-                                   what="three drafts")
-        by_subject = {d["subject"]: d["classification"] for d in drafts}
-        self.assertEqual(by_subject, {"Sự cố điện 1": "emergency", "Sự cố điện 2": "report",
-                                      "Sự cố điện 3": "emergency"})
+        self.assertEqual(classified(gw, 3), {"Sự cố điện 1": "emergency",
+                                             "Sự cố điện 2": "report",
+                                             "Sự cố điện 3": "emergency"})
         self.assertEqual(gw.stop_pahtd(proc), 0)
         self.assertNotIn("cannot be parsed", gw.log())
 
@@ -133,11 +137,8 @@ class Reload(unittest.TestCase):
         gw.deliver(mail(gw, who, "Sự cố điện 1", f"Có {OLD_PHRASE} ở đầu hẻm."), sender=who)
         gw.deliver(mail(gw, who, "Sự cố điện 2", f"Có {NEW_PHRASE} trước nhà số 5."),
                    sender=who)
-        drafts = pahttest.wait_for(lambda: len(gw.pahtctl_json("drafts")) == 2
-                                   and gw.pahtctl_json("drafts"), timeout=30,
-                                   what="two drafts by the new parser")
-        by_subject = {d["subject"]: d["classification"] for d in drafts}
-        self.assertEqual(by_subject, {"Sự cố điện 1": "emergency", "Sự cố điện 2": "report"})
+        self.assertEqual(classified(gw, 2), {"Sự cố điện 1": "emergency",
+                                             "Sự cố điện 2": "report"})
         self.assertEqual(gw.stop_pahtd(proc), 0)
 
 

@@ -63,6 +63,16 @@ static gint64 t(const char *rfc3339)
     return v;
 }
 
+/* a transaction begun, and a report created in it (ref) */
+static void begin_with_report(Fixture *f, const Draft *d, ReportRef *ref)
+{
+    GError *error = NULL;
+    g_assert_true(store_begin(f->store, &error));
+    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
+                                ref, &error));
+    g_assert_no_error(error);
+}
+
 /* the raw message lookups, which must not fail here: the row, or NULL when there is none */
 static RawMessage *find_uid(Store *store, const char *mailbox, guint32 uidvalidity, guint32 uid)
 {
@@ -157,9 +167,7 @@ static void test_report_roundtrip_and_states(Fixture *f, gconstpointer data)
     g_ptr_array_add(d->attachments, att);
     GError *error = NULL;
     ReportRef ref = {0};
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
-                                &ref, &error));
+    begin_with_report(f, d, &ref);
     g_assert_true(store_commit(f->store, &error));
 
     g_autoptr(Report) r = report_load(f->store, "paht-2026-000001", &error);
@@ -221,9 +229,7 @@ static void test_rollback_leaves_nothing(Fixture *f, gconstpointer data)
     g_autoptr(Draft) d = complete_draft();
     GError *error = NULL;
     ReportRef ref = {0};
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
-                                &ref, &error));
+    begin_with_report(f, d, &ref);
     /* a nested step that fails is undone on its own */
     g_assert_true(store_begin(f->store, &error));
     g_assert_true(event_add(f->store, ref.id, "test", "nested", NULL, &error));
@@ -233,9 +239,7 @@ static void test_rollback_leaves_nothing(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) drafts = report_list_drafts(f->store, &error);
     g_assert_cmpuint(drafts->len, ==, 0);
     /* the code sequence rolled back too: the next report takes number 1 */
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
-                                &ref, &error));
+    begin_with_report(f, d, &ref);
     g_assert_true(store_commit(f->store, &error));
     g_assert_cmpstr(ref.code, ==, "PAHT-2026-000001");
     report_ref_clear(&ref);
@@ -873,9 +877,7 @@ static void test_transaction_sqlite_rolled_back_stays_failed(Fixture *f, gconstp
     g_autoptr(Draft) d = complete_draft();
     GError *error = NULL;
     ReportRef ref = {0};
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
-                                &ref, &error));
+    begin_with_report(f, d, &ref);
     g_assert_true(store_begin(f->store, &error));
     g_assert_true(event_add(f->store, ref.id, "test", "kept", NULL, &error));
     g_assert_true(store_commit(f->store, &error));
@@ -912,9 +914,7 @@ static void test_transaction_sqlite_rolled_back_stays_failed(Fixture *f, gconstp
     g_assert_cmpint(count_rows(f->store, "SELECT COUNT(*) FROM event"), ==, 0);
 
     /* closed, the store works again, from the first level */
-    g_assert_true(store_begin(f->store, &error));
-    g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone, t("2026-11-28T02:00:00Z"), 0,
-                                &ref, &error));
+    begin_with_report(f, d, &ref);
     g_assert_true(store_commit(f->store, &error));
     g_assert_no_error(error);
     g_assert_cmpstr(ref.code, ==, "PAHT-2026-000001");
