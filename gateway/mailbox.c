@@ -805,6 +805,9 @@ typedef struct {
     guint batch_max;      /* MOVE_BATCH_MAX, or PAHT_TEST_FAULT move-batch:N */
     guint32 last_fetched; /* the highest UID downloaded so far */
     GQueue in_parser;     /* InParser: submitted to the parser, not yet collected, in UID order */
+    /* the download group whose answer was read last, to be recorded while the server sends the
+     * next one (download_group) */
+    struct Download *received;
     int handled;
     int unindexed; /* messages collected since the search index last caught up */
 } Pass;
@@ -1311,12 +1314,16 @@ typedef struct {
     MailFileIdentity identity;
 } Arrived;
 
-typedef struct {
+typedef struct Download {
     Pass *p;
-    GArray *group;   /* ImapMessageInfo, ascending UIDs */
-    GArray *arrived; /* Arrived, in the order they came */
-    GArray *whole;   /* guint32: the UIDs that arrived whole and were handled */
-    GError *error;   /* the pass must stop (the database failed): the rest is dropped */
+    GArray *group;     /* ImapMessageInfo, ascending UIDs */
+    GArray *arrived;   /* Arrived, in the order they came */
+    GArray *whole;     /* guint32: the UIDs that arrived whole and were handled */
+    GError *error;     /* the pass must stop (the database failed): the rest is dropped */
+    gboolean fetched;  /* the command's answer was read whole, and OK */
+    GError *failed;    /* ... else why not */
+    guint delivered;   /* messages that reached download_end with their UID */
+    gboolean recorded; /* record_arrived has run */
     /* the message arriving */
     int fd;
     char *temp;
@@ -1407,6 +1414,7 @@ static void download_end(gpointer data, guint32 uid, gint64 size)
 static void record_arrived(Download *d)
 {
     Pass *p = d->p;
+    d->recorded = TRUE;
     guint n = d->arrived->len;
     g_autofree FetchedFile *files = g_new0(FetchedFile, n);
     g_autofree RawPlace *places = g_new0(RawPlace, n);
@@ -1455,51 +1463,132 @@ static gboolean download_was_whole(const Download *d, guint32 uid)
     return FALSE;
 }
 
-/* the group downloaded; what did not arrive whole fetched one by one */
-static gboolean download_group(Pass *p, GArray *group, GError **error)
+static Download *download_new(Pass *p, const GArray *group)
 {
-    Gateway *gw = p->gw;
-    Download d = {.p = p, .group = group, .fd = -1};
-    d.whole = g_array_new(FALSE, FALSE, sizeof(guint32));
-    d.arrived = g_array_new(FALSE, FALSE, sizeof(Arrived));
-    ImapBodyReceiver rx = {download_begin, download_write, download_end, &d};
-    GError *failed = NULL;
-    guint delivered = 0;
-    p->held = g_array_sized_new(FALSE, FALSE, sizeof(guint32), group->len);
+    Download *d = g_new0(Download, 1);
+    d->p = p;
+    d->fd = -1;
+    d->group = g_array_copy((GArray *)group);
+    d->whole = g_array_new(FALSE, FALSE, sizeof(guint32));
+    d->arrived = g_array_new(FALSE, FALSE, sizeof(Arrived));
+    if (!p->held)
+        p->held = g_array_new(FALSE, FALSE, sizeof(guint32));
     for (guint i = 0; i < group->len; i++)
         g_array_append_val(p->held, g_array_index(group, ImapMessageInfo, i).uid);
-    gboolean ok =
-        imap_client_fetch_bodies(gw->imap, &g_array_index(group, ImapMessageInfo, 0), group->len,
-                                 gw->config->gateway.max_message_bytes, &rx, &delivered, &failed);
-    record_arrived(&d);
-    if (d.error) {
+    return d;
+}
+
+/* what the pass did not get to of d (it stops, it failed) is looked at again by the next; the
+ * files of what arrived but was not recorded are removed */
+static void download_free(Pass *p, Download *d)
+{
+    for (guint i = 0; i < d->group->len; i++) {
+        guint32 uid = g_array_index(d->group, ImapMessageInfo, i).uid;
+        for (guint j = 0; p->held && j < p->held->len; j++) {
+            if (g_array_index(p->held, guint32, j) == uid) {
+                g_array_remove_index(p->held, j);
+                pass_wait(p, uid);
+                break;
+            }
+        }
+    }
+    for (guint i = 0; i < d->arrived->len; i++) {
+        Arrived *a = &g_array_index(d->arrived, Arrived, i);
+        unlink(a->temp);
+        g_free(a->temp);
+        mail_file_identity_clear(&a->identity);
+    }
+    g_array_unref(d->arrived);
+    g_array_unref(d->whole);
+    g_array_unref(d->group);
+    g_clear_error(&d->error);
+    g_clear_error(&d->failed);
+    g_free(d);
+}
+
+/* d's answer read: its messages recorded (unless they were while the next group arrived),
+ * then what did not arrive whole fetched one by one */
+static gboolean download_settle(Pass *p, Download *d, GError **error)
+{
+    Gateway *gw = p->gw;
+    if (!d->recorded)
+        record_arrived(d);
+    gboolean ok = d->fetched;
+    GError *failed = g_steal_pointer(&d->failed);
+    if (d->error) {
         g_clear_error(&failed);
-        g_propagate_error(error, d.error);
+        g_propagate_error(error, g_steal_pointer(&d->error));
         ok = FALSE;
     } else if (!ok && imap_step_failed(failed) == STEP_ERROR) {
         g_propagate_error(error, failed);
     } else {
         if (!ok)
             log_info("imap: a download of %u messages stopped after %u (%s): the rest one by one",
-                     group->len, delivered, failed->message);
+                     d->group->len, d->delivered, failed->message);
         g_clear_error(&failed);
         ok = (imap_client_usable(gw->imap) || reconnect(p, error)) && batch_maybe_flush(p, error);
-        for (guint i = 0; ok && i < group->len; i++) {
-            const ImapMessageInfo *m = &g_array_index(group, ImapMessageInfo, i);
+        for (guint i = 0; ok && i < d->group->len; i++) {
+            const ImapMessageInfo *m = &g_array_index(d->group, ImapMessageInfo, i);
             if (gateway_stopping(gw) || p->epoch_changed)
                 break;
-            if (!download_was_whole(&d, m->uid))
+            if (!download_was_whole(d, m->uid))
                 ok = sync_message(p, m, error);
         }
     }
-    /* what this pass did not get to (it stops, it failed) is looked at again by the next */
-    for (guint i = 0; i < p->held->len; i++)
-        pass_wait(p, g_array_index(p->held, guint32, i));
-    g_clear_pointer(&p->held, g_array_unref);
-    g_array_unref(d.whole);
-    g_array_unref(d.arrived);
-    g_array_set_size(group, 0);
+    download_free(p, d);
     return ok;
+}
+
+/* The group received last, settled now: before any command other than the next group's
+ * download, and at the end of a chunk. After a failure it is dropped (the next pass fetches
+ * it again). */
+static gboolean settle_received(Pass *p, gboolean ok, GError **error)
+{
+    Download *d = g_steal_pointer(&p->received);
+    if (!d)
+        return ok;
+    if (ok)
+        return download_settle(p, d, error);
+    download_free(p, d);
+    return FALSE;
+}
+
+/* The group downloaded, pipelined: its UID FETCH is sent, the group before it is recorded and
+ * given to the parser while the server sends this one, and this one waits for the next. Sent
+ * only once the group before was read whole, the command changes no message's order: the
+ * group before is settled (its stragglers fetched one by one) before this one is recorded.
+ * Recorded between two downloads, the groups of an ingest of 2,000 mails held the server idle
+ * for 0.6 s of a 6 s pass. */
+static gboolean download_group(Pass *p, GArray *group, GError **error)
+{
+    Gateway *gw = p->gw;
+    Download *d = download_new(p, group);
+    g_array_set_size(group, 0);
+    Download *before = g_steal_pointer(&p->received);
+    gboolean sent = imap_client_fetch_bodies_send(
+        gw->imap, &g_array_index(d->group, ImapMessageInfo, 0), d->group->len,
+        gw->config->gateway.max_message_bytes, &d->failed);
+    if (sent && before)
+        log_debug("mailbox: UIDs %u-%u asked for, the %u before them recorded meanwhile",
+                  g_array_index(d->group, ImapMessageInfo, 0).uid,
+                  g_array_index(d->group, ImapMessageInfo, d->group->len - 1).uid,
+                  before->group->len);
+    if (before)
+        record_arrived(before);
+    if (sent) {
+        ImapBodyReceiver rx = {download_begin, download_write, download_end, d};
+        d->fetched = imap_client_fetch_bodies_receive(gw->imap, &rx, &d->delivered, &d->failed);
+    }
+    gboolean ok = !before || download_settle(p, before, error);
+    if (!ok) {
+        download_free(p, d);
+        return FALSE;
+    }
+    if (d->fetched && !gateway_stopping(gw) && !p->epoch_changed) {
+        p->received = d;
+        return TRUE;
+    }
+    return download_settle(p, d, error);
 }
 
 /* nothing but a download stands between this UID and its row */
@@ -1555,7 +1644,7 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
             m.size = g_array_index(sizes, ImapMessageInfo, k).size;
         gboolean plain = FALSE;
         if (!downloadable(p, &m, &plain, error))
-            return FALSE;
+            return settle_received(p, FALSE, error);
         if (plain && group->len > 0 && group_bytes + m.size > DOWNLOAD_GROUP_BYTES)
             ok = download_group(p, group, error);
         if (ok && plain) {
@@ -1568,12 +1657,13 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
         /* in UID order: the group before this one */
         if (ok && group->len > 0)
             ok = download_group(p, group, error);
+        ok = settle_received(p, ok, error);
         if (ok)
             ok = sync_message(p, &m, error);
     }
     if (ok && group->len > 0 && !gateway_stopping(gw) && !p->epoch_changed)
         ok = download_group(p, group, error);
-    return ok;
+    return settle_received(p, ok, error);
 }
 
 /* Failure records of UIDs from first on that the search no longer lists: the messages left
@@ -1651,6 +1741,7 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
         ok =
             sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(SIZE_CHUNK, uids->len - i), error);
     ok = pass_finish(&p, ok, error);
+    g_clear_pointer(&p.held, g_array_unref);
     move_batch_clear(&p.batch);
     move_batch_clear(&p.syncing);
     out->next = p.next;

@@ -1,8 +1,8 @@
 /* imap: the IMAP client of paht-mail (libetpan for the protocol, GnuTLS for trust; the TLS
  * stream under libetpan's session is tls.c's).
  *
- * Every libetpan call but the stream's own is made in this file, and its result is translated into the project's
- * error set right where it is made (SPEC §3 steps 1 and 7, §8):
+ * Every libetpan call but the stream's own is made in this file, and its result is translated into
+ * the project's error set right where it is made (SPEC §3 steps 1 and 7, §8):
  *   - the network failed (connection lost, timeout, TLS, unparsable reply): TEMPORARY, and the
  *     session is marked broken, since libetpan cannot resynchronise a half-read response;
  *   - the server refused (NO/BAD): CONFIG for what the administrator must fix (login, folders),
@@ -50,6 +50,10 @@ struct ImapClient {
     int log_fd;           /* protocol log, or -1 */
     GString *log_line;    /* the command line being assembled from what libetpan sends */
     gboolean log_private; /* part of log_line was sent as private data (credentials) */
+    /* a UID FETCH of bodies sent, its response not yet read (imap_client_fetch_bodies_send) */
+    gboolean bodies_sent;
+    guint bodies_n;
+    gint64 bodies_limit;
 };
 
 /* ---- protocol log --------------------------------------------------------------------------
@@ -259,6 +263,15 @@ static void G_GNUC_PRINTF(5, 6) set_command_error(ImapClient *c, int r, PahtErro
 
 static gboolean check_usable(ImapClient *c, GError **error)
 {
+    if (c->bodies_sent) {
+        /* a defect of ours: the FETCH's answer would be read as this command's */
+        c->broken = TRUE;
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "IMAP session with %s: a command was sent before the answer to UID FETCH "
+                    "was read; reconnect",
+                    c->host);
+        return FALSE;
+    }
     if (c->broken || !c->imap || !c->imap->imap_stream) {
         g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
                     "IMAP session with %s already failed; reconnect", c->host);
@@ -1184,40 +1197,95 @@ static void bodies_message(struct mailimap_msg_att *att, void *context)
     st->delivered += uid != NULL;
 }
 
-gboolean imap_client_fetch_bodies(ImapClient *client, const ImapMessageInfo *messages, guint n,
-                                  gint64 max_bytes, const ImapBodyReceiver *rx, guint *delivered,
-                                  GError **error)
+/* "UID FETCH 4:9,12 (UID BODY.PEEK[])", written by hand: libetpan's command writers are not in
+ * its installed headers, and its one call that writes this command also waits for the answer */
+static GString *bodies_command(const ImapMessageInfo *messages, guint n)
 {
-    g_return_val_if_fail(client != NULL && messages != NULL && n > 0 && rx != NULL, FALSE);
-    *delivered = 0;
+    GString *cmd = g_string_new("UID FETCH ");
+    for (guint i = 0; i < n;) {
+        guint32 first = messages[i].uid, last = first;
+        while (i + 1 < n && messages[i + 1].uid == last + 1)
+            last = messages[++i].uid;
+        g_string_append_printf(cmd, "%s%u", cmd->len > 10 ? "," : "", first);
+        if (last > first)
+            g_string_append_printf(cmd, ":%u", last);
+        i++;
+    }
+    /* BODY.PEEK[]: the whole message without setting \\Seen (RFC 3501 §6.4.5) */
+    g_string_append(cmd, " (UID BODY.PEEK[])\r\n");
+    return cmd;
+}
+
+gboolean imap_client_fetch_bodies_send(ImapClient *client, const ImapMessageInfo *messages, guint n,
+                                       gint64 max_bytes, GError **error)
+{
+    g_return_val_if_fail(client != NULL && messages != NULL && n > 0, FALSE);
+    g_return_val_if_fail(!client->bodies_sent, FALSE);
     if (!check_usable(client, error))
         return FALSE;
-    BodiesState st = {.rx = rx, .limit = -1};
-    g_autoptr(GArray) uids = g_array_sized_new(FALSE, FALSE, sizeof(guint32), n);
-    for (guint i = 0; i < n; i++) {
-        g_array_append_val(uids, messages[i].uid);
-        if (max_bytes > 0)
-            st.limit = MAX(st.limit, MAX(messages[i].size, max_bytes));
+    if (client->imap->imap_state != MAILIMAP_STATE_SELECTED) {
+        set_command_error(client, MAILIMAP_ERROR_BAD_STATE, PAHT_ERROR_PERMANENT, error,
+                          "IMAP UID FETCH BODY.PEEK[] of %u messages", n);
+        return FALSE;
     }
-    struct mailimap_set *set = uid_set_new(&g_array_index(uids, guint32, 0), uids->len);
-    struct mailimap_fetch_type *type = mailimap_fetch_type_new_fetch_att_list_empty();
-    mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid());
-    /* BODY.PEEK[]: the whole message without setting \Seen (RFC 3501 §6.4.5) */
-    mailimap_fetch_type_new_fetch_att_list_add(
-        type, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
-    clist *result = NULL;
+    client->bodies_limit = -1;
+    for (guint i = 0; i < n; i++) {
+        g_return_val_if_fail(i == 0 || messages[i].uid > messages[i - 1].uid, FALSE);
+        if (max_bytes > 0)
+            client->bodies_limit = MAX(client->bodies_limit, MAX(messages[i].size, max_bytes));
+    }
+    g_autoptr(GString) cmd = bodies_command(messages, n);
+    int r = mailimap_send_current_tag(client->imap);
+    if (r == MAILIMAP_NO_ERROR &&
+        (mailstream_write(client->imap->imap_stream, cmd->str, cmd->len) != (ssize_t)cmd->len ||
+         mailstream_flush(client->imap->imap_stream) == -1))
+        r = MAILIMAP_ERROR_STREAM;
+    if (r != MAILIMAP_NO_ERROR) {
+        set_command_error(client, r, PAHT_ERROR_PERMANENT, error,
+                          "IMAP UID FETCH BODY.PEEK[] of %u messages", n);
+        return FALSE;
+    }
+    client->bodies_sent = TRUE;
+    client->bodies_n = n;
+    return TRUE;
+}
+
+/* the tagged answer to the command sent: libetpan's own reading of a FETCH's answer */
+static int bodies_answer(mailimap *imap)
+{
+    struct mailimap_response *response = NULL;
+    if (mailimap_read_line(imap) == NULL)
+        return MAILIMAP_ERROR_STREAM;
+    int r = mailimap_parse_response(imap, &response);
+    if (r != MAILIMAP_NO_ERROR)
+        return r;
+    clist *result = imap->imap_response_info->rsp_fetch_list;
+    imap->imap_response_info->rsp_fetch_list = NULL;
+    const struct mailimap_response_done *done = response->rsp_resp_done;
+    gboolean ok =
+        (result && clist_count(result) > 0) ||
+        (done->rsp_type == MAILIMAP_RESP_DONE_TYPE_TAGGED &&
+         done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type == MAILIMAP_RESP_COND_STATE_OK);
+    if (result)
+        mailimap_fetch_list_free(result);
+    mailimap_response_free(response);
+    return ok ? MAILIMAP_NO_ERROR : MAILIMAP_ERROR_UID_FETCH;
+}
+
+gboolean imap_client_fetch_bodies_receive(ImapClient *client, const ImapBodyReceiver *rx,
+                                          guint *delivered, GError **error)
+{
+    g_return_val_if_fail(client != NULL && rx != NULL && client->bodies_sent, FALSE);
+    client->bodies_sent = FALSE;
+    *delivered = 0;
+    BodiesState st = {.rx = rx, .limit = client->bodies_limit};
     mailimap_set_msg_body_handler(client->imap, bodies_data, &st);
     mailimap_set_msg_att_handler(client->imap, bodies_message, &st);
     mailimap_set_progress_callback(client->imap, NULL, bodies_progress, NULL);
-    int r = mailimap_uid_fetch(client->imap, set, type, &result);
+    int r = bodies_answer(client->imap);
     mailimap_set_progress_callback(client->imap, NULL, NULL, NULL);
     mailimap_set_msg_att_handler(client->imap, NULL, NULL);
     mailimap_set_msg_body_handler(client->imap, NULL, NULL);
-    mailimap_fetch_type_free(type);
-    mailimap_set_free(set);
-    /* on a failure libetpan has freed the list already, and left result pointing at it */
-    if (r == MAILIMAP_NO_ERROR && result)
-        mailimap_fetch_list_free(result);
     *delivered = st.delivered;
     if (st.open)
         rx->end(rx->data, 0, st.written); /* cut off: the receiver drops it */
@@ -1234,10 +1302,20 @@ gboolean imap_client_fetch_bodies(ImapClient *client, const ImapMessageInfo *mes
     }
     if (r != MAILIMAP_NO_ERROR) {
         set_command_error(client, r, PAHT_ERROR_PERMANENT, error,
-                          "IMAP UID FETCH BODY.PEEK[] of %u messages", n);
+                          "IMAP UID FETCH BODY.PEEK[] of %u messages", client->bodies_n);
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean imap_client_fetch_bodies(ImapClient *client, const ImapMessageInfo *messages, guint n,
+                                  gint64 max_bytes, const ImapBodyReceiver *rx, guint *delivered,
+                                  GError **error)
+{
+    g_return_val_if_fail(client != NULL && messages != NULL && n > 0 && rx != NULL, FALSE);
+    *delivered = 0;
+    return imap_client_fetch_bodies_send(client, messages, n, max_bytes, error) &&
+           imap_client_fetch_bodies_receive(client, rx, delivered, error);
 }
 
 GBytes *imap_client_fetch_header_fields(ImapClient *client, guint32 uid, const char *const *names,

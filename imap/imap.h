@@ -118,6 +118,14 @@ typedef struct {
 gboolean imap_client_fetch_bodies(ImapClient *client, const ImapMessageInfo *messages, guint n,
                                   gint64 max_bytes, const ImapBodyReceiver *rx, guint *delivered,
                                   GError **error);
+/* The same in two halves, so that the caller works while the server streams the answer: the
+ * command sent (the server starts at once), then its answer read, each body to rx. Between
+ * the two no other command may be sent. A failed send is the command's failure: nothing is to
+ * be read. */
+gboolean imap_client_fetch_bodies_send(ImapClient *client, const ImapMessageInfo *messages, guint n,
+                                       gint64 max_bytes, GError **error);
+gboolean imap_client_fetch_bodies_receive(ImapClient *client, const ImapBodyReceiver *rx,
+                                          guint *delivered, GError **error);
 
 /* BODY.PEEK[HEADER.FIELDS (names...)]<0.max_bytes> of uid: those headers only, at most
  * max_bytes of them (a message too large to download still has a sender to answer) */

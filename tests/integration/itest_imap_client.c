@@ -644,6 +644,97 @@ static void test_fetch_to_fd_is_exact_and_peeks(void)
     g_assert_null(strstr(flags, "\\Seen"));
 }
 
+/* a receiver keeping each message's bytes, and the UID each ended with */
+typedef struct {
+    GPtrArray *bodies; /* GString */
+    GArray *uids;
+} Bodies;
+
+static gboolean bodies_begin(gpointer data, GError **error)
+{
+    (void)error;
+    Bodies *b = data;
+    g_ptr_array_add(b->bodies, g_string_new(NULL));
+    return TRUE;
+}
+
+static gboolean bodies_write(gpointer data, const void *bytes, gsize len, GError **error)
+{
+    (void)error;
+    Bodies *b = data;
+    g_string_append_len(g_ptr_array_index(b->bodies, b->bodies->len - 1), bytes, (gssize)len);
+    return TRUE;
+}
+
+static void bodies_end(gpointer data, guint32 uid, gint64 size)
+{
+    Bodies *b = data;
+    GString *last = g_ptr_array_index(b->bodies, b->bodies->len - 1);
+    g_assert_cmpint(size, ==, (gint64)last->len);
+    g_array_append_val(b->uids, uid);
+}
+
+static void free_string(gpointer s)
+{
+    g_string_free(s, TRUE);
+}
+
+/* Bodies sent for in one command, read later: the caller works between the two (mailbox.c
+ * records the group before meanwhile). Runs and single UIDs in the set, every byte as the
+ * server has it, in UID order. No other command may go out before the answer is read: one
+ * that tries fails, and the session with it, instead of reading the FETCH's answer as its
+ * own. */
+static void test_fetch_bodies_sent_then_received(void)
+{
+    ImapMailboxInfo info;
+    g_autoptr(ImapClient) client = connect_to_inbox(&info);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) infos =
+        imap_client_fetch_sizes(client, saved_uids, G_N_ELEMENTS(saved_uids), &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(infos->len, ==, 3);
+    const ImapMessageInfo *all = &g_array_index(infos, ImapMessageInfo, 0);
+    /* the first and the last: "a,c"; then all three: "a:c" */
+    ImapMessageInfo ends[] = {all[0], all[2]};
+    struct {
+        const ImapMessageInfo *asked;
+        guint n;
+        guint index[3];
+    } rounds[] = {{ends, 2, {0, 2}}, {all, 3, {0, 1, 2}}};
+    for (guint r = 0; r < G_N_ELEMENTS(rounds); r++) {
+        g_assert_true(
+            imap_client_fetch_bodies_send(client, rounds[r].asked, rounds[r].n, 0, &error));
+        g_assert_no_error(error);
+        Bodies b = {g_ptr_array_new_with_free_func(free_string),
+                    g_array_new(FALSE, FALSE, sizeof(guint32))};
+        ImapBodyReceiver rx = {bodies_begin, bodies_write, bodies_end, &b};
+        guint delivered = 0;
+        g_assert_true(imap_client_fetch_bodies_receive(client, &rx, &delivered, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(delivered, ==, rounds[r].n);
+        g_assert_cmpuint(b.uids->len, ==, rounds[r].n);
+        for (guint i = 0; i < rounds[r].n; i++) {
+            guint k = rounds[r].index[i];
+            g_assert_cmpuint(g_array_index(b.uids, guint32, i), ==, saved_uids[k]);
+            g_autofree char *served = crlf_normalised(messages[k].content);
+            GString *got = g_ptr_array_index(b.bodies, i);
+            g_assert_cmpuint(got->len, ==, strlen(served));
+            g_assert_true(memcmp(got->str, served, got->len) == 0);
+        }
+        g_ptr_array_unref(b.bodies);
+        g_array_unref(b.uids);
+    }
+    g_assert_true(imap_client_usable(client));
+
+    /* another command while the answer waits unread */
+    g_assert_true(imap_client_fetch_bodies_send(client, all, 3, 0, &error));
+    g_autoptr(GArray) sizes = imap_client_fetch_sizes(client, saved_uids, 1, &error);
+    g_assert_null(sizes);
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_nonnull(strstr(error->message, "before the answer to UID FETCH was read"));
+    g_assert_false(imap_client_usable(client));
+}
+
 static void test_fetch_of_vanished_uid_is_not_found(void)
 {
     ImapMailboxInfo info;
@@ -1176,6 +1267,8 @@ int main(int argc, char **argv)
     g_test_add_func("/imap/mailbox/fetch-header-fields-bounded",
                     test_fetch_header_fields_is_bounded);
     g_test_add_func("/imap/mailbox/fetch-to-fd", test_fetch_to_fd_is_exact_and_peeks);
+    g_test_add_func("/imap/mailbox/fetch-bodies-sent-then-received",
+                    test_fetch_bodies_sent_then_received);
     g_test_add_func("/imap/mailbox/fetch-vanished-is-not-found",
                     test_fetch_of_vanished_uid_is_not_found);
     g_test_add_func("/imap/mailbox/fetch-size-mismatch-kept", test_fetch_size_mismatch_is_kept);

@@ -75,6 +75,60 @@ class DownloadGroup(unittest.TestCase):
         acks = [o for o in gw.pahtctl_json("outbox") if o["kind"] == "ack"]
         self.assertEqual(len(acks), 3)
 
+    def test_the_next_group_is_asked_for_while_one_is_recorded(self):
+        """The next group's UID FETCH goes out before the group before it is recorded and
+        given to the parser (the server sends while we record), and a message of that group
+        whose file cannot be stored is still taken on its own before any later group is
+        recorded: nothing lost, nothing out of order."""
+        stack = pahttest.shared_stack()
+        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+        who = daemontest.citizen(stack)
+        subjects = [f"Phản ánh số {i}: đèn đường hỏng" for i in range(70)]
+        mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
+                 for s in subjects]
+        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+        raw = fetched_bytes(stack, gw)
+        uids = sorted(raw)
+        self.assertEqual(len(uids), 70)
+        # three groups of at most 32 (DOWNLOAD_GROUP_MAX); the fifth message's file is blocked
+        stuck = uids[4]
+        digest = hashlib.sha256(raw[stuck]).hexdigest()
+        blocked = os.path.join(gw.data_dir, "raw", digest[:2], digest + ".eml")
+        os.makedirs(os.path.join(blocked, "in-the-way"), 0o700)
+
+        run = gw.pahtd("--once", env={"PAHT_NOW": mailboxtest.at(0), "PAHT_LOG_LEVEL": "debug"})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        log = run.stderr.splitlines()
+
+        def first(pattern):
+            for i, line in enumerate(log):
+                if re.search(pattern, line):
+                    return i
+            self.fail(f"no line matches {pattern!r}:\n{run.stderr}")
+
+        second_asked = first(rf"UIDs {uids[32]}-{uids[63]} asked for, the 32 before them "
+                             r"recorded meanwhile")
+        third_asked = first(rf"UIDs {uids[64]}-{uids[69]} asked for, the 32 before them "
+                            r"recorded meanwhile")
+        given = first(r"message \d+ given to parser process")
+        stuck_failed = first(rf"message UID {stuck} of INBOX could not be taken \(failure 1\)")
+        # the first group went to the parser only once the second was asked for
+        self.assertLess(second_asked, given)
+        # the stuck message was tried on its own before the third group was asked for, so
+        # before the second group was recorded
+        self.assertLess(stuck_failed, third_asked)
+
+        drafts = gw.pahtctl_json("drafts", env={"PAHT_NOW": mailboxtest.at(0)})
+        self.assertEqual(len(drafts), 69)
+        self.assertNotIn(subjects[4], [d["subject"] for d in drafts])
+        self.assertEqual(gw.count("INBOX"), 1)
+        self.assertEqual(gw.count("PAHT/Processed"), 69)
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            failures = db.execute("SELECT uid, failures FROM message_failure").fetchall()
+            rows = db.execute("SELECT COUNT(*) FROM raw_message").fetchone()[0]
+        self.assertEqual(failures, [(stuck, 1)])
+        self.assertEqual(rows, 69)
+
 
 if __name__ == "__main__":
     unittest.main()
