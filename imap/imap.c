@@ -1211,7 +1211,7 @@ static GString *bodies_command(const ImapMessageInfo *messages, guint n)
             g_string_append_printf(cmd, ":%u", last);
         i++;
     }
-    /* BODY.PEEK[]: the whole message without setting \\Seen (RFC 3501 §6.4.5) */
+    /* BODY.PEEK[]: the whole message without setting \Seen (RFC 3501 §6.4.5) */
     g_string_append(cmd, " (UID BODY.PEEK[])\r\n");
     return cmd;
 }
