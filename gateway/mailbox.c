@@ -780,8 +780,9 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
  * The stored cursor (the UID the next pass starts from) never passes a message still waiting
  * for another try: only one that was handled, given up, or that the server confirms gone. */
 
-/* UIDs per FETCH of RFC822.SIZE: the answer is held in memory */
-#define SIZE_CHUNK 500
+/* UIDs per FETCH of RFC822.SIZE: the answer is held in memory. A multiple of
+ * DOWNLOAD_GROUP_MAX, so that a chunk of plain messages ends with a whole download group. */
+#define SIZE_CHUNK 512
 /* the headers read of a message too large to download, to answer its sender */
 #define TOO_LARGE_HEADER_BYTES 16384
 
@@ -827,6 +828,8 @@ typedef struct {
  * given when the group is in, and the group's before, which the parser works on meanwhile;
  * each is a committed row and a file on disk, so a crash costs none of them */
 #define PARSER_QUEUE_MAX (2 * DOWNLOAD_GROUP_MAX)
+
+G_STATIC_ASSERT(SIZE_CHUNK % DOWNLOAD_GROUP_MAX == 0);
 
 typedef enum {
     STEP_ERROR,    /* the pass cannot go on (*error) */
@@ -1376,16 +1379,18 @@ static gboolean download_expected(const Download *d, guint32 uid)
     return FALSE;
 }
 
-/* uid, of the download group, has arrived whole and is in the parser or handled: from now on
- * it holds the cursor as any message does (the parser's until collected) */
-static void release_held(Pass *p, guint32 uid)
+/* uid, of a download group, no longer held by it: it arrived whole and is in the parser or
+ * handled (from now on it holds the cursor as any message does, the parser's until
+ * collected), or the pass dropped the group. FALSE if it was not held. */
+static gboolean release_held(Pass *p, guint32 uid)
 {
-    for (guint i = 0; i < p->held->len; i++) {
+    for (guint i = 0; p->held && i < p->held->len; i++) {
         if (g_array_index(p->held, guint32, i) == uid) {
             g_array_remove_index(p->held, i);
-            return;
+            return TRUE;
         }
     }
+    return FALSE;
 }
 
 static void download_end(gpointer data, guint32 uid, gint64 size)
@@ -1484,13 +1489,8 @@ static void download_free(Pass *p, Download *d)
 {
     for (guint i = 0; i < d->group->len; i++) {
         guint32 uid = g_array_index(d->group, ImapMessageInfo, i).uid;
-        for (guint j = 0; p->held && j < p->held->len; j++) {
-            if (g_array_index(p->held, guint32, j) == uid) {
-                g_array_remove_index(p->held, j);
-                pass_wait(p, uid);
-                break;
-            }
-        }
+        if (release_held(p, uid))
+            pass_wait(p, uid);
     }
     for (guint i = 0; i < d->arrived->len; i++) {
         Arrived *a = &g_array_index(d->arrived, Arrived, i);
@@ -1539,9 +1539,10 @@ static gboolean download_settle(Pass *p, Download *d, GError **error)
     return ok;
 }
 
-/* The group received last, settled now: before any command other than the next group's
- * download, and at the end of a chunk. After a failure it is dropped (the next pass fetches
- * it again). */
+/* The group received last, settled now: before any command about one message, and at the end
+ * of the pass. The next chunk's size FETCH leaves it be, so that it is recorded while the next
+ * chunk's first group arrives. After a failure it is dropped (the next pass fetches it
+ * again). */
 static gboolean settle_received(Pass *p, gboolean ok, GError **error)
 {
     Download *d = g_steal_pointer(&p->received);
@@ -1663,7 +1664,9 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
     }
     if (ok && group->len > 0 && !gateway_stopping(gw) && !p->epoch_changed)
         ok = download_group(p, group, error);
-    return settle_received(p, ok, error);
+    /* the group received last is recorded while the next chunk's first arrives (or by sync_new
+     * at the end, which also drops it after a failure) */
+    return ok;
 }
 
 /* Failure records of UIDs from first on that the search no longer lists: the messages left
@@ -1735,11 +1738,16 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
     /* PAHT_TEST_FAULT move-batch:N (tests only): batches of N, so that a test sees several */
     g_autofree char *batch_fault = gateway_test_fault("move-batch");
     p.batch_max = batch_fault && atoi(batch_fault) > 0 ? (guint)atoi(batch_fault) : MOVE_BATCH_MAX;
+    /* PAHT_TEST_FAULT size-chunk:N (tests only, a multiple of DOWNLOAD_GROUP_MAX): chunks of N,
+     * so that a test sees a chunk's end without 500 mails */
+    g_autofree char *chunk_fault = gateway_test_fault("size-chunk");
+    guint chunk = SIZE_CHUNK;
+    if (chunk_fault && atoi(chunk_fault) > 0 && atoi(chunk_fault) % DOWNLOAD_GROUP_MAX == 0)
+        chunk = (guint)atoi(chunk_fault);
     gboolean ok = TRUE;
-    for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw);
-         i += SIZE_CHUNK)
-        ok =
-            sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(SIZE_CHUNK, uids->len - i), error);
+    for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw); i += chunk)
+        ok = sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(chunk, uids->len - i), error);
+    ok = settle_received(&p, ok, error);
     ok = pass_finish(&p, ok, error);
     g_clear_pointer(&p.held, g_array_unref);
     move_batch_clear(&p.batch);

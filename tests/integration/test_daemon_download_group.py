@@ -30,6 +30,18 @@ def fetched_bytes(stack, gw):
     return out
 
 
+def gateway_with_reports(subjects):
+    """A new gateway whose INBOX holds one complete report from one citizen per subject;
+    returns it with the bytes of each message as pahtd downloads them, by UID."""
+    stack = pahttest.shared_stack()
+    gw = pahttest.Gateway(stack, pahttest.unique("paht"))
+    who = daemontest.citizen(stack)
+    mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
+             for s in subjects]
+    daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
+    return gw, fetched_bytes(stack, gw)
+
+
 class DownloadGroup(unittest.TestCase):
     def test_a_file_that_cannot_be_stored_costs_the_rest_of_its_group_nothing(self):
         stack = pahttest.shared_stack()
@@ -80,14 +92,8 @@ class DownloadGroup(unittest.TestCase):
         given to the parser (the server sends while we record), and a message of that group
         whose file cannot be stored is still taken on its own before any later group is
         recorded: nothing lost, nothing out of order."""
-        stack = pahttest.shared_stack()
-        gw = pahttest.Gateway(stack, pahttest.unique("paht"))
-        who = daemontest.citizen(stack)
         subjects = [f"Phản ánh số {i}: đèn đường hỏng" for i in range(70)]
-        mails = [pahttest.make_mail(who, gw.address, s, "Nội dung.\n" + pahttest.complete_details())
-                 for s in subjects]
-        daemontest.deliver_many(stack, gw.address, [(who, m) for m in mails])
-        raw = fetched_bytes(stack, gw)
+        gw, raw = gateway_with_reports(subjects)
         uids = sorted(raw)
         self.assertEqual(len(uids), 70)
         # three groups of at most 32 (DOWNLOAD_GROUP_MAX); the fifth message's file is blocked
@@ -128,6 +134,39 @@ class DownloadGroup(unittest.TestCase):
             rows = db.execute("SELECT COUNT(*) FROM raw_message").fetchone()[0]
         self.assertEqual(failures, [(stuck, 1)])
         self.assertEqual(rows, 69)
+
+    def test_a_chunk_s_last_group_is_recorded_while_the_next_chunk_s_first_arrives(self):
+        """The sizes of new mail are asked for a chunk at a time (512 UIDs; 32 here, by the
+        size-chunk test fault). The last group of one chunk is not recorded at the chunk's end,
+        with the server idle: the next chunk's sizes are asked for, its first group's UID FETCH
+        goes out, and the group before is recorded while the server sends it. Every message
+        ends as one draft, moved once."""
+        subjects = [f"Ngập nước điểm {i}" for i in range(70)]
+        gw, raw = gateway_with_reports(subjects)
+        uids = sorted(raw)
+        self.assertEqual(len(uids), 70)
+
+        run = mailboxtest.once(gw, 0, PAHT_LOG_LEVEL="debug", PAHT_TEST_FAULT="size-chunk:32")
+        commands = daemontest.protocol_log(mailboxtest.protocol_log_path(gw))
+        sizes = [c for c in commands if "RFC822.SIZE" in c]
+        bodies = [c for c in commands if "BODY.PEEK[]" in c]
+        # three chunks (32, 32, 6), one size FETCH and one download each
+        self.assertEqual(len(sizes), 3, commands)
+        self.assertEqual(len(bodies), 3, commands)
+        # each chunk's size FETCH went out before its download, and after the chunk before's
+        places = [commands.index(c) for k in range(3) for c in (sizes[k], bodies[k])]
+        self.assertEqual(places, sorted(places), commands)
+        # the group of one chunk was recorded while the next chunk's first group arrived
+        for group, before in ((uids[32:64], 32), (uids[64:70], 32)):
+            self.assertRegex(run.stderr, rf"UIDs {group[0]}-{group[-1]} asked for, the {before} "
+                                         r"before them recorded meanwhile")
+
+        drafts = gw.pahtctl_json("drafts", env={"PAHT_NOW": mailboxtest.at(0)})
+        self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
+        self.assertEqual(gw.count("INBOX"), 0)
+        self.assertEqual(gw.count("PAHT/Processed"), 70)
+        self.assertEqual(mailboxtest.rows(gw, "SELECT state, count(*) FROM raw_message"
+                                              " GROUP BY state"), [("moved", 70)])
 
 
 if __name__ == "__main__":
