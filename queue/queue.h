@@ -736,8 +736,8 @@ gboolean report_search_forget(Store *store, GError **error);
 /* Indexes the reports made since the last catch-up (a new report waits in
  * report_search_pending: the index is written in batches, not in each mail's transaction),
  * in one transaction; only a read when none waits. report_query does it before a search;
- * pahtd at the end of a pass (and every 1,024 messages of a long one), pahtctl ingest at its
- * end. */
+ * pahtd at the end of a pass (and during a long one: gateway/mailbox.c), pahtctl ingest at
+ * its end. */
 gboolean report_search_catch_up(Store *store, GError **error);
 
 /* Possible duplicates of a report (the report page): other open reports received since now

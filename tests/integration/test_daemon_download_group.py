@@ -168,6 +168,32 @@ class DownloadGroup(unittest.TestCase):
         self.assertEqual(mailboxtest.rows(gw, "SELECT state, count(*) FROM raw_message"
                                               " GROUP BY state"), [("moved", 70)])
 
+    def test_the_search_index_catches_up_while_a_group_arrives(self):
+        """The console's search index is brought up to date during a long pass while the
+        server sends a download group (every 256 messages collected; 32 here, by the
+        search-step test fault), not all at the end of the pass with the server idle. The
+        parser queue holds at most 64 messages, so by the fourth group 32 are collected
+        whatever the machine's speed. Every report ends in the index once."""
+        subjects = [f"Cống thoát nước số {i} bị tắc" for i in range(160)]
+        gw, raw = gateway_with_reports(subjects)
+        self.assertEqual(len(raw), 160)
+
+        run = mailboxtest.once(gw, 0, PAHT_LOG_LEVEL="debug", PAHT_TEST_FAULT="search-step:32")
+        log = run.stderr.splitlines()
+        caught_up = [i for i, line in enumerate(log)
+                     if re.search(r"the search index catches up while UIDs \d+-\d+ arrive", line)]
+        given = [i for i, line in enumerate(log) if re.search(r"message \d+ given to parser", line)]
+        self.assertTrue(caught_up, run.stderr)
+        self.assertEqual(len(given), 160, run.stderr)
+        # during the pass: messages still went to the parser after the first catch-up
+        self.assertLess(caught_up[0], given[-1], run.stderr)
+
+        with sqlite3.connect(f"file:{gw.database}?mode=ro", uri=True, timeout=30) as db:
+            counts = [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                      for table in ("report_search_docsize", "report_search_pending", "report")]
+        self.assertEqual(counts, [160, 0, 160])
+        self.assertEqual(gw.count("PAHT/Processed"), 160)
+
 
 if __name__ == "__main__":
     unittest.main()
