@@ -816,8 +816,8 @@ typedef struct {
      * next one (download_group) */
     struct Download *received;
     int handled;
-    int unindexed;     /* messages collected since the search index last caught up */
-    int catch_up_step; /* SEARCH_CATCH_UP_STEP, or PAHT_TEST_FAULT search-step:N */
+    guint unindexed;     /* messages collected since the search index last caught up */
+    guint catch_up_step; /* SEARCH_CATCH_UP_STEP, or PAHT_TEST_FAULT search-step:N */
 } Pass;
 
 /* a message in the parser's queue while the next ones are fetched */
@@ -1737,6 +1737,14 @@ typedef struct {
     int handled;
 } PassResult;
 
+/* PAHT_TEST_FAULT name:N (tests only), N a positive multiple of multiple_of; else fallback */
+static guint test_fault_number(const char *name, guint fallback, guint multiple_of)
+{
+    g_autofree char *value = gateway_test_fault(name);
+    int n = value ? atoi(value) : 0;
+    return n > 0 && (guint)n % multiple_of == 0 ? (guint)n : fallback;
+}
+
 /* The new UIDs from first on: each recorded, processed and moved, in order. */
 static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, guint32 first,
                          PassResult *out, GError **error)
@@ -1749,17 +1757,12 @@ static gboolean sync_new(Gateway *gw, const char *mailbox, guint32 uidvalidity, 
         return FALSE;
     move_batch_init(&p.batch);
     move_batch_init(&p.syncing);
-    /* PAHT_TEST_FAULT move-batch:N (tests only): batches of N, so that a test sees several */
-    g_autofree char *batch_fault = gateway_test_fault("move-batch");
-    p.batch_max = batch_fault && atoi(batch_fault) > 0 ? (guint)atoi(batch_fault) : MOVE_BATCH_MAX;
-    /* PAHT_TEST_FAULT size-chunk:N (tests only, a multiple of DOWNLOAD_GROUP_MAX): chunks of N,
-     * so that a test sees a chunk's end without 500 mails */
-    g_autofree char *step_fault = gateway_test_fault("search-step");
-    p.catch_up_step = step_fault && atoi(step_fault) > 0 ? atoi(step_fault) : SEARCH_CATCH_UP_STEP;
-    g_autofree char *chunk_fault = gateway_test_fault("size-chunk");
-    guint chunk = SIZE_CHUNK;
-    if (chunk_fault && atoi(chunk_fault) > 0 && atoi(chunk_fault) % DOWNLOAD_GROUP_MAX == 0)
-        chunk = (guint)atoi(chunk_fault);
+    /* tests only (PAHT_TEST_FAULT): batches of N, so that a test sees several; the search
+     * index caught up every N messages; chunks of N UIDs, so that a test sees a chunk's end
+     * without 512 mails */
+    p.batch_max = test_fault_number("move-batch", MOVE_BATCH_MAX, 1);
+    p.catch_up_step = test_fault_number("search-step", SEARCH_CATCH_UP_STEP, 1);
+    guint chunk = test_fault_number("size-chunk", SIZE_CHUNK, DOWNLOAD_GROUP_MAX);
     gboolean ok = TRUE;
     for (guint i = 0; i < uids->len && ok && !p.epoch_changed && !gateway_stopping(gw); i += chunk)
         ok = sync_chunk(&p, &g_array_index(uids, guint32, i), MIN(chunk, uids->len - i), error);
