@@ -1659,7 +1659,7 @@ static gboolean sync_chunk(Pass *p, const guint32 *uids, guint n, GError **error
             m.size = g_array_index(sizes, ImapMessageInfo, k).size;
         gboolean plain = FALSE;
         if (!downloadable(p, &m, &plain, error))
-            return settle_received(p, FALSE, error);
+            return FALSE; /* sync_new drops the group received last */
         if (plain && group->len > 0 && group_bytes + m.size > DOWNLOAD_GROUP_BYTES)
             ok = download_group(p, group, error);
         if (ok && plain) {
