@@ -30,6 +30,20 @@ def fetched_bytes(stack, gw):
     return out
 
 
+def tapered(first, count, later=0):
+    """The download groups of `count` new UIDs from index `first` on, followed by `later` more in
+    the pass: at most 32 a group (DOWNLOAD_GROUP_MAX), and half of what is left from a group's
+    first UID on, at least 4, near the end of the pass (gateway/mailbox.c, group_limit). As
+    (start, end) index pairs, end excluded."""
+    groups, j = [], 0
+    while j < count:
+        limit = max(4, min(32, (count - j + later) // 2))
+        size = min(limit, count - j)
+        groups.append((first + j, first + j + size))
+        j += size
+    return groups
+
+
 def gateway_with_reports(subjects):
     """A new gateway whose INBOX holds one complete report from one citizen per subject;
     returns it with the bytes of each message as pahtd downloads them, by UID."""
@@ -96,7 +110,10 @@ class DownloadGroup(unittest.TestCase):
         gw, raw = gateway_with_reports(subjects)
         uids = sorted(raw)
         self.assertEqual(len(uids), 70)
-        # three groups of at most 32 (DOWNLOAD_GROUP_MAX); the fifth message's file is blocked
+        # groups of 32, 19, 9, 5, 4, 1 (smaller towards the end of the pass); the fifth
+        # message's file is blocked
+        groups = tapered(0, 70)
+        self.assertEqual(groups, [(0, 32), (32, 51), (51, 60), (60, 65), (65, 69), (69, 70)])
         stuck = uids[4]
         digest = hashlib.sha256(raw[stuck]).hexdigest()
         blocked = os.path.join(gw.data_dir, "raw", digest[:2], digest + ".eml")
@@ -112,10 +129,14 @@ class DownloadGroup(unittest.TestCase):
                     return i
             self.fail(f"no line matches {pattern!r}:\n{run.stderr}")
 
-        second_asked = first(rf"UIDs {uids[32]}-{uids[63]} asked for, the 32 before them "
+        second_asked = first(rf"UIDs {uids[32]}-{uids[50]} asked for, the 32 before them "
                              r"recorded meanwhile")
-        third_asked = first(rf"UIDs {uids[64]}-{uids[69]} asked for, the 32 before them "
+        third_asked = first(rf"UIDs {uids[51]}-{uids[59]} asked for, the 19 before them "
                             r"recorded meanwhile")
+        # the last groups, ever smaller: the parser has each while the next arrives
+        for (a, b), (c, d) in zip(groups[2:], groups[3:]):
+            first(rf"UIDs {uids[c]}-{uids[d - 1]} asked for, the {b - a} before them "
+                  r"recorded meanwhile")
         given = first(r"message \d+ given to parser process")
         stuck_failed = first(rf"message UID {stuck} of INBOX could not be taken \(failure 1\)")
         # the first group went to the parser only once the second was asked for
@@ -140,7 +161,8 @@ class DownloadGroup(unittest.TestCase):
         size-chunk test fault). The last group of one chunk is not recorded at the chunk's end,
         with the server idle: the next chunk's sizes are asked for, its first group's UID FETCH
         goes out, and the group before is recorded while the server sends it. Every message
-        ends as one draft, moved once."""
+        ends as one draft, moved once. The last groups of the pass are smaller, and the disk
+        syncs while the parser finishes the last of them."""
         subjects = [f"Ngập nước điểm {i}" for i in range(70)]
         gw, raw = gateway_with_reports(subjects)
         uids = sorted(raw)
@@ -150,16 +172,27 @@ class DownloadGroup(unittest.TestCase):
         commands = daemontest.protocol_log(mailboxtest.protocol_log_path(gw))
         sizes = [c for c in commands if "RFC822.SIZE" in c]
         bodies = [c for c in commands if "BODY.PEEK[]" in c]
-        # three chunks (32, 32, 6), one size FETCH and one download each
+        # three chunks (32, 32, 6), one size FETCH each; the chunks' groups: 32; 19, 9, 4;
+        # 4, 2 (a group ends with its chunk, and the last ones are smaller)
+        chunks = [tapered(0, 32, 38), tapered(32, 32, 6), tapered(64, 6)]
+        self.assertEqual(chunks, [[(0, 32)], [(32, 51), (51, 60), (60, 64)], [(64, 68), (68, 70)]])
         self.assertEqual(len(sizes), 3, commands)
-        self.assertEqual(len(bodies), 3, commands)
-        # each chunk's size FETCH went out before its download, and after the chunk before's
-        places = [commands.index(c) for k in range(3) for c in (sizes[k], bodies[k])]
+        self.assertEqual(len(bodies), 6, commands)
+        # each chunk's size FETCH went out before its downloads, and after the chunk before's
+        expected = []
+        downloads = iter(bodies)
+        for k, groups in enumerate(chunks):
+            expected.append(sizes[k])
+            expected += [next(downloads) for _ in groups]
+        places = [commands.index(c) for c in expected]
         self.assertEqual(places, sorted(places), commands)
-        # the group of one chunk was recorded while the next chunk's first group arrived
-        for group, before in ((uids[32:64], 32), (uids[64:70], 32)):
-            self.assertRegex(run.stderr, rf"UIDs {group[0]}-{group[-1]} asked for, the {before} "
+        # the last group of one chunk was recorded while the next chunk's first group arrived
+        for (a, b), before in (((32, 51), 32), ((64, 68), 4)):
+            self.assertRegex(run.stderr, rf"UIDs {uids[a]}-{uids[b - 1]} asked for, the {before} "
                                          r"before them recorded meanwhile")
+        # with no batch syncing at the end, the disk syncs while the parser finishes
+        self.assertRegex(run.stderr, r"the disk syncs while the parser finishes the last \d+ "
+                                     r"messages")
 
         drafts = gw.pahtctl_json("drafts", env={"PAHT_NOW": mailboxtest.at(0)})
         self.assertEqual(sorted(d["subject"] for d in drafts), sorted(subjects))
@@ -193,6 +226,10 @@ class DownloadGroup(unittest.TestCase):
                       for table in ("report_search_docsize", "report_search_pending", "report")]
         self.assertEqual(counts, [160, 0, 160])
         self.assertEqual(gw.count("PAHT/Processed"), 160)
+        # the last reports were indexed while the last batch synced, before it moved
+        last = [i for i, line in enumerate(log)
+                if re.search(r"the search index catches up while the last \d+ messages sync", line)]
+        self.assertEqual(len(last), 1, run.stderr)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ class SyncInBackground(unittest.TestCase):
     that sync is over. PAHT_TEST_FAULT sync-gate:FIFO holds the sync thread until the test
     opens the FIFO for writing; move-batch:1 makes every download group's end a batch's."""
 
-    MAILS = 100  # download groups of 32, 32, 32 and 4
+    MAILS = 100  # download groups of 32, 32, 18, 9, 4, 4 and 1 (smaller at the end of a pass)
 
     def setUp(self):
         self.stack = pahttest.shared_stack()
