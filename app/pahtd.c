@@ -141,7 +141,15 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    /* the IMAP session is begun while the database opens (its migrations on a first start):
+     * after the lock, so that a second pahtd never logs in, and with the signals blocked, which
+     * its thread inherits */
+    MailboxAhead *ahead = mailbox_connect_ahead(config);
     g_autoptr(Gateway) gateway = open_or_wait(config, once, signal_fd, &error);
+    if (gateway)
+        mailbox_take_ahead(gateway, ahead);
+    else
+        mailbox_ahead_free(ahead);
     if (!gateway) {
         if (!error)
             return 0; /* stopped while waiting */

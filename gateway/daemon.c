@@ -477,6 +477,8 @@ gboolean daemon_run(Gateway *gw, const RunOptions *options, GError **error)
     if (!options->once)
         sd_notify(0, "STOPPING=1");
     worker_stop(gw);
+    /* a session begun ahead that no pass took (a disk nearly full, a stop before the first) */
+    mailbox_disconnect(gw);
     gateway_watch(gw, NULL);
     return ok;
 }

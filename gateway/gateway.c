@@ -184,6 +184,8 @@ Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GErro
         return NULL;
     }
     gw->tmp_dir = g_steal_pointer(&template);
+    g_autofree char *gate = gateway_test_fault("open-gate");
+    gateway_test_gate(gate); /* PAHT_TEST_FAULT open-gate:FIFO (tests only) */
     gw->store = store_open_with(config->gateway.database, policy, error);
     if (!gw->store)
         return NULL;
@@ -217,6 +219,7 @@ void gateway_close(Gateway *gw)
     for (int i = 0; i < PARSER_PROCESSES_MAX; i++)
         g_warn_if_fail(!gw->workers[i]);
     g_clear_pointer(&gw->settled, g_hash_table_unref);
+    g_warn_if_fail(!gw->imap_ahead); /* the daemon's too: daemon_run takes or closes it */
     imap_client_close(gw->imap);
     smtp_sender_free(gw->smtp);
     store_close(gw->store);

@@ -123,6 +123,16 @@ gboolean inbound_submit(Gateway *gateway, const Submission *submission, IngestRe
  * us (certificate, login): the administrator must act. */
 gboolean mailbox_sync(Gateway *gateway, int *processed, GError **error);
 
+/* The IMAP session begun before the gateway is opened (pahtd, after the fetcher lock and with
+ * signals blocked): the connection, STARTTLS, LOGIN and the two folders in a thread of their
+ * own while the database opens (its migrations on a first start), instead of after it. The
+ * gateway takes it (mailbox_take_ahead) and its first pass uses it, or its failure as its
+ * own; one left unused is closed by mailbox_ahead_free, or by daemon_run at its end. */
+typedef struct MailboxAhead MailboxAhead;
+MailboxAhead *mailbox_connect_ahead(const Config *config);
+void mailbox_take_ahead(Gateway *gateway, MailboxAhead *ahead);
+void mailbox_ahead_free(MailboxAhead *ahead);
+
 /* ---- mail the IOC must vouch for (issue 11, held.c) ------------------------------------------ */
 
 /* pahtctl supplement N --confirm|--discard: a pending supplement (a reply tied to its report

@@ -51,6 +51,7 @@ struct Gateway {
     Store *store;
     char *raw_dir, *att_dir, *tmp_dir;
     ImapClient *imap;
+    MailboxAhead *imap_ahead; /* the session begun before the gateway opened, until taken */
     gboolean folders_ready;
     gboolean selected;         /* the watched folder is selected on imap */
     guint32 uidvalidity;       /* ... with this UIDVALIDITY */

@@ -44,34 +44,124 @@
 
 void mailbox_disconnect(Gateway *gw)
 {
+    mailbox_ahead_free(g_steal_pointer(&gw->imap_ahead));
     imap_client_close(gw->imap);
     gw->imap = NULL;
     gw->folders_ready = FALSE;
     gw->selected = FALSE;
 }
 
+static ImapOptions imap_options(const Config *c)
+{
+    return (ImapOptions){
+        .host = c->imap.server.host,
+        .port = c->imap.server.port,
+        .implicit_tls = c->imap.server.implicit_tls,
+        .tls_verify = c->imap.tls_verify,
+        .ca_file = c->imap.ca_file,
+        .user = c->imap.user,
+        .password = c->imap.password,
+        .timeout_seconds = c->imap.timeout_seconds,
+        .protocol_log = g_getenv("PAHT_IMAP_PROTOCOL_LOG"),
+    };
+}
+
+static gboolean folders_ensure(ImapClient *imap, const Config *c, GError **error)
+{
+    return imap_client_ensure_folder(imap, c->imap.processed_folder, error) &&
+           imap_client_ensure_folder(imap, c->imap.quarantine_folder, error);
+}
+
+/* ---- the session begun ahead (gateway.h) ----------------------------------------------------
+ * Its thread uses nothing but its own ImapClient and the configuration, which outlives it
+ * (pahtd's first, never freed before the thread is joined). A session it made long ago (a
+ * daemon that waited for its database) is not trusted to be open still: the first pass
+ * connects again. */
+#define AHEAD_FRESH_SECONDS 30
+
+struct MailboxAhead {
+    const Config *config;
+    GThread *thread;
+    ImapClient *imap; /* connected, logged in, the folders there; or NULL and error */
+    GError *error;
+    gint64 done_at;
+};
+
+static gpointer ahead_run(gpointer data)
+{
+    MailboxAhead *a = data;
+    ImapOptions opts = imap_options(a->config);
+    a->imap = imap_client_connect(&opts, &a->error);
+    if (a->imap && !folders_ensure(a->imap, a->config, &a->error))
+        g_clear_pointer(&a->imap, imap_client_close);
+    a->done_at = g_get_monotonic_time();
+    return NULL;
+}
+
+MailboxAhead *mailbox_connect_ahead(const Config *config)
+{
+    MailboxAhead *a = g_new0(MailboxAhead, 1);
+    a->config = config;
+    a->thread = g_thread_try_new("pahtd-connect", ahead_run, a, NULL);
+    if (!a->thread) {
+        g_free(a); /* no thread to be had: the first pass connects, as before */
+        return NULL;
+    }
+    return a;
+}
+
+/* waits for the thread; the session, or *error */
+static ImapClient *ahead_finish(MailboxAhead *a, GError **error)
+{
+    g_thread_join(a->thread);
+    ImapClient *imap = g_steal_pointer(&a->imap);
+    GError *failed = g_steal_pointer(&a->error);
+    gboolean stale = g_get_monotonic_time() - a->done_at > AHEAD_FRESH_SECONDS * G_USEC_PER_SEC;
+    g_free(a);
+    if (stale) {
+        imap_client_close(imap);
+        g_clear_error(&failed);
+        return NULL;
+    }
+    if (!imap && error)
+        g_propagate_error(error, g_steal_pointer(&failed));
+    g_clear_error(&failed);
+    return imap;
+}
+
+void mailbox_ahead_free(MailboxAhead *a)
+{
+    if (a)
+        imap_client_close(ahead_finish(a, NULL));
+}
+
+void mailbox_take_ahead(Gateway *gw, MailboxAhead *a)
+{
+    mailbox_ahead_free(gw->imap_ahead);
+    gw->imap_ahead = a;
+}
+
 static gboolean imap_ready(Gateway *gw, GError **error)
 {
     const Config *c = gw->config;
+    if (!gw->imap && gw->imap_ahead) {
+        GError *failed = NULL;
+        gw->imap = ahead_finish(g_steal_pointer(&gw->imap_ahead), &failed);
+        gw->folders_ready = gw->imap != NULL;
+        if (failed) {
+            /* its failure is the first pass's: no second attempt to wait for */
+            g_propagate_error(error, failed);
+            return FALSE;
+        }
+    }
     if (!gw->imap) {
-        ImapOptions opts = {
-            .host = c->imap.server.host,
-            .port = c->imap.server.port,
-            .implicit_tls = c->imap.server.implicit_tls,
-            .tls_verify = c->imap.tls_verify,
-            .ca_file = c->imap.ca_file,
-            .user = c->imap.user,
-            .password = c->imap.password,
-            .timeout_seconds = c->imap.timeout_seconds,
-            .protocol_log = g_getenv("PAHT_IMAP_PROTOCOL_LOG"),
-        };
+        ImapOptions opts = imap_options(c);
         gw->imap = imap_client_connect(&opts, error);
         if (!gw->imap)
             return FALSE;
     }
     if (!gw->folders_ready) {
-        if (!imap_client_ensure_folder(gw->imap, c->imap.processed_folder, error) ||
-            !imap_client_ensure_folder(gw->imap, c->imap.quarantine_folder, error))
+        if (!folders_ensure(gw->imap, c, error))
             return FALSE;
         gw->folders_ready = TRUE;
     }
