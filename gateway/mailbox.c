@@ -925,7 +925,7 @@ typedef struct {
  * first on (32 while 64 or more are left, then 16, 8, 4). The last group is given to the
  * parser only once it is in, and with nothing left to download its parse was the end of the
  * pass on its own: a group of 32 kept the pass 23-85 ms in collect_all (timestamped debug
- * log, 2,000 mails), 5-21 ms since, the parser having all but the last few while the rest
+ * log, 2,000 mails), 5-45 ms since, the parser having all but the last few while the rest
  * arrive. */
 #define DOWNLOAD_GROUP_LAST 4
 
