@@ -112,7 +112,14 @@ class Chaos(unittest.TestCase):
                 pahttest.wait_for(lambda: (finished() > before or gw.count("INBOX") < left)
                                   and charged_unfinished() == 0 or proc.poll() is not None,
                                   timeout=60, interval=0.02, what="progress after a restart")
-                time.sleep(rng.uniform(0, most_before_kill))
+                # then a random moment, at the latest once a few dozen more are finished: a
+                # pahtd fast enough to drain 150 of these mails in 0.1 s once left the test
+                # two kills (it failed, rightly: too short to mean anything)
+                deadline = time.monotonic() + rng.uniform(0, most_before_kill)
+                enough = finished() + rng.randint(1, 40)
+                while (time.monotonic() < deadline and finished() < enough
+                       and proc.poll() is None):
+                    time.sleep(0.005)
             gw.stop_pahtd(proc, sig=9)
             self.assertEqual(proc.returncode, -9, gw.log()[-2000:])
             kills += 1
