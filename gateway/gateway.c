@@ -169,6 +169,7 @@ Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GErro
     g_autoptr(Gateway) gw = g_new0(Gateway, 1);
     gw->config = config;
     gw->recovering = TRUE;
+    gw->sync_fds[0] = gw->sync_fds[1] = -1;
     gw->raw_dir = g_build_filename(config->gateway.data_dir, "raw", NULL);
     gw->att_dir = g_build_filename(config->gateway.data_dir, "att", NULL);
     g_autofree char *tmp_root = g_build_filename(config->gateway.data_dir, "tmp", NULL);
@@ -196,6 +197,18 @@ Gateway *gateway_open_with(const Config *config, StoreSchemaPolicy policy, GErro
     gw->database_apart = stat(config->gateway.database, &db_st) != 0 ||
                          stat(config->gateway.data_dir, &data_st) != 0 ||
                          db_st.st_dev != data_st.st_dev;
+    /* the database's folder rather than its file: closing any descriptor of the database file
+     * would drop SQLite's locks on it in this process */
+    g_autofree char *database_dir = g_path_get_dirname(config->gateway.database);
+    const char *sync_paths[2] = {config->gateway.data_dir, database_dir};
+    for (int i = 0; i < (gw->database_apart ? 2 : 1); i++) {
+        gw->sync_fds[i] = open(sync_paths[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (gw->sync_fds[i] < 0) {
+            g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY, "cannot open %s: %s",
+                        sync_paths[i], g_strerror(errno));
+            return NULL;
+        }
+    }
     parse_init();
     return g_steal_pointer(&gw);
 }
@@ -225,6 +238,10 @@ void gateway_close(Gateway *gw)
     store_close(gw->store);
     if (gw->tmp_dir)
         fs_remove_tree(gw->tmp_dir);
+    for (int i = 0; i < 2; i++)
+        if (gw->sync_fds[i] >= 0)
+            close(gw->sync_fds[i]);
+    g_free(gw->sync_error);
     g_free(gw->raw_dir);
     g_free(gw->att_dir);
     g_free(gw->tmp_dir);
@@ -252,17 +269,83 @@ static gboolean durable_owed(const Gateway *gw, gint64 changes)
     return gw->unsynced || (gw->defer_sync && changes != gw->synced_changes);
 }
 
+/* how many syncs this process has run, for PAHT_TEST_FAULT sync-fail:N */
+static gint syncs_run;
+
+/* One sync of the file systems open in fds (see gw->sync_fds), told by path in errors.
+ * PAHT_TEST_FAULT sync-fail:N (tests only): the process's Nth sync fails as a write-back error
+ * would. Runs in the job's thread too: it touches none of the gateway's state. */
+static gboolean sync_disks(const int fds[2], const char *const paths[2], const char *fault,
+                           GError **error)
+{
+    int n = g_atomic_int_add(&syncs_run, 1) + 1;
+    if (fault && atoi(fault) == n) {
+        g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                    "cannot sync the file system of %s: %s (PAHT_TEST_FAULT sync-fail)", paths[0],
+                    g_strerror(EIO));
+        return FALSE;
+    }
+    /* one syncfs is one flush of the disk's cache for every file of the batch, where an
+     * fsync per file and per folder was one each (4.8 per mail) */
+    for (int i = 0; i < 2 && fds[i] >= 0; i++)
+        if (!fs_sync_fd(fds[i], paths[i], error))
+            return FALSE;
+    return TRUE;
+}
+
+/* the database's folder when it is on a file system of its own, else NULL */
+static char *database_sync_path(const Gateway *gw)
+{
+    return gw->database_apart ? g_path_get_dirname(gw->config->gateway.database) : NULL;
+}
+
+/* A sync failed: the disk said that something written before it is not there. The file
+ * that lost its write keeps the right bytes in the page cache, marked clean, so no later sync
+ * writes it again or is told of it again, and no read sees the loss. Nothing more may leave the
+ * inbox or the outbox on the strength of a sync until the next pass has checked, from the disk, the
+ * files of the messages still in the inbox (what a crash would make it do). */
+static void note_sync_failed(Gateway *gw, const GError *e)
+{
+    if (!gw->sync_failed)
+        log_error("%s: nothing leaves the inbox or the outbox until the next pass has checked "
+                  "the files of the messages still in the inbox",
+                  e->message);
+    gw->sync_failed = TRUE;
+    gw->files_unsure = TRUE;
+    g_free(gw->sync_error);
+    gw->sync_error = g_strdup(e->message);
+}
+
+static gboolean refuse_after_sync_failure(const Gateway *gw, GError **error)
+{
+    g_set_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY,
+                "not synced: a sync of the disk failed earlier in this pass (%s)", gw->sync_error);
+    return FALSE;
+}
+
+void gateway_sync_retry(Gateway *gw)
+{
+    gw->sync_failed = FALSE;
+    g_clear_pointer(&gw->sync_error, g_free);
+    gw->unsynced = TRUE; /* the next sync is one, whatever was written since */
+}
+
 gboolean gateway_make_durable(Gateway *gw, GError **error)
 {
+    if (gw->sync_failed)
+        return refuse_after_sync_failure(gw, error);
     gint64 changes = store_changes(gw->store);
     if (!durable_owed(gw, changes))
         return TRUE;
-    /* one syncfs is one flush of the disk's cache for every file of the batch, where an
-     * fsync per file and per folder was one each (4.8 per mail) */
-    const Config *c = gw->config;
-    if (!fs_sync_filesystem(c->gateway.data_dir, error) ||
-        (gw->database_apart && !fs_sync_filesystem(c->gateway.database, error)))
+    g_autofree char *database_dir = database_sync_path(gw);
+    const char *paths[2] = {gw->config->gateway.data_dir, database_dir};
+    g_autofree char *fault = gateway_test_fault("sync-fail");
+    GError *local = NULL;
+    if (!sync_disks(gw->sync_fds, paths, fault, &local)) {
+        note_sync_failed(gw, local);
+        g_propagate_error(error, local);
         return FALSE;
+    }
     gw->unsynced = FALSE;
     gw->synced_changes = changes;
     return TRUE;
@@ -272,10 +355,14 @@ gboolean gateway_make_durable(Gateway *gw, GError **error)
  * second for a batch of 200 mails, and pahtd's mailbox pass, which the parser waits for, sat
  * in it: 0.64 s of a 4.4 s ingest of 2,000 mails (strace). */
 struct DurableJob {
+    Gateway *gw;     /* told of a failure by gateway_durable_finish, never by the thread */
     GThread *thread; /* NULL: nothing was to be synced */
-    char *paths[2];  /* data_dir, and the database when it is on another file system */
+    int fds[2];      /* gw->sync_fds: open as long as the gateway, which outlives its jobs */
+    char *paths[2];  /* data_dir, and the database's folder when on another file system */
     char *gate;      /* PAHT_TEST_FAULT sync-gate:FIFO */
+    char *fault;     /* PAHT_TEST_FAULT sync-fail:N */
     GError *error;
+    gboolean refused; /* begun after a failure: error is that refusal, not a failure */
     gint done;
 };
 
@@ -283,8 +370,7 @@ static gpointer durable_job_run(gpointer data)
 {
     DurableJob *job = data;
     gateway_test_gate(job->gate); /* PAHT_TEST_FAULT sync-gate:FIFO (tests only) */
-    for (int i = 0; i < 2 && job->paths[i] && !job->error; i++)
-        fs_sync_filesystem(job->paths[i], &job->error);
+    sync_disks(job->fds, (const char *const *)job->paths, job->fault, &job->error);
     g_atomic_int_set(&job->done, 1);
     return NULL;
 }
@@ -292,14 +378,23 @@ static gpointer durable_job_run(gpointer data)
 DurableJob *gateway_make_durable_start(Gateway *gw)
 {
     DurableJob *job = g_new0(DurableJob, 1);
+    job->gw = gw;
+    if (gw->sync_failed) {
+        refuse_after_sync_failure(gw, &job->error);
+        job->refused = TRUE;
+        job->done = 1;
+        return job;
+    }
     if (!durable_owed(gw, store_changes(gw->store))) {
         job->done = 1;
         return job;
     }
+    job->fds[0] = gw->sync_fds[0];
+    job->fds[1] = gw->sync_fds[1];
     job->paths[0] = g_strdup(gw->config->gateway.data_dir);
-    if (gw->database_apart)
-        job->paths[1] = g_strdup(gw->config->gateway.database);
+    job->paths[1] = database_sync_path(gw);
     job->gate = gateway_test_fault("sync-gate");
+    job->fault = gateway_test_fault("sync-fail");
     GError *no_thread = NULL;
     job->thread = g_thread_try_new("pahtd-sync", durable_job_run, job, &no_thread);
     if (!job->thread) {
@@ -320,11 +415,14 @@ gboolean gateway_durable_finish(DurableJob *job, GError **error)
     if (job->thread)
         g_thread_join(job->thread);
     gboolean ok = job->error == NULL;
+    if (!ok && !job->refused)
+        note_sync_failed(job->gw, job->error);
     if (!ok)
         g_propagate_error(error, job->error);
     for (int i = 0; i < 2; i++)
         g_free(job->paths[i]);
     g_free(job->gate);
+    g_free(job->fault);
     g_free(job);
     return ok;
 }

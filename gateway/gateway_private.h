@@ -71,6 +71,18 @@ struct Gateway {
                                 died before its sync) */
     gint64 synced_changes;   /* store_changes at the last sync */
     gboolean database_apart; /* the database is on another file system than data_dir */
+    /* data_dir, and the database's folder when it is apart ([1], else -1), open from the start
+     * for every sync (fs_sync_fd): a write-back that failed between two syncs is told to the
+     * next one */
+    int sync_fds[2];
+    /* A sync failed (gateway.c, note_sync_failed): until the next pass begins (mailbox_sync),
+     * nothing leaves the inbox or the outbox, for what was written before it may not be on the disk
+     * whatever a later sync says. sync_error: why, for the refusals. */
+    gboolean sync_failed;
+    char *sync_error;
+    /* ... and until a pass has checked the files of the messages still in the inbox, from the
+     * disk, as after a crash (mailbox.c, finish_unfinished) */
+    gboolean files_unsure;
     SmtpSender *smtp;
     /* the children that parse (worker.c), [gateway] parser_processes of them; NULL until
      * started */
@@ -192,6 +204,9 @@ typedef struct DurableJob DurableJob;
 DurableJob *gateway_make_durable_start(Gateway *gw);
 gboolean gateway_durable_ready(const DurableJob *job);
 gboolean gateway_durable_finish(DurableJob *job, GError **error);
+/* After a sync that failed, gateway_make_durable and its job refuse (gw->sync_failed) until
+ * gateway_sync_retry, which the next pass calls first. */
+void gateway_sync_retry(Gateway *gw);
 /* gateway_make_durable, then every commit durable again; on failure deferral stays on (and
  * the next gateway_make_durable tries again) */
 gboolean gateway_sync_each(Gateway *gw, GError **error);

@@ -403,7 +403,7 @@ gboolean inbound_repair_attachments(Gateway *gw, const RawMessage *raw, int *rep
     g_autoptr(GPtrArray) damaged = g_ptr_array_new();
     for (guint i = 0; i < stored->len; i++) {
         StoredAttachment *a = stored->pdata[i];
-        if (!fs_content_whole(a->path, a->size, a->sha256))
+        if (!fs_content_whole_on_disk(a->path, a->size, a->sha256))
             g_ptr_array_add(damaged, a);
     }
     if (damaged->len == 0)

@@ -801,9 +801,10 @@ static gboolean raw_file_restored(Gateway *gw, RawMessage *raw, GError **error)
 
 static gboolean check_files_after_crash(Gateway *gw, RawMessage *raw, GError **error)
 {
-    if (!fs_content_whole(raw->path, raw->size, raw->sha256)) {
+    if (!fs_content_whole_on_disk(raw->path, raw->size, raw->sha256)) {
         log_warning("message %" G_GINT64_FORMAT ": its raw file was damaged by a crash (a power "
-                    "cut before the batch was synced?): downloaded again",
+                    "cut before the batch was synced, or a write the disk failed?): downloaded "
+                    "again",
                     raw->id);
         if (!raw_file_restored(gw, raw, error))
             return FALSE;
@@ -826,7 +827,9 @@ static gboolean check_files_after_crash(Gateway *gw, RawMessage *raw, GError **e
 }
 
 /* What a crash (or a refused move) left half done in this mailbox. Only the database is read
- * when there is nothing: no IMAP command. */
+ * when there is nothing: no IMAP command. The first pass of a process, and the first after a
+ * sync that failed (gw->files_unsure), checks their files from the disk before any of them
+ * leaves the inbox. */
 static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidvalidity,
                                   int *handled, GError **error)
 {
@@ -835,6 +838,7 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
         return FALSE;
     if (gw->recovering)
         worker_read_taken(gw); /* before any message goes to a parser */
+    gboolean check = gw->recovering || gw->files_unsure;
     MoveBatch batch;
     move_batch_init(&batch);
     gboolean ok = TRUE;
@@ -845,7 +849,7 @@ static gboolean finish_unfinished(Gateway *gw, const char *mailbox, guint32 uidv
         GError *one = NULL;
         gboolean same_epoch = raw->uidvalidity == uidvalidity;
         gboolean done =
-            (!gw->recovering || !same_epoch || check_files_after_crash(gw, raw, &one)) &&
+            (!check || !same_epoch || check_files_after_crash(gw, raw, &one)) &&
             (same_epoch ? advance_message(gw, raw, &batch, &one) : settle_old_epoch(gw, raw, &one));
         if (done) {
             *handled += !still_fetched(raw);
@@ -1974,6 +1978,8 @@ static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
     gboolean ok = finish_unfinished(gw, mailbox, uidvalidity, &pass.handled, error);
     if (ok)
         gw->recovering = FALSE;
+    if (ok && !gw->sync_failed)
+        gw->files_unsure = FALSE;
     if (ok && look && !gateway_stopping(gw))
         ok = sync_new(gw, mailbox, uidvalidity, first, &pass, error);
     guint32 next = pass.next;
@@ -2000,6 +2006,10 @@ static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
 gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
 {
     GError *local = NULL;
+    /* after a sync that failed, the disk is tried again; this pass checks the files of what
+     * is still in the inbox before any of it leaves (finish_unfinished) */
+    if (gw->sync_failed)
+        gateway_sync_retry(gw);
     /* group commit for the pass (gateway.c): one sync before each batch leaves the inbox, and
      * one at its end, also after a failure, before any letter it enqueued can be sent */
     gboolean ok = gateway_defer_sync(gw, &local) && sync_pass(gw, processed, &local);

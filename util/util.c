@@ -437,6 +437,17 @@ gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex)
     return digest && g_ascii_strcasecmp(digest, sha256_hex) == 0;
 }
 
+gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha256_hex)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        /* dirty pages stay (their write is still to come); clean ones are read again */
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    return fs_content_whole(path, size, sha256_hex);
+}
+
 gboolean fs_commit_content(const char *temp_path, const char *final_path, const char *sha256_hex,
                            FsSyncWhen when, GError **error)
 {
@@ -463,22 +474,24 @@ gboolean fs_commit_content(const char *temp_path, const char *final_path, const 
     return when == FS_SYNC_LATER || fs_sync_dir(dir, error);
 }
 
+gboolean fs_sync_fd(int fd, const char *path, GError **error)
+{
+    /* syncfs(2) reports the write-back errors of the file system since Linux 5.8 */
+    if (syncfs(fd) != 0)
+        return set_errno_error(error, "cannot sync the file system of", path);
+    if (sync_hook)
+        sync_hook(path, sync_hook_data);
+    return TRUE;
+}
+
 gboolean fs_sync_filesystem(const char *path, GError **error)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return set_errno_error(error, "cannot open", path);
-    /* syncfs(2) reports the write-back errors of the file system since Linux 5.8 */
-    int rc = syncfs(fd);
-    int saved = errno;
+    gboolean ok = fs_sync_fd(fd, path, error);
     close(fd);
-    if (rc != 0) {
-        errno = saved;
-        return set_errno_error(error, "cannot sync the file system of", path);
-    }
-    if (sync_hook)
-        sync_hook(path, sync_hook_data);
-    return TRUE;
+    return ok;
 }
 
 /* ---- hashing and randomness --------------------------------------------------------------- */

@@ -177,12 +177,21 @@ gboolean fs_commit_content(const char *temp_path, const char *final_path, const 
 /* the file at path is there, size bytes long, and its SHA-256 is sha256_hex (a content file
  * written FS_SYNC_LATER may be cut short by a power cut before its sync) */
 gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex);
+/* fs_content_whole read from the disk: the page cache's clean copy is dropped first. A write
+ * to the disk that failed leaves the right bytes in the cache, marked clean, while the disk
+ * has others: a check after a crash or a failed sync must not read the cache's. */
+gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha256_hex);
 /* fs_content_path, a new folder's entry synced as when says */
 char *fs_content_path_when(const char *dir, const char *sha256_hex, const char *suffix,
                            FsSyncWhen when, GError **error);
 /* syncfs(2): everything written on the file system holding path (data, names, folders) on the
  * disk; told to the sync hook like an fsync */
 gboolean fs_sync_filesystem(const char *path, GError **error);
+/* The same through fd, open on path. The kernel tells a write-back error once to each file
+ * that was open when it came; a file opened later hears of it only while nobody has been told.
+ * So a program that syncs again and again keeps one open: a sync by another program, or by
+ * another thread of its own on a new descriptor, cannot hide an error from it. */
+gboolean fs_sync_fd(int fd, const char *path, GError **error);
 
 /* ---- owners and secrets (util/ownership.c) ---------------------------------------------------
  * The database and all of data_dir belong to one user, the service user (issue 11.4). */

@@ -10,7 +10,10 @@ a crash anywhere loses and doubles nothing.
   damaged raw file is downloaded again from the inbox, a damaged attachment written again from
   the message, before the message leaves the inbox;
 - the sync of a full batch runs in the background: the pass downloads and parses on, and the
-  batch leaves the inbox only once its sync is over.
+  batch leaves the inbox only once its sync is over;
+- a sync that fails (the disk could not write something): nothing more leaves the inbox in that
+  pass, and the daemon's next pass checks the files of what is still there, from the disk,
+  before any of it leaves.
 """
 import hashlib
 import os
@@ -182,6 +185,96 @@ class SyncInBackground(unittest.TestCase):
             moves = [c for c in f.read().splitlines() if " UID MOVE " in c]
         # the batch synced in the background, and what came after it
         self.assertGreaterEqual(len(moves), 2, moves)
+
+
+class SyncFails(unittest.TestCase):
+    """A sync that fails tells that something written before it did not reach the disk, and
+    not what: a file whose write failed keeps its right bytes in the page cache, so no later
+    sync writes it again and no read sees the loss. After one, nothing leaves the inbox in that
+    pass; the daemon's next pass (the same process, which no crash check would otherwise make
+    look) checks the files of the messages still in the inbox from the disk, downloads a
+    damaged one again, and only then moves them. PAHT_TEST_FAULT sync-fail:1 makes the
+    process's first sync fail as a write-back error would; sync-gate holds that sync (a batch's,
+    in the background) while the test damages a raw file of its batch, as the failed write
+    would have left it on the disk."""
+
+    # as many as SyncInBackground's: the parser's queue bound (64) makes the pass collect, and
+    # so begin a batch's sync, before its downloads end, however slow the parser is (with
+    # fewer, a loaded machine can download them all first)
+    MAILS = 100
+
+    def setUp(self):
+        self.stack = pahttest.shared_stack()
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique("syncfail"),
+                                   overrides={("imap", "poll_seconds"): 600})
+        mails = []
+        for i in range(self.MAILS):
+            who = daemontest.citizen(self.stack)
+            mails.append((who, pahttest.make_mail(
+                who, self.gw.address, f"Đèn đường hỏng số {i}",
+                f"Đèn đường số {i} không sáng.\n" + pahttest.complete_details(),
+                message_id=f"<{pahttest.unique('m')}@example.test>")))
+        daemontest.deliver_many(self.stack, self.gw.address, mails)
+        self.assertEqual(self.gw.count("INBOX"), self.MAILS)
+        self.gate = daemontest.Gate(self.gw.dir, "sync-gate")
+
+    def tearDown(self):
+        self.gate.close()
+        self.gw.close()
+
+    def test_nothing_leaves_the_inbox_until_the_files_are_checked_from_the_disk(self):
+        gw = self.gw
+        log = mailboxtest.protocol_log_path(gw)
+        env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_LOG_LEVEL": "debug",
+               "PAHT_TEST_FAULT": f"sync-gate:{self.gate.path},sync-fail:1,move-batch:1",
+               "PAHT_IMAP_PROTOCOL_LOG": log}
+        proc = gw.start_pahtd(env=env)
+        began = re.compile(r"leave the inbox once a sync of the disk is over, begun after UID (\d+)")
+        after = int(pahttest.wait_for(lambda: began.search(gw.log()), timeout=120,
+                                      what="a batch's sync begun in the background").group(1))
+        # a raw file of the held batch, as the failed write left it on the disk: cut short
+        (uid, path, size, digest), = rows(
+            gw, "SELECT uid, path, size, sha256 FROM raw_message WHERE uid <= ?"
+                " ORDER BY uid LIMIT 1 OFFSET 1", after)
+        with open(path, "r+b") as f:
+            f.truncate(size // 2)
+        self.assertEqual(mailboxtest.fetches_of(gw, uid), 0)  # it came in a group
+        self.gate.open("the batch's sync at its gate")
+
+        # the failed pass moved nothing, not even its last batch; the next pass downloaded the
+        # damaged file again before its first move, and moved every message once
+        pahttest.wait_for(lambda: gw.count("PAHT/Processed") == self.MAILS, timeout=120,
+                          what="every message moved after the next pass")
+        self.assertEqual(gw.count("INBOX"), 0)
+        text = gw.log()
+        self.assertIn("PAHT_TEST_FAULT sync-fail", text)
+        self.assertIn("nothing leaves the inbox or the outbox until the next pass", text)
+        self.assertIn("its raw file was damaged", text)
+        commands = daemontest.protocol_log(log)
+        moves = [i for i, c in enumerate(commands) if " UID MOVE " in c]
+        again = [i for i, c in enumerate(commands)
+                 if f"UID FETCH {uid} " in c and "BODY.PEEK[]" in c]
+        self.assertEqual(len(again), 1, commands)
+        self.assertLess(again[0], moves[0], commands)
+        moved = [u for i in moves for u in uids_of(commands[i])]
+        self.assertEqual(sorted(moved), sorted(set(moved)))
+        self.assertEqual(len(moved), self.MAILS)
+        self.assertEqual(os.path.getsize(path), size)
+        self.assertEqual(sha256_of(path), digest)
+        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
+                         [("moved", self.MAILS)])
+        self.assertEqual(rows(gw, "SELECT count(*), count(DISTINCT report_id) FROM raw_message"),
+                         [(self.MAILS, self.MAILS)])
+        self.assertEqual(gw.stop_pahtd(proc), 0, gw.log())
+
+
+def uids_of(command):
+    """The UIDs of "TAG UID MOVE 3:5,9 folder" as a list."""
+    uids = []
+    for part in command.split()[3].split(","):
+        first, _, last = part.partition(":")
+        uids.extend(range(int(first), int(last or first) + 1))
+    return uids
 
 
 if __name__ == "__main__":

@@ -390,6 +390,29 @@ static void test_content_commit_later_syncs_once_for_the_batch(void)
     g_assert_no_error(error);
     g_assert_cmpuint(paths->len, ==, 1);
     g_assert_true(synced(paths, store));
+    /* the same through a descriptor kept open (what the gateway does), told as its path */
+    int fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_ptr_array_set_size(paths, 0);
+    fs_set_sync_hook(record_sync, paths);
+    g_assert_true(fs_sync_fd(fd, store, &error));
+    fs_set_sync_hook(NULL, NULL);
+    g_assert_no_error(error);
+    g_assert_cmpuint(paths->len, ==, 1);
+    g_assert_true(synced(paths, store));
+    close(fd);
+    /* a bad descriptor is an error that names the path, not a silent success */
+    g_assert_false(fs_sync_fd(-1, store, &error));
+    g_assert_error(error, PAHT_ERROR, PAHT_ERROR_TEMPORARY);
+    g_assert_nonnull(strstr(error->message, store));
+    g_clear_error(&error);
+    /* checked from the disk: a whole file is whole, a cut one is not */
+    g_autofree char *first = g_strdup_printf("photo %d", 0);
+    g_autofree char *first_digest = sha256_bytes(first, strlen(first));
+    g_assert_true(fs_content_whole_on_disk(finals[0], (gint64)strlen(first), first_digest));
+    g_assert_cmpint(truncate(finals[0], 3), ==, 0);
+    g_assert_false(fs_content_whole_on_disk(finals[0], (gint64)strlen(first), first_digest));
+    g_assert_false(fs_content_whole_on_disk(finals[0], 3, first_digest));
     for (int i = 0; i < 3; i++)
         g_free(finals[i]);
 }
