@@ -323,11 +323,24 @@ static gboolean refuse_after_sync_failure(const Gateway *gw, GError **error)
     return FALSE;
 }
 
-void gateway_sync_retry(Gateway *gw)
+gboolean gateway_sync_retry(Gateway *gw, GError **error)
 {
+    /* the database's rows cannot be checked like the files: what the WAL holds is copied into
+     * the database file from the cache and the WAL emptied, then the sync makes both, and the
+     * files' names, durable (and a sync that fails again is noted again) */
+    gint64 wal_bytes = 0;
+    if (!store_checkpoint_whole(gw->store, &wal_bytes, error))
+        return FALSE;
     gw->sync_failed = FALSE;
     g_clear_pointer(&gw->sync_error, g_free);
     gw->unsynced = TRUE; /* the next sync is one, whatever was written since */
+    if (!gateway_make_durable(gw, error))
+        return FALSE;
+    log_notice("the disk was synced again after a failed sync, with the database copied whole "
+               "into its file (%" G_GINT64_FORMAT " KiB of WAL): the files of the messages still "
+               "in the inbox are checked before they leave it",
+               wal_bytes / 1024);
+    return TRUE;
 }
 
 gboolean gateway_make_durable(Gateway *gw, GError **error)

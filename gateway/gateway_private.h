@@ -205,8 +205,10 @@ DurableJob *gateway_make_durable_start(Gateway *gw);
 gboolean gateway_durable_ready(const DurableJob *job);
 gboolean gateway_durable_finish(DurableJob *job, GError **error);
 /* After a sync that failed, gateway_make_durable and its job refuse (gw->sync_failed) until
- * gateway_sync_retry, which the next pass calls first. */
-void gateway_sync_retry(Gateway *gw);
+ * gateway_sync_retry, which the next pass calls first: the database is copied whole into its
+ * file (store_checkpoint_whole) and everything synced again. FALSE: not yet (the refusals go
+ * on, and the next pass tries again). */
+gboolean gateway_sync_retry(Gateway *gw, GError **error);
 /* gateway_make_durable, then every commit durable again; on failure deferral stays on (and
  * the next gateway_make_durable tries again) */
 gboolean gateway_sync_each(Gateway *gw, GError **error);

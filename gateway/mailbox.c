@@ -2006,10 +2006,13 @@ static gboolean sync_pass(Gateway *gw, int *processed, GError **error)
 gboolean mailbox_sync(Gateway *gw, int *processed, GError **error)
 {
     GError *local = NULL;
-    /* after a sync that failed, the disk is tried again; this pass checks the files of what
-     * is still in the inbox before any of it leaves (finish_unfinished) */
-    if (gw->sync_failed)
-        gateway_sync_retry(gw);
+    /* after a sync that failed, the disk is tried again first; this pass then checks the
+     * files of what is still in the inbox before any of it leaves (finish_unfinished) */
+    if (gw->sync_failed && !gateway_sync_retry(gw, &local)) {
+        gw->failed_at_server = FALSE; /* the disk's: the gateway's side */
+        g_propagate_error(error, local);
+        return FALSE;
+    }
     /* group commit for the pass (gateway.c): one sync before each batch leaves the inbox, and
      * one at its end, also after a failure, before any letter it enqueued can be sent */
     gboolean ok = gateway_defer_sync(gw, &local) && sync_pass(gw, processed, &local);

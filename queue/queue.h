@@ -66,6 +66,12 @@ gboolean store_sync_each_commit(Store *store, gboolean each, GError **error);
  * process leaves them to pahtd, whose commits run them on the other core; SQLite checkpoints
  * after a commit has released the write lock, so the parser is not held up either way) */
 gboolean store_checkpoint_elsewhere(Store *store, GError **error);
+/* Every frame of the WAL copied into the database file, that file synced, and the WAL emptied
+ * (SQLite's TRUNCATE checkpoint, waiting for readers like any lock). After a write to the disk
+ * failed, the WAL on the disk may hold spoiled frames, which a crash would read back; the
+ * cache's copy of them is right, and this puts it where a crash no longer reads the WAL.
+ * *wal_bytes: the WAL file's size before. */
+gboolean store_checkpoint_whole(Store *store, gint64 *wal_bytes, GError **error);
 /* rows this connection has written so far (inserted, updated, deleted): whether anything was
  * committed since an earlier look */
 gint64 store_changes(Store *store);

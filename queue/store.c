@@ -827,6 +827,17 @@ gboolean store_checkpoint_elsewhere(Store *store, GError **error)
     return store_exec(store, "PRAGMA wal_autocheckpoint=0", error);
 }
 
+gboolean store_checkpoint_whole(Store *store, gint64 *wal_bytes, GError **error)
+{
+    g_autofree char *wal = g_strconcat(store->path, "-wal", NULL);
+    struct stat st;
+    *wal_bytes = stat(wal, &st) == 0 ? (gint64)st.st_size : 0;
+    if (sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+        SQLITE_OK)
+        return store_fail(store, error, "checkpoint the whole WAL");
+    return TRUE;
+}
+
 gboolean store_may_change_thread(void)
 {
     /* opened with SQLITE_OPEN_NOMUTEX: never two threads at once, which the callers ensure */

@@ -249,6 +249,11 @@ class SyncFails(unittest.TestCase):
         text = gw.log()
         self.assertIn("PAHT_TEST_FAULT sync-fail", text)
         self.assertIn("nothing leaves the inbox or the outbox until the next pass", text)
+        # the database copied whole into its file, and all synced again, before the next pass
+        copied = re.search(r"synced again after a failed sync, with the database copied whole "
+                           r"into its file \((\d+) KiB of WAL\)", text)
+        self.assertIsNotNone(copied, text[-3000:])
+        self.assertGreater(int(copied.group(1)), 0)
         self.assertIn("its raw file was damaged", text)
         commands = daemontest.protocol_log(log)
         moves = [i for i, c in enumerate(commands) if " UID MOVE " in c]

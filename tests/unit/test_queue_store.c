@@ -981,6 +981,44 @@ static void test_checkpoints_left_to_another_connection(Fixture *f, gconstpointe
     g_assert_cmpint(frames, >, 2000);
 }
 
+static gint64 file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (gint64)st.st_size : -1;
+}
+
+/* After a failed sync (gateway.c), the database is copied whole into its file and the WAL
+ * emptied: a crash must not read back frames a failed write may have spoiled. Another
+ * connection keeps its rows; the WAL file is then empty until the next commit. */
+static void test_checkpoint_whole_empties_the_wal(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    GError *error = NULL;
+    g_assert_true(store_sync_each_commit(f->store, FALSE, &error));
+    g_assert_true(store_checkpoint_elsewhere(f->store, &error));
+    g_assert_no_error(error);
+    exec_ok(f->store, "CREATE TABLE filler(v BLOB)");
+    exec_ok(f->store, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                      "WHERE i < 200) INSERT INTO filler SELECT randomblob(3000) FROM n");
+    g_autofree char *wal = g_strconcat(f->path, "-wal", NULL);
+    g_assert_cmpint(file_size(wal), >, 200 * 3000);
+    gint64 before = file_size(f->path);
+    gint64 wal_bytes = 0;
+    g_assert_true(store_checkpoint_whole(f->store, &wal_bytes, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(wal_bytes, >, 200 * 3000);
+    g_assert_cmpint(file_size(wal), ==, 0);
+    g_assert_cmpint(file_size(f->path), >, before + 200 * 3000);
+    Store *other = store_open(f->path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(count_rows(other, "SELECT COUNT(*) FROM filler"), ==, 200);
+    /* and the next commit writes the WAL anew */
+    exec_ok(other, "INSERT INTO filler VALUES (x'00')");
+    g_assert_cmpint(file_size(wal), >, 0);
+    g_assert_cmpint(count_rows(f->store, "SELECT COUNT(*) FROM filler"), ==, 201);
+    store_close(other);
+}
+
 typedef struct {
     Store *store;
     gboolean began;
@@ -1061,6 +1099,7 @@ int main(int argc, char **argv)
     ADD("statement-journal-kept-in-memory", test_statement_journal_kept_in_memory);
     ADD("busy-lock-asked-again-soon", test_busy_lock_asked_again_soon);
     ADD("checkpoints-left-to-another-connection", test_checkpoints_left_to_another_connection);
+    ADD("checkpoint-whole-empties-the-wal", test_checkpoint_whole_empties_the_wal);
     ADD("files-before-the-upgrade-are-the-citizens",
         test_files_before_the_upgrade_are_the_citizens);
     return g_test_run();
