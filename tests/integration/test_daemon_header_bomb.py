@@ -77,6 +77,10 @@ class HeaderBomb(unittest.TestCase):
         workers = pahttest.wait_for(lambda: len(daemontest.children(proc.pid)) == 2
                                     and daemontest.children(proc.pid),
                                     what="both parser processes")
+        # a parser limits itself before it says READY, which pahtd logs: a child just forked
+        # still has pahtd's limits (this test once read them)
+        pahttest.wait_for(lambda: all(f"parser process {pid} ready" in gw.log() for pid in workers),
+                          what="both parser processes ready")
         lines = []
         for pid in workers:
             with open(f"/proc/{pid}/limits") as f:
