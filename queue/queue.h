@@ -389,8 +389,8 @@ gboolean outbox_reserve_next_for(Store *store, gint64 now, int lease_seconds, co
                                  OutboxClaim **out, GError **error);
 /* A reserved letter becomes the one being sent (sending, one more attempt); *begun FALSE when
  * it is no longer reserved by this claim (nothing changed). */
-gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now,
-                               gboolean *begun, GError **error);
+gboolean outbox_begin_reserved(Store *store, const OutboxClaim *claim, gint64 now, gboolean *begun,
+                               GError **error);
 /* A reserved letter given back to the queue, unsent (nothing if the claim no longer holds it) */
 gboolean outbox_release(Store *store, const OutboxClaim *claim, GError **error);
 
