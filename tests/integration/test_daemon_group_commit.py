@@ -195,7 +195,7 @@ class SyncFails(unittest.TestCase):
     look) checks the files of the messages still in the inbox from the disk, downloads a
     damaged one again, and only then moves them. PAHT_TEST_FAULT sync-fail:1 makes the
     process's first sync fail as a write-back error would; sync-gate holds that sync (a batch's,
-    in the background) while the test damages a raw file of its batch, as the failed write
+    in the background) while the test damages a raw file it covers, as the failed write
     would have left it on the disk."""
 
     # as many as SyncInBackground's: the parser's queue bound (64) makes the pass collect, and
@@ -232,10 +232,12 @@ class SyncFails(unittest.TestCase):
         began = re.compile(r"leave the inbox once a sync of the disk is over, begun after UID (\d+)")
         after = int(pahttest.wait_for(lambda: began.search(gw.log()), timeout=120,
                                       what="a batch's sync begun in the background").group(1))
-        # a raw file of the held batch, as the failed write left it on the disk: cut short
+        # a raw file the held sync covers, as the failed write left it on the disk: cut short.
+        # A message already processed (its batch began the sync): one still in a parser's
+        # queue would be parsed from the cut file
         (uid, path, size, digest), = rows(
-            gw, "SELECT uid, path, size, sha256 FROM raw_message WHERE uid <= ?"
-                " ORDER BY uid LIMIT 1 OFFSET 1", after)
+            gw, "SELECT uid, path, size, sha256 FROM raw_message"
+                " WHERE uid <= ? AND state = 'processed' ORDER BY uid LIMIT 1", after)
         with open(path, "r+b") as f:
             f.truncate(size // 2)
         self.assertEqual(mailboxtest.fetches_of(gw, uid), 0)  # it came in a group
