@@ -119,23 +119,26 @@ class GroupCommit(unittest.TestCase):
             self.assertEqual(f.read(), PHOTO)
 
 
-class SyncInBackground(unittest.TestCase):
-    """A full batch's sync runs in a thread of its own while the pass downloads and parses the
-    next messages (gateway.c, gateway_make_durable_start); the batch leaves the inbox only when
-    that sync is over. PAHT_TEST_FAULT sync-gate:FIFO holds the sync thread until the test
-    opens the FIFO for writing; move-batch:1 makes every download group's end a batch's."""
+class HeldSync(unittest.TestCase):
+    """MAILS reports in the inbox and a FIFO for PAHT_TEST_FAULT sync-gate, which holds the
+    background sync of a batch until open_gate (no test of its own: the two below share it)."""
 
     MAILS = 100  # download groups of 32, 32, 18, 9, 4, 4 and 1 (smaller at the end of a pass)
+    NAME = "bgsync"
+    OVERRIDES = None
+    SUBJECT = "Ổ gà số {i}"
+    BODY = "Ổ gà thứ {i} trên đường.\n"
 
     def setUp(self):
         self.stack = pahttest.shared_stack()
-        self.gw = pahttest.Gateway(self.stack, pahttest.unique("bgsync"))
+        self.gw = pahttest.Gateway(self.stack, pahttest.unique(self.NAME),
+                                   overrides=self.OVERRIDES)
         mails = []
         for i in range(self.MAILS):
             who = daemontest.citizen(self.stack)
             mails.append((who, pahttest.make_mail(
-                who, self.gw.address, f"Ổ gà số {i}",
-                f"Ổ gà thứ {i} trên đường.\n" + pahttest.complete_details(),
+                who, self.gw.address, self.SUBJECT.format(i=i),
+                self.BODY.format(i=i) + pahttest.complete_details(),
                 message_id=f"<{pahttest.unique('m')}@example.test>")))
         daemontest.deliver_many(self.stack, self.gw.address, mails)
         self.assertEqual(self.gw.count("INBOX"), self.MAILS)
@@ -148,6 +151,13 @@ class SyncInBackground(unittest.TestCase):
     def open_gate(self):
         """Lets the held sync go on; every later sync passes the gate at once."""
         self.gate.open("the sync thread at its gate")
+
+
+class SyncInBackground(HeldSync):
+    """A full batch's sync runs in a thread of its own while the pass downloads and parses the
+    next messages (gateway.c, gateway_make_durable_start); the batch leaves the inbox only when
+    that sync is over. PAHT_TEST_FAULT sync-gate:FIFO holds the sync thread until the test
+    opens the FIFO for writing; move-batch:1 makes every download group's end a batch's."""
 
     def test_the_pass_goes_on_while_a_batch_syncs_and_the_batch_moves_after(self):
         gw = self.gw
@@ -187,7 +197,7 @@ class SyncInBackground(unittest.TestCase):
         self.assertGreaterEqual(len(moves), 2, moves)
 
 
-class SyncFails(unittest.TestCase):
+class SyncFails(HeldSync):
     """A sync that fails tells that something written before it did not reach the disk, and
     not what: a file whose write failed keeps its right bytes in the page cache, so no later
     sync writes it again and no read sees the loss. After one, nothing leaves the inbox in that
@@ -198,29 +208,13 @@ class SyncFails(unittest.TestCase):
     in the background) while the test damages a raw file it covers, as the failed write
     would have left it on the disk."""
 
-    # as many as SyncInBackground's: the parser's queue bound (64) makes the pass collect, and
-    # so begin a batch's sync, before its downloads end, however slow the parser is (with
-    # fewer, a loaded machine can download them all first)
-    MAILS = 100
-
-    def setUp(self):
-        self.stack = pahttest.shared_stack()
-        self.gw = pahttest.Gateway(self.stack, pahttest.unique("syncfail"),
-                                   overrides={("imap", "poll_seconds"): 600})
-        mails = []
-        for i in range(self.MAILS):
-            who = daemontest.citizen(self.stack)
-            mails.append((who, pahttest.make_mail(
-                who, self.gw.address, f"Đèn đường hỏng số {i}",
-                f"Đèn đường số {i} không sáng.\n" + pahttest.complete_details(),
-                message_id=f"<{pahttest.unique('m')}@example.test>")))
-        daemontest.deliver_many(self.stack, self.gw.address, mails)
-        self.assertEqual(self.gw.count("INBOX"), self.MAILS)
-        self.gate = daemontest.Gate(self.gw.dir, "sync-gate")
-
-    def tearDown(self):
-        self.gate.close()
-        self.gw.close()
+    # as many as SyncInBackground's (HeldSync.MAILS): the parser's queue bound (64) makes the
+    # pass collect, and so begin a batch's sync, before its downloads end, however slow the
+    # parser is (with fewer, a loaded machine can download them all first)
+    NAME = "syncfail"
+    OVERRIDES = {("imap", "poll_seconds"): 600}
+    SUBJECT = "Đèn đường hỏng số {i}"
+    BODY = "Đèn đường số {i} không sáng.\n"
 
     def test_nothing_leaves_the_inbox_until_the_files_are_checked_from_the_disk(self):
         gw = self.gw
@@ -241,7 +235,7 @@ class SyncFails(unittest.TestCase):
         with open(path, "r+b") as f:
             f.truncate(size // 2)
         self.assertEqual(mailboxtest.fetches_of(gw, uid), 0)  # it came in a group
-        self.gate.open("the batch's sync at its gate")
+        self.open_gate()
 
         # the failed pass moved nothing, not even its last batch; the next pass downloaded the
         # damaged file again before its first move, and moved every message once
