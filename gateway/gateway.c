@@ -224,6 +224,8 @@ void gateway_remove_dead_work(Gateway *gw)
     remove_stale_work(tmp_root);
 }
 
+static void close_after_sync_failure(Gateway *gw);
+
 void gateway_close(Gateway *gw)
 {
     if (!gw)
@@ -233,6 +235,7 @@ void gateway_close(Gateway *gw)
         g_warn_if_fail(!gw->workers[i]);
     g_clear_pointer(&gw->settled, g_hash_table_unref);
     g_warn_if_fail(!gw->imap_ahead); /* the daemon's too: daemon_run takes or closes it */
+    close_after_sync_failure(gw);
     imap_client_close(gw->imap);
     smtp_sender_free(gw->smtp);
     store_close(gw->store);
@@ -341,6 +344,25 @@ gboolean gateway_sync_retry(Gateway *gw, GError **error)
                "in the inbox are checked before they leave it",
                wal_bytes / 1024);
     return TRUE;
+}
+
+/* A gateway that closes after a failed sync that no pass tried again (pahtd --once, a stop):
+ * SQLite copies the WAL into the database file when its last connection closes, but another one
+ * left open (pahtweb's) keeps it, and a crash after this process would read its frames from
+ * the disk, where the failed write may have spoiled them: the rows of messages that already
+ * left the inbox. So it is copied whole now, as the next pass would have. The files need no
+ * more: the next start checks those of the messages still in the inbox from the disk. */
+static void close_after_sync_failure(Gateway *gw)
+{
+    if (!gw->sync_failed || !gw->store)
+        return;
+    GError *local = NULL;
+    if (!gateway_sync_retry(gw, &local)) {
+        log_error("%s: the database's last changes may not be whole on the disk; look at the "
+                  "disk before pahtd is started again",
+                  local->message);
+        g_error_free(local);
+    }
 }
 
 gboolean gateway_make_durable(Gateway *gw, GError **error)

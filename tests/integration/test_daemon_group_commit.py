@@ -13,11 +13,13 @@ a crash anywhere loses and doubles nothing.
   batch leaves the inbox only once its sync is over;
 - a sync that fails (the disk could not write something): nothing more leaves the inbox in that
   pass, and the daemon's next pass checks the files of what is still there, from the disk,
-  before any of it leaves.
+  before any of it leaves; pahtd --once copies the database whole into its file before it
+  exits, even with another connection open.
 """
 import hashlib
 import os
 import re
+import sqlite3
 import unittest
 
 import daemontest
@@ -33,11 +35,17 @@ def sha256_of(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class GroupCommit(unittest.TestCase):
+class ThreeReports(unittest.TestCase):
+    """Three reports in the inbox, one with a photo (no test of its own: the classes below
+    share it)."""
+
     def setUp(self):
         self.stack = pahttest.shared_stack()
         self.gw = pahttest.Gateway(self.stack, pahttest.unique("paht"))
         self.citizens = [f"{pahttest.unique(n)}@{self.stack.domain}" for n in ("an", "binh", "chi")]
+        self.deliver_reports()
+
+    def deliver_reports(self):
         for i, who in enumerate(self.citizens):
             attachments = [("o-ga.jpg", "image/jpeg", PHOTO)] if i == 0 else None
             self.gw.deliver(pahttest.make_mail(
@@ -46,24 +54,14 @@ class GroupCommit(unittest.TestCase):
                 message_id=f"<{pahttest.unique('m')}@example.test>"), sender=who)
         self.assertEqual(self.gw.count("INBOX"), 3)
 
-    def kill_before_move(self):
-        """pahtd --once dying right after the group commit's sync, before its UID MOVE"""
-        gw = self.gw
-        env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_TEST_FAULT": "exit-before-move",
-               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
-        killed = gw.pahtd("--once", env=env)
-        self.assertEqual(killed.returncode, 3, killed.stderr)
-        self.assertIn("exiting after the sync, before a UID MOVE", killed.stderr)
-        self.assertEqual(gw.count("INBOX"), 3)
-        self.assertEqual(gw.count("PAHT/Processed"), 0)
-        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
-                         [("processed", 3)])
-        with open(mailboxtest.protocol_log_path(gw)) as f:
-            self.before = len(f.read().splitlines())
-
-    def commands_since_kill(self):
+    def commands_since_mark(self):
         with open(mailboxtest.protocol_log_path(self.gw)) as f:
             return f.read().splitlines()[self.before:]
+
+    def mark_commands(self):
+        """What commands_since_mark leaves out: those sent so far."""
+        with open(mailboxtest.protocol_log_path(self.gw)) as f:
+            self.before = len(f.read().splitlines())
 
     def check_finished_once(self):
         gw = self.gw
@@ -84,11 +82,27 @@ class GroupCommit(unittest.TestCase):
             self.assertEqual(os.path.getsize(path), size, path)
             self.assertEqual(sha256_of(path), digest, path)
 
+
+class GroupCommit(ThreeReports):
+    def kill_before_move(self):
+        """pahtd --once dying right after the group commit's sync, before its UID MOVE"""
+        gw = self.gw
+        env = {"PAHT_NOW": mailboxtest.at(0), "PAHT_TEST_FAULT": "exit-before-move",
+               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
+        killed = gw.pahtd("--once", env=env)
+        self.assertEqual(killed.returncode, 3, killed.stderr)
+        self.assertIn("exiting after the sync, before a UID MOVE", killed.stderr)
+        self.assertEqual(gw.count("INBOX"), 3)
+        self.assertEqual(gw.count("PAHT/Processed"), 0)
+        self.assertEqual(rows(gw, "SELECT state, count(*) FROM raw_message GROUP BY state"),
+                         [("processed", 3)])
+        self.mark_commands()
+
     def test_killed_between_the_sync_and_the_move_moves_once_and_answers_once(self):
         self.kill_before_move()
         again = once(self.gw, 1)
         self.assertNotIn("damaged", again.stderr)
-        commands = self.commands_since_kill()
+        commands = self.commands_since_mark()
         # nothing downloaded again: the files the sync made durable are trusted once checked
         self.assertFalse([c for c in commands if "BODY.PEEK[]" in c], commands)
         self.assertEqual(len([c for c in commands if " UID MOVE " in c]), 1, commands)
@@ -112,11 +126,56 @@ class GroupCommit(unittest.TestCase):
         again = once(gw, 1)
         self.assertIn("its raw file was damaged by a crash", again.stderr)
         self.assertIn("downloaded again", again.stderr)
-        commands = self.commands_since_kill()
+        commands = self.commands_since_mark()
         self.assertEqual(len([c for c in commands if "BODY.PEEK[]" in c]), 1, commands)
         self.check_finished_once()
         with open(att_path, "rb") as f:
             self.assertEqual(f.read(), PHOTO)
+
+
+class ExitAfterSyncFailure(ThreeReports):
+    """pahtd --once whose sync fails exits with no pass left to try the disk again. SQLite
+    copies the WAL into the database file when its last connection closes, but another
+    connection left open (pahtweb's) keeps it, and a crash after the exit would read its frames
+    from the disk, where the failed write may have spoiled them. pahtd copies it whole before it
+    exits; the next run checks the files and moves each message once."""
+
+    def deliver_reports(self):
+        pass  # by the test, once the database is made
+
+    def test_the_database_is_copied_whole_before_the_exit_with_another_connection_open(self):
+        gw = self.gw
+        once(gw, 0)  # an empty inbox: the database made
+        other = sqlite3.connect(gw.database, timeout=30)  # pahtweb's, say: open all along
+        self.addCleanup(other.close)
+        self.assertEqual(other.execute("SELECT count(*) FROM report").fetchall(), [(0,)])
+        ThreeReports.deliver_reports(self)
+        self.assertEqual(gw.count("INBOX"), 3)
+
+        env = {"PAHT_NOW": mailboxtest.at(1), "PAHT_TEST_FAULT": "sync-fail:1",
+               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
+        failed = gw.pahtd("--once", env=env)
+        self.assertNotEqual(failed.returncode, 0, failed.stderr)
+        self.assertIn("PAHT_TEST_FAULT sync-fail", failed.stderr)
+        self.assertIn("nothing leaves the inbox or the outbox until the next pass",
+                      failed.stderr)
+        # the pass's rows were in the WAL, copied whole into the database file before the exit
+        copied = re.search(r"synced again after a failed sync, with the database copied whole "
+                           r"into its file \((\d+) KiB of WAL\)", failed.stderr)
+        self.assertIsNotNone(copied, failed.stderr)
+        self.assertGreater(int(copied.group(1)), 0)
+        self.assertEqual(os.path.getsize(gw.database + "-wal"), 0)
+        self.assertEqual(gw.count("INBOX"), 3)
+        self.assertEqual(gw.count("PAHT/Processed"), 0)
+        self.assertEqual(other.execute("SELECT state, count(*) FROM raw_message"
+                                       " GROUP BY state").fetchall(), [("processed", 3)])
+
+        # the next run, the other connection still open, moves each message once
+        self.mark_commands()
+        once(gw, 2)
+        commands = self.commands_since_mark()
+        self.assertEqual(len([c for c in commands if " UID MOVE " in c]), 1, commands)
+        self.check_finished_once()
 
 
 class HeldSync(unittest.TestCase):
