@@ -1022,14 +1022,6 @@ static gboolean switch_to_wal(Store *store, GError **error)
     return FALSE;
 }
 
-/* A statement that changes many pages inside a larger transaction (an insert whose FTS5
- * index merges its segments) keeps their old copies in a statement journal; past SQLite's
- * 64 KiB it spills them to a file in /var/tmp, created and deleted again (seen: one for every
- * three mails of an ingest). Each deleted inode is then skipped for minutes by ext4's inode
- * allocator on a file system without a journal, so every new raw file and attachment paid
- * for the ones before. Up to 8 MiB a statement stays in memory; beyond that it still spills. */
-#define STORE_STATEMENT_JOURNAL_SPILL (8 * 1024 * 1024)
-
 static gpointer configure_library(gpointer unused)
 {
     (void)unused;
