@@ -36,14 +36,13 @@ def sha256_of(path):
 
 
 class ThreeReports(unittest.TestCase):
-    """Three reports in the inbox, one with a photo (no test of its own: the classes below
-    share it)."""
+    """A gateway and three citizens, whose reports (one with a photo) deliver_reports puts in
+    the inbox (no test of its own: the classes below share it)."""
 
     def setUp(self):
         self.stack = pahttest.shared_stack()
         self.gw = pahttest.Gateway(self.stack, pahttest.unique("paht"))
         self.citizens = [f"{pahttest.unique(n)}@{self.stack.domain}" for n in ("an", "binh", "chi")]
-        self.deliver_reports()
 
     def deliver_reports(self):
         for i, who in enumerate(self.citizens):
@@ -84,6 +83,10 @@ class ThreeReports(unittest.TestCase):
 
 
 class GroupCommit(ThreeReports):
+    def setUp(self):
+        super().setUp()
+        self.deliver_reports()
+
     def kill_before_move(self):
         """pahtd --once dying right after the group commit's sync, before its UID MOVE"""
         gw = self.gw
@@ -140,16 +143,13 @@ class ExitAfterSyncFailure(ThreeReports):
     from the disk, where the failed write may have spoiled them. pahtd copies it whole before it
     exits; the next run checks the files and moves each message once."""
 
-    def deliver_reports(self):
-        pass  # by the test, once the database is made
-
     def test_the_database_is_copied_whole_before_the_exit_with_another_connection_open(self):
         gw = self.gw
         once(gw, 0)  # an empty inbox: the database made
         other = sqlite3.connect(gw.database, timeout=30)  # pahtweb's, say: open all along
         self.addCleanup(other.close)
         self.assertEqual(other.execute("SELECT count(*) FROM report").fetchall(), [(0,)])
-        ThreeReports.deliver_reports(self)
+        self.deliver_reports()
         self.assertEqual(gw.count("INBOX"), 3)
 
         env = {"PAHT_NOW": mailboxtest.at(1), "PAHT_TEST_FAULT": "sync-fail:1",
