@@ -45,6 +45,22 @@ GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags
     return *slot;
 }
 
+const char *parse_folded_text(ParseContext *ctx, const char *text, gsize len, gsize *folded_len,
+                              const guint **origin)
+{
+    if (!ctx->folded.s || ctx->folded.of != text || ctx->folded.of_len != len) {
+        g_free(ctx->folded.s);
+        g_free(ctx->folded.origin);
+        ctx->folded.of = text;
+        ctx->folded.of_len = len;
+        ctx->folded.s = text_fold_mapped(text, len, &ctx->folded.len, &ctx->folded.origin);
+    }
+    *folded_len = ctx->folded.len;
+    if (origin)
+        *origin = ctx->folded.origin;
+    return ctx->folded.s;
+}
+
 char *text_one_line(const char *s, gsize max_bytes)
 {
     if (!s)

@@ -170,128 +170,25 @@ static const Label labels[] = {
 /* ---- folded text with a way back ------------------------------------------------------------ */
 
 /* The text folded for matching, and for each folded byte the offset of the original character
- * it came from: a match in the folded text is cut out of the original, diacritics intact. */
+ * it came from: a match in the folded text is cut out of the original, diacritics intact. The
+ * fold is the parse's (parse_folded_text), which the classification reads too. */
 typedef struct {
-    GString *s;
-    gsize origin_allocated;
-    guint *origin; /* per byte of s; as many allocated as s (an array's append per byte was
-                    * 2.5 % of the parse of the benchmark's corpus) */
+    const char *s; /* NUL-terminated */
+    gsize len;
+    const guint *origin; /* per byte of s */
     gsize original_len;
 } Folded;
 
-/* room for n more folded bytes */
-static inline void folded_reserve(Folded *f, gsize n)
+static void folded_init(Folded *f, ParseContext *ctx, const char *text, gsize len)
 {
-    if (G_LIKELY(f->s->len + n < f->s->allocated_len))
-        return;
-    gsize len = f->s->len;
-    g_string_set_size(f->s, len + n); /* grows the allocation, then back to len */
-    g_string_truncate(f->s, len);
-}
-
-/* the next folded bytes, from the original character at offset at */
-static inline void folded_push(Folded *f, const char *bytes, gsize n, guint at)
-{
-    folded_reserve(f, n);
-    /* the GString grew: keep origin as large as its allocation */
-    if (G_UNLIKELY(f->s->allocated_len > f->origin_allocated)) {
-        f->origin_allocated = f->s->allocated_len;
-        f->origin = g_renew(guint, f->origin, f->origin_allocated);
-    }
-    for (gsize i = 0; i < n; i++) {
-        f->s->str[f->s->len] = bytes[i];
-        f->origin[f->s->len++] = at;
-    }
-    f->s->str[f->s->len] = '\0';
-}
-
-/* what each letter of the text folds to, folded once per mail: the Latin letters (U+0080 to
- * U+024F) and Vietnamese's own (U+1E00 to U+1EFF) in two small tables, the rest hashed */
-typedef struct {
-    char latin[0x250 - 0x80][8]; /* [0]: 0 not yet, else 1 + the folded length */
-    char vietnamese[0x100][8];
-    GHashTable *other; /* gunichar -> folded text */
-} FoldCache;
-
-static const char *fold_cached(FoldCache *cache, gunichar c, gsize *n)
-{
-    char *slot = NULL;
-    if (c >= 0x80 && c < 0x250)
-        slot = cache->latin[c - 0x80];
-    else if (c >= 0x1E00 && c < 0x1F00)
-        slot = cache->vietnamese[c - 0x1E00];
-    if (slot && slot[0]) {
-        *n = (guchar)slot[0] - 1;
-        return slot + 1;
-    }
-    if (cache->other) { /* not in a table, or longer than a slot holds */
-        const char *folded = g_hash_table_lookup(cache->other, GUINT_TO_POINTER(c));
-        if (folded) {
-            *n = strlen(folded);
-            return folded;
-        }
-    }
-    char one[8] = {0};
-    g_unichar_to_utf8(c, one);
-    char *made = text_fold(one);
-    *n = strlen(made);
-    if (slot && *n < 7) {
-        slot[0] = (char)(*n + 1);
-        memcpy(slot + 1, made, *n);
-        g_free(made);
-        return slot + 1;
-    }
-    if (!cache->other)
-        cache->other = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-    g_hash_table_insert(cache->other, GUINT_TO_POINTER(c), made);
-    return made;
-}
-
-static void folded_init(Folded *f, const char *text, gsize len)
-{
-    f->s = g_string_sized_new(len + 1);
-    f->origin_allocated = f->s->allocated_len;
-    f->origin = g_new(guint, f->origin_allocated);
+    f->s = parse_folded_text(ctx, text, len, &f->len, &f->origin);
     f->original_len = len;
-    /* a Vietnamese text has a few dozen distinct letters: fold each once */
-    /* on the stack: 6 KB from the heap is a large request, which makes malloc consolidate
-     * its free lists every time (callgrind: 6,500 instructions a call) */
-    FoldCache cache = {0};
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        guint at = (guint)(p - text);
-        if ((guchar)*p < 0x80) {
-            char lower = (char)((*p >= 'A' && *p <= 'Z') ? *p + ('a' - 'A') : *p);
-            folded_push(f, &lower, 1, at);
-            p++;
-            continue;
-        }
-        gunichar c = g_utf8_get_char_validated(p, end - p);
-        const char *next = g_utf8_find_next_char(p, end);
-        if (!next)
-            next = end;
-        if (c == (gunichar)-1 || c == (gunichar)-2) {
-            p = next; /* never happens on the draft's valid UTF-8 */
-            continue;
-        }
-        gsize n = 0;
-        const char *folded = fold_cached(&cache, c, &n);
-        folded_push(f, folded, n, at);
-        p = next;
-    }
-    g_clear_pointer(&cache.other, g_hash_table_unref);
-}
-
-static void folded_clear(Folded *f)
-{
-    g_string_free(f->s, TRUE);
-    g_free(f->origin);
 }
 
 /* the original offset of folded offset i (the end maps to the end) */
 static gsize folded_origin(const Folded *f, gsize i)
 {
-    return i < f->s->len ? f->origin[i] : f->original_len;
+    return i < f->len ? f->origin[i] : f->original_len;
 }
 
 /* ---- values --------------------------------------------------------------------------------- */
@@ -1323,8 +1220,8 @@ static gboolean label_number_follows(const char *s, gsize len, gsize at, gsize *
 static GArray *find_labels(const Folded *f)
 {
     GArray *hits = g_array_new(FALSE, FALSE, sizeof(LabelHit));
-    const char *s = f->s->str;
-    gsize len = f->s->len;
+    const char *s = f->s;
+    gsize len = f->len;
     gsize start = 0, end = 0;
     for (const Label *label = label_next(s, len, 0, &start, &end); label && hits->len < LABELS_MAX;
          label = label_next(s, len, end, &start, &end)) {
@@ -1346,8 +1243,8 @@ static GArray *find_labels(const Folded *f)
 static char *label_value(const Folded *f, const char *original, GArray *hits, guint index)
 {
     const LabelHit *hit = &g_array_index(hits, LabelHit, index);
-    const char *s = f->s->str;
-    gsize len = f->s->len;
+    const char *s = f->s;
+    gsize len = f->len;
     const char *nl = memchr(s + hit->value_start, '\n', len - hit->value_start);
     gsize end = nl ? (gsize)(nl - s) : len;
     if (index + 1 < hits->len) {
@@ -1629,13 +1526,13 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
             (field == FIELD_TIME && d->occurred_at))
             continue;
         /* each regex runs over the whole text: first the word it cannot match without */
-        if (phrases[i].needs && !strstr(f->s->str, phrases[i].needs))
+        if (phrases[i].needs && !strstr(f->s, phrases[i].needs))
             continue;
         static GRegex *compiled[G_N_ELEMENTS(phrases)];
         GRegex *re = parse_regex(&compiled[i], phrases[i].pattern, G_REGEX_MULTILINE);
         g_autoptr(GMatchInfo) m = NULL;
         GError *ignored = NULL;
-        gboolean found = g_regex_match_full(re, f->s->str, (gssize)f->s->len, 0, 0, &m, &ignored);
+        gboolean found = g_regex_match_full(re, f->s, (gssize)f->len, 0, 0, &m, &ignored);
         g_clear_error(&ignored);
         /* the first few candidates only: hostile text repeating a phrase must not cost
          * time in proportion to its square */
@@ -1655,9 +1552,9 @@ static void extract_running(Extract *x, const Folded *f, const char *original, g
             gsize end_original = sentence_end(original, MIN(len, from + RUNNING_MAX_BYTES), from);
             /* the stop phrases are found on the folded text */
             gsize folded_end = (gsize)e;
-            while (folded_end < f->s->len && folded_origin(f, folded_end) < end_original)
+            while (folded_end < f->len && folded_origin(f, folded_end) < end_original)
                 folded_end++;
-            folded_end = clause_stop(f->s->str, (gsize)e, folded_end);
+            folded_end = clause_stop(f->s, (gsize)e, folded_end);
             gsize to = folded_origin(f, folded_end);
             g_autofree char *value = g_strndup(original + from, to > from ? to - from : 0);
             if (field == FIELD_TIME) {
@@ -1763,10 +1660,9 @@ gboolean parse_step_fields(ParseContext *ctx, GError **error)
     }
     Extract x = {.ctx = ctx, .d = d};
     Folded f;
-    folded_init(&f, text, len);
+    folded_init(&f, ctx, text, len);
     extract_labelled(&x, &f, text);
     extract_running(&x, &f, text, len);
-    folded_clear(&f);
     if (!d->citizen.name)
         extract_signature_name(d, text, len);
 

@@ -314,6 +314,8 @@ static void context_clear(ParseContext *ctx)
     g_clear_pointer(&ctx->warning_set, g_hash_table_unref);
     g_clear_pointer(&ctx->charset_hint, g_free);
     g_clear_pointer(&ctx->letters, quote_letters_free);
+    g_clear_pointer(&ctx->folded.s, g_free);
+    g_clear_pointer(&ctx->folded.origin, g_free);
 }
 
 Draft *parse_message_file(const char *path, const ParseOptions *opts, GError **error)

@@ -68,6 +68,16 @@ typedef struct ParseContext {
     gboolean nesting_overflow; /* GMime gave up descending (its own depth limit) */
     char *charset_hint;        /* the first 8-bit charset the message declares (charset.c) */
     gboolean charset_hint_known;
+
+    /* the body text folded for matching, made once for the steps that read it
+     * (parse_folded_text) */
+    struct {
+        const char *of; /* the text and length it is the fold of */
+        gsize of_len;
+        char *s;
+        gsize len;
+        guint *origin;
+    } folded;
 } ParseContext;
 
 typedef gboolean (*ParseStep)(ParseContext *ctx, GError **error);
@@ -92,6 +102,12 @@ void parse_classify(ParseContext *ctx, const char *classification, const char *r
  * patterns on every message, and compiling them each time cost more than matching.
  * G_REGEX_OPTIMIZE is added (PCRE's JIT). The pattern must be valid (asserted). */
 GRegex *parse_regex(GRegex **slot, const char *pattern, GRegexCompileFlags flags);
+/* text[0, len) folded (text_fold_mapped: *folded_len bytes, NUL-terminated, *origin the
+ * offset in text each byte came from), made once per message: the fields and the
+ * classification fold the same body. Owned by ctx, valid until it is asked for another text
+ * or length (a body longer than one step reads). */
+const char *parse_folded_text(ParseContext *ctx, const char *text, gsize len, gsize *folded_len,
+                              const guint **origin);
 
 /* one line for display: valid UTF-8, controls and white space runs as one space, trimmed,
  * NFC; at most max_bytes long (cut on a character boundary) */

@@ -845,43 +845,93 @@ static guint16 fold_lookup(gunichar c)
     return block[c & 0xFF];
 }
 
-char *text_fold(const char *utf8)
+/* the folded text being made, and for each of its bytes the offset of the original character
+ * it came from (origin, when asked for) */
+typedef struct {
+    char *s;
+    guint *origin;
+    gsize len, allocated;
+} FoldOut;
+
+/* room for n more bytes and the NUL after them */
+static inline void fold_reserve(FoldOut *o, gsize n)
 {
-    if (!utf8)
-        return NULL;
-    g_autofree char *valid = g_utf8_validate(utf8, -1, NULL) ? NULL : g_utf8_make_valid(utf8, -1);
-    const char *text = valid ? valid : utf8;
-    GString *out = g_string_sized_new(strlen(text));
-    for (const char *p = text; *p;) {
-        guchar b = (guchar)*p;
-        if (b < 0x80) {
-            g_string_append_c(out, g_ascii_tolower((char)b));
-            p++;
+    if (G_LIKELY(o->len + n < o->allocated))
+        return;
+    o->allocated = MAX(2 * o->allocated, o->len + n + 1);
+    o->s = g_realloc(o->s, o->allocated);
+    if (o->origin)
+        o->origin = g_renew(guint, o->origin, o->allocated);
+}
+
+static void fold_put_unichar(FoldOut *o, gunichar c, guint at)
+{
+    fold_reserve(o, 6);
+    gsize n = (gsize)g_unichar_to_utf8(c, o->s + o->len);
+    for (gsize i = 0; o->origin && i < n; i++)
+        o->origin[o->len + i] = at;
+    o->len += n;
+}
+
+char *text_fold_mapped(const char *utf8, gsize len, gsize *folded_len, guint **origin)
+{
+    FoldOut o = {.allocated = len + 1};
+    o.s = g_malloc(o.allocated);
+    o.origin = origin ? g_new(guint, o.allocated) : NULL;
+    const guchar *text = (const guchar *)utf8, *p = text, *end = text + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            /* a run of ASCII, lowercased as it is copied; room for the rest of the text, were
+             * it all ASCII (there is, unless a character before made more bytes than it had) */
+            fold_reserve(&o, (gsize)(end - p));
+            const guchar *run = p;
+            char *w = o.s + o.len;
+            if (o.origin) {
+                guint *from = o.origin + o.len, at = (guint)(p - text);
+                do {
+                    *w++ = (char)(*p | ((guint)(*p - 'A') < 26u) << 5);
+                    *from++ = at++;
+                } while (++p < end && *p < 0x80);
+            } else {
+                do
+                    *w++ = (char)(*p | ((guint)(*p - 'A') < 26u) << 5);
+                while (++p < end && *p < 0x80);
+            }
+            o.len += (gsize)(p - run);
             continue;
         }
-        /* valid UTF-8 here: the two- and three-byte forms (every letter of Vietnamese)
-         * decoded in place, without a call per character */
+        guint at = (guint)(p - text);
+        gsize left = (gsize)(end - p);
+        /* the two- and three-byte forms (every letter of Vietnamese) decoded in place,
+         * without a call per character */
         gunichar c;
-        if ((b & 0xE0) == 0xC0) {
-            c = ((gunichar)(b & 0x1F) << 6) | ((guchar)p[1] & 0x3F);
+        if ((*p & 0xE0) == 0xC0 && left >= 2 && (p[1] & 0xC0) == 0x80) {
+            c = ((gunichar)(*p & 0x1F) << 6) | (p[1] & 0x3F);
             p += 2;
-        } else if ((b & 0xF0) == 0xE0) {
-            c = ((gunichar)(b & 0x0F) << 12) | ((gunichar)((guchar)p[1] & 0x3F) << 6) |
-                ((guchar)p[2] & 0x3F);
+        } else if ((*p & 0xF0) == 0xE0 && left >= 3 && (p[1] & 0xC0) == 0x80 &&
+                   (p[2] & 0xC0) == 0x80) {
+            c = ((gunichar)(*p & 0x0F) << 12) | ((gunichar)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
             p += 3;
         } else {
-            c = g_utf8_get_char(p);
-            p = g_utf8_next_char(p);
+            c = g_utf8_get_char_validated((const char *)p, (gssize)left);
+            if (c == (gunichar)-1 || c == (gunichar)-2) {
+                p++; /* not UTF-8: left out (text_fold makes its input valid first) */
+                continue;
+            }
+            p = (const guchar *)g_utf8_next_char(p);
         }
         guint16 folded = c < 0x10000 ? fold_lookup(c) : FOLD_SLOW;
         if (folded == 0)
             continue;
         if (folded < 0x80) { /* a letter of Vietnamese without its marks, most often */
-            g_string_append_c(out, (char)folded);
+            fold_reserve(&o, 1);
+            if (o.origin)
+                o.origin[o.len] = at;
+            o.s[o.len++] = (char)folded;
             continue;
         }
         if (folded != FOLD_SLOW) {
-            g_string_append_unichar(out, folded);
+            fold_put_unichar(&o, folded, at);
             continue;
         }
         /* several letters (ligatures, Hangul) or beyond the BMP: decompose this one */
@@ -889,10 +939,24 @@ char *text_fold(const char *utf8)
         gsize n = g_unichar_fully_decompose(c, FALSE, parts, G_N_ELEMENTS(parts));
         for (gsize i = 0; i < n; i++) {
             if (!is_mark(parts[i]))
-                g_string_append_unichar(out, g_unichar_tolower(parts[i]));
+                fold_put_unichar(&o, g_unichar_tolower(parts[i]), at);
         }
     }
-    return g_string_free(out, FALSE);
+    o.s[o.len] = '\0';
+    if (folded_len)
+        *folded_len = o.len;
+    if (origin)
+        *origin = o.origin;
+    return o.s;
+}
+
+char *text_fold(const char *utf8)
+{
+    if (!utf8)
+        return NULL;
+    g_autofree char *valid = g_utf8_validate(utf8, -1, NULL) ? NULL : g_utf8_make_valid(utf8, -1);
+    const char *text = valid ? valid : utf8;
+    return text_fold_mapped(text, strlen(text), NULL, NULL);
 }
 
 char *text_fold_words(const char *utf8)

@@ -319,6 +319,10 @@ char *text_clean_line(const char *utf8);
 /* for matching, not display: NFD, combining marks dropped, đ/Đ -> d, lowercase.
  * "Họ và tên" -> "ho va ten", "ĐỊA CHỈ" -> "dia chi". */
 char *text_fold(const char *utf8);
+/* text_fold of len bytes of UTF-8 (bytes that are not UTF-8 left out), its length in
+ * *folded_len; with origin, *origin (g_free) gives for each byte of the result the offset in
+ * utf8 of the character it came from: a match in the folded text is cut out of the original */
+char *text_fold_mapped(const char *utf8, gsize len, gsize *folded_len, guint **origin);
 /* text_fold, then only letters and digits, single spaces between them: "- Số CCCD:" ->
  * "so cccd", "Rất hài lòng!" -> "rat hai long" (labels and set phrases, for matching) */
 char *text_fold_words(const char *utf8);

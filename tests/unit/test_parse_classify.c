@@ -96,6 +96,27 @@ static void test_emergencies(void)
                  "keyword emergency \"vỡ đê\" (text)");
 }
 
+/* a long body: the fields read its first 64 KiB, the classification its first 256 KiB, each
+ * from the one fold of the text the parse makes (and a second when the lengths differ) */
+static void test_long_body_read_to_each_steps_own_bound(void)
+{
+    GString *body = g_string_new("Họ tên: Nguyễn Văn An\n\n");
+    while (body->len < 100 * 1024)
+        g_string_append(body, "Đường sá ở ấp này hư hỏng đã nhiều năm, xe cộ đi lại rất khó.\n");
+    g_string_append(body, "Nhà kho đầu hẻm 5 đang cháy.\n");
+    g_autoptr(Draft) d = parse_mail("Phản ánh", body->str);
+    g_assert_cmpstr(d->citizen.name, ==, "Nguyễn Văn An");
+    g_assert_cmpstr(d->classification, ==, "emergency");
+    g_assert_cmpstr(d->rule, ==, "keyword emergency \"đang cháy\" (text)");
+
+    /* past 256 KiB, no more */
+    while (body->len < 300 * 1024)
+        g_string_prepend(body, "Đường sá ở ấp này hư hỏng đã nhiều năm, xe cộ đi lại rất khó.\n");
+    g_autoptr(Draft) far = parse_mail("Phản ánh", body->str);
+    g_assert_cmpstr(far->classification, ==, "report");
+    g_string_free(body, TRUE);
+}
+
 static void test_not_emergencies(void)
 {
     /* words that look like it and are not: each would be a false alarm to the IOC */
@@ -491,6 +512,7 @@ int main(int argc, char **argv)
     parse_init();
     g_test_add_func("/parse/classify/emergencies", test_emergencies);
     g_test_add_func("/parse/classify/not-emergencies", test_not_emergencies);
+    g_test_add_func("/parse/classify/long-body", test_long_body_read_to_each_steps_own_bound);
     g_test_add_func("/parse/classify/complaints", test_complaints);
     g_test_add_func("/parse/classify/confidential", test_confidential);
     g_test_add_func("/parse/classify/auto-first", test_auto_before_keywords);

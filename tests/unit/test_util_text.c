@@ -184,6 +184,42 @@ static void test_text_fold_matches_definition(void)
     g_string_free(expected, TRUE);
 }
 
+/* the fold with its way back: each folded byte names the character it came from; folds that
+ * make more bytes than they take (Hangul into its letters, Ⱥ into ⱥ) grow both arrays */
+static void test_text_fold_mapped(void)
+{
+    const char *text = "\xc3\x94ng AN \xc8\xba\xea\xb0\x80 \xef\xac\x81"; /* Ông AN Ⱥ가 ﬁ */
+    gsize len = 0;
+    g_autofree guint *origin = NULL;
+    g_autofree char *folded = text_fold_mapped(text, strlen(text), &len, &origin);
+    g_autofree char *plain = text_fold(text);
+    g_assert_cmpstr(folded, ==, plain);
+    g_assert_cmpuint(len, ==, strlen(folded));
+    /* "ong an " then ⱥ (3 bytes) from Ⱥ at 8, two jamo (6 bytes) from 가 at 10, " ", and ﬁ
+     * as it is (no canonical decomposition) */
+    static const guint want[] = {0,  2,  3,  4,  5,  6,  7,  8,  8,  8,
+                                 10, 10, 10, 10, 10, 10, 13, 14, 14, 14};
+    g_assert_cmpuint(len, ==, G_N_ELEMENTS(want));
+    for (gsize i = 0; i < len; i++)
+        g_assert_cmpuint(origin[i], ==, want[i]);
+
+    /* a prefix is folded alone; bytes that are not UTF-8 are left out */
+    g_autofree char *prefix = text_fold_mapped(text, 7, &len, NULL);
+    g_assert_cmpstr(prefix, ==, "ong an");
+    g_autofree char *broken = text_fold_mapped("a\xff\xc3\x42", 4, &len, NULL); /* a 0xFF 0xC3 B */
+    g_assert_cmpstr(broken, ==, "ab");
+
+    /* 3 bytes become 6, a thousand times: far past the room made for the text's own length */
+    GString *hangul = g_string_new(NULL);
+    for (int i = 0; i < 1000; i++)
+        g_string_append(hangul, "\xea\xb0\x80");
+    g_autofree guint *far = NULL;
+    g_autofree char *grown = text_fold_mapped(hangul->str, hangul->len, &len, &far);
+    g_assert_cmpuint(len, ==, 6000);
+    g_assert_cmpuint(far[5999], ==, 2997);
+    g_string_free(hangul, TRUE);
+}
+
 static void test_header_sanitize(void)
 {
     g_autofree char *a = text_header_sanitize("An\r\nBcc: x@y.vn");
@@ -355,6 +391,7 @@ int main(int argc, char **argv)
     g_test_add_func("/util/nfc-unstable-last-character", test_nfc_unstable_last_character);
     g_test_add_func("/util/fold", test_text_fold);
     g_test_add_func("/util/fold-matches-definition", test_text_fold_matches_definition);
+    g_test_add_func("/util/fold-mapped", test_text_fold_mapped);
     g_test_add_func("/util/header-sanitize", test_header_sanitize);
     g_test_add_func("/util/sha256-known-answers", test_sha256_known_answers);
     g_test_add_func("/util/sha256-file", test_sha256_file_matches_bytes);
