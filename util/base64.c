@@ -1,4 +1,5 @@
-/* base64: decoding MIME base64 (RFC 2045 §6.8) as it streams in, the way GLib does, faster.
+/* base64: decoding MIME base64 (RFC 2045 §6.8) as it streams in, the way GLib does, faster;
+ * encoding the letters' text.
  *
  * Why not g_base64_decode_step itself: it takes one byte at a time through a table, and the
  * photos of citizens' reports are most of the bytes the gateway reads (seen: 14 % of a parse,
@@ -8,7 +9,13 @@
  * This decoder gives exactly GLib's output for any input cut anywhere (the unit test compares
  * them on random input): whole groups of four alphabet characters, the common case, are
  * decoded four at a time; everything else (line ends, '=', characters outside the alphabet, a
- * group cut by a chunk boundary) goes through GLib's byte-at-a-time rules, written out below. */
+ * group cut by a chunk boundary) goes through GLib's byte-at-a-time rules, written out below.
+ *
+ * The encoder (base64_encode_lines) is for the letters we write: the text and HTML parts of an
+ * acknowledgement are mostly Vietnamese, so they go out in base64, and GMime's encoder, run
+ * through its filter, was 9 % of composing one (issue 18; this one takes a third of that). It
+ * writes what GMime's and GLib's encoders write with line breaks: lines of 76 characters, each
+ * ending in LF (GLib alone adds an empty line after a last line that is full). */
 #include "util/util.h"
 
 #include <string.h>
@@ -114,5 +121,82 @@ gsize base64_decode_step(const char *in, gsize len, guchar *out, gint *state, gu
     }
     *save = v;
     *state = last[0] == '=' ? -i : i;
+    return (gsize)(o - out);
+}
+
+/* ---- encoding ----------------------------------------------------------------------------- */
+
+#define LINE_GROUPS 19 /* 76 characters a line (RFC 2045 §6.8), as GMime and GLib write them */
+
+/* the two characters of each 12-bit value, as they are stored (a 16-bit copy each) */
+static char pairs[4096][2];
+
+static void base64_pairs_init(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int v = 0; v < 4096; v++) {
+        pairs[v][0] = alphabet[v >> 6];
+        pairs[v][1] = alphabet[v & 0x3f];
+    }
+}
+
+static inline char *encode_group(char *o, const guchar *p)
+{
+    guint32 v = (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
+    memcpy(o, pairs[v >> 12], 2);
+    memcpy(o + 2, pairs[v & 0xfff], 2);
+    return o + 4;
+}
+
+gsize base64_encoded_lines_size(gsize len)
+{
+    gsize groups = (len + 2) / 3;
+    return groups * 4 + (groups + LINE_GROUPS - 1) / LINE_GROUPS;
+}
+
+gsize base64_encode_lines(const guchar *data, gsize len, char *out)
+{
+    static gsize tables_ready;
+    if (g_once_init_enter(&tables_ready)) {
+        base64_pairs_init();
+        g_once_init_leave(&tables_ready, 1);
+    }
+    const guchar *p = data, *end = data + len;
+    char *o = out;
+    /* whole lines, each group read as one 32-bit word (hence one byte to spare at the end) */
+    while ((gsize)(end - p) > 3 * LINE_GROUPS) {
+        for (int g = 0; g < LINE_GROUPS; g++) {
+            guint32 w;
+            memcpy(&w, p, sizeof w);
+            w = GUINT32_FROM_BE(w) >> 8;
+            memcpy(o, pairs[w >> 12], 2);
+            memcpy(o + 2, pairs[w & 0xfff], 2);
+            o += 4;
+            p += 3;
+        }
+        *o++ = '\n';
+    }
+    /* the rest: at most a line */
+    gsize groups = (gsize)(end - p) / 3, in_line = 0;
+    for (gsize g = 0; g < groups; g++) {
+        o = encode_group(o, p);
+        p += 3;
+        if (++in_line == LINE_GROUPS) {
+            *o++ = '\n';
+            in_line = 0;
+        }
+    }
+    gsize rest = (gsize)(end - p);
+    if (rest > 0) {
+        guchar last[3] = {p[0], rest > 1 ? p[1] : 0, 0};
+        o = encode_group(o, last);
+        o[-1] = '=';
+        if (rest == 1)
+            o[-2] = '=';
+        in_line++;
+    }
+    if (in_line > 0)
+        *o++ = '\n';
     return (gsize)(o - out);
 }

@@ -294,6 +294,13 @@ char *random_hex(gsize n_bytes);
  * out needs room for (len / 4) * 3 + 3 bytes; *state and *save start at 0. */
 gsize base64_decode_step(const char *in, gsize len, guchar *out, gint *state, guint *save);
 
+/* len bytes as base64 in lines of 76 characters, each ending in LF, into out (room for
+ * base64_encoded_lines_size(len) characters; no NUL): the same text as GMime's encoder
+ * (g_mime_encoding_base64_encode_close), and as GLib's with break_lines but for the empty line
+ * GLib adds after a last line that is full. Returns its length. */
+gsize base64_encoded_lines_size(gsize len);
+gsize base64_encode_lines(const guchar *data, gsize len, char *out);
+
 /* ---- patterns ----------------------------------------------------------------------------- */
 
 /* The GRegex of pattern with flags, compiled once per process and kept: for patterns made
