@@ -665,7 +665,9 @@ static GMimeContentEncoding text_transfer_encoding(const char *text, gsize len)
     for (; i + 8 <= len; i += 8) {
         guint64 w;
         memcpy(&w, text + i, sizeof w);
-        count8 += (gsize)__builtin_popcountll(w & highs); /* one bit per such octet */
+        /* one bit per such octet, summed by one multiplication (a popcount is a call into
+         * libgcc without -mpopcnt) */
+        count8 += (gsize)((((w & highs) >> 7) * G_GUINT64_CONSTANT(0x0101010101010101)) >> 56);
     }
     for (; i < len; i++)
         count8 += (guchar)text[i] >= 0x80;
@@ -699,11 +701,24 @@ static GMimeObject *text_part_new(const char *subtype, const char *text, gboolea
         g_mime_content_type_set_parameter(content_type, "format", "flowed");
     g_mime_object_set_content_type(GMIME_OBJECT(part), content_type);
     gsize len = strlen(text);
-    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(text, len);
-    g_autoptr(GMimeDataWrapper) content =
-        g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    GMimeContentEncoding encoding = text_transfer_encoding(text, len);
+    g_autoptr(GMimeStream) stream = NULL;
+    g_autoptr(GMimeDataWrapper) content = NULL;
+    if (encoding == GMIME_CONTENT_ENCODING_BASE64) {
+        /* encoded here (util/base64.c, the same text as GMime's encoder), and given to GMime
+         * as content already in the part's encoding, which it writes as it is (only its line
+         * ends made CRLF) */
+        GByteArray *encoded = g_byte_array_sized_new((guint)base64_encoded_lines_size(len));
+        g_byte_array_set_size(
+            encoded, (guint)base64_encode_lines((const guchar *)text, len, (char *)encoded->data));
+        stream = g_mime_stream_mem_new_with_byte_array(encoded);
+        content = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_BASE64);
+    } else {
+        stream = g_mime_stream_mem_new_with_buffer(text, len);
+        content = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    }
     g_mime_part_set_content(GMIME_PART(part), content);
-    g_mime_part_set_content_encoding(GMIME_PART(part), text_transfer_encoding(text, len));
+    g_mime_part_set_content_encoding(GMIME_PART(part), encoding);
     return GMIME_OBJECT(part);
 }
 
@@ -833,24 +848,26 @@ Letter *letter_compose(const LetterSpec *spec, GError **error)
     g_autofree char *html_text = text_canonical(html_raw);
     g_autofree char *html_body = body_crlf(html_text);
 
-    g_autoptr(GMimeMessage) message = g_mime_message_new(TRUE);
+    /* without GMime's "pretty" placeholders (nine empty headers, each an object made, kept
+     * and freed with the letter): the headers are set here in the order they are read */
+    g_autoptr(GMimeMessage) message = g_mime_message_new(FALSE);
     GMimeObject *object = GMIME_OBJECT(message);
-
-    /* addresses only through InternetAddress: GMime quotes and encodes the names */
-    g_autofree char *from_phrase = header_encode_phrase(from_name);
-    g_autofree char *to_phrase = header_encode_phrase(to_name);
-    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, from_phrase, spec->from_address);
-    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, to_phrase, spec->to_address);
-    if (spec->reply_to)
-        g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, spec->reply_to);
-    g_autofree char *subject_encoded = header_encode_text(subject);
-    g_mime_object_set_header(object, "Subject", subject_encoded, NULL);
 
     g_autoptr(GTimeZone) zone = g_time_zone_new_offset(7 * 3600); /* Asia/Ho_Chi_Minh, no DST */
     g_autoptr(GDateTime) utc =
         g_date_time_new_from_unix_utc(spec->date > 0 ? spec->date : clock_now_unix());
     g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, zone);
     g_mime_message_set_date(message, local);
+
+    /* addresses only through InternetAddress: GMime quotes and encodes the names */
+    g_autofree char *from_phrase = header_encode_phrase(from_name);
+    g_autofree char *to_phrase = header_encode_phrase(to_name);
+    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, from_phrase, spec->from_address);
+    if (spec->reply_to)
+        g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, spec->reply_to);
+    g_autofree char *subject_encoded = header_encode_text(subject);
+    g_mime_object_set_header(object, "Subject", subject_encoded, NULL);
+    g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, to_phrase, spec->to_address);
 
     const char *from_domain = strchr(spec->from_address, '@') + 1;
     g_autofree char *random = random_hex(16);

@@ -186,6 +186,17 @@ static void test_headers_and_bodies(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_nonnull(letter);
     assert_wire_format(letter);
+    /* the header fields each once, in the order a reader expects them (RFC 5322 §3.6 does not
+     * ask for one; letter.c sets them in it) */
+    static const char *const order[] = {
+        "date",           "from",         "reply-to",
+        "subject",        "to",           "message-id",
+        "auto-submitted", "precedence",   "x-auto-response-suppress",
+        "x-paht-loop",    "mime-version", "content-type"};
+    g_autoptr(GPtrArray) names = raw_header_names(letter);
+    g_assert_cmpuint(names->len, ==, G_N_ELEMENTS(order));
+    for (guint i = 0; i < names->len; i++)
+        g_assert_cmpstr(g_ptr_array_index(names, i), ==, order[i]);
 
     g_autofree char *expected_subject =
         g_strdup_printf("[%s] Đã tiếp nhận phản ánh: %s", REPORT_CODE, subject);
@@ -869,6 +880,24 @@ static void test_flowed_lines(Fixture *f, gconstpointer data)
     g_assert_cmpstr(letter->text, ==, text);
 }
 
+/* the letter of templates whose subject line and HTML are {{{report.subject}}} alone, parsed
+ * back, its multipart/alternative */
+static GMimeMessage *compose_subject_letter(Fixture *f, const char *subject)
+{
+    g_autoptr(JsonNode) context = context_with_subject(subject);
+    LetterSpec spec = base_spec(f->dir, context);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Letter) letter = letter_compose(&spec, &error);
+    g_assert_no_error(error);
+    return parse_letter(letter);
+}
+
+static void write_subject_templates(Fixture *f)
+{
+    write_file(f->dir, "t.txt", "Subject: x\n\n{{{report.subject}}}");
+    write_file(f->dir, "t.html", "{{{report.subject}}}");
+}
+
 /* Each text part's transfer encoding is the one GMime's g_mime_object_encode would choose for
  * its content (letter.c decides it in its own pass): 7bit, quoted-printable for a few octets
  * above 127 or a line starting "From ", base64 from 17 % of such octets on */
@@ -889,16 +918,10 @@ static void test_transfer_encoding_as_gmime_chooses(Fixture *f, gconstpointer da
         g_ptr_array_add(texts, g_string_free(t, FALSE));
     }
     gboolean seen[GMIME_CONTENT_ENCODING_UUENCODE + 1] = {FALSE};
+    write_subject_templates(f);
     for (guint i = 0; i < texts->len; i++) {
         const char *text = g_ptr_array_index(texts, i);
-        write_file(f->dir, "t.txt", "Subject: x\n\n{{{report.subject}}}");
-        write_file(f->dir, "t.html", "{{{report.subject}}}");
-        g_autoptr(JsonNode) context = context_with_subject(text);
-        LetterSpec spec = base_spec(f->dir, context);
-        g_autoptr(GError) error = NULL;
-        g_autoptr(Letter) letter = letter_compose(&spec, &error);
-        g_assert_no_error(error);
-        g_autoptr(GMimeMessage) message = parse_letter(letter);
+        g_autoptr(GMimeMessage) message = compose_subject_letter(f, text);
         GMimeMultipart *alternative = GMIME_MULTIPART(g_mime_message_get_mime_part(message));
         for (int k = 0; k < 2; k++) {
             GMimePart *part = GMIME_PART(g_mime_multipart_get_part(alternative, k));
@@ -935,6 +958,53 @@ static void test_transfer_encoding_as_gmime_chooses(Fixture *f, gconstpointer da
     g_assert_true(seen[GMIME_CONTENT_ENCODING_BASE64]);
 }
 
+/* A base64 part (letter.c encodes it itself, util/base64.c) is on the wire exactly as GMime's
+ * encoder writes its content, line ends aside: texts whose parts end on each side of a line's
+ * 57 octets, empty and several lines long */
+static void test_base64_parts_as_gmime_encodes(Fixture *f, gconstpointer data)
+{
+    write_subject_templates(f);
+    int parts_seen = 0, full_last_lines = 0;
+    for (int k = 0; k <= 120; k++) {
+        GString *text = g_string_new(NULL);
+        for (int i = 0; i < k; i++)
+            g_string_append(text, i % 7 ? "ộ" : "ư"); /* no spaces: the flowed text stays whole */
+        g_autoptr(GMimeMessage) message = compose_subject_letter(f, text->str);
+        g_string_free(text, TRUE);
+        GMimeMultipart *alternative = GMIME_MULTIPART(g_mime_message_get_mime_part(message));
+        for (int p = 0; p < 2; p++) {
+            GMimePart *part = GMIME_PART(g_mime_multipart_get_part(alternative, p));
+            if (g_mime_part_get_content_encoding(part) != GMIME_CONTENT_ENCODING_BASE64)
+                continue;
+            GMimeDataWrapper *content = g_mime_part_get_content(part);
+            /* the wire text, CRLF made LF */
+            GMimeStream *raw = g_mime_data_wrapper_get_stream(content);
+            g_autoptr(GMimeStream) wire = g_mime_stream_mem_new();
+            g_mime_stream_reset(raw);
+            g_mime_stream_write_to_stream(raw, wire);
+            GByteArray *w = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(wire));
+            g_autofree char *wire_text = g_strndup((const char *)w->data, w->len);
+            g_auto(GStrv) lines = g_strsplit(wire_text, "\r\n", -1);
+            g_autofree char *ours = g_strjoinv("\n", lines);
+            /* what GMime's encoder makes of the decoded content */
+            g_autoptr(GMimeStream) decoded = g_mime_stream_mem_new();
+            g_mime_data_wrapper_write_to_stream(content, decoded);
+            GByteArray *d = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(decoded));
+            g_autofree guchar *theirs = g_malloc(d->len / 3 * 4 + d->len / 57 + 16);
+            int state = 0;
+            guint32 save = 0;
+            gsize n = g_mime_encoding_base64_encode_close(d->data, d->len, theirs, &state, &save);
+            if (strlen(ours) != n || memcmp(ours, theirs, n) != 0)
+                g_error("part %d of %d letters: on the wire\n%s\nGMime encodes\n%.*s", p, k, ours,
+                        (int)n, theirs);
+            parts_seen++;
+            full_last_lines += d->len % 57 == 0;
+        }
+    }
+    g_assert_cmpint(parts_seen, >, 200);
+    g_assert_cmpint(full_last_lines, >, 0); /* the case where GLib's encoder differs */
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C.UTF-8"); /* failures quote Vietnamese */
@@ -942,6 +1012,8 @@ int main(int argc, char **argv)
     g_mime_init();
     g_test_add("/notify/letter/headers_and_bodies", Fixture, NULL, fixture_set_up,
                test_headers_and_bodies, fixture_tear_down);
+    g_test_add("/notify/letter/base64_parts_as_gmime_encodes", Fixture, NULL, fixture_set_up,
+               test_base64_parts_as_gmime_encodes, fixture_tear_down);
     g_test_add("/notify/letter/threading_headers", Fixture, NULL, fixture_set_up,
                test_threading_headers, fixture_tear_down);
     g_test_add("/notify/letter/long_references_are_trimmed", Fixture, NULL, fixture_set_up,
