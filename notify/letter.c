@@ -704,7 +704,9 @@ static GMimeObject *text_part_new(const char *subtype, const char *text, gboolea
     GMimeContentEncoding encoding = text_transfer_encoding(text, len);
     g_autoptr(GMimeStream) stream = NULL;
     g_autoptr(GMimeDataWrapper) content = NULL;
-    if (encoding == GMIME_CONTENT_ENCODING_BASE64) {
+    /* a GByteArray holds at most G_MAXUINT bytes: a text whose base64 would not fit (none a
+     * template makes) is left to GMime's encoder */
+    if (encoding == GMIME_CONTENT_ENCODING_BASE64 && len < G_MAXUINT / 2) {
         /* encoded here (util/base64.c, the same text as GMime's encoder), and given to GMime
          * as content already in the part's encoding, which it writes as it is (only its line
          * ends made CRLF) */

@@ -141,12 +141,17 @@ static void base64_pairs_init(void)
     }
 }
 
-static inline char *encode_group(char *o, const guchar *p)
+/* the four characters of the 24 bits v */
+static inline char *encode_group(char *o, guint32 v)
 {
-    guint32 v = (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
     memcpy(o, pairs[v >> 12], 2);
     memcpy(o + 2, pairs[v & 0xfff], 2);
     return o + 4;
+}
+
+static inline guint32 group_at(const guchar *p)
+{
+    return (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
 }
 
 gsize base64_encoded_lines_size(gsize len)
@@ -169,10 +174,7 @@ gsize base64_encode_lines(const guchar *data, gsize len, char *out)
         for (int g = 0; g < LINE_GROUPS; g++) {
             guint32 w;
             memcpy(&w, p, sizeof w);
-            w = GUINT32_FROM_BE(w) >> 8;
-            memcpy(o, pairs[w >> 12], 2);
-            memcpy(o + 2, pairs[w & 0xfff], 2);
-            o += 4;
+            o = encode_group(o, GUINT32_FROM_BE(w) >> 8);
             p += 3;
         }
         *o++ = '\n';
@@ -180,7 +182,7 @@ gsize base64_encode_lines(const guchar *data, gsize len, char *out)
     /* the rest: at most a line */
     gsize groups = (gsize)(end - p) / 3, in_line = 0;
     for (gsize g = 0; g < groups; g++) {
-        o = encode_group(o, p);
+        o = encode_group(o, group_at(p));
         p += 3;
         if (++in_line == LINE_GROUPS) {
             *o++ = '\n';
@@ -190,7 +192,7 @@ gsize base64_encode_lines(const guchar *data, gsize len, char *out)
     gsize rest = (gsize)(end - p);
     if (rest > 0) {
         guchar last[3] = {p[0], rest > 1 ? p[1] : 0, 0};
-        o = encode_group(o, last);
+        o = encode_group(o, group_at(last));
         o[-1] = '=';
         if (rest == 1)
             o[-2] = '=';
