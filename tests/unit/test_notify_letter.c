@@ -880,8 +880,8 @@ static void test_flowed_lines(Fixture *f, gconstpointer data)
     g_assert_cmpstr(letter->text, ==, text);
 }
 
-/* the letter of templates whose subject line and HTML are {{{report.subject}}} alone, parsed
- * back, its multipart/alternative */
+/* the letter made from write_subject_templates' templates (its plain text and its HTML are
+ * {{{report.subject}}} alone) for this subject, parsed back by GMime */
 static GMimeMessage *compose_subject_letter(Fixture *f, const char *subject)
 {
     g_autoptr(JsonNode) context = context_with_subject(subject);
