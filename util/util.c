@@ -879,6 +879,12 @@ static void fold_put_unichar(FoldOut *o, gunichar c, guint at)
     o->len += n;
 }
 
+/* an ASCII byte lowercased without a branch (0x20 set for A-Z) */
+static inline char ascii_lower(guchar c)
+{
+    return (char)(c | ((guint)(c - 'A') < 26u) << 5);
+}
+
 char *text_fold_mapped(const char *utf8, gsize len, gsize *folded_len, guint **origin)
 {
     FoldOut o = {.allocated = len + 1};
@@ -895,12 +901,12 @@ char *text_fold_mapped(const char *utf8, gsize len, gsize *folded_len, guint **o
             if (o.origin) {
                 guint *from = o.origin + o.len, at = (guint)(p - text);
                 do {
-                    *w++ = (char)(*p | ((guint)(*p - 'A') < 26u) << 5);
+                    *w++ = ascii_lower(*p);
                     *from++ = at++;
                 } while (++p < end && *p < 0x80);
             } else {
                 do
-                    *w++ = (char)(*p | ((guint)(*p - 'A') < 26u) << 5);
+                    *w++ = ascii_lower(*p);
                 while (++p < end && *p < 0x80);
             }
             o.len += (gsize)(p - run);
