@@ -437,14 +437,19 @@ gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex)
     return digest && g_ascii_strcasecmp(digest, sha256_hex) == 0;
 }
 
-gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha256_hex)
+void fs_forget_cached(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        /* dirty pages stay (their write is still to come); clean ones are read again */
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         close(fd);
     }
+}
+
+gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha256_hex)
+{
+    /* dirty pages stay (their write is still to come); clean ones are read again */
+    fs_forget_cached(path);
     return fs_content_whole(path, size, sha256_hex);
 }
 

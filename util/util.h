@@ -181,6 +181,13 @@ gboolean fs_content_whole(const char *path, gint64 size, const char *sha256_hex)
  * to the disk that failed leaves the right bytes in the cache, marked clean, while the disk
  * has others: a check after a crash or a failed sync must not read the cache's. */
 gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha256_hex);
+/* lets the page cache drop its clean copy of the file at path (POSIX_FADV_DONTNEED); pages
+ * not yet written to the disk stay. Best effort: a file that cannot be opened is left as it is.
+ * Only after a sync that succeeded, for files written once: the mailbox pass's raw mail and
+ * photos, which nobody reads again soon, would otherwise push the database and the next
+ * batch's pages out of the cache (and on a virtual machine each new page the cache grows by
+ * can cost its host a fault; a page let go is taken again by the next write at no cost). */
+void fs_forget_cached(const char *path);
 /* fs_content_path, a new folder's entry synced as when says */
 char *fs_content_path_when(const char *dir, const char *sha256_hex, const char *suffix,
                            FsSyncWhen when, GError **error);

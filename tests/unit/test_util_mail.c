@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 static char *work_dir;
@@ -453,6 +455,57 @@ static void test_content_file_cut_short_by_a_power_cut_is_written_again(void)
     }
 }
 
+/* how many of the file's pages the page cache holds (mincore over a mapping never touched) */
+static gsize pages_cached(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    struct stat st;
+    g_assert_cmpint(fstat(fd, &st), ==, 0);
+    gsize page = (gsize)sysconf(_SC_PAGESIZE), pages = ((gsize)st.st_size + page - 1) / page;
+    void *map = mmap(NULL, (gsize)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    g_assert_true(map != MAP_FAILED);
+    g_autofree unsigned char *in = g_malloc(pages);
+    g_assert_cmpint(mincore(map, (gsize)st.st_size, in), ==, 0);
+    munmap(map, (gsize)st.st_size);
+    close(fd);
+    gsize n = 0;
+    for (gsize i = 0; i < pages; i++)
+        n += in[i] & 1;
+    return n;
+}
+
+/* The mailbox pass lets the page cache drop the raw mail and photos of a batch once its sync
+ * is over: a clean file's pages go, and the file reads the same from the disk. */
+static void test_forget_cached_drops_clean_pages(void)
+{
+    struct statfs fs;
+    g_assert_cmpint(statfs(work_dir, &fs), ==, 0);
+    if (fs.f_type == 0x01021994 /* TMPFS_MAGIC: its pages are the file, never dropped */) {
+        g_test_skip("the test folder is on tmpfs");
+        return;
+    }
+    g_autofree char *body = g_malloc(256 * 1024);
+    for (gsize i = 0; i < 256 * 1024; i++)
+        body[i] = (char)(i * 7 + i / 4096);
+    g_autofree char *path = write_file("forget", body, 256 * 1024);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(fsync(fd), ==, 0);
+    close(fd);
+    g_assert_cmpuint(pages_cached(path), ==, 256 * 1024 / (gsize)sysconf(_SC_PAGESIZE));
+    fs_forget_cached(path);
+    g_assert_cmpuint(pages_cached(path), ==, 0);
+    g_autofree char *got = NULL;
+    gsize got_len = 0;
+    g_assert_true(g_file_get_contents(path, &got, &got_len, NULL));
+    g_assert_cmpmem(got, got_len, body, 256 * 1024);
+    /* a file that is not there is left alone */
+    g_autofree char *missing = g_build_filename(work_dir, "no-such-file", NULL);
+    fs_forget_cached(missing);
+    g_assert_false(g_file_test(missing, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -472,6 +525,7 @@ int main(int argc, char **argv)
                     test_content_commit_syncs_every_folder_it_relies_on);
     g_test_add_func("/fs/content-commit-later-syncs-once-for-the-batch",
                     test_content_commit_later_syncs_once_for_the_batch);
+    g_test_add_func("/fs/forget-cached-drops-clean-pages", test_forget_cached_drops_clean_pages);
     g_test_add_func("/fs/content-file-cut-short-by-a-power-cut-is-written-again",
                     test_content_file_cut_short_by_a_power_cut_is_written_again);
     int result = g_test_run();
