@@ -187,6 +187,10 @@ gboolean raw_message_relocate(Store *store, gint64 id, const char *mailbox, guin
  * PAHT_ERROR_REFUSED if it already is (someone else processed it meanwhile): roll back. */
 gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classification,
                                     gint64 report_id, GError **error);
+/* appends to paths (of char *) the file of each raw message of ids (ids <= 0 passed over) and
+ * those of the attachments it brought */
+gboolean raw_message_files(Store *store, const gint64 *ids, guint n, GPtrArray *paths,
+                           GError **error);
 /* raw messages of a mailbox still waiting for a step after a crash (processed or unparsed
  * but not yet moved): RawMessage * list */
 GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError **error);

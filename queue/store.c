@@ -1454,6 +1454,32 @@ gboolean raw_message_mark_processed(Store *store, gint64 id, const char *classif
     return TRUE;
 }
 
+gboolean raw_message_files(Store *store, const gint64 *ids, guint n, GPtrArray *paths,
+                           GError **error)
+{
+    /* the attachments by their report's index (there is none on raw_id) */
+    sqlite3_stmt *stmt = store_statement(store,
+                                         "SELECT path FROM raw_message WHERE id = ?1"
+                                         " UNION ALL SELECT a.path FROM raw_message r"
+                                         " JOIN attachment a ON a.report_id = r.report_id"
+                                         " AND a.raw_id = r.id WHERE r.id = ?1",
+                                         error);
+    if (!stmt)
+        return FALSE;
+    for (guint i = 0; i < n; i++) {
+        if (ids[i] <= 0)
+            continue;
+        sqlite3_bind_int64(stmt, 1, ids[i]);
+        int rc;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            g_ptr_array_add(paths, g_strdup((const char *)sqlite3_column_text(stmt, 0)));
+        sqlite3_reset(stmt);
+        if (rc != SQLITE_DONE)
+            return store_fail(store, error, "list the files of raw messages");
+    }
+    return TRUE;
+}
+
 GPtrArray *raw_message_list_unfinished(Store *store, const char *mailbox, GError **error)
 {
     sqlite3_stmt *stmt = store_statement(store,

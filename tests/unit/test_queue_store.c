@@ -762,6 +762,72 @@ static void test_agency_files_kept_apart_and_a_result_replaces_its_files(Fixture
     g_assert_cmpint(((ReportSummary *)g_ptr_array_index(drafts, 0))->n_attachments, ==, 1);
 }
 
+/* the files a batch's messages were written to, for the page cache to let go after its sync:
+ * each one's raw mail and the attachments it brought (to its own report or, a reply, to the
+ * report it answers), and none of another message's */
+static gint64 raw_with_report(Fixture *f, const char *name, gint64 report_id,
+                              const char *const *files)
+{
+    GError *error = NULL;
+    g_autofree char *path = g_strdup_printf("/x/%s.eml", name);
+    RawMessage raw = {.sha256 = (char *)name, .path = path, .size = 10, .received_at = 1};
+    gint64 id = raw_message_insert(f->store, &raw, &error);
+    g_assert_no_error(error);
+    g_autoptr(GPtrArray) atts =
+        g_ptr_array_new_with_free_func((GDestroyNotify)draft_attachment_free);
+    for (int i = 0; files[i]; i++)
+        g_ptr_array_add(atts, file_named(files[i]));
+    g_assert_true(store_begin(f->store, &error));
+    if (report_id == 0) {
+        g_autoptr(Draft) d = complete_draft();
+        g_ptr_array_extend_and_steal(d->attachments, g_steal_pointer(&atts));
+        ReportRef ref = {0};
+        g_assert_true(report_create(f->store, d, NULL, "PAHT", f->zone,
+                                    t("2026-11-23T08:00:00+07:00"), id, &ref, &error));
+        report_id = ref.id;
+        report_ref_clear(&ref);
+    } else {
+        g_assert_true(report_add_files(f->store, report_id, id, ATTACHMENT_CITIZEN, atts, &error));
+    }
+    g_assert_true(raw_message_mark_processed(f->store, id, "report", report_id, &error));
+    g_assert_true(store_commit(f->store, &error));
+    g_assert_no_error(error);
+    return id;
+}
+
+static int by_text(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void test_files_of_raw_messages(Fixture *f, gconstpointer data)
+{
+    static const char *const two[] = {"a1.jpg", "a2.jpg", NULL}, *const one[] = {"b1.jpg", NULL},
+                             *const reply[] = {"c1.jpg", NULL}, *const none[] = {NULL};
+    gint64 a = raw_with_report(f, "aa", 0, two);
+    gint64 b = raw_with_report(f, "bb", 0, one);
+    g_autoptr(RawMessage) first = raw_message_get(f->store, a, NULL);
+    gint64 c = raw_with_report(f, "cc", first->report_id, reply);
+    gint64 d = raw_with_report(f, "dd", 0, none);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    const gint64 ids[] = {a, 0, c, d, -1};
+    g_assert_true(raw_message_files(f->store, ids, G_N_ELEMENTS(ids), paths, &error));
+    g_assert_no_error(error);
+    g_ptr_array_sort(paths, by_text);
+    static const char *const expected[] = {"/nonexistent/a1.jpg", "/nonexistent/a2.jpg",
+                                           "/nonexistent/c1.jpg", "/x/aa.eml",
+                                           "/x/cc.eml",           "/x/dd.eml"};
+    g_assert_cmpuint(paths->len, ==, G_N_ELEMENTS(expected));
+    for (guint i = 0; i < paths->len; i++)
+        g_assert_cmpstr(paths->pdata[i], ==, expected[i]);
+    /* appended to what the array holds; none of b's */
+    g_assert_true(raw_message_files(f->store, &b, 1, paths, &error));
+    g_assert_cmpuint(paths->len, ==, G_N_ELEMENTS(expected) + 2);
+    g_assert_cmpstr(paths->pdata[G_N_ELEMENTS(expected)], ==, "/x/bb.eml");
+    g_assert_cmpstr(paths->pdata[G_N_ELEMENTS(expected) + 1], ==, "/nonexistent/b1.jpg");
+}
+
 static void test_action_address_acts_once(Fixture *f, gconstpointer data)
 {
     gint64 id = stored_report(f);
@@ -1094,6 +1160,7 @@ int main(int argc, char **argv)
     ADD("raw-message-found-by-bytes-or-message-id-and-body",
         test_raw_message_found_by_bytes_or_message_id_and_body);
     ADD("raw-message-move-steps", test_raw_message_move_steps);
+    ADD("files-of-raw-messages", test_files_of_raw_messages);
     ADD("message-failures-counted-due-given-up", test_message_failures);
     ADD("mailbox-state", test_mailbox_state);
     ADD("outbox-enqueued-once", test_outbox_enqueued_once);
