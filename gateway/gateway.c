@@ -397,7 +397,9 @@ struct DurableJob {
     char *gate;      /* PAHT_TEST_FAULT sync-gate:FIFO */
     char *fault;     /* PAHT_TEST_FAULT sync-fail:N */
     GError *error;
-    gboolean refused; /* begun after a failure: error is that refusal, not a failure */
+    gboolean refused;  /* begun after a failure: error is that refusal, not a failure */
+    GPtrArray *forget; /* paths whose pages the cache lets go after a sync that succeeded */
+    guint forgotten;   /* how many were let go, for gateway_durable_finish to tell */
     gint done;
 };
 
@@ -405,15 +407,21 @@ static gpointer durable_job_run(gpointer data)
 {
     DurableJob *job = data;
     gateway_test_gate(job->gate); /* PAHT_TEST_FAULT sync-gate:FIFO (tests only) */
-    sync_disks(job->fds, (const char *const *)job->paths, job->fault, &job->error);
+    if (sync_disks(job->fds, (const char *const *)job->paths, job->fault, &job->error) &&
+        job->forget) {
+        for (guint i = 0; i < job->forget->len; i++)
+            fs_forget_cached(job->forget->pdata[i]);
+        job->forgotten = job->forget->len;
+    }
     g_atomic_int_set(&job->done, 1);
     return NULL;
 }
 
-DurableJob *gateway_make_durable_start(Gateway *gw)
+DurableJob *gateway_make_durable_start(Gateway *gw, GPtrArray *forget)
 {
     DurableJob *job = g_new0(DurableJob, 1);
     job->gw = gw;
+    job->forget = forget;
     if (gw->sync_failed) {
         refuse_after_sync_failure(gw, &job->error);
         job->refused = TRUE;
@@ -454,6 +462,10 @@ gboolean gateway_durable_finish(DurableJob *job, GError **error)
         note_sync_failed(job->gw, job->error);
     if (!ok)
         g_propagate_error(error, job->error);
+    if (job->forgotten)
+        log_debug("the page cache let go of the %u files the sync made durable", job->forgotten);
+    if (job->forget)
+        g_ptr_array_unref(job->forget);
     for (int i = 0; i < 2; i++)
         g_free(job->paths[i]);
     g_free(job->gate);

@@ -201,7 +201,10 @@ gboolean gateway_make_durable(Gateway *gw, GError **error);
  * gateway_durable_ready tells without waiting whether it is over. The caller's own
  * bookkeeping is not changed: a later gateway_make_durable syncs again. */
 typedef struct DurableJob DurableJob;
-DurableJob *gateway_make_durable_start(Gateway *gw);
+/* forget (owned by the job; may be NULL): files written before this call that nobody reads
+ * again soon, whose clean pages the page cache lets go once the sync has succeeded
+ * (fs_forget_cached); after a sync that failed they stay, holding the bytes the disk may lack */
+DurableJob *gateway_make_durable_start(Gateway *gw, GPtrArray *forget);
 gboolean gateway_durable_ready(const DurableJob *job);
 gboolean gateway_durable_finish(DurableJob *job, GError **error);
 /* After a sync that failed, gateway_make_durable and its job refuse (gw->sync_failed) until

@@ -439,6 +439,26 @@ static void move_batch_append(MoveBatch *b, gboolean aside, guint32 uid, gint64 
     g_array_append_val(b->ids[aside], id);
 }
 
+/* The files the batch's messages were written to (raw mail, photos), for its sync to let go
+ * of in the page cache once they are on the disk (gateway_make_durable_start): the pass writes
+ * them once and nobody reads them again soon. NULL (nothing let go) when they cannot be listed;
+ * the pass goes on, since the list is only a saving. */
+static GPtrArray *move_batch_files(Gateway *gw, const MoveBatch *b)
+{
+    GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
+    for (int i = 0; i < 2; i++) {
+        GError *error = NULL;
+        if (!raw_message_files(gw->store, (const gint64 *)(void *)b->ids[i]->data, b->ids[i]->len,
+                               paths, &error)) {
+            log_warning("the page cache keeps a batch's files: %s", error->message);
+            g_error_free(error);
+            g_ptr_array_unref(paths);
+            return NULL;
+        }
+    }
+    return paths;
+}
+
 /* the move of a message whose processing is over (or was never needed) goes to the batch */
 static gboolean batch_add(Gateway *gw, const RawMessage *raw, MoveBatch *batch, GError **error)
 {
@@ -1344,7 +1364,7 @@ static gboolean batch_maybe_flush(Pass *p, GError **error)
     MoveBatch full = p->batch;
     p->batch = p->syncing;
     p->syncing = full;
-    p->sync_job = gateway_make_durable_start(p->gw);
+    p->sync_job = gateway_make_durable_start(p->gw, move_batch_files(p->gw, &p->syncing));
     return TRUE;
 }
 
@@ -1829,7 +1849,7 @@ static gboolean pass_finish(Pass *p, gboolean ok, GError **error)
     if (!p->sync_job && pending >= DOWNLOAD_GROUP_MAX) {
         log_debug("mailbox: the disk syncs while the parser finishes the last %u messages",
                   g_queue_get_length(&p->in_parser));
-        p->sync_job = gateway_make_durable_start(p->gw);
+        p->sync_job = gateway_make_durable_start(p->gw, NULL);
     }
     if (!collect_all(p, &last)) {
         if (ok)
@@ -1850,7 +1870,7 @@ static gboolean pass_finish(Pass *p, gboolean ok, GError **error)
      * there is done again, and told, by the move's own (move_side). */
     gboolean synced = FALSE;
     if (ok) {
-        DurableJob *job = gateway_make_durable_start(p->gw);
+        DurableJob *job = gateway_make_durable_start(p->gw, move_batch_files(p->gw, &p->batch));
         log_debug("mailbox: the search index catches up while the last %u messages sync",
                   move_batch_size(&p->batch));
         search_catch_up(p->gw);

@@ -15,12 +15,14 @@ same time) never see each other's mail.
 """
 
 import atexit
+import ctypes
 import datetime
 import email
 import email.policy
 import email.utils
 import imaplib
 import json
+import mmap
 import os
 import re
 import secrets
@@ -172,6 +174,39 @@ def read_log(path):
             return f.read()
     except FileNotFoundError:
         return ""
+
+
+def pages_cached(path):
+    """How many of the file's pages the page cache holds (mincore(2) over a mapping of it that
+    is never touched), or None on tmpfs, whose pages are the file and are never dropped."""
+    kind = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    if kind == "tmpfs":
+        return None
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), f"cannot map {path}")
+        try:
+            vec = (ctypes.c_ubyte * ((size + page - 1) // page))()
+            if libc.mincore(addr, size, vec) != 0:
+                raise OSError(ctypes.get_errno(), f"mincore of {path}")
+            return sum(b & 1 for b in vec)
+        finally:
+            libc.munmap(addr, size)
+    finally:
+        os.close(fd)
 
 
 def wait_for(predicate, timeout=20, interval=0.1, what=None):

@@ -136,6 +136,32 @@ class GroupCommit(ThreeReports):
             self.assertEqual(f.read(), PHOTO)
 
 
+class PageCache(ThreeReports):
+    """The pass writes each raw mail and photo once, and nobody reads them again soon (an
+    operator opens the report later, from the disk). Once a batch's sync is over, the page
+    cache lets go of their pages (fs_forget_cached) instead of growing by all the pass wrote
+    and pushing the database's pages out; after a sync that failed they stay, holding the
+    bytes the disk may lack (ExitAfterSyncFailure)."""
+
+    def test_the_files_of_a_synced_batch_leave_the_page_cache(self):
+        gw = self.gw
+        self.deliver_reports()
+        run = once(gw, 0, PAHT_LOG_LEVEL="debug")
+        files = cached_files(gw)
+        self.assertEqual(len(files), 4)  # three raw mails and the photo
+        if None in files.values():
+            self.skipTest("the gateway's folder is on tmpfs")
+        self.assertEqual(files, {path: 0 for path in files})
+        self.assertIn("the page cache let go of the 4 files the sync made durable", run.stderr)
+        self.check_finished_once()  # and they read the same from the disk
+
+
+def cached_files(gw):
+    """{path: pages in the page cache} of the gateway's raw mail and attachments"""
+    return {path: pahttest.pages_cached(path) for (path,) in rows(
+        gw, "SELECT path FROM raw_message UNION ALL SELECT path FROM attachment")}
+
+
 class ExitAfterSyncFailure(ThreeReports):
     """pahtd --once whose sync fails exits with no pass left to try the disk again. SQLite
     copies the WAL into the database file when its last connection closes, but another
@@ -153,12 +179,20 @@ class ExitAfterSyncFailure(ThreeReports):
         self.assertEqual(gw.count("INBOX"), 3)
 
         env = {"PAHT_NOW": mailboxtest.at(1), "PAHT_TEST_FAULT": "sync-fail:1",
-               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw)}
+               "PAHT_IMAP_PROTOCOL_LOG": mailboxtest.protocol_log_path(gw),
+               "PAHT_LOG_LEVEL": "debug"}
         failed = gw.pahtd("--once", env=env)
         self.assertNotEqual(failed.returncode, 0, failed.stderr)
         self.assertIn("PAHT_TEST_FAULT sync-fail", failed.stderr)
         self.assertIn("nothing leaves the inbox or the outbox until the next pass",
                       failed.stderr)
+        # the files the failed sync covered keep their pages: the cache may hold the only
+        # right copy (the next pass reads them from the disk)
+        self.assertNotIn("the page cache let go", failed.stderr)
+        files = cached_files(gw)
+        self.assertEqual(len(files), 4)
+        if None not in files.values():
+            self.assertEqual([p for p, n in files.items() if n == 0], [])
         # the pass's rows were in the WAL, copied whole into the database file before the exit
         copied = re.search(r"synced again after a failed sync, with the database copied whole "
                            r"into its file \((\d+) KiB of WAL\)", failed.stderr)
