@@ -186,7 +186,7 @@ gboolean fs_content_whole_on_disk(const char *path, gint64 size, const char *sha
  * Only after a sync that succeeded, for files written once: the mailbox pass's raw mail and
  * photos, which nobody reads again soon, would otherwise push the database and the next
  * batch's pages out of the cache (and on a virtual machine each new page the cache grows by
- * can cost its host a fault; a page let go is taken again by the next write at no cost). */
+ * can cost its host a fault, where a page let go is taken again by the next write cheaply). */
 void fs_forget_cached(const char *path);
 /* fs_content_path, a new folder's entry synced as when says */
 char *fs_content_path_when(const char *dir, const char *sha256_hex, const char *suffix,
